@@ -1,0 +1,210 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/urfave/cli/v2"
+)
+
+// keystore returns the keystore under --dir.
+func keystore(c *cli.Context) *identity.Keystore {
+	return identity.OpenKeystore(filepath.Join(c.String(dirFlag.Name), "keys"))
+}
+
+// idJSON is the stable --json form of an identity.
+type idJSON struct {
+	Name           string `json:"name,omitempty"`
+	AccountID      string `json:"account_id"`
+	Ed25519Pubkey  string `json:"ed25519_pubkey,omitempty"`
+	SwarmSpace     string `json:"swarm_space"`
+	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
+}
+
+func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
+	id := e.Keys.AccountID()
+	out := idJSON{
+		Name:          e.Name,
+		AccountID:     id.String(),
+		Ed25519Pubkey: hex.EncodeToString(e.Keys.Ed25519Public()),
+		SwarmSpace:    strconv.FormatUint(id.SwarmSpace(), 10),
+	}
+	if withPhrase {
+		out.RecoveryPhrase = e.Keys.Phrase()
+	}
+	return out
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// keystoreError maps keystore errors to exit codes: the user's mistakes are 2.
+func keystoreError(err error) error {
+	for _, user := range []error{
+		identity.ErrNameInvalid, identity.ErrNameExists, identity.ErrAccountExists, identity.ErrNotFound,
+		identity.ErrAccountIDFormat, identity.ErrAccountIDPrefix,
+	} {
+		if errors.Is(err, user) {
+			return usageError(err)
+		}
+	}
+	return err
+}
+
+func idCommand() *cli.Command {
+	nameFlag := &cli.StringFlag{Name: "name", Usage: "store the identity as `NAME` (default: id- and the start of its Account ID)"}
+	return &cli.Command{
+		Name:  "id",
+		Usage: "create, restore and inspect Session identities (the keystore under --dir)",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "new",
+				Usage:     "create an identity with a new 13-word recovery phrase",
+				ArgsUsage: " ",
+				Flags:     []cli.Flag{nameFlag, jsonFlag},
+				Action: func(c *cli.Context) error {
+					if err := noArgs(c); err != nil {
+						return err
+					}
+					k, err := identity.NewAccount(rand.Reader)
+					if err != nil {
+						return err
+					}
+					return storeIdentity(c, k)
+				},
+			},
+			{
+				Name:      "restore",
+				Usage:     "restore an identity from its recovery phrase",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "phrase", Usage: "the 13-word recovery `PHRASE` (required)", EnvVars: []string{"SESSIONCTL_PHRASE"}},
+					nameFlag, jsonFlag,
+				},
+				Action: func(c *cli.Context) error {
+					if err := noArgs(c); err != nil {
+						return err
+					}
+					if !c.IsSet("phrase") {
+						return usagef("--phrase is required: the 13 words of the recovery phrase, in quotes")
+					}
+					k, err := identity.AccountFromPhrase(c.String("phrase"))
+					if err != nil {
+						return usagef("recovery phrase: %w", err)
+					}
+					return storeIdentity(c, k)
+				},
+			},
+			{
+				Name:      "show",
+				Usage:     "show an identity of the keystore, or what an Account ID tells",
+				ArgsUsage: "NAME|ACCOUNT_ID",
+				Flags:     []cli.Flag{jsonFlag},
+				Action:    idShow,
+			},
+			{
+				Name:      "ls",
+				Usage:     "list the identities of the keystore",
+				ArgsUsage: " ",
+				Flags:     []cli.Flag{jsonFlag},
+				Action:    idList,
+			},
+		},
+	}
+}
+
+func storeIdentity(c *cli.Context, k *identity.Keys) error {
+	name := c.String("name")
+	if name == "" {
+		name = "id-" + k.AccountID().String()[2:10]
+	}
+	e, err := keystore(c).Create(name, k)
+	if err != nil {
+		return keystoreError(err)
+	}
+	log := logger(c)
+	log.Info().Str("name", e.Name).Str("account_id", k.AccountID().String()).Msg("identity stored")
+	w := c.App.Writer
+	if c.Bool("json") {
+		return printJSON(w, entryJSON(e, true))
+	}
+	fmt.Fprintf(w, "identity:        %s\n", e.Name)
+	fmt.Fprintf(w, "account ID:      %s\n", k.AccountID())
+	fmt.Fprintf(w, "recovery phrase: %s\n", k.Phrase())
+	fmt.Fprintln(w, "Write the recovery phrase down and keep it secret: it alone restores this account.")
+	return nil
+}
+
+func idShow(c *cli.Context) error {
+	arg, err := oneArg(c, "NAME or ACCOUNT_ID")
+	if err != nil {
+		return err
+	}
+	var out idJSON
+	e, err := keystore(c).Resolve(arg)
+	switch {
+	case err == nil:
+		out = entryJSON(e, false)
+	case len(arg) == identity.AccountIDLen && errors.Is(err, identity.ErrNotFound):
+		// An Account ID from elsewhere: show what the ID alone tells.
+		id, _ := identity.ParseAccountID(arg)
+		out = idJSON{AccountID: id.String(), SwarmSpace: strconv.FormatUint(id.SwarmSpace(), 10)}
+	case errors.Is(err, identity.ErrNameInvalid):
+		return usagef("%q is neither an identity name nor an Account ID (66 hex characters)", arg)
+	default:
+		return keystoreError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, out)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 1, ' ', 0)
+	if out.Name != "" {
+		fmt.Fprintf(tw, "name:\t%s\n", out.Name)
+	}
+	fmt.Fprintf(tw, "account ID:\t%s\n", out.AccountID)
+	if out.Ed25519Pubkey != "" {
+		fmt.Fprintf(tw, "ed25519 pubkey:\t%s\n", out.Ed25519Pubkey)
+	}
+	fmt.Fprintf(tw, "swarm space:\t%s\n", out.SwarmSpace)
+	return tw.Flush()
+}
+
+func idList(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	all, err := keystore(c).List()
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		out := struct {
+			Identities []idJSON `json:"identities"`
+		}{Identities: []idJSON{}}
+		for _, e := range all {
+			out.Identities = append(out.Identities, entryJSON(e, false))
+		}
+		return printJSON(c.App.Writer, out)
+	}
+	if len(all) == 0 {
+		fmt.Fprintf(c.App.Writer, "no identities in %s; create one with 'sessionctl id new --name alice'\n", keystore(c).Dir())
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tACCOUNT ID")
+	for _, e := range all {
+		fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Keys.AccountID())
+	}
+	return tw.Flush()
+}

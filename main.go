@@ -1,0 +1,277 @@
+// Command sessionctl runs the infrastructure of the Session messenger on one
+// machine: a staking ledger, service nodes in swarms, onion routing, servers,
+// closed groups and scripted clients.
+//
+// This file only wires the command line (urfave/cli/v2) to the packages; each
+// cmd_*.go file holds one noun's commands.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes, documented in `sessionctl --help` and the README.
+const (
+	exitOK        = 0 // success
+	exitFailure   = 1 // runtime failure
+	exitUsage     = 2 // bad usage or bad input
+	exitNoNetwork = 3 // no devnet (or ledger) running at the address given
+)
+
+const exitCodesHelp = `EXIT CODES:
+   0  success
+   1  runtime failure
+   2  bad usage or bad input (nothing was changed)
+   3  no devnet or ledger running where the command looked`
+
+// exitError carries the exit code of a failed command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks err as the user's mistake: exit code 2.
+func usageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: exitUsage, err: err}
+}
+
+// usagef is usageError(fmt.Errorf(...)).
+func usagef(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
+
+// notRunning marks err as "nothing is running there": exit code 3.
+func notRunning(err error) error { return &exitError{code: exitNoNetwork, err: err} }
+
+func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
+
+// run runs the command line args and returns the exit code. Tests call it
+// in-process with their own writers.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(flagsFirst(app, args))
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "sessionctl: %s\n", oneLine(err.Error()))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitFailure
+}
+
+// flagsFirst lets flags follow positional arguments, as in
+// `sessionctl id show alice --json`: urfave/cli/v2 stops reading flags at the
+// first positional argument, so the leaf command's flags (and their values)
+// are moved before its positional arguments. Arguments after "--", and ones
+// that look like negative numbers, stay positional.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	out := []string{args[0]}
+	flags, cmds := app.Flags, app.Commands
+	i := 1
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if isFlag(a) {
+			out = append(out, a)
+			if takesValue(flags, a) && i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+			continue
+		}
+		cmd := findCommand(cmds, a)
+		if cmd == nil {
+			break // a positional argument of the command reached so far
+		}
+		out = append(out, a)
+		flags, cmds = cmd.Flags, cmd.Subcommands
+	}
+	var pos []string
+	for ; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case isFlag(a):
+			out = append(out, a)
+			if takesValue(flags, a) && i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	if len(pos) > 0 {
+		out = append(out, "--")
+		out = append(out, pos...)
+	}
+	return out
+}
+
+func isFlag(a string) bool {
+	if len(a) < 2 || a[0] != '-' {
+		return false
+	}
+	return a[1] < '0' || a[1] > '9' // -11 is a negative number, not a flag
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// takesValue reports whether the flag a (e.g. "--name", "-n") consumes the
+// next argument: it is known, not a bool flag, and not written "--name=v".
+func takesValue(flags []cli.Flag, a string) bool {
+	name := strings.TrimLeft(a, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				_, isBool := f.(*cli.BoolFlag)
+				return !isBool
+			}
+		}
+	}
+	return false // unknown flags are left for cli to refuse
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Flag categories of the help output.
+const (
+	catGlobal = "global"
+	catOutput = "output"
+)
+
+var (
+	dirFlag = &cli.StringFlag{
+		Name:     "dir",
+		Usage:    "the `DIR` holding a devnet's state, keys, manifest and logs",
+		Value:    ".devnet",
+		EnvVars:  []string{"SESSIONCTL_DIR"},
+		Category: catGlobal,
+	}
+	logLevelFlag = &cli.StringFlag{
+		Name:     "log-level",
+		Usage:    "`LEVEL` of the logs written to stderr: trace, debug, info, warn, error, disabled",
+		Value:    "warn",
+		EnvVars:  []string{"SESSIONCTL_LOG_LEVEL"},
+		Category: catGlobal,
+	}
+	jsonFlag = &cli.BoolFlag{
+		Name:     "json",
+		Usage:    "print machine-readable JSON on stdout",
+		Category: catOutput,
+	}
+)
+
+// newApp builds the command line application writing to stdout and stderr.
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:  "sessionctl",
+		Usage: "run the Session messenger's infrastructure on one machine",
+		Description: "A staking ledger, service nodes in swarms, onion routing, servers, closed groups\n" +
+			"and scripted clients, in one binary. State lives under --dir.",
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitCodesHelp + "\n",
+		Flags:                 []cli.Flag{dirFlag, logLevelFlag},
+		Writer:                stdout,
+		ErrWriter:             stderr,
+		HideVersion:           true,
+		Suggest:               true,
+		ExitErrHandler:        func(*cli.Context, error) {}, // run maps errors to exit codes
+		Before: func(c *cli.Context) error {
+			lvl, err := zerolog.ParseLevel(c.String(logLevelFlag.Name))
+			if err != nil || c.String(logLevelFlag.Name) == "" {
+				return usagef("--log-level %q: want trace, debug, info, warn, error or disabled", c.String(logLevelFlag.Name))
+			}
+			c.App.Metadata["logger"] = zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).
+				Level(lvl).With().Timestamp().Logger()
+			return nil
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q; see 'sessionctl --help'", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		Commands: []*cli.Command{
+			idCommand(),
+		},
+		Metadata: map[string]any{},
+	}
+	app.OnUsageError = onUsageError
+	for _, cmd := range app.Commands {
+		setUsageErrors(cmd)
+	}
+	return app
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError(err) }
+
+// setUsageErrors makes flag errors of cmd and its subcommands exit with 2, and
+// an unknown subcommand an error rather than a help page.
+func setUsageErrors(cmd *cli.Command) {
+	cmd.OnUsageError = onUsageError
+	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		cmd.Action = func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q; see 'sessionctl %s --help'", c.Args().First(), cmd.Name)
+			}
+			return cli.ShowSubcommandHelp(c)
+		}
+	}
+	for _, sub := range cmd.Subcommands {
+		setUsageErrors(sub)
+	}
+}
+
+// logger returns the logger the app built from --log-level.
+func logger(c *cli.Context) zerolog.Logger {
+	if l, ok := c.App.Metadata["logger"].(zerolog.Logger); ok {
+		return l
+	}
+	return zerolog.Nop()
+}
+
+// noArgs refuses positional arguments a command does not take.
+func noArgs(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("%s takes no arguments, got %q", c.Command.FullName(), c.Args().Slice())
+	}
+	return nil
+}
+
+// oneArg returns the single positional argument what of a command.
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", usagef("%s takes one argument, %s; got %d", c.Command.FullName(), what, c.NArg())
+	}
+	return c.Args().First(), nil
+}
