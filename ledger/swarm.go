@@ -202,32 +202,54 @@ func RecomputeSwarms(prev Swarms, active []string, seed [32]byte) Swarms {
 			delete(sw, id)
 		}
 	}
+	g := &ring{sw: sw, ids: sw.IDs()}
 	if len(sw) == 0 && len(fresh) > 0 {
-		sw[newSwarmID(nil)] = nil
+		g.add(newSwarmID(nil), nil)
 	}
 	for _, k := range fresh {
-		id := randomSmallest(sw, r, nil)
+		id := randomSmallest(g, r, nil)
 		sw[id] = append(sw[id], k)
 	}
 	for {
-		steal(sw, r)
-		if !dissolve(sw, r) {
+		steal(g, r)
+		if !dissolve(g, r) {
 			break
 		}
 	}
-	capMax(sw, r, formNew(sw, r))
+	capMax(g, r, formNew(g, r))
 	for id := range sw {
 		slices.Sort(sw[id])
 	}
 	return sw
 }
 
+// ring is a Swarms being recomputed, with its ids kept sorted so the
+// random choices walk swarms in one order without sorting each time.
+type ring struct {
+	sw  Swarms
+	ids []uint64
+}
+
+func (g *ring) add(id uint64, members []string) {
+	g.sw[id] = members
+	i, _ := slices.BinarySearch(g.ids, id)
+	g.ids = slices.Insert(g.ids, i, id)
+}
+
+func (g *ring) remove(id uint64) {
+	delete(g.sw, id)
+	if i, ok := slices.BinarySearch(g.ids, id); ok {
+		g.ids = slices.Delete(g.ids, i, i+1)
+	}
+}
+
 // randomSmallest returns a random swarm among those of the smallest size,
 // never one of skip.
-func randomSmallest(sw Swarms, r *rng, skip func(uint64) bool) uint64 {
+func randomSmallest(g *ring, r *rng, skip func(uint64) bool) uint64 {
+	sw := g.sw
 	var best []uint64
 	min := math.MaxInt
-	for _, id := range sw.IDs() {
+	for _, id := range g.ids {
 		if skip != nil && skip(id) {
 			continue
 		}
@@ -246,10 +268,11 @@ func randomSmallest(sw Swarms, r *rng, skip func(uint64) bool) uint64 {
 
 // randomLargest returns a random swarm among those of the largest size,
 // never one of skip.
-func randomLargest(sw Swarms, r *rng, skip func(uint64) bool) uint64 {
+func randomLargest(g *ring, r *rng, skip func(uint64) bool) uint64 {
+	sw := g.sw
 	var best []uint64
 	max := -1
-	for _, id := range sw.IDs() {
+	for _, id := range g.ids {
 		if skip != nil && skip(id) {
 			continue
 		}
@@ -275,20 +298,18 @@ func take(sw Swarms, id uint64, r *rng) string {
 	return k
 }
 
-// steal: step 2. It reports whether anything moved.
-func steal(sw Swarms, r *rng) bool {
-	moved := false
-	for _, id := range sw.IDs() {
+// steal: step 2.
+func steal(g *ring, r *rng) {
+	sw := g.sw
+	for _, id := range g.ids {
 		for len(sw[id]) < SwarmMin {
-			donor := randomLargest(sw, r, nil)
+			donor := randomLargest(g, r, nil)
 			if len(sw[donor]) <= SwarmMin {
-				return moved
+				return
 			}
 			sw[id] = append(sw[id], take(sw, donor, r))
-			moved = true
 		}
 	}
-	return moved
 }
 
 // swarmMargin is oxen-core's IDEAL_SWARM_MARGIN: the spare each swarm keeps
@@ -297,7 +318,8 @@ const swarmMargin = 2
 
 // formNew: step 4. New swarms give no nodes to later ones; it returns the
 // ids of the swarms it formed.
-func formNew(sw Swarms, r *rng) map[uint64]bool {
+func formNew(g *ring, r *rng) map[uint64]bool {
+	sw := g.sw
 	formed := map[uint64]bool{}
 	isNew := func(id uint64) bool { return formed[id] }
 	for {
@@ -317,21 +339,22 @@ func formNew(sw Swarms, r *rng) map[uint64]bool {
 		}
 		nodes := make([]string, 0, SwarmTarget)
 		for len(nodes) < SwarmTarget {
-			nodes = append(nodes, take(sw, randomLargest(sw, r, isNew), r))
+			nodes = append(nodes, take(sw, randomLargest(g, r, isNew), r))
 		}
-		id := newSwarmID(sw.IDs())
-		sw[id] = nodes
+		id := newSwarmID(g.ids)
+		g.add(id, nodes)
 		formed[id] = true
 	}
 }
 
 // dissolve: step 3, one swarm at a time.
-func dissolve(sw Swarms, r *rng) bool {
+func dissolve(g *ring, r *rng) bool {
+	sw := g.sw
 	if len(sw) < 2 {
 		return false
 	}
 	victim, size := uint64(0), math.MaxInt
-	for _, id := range sw.IDs() {
+	for _, id := range g.ids {
 		if n := len(sw[id]); n < SwarmMin && n < size {
 			victim, size = id, n
 		}
@@ -340,9 +363,9 @@ func dissolve(sw Swarms, r *rng) bool {
 		return false
 	}
 	nodes := sw[victim]
-	delete(sw, victim)
+	g.remove(victim)
 	for _, k := range nodes {
-		id := randomSmallest(sw, r, nil)
+		id := randomSmallest(g, r, nil)
 		sw[id] = append(sw[id], k)
 	}
 	return true
@@ -351,15 +374,16 @@ func dissolve(sw Swarms, r *rng) bool {
 // capMax: step 5, the Nmax bound. It moves nodes to the smallest swarm that
 // was not formed in this recomputation, or, when no such swarm has room (a
 // lone old swarm), to the smallest new one.
-func capMax(sw Swarms, r *rng, formed map[uint64]bool) {
+func capMax(g *ring, r *rng, formed map[uint64]bool) {
+	sw := g.sw
 	for len(sw) > 1 {
-		big := randomLargest(sw, r, nil)
+		big := randomLargest(g, r, nil)
 		if len(sw[big]) <= SwarmMax {
 			return
 		}
-		small := randomSmallest(sw, r, func(id uint64) bool { return id == big || formed[id] })
+		small := randomSmallest(g, r, func(id uint64) bool { return id == big || formed[id] })
 		if small == UnassignedSwarm || len(sw[small]) >= SwarmMax {
-			small = randomSmallest(sw, r, func(id uint64) bool { return id == big })
+			small = randomSmallest(g, r, func(id uint64) bool { return id == big })
 		}
 		if len(sw[small]) >= SwarmMax {
 			return

@@ -1,0 +1,88 @@
+// Package sqlitedb opens the SQLite databases of sessionctl (modernc.org/sqlite,
+// no cgo) the one way the house style asks: WAL journal, a busy timeout,
+// foreign keys on, and numbered migrations applied in one transaction with the
+// schema version recorded in PRAGMA user_version.
+//
+//	db, err := sqlitedb.Open(ctx, path, []string{
+//		`CREATE TABLE blocks (height INTEGER PRIMARY KEY, ...)`, // version 1
+//		`ALTER TABLE blocks ADD COLUMN ...`,                     // version 2
+//	})
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNewerSchema is returned for a database written by a newer sessionctl.
+var ErrNewerSchema = errors.New("database schema is newer than this sessionctl")
+
+// Open opens (creating if needed) the database at path and brings its schema
+// to len(migrations). Migration i (0-based) takes the schema from version i
+// to i+1. The directory is created with mode 0700 and the file is 0600.
+func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create directory of %q: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", path, err)
+	}
+	// A file: URI, so that any character of the path (%, ?, #) is escaped.
+	dsn := (&url.URL{Scheme: "file", Path: abs}).String() +
+		"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", path, err)
+	}
+	if err := setup(ctx, db, path, migrations); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func setup(ctx context.Context, db *sql.DB, path string, migrations []string) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("open %q: %w", path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("open %q: journal mode is %q, want wal", path, mode)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("secure %q: %w", path, err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate %q: %w", path, err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("migrate %q: %w", path, err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("%q: %w (version %d, this build knows %d)", path, ErrNewerSchema, version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate %q to version %d: %w", path, i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return fmt.Errorf("migrate %q: %w", path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate %q: %w", path, err)
+	}
+	return nil
+}

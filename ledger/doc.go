@@ -1,0 +1,46 @@
+// Package ledger plays the role of the Oxen chain for a devnet: it decides
+// which service nodes exist, which swarm each belongs to, who earns what, and
+// which session names map to which accounts (SPEC 2 and 3). It has no
+// networking; package ledger/ledgerrpc serves it over HTTP.
+//
+// # Design
+//
+// A State is everything the chain decides at one height: balances, nonces,
+// nodes, names and swarms. A block is applied to a clone of the tip, in a
+// fixed order: the chain's own work (rewards to the active nodes, decommission
+// credit, stakes returned at their unlock height), then each transaction that
+// passes the rules (a failing one changes nothing and is dropped), then, if
+// the set of active nodes changed, the swarms are recomputed from the block's
+// hash (RecomputeSwarms). Only when the block is on disk does the clone become
+// the tip. Every walk over nodes is in key order and every random choice is
+// drawn from the block hash, so the same seed and the same transactions make
+// the same chain, the same hashes and the same swarms.
+//
+// Transactions are signed by Ed25519 keys (wallets are the keys of
+// identity.Keys) and carry the signer's nonce against replay. Submit checks a
+// transaction against the tip with the pending transactions applied and
+// queues it; the next block includes it. State changes (decommission,
+// recommission, deregister) are signed by the chain's authority key, derived
+// from the seed; step 6's testing quorums will sign them too.
+//
+// # Persistence
+//
+// One SQLite database: the blocks as made, an index of transactions, and a
+// snapshot of the state every Params.SnapshotEvery blocks and on Close.
+// Start loads the newest snapshot and replays the blocks after it, checking
+// that each replayed block gives the stored hash. The rules (Params) and the
+// genesis allocations are recorded at the first start; a restart keeps them,
+// and a database made with another seed is refused.
+//
+// # Use
+//
+//	l, err := ledger.New(ledger.Config{Path: "ledger.db", Seed: "demo", BlockTime: time.Second,
+//		Genesis: []ledger.Allocation{{Wallet: opKey, Amount: 20_000 * ledger.Coin}}})
+//	err = l.Start(ctx)
+//	defer l.Close()
+//	tx, _ := ledger.NewTx(ledger.TxRegister, opPriv, 0, ledger.RegisterBody{NodeKey: nodeKey, Amount: 15_000 * ledger.Coin})
+//	tx.SignAsNode(nodePriv)
+//	hash, err := l.Submit(tx)
+//	blocks, err := l.Mine(ctx, 1)
+//	owner := ledger.SwarmFor(ids, accountID.SwarmSpace())
+package ledger

@@ -1,0 +1,653 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/identity"
+	"golang.org/x/crypto/blake2b"
+)
+
+// Allocation funds a wallet at genesis.
+type Allocation struct {
+	Wallet string `json:"wallet"` // Ed25519 public key, hex
+	Amount uint64 `json:"amount"` // atomic units
+}
+
+// Config configures a Ledger.
+type Config struct {
+	// Path is the SQLite database file. Required.
+	Path string
+	// Seed makes the chain: its genesis, its authority key and every random
+	// choice derive from it. A database made with another seed is refused.
+	Seed string
+	// BlockTime is the time between blocks; 0 makes blocks only on demand (Mine).
+	BlockTime time.Duration
+	// Genesis funds wallets in the genesis block; used on the first start only.
+	Genesis []Allocation
+	// Params are the chain's rules; nil means DefaultParams. Used on the
+	// first start only: a chain keeps the rules it was made with.
+	Params *Params
+	// Logger receives the ledger's logs; the zero value logs nothing.
+	Logger zerolog.Logger
+	// Now is the clock for block timestamps; nil means time.Now.
+	Now func() time.Time
+}
+
+// Errors of the Ledger, for errors.Is.
+var (
+	ErrSeedMismatch = errors.New("the ledger database was made with another seed")
+	ErrClosed       = errors.New("ledger is closed")
+	ErrNotStarted   = errors.New("ledger is not started")
+	ErrMempoolFull  = errors.New("too many pending transactions; wait for a block")
+	ErrNoBlock      = errors.New("no such block")
+)
+
+const (
+	maxMempool   = 10_000
+	maxRejected  = 10_000
+	maxMineBlock = 10_000
+)
+
+// Block is one block of the chain. Its hash commits to the previous hash, the
+// height and the transactions; the timestamp is recorded but not hashed, so
+// the same seed and the same transactions make the same chain whatever the
+// clock says.
+type Block struct {
+	Height    uint64 `json:"height"`
+	Hash      string `json:"hash"`
+	PrevHash  string `json:"prev_hash"`
+	Timestamp int64  `json:"timestamp"` // unix milliseconds
+	Txs       []*Tx  `json:"txs"`
+}
+
+// Ledger is a running chain: it makes blocks on a timer or on demand, takes
+// transactions, and answers queries. Its methods are safe for concurrent use.
+type Ledger struct {
+	cfg       Config
+	log       zerolog.Logger
+	authority ed25519.PrivateKey
+
+	mu       sync.Mutex
+	st       *store
+	params   Params
+	state    *State            // the tip
+	pending  *State            // the tip with the mempool applied; nil until needed
+	mempool  []*Tx             //
+	rejected map[string]string // transaction hash -> why a block dropped it
+	rejOrder []string          //
+	tipCh    chan struct{}     // closed and replaced at each new block
+	started  bool
+	closed   bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New validates cfg; Start opens the database and begins making blocks.
+func New(cfg Config) (*Ledger, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("ledger: Config.Path is required")
+	}
+	if cfg.Seed == "" {
+		return nil, errors.New("ledger: Config.Seed is required")
+	}
+	if cfg.BlockTime < 0 {
+		return nil, fmt.Errorf("ledger: negative block time %v", cfg.BlockTime)
+	}
+	if cfg.Params != nil {
+		if err := cfg.Params.validate(); err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+	}
+	for _, a := range cfg.Genesis {
+		if _, err := parseKey(a.Wallet); err != nil {
+			return nil, fmt.Errorf("ledger: genesis wallet: %w", err)
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Ledger{
+		cfg:       cfg,
+		log:       cfg.Logger.With().Str("component", "ledger").Logger(),
+		authority: AuthorityKey(cfg.Seed),
+		rejected:  map[string]string{},
+		tipCh:     make(chan struct{}),
+	}, nil
+}
+
+// AuthorityKey returns the key that signs a chain's state changes, derived
+// from its seed. (Step 6's testing quorums sign them on the real network's
+// terms; the authority stays as the devnet operator's override.)
+func AuthorityKey(seed string) ed25519.PrivateKey {
+	s := blake2b.Sum256([]byte("sessionctl-authority\x00" + seed))
+	return ed25519.NewKeyFromSeed(s[:])
+}
+
+// Start opens the database, creates the genesis block on the first start or
+// loads the chain and replays it from its last snapshot, and starts the block
+// timer. On error everything it opened is closed again.
+func (l *Ledger) Start(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.started {
+		return errors.New("ledger: already started")
+	}
+	st, err := openStore(ctx, l.cfg.Path)
+	if err != nil {
+		return err
+	}
+	if err := l.load(ctx, st); err != nil {
+		st.close()
+		return err
+	}
+	l.st, l.started = st, true
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	if l.cfg.BlockTime > 0 {
+		l.wg.Add(1)
+		go l.run(runCtx)
+	}
+	l.log.Info().Uint64("height", l.state.Height).Str("hash", short(l.state.Hash)).
+		Int("nodes", len(l.state.Nodes)).Dur("block_time", l.cfg.BlockTime).Msg("ledger started")
+	return nil
+}
+
+func (l *Ledger) load(ctx context.Context, st *store) error {
+	meta, err := st.loadMeta(ctx)
+	if err != nil {
+		return err
+	}
+	if meta == nil {
+		return l.genesis(ctx, st)
+	}
+	if meta.Seed != l.cfg.Seed {
+		return fmt.Errorf("%w (%q, not %q)", ErrSeedMismatch, meta.Seed, l.cfg.Seed)
+	}
+	l.params = meta.Params
+	state, err := st.latestSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	if state == nil {
+		state = genesisState(meta)
+	}
+	replayed := 0
+	err = st.blocksAfter(ctx, state.Height, func(b *Block) error {
+		if b.Height != state.Height+1 || b.PrevHash != state.Hash {
+			return fmt.Errorf("%w: block %d does not follow %d (%s)", ErrFormat, b.Height, state.Height, short(state.Hash))
+		}
+		next, included, rejected, err := applyBlock(state, l.params, b.Height, b.Txs, l.authorityHex())
+		if err != nil {
+			return err
+		}
+		if len(rejected) > 0 || len(included) != len(b.Txs) || next.Hash != b.Hash {
+			return fmt.Errorf("%w: replaying block %d gives another result (hash %s, stored %s)", ErrFormat, b.Height, short(next.Hash), short(b.Hash))
+		}
+		state = next
+		replayed++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	l.state = state
+	l.log.Debug().Int("replayed", replayed).Msg("chain loaded")
+	return nil
+}
+
+func (l *Ledger) authorityHex() string {
+	return hex.EncodeToString(l.authority.Public().(ed25519.PublicKey))
+}
+
+func genesisState(m *genesisMeta) *State {
+	s := newState()
+	for _, a := range m.Genesis {
+		s.Balances[a.Wallet] += a.Amount
+		s.Minted += a.Amount
+	}
+	s.Hash = genesisHash(m)
+	return s
+}
+
+func genesisHash(m *genesisMeta) string {
+	h, _ := blake2b.New256(nil)
+	b, _ := json.Marshal(m)
+	h.Write([]byte("sessionctl-genesis\x00"))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (l *Ledger) genesis(ctx context.Context, st *store) error {
+	p := DefaultParams()
+	if l.cfg.Params != nil {
+		p = *l.cfg.Params
+	}
+	meta := &genesisMeta{Format: formatVersion, Seed: l.cfg.Seed, Params: p, Genesis: slices.Clone(l.cfg.Genesis)}
+	if meta.Genesis == nil {
+		meta.Genesis = []Allocation{}
+	}
+	state := genesisState(meta)
+	b := &Block{Height: 0, Hash: state.Hash, PrevHash: "", Timestamp: l.cfg.Now().UnixMilli(), Txs: []*Tx{}}
+	if err := st.saveGenesis(ctx, meta, b); err != nil {
+		return err
+	}
+	l.params, l.state = p, state
+	return nil
+}
+
+// blockHash is BLAKE2b-32(prev hash || height || the transaction hashes).
+func blockHash(prev string, height uint64, txs []*Tx) [32]byte {
+	h, _ := blake2b.New256(nil)
+	h.Write([]byte(prev))
+	var hb [8]byte
+	binary.BigEndian.PutUint64(hb[:], height)
+	h.Write(hb[:])
+	for _, t := range txs {
+		h.Write([]byte(t.Hash()))
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// applyBlock returns the state after block height with txs, leaving prev as
+// it was: the chain's own work first (rewards, credit, unlocks), then each
+// transaction that passes the rules, then swarms if the active set changed.
+func applyBlock(prev *State, p Params, height uint64, txs []*Tx, authority string) (next *State, included []*Tx, rejected map[string]error, err error) {
+	if height != prev.Height+1 {
+		return nil, nil, nil, fmt.Errorf("block %d after height %d", height, prev.Height)
+	}
+	next = prev.clone()
+	activeBefore := prev.activeKeys()
+	next.beginBlock(p, height)
+	for _, tx := range txs {
+		if err := next.applyTx(p, tx, height, authority); err != nil {
+			if rejected == nil {
+				rejected = map[string]error{}
+			}
+			rejected[tx.Hash()] = err
+			continue
+		}
+		included = append(included, tx)
+	}
+	hash := blockHash(prev.Hash, height, included)
+	next.Height, next.Hash = height, hex.EncodeToString(hash[:])
+	next.endBlock(height, hash, activeBefore)
+	return next, included, rejected, nil
+}
+
+// run makes a block every BlockTime until ctx ends.
+func (l *Ledger) run(ctx context.Context) {
+	defer l.wg.Done()
+	t := time.NewTicker(l.cfg.BlockTime)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := l.Mine(ctx, 1); err != nil && ctx.Err() == nil {
+				l.log.Error().Err(err).Msg("make block")
+			}
+		}
+	}
+}
+
+// Mine makes n blocks now, with the pending transactions in the first.
+func (l *Ledger) Mine(ctx context.Context, n int) ([]*Block, error) {
+	if n < 1 || n > maxMineBlock {
+		return nil, fmt.Errorf("mine %d blocks: want 1 to %d", n, maxMineBlock)
+	}
+	var out []*Block
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		b, err := l.mineOne(ctx)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func (l *Ledger) mineOne(ctx context.Context) (*Block, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return nil, err
+	}
+	height := l.state.Height + 1
+	next, included, rejected, err := applyBlock(l.state, l.params, height, l.mempool, l.authorityHex())
+	if err != nil {
+		return nil, err
+	}
+	b := &Block{Height: height, Hash: next.Hash, PrevHash: l.state.Hash, Timestamp: l.cfg.Now().UnixMilli(), Txs: included}
+	if b.Txs == nil {
+		b.Txs = []*Tx{}
+	}
+	var snap *State
+	if height%l.params.SnapshotEvery == 0 {
+		snap = next
+	}
+	if err := l.st.saveBlock(ctx, b, snap); err != nil {
+		return nil, err // the tip and the mempool stay as they were
+	}
+	for hash, why := range rejected {
+		l.reject(hash, why)
+	}
+	swarmsChanged := next.SwarmsHeight == height
+	l.state, l.mempool, l.pending = next, nil, nil
+	close(l.tipCh)
+	l.tipCh = make(chan struct{})
+	ev := l.log.Debug()
+	if swarmsChanged || len(included) > 0 {
+		ev = l.log.Info()
+	}
+	ev.Uint64("height", height).Str("hash", short(b.Hash)).Int("txs", len(included)).
+		Int("rejected", len(rejected)).Bool("swarms_changed", swarmsChanged).Msg("block")
+	return b, nil
+}
+
+func (l *Ledger) reject(hash string, why error) {
+	if len(l.rejOrder) >= maxRejected {
+		delete(l.rejected, l.rejOrder[0])
+		l.rejOrder = l.rejOrder[1:]
+	}
+	l.rejected[hash] = why.Error()
+	l.rejOrder = append(l.rejOrder, hash)
+	l.log.Warn().Str("tx", short(hash)).Str("reason", why.Error()).Msg("transaction dropped from block")
+}
+
+func (l *Ledger) usable() error {
+	switch {
+	case l.closed:
+		return ErrClosed
+	case !l.started:
+		return ErrNotStarted
+	}
+	return nil
+}
+
+// Submit checks tx against the tip and the pending transactions and queues
+// it for the next block. A rejected transaction changes nothing; its error
+// says why. It returns the transaction's hash.
+func (l *Ledger) Submit(tx *Tx) (string, error) {
+	if err := tx.Check(); err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return "", err
+	}
+	if len(l.mempool) >= maxMempool {
+		return "", ErrMempoolFull
+	}
+	if err := l.pendingState().applyTx(l.params, tx, l.state.Height+1, l.authorityHex()); err != nil {
+		return "", err
+	}
+	l.mempool = append(l.mempool, tx)
+	hash := tx.Hash()
+	l.log.Debug().Str("tx", short(hash)).Str("type", string(tx.Type)).Str("signer", short(tx.Signer)).Msg("transaction queued")
+	return hash, nil
+}
+
+// pendingState is the tip with the mempool applied. Callers hold mu.
+func (l *Ledger) pendingState() *State {
+	if l.pending == nil {
+		l.pending = l.state.clone()
+		for _, tx := range l.mempool {
+			l.pending.applyTx(l.params, tx, l.state.Height+1, l.authorityHex())
+		}
+	}
+	return l.pending
+}
+
+// ChangeState queues a state change of a node signed by the authority key.
+func (l *Ledger) ChangeState(nodeKey string, state NodeState, reason string) (string, error) {
+	l.mu.Lock()
+	if err := l.usable(); err != nil {
+		l.mu.Unlock()
+		return "", err
+	}
+	nonce := l.pendingState().Nonces[l.authorityHex()]
+	l.mu.Unlock()
+	tx, err := NewTx(TxStateChange, l.authority, nonce, StateChangeBody{NodeKey: nodeKey, State: state, Reason: reason})
+	if err != nil {
+		return "", err
+	}
+	return l.Submit(tx)
+}
+
+// Close stops the timer, waits for it, writes a snapshot of the tip and
+// closes the database. It is safe to call twice.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	cancel := l.cancel
+	l.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st == nil {
+		return nil
+	}
+	var errs []error
+	if l.state.Height > 0 {
+		errs = append(errs, l.st.saveSnapshot(context.Background(), l.state))
+	}
+	errs = append(errs, l.st.close())
+	close(l.tipCh)
+	l.log.Info().Uint64("height", l.state.Height).Msg("ledger stopped")
+	return errors.Join(errs...)
+}
+
+// Info is a summary of the tip.
+type Info struct {
+	Height       uint64 `json:"height"`
+	Hash         string `json:"hash"`
+	Timestamp    int64  `json:"timestamp"` // of the tip, unix ms
+	SwarmsHeight uint64 `json:"swarms_height"`
+	Nodes        int    `json:"nodes"`
+	ActiveNodes  int    `json:"active_nodes"`
+	Swarms       int    `json:"swarms"`
+	Pending      int    `json:"pending_txs"`
+	BlockTimeMS  int64  `json:"block_time_ms"`
+	Authority    string `json:"authority"`
+	Params       Params `json:"params"`
+}
+
+// Info returns a summary of the tip.
+func (l *Ledger) Info() Info {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.infoLocked()
+}
+
+func (l *Ledger) infoLocked() Info {
+	s := l.state
+	return Info{
+		Height: s.Height, Hash: s.Hash, SwarmsHeight: s.SwarmsHeight,
+		Nodes: len(s.Nodes), ActiveNodes: len(s.activeKeys()), Swarms: len(s.Swarms),
+		Pending: len(l.mempool), BlockTimeMS: l.cfg.BlockTime.Milliseconds(),
+		Authority: l.authorityHex(), Params: l.params,
+	}
+}
+
+// WaitHeight waits until the tip is at least height, and returns its Info.
+func (l *Ledger) WaitHeight(ctx context.Context, height uint64) (Info, error) {
+	for {
+		l.mu.Lock()
+		if err := l.usable(); err != nil {
+			l.mu.Unlock()
+			return Info{}, err
+		}
+		if l.state.Height >= height {
+			info := l.infoLocked()
+			l.mu.Unlock()
+			return info, nil
+		}
+		ch := l.tipCh
+		l.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Info{}, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Nodes returns every registered node, sorted by key.
+func (l *Ledger) Nodes() []ServiceNode {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]ServiceNode, 0, len(l.state.Nodes))
+	for _, k := range l.state.nodeKeys() {
+		out = append(out, *l.state.Nodes[k].clone())
+	}
+	return out
+}
+
+// Node returns one node.
+func (l *Ledger) Node(key string) (ServiceNode, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.state.Nodes[key]
+	if !ok {
+		return ServiceNode{}, false
+	}
+	return *n.clone(), true
+}
+
+// SwarmInfo is one swarm and its members' keys.
+type SwarmInfo struct {
+	ID      uint64   `json:"swarm_id"`
+	Members []string `json:"members"`
+}
+
+// Swarms returns the swarms sorted by id.
+func (l *Ledger) Swarms() []SwarmInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := []SwarmInfo{}
+	for _, id := range l.state.Swarms.IDs() {
+		out = append(out, SwarmInfo{ID: id, Members: slices.Clone(l.state.Swarms[id])})
+	}
+	return out
+}
+
+// SwarmOf returns the swarm that owns an account.
+func (l *Ledger) SwarmOf(id identity.AccountID) SwarmInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sid := SwarmFor(l.state.Swarms.IDs(), id.SwarmSpace())
+	return SwarmInfo{ID: sid, Members: slices.Clone(l.state.Swarms[sid])}
+}
+
+// Account is a wallet's standing.
+type Account struct {
+	Wallet    string `json:"wallet"`
+	Balance   uint64 `json:"balance"`    // spendable
+	Staked    uint64 `json:"staked"`     // locked in nodes
+	NextNonce uint64 `json:"next_nonce"` // for the next transaction, pending ones counted
+}
+
+// Account returns a wallet's balance, stakes and next nonce.
+func (l *Ledger) Account(wallet string) (Account, error) {
+	if _, err := parseKey(wallet); err != nil {
+		return Account{}, fmt.Errorf("wallet: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := Account{Wallet: wallet, Balance: l.state.Balances[wallet]}
+	for _, n := range l.state.Nodes {
+		if i := n.contributor(wallet); i >= 0 {
+			a.Staked += n.Contributors[i].Amount
+		}
+	}
+	if l.started && !l.closed {
+		a.NextNonce = l.pendingState().Nonces[wallet]
+	}
+	return a, nil
+}
+
+// Name returns the record of a name hash (see NameHash).
+func (l *Ledger) Name(nameHash string) (NameRecord, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.state.Names[nameHash]
+	if !ok {
+		return NameRecord{}, false
+	}
+	return *r, true
+}
+
+// Block returns the block at height.
+func (l *Ledger) Block(ctx context.Context, height uint64) (*Block, error) {
+	l.mu.Lock()
+	st, err := l.st, l.usable()
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return st.block(ctx, height)
+}
+
+// TxStatus says where a transaction stands.
+type TxStatus struct {
+	Hash   string `json:"hash"`
+	Status string `json:"status"` // pending, included, rejected or unknown
+	Height uint64 `json:"height,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// TxStatus looks a transaction up by hash.
+func (l *Ledger) TxStatus(ctx context.Context, hash string) (TxStatus, error) {
+	l.mu.Lock()
+	if err := l.usable(); err != nil {
+		l.mu.Unlock()
+		return TxStatus{}, err
+	}
+	for _, t := range l.mempool {
+		if t.Hash() == hash {
+			l.mu.Unlock()
+			return TxStatus{Hash: hash, Status: "pending"}, nil
+		}
+	}
+	reason, wasRejected := l.rejected[hash]
+	st := l.st
+	l.mu.Unlock()
+	h, ok, err := st.txHeight(ctx, hash)
+	switch {
+	case err != nil:
+		return TxStatus{}, err
+	case ok:
+		return TxStatus{Hash: hash, Status: "included", Height: h}, nil
+	case wasRejected:
+		return TxStatus{Hash: hash, Status: "rejected", Reason: reason}, nil
+	}
+	return TxStatus{Hash: hash, Status: "unknown"}, nil
+}

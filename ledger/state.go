@@ -1,0 +1,519 @@
+package ledger
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"math/bits"
+	"slices"
+
+	"github.com/sessionctl/sessionctl/identity"
+)
+
+// NodeState is where a service node stands.
+type NodeState string
+
+// The node states. A node waits for contributions until its stake is full,
+// then is active; a failing node is decommissioned (out of its swarm, earning
+// nothing) while its credit lasts, and deregistered (its stake locked) after.
+const (
+	StateAwaiting       NodeState = "awaiting_contributions"
+	StateActive         NodeState = "active"
+	StateDecommissioned NodeState = "decommissioned"
+	StateDeregistered   NodeState = "deregistered"
+)
+
+// Contributor is one stake in a node. The operator is always the first.
+type Contributor struct {
+	Wallet   string `json:"wallet"`
+	Amount   uint64 `json:"amount"`             // staked so far
+	Reserved uint64 `json:"reserved,omitempty"` // held for this wallet at registration
+	Rewards  uint64 `json:"rewards"`            // earned through this node
+}
+
+// ServiceNode is a registered node as the chain sees it.
+type ServiceNode struct {
+	Key                string        `json:"ed25519_pubkey"`
+	X25519             string        `json:"x25519_pubkey"`
+	Operator           string        `json:"operator"`
+	FeeBPS             uint32        `json:"fee_bps"`
+	Contributors       []Contributor `json:"contributors"`
+	State              NodeState     `json:"state"`
+	RegistrationHeight uint64        `json:"registration_height"`
+	ActiveSince        uint64        `json:"active_since,omitempty"`  // height it last became active
+	ActiveBlocks       uint64        `json:"active_blocks"`           // blocks active since registration
+	SwarmID            uint64        `json:"swarm_id"`                // UnassignedSwarm when in none
+	Credit             uint64        `json:"credit"`                  // decommission credit, in blocks
+	StateHeight        uint64        `json:"state_height,omitempty"`  // height of the last state change
+	UnlockHeight       uint64        `json:"unlock_height,omitempty"` // stakes return at this height
+	Rewards            uint64        `json:"rewards"`                 // earned in all
+	PeerID             string        `json:"peer_id,omitempty"`       // published by the node (node_info)
+	Addrs              []string      `json:"addrs,omitempty"`         //
+}
+
+// Staked returns the sum of the stakes.
+func (n *ServiceNode) Staked() uint64 {
+	var s uint64
+	for _, c := range n.Contributors {
+		s += c.Amount
+	}
+	return s
+}
+
+// held is what is staked or held in reserved spots.
+func (n *ServiceNode) held() uint64 {
+	var s uint64
+	for _, c := range n.Contributors {
+		s += max(c.Amount, c.Reserved)
+	}
+	return s
+}
+
+func (n *ServiceNode) contributor(wallet string) int {
+	return slices.IndexFunc(n.Contributors, func(c Contributor) bool { return c.Wallet == wallet })
+}
+
+func (n *ServiceNode) clone() *ServiceNode {
+	c := *n
+	c.Contributors = slices.Clone(n.Contributors)
+	c.Addrs = slices.Clone(n.Addrs)
+	return &c
+}
+
+// NameRecord is a registered session name: its hash, owner and encrypted value.
+type NameRecord struct {
+	NameHash string `json:"name_hash"`
+	Owner    string `json:"owner"`
+	Value    string `json:"value"` // hex, see EncryptName
+	Height   uint64 `json:"height"`
+}
+
+// State is everything the chain decides, at one height. It is a pure value:
+// applying a block to a clone leaves the original as it was.
+type State struct {
+	Height       uint64                  `json:"height"`
+	Hash         string                  `json:"hash"`
+	Balances     map[string]uint64       `json:"balances"`
+	Nonces       map[string]uint64       `json:"nonces"`
+	Nodes        map[string]*ServiceNode `json:"nodes"`
+	Names        map[string]*NameRecord  `json:"names"`
+	Swarms       Swarms                  `json:"swarms"`
+	SwarmsHeight uint64                  `json:"swarms_height"` // height of the last swarm change
+	Burned       uint64                  `json:"burned"`
+	Minted       uint64                  `json:"minted"`
+}
+
+func newState() *State {
+	return &State{
+		Balances: map[string]uint64{},
+		Nonces:   map[string]uint64{},
+		Nodes:    map[string]*ServiceNode{},
+		Names:    map[string]*NameRecord{},
+		Swarms:   Swarms{},
+	}
+}
+
+func (s *State) clone() *State {
+	c := *s
+	c.Balances = maps.Clone(s.Balances)
+	c.Nonces = maps.Clone(s.Nonces)
+	c.Nodes = make(map[string]*ServiceNode, len(s.Nodes))
+	for k, n := range s.Nodes {
+		c.Nodes[k] = n.clone()
+	}
+	c.Names = make(map[string]*NameRecord, len(s.Names))
+	for k, n := range s.Names {
+		r := *n
+		c.Names[k] = &r
+	}
+	c.Swarms = s.Swarms.Clone()
+	return &c
+}
+
+// nodeKeys returns the node keys, sorted, so every walk is deterministic.
+func (s *State) nodeKeys() []string {
+	return slices.Sorted(maps.Keys(s.Nodes))
+}
+
+// activeKeys returns the keys of the active nodes, sorted.
+func (s *State) activeKeys() []string {
+	var out []string
+	for _, k := range s.nodeKeys() {
+		if s.Nodes[k].State == StateActive {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Reasons a transaction is rejected, for errors.Is; the error text says more.
+var (
+	ErrNonce      = errors.New("wrong nonce")
+	ErrFunds      = errors.New("insufficient balance")
+	ErrNoNode     = errors.New("no such service node")
+	ErrStakeRules = errors.New("breaks the staking rules")
+	ErrNodeState  = errors.New("not allowed in the node's state")
+	ErrNameTaken  = errors.New("name already registered")
+	ErrForbidden  = errors.New("signer may not do this")
+)
+
+// applyTx checks tx against the rules and, only if it passes, applies it:
+// a rejected transaction changes nothing. authority is the key allowed to
+// sign state changes.
+func (s *State) applyTx(p Params, tx *Tx, height uint64, authority string) error {
+	body, err := tx.DecodeBody()
+	if err != nil {
+		return err
+	}
+	if want := s.Nonces[tx.Signer]; tx.Nonce != want {
+		return fmt.Errorf("%w: signer's next nonce is %d, got %d", ErrNonce, want, tx.Nonce)
+	}
+	switch b := body.(type) {
+	case *TransferBody:
+		err = s.transfer(tx.Signer, b)
+	case *RegisterBody:
+		err = s.register(p, tx.Signer, b, height)
+	case *ContributeBody:
+		err = s.contribute(p, tx.Signer, b, height)
+	case *UnlockBody:
+		err = s.unlock(p, tx.Signer, b, height)
+	case *NameBody:
+		err = s.registerName(p, tx.Signer, b, height)
+	case *StateChangeBody:
+		if tx.Signer != authority {
+			return fmt.Errorf("%w: state changes are signed by the ledger's authority", ErrForbidden)
+		}
+		err = s.changeState(p, b, height)
+	case *NodeInfoBody:
+		err = s.nodeInfo(tx.Signer, b)
+	}
+	if err != nil {
+		return err
+	}
+	s.Nonces[tx.Signer]++
+	return nil
+}
+
+func (s *State) transfer(from string, b *TransferBody) error {
+	if b.Amount == 0 {
+		return fmt.Errorf("%w: a transfer of 0", ErrStakeRules)
+	}
+	if s.Balances[from] < b.Amount {
+		return fmt.Errorf("%w: has %s coins, sends %s", ErrFunds, FormatCoins(s.Balances[from]), FormatCoins(b.Amount))
+	}
+	s.Balances[from] -= b.Amount
+	s.Balances[b.To] += b.Amount
+	return nil
+}
+
+func (s *State) register(p Params, operator string, b *RegisterBody, height uint64) error {
+	if _, ok := s.Nodes[b.NodeKey]; ok {
+		return fmt.Errorf("%w: node %s is already registered", ErrStakeRules, short(b.NodeKey))
+	}
+	if b.FeeBPS > 10_000 {
+		return fmt.Errorf("%w: operator fee %d basis points is over 10,000", ErrStakeRules, b.FeeBPS)
+	}
+	if min := p.MinOperatorStake(); b.Amount < min {
+		return fmt.Errorf("%w: the operator stakes %s coins, at least %s (25%%) are required", ErrStakeRules, FormatCoins(b.Amount), FormatCoins(min))
+	}
+	if 1+len(b.Reserved) > p.MaxContributors {
+		return fmt.Errorf("%w: %d contributors, at most %d", ErrStakeRules, 1+len(b.Reserved), p.MaxContributors)
+	}
+	held := b.Amount
+	seen := map[string]bool{operator: true}
+	for i, r := range b.Reserved {
+		if seen[r.Wallet] {
+			return fmt.Errorf("%w: wallet %s holds two spots", ErrStakeRules, short(r.Wallet))
+		}
+		seen[r.Wallet] = true
+		if min := p.MinContribution(held, 1+i); r.Amount < min {
+			return fmt.Errorf("%w: reserved spot %d of %s coins is below the minimum contribution of %s", ErrStakeRules, i+1, FormatCoins(r.Amount), FormatCoins(min))
+		}
+		held += r.Amount
+	}
+	if held > p.StakeRequirement {
+		return fmt.Errorf("%w: stake and reserved spots total %s coins, the requirement is %s", ErrStakeRules, FormatCoins(held), FormatCoins(p.StakeRequirement))
+	}
+	if s.Balances[operator] < b.Amount {
+		return fmt.Errorf("%w: has %s coins, stakes %s", ErrFunds, FormatCoins(s.Balances[operator]), FormatCoins(b.Amount))
+	}
+	nodeKey, _ := hex.DecodeString(b.NodeKey)
+	x, err := identity.Ed25519ToX25519(nodeKey)
+	if err != nil {
+		return fmt.Errorf("%w: node key: %v", ErrStakeRules, err)
+	}
+	n := &ServiceNode{
+		Key:                b.NodeKey,
+		X25519:             hex.EncodeToString(x[:]),
+		Operator:           operator,
+		FeeBPS:             b.FeeBPS,
+		Contributors:       []Contributor{{Wallet: operator, Amount: b.Amount}},
+		State:              StateAwaiting,
+		RegistrationHeight: height,
+		StateHeight:        height,
+		SwarmID:            UnassignedSwarm,
+	}
+	for _, r := range b.Reserved {
+		n.Contributors = append(n.Contributors, Contributor{Wallet: r.Wallet, Reserved: r.Amount})
+	}
+	s.Balances[operator] -= b.Amount
+	s.Nodes[b.NodeKey] = n
+	s.activateIfStaked(p, n, height)
+	return nil
+}
+
+func (s *State) activateIfStaked(p Params, n *ServiceNode, height uint64) {
+	if n.State == StateAwaiting && n.Staked() == p.StakeRequirement {
+		n.State, n.ActiveSince, n.StateHeight, n.Credit = StateActive, height, height, p.InitialCredit
+	}
+}
+
+func (s *State) contribute(p Params, wallet string, b *ContributeBody, height uint64) error {
+	n, ok := s.Nodes[b.NodeKey]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoNode, short(b.NodeKey))
+	}
+	if n.State != StateAwaiting || n.UnlockHeight != 0 {
+		return fmt.Errorf("%w: node %s is %s and takes no contributions", ErrNodeState, short(b.NodeKey), n.State)
+	}
+	if b.Amount == 0 {
+		return fmt.Errorf("%w: a contribution of 0", ErrStakeRules)
+	}
+	i := n.contributor(wallet)
+	// Open room: the stake less what is staked or held by others, and this
+	// wallet's own spot (its reservation, or what it staked before).
+	own := uint64(0)
+	if i >= 0 {
+		own = max(n.Contributors[i].Amount, n.Contributors[i].Reserved)
+	}
+	room := p.StakeRequirement - (n.held() - own)
+	if i >= 0 {
+		room -= n.Contributors[i].Amount
+	}
+	if b.Amount > room {
+		return fmt.Errorf("%w: %s coins would over-fill the node; %s coins are open to this wallet", ErrStakeRules, FormatCoins(b.Amount), FormatCoins(room))
+	}
+	switch {
+	case i < 0:
+		if len(n.Contributors) >= p.MaxContributors {
+			return fmt.Errorf("%w: the node has %d contributors already", ErrStakeRules, len(n.Contributors))
+		}
+		min := p.MinContribution(n.held(), len(n.Contributors))
+		if b.Amount < min && b.Amount != room {
+			return fmt.Errorf("%w: %s coins is below the minimum contribution of %s", ErrStakeRules, FormatCoins(b.Amount), FormatCoins(min))
+		}
+	case n.Contributors[i].Amount < n.Contributors[i].Reserved:
+		// A first contribution to a reserved spot fills at least the spot.
+		if need := n.Contributors[i].Reserved - n.Contributors[i].Amount; b.Amount < need {
+			return fmt.Errorf("%w: the spot reserved for this wallet needs %s coins", ErrStakeRules, FormatCoins(need))
+		}
+	}
+	if s.Balances[wallet] < b.Amount {
+		return fmt.Errorf("%w: has %s coins, stakes %s", ErrFunds, FormatCoins(s.Balances[wallet]), FormatCoins(b.Amount))
+	}
+	s.Balances[wallet] -= b.Amount
+	if i < 0 {
+		n.Contributors = append(n.Contributors, Contributor{Wallet: wallet, Amount: b.Amount})
+	} else {
+		n.Contributors[i].Amount += b.Amount
+	}
+	s.activateIfStaked(p, n, height)
+	return nil
+}
+
+func (s *State) unlock(p Params, wallet string, b *UnlockBody, height uint64) error {
+	n, ok := s.Nodes[b.NodeKey]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoNode, short(b.NodeKey))
+	}
+	if i := n.contributor(wallet); i < 0 || n.Contributors[i].Amount == 0 {
+		return fmt.Errorf("%w: only a contributor may unlock node %s", ErrForbidden, short(b.NodeKey))
+	}
+	if n.State == StateDeregistered {
+		return fmt.Errorf("%w: node %s is deregistered; its stake is locked until height %d", ErrNodeState, short(b.NodeKey), n.UnlockHeight)
+	}
+	if n.UnlockHeight != 0 {
+		return fmt.Errorf("%w: node %s unlocks at height %d already", ErrNodeState, short(b.NodeKey), n.UnlockHeight)
+	}
+	n.UnlockHeight = height + p.UnlockDelay
+	return nil
+}
+
+func (s *State) registerName(p Params, owner string, b *NameBody, height uint64) error {
+	if _, taken := s.Names[b.NameHash]; taken {
+		return fmt.Errorf("%w", ErrNameTaken)
+	}
+	if s.Balances[owner] < p.NameCost {
+		return fmt.Errorf("%w: a name burns %s coins, the owner has %s", ErrFunds, FormatCoins(p.NameCost), FormatCoins(s.Balances[owner]))
+	}
+	s.Balances[owner] -= p.NameCost
+	s.Burned += p.NameCost
+	s.Names[b.NameHash] = &NameRecord{NameHash: b.NameHash, Owner: owner, Value: b.Value, Height: height}
+	return nil
+}
+
+func (s *State) changeState(p Params, b *StateChangeBody, height uint64) error {
+	n, ok := s.Nodes[b.NodeKey]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoNode, short(b.NodeKey))
+	}
+	switch {
+	case b.State == StateDecommissioned && n.State == StateActive:
+		if n.Credit < p.MinCreditDecomm {
+			// Not enough credit to be decommissioned: deregistered instead.
+			s.deregister(p, n, height)
+			return nil
+		}
+		n.State, n.StateHeight = StateDecommissioned, height
+	case b.State == StateActive && n.State == StateDecommissioned:
+		n.State, n.StateHeight, n.ActiveSince = StateActive, height, height
+	case b.State == StateDeregistered && (n.State == StateActive || n.State == StateDecommissioned):
+		s.deregister(p, n, height)
+	default:
+		return fmt.Errorf("%w: node %s is %s and cannot become %s", ErrNodeState, short(b.NodeKey), n.State, b.State)
+	}
+	return nil
+}
+
+func (s *State) deregister(p Params, n *ServiceNode, height uint64) {
+	n.State, n.StateHeight = StateDeregistered, height
+	n.UnlockHeight = height + p.DeregisterLock
+}
+
+func (s *State) nodeInfo(key string, b *NodeInfoBody) error {
+	n, ok := s.Nodes[key]
+	if !ok {
+		return fmt.Errorf("%w: the signer %s is not a registered node", ErrNoNode, short(key))
+	}
+	if n.State == StateDeregistered {
+		return fmt.Errorf("%w: node %s is deregistered", ErrNodeState, short(key))
+	}
+	n.PeerID, n.Addrs = b.PeerID, slices.Clone(b.Addrs)
+	return nil
+}
+
+// beginBlock runs the chain's own work at the start of block height, before
+// its transactions: rewards to the active nodes, decommission credit, and
+// stakes returned at their unlock height.
+func (s *State) beginBlock(p Params, height uint64) {
+	active := s.activeKeys()
+	if len(active) > 0 {
+		share := p.BlockReward / uint64(len(active))
+		for _, k := range active {
+			s.reward(p, s.Nodes[k], share)
+		}
+	}
+	for _, k := range s.nodeKeys() {
+		n := s.Nodes[k]
+		switch n.State {
+		case StateActive:
+			n.ActiveBlocks++
+			if n.ActiveBlocks%p.CreditEvery == 0 && n.Credit < p.MaxCredit {
+				n.Credit++
+			}
+		case StateDecommissioned:
+			if n.Credit > 0 {
+				n.Credit--
+			}
+			if n.Credit == 0 {
+				s.deregister(p, n, height)
+			}
+		}
+		if n.UnlockHeight != 0 && n.UnlockHeight <= height {
+			for _, c := range n.Contributors {
+				s.Balances[c.Wallet] += c.Amount
+			}
+			delete(s.Nodes, k)
+		}
+	}
+}
+
+// reward pays one node's share: the operator's fee first, then the rest pro
+// rata by stake, the rounding left-over to the operator.
+func (s *State) reward(p Params, n *ServiceNode, share uint64) {
+	fee := share * uint64(n.FeeBPS) / 10_000
+	rest := share - fee
+	paid := uint64(0)
+	staked := n.Staked()
+	for i := range n.Contributors {
+		c := &n.Contributors[i]
+		part := mulDiv(rest, c.Amount, staked)
+		c.Rewards += part
+		s.Balances[c.Wallet] += part
+		paid += part
+	}
+	left := fee + rest - paid
+	n.Contributors[0].Rewards += left
+	s.Balances[n.Contributors[0].Wallet] += left
+	n.Rewards += share
+	s.Minted += share
+}
+
+// mulDiv returns a*b/c without overflow for the amounts of a chain.
+func mulDiv(a, b, c uint64) uint64 {
+	if c == 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(a, b)
+	if hi >= c {
+		return math.MaxUint64 // a*b/c does not fit: never for b <= c
+	}
+	q, _ := bits.Div64(hi, lo, c)
+	return q
+}
+
+// endBlock recomputes the swarms when the active set changed in the block.
+func (s *State) endBlock(height uint64, hash [32]byte, activeBefore []string) {
+	active := s.activeKeys()
+	if slices.Equal(active, activeBefore) {
+		return
+	}
+	s.Swarms = RecomputeSwarms(s.Swarms, active, hash)
+	s.SwarmsHeight = height
+	for _, n := range s.Nodes {
+		n.SwarmID = UnassignedSwarm
+	}
+	for id, members := range s.Swarms {
+		for _, k := range members {
+			s.Nodes[k].SwarmID = id
+		}
+	}
+}
+
+func short(key string) string {
+	if len(key) > 12 {
+		return key[:12]
+	}
+	return key
+}
+
+// encode returns the state as JSON, for snapshots.
+func (s *State) encode() ([]byte, error) { return json.Marshal(s) }
+
+func decodeState(data []byte) (*State, error) {
+	s := newState()
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, err
+	}
+	for k, n := range s.Nodes {
+		if n == nil || n.Key != k || len(n.Contributors) == 0 {
+			return nil, fmt.Errorf("node %s is malformed", short(k))
+		}
+	}
+	for k, r := range s.Names {
+		if r == nil || r.NameHash != k {
+			return nil, fmt.Errorf("name %s is malformed", k)
+		}
+	}
+	for id, members := range s.Swarms {
+		for _, k := range members {
+			if n, ok := s.Nodes[k]; !ok || n.SwarmID != id {
+				return nil, fmt.Errorf("swarm %d lists node %s wrongly", id, short(k))
+			}
+		}
+	}
+	return s, nil
+}
