@@ -1,0 +1,402 @@
+// Package ledgerrpc serves a ledger over HTTP JSON on 127.0.0.1, in the role
+// of oxend's RPC, and is the client that service nodes, Session clients and
+// the command line use to reach it.
+//
+// Reads are open; transactions are accepted from anyone (they are signed);
+// making blocks on demand and the authority's state changes need the bearer
+// token the server was given.
+//
+//	GET  /v1/info[?wait_height=H]  height, hash, counts; waits (up to 30 s) for height H
+//	GET  /v1/nodes                 every registered node
+//	GET  /v1/nodes/{key}           one node
+//	GET  /v1/swarms                swarms and their members
+//	GET  /v1/swarm_of/{account}    the swarm that owns an Account ID
+//	GET  /v1/accounts/{wallet}     balance, stake and next nonce
+//	GET  /v1/names?hash=H          an SNS record by name hash
+//	GET  /v1/blocks/{height}       a block
+//	GET  /v1/txs/{hash}            where a transaction stands
+//	POST /v1/txs                   submit a transaction
+//	POST /v1/mine                  {"blocks": N}; token
+//	POST /v1/state_change          {"node_key","state","reason"}; token
+//
+// Errors are {"error": {"code", "message"}} with a stable code.
+package ledgerrpc
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
+)
+
+// Error codes of the RPC.
+const (
+	CodeBadRequest   = "bad_request"  // the request cannot be read
+	CodeRejected     = "rejected"     // a transaction breaks a rule of the chain
+	CodeNotFound     = "not_found"    // no such node, block, name or route
+	CodeUnauthorized = "unauthorized" // the token is missing or wrong
+	CodeUnavailable  = "unavailable"  // the ledger is closing
+	CodeInternal     = "internal"     // something failed inside; see the ledger's log
+)
+
+// ServerConfig configures a Server.
+type ServerConfig struct {
+	Ledger *ledger.Ledger
+	// Addr to listen on; "" means 127.0.0.1:0 (a free loopback port).
+	Addr string
+	// Token guards mine and state_change; "" leaves them open (tests only).
+	Token  string
+	Logger zerolog.Logger
+}
+
+// Server is the ledger's HTTP server.
+type Server struct {
+	cfg  ServerConfig
+	log  zerolog.Logger
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{}
+	once sync.Once
+}
+
+// NewServer validates cfg.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Ledger == nil {
+		return nil, errors.New("ledgerrpc: ServerConfig.Ledger is required")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	return &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "ledger-rpc").Logger(), done: make(chan struct{})}, nil
+}
+
+// Start binds the address and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          nil,
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("serve")
+		}
+	}()
+	s.log.Info().Str("url", s.URL()).Msg("ledger rpc listening")
+	return nil
+}
+
+// URL returns the server's base URL, e.g. http://127.0.0.1:41234.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Close stops the server, waiting up to 5 s for requests in flight. Safe to
+// call twice.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		if s.srv == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = s.srv.Shutdown(ctx)
+		<-s.done
+	})
+	return err
+}
+
+// Handler returns the RPC's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/info", s.info)
+	mux.HandleFunc("GET /v1/nodes", s.nodes)
+	mux.HandleFunc("GET /v1/nodes/{key}", s.node)
+	mux.HandleFunc("GET /v1/swarms", s.swarms)
+	mux.HandleFunc("GET /v1/swarm_of/{account}", s.swarmOf)
+	mux.HandleFunc("GET /v1/accounts/{wallet}", s.account)
+	mux.HandleFunc("GET /v1/names", s.name)
+	mux.HandleFunc("GET /v1/blocks/{height}", s.block)
+	mux.HandleFunc("GET /v1/txs/{hash}", s.txStatus)
+	mux.HandleFunc("POST /v1/txs", s.submit)
+	mux.HandleFunc("POST /v1/mine", s.authorized(s.mine))
+	mux.HandleFunc("POST /v1/state_change", s.authorized(s.stateChange))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// errorBody is the JSON of an error.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e errorBody
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+// fail maps a ledger error to a response; unexpected errors are logged and
+// answered without their text.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ledger.ErrClosed), errors.Is(err, ledger.ErrNotStarted):
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the ledger is not running")
+	case errors.Is(err, ledger.ErrNoBlock):
+		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
+	case errors.Is(err, ledger.ErrTxFormat):
+		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+	case isRuleError(err):
+		writeError(w, http.StatusUnprocessableEntity, CodeRejected, err.Error())
+	default:
+		s.log.Error().Err(err).Msg("request failed")
+		writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
+	}
+}
+
+func isRuleError(err error) bool {
+	for _, e := range []error{ledger.ErrNonce, ledger.ErrFunds, ledger.ErrNoNode, ledger.ErrStakeRules,
+		ledger.ErrNodeState, ledger.ErrNameTaken, ledger.ErrForbidden, ledger.ErrMempoolFull} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
+				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "this endpoint needs the ledger's token (Authorization: Bearer)")
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+// maxWait bounds a long poll of /v1/info.
+const maxWait = 30 * time.Second
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	wh := r.URL.Query().Get("wait_height")
+	if wh == "" {
+		writeJSON(w, http.StatusOK, s.cfg.Ledger.Info())
+		return
+	}
+	h, err := strconv.ParseUint(wh, 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "wait_height: want a block height")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), maxWait)
+	defer cancel()
+	info, err := s.cfg.Ledger.WaitHeight(ctx, h)
+	if errors.Is(err, context.DeadlineExceeded) {
+		info = s.cfg.Ledger.Info() // not there yet: the caller asks again
+	} else if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) nodes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Nodes []ledger.ServiceNode `json:"nodes"`
+	}{s.cfg.Ledger.Nodes()})
+}
+
+func (s *Server) node(w http.ResponseWriter, r *http.Request) {
+	n, ok := s.cfg.Ledger.Node(r.PathValue("key"))
+	if !ok {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such service node: "+trim(r.PathValue("key")))
+		return
+	}
+	writeJSON(w, http.StatusOK, n)
+}
+
+func (s *Server) swarms(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Height uint64             `json:"height"`
+		Swarms []ledger.SwarmInfo `json:"swarms"`
+	}{s.cfg.Ledger.Info().SwarmsHeight, s.cfg.Ledger.Swarms()})
+}
+
+func (s *Server) swarmOf(w http.ResponseWriter, r *http.Request) {
+	id, err := identity.ParseAccountID(r.PathValue("account"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, s.cfg.Ledger.SwarmOf(id))
+}
+
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	a, err := s.cfg.Ledger.Account(r.PathValue("wallet"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) name(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.cfg.Ledger.Name(r.URL.Query().Get("hash"))
+	if !ok {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such name")
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
+
+func (s *Server) block(w http.ResponseWriter, r *http.Request) {
+	h, err := strconv.ParseUint(r.PathValue("height"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "height: want a block height")
+		return
+	}
+	b, err := s.cfg.Ledger.Block(r.Context(), h)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+func (s *Server) txStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Ledger.TxStatus(r.Context(), r.PathValue("hash"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("request body over %d bytes", limit))
+		} else {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "unreadable request body")
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, ledger.MaxTxSize)
+	if !ok {
+		return
+	}
+	tx, err := ledger.DecodeTx(body)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	hash, err := s.cfg.Ledger.Submit(tx)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"hash": hash})
+}
+
+// MineRequest is the body of POST /v1/mine.
+type MineRequest struct {
+	Blocks int `json:"blocks"`
+}
+
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func (s *Server) mine(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, 1<<10)
+	if !ok {
+		return
+	}
+	var req MineRequest
+	if err := decodeStrict(body, &req); err != nil || req.Blocks < 1 || req.Blocks > 10_000 {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, `want {"blocks": N} with N from 1 to 10000`)
+		return
+	}
+	blocks, err := s.cfg.Ledger.Mine(r.Context(), req.Blocks)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Blocks []*ledger.Block `json:"blocks"`
+	}{blocks})
+}
+
+// StateChangeRequest is the body of POST /v1/state_change.
+type StateChangeRequest struct {
+	NodeKey string           `json:"node_key"`
+	State   ledger.NodeState `json:"state"`
+	Reason  string           `json:"reason,omitempty"`
+}
+
+func (s *Server) stateChange(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, 1<<10)
+	if !ok {
+		return
+	}
+	var req StateChangeRequest
+	if err := decodeStrict(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, `want {"node_key", "state", "reason"}`)
+		return
+	}
+	hash, err := s.cfg.Ledger.ChangeState(req.NodeKey, req.State, req.Reason)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"hash": hash})
+}
+
+func trim(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
