@@ -223,6 +223,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		Commands: []*cli.Command{
 			idCommand(),
+			ledgerCommand(),
+			nameCommand(),
 		},
 		Metadata: map[string]any{},
 	}

@@ -29,7 +29,7 @@ func newKey(label string) wallet {
 }
 
 type harness struct {
-	t *testing.T
+	t testing.TB
 	l *Ledger
 	p Params
 }

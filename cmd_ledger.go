@@ -1,0 +1,583 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/urfave/cli/v2"
+)
+
+const catLedger = "ledger"
+
+var (
+	ledgerURLFlag = &cli.StringFlag{
+		Name:     "ledger",
+		Usage:    "`URL` of the ledger RPC (default: the one running under --dir)",
+		EnvVars:  []string{"SESSIONCTL_LEDGER"},
+		Category: catLedger,
+	}
+	ledgerTokenFlag = &cli.StringFlag{
+		Name:     "token",
+		Usage:    "the ledger's `TOKEN`, for mining (default: read from --dir)",
+		EnvVars:  []string{"SESSIONCTL_TOKEN"},
+		Category: catLedger,
+	}
+)
+
+// endpointFile is where `ledger serve` writes how to reach it (mode 0600).
+func endpointFile(dir string) string { return filepath.Join(dir, "ledger", "endpoint.json") }
+
+// endpoint is the content of endpointFile.
+type endpoint struct {
+	URL   string `json:"url"`
+	Token string `json:"token"`
+	PID   int    `json:"pid"`
+	Seed  string `json:"seed"`
+}
+
+// ledgerClient finds the ledger: --ledger, else the one running under --dir.
+// Nothing there, or nothing answering, is exit code 3.
+func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
+	url, token := c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name)
+	if url == "" {
+		dir := c.String(dirFlag.Name)
+		data, err := os.ReadFile(endpointFile(dir))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, notRunning(fmt.Errorf("no ledger is running under %s; start one with 'sessionctl ledger serve' or pass --ledger URL", dir))
+		}
+		if err != nil {
+			return nil, err
+		}
+		var ep endpoint
+		if err := json.Unmarshal(data, &ep); err != nil || ep.URL == "" {
+			return nil, fmt.Errorf("%s is damaged; stop the ledger and start it again", endpointFile(dir))
+		}
+		url = ep.URL
+		if token == "" {
+			token = ep.Token
+		}
+	}
+	client := ledgerrpc.NewClient(url, token)
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
+	defer cancel()
+	if _, err := client.Info(ctx); err != nil {
+		return nil, rpcError(err)
+	}
+	return client, nil
+}
+
+// rpcError maps ledger RPC errors to exit codes: unreachable is 3, a
+// rejected or malformed request is the user's (2).
+func rpcError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ledgerrpc.ErrUnreachable) {
+		return notRunning(fmt.Errorf("%w; is it running?", err))
+	}
+	var e *ledgerrpc.Error
+	if errors.As(err, &e) && e.Code != ledgerrpc.CodeInternal && e.Code != ledgerrpc.CodeUnavailable {
+		return usageError(err)
+	}
+	return err
+}
+
+func ledgerCommand() *cli.Command {
+	withLedger := []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}
+	return &cli.Command{
+		Name:  "ledger",
+		Usage: "run and query the staking ledger (blocks, nodes, swarms, balances)",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "serve",
+				Usage:     "run a ledger alone in the foreground (the devnet runs one for you)",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "`ADDR` for the RPC", EnvVars: []string{"SESSIONCTL_LEDGER_LISTEN"}},
+					&cli.StringFlag{Name: "seed", Value: "sessionctl", Usage: "the chain's `SEED`: the same seed makes the same chain", EnvVars: []string{"SESSIONCTL_SEED"}},
+					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "time between blocks; 0 makes blocks only with 'ledger mine'"},
+					&cli.StringSliceFlag{Name: "fund", Usage: "fund `NAME=COINS` at genesis (an identity of the keystore or an Ed25519 key)"},
+					&cli.StringFlag{Name: "genesis-coins", Value: "1000", Usage: "`COINS` given at genesis to every identity of the keystore"},
+				},
+				Action: ledgerServe,
+			},
+			{Name: "info", Usage: "height, hash and counts of the chain", ArgsUsage: " ", Flags: withLedger, Action: ledgerInfo},
+			{Name: "nodes", Usage: "the registered service nodes", ArgsUsage: " ", Flags: withLedger, Action: ledgerNodes},
+			{Name: "swarms", Usage: "the swarms and their members", ArgsUsage: " ", Flags: withLedger, Action: ledgerSwarms},
+			{Name: "balance", Usage: "a wallet's balance and stake", ArgsUsage: "NAME|WALLET", Flags: withLedger, Action: ledgerBalance},
+			{Name: "mine", Usage: "make N blocks now", ArgsUsage: "N", Flags: withLedger, Action: ledgerMine},
+		},
+	}
+}
+
+// walletOf resolves an identity name, an Account ID of the keystore, or a
+// hex Ed25519 key to a wallet (hex Ed25519 public key).
+func walletOf(c *cli.Context, arg string) (string, error) {
+	if len(arg) == 64 {
+		if b, err := hex.DecodeString(arg); err == nil && len(b) == 32 {
+			return strings.ToLower(arg), nil
+		}
+	}
+	e, err := keystore(c).Resolve(arg)
+	if err != nil {
+		return "", keystoreError(err)
+	}
+	return hex.EncodeToString(e.Keys.Ed25519Public()), nil
+}
+
+func ledgerServe(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	log := logger(c)
+	dir := c.String(dirFlag.Name)
+	if c.Duration("block-time") < 0 {
+		return usagef("--block-time must not be negative")
+	}
+	coins, err := ledger.ParseCoins(c.String("genesis-coins"))
+	if err != nil {
+		return usagef("--genesis-coins: %w", err)
+	}
+	alloc := map[string]uint64{}
+	var order []string
+	add := func(wallet string, amount uint64) {
+		if _, ok := alloc[wallet]; !ok {
+			order = append(order, wallet)
+		}
+		alloc[wallet] += amount
+	}
+	ids, err := keystore(c).List()
+	if err != nil {
+		return err
+	}
+	for _, e := range ids {
+		add(hex.EncodeToString(e.Keys.Ed25519Public()), coins)
+	}
+	for _, f := range c.StringSlice("fund") {
+		name, amount, ok := strings.Cut(f, "=")
+		if !ok {
+			return usagef("--fund %q: want NAME=COINS", f)
+		}
+		a, err := ledger.ParseCoins(amount)
+		if err != nil {
+			return usagef("--fund %q: %w", f, err)
+		}
+		w, err := walletOf(c, name)
+		if err != nil {
+			return err
+		}
+		add(w, a)
+	}
+	var genesis []ledger.Allocation
+	for _, w := range order {
+		genesis = append(genesis, ledger.Allocation{Wallet: w, Amount: alloc[w]})
+	}
+
+	ep := endpointFile(dir)
+	if data, err := os.ReadFile(ep); err == nil {
+		var old endpoint
+		if json.Unmarshal(data, &old) == nil && old.URL != "" {
+			probe := ledgerrpc.NewClient(old.URL, "")
+			ctx, cancel := context.WithTimeout(c.Context, 2*time.Second)
+			_, err := probe.Info(ctx)
+			cancel()
+			if err == nil {
+				return usagef("a ledger is already running under %s at %s", dir, old.URL)
+			}
+		}
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := ledger.New(ledger.Config{
+		Path:      filepath.Join(dir, "ledger", "ledger.db"),
+		Seed:      c.String("seed"),
+		BlockTime: c.Duration("block-time"),
+		Genesis:   genesis,
+		Logger:    log,
+	})
+	if err != nil {
+		return usageError(err)
+	}
+	if err := l.Start(ctx); err != nil {
+		if errors.Is(err, ledger.ErrSeedMismatch) {
+			return usagef("%w: use that seed, or another --dir", err)
+		}
+		return err
+	}
+	defer l.Close()
+	token, err := newToken()
+	if err != nil {
+		return err
+	}
+	srv, err := ledgerrpc.NewServer(ledgerrpc.ServerConfig{Ledger: l, Addr: c.String("listen"), Token: token, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	defer srv.Close()
+	data, _ := json.MarshalIndent(endpoint{URL: srv.URL(), Token: token, PID: os.Getpid(), Seed: c.String("seed")}, "", "  ")
+	if err := writeFileAtomic(ep, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(ep)
+	info := l.Info()
+	w := c.App.Writer
+	fmt.Fprintf(w, "ledger:  %s\n", srv.URL())
+	fmt.Fprintf(w, "chain:   seed %q, height %d, %d nodes, block time %v\n", c.String("seed"), info.Height, info.Nodes, c.Duration("block-time"))
+	fmt.Fprintf(w, "token:   in %s\n", ep)
+	fmt.Fprintln(w, "Try 'sessionctl ledger info' in another terminal; Ctrl-C stops the ledger.")
+	<-ctx.Done()
+	fmt.Fprintln(w, "stopping the ledger")
+	return nil
+}
+
+// newToken returns 32 random bytes in hex.
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// writeFileAtomic writes data to path through a synced temporary file and a
+// rename, so readers see the old file or the new one, never half of one.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func ledgerInfo(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	info, err := lc.Info(c.Context)
+	if err != nil {
+		return rpcError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, info)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 1, ' ', 0)
+	fmt.Fprintf(tw, "ledger:\t%s\n", lc.URL())
+	fmt.Fprintf(tw, "height:\t%d\n", info.Height)
+	fmt.Fprintf(tw, "hash:\t%s\n", info.Hash)
+	fmt.Fprintf(tw, "nodes:\t%d (%d active)\n", info.Nodes, info.ActiveNodes)
+	fmt.Fprintf(tw, "swarms:\t%d (last changed at height %d)\n", info.Swarms, info.SwarmsHeight)
+	fmt.Fprintf(tw, "pending txs:\t%d\n", info.Pending)
+	bt := "on demand"
+	if info.BlockTimeMS > 0 {
+		bt = (time.Duration(info.BlockTimeMS) * time.Millisecond).String()
+	}
+	fmt.Fprintf(tw, "block time:\t%s\n", bt)
+	fmt.Fprintf(tw, "stake:\t%s coins; reward %s coins a block\n", ledger.FormatCoins(info.Params.StakeRequirement), ledger.FormatCoins(info.Params.BlockReward))
+	return tw.Flush()
+}
+
+func ledgerNodes(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	nodes, err := lc.Nodes(c.Context)
+	if err != nil {
+		return rpcError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			Nodes []ledger.ServiceNode `json:"nodes"`
+		}{nodes})
+	}
+	if len(nodes) == 0 {
+		fmt.Fprintln(c.App.Writer, "no service nodes are registered")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSTATE\tSWARM\tSTAKED\tCONTRIBUTORS\tFEE\tCREDIT\tREWARDS")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s%%\t%d\t%s\n", n.Key[:16], n.State, swarmName(n.SwarmID),
+			ledger.FormatCoins(n.Staked()), len(n.Contributors), strconv.FormatFloat(float64(n.FeeBPS)/100, 'f', -1, 64),
+			n.Credit, ledger.FormatCoins(n.Rewards))
+	}
+	return tw.Flush()
+}
+
+func swarmName(id uint64) string {
+	if id == ledger.UnassignedSwarm {
+		return "-"
+	}
+	return fmt.Sprintf("%016x", id)
+}
+
+func ledgerSwarms(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	swarms, height, err := lc.Swarms(c.Context)
+	if err != nil {
+		return rpcError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			Height uint64             `json:"height"`
+			Swarms []ledger.SwarmInfo `json:"swarms"`
+		}{height, swarms})
+	}
+	if len(swarms) == 0 {
+		fmt.Fprintln(c.App.Writer, "no swarms: no service node is active")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SWARM\tSIZE\tMEMBERS")
+	for _, s := range swarms {
+		var short []string
+		for _, m := range s.Members {
+			short = append(short, m[:8])
+		}
+		fmt.Fprintf(tw, "%016x\t%d\t%s\n", s.ID, len(s.Members), strings.Join(short, " "))
+	}
+	return tw.Flush()
+}
+
+func ledgerBalance(c *cli.Context) error {
+	arg, err := oneArg(c, "NAME or WALLET")
+	if err != nil {
+		return err
+	}
+	wallet, err := walletOf(c, arg)
+	if err != nil {
+		return err
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	a, err := lc.Account(c.Context, wallet)
+	if err != nil {
+		return rpcError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			ledger.Account
+			BalanceCoins string `json:"balance_coins"`
+			StakedCoins  string `json:"staked_coins"`
+		}{a, ledger.FormatCoins(a.Balance), ledger.FormatCoins(a.Staked)})
+	}
+	fmt.Fprintf(c.App.Writer, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, ledger.FormatCoins(a.Balance), ledger.FormatCoins(a.Staked))
+	return nil
+}
+
+func ledgerMine(c *cli.Context) error {
+	arg, err := oneArg(c, "N")
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(arg)
+	if err != nil || n < 1 || n > 10_000 {
+		return usagef("mine %q: want a number of blocks from 1 to 10000", arg)
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	blocks, err := lc.Mine(c.Context, n)
+	if err != nil {
+		return rpcError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			Blocks []*ledger.Block `json:"blocks"`
+		}{blocks})
+	}
+	for _, b := range blocks {
+		fmt.Fprintf(c.App.Writer, "block %d %s (%d txs)\n", b.Height, b.Hash, len(b.Txs))
+	}
+	return nil
+}
+
+func nameCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "name",
+		Usage: "register and resolve session names (SNS) on the ledger",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "register",
+				Usage:     "register NAME for an identity's Account ID (burns 7 coins)",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) that owns the name, pays for it and is its value"},
+					&cli.BoolFlag{Name: "no-wait", Usage: "return once the ledger accepts it, before it is in a block"},
+					ledgerURLFlag, ledgerTokenFlag, jsonFlag,
+				},
+				Action: nameRegister,
+			},
+			{
+				Name:      "resolve",
+				Usage:     "the Account ID a session name maps to",
+				ArgsUsage: "NAME",
+				Flags:     []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag},
+				Action:    nameResolve,
+			},
+		},
+	}
+}
+
+func nameRegister(c *cli.Context) error {
+	arg, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	name, err := ledger.NormalizeName(arg)
+	if err != nil {
+		return usageError(err)
+	}
+	if c.String("as") == "" {
+		return usagef("--as is required: the identity that owns the name")
+	}
+	e, err := keystore(c).Resolve(c.String("as"))
+	if err != nil {
+		return keystoreError(err)
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	if _, err := lc.Name(c.Context, ledger.NameHash(name)); err == nil {
+		return usagef("the session name %q is already registered", name)
+	} else if !ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
+		return rpcError(err)
+	}
+	value, err := ledger.EncryptName(name, e.Keys.AccountID(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	wallet := hex.EncodeToString(e.Keys.Ed25519Public())
+	acct, err := lc.Account(c.Context, wallet)
+	if err != nil {
+		return rpcError(err)
+	}
+	tx, err := ledger.NewTx(ledger.TxName, e.Keys.Ed25519, acct.NextNonce, ledger.NameBody{NameHash: ledger.NameHash(name), Value: hex.EncodeToString(value)})
+	if err != nil {
+		return err
+	}
+	hash, err := lc.Submit(c.Context, tx)
+	if err != nil {
+		return rpcError(err)
+	}
+	out := struct {
+		Name      string `json:"name"`
+		AccountID string `json:"account_id"`
+		Tx        string `json:"tx"`
+		Height    uint64 `json:"height,omitempty"`
+	}{name, e.Keys.AccountID().String(), hash, 0}
+	if !c.Bool("no-wait") {
+		ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+		defer cancel()
+		if out.Height, err = lc.WaitTx(ctx, hash); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("transaction %s is not in a block after a minute; is the ledger making blocks? ('sessionctl ledger mine 1')", hash)
+			}
+			return rpcError(err)
+		}
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, out)
+	}
+	fmt.Fprintf(c.App.Writer, "%s -> %s\n", out.Name, out.AccountID)
+	if out.Height > 0 {
+		fmt.Fprintf(c.App.Writer, "registered in block %d (tx %s)\n", out.Height, hash)
+	} else {
+		fmt.Fprintf(c.App.Writer, "submitted (tx %s); it is registered with the next block\n", hash)
+	}
+	return nil
+}
+
+func nameResolve(c *cli.Context) error {
+	arg, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	name, err := ledger.NormalizeName(arg)
+	if err != nil {
+		return usageError(err)
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	rec, err := lc.Name(c.Context, ledger.NameHash(name))
+	if ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
+		return usagef("no session name %q is registered", name)
+	}
+	if err != nil {
+		return rpcError(err)
+	}
+	value, err := hex.DecodeString(rec.Value)
+	if err != nil {
+		return fmt.Errorf("the ledger's record of %q is malformed", name)
+	}
+	id, err := ledger.DecryptName(name, value)
+	if err != nil {
+		return fmt.Errorf("the ledger's record of %q: %w", name, err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			Name      string `json:"name"`
+			AccountID string `json:"account_id"`
+			Owner     string `json:"owner"`
+			Height    uint64 `json:"height"`
+		}{name, id.String(), rec.Owner, rec.Height})
+	}
+	fmt.Fprintln(c.App.Writer, id)
+	return nil
+}
