@@ -54,11 +54,11 @@ func init() {
 
 // Errors returned by DecodePhrase, for errors.Is.
 var (
-	ErrPhraseLength   = errors.New("a recovery phrase has 13 words")
-	ErrUnknownWord    = errors.New("unknown word")
-	ErrChecksum       = errors.New("checksum word does not match")
-	ErrPhraseInvalid  = errors.New("words do not encode a valid seed")
-	ErrSeedLength     = errors.New("a recovery seed is 16 bytes")
+	ErrPhraseLength  = errors.New("a recovery phrase has 13 words")
+	ErrUnknownWord   = errors.New("unknown word")
+	ErrChecksum      = errors.New("checksum word does not match")
+	ErrPhraseInvalid = errors.New("words do not encode a valid seed")
+	ErrSeedLength    = errors.New("a recovery seed is 16 bytes")
 )
 
 func prefix(w string) string {
