@@ -471,6 +471,7 @@ type Info struct {
 	Hash         string `json:"hash"`
 	Timestamp    int64  `json:"timestamp"` // of the tip, unix ms
 	SwarmsHeight uint64 `json:"swarms_height"`
+	NodesHeight  uint64 `json:"nodes_height"` // last change to a node's state, keys or addresses
 	Nodes        int    `json:"nodes"`
 	ActiveNodes  int    `json:"active_nodes"`
 	Swarms       int    `json:"swarms"`
@@ -490,7 +491,7 @@ func (l *Ledger) Info() Info {
 func (l *Ledger) infoLocked() Info {
 	s := l.state
 	return Info{
-		Height: s.Height, Hash: s.Hash, SwarmsHeight: s.SwarmsHeight,
+		Height: s.Height, Hash: s.Hash, SwarmsHeight: s.SwarmsHeight, NodesHeight: s.NodesHeight,
 		Nodes: len(s.Nodes), ActiveNodes: len(s.activeKeys()), Swarms: len(s.Swarms),
 		Pending: len(l.mempool), BlockTimeMS: l.cfg.BlockTime.Milliseconds(),
 		Authority: l.authorityHex(), Params: l.params,

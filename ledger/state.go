@@ -102,6 +102,7 @@ type State struct {
 	Names        map[string]*NameRecord  `json:"names"`
 	Swarms       Swarms                  `json:"swarms"`
 	SwarmsHeight uint64                  `json:"swarms_height"` // height of the last swarm change
+	NodesHeight  uint64                  `json:"nodes_height"`  // height of the last change to a node's state, keys or addresses
 	Burned       uint64                  `json:"burned"`
 	Minted       uint64                  `json:"minted"`
 }
@@ -192,6 +193,10 @@ func (s *State) applyTx(p Params, tx *Tx, height uint64, authority string) error
 	}
 	if err != nil {
 		return err
+	}
+	switch tx.Type {
+	case TxRegister, TxContribute, TxUnlock, TxStateChange, TxNodeInfo:
+		s.NodesHeight = height
 	}
 	s.Nonces[tx.Signer]++
 	return nil
@@ -420,6 +425,7 @@ func (s *State) beginBlock(p Params, height uint64) {
 			}
 			if n.Credit == 0 {
 				s.deregister(p, n, height)
+				s.NodesHeight = height
 			}
 		}
 		if n.UnlockHeight != 0 && n.UnlockHeight <= height {
@@ -427,6 +433,7 @@ func (s *State) beginBlock(p Params, height uint64) {
 				s.Balances[c.Wallet] += c.Amount
 			}
 			delete(s.Nodes, k)
+			s.NodesHeight = height
 		}
 	}
 }

@@ -1,0 +1,89 @@
+package node
+
+import (
+	"sync"
+	"time"
+)
+
+// limiter is a token bucket per client (SPEC 4: mainnet allows a burst of
+// 600 requests and 300 a second).
+type limiter struct {
+	burst float64
+	rate  float64
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(burst int, perSecond float64) *limiter {
+	return &limiter{burst: float64(burst), rate: perSecond, buckets: map[string]*bucket{}}
+}
+
+// allow takes a token from client's bucket, reporting whether there was one.
+func (l *limiter) allow(client string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[client]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[client] = b
+	}
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(l.burst, b.tokens+el*l.rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// sweep forgets clients whose buckets are full again.
+func (l *limiter) sweep(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+// replayCache remembers the signatures of accepted signed requests for
+// twice the signature window, so a captured request cannot be replayed while
+// its timestamp is still acceptable.
+type replayCache struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // signature -> when it may be forgotten
+}
+
+func newReplayCache() *replayCache { return &replayCache{seen: map[string]time.Time{}} }
+
+const replayMemory = 2 * time.Minute
+
+// first records sig and reports whether it was not seen before.
+func (c *replayCache) first(sig string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until, ok := c.seen[sig]; ok && now.Before(until) {
+		return false
+	}
+	c.seen[sig] = now.Add(replayMemory)
+	return true
+}
+
+func (c *replayCache) sweep(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, until := range c.seen {
+		if !now.Before(until) {
+			delete(c.seen, k)
+		}
+	}
+}

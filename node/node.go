@@ -1,0 +1,526 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// Ledger is what a node needs of the ledger; *ledgerrpc.Client is one.
+type Ledger interface {
+	Info(ctx context.Context) (ledger.Info, error)
+	WaitHeight(ctx context.Context, height uint64) (ledger.Info, error)
+	Nodes(ctx context.Context) ([]ledger.ServiceNode, error)
+	Account(ctx context.Context, wallet string) (ledger.Account, error)
+	Submit(ctx context.Context, tx *ledger.Tx) (string, error)
+}
+
+// Config configures a Node.
+type Config struct {
+	// Key is the node's Ed25519 key: its identity on the ledger, its libp2p
+	// peer ID, and (converted) its X25519 key for onion requests. Required.
+	Key ed25519.PrivateKey
+	// DataDir holds the node's database (storage.db). Required.
+	DataDir string
+	// Ledger is where the node learns the swarms and publishes its address. Required.
+	Ledger Ledger
+	// ListenAddrs are libp2p multiaddrs; default /ip4/127.0.0.1/tcp/0 (loopback, a free port).
+	ListenAddrs []string
+	// Logger receives the node's logs; the zero value logs nothing.
+	Logger zerolog.Logger
+	// Now is the node's clock; nil means time.Now.
+	Now func() time.Time
+	// ExpiryInterval is how often expired messages are removed; default 10 s (mainnet's).
+	ExpiryInterval time.Duration
+	// RateBurst and RatePerSecond limit each client's storage requests
+	// (mainnet: 600 and 300); a client over them is answered 429.
+	RateBurst     int
+	RatePerSecond float64
+	// ForwardTimeout bounds a request forwarded to another swarm member; default 5 s.
+	ForwardTimeout time.Duration
+}
+
+// Errors of the Node.
+var (
+	ErrClosed = errors.New("node is closed")
+)
+
+// Node is one service node: a libp2p host serving the storage RPC from its
+// own SQLite store, replicating to its swarm and following the ledger.
+type Node struct {
+	cfg    Config
+	log    zerolog.Logger
+	keys   *identity.Keys
+	pubHex string
+
+	host    host.Host
+	store   *store
+	limiter *limiter
+	replay  *replayCache
+	view    atomic.Pointer[view]
+	moves   moves
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+}
+
+// New validates cfg and allocates; Start binds and runs.
+func New(cfg Config) (*Node, error) {
+	if len(cfg.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("node: Config.Key must be an Ed25519 private key")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: Config.DataDir is required")
+	}
+	if cfg.Ledger == nil {
+		return nil, errors.New("node: Config.Ledger is required")
+	}
+	if len(cfg.ListenAddrs) == 0 {
+		cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	}
+	for _, a := range cfg.ListenAddrs {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			return nil, fmt.Errorf("node: listen address %q: %w", a, err)
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ExpiryInterval <= 0 {
+		cfg.ExpiryInterval = 10 * time.Second
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 600
+	}
+	if cfg.RatePerSecond <= 0 {
+		cfg.RatePerSecond = 300
+	}
+	if cfg.ForwardTimeout <= 0 {
+		cfg.ForwardTimeout = 5 * time.Second
+	}
+	keys := identity.KeysFromEd25519Seed([32]byte(cfg.Key.Seed()))
+	pubHex := hex.EncodeToString(keys.Ed25519Public())
+	return &Node{
+		cfg:     cfg,
+		log:     cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
+		keys:    keys,
+		pubHex:  pubHex,
+		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
+		replay:  newReplayCache(),
+		moves:   moves{newMembers: map[string]bool{}},
+		ready:   make(chan struct{}),
+	}, nil
+}
+
+// Key returns the node's Ed25519 public key in hex.
+func (n *Node) Key() string { return n.pubHex }
+
+// X25519 returns the node's X25519 public key.
+func (n *Node) X25519() [32]byte { return n.keys.X25519Public }
+
+// PeerID returns the node's libp2p peer ID.
+func (n *Node) PeerID() peer.ID { return n.host.ID() }
+
+// Host returns the node's libp2p host (for tests and the onion layer).
+func (n *Node) Host() host.Host { return n.host }
+
+// Addrs returns the node's listen addresses as strings.
+func (n *Node) Addrs() []string {
+	var out []string
+	for _, a := range n.host.Addrs() {
+		out = append(out, a.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Ready is closed once the node listens and has its first view of the swarms.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// resourceLimits are the node's libp2p limits, chosen for a devnet where
+// thousands of short requests a second come from a few peers on loopback.
+// The library's defaults scale with the machine and cap streams per peer at
+// a few hundred, which a client polling in a loop or a swarm replicating a
+// burst of stores reaches (the issue measured refusals after a few hundred
+// requests). Here each peer may hold 1,024 streams and 64 connections, and
+// the node 16,384 streams, 4,096 connections and 1 GiB of buffers; short
+// streams are closed at once, so these bound bursts, not totals.
+func resourceLimits() rcmgr.ConcreteLimitConfig {
+	base := rcmgr.DefaultLimits.AutoScale()
+	partial := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
+			Conns: 4096, ConnsInbound: 4096, ConnsOutbound: 4096,
+			FD: 4096, Memory: 1 << 30,
+		},
+		Transient: rcmgr.ResourceLimits{
+			Streams: 4096, StreamsInbound: 4096, StreamsOutbound: 4096,
+			Conns: 1024, ConnsInbound: 1024, ConnsOutbound: 1024,
+			FD: 1024, Memory: 256 << 20,
+		},
+		PeerDefault: rcmgr.ResourceLimits{
+			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
+			Conns: 64, ConnsInbound: 64, ConnsOutbound: 64,
+			Memory: 128 << 20,
+		},
+		ProtocolDefault: rcmgr.ResourceLimits{
+			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
+			Memory: 512 << 20,
+		},
+		ProtocolPeerDefault: rcmgr.ResourceLimits{
+			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
+			Memory: 128 << 20,
+		},
+		ServiceDefault: rcmgr.ResourceLimits{
+			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
+			Memory: 512 << 20,
+		},
+		ServicePeerDefault: rcmgr.ResourceLimits{
+			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
+			Memory: 128 << 20,
+		},
+	}
+	return partial.Build(base)
+}
+
+// NewHost builds a libp2p host the devnet way: the given key as identity,
+// TCP with Noise and yamux, no relay, no NAT port mapping, no mDNS, no
+// metrics registry, and the resource limits above. Clients use it too.
+func NewHost(key ed25519.PrivateKey, listen []string) (host.Host, error) {
+	priv, err := crypto.UnmarshalEd25519PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("libp2p key: %w", err)
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits()), rcmgr.WithMetricsDisabled())
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(priv),
+		libp2p.ListenAddrStrings(listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.Ping(false),
+	}
+	if len(listen) == 0 {
+		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	return h, nil
+}
+
+// Start opens the database, starts the libp2p host and the node's loops.
+// It returns once the host listens; Ready tells when the node has its first
+// view of the swarms. On error, what it started is undone.
+func (n *Node) Start(ctx context.Context) (err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	if n.started {
+		return errors.New("node: already started")
+	}
+	st, err := openStore(ctx, filepath.Join(n.cfg.DataDir, "storage.db"))
+	if err != nil {
+		return err
+	}
+	h, err := NewHost(n.cfg.Key, n.cfg.ListenAddrs)
+	if err != nil {
+		st.close()
+		return err
+	}
+	n.store, n.host, n.started = st, h, true
+	h.SetStreamHandler(storagerpc.ProtocolStorage, n.handleStorage)
+	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.handleSwarm)
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Add(2)
+	go n.follow(runCtx)
+	go n.expireLoop(runCtx)
+	n.log.Info().Str("peer_id", h.ID().String()).Strs("addrs", n.Addrs()).Msg("node started")
+	return nil
+}
+
+// WaitReady waits until the node is ready or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	select {
+	case <-n.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the loops, waits for them, closes the host and then the
+// database. Safe to call twice.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	started := n.started
+	n.mu.Unlock()
+	if !started {
+		return nil
+	}
+	n.cancel()
+	errs := []error{n.host.Close()}
+	n.wg.Wait()
+	errs = append(errs, n.store.close())
+	n.log.Info().Msg("node stopped")
+	return errors.Join(errs...)
+}
+
+func (n *Node) nowMS() int64 { return n.cfg.Now().UnixMilli() }
+
+// expireLoop removes expired messages every ExpiryInterval.
+func (n *Node) expireLoop(ctx context.Context) {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.ExpiryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			removed, err := n.store.removeExpired(ctx, n.nowMS())
+			if err != nil && ctx.Err() == nil {
+				n.log.Error().Err(err).Msg("remove expired messages")
+			} else if removed > 0 {
+				n.log.Debug().Int64("removed", removed).Msg("expired messages removed")
+			}
+			n.limiter.sweep(n.cfg.Now())
+			n.replay.sweep(n.cfg.Now())
+		}
+	}
+}
+
+// view is what the node knows of the network at one ledger height.
+type view struct {
+	height       uint64
+	swarmsHeight uint64
+	nodesHeight  uint64
+	nodes        map[string]ledger.ServiceNode // by Ed25519 key
+	byPeer       map[peer.ID]string            // peer ID -> Ed25519 key
+	peers        map[string]peer.ID            // Ed25519 key -> peer ID
+	swarmIDs     []uint64                      // sorted
+	members      map[uint64][]string           // swarm id -> member keys, sorted
+	mine         uint64                        // this node's swarm, or UnassignedSwarm
+}
+
+func (v *view) ownerSwarm(id identity.AccountID) uint64 {
+	return ledger.SwarmFor(v.swarmIDs, id.SwarmSpace())
+}
+
+// swarmResult describes a swarm for get_swarm and 421 answers.
+func (v *view) swarmResult(id uint64) storagerpc.SwarmResult {
+	res := storagerpc.SwarmResult{Swarm: fmt.Sprintf("%016x", id), SNodes: []storagerpc.SwarmNode{}}
+	for _, k := range v.members[id] {
+		sn := v.nodes[k]
+		res.SNodes = append(res.SNodes, storagerpc.SwarmNode{
+			PubkeyEd25519: k, PubkeyX25519: sn.X25519, PeerID: v.peers[k].String(), Addrs: slices.Clone(sn.Addrs),
+		})
+	}
+	return res
+}
+
+// buildView makes a view from the ledger's node list.
+func (n *Node) buildView(info ledger.Info, nodes []ledger.ServiceNode) *view {
+	v := &view{
+		height: info.Height, swarmsHeight: info.SwarmsHeight, nodesHeight: info.NodesHeight,
+		nodes: map[string]ledger.ServiceNode{}, byPeer: map[peer.ID]string{}, peers: map[string]peer.ID{},
+		members: map[uint64][]string{}, mine: ledger.UnassignedSwarm,
+	}
+	for _, sn := range nodes {
+		pid, err := storagerpc.PeerIDFromEd25519(sn.Key)
+		if err != nil {
+			continue
+		}
+		v.nodes[sn.Key] = sn
+		v.byPeer[pid] = sn.Key
+		v.peers[sn.Key] = pid
+		if sn.State == ledger.StateActive && sn.SwarmID != ledger.UnassignedSwarm {
+			v.members[sn.SwarmID] = append(v.members[sn.SwarmID], sn.Key)
+		}
+		if sn.Key == n.pubHex {
+			v.mine = sn.SwarmID
+		}
+		// The published addresses are trusted only with the peer ID the key implies.
+		if sn.PeerID == pid.String() && sn.Key != n.pubHex {
+			var addrs []ma.Multiaddr
+			for _, a := range sn.Addrs {
+				if m, err := ma.NewMultiaddr(a); err == nil {
+					addrs = append(addrs, m)
+				}
+			}
+			n.host.Peerstore().SetAddrs(pid, addrs, peerstore.PermanentAddrTTL)
+		}
+	}
+	for id := range v.members {
+		v.swarmIDs = append(v.swarmIDs, id)
+		slices.Sort(v.members[id])
+	}
+	slices.Sort(v.swarmIDs)
+	return v
+}
+
+// follow keeps the node's view of the ledger current: it long-polls for each
+// new block, refetches the node list when swarms or nodes changed, publishes
+// the node's address when the ledger's record is stale, and moves data when
+// swarms change.
+func (n *Node) follow(ctx context.Context) {
+	defer n.wg.Done()
+	var height uint64
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		var info ledger.Info
+		var err error
+		if v := n.view.Load(); v == nil {
+			info, err = n.cfg.Ledger.Info(ctx)
+		} else {
+			info, err = n.cfg.Ledger.WaitHeight(ctx, height+1)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			n.log.Warn().Err(err).Msg("ledger unreachable")
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		height = info.Height
+		old := n.view.Load()
+		if old != nil && old.swarmsHeight == info.SwarmsHeight && old.nodesHeight == info.NodesHeight {
+			nv := *old
+			nv.height = info.Height
+			n.view.Store(&nv)
+			n.retryMoves(ctx, &nv)
+			continue
+		}
+		nodes, err := n.cfg.Ledger.Nodes(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				n.log.Warn().Err(err).Msg("fetch node list")
+			}
+			continue
+		}
+		v := n.buildView(info, nodes)
+		n.view.Store(v)
+		n.readyOnce.Do(func() { close(n.ready) })
+		n.publishAddrs(ctx, v)
+		if old == nil || old.swarmsHeight != v.swarmsHeight {
+			n.log.Info().Uint64("height", v.height).Str("swarm", swarmHex(v.mine)).Int("members", len(v.members[v.mine])).Msg("swarms changed")
+			n.onSwarmChange(ctx, old, v)
+		} else {
+			n.retryMoves(ctx, v) // new addresses may unblock a move
+		}
+	}
+}
+
+func swarmHex(id uint64) string {
+	if id == ledger.UnassignedSwarm {
+		return "none"
+	}
+	return fmt.Sprintf("%016x", id)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// publishAddrs submits a node_info transaction when the ledger's record of
+// this node lacks its current peer ID and addresses.
+func (n *Node) publishAddrs(ctx context.Context, v *view) {
+	me, ok := v.nodes[n.pubHex]
+	if !ok || me.State == ledger.StateDeregistered {
+		return
+	}
+	addrs := n.Addrs()
+	if me.PeerID == n.host.ID().String() && slices.Equal(me.Addrs, addrs) {
+		return
+	}
+	acct, err := n.cfg.Ledger.Account(ctx, n.pubHex)
+	if err != nil {
+		n.log.Warn().Err(err).Msg("publish address: read nonce")
+		return
+	}
+	tx, err := ledger.NewTx(ledger.TxNodeInfo, n.cfg.Key, acct.NextNonce, ledger.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs})
+	if err != nil {
+		return
+	}
+	if _, err := n.cfg.Ledger.Submit(ctx, tx); err != nil {
+		n.log.Debug().Err(err).Msg("publish address")
+		return
+	}
+	n.log.Info().Strs("addrs", addrs).Msg("address published to the ledger")
+}
+
+// WaitView waits until the node's view has reached ledger height h.
+func (n *Node) WaitView(ctx context.Context, h uint64) error {
+	for {
+		if v := n.view.Load(); v != nil && v.height >= h {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Swarm returns the node's swarm id as it sees it (UnassignedSwarm if none).
+func (n *Node) Swarm() uint64 {
+	if v := n.view.Load(); v != nil {
+		return v.mine
+	}
+	return ledger.UnassignedSwarm
+}
+
+// MessageCount returns how many messages the node stores.
+func (n *Node) MessageCount(ctx context.Context) (int, error) { return n.store.count(ctx) }

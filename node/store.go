@@ -1,0 +1,293 @@
+package node
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sessionctl/sessionctl/internal/sqlitedb"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// The node's database: one table of messages. id orders messages as they
+// were stored, which is what last_hash counts from.
+var storeMigrations = []string{
+	`CREATE TABLE messages (
+		id        INTEGER PRIMARY KEY AUTOINCREMENT,
+		hash      TEXT NOT NULL UNIQUE,
+		owner     TEXT NOT NULL,
+		namespace INTEGER NOT NULL,
+		timestamp INTEGER NOT NULL,
+		expiry    INTEGER NOT NULL,
+		data      BLOB NOT NULL
+	 ) STRICT;
+	 CREATE INDEX messages_owner ON messages (owner, namespace, id);
+	 CREATE INDEX messages_expiry ON messages (expiry);`,
+}
+
+// record is one stored message.
+type record struct {
+	ID        int64
+	Hash      string
+	Owner     string // Account ID, hex
+	Namespace storagerpc.Namespace
+	Timestamp int64 // ms
+	Expiry    int64 // ms
+	Data      []byte
+}
+
+type store struct{ db *sql.DB }
+
+func openStore(ctx context.Context, path string) (*store, error) {
+	db, err := sqlitedb.Open(ctx, path, storeMigrations)
+	if err != nil {
+		return nil, err
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+// insert stores r, or, when its hash is stored already, extends the stored
+// expiry to r's if later. It reports whether the hash was there.
+func (s *store) insert(ctx context.Context, r *record) (already bool, err error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+		r.Hash, r.Owner, int64(r.Namespace), r.Timestamp, r.Expiry, r.Data)
+	if err != nil {
+		return false, fmt.Errorf("store message: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return false, nil
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET expiry = ? WHERE hash = ? AND expiry < ?`, r.Expiry, r.Hash, r.Expiry); err != nil {
+		return true, fmt.Errorf("extend message: %w", err)
+	}
+	return true, nil
+}
+
+// retrieve returns owner's unexpired messages in ns stored after lastHash
+// (all of them when lastHash is unknown), at most maxCount of them and about
+// maxSize bytes of data (always at least one), and whether more remain.
+func (s *store) retrieve(ctx context.Context, owner string, ns storagerpc.Namespace, lastHash string, maxCount, maxSize int, now int64) ([]*record, bool, error) {
+	var after int64
+	if lastHash != "" {
+		err := s.db.QueryRowContext(ctx, `SELECT id FROM messages WHERE hash = ? AND owner = ? AND namespace = ?`, lastHash, owner, int64(ns)).Scan(&after)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, false, fmt.Errorf("find last hash: %w", err)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, timestamp, expiry, data FROM messages
+		WHERE owner = ? AND namespace = ? AND id > ? AND expiry > ? ORDER BY id LIMIT ?`,
+		owner, int64(ns), after, now, maxCount+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("retrieve: %w", err)
+	}
+	defer rows.Close()
+	var out []*record
+	size := 0
+	more := false
+	for rows.Next() {
+		r := &record{Owner: owner, Namespace: ns}
+		if err := rows.Scan(&r.ID, &r.Hash, &r.Timestamp, &r.Expiry, &r.Data); err != nil {
+			return nil, false, err
+		}
+		if len(out) == maxCount || len(out) > 0 && size+len(r.Data) > maxSize {
+			more = true
+			break
+		}
+		size += len(r.Data)
+		out = append(out, r)
+	}
+	return out, more, rows.Err()
+}
+
+// nsClause returns the SQL condition and argument for a namespace or "all".
+func nsClause(ns storagerpc.NamespaceVar) (string, []any) {
+	if ns.All {
+		return "", nil
+	}
+	return " AND namespace = ?", []any{int64(ns.NS)}
+}
+
+// deleteWhere deletes owner's messages matching cond and returns their
+// hashes, sorted, with their namespaces.
+func (s *store) deleteWhere(ctx context.Context, owner, cond string, args ...any) ([]string, map[storagerpc.Namespace][]string, error) {
+	rows, err := s.db.QueryContext(ctx, `DELETE FROM messages WHERE owner = ?`+cond+` RETURNING hash, namespace`,
+		append([]any{owner}, args...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delete: %w", err)
+	}
+	defer rows.Close()
+	var all []string
+	byNS := map[storagerpc.Namespace][]string{}
+	for rows.Next() {
+		var h string
+		var ns int64
+		if err := rows.Scan(&h, &ns); err != nil {
+			return nil, nil, err
+		}
+		all = append(all, h)
+		byNS[storagerpc.Namespace(ns)] = append(byNS[storagerpc.Namespace(ns)], h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	slices.Sort(all)
+	for k := range byNS {
+		slices.Sort(byNS[k])
+	}
+	return all, byNS, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func (s *store) deleteHashes(ctx context.Context, owner string, hashes []string) ([]string, error) {
+	all, _, err := s.deleteWhere(ctx, owner, ` AND hash IN (`+placeholders(len(hashes))+`)`, anys(hashes)...)
+	return all, err
+}
+
+func (s *store) deleteAll(ctx context.Context, owner string, ns storagerpc.NamespaceVar) ([]string, map[storagerpc.Namespace][]string, error) {
+	cond, args := nsClause(ns)
+	return s.deleteWhere(ctx, owner, cond, args...)
+}
+
+func (s *store) deleteBefore(ctx context.Context, owner string, ns storagerpc.NamespaceVar, before int64) ([]string, map[storagerpc.Namespace][]string, error) {
+	cond, args := nsClause(ns)
+	return s.deleteWhere(ctx, owner, cond+` AND timestamp <= ?`, append(args, before)...)
+}
+
+// expireAll shortens to expiry the expiries later than it; it returns the
+// updated hashes, sorted, and by namespace.
+func (s *store) expireAll(ctx context.Context, owner string, ns storagerpc.NamespaceVar, expiry int64) ([]string, map[storagerpc.Namespace][]string, error) {
+	cond, args := nsClause(ns)
+	rows, err := s.db.QueryContext(ctx, `UPDATE messages SET expiry = ? WHERE owner = ?`+cond+` AND expiry > ? RETURNING hash, namespace`,
+		append(append([]any{expiry, owner}, args...), expiry)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("expire all: %w", err)
+	}
+	defer rows.Close()
+	var all []string
+	byNS := map[storagerpc.Namespace][]string{}
+	for rows.Next() {
+		var h string
+		var n int64
+		if err := rows.Scan(&h, &n); err != nil {
+			return nil, nil, err
+		}
+		all = append(all, h)
+		byNS[storagerpc.Namespace(n)] = append(byNS[storagerpc.Namespace(n)], h)
+	}
+	slices.Sort(all)
+	for k := range byNS {
+		slices.Sort(byNS[k])
+	}
+	return all, byNS, rows.Err()
+}
+
+// expiries returns the current expiries of owner's messages among hashes.
+func (s *store) expiries(ctx context.Context, owner string, hashes []string) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, expiry FROM messages WHERE owner = ? AND hash IN (`+placeholders(len(hashes))+`)`,
+		append([]any{owner}, anys(hashes)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("get expiries: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var h string
+		var e int64
+		if err := rows.Scan(&h, &e); err != nil {
+			return nil, err
+		}
+		out[h] = e
+	}
+	return out, rows.Err()
+}
+
+// allExpiries returns the expiries of all owner's messages.
+func (s *store) allExpiries(ctx context.Context, owner string) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, expiry FROM messages WHERE owner = ?`, owner)
+	if err != nil {
+		return nil, fmt.Errorf("get expiries: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var h string
+		var e int64
+		if err := rows.Scan(&h, &e); err != nil {
+			return nil, err
+		}
+		out[h] = e
+	}
+	return out, rows.Err()
+}
+
+// setExpiry sets the expiry of one message.
+func (s *store) setExpiry(ctx context.Context, owner, hash string, expiry int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE messages SET expiry = ? WHERE owner = ? AND hash = ?`, expiry, owner, hash)
+	return err
+}
+
+// removeExpired deletes the messages expired at now.
+func (s *store) removeExpired(ctx context.Context, now int64) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM messages WHERE expiry <= ?`, now)
+	if err != nil {
+		return 0, fmt.Errorf("remove expired: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// page returns up to limit unexpired records with id > after, in id order.
+func (s *store) page(ctx context.Context, after int64, limit int, now int64) ([]*record, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, owner, namespace, timestamp, expiry, data FROM messages
+		WHERE id > ? AND expiry > ? ORDER BY id LIMIT ?`, after, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*record
+	for rows.Next() {
+		r := &record{}
+		var ns int64
+		if err := rows.Scan(&r.ID, &r.Hash, &r.Owner, &ns, &r.Timestamp, &r.Expiry, &r.Data); err != nil {
+			return nil, err
+		}
+		r.Namespace = storagerpc.Namespace(ns)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// forget deletes records by hash (after they moved to their new swarm).
+func (s *store) forget(ctx context.Context, hashes []string) error {
+	for len(hashes) > 0 {
+		n := min(len(hashes), 500)
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM messages WHERE hash IN (`+placeholders(n)+`)`, anys(hashes[:n])...); err != nil {
+			return fmt.Errorf("forget moved messages: %w", err)
+		}
+		hashes = hashes[n:]
+	}
+	return nil
+}
+
+// count returns how many messages are stored.
+func (s *store) count(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM messages`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,427 @@
+// Package storagerpc is the wire protocol of the service nodes' storage RPC
+// (SPEC 4), shared by the nodes and the clients that call them: the libp2p
+// protocol ids, the request and response envelopes, the parameters of each
+// method with the real network's names, the message hash, and the strings each
+// method's signature covers.
+//
+// A request is one libp2p stream: the caller writes the JSON
+// {"method": ..., "params": {...}} and closes its side; the node answers
+// {"code": N, "body": ...} and closes. Codes are the storage server's HTTP
+// statuses (200, 400, 401, 406, 413, 421, 429, 500); an error's body is a short
+// string, a 421's body is the owning swarm.
+//
+//	resp, err := storagerpc.Call(ctx, host, peerID, "retrieve", storagerpc.RetrieveParams{...})
+package storagerpc
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/sessionctl/sessionctl/identity"
+	"golang.org/x/crypto/blake2b"
+)
+
+// Protocol ids (SPEC 10: one libp2p protocol per purpose).
+const (
+	ProtocolStorage protocol.ID = "/sessionctl/storage/1.0.0" // clients -> node: the storage RPC
+	ProtocolSwarm   protocol.ID = "/sessionctl/swarm/1.0.0"   // node -> node: replication and data moves
+)
+
+// Limits of SPEC 4.
+const (
+	MaxRequestSize  = 10 << 20 // a request body
+	MaxResponseSize = 16 << 20 // what a caller reads back
+	MaxDataSize     = 76_800   // a message's data, decoded
+	MaxSubrequests  = 20       // in a batch or sequence
+	SignatureWindow = 60 * time.Second
+	MinTTL          = 10 * time.Second
+	MaxTTL          = 14 * 24 * time.Hour
+	MaxConfigTTL    = 30 * 24 * time.Hour // namespaces 2-5
+	// MaxRetrieveSize is what max_size = -1 stands for.
+	MaxRetrieveSize = 7_800_000
+)
+
+// Status codes, as the storage server answers them.
+const (
+	StatusOK              = 200
+	StatusBadRequest      = 400
+	StatusUnauthorized    = 401
+	StatusNotFound        = 404
+	StatusNotAcceptable   = 406 // a signature timestamp outside the window
+	StatusTooLarge        = 413
+	StatusMisdirected     = 421 // the account belongs to another swarm
+	StatusTooManyRequests = 429
+	StatusInternal        = 500
+	StatusUnavailable     = 503 // the node has no swarm view yet, or is closing
+)
+
+// Request is the envelope of every call.
+type Request struct {
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+// Response is the envelope of every answer.
+type Response struct {
+	Code int             `json:"code"`
+	Body json.RawMessage `json:"body"`
+}
+
+// Error is a non-200 response as a Go error.
+type Error struct {
+	Code    int
+	Message string
+	Body    json.RawMessage // the raw body (a 421 carries the swarm)
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("storage rpc %d: %s", e.Code, e.Message) }
+
+// Err returns the response as an *Error, or nil for a 200.
+func (r *Response) Err() error {
+	if r.Code == StatusOK {
+		return nil
+	}
+	var msg string
+	if json.Unmarshal(r.Body, &msg) != nil {
+		msg = string(r.Body)
+	}
+	return &Error{Code: r.Code, Message: msg, Body: r.Body}
+}
+
+// Decode unmarshals a 200 response's body into v, or returns the error.
+func (r *Response) Decode(v any) error {
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return json.Unmarshal(r.Body, v)
+}
+
+// Namespace is a message namespace, -32768..32767.
+type Namespace int16
+
+// Sig is the namespace's form in a signed string: "" for 0, else decimal.
+func (n Namespace) Sig() string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(n))
+}
+
+// Public reports whether anyone may store in the namespace (multiples of 10).
+func (n Namespace) Public() bool { return n%10 == 0 }
+
+// IsConfig reports whether the namespace holds account config (2-5): longer TTLs.
+func (n Namespace) IsConfig() bool { return n >= 2 && n <= 5 }
+
+// NamespaceVar is a namespace or "all", for delete_all, delete_before and expire_all.
+type NamespaceVar struct {
+	All bool
+	NS  Namespace
+}
+
+// Sig is the form in a signed string: "" for 0, "all", or decimal.
+func (v NamespaceVar) Sig() string {
+	if v.All {
+		return "all"
+	}
+	return v.NS.Sig()
+}
+
+// MarshalJSON writes "all" or the number.
+func (v NamespaceVar) MarshalJSON() ([]byte, error) {
+	if v.All {
+		return []byte(`"all"`), nil
+	}
+	return json.Marshal(int(v.NS))
+}
+
+// UnmarshalJSON reads "all" or a number in range.
+func (v *NamespaceVar) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		if s != "all" {
+			return fmt.Errorf(`namespace: want a number or "all"`)
+		}
+		*v = NamespaceVar{All: true}
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil || n < -32768 || n > 32767 {
+		return fmt.Errorf("namespace: want -32768 to 32767")
+	}
+	*v = NamespaceVar{NS: Namespace(n)}
+	return nil
+}
+
+// MessageHash is BLAKE2b-32(prefix byte || key || namespace in decimal (empty
+// for 0) || data), base64 without padding: 43 characters.
+func MessageHash(owner identity.AccountID, ns Namespace, data []byte) string {
+	h, _ := blake2b.New256(nil)
+	h.Write(owner.Bytes())
+	h.Write([]byte(ns.Sig()))
+	h.Write(data)
+	return base64.RawStdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// The signed strings of SPEC 4, method name first.
+func StoreSigMsg(ns Namespace, sigTS int64) []byte {
+	return []byte("store" + ns.Sig() + strconv.FormatInt(sigTS, 10))
+}
+func RetrieveSigMsg(ns Namespace, ts int64) []byte {
+	return []byte("retrieve" + ns.Sig() + strconv.FormatInt(ts, 10))
+}
+func DeleteSigMsg(hashes []string) []byte {
+	return []byte("delete" + concat(hashes))
+}
+func DeleteAllSigMsg(ns NamespaceVar, ts int64) []byte {
+	return []byte("delete_all" + ns.Sig() + strconv.FormatInt(ts, 10))
+}
+func DeleteBeforeSigMsg(ns NamespaceVar, before int64) []byte {
+	return []byte("delete_before" + ns.Sig() + strconv.FormatInt(before, 10))
+}
+func ExpireAllSigMsg(ns NamespaceVar, expiry int64) []byte {
+	return []byte("expire_all" + ns.Sig() + strconv.FormatInt(expiry, 10))
+}
+
+// ExpireSigMsg covers "expire" || "shorten"|"extend"|"" || expiry || hashes.
+func ExpireSigMsg(shorten, extend bool, expiry int64, hashes []string) []byte {
+	mode := ""
+	if shorten {
+		mode = "shorten"
+	} else if extend {
+		mode = "extend"
+	}
+	return []byte("expire" + mode + strconv.FormatInt(expiry, 10) + concat(hashes))
+}
+func GetExpiriesSigMsg(ts int64, hashes []string) []byte {
+	return []byte("get_expiries" + strconv.FormatInt(ts, 10) + concat(hashes))
+}
+
+func concat(ss []string) string {
+	n := 0
+	for _, s := range ss {
+		n += len(s)
+	}
+	b := make([]byte, 0, n)
+	for _, s := range ss {
+		b = append(b, s...)
+	}
+	return string(b)
+}
+
+// Sign signs msg with key, base64-encoded as JSON requests carry it.
+func Sign(key ed25519.PrivateKey, msg []byte) string {
+	return base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg))
+}
+
+// Auth is the authentication every signed request carries.
+type Auth struct {
+	PubkeyEd25519 string `json:"pubkey_ed25519,omitempty"` // for 05 accounts: the Ed25519 key behind the X25519 one
+	Signature     string `json:"signature,omitempty"`      // base64
+}
+
+// Parameters of each method, with the storage server's names.
+type (
+	StoreParams struct {
+		Pubkey    string    `json:"pubkey"`
+		Timestamp int64     `json:"timestamp"` // ms
+		TTL       int64     `json:"ttl"`       // ms
+		Data      string    `json:"data"`      // base64
+		Namespace Namespace `json:"namespace,omitempty"`
+		SigTS     int64     `json:"sig_timestamp,omitempty"`
+		Auth
+	}
+	RetrieveParams struct {
+		Pubkey    string    `json:"pubkey"`
+		Namespace Namespace `json:"namespace,omitempty"`
+		LastHash  string    `json:"last_hash,omitempty"`
+		MaxCount  int       `json:"max_count,omitempty"`
+		MaxSize   int       `json:"max_size,omitempty"`
+		Timestamp int64     `json:"timestamp"`
+		Auth
+	}
+	DeleteParams struct {
+		Pubkey   string   `json:"pubkey"`
+		Messages []string `json:"messages"`
+		Required bool     `json:"required,omitempty"`
+		Auth
+	}
+	DeleteAllParams struct {
+		Pubkey    string        `json:"pubkey"`
+		Namespace *NamespaceVar `json:"namespace,omitempty"`
+		Timestamp int64         `json:"timestamp"`
+		Auth
+	}
+	DeleteBeforeParams struct {
+		Pubkey    string        `json:"pubkey"`
+		Namespace *NamespaceVar `json:"namespace,omitempty"`
+		Before    int64         `json:"before"`
+		Auth
+	}
+	ExpireParams struct {
+		Pubkey   string   `json:"pubkey"`
+		Messages []string `json:"messages"`
+		Expiry   int64    `json:"expiry"`
+		Shorten  bool     `json:"shorten,omitempty"`
+		Extend   bool     `json:"extend,omitempty"`
+		Auth
+	}
+	ExpireAllParams struct {
+		Pubkey    string        `json:"pubkey"`
+		Namespace *NamespaceVar `json:"namespace,omitempty"`
+		Expiry    int64         `json:"expiry"`
+		Auth
+	}
+	GetExpiriesParams struct {
+		Pubkey    string   `json:"pubkey"`
+		Messages  []string `json:"messages"`
+		Timestamp int64    `json:"timestamp"`
+		Auth
+	}
+	GetSwarmParams struct {
+		Pubkey string `json:"pubkey"`
+	}
+	BatchParams struct {
+		Requests []Request `json:"requests"`
+	}
+)
+
+// Message is one stored message as retrieve returns it.
+type Message struct {
+	Hash       string `json:"hash"`
+	Timestamp  int64  `json:"timestamp"`
+	Expiration int64  `json:"expiration"`
+	Data       string `json:"data"` // base64
+}
+
+// RetrieveResult is retrieve's body.
+type RetrieveResult struct {
+	Messages []Message `json:"messages"`
+	More     bool      `json:"more"`
+}
+
+// SwarmNode describes a swarm member, in get_swarm and 421 answers.
+type SwarmNode struct {
+	PubkeyEd25519 string   `json:"pubkey_ed25519"`
+	PubkeyX25519  string   `json:"pubkey_x25519"`
+	PeerID        string   `json:"peer_id"`
+	Addrs         []string `json:"addrs"`
+}
+
+// SwarmResult is get_swarm's body and a 421's body.
+type SwarmResult struct {
+	Swarm  string      `json:"swarm"` // the swarm id, 16 hex digits
+	SNodes []SwarmNode `json:"snodes"`
+}
+
+// MemberResult is one swarm member's part of a recursive request's answer:
+// a failure, or the method's fields and the member's signature over them.
+type MemberResult struct {
+	Failed    bool   `json:"failed,omitempty"`
+	Code      int    `json:"code,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Timeout   bool   `json:"timeout,omitempty"`
+	Hash      string `json:"hash,omitempty"`    // store
+	Already   bool   `json:"already,omitempty"` // store
+	Deleted   any    `json:"deleted,omitempty"` // delete*, []string or map[ns][]string
+	Updated   any    `json:"updated,omitempty"` // expire*, []string or map[ns][]string
+	Unchanged any    `json:"unchanged,omitempty"`
+	Expiry    int64  `json:"expiry,omitempty"`
+	Signature string `json:"signature,omitempty"`
+}
+
+// SwarmResults is the body of store, delete, delete_all, delete_before,
+// expire and expire_all: each member's result by its Ed25519 key (hex).
+type SwarmResults struct {
+	Hash  string                  `json:"hash,omitempty"` // store
+	Swarm map[string]MemberResult `json:"swarm"`
+}
+
+// PeerIDFromEd25519 returns the libp2p peer ID of a node key (hex): nodes'
+// libp2p identities are their Ed25519 keys.
+func PeerIDFromEd25519(hexKey string) (peer.ID, error) {
+	b, err := hex.DecodeString(hexKey)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return "", fmt.Errorf("node key %q: want 64 hex characters", hexKey)
+	}
+	pub, err := crypto.UnmarshalEd25519PublicKey(b)
+	if err != nil {
+		return "", err
+	}
+	return peer.IDFromPublicKey(pub)
+}
+
+// ErrBadResponse is returned for an answer that cannot be read.
+var ErrBadResponse = errors.New("malformed storage rpc response")
+
+// Call sends one request on a new stream of proto to p and reads the answer.
+// The stream is closed or reset on every path.
+func Call(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, method string, params any) (*Response, error) {
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s params: %w", method, err)
+	}
+	body, err := json.Marshal(Request{Method: method, Params: raw})
+	if err != nil {
+		return nil, err
+	}
+	return RoundTrip(ctx, h, p, proto, body)
+}
+
+// RoundTrip writes body on a new stream and returns the decoded answer.
+func RoundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, body []byte) (*Response, error) {
+	s, err := h.NewStream(network.WithAllowLimitedConn(ctx, "storage"), p, proto)
+	if err != nil {
+		return nil, fmt.Errorf("open stream to %s: %w", p.ShortString(), err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		s.SetDeadline(dl)
+	} else {
+		s.SetDeadline(time.Now().Add(30 * time.Second))
+	}
+	if _, err := s.Write(body); err != nil {
+		s.Reset()
+		return nil, fmt.Errorf("send to %s: %w", p.ShortString(), err)
+	}
+	if err := s.CloseWrite(); err != nil {
+		s.Reset()
+		return nil, fmt.Errorf("send to %s: %w", p.ShortString(), err)
+	}
+	data, err := io.ReadAll(io.LimitReader(s, MaxResponseSize+1))
+	if err != nil {
+		s.Reset()
+		return nil, fmt.Errorf("read from %s: %w", p.ShortString(), err)
+	}
+	s.Close()
+	if len(data) > MaxResponseSize {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrBadResponse, MaxResponseSize)
+	}
+	var resp Response
+	if err := json.Unmarshal(data, &resp); err != nil || resp.Code == 0 {
+		return nil, fmt.Errorf("%w from %s", ErrBadResponse, p.ShortString())
+	}
+	return &resp, nil
+}
+
+// SignAuth signs msg with key for a request about owner: a 05 account's
+// requests also carry the Ed25519 key, which the node converts and compares.
+func SignAuth(key ed25519.PrivateKey, owner identity.AccountID, msg []byte) Auth {
+	a := Auth{Signature: Sign(key, msg)}
+	if owner.Prefix == identity.PrefixSession {
+		a.PubkeyEd25519 = hex.EncodeToString(key.Public().(ed25519.PublicKey))
+	}
+	return a
+}
