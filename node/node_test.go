@@ -498,3 +498,67 @@ func TestSwarmProtocolRefusesStrangers(t *testing.T) {
 		t.Fatalf("body %s", resp.Body)
 	}
 }
+
+// clock is a test clock that can jump.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) jump(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+func TestExpiredMessagesRemoved(t *testing.T) {
+	clk := &clock{}
+	tn := startTestnet(t, 1, func(c *Config) { c.Now, c.ExpiryInterval = clk.now, 20*time.Millisecond })
+	a := newAccount(t)
+	h := tn.order[0]
+	p := a.store(0, []byte("short-lived"), false)
+	p.TTL = 10_000
+	if resp := tn.call(h, "store", p); resp.Code != 200 {
+		t.Fatalf("store: %d %s", resp.Code, resp.Body)
+	}
+	if n, _ := tn.nodes[h].MessageCount(context.Background()); n != 1 {
+		t.Fatal("not stored")
+	}
+	clk.jump(11 * time.Second)
+	tn.waitFor(func() bool {
+		n, _ := tn.nodes[h].MessageCount(context.Background())
+		return n == 0
+	}, "the expired message to be removed")
+}
+
+// TestStoreSurvivesDeadMembers: a store succeeds while one member lives,
+// reporting the others as failed.
+func TestStoreSurvivesDeadMembers(t *testing.T) {
+	tn := startTestnet(t, 7, func(c *Config) { c.ForwardTimeout = time.Second })
+	a := newAccount(t)
+	members := tn.swarmOf(a.id)
+	for _, m := range members[1:] {
+		tn.stop(m)
+	}
+	var res storagerpc.SwarmResults
+	if err := tn.call(members[0], "store", a.store(0, []byte("anyone there?"), false)).Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for k, r := range res.Swarm {
+		if r.Failed {
+			failed++
+		} else if k != members[0] {
+			t.Fatalf("dead member %s reported success", k[:8])
+		}
+	}
+	if failed != 6 || res.Swarm[members[0]].Hash == "" {
+		t.Fatalf("%d failed of %d: %+v", failed, len(res.Swarm), res.Swarm[members[0]])
+	}
+}
