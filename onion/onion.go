@@ -1,0 +1,416 @@
+// Package onion is the onion request format of SPEC 5, shared by clients
+// (which build requests) and service nodes (which peel them): the layer
+// encoding, both layer encryptions, and the reply encryption.
+//
+// A layer is [u32 little-endian N][N bytes][UTF-8 JSON]. For a hop, the N
+// bytes are ciphertext and the JSON says how to decrypt them
+// ({"ephemeral_key": hex, "enc_type": "xchacha20" | "aes-gcm"}); decrypting
+// gives the next layer, whose JSON says what to do: forward the N bytes to
+// "destination" (with that layer's "ephemeral_key" and "enc_type"), act as the
+// destination ("headers": the N bytes are the request), or forward them by
+// HTTP to "host"/"target". The destination encrypts its reply once, with the
+// key of the layer it decrypted; the hops pass it back unchanged.
+//
+//	req, keys, err := onion.Build(rand, path, dest, payload, onion.XChaCha20)
+//	// send req to path[0]; then
+//	reply, err := keys.OpenReply(encReply)
+package onion
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/crypto/blake2b"
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/curve25519"
+)
+
+// EncType names a layer encryption.
+type EncType string
+
+// The two encryptions of SPEC 5.
+const (
+	XChaCha20 EncType = "xchacha20"
+	AESGCM    EncType = "aes-gcm"
+)
+
+// MaxHops bounds the nodes a request may pass through.
+const MaxHops = 15
+
+// MaxLayerSize bounds an onion request: the 10 MiB request limit and room
+// for the layers around it.
+const MaxLayerSize = 10<<20 + 64<<10
+
+// Errors of the format, for errors.Is.
+var (
+	ErrFormat  = errors.New("malformed onion layer")
+	ErrDecrypt = errors.New("onion layer does not decrypt")
+)
+
+// Routing is the JSON part of a layer. Which fields are set says what the
+// layer is; see the package doc.
+type Routing struct {
+	EphemeralKey string  `json:"ephemeral_key,omitempty"`
+	EncType      EncType `json:"enc_type,omitempty"`
+	Destination  string  `json:"destination,omitempty"` // next node's Ed25519 key (hex)
+	Headers      *string `json:"headers,omitempty"`     // set: this node is the destination
+	Host         string  `json:"host,omitempty"`        // set: forward by HTTP
+	Target       string  `json:"target,omitempty"`
+	Port         int     `json:"port,omitempty"`
+	Protocol     string  `json:"protocol,omitempty"`
+	Method       string  `json:"method,omitempty"`
+}
+
+// IsDestination reports whether the layer is for the node that decrypted it.
+func (r *Routing) IsDestination() bool { return r.Headers != nil }
+
+// IsHTTP reports whether the layer is to be forwarded by HTTP.
+func (r *Routing) IsHTTP() bool { return r.Host != "" }
+
+// EncodeLayer writes [u32 LE len(body)][body][json(r)].
+func EncodeLayer(body []byte, r Routing) ([]byte, error) {
+	js, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 4, 4+len(body)+len(js))
+	binary.LittleEndian.PutUint32(out, uint32(len(body)))
+	out = append(out, body...)
+	return append(out, js...), nil
+}
+
+// DecodeLayer reads a layer; the JSON must be an object with known fields.
+func DecodeLayer(data []byte) (body []byte, r Routing, err error) {
+	if len(data) > MaxLayerSize {
+		return nil, r, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFormat, len(data), MaxLayerSize)
+	}
+	if len(data) < 4 {
+		return nil, r, fmt.Errorf("%w: %d bytes, no length", ErrFormat, len(data))
+	}
+	n := binary.LittleEndian.Uint32(data)
+	if uint64(n) > uint64(len(data)-4) {
+		return nil, r, fmt.Errorf("%w: length %d past the end (%d bytes)", ErrFormat, n, len(data)-4)
+	}
+	body = data[4 : 4+n]
+	dec := json.NewDecoder(bytes.NewReader(data[4+n:]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, r, fmt.Errorf("%w: routing JSON: %v", ErrFormat, err)
+	}
+	if dec.More() {
+		return nil, r, fmt.Errorf("%w: data after the routing JSON", ErrFormat)
+	}
+	return body, r, nil
+}
+
+// KeyPair is an X25519 key pair.
+type KeyPair struct {
+	Private [32]byte
+	Public  [32]byte
+}
+
+// NewKeyPair makes an ephemeral X25519 key pair from rand.
+func NewKeyPair(rand io.Reader) (KeyPair, error) {
+	var kp KeyPair
+	if _, err := io.ReadFull(rand, kp.Private[:]); err != nil {
+		return kp, fmt.Errorf("ephemeral key: %w", err)
+	}
+	pub, err := curve25519.X25519(kp.Private[:], curve25519.Basepoint)
+	if err != nil {
+		return kp, err
+	}
+	copy(kp.Public[:], pub)
+	return kp, nil
+}
+
+// symmetricKey derives a layer's key from our private key and their public
+// key. clientPub and serverPub are the ephemeral (client) and the node's
+// (server) public keys, whichever side computes it.
+func symmetricKey(t EncType, priv, theirPub, clientPub, serverPub [32]byte) ([]byte, error) {
+	shared, err := curve25519.X25519(priv[:], theirPub[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad public key", ErrDecrypt)
+	}
+	switch t {
+	case XChaCha20:
+		h, _ := blake2b.New256(nil)
+		h.Write(shared)
+		h.Write(clientPub[:])
+		h.Write(serverPub[:])
+		return h.Sum(nil), nil
+	case AESGCM:
+		m := hmac.New(sha256.New, []byte("LOKI"))
+		m.Write(shared)
+		return m.Sum(nil), nil
+	}
+	return nil, fmt.Errorf("%w: enc_type %q", ErrFormat, t)
+}
+
+func seal(t EncType, key, plain []byte, rand io.Reader) ([]byte, error) {
+	switch t {
+	case XChaCha20:
+		aead, err := chacha20poly1305.NewX(key)
+		if err != nil {
+			return nil, err
+		}
+		nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+		if _, err := io.ReadFull(rand, nonce); err != nil {
+			return nil, err
+		}
+		return aead.Seal(nonce, nonce, plain, nil), nil
+	case AESGCM:
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		iv := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+		if _, err := io.ReadFull(rand, iv); err != nil {
+			return nil, err
+		}
+		return aead.Seal(iv, iv, plain, nil), nil
+	}
+	return nil, fmt.Errorf("%w: enc_type %q", ErrFormat, t)
+}
+
+func open(t EncType, key, ct []byte) ([]byte, error) {
+	var aead cipher.AEAD
+	switch t {
+	case XChaCha20:
+		a, err := chacha20poly1305.NewX(key)
+		if err != nil {
+			return nil, err
+		}
+		aead = a
+	case AESGCM:
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, err
+		}
+		if aead, err = cipher.NewGCM(block); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: enc_type %q", ErrFormat, t)
+	}
+	if len(ct) < aead.NonceSize()+aead.Overhead() {
+		return nil, fmt.Errorf("%w: %d bytes is too short", ErrDecrypt, len(ct))
+	}
+	plain, err := aead.Open(nil, ct[:aead.NonceSize()], ct[aead.NonceSize():], nil)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return plain, nil
+}
+
+// Hop is one node of a path: its Ed25519 key (hex), which names it as a
+// destination, and its X25519 key, which its layer is encrypted to.
+type Hop struct {
+	Ed25519 string
+	X25519  [32]byte
+}
+
+// ReplyKey decrypts the destination's reply.
+type ReplyKey struct {
+	encType   EncType
+	ephemeral KeyPair
+	server    [32]byte
+}
+
+// OpenReply decrypts the destination's reply.
+func (k ReplyKey) OpenReply(ct []byte) ([]byte, error) {
+	key, err := symmetricKey(k.encType, k.ephemeral.Private, k.server, k.ephemeral.Public, k.server)
+	if err != nil {
+		return nil, err
+	}
+	return open(k.encType, key, ct)
+}
+
+// Build makes an onion request that passes through path and ends at dest,
+// which receives payload as its request ("headers" set). It returns the bytes
+// to send to path[0] and the key that opens dest's reply. Every layer has a
+// fresh ephemeral key.
+func Build(rand io.Reader, path []Hop, dest Hop, payload []byte, t EncType) ([]byte, ReplyKey, error) {
+	headers := ""
+	return build(rand, path, dest.X25519, dest.Ed25519, Routing{Headers: &headers}, payload, t)
+}
+
+// BuildHTTP makes an onion request whose last hop, path[len-1], forwards
+// payload by HTTP as r says (host, target, port, protocol, method). payload
+// is already encrypted for the server; its reply passes back unchanged.
+func BuildHTTP(rand io.Reader, path []Hop, r Routing, payload []byte, t EncType) ([]byte, error) {
+	if len(path) == 0 {
+		return nil, fmt.Errorf("onion: an HTTP request needs at least one hop")
+	}
+	last := path[len(path)-1]
+	out, _, err := build(rand, path[:len(path)-1], last.X25519, last.Ed25519, r, payload, t)
+	return out, err
+}
+
+// build wraps payload for the final node (finalX) with the routing fin, then
+// a layer per hop of path from the last to the first.
+func build(rand io.Reader, path []Hop, finalX [32]byte, finalEd string, fin Routing, payload []byte, t EncType) ([]byte, ReplyKey, error) {
+	if len(path)+1 > MaxHops {
+		return nil, ReplyKey{}, fmt.Errorf("onion: %d hops, at most %d", len(path)+1, MaxHops)
+	}
+	// Innermost: the final node's plaintext is payload with its routing.
+	plain, err := EncodeLayer(payload, fin)
+	if err != nil {
+		return nil, ReplyKey{}, err
+	}
+	target, targetEd := finalX, finalEd
+	var reply ReplyKey
+	for i := len(path); i >= 0; i-- {
+		eph, err := NewKeyPair(rand)
+		if err != nil {
+			return nil, ReplyKey{}, err
+		}
+		key, err := symmetricKey(t, eph.Private, target, eph.Public, target)
+		if err != nil {
+			return nil, ReplyKey{}, err
+		}
+		ct, err := seal(t, key, plain, rand)
+		if err != nil {
+			return nil, ReplyKey{}, err
+		}
+		if i == len(path) {
+			reply = ReplyKey{encType: t, ephemeral: eph, server: target}
+		}
+		if i == 0 {
+			out, err := EncodeLayer(ct, Routing{EphemeralKey: hex.EncodeToString(eph.Public[:]), EncType: t})
+			return out, reply, err
+		}
+		// The previous hop's plaintext: forward ct to target.
+		plain, err = EncodeLayer(ct, Routing{Destination: targetEd, EphemeralKey: hex.EncodeToString(eph.Public[:]), EncType: t})
+		if err != nil {
+			return nil, ReplyKey{}, err
+		}
+		target, targetEd = path[i-1].X25519, path[i-1].Ed25519
+	}
+	panic("unreachable")
+}
+
+// Peeled is what a node finds when it decrypts its layer.
+type Peeled struct {
+	// Body is the next layer's ciphertext (forward), the request (destination)
+	// or the server's payload (HTTP).
+	Body    []byte
+	Routing Routing
+	// reply encrypts the destination's answer.
+	reply func(rand io.Reader, plain []byte) ([]byte, error)
+}
+
+// Next returns the layer to send to Routing.Destination.
+func (p *Peeled) Next() ([]byte, error) {
+	return EncodeLayer(p.Body, Routing{EphemeralKey: p.Routing.EphemeralKey, EncType: p.Routing.EncType})
+}
+
+// SealReply encrypts the destination's answer for the client.
+func (p *Peeled) SealReply(rand io.Reader, plain []byte) ([]byte, error) { return p.reply(rand, plain) }
+
+// Peel decrypts a node's layer with its X25519 key pair.
+func Peel(data []byte, node KeyPair) (*Peeled, error) {
+	ct, r, err := DecodeLayer(data)
+	if err != nil {
+		return nil, err
+	}
+	if r.Destination != "" || r.Headers != nil || r.Host != "" {
+		return nil, fmt.Errorf("%w: routing in clear", ErrFormat)
+	}
+	ephB, err := hex.DecodeString(r.EphemeralKey)
+	if err != nil || len(ephB) != 32 {
+		return nil, fmt.Errorf("%w: ephemeral_key is not 32 bytes of hex", ErrFormat)
+	}
+	eph := [32]byte(ephB)
+	key, err := symmetricKey(r.EncType, node.Private, eph, eph, node.Public)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := open(r.EncType, key, ct)
+	if err != nil {
+		return nil, err
+	}
+	body, inner, err := DecodeLayer(plain)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case inner.Destination != "":
+		if b, err := hex.DecodeString(inner.Destination); err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("%w: destination is not an Ed25519 key", ErrFormat)
+		}
+		if _, err := hex.DecodeString(inner.EphemeralKey); err != nil || len(inner.EphemeralKey) != 64 {
+			return nil, fmt.Errorf("%w: the next layer has no ephemeral key", ErrFormat)
+		}
+	case inner.Headers != nil, inner.Host != "":
+	default:
+		return nil, fmt.Errorf("%w: the layer names no destination", ErrFormat)
+	}
+	encType := r.EncType
+	return &Peeled{Body: body, Routing: inner, reply: func(rand io.Reader, plain []byte) ([]byte, error) {
+		return seal(encType, key, plain, rand)
+	}}, nil
+}
+
+// EncodeV4Request writes a server request in the v4 format:
+// l<len>:<json {method, endpoint, headers}>[<len>:<body>]e.
+func EncodeV4Request(meta []byte, body []byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "l%d:", len(meta))
+	b.Write(meta)
+	if body != nil {
+		fmt.Fprintf(&b, "%d:", len(body))
+		b.Write(body)
+	}
+	b.WriteByte('e')
+	return b.Bytes()
+}
+
+// DecodeV4 reads l<len>:<part>[<len>:<part>]e: one or two parts.
+func DecodeV4(data []byte) (first, second []byte, err error) {
+	if len(data) < 2 || data[0] != 'l' || data[len(data)-1] != 'e' {
+		return nil, nil, fmt.Errorf("%w: not a v4 list", ErrFormat)
+	}
+	rest := data[1 : len(data)-1]
+	var parts [][]byte
+	for len(rest) > 0 {
+		if len(parts) == 2 {
+			return nil, nil, fmt.Errorf("%w: more than two parts", ErrFormat)
+		}
+		i := bytes.IndexByte(rest, ':')
+		if i <= 0 || i > 9 {
+			return nil, nil, fmt.Errorf("%w: bad length prefix", ErrFormat)
+		}
+		var n int
+		for _, c := range rest[:i] {
+			if c < '0' || c > '9' {
+				return nil, nil, fmt.Errorf("%w: bad length prefix", ErrFormat)
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > len(rest)-i-1 {
+			return nil, nil, fmt.Errorf("%w: part past the end", ErrFormat)
+		}
+		parts = append(parts, rest[i+1:i+1+n])
+		rest = rest[i+1+n:]
+	}
+	if len(parts) == 0 {
+		return nil, nil, fmt.Errorf("%w: empty list", ErrFormat)
+	}
+	if len(parts) == 2 {
+		return parts[0], parts[1], nil
+	}
+	return parts[0], nil, nil
+}

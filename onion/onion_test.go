@@ -1,0 +1,208 @@
+package onion
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+type testNode struct {
+	kp  KeyPair
+	hop Hop
+}
+
+func newNode(t testing.TB, i int) testNode {
+	kp, err := NewKeyPair(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testNode{kp: kp, hop: Hop{Ed25519: fmt.Sprintf("%064x", i+1), X25519: kp.Public}}
+}
+
+// route peels req along the nodes as they would, following destinations,
+// and returns the destination's node index and what it received.
+func route(t *testing.T, nodes map[string]testNode, first string, req []byte) (string, *Peeled, int) {
+	t.Helper()
+	at := first
+	for hops := 1; ; hops++ {
+		p, err := Peel(req, nodes[at].kp)
+		if err != nil {
+			t.Fatalf("hop %d (%s): %v", hops, at[:4], err)
+		}
+		if p.Routing.IsDestination() || p.Routing.IsHTTP() {
+			return at, p, hops
+		}
+		if req, err = p.Next(); err != nil {
+			t.Fatal(err)
+		}
+		at = p.Routing.Destination
+	}
+}
+
+func TestBuildAndPeel(t *testing.T) {
+	for _, enc := range []EncType{XChaCha20, AESGCM} {
+		nodes := map[string]testNode{}
+		var path []Hop
+		for i := 0; i < 4; i++ {
+			n := newNode(t, i)
+			nodes[n.hop.Ed25519] = n
+			if i < 3 {
+				path = append(path, n.hop)
+			}
+		}
+		dest := nodes[fmt.Sprintf("%064x", 4)]
+		payload := []byte(`{"method":"info","params":{}}`)
+		req, key, err := Build(rand.Reader, path, dest.hop, payload, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(req, payload) || bytes.Contains(req, []byte(dest.hop.Ed25519)) {
+			t.Fatalf("%s: the request shows the payload or the destination in clear", enc)
+		}
+		at, p, hops := route(t, nodes, path[0].Ed25519, req)
+		if at != dest.hop.Ed25519 || hops != 4 || !bytes.Equal(p.Body, payload) {
+			t.Fatalf("%s: ended at %s after %d hops with %q", enc, at[:4], hops, p.Body)
+		}
+		ct, err := p.SealReply(rand.Reader, []byte("pong"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := key.OpenReply(ct)
+		if err != nil || string(got) != "pong" {
+			t.Fatalf("%s: reply %q, %v", enc, got, err)
+		}
+		// Another layer key cannot open the reply.
+		_, other, _ := Build(rand.Reader, path, dest.hop, payload, enc)
+		if _, err := other.OpenReply(ct); !errors.Is(err, ErrDecrypt) {
+			t.Fatalf("%s: a foreign key opened the reply: %v", enc, err)
+		}
+	}
+}
+
+func TestBuildHTTP(t *testing.T) {
+	nodes := map[string]testNode{}
+	var path []Hop
+	for i := 0; i < 3; i++ {
+		n := newNode(t, i)
+		nodes[n.hop.Ed25519] = n
+		path = append(path, n.hop)
+	}
+	req, err := BuildHTTP(rand.Reader, path, Routing{Host: "127.0.0.1", Port: 8080, Protocol: "http", Target: "/oxen/v4/lsrpc", Method: "POST"}, []byte("sealed"), XChaCha20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, p, hops := route(t, nodes, path[0].Ed25519, req)
+	if at != path[2].Ed25519 || hops != 3 || p.Routing.Target != "/oxen/v4/lsrpc" || string(p.Body) != "sealed" {
+		t.Fatalf("HTTP request ended at %s after %d hops: %+v", at[:4], hops, p.Routing)
+	}
+}
+
+func TestPeelRefuses(t *testing.T) {
+	a, b := newNode(t, 0), newNode(t, 1)
+	req, _, err := Build(rand.Reader, nil, a.hop, []byte("x"), XChaCha20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := append([]byte(nil), req...)
+	binary.LittleEndian.PutUint32(truncated, uint32(len(req)))
+	flipped := append([]byte(nil), req...)
+	flipped[10] ^= 1
+	for name, tc := range map[string]struct {
+		data []byte
+		kp   KeyPair
+		want error
+	}{
+		"wrong key":          {req, b.kp, ErrDecrypt},
+		"flipped ciphertext": {flipped, a.kp, ErrDecrypt},
+		"length past end":    {truncated, a.kp, ErrFormat},
+		"short":              {req[:3], a.kp, ErrFormat},
+		"no json":            {req[:len(req)-5], a.kp, ErrFormat},
+		"routing in clear":   {mustLayer(t, []byte("x"), Routing{Destination: a.hop.Ed25519}), a.kp, ErrFormat},
+		"bad ephemeral key":  {mustLayer(t, []byte("x"), Routing{EphemeralKey: "zz", EncType: XChaCha20}), a.kp, ErrFormat},
+		"bad enc type":       {mustLayer(t, make([]byte, 64), Routing{EphemeralKey: hex.EncodeToString(a.kp.Public[:]), EncType: "rot13"}), a.kp, ErrFormat},
+		"oversized":          {make([]byte, MaxLayerSize+1), a.kp, ErrFormat},
+	} {
+		if _, err := Peel(tc.data, tc.kp); !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", name, err, tc.want)
+		}
+	}
+	if _, _, err := Build(rand.Reader, make([]Hop, MaxHops), a.hop, nil, XChaCha20); err == nil {
+		t.Error("a path of more than 15 hops was built")
+	}
+}
+
+func mustLayer(t *testing.T, body []byte, r Routing) []byte {
+	t.Helper()
+	b, err := EncodeLayer(body, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestV4(t *testing.T) {
+	req := EncodeV4Request([]byte(`{"method":"GET","endpoint":"/capabilities"}`), nil)
+	if string(req) != `l44:{"method":"GET","endpoint":"/capabilities"}e` {
+		t.Fatalf("v4 request %q", req)
+	}
+	a, b, err := DecodeV4(EncodeV4Request([]byte(`{"code":200}`), []byte("body")))
+	if err != nil || string(a) != `{"code":200}` || string(b) != "body" {
+		t.Fatalf("decode: %q %q %v", a, b, err)
+	}
+	for _, bad := range []string{"", "l", "le", "x1:ae", "l9:ae", "l1:a1:b1:ce", "l-1:e", "l1:a"} {
+		if _, _, err := DecodeV4([]byte(bad)); err == nil {
+			t.Errorf("%q decoded", bad)
+		}
+	}
+}
+
+func FuzzPeel(f *testing.F) {
+	a := newNode(f, 0)
+	req, _, _ := Build(rand.Reader, []Hop{a.hop}, a.hop, []byte("payload"), XChaCha20)
+	f.Add(req)
+	req2, _, _ := Build(rand.Reader, nil, a.hop, []byte("payload"), AESGCM)
+	f.Add(req2)
+	f.Add([]byte{1, 0, 0, 0, 'x', '{', '}'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Peel(data, a.kp)
+		if err != nil {
+			return
+		}
+		if p.Routing.Destination != "" {
+			if _, err := p.Next(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func FuzzDecodeLayer(f *testing.F) {
+	f.Add([]byte{3, 0, 0, 0, 'a', 'b', 'c', '{', '}'})
+	f.Add([]byte{0, 0, 0, 0, '{', '"', 'h', 'e', 'a', 'd', 'e', 'r', 's', '"', ':', '"', '"', '}'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		body, r, err := DecodeLayer(data)
+		if err != nil {
+			return
+		}
+		again, err := EncodeLayer(body, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body2, r2, err := DecodeLayer(again)
+		j1, _ := json.Marshal(r)
+		j2, _ := json.Marshal(r2)
+		if err != nil || !bytes.Equal(body, body2) || !bytes.Equal(j1, j2) {
+			t.Fatalf("re-encoding changed the layer")
+		}
+	})
+}
+
+func FuzzDecodeV4(f *testing.F) {
+	f.Add([]byte(`l3:abc2:dee`))
+	f.Fuzz(func(t *testing.T, data []byte) { DecodeV4(data) })
+}
