@@ -147,7 +147,7 @@ func mustLayer(t *testing.T, body []byte, r Routing) []byte {
 
 func TestV4(t *testing.T) {
 	req := EncodeV4Request([]byte(`{"method":"GET","endpoint":"/capabilities"}`), nil)
-	if string(req) != `l44:{"method":"GET","endpoint":"/capabilities"}e` {
+	if string(req) != `l43:{"method":"GET","endpoint":"/capabilities"}e` {
 		t.Fatalf("v4 request %q", req)
 	}
 	a, b, err := DecodeV4(EncodeV4Request([]byte(`{"code":200}`), []byte("body")))
