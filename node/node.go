@@ -12,19 +12,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
-	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -60,6 +56,9 @@ type Config struct {
 	RatePerSecond float64
 	// ForwardTimeout bounds a request forwarded to another swarm member; default 5 s.
 	ForwardTimeout time.Duration
+	// OnionObserver, if set, is told what the node saw of each onion request
+	// it handled (tests use it to check what each hop learned).
+	OnionObserver func(OnionHop)
 }
 
 // Errors of the Node.
@@ -164,86 +163,6 @@ func (n *Node) Addrs() []string {
 // Ready is closed once the node listens and has its first view of the swarms.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
 
-// resourceLimits are the node's libp2p limits, chosen for a devnet where
-// thousands of short requests a second come from a few peers on loopback.
-// The library's defaults scale with the machine and cap streams per peer at
-// a few hundred, which a client polling in a loop or a swarm replicating a
-// burst of stores reaches (the issue measured refusals after a few hundred
-// requests). Here each peer may hold 1,024 streams and 64 connections, and
-// the node 16,384 streams, 4,096 connections and 1 GiB of buffers; short
-// streams are closed at once, so these bound bursts, not totals.
-func resourceLimits() rcmgr.ConcreteLimitConfig {
-	base := rcmgr.DefaultLimits.AutoScale()
-	partial := rcmgr.PartialLimitConfig{
-		System: rcmgr.ResourceLimits{
-			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
-			Conns: 4096, ConnsInbound: 4096, ConnsOutbound: 4096,
-			FD: 4096, Memory: 1 << 30,
-		},
-		Transient: rcmgr.ResourceLimits{
-			Streams: 4096, StreamsInbound: 4096, StreamsOutbound: 4096,
-			Conns: 1024, ConnsInbound: 1024, ConnsOutbound: 1024,
-			FD: 1024, Memory: 256 << 20,
-		},
-		PeerDefault: rcmgr.ResourceLimits{
-			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
-			Conns: 64, ConnsInbound: 64, ConnsOutbound: 64,
-			Memory: 128 << 20,
-		},
-		ProtocolDefault: rcmgr.ResourceLimits{
-			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
-			Memory: 512 << 20,
-		},
-		ProtocolPeerDefault: rcmgr.ResourceLimits{
-			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
-			Memory: 128 << 20,
-		},
-		ServiceDefault: rcmgr.ResourceLimits{
-			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
-			Memory: 512 << 20,
-		},
-		ServicePeerDefault: rcmgr.ResourceLimits{
-			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
-			Memory: 128 << 20,
-		},
-	}
-	return partial.Build(base)
-}
-
-// NewHost builds a libp2p host the devnet way: the given key as identity,
-// TCP with Noise and yamux, no relay, no NAT port mapping, no mDNS, no
-// metrics registry, and the resource limits above. Clients use it too.
-func NewHost(key ed25519.PrivateKey, listen []string) (host.Host, error) {
-	priv, err := crypto.UnmarshalEd25519PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("libp2p key: %w", err)
-	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits()), rcmgr.WithMetricsDisabled())
-	if err != nil {
-		return nil, fmt.Errorf("resource manager: %w", err)
-	}
-	opts := []libp2p.Option{
-		libp2p.Identity(priv),
-		libp2p.ListenAddrStrings(listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(rm),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-		libp2p.Ping(false),
-	}
-	if len(listen) == 0 {
-		opts = append(opts, libp2p.NoListenAddrs)
-	}
-	h, err := libp2p.New(opts...)
-	if err != nil {
-		rm.Close()
-		return nil, fmt.Errorf("libp2p host: %w", err)
-	}
-	return h, nil
-}
-
 // Start opens the database, starts the libp2p host and the node's loops.
 // It returns once the host listens; Ready tells when the node has its first
 // view of the swarms. On error, what it started is undone.
@@ -260,7 +179,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	h, err := NewHost(n.cfg.Key, n.cfg.ListenAddrs)
+	h, err := p2phost.New(n.cfg.Key, n.cfg.ListenAddrs)
 	if err != nil {
 		st.close()
 		return err
@@ -268,6 +187,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.store, n.host, n.started = st, h, true
 	h.SetStreamHandler(storagerpc.ProtocolStorage, n.handleStorage)
 	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.handleSwarm)
+	h.SetStreamHandler(onion.Protocol, n.handleOnion)
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.wg.Add(2)

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -67,7 +68,7 @@ func startTestnet(t testing.TB, n int, tweak func(*Config)) *testnet {
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	client, err := NewHost(seedKey("client"), nil)
+	client, err := p2phost.New(seedKey("client"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

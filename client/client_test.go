@@ -1,0 +1,298 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/identity"
+	_ "github.com/sessionctl/sessionctl/internal/sqlitedb" // the sqlite driver
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/sessionctl/sessionctl/node"
+)
+
+func newKeys(t testing.TB) *identity.Keys {
+	k, err := identity.NewAccount(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func startClient(t testing.TB, nw *devnet.Network, k *identity.Keys, statePath string) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), ""), StatePath: statePath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestSendAndFetch(t *testing.T) {
+	nw := devnet.StartT(t, devnet.Config{Nodes: 12})
+	ctx := context.Background()
+	aliceK, bobK := newKeys(t), newKeys(t)
+	alice := startClient(t, nw, aliceK, "")
+	// Bob is offline: his client starts only after alice sent.
+	res, err := alice.Send(ctx, bobK.AccountID(), "hello bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hash) != 43 || res.Stored < 5 || res.Path.Guard == "" || res.Path.Destination == "" {
+		t.Fatalf("send result %+v", res)
+	}
+	path := []string{res.Path.Guard, res.Path.Middle, res.Path.Exit}
+	if res.Path.Guard == res.Path.Middle || res.Path.Middle == res.Path.Exit || res.Path.Guard == res.Path.Exit {
+		t.Fatalf("path nodes are not distinct: %v", path)
+	}
+	state := filepath.Join(t.TempDir(), "bob.json")
+	bob := startClient(t, nw, bobK, state)
+	msgs, rejected, err := bob.Fetch(ctx)
+	if err != nil || len(rejected) != 0 {
+		t.Fatal(err, rejected)
+	}
+	if len(msgs) != 1 || msgs[0].Text != "hello bob" || msgs[0].From != aliceK.AccountID().String() || msgs[0].Hash != res.Hash {
+		t.Fatalf("bob got %+v", msgs)
+	}
+	// Nothing new: nothing fetched.
+	if msgs, _, _ := bob.Fetch(ctx); len(msgs) != 0 {
+		t.Fatalf("a second fetch returned %d messages", len(msgs))
+	}
+	// Another process for bob: the state file keeps the last hash.
+	bob.Close()
+	if _, err := alice.Send(ctx, bobK.AccountID(), "second"); err != nil {
+		t.Fatal(err)
+	}
+	bob2 := startClient(t, nw, bobK, state)
+	msgs, _, err = bob2.Fetch(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "second" {
+		t.Fatalf("bob's second process got %+v, %v", msgs, err)
+	}
+	if _, err := alice.Send(ctx, identity.AccountID{Prefix: identity.PrefixGroup}, "x"); err == nil {
+		t.Fatal("sent to a non-05 account")
+	}
+}
+
+// TestTamperedMessageRejected: a message changed on the nodes that store it
+// fails bob's checks and is reported, not shown.
+func TestTamperedMessageRejected(t *testing.T) {
+	dir := t.TempDir()
+	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7})
+	ctx := context.Background()
+	aliceK, bobK := newKeys(t), newKeys(t)
+	alice := startClient(t, nw, aliceK, "")
+	res, err := alice.Send(ctx, bobK.AccountID(), "original")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 7; i++ {
+		db, err := openRaw(filepath.Join(dir, "nodes", devnet.NodeName(i), "storage.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tamper(t, db, res.Hash)
+		db.Close()
+	}
+	bob := startClient(t, nw, bobK, "")
+	msgs, rejected, err := bob.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 0 || len(rejected) != 1 || rejected[0].Hash != res.Hash {
+		t.Fatalf("tampered message: %d accepted, rejected %+v", len(msgs), rejected)
+	}
+}
+
+// openRaw opens a node's database beside the running node (WAL allows it).
+func openRaw(path string) (*sql.DB, error) {
+	return sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+}
+
+func tamper(t *testing.T, db *sql.DB, hash string) {
+	t.Helper()
+	var data []byte
+	if err := db.QueryRow(`SELECT data FROM messages WHERE hash = ?`, hash).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x20
+	if _, err := db.Exec(`UPDATE messages SET data = ? WHERE hash = ?`, data, hash); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPrivacy records what every node saw of onion requests and checks it
+// against what SPEC 5 says each hop may learn.
+func TestPrivacy(t *testing.T) {
+	var mu sync.Mutex
+	var seen []node.OnionHop
+	nw := devnet.StartT(t, devnet.Config{Nodes: 12, NodeConfig: func(i int, c *node.Config) {
+		c.OnionObserver = func(h node.OnionHop) {
+			mu.Lock()
+			seen = append(seen, h)
+			mu.Unlock()
+		}
+	}})
+	ctx := context.Background()
+	aliceK, bobK := newKeys(t), newKeys(t)
+	alice := startClient(t, nw, aliceK, "")
+	mu.Lock()
+	seen = nil // forget the path test
+	mu.Unlock()
+	const secret = "the meeting is at noon"
+	res, err := alice.Send(ctx, bobK.AccountID(), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	hops := append([]node.OnionHop(nil), seen...)
+	mu.Unlock()
+	byHop := map[int]node.OnionHop{}
+	for _, h := range hops {
+		byHop[h.Hop] = h
+	}
+	if len(byHop) != 4 || byHop[1].Node != res.Path.Guard || byHop[4].Node != res.Path.Destination || !byHop[4].Destination {
+		t.Fatalf("hops seen: %+v", hops)
+	}
+	aliceID := aliceK.AccountID().String()
+	aliceEd := hex.EncodeToString(aliceK.Ed25519Public())
+	for _, h := range hops {
+		if bytes.Contains(h.Seen, []byte(secret)) {
+			t.Errorf("hop %d read the message", h.Hop)
+		}
+		if bytes.Contains(h.Seen, []byte(aliceID)) || bytes.Contains(h.Seen, []byte(aliceEd)) || bytes.Contains(h.Seen, aliceK.Ed25519Public()) {
+			t.Errorf("hop %d saw alice's identity", h.Hop)
+		}
+	}
+	guard := byHop[1]
+	if guard.Next != res.Path.Middle || bytes.Contains(guard.Seen, []byte(res.Path.Destination)) || bytes.Contains(guard.Seen, []byte(bobK.AccountID().String())) {
+		t.Errorf("the guard learned more than the middle node: next %s", guard.Next[:8])
+	}
+	if byHop[2].Next != res.Path.Exit || byHop[3].Next != res.Path.Destination {
+		t.Errorf("each hop should learn only its neighbours: %+v", hops)
+	}
+	// The destination sees the store request: the recipient, and ciphertext.
+	if !bytes.Contains(byHop[4].Seen, []byte(bobK.AccountID().String())) {
+		t.Errorf("the destination did not see the recipient")
+	}
+	// What the nodes store: ciphertext only, no sender.
+	for i := 0; i < 12; i++ {
+		db, err := openRaw(filepath.Join(nwDir(nw), "nodes", devnet.NodeName(i), "storage.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var data []byte
+		err = db.QueryRow(`SELECT data FROM messages WHERE hash = ?`, res.Hash).Scan(&data)
+		db.Close()
+		if err == sql.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte(secret)) || bytes.Contains(data, aliceK.Ed25519Public()) || bytes.Contains(data, aliceK.X25519Public[:]) {
+			t.Errorf("%s stores the message or the sender in clear", devnet.NodeName(i))
+		}
+	}
+}
+
+func nwDir(nw *devnet.Network) string { return nw.Dir() }
+
+// TestPathRebuilt: when a path node stops, the client builds another path.
+func TestPathRebuilt(t *testing.T) {
+	nw := devnet.StartT(t, devnet.Config{Nodes: 12})
+	ctx := context.Background()
+	alice := startClient(t, nw, newKeys(t), "")
+	bob := newKeys(t)
+	res, err := alice.Send(ctx, bob.AccountID(), "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12; i++ {
+		if nw.NodeKey(i) == res.Path.Guard {
+			nw.StopNode(i)
+		}
+	}
+	res2, err := alice.Send(ctx, bob.AccountID(), "two")
+	if err != nil {
+		t.Fatalf("send after the guard stopped: %v", err)
+	}
+	if res2.Path.Guard == res.Path.Guard {
+		t.Fatal("the stopped guard is still on the path")
+	}
+}
+
+func TestEncryptDecrypt(t *testing.T) {
+	a, b, c := newKeys(t), newKeys(t), newKeys(t)
+	ct, err := client.Encrypt(a, b.X25519Public, []byte("hi"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, sender, err := client.Decrypt(b, ct)
+	if err != nil || string(plain) != "hi" {
+		t.Fatal(plain, err)
+	}
+	if id, _ := client.SenderID(sender); id != a.AccountID() {
+		t.Fatalf("sender %s, want %s", id, a.AccountID())
+	}
+	if _, _, err := client.Decrypt(c, ct); err == nil {
+		t.Fatal("another account opened the message")
+	}
+	// A message re-signed for another recipient does not verify: the
+	// signature covers the recipient's key.
+	forged, _ := client.Encrypt(a, c.X25519Public, []byte("hi"), rand.Reader)
+	if _, _, err := client.Decrypt(b, forged); err == nil {
+		t.Fatal("a message sealed for c opened for b")
+	}
+}
+
+func BenchmarkOnionVersusDirect(b *testing.B) {
+	nw := devnet.StartT(b, devnet.Config{Nodes: 12})
+	ctx := context.Background()
+	c := startClient(b, nw, newKeys(b), "")
+	dest := nw.NodeKey(0)
+	if _, _, err := c.RPC(ctx, dest, "info", struct{}{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("onion-3-hops", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := c.RPC(ctx, dest, "info", struct{}{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.Direct(ctx, dest, "info", struct{}{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkSend(b *testing.B) {
+	nw := devnet.StartT(b, devnet.Config{Nodes: 12})
+	ctx := context.Background()
+	c := startClient(b, nw, newKeys(b), "")
+	to := newKeys(b).AccountID()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.Send(ctx, to, "benchmark message "+strings.Repeat("x", 100)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -1,0 +1,376 @@
+// Package devnet builds and runs a whole Session network in one process: the
+// ledger and its RPC, the service nodes registered through real staking
+// transactions, and the client identities. The command line's `devnet up`
+// runs one; tests start one with StartT.
+//
+//	nw, err := devnet.New(devnet.Config{Dir: dir, Nodes: 12, Seed: "demo"})
+//	err = nw.Start(ctx)     // ready when it returns: every node serves, swarms are settled
+//	defer nw.Close()
+//	url := nw.LedgerURL()
+//
+// Everything derives from the seed: node keys, operator wallets, the chain.
+// The same directory again resumes the same network: the chain, the keys and
+// the nodes' stored messages.
+package devnet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/sessionctl/sessionctl/node"
+	"golang.org/x/crypto/blake2b"
+)
+
+// Config configures a Network.
+type Config struct {
+	// Dir holds the network's state (ledger, nodes' databases). Required.
+	Dir string
+	// Nodes is the number of service nodes; default 12.
+	Nodes int
+	// Seed makes every key and the chain; default "sessionctl".
+	Seed string
+	// BlockTime is the ledger's block time; 0 makes blocks on demand only.
+	BlockTime time.Duration
+	// Genesis funds more wallets at genesis (clients, for instance).
+	Genesis []ledger.Allocation
+	// LedgerAddr is where the ledger RPC listens; default 127.0.0.1:0.
+	LedgerAddr string
+	// LedgerToken guards the RPC's mine and state_change; "" leaves them open.
+	LedgerToken string
+	// Logger receives every component's logs; the zero value logs nothing.
+	Logger zerolog.Logger
+	// NodeConfig, if set, adjusts each node's config before it starts.
+	NodeConfig func(i int, c *node.Config)
+}
+
+// Network is a running devnet.
+type Network struct {
+	cfg    Config
+	log    zerolog.Logger
+	Ledger *ledger.Ledger
+	rpc    *ledgerrpc.Server
+	client *ledgerrpc.Client
+
+	mu    sync.Mutex
+	nodes []*node.Node // by index; nil while stopped
+	keys  []ed25519.PrivateKey
+	done  bool
+}
+
+// New validates cfg.
+func New(cfg Config) (*Network, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("devnet: Config.Dir is required")
+	}
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 12
+	}
+	if cfg.Nodes < 1 || cfg.Nodes > 2000 {
+		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000", cfg.Nodes)
+	}
+	if cfg.Seed == "" {
+		cfg.Seed = "sessionctl"
+	}
+	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("component", "devnet").Logger()}
+	for i := 0; i < cfg.Nodes; i++ {
+		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
+	}
+	return nw, nil
+}
+
+// derive returns the Ed25519 key of a role's i-th member, from the seed.
+func derive(seed, role string, i int) ed25519.PrivateKey {
+	s := blake2b.Sum256([]byte(fmt.Sprintf("sessionctl-%s\x00%s\x00%d", role, seed, i)))
+	return ed25519.NewKeyFromSeed(s[:])
+}
+
+func pub(k ed25519.PrivateKey) string { return hex.EncodeToString(k.Public().(ed25519.PublicKey)) }
+
+// stake is each node's fixed stake.
+const stake = 15_000 * ledger.Coin
+
+// Operator and contributor wallets: node i's operator is operator i; every
+// third node is shared: its operator stakes half and two contributors a
+// quarter each.
+func (nw *Network) operator(i int) ed25519.PrivateKey { return derive(nw.cfg.Seed, "operator", i) }
+func (nw *Network) contributor(i, j int) ed25519.PrivateKey {
+	return derive(nw.cfg.Seed, "contributor", i*2+j)
+}
+func shared(i int) bool { return i%3 == 2 }
+
+func (nw *Network) genesis() []ledger.Allocation {
+	var out []ledger.Allocation
+	for i := 0; i < nw.cfg.Nodes; i++ {
+		out = append(out, ledger.Allocation{Wallet: pub(nw.operator(i)), Amount: stake + 1_000*ledger.Coin})
+		if shared(i) {
+			for j := 0; j < 2; j++ {
+				out = append(out, ledger.Allocation{Wallet: pub(nw.contributor(i, j)), Amount: stake/4 + 100*ledger.Coin})
+			}
+		}
+	}
+	return append(out, nw.cfg.Genesis...)
+}
+
+// Start starts the ledger and its RPC, registers the nodes on a new chain,
+// starts them and waits until each serves with its address on the ledger.
+// On error, what it started is stopped.
+func (nw *Network) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			nw.Close()
+		}
+	}()
+	l, err := ledger.New(ledger.Config{
+		Path: filepath.Join(nw.cfg.Dir, "ledger", "ledger.db"), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime,
+		Genesis: nw.genesis(), Logger: nw.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := l.Start(ctx); err != nil {
+		return err
+	}
+	nw.Ledger = l
+	srv, err := ledgerrpc.NewServer(ledgerrpc.ServerConfig{Ledger: l, Addr: nw.cfg.LedgerAddr, Token: nw.cfg.LedgerToken, Logger: nw.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	nw.rpc = srv
+	nw.client = ledgerrpc.NewClient(srv.URL(), nw.cfg.LedgerToken)
+	if err := nw.register(ctx); err != nil {
+		return err
+	}
+	nw.mu.Lock()
+	nw.nodes = make([]*node.Node, nw.cfg.Nodes)
+	nw.mu.Unlock()
+	for i := range nw.keys {
+		if err := nw.StartNode(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nw.settle(ctx)
+}
+
+// register submits the staking transactions of the nodes the chain does not
+// know yet, and makes a block with them.
+func (nw *Network) register(ctx context.Context) error {
+	submitted := 0
+	for i, k := range nw.keys {
+		if _, ok := nw.Ledger.Node(pub(k)); ok {
+			continue
+		}
+		op := nw.operator(i)
+		amount := stake
+		var reserved []ledger.Reservation
+		if shared(i) {
+			amount = stake / 2
+			for j := 0; j < 2; j++ {
+				reserved = append(reserved, ledger.Reservation{Wallet: pub(nw.contributor(i, j)), Amount: stake / 4})
+			}
+		}
+		if err := nw.submit(op, ledger.TxRegister, ledger.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
+			return fmt.Errorf("register node %d: %w", i, err)
+		}
+		for _, r := range reserved {
+			c := nw.contributor(i, slices.IndexFunc(reserved, func(x ledger.Reservation) bool { return x.Wallet == r.Wallet }))
+			if err := nw.submit(c, ledger.TxContribute, ledger.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
+				return fmt.Errorf("contribute to node %d: %w", i, err)
+			}
+		}
+		submitted++
+	}
+	if submitted > 0 {
+		if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+			return err
+		}
+		nw.log.Info().Int("nodes", submitted).Msg("service nodes registered")
+	}
+	return nil
+}
+
+func (nw *Network) submit(key ed25519.PrivateKey, t ledger.TxType, body any, nodeKey ed25519.PrivateKey) error {
+	a, err := nw.Ledger.Account(pub(key))
+	if err != nil {
+		return err
+	}
+	tx, err := ledger.NewTx(t, key, a.NextNonce, body)
+	if err != nil {
+		return err
+	}
+	if nodeKey != nil {
+		tx.SignAsNode(nodeKey)
+	}
+	_, err = nw.Ledger.Submit(tx)
+	return err
+}
+
+// StartNode starts node i (again, after StopNode).
+func (nw *Network) StartNode(ctx context.Context, i int) error {
+	if i < 0 || i >= len(nw.keys) {
+		return fmt.Errorf("devnet: no node %d", i)
+	}
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if nw.done || nw.nodes == nil {
+		return errors.New("devnet: the network is not running")
+	}
+	if nw.nodes[i] != nil {
+		return fmt.Errorf("devnet: %s is running", NodeName(i))
+	}
+	cfg := node.Config{
+		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: nw.client,
+		Logger: nw.cfg.Logger.With().Str("name", NodeName(i)).Logger(),
+	}
+	if nw.cfg.NodeConfig != nil {
+		nw.cfg.NodeConfig(i, &cfg)
+	}
+	n, err := node.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	nw.nodes[i] = n
+	return nil
+}
+
+// StopNode stops node i; it stays registered.
+func (nw *Network) StopNode(i int) error {
+	nw.mu.Lock()
+	if i < 0 || i >= len(nw.nodes) || nw.nodes[i] == nil {
+		nw.mu.Unlock()
+		return fmt.Errorf("devnet: %s is not running", NodeName(i))
+	}
+	n := nw.nodes[i]
+	nw.nodes[i] = nil
+	nw.mu.Unlock()
+	return n.Close()
+}
+
+// NodeName is node i's name in the devnet: node-1, node-2, ...
+func NodeName(i int) string { return fmt.Sprintf("node-%d", i+1) }
+
+// settle waits until every running node's address is on the ledger and
+// every node has seen every other's, making blocks on demand to hurry it.
+func (nw *Network) settle(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+			return err
+		}
+		h := nw.Ledger.Info().Height
+		ok := true
+		for _, n := range nw.Nodes() {
+			if err := n.WaitView(ctx, h); err != nil {
+				return fmt.Errorf("devnet: nodes did not settle: %w", err)
+			}
+			sn, found := nw.Ledger.Node(n.Key())
+			if !found || sn.PeerID != n.PeerID().String() || !slices.Equal(sn.Addrs, n.Addrs()) {
+				ok = false
+			}
+		}
+		if ok {
+			// One more block so every node has seen the last addresses.
+			if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+				return err
+			}
+			h = nw.Ledger.Info().Height
+			for _, n := range nw.Nodes() {
+				if err := n.WaitView(ctx, h); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devnet: node addresses did not reach the ledger: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Nodes returns the running nodes.
+func (nw *Network) Nodes() []*node.Node {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	var out []*node.Node
+	for _, n := range nw.nodes {
+		if n != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Node returns node i, or nil while it is stopped.
+func (nw *Network) Node(i int) *node.Node {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if i < 0 || i >= len(nw.nodes) {
+		return nil
+	}
+	return nw.nodes[i]
+}
+
+// NodeKey returns node i's Ed25519 public key (hex).
+func (nw *Network) NodeKey(i int) string { return pub(nw.keys[i]) }
+
+// Dir returns the network's state directory.
+func (nw *Network) Dir() string { return nw.cfg.Dir }
+
+// LedgerURL is the ledger RPC's base URL.
+func (nw *Network) LedgerURL() string { return nw.rpc.URL() }
+
+// Close stops the nodes, the RPC and the ledger. Safe to call twice.
+func (nw *Network) Close() error {
+	nw.mu.Lock()
+	if nw.done {
+		nw.mu.Unlock()
+		return nil
+	}
+	nw.done = true
+	nodes := nw.nodes
+	nw.nodes = nil
+	nw.mu.Unlock()
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, n := range nodes {
+		if n == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.Close(); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if nw.rpc != nil {
+		errs = append(errs, nw.rpc.Close())
+	}
+	if nw.Ledger != nil {
+		errs = append(errs, nw.Ledger.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,96 @@
+// Package p2phost builds the libp2p hosts of sessionctl, for nodes and
+// clients alike, with one set of options and resource limits.
+package p2phost
+
+import (
+	"crypto/ed25519"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+)
+
+// resourceLimits are the node's libp2p limits, chosen for a devnet where
+// thousands of short requests a second come from a few peers on loopback.
+// The library's defaults scale with the machine and cap streams per peer at
+// a few hundred, which a client polling in a loop or a swarm replicating a
+// burst of stores reaches (the issue measured refusals after a few hundred
+// requests). Here each peer may hold 1,024 streams and 64 connections, and
+// the node 16,384 streams, 4,096 connections and 1 GiB of buffers; short
+// streams are closed at once, so these bound bursts, not totals.
+func resourceLimits() rcmgr.ConcreteLimitConfig {
+	base := rcmgr.DefaultLimits.AutoScale()
+	partial := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
+			Conns: 4096, ConnsInbound: 4096, ConnsOutbound: 4096,
+			FD: 4096, Memory: 1 << 30,
+		},
+		Transient: rcmgr.ResourceLimits{
+			Streams: 4096, StreamsInbound: 4096, StreamsOutbound: 4096,
+			Conns: 1024, ConnsInbound: 1024, ConnsOutbound: 1024,
+			FD: 1024, Memory: 256 << 20,
+		},
+		PeerDefault: rcmgr.ResourceLimits{
+			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
+			Conns: 64, ConnsInbound: 64, ConnsOutbound: 64,
+			Memory: 128 << 20,
+		},
+		ProtocolDefault: rcmgr.ResourceLimits{
+			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
+			Memory: 512 << 20,
+		},
+		ProtocolPeerDefault: rcmgr.ResourceLimits{
+			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
+			Memory: 128 << 20,
+		},
+		ServiceDefault: rcmgr.ResourceLimits{
+			Streams: 16384, StreamsInbound: 16384, StreamsOutbound: 16384,
+			Memory: 512 << 20,
+		},
+		ServicePeerDefault: rcmgr.ResourceLimits{
+			Streams: 1024, StreamsInbound: 1024, StreamsOutbound: 1024,
+			Memory: 128 << 20,
+		},
+	}
+	return partial.Build(base)
+}
+
+// New builds a libp2p host the devnet way: the given key as identity,
+// TCP with Noise and yamux, no relay, no NAT port mapping, no mDNS, no
+// metrics registry, and the resource limits above. Clients use it too.
+func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
+	priv, err := crypto.UnmarshalEd25519PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("libp2p key: %w", err)
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits()), rcmgr.WithMetricsDisabled())
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(priv),
+		libp2p.ListenAddrStrings(listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.Ping(false),
+	}
+	if len(listen) == 0 {
+		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	return h, nil
+}

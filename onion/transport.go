@@ -1,0 +1,93 @@
+package onion
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Protocol is the libp2p protocol of onion hops (SPEC 10).
+const Protocol protocol.ID = "/sessionctl/onion/1.0.0"
+
+// On a stream of Protocol the sender writes [u8 hop][layer] and closes its
+// side; hop is 1 at the guard and each node adds one when it forwards. The
+// receiver answers [u16 big-endian status][body]: 200 and the destination's
+// sealed reply, passed back unchanged, or an error status and a short text
+// from the hop that failed.
+
+// Status codes a hop answers with.
+const (
+	StatusOK         = 200
+	StatusBadRequest = 400 // the layer is malformed, does not decrypt, loops or has too many hops
+	StatusTooLarge   = 413
+	StatusBadGateway = 502 // the next hop is unknown or did not answer
+	StatusTimeout    = 504
+)
+
+// ReadRequest reads [u8 hop][layer] from r.
+func ReadRequest(r io.Reader) (hop int, layer []byte, err error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxLayerSize+2))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(data) > MaxLayerSize+1 {
+		return 0, nil, fmt.Errorf("%w: over %d bytes", ErrFormat, MaxLayerSize)
+	}
+	if len(data) < 1 {
+		return 0, nil, fmt.Errorf("%w: empty request", ErrFormat)
+	}
+	return int(data[0]), data[1:], nil
+}
+
+// WriteResponse writes [u16 status][body].
+func WriteResponse(w io.Writer, status int, body []byte) error {
+	var h [2]byte
+	binary.BigEndian.PutUint16(h[:], uint16(status))
+	if _, err := w.Write(h[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+// Send sends layer to p as hop number hop and returns the answer.
+func Send(ctx context.Context, h host.Host, p peer.ID, hop int, layer []byte) (status int, body []byte, err error) {
+	if hop < 1 || hop > MaxHops {
+		return 0, nil, fmt.Errorf("onion: hop %d out of 1..%d", hop, MaxHops)
+	}
+	s, err := h.NewStream(ctx, p, Protocol)
+	if err != nil {
+		return 0, nil, fmt.Errorf("open onion stream to %s: %w", p.ShortString(), err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		s.SetDeadline(dl)
+	} else {
+		s.SetDeadline(time.Now().Add(60 * time.Second))
+	}
+	if _, err := s.Write([]byte{byte(hop)}); err == nil {
+		_, err = s.Write(layer)
+	}
+	if err == nil {
+		err = s.CloseWrite()
+	}
+	if err != nil {
+		s.Reset()
+		return 0, nil, fmt.Errorf("send onion request to %s: %w", p.ShortString(), err)
+	}
+	data, err := io.ReadAll(io.LimitReader(s, MaxLayerSize+16<<20))
+	if err != nil {
+		s.Reset()
+		return 0, nil, fmt.Errorf("read onion answer from %s: %w", p.ShortString(), err)
+	}
+	s.Close()
+	if len(data) < 2 {
+		return 0, nil, fmt.Errorf("%w: answer of %d bytes from %s", ErrFormat, len(data), p.ShortString())
+	}
+	return int(binary.BigEndian.Uint16(data)), data[2:], nil
+}
