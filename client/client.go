@@ -342,7 +342,7 @@ func (c *Client) rpc(ctx context.Context, dest, method string, params any) (*sto
 		return nil, Path{}, err
 	}
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 2; attempt++ {
 		path, err := c.ensurePath(ctx, dest)
 		if err != nil {
 			return nil, Path{}, err
@@ -405,23 +405,30 @@ func (c *Client) swarmFor(id identity.AccountID) (uint64, []string) {
 	return sid, slices.Clone(c.members[sid])
 }
 
-// toSwarm calls method on a random member of id's swarm, following 421s.
+// toSwarm calls method on a member of id's swarm, trying members in random
+// order when one does not answer (a stopped node stays in its swarm until
+// the network notices), and following 421s to the swarm a node names.
 func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method string, params func() any) (*storagerpc.Response, Path, error) {
 	if err := c.refresh(ctx, false); err != nil {
 		return nil, Path{}, err
 	}
 	_, members := c.swarmFor(id)
-	for attempt := 0; attempt < 3; attempt++ {
-		if len(members) == 0 {
-			return nil, Path{}, ErrNoNodes
-		}
-		dest := members[randInt(len(members))]
+	var lastErr error
+	redirects := 0
+	for tries := 0; tries < 6 && len(members) > 0; tries++ {
+		i := randInt(len(members))
+		dest := members[i]
+		members = append(members[:i], members[i+1:]...)
 		resp, path, err := c.rpc(ctx, dest, method, params())
 		if err != nil {
-			return nil, Path{}, err
+			lastErr = err
+			continue
 		}
 		if resp.Code != storagerpc.StatusMisdirected {
 			return resp, path, nil
+		}
+		if redirects++; redirects > 2 {
+			break
 		}
 		// The node knows better: retry in the swarm it names.
 		var sw storagerpc.SwarmResult
@@ -435,6 +442,12 @@ func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method stri
 			}
 		}
 		c.mu.Unlock()
+	}
+	if lastErr != nil {
+		return nil, Path{}, lastErr
+	}
+	if len(members) == 0 {
+		return nil, Path{}, ErrNoNodes
 	}
 	return nil, Path{}, fmt.Errorf("%w: no swarm took the request for %s", ErrUnreachable, id)
 }

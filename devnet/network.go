@@ -51,6 +51,19 @@ type Config struct {
 	Logger zerolog.Logger
 	// NodeConfig, if set, adjusts each node's config before it starts.
 	NodeConfig func(i int, c *node.Config)
+	// Logs, if set, gives each component its own logger ("ledger",
+	// "node-1", ...); otherwise Logger is used with a component field.
+	Logs func(component string) zerolog.Logger
+	// Progress, if set, is told how many nodes have started.
+	Progress func(started, total int)
+}
+
+// logger returns the logger of a component.
+func (c *Config) logger(component string) zerolog.Logger {
+	if c.Logs != nil {
+		return c.Logs(component)
+	}
+	return c.Logger.With().Str("name", component).Logger()
 }
 
 // Network is a running devnet.
@@ -132,7 +145,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	}()
 	l, err := ledger.New(ledger.Config{
 		Path: filepath.Join(nw.cfg.Dir, "ledger", "ledger.db"), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime,
-		Genesis: nw.genesis(), Logger: nw.cfg.Logger,
+		Genesis: nw.genesis(), Logger: nw.cfg.logger("ledger"),
 	})
 	if err != nil {
 		return err
@@ -141,7 +154,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		return err
 	}
 	nw.Ledger = l
-	srv, err := ledgerrpc.NewServer(ledgerrpc.ServerConfig{Ledger: l, Addr: nw.cfg.LedgerAddr, Token: nw.cfg.LedgerToken, Logger: nw.cfg.Logger})
+	srv, err := ledgerrpc.NewServer(ledgerrpc.ServerConfig{Ledger: l, Addr: nw.cfg.LedgerAddr, Token: nw.cfg.LedgerToken, Logger: nw.cfg.logger("ledger")})
 	if err != nil {
 		return err
 	}
@@ -156,10 +169,8 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.mu.Lock()
 	nw.nodes = make([]*node.Node, nw.cfg.Nodes)
 	nw.mu.Unlock()
-	for i := range nw.keys {
-		if err := nw.StartNode(ctx, i); err != nil {
-			return err
-		}
+	if err := nw.startNodes(ctx); err != nil {
+		return err
 	}
 	return nw.settle(ctx)
 }
@@ -217,22 +228,51 @@ func (nw *Network) submit(key ed25519.PrivateKey, t ledger.TxType, body any, nod
 	return err
 }
 
+// startNodes starts every node, a few at a time (each opens a database and
+// a host: the work is mostly I/O and key setup).
+func (nw *Network) startNodes(ctx context.Context) error {
+	total := len(nw.keys)
+	errs := make([]error, total)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	var done int
+	var dmu sync.Mutex
+	for i := range nw.keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = nw.StartNode(ctx, i)
+			if nw.cfg.Progress != nil {
+				dmu.Lock()
+				done++
+				nw.cfg.Progress(done, total)
+				dmu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // StartNode starts node i (again, after StopNode).
 func (nw *Network) StartNode(ctx context.Context, i int) error {
 	if i < 0 || i >= len(nw.keys) {
 		return fmt.Errorf("devnet: no node %d", i)
 	}
 	nw.mu.Lock()
-	defer nw.mu.Unlock()
 	if nw.done || nw.nodes == nil {
+		nw.mu.Unlock()
 		return errors.New("devnet: the network is not running")
 	}
 	if nw.nodes[i] != nil {
+		nw.mu.Unlock()
 		return fmt.Errorf("devnet: %s is running", NodeName(i))
 	}
+	nw.mu.Unlock()
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: nw.client,
-		Logger: nw.cfg.Logger.With().Str("name", NodeName(i)).Logger(),
+		Logger: nw.cfg.logger(NodeName(i)),
 	}
 	if nw.cfg.NodeConfig != nil {
 		nw.cfg.NodeConfig(i, &cfg)
@@ -243,6 +283,12 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	if err := n.Start(ctx); err != nil {
 		return err
+	}
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if nw.done || nw.nodes[i] != nil {
+		n.Close()
+		return fmt.Errorf("devnet: %s was started twice or the network stopped", NodeName(i))
 	}
 	nw.nodes[i] = n
 	return nil
