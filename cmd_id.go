@@ -208,3 +208,6 @@ func idList(c *cli.Context) error {
 	}
 	return tw.Flush()
 }
+
+// printJSONLine writes v as one line of JSON (for streams such as fetch --follow).
+func printJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }

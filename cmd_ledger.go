@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
@@ -50,15 +51,22 @@ type endpoint struct {
 	Seed  string `json:"seed"`
 }
 
-// ledgerClient finds the ledger: --ledger, else the one running under --dir.
-// Nothing there, or nothing answering, is exit code 3.
+// ledgerClient finds the ledger: --ledger, else the devnet running under
+// --dir, else a ledger served alone there. Nothing there, or nothing
+// answering, is exit code 3.
 func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
 	url, token := c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name)
+	dir := c.String(dirFlag.Name)
+	if m, err := devnet.ReadManifest(dir); url == "" && err == nil {
+		url = m.Ledger.URL
+		if token == "" {
+			token = m.Control.Token // the devnet guards its ledger with the control token
+		}
+	}
 	if url == "" {
-		dir := c.String(dirFlag.Name)
 		data, err := os.ReadFile(endpointFile(dir))
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, notRunning(fmt.Errorf("no ledger is running under %s; start one with 'sessionctl ledger serve' or pass --ledger URL", dir))
+			return nil, notRunning(fmt.Errorf("no devnet or ledger is running under %s; start one with 'sessionctl devnet up' or pass --ledger URL", dir))
 		}
 		if err != nil {
 			return nil, err

@@ -223,6 +223,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		Commands: []*cli.Command{
 			idCommand(),
+			devnetCommand(),
+			sendCommand(),
+			fetchCommand(),
+			nodeCommand(),
+			swarmCommand(),
 			ledgerCommand(),
 			nameCommand(),
 		},

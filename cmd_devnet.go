@@ -1,0 +1,520 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/urfave/cli/v2"
+)
+
+// detachedEnv marks the background process that `devnet up --detach` starts.
+const detachedEnv = "SESSIONCTL_DETACHED"
+
+func devnetCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "devnet",
+		Usage: "run a whole Session network on this machine",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "up",
+				Usage:     "start a devnet (or resume the one saved under --dir) and print how to use it",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes (default 12, or the saved devnet's)"},
+					&cli.StringFlag{Name: "seed", Usage: "`SEED` of every key and of the chain (default \"sessionctl\", or the saved devnet's)", EnvVars: []string{"SESSIONCTL_SEED"}},
+					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "time between ledger blocks"},
+					&cli.StringFlag{Name: "clients", Usage: "client identities to create, comma-separated (default alice,bob,carol)"},
+					&cli.BoolFlag{Name: "reset", Usage: "discard the saved devnet and start afresh"},
+					&cli.BoolFlag{Name: "detach", Usage: "run in the background; return once the devnet is ready"},
+					&cli.BoolFlag{Name: "traffic", Usage: "make the clients exchange messages in the background"},
+					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "format of the log files: console or json"},
+					jsonFlag,
+				},
+				Action: devnetUp,
+			},
+			{Name: "status", Usage: "is a devnet running under --dir? (exit 0 yes, 3 no)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetStatus},
+			{Name: "down", Usage: "stop the devnet running under --dir", ArgsUsage: " ", Action: devnetDown},
+		},
+	}
+}
+
+// dialDevnet finds the devnet running under --dir: exit 3 when there is none.
+func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
+	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+	defer cancel()
+	cc, err := devnet.Dial(ctx, c.String(dirFlag.Name))
+	if errors.Is(err, devnet.ErrNotRunning) {
+		return nil, notRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
+	}
+	return cc, err
+}
+
+func devnetUp(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	dir := c.String(dirFlag.Name)
+	format := c.String("log-format")
+	if format != "console" && format != "json" {
+		return usagef("--log-format %q: want console or json", format)
+	}
+	if c.Duration("block-time") <= 0 {
+		return usagef("--block-time must be positive")
+	}
+	if c.Int("nodes") < 0 || c.Int("nodes") > 2000 {
+		return usagef("--nodes %d: want 1 to 2000", c.Int("nodes"))
+	}
+	if c.Bool("detach") && os.Getenv(detachedEnv) == "" {
+		return detach(c)
+	}
+	var clients []string
+	if c.IsSet("clients") {
+		for _, n := range strings.Split(c.String("clients"), ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				if err := identity.ValidName(n); err != nil {
+					return usagef("--clients: %w", err)
+				}
+				clients = append(clients, n)
+			}
+		}
+	}
+	level, _ := zerolog.ParseLevel(c.String(logLevelFlag.Name))
+	if !c.IsSet(logLevelFlag.Name) {
+		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
+	}
+	logs, closeLogs, err := logFiles(filepath.Join(dir, "logs"), format, level)
+	if err != nil {
+		return err
+	}
+	defer closeLogs()
+	stderr := c.App.ErrWriter
+	progress := func(started, total int) {}
+	if isTerminal(stderr) {
+		progress = func(started, total int) {
+			fmt.Fprintf(stderr, "\rstarting service nodes %d/%d", started, total)
+			if started == total {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+		}
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	began := time.Now()
+	d, err := devnet.Up(ctx, devnet.UpConfig{
+		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: c.Duration("block-time"),
+		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress,
+	})
+	if err != nil {
+		if errors.Is(err, devnet.ErrConflict) || errors.Is(err, devnet.ErrFormat) || errors.Is(err, devnet.ErrRunning) {
+			return usageError(err)
+		}
+		return err
+	}
+	defer d.Close()
+	m := d.Manifest()
+	if c.Bool("json") {
+		printJSON(c.App.Writer, m)
+	} else {
+		printBanner(c.App.Writer, dir, &m, keystore(c), time.Since(began))
+	}
+	select {
+	case <-ctx.Done():
+	case <-d.Done():
+	}
+	fmt.Fprintln(stderr, "stopping the devnet")
+	return d.Close()
+}
+
+// logFiles gives each component a file under dir: ledger.log, node-1.log, ...
+func logFiles(dir, format string, level zerolog.Level) (func(string) zerolog.Logger, func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	var mu sync.Mutex
+	files := map[string]*os.File{}
+	get := func(component string) zerolog.Logger {
+		mu.Lock()
+		defer mu.Unlock()
+		f, ok := files[component]
+		if !ok {
+			var err error
+			f, err = os.OpenFile(filepath.Join(dir, component+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				return zerolog.Nop()
+			}
+			files[component] = f
+		}
+		var w io.Writer = f
+		if format == "console" {
+			w = zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: "15:04:05"}
+		}
+		return zerolog.New(w).Level(level).With().Timestamp().Str("component", component).Logger()
+	}
+	closeAll := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	return get, closeAll, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// detach starts `devnet up` again in the background and waits until its
+// manifest is written, or it exits.
+func detach(c *cli.Context) error {
+	dir := c.String(dirFlag.Name)
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(filepath.Join(dir, "logs", "devnet.out"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	self, err := exec.LookPath(os.Args[0])
+	if err != nil {
+		if self, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a != "--detach" && a != "-detach" && a != "--detach=true" {
+			args = append(args, a)
+		}
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), detachedEnv+"=1")
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	os.Remove(devnet.ManifestPath(dir))
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the devnet in the background: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(3 * time.Minute)
+	for {
+		select {
+		case err := <-exited:
+			tail, _ := os.ReadFile(filepath.Join(dir, "logs", "devnet.out"))
+			msg := strings.TrimSpace(lastLine(string(tail)))
+			if msg == "" {
+				msg = fmt.Sprint(err)
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() == exitUsage {
+				return usageError(errors.New(strings.TrimPrefix(msg, "sessionctl: ")))
+			}
+			return fmt.Errorf("the devnet did not start: %s", strings.TrimPrefix(msg, "sessionctl: "))
+		case <-deadline:
+			cmd.Process.Kill()
+			return errors.New("the devnet was not ready after 3 minutes; see " + filepath.Join(dir, "logs"))
+		case <-time.After(20 * time.Millisecond):
+		}
+		m, err := devnet.ReadManifest(dir)
+		if err != nil || m.PID != cmd.Process.Pid {
+			continue
+		}
+		cmd.Process.Release()
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, m)
+		}
+		printBanner(c.App.Writer, dir, m, keystore(c), 0)
+		fmt.Fprintf(c.App.Writer, "Running in the background (pid %d); stop it with 'sessionctl devnet down'.\n", m.PID)
+		return nil
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// printBanner prints what a user needs: clients, endpoints, nodes, a first command.
+func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keystore, took time.Duration) {
+	swarms := map[string]bool{}
+	for _, n := range m.Nodes {
+		if n.SwarmID != "" {
+			swarms[n.SwarmID] = true
+		}
+	}
+	ready := ""
+	if took > 0 {
+		ready = fmt.Sprintf(", ready in %v", took.Round(time.Millisecond))
+	}
+	fmt.Fprintf(w, "sessionctl devnet: seed %q, %d service nodes in %d swarms%s\n\n", m.Seed, len(m.Nodes), len(swarms), ready)
+	fmt.Fprintln(w, "Clients (their recovery phrases restore them in any Session app; devnet use only):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, cl := range m.Clients {
+		phrase := ""
+		if e, err := ks.Get(cl.Name); err == nil {
+			phrase = e.Keys.Phrase()
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl.Name, cl.AccountID, phrase)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nLedger   %s\nControl  %s  (token in %s)\n\n", m.Ledger.URL, m.Control.URL, devnet.ManifestPath(dir))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NODE\tPEER ID\tSWARM\tSTATE")
+	for i, n := range m.Nodes {
+		if i == 20 {
+			fmt.Fprintf(tw, "  ... and %d more: 'sessionctl node ls'\n", len(m.Nodes)-20)
+			break
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n.Name, n.PeerID, orDash(n.SwarmID), n.State)
+	}
+	tw.Flush()
+	if len(m.Clients) >= 2 {
+		a, b := m.Clients[0].Name, m.Clients[1].Name
+		fmt.Fprintf(w, "\nTry:  sessionctl send --from %s --to %s \"hello %s\"   then   sessionctl fetch --as %s\n", a, b, b, b)
+	}
+	fmt.Fprintf(w, "Manifest %s, logs in %s. Ctrl-C or 'sessionctl devnet down' stops it.\n", devnet.ManifestPath(dir), filepath.Join(dir, "logs"))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func devnetStatus(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	cc, err := dialDevnet(c)
+	if err != nil {
+		return err
+	}
+	st, err := cc.Status(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			Running bool `json:"running"`
+			*devnet.Status
+		}{true, st})
+	}
+	fmt.Fprintf(c.App.Writer, "running (pid %d): seed %q, height %d, %d/%d nodes running, %d active in %d swarms\nledger %s\n",
+		st.PID, st.Seed, st.Height, st.NodesRunning, st.Nodes, st.ActiveNodes, st.Swarms, st.LedgerURL)
+	return nil
+}
+
+func devnetDown(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	cc, err := dialDevnet(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+	defer cancel()
+	if err := cc.Down(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, "devnet stopped; 'sessionctl devnet up' resumes it")
+	return nil
+}
+
+func nodeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "node",
+		Usage: "list, kill and restart the devnet's service nodes",
+		Subcommands: []*cli.Command{
+			{Name: "ls", Usage: "the nodes: peer ID, swarm, state, running", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: nodeList},
+			{Name: "kill", Usage: "stop a node (it stays registered until the network notices)", ArgsUsage: "NAME", Action: nodeAct("kill")},
+			{Name: "restart", Usage: "start a killed node again", ArgsUsage: "NAME", Action: nodeAct("restart")},
+		},
+	}
+}
+
+func nodeList(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	cc, err := dialDevnet(c)
+	if err != nil {
+		return err
+	}
+	nodes, err := cc.Nodes(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			Nodes []devnet.ManifestNode `json:"nodes"`
+		}{nodes})
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tED25519\tPEER ID\tSWARM\tSTATE\tRUNNING")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, orDash(n.SwarmID), n.State, n.Running)
+	}
+	return tw.Flush()
+}
+
+func nodeAct(what string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		name, err := oneArg(c, "NAME")
+		if err != nil {
+			return err
+		}
+		cc, err := dialDevnet(c)
+		if err != nil {
+			return err
+		}
+		if what == "kill" {
+			err = cc.Kill(c.Context, name)
+		} else {
+			err = cc.Restart(c.Context, name)
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "no such node") || strings.Contains(err.Error(), "not running") || strings.Contains(err.Error(), "is running") {
+				return usageError(err)
+			}
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "%s: %s\n", name, map[string]string{"kill": "killed", "restart": "restarted"}[what])
+		return nil
+	}
+}
+
+func swarmCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "swarm",
+		Usage: "the swarms of the network and which one owns an account",
+		Subcommands: []*cli.Command{
+			{Name: "ls", Usage: "every swarm and its members", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: swarmList},
+			{Name: "of", Usage: "the swarm that stores an account's messages", ArgsUsage: "ACCOUNT_ID|NAME", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: swarmOf},
+		},
+	}
+}
+
+// nodeNames maps node keys to devnet names, when a devnet runs under --dir.
+func nodeNames(c *cli.Context) map[string]string {
+	out := map[string]string{}
+	if m, err := devnet.ReadManifest(c.String(dirFlag.Name)); err == nil {
+		for _, n := range m.Nodes {
+			out[n.Ed25519Pubkey] = n.Name
+		}
+	}
+	return out
+}
+
+func nameOf(names map[string]string, key string) string {
+	if n, ok := names[key]; ok {
+		return n
+	}
+	return key[:12]
+}
+
+type swarmJSON struct {
+	SwarmID string   `json:"swarm_id"`
+	Members []string `json:"members"` // Ed25519 keys
+	Names   []string `json:"names,omitempty"`
+}
+
+func swarmList(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	swarms, _, err := lc.Swarms(c.Context)
+	if err != nil {
+		return rpcError(err)
+	}
+	names := nodeNames(c)
+	var out []swarmJSON
+	for _, s := range swarms {
+		sj := swarmJSON{SwarmID: fmt.Sprintf("%016x", s.ID), Members: s.Members}
+		for _, k := range s.Members {
+			sj.Names = append(sj.Names, nameOf(names, k))
+		}
+		out = append(out, sj)
+	}
+	if c.Bool("json") {
+		if out == nil {
+			out = []swarmJSON{}
+		}
+		return printJSON(c.App.Writer, struct {
+			Swarms []swarmJSON `json:"swarms"`
+		}{out})
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(c.App.Writer, "no swarms: no service node is active")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SWARM\tSIZE\tMEMBERS")
+	for _, s := range out {
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", s.SwarmID, len(s.Members), strings.Join(s.Names, " "))
+	}
+	return tw.Flush()
+}
+
+func swarmOf(c *cli.Context) error {
+	arg, err := oneArg(c, "ACCOUNT_ID or NAME")
+	if err != nil {
+		return err
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	id, err := resolveAccount(c, lc, arg)
+	if err != nil {
+		return err
+	}
+	s, err := lc.SwarmOf(c.Context, id)
+	if err != nil {
+		return rpcError(err)
+	}
+	if s.ID == ledger.UnassignedSwarm {
+		return errors.New("no swarm exists yet: no service node is active")
+	}
+	names := nodeNames(c)
+	sj := swarmJSON{SwarmID: fmt.Sprintf("%016x", s.ID), Members: s.Members}
+	for _, k := range s.Members {
+		sj.Names = append(sj.Names, nameOf(names, k))
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			AccountID  string `json:"account_id"`
+			SwarmSpace string `json:"swarm_space"`
+			swarmJSON
+		}{id.String(), fmt.Sprint(id.SwarmSpace()), sj})
+	}
+	fmt.Fprintf(c.App.Writer, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, strings.Join(sj.Names, " "))
+	return nil
+}

@@ -1,0 +1,248 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The control endpoint: HTTP on 127.0.0.1, every request guarded by the
+// manifest's token (Authorization: Bearer). The CLI's devnet, node and down
+// commands use it through ControlClient.
+//
+//	GET  /v1/status                 height, nodes running, swarms
+//	GET  /v1/nodes                  every node as in the manifest
+//	POST /v1/nodes/{name}/kill      stop a node (it stays registered)
+//	POST /v1/nodes/{name}/restart   start it again
+//	POST /v1/down                   stop the devnet
+
+type controlServer struct {
+	d   *Devnet
+	ln  net.Listener
+	srv *http.Server
+}
+
+func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("control endpoint: %w", err)
+	}
+	c := &controlServer{d: d, ln: ln}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", c.status)
+	mux.HandleFunc("GET /v1/nodes", c.nodes)
+	mux.HandleFunc("POST /v1/nodes/{name}/kill", c.kill)
+	mux.HandleFunc("POST /v1/nodes/{name}/restart", c.restart)
+	mux.HandleFunc("POST /v1/down", c.downReq)
+	c.srv = &http.Server{Handler: c.auth(mux), ReadHeaderTimeout: 5 * time.Second}
+	go c.srv.Serve(ln)
+	return c, nil
+}
+
+func (c *controlServer) url() string { return "http://" + c.ln.Addr().String() }
+
+func (c *controlServer) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.srv.Shutdown(ctx)
+}
+
+func (c *controlServer) auth(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(c.d.token)) != 1 {
+			writeErr(w, http.StatusUnauthorized, "the control endpoint needs the token in devnet.json")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// Status is the answer of /v1/status.
+type Status struct {
+	Seed         string `json:"seed"`
+	PID          int    `json:"pid"`
+	Height       uint64 `json:"height"`
+	Nodes        int    `json:"nodes"`
+	NodesRunning int    `json:"nodes_running"`
+	ActiveNodes  int    `json:"active_nodes"`
+	Swarms       int    `json:"swarms"`
+	LedgerURL    string `json:"ledger_url"`
+}
+
+func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
+	info := c.d.Network.Ledger.Info()
+	writeJSON(w, http.StatusOK, Status{Seed: c.d.st.Seed, PID: c.d.Manifest().PID, Height: info.Height, Nodes: c.d.st.Nodes,
+		NodesRunning: len(c.d.Network.Nodes()), ActiveNodes: info.ActiveNodes, Swarms: info.Swarms, LedgerURL: c.d.Network.LedgerURL()})
+}
+
+func (c *controlServer) nodes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, c.d.nodes())
+}
+
+func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
+	i, err := c.d.nodeIndex(r.PathValue("name"))
+	if err != nil {
+		writeErr(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err := c.d.Network.StopNode(i); err != nil {
+		writeErr(w, http.StatusConflict, err.Error())
+		return
+	}
+	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
+	c.d.WriteManifest()
+	writeJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
+}
+
+func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
+	i, err := c.d.nodeIndex(r.PathValue("name"))
+	if err != nil {
+		writeErr(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if c.d.Network.Node(i) != nil {
+		c.d.Network.StopNode(i)
+	}
+	if err := c.d.Network.StartNode(r.Context(), i); err != nil {
+		writeErr(w, http.StatusInternalServerError, "restart failed; see the node's log")
+		c.d.log.Error().Err(err).Str("node", NodeName(i)).Msg("restart")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := c.d.Network.Node(i).WaitReady(ctx); err != nil {
+		writeErr(w, http.StatusInternalServerError, "the node did not become ready")
+		return
+	}
+	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
+	c.d.WriteManifest()
+	writeJSON(w, http.StatusOK, map[string]string{"restarted": NodeName(i)})
+}
+
+func (c *controlServer) downReq(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]bool{"stopping": true})
+	c.d.requestDown()
+}
+
+// ControlClient talks to a running devnet's control endpoint.
+type ControlClient struct {
+	m  *Manifest
+	hc *http.Client
+}
+
+// Dial reads dir's manifest and checks that its devnet answers; a missing
+// manifest or a devnet that does not answer is ErrNotRunning.
+func Dial(ctx context.Context, dir string) (*ControlClient, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &ControlClient{m: m, hc: &http.Client{Timeout: 60 * time.Second}}
+	if _, err := c.Status(ctx); err != nil {
+		if errors.Is(err, ErrNotRunning) {
+			return nil, fmt.Errorf("%w: devnet.json is left from a devnet that is gone (pid %d)", ErrNotRunning, m.PID)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// Manifest returns the manifest the client was made from.
+func (c *ControlClient) Manifest() *Manifest { return c.m }
+
+func (c *ControlClient) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.m.Control.URL+path, bytes.NewReader(nil))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.m.Control.Token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: the control endpoint does not answer", ErrNotRunning)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(data, &e)
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("%w", errors.New(e.Error))
+		}
+		return errors.New(e.Error)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// Status asks the devnet how it is.
+func (c *ControlClient) Status(ctx context.Context) (*Status, error) {
+	var s Status
+	return &s, c.do(ctx, http.MethodGet, "/v1/status", &s)
+}
+
+// Nodes lists the nodes.
+func (c *ControlClient) Nodes(ctx context.Context) ([]ManifestNode, error) {
+	var n []ManifestNode
+	return n, c.do(ctx, http.MethodGet, "/v1/nodes", &n)
+}
+
+// Kill stops a node.
+func (c *ControlClient) Kill(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodPost, "/v1/nodes/"+name+"/kill", nil)
+}
+
+// Restart starts a node again.
+func (c *ControlClient) Restart(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodPost, "/v1/nodes/"+name+"/restart", nil)
+}
+
+// Down stops the devnet and waits until its process is gone.
+func (c *ControlClient) Down(ctx context.Context) error {
+	if err := c.do(ctx, http.MethodPost, "/v1/down", nil); err != nil {
+		return err
+	}
+	for {
+		if !processAlive(c.m.PID) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the devnet (pid %d) did not stop: %w", c.m.PID, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// processAlive reports whether a process with pid exists.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

@@ -1,0 +1,437 @@
+package devnet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
+	"golang.org/x/crypto/blake2b"
+)
+
+// FormatVersion is the version of what a devnet writes under its directory
+// (state.json, devnet.json, the databases' meaning). A directory written by
+// another version is refused, never misread.
+const FormatVersion = 1
+
+// Errors of Up and the devnet commands, for errors.Is.
+var (
+	ErrConflict    = errors.New("the flags contradict the saved devnet")
+	ErrFormat      = errors.New("the devnet directory has an unknown format")
+	ErrRunning     = errors.New("a devnet is already running in this directory")
+	ErrNotRunning  = errors.New("no devnet is running in this directory")
+	ErrUnknownNode = errors.New("no such node")
+)
+
+// UpConfig configures a devnet started by Up. Zero values mean: what the
+// directory saved, or the defaults for a new devnet.
+type UpConfig struct {
+	Dir       string
+	Nodes     int           // default 12
+	Seed      string        // default "sessionctl"
+	BlockTime time.Duration // default 1 s; BlockTimeSet says whether it was given
+	// Clients are the client identities to create; default alice, bob, carol.
+	Clients []string
+	// Reset discards the saved network and starts afresh.
+	Reset bool
+	// Traffic makes the clients exchange messages in the background.
+	Traffic bool
+	// Logs gives each component its logger; nil logs nothing.
+	Logs func(component string) zerolog.Logger
+	// Progress is told how many nodes have started.
+	Progress func(started, total int)
+}
+
+// state is what a devnet saves to resume: <dir>/devnet/state.json.
+type state struct {
+	Format    int       `json:"format"`
+	Seed      string    `json:"seed"`
+	Nodes     int       `json:"nodes"`
+	BlockTime string    `json:"block_time"`
+	Clients   []string  `json:"clients"`
+	Created   time.Time `json:"created"`
+}
+
+func statePath(dir string) string { return filepath.Join(dir, "devnet", "state.json") }
+
+// ManifestPath is where a ready devnet describes itself (mode 0600).
+func ManifestPath(dir string) string { return filepath.Join(dir, "devnet.json") }
+
+// Manifest is <dir>/devnet.json: everything a script needs to drive the devnet.
+type Manifest struct {
+	Format  int              `json:"format"`
+	Seed    string           `json:"seed"`
+	PID     int              `json:"pid"`
+	Started time.Time        `json:"started"`
+	Control Endpoint         `json:"control"`
+	Ledger  Endpoint         `json:"ledger"`
+	Nodes   []ManifestNode   `json:"nodes"`
+	Clients []ManifestClient `json:"clients"`
+	Servers []ManifestServer `json:"servers"`
+}
+
+// Endpoint is a URL and, for the control endpoint, its token.
+type Endpoint struct {
+	URL   string `json:"url"`
+	Token string `json:"token,omitempty"`
+}
+
+// ManifestNode describes one service node.
+type ManifestNode struct {
+	Name          string   `json:"name"`
+	Ed25519Pubkey string   `json:"ed25519_pubkey"`
+	X25519Pubkey  string   `json:"x25519_pubkey"`
+	PeerID        string   `json:"peer_id"`
+	Addrs         []string `json:"addrs"`
+	SwarmID       string   `json:"swarm_id"` // 16 hex digits, "" when in no swarm
+	State         string   `json:"state"`
+	Running       bool     `json:"running"`
+}
+
+// ManifestClient describes one client identity.
+type ManifestClient struct {
+	Name      string `json:"name"`
+	AccountID string `json:"account_id"`
+}
+
+// ManifestServer describes a server (file and community servers, step 8).
+type ManifestServer struct {
+	Kind         string `json:"kind"`
+	URL          string `json:"url"`
+	X25519Pubkey string `json:"x25519_pubkey"`
+}
+
+// ReadManifest reads <dir>/devnet.json; ErrNotRunning when there is none.
+func ReadManifest(dir string) (*Manifest, error) {
+	data, err := os.ReadFile(ManifestPath(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (%s)", ErrNotRunning, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, ManifestPath(dir), err)
+	}
+	if m.Format != FormatVersion {
+		return nil, fmt.Errorf("%w: manifest version %d, this sessionctl reads %d", ErrFormat, m.Format, FormatVersion)
+	}
+	return &m, nil
+}
+
+// ClientKeys derives a client identity from the seed: the same seed gives
+// the same Account IDs (and recovery phrases) on every machine.
+func ClientKeys(seed, name string) *identity.Keys {
+	h := blake2b.Sum256([]byte("sessionctl-client\x00" + seed + "\x00" + name))
+	return identity.AccountFromSeed([identity.SeedSize]byte(h[:identity.SeedSize]))
+}
+
+// Devnet is a running devnet: the network, its control endpoint and manifest.
+type Devnet struct {
+	cfg     UpConfig
+	st      state
+	log     zerolog.Logger
+	Network *Network
+	control *controlServer
+	token   string
+	ks      *identity.Keystore
+
+	down     chan struct{}
+	downOnce sync.Once
+	traffic  context.CancelFunc
+	wg       sync.WaitGroup
+	closed   bool
+	mu       sync.Mutex
+}
+
+// resolveState merges cfg with the saved state: a given flag that
+// contradicts it is refused; --reset forgets it.
+func resolveState(cfg *UpConfig) (state, bool, error) {
+	path := statePath(cfg.Dir)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) || cfg.Reset {
+		st := state{Format: FormatVersion, Seed: cfg.Seed, Nodes: cfg.Nodes, Clients: cfg.Clients, Created: time.Now().UTC()}
+		if st.Seed == "" {
+			st.Seed = "sessionctl"
+		}
+		if st.Nodes == 0 {
+			st.Nodes = 12
+		}
+		if st.Clients == nil {
+			st.Clients = []string{"alice", "bob", "carol"}
+		}
+		st.BlockTime = cfg.BlockTime.String()
+		return st, false, nil
+	}
+	if err != nil {
+		return state{}, false, err
+	}
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil {
+		return state{}, false, fmt.Errorf("%w: %s: %v", ErrFormat, path, err)
+	}
+	if st.Format != FormatVersion {
+		return state{}, false, fmt.Errorf("%w: %s has version %d, this sessionctl reads %d; use --reset or another --dir", ErrFormat, path, st.Format, FormatVersion)
+	}
+	if cfg.Seed != "" && cfg.Seed != st.Seed {
+		return state{}, false, fmt.Errorf("%w: it was made with --seed %q, not %q; drop the flag to resume, or --reset", ErrConflict, st.Seed, cfg.Seed)
+	}
+	if cfg.Nodes != 0 && cfg.Nodes != st.Nodes {
+		return state{}, false, fmt.Errorf("%w: it has %d nodes, not %d; drop the flag to resume, or --reset", ErrConflict, st.Nodes, cfg.Nodes)
+	}
+	if cfg.Clients != nil && !slices.Equal(cfg.Clients, st.Clients) {
+		return state{}, false, fmt.Errorf("%w: its clients are %v, not %v; drop the flag to resume, or --reset", ErrConflict, st.Clients, cfg.Clients)
+	}
+	return st, true, nil
+}
+
+// reset removes what a devnet made under dir, keeping identities that the
+// user made (only the devnet's client identities go).
+func reset(dir string, old []string) error {
+	for _, p := range []string{"ledger", "nodes", "devnet", "clients", "devnet.json"} {
+		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
+			return fmt.Errorf("reset: %w", err)
+		}
+	}
+	for _, name := range old {
+		os.Remove(filepath.Join(dir, "keys", name+".json"))
+	}
+	return nil
+}
+
+// Up starts a devnet in cfg.Dir, or resumes the one saved there, and
+// returns once it is ready and its manifest is written.
+func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("devnet: UpConfig.Dir is required")
+	}
+	if cfg.Nodes < 0 || cfg.Nodes > 2000 {
+		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000", cfg.Nodes)
+	}
+	if m, err := ReadManifest(cfg.Dir); err == nil && m.PID > 0 && processAlive(m.PID) {
+		return nil, fmt.Errorf("%w (pid %d); stop it with 'sessionctl devnet down'", ErrRunning, m.PID)
+	}
+	if cfg.Reset {
+		var old []string
+		if data, err := os.ReadFile(statePath(cfg.Dir)); err == nil {
+			var st state
+			if json.Unmarshal(data, &st) == nil {
+				old = st.Clients
+			}
+		}
+		if err := reset(cfg.Dir, old); err != nil {
+			return nil, err
+		}
+	}
+	os.Remove(ManifestPath(cfg.Dir)) // a stale manifest of a devnet that died
+	st, resumed, err := resolveState(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range st.Clients {
+		if err := identity.ValidName(c); err != nil {
+			return nil, fmt.Errorf("client %w", err)
+		}
+	}
+	if cfg.Logs == nil {
+		cfg.Logs = func(string) zerolog.Logger { return zerolog.Nop() }
+	}
+	tokenB := make([]byte, 32)
+	if _, err := rand.Read(tokenB); err != nil {
+		return nil, err
+	}
+	d = &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB),
+		ks: identity.OpenKeystore(filepath.Join(cfg.Dir, "keys")), down: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if err := d.ensureClients(); err != nil {
+		return nil, err
+	}
+	if err := writeJSONFile(statePath(cfg.Dir), st); err != nil {
+		return nil, err
+	}
+	var genesis []ledger.Allocation
+	for _, c := range st.Clients {
+		genesis = append(genesis, ledger.Allocation{Wallet: hex.EncodeToString(ClientKeys(st.Seed, c).Ed25519Public()), Amount: 1_000 * ledger.Coin})
+	}
+	bt := time.Second
+	if cfg.BlockTime != 0 {
+		bt = cfg.BlockTime
+	}
+	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, BlockTime: bt, Genesis: genesis,
+		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress})
+	if err != nil {
+		return nil, err
+	}
+	d.Network = nw
+	if err := nw.Start(ctx); err != nil {
+		return nil, err
+	}
+	if d.control, err = startControl(ctx, d); err != nil {
+		return nil, err
+	}
+	if cfg.Traffic {
+		d.startTraffic()
+	}
+	if err := d.WriteManifest(); err != nil {
+		return nil, err
+	}
+	d.log.Info().Bool("resumed", resumed).Int("nodes", st.Nodes).Str("seed", st.Seed).Msg("devnet ready")
+	return d, nil
+}
+
+// ensureClients puts the devnet's client identities in the keystore. A name
+// already there with another key is refused: never overwrite a key.
+func (d *Devnet) ensureClients() error {
+	for _, name := range d.st.Clients {
+		k := ClientKeys(d.st.Seed, name)
+		e, err := d.ks.Get(name)
+		switch {
+		case err == nil && e.Keys.AccountID() != k.AccountID():
+			return fmt.Errorf("%w: the keystore has another identity named %q; remove it or choose other --clients", ErrConflict, name)
+		case err == nil:
+		case errors.Is(err, identity.ErrNotFound):
+			if _, err := d.ks.Create(name, k); err != nil && !errors.Is(err, identity.ErrAccountExists) {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// Manifest returns the devnet's current description.
+func (d *Devnet) Manifest() Manifest {
+	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
+		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
+		Servers: []ManifestServer{}}
+	m.Nodes = d.nodes()
+	for _, c := range d.st.Clients {
+		m.Clients = append(m.Clients, ManifestClient{Name: c, AccountID: ClientKeys(d.st.Seed, c).AccountID().String()})
+	}
+	return m
+}
+
+func (d *Devnet) nodes() []ManifestNode {
+	var out []ManifestNode
+	for i := 0; i < d.st.Nodes; i++ {
+		mn := ManifestNode{Name: NodeName(i), Ed25519Pubkey: d.Network.NodeKey(i), State: "unregistered"}
+		if sn, ok := d.Network.Ledger.Node(mn.Ed25519Pubkey); ok {
+			mn.X25519Pubkey, mn.PeerID, mn.Addrs, mn.State = sn.X25519, sn.PeerID, sn.Addrs, string(sn.State)
+			if sn.SwarmID != ledger.UnassignedSwarm {
+				mn.SwarmID = fmt.Sprintf("%016x", sn.SwarmID)
+			}
+		}
+		if n := d.Network.Node(i); n != nil {
+			mn.Running = true
+			mn.PeerID, mn.Addrs = n.PeerID().String(), n.Addrs()
+		}
+		if mn.Addrs == nil {
+			mn.Addrs = []string{}
+		}
+		out = append(out, mn)
+	}
+	return out
+}
+
+// WriteManifest writes devnet.json atomically, mode 0600.
+func (d *Devnet) WriteManifest() error {
+	return writeJSONFile(ManifestPath(d.cfg.Dir), d.Manifest())
+}
+
+func writeJSONFile(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Done is closed when the control endpoint is asked to stop the devnet.
+func (d *Devnet) Done() <-chan struct{} { return d.down }
+
+func (d *Devnet) requestDown() { d.downOnce.Do(func() { close(d.down) }) }
+
+// Seed returns the devnet's seed.
+func (d *Devnet) Seed() string { return d.st.Seed }
+
+// Clients returns the devnet's client names.
+func (d *Devnet) Clients() []string { return slices.Clone(d.st.Clients) }
+
+// Close stops the traffic, the control endpoint and the network, and removes
+// the manifest. Safe to call twice.
+func (d *Devnet) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+	if d.traffic != nil {
+		d.traffic()
+	}
+	d.wg.Wait()
+	var errs []error
+	if d.control != nil {
+		errs = append(errs, d.control.close())
+	}
+	if d.Network != nil {
+		errs = append(errs, d.Network.Close())
+	}
+	if err := os.Remove(ManifestPath(d.cfg.Dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	d.log.Info().Msg("devnet stopped")
+	return errors.Join(errs...)
+}
+
+// nodeIndex finds a node by name (node-3) or Ed25519 key.
+func (d *Devnet) nodeIndex(name string) (int, error) {
+	for i := 0; i < d.st.Nodes; i++ {
+		if NodeName(i) == name || d.Network.NodeKey(i) == name {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q: the nodes are node-1 to node-%d", ErrUnknownNode, name, d.st.Nodes)
+}

@@ -1,0 +1,55 @@
+package devnet
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+)
+
+// startTraffic makes the clients exchange messages in the background, a
+// message every two seconds or so, and fetch theirs, so there is activity to
+// watch in the logs and the nodes.
+func (d *Devnet) startTraffic() {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.traffic = cancel
+	names := d.st.Clients
+	if len(names) < 2 {
+		return
+	}
+	log := d.cfg.Logs("traffic")
+	lc := ledgerrpc.NewClient(d.Network.LedgerURL(), "")
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		var clients []*client.Client
+		for _, n := range names {
+			c, err := client.New(client.Config{Keys: ClientKeys(d.st.Seed, n), Ledger: lc, Logger: log})
+			if err == nil && c.Start(ctx) == nil {
+				defer c.Close()
+				clients = append(clients, c)
+			}
+		}
+		if len(clients) < 2 {
+			return
+		}
+		for i := 0; ctx.Err() == nil; i++ {
+			from := rand.IntN(len(clients))
+			to := (from + 1 + rand.IntN(len(clients)-1)) % len(clients)
+			text := fmt.Sprintf("traffic message %d from %s to %s", i, names[from], names[to])
+			if _, err := clients[from].Send(ctx, clients[to].AccountID(), text); err != nil && ctx.Err() == nil {
+				log.Warn().Err(err).Msg("traffic send")
+			}
+			if _, _, err := clients[to].Fetch(ctx); err != nil && ctx.Err() == nil {
+				log.Warn().Err(err).Msg("traffic fetch")
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(1500+rand.IntN(1000)) * time.Millisecond):
+			}
+		}
+	}()
+}
