@@ -212,7 +212,9 @@ func detach(c *cli.Context) error {
 	cmd.Env = append(os.Environ(), detachedEnv+"=1")
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	os.Remove(devnet.ManifestPath(dir))
+	if m, err := devnet.ReadManifest(dir); err == nil && devnet.ProcessAlive(m.PID) {
+		return usagef("%v (pid %d); stop it with 'sessionctl devnet down'", devnet.ErrRunning, m.PID)
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the devnet in the background: %w", err)
 	}

@@ -227,7 +227,7 @@ func (c *ControlClient) Down(ctx context.Context) error {
 		return err
 	}
 	for {
-		if !processAlive(c.m.PID) {
+		if !ProcessAlive(c.m.PID) {
 			return nil
 		}
 		select {
@@ -238,8 +238,8 @@ func (c *ControlClient) Down(ctx context.Context) error {
 	}
 }
 
-// processAlive reports whether a process with pid exists.
-func processAlive(pid int) bool {
+// ProcessAlive reports whether a process with pid exists.
+func ProcessAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -155,6 +156,23 @@ type Devnet struct {
 	wg       sync.WaitGroup
 	closed   bool
 	mu       sync.Mutex
+	lock     *os.File
+}
+
+// lockDir takes <dir>/devnet/lock exclusively, or fails with ErrRunning.
+func lockDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "devnet"), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "devnet", "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: another sessionctl holds %s", ErrRunning, f.Name())
+	}
+	return f, nil
 }
 
 // resolveState merges cfg with the saved state: a given flag that
@@ -201,7 +219,7 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 // reset removes what a devnet made under dir, keeping identities that the
 // user made (only the devnet's client identities go).
 func reset(dir string, old []string) error {
-	for _, p := range []string{"ledger", "nodes", "devnet", "clients", "devnet.json"} {
+	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json")} {
 		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
@@ -221,9 +239,19 @@ func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Nodes < 0 || cfg.Nodes > 2000 {
 		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000", cfg.Nodes)
 	}
-	if m, err := ReadManifest(cfg.Dir); err == nil && m.PID > 0 && processAlive(m.PID) {
+	if m, err := ReadManifest(cfg.Dir); err == nil && m.PID > 0 && ProcessAlive(m.PID) {
 		return nil, fmt.Errorf("%w (pid %d); stop it with 'sessionctl devnet down'", ErrRunning, m.PID)
 	}
+	// One devnet per directory: an exclusive lock held until Close.
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if d == nil {
+			lock.Close()
+		}
+	}()
 	if cfg.Reset {
 		var old []string
 		if data, err := os.ReadFile(statePath(cfg.Dir)); err == nil {
@@ -253,13 +281,14 @@ func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
 	if _, err := rand.Read(tokenB); err != nil {
 		return nil, err
 	}
-	d = &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB),
+	dv := &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB), lock: lock,
 		ks: identity.OpenKeystore(filepath.Join(cfg.Dir, "keys")), down: make(chan struct{})}
 	defer func() {
 		if err != nil {
-			d.Close()
+			dv.Close() // stops what started and releases the lock
 		}
 	}()
+	d = dv
 	if err := d.ensureClients(); err != nil {
 		return nil, err
 	}
@@ -421,6 +450,9 @@ func (d *Devnet) Close() error {
 	}
 	if err := os.Remove(ManifestPath(d.cfg.Dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
+	}
+	if d.lock != nil {
+		d.lock.Close()
 	}
 	d.log.Info().Msg("devnet stopped")
 	return errors.Join(errs...)

@@ -1,0 +1,168 @@
+package devnet
+
+import (
+	"context"
+	"crypto/rand"
+	"net"
+	"net/http"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any goroutine outlives the tests: Close
+// must stop every node, server and loop a devnet started.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func up(t *testing.T, cfg UpConfig) *Devnet {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := Up(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// layout is what must be the same for the same seed.
+func layout(m Manifest) any {
+	type n struct{ Name, Ed, X, Peer, Swarm string }
+	var out []any
+	for _, x := range m.Nodes {
+		out = append(out, n{x.Name, x.Ed25519Pubkey, x.X25519Pubkey, x.PeerID, x.SwarmID})
+	}
+	return []any{out, m.Clients}
+}
+
+func TestSameSeedSameNetwork(t *testing.T) {
+	a := up(t, UpConfig{Dir: t.TempDir(), Nodes: 14, Seed: "same"})
+	ma := a.Manifest()
+	a.Close()
+	b := up(t, UpConfig{Dir: t.TempDir(), Nodes: 14, Seed: "same"})
+	mb := b.Manifest()
+	b.Close()
+	if !reflect.DeepEqual(layout(ma), layout(mb)) {
+		t.Fatal("two fresh devnets with one seed differ")
+	}
+	c := up(t, UpConfig{Dir: t.TempDir(), Nodes: 14, Seed: "other"})
+	mc := c.Manifest()
+	c.Close()
+	if reflect.DeepEqual(layout(ma), layout(mc)) {
+		t.Fatal("another seed made the same devnet")
+	}
+}
+
+// TestResumeKeepsMessages: down, up again: same keys, chain and messages;
+// the ports of the first run are closed.
+func TestResumeKeepsMessages(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 7})
+	m1 := d.Manifest()
+	ctx := context.Background()
+	bob := ClientKeys(m1.Seed, "bob")
+	alice := startClient(t, d, ClientKeys(m1.Seed, "alice"))
+	res, err := alice.Send(ctx, bob.AccountID(), "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.Close()
+	height := d.Network.Ledger.Info().Height
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	for _, addr := range append([]string{m1.Ledger.URL, m1.Control.URL}, m1.Nodes[0].Addrs...) {
+		hostport := addr[strings.LastIndex(addr, "/")+1:]
+		if strings.HasPrefix(addr, "/ip4/") {
+			parts := strings.Split(addr, "/")
+			hostport = net.JoinHostPort(parts[2], parts[4])
+		}
+		if c, err := net.DialTimeout("tcp", hostport, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after down", addr)
+		}
+	}
+	if _, err := ReadManifest(dir); err == nil {
+		t.Fatal("the manifest outlives the devnet")
+	}
+
+	d2 := up(t, UpConfig{Dir: dir})
+	defer d2.Close()
+	if !reflect.DeepEqual(m1.Clients, d2.Manifest().Clients) || d2.Network.NodeKey(3) != m1.Nodes[3].Ed25519Pubkey {
+		t.Fatal("the resumed devnet has other keys")
+	}
+	if h := d2.Network.Ledger.Info().Height; h < height {
+		t.Fatalf("the chain went back from %d to %d", height, h)
+	}
+	bc := startClient(t, d2, bob)
+	msgs, _, err := bc.Fetch(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Hash != res.Hash {
+		t.Fatalf("after resume bob got %+v, %v", msgs, err)
+	}
+}
+
+func TestUpRefuses(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 5, Seed: "s1"})
+	if _, err := Up(context.Background(), UpConfig{Dir: dir}); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("a second devnet in the same directory: %v", err)
+	}
+	d.Close()
+	for _, cfg := range []UpConfig{{Dir: dir, Seed: "s2"}, {Dir: dir, Nodes: 6}, {Dir: dir, Clients: []string{"dave"}}} {
+		if _, err := Up(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "contradict") {
+			t.Errorf("%+v: %v", cfg, err)
+		}
+	}
+	// A user's identity named like a devnet client is never overwritten.
+	dir2 := t.TempDir()
+	k, _ := identity.NewAccount(rand.Reader)
+	identity.OpenKeystore(filepath.Join(dir2, "keys")).Create("alice", k)
+	if _, err := Up(context.Background(), UpConfig{Dir: dir2, Nodes: 5}); err == nil || !strings.Contains(err.Error(), "another identity named") {
+		t.Fatalf("up over a user's alice: %v", err)
+	}
+}
+
+func TestControlNeedsToken(t *testing.T) {
+	d := up(t, UpConfig{Dir: t.TempDir(), Nodes: 5})
+	defer d.Close()
+	m := d.Manifest()
+	bad := m
+	bad.Control.Token = "wrong"
+	cc := &ControlClient{m: &bad, hc: http2()}
+	if _, err := cc.Status(context.Background()); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Fatalf("status with a wrong token: %v", err)
+	}
+	good := &ControlClient{m: &m, hc: http2()}
+	if err := good.Kill(context.Background(), "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Restart(context.Background(), "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Kill(context.Background(), "node-9"); err == nil {
+		t.Fatal("killed a node that does not exist")
+	}
+}
+
+func startClient(t *testing.T, d *Devnet, k *identity.Keys) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(d.Network.LedgerURL(), "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func http2() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
