@@ -29,6 +29,7 @@ type Ledger interface {
 	Info(ctx context.Context) (ledger.Info, error)
 	WaitHeight(ctx context.Context, height uint64) (ledger.Info, error)
 	Nodes(ctx context.Context) ([]ledger.ServiceNode, error)
+	Node(ctx context.Context, key string) (ledger.ServiceNode, error)
 	Account(ctx context.Context, wallet string) (ledger.Account, error)
 	Submit(ctx context.Context, tx *ledger.Tx) (string, error)
 }
@@ -80,6 +81,11 @@ type Node struct {
 	replay  *replayCache
 	view    atomic.Pointer[view]
 	moves   moves
+	// Caches of buildView (used by the follow loop only): a node's peer ID
+	// and its string, and parsed addresses, so a new view costs no base58
+	// encoding or multiaddr parsing for nodes that did not change.
+	peerCache map[string]peerEntry
+	addrCache map[string]ma.Multiaddr
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -127,14 +133,15 @@ func New(cfg Config) (*Node, error) {
 	keys := identity.KeysFromEd25519Seed([32]byte(cfg.Key.Seed()))
 	pubHex := hex.EncodeToString(keys.Ed25519Public())
 	return &Node{
-		cfg:     cfg,
-		log:     cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
-		keys:    keys,
-		pubHex:  pubHex,
-		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
-		replay:  newReplayCache(),
-		moves:   moves{newMembers: map[string]bool{}},
-		ready:   make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
+		keys:      keys,
+		pubHex:    pubHex,
+		limiter:   newLimiter(cfg.RateBurst, cfg.RatePerSecond),
+		replay:    newReplayCache(),
+		moves:     moves{newMembers: map[string]bool{}},
+		peerCache: map[string]peerEntry{}, addrCache: map[string]ma.Multiaddr{},
+		ready: make(chan struct{}),
 	}, nil
 }
 
@@ -175,19 +182,37 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.started {
 		return errors.New("node: already started")
 	}
+	// The database and the host are independent: open them side by side.
+	var (
+		h    host.Host
+		herr error
+		hw   sync.WaitGroup
+	)
+	hw.Add(1)
+	go func() {
+		defer hw.Done()
+		h, herr = p2phost.New(n.cfg.Key, n.cfg.ListenAddrs)
+	}()
 	st, err := openStore(ctx, filepath.Join(n.cfg.DataDir, "storage.db"))
-	if err != nil {
-		return err
-	}
-	h, err := p2phost.New(n.cfg.Key, n.cfg.ListenAddrs)
-	if err != nil {
-		st.close()
-		return err
+	hw.Wait()
+	if err != nil || herr != nil {
+		if st != nil {
+			st.close()
+		}
+		if h != nil {
+			h.Close()
+		}
+		return errors.Join(err, herr)
 	}
 	n.store, n.host, n.started = st, h, true
 	h.SetStreamHandler(storagerpc.ProtocolStorage, n.handleStorage)
 	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.handleSwarm)
 	h.SetStreamHandler(onion.Protocol, n.handleOnion)
+	// Publish the address now, so the block that makes the node known to
+	// the others need not wait for the node's first view.
+	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
+		n.publishAddrs(ctx, &view{nodes: map[string]ledger.ServiceNode{n.pubHex: me}})
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.wg.Add(2)
@@ -253,6 +278,12 @@ func (n *Node) expireLoop(ctx context.Context) {
 	}
 }
 
+// peerEntry is a node's peer ID, derived from its key, and its string form.
+type peerEntry struct {
+	id  peer.ID
+	str string
+}
+
 // view is what the node knows of the network at one ledger height.
 type view struct {
 	height       uint64
@@ -290,10 +321,16 @@ func (n *Node) buildView(info ledger.Info, nodes []ledger.ServiceNode) *view {
 		members: map[uint64][]string{}, mine: ledger.UnassignedSwarm,
 	}
 	for _, sn := range nodes {
-		pid, err := storagerpc.PeerIDFromEd25519(sn.Key)
-		if err != nil {
-			continue
+		pe, ok := n.peerCache[sn.Key]
+		if !ok {
+			pid, err := storagerpc.PeerIDFromEd25519(sn.Key)
+			if err != nil {
+				continue
+			}
+			pe = peerEntry{pid, pid.String()}
+			n.peerCache[sn.Key] = pe
 		}
+		pid := pe.id
 		v.nodes[sn.Key] = sn
 		v.byPeer[pid] = sn.Key
 		v.peers[sn.Key] = pid
@@ -304,12 +341,18 @@ func (n *Node) buildView(info ledger.Info, nodes []ledger.ServiceNode) *view {
 			v.mine = sn.SwarmID
 		}
 		// The published addresses are trusted only with the peer ID the key implies.
-		if sn.PeerID == pid.String() && sn.Key != n.pubHex {
+		if sn.PeerID == pe.str && sn.Key != n.pubHex {
 			var addrs []ma.Multiaddr
 			for _, a := range sn.Addrs {
-				if m, err := ma.NewMultiaddr(a); err == nil {
-					addrs = append(addrs, m)
+				m, ok := n.addrCache[a]
+				if !ok {
+					var err error
+					if m, err = ma.NewMultiaddr(a); err != nil {
+						continue
+					}
+					n.addrCache[a] = m
 				}
+				addrs = append(addrs, m)
 			}
 			n.host.Peerstore().SetAddrs(pid, addrs, peerstore.PermanentAddrTTL)
 		}

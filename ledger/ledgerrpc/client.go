@@ -44,7 +44,12 @@ type Client struct {
 // NewClient returns a client of the ledger at base (e.g. http://127.0.0.1:4000);
 // token is needed for Mine and ChangeState only.
 func NewClient(base, token string) *Client {
-	return &Client{base: base, token: token, hc: &http.Client{Timeout: maxWait + 10*time.Second}}
+	// Every node of a devnet long-polls the ledger: keep a connection per
+	// poller instead of the default transport's two idle ones per host,
+	// which closes and reopens connections under load.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 4096, 4096
+	return &Client{base: base, token: token, hc: &http.Client{Timeout: maxWait + 10*time.Second, Transport: tr}}
 }
 
 // URL returns the ledger's base URL.
