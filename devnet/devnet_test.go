@@ -166,3 +166,22 @@ func startClient(t *testing.T, d *Devnet, k *identity.Keys) *client.Client {
 }
 
 func http2() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
+
+// TestTraffic: with Traffic, the clients' messages reach the nodes.
+func TestTraffic(t *testing.T) {
+	d := up(t, UpConfig{Dir: t.TempDir(), Nodes: 5, Traffic: true})
+	defer d.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		total := 0
+		for _, n := range d.Network.Nodes() {
+			c, _ := n.MessageCount(context.Background())
+			total += c
+		}
+		if total > 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no traffic message reached the nodes in 30 s")
+}

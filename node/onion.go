@@ -57,8 +57,7 @@ func (n *Node) handleOnion(s network.Stream) {
 	switch {
 	case p.Routing.Destination != "":
 		seen.Next = p.Routing.Destination
-		n.observe(seen)
-		n.onionForward(ctx, s, hop, p)
+		n.onionForward(ctx, s, hop, p, seen)
 	case p.Routing.IsDestination():
 		seen.Destination = true
 		n.observe(seen)
@@ -101,7 +100,7 @@ func (n *Node) onionReply(s network.Stream, status int, msg string) {
 }
 
 // onionForward sends the next layer on and relays the answer unchanged.
-func (n *Node) onionForward(ctx context.Context, s network.Stream, hop int, p *onion.Peeled) {
+func (n *Node) onionForward(ctx context.Context, s network.Stream, hop int, p *onion.Peeled, seen OnionHop) {
 	if hop >= onion.MaxHops {
 		n.onionReply(s, onion.StatusBadRequest, fmt.Sprintf("an onion request passes at most %d nodes", onion.MaxHops))
 		return
@@ -121,6 +120,7 @@ func (n *Node) onionForward(ctx context.Context, s network.Stream, hop int, p *o
 		n.onionReply(s, onion.StatusBadRequest, "cannot encode the next layer")
 		return
 	}
+	n.observe(seen)
 	status, body, err := onion.Send(ctx, n.host, pid, hop+1, next)
 	if err != nil {
 		n.log.Debug().Err(err).Str("next", p.Routing.Destination[:8]).Msg("onion forward")

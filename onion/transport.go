@@ -61,6 +61,11 @@ func Send(ctx context.Context, h host.Host, p peer.ID, hop int, layer []byte) (s
 	if hop < 1 || hop > MaxHops {
 		return 0, nil, fmt.Errorf("onion: hop %d out of 1..%d", hop, MaxHops)
 	}
+	return SendRaw(ctx, h, p, byte(hop), layer)
+}
+
+// SendRaw is Send without checks on hop, for tests of how nodes refuse.
+func SendRaw(ctx context.Context, h host.Host, p peer.ID, hop byte, layer []byte) (status int, body []byte, err error) {
 	s, err := h.NewStream(ctx, p, Protocol)
 	if err != nil {
 		return 0, nil, fmt.Errorf("open onion stream to %s: %w", p.ShortString(), err)
@@ -70,7 +75,7 @@ func Send(ctx context.Context, h host.Host, p peer.ID, hop int, layer []byte) (s
 	} else {
 		s.SetDeadline(time.Now().Add(60 * time.Second))
 	}
-	if _, err := s.Write([]byte{byte(hop)}); err == nil {
+	if _, err := s.Write([]byte{hop}); err == nil {
 		_, err = s.Write(layer)
 	}
 	if err == nil {
