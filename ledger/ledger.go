@@ -617,6 +617,42 @@ func (l *Ledger) Block(ctx context.Context, height uint64) (*Block, error) {
 	return st.block(ctx, height)
 }
 
+// Rounds returns the remembered testing rounds, newest first.
+func (l *Ledger) Rounds() []Round {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Round
+	for _, r := range l.state.Rounds {
+		out = append(out, *r.clone())
+	}
+	slices.SortFunc(out, func(a, b Round) int { return cmpU64(b.Round, a.Round) })
+	return out
+}
+
+// RoundAt returns the testing round that height belongs to.
+func (l *Ledger) RoundAt(height uint64) (Round, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.params.RoundBlocks == 0 {
+		return Round{}, false
+	}
+	r, ok := l.state.Rounds[l.params.RoundOf(height)]
+	if !ok {
+		return Round{}, false
+	}
+	return *r.clone(), true
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
 // TxStatus says where a transaction stands.
 type TxStatus struct {
 	Hash   string `json:"hash"`

@@ -32,6 +32,14 @@ type Params struct {
 	MaxCredit        uint64 `json:"max_credit"`              // 1,440 blocks (48 h)
 	MinCreditDecomm  uint64 `json:"min_credit_decommission"` // below this a failing node is deregistered: 60
 	SnapshotEvery    uint64 `json:"snapshot_every"`          // blocks between state snapshots on disk
+	// Testing rounds (see quorum.go); RoundBlocks 0 turns testing off.
+	RoundBlocks   uint64 `json:"round_blocks"`   // a testing round: 10 blocks
+	CommitBlocks  uint64 `json:"commit_blocks"`  // of which the commit phase: 3
+	RevealBlocks  uint64 `json:"reveal_blocks"`  // and the reveal phase: 3; the rest is for tests and votes
+	QuorumSize    int    `json:"quorum_size"`    // members of a testing quorum: 10 (fewer in a small devnet)
+	QuorumTargets int    `json:"quorum_targets"` // nodes a quorum tests: up to 50
+	ProofInterval uint64 `json:"proof_interval"` // blocks between a node's uptime proofs: 10 (testnet: 10 min)
+	ProofValidity uint64 `json:"proof_validity"` // a proof older than this counts as offline: 21 (testnet: 21 min)
 }
 
 // DefaultParams returns the rules described on Params.
@@ -49,6 +57,13 @@ func DefaultParams() Params {
 		MaxCredit:        1_440,
 		MinCreditDecomm:  60,
 		SnapshotEvery:    100,
+		RoundBlocks:      10,
+		CommitBlocks:     3,
+		RevealBlocks:     3,
+		QuorumSize:       10,
+		QuorumTargets:    50,
+		ProofInterval:    10,
+		ProofValidity:    21,
 	}
 }
 
@@ -79,6 +94,8 @@ func (p Params) validate() error {
 		return fmt.Errorf("params: credit_every is 0")
 	case p.SnapshotEvery == 0:
 		return fmt.Errorf("params: snapshot_every is 0")
+	case p.RoundBlocks > 0 && (p.CommitBlocks == 0 || p.RevealBlocks == 0 || p.CommitBlocks+p.RevealBlocks >= p.RoundBlocks || p.QuorumSize < 2 || p.QuorumTargets < 1):
+		return fmt.Errorf("params: a testing round needs commit and reveal phases shorter than the round, and quorums of 2 or more")
 	}
 	return nil
 }

@@ -50,6 +50,7 @@ type ServiceNode struct {
 	StateHeight        uint64        `json:"state_height,omitempty"`  // height of the last state change
 	UnlockHeight       uint64        `json:"unlock_height,omitempty"` // stakes return at this height
 	Rewards            uint64        `json:"rewards"`                 // earned in all
+	LastProof          uint64        `json:"last_proof"`              // height of the last uptime proof
 	PeerID             string        `json:"peer_id,omitempty"`       // published by the node (node_info)
 	Addrs              []string      `json:"addrs,omitempty"`         //
 }
@@ -105,6 +106,7 @@ type State struct {
 	NodesHeight  uint64                  `json:"nodes_height"`  // height of the last change to a node's state, keys or addresses
 	Burned       uint64                  `json:"burned"`
 	Minted       uint64                  `json:"minted"`
+	Rounds       map[uint64]*Round       `json:"rounds,omitempty"` // the last testing rounds
 }
 
 func newState() *State {
@@ -131,6 +133,12 @@ func (s *State) clone() *State {
 		c.Names[k] = &r
 	}
 	c.Swarms = s.Swarms.Clone()
+	if s.Rounds != nil {
+		c.Rounds = make(map[uint64]*Round, len(s.Rounds))
+		for k, r := range s.Rounds {
+			c.Rounds[k] = r.clone()
+		}
+	}
 	return &c
 }
 
@@ -190,6 +198,14 @@ func (s *State) applyTx(p Params, tx *Tx, height uint64, authority string) error
 		err = s.changeState(p, b, height)
 	case *NodeInfoBody:
 		err = s.nodeInfo(tx.Signer, b)
+	case *UptimeProofBody:
+		err = s.uptimeProof(tx.Signer, height)
+	case *CommitBody:
+		err = s.commit(p, tx.Signer, b, height)
+	case *RevealBody:
+		err = s.reveal(p, tx.Signer, b, height)
+	case *VoteBody:
+		err = s.vote(p, tx.Signer, b, height)
 	}
 	if err != nil {
 		return err
@@ -272,7 +288,7 @@ func (s *State) register(p Params, operator string, b *RegisterBody, height uint
 
 func (s *State) activateIfStaked(p Params, n *ServiceNode, height uint64) {
 	if n.State == StateAwaiting && n.Staked() == p.StakeRequirement {
-		n.State, n.ActiveSince, n.StateHeight, n.Credit = StateActive, height, height, p.InitialCredit
+		n.State, n.ActiveSince, n.StateHeight, n.Credit, n.LastProof = StateActive, height, height, p.InitialCredit, height
 	}
 }
 
@@ -401,9 +417,10 @@ func (s *State) nodeInfo(key string, b *NodeInfoBody) error {
 }
 
 // beginBlock runs the chain's own work at the start of block height, before
-// its transactions: rewards to the active nodes, decommission credit, and
-// stakes returned at their unlock height.
+// its transactions: rewards to the active nodes, decommission credit, stakes
+// returned at their unlock height, and the testing rounds' tallies and draws.
 func (s *State) beginBlock(p Params, height uint64) {
+	defer s.testingWork(p, height)
 	active := s.activeKeys()
 	if len(active) > 0 {
 		share := p.BlockReward / uint64(len(active))

@@ -23,6 +23,10 @@ const (
 	TxName        TxType = "name"         // register a session name (SNS)
 	TxStateChange TxType = "state_change" // decommission, recommission or deregister a node
 	TxNodeInfo    TxType = "node_info"    // a node publishes its peer ID and addresses
+	TxUptimeProof TxType = "uptime_proof" // a node says it is up
+	TxCommit      TxType = "commit"       // a node commits to a round's secret
+	TxReveal      TxType = "reveal"       // and reveals it
+	TxVote        TxType = "vote"         // a quorum member's verdict on a target
 )
 
 // MaxTxSize bounds an encoded transaction.
@@ -89,6 +93,27 @@ type (
 	NodeInfoBody struct {
 		PeerID string   `json:"peer_id"`
 		Addrs  []string `json:"addrs"`
+	}
+	// UptimeProofBody is a node's signed "I am up".
+	UptimeProofBody struct {
+		Version string `json:"version"`
+	}
+	// CommitBody commits to a round's secret: Hash is BLAKE2b-32(secret), hex.
+	CommitBody struct {
+		Round uint64 `json:"round"`
+		Hash  string `json:"hash"`
+	}
+	// RevealBody reveals the secret committed to (32 bytes, hex).
+	RevealBody struct {
+		Round  uint64 `json:"round"`
+		Secret string `json:"secret"`
+	}
+	// VoteBody is a quorum member's verdict on a target it tested.
+	VoteBody struct {
+		Round  uint64 `json:"round"`
+		Target string `json:"target"`
+		Pass   bool   `json:"pass"`
+		Reason string `json:"reason,omitempty"`
 	}
 )
 
@@ -205,6 +230,14 @@ func (tx *Tx) DecodeBody() (any, error) {
 		body = &StateChangeBody{}
 	case TxNodeInfo:
 		body = &NodeInfoBody{}
+	case TxUptimeProof:
+		body = &UptimeProofBody{}
+	case TxCommit:
+		body = &CommitBody{}
+	case TxReveal:
+		body = &RevealBody{}
+	case TxVote:
+		body = &VoteBody{}
 	default:
 		return nil, fmt.Errorf("%w: unknown type %q", ErrTxFormat, tx.Type)
 	}
@@ -256,6 +289,25 @@ func checkBody(body any) error {
 		}
 		if v, err := hex.DecodeString(b.Value); err != nil || len(v) != EncryptedNameSize {
 			return fmt.Errorf("value: want %d bytes in hex", EncryptedNameSize)
+		}
+	case *UptimeProofBody:
+		if len(b.Version) > 32 {
+			return fmt.Errorf("version longer than 32 bytes")
+		}
+	case *CommitBody:
+		if v, err := hex.DecodeString(b.Hash); err != nil || len(v) != 32 {
+			return fmt.Errorf("hash: want 32 bytes in hex")
+		}
+	case *RevealBody:
+		if v, err := hex.DecodeString(b.Secret); err != nil || len(v) != 32 {
+			return fmt.Errorf("secret: want 32 bytes in hex")
+		}
+	case *VoteBody:
+		if err := checkKeyField("target", b.Target); err != nil {
+			return err
+		}
+		if len(b.Reason) > 200 {
+			return fmt.Errorf("reason longer than 200 bytes")
 		}
 	case *NodeInfoBody:
 		if b.PeerID == "" || len(b.PeerID) > 128 {
