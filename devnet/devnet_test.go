@@ -185,3 +185,17 @@ func TestTraffic(t *testing.T) {
 	}
 	t.Fatal("no traffic message reached the nodes in 30 s")
 }
+
+// startClientNet starts a client of a Network.
+func startClientNet(t *testing.T, nw *Network, k *identity.Keys) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}

@@ -38,3 +38,11 @@ func (x localLedger) Account(ctx context.Context, wallet string) (ledger.Account
 func (x localLedger) Submit(ctx context.Context, tx *ledger.Tx) (string, error) {
 	return x.l.Submit(tx)
 }
+
+func (x localLedger) RoundAt(ctx context.Context, h uint64) (ledger.Round, error) {
+	r, ok := x.l.RoundAt(h)
+	if !ok {
+		return r, fmt.Errorf("no testing round for height %d", h)
+	}
+	return r, nil
+}

@@ -43,6 +43,8 @@ type Config struct {
 	BlockTime time.Duration
 	// Genesis funds more wallets at genesis (clients, for instance).
 	Genesis []ledger.Allocation
+	// Params are the chain's rules for a new chain; nil means the defaults.
+	Params *ledger.Params
 	// LedgerAddr is where the ledger RPC listens; default 127.0.0.1:0.
 	LedgerAddr string
 	// LedgerToken guards the RPC's mine and state_change; "" leaves them open.
@@ -145,7 +147,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	}()
 	l, err := ledger.New(ledger.Config{
 		Path: filepath.Join(nw.cfg.Dir, "ledger", "ledger.db"), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime,
-		Genesis: nw.genesis(), Logger: nw.cfg.logger("ledger"),
+		Genesis: nw.genesis(), Params: nw.cfg.Params, Logger: nw.cfg.logger("ledger"),
 	})
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ type Ledger interface {
 	WaitHeight(ctx context.Context, height uint64) (ledger.Info, error)
 	Nodes(ctx context.Context) ([]ledger.ServiceNode, error)
 	Node(ctx context.Context, key string) (ledger.ServiceNode, error)
+	RoundAt(ctx context.Context, height uint64) (ledger.Round, error)
 	Account(ctx context.Context, wallet string) (ledger.Account, error)
 	Submit(ctx context.Context, tx *ledger.Tx) (string, error)
 }
@@ -81,6 +82,7 @@ type Node struct {
 	replay  *replayCache
 	view    atomic.Pointer[view]
 	moves   moves
+	tst     tester
 	// Caches of buildView (used by the follow loop only): a node's peer ID
 	// and its string, and parsed addresses, so a new view costs no base58
 	// encoding or multiaddr parsing for nodes that did not change.
@@ -140,6 +142,7 @@ func New(cfg Config) (*Node, error) {
 		limiter:   newLimiter(cfg.RateBurst, cfg.RatePerSecond),
 		replay:    newReplayCache(),
 		moves:     moves{newMembers: map[string]bool{}},
+		tst:       newTester(),
 		peerCache: map[string]peerEntry{}, addrCache: map[string]ma.Multiaddr{},
 		ready: make(chan struct{}),
 	}, nil
@@ -215,9 +218,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.follow(runCtx)
 	go n.expireLoop(runCtx)
+	go n.testLoop(runCtx)
 	n.log.Info().Str("peer_id", h.ID().String()).Strs("addrs", n.Addrs()).Msg("node started")
 	return nil
 }
@@ -292,6 +296,7 @@ type view struct {
 	nodes        map[string]ledger.ServiceNode // by Ed25519 key
 	byPeer       map[peer.ID]string            // peer ID -> Ed25519 key
 	peers        map[string]peer.ID            // Ed25519 key -> peer ID
+	params       ledger.Params                 // the chain's rules
 	swarmIDs     []uint64                      // sorted
 	members      map[uint64][]string           // swarm id -> member keys, sorted
 	mine         uint64                        // this node's swarm, or UnassignedSwarm
@@ -316,7 +321,7 @@ func (v *view) swarmResult(id uint64) storagerpc.SwarmResult {
 // buildView makes a view from the ledger's node list.
 func (n *Node) buildView(info ledger.Info, nodes []ledger.ServiceNode) *view {
 	v := &view{
-		height: info.Height, swarmsHeight: info.SwarmsHeight, nodesHeight: info.NodesHeight,
+		height: info.Height, swarmsHeight: info.SwarmsHeight, nodesHeight: info.NodesHeight, params: info.Params,
 		nodes: map[string]ledger.ServiceNode{}, byPeer: map[peer.ID]string{}, peers: map[string]peer.ID{},
 		members: map[uint64][]string{}, mine: ledger.UnassignedSwarm,
 	}
@@ -397,6 +402,7 @@ func (n *Node) follow(ctx context.Context) {
 			nv := *old
 			nv.height = info.Height
 			n.view.Store(&nv)
+			n.notifyHeight(info.Height)
 			n.retryMoves(ctx, &nv)
 			continue
 		}
@@ -410,6 +416,7 @@ func (n *Node) follow(ctx context.Context) {
 		v := n.buildView(info, nodes)
 		n.view.Store(v)
 		n.readyOnce.Do(func() { close(n.ready) })
+		n.notifyHeight(info.Height)
 		n.publishAddrs(ctx, v)
 		if old == nil || old.swarmsHeight != v.swarmsHeight {
 			n.log.Info().Uint64("height", v.height).Str("swarm", swarmHex(v.mine)).Int("members", len(v.members[v.mine])).Msg("swarms changed")
@@ -447,16 +454,7 @@ func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	if me.PeerID == n.host.ID().String() && slices.Equal(me.Addrs, addrs) {
 		return
 	}
-	acct, err := n.cfg.Ledger.Account(ctx, n.pubHex)
-	if err != nil {
-		n.log.Warn().Err(err).Msg("publish address: read nonce")
-		return
-	}
-	tx, err := ledger.NewTx(ledger.TxNodeInfo, n.cfg.Key, acct.NextNonce, ledger.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs})
-	if err != nil {
-		return
-	}
-	if _, err := n.cfg.Ledger.Submit(ctx, tx); err != nil {
+	if err := n.submitTx(ctx, ledger.TxNodeInfo, ledger.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs}); err != nil {
 		n.log.Debug().Err(err).Msg("publish address")
 		return
 	}

@@ -291,3 +291,13 @@ func (s *store) count(ctx context.Context) (int, error) {
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM messages`).Scan(&n)
 	return n, err
 }
+
+// data returns a message's data, or nil when it is not stored.
+func (s *store) data(ctx context.Context, hash string) ([]byte, error) {
+	var d []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM messages WHERE hash = ?`, hash).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return d, err
+}

@@ -66,8 +66,12 @@ func (n *Node) handleSwarm(s network.Stream) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	if req.Method == "push" {
+	switch req.Method {
+	case "push":
 		writeResponse(s, n.acceptPush(ctx, req.Params))
+		return
+	case "storage_sample", "storage_test":
+		writeResponse(s, n.storageSwarmMethod(ctx, req.Method, req.Params))
 		return
 	}
 	writeResponse(s, n.dispatch(ctx, req.Method, req.Params, false, false))

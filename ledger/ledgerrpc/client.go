@@ -224,3 +224,17 @@ func (c *Client) ChangeState(ctx context.Context, nodeKey string, state ledger.N
 	}
 	return out.Hash, c.do(ctx, http.MethodPost, "/v1/state_change", StateChangeRequest{NodeKey: nodeKey, State: state, Reason: reason}, &out)
 }
+
+// Rounds returns the remembered testing rounds, newest first.
+func (c *Client) Rounds(ctx context.Context) ([]ledger.Round, error) {
+	var out struct {
+		Rounds []ledger.Round `json:"rounds"`
+	}
+	return out.Rounds, c.do(ctx, http.MethodGet, "/v1/rounds", nil, &out)
+}
+
+// RoundAt returns the testing round of a height.
+func (c *Client) RoundAt(ctx context.Context, height uint64) (ledger.Round, error) {
+	var r ledger.Round
+	return r, c.do(ctx, http.MethodGet, "/v1/rounds/at/"+strconv.FormatUint(height, 10), nil, &r)
+}

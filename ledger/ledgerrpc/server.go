@@ -15,6 +15,8 @@
 //	GET  /v1/names?hash=H          an SNS record by name hash
 //	GET  /v1/blocks/{height}       a block
 //	GET  /v1/txs/{hash}            where a transaction stands
+//	GET  /v1/rounds                the remembered testing rounds, newest first
+//	GET  /v1/rounds/at/{height}    the testing round of a height
 //	POST /v1/txs                   submit a transaction
 //	POST /v1/mine                  {"blocks": N}; token
 //	POST /v1/state_change          {"node_key","state","reason"}; token
@@ -138,6 +140,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/names", s.name)
 	mux.HandleFunc("GET /v1/blocks/{height}", s.block)
 	mux.HandleFunc("GET /v1/txs/{hash}", s.txStatus)
+	mux.HandleFunc("GET /v1/rounds", s.rounds)
+	mux.HandleFunc("GET /v1/rounds/at/{height}", s.roundAt)
 	mux.HandleFunc("POST /v1/txs", s.submit)
 	mux.HandleFunc("POST /v1/mine", s.authorized(s.mine))
 	mux.HandleFunc("POST /v1/state_change", s.authorized(s.stateChange))
@@ -399,4 +403,28 @@ func trim(s string) string {
 		return s[:80] + "..."
 	}
 	return s
+}
+
+func (s *Server) rounds(w http.ResponseWriter, r *http.Request) {
+	rounds := s.cfg.Ledger.Rounds()
+	if rounds == nil {
+		rounds = []ledger.Round{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Rounds []ledger.Round `json:"rounds"`
+	}{rounds})
+}
+
+func (s *Server) roundAt(w http.ResponseWriter, r *http.Request) {
+	h, err := strconv.ParseUint(r.PathValue("height"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "height: want a block height")
+		return
+	}
+	rd, ok := s.cfg.Ledger.RoundAt(h)
+	if !ok {
+		writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no testing round is remembered for height %d", h))
+		return
+	}
+	writeJSON(w, http.StatusOK, rd)
 }

@@ -1,0 +1,141 @@
+package devnet
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/sessionctl/sessionctl/internal/sqlitedb" // the sqlite driver
+
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
+)
+
+// fastNet is a devnet making a block every 50 ms: a testing round is half a
+// second, so a test sees nodes tested, voted on and changed in seconds.
+func fastNet(t *testing.T, nodes int, credit uint64) *Network {
+	p := ledger.DefaultParams()
+	p.InitialCredit, p.MinCreditDecomm = credit, credit
+	return StartT(t, Config{Nodes: nodes, BlockTime: 50 * time.Millisecond, Params: &p})
+}
+
+func waitState(t *testing.T, nw *Network, key string, want ledger.NodeState, within uint64) uint64 {
+	t.Helper()
+	start := nw.Ledger.Info().Height
+	for {
+		n, ok := nw.Ledger.Node(key)
+		if ok && n.State == want {
+			return nw.Ledger.Info().Height - start
+		}
+		if want == ledger.StateDeregistered && !ok {
+			return nw.Ledger.Info().Height - start // gone: deregistered and unlocked
+		}
+		if h := nw.Ledger.Info().Height; h > start+within {
+			for i, r := range nw.Ledger.Rounds() {
+				if i < 4 {
+					t.Logf("round %d: %d commits %d reveals seed %q quorums %d votes %d changes %d", r.Round, len(r.Commits), len(r.Reveals), r.Seed[:min(8, len(r.Seed))], len(r.Quorums), len(r.Votes), len(r.Changes))
+				}
+			}
+			t.Fatalf("%s is %s after %d blocks, want %s", key[:8], n.State, h-start, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestKilledNodeDecommissionedThenRecommissioned: a killed node is voted
+// down within a bounded number of blocks, its swarm keeps every message,
+// and after a restart it is voted back.
+func TestKilledNodeDecommissionedThenRecommissioned(t *testing.T) {
+	nw := fastNet(t, 12, 60)
+	ctx := context.Background()
+	alice := startClientNet(t, nw, ClientKeys("x", "alice"))
+	var sent []string
+	var recipients []*identity.Keys
+	for i := 0; i < 6; i++ {
+		k := ClientKeys("x", fmt.Sprint("r", i))
+		res, err := alice.Send(ctx, k.AccountID(), fmt.Sprint("message ", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, res.Hash)
+		recipients = append(recipients, k)
+	}
+	victim := 4
+	key := nw.NodeKey(victim)
+	if err := nw.StopNode(victim); err != nil {
+		t.Fatal(err)
+	}
+	blocks := waitState(t, nw, key, ledger.StateDecommissioned, 60)
+	t.Logf("decommissioned %d blocks after it stopped", blocks)
+	for i, k := range recipients {
+		c := startClientNet(t, nw, k)
+		msgs, _, err := c.Fetch(ctx)
+		if err != nil || len(msgs) != 1 || msgs[0].Hash != sent[i] {
+			t.Fatalf("recipient %d: %+v, %v", i, msgs, err)
+		}
+		c.Close()
+	}
+	if err := nw.StartNode(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	blocks = waitState(t, nw, key, ledger.StateActive, 60)
+	t.Logf("recommissioned %d blocks after it restarted", blocks)
+}
+
+// TestNodeKeptDownDeregistered: without credit left, a node kept down is
+// deregistered.
+func TestNodeKeptDownDeregistered(t *testing.T) {
+	nw := fastNet(t, 10, 8)
+	key := nw.NodeKey(2)
+	nw.StopNode(2)
+	waitState(t, nw, key, ledger.StateDecommissioned, 60)
+	waitState(t, nw, key, ledger.StateDeregistered, 40)
+}
+
+// TestDataDropperDecommissioned: a node that silently loses its records
+// fails the storage test.
+func TestDataDropperDecommissioned(t *testing.T) {
+	nw := fastNet(t, 12, 60)
+	ctx := context.Background()
+	alice := startClientNet(t, nw, ClientKeys("x", "alice"))
+	for i := 0; i < 12; i++ {
+		if _, err := alice.Send(ctx, ClientKeys("x", fmt.Sprint("d", i)).AccountID(), "keep me"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(sampleWait) // records become samples once a few seconds old
+	victim := 6
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(nw.Dir(), "nodes", NodeName(victim), "storage.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM messages`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	key := nw.NodeKey(victim)
+	start := nw.Ledger.Info().Height
+	for {
+		for _, r := range nw.Ledger.Rounds() {
+			for _, c := range r.Changes {
+				if c.Target == key && c.State == ledger.StateDecommissioned {
+					for _, v := range r.Votes {
+						if v.Target == key && !v.Pass {
+							t.Logf("voted down: %s", v.Reason)
+							return
+						}
+					}
+				}
+			}
+		}
+		if nw.Ledger.Info().Height > start+100 {
+			t.Fatal("the node that dropped its data was not decommissioned in 100 blocks")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const sampleWait = 6 * time.Second

@@ -1,0 +1,381 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/onion"
+	"github.com/sessionctl/sessionctl/storagerpc"
+	"golang.org/x/crypto/blake2b"
+)
+
+// Peer testing (SPEC 7, in devnet blocks; see ledger/quorum.go for the
+// rounds). With each block a node sends its uptime proof when one is due,
+// commits to and reveals its round secret, and, when it is a member of a
+// round's quorum, tests each of the quorum's targets and votes:
+//
+//   - the storage RPC answers "info";
+//   - the onion hop answers an empty onion request with "path built";
+//   - the target's last uptime proof is fresh;
+//   - the storage test the real network plans: a member of the target's swarm
+//     (this node, if it is one) gives a sample of record hashes and a hash
+//     over their data with a fresh nonce; the target must give the same hash
+//     for the same records, which it can only do if it holds their data.
+
+// tester holds the node's state of the testing rounds.
+type tester struct {
+	mu        sync.Mutex
+	lastProof uint64            // height an uptime proof was last sent at
+	secrets   map[uint64][]byte // round -> the secret committed to
+	revealed  map[uint64]bool   //
+	voted     map[string]bool   // "round/target" -> vote sent
+	running   map[string]bool   // tests under way
+	txMu      sync.Mutex        // one transaction at a time: nonces
+	heights   chan uint64       // new heights for the test loop
+}
+
+func newTester() tester {
+	return tester{secrets: map[uint64][]byte{}, revealed: map[uint64]bool{}, voted: map[string]bool{}, running: map[string]bool{},
+		heights: make(chan uint64, 1)}
+}
+
+// notifyHeight tells the test loop of a new block, dropping a stale one.
+func (n *Node) notifyHeight(h uint64) {
+	select {
+	case n.tst.heights <- h:
+	default:
+		select {
+		case <-n.tst.heights:
+		default:
+		}
+		select {
+		case n.tst.heights <- h:
+		default:
+		}
+	}
+}
+
+// submitTx signs and submits a transaction of the node's, with its next nonce.
+func (n *Node) submitTx(ctx context.Context, t ledger.TxType, body any) error {
+	n.tst.txMu.Lock()
+	defer n.tst.txMu.Unlock()
+	acct, err := n.cfg.Ledger.Account(ctx, n.pubHex)
+	if err != nil {
+		return err
+	}
+	tx, err := ledger.NewTx(t, n.cfg.Key, acct.NextNonce, body)
+	if err != nil {
+		return err
+	}
+	_, err = n.cfg.Ledger.Submit(ctx, tx)
+	return err
+}
+
+// testLoop does the node's testing work for each new block.
+func (n *Node) testLoop(ctx context.Context) {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case h := <-n.tst.heights:
+			n.testingWork(ctx, h)
+		}
+	}
+}
+
+func (n *Node) testingWork(ctx context.Context, h uint64) {
+	v := n.view.Load()
+	if v == nil {
+		return
+	}
+	p := v.params
+	me, ok := v.nodes[n.pubHex]
+	if !ok || me.State == ledger.StateAwaiting || me.State == ledger.StateDeregistered {
+		return
+	}
+	next := h + 1
+	n.tst.mu.Lock()
+	proofDue := p.ProofInterval > 0 && (n.tst.lastProof == 0 || next-n.tst.lastProof >= p.ProofInterval)
+	if proofDue {
+		n.tst.lastProof = next
+	}
+	n.tst.mu.Unlock()
+	if proofDue {
+		if err := n.submitTx(ctx, ledger.TxUptimeProof, ledger.UptimeProofBody{Version: "sessionctl"}); err != nil {
+			n.log.Debug().Err(err).Msg("uptime proof")
+		}
+	}
+	if p.RoundBlocks == 0 || me.State != ledger.StateActive && me.State != ledger.StateDecommissioned {
+		return
+	}
+	r := p.RoundOf(next)
+	switch p.RoundPhase(next) {
+	case "commit":
+		n.commitRound(ctx, r, me.State)
+	case "reveal":
+		n.revealRound(ctx, r)
+	case "test":
+		n.testRound(ctx, v, r, h)
+	}
+}
+
+func (n *Node) commitRound(ctx context.Context, r uint64, st ledger.NodeState) {
+	if st != ledger.StateActive {
+		return
+	}
+	n.tst.mu.Lock()
+	if _, done := n.tst.secrets[r]; done {
+		n.tst.mu.Unlock()
+		return
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	n.tst.secrets[r] = secret
+	delete(n.tst.secrets, r-10)
+	n.tst.mu.Unlock()
+	sum := blake2b.Sum256(secret)
+	if err := n.submitTx(ctx, ledger.TxCommit, ledger.CommitBody{Round: r, Hash: hex.EncodeToString(sum[:])}); err != nil {
+		n.log.Debug().Err(err).Uint64("round", r).Msg("commit")
+	}
+}
+
+func (n *Node) revealRound(ctx context.Context, r uint64) {
+	n.tst.mu.Lock()
+	secret, ok := n.tst.secrets[r]
+	if !ok || n.tst.revealed[r] {
+		n.tst.mu.Unlock()
+		return
+	}
+	n.tst.revealed[r] = true
+	delete(n.tst.revealed, r-10)
+	n.tst.mu.Unlock()
+	if err := n.submitTx(ctx, ledger.TxReveal, ledger.RevealBody{Round: r, Secret: hex.EncodeToString(secret)}); err != nil {
+		n.log.Debug().Err(err).Uint64("round", r).Msg("reveal")
+	}
+}
+
+// testRound tests, concurrently, every target of the quorums this node is
+// a member of in round r, and votes.
+func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
+	rd, err := n.cfg.Ledger.RoundAt(ctx, v.params.RoundOf(h+1)*v.params.RoundBlocks)
+	if err != nil || rd.Round != r {
+		return
+	}
+	for _, q := range rd.Quorums {
+		if !slices.Contains(q.Members, n.pubHex) {
+			continue
+		}
+		for _, t := range q.Targets {
+			key := fmt.Sprintf("%d/%s", r, t)
+			n.tst.mu.Lock()
+			busy := n.tst.voted[key] || n.tst.running[key]
+			if !busy {
+				n.tst.running[key] = true
+			}
+			n.tst.mu.Unlock()
+			if busy {
+				continue
+			}
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				pass, reason := n.testNode(ctx, v, t, h)
+				err := n.submitTx(ctx, ledger.TxVote, ledger.VoteBody{Round: r, Target: t, Pass: pass, Reason: reason})
+				n.tst.mu.Lock()
+				delete(n.tst.running, key)
+				if err == nil {
+					n.tst.voted[key] = true
+				}
+				n.tst.mu.Unlock()
+				if err != nil {
+					n.log.Debug().Err(err).Str("target", t[:8]).Msg("vote")
+					return
+				}
+				ev := n.log.Debug()
+				if !pass {
+					ev = n.log.Info()
+				}
+				ev.Str("target", t[:8]).Bool("pass", pass).Str("reason", reason).Uint64("round", r).Msg("voted")
+			}()
+		}
+	}
+}
+
+// testTimeout bounds each check of a test.
+const testTimeout = 3 * time.Second
+
+// testNode runs the checks on target and returns the verdict.
+func (n *Node) testNode(ctx context.Context, v *view, target string, h uint64) (bool, string) {
+	pid, ok := v.peers[target]
+	sn, known := v.nodes[target]
+	if !ok || !known {
+		return false, "not a registered node"
+	}
+	tctx, cancel := context.WithTimeout(ctx, testTimeout)
+	resp, err := storagerpc.Call(tctx, n.host, pid, storagerpc.ProtocolStorage, "info", struct{}{})
+	cancel()
+	if err != nil || resp.Code != storagerpc.StatusOK {
+		return false, "storage rpc unreachable"
+	}
+	x, _ := hex.DecodeString(sn.X25519)
+	req, key, err := onion.Build(rand.Reader, nil, onion.Hop{Ed25519: target, X25519: [32]byte(x)}, nil, onion.XChaCha20)
+	if err != nil {
+		return false, "cannot build an onion request"
+	}
+	tctx, cancel = context.WithTimeout(ctx, testTimeout)
+	status, body, err := onion.Send(tctx, n.host, pid, 1, req)
+	cancel()
+	if err != nil || status != onion.StatusOK {
+		return false, "onion hop unreachable"
+	}
+	if reply, err := key.OpenReply(body); err != nil || !bytes.Contains(reply, []byte("path built")) {
+		return false, "onion hop answered wrongly"
+	}
+	if me, err := n.cfg.Ledger.Node(ctx, target); err == nil && v.params.ProofValidity > 0 && h > me.LastProof+v.params.ProofValidity {
+		return false, "no recent uptime proof"
+	}
+	if ok, reason := n.storageTest(ctx, v, target, sn); !ok {
+		return false, reason
+	}
+	return true, ""
+}
+
+// storageParams is the swarm protocol's storage_sample and storage_test.
+type storageParams struct {
+	Nonce  string   `json:"nonce"`            // 32 bytes, hex
+	Hashes []string `json:"hashes,omitempty"` // storage_test: the records to prove
+}
+
+type storageAnswer struct {
+	Hashes []string `json:"hashes,omitempty"`
+	Proof  string   `json:"proof"` // hex BLAKE2b-32(nonce || each record's data, in the order given)
+}
+
+// storageTest checks that target holds records its swarm holds.
+func (n *Node) storageTest(ctx context.Context, v *view, target string, sn ledger.ServiceNode) (bool, string) {
+	if sn.State != ledger.StateActive || sn.SwarmID == ledger.UnassignedSwarm {
+		return true, "" // in no swarm: nothing to hold
+	}
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	var sample storageAnswer
+	if sn.SwarmID == v.mine {
+		s, err := n.sample(ctx, nonce)
+		if err != nil {
+			return true, ""
+		}
+		sample = s
+	} else {
+		var peers []string
+		for _, k := range v.members[sn.SwarmID] {
+			if k != target {
+				peers = append(peers, k)
+			}
+		}
+		if len(peers) == 0 {
+			return true, ""
+		}
+		i, _ := rand.Int(rand.Reader, big.NewInt(int64(len(peers))))
+		tctx, cancel := context.WithTimeout(ctx, testTimeout)
+		resp, err := storagerpc.Call(tctx, n.host, v.peers[peers[i.Int64()]], storagerpc.ProtocolSwarm, "storage_sample", storageParams{Nonce: hex.EncodeToString(nonce)})
+		cancel()
+		if err != nil || resp.Decode(&sample) != nil {
+			return true, "" // no sample to test with: the target is not to blame
+		}
+	}
+	if len(sample.Hashes) == 0 {
+		return true, ""
+	}
+	tctx, cancel := context.WithTimeout(ctx, testTimeout)
+	defer cancel()
+	resp, err := storagerpc.Call(tctx, n.host, v.peers[target], storagerpc.ProtocolSwarm, "storage_test", storageParams{Nonce: hex.EncodeToString(nonce), Hashes: sample.Hashes})
+	var got storageAnswer
+	if err != nil || resp.Decode(&got) != nil {
+		return false, "storage test unanswered"
+	}
+	if got.Proof != sample.Proof {
+		return false, "storage test failed: the data is not held"
+	}
+	return true, ""
+}
+
+// sampleAge keeps fresh records out of samples: replication may not have
+// reached every member yet.
+const sampleAge = 5 * time.Second
+
+// sample picks up to 5 of this node's older records and proves them.
+func (n *Node) sample(ctx context.Context, nonce []byte) (storageAnswer, error) {
+	recs, err := n.store.page(ctx, 0, 200, n.nowMS())
+	if err != nil {
+		return storageAnswer{}, err
+	}
+	cutoff := n.nowMS() - sampleAge.Milliseconds()
+	v := n.view.Load()
+	var pool []*record
+	for _, r := range recs {
+		if r.Timestamp > cutoff {
+			continue
+		}
+		if id, err := identity.ParseAccountID(r.Owner); err == nil && v.ownerSwarm(id) == v.mine {
+			pool = append(pool, r)
+		}
+	}
+	var out storageAnswer
+	for len(out.Hashes) < 5 && len(pool) > 0 {
+		i, _ := rand.Int(rand.Reader, big.NewInt(int64(len(pool))))
+		out.Hashes = append(out.Hashes, pool[i.Int64()].Hash)
+		pool = append(pool[:i.Int64()], pool[i.Int64()+1:]...)
+	}
+	proof, err := n.prove(ctx, nonce, out.Hashes)
+	out.Proof = proof
+	return out, err
+}
+
+// prove hashes nonce and the data of the given records, as held here.
+func (n *Node) prove(ctx context.Context, nonce []byte, hashes []string) (string, error) {
+	h, _ := blake2b.New256(nil)
+	h.Write(nonce)
+	for _, hash := range hashes {
+		data, err := n.store.data(ctx, hash)
+		if err != nil {
+			return "", err
+		}
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// storageSwarmMethod answers storage_sample and storage_test on the swarm protocol.
+func (n *Node) storageSwarmMethod(ctx context.Context, method string, raw json.RawMessage) storagerpc.Response {
+	var p storageParams
+	if e := decodeParams(raw, &p); e != nil {
+		return e.response()
+	}
+	nonce, err := hex.DecodeString(p.Nonce)
+	if err != nil || len(nonce) != 32 || len(p.Hashes) > 20 {
+		return errf(storagerpc.StatusBadRequest, "want a 32-byte nonce and at most 20 hashes").response()
+	}
+	if method == "storage_sample" {
+		s, err := n.sample(ctx, nonce)
+		if err != nil {
+			return errf(storagerpc.StatusInternal, "storage failure").response()
+		}
+		return okResponse(s)
+	}
+	proof, err := n.prove(ctx, nonce, p.Hashes)
+	if err != nil {
+		return errf(storagerpc.StatusInternal, "storage failure").response()
+	}
+	return okResponse(storageAnswer{Proof: proof})
+}
