@@ -376,9 +376,9 @@ func nodeList(c *cli.Context) error {
 		}{nodes})
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tED25519\tPEER ID\tSWARM\tSTATE\tRUNNING")
+	fmt.Fprintln(tw, "NAME\tED25519\tPEER ID\tSWARM\tSTATE\tCREDIT\tLAST PROOF\tRUNNING")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, orDash(n.SwarmID), n.State, n.Running)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%v\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, orDash(n.SwarmID), n.State, n.Credit, n.LastProof, n.Running)
 	}
 	return tw.Flush()
 }

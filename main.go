@@ -228,6 +228,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			fetchCommand(),
 			nodeCommand(),
 			swarmCommand(),
+			quorumCommand(),
 			ledgerCommand(),
 			nameCommand(),
 		},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:  "testdata/script",
-		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "waitfile": cmdWaitFile},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "waitfile": cmdWaitFile, "eventually": cmdEventually},
 	})
 }
 
@@ -64,4 +65,33 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear within 60 s", args[0])
+}
+
+// cmdEventually is the script command "eventually SECONDS REGEXP PROG
+// [ARGS...]": it runs PROG every 200 ms until its stdout matches REGEXP,
+// failing after SECONDS. Scripts use it to wait for what the network does
+// in its own time (blocks, votes).
+func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: eventually SECONDS REGEXP PROG [ARGS...]")
+	}
+	secs, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("eventually: bad seconds %q", args[0])
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	if err != nil {
+		ts.Fatalf("eventually: %v", err)
+	}
+	deadline := time.Now().Add(time.Duration(secs) * time.Second)
+	for {
+		ts.Exec(args[2], args[3:]...)
+		if re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not print %q within %d s", args[2], args[1], secs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -99,6 +99,8 @@ type ManifestNode struct {
 	SwarmID       string   `json:"swarm_id"` // 16 hex digits, "" when in no swarm
 	State         string   `json:"state"`
 	Running       bool     `json:"running"`
+	Credit        uint64   `json:"credit"`     // decommission credit, in blocks
+	LastProof     uint64   `json:"last_proof"` // height of the last uptime proof
 }
 
 // ManifestClient describes one client identity.
@@ -364,6 +366,7 @@ func (d *Devnet) nodes() []ManifestNode {
 		mn := ManifestNode{Name: NodeName(i), Ed25519Pubkey: d.Network.NodeKey(i), State: "unregistered"}
 		if sn, ok := d.Network.Ledger.Node(mn.Ed25519Pubkey); ok {
 			mn.X25519Pubkey, mn.PeerID, mn.Addrs, mn.State = sn.X25519, sn.PeerID, sn.Addrs, string(sn.State)
+			mn.Credit, mn.LastProof = sn.Credit, sn.LastProof
 			if sn.SwarmID != ledger.UnassignedSwarm {
 				mn.SwarmID = fmt.Sprintf("%016x", sn.SwarmID)
 			}

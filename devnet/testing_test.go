@@ -14,12 +14,12 @@ import (
 	"github.com/sessionctl/sessionctl/ledger"
 )
 
-// fastNet is a devnet making a block every 50 ms: a testing round is half a
+// fastNet is a devnet making a block every 100 ms: a testing round is a
 // second, so a test sees nodes tested, voted on and changed in seconds.
 func fastNet(t *testing.T, nodes int, credit uint64) *Network {
 	p := ledger.DefaultParams()
 	p.InitialCredit, p.MinCreditDecomm = credit, credit
-	return StartT(t, Config{Nodes: nodes, BlockTime: 50 * time.Millisecond, Params: &p})
+	return StartT(t, Config{Nodes: nodes, BlockTime: 100 * time.Millisecond, Params: &p})
 }
 
 func waitState(t *testing.T, nw *Network, key string, want ledger.NodeState, within uint64) uint64 {
@@ -131,8 +131,8 @@ func TestDataDropperDecommissioned(t *testing.T) {
 				}
 			}
 		}
-		if nw.Ledger.Info().Height > start+100 {
-			t.Fatal("the node that dropped its data was not decommissioned in 100 blocks")
+		if nw.Ledger.Info().Height > start+150 {
+			t.Fatal("the node that dropped its data was not decommissioned in 150 blocks")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
