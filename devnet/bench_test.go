@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/ledger"
 )
 
 func heap() uint64 {
@@ -88,4 +89,50 @@ func BenchmarkBareHosts(b *testing.B) {
 			b.ReportMetric(perHost/1024, "KiB-heap/host")
 		})
 	}
+}
+
+// BenchmarkTestingRound100: one testing round of a 100-node devnet: from
+// the block that draws the quorums until every member's vote on every
+// target is on the ledger (2 quorums of 10 members, about 45 targets each:
+// about 900 tests of the storage RPC, the onion hop and the storage test).
+func BenchmarkTestingRound100(b *testing.B) {
+	p := ledger.DefaultParams()
+	p.RoundBlocks = 200 // room for the votes while blocks are made on demand
+	nw := StartT(b, Config{Nodes: 100, Params: &p})
+	ctx := context.Background()
+	mineTo := func(h uint64) {
+		for nw.Ledger.Info().Height < h {
+			if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(30 * time.Millisecond) // nodes commit and reveal between blocks
+		}
+	}
+	var tests int
+	for b.Loop() {
+		b.StopTimer()
+		r := p.RoundOf(nw.Ledger.Info().Height) + 1
+		mineTo(r*p.RoundBlocks + p.CommitBlocks + p.RevealBlocks)
+		rd, _ := nw.Ledger.RoundAt(r * p.RoundBlocks)
+		want := 0
+		for _, q := range rd.Quorums {
+			want += len(q.Members) * len(q.Targets)
+		}
+		tests = want
+		b.StartTimer()
+		for {
+			if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+			rd, _ = nw.Ledger.RoundAt(r * p.RoundBlocks)
+			if len(rd.Votes) >= want {
+				break
+			}
+			if nw.Ledger.Info().Height >= (r+1)*p.RoundBlocks-1 {
+				b.Fatalf("round %d ended with %d of %d votes", r, len(rd.Votes), want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	b.ReportMetric(float64(tests), "tests/round")
 }
