@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
@@ -241,7 +242,7 @@ func ledgerServe(c *cli.Context) error {
 	}
 	defer srv.Close()
 	data, _ := json.MarshalIndent(endpoint{URL: srv.URL(), Token: token, PID: os.Getpid(), Seed: c.String("seed")}, "", "  ")
-	if err := writeFileAtomic(ep, append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(ep, append(data, '\n'), 0o600); err != nil {
 		return err
 	}
 	defer os.Remove(ep)
@@ -263,35 +264,6 @@ func newToken() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
-}
-
-// writeFileAtomic writes data to path through a synced temporary file and a
-// rename, so readers see the old file or the new one, never half of one.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func ledgerInfo(c *cli.Context) error {

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/sessionctl/sessionctl/internal/atomicfile"
 )
 
 // Keystore errors, for errors.Is.
@@ -101,40 +103,13 @@ func (ks *Keystore) Create(name string, k *Keys) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeNew(ks.path(name), append(data, '\n')); err != nil {
+	if err := atomicfile.Create(ks.path(name), append(data, '\n'), 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("%w: %q", ErrNameExists, name)
 		}
 		return nil, fmt.Errorf("write key %q: %w", name, err)
 	}
 	return e, nil
-}
-
-// writeNew writes data to a temporary file, syncs it, and links it to path,
-// failing with fs.ErrExist if path exists: a key is never overwritten and
-// never seen half-written.
-func writeNew(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Link(tmp.Name(), path)
 }
 
 // Get returns the identity called name.
