@@ -17,7 +17,7 @@ func quorumCommand() *cli.Command {
 		Usage: "the testing quorums: who tested whom, the votes, the state changes",
 		Subcommands: []*cli.Command{
 			{Name: "ls", Usage: "the remembered testing rounds", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: quorumList},
-			{Name: "inspect", Usage: "one round: members, targets, votes, commits and reveals, changes (default: the last round with votes)", ArgsUsage: "[HEIGHT]", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: quorumInspect},
+			{Name: "inspect", Usage: "one round: members, targets, votes, commits and reveals, changes (default: the last round that changed a node's state)", ArgsUsage: "[HEIGHT]", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: quorumInspect},
 		},
 	}
 }
@@ -86,11 +86,18 @@ func quorumInspect(c *cli.Context) error {
 		if err != nil {
 			return rpcError(err)
 		}
+		// The newest round that changed a node's state, else the newest
+		// tallied round with votes.
 		found := false
 		for _, r := range rounds {
-			if len(r.Votes) > 0 && r.Tallied {
+			if len(r.Changes) > 0 {
 				rd, found = r, true
 				break
+			}
+		}
+		for _, r := range rounds {
+			if !found && len(r.Votes) > 0 && r.Tallied {
+				rd, found = r, true
 			}
 		}
 		if !found {

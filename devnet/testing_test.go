@@ -19,6 +19,9 @@ import (
 func fastNet(t *testing.T, nodes int, credit uint64) *Network {
 	p := ledger.DefaultParams()
 	p.InitialCredit, p.MinCreditDecomm = credit, credit
+	// Rounds of 20 blocks: 14 blocks (1.4 s) to test and vote, room for a
+	// loaded machine running the race detector.
+	p.RoundBlocks = 20
 	return StartT(t, Config{Nodes: nodes, BlockTime: 100 * time.Millisecond, Params: &p})
 }
 
@@ -68,7 +71,7 @@ func TestKilledNodeDecommissionedThenRecommissioned(t *testing.T) {
 	if err := nw.StopNode(victim); err != nil {
 		t.Fatal(err)
 	}
-	blocks := waitState(t, nw, key, ledger.StateDecommissioned, 60)
+	blocks := waitState(t, nw, key, ledger.StateDecommissioned, 120)
 	t.Logf("decommissioned %d blocks after it stopped", blocks)
 	for i, k := range recipients {
 		c := startClientNet(t, nw, k)
@@ -81,7 +84,7 @@ func TestKilledNodeDecommissionedThenRecommissioned(t *testing.T) {
 	if err := nw.StartNode(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
-	blocks = waitState(t, nw, key, ledger.StateActive, 60)
+	blocks = waitState(t, nw, key, ledger.StateActive, 120)
 	t.Logf("recommissioned %d blocks after it restarted", blocks)
 }
 
@@ -91,8 +94,8 @@ func TestNodeKeptDownDeregistered(t *testing.T) {
 	nw := fastNet(t, 10, 8)
 	key := nw.NodeKey(2)
 	nw.StopNode(2)
-	waitState(t, nw, key, ledger.StateDecommissioned, 60)
-	waitState(t, nw, key, ledger.StateDeregistered, 40)
+	waitState(t, nw, key, ledger.StateDecommissioned, 120)
+	waitState(t, nw, key, ledger.StateDeregistered, 60)
 }
 
 // TestDataDropperDecommissioned: a node that silently loses its records
@@ -131,8 +134,8 @@ func TestDataDropperDecommissioned(t *testing.T) {
 				}
 			}
 		}
-		if nw.Ledger.Info().Height > start+150 {
-			t.Fatal("the node that dropped its data was not decommissioned in 150 blocks")
+		if nw.Ledger.Info().Height > start+300 {
+			t.Fatal("the node that dropped its data was not decommissioned in 300 blocks")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
