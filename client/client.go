@@ -456,6 +456,9 @@ func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method stri
 type Content struct {
 	Text   string `json:"text"`
 	SentAt int64  `json:"sent_at"` // unix ms
+	// Kind marks messages that are not text ("group_invite"); Data is theirs.
+	Kind string          `json:"kind,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // SendResult is what Send did.
@@ -470,10 +473,27 @@ type SendResult struct {
 
 // Send encrypts text for to and stores it in to's swarm, namespace 0.
 func (c *Client) Send(ctx context.Context, to identity.AccountID, text string) (*SendResult, error) {
+	return c.SendContent(ctx, to, Content{Text: text})
+}
+
+// Call sends one storage request to the swarm that owns account, through
+// the onion path; params is called for each attempt (signatures must be
+// fresh). Closed groups use it.
+func (c *Client) Call(ctx context.Context, account identity.AccountID, method string, params func() any) (*storagerpc.Response, error) {
+	resp, _, err := c.toSwarm(ctx, account, method, params)
+	return resp, err
+}
+
+// Keys returns the client's account keys.
+func (c *Client) Keys() *identity.Keys { return c.cfg.Keys }
+
+// SendContent encrypts content for to and stores it in to's swarm.
+func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content Content) (*SendResult, error) {
 	if to.Prefix != identity.PrefixSession {
 		return nil, fmt.Errorf("send: %s is not a Session account (05)", to)
 	}
-	plain, err := json.Marshal(Content{Text: text, SentAt: c.cfg.Now().UnixMilli()})
+	content.SentAt = c.cfg.Now().UnixMilli()
+	plain, err := json.Marshal(content)
 	if err != nil {
 		return nil, err
 	}
@@ -510,12 +530,14 @@ func (c *Client) Send(ctx context.Context, to identity.AccountID, text string) (
 
 // Message is a received message.
 type Message struct {
-	Hash       string `json:"hash"`
-	From       string `json:"from"` // the sender's Account ID
-	Text       string `json:"text"`
-	Timestamp  int64  `json:"timestamp"`  // when the swarm stored it, unix ms
-	Expiration int64  `json:"expiration"` // unix ms
-	SentAt     int64  `json:"sent_at,omitempty"`
+	Hash       string          `json:"hash"`
+	From       string          `json:"from"` // the sender's Account ID
+	Text       string          `json:"text"`
+	Timestamp  int64           `json:"timestamp"`  // when the swarm stored it, unix ms
+	Expiration int64           `json:"expiration"` // unix ms
+	SentAt     int64           `json:"sent_at,omitempty"`
+	Kind       string          `json:"kind,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
 }
 
 // Rejected is a stored message that failed decryption or its signature.
@@ -594,7 +616,8 @@ func (c *Client) open(m storagerpc.Message) (Message, string) {
 	if err := json.Unmarshal(plain, &content); err != nil {
 		return Message{}, "the content is not a message"
 	}
-	return Message{Hash: m.Hash, From: from.String(), Text: content.Text, Timestamp: m.Timestamp, Expiration: m.Expiration, SentAt: content.SentAt}, ""
+	return Message{Hash: m.Hash, From: from.String(), Text: content.Text, Timestamp: m.Timestamp, Expiration: m.Expiration,
+		SentAt: content.SentAt, Kind: content.Kind, Data: content.Data}, ""
 }
 
 // state is what a client remembers between fetches.

@@ -144,6 +144,10 @@ func (n *Node) dispatch(ctx context.Context, method string, params json.RawMessa
 		out, rerr = n.expireAll(ctx, params, recurse)
 	case "get_expiries":
 		out, rerr = n.getExpiries(ctx, params)
+	case "revoke_subaccount", "unrevoke_subaccount":
+		out, rerr = n.revoke(ctx, method, params, recurse)
+	case "revoked_subaccounts":
+		out, rerr = n.revokedList(ctx, params)
 	case "batch", "sequence":
 		if !top || !recurse {
 			rerr = errf(storagerpc.StatusBadRequest, "%s may not be nested or forwarded", method)
@@ -203,9 +207,12 @@ func (n *Node) route(owner identity.AccountID) (*view, *rpcError) {
 }
 
 // checkAuth verifies a signed request: the timestamp (when window) within
-// ±60 s, the signature by the account's key (for 05 accounts, the
-// pubkey_ed25519 that converts to it), and that the signature is not a replay.
-func (n *Node) checkAuth(owner identity.AccountID, a storagerpc.Auth, msg []byte, ts int64, window bool) *rpcError {
+// ±60 s, then either the signature by the account's key (for 05 accounts,
+// the pubkey_ed25519 that converts to it), or, with a subaccount token, the
+// owner's signature over the token, the token's flags (need), that it is not
+// revoked (but where allowRevoked), and the holder's signature. A signature
+// is accepted once: a replay gets 401.
+func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storagerpc.Auth, sub storagerpc.SubAuth, msg []byte, ts int64, window bool, need byte, allowRevoked bool) *rpcError {
 	now := n.cfg.Now()
 	if window {
 		d := now.Sub(time.UnixMilli(ts))
@@ -221,7 +228,33 @@ func (n *Node) checkAuth(owner identity.AccountID, a storagerpc.Auth, msg []byte
 		return errf(storagerpc.StatusUnauthorized, "signature is not 64 bytes of base64")
 	}
 	var key ed25519.PublicKey
-	if owner.Prefix == identity.PrefixSession {
+	switch {
+	case sub.Subaccount != "":
+		if owner.Prefix == identity.PrefixSession {
+			return errf(storagerpc.StatusUnauthorized, "05 accounts take no subaccount tokens")
+		}
+		tok, err := storagerpc.ParseToken(sub.Subaccount)
+		if err != nil {
+			return errf(storagerpc.StatusUnauthorized, "%s", err)
+		}
+		tsig, err := base64.StdEncoding.DecodeString(sub.SubaccountSig)
+		if err != nil || len(tsig) != ed25519.SignatureSize || !ed25519.Verify(owner.Key[:], tok[:], tsig) {
+			return errf(storagerpc.StatusUnauthorized, "subaccount_sig is not the account's signature over the token")
+		}
+		if tok.Flags()&need != need {
+			return errf(storagerpc.StatusUnauthorized, "the token does not allow this (flags %02x, need %02x)", tok.Flags(), need)
+		}
+		if !allowRevoked {
+			revoked, err := n.store.isRevoked(ctx, owner.String(), tok)
+			if err != nil {
+				return errf(storagerpc.StatusInternal, "storage failure")
+			}
+			if revoked {
+				return errf(storagerpc.StatusUnauthorized, "the token has been revoked")
+			}
+		}
+		key = tok.Key()
+	case owner.Prefix == identity.PrefixSession:
 		if a.PubkeyEd25519 == "" {
 			return errf(storagerpc.StatusUnauthorized, "pubkey_ed25519 is required for 05 accounts")
 		}
@@ -234,7 +267,7 @@ func (n *Node) checkAuth(owner identity.AccountID, a storagerpc.Auth, msg []byte
 			return errf(storagerpc.StatusUnauthorized, "pubkey_ed25519 does not convert to the account's key")
 		}
 		key = b
-	} else {
+	default:
 		key = owner.Key[:]
 	}
 	if !ed25519.Verify(key, msg, sig) {
@@ -350,7 +383,7 @@ func (n *Node) rpcStore(ctx context.Context, raw json.RawMessage, recurse bool) 
 		if sigTS == 0 {
 			sigTS = p.Timestamp
 		}
-		if e := n.checkAuth(owner, p.Auth, storagerpc.StoreSigMsg(p.Namespace, sigTS), sigTS, true); e != nil {
+		if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.StoreSigMsg(p.Namespace, sigTS), sigTS, true, storagerpc.FlagWrite, false); e != nil {
 			return nil, e
 		}
 	}
@@ -437,7 +470,8 @@ func (n *Node) retrieve(ctx context.Context, raw json.RawMessage) (any, *rpcErro
 	if _, e := n.route(owner); e != nil {
 		return nil, e
 	}
-	if e := n.checkAuth(owner, p.Auth, storagerpc.RetrieveSigMsg(p.Namespace, p.Timestamp), p.Timestamp, true); e != nil {
+	// A revoked member may still read namespace -11, where it is told so.
+	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.RetrieveSigMsg(p.Namespace, p.Timestamp), p.Timestamp, true, storagerpc.FlagRead, p.Namespace == -11); e != nil {
 		return nil, e
 	}
 	maxCount, maxSize := p.MaxCount, p.MaxSize
@@ -483,7 +517,7 @@ func (n *Node) deleteMsgs(ctx context.Context, raw json.RawMessage, recurse bool
 	if e := checkHashes(p.Messages, false); e != nil {
 		return nil, e
 	}
-	if e := n.checkAuth(owner, p.Auth, storagerpc.DeleteSigMsg(p.Messages), 0, false); e != nil {
+	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.DeleteSigMsg(p.Messages), 0, false, storagerpc.FlagDelete, false); e != nil {
 		return nil, e
 	}
 	deleted, err := n.store.deleteHashes(ctx, owner.String(), p.Messages)
@@ -573,7 +607,7 @@ func (n *Node) deleteAll(ctx context.Context, raw json.RawMessage, recurse bool)
 		return nil, e
 	}
 	ns := nsOrDefault(p.Namespace)
-	if e := n.checkAuth(owner, p.Auth, storagerpc.DeleteAllSigMsg(ns, p.Timestamp), p.Timestamp, true); e != nil {
+	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.DeleteAllSigMsg(ns, p.Timestamp), p.Timestamp, true, storagerpc.FlagDelete, false); e != nil {
 		return nil, e
 	}
 	all, m, err := n.store.deleteAll(ctx, owner.String(), ns)
@@ -603,7 +637,7 @@ func (n *Node) deleteBefore(ctx context.Context, raw json.RawMessage, recurse bo
 		return nil, errf(storagerpc.StatusNotAcceptable, "before is in the future")
 	}
 	ns := nsOrDefault(p.Namespace)
-	if e := n.checkAuth(owner, p.Auth, storagerpc.DeleteBeforeSigMsg(ns, p.Before), 0, false); e != nil {
+	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.DeleteBeforeSigMsg(ns, p.Before), 0, false, storagerpc.FlagDelete, false); e != nil {
 		return nil, e
 	}
 	all, m, err := n.store.deleteBefore(ctx, owner.String(), ns, p.Before)
@@ -633,7 +667,7 @@ func (n *Node) expireAll(ctx context.Context, raw json.RawMessage, recurse bool)
 		return nil, errf(storagerpc.StatusNotAcceptable, "expiry is in the past")
 	}
 	ns := nsOrDefault(p.Namespace)
-	if e := n.checkAuth(owner, p.Auth, storagerpc.ExpireAllSigMsg(ns, p.Expiry), 0, false); e != nil {
+	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.ExpireAllSigMsg(ns, p.Expiry), 0, false, storagerpc.FlagDelete, false); e != nil {
 		return nil, e
 	}
 	all, m, err := n.store.expireAll(ctx, owner.String(), ns, p.Expiry)
@@ -669,7 +703,11 @@ func (n *Node) expire(ctx context.Context, raw json.RawMessage, recurse bool) (a
 	if p.Expiry < now-storagerpc.SignatureWindow.Milliseconds() {
 		return nil, errf(storagerpc.StatusNotAcceptable, "expiry is in the past")
 	}
-	if e := n.checkAuth(owner, p.Auth, storagerpc.ExpireSigMsg(p.Shorten, p.Extend, p.Expiry, p.Messages), 0, false); e != nil {
+	need := storagerpc.FlagWrite
+	if !p.Extend {
+		need |= storagerpc.FlagDelete // shortening is deleting early
+	}
+	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.ExpireSigMsg(p.Shorten, p.Extend, p.Expiry, p.Messages), 0, false, need, false); e != nil {
 		return nil, e
 	}
 	expiry := min(p.Expiry, now+storagerpc.MaxConfigTTL.Milliseconds())
@@ -720,7 +758,7 @@ func (n *Node) getExpiries(ctx context.Context, raw json.RawMessage) (any, *rpcE
 	if e := checkHashes(p.Messages, true); e != nil {
 		return nil, e
 	}
-	if e := n.checkAuth(owner, p.Auth, storagerpc.GetExpiriesSigMsg(p.Timestamp, p.Messages), p.Timestamp, true); e != nil {
+	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.GetExpiriesSigMsg(p.Timestamp, p.Messages), p.Timestamp, true, storagerpc.FlagRead, false); e != nil {
 		return nil, e
 	}
 	var (
@@ -784,4 +822,83 @@ func (n *Node) batch(ctx context.Context, raw json.RawMessage, sequence bool) (a
 		wg.Wait()
 	}
 	return map[string]any{"results": results}, nil
+}
+
+// maxRevoked is how many revocations an account keeps: the oldest goes when
+// a 51st comes.
+const maxRevoked = 50
+
+// revoke adds tokens to the account's revocation list, or removes them; only
+// the account's own key may (no token can revoke tokens).
+func (n *Node) revoke(ctx context.Context, method string, raw json.RawMessage, recurse bool) (any, *rpcError) {
+	var p storagerpc.RevokeParams
+	if e := decodeParams(raw, &p); e != nil {
+		return nil, e
+	}
+	owner, e := parseOwner(p.Pubkey)
+	if e != nil {
+		return nil, e
+	}
+	v, e := n.route(owner)
+	if e != nil {
+		return nil, e
+	}
+	list := p.Revoke
+	if method == "unrevoke_subaccount" {
+		list = p.Unrevoke
+	}
+	if len(list) == 0 || len(list) > maxRevoked {
+		return nil, errf(storagerpc.StatusBadRequest, "want 1 to %d tokens", maxRevoked)
+	}
+	var toks []storagerpc.Token
+	for _, s := range list {
+		t, err := storagerpc.ParseToken(s)
+		if err != nil {
+			return nil, errf(storagerpc.StatusBadRequest, "%s", err)
+		}
+		toks = append(toks, t)
+	}
+	if e := n.checkAuth(ctx, owner, p.Auth, storagerpc.SubAuth{}, storagerpc.RevokeSigMsg(method, p.Timestamp, toks), p.Timestamp, true, 0, false); e != nil {
+		return nil, e
+	}
+	var count int
+	var err error
+	if method == "revoke_subaccount" {
+		count, err = n.store.revoke(ctx, owner.String(), toks, n.nowMS(), maxRevoked)
+	} else {
+		count, err = n.store.unrevoke(ctx, owner.String(), toks)
+	}
+	parts := []string{owner.String(), strconv.FormatInt(p.Timestamp, 10)}
+	for _, t := range toks {
+		parts = append(parts, string(t[:]))
+	}
+	mine := storagerpc.MemberResult{Updated: count, Signature: n.sign(parts...)}
+	if err != nil {
+		n.log.Error().Err(err).Msg(method)
+		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
+	}
+	return n.finishRecursive(ctx, v, method, raw, mine, recurse, nil)
+}
+
+// revokedList returns the account's revoked tokens, for its owner.
+func (n *Node) revokedList(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
+	var p storagerpc.RevokeParams
+	if e := decodeParams(raw, &p); e != nil {
+		return nil, e
+	}
+	owner, e := parseOwner(p.Pubkey)
+	if e != nil {
+		return nil, e
+	}
+	if _, e := n.route(owner); e != nil {
+		return nil, e
+	}
+	if e := n.checkAuth(ctx, owner, p.Auth, storagerpc.SubAuth{}, storagerpc.RevokeSigMsg("revoked_subaccounts", p.Timestamp, nil), p.Timestamp, true, 0, false); e != nil {
+		return nil, e
+	}
+	toks, err := n.store.revokedTokens(ctx, owner.String())
+	if err != nil {
+		return nil, errf(storagerpc.StatusInternal, "storage failure")
+	}
+	return map[string]any{"revoked": toks}, nil
 }

@@ -26,6 +26,13 @@ var storeMigrations = []string{
 	 ) STRICT;
 	 CREATE INDEX messages_owner ON messages (owner, namespace, id);
 	 CREATE INDEX messages_expiry ON messages (expiry);`,
+	// 2: revoked subaccount tokens, per account, the newest 50 kept.
+	`CREATE TABLE revocations (
+		owner TEXT NOT NULL,
+		token BLOB NOT NULL,
+		added INTEGER NOT NULL,
+		PRIMARY KEY (owner, token)
+	 ) STRICT;`,
 }
 
 // record is one stored message.
@@ -300,4 +307,71 @@ func (s *store) data(ctx context.Context, hash string) ([]byte, error) {
 		return nil, nil
 	}
 	return d, err
+}
+
+// revoke adds tokens to owner's revocations, keeping the newest keep; it
+// returns how many were new.
+func (s *store) revoke(ctx context.Context, owner string, toks []storagerpc.Token, now int64, keep int) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	n := 0
+	for i, t := range toks {
+		res, err := tx.ExecContext(ctx, `INSERT INTO revocations (owner, token, added) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, owner, t[:], now*1000+int64(i))
+		if err != nil {
+			return 0, fmt.Errorf("revoke: %w", err)
+		}
+		if c, _ := res.RowsAffected(); c == 1 {
+			n++
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE owner = ? AND token NOT IN
+		(SELECT token FROM revocations WHERE owner = ? ORDER BY added DESC LIMIT ?)`, owner, owner, keep); err != nil {
+		return 0, fmt.Errorf("trim revocations: %w", err)
+	}
+	return n, tx.Commit()
+}
+
+func (s *store) unrevoke(ctx context.Context, owner string, toks []storagerpc.Token) (int, error) {
+	n := 0
+	for _, t := range toks {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM revocations WHERE owner = ? AND token = ?`, owner, t[:])
+		if err != nil {
+			return n, fmt.Errorf("unrevoke: %w", err)
+		}
+		if c, _ := res.RowsAffected(); c == 1 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *store) isRevoked(ctx context.Context, owner string, t storagerpc.Token) (bool, error) {
+	var x int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM revocations WHERE owner = ? AND token = ?`, owner, t[:]).Scan(&x)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s *store) revokedTokens(ctx context.Context, owner string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT token FROM revocations WHERE owner = ? ORDER BY added`, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		var t storagerpc.Token
+		copy(t[:], b)
+		out = append(out, t.String())
+	}
+	return out, rows.Err()
 }

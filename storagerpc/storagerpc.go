@@ -243,6 +243,7 @@ type (
 		Namespace Namespace `json:"namespace,omitempty"`
 		SigTS     int64     `json:"sig_timestamp,omitempty"`
 		Auth
+		SubAuth
 	}
 	RetrieveParams struct {
 		Pubkey    string    `json:"pubkey"`
@@ -252,24 +253,28 @@ type (
 		MaxSize   int       `json:"max_size,omitempty"`
 		Timestamp int64     `json:"timestamp"`
 		Auth
+		SubAuth
 	}
 	DeleteParams struct {
 		Pubkey   string   `json:"pubkey"`
 		Messages []string `json:"messages"`
 		Required bool     `json:"required,omitempty"`
 		Auth
+		SubAuth
 	}
 	DeleteAllParams struct {
 		Pubkey    string        `json:"pubkey"`
 		Namespace *NamespaceVar `json:"namespace,omitempty"`
 		Timestamp int64         `json:"timestamp"`
 		Auth
+		SubAuth
 	}
 	DeleteBeforeParams struct {
 		Pubkey    string        `json:"pubkey"`
 		Namespace *NamespaceVar `json:"namespace,omitempty"`
 		Before    int64         `json:"before"`
 		Auth
+		SubAuth
 	}
 	ExpireParams struct {
 		Pubkey   string   `json:"pubkey"`
@@ -278,18 +283,21 @@ type (
 		Shorten  bool     `json:"shorten,omitempty"`
 		Extend   bool     `json:"extend,omitempty"`
 		Auth
+		SubAuth
 	}
 	ExpireAllParams struct {
 		Pubkey    string        `json:"pubkey"`
 		Namespace *NamespaceVar `json:"namespace,omitempty"`
 		Expiry    int64         `json:"expiry"`
 		Auth
+		SubAuth
 	}
 	GetExpiriesParams struct {
 		Pubkey    string   `json:"pubkey"`
 		Messages  []string `json:"messages"`
 		Timestamp int64    `json:"timestamp"`
 		Auth
+		SubAuth
 	}
 	GetSwarmParams struct {
 		Pubkey string `json:"pubkey"`
@@ -337,7 +345,7 @@ type MemberResult struct {
 	Hash      string `json:"hash,omitempty"`    // store
 	Already   bool   `json:"already,omitempty"` // store
 	Deleted   any    `json:"deleted,omitempty"` // delete*, []string or map[ns][]string
-	Updated   any    `json:"updated,omitempty"` // expire*, []string or map[ns][]string
+	Updated   any    `json:"updated,omitempty"` // expire*, []string or map[ns][]string; revoke: a count
 	Unchanged any    `json:"unchanged,omitempty"`
 	Expiry    int64  `json:"expiry,omitempty"`
 	Signature string `json:"signature,omitempty"`
@@ -424,4 +432,84 @@ func SignAuth(key ed25519.PrivateKey, owner identity.AccountID, msg []byte) Auth
 		a.PubkeyEd25519 = hex.EncodeToString(key.Public().(ed25519.PublicKey))
 	}
 	return a
+}
+
+// Subaccount tokens (SPEC 8; the storage server's subaccounts): 36 bytes,
+// a prefix byte, the permission flags, two zero bytes and the 32-byte
+// Ed25519 key the holder signs with. The account's owner signs the token to
+// grant it; a request made with it carries the token, that signature, and
+// the holder's own signature.
+const TokenSize = 36
+
+// Permission flags of a token.
+const (
+	FlagRead   byte = 0x01
+	FlagWrite  byte = 0x02
+	FlagDelete byte = 0x04
+)
+
+// Token is a subaccount token.
+type Token [TokenSize]byte
+
+// NewToken makes a token granting flags to the holder of key.
+func NewToken(prefix, flags byte, key ed25519.PublicKey) Token {
+	var t Token
+	t[0], t[1] = prefix, flags
+	copy(t[4:], key)
+	return t
+}
+
+// Flags returns the token's permission flags.
+func (t Token) Flags() byte { return t[1] }
+
+// Key returns the holder's Ed25519 key.
+func (t Token) Key() ed25519.PublicKey { return ed25519.PublicKey(t[4:]) }
+
+// String is the token in hex.
+func (t Token) String() string { return hex.EncodeToString(t[:]) }
+
+// ParseToken reads a token in hex or base64.
+func ParseToken(s string) (Token, error) {
+	var t Token
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		if b, err = base64.StdEncoding.DecodeString(s); err != nil {
+			return t, fmt.Errorf("subaccount token: want %d bytes in hex or base64", TokenSize)
+		}
+	}
+	if len(b) != TokenSize || b[2] != 0 || b[3] != 0 {
+		return t, fmt.Errorf("subaccount token: want %d bytes with bytes 2 and 3 zero", TokenSize)
+	}
+	copy(t[:], b)
+	return t, nil
+}
+
+// SubAuth is the authentication of a request made with a subaccount token.
+type SubAuth struct {
+	Subaccount    string `json:"subaccount,omitempty"`     // the token, hex
+	SubaccountSig string `json:"subaccount_sig,omitempty"` // the owner's signature over the token, base64
+}
+
+// SignSubAuth signs msg with a token holder's key.
+func SignSubAuth(holder ed25519.PrivateKey, token Token, ownerSig []byte, msg []byte) (Auth, SubAuth) {
+	return Auth{Signature: Sign(holder, msg)}, SubAuth{Subaccount: token.String(), SubaccountSig: base64.StdEncoding.EncodeToString(ownerSig)}
+}
+
+// RevokeParams are the parameters of revoke_subaccount and unrevoke_subaccount.
+type RevokeParams struct {
+	Pubkey    string   `json:"pubkey"`
+	Revoke    []string `json:"revoke,omitempty"`
+	Unrevoke  []string `json:"unrevoke,omitempty"`
+	Timestamp int64    `json:"timestamp"`
+	Auth
+}
+
+// RevokeSigMsg covers "revoke_subaccount" (or "unrevoke_subaccount") ||
+// timestamp || the tokens' bytes.
+func RevokeSigMsg(method string, ts int64, tokens []Token) []byte {
+	b := []byte(method + strconv.FormatInt(ts, 10))
+	for _, t := range tokens {
+		b = append(b, t[:]...)
+	}
+	return b
 }
