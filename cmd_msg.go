@@ -209,7 +209,11 @@ func fetch(c *cli.Context) error {
 				if n, ok := senders[m.From]; ok {
 					from = n + " (" + m.From[:12] + "...)"
 				}
-				fmt.Fprintf(c.App.Writer, "from %s at %s: %s\n", from, time.UnixMilli(m.Timestamp).Format("15:04:05"), m.Text)
+				text := m.Text
+				if m.Kind == "group_invite" {
+					text = "[an invite to a closed group; 'sessionctl group ls --as " + name + "' joins it]"
+				}
+				fmt.Fprintf(c.App.Writer, "from %s at %s: %s\n", from, time.UnixMilli(m.Timestamp).Format("15:04:05"), text)
 			}
 			for _, r := range rejected {
 				fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, r.Reason)

@@ -229,6 +229,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			nodeCommand(),
 			swarmCommand(),
 			quorumCommand(),
+			groupCommand(),
 			ledgerCommand(),
 			nameCommand(),
 		},
