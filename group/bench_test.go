@@ -1,0 +1,73 @@
+package group_test
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/identity"
+)
+
+// bigGroup is a group of 100: alice, the admin, and 99 members.
+func bigGroup(b *testing.B) (*devnet.Network, *person, *person, []identity.AccountID) {
+	nw := devnet.StartT(b, devnet.Config{Nodes: 12})
+	dir := b.TempDir()
+	alice, bob := newPerson(b, nw, "alice", dir), newPerson(b, nw, "bob", dir)
+	members := []identity.AccountID{bob.keys.AccountID()}
+	for len(members) < 99 {
+		k, _ := identity.NewAccount(rand.Reader)
+		members = append(members, k.AccountID())
+	}
+	return nw, alice, bob, members
+}
+
+// BenchmarkKickFrom100: kicking one member of a 100-member group: revoke
+// the token, seal a new key generation to the 98 others, publish info and
+// members, leave the notice.
+func BenchmarkKickFrom100(b *testing.B) {
+	_, alice, _, members := bigGroup(b)
+	ctx := context.Background()
+	g, err := alice.s.Create(ctx, "hundred", members)
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		k, _ := identity.NewAccount(rand.Reader)
+		victim := members[1+i%98]
+		i++
+		b.StartTimer()
+		if err := alice.s.Kick(ctx, g, victim); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := alice.s.Add(ctx, g, k.AccountID()); err != nil { // back to 100
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFetch100: a member of a 100-member group reads one new message.
+func BenchmarkFetch100(b *testing.B) {
+	_, alice, bob, members := bigGroup(b)
+	ctx := context.Background()
+	ga, err := alice.s.Create(ctx, "hundred", members)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gb := bob.acceptInvites(b)
+	for b.Loop() {
+		b.StopTimer()
+		if err := alice.s.Send(ctx, ga, "news"); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		msgs, _, err := bob.s.Fetch(ctx, gb)
+		if err != nil || len(msgs) != 1 {
+			b.Fatalf("%d messages, %v", len(msgs), err)
+		}
+	}
+}
