@@ -313,12 +313,19 @@ func groupInfo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
+	var g *group.Group
+	if c.String("as") == "" {
+		// Without --as: the group as the identities of this keystore know
+		// it, an admin's view first (no network needed).
+		g, err = localGroup(c, arg)
+	} else {
+		s, done, err2 := groupSession(c)
+		if err2 != nil {
+			return err2
+		}
+		defer done()
+		g, err = loadGroup(c, s, arg)
 	}
-	defer done()
-	g, err := loadGroup(c, s, arg)
 	if err != nil {
 		return err
 	}
@@ -380,4 +387,27 @@ func groupList(c *cli.Context) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", g.Name, g.ID, len(g.Members), g.Generation, role)
 	}
 	return tw.Flush()
+}
+
+// localGroup finds a group in the stores of the keystore's identities.
+func localGroup(c *cli.Context, arg string) (*group.Group, error) {
+	st := &group.Store{Dir: filepath.Join(c.String(dirFlag.Name), "groups")}
+	all, err := keystore(c).List()
+	if err != nil {
+		return nil, err
+	}
+	var found *group.Group
+	for _, e := range all {
+		g, err := st.Load(e.Keys.AccountID().String(), arg)
+		if err != nil {
+			continue
+		}
+		if found == nil || g.IsAdmin() && !found.IsAdmin() {
+			found = g
+		}
+	}
+	if found == nil {
+		return nil, usagef("no identity of this keystore is in a group %q", arg)
+	}
+	return found, nil
 }

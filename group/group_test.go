@@ -207,3 +207,36 @@ func revokedOnSwarm(t *testing.T, p *person, g *group.Group) []string {
 	}
 	return out.Revoked
 }
+
+// TestPromote: a promoted member administers; a plain member does not.
+func TestPromote(t *testing.T) {
+	nw := devnet.StartT(t, devnet.Config{Nodes: 5})
+	ctx := context.Background()
+	dir := t.TempDir()
+	alice, bob, carol, dave := newPerson(t, nw, "alice", dir), newPerson(t, nw, "bob", dir), newPerson(t, nw, "carol", dir), newPerson(t, nw, "dave", dir)
+	ga, err := alice.s.Create(ctx, "team", []identity.AccountID{bob.keys.AccountID(), carol.keys.AccountID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb := bob.acceptInvites(t)
+	if err := bob.s.Add(ctx, gb, dave.keys.AccountID()); !errors.Is(err, group.ErrNotAdmin) {
+		t.Fatalf("a member adds: %v", err)
+	}
+	if err := alice.s.Promote(ctx, ga, bob.keys.AccountID()); err != nil {
+		t.Fatal(err)
+	}
+	gb = bob.acceptInvites(t)
+	if !gb.IsAdmin() {
+		t.Fatal("the promoted member has no group key")
+	}
+	if err := bob.s.Add(ctx, gb, dave.keys.AccountID()); err != nil {
+		t.Fatalf("the new admin adds: %v", err)
+	}
+	gd := dave.acceptInvites(t)
+	if err := dave.s.Send(ctx, gd, "hello, I am new"); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _, err := bob.s.Fetch(ctx, gb); err != nil || len(msgs) != 1 {
+		t.Fatalf("bob reads %v, %v", texts(msgs), err)
+	}
+}
