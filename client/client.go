@@ -459,6 +459,8 @@ type Content struct {
 	// Kind marks messages that are not text ("group_invite"); Data is theirs.
 	Kind string          `json:"kind,omitempty"`
 	Data json.RawMessage `json:"data,omitempty"`
+	// Attachments are files on a file server, with their keys.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // SendResult is what Send did.
@@ -530,14 +532,15 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 
 // Message is a received message.
 type Message struct {
-	Hash       string          `json:"hash"`
-	From       string          `json:"from"` // the sender's Account ID
-	Text       string          `json:"text"`
-	Timestamp  int64           `json:"timestamp"`  // when the swarm stored it, unix ms
-	Expiration int64           `json:"expiration"` // unix ms
-	SentAt     int64           `json:"sent_at,omitempty"`
-	Kind       string          `json:"kind,omitempty"`
-	Data       json.RawMessage `json:"data,omitempty"`
+	Hash        string          `json:"hash"`
+	From        string          `json:"from"` // the sender's Account ID
+	Text        string          `json:"text"`
+	Timestamp   int64           `json:"timestamp"`  // when the swarm stored it, unix ms
+	Expiration  int64           `json:"expiration"` // unix ms
+	SentAt      int64           `json:"sent_at,omitempty"`
+	Kind        string          `json:"kind,omitempty"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	Attachments []Attachment    `json:"attachments,omitempty"`
 }
 
 // Rejected is a stored message that failed decryption or its signature.
@@ -617,7 +620,7 @@ func (c *Client) open(m storagerpc.Message) (Message, string) {
 		return Message{}, "the content is not a message"
 	}
 	return Message{Hash: m.Hash, From: from.String(), Text: content.Text, Timestamp: m.Timestamp, Expiration: m.Expiration,
-		SentAt: content.SentAt, Kind: content.Kind, Data: content.Data}, ""
+		SentAt: content.SentAt, Kind: content.Kind, Data: content.Data, Attachments: content.Attachments}, ""
 }
 
 // state is what a client remembers between fetches.

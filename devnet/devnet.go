@@ -354,6 +354,10 @@ func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
 		Servers: []ManifestServer{}}
+	if d.Network.Files != nil {
+		k := FileServerKey(d.st.Seed)
+		m.Servers = append(m.Servers, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+	}
 	m.Nodes = d.nodes()
 	for _, c := range d.st.Clients {
 		m.Clients = append(m.Clients, ManifestClient{Name: c, AccountID: ClientKeys(d.st.Seed, c).AccountID().String()})

@@ -14,6 +14,7 @@
 package devnet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -25,9 +26,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
+	"github.com/sessionctl/sessionctl/onion"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -58,6 +61,9 @@ type Config struct {
 	Logs func(component string) zerolog.Logger
 	// Progress, if set, is told how many nodes have started.
 	Progress func(started, total int)
+	// FileExpiry is how long the file server keeps a file; default 1 hour
+	// (mainnet: 3 weeks).
+	FileExpiry time.Duration
 }
 
 // logger returns the logger of a component.
@@ -73,6 +79,8 @@ type Network struct {
 	cfg    Config
 	log    zerolog.Logger
 	Ledger *ledger.Ledger
+	// Files is the file server.
+	Files  *fileserver.Server
 	rpc    *ledgerrpc.Server
 	client *ledgerrpc.Client
 
@@ -174,6 +182,9 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	if err := nw.startNodes(ctx); err != nil {
 		return err
 	}
+	if err := nw.startFiles(ctx); err != nil {
+		return err
+	}
 	return nw.settle(ctx)
 }
 
@@ -228,6 +239,33 @@ func (nw *Network) submit(key ed25519.PrivateKey, t ledger.TxType, body any, nod
 	}
 	_, err = nw.Ledger.Submit(tx)
 	return err
+}
+
+// FileServerKey is the file server's X25519 key pair, from the seed.
+func FileServerKey(seed string) onion.KeyPair {
+	s := blake2b.Sum256([]byte("sessionctl-fileserver\x00" + seed))
+	kp, err := onion.NewKeyPair(bytes.NewReader(s[:]))
+	if err != nil {
+		panic("devnet: a 32-byte reader gives a key: " + err.Error())
+	}
+	return kp
+}
+
+func (nw *Network) startFiles(ctx context.Context) error {
+	exp := nw.cfg.FileExpiry
+	if exp == 0 {
+		exp = time.Hour
+	}
+	fs, err := fileserver.New(fileserver.Config{Dir: filepath.Join(nw.cfg.Dir, "fileserver"), Key: FileServerKey(nw.cfg.Seed),
+		Expiry: exp, Logger: nw.cfg.logger("fileserver")})
+	if err != nil {
+		return err
+	}
+	if err := fs.Start(ctx); err != nil {
+		return err
+	}
+	nw.Files = fs
+	return nil
 }
 
 // startNodes starts every node, a few at a time (each opens a database and
@@ -406,6 +444,9 @@ func (nw *Network) Close() error {
 		}()
 	}
 	wg.Wait()
+	if nw.Files != nil {
+		errs = append(errs, nw.Files.Close())
+	}
 	if nw.rpc != nil {
 		errs = append(errs, nw.rpc.Close())
 	}

@@ -455,3 +455,64 @@ func DecodeV4(data []byte) (first, second []byte, err error) {
 	}
 	return parts[0], nil, nil
 }
+
+// SealForServer encrypts a server request (the v4 encoding) for a server's
+// X25519 key, as the body the exit node forwards by HTTP: the layer format,
+// with the ephemeral key and enc_type in its JSON. The key opens the
+// server's reply.
+func SealForServer(rand io.Reader, server [32]byte, plain []byte, t EncType) ([]byte, ReplyKey, error) {
+	var eph KeyPair
+	if _, err := io.ReadFull(rand, eph.Private[:]); err != nil {
+		return nil, ReplyKey{}, err
+	}
+	if err := eph.derivePublic(); err != nil {
+		return nil, ReplyKey{}, err
+	}
+	key, err := symmetricKey(t, eph.Private, server, eph.Public, server)
+	if err != nil {
+		return nil, ReplyKey{}, err
+	}
+	ct, err := seal(t, key, plain, rand)
+	if err != nil {
+		return nil, ReplyKey{}, err
+	}
+	out, err := EncodeLayer(ct, Routing{EphemeralKey: hex.EncodeToString(eph.Public[:]), EncType: t})
+	return out, ReplyKey{encType: t, key: key}, err
+}
+
+// OpenForServer is the server's side of SealForServer: it decrypts the
+// request and returns a function that seals the reply.
+func OpenForServer(data []byte, server KeyPair) ([]byte, func(rand io.Reader, reply []byte) ([]byte, error), error) {
+	ct, r, err := DecodeLayer(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	ephB, err := hex.DecodeString(r.EphemeralKey)
+	if err != nil || len(ephB) != 32 || r.Destination != "" || r.Headers != nil || r.Host != "" {
+		return nil, nil, fmt.Errorf("%w: want an ephemeral_key and enc_type only", ErrFormat)
+	}
+	eph := [32]byte(ephB)
+	key, err := symmetricKey(r.EncType, server.Private, eph, eph, server.Public)
+	if err != nil {
+		return nil, nil, err
+	}
+	plain, err := open(r.EncType, key, ct)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := r.EncType
+	return plain, func(rand io.Reader, reply []byte) ([]byte, error) { return seal(t, key, reply, rand) }, nil
+}
+
+// V4Request is the JSON part of a v4 server request.
+type V4Request struct {
+	Method   string            `json:"method"`
+	Endpoint string            `json:"endpoint"`
+	Headers  map[string]string `json:"headers,omitempty"`
+}
+
+// V4Response is the JSON part of a v4 server reply.
+type V4Response struct {
+	Code    int               `json:"code"`
+	Headers map[string]string `json:"headers,omitempty"`
+}

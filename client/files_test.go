@@ -1,0 +1,71 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/fileserver"
+)
+
+func fileServer(nw *devnet.Network, seed string) client.ServerInfo {
+	return client.ServerInfo{URL: nw.Files.URL(), X25519: devnet.FileServerKey(seed).Public}
+}
+
+func TestAttachment(t *testing.T) {
+	dir := t.TempDir()
+	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7, FileExpiry: 2 * time.Second})
+	ctx := context.Background()
+	aliceK, bobK := newKeys(t), newKeys(t)
+	alice, bob := startClient(t, nw, aliceK, ""), startClient(t, nw, bobK, "")
+	srv := fileServer(nw, "sessionctl")
+	photo := bytes.Repeat([]byte("a holiday photo "), 20_000) // 320 kB
+	att, err := alice.Upload(ctx, srv, "photo.jpg", photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendContent(ctx, bobK.AccountID(), client.Content{Text: "look", Attachments: []client.Attachment{*att}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := bob.Fetch(ctx)
+	if err != nil || len(msgs) != 1 || len(msgs[0].Attachments) != 1 {
+		t.Fatalf("bob got %+v, %v", msgs, err)
+	}
+	got, err := bob.Download(ctx, srv, msgs[0].Attachments[0])
+	if err != nil || !bytes.Equal(got, photo) {
+		t.Fatalf("the attachment came back changed (%d bytes), %v", len(got), err)
+	}
+	// The file server stores ciphertext only.
+	db, err := openRaw(filepath.Join(dir, "fileserver", "files.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []byte
+	db.QueryRow(`SELECT data FROM files WHERE id = ?`, att.ID).Scan(&stored)
+	db.Close()
+	if len(stored) == 0 || bytes.Contains(stored, []byte("holiday")) {
+		t.Fatalf("the file server holds %d bytes, plaintext: %v", len(stored), bytes.Contains(stored, []byte("holiday")))
+	}
+	// A wrong key does not open it.
+	bad := *att
+	bad.Key = strings.Repeat("A", 44)
+	if _, err := bob.Download(ctx, srv, bad); err == nil {
+		t.Fatal("a wrong key opened the attachment")
+	}
+	// Too big is refused; expired is gone.
+	big := make([]byte, fileserver.MaxFileSize)
+	rand.Read(big)
+	if _, err := alice.Upload(ctx, srv, "big", big); err == nil || !strings.Contains(err.Error(), "413") {
+		t.Fatalf("an oversized upload: %v", err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := bob.Download(ctx, srv, *att); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("an expired file: %v", err)
+	}
+}

@@ -1,0 +1,283 @@
+// Package fileserver is the file server of SPEC 9: attachments, encrypted
+// by their senders, uploaded and downloaded through onion requests whose
+// exit node forwards them by HTTP, so the server never learns a client's
+// address and never sees plaintext.
+//
+//	POST /file            the raw body is stored; answers {"id"}
+//	GET  /file/{id}       the bytes
+//	GET  /file/{id}/info  {"id", "size", "uploaded", "expires"}
+//	POST /oxen/v4/lsrpc   an onion request: the body is a v4 request sealed to the
+//	                      server's X25519 key (onion.SealForServer); the answer is
+//	                      the v4 reply sealed with the same key
+//
+// Files expire (default 3 weeks; shorter in a devnet) and are removed
+// periodically. Uploads are limited to 10 MB.
+package fileserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/internal/sqlitedb"
+	"github.com/sessionctl/sessionctl/onion"
+)
+
+// MaxFileSize is the upload limit: 10 MB.
+const MaxFileSize = 10_000_000
+
+// Config configures a Server.
+type Config struct {
+	// Dir holds files.db. Required.
+	Dir string
+	// Key is the server's X25519 key pair; clients seal requests to Public. Required.
+	Key onion.KeyPair
+	// Addr to listen on; default 127.0.0.1:0.
+	Addr string
+	// Expiry of a file; default 3 weeks.
+	Expiry time.Duration
+	// CleanEvery is how often expired files are removed; default 10 s.
+	CleanEvery time.Duration
+	Logger     zerolog.Logger
+	Now        func() time.Time
+}
+
+// Server is a running file server.
+type Server struct {
+	cfg  Config
+	log  zerolog.Logger
+	db   *sql.DB
+	ln   net.Listener
+	srv  *http.Server
+	mux  *http.ServeMux
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// New validates cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("fileserver: Config.Dir is required")
+	}
+	if cfg.Key.Public == ([32]byte{}) {
+		return nil, errors.New("fileserver: Config.Key is required")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Expiry <= 0 {
+		cfg.Expiry = 21 * 24 * time.Hour
+	}
+	if cfg.CleanEvery <= 0 {
+		cfg.CleanEvery = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "fileserver").Logger()}, nil
+}
+
+// Start opens the database, binds and serves.
+func (s *Server) Start(ctx context.Context) error {
+	db, err := sqlitedb.Open(ctx, filepath.Join(s.cfg.Dir, "files.db"), []string{
+		`CREATE TABLE files (id TEXT PRIMARY KEY, data BLOB NOT NULL, uploaded INTEGER NOT NULL, expires INTEGER NOT NULL) STRICT;
+		 CREATE INDEX files_expires ON files (expires);`,
+	})
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("file server: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.db, s.ln = db, ln
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST /file", s.upload)
+	s.mux.HandleFunc("GET /file/{id}", s.download)
+	s.mux.HandleFunc("GET /file/{id}/info", s.info)
+	outer := http.NewServeMux()
+	outer.Handle("/file", s.mux)
+	outer.Handle("/file/", s.mux)
+	outer.HandleFunc("POST /oxen/v4/lsrpc", s.onionRequest)
+	s.srv = &http.Server{Handler: outer, ReadHeaderTimeout: 5 * time.Second}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.srv.Serve(ln) }()
+	go s.clean(runCtx)
+	s.log.Info().Str("url", s.URL()).Msg("file server listening")
+	return nil
+}
+
+// URL is the server's base URL.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Close stops the server and closes the database. Safe to call twice.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		if s.srv == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = s.srv.Shutdown(ctx)
+		s.stop()
+		s.wg.Wait()
+		err = errors.Join(err, s.db.Close())
+	})
+	return err
+}
+
+func (s *Server) clean(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.CleanEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			res, err := s.db.ExecContext(ctx, `DELETE FROM files WHERE expires <= ?`, s.cfg.Now().UnixMilli())
+			if err == nil {
+				if n, _ := res.RowsAffected(); n > 0 {
+					s.log.Debug().Int64("removed", n).Msg("expired files removed")
+				}
+			}
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFileSize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a file is at most %d bytes", MaxFileSize))
+			return
+		}
+		writeErr(w, http.StatusBadRequest, "unreadable body")
+		return
+	}
+	if len(data) == 0 {
+		writeErr(w, http.StatusBadRequest, "an empty file")
+		return
+	}
+	idb := make([]byte, 16)
+	rand.Read(idb)
+	id := hex.EncodeToString(idb)
+	now := s.cfg.Now()
+	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO files (id, data, uploaded, expires) VALUES (?, ?, ?, ?)`,
+		id, data, now.UnixMilli(), now.Add(s.cfg.Expiry).UnixMilli()); err != nil {
+		s.log.Error().Err(err).Msg("store file")
+		writeErr(w, http.StatusInternalServerError, "storage failure")
+		return
+	}
+	s.log.Debug().Str("id", id).Int("size", len(data)).Msg("file stored")
+	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+// FileInfo is the answer of /file/{id}/info.
+type FileInfo struct {
+	ID       string `json:"id"`
+	Size     int    `json:"size"`
+	Uploaded int64  `json:"uploaded"` // unix ms
+	Expires  int64  `json:"expires"`  // unix ms
+}
+
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, withData bool) ([]byte, *FileInfo) {
+	id := r.PathValue("id")
+	var fi FileInfo
+	var data []byte
+	err := s.db.QueryRowContext(r.Context(), `SELECT data, uploaded, expires FROM files WHERE id = ? AND expires > ?`, id, s.cfg.Now().UnixMilli()).
+		Scan(&data, &fi.Uploaded, &fi.Expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		writeErr(w, http.StatusNotFound, "no such file (or it expired)")
+		return nil, nil
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "storage failure")
+		return nil, nil
+	}
+	fi.ID, fi.Size = id, len(data)
+	return data, &fi
+}
+
+func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	data, fi := s.lookup(w, r, true)
+	if fi == nil {
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(data)
+}
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	if _, fi := s.lookup(w, r, false); fi != nil {
+		writeJSON(w, http.StatusOK, fi)
+	}
+}
+
+// onionRequest opens a v4 request sealed to the server's key, runs it
+// against the routes above, and seals the v4 reply.
+func (s *Server) onionRequest(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, onion.MaxLayerSize))
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, "onion request too large")
+		return
+	}
+	plain, seal, err := onion.OpenForServer(body, s.cfg.Key)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "cannot decrypt the request")
+		return
+	}
+	meta, reqBody, err := onion.DecodeV4(plain)
+	var req onion.V4Request
+	if err == nil {
+		err = json.Unmarshal(meta, &req)
+	}
+	var code int
+	var respBody []byte
+	if err != nil || req.Method == "" || len(req.Endpoint) == 0 || req.Endpoint[0] != '/' {
+		code, respBody = http.StatusBadRequest, []byte(`{"error":"want a v4 request: l<len>:{method, endpoint, headers}[<len>:<body>]e"}`)
+	} else {
+		inner := httptest.NewRequestWithContext(r.Context(), req.Method, req.Endpoint, bytes.NewReader(reqBody))
+		rec := httptest.NewRecorder()
+		s.mux.ServeHTTP(rec, inner)
+		code, respBody = rec.Code, rec.Body.Bytes()
+	}
+	head, _ := json.Marshal(onion.V4Response{Code: code, Headers: map[string]string{"content-type": "application/octet-stream"}})
+	ct, err := seal(rand.Reader, onion.EncodeV4Request(head, respBody))
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "cannot seal the reply")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(ct)
+}
