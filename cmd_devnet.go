@@ -281,7 +281,11 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl.Name, cl.AccountID, phrase)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nLedger   %s\nControl  %s  (token in %s)\n\n", m.Ledger.URL, m.Control.URL, devnet.ManifestPath(dir))
+	fmt.Fprintf(w, "\nLedger   %s\nControl  %s  (token in %s)\n", m.Ledger.URL, m.Control.URL, devnet.ManifestPath(dir))
+	for _, s := range m.Servers {
+		fmt.Fprintf(w, "%-8s %s  (x25519 %s)\n", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.URL, s.X25519Pubkey)
+	}
+	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NODE\tPEER ID\tSWARM\tSTATE")
 	for i, n := range m.Nodes {

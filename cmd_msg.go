@@ -8,10 +8,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -96,6 +99,7 @@ func sendCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the sending identity (`NAME`)"},
 			&cli.StringFlag{Name: "to", Usage: "the recipient: an `ACCOUNT_ID`, an identity of the keystore, or a session name"},
+			&cli.StringSliceFlag{Name: "attach", Usage: "a file (`PATH`) to encrypt, upload to the file server and send with the message"},
 			ledgerURLFlag, ledgerTokenFlag, jsonFlag,
 		},
 		Action: send,
@@ -122,9 +126,28 @@ func send(c *cli.Context) error {
 	if to.Prefix != identity.PrefixSession {
 		return usagef("%s is not a Session account (05...)", to)
 	}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
-	res, err := cl.Send(ctx, to, text)
+	content := client.Content{Text: text}
+	for _, path := range c.StringSlice("attach") {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return usagef("--attach: %v", err)
+		}
+		srv, err := fileServer(c)
+		if err != nil {
+			return err
+		}
+		if len(data)+28 > fileserver.MaxFileSize {
+			return usagef("--attach %s: %d bytes; the file server takes at most %d", path, len(data), fileserver.MaxFileSize-28)
+		}
+		att, err := cl.Upload(ctx, srv, filepath.Base(path), data)
+		if err != nil {
+			return clientError(err)
+		}
+		content.Attachments = append(content.Attachments, *att)
+	}
+	res, err := cl.SendContent(ctx, to, content)
 	if err != nil {
 		return clientError(err)
 	}
@@ -147,6 +170,7 @@ func fetchCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose messages to fetch"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep fetching every second until interrupted"},
+			&cli.StringFlag{Name: "save-dir", Usage: "download, decrypt and save attachments in `DIR`"},
 			ledgerURLFlag, ledgerTokenFlag, jsonFlag,
 		},
 		Action: fetch,
@@ -179,8 +203,11 @@ func fetch(c *cli.Context) error {
 		}
 	}
 	for {
-		fctx, cancel := context.WithTimeout(ctx, time.Minute)
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		msgs, rejected, err := cl.Fetch(fctx)
+		if err == nil && c.String("save-dir") != "" {
+			err = saveAttachments(fctx, c, cl, msgs)
+		}
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -210,6 +237,9 @@ func fetch(c *cli.Context) error {
 					from = n + " (" + m.From[:12] + "...)"
 				}
 				text := m.Text
+				for _, a := range m.Attachments {
+					text += fmt.Sprintf(" [attachment %s, %d bytes]", a.Name, a.Size)
+				}
 				if m.Kind == "group_invite" {
 					text = "[an invite to a closed group; 'sessionctl group ls --as " + name + "' joins it]"
 				}
@@ -230,5 +260,150 @@ func fetch(c *cli.Context) error {
 			return nil
 		case <-time.After(time.Second):
 		}
+	}
+}
+
+// fileServer returns the devnet's file server, from its manifest.
+func fileServer(c *cli.Context) (client.ServerInfo, error) {
+	m, err := devnet.ReadManifest(c.String(dirFlag.Name))
+	if err != nil {
+		return client.ServerInfo{}, notRunning(fmt.Errorf("no devnet is running under %s, so no file server is known", c.String(dirFlag.Name)))
+	}
+	for _, s := range m.Servers {
+		if s.Kind == "file" {
+			k, err := hex.DecodeString(s.X25519Pubkey)
+			if err != nil || len(k) != 32 {
+				return client.ServerInfo{}, fmt.Errorf("the manifest's file server key is malformed")
+			}
+			return client.ServerInfo{URL: s.URL, X25519: [32]byte(k)}, nil
+		}
+	}
+	return client.ServerInfo{}, errors.New("the devnet runs no file server")
+}
+
+// saveAttachments downloads each message's attachments into --save-dir.
+func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, msgs []client.Message) error {
+	dir := c.String("save-dir")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	srv, err := fileServer(c)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		for _, a := range m.Attachments {
+			data, err := cl.Download(ctx, client.ServerInfo{URL: a.Server, X25519: srv.X25519}, a)
+			if err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "attachment %s: %v\n", a.Name, err)
+				continue
+			}
+			name := filepath.Base(filepath.Clean("/" + a.Name))
+			if name == "/" || name == "." {
+				name = a.ID
+			}
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.ErrWriter, "saved %s (%d bytes)\n", path, len(data))
+		}
+	}
+	return nil
+}
+
+func fileCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "file",
+		Usage: "upload and download encrypted files on the devnet's file server, through onion requests",
+		Subcommands: []*cli.Command{
+			{
+				Name: "upload", Usage: "encrypt a file and upload it; prints its id and key", ArgsUsage: "PATH",
+				Flags: []cli.Flag{asFlag, ledgerURLFlag, ledgerTokenFlag, jsonFlag},
+				Action: func(c *cli.Context) error {
+					path, err := oneArg(c, "PATH")
+					if err != nil {
+						return err
+					}
+					data, err := os.ReadFile(path)
+					if err != nil {
+						return usageError(err)
+					}
+					if len(data)+28 > fileserver.MaxFileSize {
+						return usagef("%s: %d bytes; the file server takes at most %d", path, len(data), fileserver.MaxFileSize-28)
+					}
+					if c.String("as") == "" {
+						return usagef("--as NAME is required")
+					}
+					cl, _, err := startClient(c, c.String("as"), "")
+					if err != nil {
+						return err
+					}
+					defer cl.Close()
+					srv, err := fileServer(c)
+					if err != nil {
+						return err
+					}
+					att, err := cl.Upload(c.Context, srv, filepath.Base(path), data)
+					if err != nil {
+						return clientError(err)
+					}
+					if c.Bool("json") {
+						return printJSON(c.App.Writer, att)
+					}
+					fmt.Fprintf(c.App.Writer, "id:  %s\nkey: %s\n", att.ID, att.Key)
+					return nil
+				},
+			},
+			{
+				Name: "download", Usage: "download a file and decrypt it", ArgsUsage: "ID",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "key", Usage: "the file's `KEY` (base64)"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where to write it (`PATH`)"},
+					asFlag, ledgerURLFlag, ledgerTokenFlag,
+				},
+				Action: func(c *cli.Context) error {
+					id, err := oneArg(c, "the file ID")
+					if err != nil {
+						return err
+					}
+					if c.String("key") == "" || c.String("output") == "" {
+						return usagef("file download needs --key KEY and -o PATH")
+					}
+					name := c.String("as")
+					if name == "" {
+						all, err := keystore(c).List()
+						if err != nil || len(all) == 0 {
+							return usagef("--as NAME is required: no identity in the keystore")
+						}
+						name = all[0].Name
+					}
+					cl, _, err := startClient(c, name, "")
+					if err != nil {
+						return err
+					}
+					defer cl.Close()
+					srv, err := fileServer(c)
+					if err != nil {
+						return err
+					}
+					data, err := cl.Download(c.Context, srv, client.Attachment{ID: id, Key: c.String("key")})
+					if errors.Is(err, client.ErrAttachment) {
+						return usageError(err)
+					}
+					if err != nil {
+						if strings.Contains(err.Error(), "404") {
+							return usagef("no file %q on the file server (or it expired)", id)
+						}
+						return clientError(err)
+					}
+					if err := os.WriteFile(c.String("output"), data, 0o600); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes)\n", c.String("output"), len(data))
+					return nil
+				},
+			},
+		},
 	}
 }

@@ -230,6 +230,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			swarmCommand(),
 			quorumCommand(),
 			groupCommand(),
+			fileCommand(),
 			ledgerCommand(),
 			nameCommand(),
 		},
