@@ -26,6 +26,12 @@ type ServerInfo struct {
 // forwards it by HTTP, so the server never learns who asks. It returns the
 // server's status and body.
 func (c *Client) ServerRequest(ctx context.Context, srv ServerInfo, method, endpoint string, body []byte) (int, []byte, error) {
+	return c.ServerRequestHeaders(ctx, srv, method, endpoint, nil, body)
+}
+
+// ServerRequestHeaders is ServerRequest with request headers (a community
+// server's X-SOGS authentication travels in them).
+func (c *Client) ServerRequestHeaders(ctx context.Context, srv ServerInfo, method, endpoint string, headers map[string]string, body []byte) (int, []byte, error) {
 	u, err := url.Parse(srv.URL)
 	if err != nil || u.Hostname() == "" {
 		return 0, nil, fmt.Errorf("server URL %q: want http://host:port", srv.URL)
@@ -34,7 +40,7 @@ func (c *Client) ServerRequest(ctx context.Context, srv ServerInfo, method, endp
 	if err != nil {
 		return 0, nil, fmt.Errorf("server URL %q has no port", srv.URL)
 	}
-	meta, _ := json.Marshal(onion.V4Request{Method: method, Endpoint: endpoint})
+	meta, _ := json.Marshal(onion.V4Request{Method: method, Endpoint: endpoint, Headers: headers})
 	v4 := onion.EncodeV4Request(meta, body)
 	if err := c.refresh(ctx, false); err != nil {
 		return 0, nil, err

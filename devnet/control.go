@@ -44,6 +44,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/nodes/{name}/kill", c.kill)
 	mux.HandleFunc("POST /v1/nodes/{name}/restart", c.restart)
 	mux.HandleFunc("POST /v1/down", c.downReq)
+	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	c.srv = &http.Server{Handler: c.auth(mux), ReadHeaderTimeout: 5 * time.Second}
 	go c.srv.Serve(ln)
 	return c, nil
@@ -143,6 +144,42 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 func (c *controlServer) downReq(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{"stopping": true})
 	c.d.requestDown()
+}
+
+func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Token, Name string }
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, `want {"token", "name"}`)
+		return
+	}
+	if err := c.d.Network.Community.AddRoom(r.Context(), req.Token, req.Name); err != nil {
+		writeErr(w, http.StatusConflict, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"room": req.Token})
+}
+
+// AddRoom creates a room on the devnet's community server.
+func (c *ControlClient) AddRoom(ctx context.Context, token, name string) error {
+	body, _ := json.Marshal(map[string]string{"token": token, "name": name})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.m.Control.URL+"/v1/community/rooms", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.m.Control.Token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: the control endpoint does not answer", ErrNotRunning)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&e)
+		return errors.New(e.Error)
+	}
+	return nil
 }
 
 // ControlClient talks to a running devnet's control endpoint.

@@ -306,8 +306,16 @@ func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
 	if cfg.BlockTime != 0 {
 		bt = cfg.BlockTime
 	}
+	// The first client is the community server's admin (as its operator would be).
+	var admins []string
+	if len(st.Clients) > 0 {
+		ck := CommunityKey(st.Seed)
+		if b, err := identity.Blind15(ClientKeys(st.Seed, st.Clients[0]), ck.Public[:]); err == nil {
+			admins = append(admins, b.ID())
+		}
+	}
 	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, BlockTime: bt, Genesis: genesis,
-		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress})
+		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins})
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +365,10 @@ func (d *Devnet) Manifest() Manifest {
 	if d.Network.Files != nil {
 		k := FileServerKey(d.st.Seed)
 		m.Servers = append(m.Servers, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+	}
+	if d.Network.Community != nil {
+		k := CommunityKey(d.st.Seed)
+		m.Servers = append(m.Servers, ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
 	}
 	m.Nodes = d.nodes()
 	for _, c := range d.st.Clients {

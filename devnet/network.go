@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -64,6 +65,8 @@ type Config struct {
 	// FileExpiry is how long the file server keeps a file; default 1 hour
 	// (mainnet: 3 weeks).
 	FileExpiry time.Duration
+	// CommunityAdmins are the community server's global admins (blinded IDs).
+	CommunityAdmins []string
 }
 
 // logger returns the logger of a component.
@@ -80,9 +83,11 @@ type Network struct {
 	log    zerolog.Logger
 	Ledger *ledger.Ledger
 	// Files is the file server.
-	Files  *fileserver.Server
-	rpc    *ledgerrpc.Server
-	client *ledgerrpc.Client
+	Files *fileserver.Server
+	// Community is the community server, with a room "lobby".
+	Community *community.Server
+	rpc       *ledgerrpc.Server
+	client    *ledgerrpc.Client
 
 	mu    sync.Mutex
 	nodes []*node.Node // by index; nil while stopped
@@ -185,6 +190,9 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	if err := nw.startFiles(ctx); err != nil {
 		return err
 	}
+	if err := nw.startCommunity(ctx); err != nil {
+		return err
+	}
 	return nw.settle(ctx)
 }
 
@@ -265,6 +273,30 @@ func (nw *Network) startFiles(ctx context.Context) error {
 		return err
 	}
 	nw.Files = fs
+	return nil
+}
+
+// CommunityKey is the community server's X25519 key pair, from the seed.
+func CommunityKey(seed string) onion.KeyPair {
+	s := blake2b.Sum256([]byte("sessionctl-community\x00" + seed))
+	kp, err := onion.NewKeyPair(bytes.NewReader(s[:]))
+	if err != nil {
+		panic("devnet: a 32-byte reader gives a key: " + err.Error())
+	}
+	return kp
+}
+
+func (nw *Network) startCommunity(ctx context.Context) error {
+	cs, err := community.New(community.Config{Dir: filepath.Join(nw.cfg.Dir, "community"), Key: CommunityKey(nw.cfg.Seed),
+		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community")})
+	if err != nil {
+		return err
+	}
+	if err := cs.Start(ctx); err != nil {
+		return err
+	}
+	nw.Community = cs
+	cs.AddRoom(ctx, "lobby", "Lobby") // exists already on a resumed devnet
 	return nil
 }
 
@@ -446,6 +478,9 @@ func (nw *Network) Close() error {
 	wg.Wait()
 	if nw.Files != nil {
 		errs = append(errs, nw.Files.Close())
+	}
+	if nw.Community != nil {
+		errs = append(errs, nw.Community.Close())
 	}
 	if nw.rpc != nil {
 		errs = append(errs, nw.rpc.Close())

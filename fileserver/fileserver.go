@@ -15,7 +15,6 @@
 package fileserver
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -26,7 +25,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"time"
@@ -114,7 +112,7 @@ func (s *Server) Start(ctx context.Context) error {
 	outer := http.NewServeMux()
 	outer.Handle("/file", s.mux)
 	outer.Handle("/file/", s.mux)
-	outer.HandleFunc("POST /oxen/v4/lsrpc", s.onionRequest)
+	outer.HandleFunc("POST /oxen/v4/lsrpc", onion.V4Handler(s.mux, s.cfg.Key))
 	s.srv = &http.Server{Handler: outer, ReadHeaderTimeout: 5 * time.Second}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -242,42 +240,4 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if _, fi := s.lookup(w, r, false); fi != nil {
 		writeJSON(w, http.StatusOK, fi)
 	}
-}
-
-// onionRequest opens a v4 request sealed to the server's key, runs it
-// against the routes above, and seals the v4 reply.
-func (s *Server) onionRequest(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, onion.MaxLayerSize))
-	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, "onion request too large")
-		return
-	}
-	plain, seal, err := onion.OpenForServer(body, s.cfg.Key)
-	if err != nil {
-		writeErr(w, http.StatusBadRequest, "cannot decrypt the request")
-		return
-	}
-	meta, reqBody, err := onion.DecodeV4(plain)
-	var req onion.V4Request
-	if err == nil {
-		err = json.Unmarshal(meta, &req)
-	}
-	var code int
-	var respBody []byte
-	if err != nil || req.Method == "" || len(req.Endpoint) == 0 || req.Endpoint[0] != '/' {
-		code, respBody = http.StatusBadRequest, []byte(`{"error":"want a v4 request: l<len>:{method, endpoint, headers}[<len>:<body>]e"}`)
-	} else {
-		inner := httptest.NewRequestWithContext(r.Context(), req.Method, req.Endpoint, bytes.NewReader(reqBody))
-		rec := httptest.NewRecorder()
-		s.mux.ServeHTTP(rec, inner)
-		code, respBody = rec.Code, rec.Body.Bytes()
-	}
-	head, _ := json.Marshal(onion.V4Response{Code: code, Headers: map[string]string{"content-type": "application/octet-stream"}})
-	ct, err := seal(rand.Reader, onion.EncodeV4Request(head, respBody))
-	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "cannot seal the reply")
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Write(ct)
 }

@@ -1,0 +1,249 @@
+package community_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/community"
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/identity"
+	_ "github.com/sessionctl/sessionctl/internal/sqlitedb"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+)
+
+type user struct {
+	keys *identity.Keys
+	c    *client.Client
+	id   string // blinded for the server
+}
+
+func newUser(t *testing.T, nw *devnet.Network, k *identity.Keys, srv client.ServerInfo) *user {
+	t.Helper()
+	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	b, _ := identity.Blind15(k, srv.X25519[:])
+	return &user{keys: k, c: c, id: b.ID()}
+}
+
+func (u *user) do(t *testing.T, srv client.ServerInfo, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var b []byte
+	if body != nil {
+		b, _ = json.Marshal(body)
+	}
+	code, out, err := community.Request(context.Background(), u.c, srv, method, path, b)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return code, out
+}
+
+func (u *user) post(t *testing.T, srv client.ServerInfo, room, text string) (int, community.Message) {
+	t.Helper()
+	body, _ := community.Post(u.c, srv, text)
+	code, out, err := community.Request(context.Background(), u.c, srv, "POST", "/room/"+room+"/message", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m community.Message
+	json.Unmarshal(out, &m)
+	return code, m
+}
+
+func TestCommunity(t *testing.T) {
+	dir := t.TempDir()
+	aliceK, bobK, carolK := newKeys(), newKeys(), newKeys()
+	key := devnet.CommunityKey("sessionctl")
+	ab, _ := identity.Blind15(aliceK, key.Public[:])
+	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7, CommunityAdmins: []string{ab.ID()}})
+	srv := client.ServerInfo{URL: nw.Community.URL(), X25519: key.Public}
+	alice, bob, carol := newUser(t, nw, aliceK, srv), newUser(t, nw, bobK, srv), newUser(t, nw, carolK, srv)
+
+	if code, m := alice.post(t, srv, "lobby", "welcome"); code != 201 || m.SessionID != alice.id {
+		t.Fatalf("alice posts: %d %+v", code, m)
+	}
+	code, out := bob.do(t, srv, "GET", "/room/lobby/messages/since/0", nil)
+	var msgs []community.Message
+	json.Unmarshal(out, &msgs)
+	if code != 200 || len(msgs) != 1 || msgs[0].SessionID != alice.id || !strings.HasPrefix(msgs[0].SessionID, "15") {
+		t.Fatalf("bob reads: %d %s", code, out)
+	}
+	// Moderators: alice (admin) appoints bob; bob deletes carol's post and bans her.
+	if code, out := bob.do(t, srv, "POST", "/user/"+carol.id+"/moderator", map[string]any{"rooms": []string{"lobby"}, "moderator": true}); code != 403 {
+		t.Fatalf("a non-admin appoints: %d %s", code, out)
+	}
+	if code, out := alice.do(t, srv, "POST", "/user/"+bob.id+"/moderator", map[string]any{"rooms": []string{"lobby"}, "moderator": true}); code != 200 {
+		t.Fatalf("alice appoints bob: %d %s", code, out)
+	}
+	_, spam := carol.post(t, srv, "lobby", "spam")
+	if code, out := bob.do(t, srv, "DELETE", "/room/lobby/message/"+strconv.FormatInt(spam.ID, 10), nil); code != 200 {
+		t.Fatalf("bob deletes: %d %s", code, out)
+	}
+	code, out = carol.do(t, srv, "GET", "/room/lobby/messages/since/"+strconv.FormatInt(spam.Seqno, 10), nil)
+	json.Unmarshal(out, &msgs)
+	if len(msgs) != 1 || !msgs[0].Deleted || msgs[0].Data != nil {
+		t.Fatalf("the deletion: %s", out)
+	}
+	if code, _ := bob.do(t, srv, "POST", "/user/"+carol.id+"/ban", map[string]any{"rooms": []string{"lobby"}}); code != 200 {
+		t.Fatalf("bob bans carol: %d", code)
+	}
+	if code, _ := carol.post(t, srv, "lobby", "let me back"); code != 403 {
+		t.Fatalf("a banned user posts: %d", code)
+	}
+	bob.do(t, srv, "POST", "/user/"+carol.id+"/unban", map[string]any{"rooms": []string{"lobby"}})
+	if code, _ := carol.post(t, srv, "lobby", "thanks"); code != 201 {
+		t.Fatalf("an unbanned user posts: %d", code)
+	}
+	// Posting too fast: the sixth post in 16 s is refused.
+	var last int
+	for i := 0; i < 5; i++ {
+		last, _ = carol.post(t, srv, "lobby", fmt.Sprint("quick ", i))
+	}
+	if last != 429 {
+		t.Fatalf("posting too fast: %d", last)
+	}
+	// A message request between blinded IDs.
+	if code, out := bob.do(t, srv, "POST", "/inbox/"+carol.id, map[string]string{"message": base64.StdEncoding.EncodeToString([]byte("hi carol"))}); code != 201 {
+		t.Fatalf("dm: %d %s", code, out)
+	}
+	code, out = carol.do(t, srv, "GET", "/inbox", nil)
+	var dms []community.DM
+	json.Unmarshal(out, &dms)
+	if len(dms) != 1 || dms[0].Sender != bob.id {
+		t.Fatalf("carol's inbox: %s", out)
+	}
+	// Room files.
+	code, out = alice.do(t, srv, "POST", "/room/lobby/file", nil)
+	if code != 413 {
+		t.Fatalf("an empty file: %d", code)
+	}
+	// The server never saw a Session ID.
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "community", "community.db")+"?_pragma=busy_timeout(5000)")
+	defer db.Close()
+	for _, k := range []*identity.Keys{aliceK, bobK, carolK} {
+		var n int
+		db.QueryRow(`SELECT (SELECT count(*) FROM messages WHERE session_id = ?) + (SELECT count(*) FROM inbox WHERE sender = ? OR recipient = ?)`,
+			k.AccountID().String(), k.AccountID().String(), k.AccountID().String()).Scan(&n)
+		if n != 0 {
+			t.Fatal("the server stores a Session ID")
+		}
+	}
+}
+
+func newKeys() *identity.Keys {
+	k, _ := identity.NewAccount(rand.Reader)
+	return k
+}
+
+// TestAuthStatuses: straight to the server (no onion), the X-SOGS rules.
+func TestAuthStatuses(t *testing.T) {
+	key := devnet.CommunityKey("auth")
+	srv, err := community.New(community.Config{Dir: t.TempDir(), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.AddRoom(ctx, "lobby", "Lobby")
+	k := newKeys()
+	b, _ := identity.Blind15(k, key.Public[:])
+	req := func(nonce string, ts int64, sigBy *identity.Blinded) int {
+		path := "/room/lobby/messages/since/0"
+		nb, _ := base64.StdEncoding.DecodeString(nonce)
+		sig := sigBy.Sign(community.SigMessage(key.Public, nb, ts, "GET", path, nil))
+		r, _ := http.NewRequest("GET", srv.URL()+path, nil)
+		r.Header.Set("X-SOGS-Pubkey", b.ID())
+		r.Header.Set("X-SOGS-Nonce", nonce)
+		r.Header.Set("X-SOGS-Timestamp", strconv.FormatInt(ts, 10))
+		r.Header.Set("X-SOGS-Signature", base64.StdEncoding.EncodeToString(sig))
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	other, _ := identity.Blind15(newKeys(), key.Public[:])
+	now := time.Now().Unix()
+	n1 := community.NewNonce()
+	for name, tc := range map[string]struct {
+		got, want int
+	}{
+		"good":            {req(n1, now, b), 200},
+		"reused nonce":    {req(n1, now, b), 425},
+		"stale":           {req(community.NewNonce(), now-25*3600, b), 425},
+		"from the future": {req(community.NewNonce(), now+25*3600, b), 425},
+		"bad signature":   {req(community.NewNonce(), now, other), 401},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %d, want %d", name, tc.got, tc.want)
+		}
+	}
+	resp, _ := http.Get(srv.URL() + "/room/lobby/messages/since/0")
+	if resp.StatusCode != 401 {
+		t.Errorf("no auth: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+	resp, _ = http.Get(srv.URL() + "/capabilities")
+	var caps map[string][]string
+	json.NewDecoder(resp.Body).Decode(&caps)
+	resp.Body.Close()
+	if len(caps["capabilities"]) == 0 {
+		t.Error("no capabilities")
+	}
+}
+
+// FuzzRequest feeds the request parsers: headers and bodies of any shape.
+func FuzzRequest(f *testing.F) {
+	f.Add("15"+strings.Repeat("ab", 32), "AAAAAAAAAAAAAAAAAAAAAA==", "1700000000", "sig", []byte(`{"data":"aGk=","signature":"x"}`))
+	f.Add("", "", "", "", []byte(`{"rooms":["lobby"]}`))
+	key := devnet.CommunityKey("fuzz")
+	srv, _ := community.New(community.Config{Dir: f.TempDir(), Key: key})
+	if err := srv.Start(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	defer srv.Close()
+	srv.AddRoom(context.Background(), "lobby", "")
+	f.Fuzz(func(t *testing.T, pk, nonce, ts, sig string, body []byte) {
+		for _, p := range []string{"/room/lobby/message", "/user/" + pk + "/ban", "/inbox/" + pk} {
+			r, err := http.NewRequest("POST", srv.URL()+p, bytes.NewReader(body))
+			if err != nil {
+				continue
+			}
+			for h, v := range map[string]string{"X-SOGS-Pubkey": pk, "X-SOGS-Nonce": nonce, "X-SOGS-Timestamp": ts, "X-SOGS-Signature": sig} {
+				if !strings.ContainsAny(v, "\r\n\x00") {
+					r.Header.Set(h, v)
+				}
+			}
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode == 200 || resp.StatusCode == 201 || resp.StatusCode >= 500 {
+				t.Fatalf("%s with junk: %d", p, resp.StatusCode)
+			}
+		}
+	})
+}
