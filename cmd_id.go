@@ -22,11 +22,12 @@ func keystore(c *cli.Context) *identity.Keystore {
 
 // idJSON is the stable --json form of an identity.
 type idJSON struct {
-	Name           string `json:"name,omitempty"`
-	AccountID      string `json:"account_id"`
-	Ed25519Pubkey  string `json:"ed25519_pubkey,omitempty"`
-	SwarmSpace     string `json:"swarm_space"`
-	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
+	BlindedIDs     []string `json:"blinded_ids,omitempty"`
+	Name           string   `json:"name,omitempty"`
+	AccountID      string   `json:"account_id"`
+	Ed25519Pubkey  string   `json:"ed25519_pubkey,omitempty"`
+	SwarmSpace     string   `json:"swarm_space"`
+	RecoveryPhrase string   `json:"recovery_phrase,omitempty"`
 }
 
 func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
@@ -110,8 +111,9 @@ func idCommand() *cli.Command {
 				Name:      "show",
 				Usage:     "show an identity of the keystore, or what an Account ID tells",
 				ArgsUsage: "NAME|ACCOUNT_ID",
-				Flags:     []cli.Flag{jsonFlag},
-				Action:    idShow,
+				Flags: []cli.Flag{jsonFlag, &cli.StringFlag{Name: "community-pubkey",
+					Usage: "also print the 15-blinded IDs a community server with this X25519 key (`HEX`) sees"}},
+				Action: idShow,
 			},
 			{
 				Name:      "ls",
@@ -165,6 +167,18 @@ func idShow(c *cli.Context) error {
 	default:
 		return keystoreError(err)
 	}
+	if pk := c.String("community-pubkey"); pk != "" {
+		key, err := hex.DecodeString(pk)
+		if err != nil || len(key) != 32 {
+			return usagef("--community-pubkey: want 64 hex characters")
+		}
+		id, _ := identity.ParseAccountID(out.AccountID)
+		ids, err := identity.BlindedIDs(id, key)
+		if err != nil {
+			return usageError(err)
+		}
+		out.BlindedIDs = ids[:]
+	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, out)
 	}
@@ -177,6 +191,10 @@ func idShow(c *cli.Context) error {
 		fmt.Fprintf(tw, "ed25519 pubkey:\t%s\n", out.Ed25519Pubkey)
 	}
 	fmt.Fprintf(tw, "swarm space:\t%s\n", out.SwarmSpace)
+	if len(out.BlindedIDs) == 2 {
+		fmt.Fprintf(tw, "blinded ID:\t%s\n", out.BlindedIDs[0])
+		fmt.Fprintf(tw, "or (sign unknown):\t%s\n", out.BlindedIDs[1])
+	}
 	return tw.Flush()
 }
 

@@ -231,6 +231,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			quorumCommand(),
 			groupCommand(),
 			fileCommand(),
+			communityCommand(),
 			ledgerCommand(),
 			nameCommand(),
 		},
