@@ -247,3 +247,24 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPost: room posts through the onion path, one after another.
+func BenchmarkPost(b *testing.B) {
+	key := devnet.CommunityKey("sessionctl")
+	k := newKeys()
+	ab, _ := identity.Blind15(k, key.Public[:])
+	nw := devnet.StartT(b, devnet.Config{Nodes: 7, CommunityAdmins: []string{ab.ID()}})
+	srv := client.ServerInfo{URL: nw.Community.URL(), X25519: key.Public}
+	c, _ := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
+	c.Start(context.Background())
+	defer c.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		body, _ := community.Post(c, srv, "benchmark post")
+		code, _, err := community.Request(context.Background(), c, srv, "POST", "/room/lobby/message", body)
+		if err != nil || code != 201 {
+			b.Fatalf("%d %v", code, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+}

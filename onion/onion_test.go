@@ -265,3 +265,19 @@ func BenchmarkX25519(b *testing.B) {
 		x25519(k, u)
 	}
 }
+
+func FuzzOpenForServer(f *testing.F) {
+	server, _ := NewKeyPair(rand.Reader)
+	req, _, _ := SealForServer(rand.Reader, server.Public, EncodeV4Request([]byte(`{"method":"GET","endpoint":"/file/1"}`), nil), XChaCha20)
+	f.Add(req)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		plain, seal, err := OpenForServer(data, server)
+		if err != nil {
+			return
+		}
+		DecodeV4(plain)
+		if _, err := seal(rand.Reader, []byte("reply")); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
