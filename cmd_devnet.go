@@ -19,6 +19,7 @@ import (
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
 
@@ -43,6 +44,7 @@ func devnetCommand() *cli.Command {
 					&cli.BoolFlag{Name: "detach", Usage: "run in the background; return once the devnet is ready"},
 					&cli.BoolFlag{Name: "traffic", Usage: "make the clients exchange messages in the background"},
 					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "format of the log files: console or json"},
+					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
 					jsonFlag,
 				},
 				Action: devnetUp,
@@ -78,6 +80,16 @@ func devnetUp(c *cli.Context) error {
 	}
 	if c.Int("nodes") < 0 || c.Int("nodes") > 2000 {
 		return usagef("--nodes %d: want 1 to 2000", c.Int("nodes"))
+	}
+	var steps []scenario.Step
+	if f := c.String("scenario"); f != "" {
+		if c.Bool("detach") {
+			return usagef("--scenario runs in the foreground; drop --detach")
+		}
+		var err error
+		if steps, err = loadScenario(f); err != nil {
+			return err
+		}
 	}
 	if c.Bool("detach") && os.Getenv(detachedEnv) == "" {
 		return detach(c)
@@ -127,10 +139,17 @@ func devnetUp(c *cli.Context) error {
 	}
 	defer d.Close()
 	m := d.Manifest()
-	if c.Bool("json") {
+	if c.Bool("json") && steps == nil {
 		printJSON(c.App.Writer, m)
-	} else {
+	} else if !c.Bool("json") {
 		printBanner(c.App.Writer, dir, &m, keystore(c), time.Since(began))
+	}
+	if steps != nil {
+		err := runScenario(c, steps)
+		if cerr := d.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		return err
 	}
 	select {
 	case <-ctx.Done():

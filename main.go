@@ -232,6 +232,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			groupCommand(),
 			fileCommand(),
 			communityCommand(),
+			scenarioCommand(),
 			ledgerCommand(),
 			nameCommand(),
 		},

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/sessionctl/sessionctl/scenario"
+	"github.com/urfave/cli/v2"
+)
+
+func scenarioCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "scenario",
+		Usage: "run scripted stories against the devnet: demos, workshops, end-to-end checks",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "run",
+				Usage:     "run a scenario file against the devnet running under --dir",
+				ArgsUsage: "FILE",
+				Flags:     []cli.Flag{jsonFlag},
+				Action: func(c *cli.Context) error {
+					file, err := oneArg(c, "FILE")
+					if err != nil {
+						return err
+					}
+					steps, err := loadScenario(file)
+					if err != nil {
+						return err
+					}
+					if _, err := dialDevnet(c); err != nil {
+						return err
+					}
+					return runScenario(c, steps)
+				},
+			},
+		},
+	}
+}
+
+// scenarioVerbs are the commands a scenario line may start with.
+func scenarioVerbs() map[string]bool {
+	verbs := map[string]bool{}
+	for _, cmd := range newApp(nil, nil).Commands {
+		if cmd.Name != "scenario" && cmd.Name != "help" {
+			verbs[cmd.Name] = true
+		}
+	}
+	delete(verbs, "devnet") // a scenario acts on the devnet; it does not start or stop it
+	return verbs
+}
+
+// loadScenario reads and checks a scenario before anything runs.
+func loadScenario(file string) ([]scenario.Step, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	defer f.Close()
+	steps, err := scenario.Parse(f, scenarioVerbs())
+	if err != nil {
+		return nil, usagef("%s: %w", file, err)
+	}
+	return steps, nil
+}
+
+// runScenario runs steps, each command in-process against --dir.
+func runScenario(c *cli.Context, steps []scenario.Step) error {
+	dir := c.String(dirFlag.Name)
+	r := &scenario.Runner{
+		Out:  c.App.Writer,
+		JSON: c.Bool("json"),
+		Exec: func(ctx context.Context, args []string) scenario.Result {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"sessionctl", "--dir", dir}, args...), &out, &errb)
+			return scenario.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+		},
+	}
+	err := r.Run(c.Context, steps)
+	var f *scenario.Failure
+	if errors.As(err, &f) {
+		return &exitError{code: exitFailure, err: err}
+	}
+	if err == nil && !c.Bool("json") {
+		fmt.Fprintf(c.App.Writer, "\nscenario passed: %d steps\n", len(steps))
+	}
+	return err
+}
