@@ -43,6 +43,7 @@ func devnetCommand() *cli.Command {
 					&cli.BoolFlag{Name: "reset", Usage: "discard the saved devnet and start afresh"},
 					&cli.BoolFlag{Name: "detach", Usage: "run in the background; return once the devnet is ready"},
 					&cli.BoolFlag{Name: "traffic", Usage: "make the clients exchange messages in the background"},
+					&cli.DurationFlag{Name: "file-expiry", Value: time.Hour, Usage: "how long the file server keeps an attachment (mainnet: 3 weeks)"},
 					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "format of the log files: console or json"},
 					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
 					jsonFlag,
@@ -77,6 +78,9 @@ func devnetUp(c *cli.Context) error {
 	}
 	if c.Duration("block-time") <= 0 {
 		return usagef("--block-time must be positive")
+	}
+	if c.Duration("file-expiry") < time.Second {
+		return usagef("--file-expiry must be at least 1s")
 	}
 	if c.Int("nodes") < 0 || c.Int("nodes") > 2000 {
 		return usagef("--nodes %d: want 1 to 2000", c.Int("nodes"))
@@ -129,7 +133,7 @@ func devnetUp(c *cli.Context) error {
 	began := time.Now()
 	d, err := devnet.Up(ctx, devnet.UpConfig{
 		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: c.Duration("block-time"),
-		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress,
+		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"),
 	})
 	if err != nil {
 		if errors.Is(err, devnet.ErrConflict) || errors.Is(err, devnet.ErrFormat) || errors.Is(err, devnet.ErrRunning) {

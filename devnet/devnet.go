@@ -50,6 +50,8 @@ type UpConfig struct {
 	Reset bool
 	// Traffic makes the clients exchange messages in the background.
 	Traffic bool
+	// FileExpiry is how long the file server keeps a file; default 1 hour.
+	FileExpiry time.Duration
 	// Logs gives each component its logger; nil logs nothing.
 	Logs func(component string) zerolog.Logger
 	// Progress is told how many nodes have started.
@@ -315,7 +317,7 @@ func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
 		}
 	}
 	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, BlockTime: bt, Genesis: genesis,
-		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins})
+		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry})
 	if err != nil {
 		return nil, err
 	}
