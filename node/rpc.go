@@ -170,6 +170,24 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// routed decodes a method's parameters and checks that this node's swarm
+// owns the account they name (else 421 with the owning swarm).
+func routed[P any](n *Node, raw json.RawMessage, pubkey func(*P) string) (*P, identity.AccountID, *view, *rpcError) {
+	p := new(P)
+	if e := decodeParams(raw, p); e != nil {
+		return nil, identity.AccountID{}, nil, e
+	}
+	owner, e := parseOwner(pubkey(p))
+	if e != nil {
+		return nil, owner, nil, e
+	}
+	v, e := n.route(owner)
+	if e != nil {
+		return nil, owner, nil, e
+	}
+	return p, owner, v, nil
+}
+
 // decodeParams reads a method's parameters.
 func decodeParams(raw json.RawMessage, v any) *rpcError {
 	if err := json.Unmarshal(raw, v); err != nil {
@@ -347,15 +365,7 @@ func checkHashes(hashes []string, allowAll bool) *rpcError {
 }
 
 func (n *Node) rpcStore(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	var p storagerpc.StoreParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
-	if e != nil {
-		return nil, e
-	}
-	v, e := n.route(owner)
+	p, owner, v, e := routed(n, raw, func(p *storagerpc.StoreParams) string { return p.Pubkey })
 	if e != nil {
 		return nil, e
 	}
@@ -459,15 +469,8 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 }
 
 func (n *Node) retrieve(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
-	var p storagerpc.RetrieveParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
+	p, owner, _, e := routed(n, raw, func(p *storagerpc.RetrieveParams) string { return p.Pubkey })
 	if e != nil {
-		return nil, e
-	}
-	if _, e := n.route(owner); e != nil {
 		return nil, e
 	}
 	// A revoked member may still read namespace -11, where it is told so.
@@ -502,15 +505,7 @@ func (n *Node) retrieve(ctx context.Context, raw json.RawMessage) (any, *rpcErro
 }
 
 func (n *Node) deleteMsgs(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	var p storagerpc.DeleteParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
-	if e != nil {
-		return nil, e
-	}
-	v, e := n.route(owner)
+	p, owner, v, e := routed(n, raw, func(p *storagerpc.DeleteParams) string { return p.Pubkey })
 	if e != nil {
 		return nil, e
 	}
@@ -594,15 +589,7 @@ func listOrMap(ns storagerpc.NamespaceVar, all []string, m map[storagerpc.Namesp
 }
 
 func (n *Node) deleteAll(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	var p storagerpc.DeleteAllParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
-	if e != nil {
-		return nil, e
-	}
-	v, e := n.route(owner)
+	p, owner, v, e := routed(n, raw, func(p *storagerpc.DeleteAllParams) string { return p.Pubkey })
 	if e != nil {
 		return nil, e
 	}
@@ -621,15 +608,7 @@ func (n *Node) deleteAll(ctx context.Context, raw json.RawMessage, recurse bool)
 }
 
 func (n *Node) deleteBefore(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	var p storagerpc.DeleteBeforeParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
-	if e != nil {
-		return nil, e
-	}
-	v, e := n.route(owner)
+	p, owner, v, e := routed(n, raw, func(p *storagerpc.DeleteBeforeParams) string { return p.Pubkey })
 	if e != nil {
 		return nil, e
 	}
@@ -651,15 +630,7 @@ func (n *Node) deleteBefore(ctx context.Context, raw json.RawMessage, recurse bo
 }
 
 func (n *Node) expireAll(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	var p storagerpc.ExpireAllParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
-	if e != nil {
-		return nil, e
-	}
-	v, e := n.route(owner)
+	p, owner, v, e := routed(n, raw, func(p *storagerpc.ExpireAllParams) string { return p.Pubkey })
 	if e != nil {
 		return nil, e
 	}
@@ -681,15 +652,7 @@ func (n *Node) expireAll(ctx context.Context, raw json.RawMessage, recurse bool)
 }
 
 func (n *Node) expire(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	var p storagerpc.ExpireParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
-	if e != nil {
-		return nil, e
-	}
-	v, e := n.route(owner)
+	p, owner, v, e := routed(n, raw, func(p *storagerpc.ExpireParams) string { return p.Pubkey })
 	if e != nil {
 		return nil, e
 	}
@@ -744,15 +707,8 @@ func (n *Node) expire(ctx context.Context, raw json.RawMessage, recurse bool) (a
 }
 
 func (n *Node) getExpiries(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
-	var p storagerpc.GetExpiriesParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
+	p, owner, _, e := routed(n, raw, func(p *storagerpc.GetExpiriesParams) string { return p.Pubkey })
 	if e != nil {
-		return nil, e
-	}
-	if _, e := n.route(owner); e != nil {
 		return nil, e
 	}
 	if e := checkHashes(p.Messages, true); e != nil {
@@ -831,15 +787,7 @@ const maxRevoked = 50
 // revoke adds tokens to the account's revocation list, or removes them; only
 // the account's own key may (no token can revoke tokens).
 func (n *Node) revoke(ctx context.Context, method string, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	var p storagerpc.RevokeParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
-	if e != nil {
-		return nil, e
-	}
-	v, e := n.route(owner)
+	p, owner, v, e := routed(n, raw, func(p *storagerpc.RevokeParams) string { return p.Pubkey })
 	if e != nil {
 		return nil, e
 	}
@@ -882,15 +830,8 @@ func (n *Node) revoke(ctx context.Context, method string, raw json.RawMessage, r
 
 // revokedList returns the account's revoked tokens, for its owner.
 func (n *Node) revokedList(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
-	var p storagerpc.RevokeParams
-	if e := decodeParams(raw, &p); e != nil {
-		return nil, e
-	}
-	owner, e := parseOwner(p.Pubkey)
+	p, owner, _, e := routed(n, raw, func(p *storagerpc.RevokeParams) string { return p.Pubkey })
 	if e != nil {
-		return nil, e
-	}
-	if _, e := n.route(owner); e != nil {
 		return nil, e
 	}
 	if e := n.checkAuth(ctx, owner, p.Auth, storagerpc.SubAuth{}, storagerpc.RevokeSigMsg("revoked_subaccounts", p.Timestamp, nil), p.Timestamp, true, 0, false); e != nil {
