@@ -22,12 +22,12 @@ func keystore(c *cli.Context) *identity.Keystore {
 
 // idJSON is the stable --json form of an identity.
 type idJSON struct {
-	BlindedIDs     []string `json:"blinded_ids,omitempty"`
 	Name           string   `json:"name,omitempty"`
 	AccountID      string   `json:"account_id"`
 	Ed25519Pubkey  string   `json:"ed25519_pubkey,omitempty"`
 	SwarmSpace     string   `json:"swarm_space"`
 	RecoveryPhrase string   `json:"recovery_phrase,omitempty"`
+	BlindedIDs     []string `json:"blinded_ids,omitempty"` // with --community-pubkey
 }
 
 func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
