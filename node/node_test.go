@@ -189,10 +189,15 @@ func TestLimits(t *testing.T) {
 	cfg.Auth = storagerpc.SignAuth(alice.keys.Ed25519, alice.id, storagerpc.StoreSigMsg(2, cfg.Timestamp))
 	expired := alice.store(0, []byte("w"), false)
 	expired.Timestamp -= time.Hour.Milliseconds() + 1
+	byExpiry := alice.store(0, []byte("v"), false)
+	byExpiry.TTL, byExpiry.Expiry = 0, byExpiry.Timestamp+time.Minute.Milliseconds()
+	both := alice.store(0, []byte("u"), false)
+	both.Expiry = both.Timestamp + 1
 	for name, tc := range map[string]struct {
 		p    storagerpc.StoreParams
 		code int
-	}{"ttl under 10 s": {short, 400}, "ttl over 14 days": {long, 400}, "config ttl over 14 days": {cfg, 200}, "already expired": {expired, 400}} {
+	}{"ttl under 10 s": {short, 400}, "ttl over 14 days": {long, 400}, "config ttl over 14 days": {cfg, 200}, "already expired": {expired, 400},
+		"expiry instead of ttl": {byExpiry, 200}, "ttl and expiry disagree": {both, 400}} {
 		if resp := tn.call(h, "store", tc.p); resp.Code != tc.code {
 			t.Errorf("%s: %d %s, want %d", name, resp.Code, resp.Body, tc.code)
 		}

@@ -378,7 +378,12 @@ func (n *Node) rpcStore(ctx context.Context, raw json.RawMessage, recurse bool) 
 	if p.Namespace.IsConfig() {
 		maxTTL = storagerpc.MaxConfigTTL
 	}
+	if p.TTL == 0 && p.Expiry > 0 {
+		p.TTL = p.Expiry - p.Timestamp // the storage server takes either
+	}
 	switch {
+	case p.TTL != 0 && p.Expiry != 0 && p.Timestamp+p.TTL != p.Expiry:
+		return nil, errf(storagerpc.StatusBadRequest, "ttl and expiry disagree; give one")
 	case p.Timestamp <= 0:
 		return nil, errf(storagerpc.StatusBadRequest, "timestamp: want unix milliseconds")
 	case p.Timestamp > now+10_000:

@@ -237,9 +237,10 @@ type Auth struct {
 type (
 	StoreParams struct {
 		Pubkey    string    `json:"pubkey"`
-		Timestamp int64     `json:"timestamp"` // ms
-		TTL       int64     `json:"ttl"`       // ms
-		Data      string    `json:"data"`      // base64
+		Timestamp int64     `json:"timestamp"`        // ms
+		TTL       int64     `json:"ttl,omitempty"`    // ms, relative to timestamp
+		Expiry    int64     `json:"expiry,omitempty"` // or an absolute expiry, unix ms
+		Data      string    `json:"data"`             // base64
 		Namespace Namespace `json:"namespace,omitempty"`
 		SigTS     int64     `json:"sig_timestamp,omitempty"`
 		Auth
