@@ -280,55 +280,46 @@ func communityDelete(c *cli.Context) error {
 	return nil
 }
 
-func communityMod(add bool) cli.ActionFunc {
+// communityUserAct is a command on ROOM and a user's ID: it sends method
+// path(id) with body(room) and prints done(id).
+func communityUserAct(path func(id string) string, body func(c *cli.Context, room string) any, done func(id, room string) string) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		room, who, err := twoArgs(c, "ROOM", "ID")
 		if err != nil {
 			return err
 		}
-		cl, srv, done, err := communityClient(c)
+		cl, srv, stop, err := communityClient(c)
 		if err != nil {
 			return err
 		}
-		defer done()
+		defer stop()
 		id, err := blindedID(c, srv, who)
 		if err != nil {
 			return err
 		}
-		body := map[string]any{"rooms": []string{room}, "moderator": add, "admin": add && c.Bool("admin")}
-		if _, err := communityCall(c, cl, srv, "POST", "/user/"+id+"/moderator", body); err != nil {
+		if _, err := communityCall(c, cl, srv, "POST", path(id), body(c, room)); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.App.Writer, "%s: moderator of %s: %v\n", id, room, add)
+		fmt.Fprintln(c.App.Writer, done(id, room))
 		return nil
 	}
 }
 
+func communityMod(add bool) cli.ActionFunc {
+	return communityUserAct(
+		func(id string) string { return "/user/" + id + "/moderator" },
+		func(c *cli.Context, room string) any {
+			return map[string]any{"rooms": []string{room}, "moderator": add, "admin": add && c.Bool("admin")}
+		},
+		func(id, room string) string { return fmt.Sprintf("%s: moderator of %s: %v", id, room, add) })
+}
+
 func communityBan(on bool) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		room, who, err := twoArgs(c, "ROOM", "ID")
-		if err != nil {
-			return err
-		}
-		cl, srv, done, err := communityClient(c)
-		if err != nil {
-			return err
-		}
-		defer done()
-		id, err := blindedID(c, srv, who)
-		if err != nil {
-			return err
-		}
-		path := "/user/" + id + "/ban"
-		if !on {
-			path = "/user/" + id + "/unban"
-		}
-		if _, err := communityCall(c, cl, srv, "POST", path, map[string]any{"rooms": []string{room}}); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.App.Writer, "%s: banned from %s: %v\n", id, room, on)
-		return nil
-	}
+	verb := map[bool]string{true: "ban", false: "unban"}[on]
+	return communityUserAct(
+		func(id string) string { return "/user/" + id + "/" + verb },
+		func(c *cli.Context, room string) any { return map[string]any{"rooms": []string{room}} },
+		func(id, room string) string { return fmt.Sprintf("%s: banned from %s: %v", id, room, on) })
 }
 
 func communityDM(c *cli.Context) error {

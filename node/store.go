@@ -121,13 +121,19 @@ func nsClause(ns storagerpc.NamespaceVar) (string, []any) {
 }
 
 // deleteWhere deletes owner's messages matching cond and returns their
-// hashes, sorted, with their namespaces.
+// hashes, sorted, and by namespace.
 func (s *store) deleteWhere(ctx context.Context, owner, cond string, args ...any) ([]string, map[storagerpc.Namespace][]string, error) {
 	rows, err := s.db.QueryContext(ctx, `DELETE FROM messages WHERE owner = ?`+cond+` RETURNING hash, namespace`,
 		append([]any{owner}, args...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delete: %w", err)
 	}
+	return hashesByNamespace(rows)
+}
+
+// hashesByNamespace reads (hash, namespace) rows, closes them, and returns
+// the hashes sorted, and sorted by namespace.
+func hashesByNamespace(rows *sql.Rows) ([]string, map[storagerpc.Namespace][]string, error) {
 	defer rows.Close()
 	var all []string
 	byNS := map[storagerpc.Namespace][]string{}
@@ -186,23 +192,7 @@ func (s *store) expireAll(ctx context.Context, owner string, ns storagerpc.Names
 	if err != nil {
 		return nil, nil, fmt.Errorf("expire all: %w", err)
 	}
-	defer rows.Close()
-	var all []string
-	byNS := map[storagerpc.Namespace][]string{}
-	for rows.Next() {
-		var h string
-		var n int64
-		if err := rows.Scan(&h, &n); err != nil {
-			return nil, nil, err
-		}
-		all = append(all, h)
-		byNS[storagerpc.Namespace(n)] = append(byNS[storagerpc.Namespace(n)], h)
-	}
-	slices.Sort(all)
-	for k := range byNS {
-		slices.Sort(byNS[k])
-	}
-	return all, byNS, rows.Err()
+	return hashesByNamespace(rows)
 }
 
 // expiries returns the current expiries of owner's messages among hashes.
