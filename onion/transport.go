@@ -25,6 +25,7 @@ const Protocol protocol.ID = "/sessionctl/onion/1.0.0"
 const (
 	StatusOK         = 200
 	StatusBadRequest = 400 // the layer is malformed, does not decrypt, loops or has too many hops
+	StatusForbidden  = 403 // the exit does not forward to that server
 	StatusTooLarge   = 413
 	StatusBadGateway = 502 // the next hop is unknown or did not answer
 	StatusTimeout    = 504

@@ -4,10 +4,55 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 )
+
+// innerRequest builds the request a v4 request names, refusing (never
+// panicking on) a method or endpoint that is not well formed: a method must
+// be an HTTP token, an endpoint an absolute path with an optional query,
+// and headers valid names and values.
+func innerRequest(outer *http.Request, req *V4Request, body []byte) (*http.Request, error) {
+	if req.Method == "" || len(req.Method) > 16 || strings.IndexFunc(req.Method, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+		return nil, errors.New("method: want an upper-case HTTP method")
+	}
+	if len(req.Endpoint) == 0 || req.Endpoint[0] != '/' || strings.HasPrefix(req.Endpoint, "//") || len(req.Endpoint) > 4096 {
+		return nil, errors.New("endpoint: want an absolute path")
+	}
+	u, err := url.ParseRequestURI(req.Endpoint)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return nil, errors.New("endpoint: want an absolute path")
+	}
+	in, err := http.NewRequestWithContext(outer.Context(), req.Method, "http://server"+req.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, errors.New("request: malformed")
+	}
+	in.RequestURI = req.Endpoint
+	in.RemoteAddr = outer.RemoteAddr
+	for k, v := range req.Headers {
+		if !validHeader(k, v) {
+			return nil, errors.New("headers: malformed")
+		}
+		in.Header.Set(k, v)
+	}
+	return in, nil
+}
+
+func validHeader(k, v string) bool {
+	if k == "" || len(k) > 256 || len(v) > 8192 {
+		return false
+	}
+	for _, c := range k {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
+			return false
+		}
+	}
+	return !strings.ContainsAny(v, "\r\n\x00")
+}
 
 // V4Handler serves the onion endpoint of a server (POST /oxen/v4/lsrpc):
 // it opens the v4 request sealed to key, runs it against inner with the
@@ -31,11 +76,11 @@ func V4Handler(inner http.Handler, key KeyPair) http.HandlerFunc {
 			err = json.Unmarshal(meta, &req)
 		}
 		code, respBody, ctype := http.StatusBadRequest, []byte(`{"error":"want a v4 request: l<len>:{method, endpoint, headers}[<len>:<body>]e"}`), "application/json"
-		if err == nil && req.Method != "" && len(req.Endpoint) > 0 && req.Endpoint[0] == '/' {
-			in := httptest.NewRequestWithContext(r.Context(), req.Method, req.Endpoint, bytes.NewReader(reqBody))
-			for k, v := range req.Headers {
-				in.Header.Set(k, v)
-			}
+		var in *http.Request
+		if err == nil {
+			in, err = innerRequest(r, &req, reqBody)
+		}
+		if err == nil {
 			rec := httptest.NewRecorder()
 			inner.ServeHTTP(rec, in)
 			code, respBody, ctype = rec.Code, rec.Body.Bytes(), rec.Header().Get("Content-Type")
