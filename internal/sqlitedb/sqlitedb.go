@@ -18,9 +18,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
+
+// MaxOpenConns bounds the connections of one database (3 open files each).
+const MaxOpenConns = 6
 
 // ErrNewerSchema is returned for a database written by a newer sessionctl.
 var ErrNewerSchema = errors.New("database schema is newer than this sessionctl")
@@ -43,6 +47,12 @@ func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error
 	if err != nil {
 		return nil, fmt.Errorf("open %q: %w", path, err)
 	}
+	// A bounded pool: each connection holds three files (the database, its
+	// WAL and shared memory), and thousands of databases live in one
+	// devnet process. Writes take the one write lock anyway.
+	db.SetMaxOpenConns(MaxOpenConns)
+	db.SetMaxIdleConns(2)
+	db.SetConnMaxIdleTime(time.Minute)
 	if err := setup(ctx, db, path, migrations); err != nil {
 		db.Close()
 		return nil, err
