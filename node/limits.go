@@ -30,6 +30,12 @@ func (l *limiter) allow(client string, now time.Time) bool {
 	defer l.mu.Unlock()
 	b, ok := l.buckets[client]
 	if !ok {
+		if len(l.buckets) >= maxBuckets {
+			l.sweepLocked(now)
+			if len(l.buckets) >= maxBuckets {
+				return false // a flood of new peers: refuse until buckets refill
+			}
+		}
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[client] = b
 	}
@@ -44,10 +50,19 @@ func (l *limiter) allow(client string, now time.Time) bool {
 	return true
 }
 
+// maxBuckets bounds the clients tracked at once. A bucket is forgotten once
+// full again (2 s after its last request at the mainnet rate), so only a
+// flood of new peer IDs reaches it.
+const maxBuckets = 50_000
+
 // sweep forgets clients whose buckets are full again.
 func (l *limiter) sweep(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.sweepLocked(now)
+}
+
+func (l *limiter) sweepLocked(now time.Time) {
 	for k, b := range l.buckets {
 		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
 			delete(l.buckets, k)
@@ -67,20 +82,45 @@ func newReplayCache() *replayCache { return &replayCache{seen: map[string]time.T
 
 const replayMemory = 2 * time.Minute
 
-// first records sig and reports whether it was not seen before.
-func (c *replayCache) first(sig string, now time.Time) bool {
+// maxReplay bounds the cache: at the rate limit a client signs 300
+// requests a second, so this holds about 2 minutes of 3 busy clients (a
+// few MB). Past it, signed requests are refused (503) rather than letting
+// an old signature be forgotten early and replayed.
+const maxReplay = 100_000
+
+type replayVerdict int
+
+const (
+	replayFirst replayVerdict = iota
+	replaySeen
+	replayFull
+)
+
+// first records sig and says whether it was seen before, or whether the
+// cache is full.
+func (c *replayCache) first(sig string, now time.Time) replayVerdict {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if until, ok := c.seen[sig]; ok && now.Before(until) {
-		return false
+		return replaySeen
+	}
+	if len(c.seen) >= maxReplay {
+		c.sweepLocked(now)
+		if len(c.seen) >= maxReplay {
+			return replayFull
+		}
 	}
 	c.seen[sig] = now.Add(replayMemory)
-	return true
+	return replayFirst
 }
 
 func (c *replayCache) sweep(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.sweepLocked(now)
+}
+
+func (c *replayCache) sweepLocked(now time.Time) {
 	for k, until := range c.seen {
 		if !now.Before(until) {
 			delete(c.seen, k)

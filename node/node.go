@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
@@ -58,6 +60,18 @@ type Config struct {
 	RatePerSecond float64
 	// ForwardTimeout bounds a request forwarded to another swarm member; default 5 s.
 	ForwardTimeout time.Duration
+	// Servers are the servers (host:port, as in an onion request's routing)
+	// that the node, as an exit, forwards requests to: the devnet's file
+	// and community servers. Requests for any other address are refused.
+	Servers []string
+	// RepairInterval is how often the node compares its replica with
+	// another member of its swarm and pulls what it lacks (see Repair);
+	// default 10 s, negative turns it off.
+	RepairInterval time.Duration
+	// Buffers bounds the request bytes held in memory at once; nodes of one
+	// process should share one. nil gives the node its own (64 MiB, 16 MiB
+	// a peer).
+	Buffers *Budget
 	// OnionObserver, if set, is told what the node saw of each onion request
 	// it handled (tests use it to check what each hop learned).
 	OnionObserver func(OnionHop)
@@ -96,6 +110,15 @@ type Node struct {
 	mu        sync.Mutex
 	started   bool
 	closed    bool
+
+	// Request handlers run on hctx, which Close cancels; Close waits for
+	// handlers (hwg) before it closes the store they use.
+	hctx     context.Context
+	hcancel  context.CancelFunc
+	hmu      sync.Mutex
+	hclosed  bool
+	hwg      sync.WaitGroup
+	inflight *Budget
 }
 
 // New validates cfg and allocates; Start binds and runs.
@@ -132,9 +155,17 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ForwardTimeout <= 0 {
 		cfg.ForwardTimeout = 5 * time.Second
 	}
+	if cfg.RepairInterval == 0 {
+		cfg.RepairInterval = 10 * time.Second
+	}
+	if cfg.Buffers == nil {
+		cfg.Buffers = NewBudget(defaultBuffered, defaultBufferedPerPeer)
+	}
 	keys := identity.KeysFromEd25519Seed([32]byte(cfg.Key.Seed()))
 	pubHex := hex.EncodeToString(keys.Ed25519Public())
+	hctx, hcancel := context.WithCancel(context.Background())
 	return &Node{
+		hctx: hctx, hcancel: hcancel, inflight: cfg.Buffers,
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
 		keys:      keys,
@@ -208,9 +239,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return errors.Join(err, herr)
 	}
 	n.store, n.host, n.started = st, h, true
-	h.SetStreamHandler(storagerpc.ProtocolStorage, n.handleStorage)
-	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.handleSwarm)
-	h.SetStreamHandler(onion.Protocol, n.handleOnion)
+	h.SetStreamHandler(storagerpc.ProtocolStorage, n.guard("storage", n.handleStorage))
+	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.guard("swarm", n.handleSwarm))
+	h.SetStreamHandler(onion.Protocol, n.guard("onion", n.handleOnion))
 	// Publish the address now, so the block that makes the node known to
 	// the others need not wait for the node's first view.
 	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
@@ -222,6 +253,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	go n.follow(runCtx)
 	go n.expireLoop(runCtx)
 	go n.testLoop(runCtx)
+	if n.cfg.RepairInterval > 0 {
+		n.wg.Add(1)
+		go n.repairLoop(runCtx)
+	}
 	n.log.Info().Str("peer_id", h.ID().String()).Strs("addrs", n.Addrs()).Msg("node started")
 	return nil
 }
@@ -247,18 +282,48 @@ func (n *Node) Close() error {
 	n.closed = true
 	started := n.started
 	n.mu.Unlock()
+	n.hmu.Lock()
+	n.hclosed = true
+	n.hmu.Unlock()
+	n.hcancel()
 	if !started {
 		return nil
 	}
 	n.cancel()
 	errs := []error{n.host.Close()}
 	n.wg.Wait()
+	n.hwg.Wait()
 	errs = append(errs, n.store.close())
 	n.log.Info().Msg("node stopped")
 	return errors.Join(errs...)
 }
 
 func (n *Node) nowMS() int64 { return n.cfg.Now().UnixMilli() }
+
+// guard wraps a stream handler: the handler is tracked, so Close waits for
+// it before closing the store; a stream that arrives after Close is reset;
+// and a panic in one request resets that stream and is logged, never
+// taking down the process (libp2p does not recover panics in handlers).
+func (n *Node) guard(name string, h network.StreamHandler) network.StreamHandler {
+	return func(s network.Stream) {
+		n.hmu.Lock()
+		if n.hclosed {
+			n.hmu.Unlock()
+			s.Reset()
+			return
+		}
+		n.hwg.Add(1)
+		n.hmu.Unlock()
+		defer n.hwg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				n.log.Error().Str("handler", name).Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("request handler panicked; the stream was reset")
+				s.Reset()
+			}
+		}()
+		h(s)
+	}
+}
 
 // expireLoop removes expired messages every ExpiryInterval.
 func (n *Node) expireLoop(ctx context.Context) {

@@ -5,16 +5,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/onion"
+	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
 // OnionHop is what a node saw of one onion request, for Config.OnionObserver:
@@ -36,11 +39,26 @@ const onionTimeout = 60 * time.Second
 // rest, answers it as the destination, or forwards it to a server by HTTP.
 func (n *Node) handleOnion(s network.Stream) {
 	s.SetDeadline(time.Now().Add(onionTimeout))
-	hop, layer, err := onion.ReadRequest(s)
-	if err != nil {
-		n.onionReply(s, onion.StatusTooLarge, "onion request over the size limit or unreadable")
+	remote := s.Conn().RemotePeer()
+	// The client's own peer pays for each request at the guard, as it does
+	// for direct storage requests: onion requests do not bypass the rate
+	// limit. A request that claims a later hop from a peer that is not a
+	// service node is counted the same way.
+	if !n.fromNode(remote) && !n.limiter.allow(remote.String(), n.cfg.Now()) {
+		n.onionRefuse(s, storagerpc.StatusTooManyRequests, "too many requests; slow down")
 		return
 	}
+	data, release, err := n.inflight.read(s, remote, onion.MaxLayerSize+1)
+	defer release()
+	switch {
+	case errors.Is(err, errBusy):
+		n.onionRefuse(s, storagerpc.StatusUnavailable, "the node is busy with other large requests; try again")
+		return
+	case err != nil || len(data) < 1:
+		n.onionRefuse(s, onion.StatusTooLarge, "onion request over the size limit or unreadable")
+		return
+	}
+	hop, layer := int(data[0]), data[1:]
 	if hop < 1 || hop > onion.MaxHops {
 		n.onionReply(s, onion.StatusBadRequest, fmt.Sprintf("hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops))
 		return
@@ -52,7 +70,7 @@ func (n *Node) handleOnion(s network.Stream) {
 		return
 	}
 	seen := OnionHop{Node: n.pubHex, From: s.Conn().RemotePeer(), Hop: hop, Seen: p.Body}
-	ctx, cancel := context.WithTimeout(context.Background(), onionTimeout-time.Second)
+	ctx, cancel := context.WithTimeout(n.hctx, onionTimeout-time.Second)
 	defer cancel()
 	switch {
 	case p.Routing.Destination != "":
@@ -85,10 +103,39 @@ func (n *Node) handleOnion(s network.Stream) {
 	}
 }
 
+// serverClient is the exit's HTTP client: no redirects, no cookies, and
+// a bound on the whole exchange.
+var serverClient = &http.Client{
+	Timeout:       onionTimeout,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
 func (n *Node) observe(h OnionHop) {
 	if n.cfg.OnionObserver != nil {
 		n.cfg.OnionObserver(h)
 	}
+}
+
+// fromNode reports whether p is a registered service node.
+func (n *Node) fromNode(p peer.ID) bool {
+	v := n.view.Load()
+	if v == nil {
+		return false
+	}
+	_, ok := v.byPeer[p]
+	return ok
+}
+
+// onionRefuse answers an onion request the node will not read, then
+// discards the rest of it, holding none of it.
+func (n *Node) onionRefuse(s network.Stream, status int, msg string) {
+	if err := onion.WriteResponse(s, status, []byte(msg)); err != nil {
+		s.Reset()
+		return
+	}
+	s.CloseWrite()
+	drain(s, onion.MaxLayerSize+2)
+	s.Close()
 }
 
 func (n *Node) onionReply(s network.Stream, status int, msg string) {
@@ -110,6 +157,10 @@ func (n *Node) onionForward(ctx context.Context, s network.Stream, hop int, p *o
 		return
 	}
 	v := n.view.Load()
+	if v == nil {
+		n.onionReply(s, storagerpc.StatusUnavailable, "the node has not loaded the network yet")
+		return
+	}
 	pid, ok := v.peers[p.Routing.Destination]
 	if !ok {
 		n.onionReply(s, onion.StatusBadGateway, "the next hop is not a registered service node")
@@ -134,16 +185,12 @@ func (n *Node) onionForward(ctx context.Context, s network.Stream, hop int, p *o
 	s.Close()
 }
 
-// onionHTTP forwards the payload by HTTP to a server on this machine and
-// relays its answer (sealed by the server for the client) unchanged. Only
-// loopback servers are reached: the devnet sends nothing off the machine.
+// onionHTTP forwards the payload by HTTP to a server the network knows
+// (Config.Servers) and relays its answer (sealed by the server for the
+// client) unchanged. Any other address is refused, so a request cannot make
+// the exit reach another port of this machine; redirects are not followed.
 func (n *Node) onionHTTP(ctx context.Context, s network.Stream, p *onion.Peeled) {
 	r := p.Routing
-	ip := net.ParseIP(r.Host)
-	if r.Host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		n.onionReply(s, onion.StatusBadRequest, "the devnet forwards only to servers on 127.0.0.1")
-		return
-	}
 	scheme := r.Protocol
 	if scheme == "" {
 		scheme = "http"
@@ -152,17 +199,22 @@ func (n *Node) onionHTTP(ctx context.Context, s network.Stream, p *onion.Peeled)
 		n.onionReply(s, onion.StatusBadRequest, "bad server address: want protocol http(s), a port and a /target")
 		return
 	}
+	hostport := net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
+	if !slices.Contains(n.cfg.Servers, hostport) {
+		n.onionReply(s, onion.StatusForbidden, "the exit forwards only to the network's servers")
+		return
+	}
 	method := r.Method
 	if method == "" {
 		method = http.MethodPost
 	}
-	url := scheme + "://" + net.JoinHostPort(r.Host, strconv.Itoa(r.Port)) + r.Target
+	url := scheme + "://" + hostport + r.Target
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(p.Body))
 	if err != nil {
 		n.onionReply(s, onion.StatusBadRequest, "bad server request")
 		return
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := serverClient.Do(req)
 	if err != nil {
 		n.onionReply(s, onion.StatusBadGateway, "the server did not answer")
 		return

@@ -7,11 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,24 +58,50 @@ const requestTimeout = 30 * time.Second
 // handleStorage serves one storage RPC request on a stream.
 func (n *Node) handleStorage(s network.Stream) {
 	s.SetDeadline(time.Now().Add(requestTimeout))
-	remote := s.Conn().RemotePeer().String()
-	body, err := io.ReadAll(io.LimitReader(s, storagerpc.MaxRequestSize+1))
-	if err != nil {
+	remote := s.Conn().RemotePeer()
+	// Count the request before reading it: a client over its rate is
+	// refused without its body being held.
+	if !n.limiter.allow(remote.String(), n.cfg.Now()) {
+		n.refuse(s, errf(storagerpc.StatusTooManyRequests, "too many requests; slow down"), storagerpc.MaxRequestSize)
+		return
+	}
+	body, release, err := n.inflight.read(s, remote, storagerpc.MaxRequestSize)
+	defer release()
+	if e := readError(err); e != nil {
+		n.refuse(s, e, storagerpc.MaxRequestSize)
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.hctx, requestTimeout)
+	resp := n.handle(ctx, body)
+	cancel()
+	writeResponse(s, resp)
+}
+
+// readError maps a failed read of a request body to the refusal to send,
+// or nil when the read succeeded.
+func readError(err error) *rpcError {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errTooLarge):
+		return errf(storagerpc.StatusTooLarge, "request body over %d bytes", storagerpc.MaxRequestSize)
+	case errors.Is(err, errBusy):
+		return errf(storagerpc.StatusUnavailable, "the node is busy with other large requests; try again")
+	}
+	return errf(storagerpc.StatusBadRequest, "request unreadable")
+}
+
+// refuse answers a request the node will not read, then discards what the
+// peer still sends (holding none of it), so the peer reads the refusal.
+func (n *Node) refuse(s network.Stream, e *rpcError, limit int) {
+	data, _ := json.Marshal(e.response())
+	if _, err := s.Write(data); err != nil {
 		s.Reset()
 		return
 	}
-	var resp storagerpc.Response
-	switch {
-	case len(body) > storagerpc.MaxRequestSize:
-		resp = errf(storagerpc.StatusTooLarge, "request body over %d bytes", storagerpc.MaxRequestSize).response()
-	case !n.limiter.allow(remote, n.cfg.Now()):
-		resp = errf(storagerpc.StatusTooManyRequests, "too many requests; slow down").response()
-	default:
-		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-		resp = n.handle(ctx, body)
-		cancel()
-	}
-	writeResponse(s, resp)
+	s.CloseWrite()
+	drain(s, limit)
+	s.Close()
 }
 
 func writeResponse(s network.Stream, resp storagerpc.Response) {
@@ -241,8 +268,8 @@ func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storag
 	if a.Signature == "" {
 		return errf(storagerpc.StatusUnauthorized, "missing signature")
 	}
-	sig, err := base64.StdEncoding.DecodeString(a.Signature)
-	if err != nil || len(sig) != ed25519.SignatureSize {
+	sig, err := decodeSig(a.Signature)
+	if err != nil {
 		return errf(storagerpc.StatusUnauthorized, "signature is not 64 bytes of base64")
 	}
 	var key ed25519.PublicKey
@@ -255,8 +282,8 @@ func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storag
 		if err != nil {
 			return errf(storagerpc.StatusUnauthorized, "%s", err)
 		}
-		tsig, err := base64.StdEncoding.DecodeString(sub.SubaccountSig)
-		if err != nil || len(tsig) != ed25519.SignatureSize || !ed25519.Verify(owner.Key[:], tok[:], tsig) {
+		tsig, err := decodeSig(sub.SubaccountSig)
+		if err != nil || !ed25519.Verify(owner.Key[:], tok[:], tsig) {
 			return errf(storagerpc.StatusUnauthorized, "subaccount_sig is not the account's signature over the token")
 		}
 		if tok.Flags()&need != need {
@@ -291,10 +318,37 @@ func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storag
 	if !ed25519.Verify(key, msg, sig) {
 		return errf(storagerpc.StatusUnauthorized, "signature does not verify")
 	}
-	if !n.replay.first(a.Signature, now) {
+	// Keyed on the signature's bytes: one signature has one key however
+	// its base64 is spelled.
+	switch n.replay.first(string(sig), now) {
+	case replaySeen:
 		return errf(storagerpc.StatusUnauthorized, "signature already used: sign each request anew")
+	case replayFull:
+		return errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}
 	return nil
+}
+
+// decodeSig reads a 64-byte signature in base64, padded (88 characters) or
+// not (86), strictly: no line breaks, no unused bits set. Each signature
+// has exactly one accepted spelling of each kind.
+func decodeSig(s string) ([]byte, error) {
+	enc := base64.StdEncoding.Strict()
+	switch len(s) {
+	case 88:
+	case 86:
+		enc = base64.RawStdEncoding.Strict()
+	default:
+		return nil, errors.New("signature: want 88 (or 86 unpadded) base64 characters")
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("signature: line breaks")
+	}
+	sig, err := enc.DecodeString(s)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return nil, errors.New("signature: not 64 bytes of base64")
+	}
+	return sig, nil
 }
 
 // sign signs parts, concatenated, with the node's key (base64).
@@ -404,7 +458,7 @@ func (n *Node) rpcStore(ctx context.Context, raw json.RawMessage, recurse bool) 
 	}
 	hash := storagerpc.MessageHash(owner, p.Namespace, data)
 	mine := storagerpc.MemberResult{Hash: hash, Signature: n.sign(hash)}
-	already, err := n.store.insert(ctx, &record{Hash: hash, Owner: owner.String(), Namespace: p.Namespace, Timestamp: p.Timestamp, Expiry: p.Timestamp + p.TTL, Data: data})
+	already, err := n.store.insert(ctx, &record{Hash: hash, Owner: owner.String(), Namespace: p.Namespace, Timestamp: p.Timestamp, Expiry: p.Timestamp + p.TTL, Data: data}, true)
 	if err != nil {
 		n.log.Error().Err(err).Msg("store")
 		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
@@ -678,15 +732,22 @@ func (n *Node) expire(ctx context.Context, raw json.RawMessage, recurse bool) (a
 	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.ExpireSigMsg(p.Shorten, p.Extend, p.Expiry, p.Messages), 0, false, need, false); e != nil {
 		return nil, e
 	}
-	expiry := min(p.Expiry, now+storagerpc.MaxConfigTTL.Milliseconds())
+	// The new expiry is capped by each message's namespace: 30 days for
+	// config namespaces, 14 for the others, as for a store.
 	current, err := n.store.expiries(ctx, owner.String(), p.Messages)
+	expiry := min(p.Expiry, now+storagerpc.MaxConfigTTL.Milliseconds())
+	for _, e := range current {
+		if !e.ns.IsConfig() {
+			expiry = min(expiry, now+storagerpc.MaxTTL.Milliseconds())
+		}
+	}
 	var updated []string
 	unchanged := map[string]int64{}
 	for _, h := range slices.Sorted(maps.Keys(current)) {
 		if err != nil {
 			break
 		}
-		cur := current[h]
+		cur := current[h].expiry
 		if p.Shorten && cur <= expiry || p.Extend && cur >= expiry {
 			unchanged[h] = cur
 			continue
@@ -729,7 +790,12 @@ func (n *Node) getExpiries(ctx context.Context, raw json.RawMessage) (any, *rpcE
 	if len(p.Messages) == 1 && p.Messages[0] == "all" {
 		m, err = n.store.allExpiries(ctx, owner.String())
 	} else {
-		m, err = n.store.expiries(ctx, owner.String(), p.Messages)
+		var e map[string]expiryOf
+		e, err = n.store.expiries(ctx, owner.String(), p.Messages)
+		m = map[string]int64{}
+		for h, x := range e {
+			m[h] = x.expiry
+		}
 	}
 	if err != nil {
 		n.log.Error().Err(err).Msg("get_expiries")
@@ -816,10 +882,12 @@ func (n *Node) revoke(ctx context.Context, method string, raw json.RawMessage, r
 	}
 	var count int
 	var err error
+	// The signed timestamp orders the change: every member records the
+	// same, so their lists agree and repair can merge them.
 	if method == "revoke_subaccount" {
-		count, err = n.store.revoke(ctx, owner.String(), toks, n.nowMS(), maxRevoked)
+		count, err = n.store.revoke(ctx, owner.String(), toks, p.Timestamp, maxRevoked)
 	} else {
-		count, err = n.store.unrevoke(ctx, owner.String(), toks)
+		count, err = n.store.unrevoke(ctx, owner.String(), toks, p.Timestamp, maxRevoked)
 	}
 	parts := []string{owner.String(), strconv.FormatInt(p.Timestamp, 10)}
 	for _, t := range toks {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,6 +34,18 @@ var storeMigrations = []string{
 		added INTEGER NOT NULL,
 		PRIMARY KEY (owner, token)
 	 ) STRICT;`,
+	// 3: tombstones of deleted messages, kept until the message would have
+	// expired, so that replica repair and data moves never bring a deleted
+	// message back; and unrevocations, so that an unrevoke wins over an
+	// older revoke on a member that missed it (revoked = 0 marks one;
+	// added orders the changes, last writer wins).
+	`CREATE TABLE deleted (
+		hash   TEXT PRIMARY KEY,
+		owner  TEXT NOT NULL,
+		expiry INTEGER NOT NULL
+	 ) STRICT;
+	 CREATE INDEX deleted_expiry ON deleted (expiry);
+	 ALTER TABLE revocations ADD COLUMN revoked INTEGER NOT NULL DEFAULT 1;`,
 }
 
 // record is one stored message.
@@ -59,11 +72,19 @@ func openStore(ctx context.Context, path string) (*store, error) {
 func (s *store) close() error { return s.db.Close() }
 
 // insert stores r, or, when its hash is stored already, extends the stored
-// expiry to r's if later. It reports whether the hash was there.
-func (s *store) insert(ctx context.Context, r *record) (already bool, err error) {
+// expiry to r's if later. It reports whether the hash was there. A client's
+// store (fromClient) of a deleted message stores it anew; a record that
+// comes from another node (push, repair) is not stored over its tombstone.
+func (s *store) insert(ctx context.Context, r *record, fromClient bool) (already bool, err error) {
+	if fromClient {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM deleted WHERE hash = ?`, r.Hash); err != nil {
+			return false, fmt.Errorf("store message: %w", err)
+		}
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
-		r.Hash, r.Owner, int64(r.Namespace), r.Timestamp, r.Expiry, r.Data)
+		SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE hash = ?)
+		ON CONFLICT (hash) DO NOTHING`,
+		r.Hash, r.Owner, int64(r.Namespace), r.Timestamp, r.Expiry, r.Data, r.Hash)
 	if err != nil {
 		return false, fmt.Errorf("store message: %w", err)
 	}
@@ -120,15 +141,28 @@ func nsClause(ns storagerpc.NamespaceVar) (string, []any) {
 	return " AND namespace = ?", []any{int64(ns.NS)}
 }
 
-// deleteWhere deletes owner's messages matching cond and returns their
-// hashes, sorted, and by namespace.
+// deleteWhere deletes owner's messages matching cond, leaving tombstones,
+// and returns their hashes, sorted, and by namespace.
 func (s *store) deleteWhere(ctx context.Context, owner, cond string, args ...any) ([]string, map[storagerpc.Namespace][]string, error) {
-	rows, err := s.db.QueryContext(ctx, `DELETE FROM messages WHERE owner = ?`+cond+` RETURNING hash, namespace`,
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delete: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deleted (hash, owner, expiry) SELECT hash, owner, expiry FROM messages
+		WHERE owner = ?`+cond+` ON CONFLICT (hash) DO NOTHING`, append([]any{owner}, args...)...); err != nil {
+		return nil, nil, fmt.Errorf("delete: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `DELETE FROM messages WHERE owner = ?`+cond+` RETURNING hash, namespace`,
 		append([]any{owner}, args...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delete: %w", err)
 	}
-	return hashesByNamespace(rows)
+	all, byNS, err := hashesByNamespace(rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delete: %w", err)
+	}
+	return all, byNS, tx.Commit()
 }
 
 // hashesByNamespace reads (hash, namespace) rows, closes them, and returns
@@ -195,22 +229,28 @@ func (s *store) expireAll(ctx context.Context, owner string, ns storagerpc.Names
 	return hashesByNamespace(rows)
 }
 
+// expiryOf is a stored message's expiry and namespace.
+type expiryOf struct {
+	expiry int64
+	ns     storagerpc.Namespace
+}
+
 // expiries returns the current expiries of owner's messages among hashes.
-func (s *store) expiries(ctx context.Context, owner string, hashes []string) (map[string]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT hash, expiry FROM messages WHERE owner = ? AND hash IN (`+placeholders(len(hashes))+`)`,
+func (s *store) expiries(ctx context.Context, owner string, hashes []string) (map[string]expiryOf, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, expiry, namespace FROM messages WHERE owner = ? AND hash IN (`+placeholders(len(hashes))+`)`,
 		append([]any{owner}, anys(hashes)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("get expiries: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int64{}
+	out := map[string]expiryOf{}
 	for rows.Next() {
 		var h string
-		var e int64
-		if err := rows.Scan(&h, &e); err != nil {
+		var e, ns int64
+		if err := rows.Scan(&h, &e, &ns); err != nil {
 			return nil, err
 		}
-		out[h] = e
+		out[h] = expiryOf{e, storagerpc.Namespace(ns)}
 	}
 	return out, rows.Err()
 }
@@ -240,11 +280,14 @@ func (s *store) setExpiry(ctx context.Context, owner, hash string, expiry int64)
 	return err
 }
 
-// removeExpired deletes the messages expired at now.
+// removeExpired deletes the messages, and the tombstones, expired at now.
 func (s *store) removeExpired(ctx context.Context, now int64) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM messages WHERE expiry <= ?`, now)
 	if err != nil {
 		return 0, fmt.Errorf("remove expired: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM deleted WHERE expiry <= ?`, now); err != nil {
+		return 0, fmt.Errorf("remove expired tombstones: %w", err)
 	}
 	return res.RowsAffected()
 }
@@ -300,47 +343,82 @@ func (s *store) data(ctx context.Context, hash string) ([]byte, error) {
 }
 
 // revoke adds tokens to owner's revocations, keeping the newest keep; it
-// returns how many were new.
-func (s *store) revoke(ctx context.Context, owner string, toks []storagerpc.Token, now int64, keep int) (int, error) {
+// returns how many were new. at orders the change against others of the
+// same token (last writer wins), so repair can merge lists.
+func (s *store) revoke(ctx context.Context, owner string, toks []storagerpc.Token, at int64, keep int) (int, error) {
+	return s.setRevocations(ctx, owner, toks, at, true, keep)
+}
+
+// unrevoke marks tokens unrevoked (a marker that wins over older revokes).
+func (s *store) unrevoke(ctx context.Context, owner string, toks []storagerpc.Token, at int64, keep int) (int, error) {
+	return s.setRevocations(ctx, owner, toks, at, false, keep)
+}
+
+func (s *store) setRevocations(ctx context.Context, owner string, toks []storagerpc.Token, at int64, revoked bool, keep int) (int, error) {
+	rows := make([]revocation, len(toks))
+	for i, t := range toks {
+		rows[i] = revocation{Owner: owner, Token: t.String(), Added: at*1000 + int64(i), Revoked: revoked}
+	}
+	return s.mergeRevocations(ctx, rows, keep)
+}
+
+// revocation is one token's revocation state, as repair exchanges it.
+type revocation struct {
+	Owner   string `json:"owner"`
+	Token   string `json:"token"` // hex
+	Added   int64  `json:"added"` // orders changes of one token
+	Revoked bool   `json:"revoked"`
+}
+
+// mergeRevocations applies revocation changes, each only where it is newer
+// than what is stored for its token, then keeps, per owner, the newest
+// keep revocations and the newest keep unrevocations. It returns how many
+// changed the token's state.
+func (s *store) mergeRevocations(ctx context.Context, rows []revocation, keep int) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
 	n := 0
-	for i, t := range toks {
-		res, err := tx.ExecContext(ctx, `INSERT INTO revocations (owner, token, added) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, owner, t[:], now*1000+int64(i))
+	owners := map[string]bool{}
+	for _, r := range rows {
+		t, err := storagerpc.ParseToken(r.Token)
 		if err != nil {
+			continue
+		}
+		var was int64 = -1
+		var wasRevoked bool
+		err = tx.QueryRowContext(ctx, `SELECT added, revoked FROM revocations WHERE owner = ? AND token = ?`, r.Owner, t[:]).Scan(&was, &wasRevoked)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, fmt.Errorf("revoke: %w", err)
 		}
-		if c, _ := res.RowsAffected(); c == 1 {
+		if was >= r.Added {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revocations (owner, token, added, revoked) VALUES (?, ?, ?, ?)
+			ON CONFLICT (owner, token) DO UPDATE SET added = excluded.added, revoked = excluded.revoked`, r.Owner, t[:], r.Added, r.Revoked); err != nil {
+			return 0, fmt.Errorf("revoke: %w", err)
+		}
+		if was < 0 && r.Revoked || was >= 0 && wasRevoked != r.Revoked {
 			n++
 		}
+		owners[r.Owner] = true
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE owner = ? AND token NOT IN
-		(SELECT token FROM revocations WHERE owner = ? ORDER BY added DESC LIMIT ?)`, owner, owner, keep); err != nil {
-		return 0, fmt.Errorf("trim revocations: %w", err)
+	for owner := range owners {
+		for _, rv := range []bool{true, false} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE owner = ? AND revoked = ? AND token NOT IN
+				(SELECT token FROM revocations WHERE owner = ? AND revoked = ? ORDER BY added DESC LIMIT ?)`, owner, rv, owner, rv, keep); err != nil {
+				return 0, fmt.Errorf("trim revocations: %w", err)
+			}
+		}
 	}
 	return n, tx.Commit()
 }
 
-func (s *store) unrevoke(ctx context.Context, owner string, toks []storagerpc.Token) (int, error) {
-	n := 0
-	for _, t := range toks {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM revocations WHERE owner = ? AND token = ?`, owner, t[:])
-		if err != nil {
-			return n, fmt.Errorf("unrevoke: %w", err)
-		}
-		if c, _ := res.RowsAffected(); c == 1 {
-			n++
-		}
-	}
-	return n, nil
-}
-
 func (s *store) isRevoked(ctx context.Context, owner string, t storagerpc.Token) (bool, error) {
 	var x int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM revocations WHERE owner = ? AND token = ?`, owner, t[:]).Scan(&x)
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM revocations WHERE owner = ? AND token = ? AND revoked = 1`, owner, t[:]).Scan(&x)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -348,7 +426,7 @@ func (s *store) isRevoked(ctx context.Context, owner string, t storagerpc.Token)
 }
 
 func (s *store) revokedTokens(ctx context.Context, owner string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT token FROM revocations WHERE owner = ? ORDER BY added`, owner)
+	rows, err := s.db.QueryContext(ctx, `SELECT token FROM revocations WHERE owner = ? AND revoked = 1 ORDER BY added`, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -364,4 +442,109 @@ func (s *store) revokedTokens(ctx context.Context, owner string) ([]string, erro
 		out = append(out, t.String())
 	}
 	return out, rows.Err()
+}
+
+// revocations returns the revocation rows (both kinds) of the given owners,
+// or of every owner when owners is nil.
+func (s *store) revocations(ctx context.Context, owners []string) ([]revocation, error) {
+	q := `SELECT owner, token, added, revoked FROM revocations`
+	var args []any
+	if owners != nil {
+		if len(owners) == 0 {
+			return nil, nil
+		}
+		q += ` WHERE owner IN (` + placeholders(len(owners)) + `)`
+		args = anys(owners)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY owner, token`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []revocation
+	for rows.Next() {
+		var r revocation
+		var tok []byte
+		if err := rows.Scan(&r.Owner, &tok, &r.Added, &r.Revoked); err != nil {
+			return nil, err
+		}
+		r.Token = hex.EncodeToString(tok)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// entry is a message or a tombstone as repair compares them.
+type entry struct {
+	Hash    string
+	Owner   string
+	Expiry  int64
+	Deleted bool
+}
+
+// entries returns every unexpired message and tombstone (hash, owner,
+// expiry), messages first.
+func (s *store) entries(ctx context.Context, now int64) ([]entry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, owner, expiry, 0 FROM messages WHERE expiry > ?
+		UNION ALL SELECT hash, owner, expiry, 1 FROM deleted WHERE expiry > ?`, now, now)
+	if err != nil {
+		return nil, fmt.Errorf("read entries: %w", err)
+	}
+	defer rows.Close()
+	var out []entry
+	for rows.Next() {
+		var e entry
+		if err := rows.Scan(&e.Hash, &e.Owner, &e.Expiry, &e.Deleted); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// byHashes returns the stored records among hashes.
+func (s *store) byHashes(ctx context.Context, hashes []string) ([]*record, error) {
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, owner, namespace, timestamp, expiry, data FROM messages
+		WHERE hash IN (`+placeholders(len(hashes))+`)`, anys(hashes)...)
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*record
+	for rows.Next() {
+		r := &record{}
+		var ns int64
+		if err := rows.Scan(&r.ID, &r.Hash, &r.Owner, &ns, &r.Timestamp, &r.Expiry, &r.Data); err != nil {
+			return nil, err
+		}
+		r.Namespace = storagerpc.Namespace(ns)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// bury deletes the messages among tombs and records their tombstones.
+func (s *store) bury(ctx context.Context, tombs []entry) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	n := 0
+	for _, t := range tombs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deleted (hash, owner, expiry) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`, t.Hash, t.Owner, t.Expiry); err != nil {
+			return 0, fmt.Errorf("bury: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE hash = ? AND owner = ?`, t.Hash, t.Owner)
+		if err != nil {
+			return 0, fmt.Errorf("bury: %w", err)
+		}
+		if c, _ := res.RowsAffected(); c > 0 {
+			n++
+		}
+	}
+	return n, tx.Commit()
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -36,6 +36,9 @@ type pushRecord struct {
 
 type pushParams struct {
 	Messages []pushRecord `json:"messages"`
+	// Revocations of the records' owners travel with them: a member that
+	// takes an account's messages takes what authorises its requests too.
+	Revocations []revocation `json:"revocations,omitempty"`
 }
 
 type pushResult struct {
@@ -47,16 +50,18 @@ func (n *Node) handleSwarm(s network.Stream) {
 	s.SetDeadline(time.Now().Add(requestTimeout))
 	v := n.view.Load()
 	if v == nil {
-		s.Reset()
+		n.refuse(s, errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet"), maxPushSize+storagerpc.MaxRequestSize)
 		return
 	}
-	if _, ok := v.byPeer[s.Conn().RemotePeer()]; !ok {
-		writeResponse(s, errf(storagerpc.StatusUnauthorized, "only registered service nodes may use the swarm protocol").response())
+	remote := s.Conn().RemotePeer()
+	if _, ok := v.byPeer[remote]; !ok {
+		n.refuse(s, errf(storagerpc.StatusUnauthorized, "only registered service nodes may use the swarm protocol"), maxPushSize+storagerpc.MaxRequestSize)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(s, maxPushSize+storagerpc.MaxRequestSize))
-	if err != nil {
-		s.Reset()
+	body, release, err := n.inflight.read(s, remote, maxPushSize+storagerpc.MaxRequestSize)
+	defer release()
+	if e := readError(err); e != nil {
+		n.refuse(s, e, maxPushSize+storagerpc.MaxRequestSize)
 		return
 	}
 	req, rerr := decodeRequest(body)
@@ -64,7 +69,7 @@ func (n *Node) handleSwarm(s network.Stream) {
 		writeResponse(s, rerr.response())
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(n.hctx, requestTimeout)
 	defer cancel()
 	switch req.Method {
 	case "push":
@@ -72,6 +77,9 @@ func (n *Node) handleSwarm(s network.Stream) {
 		return
 	case "storage_sample", "storage_test":
 		writeResponse(s, n.storageSwarmMethod(ctx, req.Method, req.Params))
+		return
+	case "repair_digest", "repair_list", "repair_fetch":
+		writeResponse(s, n.repairMethod(ctx, req.Method, req.Params))
 		return
 	}
 	writeResponse(s, n.dispatch(ctx, req.Method, req.Params, false, false))
@@ -85,8 +93,17 @@ func (n *Node) acceptPush(ctx context.Context, raw json.RawMessage) storagerpc.R
 		return e.response()
 	}
 	v := n.view.Load()
+	if v == nil {
+		return errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet").response()
+	}
 	now := n.nowMS()
 	var res pushResult
+	if len(p.Revocations) > maxRepairRevocations {
+		return errf(storagerpc.StatusBadRequest, "too many revocations").response()
+	}
+	if e := n.mergeOwned(ctx, v, p.Revocations); e != nil {
+		return e.response()
+	}
 	for _, m := range p.Messages {
 		owner, err := identity.ParseAccountID(m.Owner)
 		data, derr := base64.StdEncoding.DecodeString(m.Data)
@@ -99,7 +116,7 @@ func (n *Node) acceptPush(ctx context.Context, raw json.RawMessage) storagerpc.R
 		case m.Expiry <= now:
 			continue // expired on the way: nothing to keep
 		}
-		if _, err := n.store.insert(ctx, &record{Hash: m.Hash, Owner: m.Owner, Namespace: m.Namespace, Timestamp: m.Timestamp, Expiry: m.Expiry, Data: data}); err != nil {
+		if _, err := n.store.insert(ctx, &record{Hash: m.Hash, Owner: m.Owner, Namespace: m.Namespace, Timestamp: m.Timestamp, Expiry: m.Expiry, Data: data}, false); err != nil {
 			n.log.Error().Err(err).Msg("store pushed record")
 			return errf(storagerpc.StatusInternal, "storage failure").response()
 		}
@@ -124,8 +141,17 @@ func (n *Node) push(ctx context.Context, v *view, to string, recs []*record) boo
 			batch = append(batch, pushRecord{Hash: r.Hash, Owner: r.Owner, Namespace: r.Namespace, Timestamp: r.Timestamp, Expiry: r.Expiry,
 				Data: base64.StdEncoding.EncodeToString(r.Data)})
 		}
+		owners := map[string]bool{}
+		for _, r := range batch {
+			owners[r.Owner] = true
+		}
+		revs, err := n.store.revocations(ctx, slices.Sorted(maps.Keys(owners)))
+		if err != nil || len(revs) > maxRepairRevocations {
+			n.log.Warn().Err(err).Int("revocations", len(revs)).Msg("push: read revocations")
+			return false
+		}
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		resp, err := storagerpc.Call(pctx, n.host, pid, storagerpc.ProtocolSwarm, "push", pushParams{Messages: batch})
+		resp, err := storagerpc.Call(pctx, n.host, pid, storagerpc.ProtocolSwarm, "push", pushParams{Messages: batch, Revocations: revs})
 		cancel()
 		if err != nil || resp.Code != storagerpc.StatusOK {
 			n.log.Warn().Str("to", to[:8]).Err(errOr(err, resp)).Msg("push records")

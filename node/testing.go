@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -322,6 +323,9 @@ func (n *Node) sample(ctx context.Context, nonce []byte) (storageAnswer, error) 
 	}
 	cutoff := n.nowMS() - sampleAge.Milliseconds()
 	v := n.view.Load()
+	if v == nil {
+		return storageAnswer{}, errors.New("the node has not loaded the swarms yet")
+	}
 	var pool []*record
 	for _, r := range recs {
 		if r.Timestamp > cutoff {

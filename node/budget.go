@@ -1,0 +1,121 @@
+package node
+
+import (
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Budget bounds the bytes of request bodies held in memory at once, in total
+// and per peer. Nodes of one devnet share one (Config.Buffers), so a flood of
+// large requests costs the process a fixed amount however many nodes it hits.
+// A request that would go over is refused at once (503), not after it was
+// read whole. Safe for concurrent use.
+type Budget struct {
+	total, perPeer int64
+
+	mu     sync.Mutex
+	used   int64
+	byPeer map[peer.ID]int64 // only peers holding bytes now: bounded by the streams open
+}
+
+// NewBudget returns a budget of total bytes, at most perPeer of them for one peer.
+func NewBudget(total, perPeer int64) *Budget {
+	return &Budget{total: total, perPeer: perPeer, byPeer: map[peer.ID]int64{}}
+}
+
+// Default budgets: a node on its own may hold 64 MiB of requests, 16 MiB
+// from one peer (one maximal request and change).
+const (
+	defaultBuffered        = 64 << 20
+	defaultBufferedPerPeer = 16 << 20
+)
+
+func (b *Budget) acquire(p peer.ID, n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.total || b.byPeer[p]+n > b.perPeer {
+		return false
+	}
+	b.used += n
+	b.byPeer[p] += n
+	return true
+}
+
+func (b *Budget) release(p peer.ID, n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	if b.byPeer[p] -= n; b.byPeer[p] <= 0 {
+		delete(b.byPeer, p)
+	}
+}
+
+// Used returns the bytes held now (for tests and the soak benchmark).
+func (b *Budget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+var (
+	errTooLarge = errors.New("request over the size limit")
+	errBusy     = errors.New("too many large requests at once")
+)
+
+// readChunk is how much of a body is read, and accounted for, at a time.
+const readChunk = 64 << 10
+
+// read reads all of r, at most limit bytes, holding them against the budget
+// for peer p. It returns the body and the function that gives its bytes back
+// (call it once the body is no longer used). Over limit it stops at once
+// with errTooLarge; over the budget, with errBusy.
+func (b *Budget) read(r io.Reader, p peer.ID, limit int) ([]byte, func(), error) {
+	var held int64
+	release := func() { b.release(p, held); held = 0 }
+	var buf []byte
+	for {
+		if len(buf) > limit {
+			release()
+			return nil, func() {}, errTooLarge
+		}
+		if len(buf) == cap(buf) {
+			// Grow by doubling (bounded by the limit); what is held is
+			// the capacity, so the accounting is what memory holds.
+			grow := int64(max(cap(buf), readChunk))
+			grow = min(grow, int64(limit+1-cap(buf)+readChunk))
+			if !b.acquire(p, grow) {
+				release()
+				return nil, func() {}, errBusy
+			}
+			held += grow
+			nb := make([]byte, len(buf), cap(buf)+int(grow))
+			copy(nb, buf)
+			buf = nb
+		}
+		k, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if errors.Is(err, io.EOF) {
+			if len(buf) > limit {
+				release()
+				return nil, func() {}, errTooLarge
+			}
+			return buf, release, nil
+		}
+		if err != nil {
+			release()
+			return nil, func() {}, err
+		}
+	}
+}
+
+// drain discards what the peer still sends of a refused request (up to
+// limit bytes), so it reads the refusal instead of a reset; nothing is kept.
+func drain(r io.Reader, limit int) {
+	io.CopyN(io.Discard, r, int64(limit))
+}

@@ -1,0 +1,439 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/storagerpc"
+	"golang.org/x/crypto/blake2b"
+)
+
+// Replica repair. The real network pushes data only when swarms change, so
+// a member that was down while a message was stored (or that a forward timed
+// out on) never gets it, and losing the members that have it loses it. The
+// devnet goes further: every RepairInterval each node compares what it holds
+// with one other member of its swarm, in turn, and pulls what it misses.
+//
+// What is compared, for the accounts the swarm owns: the hashes of unexpired
+// messages, the tombstones of deleted ones (so a delete a member missed
+// reaches it, and repair never brings a deleted message back), and the
+// subaccount revocations (so a member that was down during a kick refuses the
+// kicked member's token too). Expiry changes are not compared.
+//
+// The exchange stays small: a digest of 64 buckets (by the first character of
+// the hash) and of the revocations; then only the hashes of the buckets that
+// differ (at most maxRepairList); then the missing records, in batches.
+//
+//	A -> B  repair_digest {}                 B: {buckets: [64 hex], revocations: hex}
+//	A -> B  repair_list {buckets: [i...]}    B: {entries: [{hash, owner, expiry, deleted}], revocations, truncated}
+//	A -> B  repair_fetch {hashes: [...]}     B: {messages: [pushRecord...]}
+
+const (
+	repairBuckets        = 64
+	maxRepairList        = 20_000 // entries in one repair_list answer
+	maxRepairFetch       = 100    // hashes in one repair_fetch (at most ~10 MB of data)
+	maxRepairRevocations = 10_000 // revocation rows in one answer or push
+	// repairMargin leaves out entries about to expire: two members may
+	// disagree on them for a moment, and they are gone soon anyway.
+	repairMargin = time.Minute
+)
+
+const b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+func bucketOf(hash string) int {
+	if hash == "" {
+		return 0
+	}
+	return max(strings.IndexByte(b64chars, hash[0]), 0)
+}
+
+type repairEntry struct {
+	Hash    string `json:"hash"`
+	Owner   string `json:"owner"`
+	Expiry  int64  `json:"expiry"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+type digestResult struct {
+	Buckets     []string `json:"buckets"`
+	Revocations string   `json:"revocations"`
+}
+
+type listParams struct {
+	Buckets     []int `json:"buckets"`
+	Revocations bool  `json:"revocations,omitempty"`
+}
+
+type listResult struct {
+	Entries     []repairEntry `json:"entries"`
+	Revocations []revocation  `json:"revocations,omitempty"`
+	Truncated   bool          `json:"truncated,omitempty"`
+}
+
+type fetchParams struct {
+	Hashes []string `json:"hashes"`
+}
+
+// owned is this node's replica state for the accounts its swarm owns.
+type owned struct {
+	entries []repairEntry // sorted by hash
+	revs    []revocation  // sorted by owner, token
+}
+
+// ownedState reads what this node holds for the accounts its swarm owns.
+func (n *Node) ownedState(ctx context.Context, v *view) (*owned, error) {
+	all, err := n.store.entries(ctx, n.nowMS()+repairMargin.Milliseconds())
+	if err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{} // owner -> owned here, memoised
+	owns := func(owner string) bool {
+		ok, seen := mine[owner]
+		if !seen {
+			id, err := identity.ParseAccountID(owner)
+			ok = err == nil && v.mine != ledger.UnassignedSwarm && v.ownerSwarm(id) == v.mine
+			mine[owner] = ok
+		}
+		return ok
+	}
+	o := &owned{}
+	for _, e := range all {
+		if owns(e.Owner) {
+			o.entries = append(o.entries, repairEntry{Hash: e.Hash, Owner: e.Owner, Expiry: e.Expiry, Deleted: e.Deleted})
+		}
+	}
+	// A message and its tombstone may both be present for a moment (a
+	// client stored it again): the message counts.
+	slices.SortFunc(o.entries, func(a, b repairEntry) int {
+		if c := strings.Compare(a.Hash, b.Hash); c != 0 {
+			return c
+		}
+		return boolCmp(a.Deleted, b.Deleted)
+	})
+	o.entries = slices.CompactFunc(o.entries, func(a, b repairEntry) bool { return a.Hash == b.Hash })
+	revs, err := n.store.revocations(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revs {
+		if owns(r.Owner) {
+			o.revs = append(o.revs, r)
+		}
+	}
+	return o, nil
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+func (o *owned) digest() digestResult {
+	hs := make([]*blake2bState, repairBuckets)
+	for i := range hs {
+		hs[i] = newDigest()
+	}
+	for _, e := range o.entries {
+		mark := "+"
+		if e.Deleted {
+			mark = "-"
+		}
+		hs[bucketOf(e.Hash)].add(e.Hash + mark)
+	}
+	out := digestResult{Buckets: make([]string, repairBuckets)}
+	for i, h := range hs {
+		out.Buckets[i] = h.sum()
+	}
+	r := newDigest()
+	for _, x := range o.revs {
+		r.add(x.Owner + "|" + x.Token + "|" + strconv.FormatInt(x.Added, 10) + "|" + strconv.FormatBool(x.Revoked))
+	}
+	out.Revocations = r.sum()
+	return out
+}
+
+type blake2bState struct{ b []byte }
+
+func newDigest() *blake2bState { return &blake2bState{} }
+
+// add feeds one item; items are fed in sorted order, so equal sets give
+// equal digests.
+func (d *blake2bState) add(s string) { d.b = append(append(d.b, s...), 0) }
+
+func (d *blake2bState) sum() string {
+	h := blake2b.Sum256(d.b)
+	return hex.EncodeToString(h[:16])
+}
+
+// repairMethod answers the repair methods on the swarm protocol.
+func (n *Node) repairMethod(ctx context.Context, method string, raw json.RawMessage) storagerpc.Response {
+	v := n.view.Load()
+	if v == nil {
+		return errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet").response()
+	}
+	o, err := n.ownedState(ctx, v)
+	if err != nil {
+		n.log.Error().Err(err).Msg("repair: read state")
+		return errf(storagerpc.StatusInternal, "storage failure").response()
+	}
+	switch method {
+	case "repair_digest":
+		return okResponse(o.digest())
+	case "repair_list":
+		var p listParams
+		if e := decodeParams(raw, &p); e != nil {
+			return e.response()
+		}
+		want := map[int]bool{}
+		for _, b := range p.Buckets {
+			if b < 0 || b >= repairBuckets {
+				return errf(storagerpc.StatusBadRequest, "bucket %d: want 0 to %d", b, repairBuckets-1).response()
+			}
+			want[b] = true
+		}
+		res := listResult{Entries: []repairEntry{}}
+		for _, e := range o.entries {
+			if !want[bucketOf(e.Hash)] {
+				continue
+			}
+			if len(res.Entries) == maxRepairList {
+				res.Truncated = true
+				break
+			}
+			res.Entries = append(res.Entries, e)
+		}
+		if p.Revocations {
+			res.Revocations = o.revs
+			if len(res.Revocations) > maxRepairRevocations {
+				res.Revocations, res.Truncated = res.Revocations[:maxRepairRevocations], true
+			}
+		}
+		return okResponse(res)
+	case "repair_fetch":
+		var p fetchParams
+		if e := decodeParams(raw, &p); e != nil {
+			return e.response()
+		}
+		if len(p.Hashes) > maxRepairFetch {
+			return errf(storagerpc.StatusBadRequest, "want at most %d hashes", maxRepairFetch).response()
+		}
+		recs, err := n.store.byHashes(ctx, p.Hashes)
+		if err != nil {
+			return errf(storagerpc.StatusInternal, "storage failure").response()
+		}
+		out := pushParams{Messages: []pushRecord{}}
+		for _, r := range recs {
+			if id, err := identity.ParseAccountID(r.Owner); err == nil && v.ownerSwarm(id) == v.mine {
+				out.Messages = append(out.Messages, pushRecord{Hash: r.Hash, Owner: r.Owner, Namespace: r.Namespace,
+					Timestamp: r.Timestamp, Expiry: r.Expiry, Data: base64.StdEncoding.EncodeToString(r.Data)})
+			}
+		}
+		return okResponse(out)
+	}
+	return errf(storagerpc.StatusBadRequest, "unknown method").response()
+}
+
+// RepairStats is what one repair with one member changed here.
+type RepairStats struct {
+	Pulled      int // messages this node lacked and took
+	Buried      int // messages deleted elsewhere and now here
+	Revocations int // revocation changes taken
+}
+
+// Repair compares this node's replica with every other member of its swarm
+// now, pulling what it lacks, and returns the total of what changed. The
+// repair loop does the same with one member every RepairInterval.
+func (n *Node) Repair(ctx context.Context) (RepairStats, error) {
+	v := n.view.Load()
+	if v == nil {
+		return RepairStats{}, fmt.Errorf("node: not ready")
+	}
+	var total RepairStats
+	var errs []error
+	for _, k := range v.members[v.mine] {
+		if k == n.pubHex {
+			continue
+		}
+		st, err := n.repairWith(ctx, v, k)
+		total.Pulled += st.Pulled
+		total.Buried += st.Buried
+		total.Revocations += st.Revocations
+		if err != nil {
+			errs = append(errs, fmt.Errorf("repair with %s: %w", k[:8], err))
+		}
+	}
+	if len(errs) > 0 {
+		return total, errs[0]
+	}
+	return total, nil
+}
+
+// repairLoop repairs with one member of the swarm at a time, in turn.
+func (n *Node) repairLoop(ctx context.Context) {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.RepairInterval)
+	defer t.Stop()
+	turn := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v := n.view.Load()
+		if v == nil || v.mine == ledger.UnassignedSwarm {
+			continue
+		}
+		var peers []string
+		for _, k := range v.members[v.mine] {
+			if k != n.pubHex {
+				peers = append(peers, k)
+			}
+		}
+		if len(peers) == 0 {
+			continue
+		}
+		turn++
+		k := peers[turn%len(peers)]
+		st, err := n.repairWith(ctx, v, k)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			n.log.Debug().Err(err).Str("with", k[:8]).Msg("repair")
+		case st != RepairStats{}:
+			n.log.Info().Str("with", k[:8]).Int("pulled", st.Pulled).Int("buried", st.Buried).Int("revocations", st.Revocations).Msg("replica repaired")
+		}
+	}
+}
+
+func (n *Node) swarmCall(ctx context.Context, v *view, to, method string, params, out any) error {
+	pid, ok := v.peers[to]
+	if !ok {
+		return fmt.Errorf("unknown node")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := storagerpc.Call(cctx, n.host, pid, storagerpc.ProtocolSwarm, method, params)
+	if err != nil {
+		return err
+	}
+	if resp.Code != storagerpc.StatusOK {
+		return resp.Err()
+	}
+	return resp.Decode(out)
+}
+
+// repairWith brings this node's replica up to date with member k's.
+func (n *Node) repairWith(ctx context.Context, v *view, k string) (RepairStats, error) {
+	var st RepairStats
+	mine, err := n.ownedState(ctx, v)
+	if err != nil {
+		return st, err
+	}
+	var theirs digestResult
+	if err := n.swarmCall(ctx, v, k, "repair_digest", struct{}{}, &theirs); err != nil {
+		return st, err
+	}
+	if len(theirs.Buckets) != repairBuckets {
+		return st, fmt.Errorf("malformed digest")
+	}
+	ours := mine.digest()
+	var lp listParams
+	for i := range repairBuckets {
+		if ours.Buckets[i] != theirs.Buckets[i] {
+			lp.Buckets = append(lp.Buckets, i)
+		}
+	}
+	lp.Revocations = ours.Revocations != theirs.Revocations
+	if len(lp.Buckets) == 0 && !lp.Revocations {
+		return st, nil
+	}
+	var list listResult
+	if err := n.swarmCall(ctx, v, k, "repair_list", lp, &list); err != nil {
+		return st, err
+	}
+	if len(list.Entries) > maxRepairList || len(list.Revocations) > maxRepairRevocations {
+		return st, fmt.Errorf("oversized repair list")
+	}
+	if e := n.mergeOwned(ctx, v, list.Revocations); e != nil {
+		return st, fmt.Errorf("merge revocations: %s", e.msg)
+	}
+	st.Revocations = len(list.Revocations) // upper bound; the digest converges
+	if !lp.Revocations {
+		st.Revocations = 0
+	}
+	have := make(map[string]bool, len(mine.entries)) // hash -> is a tombstone
+	for _, e := range mine.entries {
+		have[e.Hash] = e.Deleted
+	}
+	var missing []string
+	var tombs []entry
+	now := n.nowMS()
+	for _, e := range list.Entries {
+		id, err := identity.ParseAccountID(e.Owner)
+		if err != nil || v.ownerSwarm(id) != v.mine || e.Expiry <= now {
+			continue
+		}
+		deleted, known := have[e.Hash]
+		switch {
+		case e.Deleted && (!known || !deleted):
+			tombs = append(tombs, entry{Hash: e.Hash, Owner: e.Owner, Expiry: e.Expiry, Deleted: true})
+		case !e.Deleted && !known:
+			missing = append(missing, e.Hash)
+		}
+	}
+	if len(tombs) > 0 {
+		b, err := n.store.bury(ctx, tombs)
+		if err != nil {
+			return st, err
+		}
+		st.Buried = b
+	}
+	for len(missing) > 0 {
+		batch := missing[:min(len(missing), maxRepairFetch)]
+		missing = missing[len(batch):]
+		var got pushParams
+		if err := n.swarmCall(ctx, v, k, "repair_fetch", fetchParams{Hashes: batch}, &got); err != nil {
+			return st, err
+		}
+		raw, _ := json.Marshal(pushParams{Messages: got.Messages})
+		resp := n.acceptPush(ctx, raw)
+		var res pushResult
+		if resp.Code != storagerpc.StatusOK || json.Unmarshal(resp.Body, &res) != nil {
+			return st, resp.Err()
+		}
+		st.Pulled += res.Accepted
+	}
+	return st, nil
+}
+
+// mergeOwned merges revocation rows of accounts this node's swarm owns.
+func (n *Node) mergeOwned(ctx context.Context, v *view, rows []revocation) *rpcError {
+	var keep []revocation
+	for _, r := range rows {
+		if id, err := identity.ParseAccountID(r.Owner); err == nil && v.ownerSwarm(id) == v.mine {
+			keep = append(keep, r)
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	if _, err := n.store.mergeRevocations(ctx, keep, maxRevoked); err != nil {
+		n.log.Error().Err(err).Msg("merge revocations")
+		return errf(storagerpc.StatusInternal, "storage failure")
+	}
+	return nil
+}
