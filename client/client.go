@@ -23,9 +23,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -88,6 +90,7 @@ type Client struct {
 	swarmsAt    uint64
 	path        []string // Ed25519 keys: guard, middle, exit
 	state       *state
+	fetching    chan struct{} // one fetch at a time
 }
 
 // New validates cfg.
@@ -113,7 +116,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Client{cfg: cfg, log: cfg.Logger.With().Str("component", "client").Str("account", cfg.Keys.AccountID().String()[:10]).Logger()}, nil
+	return &Client{fetching: make(chan struct{}, 1), cfg: cfg, log: cfg.Logger.With().Str("component", "client").Str("account", cfg.Keys.AccountID().String()[:10]).Logger()}, nil
 }
 
 // Start loads the state and starts the client's libp2p host. The host's key
@@ -409,6 +412,12 @@ func (c *Client) swarmFor(id identity.AccountID) (uint64, []string) {
 // order when one does not answer (a stopped node stays in its swarm until
 // the network notices), and following 421s to the swarm a node names.
 func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method string, params func() any) (*storagerpc.Response, Path, error) {
+	return c.toSwarmAt(ctx, id, method, func(string) any { return params() })
+}
+
+// toSwarmAt is toSwarm with parameters made for the member asked (dest,
+// its Ed25519 key): a retrieve names the last hash that member gave.
+func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method string, params func(dest string) any) (*storagerpc.Response, Path, error) {
 	if err := c.refresh(ctx, false); err != nil {
 		return nil, Path{}, err
 	}
@@ -419,7 +428,7 @@ func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method stri
 		i := randInt(len(members))
 		dest := members[i]
 		members = append(members[:i], members[i+1:]...)
-		resp, path, err := c.rpc(ctx, dest, method, params())
+		resp, path, err := c.rpc(ctx, dest, method, params(dest))
 		if err != nil {
 			lastErr = err
 			continue
@@ -432,8 +441,14 @@ func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method stri
 		}
 		// The node knows better: retry in the swarm it names.
 		var sw storagerpc.SwarmResult
-		json.Unmarshal(resp.Body, &sw)
-		c.refresh(ctx, true)
+		if err := json.Unmarshal(resp.Body, &sw); err != nil {
+			lastErr = fmt.Errorf("%w: a 421 without a swarm", ErrUnreachable)
+			break
+		}
+		if err := c.refresh(ctx, true); err != nil {
+			lastErr = err
+			break
+		}
 		members = nil
 		c.mu.Lock()
 		for _, sn := range sw.SNodes {
@@ -484,6 +499,14 @@ func (c *Client) Send(ctx context.Context, to identity.AccountID, text string) (
 func (c *Client) Call(ctx context.Context, account identity.AccountID, method string, params func() any) (*storagerpc.Response, error) {
 	resp, _, err := c.toSwarm(ctx, account, method, params)
 	return resp, err
+}
+
+// CallAt is Call with parameters made for the swarm member asked (its
+// Ed25519 key), which it also returns: a retrieve names the last hash that
+// member gave, since every member orders and holds messages its own way.
+func (c *Client) CallAt(ctx context.Context, account identity.AccountID, method string, params func(dest string) any) (*storagerpc.Response, string, error) {
+	resp, path, err := c.toSwarmAt(ctx, account, method, params)
+	return resp, path.Destination, err
 }
 
 // Keys returns the client's account keys.
@@ -550,56 +573,149 @@ type Rejected struct {
 }
 
 // Fetch retrieves the messages that arrived since the last Fetch, checks
-// each one's encryption and signature, and drops the ones already seen.
+// each one's encryption and signature, drops the ones already seen, and
+// marks them read. A caller that must deliver them first (print, save)
+// uses FetchPending and commits after.
 func (c *Client) Fetch(ctx context.Context) ([]Message, []Rejected, error) {
-	me := c.AccountID()
-	var (
-		msgs     []Message
-		rejected []Rejected
-	)
-	for page := 0; page < 100; page++ {
+	f, err := c.FetchPending(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.Messages, f.Rejected, f.Commit()
+}
+
+// Fetched is what FetchPending found: messages not yet marked read. Until
+// Commit or Abort, the client's state is locked (in this process and, with
+// a StatePath, in every other), so two fetches never return one message
+// twice.
+type Fetched struct {
+	Messages []Message
+	Rejected []Rejected
+
+	c       *Client
+	st      *state // the state as it will be once committed
+	release func()
+	done    bool
+}
+
+// Commit marks the messages read: a later fetch does not return them.
+func (f *Fetched) Commit() error {
+	if f.done {
+		return nil
+	}
+	f.done = true
+	defer f.release()
+	if err := f.st.save(f.c.cfg.StatePath); err != nil {
+		return fmt.Errorf("save client state: %w", err)
+	}
+	f.c.mu.Lock()
+	f.c.state = f.st
+	f.c.mu.Unlock()
+	return nil
+}
+
+// Abort leaves the messages unread: the next fetch returns them again.
+func (f *Fetched) Abort() {
+	if !f.done {
+		f.done = true
+		f.release()
+	}
+}
+
+// FetchPending retrieves new messages from one member of the account's
+// swarm, after the last hash that member gave (each member orders and
+// holds messages its own way, so the last hash is kept per member and per
+// namespace), checks them and drops those already seen. Nothing is marked
+// read until Commit.
+func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
+	release, err := c.lockState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := loadState(c.cfg.StatePath)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if c.cfg.StatePath == "" {
 		c.mu.Lock()
-		last := c.state.LastHash["0"]
+		st = c.state.clone()
 		c.mu.Unlock()
-		params := func() any {
+	}
+	f := &Fetched{c: c, st: st, release: release}
+	me := c.AccountID()
+	dest := ""
+	for page := 0; page < 100; page++ {
+		params := func(d string) any {
 			ts := c.cfg.Now().UnixMilli()
-			return storagerpc.RetrieveParams{Pubkey: me.String(), LastHash: last, Timestamp: ts,
+			return storagerpc.RetrieveParams{Pubkey: me.String(), LastHash: st.lastHash(d, 0), Timestamp: ts,
 				Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.RetrieveSigMsg(0, ts))}
 		}
-		resp, _, err := c.toSwarm(ctx, me, "retrieve", params)
-		if err != nil {
-			return msgs, rejected, err
+		if dest != "" {
+			// Later pages go on at the member that gave the first.
+			params0 := params
+			params = func(string) any { return params0(dest) }
 		}
+		var resp *storagerpc.Response
+		var at string
+		if dest == "" {
+			resp, at, err = c.CallAt(ctx, me, "retrieve", params)
+		} else {
+			resp, _, err = c.RPC(ctx, dest, "retrieve", params(dest))
+			at = dest
+		}
+		if err != nil {
+			f.Abort()
+			return nil, err
+		}
+		dest = at
 		var res storagerpc.RetrieveResult
 		if err := resp.Decode(&res); err != nil {
-			return msgs, rejected, fmt.Errorf("retrieve: %w", err)
+			f.Abort()
+			return nil, fmt.Errorf("retrieve: %w", err)
 		}
-		c.mu.Lock()
 		for _, m := range res.Messages {
-			c.state.LastHash["0"] = m.Hash
-			if c.state.seen(m.Hash) {
+			st.setLastHash(dest, 0, m.Hash)
+			if st.seen(m.Hash) {
 				continue
 			}
-			c.state.remember(m.Hash)
+			st.remember(m.Hash)
 			got, why := c.open(m)
 			if why != "" {
-				rejected = append(rejected, Rejected{Hash: m.Hash, Reason: why})
+				f.Rejected = append(f.Rejected, Rejected{Hash: m.Hash, Reason: why})
 				continue
 			}
-			msgs = append(msgs, got)
+			f.Messages = append(f.Messages, got)
 		}
-		c.mu.Unlock()
 		if !res.More || len(res.Messages) == 0 {
 			break
 		}
 	}
-	c.mu.Lock()
-	err := c.state.save(c.cfg.StatePath)
-	c.mu.Unlock()
-	for _, r := range rejected {
+	for _, r := range f.Rejected {
 		c.log.Warn().Str("hash", r.Hash).Str("reason", r.Reason).Msg("message rejected")
 	}
-	return msgs, rejected, err
+	return f, nil
+}
+
+// lockState locks the client's state against other fetches: in this
+// process, and with a StatePath, in other processes (flock on a .lock file
+// beside it). It waits until ctx ends.
+func (c *Client) lockState(ctx context.Context) (func(), error) {
+	select {
+	case c.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	unlock := func() { <-c.fetching }
+	if c.cfg.StatePath == "" {
+		return unlock, nil
+	}
+	fl, err := lockFile(ctx, c.cfg.StatePath+".lock")
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("lock client state: %w", err)
+	}
+	return func() { fl(); unlock() }, nil
 }
 
 func (c *Client) open(m storagerpc.Message) (Message, string) {
@@ -625,15 +741,18 @@ func (c *Client) open(m storagerpc.Message) (Message, string) {
 
 // state is what a client remembers between fetches.
 type state struct {
-	LastHash map[string]string `json:"last_hash"` // namespace -> last hash
-	Seen     []string          `json:"seen"`      // recent hashes, oldest first
-	seenSet  map[string]bool
+	// LastHashes: member's Ed25519 key -> namespace -> the last hash that
+	// member gave. (Older clients kept one "last_hash" for the whole swarm,
+	// which loses messages: it is ignored, and Seen keeps what was read.)
+	LastHashes map[string]map[string]string `json:"last_hashes"`
+	Seen       []string                     `json:"seen"` // recent hashes, oldest first
+	seenSet    map[string]bool
 }
 
 const maxSeen = 10_000
 
 func loadState(path string) (*state, error) {
-	st := &state{LastHash: map[string]string{}}
+	st := &state{}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		switch {
@@ -644,16 +763,40 @@ func loadState(path string) (*state, error) {
 			if err := json.Unmarshal(data, st); err != nil {
 				return nil, fmt.Errorf("client state %s is damaged: %w", path, err)
 			}
-			if st.LastHash == nil {
-				st.LastHash = map[string]string{}
-			}
 		}
+	}
+	if st.LastHashes == nil {
+		st.LastHashes = map[string]map[string]string{}
+	}
+	if len(st.Seen) > maxSeen {
+		st.Seen = st.Seen[len(st.Seen)-maxSeen:]
 	}
 	st.seenSet = map[string]bool{}
 	for _, h := range st.Seen {
 		st.seenSet[h] = true
 	}
 	return st, nil
+}
+
+func (s *state) clone() *state {
+	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet)}
+	for k, m := range s.LastHashes {
+		out.LastHashes[k] = maps.Clone(m)
+	}
+	return out
+}
+
+func (s *state) lastHash(node string, ns storagerpc.Namespace) string {
+	return s.LastHashes[node][strconv.Itoa(int(ns))]
+}
+
+func (s *state) setLastHash(node string, ns storagerpc.Namespace, h string) {
+	m := s.LastHashes[node]
+	if m == nil {
+		m = map[string]string{}
+		s.LastHashes[node] = m
+	}
+	m[strconv.Itoa(int(ns))] = h
 }
 
 func (s *state) seen(h string) bool { return s.seenSet[h] }

@@ -38,6 +38,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,7 +93,8 @@ type Group struct {
 	Keys       map[int]string    `json:"keys"` // generation -> group key, hex
 	Members    []Member          `json:"members"`
 	Revoked    []string          `json:"revoked,omitempty"` // tokens revoked by admins (admin view)
-	LastHash   map[string]string `json:"last_hash"`
+	LastHash   map[string]string `json:"last_hash"`         // member key "/" namespace -> last hash
+	Seen       []string          `json:"seen,omitempty"`    // hashes read, the newest 5,000
 	Kicked     bool              `json:"kicked,omitempty"`
 }
 
@@ -195,23 +197,32 @@ func (s *Session) store(ctx context.Context, g *Group, ns storagerpc.Namespace, 
 	return resp.Err()
 }
 
-// retrieve returns the messages of a namespace after the remembered last
-// hash, and remembers the new last hash.
+// retrieve returns the messages of a namespace after the last hash the
+// swarm member asked gave (each member orders messages its own way, so the
+// last hash is kept per member), leaving out those already seen.
 func (s *Session) retrieve(ctx context.Context, g *Group, ns storagerpc.Namespace, fromStart bool) ([]storagerpc.Message, error) {
-	key := fmt.Sprint(int(ns))
 	var out []storagerpc.Message
+	dest := ""
+	key := func(d string) string { return d + "/" + strconv.Itoa(int(ns)) }
 	for page := 0; page < 50; page++ {
-		last := g.LastHash[key]
-		if fromStart {
-			last = ""
-		}
 		var authErr error
-		resp, err := s.C.Call(ctx, g.Account(), "retrieve", func() any {
+		params := func(d string) any {
+			last := g.LastHash[key(d)]
+			if fromStart {
+				last = ""
+			}
 			ts := time.Now().UnixMilli()
 			p := storagerpc.RetrieveParams{Pubkey: g.ID, Namespace: ns, LastHash: last, Timestamp: ts}
 			p.Auth, p.SubAuth, authErr = s.auth(g, storagerpc.RetrieveSigMsg(ns, ts))
 			return p
-		})
+		}
+		var resp *storagerpc.Response
+		var err error
+		if dest == "" {
+			resp, dest, err = s.C.CallAt(ctx, g.Account(), "retrieve", params)
+		} else {
+			resp, _, err = s.C.RPC(ctx, dest, "retrieve", params(dest))
+		}
 		if authErr != nil {
 			return nil, authErr
 		}
@@ -222,15 +233,36 @@ func (s *Session) retrieve(ctx context.Context, g *Group, ns storagerpc.Namespac
 		if err := resp.Decode(&res); err != nil {
 			return nil, err
 		}
-		out = append(out, res.Messages...)
-		if len(res.Messages) > 0 && !fromStart {
-			g.LastHash[key] = res.Messages[len(res.Messages)-1].Hash
+		for _, m := range res.Messages {
+			if fromStart {
+				out = append(out, m)
+				continue
+			}
+			g.LastHash[key(dest)] = m.Hash
+			if !g.remember(m.Hash) {
+				out = append(out, m)
+			}
 		}
 		if !res.More || len(res.Messages) == 0 || fromStart {
 			break
 		}
 	}
 	return out, nil
+}
+
+// maxSeen bounds the hashes a group remembers having read.
+const maxSeen = 5_000
+
+// remember records h as read and reports whether it was read already.
+func (g *Group) remember(h string) bool {
+	if slices.Contains(g.Seen, h) {
+		return true
+	}
+	g.Seen = append(g.Seen, h)
+	if len(g.Seen) > maxSeen {
+		g.Seen = g.Seen[len(g.Seen)-maxSeen:]
+	}
+	return false
 }
 
 // keysMsg is what namespace 12 holds: one generation sealed to each member.
@@ -717,7 +749,19 @@ func (s *Session) Leave(ctx context.Context, g *Group) error {
 // Store keeps groups on disk: <dir>/<identity>/<group>.json, mode 0600.
 type Store struct{ Dir string }
 
-func (st *Store) path(me, id string) string { return filepath.Join(st.Dir, me[:16], id+".json") }
+// path is the file of group id for identity me. Both must be Account IDs
+// (66 hex characters; a group's starts 03), so no argument ever becomes a
+// path outside the store.
+func (st *Store) path(me, id string) (string, error) {
+	if _, err := identity.ParseAccountID(me); err != nil {
+		return "", fmt.Errorf("group store: identity %q: %w", me, err)
+	}
+	gid, err := identity.ParseAccountID(id)
+	if err != nil || gid.Prefix != identity.PrefixGroup {
+		return "", fmt.Errorf("%w %q", ErrUnknown, id)
+	}
+	return filepath.Join(st.Dir, me[:16], gid.String()+".json"), nil
+}
 
 // Save writes a group.
 func (st *Store) Save(me string, g *Group) error {
@@ -725,12 +769,20 @@ func (st *Store) Save(me string, g *Group) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(st.path(me, g.ID), data, 0o600)
+	path, err := st.path(me, g.ID)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // Load reads a group by ID, or by name when that is unambiguous.
 func (st *Store) Load(me, idOrName string) (*Group, error) {
-	if data, err := os.ReadFile(st.path(me, idOrName)); err == nil {
+	if _, err := identity.ParseAccountID(me); err != nil {
+		return nil, fmt.Errorf("group store: identity %q: %w", me, err)
+	}
+	path, perr := st.path(me, idOrName)
+	if data, err := os.ReadFile(path); perr == nil && err == nil {
 		var g Group
 		if err := json.Unmarshal(data, &g); err != nil {
 			return nil, fmt.Errorf("group file of %s is damaged: %w", idOrName, err)
@@ -764,6 +816,9 @@ func (st *Store) Load(me, idOrName string) (*Group, error) {
 
 // List returns the groups of an identity.
 func (st *Store) List(me string) ([]*Group, error) {
+	if _, err := identity.ParseAccountID(me); err != nil {
+		return nil, fmt.Errorf("group store: identity %q: %w", me, err)
+	}
 	entries, err := os.ReadDir(filepath.Join(st.Dir, me[:16]))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -786,7 +841,11 @@ func (st *Store) List(me string) ([]*Group, error) {
 
 // Remove forgets a group.
 func (st *Store) Remove(me, id string) error {
-	err := os.Remove(st.path(me, id))
+	path, err := st.path(me, id)
+	if err != nil {
+		return err
+	}
+	err = os.Remove(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
