@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/devnet"
@@ -204,53 +207,13 @@ func fetch(c *cli.Context) error {
 	}
 	for {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		msgs, rejected, err := cl.Fetch(fctx)
-		if err == nil && c.String("save-dir") != "" {
-			err = saveAttachments(fctx, c, cl, msgs)
-		}
+		err := fetchOnce(fctx, c, cl, name, senders)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return clientError(err)
-		}
-		if c.Bool("json") {
-			if msgs == nil {
-				msgs = []client.Message{}
-			}
-			out := struct {
-				Messages []client.Message  `json:"messages"`
-				Rejected []client.Rejected `json:"rejected,omitempty"`
-			}{msgs, rejected}
-			if c.Bool("follow") {
-				if len(msgs) > 0 || len(rejected) > 0 {
-					printJSONLine(c.App.Writer, out)
-				}
-			} else if err := printJSON(c.App.Writer, out); err != nil {
-				return err
-			}
-		} else {
-			for _, m := range msgs {
-				from := m.From
-				if n, ok := senders[m.From]; ok {
-					from = n + " (" + m.From[:12] + "...)"
-				}
-				text := m.Text
-				for _, a := range m.Attachments {
-					text += fmt.Sprintf(" [attachment %s, %d bytes]", a.Name, a.Size)
-				}
-				if m.Kind == "group_invite" {
-					text = "[an invite to a closed group; 'sessionctl group ls --as " + name + "' joins it]"
-				}
-				fmt.Fprintf(c.App.Writer, "from %s at %s: %s\n", from, time.UnixMilli(m.Timestamp).Format("15:04:05"), text)
-			}
-			for _, r := range rejected {
-				fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, r.Reason)
-			}
-			if len(msgs) == 0 && !c.Bool("follow") {
-				fmt.Fprintln(c.App.Writer, "no new messages")
-			}
+			return err
 		}
 		if !c.Bool("follow") {
 			return nil
@@ -261,6 +224,84 @@ func fetch(c *cli.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// fetchOnce fetches, delivers (saves attachments, prints) and only then
+// marks the messages read: a failure on the way leaves them unread.
+func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name string, senders map[string]string) error {
+	f, err := cl.FetchPending(ctx)
+	if err != nil {
+		return clientError(err)
+	}
+	defer f.Abort() // no-op once committed
+	msgs, rejected := f.Messages, f.Rejected
+	if dir := c.String("save-dir"); dir != "" && len(msgs) > 0 {
+		if err := saveAttachments(ctx, c, cl, dir, msgs); err != nil {
+			return err
+		}
+	}
+	if c.Bool("json") {
+		if msgs == nil {
+			msgs = []client.Message{}
+		}
+		out := struct {
+			Messages []client.Message  `json:"messages"`
+			Rejected []client.Rejected `json:"rejected,omitempty"`
+		}{msgs, rejected}
+		if c.Bool("follow") {
+			if len(msgs) > 0 || len(rejected) > 0 {
+				printJSONLine(c.App.Writer, out)
+			}
+		} else if err := printJSON(c.App.Writer, out); err != nil {
+			return err
+		}
+	} else {
+		for _, m := range msgs {
+			from := m.From
+			if n, ok := senders[m.From]; ok {
+				from = n + " (" + m.From[:12] + "...)"
+			}
+			text := m.Text
+			for _, a := range m.Attachments {
+				text += fmt.Sprintf(" [attachment %s, %d bytes]", a.Name, a.Size)
+			}
+			if m.Kind == "group_invite" {
+				text = "[an invite to a closed group; 'sessionctl group ls --as " + name + "' joins it]"
+			}
+			// What the sender wrote is shown escaped: a newline cannot
+			// forge a second message, nor an escape sequence reach the
+			// terminal.
+			if _, err := fmt.Fprintf(c.App.Writer, "from %s at %s: %s\n", from, time.UnixMilli(m.Timestamp).Format("15:04:05"), escapeText(text)); err != nil {
+				return err
+			}
+		}
+		for _, r := range rejected {
+			fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, escapeText(r.Reason))
+		}
+		if len(msgs) == 0 && !c.Bool("follow") {
+			fmt.Fprintln(c.App.Writer, "no new messages")
+		}
+	}
+	return f.Commit()
+}
+
+// escapeText makes text from the network safe to print on one line: control
+// characters (newlines, escape sequences, bidi overrides included) are
+// shown as Go escapes; the rest is printed as it is.
+func escapeText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // fileServer returns the devnet's file server, from its manifest.
@@ -281,11 +322,14 @@ func fileServer(c *cli.Context) (client.ServerInfo, error) {
 	return client.ServerInfo{}, errors.New("the devnet runs no file server")
 }
 
-// saveAttachments downloads each message's attachments into --save-dir.
-func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, msgs []client.Message) error {
-	dir := c.String("save-dir")
+// saveAttachments downloads each message's attachments into dir. Only the
+// devnet's file server is asked (the sender names one, but may not send
+// the client elsewhere), names from the sender are reduced to a plain file
+// name, and nothing is ever overwritten: a name taken already gets a
+// numbered one ("notes (2).txt").
+func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, dir string, msgs []client.Message) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return usagef("--save-dir %s: cannot create it: %v", dir, errors.Unwrap(err))
 	}
 	srv, err := fileServer(c)
 	if err != nil {
@@ -293,23 +337,80 @@ func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, msg
 	}
 	for _, m := range msgs {
 		for _, a := range m.Attachments {
-			data, err := cl.Download(ctx, client.ServerInfo{URL: a.Server, X25519: srv.X25519}, a)
-			if err != nil {
-				fmt.Fprintf(c.App.ErrWriter, "attachment %s: %v\n", a.Name, err)
+			if a.Server != srv.URL {
+				fmt.Fprintf(c.App.ErrWriter, "attachment %s: not on the devnet's file server (%s); skipped\n", escapeText(a.Name), escapeText(a.Server))
 				continue
 			}
-			name := filepath.Base(filepath.Clean("/" + a.Name))
-			if name == "/" || name == "." {
-				name = a.ID
+			data, err := cl.Download(ctx, srv, a)
+			if err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "attachment %s: %v\n", escapeText(a.Name), err)
+				continue
 			}
-			path := filepath.Join(dir, name)
-			if err := os.WriteFile(path, data, 0o600); err != nil {
-				return err
+			path, err := saveNew(dir, safeFileName(a.Name, a.ID), data)
+			if err != nil {
+				return fmt.Errorf("save attachment %s: %w", escapeText(a.Name), err)
 			}
 			fmt.Fprintf(c.App.ErrWriter, "saved %s (%d bytes)\n", path, len(data))
 		}
 	}
 	return nil
+}
+
+// safeFileName turns a name from the network into a plain file name: its
+// last path element, without control characters, never "", "." or ".."
+// (then "attachment-<id>", the id reduced the same way).
+func safeFileName(name, id string) string {
+	clean := func(s string) string {
+		s = strings.Map(func(r rune) rune {
+			if r == '/' || r == '\\' || r == 0 || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+				return '_'
+			}
+			return r
+		}, s)
+		s = strings.TrimLeft(strings.TrimSpace(s), ".")
+		if len(s) > 200 {
+			s = s[:200]
+		}
+		return s
+	}
+	if i := strings.LastIndexAny(name, "/\\"); i >= 0 {
+		name = name[i+1:]
+	}
+	if n := clean(name); n != "" {
+		return n
+	}
+	if n := clean(id); n != "" {
+		return "attachment-" + n
+	}
+	return "attachment"
+}
+
+// saveNew writes data to a new file in dir named name, or name (2), (3)...
+// when taken; it never replaces a file nor follows a link.
+func saveNew(dir, name string, data []byte) (string, error) {
+	ext := filepath.Ext(name)
+	base := strings.TrimSuffix(name, ext)
+	for i := 1; i <= 1000; i++ {
+		n := name
+		if i > 1 {
+			n = fmt.Sprintf("%s (%d)%s", base, i, ext)
+		}
+		path := filepath.Join(dir, n)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			os.Remove(path)
+			return "", err
+		}
+		return path, f.Close()
+	}
+	return "", fmt.Errorf("%s: 1,000 files of that name already", name)
 }
 
 func fileCommand() *cli.Command {
