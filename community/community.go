@@ -42,11 +42,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/sqlitedb"
 	"github.com/sessionctl/sessionctl/onion"
 	"golang.org/x/crypto/blake2b"
@@ -104,7 +106,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "community").Logger(), posts: map[string][]time.Time{}}, nil
+	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "community").Logger(), posts: map[string][]time.Time{}}
+	s.cfg.Admins = slices.Clone(cfg.Admins)
+	for i, a := range s.cfg.Admins {
+		id, ok := s.canonicalID(a)
+		if !ok {
+			return nil, fmt.Errorf("community: admin %q is not a 15-blinded or 00 ID", a)
+		}
+		s.cfg.Admins[i] = id
+	}
+	return s, nil
 }
 
 // Start opens the database, binds and serves.
@@ -260,14 +271,40 @@ func (s *Server) verify(r *http.Request, pk string, body []byte) (int, string, s
 	if !ed25519.Verify(key[1:], SigMessage(s.cfg.Key.Public, nonce, ts, r.Method, r.URL.RequestURI(), body), sig) {
 		return http.StatusUnauthorized, "X-SOGS-Signature does not verify", ""
 	}
-	res, err := s.db.ExecContext(r.Context(), `INSERT INTO nonces (pubkey, nonce, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, pk, hex.EncodeToString(nonce), ts)
+	id, ok := s.canonicalID(pk)
+	if !ok {
+		return http.StatusBadRequest, "X-SOGS-Pubkey is not a usable key", ""
+	}
+	res, err := s.db.ExecContext(r.Context(), `INSERT INTO nonces (pubkey, nonce, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, id, hex.EncodeToString(nonce), ts)
 	if err != nil {
 		return http.StatusInternalServerError, "storage failure", ""
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return http.StatusTooEarly, "X-SOGS-Nonce was used before", ""
 	}
-	return 0, "", pk
+	return 0, "", id
+}
+
+// canonicalID is the one spelling of a user the server compares, stores and
+// rate-limits by: lower-case hex, and for an unblinded 00 key, the 15-blinded
+// ID of the same account (so a banned account cannot come back unblinded).
+// It reports false for anything that is not a user ID.
+func (s *Server) canonicalID(id string) (string, bool) {
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != 33 {
+		return "", false
+	}
+	switch b[0] {
+	case 0x00:
+		bid, err := identity.BlindEd25519(b[1:], s.cfg.Key.Public[:])
+		if err != nil {
+			return "", false
+		}
+		return bid, true
+	case 0x15, 0x25:
+		return hex.EncodeToString(b), true
+	}
+	return "", false
 }
 
 // SigMessage is what X-SOGS-Signature signs.
@@ -478,6 +515,15 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.posts[u] = append(recent, now)
+		// Forget users with no recent post, so the map stays bounded by
+		// the users active in the last window.
+		if len(s.posts) > 1024 {
+			for k, ts := range s.posts {
+				if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= postWindow {
+					delete(s.posts, k)
+				}
+			}
+		}
 	}
 	seq, err := s.bump(r.Context(), ri.Token)
 	if err != nil {
@@ -568,19 +614,14 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
 	w.Write(data)
 }
 
-func validID(id string) bool {
-	b, err := hex.DecodeString(id)
-	return err == nil && len(b) == 33 && (b[0] == 0x15 || b[0] == 0x00 || b[0] == 0x25)
-}
-
 func (s *Server) moderator(w http.ResponseWriter, r *http.Request) {
-	target := r.PathValue("id")
+	target, okID := s.canonicalID(r.PathValue("id"))
 	var req struct {
 		Rooms     []string `json:"rooms"`
 		Moderator bool     `json:"moderator"`
 		Admin     bool     `json:"admin"`
 	}
-	if !validID(target) || json.NewDecoder(r.Body).Decode(&req) != nil || len(req.Rooms) == 0 {
+	if !okID || json.NewDecoder(r.Body).Decode(&req) != nil || len(req.Rooms) == 0 {
 		writeErr(w, http.StatusBadRequest, `want a blinded ID and {"rooms": [...], "moderator": bool, "admin": bool}`)
 		return
 	}
@@ -619,11 +660,11 @@ func boolInt(b bool) int {
 
 func (s *Server) ban(on bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		target := r.PathValue("id")
+		target, okID := s.canonicalID(r.PathValue("id"))
 		var req struct {
 			Rooms []string `json:"rooms"`
 		}
-		if !validID(target) || json.NewDecoder(r.Body).Decode(&req) != nil || len(req.Rooms) == 0 {
+		if !okID || json.NewDecoder(r.Body).Decode(&req) != nil || len(req.Rooms) == 0 {
 			writeErr(w, http.StatusBadRequest, `want a blinded ID and {"rooms": [...]}`)
 			return
 		}
@@ -665,11 +706,11 @@ type DM struct {
 }
 
 func (s *Server) sendDM(w http.ResponseWriter, r *http.Request) {
-	to := r.PathValue("id")
+	to, okID := s.canonicalID(r.PathValue("id"))
 	var req struct {
 		Message string `json:"message"`
 	}
-	if !validID(to) || json.NewDecoder(r.Body).Decode(&req) != nil {
+	if !okID || json.NewDecoder(r.Body).Decode(&req) != nil {
 		writeErr(w, http.StatusBadRequest, `want a blinded ID and {"message": base64}`)
 		return
 	}

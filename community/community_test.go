@@ -3,6 +3,7 @@ package community_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
@@ -268,3 +269,80 @@ func BenchmarkPost(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
 }
+
+// TestOneUserOneID: the same key spelled in upper-case hex, or unblinded
+// (00), is the same user: a ban holds, a nonce cannot be reused, and the
+// post rate limit counts both spellings.
+func TestOneUserOneID(t *testing.T) {
+	key := devnet.CommunityKey("canon")
+	adminK, userK := newKeys(), newKeys()
+	ab, _ := identity.Blind15(adminK, key.Public[:])
+	srv, err := community.New(community.Config{Dir: t.TempDir(), Key: key, Admins: []string{strings.ToUpper(ab.ID())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.AddRoom(ctx, "lobby", "Lobby")
+	ub, _ := identity.Blind15(userK, key.Public[:])
+	type signer struct {
+		pubkey string
+		sign   func([]byte) []byte
+	}
+	blinded := signer{ub.ID(), ub.Sign}
+	upper := signer{strings.ToUpper(ub.ID()), ub.Sign}
+	unblinded := signer{"00" + fmt.Sprintf("%x", userK.Ed25519Public()), func(m []byte) []byte { return ed25519Sign(userK, m) }}
+	admin := signer{ab.ID(), ab.Sign}
+	do := func(s signer, nonce, method, path string, body []byte) int {
+		t.Helper()
+		nb, _ := base64.StdEncoding.DecodeString(nonce)
+		ts := time.Now().Unix()
+		r, _ := http.NewRequest(method, srv.URL()+path, bytes.NewReader(body))
+		r.Header.Set("X-SOGS-Pubkey", s.pubkey)
+		r.Header.Set("X-SOGS-Nonce", nonce)
+		r.Header.Set("X-SOGS-Timestamp", strconv.FormatInt(ts, 10))
+		r.Header.Set("X-SOGS-Signature", base64.StdEncoding.EncodeToString(s.sign(community.SigMessage(key.Public, nb, ts, method, path, body))))
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	post := func(s signer, text string) int {
+		body, _ := json.Marshal(map[string]string{"data": base64.StdEncoding.EncodeToString([]byte(text)),
+			"signature": base64.StdEncoding.EncodeToString(ub.Sign([]byte(text)))})
+		return do(s, community.NewNonce(), "POST", "/room/lobby/message", body)
+	}
+	// Five posts within the window, in three spellings: the sixth is over.
+	for i, s := range []signer{blinded, upper, unblinded, blinded, upper} {
+		if code := post(s, fmt.Sprint("post ", i)); code != 201 {
+			t.Fatalf("post %d: %d", i, code)
+		}
+	}
+	if code := post(unblinded, "sixth"); code != 429 {
+		t.Fatalf("the sixth post in another spelling: %d, want 429", code)
+	}
+	n := community.NewNonce()
+	if code := do(blinded, n, "GET", "/room/lobby", nil); code != 200 {
+		t.Fatalf("get room: %d", code)
+	}
+	if code := do(upper, n, "GET", "/room/lobby", nil); code != 425 {
+		t.Fatalf("a nonce reused in upper case: %d, want 425", code)
+	}
+	// The admin (configured in upper case) bans the user by the 00 key.
+	ban, _ := json.Marshal(map[string][]string{"rooms": {"lobby"}})
+	if code := do(admin, community.NewNonce(), "POST", "/user/"+unblinded.pubkey+"/ban", ban); code != 200 {
+		t.Fatalf("ban: %d", code)
+	}
+	for name, s := range map[string]signer{"blinded": blinded, "upper": upper, "unblinded": unblinded} {
+		if code := do(s, community.NewNonce(), "GET", "/room/lobby/messages/since/0", nil); code != 403 {
+			t.Errorf("banned user, %s: %d, want 403", name, code)
+		}
+	}
+}
+
+func ed25519Sign(k *identity.Keys, m []byte) []byte { return ed25519.Sign(k.Ed25519, m) }

@@ -111,3 +111,20 @@ func BlindedIDs(id AccountID, serverPub []byte) ([2]string, error) {
 	out[1] = AccountID{Prefix: PrefixBlinded15, Key: [32]byte(kA)}.String()
 	return out, nil
 }
+
+// BlindEd25519 returns the 15-blinded ID, for the server whose key is
+// serverPub, of an account known by its Ed25519 key (a community server sees
+// one when a client authenticates with an unblinded 00 key): the ID that
+// account has when it blinds.
+func BlindEd25519(pub, serverPub []byte) (string, error) {
+	if len(pub) != 32 || len(serverPub) != 32 {
+		return "", errors.New("blind: keys are 32 bytes")
+	}
+	A, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil {
+		return "", errors.New("blind: the key is not a curve point")
+	}
+	kA := new(edwards25519.Point).ScalarMult(blindFactor(serverPub), A).Bytes()
+	kA[31] &^= 0x80
+	return AccountID{Prefix: PrefixBlinded15, Key: [32]byte(kA)}.String(), nil
+}
