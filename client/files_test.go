@@ -14,8 +14,8 @@ import (
 	"github.com/sessionctl/sessionctl/fileserver"
 )
 
-func fileServer(nw *devnet.Network, seed string) client.ServerInfo {
-	return client.ServerInfo{URL: nw.Files.URL(), X25519: devnet.FileServerKey(seed).Public}
+func fileServer(nw *devnet.Network, _ string) client.ServerInfo {
+	return client.ServerInfo{URL: nw.Files.URL(), X25519: nw.FileServerKey().Public}
 }
 
 func TestAttachment(t *testing.T) {

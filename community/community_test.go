@@ -72,9 +72,10 @@ func (u *user) post(t *testing.T, srv client.ServerInfo, room, text string) (int
 func TestCommunity(t *testing.T) {
 	dir := t.TempDir()
 	aliceK, bobK, carolK := newKeys(), newKeys(), newKeys()
-	key := devnet.CommunityKey("sessionctl")
+	secret := [32]byte{1}
+	key := devnet.CommunityKey(devnet.SecretLabel(secret))
 	ab, _ := identity.Blind15(aliceK, key.Public[:])
-	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7, CommunityAdmins: []string{ab.ID()}})
+	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7, Secret: secret, CommunityAdmins: []string{ab.ID()}})
 	srv := client.ServerInfo{URL: nw.Community.URL(), X25519: key.Public}
 	alice, bob, carol := newUser(t, nw, aliceK, srv), newUser(t, nw, bobK, srv), newUser(t, nw, carolK, srv)
 
@@ -251,10 +252,11 @@ func FuzzRequest(f *testing.F) {
 
 // BenchmarkPost: room posts through the onion path, one after another.
 func BenchmarkPost(b *testing.B) {
-	key := devnet.CommunityKey("sessionctl")
+	secret := [32]byte{1}
+	key := devnet.CommunityKey(devnet.SecretLabel(secret))
 	k := newKeys()
 	ab, _ := identity.Blind15(k, key.Public[:])
-	nw := devnet.StartT(b, devnet.Config{Nodes: 7, CommunityAdmins: []string{ab.ID()}})
+	nw := devnet.StartT(b, devnet.Config{Nodes: 7, Secret: secret, CommunityAdmins: []string{ab.ID()}})
 	srv := client.ServerInfo{URL: nw.Community.URL(), X25519: key.Public}
 	c, _ := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
 	c.Start(context.Background())

@@ -308,15 +308,19 @@ func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
 	if cfg.BlockTime != 0 {
 		bt = cfg.BlockTime
 	}
+	secret, err := LoadSecret(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	// The first client is the community server's admin (as its operator would be).
 	var admins []string
 	if len(st.Clients) > 0 {
-		ck := CommunityKey(st.Seed)
+		ck := CommunityKey(SecretLabel(secret))
 		if b, err := identity.Blind15(ClientKeys(st.Seed, st.Clients[0]), ck.Public[:]); err == nil {
 			admins = append(admins, b.ID())
 		}
 	}
-	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, BlockTime: bt, Genesis: genesis,
+	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis,
 		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry})
 	if err != nil {
 		return nil, err
@@ -365,11 +369,11 @@ func (d *Devnet) Manifest() Manifest {
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
 		Servers: []ManifestServer{}}
 	if d.Network.Files != nil {
-		k := FileServerKey(d.st.Seed)
+		k := d.Network.FileServerKey()
 		m.Servers = append(m.Servers, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
 	}
 	if d.Network.Community != nil {
-		k := CommunityKey(d.st.Seed)
+		k := d.Network.CommunityKey()
 		m.Servers = append(m.Servers, ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
 	}
 	m.Nodes = d.nodes()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"go.uber.org/goleak"
@@ -198,4 +200,34 @@ func startClientNet(t *testing.T, nw *Network, k *identity.Keys) *client.Client 
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestSeedRevealsNoControl: the seed is public, so nothing that controls the
+// devnet derives from it: the operator wallets that staked the nodes and the
+// ledger's authority are the devnet's own secrets, kept 0600 under --dir.
+func TestSeedRevealsNoControl(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 7, Seed: "public"})
+	defer d.Close()
+	info := d.Network.Ledger.Info()
+	for i := range 7 {
+		op := derive("public", "operator", i) // how operator wallets were made before
+		if a, _ := d.Network.Ledger.Account(pub(op)); a.Balance != 0 || a.NextNonce != 0 {
+			t.Fatalf("the seed gives operator %d's wallet: %+v", i, a)
+		}
+	}
+	if info.Authority == pub(ledger.LegacyAuthorityKey("public")) {
+		t.Fatal("the ledger's authority derives from the seed")
+	}
+	for _, f := range []string{filepath.Join(dir, "secret.key"), filepath.Join(dir, "ledger", "authority.key")} {
+		st, err := os.Stat(f)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, mode %v", f, err, st.Mode())
+		}
+	}
+	// The operators exist: every node is staked by a wallet of the secret.
+	sec, _ := LoadSecret(dir)
+	if a, _ := d.Network.Ledger.Account(pub(deriveSecret(sec, "operator", 0))); a.NextNonce == 0 {
+		t.Fatal("operator 0 of the secret staked nothing")
+	}
 }

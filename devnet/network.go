@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -41,8 +42,12 @@ type Config struct {
 	Dir string
 	// Nodes is the number of service nodes; default 12.
 	Nodes int
-	// Seed makes every key and the chain; default "sessionctl".
+	// Seed makes the public keys (nodes, clients) and the chain's random
+	// draws; default "sessionctl".
 	Seed string
+	// Secret makes the keys only the devnet uses (operator wallets, server
+	// keys); zero means the secret of Dir (see LoadSecret).
+	Secret [32]byte
 	// BlockTime is the ledger's block time; 0 makes blocks on demand only.
 	BlockTime time.Duration
 	// Genesis funds more wallets at genesis (clients, for instance).
@@ -93,7 +98,16 @@ type Network struct {
 	nodes []*node.Node // by index; nil while stopped
 	keys  []ed25519.PrivateKey
 	done  bool
+	// buffers bounds the request bytes all nodes hold at once.
+	buffers *node.Budget
 }
+
+// The nodes of a devnet share one budget for request bodies in memory:
+// 256 MiB in all, 16 MiB from one peer.
+const (
+	requestBuffers        = 256 << 20
+	requestBuffersPerPeer = 16 << 20
+)
 
 // New validates cfg.
 func New(cfg Config) (*Network, error) {
@@ -109,12 +123,29 @@ func New(cfg Config) (*Network, error) {
 	if cfg.Seed == "" {
 		cfg.Seed = "sessionctl"
 	}
-	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("component", "devnet").Logger()}
+	if cfg.Secret == ([32]byte{}) {
+		sec, err := LoadSecret(cfg.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("devnet: %w", err)
+		}
+		cfg.Secret = sec
+	}
+	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("component", "devnet").Logger(),
+		buffers: node.NewBudget(requestBuffers, requestBuffersPerPeer)}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
 	}
 	return nw, nil
 }
+
+// SecretLabel is the string that a devnet's server keys derive from.
+func SecretLabel(secret [32]byte) string { return "secret:" + hex.EncodeToString(secret[:]) }
+
+// FileServerKey returns the network's file server key pair.
+func (nw *Network) FileServerKey() onion.KeyPair { return FileServerKey(SecretLabel(nw.cfg.Secret)) }
+
+// CommunityKey returns the network's community server key pair.
+func (nw *Network) CommunityKey() onion.KeyPair { return CommunityKey(SecretLabel(nw.cfg.Secret)) }
 
 // derive returns the Ed25519 key of a role's i-th member, from the seed.
 func derive(seed, role string, i int) ed25519.PrivateKey {
@@ -130,9 +161,9 @@ const stake = 15_000 * ledger.Coin
 // Operator and contributor wallets: node i's operator is operator i; every
 // third node is shared: its operator stakes half and two contributors a
 // quarter each.
-func (nw *Network) operator(i int) ed25519.PrivateKey { return derive(nw.cfg.Seed, "operator", i) }
+func (nw *Network) operator(i int) ed25519.PrivateKey { return deriveSecret(nw.cfg.Secret, "operator", i) }
 func (nw *Network) contributor(i, j int) ed25519.PrivateKey {
-	return derive(nw.cfg.Seed, "contributor", i*2+j)
+	return deriveSecret(nw.cfg.Secret, "contributor", i*2+j)
 }
 func shared(i int) bool { return i%3 == 2 }
 
@@ -181,16 +212,18 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	if err := nw.register(ctx); err != nil {
 		return err
 	}
-	nw.mu.Lock()
-	nw.nodes = make([]*node.Node, nw.cfg.Nodes)
-	nw.mu.Unlock()
-	if err := nw.startNodes(ctx); err != nil {
-		return err
-	}
+	// The servers first: nodes forward onion requests only to servers
+	// they know.
 	if err := nw.startFiles(ctx); err != nil {
 		return err
 	}
 	if err := nw.startCommunity(ctx); err != nil {
+		return err
+	}
+	nw.mu.Lock()
+	nw.nodes = make([]*node.Node, nw.cfg.Nodes)
+	nw.mu.Unlock()
+	if err := nw.startNodes(ctx); err != nil {
 		return err
 	}
 	return nw.settle(ctx)
@@ -249,9 +282,10 @@ func (nw *Network) submit(key ed25519.PrivateKey, t ledger.TxType, body any, nod
 	return err
 }
 
-// FileServerKey is the file server's X25519 key pair, from the seed.
-func FileServerKey(seed string) onion.KeyPair {
-	s := blake2b.Sum256([]byte("sessionctl-fileserver\x00" + seed))
+// FileServerKey is the file server's X25519 key pair, from a secret (a
+// devnet's: SecretLabel).
+func FileServerKey(secret string) onion.KeyPair {
+	s := blake2b.Sum256([]byte("sessionctl-fileserver\x00" + secret))
 	kp, err := onion.NewKeyPair(bytes.NewReader(s[:]))
 	if err != nil {
 		panic("devnet: a 32-byte reader gives a key: " + err.Error())
@@ -264,7 +298,7 @@ func (nw *Network) startFiles(ctx context.Context) error {
 	if exp == 0 {
 		exp = time.Hour
 	}
-	fs, err := fileserver.New(fileserver.Config{Dir: filepath.Join(nw.cfg.Dir, "fileserver"), Key: FileServerKey(nw.cfg.Seed),
+	fs, err := fileserver.New(fileserver.Config{Dir: filepath.Join(nw.cfg.Dir, "fileserver"), Key: FileServerKey(SecretLabel(nw.cfg.Secret)),
 		Expiry: exp, Logger: nw.cfg.logger("fileserver")})
 	if err != nil {
 		return err
@@ -276,9 +310,10 @@ func (nw *Network) startFiles(ctx context.Context) error {
 	return nil
 }
 
-// CommunityKey is the community server's X25519 key pair, from the seed.
-func CommunityKey(seed string) onion.KeyPair {
-	s := blake2b.Sum256([]byte("sessionctl-community\x00" + seed))
+// CommunityKey is the community server's X25519 key pair, from a secret (a
+// devnet's: SecretLabel).
+func CommunityKey(secret string) onion.KeyPair {
+	s := blake2b.Sum256([]byte("sessionctl-community\x00" + secret))
 	kp, err := onion.NewKeyPair(bytes.NewReader(s[:]))
 	if err != nil {
 		panic("devnet: a 32-byte reader gives a key: " + err.Error())
@@ -287,7 +322,7 @@ func CommunityKey(seed string) onion.KeyPair {
 }
 
 func (nw *Network) startCommunity(ctx context.Context) error {
-	cs, err := community.New(community.Config{Dir: filepath.Join(nw.cfg.Dir, "community"), Key: CommunityKey(nw.cfg.Seed),
+	cs, err := community.New(community.Config{Dir: filepath.Join(nw.cfg.Dir, "community"), Key: CommunityKey(SecretLabel(nw.cfg.Secret)),
 		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community")})
 	if err != nil {
 		return err
@@ -344,7 +379,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	nw.mu.Unlock()
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: localLedger{nw.Ledger},
-		Logger: nw.cfg.logger(NodeName(i)),
+		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers,
 	}
 	if nw.cfg.NodeConfig != nil {
 		nw.cfg.NodeConfig(i, &cfg)
@@ -377,6 +412,17 @@ func (nw *Network) StopNode(i int) error {
 	nw.nodes[i] = nil
 	nw.mu.Unlock()
 	return n.Close()
+}
+
+// servers are the host:port of the devnet's servers, where exits forward.
+func (nw *Network) servers() []string {
+	var out []string
+	for _, u := range []string{nw.Files.URL(), nw.Community.URL()} {
+		if p, err := url.Parse(u); err == nil {
+			out = append(out, p.Host)
+		}
+	}
+	return out
 }
 
 // NodeName is node i's name in the devnet: node-1, node-2, ...

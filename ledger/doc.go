@@ -10,18 +10,21 @@
 // fixed order: the chain's own work (rewards to the active nodes, decommission
 // credit, stakes returned at their unlock height), then each transaction that
 // passes the rules (a failing one changes nothing and is dropped), then, if
-// the set of active nodes changed, the swarms are recomputed from the block's
-// hash (RecomputeSwarms). Only when the block is on disk does the clone become
-// the tip. Every walk over nodes is in key order and every random choice is
-// drawn from the block hash, so the same seed and the same transactions make
-// the same chain, the same hashes and the same swarms.
+// the set of active nodes changed, the swarms are recomputed (RecomputeSwarms)
+// with randomness drawn from the chain's seed and the height (oxen-core draws
+// it from the block hash; here the hash depends on each devnet's secret
+// operator wallets, and the seed must give the same swarms everywhere). Only
+// when the block is on disk does the clone become the tip. Every walk over
+// nodes is in key order, so the same seed and the same transactions make the
+// same chain and the same swarms.
 //
 // Transactions are signed by Ed25519 keys (wallets are the keys of
 // identity.Keys) and carry the signer's nonce against replay. Submit checks a
 // transaction against the tip with the pending transactions applied and
 // queues it; the next block includes it. State changes (decommission,
-// recommission, deregister) are signed by the chain's authority key, derived
-// from the seed; step 6's testing quorums will sign them too.
+// recommission, deregister) come from the testing quorums' votes, or from the
+// operator's override signed by the chain's authority key: a random key kept
+// in authority.key beside the database (0600), never derived from the seed.
 //
 // # Persistence
 //

@@ -3,17 +3,22 @@ package ledger
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -27,9 +32,14 @@ type Allocation struct {
 type Config struct {
 	// Path is the SQLite database file. Required.
 	Path string
-	// Seed makes the chain: its genesis, its authority key and every random
-	// choice derive from it. A database made with another seed is refused.
+	// Seed makes the chain: its genesis and every random choice derive
+	// from it. A database made with another seed is refused.
 	Seed string
+	// Authority signs the operator's state changes (ChangeState). nil: the
+	// ledger makes a random key on a new chain and keeps it in
+	// authority.key beside the database (mode 0600). It is never derived
+	// from the seed, which may be public.
+	Authority ed25519.PrivateKey
 	// BlockTime is the time between blocks; 0 makes blocks only on demand (Mine).
 	BlockTime time.Duration
 	// Genesis funds wallets in the genesis block; used on the first start only.
@@ -120,18 +130,60 @@ func New(cfg Config) (*Ledger, error) {
 	return &Ledger{
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str("component", "ledger").Logger(),
-		authority: AuthorityKey(cfg.Seed),
+		authority: cfg.Authority,
 		rejected:  map[string]string{},
 		tipCh:     make(chan struct{}),
 	}, nil
 }
 
-// AuthorityKey returns the key that signs a chain's state changes, derived
-// from its seed. (Step 6's testing quorums sign them on the real network's
-// terms; the authority stays as the devnet operator's override.)
-func AuthorityKey(seed string) ed25519.PrivateKey {
+// LegacyAuthorityKey is the authority of chains made before the key was
+// kept in a file: it derives from the seed, which may be public. Only such
+// chains use it.
+func LegacyAuthorityKey(seed string) ed25519.PrivateKey {
 	s := blake2b.Sum256([]byte("sessionctl-authority\x00" + seed))
 	return ed25519.NewKeyFromSeed(s[:])
+}
+
+// loadAuthority reads the authority key beside the database, making one for
+// a new chain (fresh is true when the database has no chain yet).
+func (l *Ledger) loadAuthority(fresh bool) error {
+	if l.authority != nil {
+		return nil
+	}
+	path := filepath.Join(filepath.Dir(l.cfg.Path), "authority.key")
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		seed, derr := hex.DecodeString(strings.TrimSpace(string(data)))
+		if derr != nil || len(seed) != ed25519.SeedSize {
+			return fmt.Errorf("ledger: %s is damaged", path)
+		}
+		l.authority = ed25519.NewKeyFromSeed(seed)
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("ledger: read authority key: %w", err)
+	case !fresh:
+		l.log.Warn().Msg("this chain was made before authority keys were kept apart from the seed: its authority derives from the seed")
+		l.authority = LegacyAuthorityKey(l.cfg.Seed)
+		return nil
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, []byte(hex.EncodeToString(key.Seed())+"\n"), 0o600); err != nil {
+		return fmt.Errorf("ledger: write authority key: %w", err)
+	}
+	l.authority = key
+	return nil
+}
+
+// swarmSeed is the randomness of the swarm draw at height: it derives from
+// the chain's seed, not from the block hash, so the same seed gives the same
+// swarms although every devnet's operator wallets (and so its transactions
+// and hashes) are its own.
+func swarmSeed(seed string, height uint64) [32]byte {
+	return blake2b.Sum256([]byte(fmt.Sprintf("sessionctl-swarms\x00%s\x00%d", seed, height)))
 }
 
 // Start opens the database, creates the genesis block on the first start or
@@ -171,6 +223,9 @@ func (l *Ledger) load(ctx context.Context, st *store) error {
 	if err != nil {
 		return err
 	}
+	if err := l.loadAuthority(meta == nil); err != nil {
+		return err
+	}
 	if meta == nil {
 		return l.genesis(ctx, st)
 	}
@@ -190,7 +245,7 @@ func (l *Ledger) load(ctx context.Context, st *store) error {
 		if b.Height != state.Height+1 || b.PrevHash != state.Hash {
 			return fmt.Errorf("%w: block %d does not follow %d (%s)", ErrFormat, b.Height, state.Height, short(state.Hash))
 		}
-		next, included, rejected, err := applyBlock(state, l.params, b.Height, b.Txs, l.authorityHex())
+		next, included, rejected, err := applyBlock(state, l.params, b.Height, b.Txs, l.authorityHex(), swarmSeed(l.cfg.Seed, b.Height))
 		if err != nil {
 			return err
 		}
@@ -267,7 +322,7 @@ func blockHash(prev string, height uint64, txs []*Tx) [32]byte {
 // applyBlock returns the state after block height with txs, leaving prev as
 // it was: the chain's own work first (rewards, credit, unlocks), then each
 // transaction that passes the rules, then swarms if the active set changed.
-func applyBlock(prev *State, p Params, height uint64, txs []*Tx, authority string) (next *State, included []*Tx, rejected map[string]error, err error) {
+func applyBlock(prev *State, p Params, height uint64, txs []*Tx, authority string, swarms [32]byte) (next *State, included []*Tx, rejected map[string]error, err error) {
 	if height != prev.Height+1 {
 		return nil, nil, nil, fmt.Errorf("block %d after height %d", height, prev.Height)
 	}
@@ -286,7 +341,7 @@ func applyBlock(prev *State, p Params, height uint64, txs []*Tx, authority strin
 	}
 	hash := blockHash(prev.Hash, height, included)
 	next.Height, next.Hash = height, hex.EncodeToString(hash[:])
-	next.endBlock(height, hash, activeBefore)
+	next.endBlock(height, swarms, activeBefore)
 	return next, included, rejected, nil
 }
 
@@ -333,7 +388,7 @@ func (l *Ledger) mineOne(ctx context.Context) (*Block, error) {
 		return nil, err
 	}
 	height := l.state.Height + 1
-	next, included, rejected, err := applyBlock(l.state, l.params, height, l.mempool, l.authorityHex())
+	next, included, rejected, err := applyBlock(l.state, l.params, height, l.mempool, l.authorityHex(), swarmSeed(l.cfg.Seed, height))
 	if err != nil {
 		return nil, err
 	}

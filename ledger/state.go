@@ -490,12 +490,12 @@ func mulDiv(a, b, c uint64) uint64 {
 }
 
 // endBlock recomputes the swarms when the active set changed in the block.
-func (s *State) endBlock(height uint64, hash [32]byte, activeBefore []string) {
+func (s *State) endBlock(height uint64, seed [32]byte, activeBefore []string) {
 	active := s.activeKeys()
 	if slices.Equal(active, activeBefore) {
 		return
 	}
-	s.Swarms = RecomputeSwarms(s.Swarms, active, hash)
+	s.Swarms = RecomputeSwarms(s.Swarms, active, seed)
 	s.SwarmsHeight = height
 	for _, n := range s.Nodes {
 		n.SwarmID = UnassignedSwarm
