@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/client"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"go.uber.org/goleak"
 )

@@ -161,7 +161,9 @@ const stake = 15_000 * ledger.Coin
 // Operator and contributor wallets: node i's operator is operator i; every
 // third node is shared: its operator stakes half and two contributors a
 // quarter each.
-func (nw *Network) operator(i int) ed25519.PrivateKey { return deriveSecret(nw.cfg.Secret, "operator", i) }
+func (nw *Network) operator(i int) ed25519.PrivateKey {
+	return deriveSecret(nw.cfg.Secret, "operator", i)
+}
 func (nw *Network) contributor(i, j int) ed25519.PrivateKey {
 	return deriveSecret(nw.cfg.Secret, "contributor", i*2+j)
 }
