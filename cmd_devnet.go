@@ -64,6 +64,9 @@ func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
 	if errors.Is(err, devnet.ErrNotRunning) {
 		return nil, notRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
 	}
+	if errors.Is(err, devnet.ErrUnresponsive) {
+		return cc, fmt.Errorf("%w; 'sessionctl devnet down' stops it", err)
+	}
 	return cc, err
 }
 
@@ -338,6 +341,14 @@ func devnetStatus(c *cli.Context) error {
 		return err
 	}
 	cc, err := dialDevnet(c)
+	if errors.Is(err, devnet.ErrUnresponsive) {
+		// It runs (it holds the directory), but cannot say how it is.
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, map[string]any{"running": true, "responding": false, "error": err.Error()})
+		}
+		fmt.Fprintf(c.App.Writer, "running, but not answering: %v\n", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -361,7 +372,7 @@ func devnetDown(c *cli.Context) error {
 		return err
 	}
 	cc, err := dialDevnet(c)
-	if err != nil {
+	if err != nil && (cc == nil || !errors.Is(err, devnet.ErrUnresponsive)) {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)

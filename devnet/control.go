@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -182,22 +184,56 @@ func (c *ControlClient) AddRoom(ctx context.Context, token, name string) error {
 	return nil
 }
 
+// ErrUnresponsive is returned by Dial when a devnet process holds the
+// directory but its control endpoint does not answer (it is overloaded or
+// stuck): Dial returns a client all the same, whose Down still stops it.
+var ErrUnresponsive = errors.New("a devnet runs in this directory but does not answer")
+
 // ControlClient talks to a running devnet's control endpoint.
 type ControlClient struct {
-	m  *Manifest
-	hc *http.Client
+	m   *Manifest
+	dir string
+	hc  *http.Client
+	// stuck: Dial found it holding the directory without answering.
+	stuck bool
 }
 
-// Dial reads dir's manifest and checks that its devnet answers; a missing
-// manifest or a devnet that does not answer is ErrNotRunning.
+// Locked reports whether a devnet process holds dir's lock: the one sure
+// sign that it runs, however it is doing (a pid may be reused, and a killed
+// process may linger as a zombie after it released the lock).
+func Locked(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "devnet", "lock"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// Dial reads dir's manifest and checks that its devnet answers; a devnet
+// that is gone is ErrNotRunning, one that holds the directory but does not
+// answer ErrUnresponsive (with a client that can stop it).
 func Dial(ctx context.Context, dir string) (*ControlClient, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
+		if Locked(dir) {
+			return nil, fmt.Errorf("%w: it has not written devnet.json (still starting?)", ErrUnresponsive)
+		}
 		return nil, err
 	}
-	c := &ControlClient{m: m, hc: &http.Client{Timeout: 60 * time.Second}}
-	if _, err := c.Status(ctx); err != nil {
-		if errors.Is(err, ErrNotRunning) {
+	c := &ControlClient{m: m, dir: dir, hc: &http.Client{Timeout: 60 * time.Second}}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.Status(sctx); err != nil {
+		if Locked(dir) {
+			c.stuck = true
+			return c, fmt.Errorf("%w (pid %d)", ErrUnresponsive, m.PID)
+		}
+		if errors.Is(err, ErrNotRunning) || sctx.Err() != nil {
 			return nil, fmt.Errorf("%w: devnet.json is left from a devnet that is gone (pid %d)", ErrNotRunning, m.PID)
 		}
 		return nil, err
@@ -258,14 +294,34 @@ func (c *ControlClient) Restart(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodPost, "/v1/nodes/"+name+"/restart", nil)
 }
 
-// Down stops the devnet and waits until its process is gone.
+// Down stops the devnet and waits until it released its directory. A
+// devnet that does not answer is sent SIGTERM, and SIGKILL if it has not
+// stopped 20 s later (what it acknowledged is on disk either way).
 func (c *ControlClient) Down(ctx context.Context) error {
-	if err := c.do(ctx, http.MethodPost, "/v1/down", nil); err != nil {
-		return err
+	err := ErrUnresponsive
+	if !c.stuck {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = c.do(dctx, http.MethodPost, "/v1/down", nil)
+		cancel()
 	}
-	for {
+	if err != nil {
+		if !Locked(c.dir) {
+			return nil // it stopped on its own
+		}
 		if !ProcessAlive(c.m.PID) {
+			return fmt.Errorf("the devnet does not answer, and its pid %d is gone: another process holds %s", c.m.PID, c.dir)
+		}
+		syscall.Kill(c.m.PID, syscall.SIGTERM)
+	}
+	term := time.Now()
+	killed := false
+	for {
+		if !Locked(c.dir) {
 			return nil
+		}
+		if !killed && time.Since(term) > 20*time.Second && ProcessAlive(c.m.PID) {
+			syscall.Kill(c.m.PID, syscall.SIGKILL)
+			killed = true
 		}
 		select {
 		case <-ctx.Done():

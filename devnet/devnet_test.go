@@ -3,9 +3,11 @@ package devnet
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -21,7 +23,17 @@ import (
 
 // TestMain fails the package if any goroutine outlives the tests: Close
 // must stop every node, server and loop a devnet started.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// As a helper process: hold a devnet directory's lock and never answer.
+	if dir := os.Getenv("SESSIONCTL_TEST_HOLD_LOCK"); dir != "" {
+		if _, err := lockDir(dir); err != nil {
+			os.Exit(2)
+		}
+		os.WriteFile(filepath.Join(dir, "held"), nil, 0o600)
+		select {}
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func up(t *testing.T, cfg UpConfig) *Devnet {
 	t.Helper()
@@ -229,5 +241,63 @@ func TestSeedRevealsNoControl(t *testing.T) {
 	sec, _ := LoadSecret(dir)
 	if a, _ := d.Network.Ledger.Account(pub(deriveSecret(sec, "operator", 0))); a.NextNonce == 0 {
 		t.Fatal("operator 0 of the secret staked nothing")
+	}
+}
+
+// TestDownStopsASickDevnet: a devnet process that holds its directory but
+// does not answer its control endpoint is reported as running but not
+// answering, and down stops it (SIGTERM), watching the lock, not the pid.
+func TestDownStopsASickDevnet(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SESSIONCTL_TEST_HOLD_LOCK="+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	// A control endpoint that accepts and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	for !Locked(dir) {
+		select {
+		case <-exited:
+			t.Fatal("the helper did not take the lock")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	m := Manifest{Format: FormatVersion, PID: cmd.Process.Pid, Control: Endpoint{URL: "http://" + ln.Addr().String(), Token: "t"}}
+	if err := writeJSONFile(ManifestPath(dir), &m); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cc, err := Dial(ctx, dir)
+	if !errors.Is(err, ErrUnresponsive) || cc == nil {
+		t.Fatalf("dial a stuck devnet: %v", err)
+	}
+	if err := cc.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if Locked(dir) {
+		t.Fatal("down returned while the devnet holds its directory")
+	}
+	<-exited
+	if _, err := Dial(ctx, dir); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("after down: %v", err)
 	}
 }
