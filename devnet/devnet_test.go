@@ -297,6 +297,7 @@ func TestDownStopsASickDevnet(t *testing.T) {
 		t.Fatal("down returned while the devnet holds its directory")
 	}
 	<-exited
+	ln.Close()
 	if _, err := Dial(ctx, dir); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("after down: %v", err)
 	}
