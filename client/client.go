@@ -70,6 +70,9 @@ type Config struct {
 	Now func() time.Time
 }
 
+// errGuard marks a request the guard did not take.
+var errGuard = errors.New("the guard did not answer")
+
 // Errors of the Client.
 var (
 	ErrNoNodes     = errors.New("no active service nodes with addresses: is the network running?")
@@ -90,7 +93,8 @@ type Client struct {
 	swarmsAt    uint64
 	path        []string // Ed25519 keys: guard, middle, exit
 	state       *state
-	fetching    chan struct{} // one fetch at a time
+	fetching    chan struct{}      // one fetch at a time
+	bad         map[string]strikes // nodes that failed lately: bounded by the node list
 }
 
 // New validates cfg.
@@ -116,7 +120,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Client{fetching: make(chan struct{}, 1), cfg: cfg, log: cfg.Logger.With().Str("component", "client").Str("account", cfg.Keys.AccountID().String()[:10]).Logger()}, nil
+	return &Client{fetching: make(chan struct{}, 1), bad: map[string]strikes{}, cfg: cfg, log: cfg.Logger.With().Str("component", "client").Str("account", cfg.Keys.AccountID().String()[:10]).Logger()}, nil
 }
 
 // Start loads the state and starts the client's libp2p host. The host's key
@@ -204,6 +208,11 @@ func (c *Client) refresh(ctx context.Context, force bool) error {
 			c.path = nil // a path node left: build another
 		}
 	}
+	for k := range c.bad {
+		if _, ok := nodes[k]; !ok {
+			delete(c.bad, k)
+		}
+	}
 	c.mu.Unlock()
 	return nil
 }
@@ -218,13 +227,52 @@ func randInt(n int) int {
 	return int(v.Int64())
 }
 
-// pickPath chooses 3 distinct random active nodes, none of them in avoid.
+// A node on a path that failed gets a strike; one with strikeLimit strikes
+// in the last strikeMemory is left out of new paths (while enough others
+// remain), as real clients drop failing nodes from their pool: a stopped
+// node stays "active" on the ledger until its quorum votes it out.
+const (
+	strikeLimit  = 2
+	strikeMemory = time.Minute
+)
+
+type strikes struct {
+	n    int
+	last time.Time
+}
+
+// strike counts a failure against nodes (n strikes at once).
+func (c *Client) strike(n int, nodes ...string) {
+	now := c.cfg.Now()
+	for _, k := range nodes {
+		s := c.bad[k]
+		if now.Sub(s.last) > strikeMemory {
+			s.n = 0
+		}
+		c.bad[k] = strikes{n: s.n + n, last: now}
+	}
+}
+
+// badNode reports whether k failed too often lately.
+func (c *Client) badNode(k string) bool {
+	s, ok := c.bad[k]
+	return ok && s.n >= strikeLimit && c.cfg.Now().Sub(s.last) <= strikeMemory
+}
+
+// pickPath chooses 3 distinct random active nodes, none of them in avoid,
+// and none that failed lately if enough others remain.
 func (c *Client) pickPath(avoid []string) ([]string, error) {
-	var pool []string
+	var pool, good []string
 	for k := range c.nodes {
 		if !slices.Contains(avoid, k) {
 			pool = append(pool, k)
+			if !c.badNode(k) {
+				good = append(good, k)
+			}
 		}
+	}
+	if len(good) >= 3 {
+		pool = good
 	}
 	slices.Sort(pool)
 	if len(pool) < 3 {
@@ -262,7 +310,7 @@ func (c *Client) ensurePath(ctx context.Context, avoid string) ([]string, error)
 	if len(path) == 3 && !slices.Contains(path, avoid) {
 		return path, nil
 	}
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 8; attempt++ {
 		c.mu.Lock()
 		p, err := c.pickPath([]string{avoid})
 		var hops []onion.Hop
@@ -276,6 +324,13 @@ func (c *Client) ensurePath(ctx context.Context, avoid string) ([]string, error)
 		reply, err := c.sendOnion(ctx, hops[0].Ed25519, hops[:2], hops[2], nil)
 		if err != nil {
 			c.log.Debug().Err(err).Msg("path test failed")
+			c.mu.Lock()
+			if errors.Is(err, errGuard) {
+				c.strike(strikeLimit, p[0]) // the guard itself did not answer
+			} else {
+				c.strike(1, p...)
+			}
+			c.mu.Unlock()
 			continue
 		}
 		var built struct {
@@ -318,7 +373,7 @@ func (c *Client) sendOnion(ctx context.Context, guard string, path []onion.Hop, 
 	defer cancel()
 	status, body, err := onion.Send(rctx, c.host, pid, 1, req)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errGuard, err)
 	}
 	if status != onion.StatusOK {
 		return nil, fmt.Errorf("onion path answered %d: %s", status, truncate(string(body), 100))

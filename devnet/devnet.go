@@ -244,12 +244,13 @@ func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Nodes < 0 || cfg.Nodes > 2000 {
 		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000", cfg.Nodes)
 	}
-	if m, err := ReadManifest(cfg.Dir); err == nil && m.PID > 0 && ProcessAlive(m.PID) {
-		return nil, fmt.Errorf("%w (pid %d); stop it with 'sessionctl devnet down'", ErrRunning, m.PID)
-	}
-	// One devnet per directory: an exclusive lock held until Close.
+	// One devnet per directory: an exclusive lock held until Close (the
+	// lock, not a pid that may be reused, says whether one runs).
 	lock, err := lockDir(cfg.Dir)
 	if err != nil {
+		if m, merr := ReadManifest(cfg.Dir); errors.Is(err, ErrRunning) && merr == nil && m.PID > 0 {
+			return nil, fmt.Errorf("%w (pid %d); stop it with 'sessionctl devnet down'", ErrRunning, m.PID)
+		}
 		return nil, err
 	}
 	defer func() {

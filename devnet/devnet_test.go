@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +31,17 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		os.WriteFile(filepath.Join(dir, "held"), nil, 0o600)
+		select {}
+	}
+	// As a helper process: run a devnet in a directory until killed.
+	if dir := os.Getenv("SESSIONCTL_TEST_DEVNET"); dir != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		_, err := Up(ctx, UpConfig{Dir: dir, Nodes: 7, BlockTime: time.Second})
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper devnet:", err)
+			os.Exit(2)
+		}
 		select {}
 	}
 	goleak.VerifyTestMain(m)

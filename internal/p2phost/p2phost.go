@@ -5,10 +5,12 @@ package p2phost
 import (
 	"crypto/ed25519"
 	"fmt"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -61,6 +63,16 @@ func resourceLimits() rcmgr.ConcreteLimitConfig {
 	return partial.Build(base)
 }
 
+// Connection watermarks: a node keeps 16 to 40 connections (its swarm of
+// about 7 and recent onion hops), a client 2 to 8 (its path's guard, its
+// swarm's members).
+const (
+	nodeConnsLow    = 16
+	nodeConnsHigh   = 40
+	clientConnsLow  = 2
+	clientConnsHigh = 8
+)
+
 // New builds a libp2p host the devnet way: the given key as identity,
 // TCP with Noise and yamux, no relay, no NAT port mapping, no mDNS, no
 // metrics registry, and the resource limits above. Clients use it too.
@@ -73,7 +85,22 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
+	// Connections are trimmed back to the low watermark once over the
+	// high one (the oldest idle first), so open files plateau however many
+	// peers a node has talked to: a devnet runs hundreds of hosts in one
+	// process, each connection costing a file at both ends. A new
+	// connection is kept at least GracePeriod.
+	low, high := nodeConnsLow, nodeConnsHigh
+	if len(listen) == 0 {
+		low, high = clientConnsLow, clientConnsHigh
+	}
+	cm, err := connmgr.NewConnManager(low, high, connmgr.WithGracePeriod(10*time.Second), connmgr.WithSilencePeriod(5*time.Second))
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("connection manager: %w", err)
+	}
 	opts := []libp2p.Option{
+		libp2p.ConnectionManager(cm),
 		libp2p.Identity(priv),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),

@@ -51,7 +51,7 @@ func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error
 	// WAL and shared memory), and thousands of databases live in one
 	// devnet process. Writes take the one write lock anyway.
 	db.SetMaxOpenConns(MaxOpenConns)
-	db.SetMaxIdleConns(2)
+	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(time.Minute)
 	if err := setup(ctx, db, path, migrations); err != nil {
 		db.Close()

@@ -1,0 +1,123 @@
+package devnet
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+)
+
+// openFiles counts this process's open file descriptors.
+func openFiles() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// rssMB is this process's resident set, in MB.
+func rssMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkSoak keeps a devnet under traffic (the devnet's own --traffic and
+// SOAK_SENDERS clients sending and fetching as fast as they can) for
+// SOAK_DURATION (default 3m) with SOAK_NODES nodes (default 100), and
+// reports open files and RSS at the start and the end, per node too: they
+// must plateau, not grow. It samples every 30 s on stderr. Not a timed test:
+//
+//	SOAK_NODES=300 SOAK_DURATION=10m go test ./devnet -run '^$' -bench Soak -benchtime 1x -timeout 30m
+func BenchmarkSoak(b *testing.B) {
+	nodes := envInt("SOAK_NODES", 100)
+	senders := envInt("SOAK_SENDERS", 4)
+	dur := 3 * time.Minute
+	if d, err := time.ParseDuration(os.Getenv("SOAK_DURATION")); err == nil {
+		dur = d
+	}
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		d, err := Up(ctx, UpConfig{Dir: b.TempDir(), Nodes: nodes, Traffic: true})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		fd0, rss0 := openFiles(), rssMB()
+		fmt.Fprintf(os.Stderr, "soak %d nodes: start: %d open files, %.0f MB RSS\n", nodes, fd0, rss0)
+		ctx, cancel = context.WithTimeout(context.Background(), dur)
+		var sent, failed atomic.Int64
+		var wg sync.WaitGroup
+		lc := ledgerrpc.NewClient(d.Network.LedgerURL(), "")
+		for i := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				me, _ := client.New(client.Config{Keys: ClientKeys("soak", fmt.Sprint("sender-", i)), Ledger: lc})
+				to, _ := client.New(client.Config{Keys: ClientKeys("soak", fmt.Sprint("recipient-", i)), Ledger: lc})
+				if me.Start(ctx) != nil || to.Start(ctx) != nil {
+					return
+				}
+				defer me.Close()
+				defer to.Close()
+				for ctx.Err() == nil {
+					if _, err := me.Send(ctx, to.AccountID(), "soak"); err != nil {
+						failed.Add(1)
+					} else {
+						sent.Add(1)
+					}
+					to.Fetch(ctx)
+				}
+			}()
+		}
+		tick := time.NewTicker(30 * time.Second)
+		start := time.Now()
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-tick.C:
+				fmt.Fprintf(os.Stderr, "soak %d nodes: %v: %d open files, %.0f MB RSS, %d sent, %d failed\n",
+					nodes, time.Since(start).Round(time.Second), openFiles(), rssMB(), sent.Load(), failed.Load())
+			}
+		}
+		tick.Stop()
+		wg.Wait()
+		cancel()
+		fd1, rss1 := openFiles(), rssMB()
+		fmt.Fprintf(os.Stderr, "soak %d nodes: end after %v: %d open files, %.0f MB RSS, %d sent, %d failed\n", nodes, dur, fd1, rss1, sent.Load(), failed.Load())
+		b.ReportMetric(float64(fd0), "files-start")
+		b.ReportMetric(float64(fd1), "files-end")
+		b.ReportMetric(float64(fd1)/float64(nodes), "files/node")
+		b.ReportMetric(rss0, "MB-RSS-start")
+		b.ReportMetric(rss1, "MB-RSS-end")
+		b.ReportMetric(rss1/float64(nodes), "MB-RSS/node")
+		b.ReportMetric(float64(sent.Load()), "sent")
+		d.Close()
+	}
+}
