@@ -121,3 +121,50 @@ func FuzzAcceptPush(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNotReady feeds every decoder of a node that has not loaded its view
+// of the network yet: the storage RPC, pushes and the repair methods must
+// refuse, never panic (the other fuzz targets always load a view first).
+func FuzzNotReady(f *testing.F) {
+	for _, s := range seedRequests(newAccount(f)) {
+		f.Add(s)
+	}
+	f.Add([]byte(`{"messages":[]}`))
+	f.Add([]byte(`{"buckets":[1,2,3],"revocations":true}`))
+	n, err := New(Config{Key: seedKey("fuzz-unready"), DataDir: f.TempDir(), Ledger: nopLedger{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	st, err := openStore(context.Background(), filepath.Join(f.TempDir(), "storage.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.close() })
+	n.store = st
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, resp := range []storagerpc.Response{
+			n.handle(context.Background(), body),
+			n.acceptPush(context.Background(), body),
+			n.repairMethod(context.Background(), "repair_list", body),
+			n.repairMethod(context.Background(), "repair_fetch", body),
+		} {
+			if resp.Code < 200 || resp.Code > 599 || !json.Valid(resp.Body) {
+				t.Fatalf("response %d %q", resp.Code, resp.Body)
+			}
+		}
+	})
+}
+
+// FuzzRepair feeds the repair methods of a ready node.
+func FuzzRepair(f *testing.F) {
+	f.Add("repair_list", []byte(`{"buckets":[0,63],"revocations":true}`))
+	f.Add("repair_fetch", []byte(`{"hashes":["x"]}`))
+	f.Add("repair_digest", []byte(`{}`))
+	n := fuzzNode(f)
+	f.Fuzz(func(t *testing.T, method string, body []byte) {
+		resp := n.repairMethod(context.Background(), method, body)
+		if resp.Code < 200 || resp.Code > 599 || !json.Valid(resp.Body) {
+			t.Fatalf("response %d %q", resp.Code, resp.Body)
+		}
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"golang.org/x/crypto/curve25519"
@@ -280,4 +282,49 @@ func FuzzOpenForServer(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// FuzzInnerRequest: whatever method, endpoint and headers a v4 request
+// names, building the server's request refuses or succeeds, never panics.
+func FuzzInnerRequest(f *testing.F) {
+	f.Add("GET", "/room/lobby", "X-SOGS-Pubkey", "00")
+	f.Add("G ET", "http://x/", "Bad Header", "v\n")
+	f.Add("POST", "/%zz", "", "")
+	f.Add("", "//evil", "k", "v")
+	f.Fuzz(func(t *testing.T, method, endpoint, hk, hv string) {
+		outer := httptest.NewRequest("POST", "/oxen/v4/lsrpc", nil)
+		req := &V4Request{Method: method, Endpoint: endpoint, Headers: map[string]string{hk: hv}}
+		in, err := innerRequest(outer, req, nil)
+		if err == nil && (in.Method != method || in.URL.Host != "server") {
+			t.Fatalf("built %s %s from %q %q", in.Method, in.URL, method, endpoint)
+		}
+	})
+}
+
+// TestV4HandlerRefusesMalformed: a malformed method or endpoint through the
+// onion path is a 400, not a panic.
+func TestV4HandlerRefusesMalformed(t *testing.T) {
+	key, _ := NewKeyPair(rand.Reader)
+	h := V4Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }), key)
+	for _, tc := range []struct {
+		method, endpoint string
+		want             int
+	}{{"GET", "/ok", 200}, {"G ET", "/x", 400}, {"GET", "http://x/y", 400}, {"GET", "/a b", 400}, {"get", "/x", 400}, {"GET", "//host/x", 400}} {
+		meta, _ := json.Marshal(V4Request{Method: tc.method, Endpoint: tc.endpoint})
+		payload, rk, err := SealForServer(rand.Reader, key.Public, EncodeV4Request(meta, nil), XChaCha20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h(rec, httptest.NewRequest("POST", "/oxen/v4/lsrpc", bytes.NewReader(payload)))
+		plain, err := rk.OpenReply(rec.Body.Bytes())
+		if err != nil {
+			t.Fatalf("%s %s: reply: %v (%d %s)", tc.method, tc.endpoint, err, rec.Code, rec.Body)
+		}
+		head, _, err := DecodeV4(plain)
+		var resp V4Response
+		if err != nil || json.Unmarshal(head, &resp) != nil || resp.Code != tc.want {
+			t.Errorf("%s %q: %s, want %d", tc.method, tc.endpoint, head, tc.want)
+		}
+	}
 }

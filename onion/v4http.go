@@ -20,7 +20,8 @@ func innerRequest(outer *http.Request, req *V4Request, body []byte) (*http.Reque
 	if req.Method == "" || len(req.Method) > 16 || strings.IndexFunc(req.Method, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
 		return nil, errors.New("method: want an upper-case HTTP method")
 	}
-	if len(req.Endpoint) == 0 || req.Endpoint[0] != '/' || strings.HasPrefix(req.Endpoint, "//") || len(req.Endpoint) > 4096 {
+	if len(req.Endpoint) == 0 || req.Endpoint[0] != '/' || strings.HasPrefix(req.Endpoint, "//") || len(req.Endpoint) > 4096 ||
+		strings.IndexFunc(req.Endpoint, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
 		return nil, errors.New("endpoint: want an absolute path")
 	}
 	u, err := url.ParseRequestURI(req.Endpoint)

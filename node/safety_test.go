@@ -1,0 +1,285 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/onion"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// downLedger never answers: a node on it never loads its view.
+type downLedger struct{}
+
+var errDown = errors.New("ledger down")
+
+func (downLedger) Info(context.Context) (ledger.Info, error) { return ledger.Info{}, errDown }
+func (downLedger) WaitHeight(context.Context, uint64) (ledger.Info, error) {
+	return ledger.Info{}, errDown
+}
+func (downLedger) Nodes(context.Context) ([]ledger.ServiceNode, error) { return nil, errDown }
+func (downLedger) Node(context.Context, string) (ledger.ServiceNode, error) {
+	return ledger.ServiceNode{}, errDown
+}
+func (downLedger) RoundAt(context.Context, uint64) (ledger.Round, error) {
+	return ledger.Round{}, errDown
+}
+func (downLedger) Account(context.Context, string) (ledger.Account, error) {
+	return ledger.Account{}, errDown
+}
+func (downLedger) Submit(context.Context, *ledger.Tx) (string, error) { return "", errDown }
+
+// TestSafeBeforeReady: a node that has not loaded the network yet answers
+// every protocol with a refusal, and never crashes: an onion request naming
+// a next hop once took down every node of the process.
+func TestSafeBeforeReady(t *testing.T) {
+	ctx := context.Background()
+	n, err := New(Config{Key: seedKey("unready"), DataDir: t.TempDir(), Ledger: downLedger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	tn := startTestnet(t, 1, nil) // only for its client host
+	tn.client.Peerstore().AddAddrs(n.PeerID(), n.Host().Addrs(), time.Hour)
+	a := newAccount(t)
+	resp, err := storagerpc.Call(ctx, tn.client, n.PeerID(), storagerpc.ProtocolStorage, "store", a.store(0, []byte("x"), false))
+	if err != nil || resp.Code != storagerpc.StatusUnavailable {
+		t.Fatalf("storage rpc before ready: %v %v", resp, err)
+	}
+	resp, err = storagerpc.Call(ctx, tn.client, n.PeerID(), storagerpc.ProtocolSwarm, "push", pushParams{})
+	if err != nil || resp.Code != storagerpc.StatusUnavailable {
+		t.Fatalf("swarm protocol before ready: %v %v", resp, err)
+	}
+	me := onion.Hop{Ed25519: n.Key(), X25519: n.X25519()}
+	other := onion.Hop{Ed25519: strings.Repeat("ab", 32), X25519: n.X25519()}
+	body, _ := json.Marshal(storagerpc.Request{Method: "info", Params: json.RawMessage("{}")})
+	for name, path := range map[string][]onion.Hop{"to a next hop": {me}, "as the destination": nil} {
+		dest := other
+		if path == nil {
+			dest = me
+		}
+		req, _, err := onion.Build(rand.Reader, path, dest, body, onion.XChaCha20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, _, err := onion.Send(ctx, tn.client, n.PeerID(), 1, req)
+		if err != nil || status == onion.StatusOK && path != nil {
+			t.Fatalf("onion %s before ready: %d %v", name, status, err)
+		}
+	}
+	if _, err := storagerpc.Call(ctx, tn.client, n.PeerID(), storagerpc.ProtocolStorage, "info", struct{}{}); err != nil {
+		t.Fatalf("the node died: %v", err)
+	}
+}
+
+// TestPanicInHandlerIsContained: a handler that panics resets its stream;
+// the node keeps serving.
+func TestPanicInHandlerIsContained(t *testing.T) {
+	tn := startTestnet(t, 1, nil)
+	h := tn.order[0]
+	n := tn.nodes[h]
+	n.host.SetStreamHandler("/sessionctl/test-panic", n.guard("panic", func(network.Stream) { panic("boom") }))
+	ctx := context.Background()
+	s, err := tn.client.NewStream(ctx, tn.peer(h), "/sessionctl/test-panic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte("x"))
+	s.CloseWrite()
+	if _, err := io.ReadAll(s); err == nil {
+		t.Fatal("the panicking handler's stream was not reset")
+	}
+	if resp := tn.call(h, "info", struct{}{}); resp.Code != 200 {
+		t.Fatalf("after a panic: %d", resp.Code)
+	}
+}
+
+// TestReplaySpellings: a signature is accepted once, however its base64 is
+// spelled; a spelling with a line break or unused bits set is refused.
+func TestReplaySpellings(t *testing.T) {
+	tn := startTestnet(t, 1, nil)
+	h := tn.order[0]
+	alice := newAccount(t)
+	p := alice.retrieve(0, "")
+	if resp := tn.call(h, "retrieve", p); resp.Code != 200 {
+		t.Fatalf("first use: %d %s", resp.Code, resp.Body)
+	}
+	sig := p.Signature
+	b64 := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	last := strings.IndexByte(b64, sig[85]) // 4 unused bits in the 86th character
+	for name, spelled := range map[string]string{
+		"unpadded":         strings.TrimRight(sig, "="),
+		"with a newline":   sig[:40] + "\n" + sig[40:86],
+		"unused bits set":  sig[:85] + string(b64[last|1]) + "==",
+		"padded, unpadded": sig[:86] + "=",
+	} {
+		if spelled == sig {
+			continue
+		}
+		q := p
+		q.Signature = spelled
+		if resp := tn.call(h, "retrieve", q); resp.Code != 401 {
+			t.Errorf("%s: %d %s, want 401", name, resp.Code, resp.Body)
+		}
+	}
+}
+
+// TestOnionRequestsRateLimited: the guard counts a client's onion requests
+// as it counts its direct ones.
+func TestOnionRequestsRateLimited(t *testing.T) {
+	tn := startTestnet(t, 2, func(c *Config) { c.RateBurst, c.RatePerSecond = 5, 0.001 })
+	ctx := context.Background()
+	guard, dest := tn.nodes[tn.order[0]], tn.nodes[tn.order[1]]
+	body, _ := json.Marshal(storagerpc.Request{Method: "info", Params: json.RawMessage("{}")})
+	limited := 0
+	for range 10 {
+		req, _, err := onion.Build(rand.Reader, []onion.Hop{{Ed25519: guard.Key(), X25519: guard.X25519()}},
+			onion.Hop{Ed25519: dest.Key(), X25519: dest.X25519()}, body, onion.XChaCha20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, _, err := onion.Send(ctx, tn.client, tn.peer(guard.Key()), 1, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status == storagerpc.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited != 5 {
+		t.Fatalf("%d of 10 onion requests limited, want 5 (a burst of 5)", limited)
+	}
+}
+
+// TestExitForwardsOnlyToKnownServers: the exit refuses any server but the
+// network's, and relays a redirect instead of following it.
+func TestExitForwardsOnlyToKnownServers(t *testing.T) {
+	var hits sync.Map
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Store("elsewhere", true) }))
+	defer elsewhere.Close()
+	known := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/x", http.StatusFound)
+	}))
+	defer known.Close()
+	knownHost := strings.TrimPrefix(known.URL, "http://")
+	tn := startTestnet(t, 1, func(c *Config) { c.Servers = []string{knownHost} })
+	exit := tn.nodes[tn.order[0]]
+	send := func(hostport string) int {
+		host, port, _ := strings.Cut(hostport, ":")
+		var p int
+		for _, c := range port {
+			p = p*10 + int(c-'0')
+		}
+		req, err := onion.BuildHTTP(rand.Reader, []onion.Hop{{Ed25519: exit.Key(), X25519: exit.X25519()}},
+			onion.Routing{Host: host, Port: p, Protocol: "http", Target: "/oxen/v4/lsrpc", Method: "POST"}, []byte("sealed"), onion.XChaCha20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, _, err := onion.Send(context.Background(), tn.client, tn.peer(exit.Key()), 1, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status
+	}
+	if got := send(strings.TrimPrefix(elsewhere.URL, "http://")); got != onion.StatusForbidden {
+		t.Errorf("an unknown server: %d, want 403", got)
+	}
+	if got := send(tn.ledgerHostPort()); got != onion.StatusForbidden {
+		t.Errorf("the ledger's port: %d, want 403", got)
+	}
+	if got := send(knownHost); got != http.StatusFound {
+		t.Errorf("the known server's redirect: %d, want 302 relayed", got)
+	}
+	if _, ok := hits.Load("elsewhere"); ok {
+		t.Fatal("the exit followed a redirect")
+	}
+}
+
+func (tn *testnet) ledgerHostPort() string {
+	u := tn.lc.URL()
+	return strings.TrimPrefix(strings.TrimSuffix(u, "/"), "http://")
+}
+
+// TestBudgetBoundsBuffers: however many large requests arrive at once, the
+// bytes held stay within the budget, in total and per peer; the rest are
+// refused at once.
+func TestBudgetBoundsBuffers(t *testing.T) {
+	const total, perPeer = 32 << 20, 16 << 20
+	b := NewBudget(total, perPeer)
+	body := bytes.Repeat([]byte("x"), 10<<20)
+	var mu sync.Mutex
+	var peak int64
+	var ok, busy int
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			p := peer.ID([]byte{byte(i % 8)})
+			got, release, err := b.read(bytes.NewReader(body), p, 10<<20)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, errBusy):
+				busy++
+			case err != nil || len(got) != len(body):
+				t.Errorf("read: %d bytes, %v", len(got), err)
+			default:
+				ok++
+				peak = max(peak, b.Used())
+			}
+			release()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if peak > total || ok == 0 || busy == 0 {
+		t.Fatalf("peak %d of %d, %d read, %d refused", peak, total, ok, busy)
+	}
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes still held", b.Used())
+	}
+	if _, _, err := b.read(bytes.NewReader(body), "p", 1<<20); !errors.Is(err, errTooLarge) {
+		t.Fatalf("over the limit: %v", err)
+	}
+}
+
+// TestExpireCapsByNamespace: expire cannot take a namespace 0 message past
+// 14 days (30 is for config namespaces).
+func TestExpireCapsByNamespace(t *testing.T) {
+	tn := startTestnet(t, 1, nil)
+	h := tn.order[0]
+	a := newAccount(t)
+	var res storagerpc.SwarmResults
+	if err := tn.call(h, "store", a.store(0, []byte("x"), false)).Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	want := nowMS() + 30*24*time.Hour.Milliseconds()
+	p := storagerpc.ExpireParams{Pubkey: a.id.String(), Messages: []string{res.Hash}, Expiry: want, Extend: true,
+		Auth: storagerpc.SignAuth(a.keys.Ed25519, a.id, storagerpc.ExpireSigMsg(false, true, want, []string{res.Hash}))}
+	if resp := tn.call(h, "expire", p); resp.Code != 200 {
+		t.Fatalf("expire: %d %s", resp.Code, resp.Body)
+	}
+	ex, _ := tn.nodes[h].store.expiries(context.Background(), a.id.String(), []string{res.Hash})
+	if got := ex[res.Hash].expiry; got > nowMS()+storagerpc.MaxTTL.Milliseconds() {
+		t.Fatalf("namespace 0 message extended to %v from now", time.Duration(got-nowMS())*time.Millisecond)
+	}
+}
