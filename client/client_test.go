@@ -296,3 +296,52 @@ func BenchmarkSend(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// TestConcurrentFetchesShowEachOnce: two fetches for one identity at once,
+// as two processes sharing its state file: each message is shown once; and
+// a fetch that is not committed leaves its messages unread.
+func TestConcurrentFetchesShowEachOnce(t *testing.T) {
+	nw := devnet.StartT(t, devnet.Config{Nodes: 7})
+	ctx := context.Background()
+	aliceK, bobK := newKeys(t), newKeys(t)
+	alice := startClient(t, nw, aliceK, "")
+	state := filepath.Join(t.TempDir(), "bob.json")
+	sent := map[string]bool{}
+	for i := range 10 {
+		res, err := alice.Send(ctx, bobK.AccountID(), strings.Repeat("x", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent[res.Hash] = true
+	}
+	b1, b2 := startClient(t, nw, bobK, state), startClient(t, nw, bobK, state)
+	f, err := b1.FetchPending(ctx)
+	if err != nil || len(f.Messages) != 10 {
+		t.Fatalf("pending: %v %v", f, err)
+	}
+	f.Abort() // not delivered: still unread
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for _, c := range []*client.Client{b1, b2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msgs, _, err := c.Fetch(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			for _, m := range msgs {
+				seen[m.Hash]++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for h := range sent {
+		if seen[h] != 1 {
+			t.Errorf("message %s shown %d times", h, seen[h])
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +70,7 @@ func BenchmarkSoak(b *testing.B) {
 			b.Fatal(err)
 		}
 		fd0, rss0 := openFiles(), rssMB()
+		heapProfile("start")
 		fmt.Fprintf(os.Stderr, "soak %d nodes: start: %d open files, %.0f MB RSS\n", nodes, fd0, rss0)
 		ctx, cancel = context.WithTimeout(context.Background(), dur)
 		var sent, failed atomic.Int64
@@ -110,6 +113,7 @@ func BenchmarkSoak(b *testing.B) {
 		wg.Wait()
 		cancel()
 		fd1, rss1 := openFiles(), rssMB()
+		heapProfile("end")
 		fmt.Fprintf(os.Stderr, "soak %d nodes: end after %v: %d open files, %.0f MB RSS, %d sent, %d failed\n", nodes, dur, fd1, rss1, sent.Load(), failed.Load())
 		b.ReportMetric(float64(fd0), "files-start")
 		b.ReportMetric(float64(fd1), "files-end")
@@ -120,4 +124,20 @@ func BenchmarkSoak(b *testing.B) {
 		b.ReportMetric(float64(sent.Load()), "sent")
 		d.Close()
 	}
+}
+
+// heapProfile writes a heap profile to $SOAK_PROFILE-<label>.pprof when
+// SOAK_PROFILE is set, to see what grows between the start and the end.
+func heapProfile(label string) {
+	prefix := os.Getenv("SOAK_PROFILE")
+	if prefix == "" {
+		return
+	}
+	f, err := os.Create(prefix + "-" + label + ".pprof")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	pprof.WriteHeapProfile(f)
 }
