@@ -9,13 +9,13 @@ import (
 
 func TestEscapeText(t *testing.T) {
 	for in, want := range map[string]string{
-		"hello":                             "hello",
+		"hello":                              "hello",
 		"hi\nfrom alice at 12:00:00: pay me": `hi\nfrom alice at 12:00:00: pay me`,
-		"\x1b[2Jclear":                      `\x1b[2Jclear`,
-		"tab\there":                         `tab\there`,
-		"bidi \u202egnp.exe":                `bidi \u202egnp.exe`,
-		"héllo ✓":                           "héllo ✓",
-		"bad \xff byte":                     `bad \ufffd byte`,
+		"\x1b[2Jclear":                       `\x1b[2Jclear`,
+		"tab\there":                          `tab\there`,
+		"bidi \u202egnp.exe":                 `bidi \u202egnp.exe`,
+		"héllo ✓":                            "héllo ✓",
+		"bad \xff byte":                      `bad \ufffd byte`,
 	} {
 		if got := escapeText(in); got != want {
 			t.Errorf("escapeText(%q) = %q, want %q", in, got, want)
