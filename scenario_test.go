@@ -15,13 +15,16 @@ func TestExamples(t *testing.T) {
 	if len(files) < 5 {
 		t.Fatalf("%d example scenarios", len(files))
 	}
-	t.Cleanup(func() { os.RemoveAll("examples-out") })
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := run([]string{"sessionctl", "--dir", t.TempDir(), "devnet", "up", "--nodes", "12", "--block-time", "250ms", "--scenario", f}, &out, &errb)
 			if code != 0 || !strings.Contains(out.String(), "scenario passed") {
 				t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+			}
+			if _, err := os.Stat("examples-out"); err == nil {
+				os.RemoveAll("examples-out")
+				t.Fatal("the scenario wrote into the source tree")
 			}
 		})
 	}
