@@ -22,10 +22,35 @@
 // A store accepted by one member is forwarded to every other member of the
 // swarm, concurrently; each answers with its own signed result, and the store
 // fails only if every member failed. delete, delete_all, delete_before,
-// expire and expire_all are forwarded the same way. Requests for an account
+// expire and expire_all are forwarded the same way; a delete leaves a
+// tombstone until the message would have expired. Requests for an account
 // another swarm owns get 421 with that swarm's nodes. Signed requests are
 // checked for the ±60 s window and the signature, and a signature is accepted
-// once (replays get 401). Each client has a token bucket (600 burst, 300/s).
+// once, keyed on its bytes (replays get 401, however the base64 is spelled).
+// Each client peer has a token bucket (600 burst, 300/s), which its onion
+// requests draw on at the guard as its direct requests do.
+//
+// Nothing acknowledged is lost (repair.go): a member that was down, or that a
+// forward timed out on, would never get a message the real network stores
+// while it is away. Every RepairInterval each node compares what it holds
+// with another member, in turn (a digest of 64 buckets, then the hashes of
+// the buckets that differ), and pulls what it lacks: messages, tombstones
+// (so a delete it missed reaches it, and no deleted message comes back) and
+// subaccount revocations (so a kicked member's token is refused by every
+// member, last writer wins between a revoke and an unrevoke). Pushes carry
+// the revocations of the accounts they move.
+//
+// Nothing from the network takes the process down. Every stream handler is
+// wrapped (guard): a panic resets that stream and is logged, Close waits for
+// running handlers, and every handler is safe before the node has its first
+// view. Request bodies are read against a Budget shared by a devnet's nodes
+// (in total and per peer): a flood of large requests is refused at once
+// (503), not buffered. The caches that grow with input are bounded: rate
+// buckets (50,000 peers), replayed signatures (100,000; past that signed
+// requests are refused, not forgotten early), the connection manager (16 to
+// 40 connections), the SQLite pool (6 connections). As an exit, a node
+// forwards only to the servers it was given (Config.Servers) and never
+// follows a redirect.
 //
 // # Use
 //
