@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,18 +167,22 @@ func (o *owned) digest() digestResult {
 	return out
 }
 
-type blake2bState struct{ b []byte }
+// blake2bState digests a sorted list of items, streaming.
+type blake2bState struct{ h hash.Hash }
 
-func newDigest() *blake2bState { return &blake2bState{} }
+func newDigest() *blake2bState {
+	h, _ := blake2b.New256(nil) // no key: cannot fail
+	return &blake2bState{h}
+}
 
 // add feeds one item; items are fed in sorted order, so equal sets give
 // equal digests.
-func (d *blake2bState) add(s string) { d.b = append(append(d.b, s...), 0) }
-
-func (d *blake2bState) sum() string {
-	h := blake2b.Sum256(d.b)
-	return hex.EncodeToString(h[:16])
+func (d *blake2bState) add(s string) {
+	d.h.Write([]byte(s))
+	d.h.Write([]byte{0})
 }
+
+func (d *blake2bState) sum() string { return hex.EncodeToString(d.h.Sum(nil)[:16]) }
 
 // repairMethod answers the repair methods on the swarm protocol.
 func (n *Node) repairMethod(ctx context.Context, method string, raw json.RawMessage) storagerpc.Response {

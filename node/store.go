@@ -61,8 +61,12 @@ type record struct {
 
 type store struct{ db *sql.DB }
 
+// storeCacheKiB is each connection's page cache: small, for hundreds of
+// nodes in one process (the OS caches the files anyway).
+const storeCacheKiB = 256
+
 func openStore(ctx context.Context, path string) (*store, error) {
-	db, err := sqlitedb.Open(ctx, path, storeMigrations)
+	db, err := sqlitedb.Open(ctx, path, storeMigrations, sqlitedb.CacheKiB(storeCacheKiB))
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,16 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
+// Option adjusts how a database is opened.
+type Option func(*options)
+
+type options struct{ cacheKiB int }
+
+// CacheKiB sets each connection's page cache (SQLite's default is 2,000
+// KiB). It lives outside the Go heap, one per open connection, so a process
+// with thousands of small databases wants it small.
+func CacheKiB(n int) Option { return func(o *options) { o.cacheKiB = max(n, 64) } }
+
 // MaxOpenConns bounds the connections of one database (3 open files each).
 const MaxOpenConns = 6
 
@@ -32,7 +42,11 @@ var ErrNewerSchema = errors.New("database schema is newer than this sessionctl")
 // Open opens (creating if needed) the database at path and brings its schema
 // to len(migrations). Migration i (0-based) takes the schema from version i
 // to i+1. The directory is created with mode 0700 and the file is 0600.
-func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error) {
+func Open(ctx context.Context, path string, migrations []string, opts ...Option) (*sql.DB, error) {
+	o := options{cacheKiB: 2000}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create directory of %q: %w", path, err)
 	}
@@ -42,7 +56,8 @@ func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error
 	}
 	// A file: URI, so that any character of the path (%, ?, #) is escaped.
 	dsn := (&url.URL{Scheme: "file", Path: abs}).String() +
-		"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate" +
+		fmt.Sprintf("&_pragma=cache_size(-%d)", o.cacheKiB)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %q: %w", path, err)

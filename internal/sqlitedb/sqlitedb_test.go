@@ -65,3 +65,18 @@ func TestOpenBadMigrationChangesNothing(t *testing.T) {
 		t.Fatal("a failed migration left a table behind")
 	}
 }
+
+func TestCacheAndPool(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), nil, CacheKiB(256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var cache int
+	if err := db.QueryRow("PRAGMA cache_size").Scan(&cache); err != nil || cache != -256 {
+		t.Fatalf("cache_size %d, %v", cache, err)
+	}
+	if got := db.Stats().MaxOpenConnections; got != MaxOpenConns {
+		t.Fatalf("pool of %d", got)
+	}
+}
