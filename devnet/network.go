@@ -103,9 +103,9 @@ type Network struct {
 }
 
 // The nodes of a devnet share one budget for request bodies in memory:
-// 256 MiB in all, 16 MiB from one peer.
+// 128 MiB in all, 16 MiB from one peer.
 const (
-	requestBuffers        = 256 << 20
+	requestBuffers        = 128 << 20
 	requestBuffersPerPeer = 16 << 20
 )
 

@@ -1,7 +1,9 @@
 package devnet
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"runtime"
@@ -14,7 +16,9 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
 // openFiles counts this process's open file descriptors.
@@ -140,4 +144,65 @@ func heapProfile(label string) {
 	defer f.Close()
 	runtime.GC()
 	pprof.WriteHeapProfile(f)
+}
+
+// BenchmarkLargeRequestFlood sends 40 concurrent 10 MiB storage requests to
+// a 12-node devnet and reports the process's peak RSS over its RSS before:
+// request bodies are held against the nodes' shared budget (256 MiB), so
+// the rest are refused at once instead of buffered.
+func BenchmarkLargeRequestFlood(b *testing.B) {
+	ctx := context.Background()
+	d, err := Up(ctx, UpConfig{Dir: b.TempDir(), Nodes: 12})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	nodes := d.Network.Nodes()
+	body := bytes.Repeat([]byte("x"), storagerpc.MaxRequestSize)
+	for b.Loop() {
+		runtime.GC()
+		before := rssMB()
+		peak := before
+		var codes sync.Map
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+					peak = max(peak, rssMB())
+				}
+			}
+		}()
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h, err := p2phost.New(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, 32)), nil)
+				if err != nil {
+					return
+				}
+				defer h.Close()
+				n := nodes[i%len(nodes)]
+				h.Peerstore().AddAddrs(n.PeerID(), n.Host().Addrs(), time.Minute)
+				resp, err := storagerpc.RoundTrip(ctx, h, n.PeerID(), storagerpc.ProtocolStorage, body)
+				code := 0
+				if err == nil {
+					code = resp.Code
+				}
+				v, _ := codes.LoadOrStore(code, new(atomic.Int64))
+				v.(*atomic.Int64).Add(1)
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		codes.Range(func(k, v any) bool {
+			fmt.Fprintf(os.Stderr, "flood: %d answered %v\n", v.(*atomic.Int64).Load(), k)
+			return true
+		})
+		b.ReportMetric(before, "MB-RSS-before")
+		b.ReportMetric(peak, "MB-RSS-peak")
+	}
 }
