@@ -36,18 +36,18 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
 // Ledger is what a client needs of the ledger; *ledgerrpc.Client is one.
 type Ledger interface {
-	Info(ctx context.Context) (ledger.Info, error)
-	Nodes(ctx context.Context) ([]ledger.ServiceNode, error)
+	Info(ctx context.Context) (chain.Info, error)
+	Nodes(ctx context.Context) ([]chain.ServiceNode, error)
 }
 
 // Config configures a Client.
@@ -86,7 +86,7 @@ type Client struct {
 	host host.Host
 
 	mu          sync.Mutex
-	nodes       map[string]ledger.ServiceNode // active nodes with addresses
+	nodes       map[string]chain.ServiceNode // active nodes with addresses
 	swarmIDs    []uint64
 	members     map[uint64][]string
 	nodesHeight uint64
@@ -175,10 +175,10 @@ func (c *Client) refresh(ctx context.Context, force bool) error {
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %v", ErrUnreachable, err)
 	}
-	nodes := map[string]ledger.ServiceNode{}
+	nodes := map[string]chain.ServiceNode{}
 	members := map[uint64][]string{}
 	for _, sn := range list {
-		if sn.State != ledger.StateActive || sn.SwarmID == ledger.UnassignedSwarm {
+		if sn.State != chain.StateActive || sn.SwarmID == chain.UnassignedSwarm {
 			continue
 		}
 		pid, err := peerOf(sn.Key)
@@ -459,7 +459,7 @@ func (c *Client) Direct(ctx context.Context, dest, method string, params any) (*
 func (c *Client) swarmFor(id identity.AccountID) (uint64, []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sid := ledger.SwarmFor(c.swarmIDs, id.SwarmSpace())
+	sid := chain.SwarmFor(c.swarmIDs, id.SwarmSpace())
 	return sid, slices.Clone(c.members[sid])
 }
 

@@ -115,7 +115,7 @@ func New(cfg Config) (*Ledger, error) {
 		return nil, fmt.Errorf("ledger: negative block time %v", cfg.BlockTime)
 	}
 	if cfg.Params != nil {
-		if err := cfg.Params.validate(); err != nil {
+		if err := cfg.Params.Validate(); err != nil {
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
 	}
@@ -520,22 +520,6 @@ func (l *Ledger) Close() error {
 	return errors.Join(errs...)
 }
 
-// Info is a summary of the tip.
-type Info struct {
-	Height       uint64 `json:"height"`
-	Hash         string `json:"hash"`
-	Timestamp    int64  `json:"timestamp"` // of the tip, unix ms
-	SwarmsHeight uint64 `json:"swarms_height"`
-	NodesHeight  uint64 `json:"nodes_height"` // last change to a node's state, keys or addresses
-	Nodes        int    `json:"nodes"`
-	ActiveNodes  int    `json:"active_nodes"`
-	Swarms       int    `json:"swarms"`
-	Pending      int    `json:"pending_txs"`
-	BlockTimeMS  int64  `json:"block_time_ms"`
-	Authority    string `json:"authority"`
-	Params       Params `json:"params"`
-}
-
 // Info returns a summary of the tip.
 func (l *Ledger) Info() Info {
 	l.mu.Lock()
@@ -582,7 +566,7 @@ func (l *Ledger) Nodes() []ServiceNode {
 	defer l.mu.Unlock()
 	out := make([]ServiceNode, 0, len(l.state.Nodes))
 	for _, k := range l.state.nodeKeys() {
-		out = append(out, *l.state.Nodes[k].clone())
+		out = append(out, *cloneNode(l.state.Nodes[k]))
 	}
 	return out
 }
@@ -595,7 +579,7 @@ func (l *Ledger) Node(key string) (ServiceNode, bool) {
 	if !ok {
 		return ServiceNode{}, false
 	}
-	return *n.clone(), true
+	return *cloneNode(n), true
 }
 
 // SwarmInfo is one swarm and its members' keys.
@@ -623,14 +607,6 @@ func (l *Ledger) SwarmOf(id identity.AccountID) SwarmInfo {
 	return SwarmInfo{ID: sid, Members: slices.Clone(l.state.Swarms[sid])}
 }
 
-// Account is a wallet's standing.
-type Account struct {
-	Wallet    string `json:"wallet"`
-	Balance   uint64 `json:"balance"`    // spendable
-	Staked    uint64 `json:"staked"`     // locked in nodes
-	NextNonce uint64 `json:"next_nonce"` // for the next transaction, pending ones counted
-}
-
 // Account returns a wallet's balance, stakes and next nonce.
 func (l *Ledger) Account(wallet string) (Account, error) {
 	if _, err := parseKey(wallet); err != nil {
@@ -640,7 +616,7 @@ func (l *Ledger) Account(wallet string) (Account, error) {
 	defer l.mu.Unlock()
 	a := Account{Wallet: wallet, Balance: l.state.Balances[wallet]}
 	for _, n := range l.state.Nodes {
-		if i := n.contributor(wallet); i >= 0 {
+		if i := contributorOf(n, wallet); i >= 0 {
 			a.Staked += n.Contributors[i].Amount
 		}
 	}
@@ -678,7 +654,7 @@ func (l *Ledger) Rounds() []Round {
 	defer l.mu.Unlock()
 	var out []Round
 	for _, r := range l.state.Rounds {
-		out = append(out, *r.clone())
+		out = append(out, *cloneRound(r))
 	}
 	slices.SortFunc(out, func(a, b Round) int { return cmpU64(b.Round, a.Round) })
 	return out
@@ -695,7 +671,7 @@ func (l *Ledger) RoundAt(height uint64) (Round, bool) {
 	if !ok {
 		return Round{}, false
 	}
-	return *r.clone(), true
+	return *cloneRound(r), true
 }
 
 func cmpU64(a, b uint64) int {

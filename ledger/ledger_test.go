@@ -141,21 +141,21 @@ func TestRegisterRules(t *testing.T) {
 		{"fee over 100%", func(h *harness) *Tx { return h.registerTx("op", "n1", stake, 10_001) }, ErrStakeRules},
 		{"insufficient funds", func(h *harness) *Tx { return h.registerTx("poor", "n1", stake/4, 0) }, ErrFunds},
 		{"reserved over-fills", func(h *harness) *Tx {
-			return h.registerTx("op", "n1", stake/2, 0, Reservation{newKey("c1").pub, stake/2 + 1})
+			return h.registerTx("op", "n1", stake/2, 0, Reservation{Wallet: newKey("c1").pub, Amount: stake/2 + 1})
 		}, ErrStakeRules},
 		{"reserved spot below minimum", func(h *harness) *Tx {
 			// min = (15000 - 3750) / (10 - 1) = 1250 coins
-			return h.registerTx("op", "n1", stake/4, 0, Reservation{newKey("c1").pub, 1250*Coin - 1})
+			return h.registerTx("op", "n1", stake/4, 0, Reservation{Wallet: newKey("c1").pub, Amount: 1250*Coin - 1})
 		}, ErrStakeRules},
 		{"eleven contributors", func(h *harness) *Tx {
 			var res []Reservation
 			for i := 0; i < 10; i++ {
-				res = append(res, Reservation{newKey(fmt.Sprint("r", i)).pub, 1})
+				res = append(res, Reservation{Wallet: newKey(fmt.Sprint("r", i)).pub, Amount: 1})
 			}
 			return h.registerTx("op", "n1", stake/4, 0, res...)
 		}, ErrStakeRules},
 		{"wallet reserved twice", func(h *harness) *Tx {
-			return h.registerTx("op", "n1", stake/4, 0, Reservation{newKey("c1").pub, 2000 * Coin}, Reservation{newKey("c1").pub, 2000 * Coin})
+			return h.registerTx("op", "n1", stake/4, 0, Reservation{Wallet: newKey("c1").pub, Amount: 2000 * Coin}, Reservation{Wallet: newKey("c1").pub, Amount: 2000 * Coin})
 		}, ErrStakeRules},
 		{"already registered", func(h *harness) *Tx {
 			h.submit(h.registerTx("op", "n1", stake, 0))
@@ -201,7 +201,7 @@ func TestRegisterRules(t *testing.T) {
 func TestRegisterAndContribute(t *testing.T) {
 	h := startLedger(t, "", "contrib", map[string]uint64{"op": 20_000 * Coin, "c1": 20_000 * Coin, "c2": 20_000 * Coin, "c3": 20_000 * Coin})
 	// Operator 5,000; c1 holds a reserved spot of 4,000.
-	h.submit(h.registerTx("op", "n1", 5_000*Coin, 1_000, Reservation{newKey("c1").pub, 4_000 * Coin}))
+	h.submit(h.registerTx("op", "n1", 5_000*Coin, 1_000, Reservation{Wallet: newKey("c1").pub, Amount: 4_000 * Coin}))
 	h.mine(1)
 	if n := h.node("n1"); n.State != StateAwaiting || n.Staked() != 5_000*Coin || n.SwarmID != UnassignedSwarm {
 		t.Fatalf("after registration: %+v", n)
@@ -280,7 +280,7 @@ func TestTenContributorsAtMost(t *testing.T) {
 func (h *harness) pendingHeld(node string) uint64 {
 	h.l.mu.Lock()
 	defer h.l.mu.Unlock()
-	return h.l.pendingState().Nodes[newKey(node).pub].held()
+	return held(h.l.pendingState().Nodes[newKey(node).pub])
 }
 
 func (h *harness) pendingContributors(node string) int {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/sessionctl/sessionctl/chain"
 	"io"
 	"regexp"
 	"strings"
@@ -55,7 +56,9 @@ func nameKey(name string) []byte {
 
 // EncryptedNameSize is the size of an encrypted SNS value: the 33-byte
 // Account ID, the 16-byte tag and the 24-byte nonce that follows them.
-const EncryptedNameSize = 33 + chacha20poly1305.Overhead + chacha20poly1305.NonceSizeX
+const EncryptedNameSize = chain.EncryptedNameSize
+
+var _ [chain.EncryptedNameSize - (33 + chacha20poly1305.Overhead + chacha20poly1305.NonceSizeX)]struct{} // they agree
 
 // EncryptName encrypts the Account ID a normalized name maps to, with
 // XChaCha20-Poly1305, as ciphertext||tag||nonce.

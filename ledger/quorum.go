@@ -32,45 +32,8 @@ import (
 // change; here each vote goes to the ledger on its own, which also lets
 // `quorum inspect` show each one.)
 
-// Vote is one quorum member's verdict on one target.
-type Vote struct {
-	Voter  string `json:"voter"`
-	Target string `json:"target"`
-	Pass   bool   `json:"pass"`
-	Reason string `json:"reason,omitempty"`
-	Height uint64 `json:"height"`
-}
-
-// Quorum is one testing quorum of a round.
-type Quorum struct {
-	Members   []string `json:"members"`
-	Targets   []string `json:"targets"`
-	Threshold int      `json:"threshold"`
-}
-
-// Change is a state change a round's votes produced.
-type Change struct {
-	Target string    `json:"target"`
-	State  NodeState `json:"state"`
-	Votes  []string  `json:"votes"` // the voters whose votes decided it
-	Height uint64    `json:"height"`
-}
-
-// Round is one testing round: its randomness, quorums, votes and outcome.
-type Round struct {
-	Round          uint64            `json:"round"`
-	Start          uint64            `json:"start"`
-	Commits        map[string]string `json:"commits"` // node -> BLAKE2b-32(secret), hex
-	Reveals        map[string]string `json:"reveals"` // node -> secret, hex
-	MissingReveals []string          `json:"missing_reveals,omitempty"`
-	Seed           string            `json:"seed,omitempty"`
-	Quorums        []Quorum          `json:"quorums,omitempty"`
-	Votes          []Vote            `json:"votes,omitempty"`
-	Changes        []Change          `json:"changes,omitempty"`
-	Tallied        bool              `json:"tallied"`
-}
-
-func (r *Round) clone() *Round {
+// cloneRound returns a copy of r that shares nothing with it.
+func cloneRound(r *Round) *Round {
 	c := *r
 	c.Commits = cloneMap(r.Commits)
 	c.Reveals = cloneMap(r.Reveals)
@@ -92,35 +55,13 @@ func cloneMap(m map[string]string) map[string]string {
 // keepRounds is how many rounds the state remembers.
 const keepRounds = 32
 
-// Phases of a round at a height.
-func (p Params) roundOf(h uint64) uint64    { return h / p.RoundBlocks }
-func (p Params) roundStart(r uint64) uint64 { return r * p.RoundBlocks }
-func (p Params) quorumHeight(r uint64) uint64 {
-	return p.roundStart(r) + p.CommitBlocks + p.RevealBlocks
-}
-
-// RoundPhase names where height h stands in its round: "commit", "reveal" or "test".
-func (p Params) RoundPhase(h uint64) string {
-	off := h - p.roundStart(p.roundOf(h))
-	switch {
-	case off < p.CommitBlocks:
-		return "commit"
-	case off < p.CommitBlocks+p.RevealBlocks:
-		return "reveal"
-	}
-	return "test"
-}
-
-// RoundOf returns the round height h belongs to.
-func (p Params) RoundOf(h uint64) uint64 { return p.roundOf(h) }
-
 func (s *State) round(p Params, r uint64) *Round {
 	if s.Rounds == nil {
 		s.Rounds = map[uint64]*Round{}
 	}
 	rd, ok := s.Rounds[r]
 	if !ok {
-		rd = &Round{Round: r, Start: p.roundStart(r), Commits: map[string]string{}, Reveals: map[string]string{}}
+		rd = &Round{Round: r, Start: p.RoundStart(r), Commits: map[string]string{}, Reveals: map[string]string{}}
 		s.Rounds[r] = rd
 		if r >= keepRounds {
 			delete(s.Rounds, r-keepRounds)
@@ -135,11 +76,11 @@ func (s *State) testingWork(p Params, h uint64) {
 	if p.RoundBlocks == 0 {
 		return
 	}
-	r := p.roundOf(h)
-	if h == p.roundStart(r) && r > 0 {
+	r := p.RoundOf(h)
+	if h == p.RoundStart(r) && r > 0 {
 		s.tally(p, s.round(p, r-1), h)
 	}
-	if h == p.quorumHeight(r) {
+	if h == p.QuorumHeight(r) {
 		s.drawQuorums(p, s.round(p, r))
 	}
 }
@@ -248,22 +189,12 @@ func (s *State) tally(p Params, rd *Round, h uint64) {
 	}
 }
 
-// quorumOf returns the quorum of round rd that tests target.
-func (rd *Round) quorumOf(target string) *Quorum {
-	for i := range rd.Quorums {
-		if slices.Contains(rd.Quorums[i].Targets, target) {
-			return &rd.Quorums[i]
-		}
-	}
-	return nil
-}
-
 func (s *State) commit(p Params, node string, b *CommitBody, h uint64) error {
 	if n, ok := s.Nodes[node]; !ok || n.State != StateActive {
 		return fmt.Errorf("%w: only active nodes commit", ErrForbidden)
 	}
-	if b.Round != p.roundOf(h) || p.RoundPhase(h) != "commit" {
-		return fmt.Errorf("%w: round %d takes commits at heights %d-%d", ErrNodeState, b.Round, p.roundStart(b.Round), p.roundStart(b.Round)+p.CommitBlocks-1)
+	if b.Round != p.RoundOf(h) || p.RoundPhase(h) != "commit" {
+		return fmt.Errorf("%w: round %d takes commits at heights %d-%d", ErrNodeState, b.Round, p.RoundStart(b.Round), p.RoundStart(b.Round)+p.CommitBlocks-1)
 	}
 	rd := s.round(p, b.Round)
 	if _, dup := rd.Commits[node]; dup {
@@ -274,9 +205,9 @@ func (s *State) commit(p Params, node string, b *CommitBody, h uint64) error {
 }
 
 func (s *State) reveal(p Params, node string, b *RevealBody, h uint64) error {
-	if b.Round != p.roundOf(h) || p.RoundPhase(h) != "reveal" {
+	if b.Round != p.RoundOf(h) || p.RoundPhase(h) != "reveal" {
 		return fmt.Errorf("%w: round %d takes reveals at heights %d-%d", ErrNodeState, b.Round,
-			p.roundStart(b.Round)+p.CommitBlocks, p.quorumHeight(b.Round)-1)
+			p.RoundStart(b.Round)+p.CommitBlocks, p.QuorumHeight(b.Round)-1)
 	}
 	rd := s.round(p, b.Round)
 	c, ok := rd.Commits[node]
@@ -300,10 +231,10 @@ func (s *State) vote(p Params, voter string, b *VoteBody, h uint64) error {
 	if !ok || rd.Seed == "" {
 		return fmt.Errorf("%w: round %d has no quorums", ErrNodeState, b.Round)
 	}
-	if h < p.quorumHeight(b.Round) || h >= p.roundStart(b.Round+1) {
-		return fmt.Errorf("%w: round %d takes votes at heights %d-%d", ErrNodeState, b.Round, p.quorumHeight(b.Round), p.roundStart(b.Round+1)-1)
+	if h < p.QuorumHeight(b.Round) || h >= p.RoundStart(b.Round+1) {
+		return fmt.Errorf("%w: round %d takes votes at heights %d-%d", ErrNodeState, b.Round, p.QuorumHeight(b.Round), p.RoundStart(b.Round+1)-1)
 	}
-	q := rd.quorumOf(b.Target)
+	q := rd.QuorumOf(b.Target)
 	if q == nil || !slices.Contains(q.Members, voter) {
 		return fmt.Errorf("%w: the voter is not in the quorum testing %s in round %d", ErrForbidden, short(b.Target), b.Round)
 	}

@@ -44,7 +44,7 @@ func nodeName(h *harness, key string) string {
 func (h *harness) playRound(r uint64, names, reveal []string) Round {
 	h.t.Helper()
 	p := h.p
-	h.mineUntil(p.roundStart(r))
+	h.mineUntil(p.RoundStart(r))
 	secrets := map[string][]byte{}
 	for _, n := range names {
 		if nd, _ := h.l.Node(newKey(n).pub); nd.State != StateActive {
@@ -56,15 +56,15 @@ func (h *harness) playRound(r uint64, names, reveal []string) Round {
 		sum := blake2b.Sum256(s)
 		h.submit(h.tx(n, TxCommit, CommitBody{Round: r, Hash: hex.EncodeToString(sum[:])}))
 	}
-	h.mineUntil(p.roundStart(r) + p.CommitBlocks)
+	h.mineUntil(p.RoundStart(r) + p.CommitBlocks)
 	for _, n := range reveal {
 		if secrets[n] == nil {
 			continue
 		}
 		h.submit(h.tx(n, TxReveal, RevealBody{Round: r, Secret: hex.EncodeToString(secrets[n])}))
 	}
-	h.mineUntil(p.quorumHeight(r) + 1)
-	rd, ok := h.l.RoundAt(p.roundStart(r))
+	h.mineUntil(p.QuorumHeight(r) + 1)
+	rd, ok := h.l.RoundAt(p.RoundStart(r))
 	if !ok || rd.Seed == "" {
 		h.t.Fatalf("round %d has no quorums", r)
 	}
@@ -132,7 +132,7 @@ func TestQuorumRound(t *testing.T) {
 	for _, m := range q.Members[:q.Threshold] {
 		h.submit(h.tx(nodeName(h, m), TxVote, VoteBody{Round: 1, Target: victim, Pass: false, Reason: "storage rpc unreachable"}))
 	}
-	h.mineUntil(h.p.roundStart(2) + 1)
+	h.mineUntil(h.p.RoundStart(2) + 1)
 	if n, _ := h.l.Node(target); n.State != StateActive {
 		t.Fatalf("a minority of lying voters decommissioned an honest node: %s", n.State)
 	}
@@ -140,7 +140,7 @@ func TestQuorumRound(t *testing.T) {
 	if n.State != StateDecommissioned || n.SwarmID != UnassignedSwarm {
 		t.Fatalf("the voted-down node is %s in swarm %x", n.State, n.SwarmID)
 	}
-	rd, _ = h.l.RoundAt(h.p.roundStart(1))
+	rd, _ = h.l.RoundAt(h.p.RoundStart(1))
 	if len(rd.Changes) != 1 || rd.Changes[0].Target != victim || len(rd.Changes[0].Votes) != q.Threshold {
 		t.Fatalf("changes %+v", rd.Changes)
 	}
@@ -148,14 +148,14 @@ func TestQuorumRound(t *testing.T) {
 	// Next round: if the victim is a target again, passing votes recommission it.
 	for r := uint64(2); r < 12; r++ {
 		rd := h.playRound(r, all, all)
-		q := rd.quorumOf(victim)
+		q := rd.QuorumOf(victim)
 		if q == nil {
 			continue
 		}
 		for _, m := range q.Members[:q.Threshold] {
 			h.submit(h.tx(nodeName(h, m), TxVote, VoteBody{Round: r, Target: victim, Pass: true}))
 		}
-		h.mineUntil(h.p.roundStart(r+1) + 1)
+		h.mineUntil(h.p.RoundStart(r+1) + 1)
 		if n, _ := h.l.Node(victim); n.State != StateActive {
 			t.Fatalf("passing votes left the node %s", n.State)
 		}
@@ -166,13 +166,13 @@ func TestQuorumRound(t *testing.T) {
 
 func TestRevealMustMatch(t *testing.T) {
 	h := quorumNet(t, 4)
-	h.mineUntil(h.p.roundStart(1))
+	h.mineUntil(h.p.RoundStart(1))
 	sum := blake2b.Sum256(make([]byte, 32))
 	h.submit(h.tx("n0", TxCommit, CommitBody{Round: 1, Hash: hex.EncodeToString(sum[:])}))
 	if _, err := h.l.Submit(h.tx("n0", TxReveal, RevealBody{Round: 1, Secret: hex.EncodeToString(make([]byte, 32))})); !errors.Is(err, ErrNodeState) {
 		t.Fatalf("a reveal in the commit phase: %v", err)
 	}
-	h.mineUntil(h.p.roundStart(1) + h.p.CommitBlocks)
+	h.mineUntil(h.p.RoundStart(1) + h.p.CommitBlocks)
 	bad := make([]byte, 32)
 	bad[0] = 1
 	if _, err := h.l.Submit(h.tx("n0", TxReveal, RevealBody{Round: 1, Secret: hex.EncodeToString(bad)})); !errors.Is(err, ErrForbidden) {

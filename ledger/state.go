@@ -13,71 +13,13 @@ import (
 	"github.com/sessionctl/sessionctl/identity"
 )
 
-// NodeState is where a service node stands.
-type NodeState string
-
-// The node states. A node waits for contributions until its stake is full,
-// then is active; a failing node is decommissioned (out of its swarm, earning
-// nothing) while its credit lasts, and deregistered (its stake locked) after.
-const (
-	StateAwaiting       NodeState = "awaiting_contributions"
-	StateActive         NodeState = "active"
-	StateDecommissioned NodeState = "decommissioned"
-	StateDeregistered   NodeState = "deregistered"
-)
-
-// Contributor is one stake in a node. The operator is always the first.
-type Contributor struct {
-	Wallet   string `json:"wallet"`
-	Amount   uint64 `json:"amount"`             // staked so far
-	Reserved uint64 `json:"reserved,omitempty"` // held for this wallet at registration
-	Rewards  uint64 `json:"rewards"`            // earned through this node
-}
-
-// ServiceNode is a registered node as the chain sees it.
-type ServiceNode struct {
-	Key                string        `json:"ed25519_pubkey"`
-	X25519             string        `json:"x25519_pubkey"`
-	Operator           string        `json:"operator"`
-	FeeBPS             uint32        `json:"fee_bps"`
-	Contributors       []Contributor `json:"contributors"`
-	State              NodeState     `json:"state"`
-	RegistrationHeight uint64        `json:"registration_height"`
-	ActiveSince        uint64        `json:"active_since,omitempty"`  // height it last became active
-	ActiveBlocks       uint64        `json:"active_blocks"`           // blocks active since registration
-	SwarmID            uint64        `json:"swarm_id"`                // UnassignedSwarm when in none
-	Credit             uint64        `json:"credit"`                  // decommission credit, in blocks
-	StateHeight        uint64        `json:"state_height,omitempty"`  // height of the last state change
-	UnlockHeight       uint64        `json:"unlock_height,omitempty"` // stakes return at this height
-	Rewards            uint64        `json:"rewards"`                 // earned in all
-	LastProof          uint64        `json:"last_proof"`              // height of the last uptime proof
-	PeerID             string        `json:"peer_id,omitempty"`       // published by the node (node_info)
-	Addrs              []string      `json:"addrs,omitempty"`         //
-}
-
-// Staked returns the sum of the stakes.
-func (n *ServiceNode) Staked() uint64 {
-	var s uint64
-	for _, c := range n.Contributors {
-		s += c.Amount
-	}
-	return s
-}
-
-// held is what is staked or held in reserved spots.
-func (n *ServiceNode) held() uint64 {
-	var s uint64
-	for _, c := range n.Contributors {
-		s += max(c.Amount, c.Reserved)
-	}
-	return s
-}
-
-func (n *ServiceNode) contributor(wallet string) int {
+// contributorOf returns the index of wallet's stake in n, or -1.
+func contributorOf(n *ServiceNode, wallet string) int {
 	return slices.IndexFunc(n.Contributors, func(c Contributor) bool { return c.Wallet == wallet })
 }
 
-func (n *ServiceNode) clone() *ServiceNode {
+// cloneNode returns a copy of n that shares nothing with it.
+func cloneNode(n *ServiceNode) *ServiceNode {
 	c := *n
 	c.Contributors = slices.Clone(n.Contributors)
 	c.Addrs = slices.Clone(n.Addrs)
@@ -125,7 +67,7 @@ func (s *State) clone() *State {
 	c.Nonces = maps.Clone(s.Nonces)
 	c.Nodes = make(map[string]*ServiceNode, len(s.Nodes))
 	for k, n := range s.Nodes {
-		c.Nodes[k] = n.clone()
+		c.Nodes[k] = cloneNode(n)
 	}
 	c.Names = make(map[string]*NameRecord, len(s.Names))
 	for k, n := range s.Names {
@@ -136,7 +78,7 @@ func (s *State) clone() *State {
 	if s.Rounds != nil {
 		c.Rounds = make(map[uint64]*Round, len(s.Rounds))
 		for k, r := range s.Rounds {
-			c.Rounds[k] = r.clone()
+			c.Rounds[k] = cloneRound(r)
 		}
 	}
 	return &c
@@ -303,14 +245,14 @@ func (s *State) contribute(p Params, wallet string, b *ContributeBody, height ui
 	if b.Amount == 0 {
 		return fmt.Errorf("%w: a contribution of 0", ErrStakeRules)
 	}
-	i := n.contributor(wallet)
+	i := contributorOf(n, wallet)
 	// Open room: the stake less what is staked or held by others, and this
 	// wallet's own spot (its reservation, or what it staked before).
 	own := uint64(0)
 	if i >= 0 {
 		own = max(n.Contributors[i].Amount, n.Contributors[i].Reserved)
 	}
-	room := p.StakeRequirement - (n.held() - own)
+	room := p.StakeRequirement - (held(n) - own)
 	if i >= 0 {
 		room -= n.Contributors[i].Amount
 	}
@@ -322,7 +264,7 @@ func (s *State) contribute(p Params, wallet string, b *ContributeBody, height ui
 		if len(n.Contributors) >= p.MaxContributors {
 			return fmt.Errorf("%w: the node has %d contributors already", ErrStakeRules, len(n.Contributors))
 		}
-		min := p.MinContribution(n.held(), len(n.Contributors))
+		min := p.MinContribution(held(n), len(n.Contributors))
 		if b.Amount < min && b.Amount != room {
 			return fmt.Errorf("%w: %s coins is below the minimum contribution of %s", ErrStakeRules, FormatCoins(b.Amount), FormatCoins(min))
 		}
@@ -350,7 +292,7 @@ func (s *State) unlock(p Params, wallet string, b *UnlockBody, height uint64) er
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNoNode, short(b.NodeKey))
 	}
-	if i := n.contributor(wallet); i < 0 || n.Contributors[i].Amount == 0 {
+	if i := contributorOf(n, wallet); i < 0 || n.Contributors[i].Amount == 0 {
 		return fmt.Errorf("%w: only a contributor may unlock node %s", ErrForbidden, short(b.NodeKey))
 	}
 	if n.State == StateDeregistered {

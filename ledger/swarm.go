@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
-	"sort"
 
 	"golang.org/x/crypto/chacha20"
 )
@@ -15,34 +14,6 @@ const (
 	SwarmTarget = 7  // Ntarget: the size of a new swarm
 	SwarmMax    = 10 // Nmax: no swarm grows past it once there are 12 active nodes
 )
-
-// UnassignedSwarm is the swarm id of a node that is in no swarm.
-const UnassignedSwarm = math.MaxUint64
-
-// SwarmFor returns the id of the swarm that owns swarm-space value v
-// (identity.AccountID.SwarmSpace): the id closest to v on the 2^64 ring, the
-// lower (left) one on an exact tie, wrapping around at both ends. ids must be
-// sorted ascending; with no swarms it returns UnassignedSwarm.
-func SwarmFor(ids []uint64, v uint64) uint64 {
-	if len(ids) == 0 {
-		return UnassignedSwarm
-	}
-	// right: the first id >= v, wrapping to the first id; left: the one before it.
-	r := sort.Search(len(ids), func(i int) bool { return ids[i] >= v })
-	if r == len(ids) {
-		r = 0
-	}
-	l := r - 1
-	if l < 0 {
-		l = len(ids) - 1
-	}
-	dRight := ids[r] - v // modular distances on the ring
-	dLeft := v - ids[l]
-	if dRight < dLeft {
-		return ids[r]
-	}
-	return ids[l]
-}
 
 // newSwarmID returns the midpoint of the largest gap between the sorted ids
 // on the ring, the gap that wraps past 2^64 included; the first swarm is 0.

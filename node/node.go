@@ -19,22 +19,22 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
 // Ledger is what a node needs of the ledger; *ledgerrpc.Client is one.
 type Ledger interface {
-	Info(ctx context.Context) (ledger.Info, error)
-	WaitHeight(ctx context.Context, height uint64) (ledger.Info, error)
-	Nodes(ctx context.Context) ([]ledger.ServiceNode, error)
-	Node(ctx context.Context, key string) (ledger.ServiceNode, error)
-	RoundAt(ctx context.Context, height uint64) (ledger.Round, error)
-	Account(ctx context.Context, wallet string) (ledger.Account, error)
-	Submit(ctx context.Context, tx *ledger.Tx) (string, error)
+	Info(ctx context.Context) (chain.Info, error)
+	WaitHeight(ctx context.Context, height uint64) (chain.Info, error)
+	Nodes(ctx context.Context) ([]chain.ServiceNode, error)
+	Node(ctx context.Context, key string) (chain.ServiceNode, error)
+	RoundAt(ctx context.Context, height uint64) (chain.Round, error)
+	Account(ctx context.Context, wallet string) (chain.Account, error)
+	Submit(ctx context.Context, tx *chain.Tx) (string, error)
 }
 
 // Config configures a Node.
@@ -245,7 +245,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// Publish the address now, so the block that makes the node known to
 	// the others need not wait for the node's first view.
 	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
-		n.publishAddrs(ctx, &view{nodes: map[string]ledger.ServiceNode{n.pubHex: me}})
+		n.publishAddrs(ctx, &view{nodes: map[string]chain.ServiceNode{n.pubHex: me}})
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -358,17 +358,17 @@ type view struct {
 	height       uint64
 	swarmsHeight uint64
 	nodesHeight  uint64
-	nodes        map[string]ledger.ServiceNode // by Ed25519 key
-	byPeer       map[peer.ID]string            // peer ID -> Ed25519 key
-	peers        map[string]peer.ID            // Ed25519 key -> peer ID
-	params       ledger.Params                 // the chain's rules
-	swarmIDs     []uint64                      // sorted
-	members      map[uint64][]string           // swarm id -> member keys, sorted
-	mine         uint64                        // this node's swarm, or UnassignedSwarm
+	nodes        map[string]chain.ServiceNode // by Ed25519 key
+	byPeer       map[peer.ID]string           // peer ID -> Ed25519 key
+	peers        map[string]peer.ID           // Ed25519 key -> peer ID
+	params       chain.Params                 // the chain's rules
+	swarmIDs     []uint64                     // sorted
+	members      map[uint64][]string          // swarm id -> member keys, sorted
+	mine         uint64                       // this node's swarm, or UnassignedSwarm
 }
 
 func (v *view) ownerSwarm(id identity.AccountID) uint64 {
-	return ledger.SwarmFor(v.swarmIDs, id.SwarmSpace())
+	return chain.SwarmFor(v.swarmIDs, id.SwarmSpace())
 }
 
 // swarmResult describes a swarm for get_swarm and 421 answers.
@@ -384,11 +384,11 @@ func (v *view) swarmResult(id uint64) storagerpc.SwarmResult {
 }
 
 // buildView makes a view from the ledger's node list.
-func (n *Node) buildView(info ledger.Info, nodes []ledger.ServiceNode) *view {
+func (n *Node) buildView(info chain.Info, nodes []chain.ServiceNode) *view {
 	v := &view{
 		height: info.Height, swarmsHeight: info.SwarmsHeight, nodesHeight: info.NodesHeight, params: info.Params,
-		nodes: map[string]ledger.ServiceNode{}, byPeer: map[peer.ID]string{}, peers: map[string]peer.ID{},
-		members: map[uint64][]string{}, mine: ledger.UnassignedSwarm,
+		nodes: map[string]chain.ServiceNode{}, byPeer: map[peer.ID]string{}, peers: map[string]peer.ID{},
+		members: map[uint64][]string{}, mine: chain.UnassignedSwarm,
 	}
 	for _, sn := range nodes {
 		pe, ok := n.peerCache[sn.Key]
@@ -404,7 +404,7 @@ func (n *Node) buildView(info ledger.Info, nodes []ledger.ServiceNode) *view {
 		v.nodes[sn.Key] = sn
 		v.byPeer[pid] = sn.Key
 		v.peers[sn.Key] = pid
-		if sn.State == ledger.StateActive && sn.SwarmID != ledger.UnassignedSwarm {
+		if sn.State == chain.StateActive && sn.SwarmID != chain.UnassignedSwarm {
 			v.members[sn.SwarmID] = append(v.members[sn.SwarmID], sn.Key)
 		}
 		if sn.Key == n.pubHex {
@@ -444,7 +444,7 @@ func (n *Node) follow(ctx context.Context) {
 	var height uint64
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		var info ledger.Info
+		var info chain.Info
 		var err error
 		if v := n.view.Load(); v == nil {
 			info, err = n.cfg.Ledger.Info(ctx)
@@ -493,7 +493,7 @@ func (n *Node) follow(ctx context.Context) {
 }
 
 func swarmHex(id uint64) string {
-	if id == ledger.UnassignedSwarm {
+	if id == chain.UnassignedSwarm {
 		return "none"
 	}
 	return fmt.Sprintf("%016x", id)
@@ -512,14 +512,14 @@ func sleep(ctx context.Context, d time.Duration) {
 // this node lacks its current peer ID and addresses.
 func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	me, ok := v.nodes[n.pubHex]
-	if !ok || me.State == ledger.StateDeregistered {
+	if !ok || me.State == chain.StateDeregistered {
 		return
 	}
 	addrs := n.Addrs()
 	if me.PeerID == n.host.ID().String() && slices.Equal(me.Addrs, addrs) {
 		return
 	}
-	if err := n.submitTx(ctx, ledger.TxNodeInfo, ledger.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs}); err != nil {
+	if err := n.submitTx(ctx, chain.TxNodeInfo, chain.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs}); err != nil {
 		n.log.Debug().Err(err).Msg("publish address")
 		return
 	}
@@ -545,7 +545,7 @@ func (n *Node) Swarm() uint64 {
 	if v := n.view.Load(); v != nil {
 		return v.mine
 	}
-	return ledger.UnassignedSwarm
+	return chain.UnassignedSwarm
 }
 
 // MessageCount returns how many messages the node stores.

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/storagerpc"
 	"golang.org/x/crypto/blake2b"
 )
@@ -101,7 +101,7 @@ func (n *Node) ownedState(ctx context.Context, v *view) (*owned, error) {
 		ok, seen := mine[owner]
 		if !seen {
 			id, err := identity.ParseAccountID(owner)
-			ok = err == nil && v.mine != ledger.UnassignedSwarm && v.ownerSwarm(id) == v.mine
+			ok = err == nil && v.mine != chain.UnassignedSwarm && v.ownerSwarm(id) == v.mine
 			mine[owner] = ok
 		}
 		return ok
@@ -300,7 +300,7 @@ func (n *Node) repairLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		v := n.view.Load()
-		if v == nil || v.mine == ledger.UnassignedSwarm {
+		if v == nil || v.mine == chain.UnassignedSwarm {
 			continue
 		}
 		var peers []string

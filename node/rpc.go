@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -245,7 +245,7 @@ func (n *Node) route(owner identity.AccountID) (*view, *rpcError) {
 		return nil, errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet")
 	}
 	sid := v.ownerSwarm(owner)
-	if sid != v.mine || sid == ledger.UnassignedSwarm {
+	if sid != v.mine || sid == chain.UnassignedSwarm {
 		return nil, &rpcError{code: storagerpc.StatusMisdirected, msg: "wrong swarm", body: v.swarmResult(sid)}
 	}
 	return v, nil

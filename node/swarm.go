@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -196,7 +196,7 @@ func (n *Node) onSwarmChange(ctx context.Context, old, v *view) {
 	// New members: those of this node's swarm that were not in the swarm it
 	// was in before (when it moved to a new swarm with others from its old
 	// one, those others hold the same records and need none).
-	if old != nil && v.mine != ledger.UnassignedSwarm {
+	if old != nil && v.mine != chain.UnassignedSwarm {
 		before := old.members[old.mine]
 		for _, k := range v.members[v.mine] {
 			if k != n.pubHex && !slices.Contains(before, k) {

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 	"golang.org/x/crypto/blake2b"
@@ -67,14 +67,14 @@ func (n *Node) notifyHeight(h uint64) {
 }
 
 // submitTx signs and submits a transaction of the node's, with its next nonce.
-func (n *Node) submitTx(ctx context.Context, t ledger.TxType, body any) error {
+func (n *Node) submitTx(ctx context.Context, t chain.TxType, body any) error {
 	n.tst.txMu.Lock()
 	defer n.tst.txMu.Unlock()
 	acct, err := n.cfg.Ledger.Account(ctx, n.pubHex)
 	if err != nil {
 		return err
 	}
-	tx, err := ledger.NewTx(t, n.cfg.Key, acct.NextNonce, body)
+	tx, err := chain.NewTx(t, n.cfg.Key, acct.NextNonce, body)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (n *Node) testingWork(ctx context.Context, h uint64) {
 	}
 	p := v.params
 	me, ok := v.nodes[n.pubHex]
-	if !ok || me.State == ledger.StateAwaiting || me.State == ledger.StateDeregistered {
+	if !ok || me.State == chain.StateAwaiting || me.State == chain.StateDeregistered {
 		return
 	}
 	next := h + 1
@@ -113,11 +113,11 @@ func (n *Node) testingWork(ctx context.Context, h uint64) {
 	}
 	n.tst.mu.Unlock()
 	if proofDue {
-		if err := n.submitTx(ctx, ledger.TxUptimeProof, ledger.UptimeProofBody{Version: "sessionctl"}); err != nil {
+		if err := n.submitTx(ctx, chain.TxUptimeProof, chain.UptimeProofBody{Version: "sessionctl"}); err != nil {
 			n.log.Debug().Err(err).Msg("uptime proof")
 		}
 	}
-	if p.RoundBlocks == 0 || me.State != ledger.StateActive && me.State != ledger.StateDecommissioned {
+	if p.RoundBlocks == 0 || me.State != chain.StateActive && me.State != chain.StateDecommissioned {
 		return
 	}
 	r := p.RoundOf(next)
@@ -131,8 +131,8 @@ func (n *Node) testingWork(ctx context.Context, h uint64) {
 	}
 }
 
-func (n *Node) commitRound(ctx context.Context, r uint64, st ledger.NodeState) {
-	if st != ledger.StateActive {
+func (n *Node) commitRound(ctx context.Context, r uint64, st chain.NodeState) {
+	if st != chain.StateActive {
 		return
 	}
 	n.tst.mu.Lock()
@@ -146,7 +146,7 @@ func (n *Node) commitRound(ctx context.Context, r uint64, st ledger.NodeState) {
 	delete(n.tst.secrets, r-10)
 	n.tst.mu.Unlock()
 	sum := blake2b.Sum256(secret)
-	if err := n.submitTx(ctx, ledger.TxCommit, ledger.CommitBody{Round: r, Hash: hex.EncodeToString(sum[:])}); err != nil {
+	if err := n.submitTx(ctx, chain.TxCommit, chain.CommitBody{Round: r, Hash: hex.EncodeToString(sum[:])}); err != nil {
 		n.log.Debug().Err(err).Uint64("round", r).Msg("commit")
 	}
 }
@@ -161,7 +161,7 @@ func (n *Node) revealRound(ctx context.Context, r uint64) {
 	n.tst.revealed[r] = true
 	delete(n.tst.revealed, r-10)
 	n.tst.mu.Unlock()
-	if err := n.submitTx(ctx, ledger.TxReveal, ledger.RevealBody{Round: r, Secret: hex.EncodeToString(secret)}); err != nil {
+	if err := n.submitTx(ctx, chain.TxReveal, chain.RevealBody{Round: r, Secret: hex.EncodeToString(secret)}); err != nil {
 		n.log.Debug().Err(err).Uint64("round", r).Msg("reveal")
 	}
 }
@@ -192,7 +192,7 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 			go func() {
 				defer n.wg.Done()
 				pass, reason := n.testNode(ctx, v, t, h)
-				err := n.submitTx(ctx, ledger.TxVote, ledger.VoteBody{Round: r, Target: t, Pass: pass, Reason: reason})
+				err := n.submitTx(ctx, chain.TxVote, chain.VoteBody{Round: r, Target: t, Pass: pass, Reason: reason})
 				n.tst.mu.Lock()
 				delete(n.tst.running, key)
 				if err == nil {
@@ -264,8 +264,8 @@ type storageAnswer struct {
 }
 
 // storageTest checks that target holds records its swarm holds.
-func (n *Node) storageTest(ctx context.Context, v *view, target string, sn ledger.ServiceNode) (bool, string) {
-	if sn.State != ledger.StateActive || sn.SwarmID == ledger.UnassignedSwarm {
+func (n *Node) storageTest(ctx context.Context, v *view, target string, sn chain.ServiceNode) (bool, string) {
+	if sn.State != chain.StateActive || sn.SwarmID == chain.UnassignedSwarm {
 		return true, "" // in no swarm: nothing to hold
 	}
 	nonce := make([]byte, 32)

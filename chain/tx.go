@@ -1,4 +1,4 @@
-package ledger
+package chain
 
 import (
 	"bytes"
@@ -28,6 +28,11 @@ const (
 	TxReveal      TxType = "reveal"       // and reveals it
 	TxVote        TxType = "vote"         // a quorum member's verdict on a target
 )
+
+// EncryptedNameSize is the size of an encrypted SNS value: the 33-byte
+// Account ID, the 16-byte tag and the 24-byte nonce that follows them
+// (XChaCha20-Poly1305).
+const EncryptedNameSize = 33 + 16 + 24
 
 // MaxTxSize bounds an encoded transaction.
 const MaxTxSize = 16 << 10
@@ -188,21 +193,21 @@ func DecodeTx(data []byte) (*Tx, error) {
 
 // Check verifies the transaction's form, its body's form and its signatures.
 func (tx *Tx) Check() error {
-	signer, err := parseKey(tx.Signer)
+	signer, err := ParseKey(tx.Signer)
 	if err != nil {
 		return fmt.Errorf("%w: signer: %v", ErrTxFormat, err)
 	}
 	if _, err := tx.DecodeBody(); err != nil {
 		return err
 	}
-	if !verifyHex(signer, tx.SigningBytes(), tx.Signature) {
+	if !VerifyHex(signer, tx.SigningBytes(), tx.Signature) {
 		return fmt.Errorf("%w: bad signature", ErrTxFormat)
 	}
 	if tx.Type == TxRegister {
 		var b RegisterBody
 		json.Unmarshal(tx.Body, &b) // checked by DecodeBody
-		nodeKey, _ := parseKey(b.NodeKey)
-		if !verifyHex(nodeKey, tx.SigningBytes(), tx.NodeSignature) {
+		nodeKey, _ := ParseKey(b.NodeKey)
+		if !VerifyHex(nodeKey, tx.SigningBytes(), tx.NodeSignature) {
 			return fmt.Errorf("%w: the node key's signature is missing or bad", ErrTxFormat)
 		}
 	} else if tx.NodeSignature != "" {
@@ -255,24 +260,24 @@ func (tx *Tx) DecodeBody() (any, error) {
 func checkBody(body any) error {
 	switch b := body.(type) {
 	case *TransferBody:
-		if _, err := parseKey(b.To); err != nil {
+		if _, err := ParseKey(b.To); err != nil {
 			return fmt.Errorf("to: %v", err)
 		}
 	case *RegisterBody:
-		if _, err := parseKey(b.NodeKey); err != nil {
+		if _, err := ParseKey(b.NodeKey); err != nil {
 			return fmt.Errorf("node_key: %v", err)
 		}
 		for _, r := range b.Reserved {
-			if _, err := parseKey(r.Wallet); err != nil {
+			if _, err := ParseKey(r.Wallet); err != nil {
 				return fmt.Errorf("reserved wallet: %v", err)
 			}
 		}
 	case *ContributeBody:
-		return checkKeyField("node_key", b.NodeKey)
+		return CheckKeyField("node_key", b.NodeKey)
 	case *UnlockBody:
-		return checkKeyField("node_key", b.NodeKey)
+		return CheckKeyField("node_key", b.NodeKey)
 	case *StateChangeBody:
-		if err := checkKeyField("node_key", b.NodeKey); err != nil {
+		if err := CheckKeyField("node_key", b.NodeKey); err != nil {
 			return err
 		}
 		switch b.State {
@@ -303,7 +308,7 @@ func checkBody(body any) error {
 			return fmt.Errorf("secret: want 32 bytes in hex")
 		}
 	case *VoteBody:
-		if err := checkKeyField("target", b.Target); err != nil {
+		if err := CheckKeyField("target", b.Target); err != nil {
 			return err
 		}
 		if len(b.Reason) > 200 {
@@ -325,15 +330,15 @@ func checkBody(body any) error {
 	return nil
 }
 
-func checkKeyField(name, v string) error {
-	if _, err := parseKey(v); err != nil {
+func CheckKeyField(name, v string) error {
+	if _, err := ParseKey(v); err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
 	return nil
 }
 
 // parseKey reads a hex Ed25519 public key in its canonical lowercase form.
-func parseKey(s string) (ed25519.PublicKey, error) {
+func ParseKey(s string) (ed25519.PublicKey, error) {
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != ed25519.PublicKeySize || hex.EncodeToString(b) != s {
 		return nil, fmt.Errorf("want 64 lowercase hex characters of an Ed25519 key, got %q", truncate(s, 70))
@@ -341,7 +346,7 @@ func parseKey(s string) (ed25519.PublicKey, error) {
 	return b, nil
 }
 
-func verifyHex(pub ed25519.PublicKey, msg []byte, sigHex string) bool {
+func VerifyHex(pub ed25519.PublicKey, msg []byte, sigHex string) bool {
 	sig, err := hex.DecodeString(sigHex)
 	return err == nil && len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, msg, sig)
 }

@@ -1,4 +1,4 @@
-package ledger
+package chain
 
 import (
 	"fmt"
@@ -82,7 +82,7 @@ func (p Params) MinContribution(reserved uint64, contributors int) uint64 {
 	return (p.StakeRequirement - reserved) / uint64(p.MaxContributors-contributors)
 }
 
-func (p Params) validate() error {
+func (p Params) Validate() error {
 	switch {
 	case p.StakeRequirement == 0:
 		return fmt.Errorf("params: stake requirement is 0")
