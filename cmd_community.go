@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"text/tabwriter"
 	"time"
 
@@ -69,71 +66,75 @@ func communityServer(c *cli.Context) (client.ServerInfo, error) {
 	return client.ServerInfo{}, errors.New("the devnet runs no community server")
 }
 
-// communityClient starts a client for --as (default: the keystore's first identity).
-func communityClient(c *cli.Context) (*client.Client, client.ServerInfo, func(), error) {
+// communityClient starts a Session client for --as (default: the
+// keystore's first identity) and a community client over it.
+func communityClient(c *cli.Context) (*community.Client, func(), error) {
 	srv, err := communityServer(c)
 	if err != nil {
-		return nil, srv, nil, err
+		return nil, nil, err
 	}
 	name := c.String("as")
 	if name == "" {
 		all, err := keystore(c).List()
 		if err != nil || len(all) == 0 {
-			return nil, srv, nil, usagef("--as NAME is required")
+			return nil, nil, usagef("--as NAME is required")
 		}
 		name = all[0].Name
 	}
 	cl, _, err := startClient(c, name, "")
 	if err != nil {
-		return nil, srv, nil, err
+		return nil, nil, err
 	}
-	return cl, srv, func() { cl.Close() }, nil
+	cc, err := community.NewClient(cl, srv)
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return cc, func() { cl.Close() }, nil
 }
 
-// call sends one request and maps the server's refusals to exit code 2.
-func communityCall(c *cli.Context, cl *client.Client, srv client.ServerInfo, method, path string, body any) ([]byte, error) {
-	var b []byte
-	if body != nil {
-		var err error
-		if b, err = json.Marshal(body); err != nil {
-			return nil, err
-		}
+// communityError maps a community client's error: the server's refusal is
+// a usage error (2), a network that does not answer 3.
+func communityError(err error) error {
+	var r *community.RefusedError
+	if errors.As(err, &r) {
+		return usageError(err)
 	}
+	return clientError(err)
+}
+
+// withCommunity runs f with a community client and a minute to do its work.
+func withCommunity(c *cli.Context, f func(ctx context.Context, cc *community.Client) error) error {
+	cc, done, err := communityClient(c)
+	if err != nil {
+		return err
+	}
+	defer done()
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
-	code, out, err := community.Request(ctx, cl, srv, method, path, b)
-	if err != nil {
-		return nil, clientError(err)
-	}
-	if code >= 300 {
-		var e struct {
-			Error string `json:"error"`
+	if err := f(ctx, cc); err != nil {
+		var ex *exitError
+		if errors.As(err, &ex) {
+			return err
 		}
-		json.Unmarshal(out, &e)
-		if e.Error == "" {
-			e.Error = string(out)
-		}
-		return nil, usageError(fmt.Errorf("the community server refused (%d): %s", code, e.Error))
+		return communityError(err)
 	}
-	return out, nil
+	return nil
 }
 
-// blindedID reads an ID argument: a 15-blinded ID, or an identity of the
-// keystore, blinded for the server.
-func blindedID(c *cli.Context, srv client.ServerInfo, arg string) (string, error) {
+// blindedID reads an ID argument: a blinded ID, a Session ID (blinded for
+// the server), or an identity of the keystore.
+func blindedID(c *cli.Context, cc *community.Client, srv client.ServerInfo, arg string) (string, error) {
 	if len(arg) == identity.AccountIDLen {
 		id, err := identity.ParseAccountID(arg)
 		if err != nil {
 			return "", usageError(err)
 		}
-		if id.Prefix == identity.PrefixSession {
-			ids, err := identity.BlindedIDs(id, srv.X25519[:])
-			if err != nil {
-				return "", usageError(err)
-			}
-			return ids[0], nil
+		bid, err := cc.BlindedID(id)
+		if err != nil {
+			return "", usageError(err)
 		}
-		return arg, nil
+		return bid, nil
 	}
 	e, err := keystore(c).Get(arg)
 	if err != nil {
@@ -150,32 +151,21 @@ func communityRooms(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	cl, srv, done, err := communityClient(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	out, err := communityCall(c, cl, srv, "GET", "/rooms", nil)
-	if err != nil {
-		return err
-	}
-	var rooms []struct {
-		Token     string   `json:"token"`
-		Name      string   `json:"name"`
-		Seqno     int64    `json:"message_sequence"`
-		Moderator bool     `json:"moderator"`
-		Mods      []string `json:"moderators"`
-	}
-	json.Unmarshal(out, &rooms)
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"rooms": json.RawMessage(out)})
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROOM\tNAME\tMESSAGES\tMODERATORS\tYOU MODERATE")
-	for _, r := range rooms {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%v\n", r.Token, r.Name, r.Seqno, len(r.Mods), r.Moderator)
-	}
-	return tw.Flush()
+	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+		rooms, err := cc.Rooms(ctx)
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, map[string]any{"rooms": rooms})
+		}
+		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ROOM\tNAME\tMESSAGES\tMODERATORS\tYOU MODERATE")
+		for _, r := range rooms {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%v\n", escapeText(r.Token), escapeText(r.Name), r.Seqno, len(r.Mods), r.Moderator)
+		}
+		return tw.Flush()
+	})
 }
 
 func twoArgs(c *cli.Context, a, b string) (string, string, error) {
@@ -190,30 +180,14 @@ func communityPost(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, srv, done, err := communityClient(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	body, err := community.Post(cl, srv, text)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-	defer cancel()
-	code, out, err := community.Request(ctx, cl, srv, "POST", "/room/"+url.PathEscape(room)+"/message", body)
-	if err != nil {
-		return clientError(err)
-	}
-	if code != 201 {
-		var e struct{ Error string }
-		json.Unmarshal(out, &e)
-		return usageError(fmt.Errorf("the community server refused (%d): %s", code, e.Error))
-	}
-	var m community.Message
-	json.Unmarshal(out, &m)
-	fmt.Fprintf(c.App.Writer, "posted message %d in %s as %s\n", m.ID, room, m.SessionID)
-	return nil
+	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+		m, err := cc.Post(ctx, room, text)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "posted message %d in %s as %s\n", m.ID, room, m.SessionID)
+		return nil
+	})
 }
 
 func communityRead(c *cli.Context) error {
@@ -221,33 +195,28 @@ func communityRead(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, srv, done, err := communityClient(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	out, err := communityCall(c, cl, srv, "GET", fmt.Sprintf("/room/%s/messages/since/%d?limit=256", url.PathEscape(room), c.Int64("since")), nil)
-	if err != nil {
-		return err
-	}
-	var msgs []community.Message
-	json.Unmarshal(out, &msgs)
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"messages": msgs})
-	}
-	names := blindedNames(c, srv)
-	for _, m := range msgs {
-		if m.Deleted {
-			fmt.Fprintf(c.App.Writer, "#%d (deleted)\n", m.ID)
-			continue
+	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+		msgs, err := cc.Read(ctx, room, c.Int64("since"))
+		if err != nil {
+			return err
 		}
-		data, _ := base64.StdEncoding.DecodeString(*m.Data)
-		fmt.Fprintf(c.App.Writer, "#%d %s: %s\n", m.ID, nameOr(names, m.SessionID), data)
-	}
-	if len(msgs) == 0 {
-		fmt.Fprintln(c.App.Writer, "no messages")
-	}
-	return nil
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, map[string]any{"messages": msgs})
+		}
+		srv, _ := communityServer(c)
+		names := blindedNames(c, srv)
+		for _, m := range msgs {
+			if m.Deleted {
+				fmt.Fprintf(c.App.Writer, "#%d (deleted)\n", m.ID)
+				continue
+			}
+			fmt.Fprintf(c.App.Writer, "#%d %s: %s\n", m.ID, nameOr(names, m.SessionID), escapeText(m.Text()))
+		}
+		if len(msgs) == 0 {
+			fmt.Fprintln(c.App.Writer, "no messages")
+		}
+		return nil
+	})
 }
 
 // blindedNames maps the keystore identities' blinded IDs to their names.
@@ -268,57 +237,54 @@ func communityDelete(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, srv, done, err := communityClient(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if _, err := communityCall(c, cl, srv, "DELETE", "/room/"+url.PathEscape(room)+"/message/"+url.PathEscape(id), nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.Writer, "deleted message %s from %s\n", id, room)
-	return nil
+	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+		if err := cc.Delete(ctx, room, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "deleted message %s from %s\n", id, room)
+		return nil
+	})
 }
 
-// communityUserAct is a command on ROOM and a user's ID: it sends method
-// path(id) with body(room) and prints done(id).
-func communityUserAct(path func(id string) string, body func(c *cli.Context, room string) any, done func(id, room string) string) cli.ActionFunc {
+// communityUserAct is a command on ROOM and a user's ID: act, then print
+// done(id).
+func communityUserAct(act func(ctx context.Context, c *cli.Context, cc *community.Client, room, id string) error, done func(id, room string) string) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		room, who, err := twoArgs(c, "ROOM", "ID")
 		if err != nil {
 			return err
 		}
-		cl, srv, stop, err := communityClient(c)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		id, err := blindedID(c, srv, who)
-		if err != nil {
-			return err
-		}
-		if _, err := communityCall(c, cl, srv, "POST", path(id), body(c, room)); err != nil {
-			return err
-		}
-		fmt.Fprintln(c.App.Writer, done(id, room))
-		return nil
+		return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+			srv, err := communityServer(c)
+			if err != nil {
+				return err
+			}
+			id, err := blindedID(c, cc, srv, who)
+			if err != nil {
+				return err
+			}
+			if err := act(ctx, c, cc, room, id); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, done(id, room))
+			return nil
+		})
 	}
 }
 
 func communityMod(add bool) cli.ActionFunc {
 	return communityUserAct(
-		func(id string) string { return "/user/" + id + "/moderator" },
-		func(c *cli.Context, room string) any {
-			return map[string]any{"rooms": []string{room}, "moderator": add, "admin": add && c.Bool("admin")}
+		func(ctx context.Context, c *cli.Context, cc *community.Client, room, id string) error {
+			return cc.SetModerator(ctx, room, id, add, c.Bool("admin"))
 		},
 		func(id, room string) string { return fmt.Sprintf("%s: moderator of %s: %v", id, room, add) })
 }
 
 func communityBan(on bool) cli.ActionFunc {
-	verb := map[bool]string{true: "ban", false: "unban"}[on]
 	return communityUserAct(
-		func(id string) string { return "/user/" + id + "/" + verb },
-		func(c *cli.Context, room string) any { return map[string]any{"rooms": []string{room}} },
+		func(ctx context.Context, _ *cli.Context, cc *community.Client, room, id string) error {
+			return cc.Ban(ctx, room, id, on)
+		},
 		func(id, room string) string { return fmt.Sprintf("%s: banned from %s: %v", id, room, on) })
 }
 
@@ -327,49 +293,45 @@ func communityDM(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, srv, done, err := communityClient(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	id, err := blindedID(c, srv, who)
-	if err != nil {
-		return err
-	}
-	if _, err := communityCall(c, cl, srv, "POST", "/inbox/"+id, map[string]string{"message": base64.StdEncoding.EncodeToString([]byte(text))}); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.Writer, "message request sent to %s\n", id)
-	return nil
+	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+		srv, err := communityServer(c)
+		if err != nil {
+			return err
+		}
+		id, err := blindedID(c, cc, srv, who)
+		if err != nil {
+			return err
+		}
+		if err := cc.SendDM(ctx, id, text); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "message request sent to %s\n", id)
+		return nil
+	})
 }
 
 func communityInbox(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	cl, srv, done, err := communityClient(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	out, err := communityCall(c, cl, srv, "GET", "/inbox", nil)
-	if err != nil {
-		return err
-	}
-	var dms []community.DM
-	json.Unmarshal(out, &dms)
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"messages": dms})
-	}
-	names := blindedNames(c, srv)
-	for _, d := range dms {
-		m, _ := base64.StdEncoding.DecodeString(d.Message)
-		fmt.Fprintf(c.App.Writer, "from %s: %s\n", nameOr(names, d.Sender), m)
-	}
-	if len(dms) == 0 {
-		fmt.Fprintln(c.App.Writer, "no message requests")
-	}
-	return nil
+	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+		dms, err := cc.Inbox(ctx)
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, map[string]any{"messages": dms})
+		}
+		srv, _ := communityServer(c)
+		names := blindedNames(c, srv)
+		for _, d := range dms {
+			fmt.Fprintf(c.App.Writer, "from %s: %s\n", nameOr(names, d.Sender), escapeText(d.Text()))
+		}
+		if len(dms) == 0 {
+			fmt.Fprintln(c.App.Writer, "no message requests")
+		}
+		return nil
+	})
 }
 
 func communityRoomAdd(c *cli.Context) error {

@@ -16,10 +16,7 @@ import (
 )
 
 // ServerInfo names a server (file or community) the exit node forwards to.
-type ServerInfo struct {
-	URL    string   // e.g. http://127.0.0.1:41234
-	X25519 [32]byte // the key requests are sealed to
-}
+type ServerInfo = onion.Server
 
 // ServerRequest sends method endpoint (with body, if any) to a server through
 // the onion path: the request is sealed to the server's key and the exit

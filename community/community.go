@@ -347,8 +347,8 @@ func (s *Server) banned(ctx context.Context, room, id string) bool {
 	return s.db.QueryRowContext(ctx, `SELECT 1 FROM bans WHERE session_id = ? AND (room = ? OR room = '')`, id, room).Scan(&x) == nil
 }
 
-// roomInfo is a room as /rooms and /room/{token} describe it.
-type roomInfo struct {
+// RoomInfo is a room as /rooms and /room/{token} describe it.
+type RoomInfo struct {
 	Token     string   `json:"token"`
 	Name      string   `json:"name"`
 	Created   float64  `json:"created"`
@@ -358,8 +358,8 @@ type roomInfo struct {
 	Mods      []string `json:"moderators"`
 }
 
-func (s *Server) loadRoom(ctx context.Context, token string) (*roomInfo, error) {
-	ri := &roomInfo{Token: token, Mods: []string{}}
+func (s *Server) loadRoom(ctx context.Context, token string) (*RoomInfo, error) {
+	ri := &RoomInfo{Token: token, Mods: []string{}}
 	err := s.db.QueryRowContext(ctx, `SELECT name, created, seqno FROM rooms WHERE token = ?`, token).Scan(&ri.Name, &ri.Created, &ri.Seqno)
 	if err != nil {
 		return nil, err
@@ -389,7 +389,7 @@ func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 		tokens = append(tokens, t)
 	}
 	rows.Close()
-	out := []*roomInfo{}
+	out := []*RoomInfo{}
 	for _, t := range tokens {
 		if ri, err := s.loadRoom(r.Context(), t); err == nil {
 			ri.Moderator, ri.Admin = s.role(r.Context(), t, user(r))
@@ -401,7 +401,7 @@ func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 
 // roomFor loads the path's room, answering 404 when there is none and 403
 // when the user is banned from it.
-func (s *Server) roomFor(w http.ResponseWriter, r *http.Request) *roomInfo {
+func (s *Server) roomFor(w http.ResponseWriter, r *http.Request) *RoomInfo {
 	ri, err := s.loadRoom(r.Context(), r.PathValue("token"))
 	if err != nil {
 		writeErr(w, http.StatusNotFound, "no such room")
@@ -760,4 +760,3 @@ func NewNonce() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -50,7 +50,11 @@ func (u *user) do(t *testing.T, srv client.ServerInfo, method, path string, body
 	if body != nil {
 		b, _ = json.Marshal(body)
 	}
-	code, out, err := community.Request(context.Background(), u.c, srv, method, path, b)
+	cc, err := community.NewClient(u.c, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, err := cc.Do(context.Background(), method, path, b)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -59,8 +63,12 @@ func (u *user) do(t *testing.T, srv client.ServerInfo, method, path string, body
 
 func (u *user) post(t *testing.T, srv client.ServerInfo, room, text string) (int, community.Message) {
 	t.Helper()
-	body, _ := community.Post(u.c, srv, text)
-	code, out, err := community.Request(context.Background(), u.c, srv, "POST", "/room/"+room+"/message", body)
+	cc, err := community.NewClient(u.c, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(cc.PostBody(text))
+	code, out, err := cc.Do(context.Background(), "POST", "/room/"+room+"/message", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,8 +271,9 @@ func BenchmarkPost(b *testing.B) {
 	defer c.Close()
 	b.ResetTimer()
 	for b.Loop() {
-		body, _ := community.Post(c, srv, "benchmark post")
-		code, _, err := community.Request(context.Background(), c, srv, "POST", "/room/lobby/message", body)
+		cc, _ := community.NewClient(c, srv)
+		body, _ := json.Marshal(cc.PostBody("benchmark post"))
+		code, _, err := cc.Do(context.Background(), "POST", "/room/lobby/message", body)
 		if err != nil || code != 201 {
 			b.Fatalf("%d %v", code, err)
 		}

@@ -12,6 +12,13 @@ import (
 	"strings"
 )
 
+// Server names a server that onion requests reach through an exit node,
+// sealed to its key (the file and community servers).
+type Server struct {
+	URL    string   // e.g. http://127.0.0.1:41234
+	X25519 [32]byte // the key requests are sealed to
+}
+
 // innerRequest builds the request a v4 request names, refusing (never
 // panicking on) a method or endpoint that is not well formed: a method must
 // be an HTTP token, an endpoint an absolute path with an optional query,
