@@ -759,4 +759,3 @@ func NewNonce() string {
 	rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
 }
-
