@@ -457,10 +457,6 @@ func nameRegister(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	name, err := ledger.NormalizeName(arg)
-	if err != nil {
-		return usageError(err)
-	}
 	if c.String("as") == "" {
 		return usagef("--as is required: the identity that owns the name")
 	}
@@ -472,26 +468,11 @@ func nameRegister(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := lc.Name(c.Context, ledger.NameHash(name)); err == nil {
-		return usagef("the session name %q is already registered", name)
-	} else if !ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
-		return rpcError(err)
-	}
-	value, err := ledger.EncryptName(name, e.Keys.AccountID(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	wallet := hex.EncodeToString(e.Keys.Ed25519Public())
-	acct, err := lc.Account(c.Context, wallet)
-	if err != nil {
-		return rpcError(err)
-	}
-	tx, err := ledger.NewTx(ledger.TxName, e.Keys.Ed25519, acct.NextNonce, ledger.NameBody{NameHash: ledger.NameHash(name), Value: hex.EncodeToString(value)})
-	if err != nil {
-		return err
-	}
-	hash, err := lc.Submit(c.Context, tx)
-	if err != nil {
+	name, hash, err := lc.RegisterName(c.Context, e.Keys, arg)
+	switch {
+	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNameTaken):
+		return usageError(err)
+	case err != nil:
 		return rpcError(err)
 	}
 	out := struct {
@@ -527,28 +508,16 @@ func nameResolve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	name, err := ledger.NormalizeName(arg)
-	if err != nil {
-		return usageError(err)
-	}
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err
 	}
-	rec, err := lc.Name(c.Context, ledger.NameHash(name))
-	if ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
-		return usagef("no session name %q is registered", name)
-	}
-	if err != nil {
+	res, err := lc.ResolveName(c.Context, arg)
+	switch {
+	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNoName):
+		return usageError(err)
+	case err != nil:
 		return rpcError(err)
-	}
-	value, err := hex.DecodeString(rec.Value)
-	if err != nil {
-		return fmt.Errorf("the ledger's record of %q is malformed", name)
-	}
-	id, err := ledger.DecryptName(name, value)
-	if err != nil {
-		return fmt.Errorf("the ledger's record of %q: %w", name, err)
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -556,8 +525,8 @@ func nameResolve(c *cli.Context) error {
 			AccountID string `json:"account_id"`
 			Owner     string `json:"owner"`
 			Height    uint64 `json:"height"`
-		}{name, id.String(), rec.Owner, rec.Height})
+		}{res.Name, res.AccountID.String(), res.Owner, res.Height})
 	}
-	fmt.Fprintln(c.App.Writer, id)
+	fmt.Fprintln(c.App.Writer, res.AccountID)
 	return nil
 }

@@ -41,26 +41,16 @@ func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.
 			return identity.AccountID{}, err
 		}
 	}
-	name, err := ledger.NormalizeName(arg)
-	if err != nil {
+	res, err := lc.ResolveName(c.Context, arg)
+	switch {
+	case errors.Is(err, ledger.ErrNameRules):
 		return identity.AccountID{}, usagef("%q is not an Account ID, an identity of the keystore, or a session name", arg)
-	}
-	rec, err := lc.Name(c.Context, ledger.NameHash(name))
-	if ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
-		return identity.AccountID{}, usagef("%q is not an identity of the keystore, and no session name %q is registered", arg, name)
-	}
-	if err != nil {
+	case errors.Is(err, ledgerrpc.ErrNoName):
+		return identity.AccountID{}, usagef("%q is not an identity of the keystore, and %v", arg, err)
+	case err != nil:
 		return identity.AccountID{}, rpcError(err)
 	}
-	value, err := hex.DecodeString(rec.Value)
-	if err != nil {
-		return identity.AccountID{}, fmt.Errorf("the ledger's record of %q is malformed", name)
-	}
-	id, err := ledger.DecryptName(name, value)
-	if err != nil {
-		return identity.AccountID{}, fmt.Errorf("the session name %q: %w", name, err)
-	}
-	return id, nil
+	return res.AccountID, nil
 }
 
 // startClient starts a Session client for the identity called name.

@@ -3,6 +3,8 @@ package ledgerrpc
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -237,4 +239,72 @@ func (c *Client) Rounds(ctx context.Context) ([]ledger.Round, error) {
 func (c *Client) RoundAt(ctx context.Context, height uint64) (ledger.Round, error) {
 	var r ledger.Round
 	return r, c.do(ctx, http.MethodGet, "/v1/rounds/at/"+strconv.FormatUint(height, 10), nil, &r)
+}
+
+// ErrNameTaken and ErrNoName are the name service's refusals.
+var (
+	ErrNameTaken = errors.New("the session name is already registered")
+	ErrNoName    = errors.New("no such session name")
+)
+
+// Resolution is a session name looked up: the account it maps to.
+type Resolution struct {
+	Name      string             `json:"name"`
+	AccountID identity.AccountID `json:"-"`
+	Owner     string             `json:"owner"`
+	Height    uint64             `json:"height"`
+}
+
+// ResolveName looks a session name up and decrypts the Account ID it maps
+// to. name is normalized first; an unregistered name is ErrNoName.
+func (c *Client) ResolveName(ctx context.Context, name string) (*Resolution, error) {
+	name, err := ledger.NormalizeName(name)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := c.Name(ctx, ledger.NameHash(name))
+	if IsCode(err, CodeNotFound) {
+		return nil, fmt.Errorf("%w: no session name %q is registered", ErrNoName, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	value, err := hex.DecodeString(rec.Value)
+	if err != nil {
+		return nil, fmt.Errorf("the ledger's record of %q is malformed", name)
+	}
+	id, err := ledger.DecryptName(name, value)
+	if err != nil {
+		return nil, fmt.Errorf("the ledger's record of %q: %w", name, err)
+	}
+	return &Resolution{Name: name, AccountID: id, Owner: rec.Owner, Height: rec.Height}, nil
+}
+
+// RegisterName registers name for the account keys holds (its wallet pays
+// and owns the name) and returns the transaction's hash; it is registered
+// with the next block (WaitTx). A taken name is ErrNameTaken.
+func (c *Client) RegisterName(ctx context.Context, keys *identity.Keys, name string) (normalized, txHash string, err error) {
+	name, err = ledger.NormalizeName(name)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := c.Name(ctx, ledger.NameHash(name)); err == nil {
+		return "", "", fmt.Errorf("%w: %q", ErrNameTaken, name)
+	} else if !IsCode(err, CodeNotFound) {
+		return "", "", err
+	}
+	value, err := ledger.EncryptName(name, keys.AccountID(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	acct, err := c.Account(ctx, hex.EncodeToString(keys.Ed25519Public()))
+	if err != nil {
+		return "", "", err
+	}
+	tx, err := ledger.NewTx(ledger.TxName, keys.Ed25519, acct.NextNonce, ledger.NameBody{NameHash: ledger.NameHash(name), Value: hex.EncodeToString(value)})
+	if err != nil {
+		return "", "", err
+	}
+	hash, err := c.Submit(ctx, tx)
+	return name, hash, err
 }
