@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,90 +83,86 @@ type fetchParams struct {
 	Hashes []string `json:"hashes"`
 }
 
-// owned is this node's replica state for the accounts its swarm owns.
-type owned struct {
-	entries []repairEntry // sorted by hash
-	revs    []revocation  // sorted by owner, token
+// ownedScan walks this node's replica for the accounts its swarm owns.
+type ownedScan struct {
+	n *Node
+	v *view
 }
 
-// ownedState reads what this node holds for the accounts its swarm owns.
-func (n *Node) ownedState(ctx context.Context, v *view) (*owned, error) {
-	all, err := n.store.entries(ctx, n.nowMS()+repairMargin.Milliseconds())
-	if err != nil {
-		return nil, err
-	}
+// each calls f, in hash order, with every unexpired message and tombstone of
+// an account this swarm owns (a hash that is both, a message stored again
+// after its delete, counts as the message), until f returns false. It holds
+// no more than one row at a time.
+func (o ownedScan) each(ctx context.Context, f func(repairEntry) bool) error {
 	mine := map[string]bool{} // owner -> owned here, memoised
 	owns := func(owner string) bool {
 		ok, seen := mine[owner]
 		if !seen {
 			id, err := identity.ParseAccountID(owner)
-			ok = err == nil && v.mine != chain.UnassignedSwarm && v.ownerSwarm(id) == v.mine
-			mine[owner] = ok
+			ok = err == nil && o.v.mine != chain.UnassignedSwarm && o.v.ownerSwarm(id) == o.v.mine
+			if len(mine) < 100_000 {
+				mine[owner] = ok
+			}
 		}
 		return ok
 	}
-	o := &owned{}
-	for _, e := range all {
-		if owns(e.Owner) {
-			o.entries = append(o.entries, repairEntry{Hash: e.Hash, Owner: e.Owner, Expiry: e.Expiry, Deleted: e.Deleted})
+	last := ""
+	return o.n.store.walkEntries(ctx, o.n.nowMS()+repairMargin.Milliseconds(), func(e entry) bool {
+		if e.Hash == last || !owns(e.Owner) {
+			return true
 		}
-	}
-	// A message and its tombstone may both be present for a moment (a
-	// client stored it again): the message counts.
-	slices.SortFunc(o.entries, func(a, b repairEntry) int {
-		if c := strings.Compare(a.Hash, b.Hash); c != 0 {
-			return c
-		}
-		return boolCmp(a.Deleted, b.Deleted)
+		last = e.Hash
+		return f(repairEntry{Hash: e.Hash, Owner: e.Owner, Expiry: e.Expiry, Deleted: e.Deleted})
 	})
-	o.entries = slices.CompactFunc(o.entries, func(a, b repairEntry) bool { return a.Hash == b.Hash })
-	revs, err := n.store.revocations(ctx, nil)
+}
+
+// revocations returns the revocations of accounts this swarm owns.
+func (o ownedScan) revocations(ctx context.Context) ([]revocation, error) {
+	revs, err := o.n.store.revocations(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
+	var out []revocation
 	for _, r := range revs {
-		if owns(r.Owner) {
-			o.revs = append(o.revs, r)
+		if id, err := identity.ParseAccountID(r.Owner); err == nil && o.v.ownerSwarm(id) == o.v.mine {
+			out = append(out, r)
 		}
 	}
-	return o, nil
+	return out, nil
 }
 
-func boolCmp(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case !a:
-		return -1
-	}
-	return 1
-}
-
-func (o *owned) digest() digestResult {
+func (o ownedScan) digest(ctx context.Context) (digestResult, []revocation, error) {
 	hs := make([]*blake2bState, repairBuckets)
 	for i := range hs {
 		hs[i] = newDigest()
 	}
-	for _, e := range o.entries {
+	err := o.each(ctx, func(e repairEntry) bool {
 		mark := "+"
 		if e.Deleted {
 			mark = "-"
 		}
 		hs[bucketOf(e.Hash)].add(e.Hash + mark)
+		return true
+	})
+	if err != nil {
+		return digestResult{}, nil, err
 	}
 	out := digestResult{Buckets: make([]string, repairBuckets)}
 	for i, h := range hs {
 		out.Buckets[i] = h.sum()
 	}
+	revs, err := o.revocations(ctx)
+	if err != nil {
+		return digestResult{}, nil, err
+	}
 	r := newDigest()
-	for _, x := range o.revs {
+	for _, x := range revs {
 		r.add(x.Owner + "|" + x.Token + "|" + strconv.FormatInt(x.Added, 10) + "|" + strconv.FormatBool(x.Revoked))
 	}
 	out.Revocations = r.sum()
-	return out
+	return out, revs, nil
 }
 
-// blake2bState digests a sorted list of items, streaming.
 type blake2bState struct{ h hash.Hash }
 
 func newDigest() *blake2bState {
@@ -190,14 +185,15 @@ func (n *Node) repairMethod(ctx context.Context, method string, raw json.RawMess
 	if v == nil {
 		return errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet").response()
 	}
-	o, err := n.ownedState(ctx, v)
-	if err != nil {
-		n.log.Error().Err(err).Msg("repair: read state")
-		return errf(storagerpc.StatusInternal, "storage failure").response()
-	}
+	o := ownedScan{n, v}
 	switch method {
 	case "repair_digest":
-		return okResponse(o.digest())
+		d, _, err := o.digest(ctx)
+		if err != nil {
+			n.log.Error().Err(err).Msg("repair: read state")
+			return errf(storagerpc.StatusInternal, "storage failure").response()
+		}
+		return okResponse(d)
 	case "repair_list":
 		var p listParams
 		if e := decodeParams(raw, &p); e != nil {
@@ -211,21 +207,26 @@ func (n *Node) repairMethod(ctx context.Context, method string, raw json.RawMess
 			want[b] = true
 		}
 		res := listResult{Entries: []repairEntry{}}
-		for _, e := range o.entries {
+		err := o.each(ctx, func(e repairEntry) bool {
 			if !want[bucketOf(e.Hash)] {
-				continue
+				return true
 			}
 			if len(res.Entries) == maxRepairList {
 				res.Truncated = true
-				break
+				return false
 			}
 			res.Entries = append(res.Entries, e)
-		}
-		if p.Revocations {
-			res.Revocations = o.revs
+			return true
+		})
+		if err == nil && p.Revocations {
+			res.Revocations, err = o.revocations(ctx)
 			if len(res.Revocations) > maxRepairRevocations {
 				res.Revocations, res.Truncated = res.Revocations[:maxRepairRevocations], true
 			}
+		}
+		if err != nil {
+			n.log.Error().Err(err).Msg("repair: read state")
+			return errf(storagerpc.StatusInternal, "storage failure").response()
 		}
 		return okResponse(res)
 	case "repair_fetch":
@@ -344,7 +345,8 @@ func (n *Node) swarmCall(ctx context.Context, v *view, to, method string, params
 // repairWith brings this node's replica up to date with member k's.
 func (n *Node) repairWith(ctx context.Context, v *view, k string) (RepairStats, error) {
 	var st RepairStats
-	mine, err := n.ownedState(ctx, v)
+	o := ownedScan{n, v}
+	ours, _, err := o.digest(ctx)
 	if err != nil {
 		return st, err
 	}
@@ -355,11 +357,12 @@ func (n *Node) repairWith(ctx context.Context, v *view, k string) (RepairStats, 
 	if len(theirs.Buckets) != repairBuckets {
 		return st, fmt.Errorf("malformed digest")
 	}
-	ours := mine.digest()
 	var lp listParams
+	differ := map[int]bool{}
 	for i := range repairBuckets {
 		if ours.Buckets[i] != theirs.Buckets[i] {
 			lp.Buckets = append(lp.Buckets, i)
+			differ[i] = true
 		}
 	}
 	lp.Revocations = ours.Revocations != theirs.Revocations
@@ -376,13 +379,18 @@ func (n *Node) repairWith(ctx context.Context, v *view, k string) (RepairStats, 
 	if e := n.mergeOwned(ctx, v, list.Revocations); e != nil {
 		return st, fmt.Errorf("merge revocations: %s", e.msg)
 	}
-	st.Revocations = len(list.Revocations) // upper bound; the digest converges
-	if !lp.Revocations {
-		st.Revocations = 0
+	if lp.Revocations {
+		st.Revocations = len(list.Revocations) // an upper bound; the digests converge
 	}
-	have := make(map[string]bool, len(mine.entries)) // hash -> is a tombstone
-	for _, e := range mine.entries {
-		have[e.Hash] = e.Deleted
+	// What this node holds in the buckets that differ (bounded like the list).
+	have := map[string]bool{} // hash -> is a tombstone
+	if err := o.each(ctx, func(e repairEntry) bool {
+		if differ[bucketOf(e.Hash)] {
+			have[e.Hash] = e.Deleted
+		}
+		return len(have) < 2*maxRepairList
+	}); err != nil {
+		return st, err
 	}
 	var missing []string
 	var tombs []entry

@@ -486,24 +486,25 @@ type entry struct {
 	Deleted bool
 }
 
-// entries returns every unexpired message and tombstone (hash, owner,
-// expiry), messages first.
-func (s *store) entries(ctx context.Context, now int64) ([]entry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT hash, owner, expiry, 0 FROM messages WHERE expiry > ?
-		UNION ALL SELECT hash, owner, expiry, 1 FROM deleted WHERE expiry > ?`, now, now)
+// walkEntries calls f with every unexpired message and tombstone, in hash
+// order (for one hash, the message first), until f returns false.
+func (s *store) walkEntries(ctx context.Context, now int64, f func(entry) bool) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, owner, expiry, 0 AS d FROM messages WHERE expiry > ?
+		UNION ALL SELECT hash, owner, expiry, 1 AS d FROM deleted WHERE expiry > ? ORDER BY hash, d`, now, now)
 	if err != nil {
-		return nil, fmt.Errorf("read entries: %w", err)
+		return fmt.Errorf("read entries: %w", err)
 	}
 	defer rows.Close()
-	var out []entry
 	for rows.Next() {
 		var e entry
 		if err := rows.Scan(&e.Hash, &e.Owner, &e.Expiry, &e.Deleted); err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, e)
+		if !f(e) {
+			return nil
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // byHashes returns the stored records among hashes.
