@@ -55,20 +55,16 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 	s := &group.Session{C: cl, Store: &group.Store{Dir: filepath.Join(dir, "groups")}}
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
-	msgs, _, err := cl.Fetch(ctx)
+	joined, refused, err := s.AcceptInvites(ctx)
 	if err != nil {
 		cl.Close()
 		return nil, nil, clientError(err)
 	}
-	for _, m := range msgs {
-		if m.Kind != "group_invite" {
-			continue
-		}
-		if g, err := s.Accept(ctx, m); err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "an invite from %s was refused: %v\n", m.From[:12], err)
-		} else {
-			fmt.Fprintf(c.App.ErrWriter, "joined group %q (%s)\n", g.Name, g.ID)
-		}
+	for _, r := range refused {
+		fmt.Fprintf(c.App.ErrWriter, "an invite from %s was refused: %v\n", r.From[:12], r.Err)
+	}
+	for _, g := range joined {
+		fmt.Fprintf(c.App.ErrWriter, "joined group %q (%s)\n", escapeText(g.Name), g.ID)
 	}
 	return s, func() { cl.Close() }, nil
 }

@@ -427,6 +427,34 @@ func (s *Session) sendInvite(ctx context.Context, g *Group, m Member, admin bool
 	return nil
 }
 
+// Refused is an invite that could not be accepted, and why.
+type Refused struct {
+	From string // the inviter's Account ID
+	Err  error
+}
+
+// AcceptInvites reads the account's inbox and joins every group it was
+// invited to: a devnet identity accepts every invite (its client keeps a
+// state of its own for this, so a plain fetch still shows the invites).
+// Other messages are left to the caller's fetch.
+func (s *Session) AcceptInvites(ctx context.Context) (joined []*Group, refused []Refused, err error) {
+	msgs, _, err := s.C.Fetch(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range msgs {
+		if m.Kind != "group_invite" {
+			continue
+		}
+		if g, err := s.Accept(ctx, m); err != nil {
+			refused = append(refused, Refused{From: m.From, Err: err})
+		} else {
+			joined = append(joined, g)
+		}
+	}
+	return joined, refused, nil
+}
+
 // Accept takes an invite from a message: the group's key must have signed it.
 func (s *Session) Accept(ctx context.Context, msg client.Message) (*Group, error) {
 	var inv invite
