@@ -82,6 +82,9 @@ var tokenRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 // ErrRoomToken is returned for a room token that breaks the rules.
 var ErrRoomToken = errors.New("a room token is 1-64 lowercase letters, digits, '_' and '-'")
 
+// ErrRoomExists is AddRoom's refusal of a token that is taken.
+var ErrRoomExists = errors.New("the room exists already")
+
 var migrations = []string{
 	`CREATE TABLE rooms (token TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL NOT NULL, seqno INTEGER NOT NULL DEFAULT 0) STRICT;
 	 CREATE TABLE messages (
@@ -171,7 +174,7 @@ func (s *Server) AddRoom(ctx context.Context, token, name string) error {
 		return fmt.Errorf("add room %q: %w", token, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("room %q exists already", token)
+		return fmt.Errorf("%w: %q", ErrRoomExists, token)
 	}
 	return nil
 }
@@ -335,9 +338,14 @@ func (s *Server) role(ctx context.Context, room, id string) (mod, admin bool) {
 	defer rows.Close()
 	for rows.Next() {
 		var a int
-		rows.Scan(&a)
+		if rows.Scan(&a) != nil {
+			return false, false // unreadable: no rights
+		}
 		mod = true
 		admin = admin || a == 1
+	}
+	if rows.Err() != nil {
+		return false, false
 	}
 	return mod, admin
 }
@@ -365,15 +373,18 @@ func (s *Server) loadRoom(ctx context.Context, token string) (*RoomInfo, error) 
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT session_id FROM moderators WHERE room = ? ORDER BY session_id`, token)
-	if err == nil {
-		defer rows.Close()
-		for rows.Next() {
-			var m string
-			rows.Scan(&m)
-			ri.Mods = append(ri.Mods, m)
-		}
+	if err != nil {
+		return nil, err
 	}
-	return ri, nil
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		ri.Mods = append(ri.Mods, m)
+	}
+	return ri, rows.Err()
 }
 
 func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
@@ -385,7 +396,11 @@ func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 	var tokens []string
 	for rows.Next() {
 		var t string
-		rows.Scan(&t)
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			writeErr(w, http.StatusInternalServerError, "storage failure")
+			return
+		}
 		tokens = append(tokens, t)
 	}
 	rows.Close()
@@ -461,7 +476,10 @@ func (s *Server) since(w http.ResponseWriter, r *http.Request) {
 		var m Message
 		var data, sig []byte
 		var del int
-		rows.Scan(&m.ID, &m.SessionID, &m.Posted, &m.Seqno, &data, &sig, &del)
+		if err := rows.Scan(&m.ID, &m.SessionID, &m.Posted, &m.Seqno, &data, &sig, &del); err != nil {
+			writeErr(w, http.StatusInternalServerError, "storage failure")
+			return
+		}
 		if del == 0 {
 			d, sg := base64.StdEncoding.EncodeToString(data), base64.StdEncoding.EncodeToString(sig)
 			m.Data, m.Signature = &d, &sg
@@ -745,7 +763,10 @@ func (s *Server) box(col string) http.HandlerFunc {
 		for rows.Next() {
 			var d DM
 			var m []byte
-			rows.Scan(&d.ID, &d.Posted, &d.Sender, &d.Recipient, &m)
+			if err := rows.Scan(&d.ID, &d.Posted, &d.Sender, &d.Recipient, &m); err != nil {
+				writeErr(w, http.StatusInternalServerError, "storage failure")
+				return
+			}
 			d.Message = base64.StdEncoding.EncodeToString(m)
 			out = append(out, d)
 		}

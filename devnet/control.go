@@ -114,7 +114,7 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
-	c.d.WriteManifest()
+	c.d.writeManifestLogged()
 	writeJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
 
@@ -125,7 +125,9 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.d.Network.Node(i) != nil {
-		c.d.Network.StopNode(i)
+		if err := c.d.Network.StopNode(i); err != nil {
+			c.d.log.Warn().Err(err).Str("node", NodeName(i)).Msg("stop before restart")
+		}
 	}
 	if err := c.d.Network.StartNode(r.Context(), i); err != nil {
 		writeErr(w, http.StatusInternalServerError, "restart failed; see the node's log")
@@ -139,7 +141,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
-	c.d.WriteManifest()
+	c.d.writeManifestLogged()
 	writeJSON(w, http.StatusOK, map[string]string{"restarted": NodeName(i)})
 }
 

@@ -407,6 +407,14 @@ func (d *Devnet) nodes() []ManifestNode {
 	return out
 }
 
+// writeManifestLogged rewrites the manifest after a change, logging a
+// failure (the change itself stands; scripts read a manifest one step old).
+func (d *Devnet) writeManifestLogged() {
+	if err := d.WriteManifest(); err != nil {
+		d.log.Error().Err(err).Msg("write the manifest")
+	}
+}
+
 // WriteManifest writes devnet.json atomically, mode 0600.
 func (d *Devnet) WriteManifest() error {
 	return writeJSONFile(ManifestPath(d.cfg.Dir), d.Manifest())

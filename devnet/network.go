@@ -333,7 +333,9 @@ func (nw *Network) startCommunity(ctx context.Context) error {
 		return err
 	}
 	nw.Community = cs
-	cs.AddRoom(ctx, "lobby", "Lobby") // exists already on a resumed devnet
+	if err := cs.AddRoom(ctx, "lobby", "Lobby"); err != nil && !errors.Is(err, community.ErrRoomExists) {
+		return err // (it exists already on a resumed devnet)
+	}
 	return nil
 }
 

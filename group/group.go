@@ -677,7 +677,9 @@ func (s *Session) refused(ctx context.Context, g *Group, err error) error {
 	var se *storagerpc.Error
 	if errors.As(err, &se) && se.Code == storagerpc.StatusUnauthorized && s.wasKicked(ctx, g) {
 		g.Kicked = true
-		s.Store.Save(s.me(), g)
+		if serr := s.Store.Save(s.me(), g); serr != nil {
+			return errors.Join(ErrKicked, serr)
+		}
 		return ErrKicked
 	}
 	return err
