@@ -45,6 +45,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -75,6 +76,8 @@ type Server struct {
 	once sync.Once
 
 	posts map[string][]time.Time // rate limit: recent posts per user
+	// nonceSweep counts authenticated requests, to forget old nonces.
+	nonceSweep atomic.Int64
 }
 
 var tokenRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
@@ -284,6 +287,13 @@ func (s *Server) verify(r *http.Request, pk string, body []byte) (int, string, s
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return http.StatusTooEarly, "X-SOGS-Nonce was used before", ""
+	}
+	// Nonces older than the timestamp window can never be replayed (their
+	// timestamp is refused first): forget them now and then.
+	if s.nonceSweep.Add(1)%256 == 0 {
+		if _, err := s.db.ExecContext(r.Context(), `DELETE FROM nonces WHERE at < ?`, s.cfg.Now().Add(-2*maxSkew).Unix()); err != nil {
+			s.log.Warn().Err(err).Msg("forget old nonces")
+		}
 	}
 	return 0, "", id
 }

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +41,8 @@ type tester struct {
 	lastProof uint64            // height an uptime proof was last sent at
 	secrets   map[uint64][]byte // round -> the secret committed to
 	revealed  map[uint64]bool   //
-	voted     map[string]bool   // "round/target" -> vote sent
+	voted     map[string]bool   // "round/target" -> vote sent; this round's and the last
+	votedMax  uint64            // the newest round with votes: older ones are forgotten
 	running   map[string]bool   // tests under way
 	txMu      sync.Mutex        // one transaction at a time: nonces
 	heights   chan uint64       // new heights for the test loop
@@ -180,6 +183,15 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 		for _, t := range q.Targets {
 			key := fmt.Sprintf("%d/%s", r, t)
 			n.tst.mu.Lock()
+			if r > n.tst.votedMax {
+				// A new round: the votes of rounds before the last are done with.
+				for k := range n.tst.voted {
+					if kr, _, _ := strings.Cut(k, "/"); kr != strconv.FormatUint(r, 10) && kr != strconv.FormatUint(n.tst.votedMax, 10) {
+						delete(n.tst.voted, k)
+					}
+				}
+				n.tst.votedMax = r
+			}
 			busy := n.tst.voted[key] || n.tst.running[key]
 			if !busy {
 				n.tst.running[key] = true
