@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,9 @@ func fileServer(nw *devnet.Network, _ string) client.ServerInfo {
 
 func TestAttachment(t *testing.T) {
 	dir := t.TempDir()
-	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7, FileExpiry: 2 * time.Second})
+	var skew atomic.Int64 // the file server's clock runs ahead by this much
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7, FileExpiry: 2 * time.Second, ServerNow: now})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
 	alice, bob := startClient(t, nw, aliceK, ""), startClient(t, nw, bobK, "")
@@ -64,7 +67,7 @@ func TestAttachment(t *testing.T) {
 	if _, err := alice.Upload(ctx, srv, "big", big); err == nil || !strings.Contains(err.Error(), "413") {
 		t.Fatalf("an oversized upload: %v", err)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	skew.Store(int64(2500 * time.Millisecond)) // the file is past its expiry
 	if _, err := bob.Download(ctx, srv, *att); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("an expired file: %v", err)
 	}

@@ -70,6 +70,9 @@ type Config struct {
 	// FileExpiry is how long the file server keeps a file; default 1 hour
 	// (mainnet: 3 weeks).
 	FileExpiry time.Duration
+	// ServerNow is the file and community servers' clock; nil means
+	// time.Now (tests move it to expire files without waiting).
+	ServerNow func() time.Time
 	// CommunityAdmins are the community server's global admins (blinded IDs).
 	CommunityAdmins []string
 }
@@ -301,7 +304,7 @@ func (nw *Network) startFiles(ctx context.Context) error {
 		exp = time.Hour
 	}
 	fs, err := fileserver.New(fileserver.Config{Dir: filepath.Join(nw.cfg.Dir, "fileserver"), Key: FileServerKey(SecretLabel(nw.cfg.Secret)),
-		Expiry: exp, Logger: nw.cfg.logger("fileserver")})
+		Expiry: exp, Logger: nw.cfg.logger("fileserver"), Now: nw.cfg.ServerNow})
 	if err != nil {
 		return err
 	}
@@ -325,7 +328,7 @@ func CommunityKey(secret string) onion.KeyPair {
 
 func (nw *Network) startCommunity(ctx context.Context) error {
 	cs, err := community.New(community.Config{Dir: filepath.Join(nw.cfg.Dir, "community"), Key: CommunityKey(SecretLabel(nw.cfg.Secret)),
-		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community")})
+		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community"), Now: nw.cfg.ServerNow})
 	if err != nil {
 		return err
 	}
