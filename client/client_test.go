@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/devnet/devnettest"
 	"github.com/sessionctl/sessionctl/identity"
 	_ "github.com/sessionctl/sessionctl/internal/sqlitedb" // the sqlite driver
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -42,7 +43,7 @@ func startClient(t testing.TB, nw *devnet.Network, k *identity.Keys, statePath s
 }
 
 func TestSendAndFetch(t *testing.T) {
-	nw := devnet.StartT(t, devnet.Config{Nodes: 12})
+	nw := devnettest.Start(t, devnet.Config{Nodes: 12})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
 	alice := startClient(t, nw, aliceK, "")
@@ -90,7 +91,7 @@ func TestSendAndFetch(t *testing.T) {
 // fails bob's checks and is reported, not shown.
 func TestTamperedMessageRejected(t *testing.T) {
 	dir := t.TempDir()
-	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7})
+	nw := devnettest.Start(t, devnet.Config{Dir: dir, Nodes: 7})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
 	alice := startClient(t, nw, aliceK, "")
@@ -138,7 +139,7 @@ func tamper(t *testing.T, db *sql.DB, hash string) {
 func TestPrivacy(t *testing.T) {
 	var mu sync.Mutex
 	var seen []node.OnionHop
-	nw := devnet.StartT(t, devnet.Config{Nodes: 12, NodeConfig: func(i int, c *node.Config) {
+	nw := devnettest.Start(t, devnet.Config{Nodes: 12, NodeConfig: func(i int, c *node.Config) {
 		c.OnionObserver = func(h node.OnionHop) {
 			mu.Lock()
 			seen = append(seen, h)
@@ -212,7 +213,7 @@ func nwDir(nw *devnet.Network) string { return nw.Dir() }
 
 // TestPathRebuilt: when a path node stops, the client builds another path.
 func TestPathRebuilt(t *testing.T) {
-	nw := devnet.StartT(t, devnet.Config{Nodes: 12})
+	nw := devnettest.Start(t, devnet.Config{Nodes: 12})
 	ctx := context.Background()
 	alice := startClient(t, nw, newKeys(t), "")
 	bob := newKeys(t)
@@ -259,7 +260,7 @@ func TestEncryptDecrypt(t *testing.T) {
 }
 
 func BenchmarkOnionVersusDirect(b *testing.B) {
-	nw := devnet.StartT(b, devnet.Config{Nodes: 12})
+	nw := devnettest.Start(b, devnet.Config{Nodes: 12})
 	ctx := context.Background()
 	c := startClient(b, nw, newKeys(b), "")
 	dest := nw.NodeKey(0)
@@ -283,7 +284,7 @@ func BenchmarkOnionVersusDirect(b *testing.B) {
 }
 
 func BenchmarkSend(b *testing.B) {
-	nw := devnet.StartT(b, devnet.Config{Nodes: 12})
+	nw := devnettest.Start(b, devnet.Config{Nodes: 12})
 	ctx := context.Background()
 	c := startClient(b, nw, newKeys(b), "")
 	to := newKeys(b).AccountID()
@@ -301,7 +302,7 @@ func BenchmarkSend(b *testing.B) {
 // as two processes sharing its state file: each message is shown once; and
 // a fetch that is not committed leaves its messages unread.
 func TestConcurrentFetchesShowEachOnce(t *testing.T) {
-	nw := devnet.StartT(t, devnet.Config{Nodes: 7})
+	nw := devnettest.Start(t, devnet.Config{Nodes: 7})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
 	alice := startClient(t, nw, aliceK, "")

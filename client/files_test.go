@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/devnet/devnettest"
 	"github.com/sessionctl/sessionctl/fileserver"
 )
 
@@ -23,7 +24,7 @@ func TestAttachment(t *testing.T) {
 	dir := t.TempDir()
 	var skew atomic.Int64 // the file server's clock runs ahead by this much
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7, FileExpiry: 2 * time.Second, ServerNow: now})
+	nw := devnettest.Start(t, devnet.Config{Dir: dir, Nodes: 7, FileExpiry: 2 * time.Second, ServerNow: now})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
 	alice, bob := startClient(t, nw, aliceK, ""), startClient(t, nw, bobK, "")
@@ -76,7 +77,7 @@ func TestAttachment(t *testing.T) {
 // BenchmarkAttachment10MB: a 10 MB attachment through the onion path, up
 // and down (MB/s is of the plaintext).
 func BenchmarkAttachment10MB(b *testing.B) {
-	nw := devnet.StartT(b, devnet.Config{Nodes: 7})
+	nw := devnettest.Start(b, devnet.Config{Nodes: 7})
 	ctx := context.Background()
 	c := startClient(b, nw, newKeys(b), "")
 	srv := fileServer(nw, "sessionctl")

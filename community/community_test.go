@@ -19,6 +19,7 @@ import (
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/devnet/devnettest"
 	"github.com/sessionctl/sessionctl/identity"
 	_ "github.com/sessionctl/sessionctl/internal/sqlitedb"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -83,7 +84,7 @@ func TestCommunity(t *testing.T) {
 	secret := [32]byte{1}
 	key := devnet.CommunityKey(devnet.SecretLabel(secret))
 	ab, _ := identity.Blind15(aliceK, key.Public[:])
-	nw := devnet.StartT(t, devnet.Config{Dir: dir, Nodes: 7, Secret: secret, CommunityAdmins: []string{ab.ID()}})
+	nw := devnettest.Start(t, devnet.Config{Dir: dir, Nodes: 7, Secret: secret, CommunityAdmins: []string{ab.ID()}})
 	srv := client.ServerInfo{URL: nw.Community.URL(), X25519: key.Public}
 	alice, bob, carol := newUser(t, nw, aliceK, srv), newUser(t, nw, bobK, srv), newUser(t, nw, carolK, srv)
 
@@ -264,7 +265,7 @@ func BenchmarkPost(b *testing.B) {
 	key := devnet.CommunityKey(devnet.SecretLabel(secret))
 	k := newKeys()
 	ab, _ := identity.Blind15(k, key.Public[:])
-	nw := devnet.StartT(b, devnet.Config{Nodes: 7, Secret: secret, CommunityAdmins: []string{ab.ID()}})
+	nw := devnettest.Start(b, devnet.Config{Nodes: 7, Secret: secret, CommunityAdmins: []string{ab.ID()}})
 	srv := client.ServerInfo{URL: nw.Community.URL(), X25519: key.Public}
 	c, _ := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
 	c.Start(context.Background())

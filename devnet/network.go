@@ -385,7 +385,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	nw.mu.Unlock()
 	cfg := node.Config{
-		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: localLedger{nw.Ledger},
+		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers,
 	}
 	if nw.cfg.NodeConfig != nil {

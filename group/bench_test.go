@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/devnet/devnettest"
 	"github.com/sessionctl/sessionctl/identity"
 )
 
 // bigGroup is a group of 100: alice, the admin, and 99 members.
 func bigGroup(b *testing.B) (*devnet.Network, *person, *person, []identity.AccountID) {
-	nw := devnet.StartT(b, devnet.Config{Nodes: 12})
+	nw := devnettest.Start(b, devnet.Config{Nodes: 12})
 	dir := b.TempDir()
 	alice, bob := newPerson(b, nw, "alice", dir), newPerson(b, nw, "bob", dir)
 	members := []identity.AccountID{bob.keys.AccountID()}

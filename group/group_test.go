@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/devnet/devnettest"
 	"github.com/sessionctl/sessionctl/group"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -65,7 +66,7 @@ func texts(ms []group.Message) []string {
 }
 
 func TestGroupTalkAndKick(t *testing.T) {
-	nw := devnet.StartT(t, devnet.Config{Nodes: 12})
+	nw := devnettest.Start(t, devnet.Config{Nodes: 12})
 	ctx := context.Background()
 	dir := t.TempDir()
 	alice, bob, carol := newPerson(t, nw, "alice", dir), newPerson(t, nw, "bob", dir), newPerson(t, nw, "carol", dir)
@@ -157,7 +158,7 @@ func findMember(t *testing.T, g *group.Group, id string) group.Member {
 
 // TestRevocationsKeepFifty: a 51st revocation drops the oldest.
 func TestRevocationsKeepFifty(t *testing.T) {
-	nw := devnet.StartT(t, devnet.Config{Nodes: 5})
+	nw := devnettest.Start(t, devnet.Config{Nodes: 5})
 	ctx := context.Background()
 	alice := newPerson(t, nw, "alice", t.TempDir())
 	g, err := alice.s.Create(ctx, "big", nil)
@@ -210,7 +211,7 @@ func revokedOnSwarm(t *testing.T, p *person, g *group.Group) []string {
 
 // TestPromote: a promoted member administers; a plain member does not.
 func TestPromote(t *testing.T) {
-	nw := devnet.StartT(t, devnet.Config{Nodes: 5})
+	nw := devnettest.Start(t, devnet.Config{Nodes: 5})
 	ctx := context.Background()
 	dir := t.TempDir()
 	alice, bob, carol, dave := newPerson(t, nw, "alice", dir), newPerson(t, nw, "bob", dir), newPerson(t, nw, "carol", dir), newPerson(t, nw, "dave", dir)

@@ -171,22 +171,31 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, e)
 }
 
+// classify maps a ledger error to the RPC's error: the one mapping both
+// the HTTP server and Local use. Unexpected errors are CodeInternal, their
+// text not shown.
+func classify(err error) *Error {
+	switch {
+	case errors.Is(err, ledger.ErrClosed), errors.Is(err, ledger.ErrNotStarted):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the ledger is not running"}
+	case errors.Is(err, ledger.ErrNoBlock), errors.Is(err, ledger.ErrNoNode):
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, ledger.ErrTxFormat):
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: err.Error()}
+	case isRuleError(err):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRejected, Message: err.Error()}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+}
+
 // fail maps a ledger error to a response; unexpected errors are logged and
 // answered without their text.
 func (s *Server) fail(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, ledger.ErrClosed), errors.Is(err, ledger.ErrNotStarted):
-		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the ledger is not running")
-	case errors.Is(err, ledger.ErrNoBlock):
-		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
-	case errors.Is(err, ledger.ErrTxFormat):
-		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
-	case isRuleError(err):
-		writeError(w, http.StatusUnprocessableEntity, CodeRejected, err.Error())
-	default:
+	e := classify(err)
+	if e.Code == CodeInternal {
 		s.log.Error().Err(err).Msg("request failed")
-		writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
 	}
+	writeError(w, e.Status, e.Code, e.Message)
 }
 
 func isRuleError(err error) bool {

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// StartT starts a network for a test and stops it when the test ends. An
+// StartT starts a network for a test of this package (other packages use
+// devnettest.Start) and stops it when the test ends. An
 // empty cfg.Dir becomes a temporary directory.
 func StartT(t testing.TB, cfg Config) *Network {
 	t.Helper()
