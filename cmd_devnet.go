@@ -437,7 +437,7 @@ func nodeAct(what string) cli.ActionFunc {
 			err = cc.Restart(c.Context, name)
 		}
 		if err != nil {
-			if strings.Contains(err.Error(), "no such node") || strings.Contains(err.Error(), "not running") || strings.Contains(err.Error(), "is running") {
+			if errors.Is(err, devnet.ErrUnknownNode) || errors.Is(err, devnet.ErrNodeStopped) || errors.Is(err, devnet.ErrNodeRunning) {
 				return usageError(err)
 			}
 			return err

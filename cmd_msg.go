@@ -483,7 +483,7 @@ func fileCommand() *cli.Command {
 						return usageError(err)
 					}
 					if err != nil {
-						if strings.Contains(err.Error(), "404") {
+						if errors.Is(err, client.ErrNoFile) {
 							return usagef("no file %q on the file server (or it expired)", id)
 						}
 						return clientError(err)

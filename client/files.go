@@ -101,6 +101,9 @@ type Attachment struct {
 	Server string `json:"server"`
 }
 
+// ErrNoFile is a download of a file the server does not have (or no more).
+var ErrNoFile = errors.New("no such file on the file server (or it expired)")
+
 // ErrAttachment is returned for an attachment that does not decrypt.
 var ErrAttachment = errors.New("the attachment does not decrypt with its key")
 
@@ -165,6 +168,9 @@ func (c *Client) Download(ctx context.Context, srv ServerInfo, a Attachment) ([]
 	code, body, err := c.ServerRequest(ctx, srv, "GET", "/file/"+url.PathEscape(a.ID), nil)
 	if err != nil {
 		return nil, err
+	}
+	if code == 404 {
+		return nil, fmt.Errorf("%w: %s", ErrNoFile, a.ID)
 	}
 	if code != 200 {
 		return nil, fmt.Errorf("download refused (%d): %s", code, truncate(string(body), 100))

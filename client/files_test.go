@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/rand"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,7 @@ func TestAttachment(t *testing.T) {
 		t.Fatalf("an oversized upload: %v", err)
 	}
 	skew.Store(int64(2500 * time.Millisecond)) // the file is past its expiry
-	if _, err := bob.Download(ctx, srv, *att); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := bob.Download(ctx, srv, *att); !errors.Is(err, client.ErrNoFile) {
 		t.Fatalf("an expired file: %v", err)
 	}
 }

@@ -10,11 +10,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sessionctl/sessionctl/community"
 )
 
 // The control endpoint: HTTP on 127.0.0.1, every request guarded by the
@@ -81,6 +84,50 @@ func writeErr(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
+// The control protocol keeps sentinel errors across the wire: an error
+// answer carries a code that the client turns back into the sentinel, so
+// callers use errors.Is, never the text.
+var controlErrors = map[string]error{
+	"unknown_node":   ErrUnknownNode,
+	"node_running":   ErrNodeRunning,
+	"node_stopped":   ErrNodeStopped,
+	"room_exists":    community.ErrRoomExists,
+	"bad_room_token": community.ErrRoomToken,
+}
+
+// writeErrOf answers err with its status and, for a sentinel, its code.
+func writeErrOf(w http.ResponseWriter, status int, err error) {
+	for code, sentinel := range controlErrors {
+		if errors.Is(err, sentinel) {
+			writeJSON(w, status, map[string]string{"error": err.Error(), "code": code})
+			return
+		}
+	}
+	writeErr(w, status, err.Error())
+}
+
+// remoteError is an error answer of the control endpoint: its message, and
+// the sentinel its code names.
+type remoteError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.sentinel }
+
+// decodeErr turns an error answer back into an error.
+func decodeErr(data []byte) error {
+	var e struct {
+		Error string `json:"error"`
+		Code  string `json:"code"`
+	}
+	if json.Unmarshal(data, &e) != nil || e.Error == "" {
+		return errors.New("the control endpoint answered an error it did not explain")
+	}
+	return &remoteError{msg: e.Error, sentinel: controlErrors[e.Code]}
+}
+
 // Status is the answer of /v1/status.
 type Status struct {
 	Seed         string `json:"seed"`
@@ -106,11 +153,11 @@ func (c *controlServer) nodes(w http.ResponseWriter, r *http.Request) {
 func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	i, err := c.d.nodeIndex(r.PathValue("name"))
 	if err != nil {
-		writeErr(w, http.StatusNotFound, err.Error())
+		writeErrOf(w, http.StatusNotFound, err)
 		return
 	}
 	if err := c.d.Network.StopNode(i); err != nil {
-		writeErr(w, http.StatusConflict, err.Error())
+		writeErrOf(w, http.StatusConflict, err)
 		return
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
@@ -121,7 +168,7 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 	i, err := c.d.nodeIndex(r.PathValue("name"))
 	if err != nil {
-		writeErr(w, http.StatusNotFound, err.Error())
+		writeErrOf(w, http.StatusNotFound, err)
 		return
 	}
 	if c.d.Network.Node(i) != nil {
@@ -157,7 +204,7 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := c.d.Network.Community.AddRoom(r.Context(), req.Token, req.Name); err != nil {
-		writeErr(w, http.StatusConflict, err.Error())
+		writeErrOf(w, http.StatusConflict, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"room": req.Token})
@@ -165,25 +212,7 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 
 // AddRoom creates a room on the devnet's community server.
 func (c *ControlClient) AddRoom(ctx context.Context, token, name string) error {
-	body, _ := json.Marshal(map[string]string{"token": token, "name": name})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.m.Control.URL+"/v1/community/rooms", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.m.Control.Token)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: the control endpoint does not answer", ErrNotRunning)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.NewDecoder(resp.Body).Decode(&e)
-		return errors.New(e.Error)
-	}
-	return nil
+	return c.do(ctx, http.MethodPost, "/v1/community/rooms", map[string]string{"token": token, "name": name}, nil)
 }
 
 // ErrUnresponsive is returned by Dial when a devnet process holds the
@@ -246,8 +275,15 @@ func Dial(ctx context.Context, dir string) (*ControlClient, error) {
 // Manifest returns the manifest the client was made from.
 func (c *ControlClient) Manifest() *Manifest { return c.m }
 
-func (c *ControlClient) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.m.Control.URL+path, bytes.NewReader(nil))
+func (c *ControlClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rb []byte
+	if body != nil {
+		var err error
+		if rb, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.m.Control.URL+path, bytes.NewReader(rb))
 	if err != nil {
 		return err
 	}
@@ -257,19 +293,17 @@ func (c *ControlClient) do(ctx context.Context, method, path string, out any) er
 		return fmt.Errorf("%w: the control endpoint does not answer", ErrNotRunning)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%w: the control endpoint's answer was cut short", ErrNotRunning)
+	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.Unmarshal(data, &e)
-		if resp.StatusCode == http.StatusNotFound {
-			return fmt.Errorf("%w", errors.New(e.Error))
-		}
-		return errors.New(e.Error)
+		return decodeErr(data)
 	}
 	if out != nil {
-		return json.Unmarshal(data, out)
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("the control endpoint's answer is malformed: %w", err)
+		}
 	}
 	return nil
 }
@@ -277,23 +311,23 @@ func (c *ControlClient) do(ctx context.Context, method, path string, out any) er
 // Status asks the devnet how it is.
 func (c *ControlClient) Status(ctx context.Context) (*Status, error) {
 	var s Status
-	return &s, c.do(ctx, http.MethodGet, "/v1/status", &s)
+	return &s, c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
 }
 
 // Nodes lists the nodes.
 func (c *ControlClient) Nodes(ctx context.Context) ([]ManifestNode, error) {
 	var n []ManifestNode
-	return n, c.do(ctx, http.MethodGet, "/v1/nodes", &n)
+	return n, c.do(ctx, http.MethodGet, "/v1/nodes", nil, &n)
 }
 
 // Kill stops a node.
 func (c *ControlClient) Kill(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodPost, "/v1/nodes/"+name+"/kill", nil)
+	return c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/kill", nil, nil)
 }
 
 // Restart starts a node again.
 func (c *ControlClient) Restart(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodPost, "/v1/nodes/"+name+"/restart", nil)
+	return c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/restart", nil, nil)
 }
 
 // Down stops the devnet and waits until it released its directory. A
@@ -303,7 +337,7 @@ func (c *ControlClient) Down(ctx context.Context) error {
 	err := ErrUnresponsive
 	if !c.stuck {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = c.do(dctx, http.MethodPost, "/v1/down", nil)
+		err = c.do(dctx, http.MethodPost, "/v1/down", nil, nil)
 		cancel()
 	}
 	if err != nil {

@@ -35,6 +35,8 @@ var (
 	ErrRunning     = errors.New("a devnet is already running in this directory")
 	ErrNotRunning  = errors.New("no devnet is running in this directory")
 	ErrUnknownNode = errors.New("no such node")
+	ErrNodeRunning = errors.New("node running")
+	ErrNodeStopped = errors.New("node stopped")
 )
 
 // UpConfig configures a devnet started by Up. Zero values mean: what the

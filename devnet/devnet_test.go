@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -312,5 +313,33 @@ func TestDownStopsASickDevnet(t *testing.T) {
 	ln.Close()
 	if _, err := Dial(ctx, dir); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("after down: %v", err)
+	}
+}
+
+// TestControlKeepsSentinels: errors cross the control protocol as codes and
+// come back as the sentinels callers test with errors.Is.
+func TestControlKeepsSentinels(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 5})
+	defer d.Close()
+	ctx := context.Background()
+	cc, err := Dial(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Kill(ctx, "node-99"); !errors.Is(err, ErrUnknownNode) {
+		t.Errorf("kill an unknown node: %v", err)
+	}
+	if err := cc.Kill(ctx, "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Kill(ctx, "node-2"); !errors.Is(err, ErrNodeStopped) || !strings.Contains(err.Error(), "node-2") {
+		t.Errorf("kill a stopped node: %v", err)
+	}
+	if err := cc.AddRoom(ctx, "lobby", ""); !errors.Is(err, community.ErrRoomExists) {
+		t.Errorf("add an existing room: %v", err)
+	}
+	if err := cc.AddRoom(ctx, "Bad Token", ""); !errors.Is(err, community.ErrRoomToken) {
+		t.Errorf("add a malformed room: %v", err)
 	}
 }

@@ -372,7 +372,7 @@ func (nw *Network) startNodes(ctx context.Context) error {
 // StartNode starts node i (again, after StopNode).
 func (nw *Network) StartNode(ctx context.Context, i int) error {
 	if i < 0 || i >= len(nw.keys) {
-		return fmt.Errorf("devnet: no node %d", i)
+		return fmt.Errorf("%w: %d", ErrUnknownNode, i)
 	}
 	nw.mu.Lock()
 	if nw.done || nw.nodes == nil {
@@ -381,7 +381,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	if nw.nodes[i] != nil {
 		nw.mu.Unlock()
-		return fmt.Errorf("devnet: %s is running", NodeName(i))
+		return fmt.Errorf("%w: %s is running", ErrNodeRunning, NodeName(i))
 	}
 	nw.mu.Unlock()
 	cfg := node.Config{
@@ -413,7 +413,7 @@ func (nw *Network) StopNode(i int) error {
 	nw.mu.Lock()
 	if i < 0 || i >= len(nw.nodes) || nw.nodes[i] == nil {
 		nw.mu.Unlock()
-		return fmt.Errorf("devnet: %s is not running", NodeName(i))
+		return fmt.Errorf("%w: %s is not running", ErrNodeStopped, NodeName(i))
 	}
 	n := nw.nodes[i]
 	nw.nodes[i] = nil
