@@ -3,8 +3,8 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
