@@ -38,7 +38,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -50,6 +49,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"github.com/sessionctl/sessionctl/internal/sqlitedb"
 	"github.com/sessionctl/sessionctl/onion"
 	"golang.org/x/crypto/blake2b"
@@ -70,8 +70,7 @@ type Server struct {
 	cfg  Config
 	log  zerolog.Logger
 	db   *sql.DB
-	ln   net.Listener
-	srv  *http.Server
+	http *httpserve.Server
 	mu   sync.Mutex // serialises writes that read-modify-write
 	once sync.Once
 
@@ -130,36 +129,40 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("community server: listen on %s: %w", s.cfg.Addr, err)
-	}
-	s.db, s.ln = db, ln
+	s.db = db
 	api := s.routes()
 	outer := http.NewServeMux()
 	outer.Handle("/", api)
 	outer.HandleFunc("POST /oxen/v4/lsrpc", onion.V4Handler(api, s.cfg.Key))
-	s.srv = &http.Server{Handler: outer, ReadHeaderTimeout: 5 * time.Second}
-	go s.srv.Serve(ln)
+	s.http = httpserve.New(s.cfg.Addr, outer, s.log)
+	if err := s.http.Start(ctx); err != nil {
+		db.Close()
+		return fmt.Errorf("community server: %w", err)
+	}
 	s.log.Info().Str("url", s.URL()).Msg("community server listening")
 	return nil
 }
 
-// URL is the server's base URL.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+// URL is the server's base URL ("" before Start).
+func (s *Server) URL() string {
+	if s.http == nil {
+		return ""
+	}
+	return s.http.URL()
+}
 
-// Close stops the server and closes the database. Safe to call twice.
+// Err delivers a failure of the server after Start.
+func (s *Server) Err() <-chan error { return s.http.Err() }
+
+// Close stops the server, waits for its handlers, and closes the
+// database. Safe to call twice.
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
-		if s.srv == nil {
+		if s.http == nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err = errors.Join(s.srv.Shutdown(ctx), s.db.Close())
+		err = errors.Join(s.http.Close(), s.db.Close())
 	})
 	return err
 }
@@ -192,20 +195,10 @@ func user(r *http.Request) string {
 	return u
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /capabilities", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"capabilities": []string{"sogs", "blind"}})
+		httpserve.WriteJSON(w, http.StatusOK, map[string]any{"capabilities": []string{"sogs", "blind"}})
 	})
 	mux.HandleFunc("GET /rooms", s.authed(false, s.rooms))
 	mux.HandleFunc("GET /room/{token}", s.authed(false, s.room))
@@ -232,7 +225,7 @@ func (s *Server) authed(required bool, h http.HandlerFunc) http.HandlerFunc {
 		pk := r.Header.Get("X-SOGS-Pubkey")
 		if pk == "" {
 			if required {
-				writeErr(w, http.StatusUnauthorized, "this endpoint needs X-SOGS authentication")
+				httpserve.WriteError(w, http.StatusUnauthorized, "this endpoint needs X-SOGS authentication")
 				return
 			}
 			h(w, r)
@@ -240,13 +233,13 @@ func (s *Server) authed(required bool, h http.HandlerFunc) http.HandlerFunc {
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, 11<<20))
 		if err != nil {
-			writeErr(w, http.StatusBadRequest, "unreadable body")
+			httpserve.WriteError(w, http.StatusBadRequest, "unreadable body")
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		code, msg, id := s.verify(r, pk, body)
 		if code != 0 {
-			writeErr(w, code, msg)
+			httpserve.WriteError(w, code, msg)
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
@@ -400,7 +393,7 @@ func (s *Server) loadRoom(ctx context.Context, token string) (*RoomInfo, error) 
 func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 	rows, err := s.db.QueryContext(r.Context(), `SELECT token FROM rooms ORDER BY token`)
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	var tokens []string
@@ -408,7 +401,7 @@ func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 		var t string
 		if err := rows.Scan(&t); err != nil {
 			rows.Close()
-			writeErr(w, http.StatusInternalServerError, "storage failure")
+			httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 			return
 		}
 		tokens = append(tokens, t)
@@ -421,7 +414,7 @@ func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 			out = append(out, ri)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpserve.WriteJSON(w, http.StatusOK, out)
 }
 
 // roomFor loads the path's room, answering 404 when there is none and 403
@@ -429,11 +422,11 @@ func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 func (s *Server) roomFor(w http.ResponseWriter, r *http.Request) *RoomInfo {
 	ri, err := s.loadRoom(r.Context(), r.PathValue("token"))
 	if err != nil {
-		writeErr(w, http.StatusNotFound, "no such room")
+		httpserve.WriteError(w, http.StatusNotFound, "no such room")
 		return nil
 	}
 	if u := user(r); u != "" && s.banned(r.Context(), ri.Token, u) {
-		writeErr(w, http.StatusForbidden, "you are banned from this room")
+		httpserve.WriteError(w, http.StatusForbidden, "you are banned from this room")
 		return nil
 	}
 	return ri
@@ -442,7 +435,7 @@ func (s *Server) roomFor(w http.ResponseWriter, r *http.Request) *RoomInfo {
 func (s *Server) room(w http.ResponseWriter, r *http.Request) {
 	if ri := s.roomFor(w, r); ri != nil {
 		ri.Moderator, ri.Admin = s.role(r.Context(), ri.Token, user(r))
-		writeJSON(w, http.StatusOK, ri)
+		httpserve.WriteJSON(w, http.StatusOK, ri)
 	}
 }
 
@@ -464,20 +457,20 @@ func (s *Server) since(w http.ResponseWriter, r *http.Request) {
 	}
 	seq, err := strconv.ParseInt(r.PathValue("seqno"), 10, 64)
 	if err != nil || seq < 0 {
-		writeErr(w, http.StatusBadRequest, "seqno: want a number")
+		httpserve.WriteError(w, http.StatusBadRequest, "seqno: want a number")
 		return
 	}
 	limit := 100
 	if l := r.URL.Query().Get("limit"); l != "" {
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 256 {
-			writeErr(w, http.StatusBadRequest, "limit: want 1 to 256")
+			httpserve.WriteError(w, http.StatusBadRequest, "limit: want 1 to 256")
 			return
 		}
 	}
 	rows, err := s.db.QueryContext(r.Context(), `SELECT id, session_id, posted, seqno, data, signature, deleted FROM messages
 		WHERE room = ? AND seqno > ? ORDER BY seqno LIMIT ?`, ri.Token, seq, limit)
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	defer rows.Close()
@@ -487,7 +480,7 @@ func (s *Server) since(w http.ResponseWriter, r *http.Request) {
 		var data, sig []byte
 		var del int
 		if err := rows.Scan(&m.ID, &m.SessionID, &m.Posted, &m.Seqno, &data, &sig, &del); err != nil {
-			writeErr(w, http.StatusInternalServerError, "storage failure")
+			httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 			return
 		}
 		if del == 0 {
@@ -497,7 +490,7 @@ func (s *Server) since(w http.ResponseWriter, r *http.Request) {
 		m.Deleted = del == 1
 		out = append(out, m)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpserve.WriteJSON(w, http.StatusOK, out)
 }
 
 // postLimit: non-moderators may post 5 messages in 16 seconds.
@@ -516,7 +509,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		Signature string `json:"signature"`
 	}
 	if json.NewDecoder(r.Body).Decode(&req) != nil {
-		writeErr(w, http.StatusBadRequest, `want {"data", "signature"} in base64`)
+		httpserve.WriteError(w, http.StatusBadRequest, `want {"data", "signature"} in base64`)
 		return
 	}
 	data, err1 := base64.StdEncoding.DecodeString(req.Data)
@@ -524,7 +517,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	u := user(r)
 	key, _ := hex.DecodeString(u)
 	if err1 != nil || err2 != nil || len(data) == 0 || len(data) > 100_000 || len(sig) != 64 || !ed25519.Verify(key[1:], data, sig) {
-		writeErr(w, http.StatusBadRequest, "the message must be 1-100,000 bytes with its poster's signature")
+		httpserve.WriteError(w, http.StatusBadRequest, "the message must be 1-100,000 bytes with its poster's signature")
 		return
 	}
 	s.mu.Lock()
@@ -539,7 +532,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(recent) >= postBurst {
 			s.posts[u] = recent
-			writeErr(w, http.StatusTooManyRequests, "too many posts: at most 5 in 16 seconds")
+			httpserve.WriteError(w, http.StatusTooManyRequests, "too many posts: at most 5 in 16 seconds")
 			return
 		}
 		s.posts[u] = append(recent, now)
@@ -555,18 +548,18 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	}
 	seq, err := s.bump(r.Context(), ri.Token)
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	posted := s.now()
 	res, err := s.db.ExecContext(r.Context(), `INSERT INTO messages (room, session_id, posted, seqno, data, signature) VALUES (?, ?, ?, ?, ?, ?)`,
 		ri.Token, u, posted, seq, data, sig)
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	id, _ := res.LastInsertId()
-	writeJSON(w, http.StatusCreated, Message{ID: id, SessionID: u, Posted: posted, Seqno: seq, Data: &req.Data, Signature: &req.Signature})
+	httpserve.WriteJSON(w, http.StatusCreated, Message{ID: id, SessionID: u, Posted: posted, Seqno: seq, Data: &req.Data, Signature: &req.Signature})
 }
 
 // bump increments a room's sequence number. Callers hold mu.
@@ -583,17 +576,17 @@ func (s *Server) deleteMsg(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		writeErr(w, http.StatusBadRequest, "id: want a message id")
+		httpserve.WriteError(w, http.StatusBadRequest, "id: want a message id")
 		return
 	}
 	var author string
 	if err := s.db.QueryRowContext(r.Context(), `SELECT session_id FROM messages WHERE id = ? AND room = ? AND deleted = 0`, id, ri.Token).Scan(&author); err != nil {
-		writeErr(w, http.StatusNotFound, "no such message")
+		httpserve.WriteError(w, http.StatusNotFound, "no such message")
 		return
 	}
 	u := user(r)
 	if mod, _ := s.role(r.Context(), ri.Token, u); !mod && u != author {
-		writeErr(w, http.StatusForbidden, "only its author or a moderator may delete a message")
+		httpserve.WriteError(w, http.StatusForbidden, "only its author or a moderator may delete a message")
 		return
 	}
 	s.mu.Lock()
@@ -603,10 +596,10 @@ func (s *Server) deleteMsg(w http.ResponseWriter, r *http.Request) {
 		_, err = s.db.ExecContext(r.Context(), `UPDATE messages SET deleted = 1, data = NULL, signature = NULL, seqno = ? WHERE id = ?`, seq, id)
 	}
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": id})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"deleted": id})
 }
 
 func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) {
@@ -616,16 +609,16 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, 10_000_001))
 	if err != nil || len(data) == 0 || len(data) > 10_000_000 {
-		writeErr(w, http.StatusRequestEntityTooLarge, "a file is 1 byte to 10 MB")
+		httpserve.WriteError(w, http.StatusRequestEntityTooLarge, "a file is 1 byte to 10 MB")
 		return
 	}
 	res, err := s.db.ExecContext(r.Context(), `INSERT INTO files (room, data, uploaded) VALUES (?, ?, ?)`, ri.Token, data, s.now())
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	id, _ := res.LastInsertId()
-	writeJSON(w, http.StatusCreated, map[string]int64{"id": id})
+	httpserve.WriteJSON(w, http.StatusCreated, map[string]int64{"id": id})
 }
 
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
@@ -635,7 +628,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
 	}
 	var data []byte
 	if err := s.db.QueryRowContext(r.Context(), `SELECT data FROM files WHERE id = ? AND room = ?`, r.PathValue("id"), ri.Token).Scan(&data); err != nil {
-		writeErr(w, http.StatusNotFound, "no such file")
+		httpserve.WriteError(w, http.StatusNotFound, "no such file")
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -650,16 +643,16 @@ func (s *Server) moderator(w http.ResponseWriter, r *http.Request) {
 		Admin     bool     `json:"admin"`
 	}
 	if !okID || json.NewDecoder(r.Body).Decode(&req) != nil || len(req.Rooms) == 0 {
-		writeErr(w, http.StatusBadRequest, `want a blinded ID and {"rooms": [...], "moderator": bool, "admin": bool}`)
+		httpserve.WriteError(w, http.StatusBadRequest, `want a blinded ID and {"rooms": [...], "moderator": bool, "admin": bool}`)
 		return
 	}
 	for _, room := range req.Rooms {
 		if _, err := s.loadRoom(r.Context(), room); err != nil {
-			writeErr(w, http.StatusNotFound, "no such room: "+room)
+			httpserve.WriteError(w, http.StatusNotFound, "no such room: "+room)
 			return
 		}
 		if _, admin := s.role(r.Context(), room, user(r)); !admin {
-			writeErr(w, http.StatusForbidden, "only an admin of the room may appoint moderators")
+			httpserve.WriteError(w, http.StatusForbidden, "only an admin of the room may appoint moderators")
 			return
 		}
 	}
@@ -672,11 +665,11 @@ func (s *Server) moderator(w http.ResponseWriter, r *http.Request) {
 			_, err = s.db.ExecContext(r.Context(), `DELETE FROM moderators WHERE room = ? AND session_id = ?`, room, target)
 		}
 		if err != nil {
-			writeErr(w, http.StatusInternalServerError, "storage failure")
+			httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]any{})
 }
 
 func boolInt(b bool) int {
@@ -693,20 +686,20 @@ func (s *Server) ban(on bool) http.HandlerFunc {
 			Rooms []string `json:"rooms"`
 		}
 		if !okID || json.NewDecoder(r.Body).Decode(&req) != nil || len(req.Rooms) == 0 {
-			writeErr(w, http.StatusBadRequest, `want a blinded ID and {"rooms": [...]}`)
+			httpserve.WriteError(w, http.StatusBadRequest, `want a blinded ID and {"rooms": [...]}`)
 			return
 		}
 		for _, room := range req.Rooms {
 			if _, err := s.loadRoom(r.Context(), room); err != nil {
-				writeErr(w, http.StatusNotFound, "no such room: "+room)
+				httpserve.WriteError(w, http.StatusNotFound, "no such room: "+room)
 				return
 			}
 			if mod, _ := s.role(r.Context(), room, user(r)); !mod {
-				writeErr(w, http.StatusForbidden, "only a moderator of the room may ban")
+				httpserve.WriteError(w, http.StatusForbidden, "only a moderator of the room may ban")
 				return
 			}
 			if tmod, _ := s.role(r.Context(), room, target); tmod && on {
-				writeErr(w, http.StatusBadRequest, "a moderator cannot be banned")
+				httpserve.WriteError(w, http.StatusBadRequest, "a moderator cannot be banned")
 				return
 			}
 		}
@@ -716,11 +709,11 @@ func (s *Server) ban(on bool) http.HandlerFunc {
 				q = `DELETE FROM bans WHERE room = ? AND session_id = ?`
 			}
 			if _, err := s.db.ExecContext(r.Context(), q, room, target); err != nil {
-				writeErr(w, http.StatusInternalServerError, "storage failure")
+				httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{})
+		httpserve.WriteJSON(w, http.StatusOK, map[string]any{})
 	}
 }
 
@@ -739,33 +732,33 @@ func (s *Server) sendDM(w http.ResponseWriter, r *http.Request) {
 		Message string `json:"message"`
 	}
 	if !okID || json.NewDecoder(r.Body).Decode(&req) != nil {
-		writeErr(w, http.StatusBadRequest, `want a blinded ID and {"message": base64}`)
+		httpserve.WriteError(w, http.StatusBadRequest, `want a blinded ID and {"message": base64}`)
 		return
 	}
 	msg, err := base64.StdEncoding.DecodeString(req.Message)
 	if err != nil || len(msg) == 0 || len(msg) > 100_000 {
-		writeErr(w, http.StatusBadRequest, "the message must be 1-100,000 bytes in base64")
+		httpserve.WriteError(w, http.StatusBadRequest, "the message must be 1-100,000 bytes in base64")
 		return
 	}
 	if s.banned(r.Context(), "", user(r)) {
-		writeErr(w, http.StatusForbidden, "you are banned from this server")
+		httpserve.WriteError(w, http.StatusForbidden, "you are banned from this server")
 		return
 	}
 	posted := s.now()
 	res, err := s.db.ExecContext(r.Context(), `INSERT INTO inbox (sender, recipient, posted, message) VALUES (?, ?, ?, ?)`, user(r), to, posted, msg)
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	id, _ := res.LastInsertId()
-	writeJSON(w, http.StatusCreated, DM{ID: id, Posted: posted, Sender: user(r), Recipient: to, Message: req.Message})
+	httpserve.WriteJSON(w, http.StatusCreated, DM{ID: id, Posted: posted, Sender: user(r), Recipient: to, Message: req.Message})
 }
 
 func (s *Server) box(col string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rows, err := s.db.QueryContext(r.Context(), `SELECT id, posted, sender, recipient, message FROM inbox WHERE `+col+` = ? ORDER BY id`, user(r))
 		if err != nil {
-			writeErr(w, http.StatusInternalServerError, "storage failure")
+			httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 			return
 		}
 		defer rows.Close()
@@ -774,13 +767,13 @@ func (s *Server) box(col string) http.HandlerFunc {
 			var d DM
 			var m []byte
 			if err := rows.Scan(&d.ID, &d.Posted, &d.Sender, &d.Recipient, &m); err != nil {
-				writeErr(w, http.StatusInternalServerError, "storage failure")
+				httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 				return
 			}
 			d.Message = base64.StdEncoding.EncodeToString(m)
 			out = append(out, d)
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpserve.WriteJSON(w, http.StatusOK, out)
 	}
 }
 

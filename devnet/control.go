@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/community"
+	"github.com/sessionctl/sessionctl/internal/httpserve"
 )
 
 // The control endpoint: HTTP on 127.0.0.1, every request guarded by the
@@ -31,18 +31,12 @@ import (
 //	POST /v1/down                   stop the devnet
 
 type controlServer struct {
-	d   *Devnet
-	ln  net.Listener
-	srv *http.Server
+	d    *Devnet
+	http *httpserve.Server
 }
 
 func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("control endpoint: %w", err)
-	}
-	c := &controlServer{d: d, ln: ln}
+	c := &controlServer{d: d}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", c.status)
 	mux.HandleFunc("GET /v1/nodes", c.nodes)
@@ -50,38 +44,26 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/nodes/{name}/restart", c.restart)
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
-	c.srv = &http.Server{Handler: c.auth(mux), ReadHeaderTimeout: 5 * time.Second}
-	go c.srv.Serve(ln)
+	c.http = httpserve.New("127.0.0.1:0", c.auth(mux), d.log)
+	if err := c.http.Start(ctx); err != nil {
+		return nil, fmt.Errorf("control endpoint: %w", err)
+	}
 	return c, nil
 }
 
-func (c *controlServer) url() string { return "http://" + c.ln.Addr().String() }
+func (c *controlServer) url() string { return c.http.URL() }
 
-func (c *controlServer) close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return c.srv.Shutdown(ctx)
-}
+func (c *controlServer) close() error { return c.http.Close() }
 
 func (c *controlServer) auth(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(c.d.token)) != 1 {
-			writeErr(w, http.StatusUnauthorized, "the control endpoint needs the token in devnet.json")
+			httpserve.WriteError(w, http.StatusUnauthorized, "the control endpoint needs the token in devnet.json")
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
 }
 
 // The control protocol keeps sentinel errors across the wire: an error
@@ -99,11 +81,11 @@ var controlErrors = map[string]error{
 func writeErrOf(w http.ResponseWriter, status int, err error) {
 	for code, sentinel := range controlErrors {
 		if errors.Is(err, sentinel) {
-			writeJSON(w, status, map[string]string{"error": err.Error(), "code": code})
+			httpserve.WriteJSON(w, status, map[string]string{"error": err.Error(), "code": code})
 			return
 		}
 	}
-	writeErr(w, status, err.Error())
+	httpserve.WriteError(w, status, err.Error())
 }
 
 // remoteError is an error answer of the control endpoint: its message, and
@@ -142,12 +124,12 @@ type Status struct {
 
 func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
 	info := c.d.Network.Ledger.Info()
-	writeJSON(w, http.StatusOK, Status{Seed: c.d.st.Seed, PID: c.d.Manifest().PID, Height: info.Height, Nodes: c.d.st.Nodes,
+	httpserve.WriteJSON(w, http.StatusOK, Status{Seed: c.d.st.Seed, PID: c.d.Manifest().PID, Height: info.Height, Nodes: c.d.st.Nodes,
 		NodesRunning: len(c.d.Network.Nodes()), ActiveNodes: info.ActiveNodes, Swarms: info.Swarms, LedgerURL: c.d.Network.LedgerURL()})
 }
 
 func (c *controlServer) nodes(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, c.d.nodes())
+	httpserve.WriteJSON(w, http.StatusOK, c.d.nodes())
 }
 
 func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
@@ -162,7 +144,7 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
 	c.d.writeManifestLogged()
-	writeJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
 
 func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
@@ -177,37 +159,37 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := c.d.Network.StartNode(r.Context(), i); err != nil {
-		writeErr(w, http.StatusInternalServerError, "restart failed; see the node's log")
+		httpserve.WriteError(w, http.StatusInternalServerError, "restart failed; see the node's log")
 		c.d.log.Error().Err(err).Str("node", NodeName(i)).Msg("restart")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	if err := c.d.Network.Node(i).WaitReady(ctx); err != nil {
-		writeErr(w, http.StatusInternalServerError, "the node did not become ready")
+		httpserve.WriteError(w, http.StatusInternalServerError, "the node did not become ready")
 		return
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
 	c.d.writeManifestLogged()
-	writeJSON(w, http.StatusOK, map[string]string{"restarted": NodeName(i)})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"restarted": NodeName(i)})
 }
 
 func (c *controlServer) downReq(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]bool{"stopping": true})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"stopping": true})
 	c.d.requestDown()
 }
 
 func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 	var req struct{ Token, Name string }
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
-		writeErr(w, http.StatusBadRequest, `want {"token", "name"}`)
+		httpserve.WriteError(w, http.StatusBadRequest, `want {"token", "name"}`)
 		return
 	}
 	if err := c.d.Network.Community.AddRoom(r.Context(), req.Token, req.Name); err != nil {
 		writeErrOf(w, http.StatusConflict, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"room": req.Token})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"room": req.Token})
 }
 
 // AddRoom creates a room on the devnet's community server.

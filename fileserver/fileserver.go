@@ -19,17 +19,17 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/internal/httpserve"
+	"github.com/sessionctl/sessionctl/internal/loop"
 	"github.com/sessionctl/sessionctl/internal/sqlitedb"
 	"github.com/sessionctl/sessionctl/onion"
 )
@@ -58,8 +58,7 @@ type Server struct {
 	cfg  Config
 	log  zerolog.Logger
 	db   *sql.DB
-	ln   net.Listener
-	srv  *http.Server
+	http *httpserve.Server
 	mux  *http.ServeMux
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -98,13 +97,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("file server: listen on %s: %w", s.cfg.Addr, err)
-	}
-	s.db, s.ln = db, ln
+	s.db = db
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /file", s.upload)
 	s.mux.HandleFunc("GET /file/{id}", s.download)
@@ -113,29 +106,42 @@ func (s *Server) Start(ctx context.Context) error {
 	outer.Handle("/file", s.mux)
 	outer.Handle("/file/", s.mux)
 	outer.HandleFunc("POST /oxen/v4/lsrpc", onion.V4Handler(s.mux, s.cfg.Key))
-	s.srv = &http.Server{Handler: outer, ReadHeaderTimeout: 5 * time.Second}
+	s.http = httpserve.New(s.cfg.Addr, outer, s.log)
+	if err := s.http.Start(ctx); err != nil {
+		db.Close()
+		return fmt.Errorf("file server: %w", err)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.srv.Serve(ln) }()
-	go s.clean(runCtx)
-	s.log.Info().Str("url", s.URL()).Msg("file server listening")
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		loop.Every(runCtx, s.cfg.CleanEvery, s.clean)
+	}()
+	s.log.Info().Str("url", s.URL()).Msg("file server started")
 	return nil
 }
 
-// URL is the server's base URL.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+// URL is where the server listens ("" before Start).
+func (s *Server) URL() string {
+	if s.http == nil {
+		return ""
+	}
+	return s.http.URL()
+}
 
-// Close stops the server and closes the database. Safe to call twice.
+// Err delivers a failure of the server after Start.
+func (s *Server) Err() <-chan error { return s.http.Err() }
+
+// Close stops the server, waits for its handlers and its cleaner, and
+// closes the database. Safe to call twice.
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
-		if s.srv == nil {
+		if s.http == nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err = s.srv.Shutdown(ctx)
+		err = s.http.Close()
 		s.stop()
 		s.wg.Wait()
 		err = errors.Join(err, s.db.Close())
@@ -143,33 +149,18 @@ func (s *Server) Close() error {
 	return err
 }
 
+// clean removes expired files.
 func (s *Server) clean(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.CleanEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			res, err := s.db.ExecContext(ctx, `DELETE FROM files WHERE expires <= ?`, s.cfg.Now().UnixMilli())
-			if err == nil {
-				if n, _ := res.RowsAffected(); n > 0 {
-					s.log.Debug().Int64("removed", n).Msg("expired files removed")
-				}
-			}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM files WHERE expires <= ?`, s.cfg.Now().UnixMilli())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error().Err(err).Msg("remove expired files")
 		}
+		return
 	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	if n, _ := res.RowsAffected(); n > 0 {
+		s.log.Debug().Int64("removed", n).Msg("expired files removed")
+	}
 }
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
@@ -177,14 +168,14 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a file is at most %d bytes", MaxFileSize))
+			httpserve.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a file is at most %d bytes", MaxFileSize))
 			return
 		}
-		writeErr(w, http.StatusBadRequest, "unreadable body")
+		httpserve.WriteError(w, http.StatusBadRequest, "unreadable body")
 		return
 	}
 	if len(data) == 0 {
-		writeErr(w, http.StatusBadRequest, "an empty file")
+		httpserve.WriteError(w, http.StatusBadRequest, "an empty file")
 		return
 	}
 	idb := make([]byte, 16)
@@ -194,11 +185,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO files (id, data, uploaded, expires) VALUES (?, ?, ?, ?)`,
 		id, data, now.UnixMilli(), now.Add(s.cfg.Expiry).UnixMilli()); err != nil {
 		s.log.Error().Err(err).Msg("store file")
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	s.log.Debug().Str("id", id).Int("size", len(data)).Msg("file stored")
-	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
 // FileInfo is the answer of /file/{id}/info.
@@ -216,11 +207,11 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, withData bool) (
 	err := s.db.QueryRowContext(r.Context(), `SELECT data, uploaded, expires FROM files WHERE id = ? AND expires > ?`, id, s.cfg.Now().UnixMilli()).
 		Scan(&data, &fi.Uploaded, &fi.Expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		writeErr(w, http.StatusNotFound, "no such file (or it expired)")
+		httpserve.WriteError(w, http.StatusNotFound, "no such file (or it expired)")
 		return nil, nil
 	}
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage failure")
+		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return nil, nil
 	}
 	fi.ID, fi.Size = id, len(data)
@@ -238,6 +229,6 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if _, fi := s.lookup(w, r, false); fi != nil {
-		writeJSON(w, http.StatusOK, fi)
+		httpserve.WriteJSON(w, http.StatusOK, fi)
 	}
 }

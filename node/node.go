@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/loop"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -325,26 +326,20 @@ func (n *Node) guard(name string, h network.StreamHandler) network.StreamHandler
 	}
 }
 
-// expireLoop removes expired messages every ExpiryInterval.
+// expireLoop removes expired messages every ExpiryInterval, and sweeps
+// the rate buckets and replayed signatures that are done with.
 func (n *Node) expireLoop(ctx context.Context) {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.ExpiryInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			removed, err := n.store.removeExpired(ctx, n.nowMS())
-			if err != nil && ctx.Err() == nil {
-				n.log.Error().Err(err).Msg("remove expired messages")
-			} else if removed > 0 {
-				n.log.Debug().Int64("removed", removed).Msg("expired messages removed")
-			}
-			n.limiter.sweep(n.cfg.Now())
-			n.replay.sweep(n.cfg.Now())
+	loop.Every(ctx, n.cfg.ExpiryInterval, func(ctx context.Context) {
+		removed, err := n.store.removeExpired(ctx, n.nowMS())
+		if err != nil && ctx.Err() == nil {
+			n.log.Error().Err(err).Msg("remove expired messages")
+		} else if removed > 0 {
+			n.log.Debug().Int64("removed", removed).Msg("expired messages removed")
 		}
-	}
+		n.limiter.sweep(n.cfg.Now())
+		n.replay.sweep(n.cfg.Now())
+	})
 }
 
 // peerEntry is a node's peer ID, derived from its key, and its string form.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/loop"
 	"github.com/sessionctl/sessionctl/storagerpc"
 	"golang.org/x/crypto/blake2b"
 )
@@ -291,18 +292,11 @@ func (n *Node) Repair(ctx context.Context) (RepairStats, error) {
 // repairLoop repairs with one member of the swarm at a time, in turn.
 func (n *Node) repairLoop(ctx context.Context) {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.RepairInterval)
-	defer t.Stop()
 	turn := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	loop.Every(ctx, n.cfg.RepairInterval, func(ctx context.Context) {
 		v := n.view.Load()
 		if v == nil || v.mine == chain.UnassignedSwarm {
-			continue
+			return
 		}
 		var peers []string
 		for _, k := range v.members[v.mine] {
@@ -311,7 +305,7 @@ func (n *Node) repairLoop(ctx context.Context) {
 			}
 		}
 		if len(peers) == 0 {
-			continue
+			return
 		}
 		turn++
 		k := peers[turn%len(peers)]
@@ -322,7 +316,7 @@ func (n *Node) repairLoop(ctx context.Context) {
 		case st != RepairStats{}:
 			n.log.Info().Str("with", k[:8]).Int("pulled", st.Pulled).Int("buried", st.Buried).Int("revocations", st.Revocations).Msg("replica repaired")
 		}
-	}
+	})
 }
 
 func (n *Node) swarmCall(ctx context.Context, v *view, to, method string, params, out any) error {

@@ -31,15 +31,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"github.com/sessionctl/sessionctl/ledger"
 )
 
@@ -67,10 +66,7 @@ type ServerConfig struct {
 type Server struct {
 	cfg  ServerConfig
 	log  zerolog.Logger
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
-	once sync.Once
+	http *httpserve.Server
 }
 
 // NewServer validates cfg.
@@ -81,52 +77,30 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "ledger-rpc").Logger(), done: make(chan struct{})}, nil
+	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "ledger-rpc").Logger()}
+	s.http = httpserve.New(cfg.Addr, s.Handler(), s.log)
+	return s, nil
 }
 
 // Start binds the address and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	if err := s.http.Start(ctx); err != nil {
+		return err
 	}
-	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          nil,
-	}
-	go func() {
-		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error().Err(err).Msg("serve")
-		}
-	}()
 	s.log.Info().Str("url", s.URL()).Msg("ledger rpc listening")
 	return nil
 }
 
-// URL returns the server's base URL, e.g. http://127.0.0.1:41234.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+// URL returns the server's base URL, e.g. http://127.0.0.1:41234 ("" before
+// Start).
+func (s *Server) URL() string { return s.http.URL() }
 
-// Close stops the server, waiting up to 5 s for requests in flight. Safe to
-// call twice.
-func (s *Server) Close() error {
-	var err error
-	s.once.Do(func() {
-		if s.srv == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err = s.srv.Shutdown(ctx)
-		<-s.done
-	})
-	return err
-}
+// Err delivers a failure of the server after Start.
+func (s *Server) Err() <-chan error { return s.http.Err() }
+
+// Close stops the server: long polls return at once, other requests finish
+// (up to 5 s). Safe to call twice.
+func (s *Server) Close() error { return s.http.Close() }
 
 // Handler returns the RPC's routes.
 func (s *Server) Handler() http.Handler {
@@ -159,16 +133,10 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	var e errorBody
 	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
+	httpserve.WriteJSON(w, status, e)
 }
 
 // classify maps a ledger error to the RPC's error: the one mapping both
@@ -227,7 +195,7 @@ const maxWait = 30 * time.Second
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	wh := r.URL.Query().Get("wait_height")
 	if wh == "" {
-		writeJSON(w, http.StatusOK, s.cfg.Ledger.Info())
+		httpserve.WriteJSON(w, http.StatusOK, s.cfg.Ledger.Info())
 		return
 	}
 	h, err := strconv.ParseUint(wh, 10, 64)
@@ -244,11 +212,11 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	httpserve.WriteJSON(w, http.StatusOK, info)
 }
 
 func (s *Server) nodes(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, struct {
+	httpserve.WriteJSON(w, http.StatusOK, struct {
 		Nodes []ledger.ServiceNode `json:"nodes"`
 	}{s.cfg.Ledger.Nodes()})
 }
@@ -259,11 +227,11 @@ func (s *Server) node(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such service node: "+trim(r.PathValue("key")))
 		return
 	}
-	writeJSON(w, http.StatusOK, n)
+	httpserve.WriteJSON(w, http.StatusOK, n)
 }
 
 func (s *Server) swarms(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, struct {
+	httpserve.WriteJSON(w, http.StatusOK, struct {
 		Height uint64             `json:"height"`
 		Swarms []ledger.SwarmInfo `json:"swarms"`
 	}{s.cfg.Ledger.Info().SwarmsHeight, s.cfg.Ledger.Swarms()})
@@ -275,7 +243,7 @@ func (s *Server) swarmOf(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, s.cfg.Ledger.SwarmOf(id))
+	httpserve.WriteJSON(w, http.StatusOK, s.cfg.Ledger.SwarmOf(id))
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
@@ -284,7 +252,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, a)
+	httpserve.WriteJSON(w, http.StatusOK, a)
 }
 
 func (s *Server) name(w http.ResponseWriter, r *http.Request) {
@@ -293,7 +261,7 @@ func (s *Server) name(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such name")
 		return
 	}
-	writeJSON(w, http.StatusOK, rec)
+	httpserve.WriteJSON(w, http.StatusOK, rec)
 }
 
 func (s *Server) block(w http.ResponseWriter, r *http.Request) {
@@ -307,7 +275,7 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, b)
+	httpserve.WriteJSON(w, http.StatusOK, b)
 }
 
 func (s *Server) txStatus(w http.ResponseWriter, r *http.Request) {
@@ -316,7 +284,7 @@ func (s *Server) txStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	httpserve.WriteJSON(w, http.StatusOK, st)
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
@@ -348,7 +316,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"hash": hash})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"hash": hash})
 }
 
 // MineRequest is the body of POST /v1/mine.
@@ -377,7 +345,7 @@ func (s *Server) mine(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpserve.WriteJSON(w, http.StatusOK, struct {
 		Blocks []*ledger.Block `json:"blocks"`
 	}{blocks})
 }
@@ -404,7 +372,7 @@ func (s *Server) stateChange(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"hash": hash})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"hash": hash})
 }
 
 func trim(s string) string {
@@ -419,7 +387,7 @@ func (s *Server) rounds(w http.ResponseWriter, r *http.Request) {
 	if rounds == nil {
 		rounds = []ledger.Round{}
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpserve.WriteJSON(w, http.StatusOK, struct {
 		Rounds []ledger.Round `json:"rounds"`
 	}{rounds})
 }
@@ -435,5 +403,5 @@ func (s *Server) roundAt(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no testing round is remembered for height %d", h))
 		return
 	}
-	writeJSON(w, http.StatusOK, rd)
+	httpserve.WriteJSON(w, http.StatusOK, rd)
 }
