@@ -1,0 +1,284 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// Content is the plaintext of a message between accounts.
+type Content struct {
+	Text   string `json:"text"`
+	SentAt int64  `json:"sent_at"` // unix ms
+	// Kind marks messages that are not text ("group_invite"); Data is theirs.
+	Kind string          `json:"kind,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+	// Attachments are files on a file server, with their keys.
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// SendResult is what Send did.
+type SendResult struct {
+	Hash  string `json:"hash"`
+	To    string `json:"to"`
+	Swarm string `json:"swarm"`
+	Path  Path   `json:"path"`
+	// Stored counts the swarm members that stored the message.
+	Stored int `json:"stored"`
+}
+
+// Send encrypts text for to and stores it in to's swarm, namespace 0.
+func (c *Client) Send(ctx context.Context, to identity.AccountID, text string) (*SendResult, error) {
+	return c.SendContent(ctx, to, Content{Text: text})
+}
+
+// Call sends one storage request to the swarm that owns account, through
+// the onion path; params is called for each attempt (signatures must be
+// fresh). Closed groups use it.
+func (c *Client) Call(ctx context.Context, account identity.AccountID, method string, params func() any) (*storagerpc.Response, error) {
+	resp, _, err := c.toSwarm(ctx, account, method, params)
+	return resp, err
+}
+
+// CallAt is Call with parameters made for the swarm member asked (its
+// Ed25519 key), which it also returns: a retrieve names the last hash that
+// member gave, since every member orders and holds messages its own way.
+func (c *Client) CallAt(ctx context.Context, account identity.AccountID, method string, params func(dest string) any) (*storagerpc.Response, string, error) {
+	resp, path, err := c.toSwarmAt(ctx, account, method, params)
+	return resp, path.Destination, err
+}
+
+// Keys returns the client's account keys.
+func (c *Client) Keys() *identity.Keys { return c.cfg.Keys }
+
+// SendContent encrypts content for to and stores it in to's swarm.
+func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content Content) (*SendResult, error) {
+	if to.Prefix != identity.PrefixSession {
+		return nil, fmt.Errorf("send: %s is not a Session account (05)", to)
+	}
+	content.SentAt = c.cfg.Now().UnixMilli()
+	plain, err := json.Marshal(content)
+	if err != nil {
+		return nil, err
+	}
+	data, err := Encrypt(c.cfg.Keys, to.Key, plain, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > storagerpc.MaxDataSize {
+		return nil, fmt.Errorf("send: the message is %d bytes encrypted, the limit is %d", len(data), storagerpc.MaxDataSize)
+	}
+	params := func() any {
+		return storagerpc.StoreParams{Pubkey: to.String(), Timestamp: c.cfg.Now().UnixMilli(), TTL: c.cfg.TTL.Milliseconds(),
+			Data: base64.StdEncoding.EncodeToString(data)}
+	}
+	resp, path, err := c.toSwarm(ctx, to, "store", params)
+	if err != nil {
+		return nil, err
+	}
+	var res storagerpc.SwarmResults
+	if err := resp.Decode(&res); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	out := &SendResult{Hash: res.Hash, To: to.String(), Path: path}
+	sid, _ := c.swarmFor(to)
+	out.Swarm = fmt.Sprintf("%016x", sid)
+	for _, r := range res.Swarm {
+		if !r.Failed {
+			out.Stored++
+		}
+	}
+	c.log.Info().Str("hash", res.Hash).Str("to", to.String()[:10]).Int("stored", out.Stored).Msg("message sent")
+	return out, nil
+}
+
+// Message is a received message.
+type Message struct {
+	Hash        string          `json:"hash"`
+	From        string          `json:"from"` // the sender's Account ID
+	Text        string          `json:"text"`
+	Timestamp   int64           `json:"timestamp"`  // when the swarm stored it, unix ms
+	Expiration  int64           `json:"expiration"` // unix ms
+	SentAt      int64           `json:"sent_at,omitempty"`
+	Kind        string          `json:"kind,omitempty"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	Attachments []Attachment    `json:"attachments,omitempty"`
+}
+
+// Rejected is a stored message that failed decryption or its signature.
+type Rejected struct {
+	Hash   string `json:"hash"`
+	Reason string `json:"reason"`
+}
+
+// Fetch retrieves the messages that arrived since the last Fetch, checks
+// each one's encryption and signature, drops the ones already seen, and
+// marks them read. A caller that must deliver them first (print, save)
+// uses FetchPending and commits after.
+func (c *Client) Fetch(ctx context.Context) ([]Message, []Rejected, error) {
+	f, err := c.FetchPending(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.Messages, f.Rejected, f.Commit()
+}
+
+// Fetched is what FetchPending found: messages not yet marked read. Until
+// Commit or Abort, the client's state is locked (in this process and, with
+// a StatePath, in every other), so two fetches never return one message
+// twice.
+type Fetched struct {
+	Messages []Message
+	Rejected []Rejected
+
+	c       *Client
+	st      *state // the state as it will be once committed
+	release func()
+	done    bool
+}
+
+// Commit marks the messages read: a later fetch does not return them.
+func (f *Fetched) Commit() error {
+	if f.done {
+		return nil
+	}
+	f.done = true
+	defer f.release()
+	if err := f.st.save(f.c.cfg.StatePath); err != nil {
+		return fmt.Errorf("save client state: %w", err)
+	}
+	f.c.mu.Lock()
+	f.c.state = f.st
+	f.c.mu.Unlock()
+	return nil
+}
+
+// Abort leaves the messages unread: the next fetch returns them again.
+func (f *Fetched) Abort() {
+	if !f.done {
+		f.done = true
+		f.release()
+	}
+}
+
+// FetchPending retrieves new messages from one member of the account's
+// swarm, after the last hash that member gave (each member orders and
+// holds messages its own way, so the last hash is kept per member and per
+// namespace), checks them and drops those already seen. Nothing is marked
+// read until Commit.
+func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
+	release, err := c.lockState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := loadState(c.cfg.StatePath)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if c.cfg.StatePath == "" {
+		c.mu.Lock()
+		st = c.state.clone()
+		c.mu.Unlock()
+	}
+	f := &Fetched{c: c, st: st, release: release}
+	me := c.AccountID()
+	dest := ""
+	for page := 0; page < 100; page++ {
+		params := func(d string) any {
+			ts := c.cfg.Now().UnixMilli()
+			return storagerpc.RetrieveParams{Pubkey: me.String(), LastHash: st.lastHash(d, 0), Timestamp: ts,
+				Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.RetrieveSigMsg(0, ts))}
+		}
+		if dest != "" {
+			// Later pages go on at the member that gave the first.
+			params0 := params
+			params = func(string) any { return params0(dest) }
+		}
+		var resp *storagerpc.Response
+		var at string
+		if dest == "" {
+			resp, at, err = c.CallAt(ctx, me, "retrieve", params)
+		} else {
+			resp, _, err = c.RPC(ctx, dest, "retrieve", params(dest))
+			at = dest
+		}
+		if err != nil {
+			f.Abort()
+			return nil, err
+		}
+		dest = at
+		var res storagerpc.RetrieveResult
+		if err := resp.Decode(&res); err != nil {
+			f.Abort()
+			return nil, fmt.Errorf("retrieve: %w", err)
+		}
+		for _, m := range res.Messages {
+			st.setLastHash(dest, 0, m.Hash)
+			if st.seen(m.Hash) {
+				continue
+			}
+			st.remember(m.Hash)
+			got, why := c.open(m)
+			if why != "" {
+				f.Rejected = append(f.Rejected, Rejected{Hash: m.Hash, Reason: why})
+				continue
+			}
+			f.Messages = append(f.Messages, got)
+		}
+		if !res.More || len(res.Messages) == 0 {
+			break
+		}
+	}
+	for _, r := range f.Rejected {
+		c.log.Warn().Str("hash", r.Hash).Str("reason", r.Reason).Msg("message rejected")
+	}
+	return f, nil
+}
+
+// lockState locks the client's state against other fetches: in this
+// process, and with a StatePath, in other processes (flock on a .lock file
+// beside it). It waits until ctx ends.
+func (c *Client) lockState(ctx context.Context) (func(), error) {
+	select {
+	case c.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	unlock := func() { <-c.fetching }
+	if c.cfg.StatePath == "" {
+		return unlock, nil
+	}
+	fl, err := lockFile(ctx, c.cfg.StatePath+".lock")
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("lock client state: %w", err)
+	}
+	return func() { fl(); unlock() }, nil
+}
+
+func (c *Client) open(m storagerpc.Message) (Message, string) {
+	data, err := base64.StdEncoding.DecodeString(m.Data)
+	if err != nil {
+		return Message{}, "data is not base64"
+	}
+	plain, senderEd, err := Decrypt(c.cfg.Keys, data)
+	if err != nil {
+		return Message{}, err.Error()
+	}
+	from, err := SenderID(senderEd)
+	if err != nil {
+		return Message{}, "the sender's key is not valid"
+	}
+	var content Content
+	if err := json.Unmarshal(plain, &content); err != nil {
+		return Message{}, "the content is not a message"
+	}
+	return Message{Hash: m.Hash, From: from.String(), Text: content.Text, Timestamp: m.Timestamp, Expiration: m.Expiration,
+		SentAt: content.SentAt, Kind: content.Kind, Data: content.Data, Attachments: content.Attachments}, ""
+}

@@ -1,0 +1,96 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/sessionctl/sessionctl/internal/atomicfile"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// state is what a client remembers between fetches.
+type state struct {
+	// LastHashes: member's Ed25519 key -> namespace -> the last hash that
+	// member gave. (Older clients kept one "last_hash" for the whole swarm,
+	// which loses messages: it is ignored, and Seen keeps what was read.)
+	LastHashes map[string]map[string]string `json:"last_hashes"`
+	Seen       []string                     `json:"seen"` // recent hashes, oldest first
+	seenSet    map[string]bool
+}
+
+const maxSeen = 10_000
+
+func loadState(path string) (*state, error) {
+	st := &state{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("read client state: %w", err)
+		default:
+			if err := json.Unmarshal(data, st); err != nil {
+				return nil, fmt.Errorf("client state %s is damaged: %w", path, err)
+			}
+		}
+	}
+	if st.LastHashes == nil {
+		st.LastHashes = map[string]map[string]string{}
+	}
+	if len(st.Seen) > maxSeen {
+		st.Seen = st.Seen[len(st.Seen)-maxSeen:]
+	}
+	st.seenSet = map[string]bool{}
+	for _, h := range st.Seen {
+		st.seenSet[h] = true
+	}
+	return st, nil
+}
+
+func (s *state) clone() *state {
+	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet)}
+	for k, m := range s.LastHashes {
+		out.LastHashes[k] = maps.Clone(m)
+	}
+	return out
+}
+
+func (s *state) lastHash(node string, ns storagerpc.Namespace) string {
+	return s.LastHashes[node][strconv.Itoa(int(ns))]
+}
+
+func (s *state) setLastHash(node string, ns storagerpc.Namespace, h string) {
+	m := s.LastHashes[node]
+	if m == nil {
+		m = map[string]string{}
+		s.LastHashes[node] = m
+	}
+	m[strconv.Itoa(int(ns))] = h
+}
+
+func (s *state) seen(h string) bool { return s.seenSet[h] }
+
+func (s *state) remember(h string) {
+	s.seenSet[h] = true
+	s.Seen = append(s.Seen, h)
+	if len(s.Seen) > maxSeen {
+		delete(s.seenSet, s.Seen[0])
+		s.Seen = s.Seen[1:]
+	}
+}
+
+func (s *state) save(path string) error {
+	if path == "" {
+		return nil
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, data, 0o600)
+}

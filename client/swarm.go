@@ -1,0 +1,79 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/sessionctl/sessionctl/chain"
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// swarmFor returns the members of the swarm that owns id.
+func (c *Client) swarmFor(id identity.AccountID) (uint64, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sid := chain.SwarmFor(c.swarmIDs, id.SwarmSpace())
+	return sid, slices.Clone(c.members[sid])
+}
+
+// toSwarm calls method on a member of id's swarm, trying members in random
+// order when one does not answer (a stopped node stays in its swarm until
+// the network notices), and following 421s to the swarm a node names.
+func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method string, params func() any) (*storagerpc.Response, Path, error) {
+	return c.toSwarmAt(ctx, id, method, func(string) any { return params() })
+}
+
+// toSwarmAt is toSwarm with parameters made for the member asked (dest,
+// its Ed25519 key): a retrieve names the last hash that member gave.
+func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method string, params func(dest string) any) (*storagerpc.Response, Path, error) {
+	if err := c.refresh(ctx, false); err != nil {
+		return nil, Path{}, err
+	}
+	_, members := c.swarmFor(id)
+	var lastErr error
+	redirects := 0
+	for tries := 0; tries < 6 && len(members) > 0; tries++ {
+		i := randInt(len(members))
+		dest := members[i]
+		members = append(members[:i], members[i+1:]...)
+		resp, path, err := c.rpc(ctx, dest, method, params(dest))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if resp.Code != storagerpc.StatusMisdirected {
+			return resp, path, nil
+		}
+		if redirects++; redirects > 2 {
+			break
+		}
+		// The node knows better: retry in the swarm it names.
+		var sw storagerpc.SwarmResult
+		if err := json.Unmarshal(resp.Body, &sw); err != nil {
+			lastErr = fmt.Errorf("%w: a 421 without a swarm", ErrUnreachable)
+			break
+		}
+		if err := c.refresh(ctx, true); err != nil {
+			lastErr = err
+			break
+		}
+		members = nil
+		c.mu.Lock()
+		for _, sn := range sw.SNodes {
+			if _, ok := c.nodes[sn.PubkeyEd25519]; ok {
+				members = append(members, sn.PubkeyEd25519)
+			}
+		}
+		c.mu.Unlock()
+	}
+	if lastErr != nil {
+		return nil, Path{}, lastErr
+	}
+	if len(members) == 0 {
+		return nil, Path{}, ErrNoNodes
+	}
+	return nil, Path{}, fmt.Errorf("%w: no swarm took the request for %s", ErrUnreachable, id)
+}
