@@ -111,6 +111,15 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		libp2p.DisableMetrics(),
 		libp2p.Ping(false),
 	}
+	// Reachability is known (nodes listen on addresses they publish,
+	// clients listen on none): a static AutoNAT, not the ambient one that
+	// probes in the background (and, closing hundreds of hosts at once,
+	// once deadlocked a devnet's shutdown inside libp2p's event bus).
+	if len(listen) == 0 {
+		opts = append(opts, libp2p.ForceReachabilityPrivate())
+	} else {
+		opts = append(opts, libp2p.ForceReachabilityPublic())
+	}
 	if len(listen) == 0 {
 		opts = append(opts, libp2p.NoListenAddrs)
 	}
