@@ -1,7 +1,6 @@
 package devnet
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -9,11 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sessionctl/sessionctl/community"
@@ -190,170 +185,4 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"room": req.Token})
-}
-
-// AddRoom creates a room on the devnet's community server.
-func (c *ControlClient) AddRoom(ctx context.Context, token, name string) error {
-	return c.do(ctx, http.MethodPost, "/v1/community/rooms", map[string]string{"token": token, "name": name}, nil)
-}
-
-// ErrUnresponsive is returned by Dial when a devnet process holds the
-// directory but its control endpoint does not answer (it is overloaded or
-// stuck): Dial returns a client all the same, whose Down still stops it.
-var ErrUnresponsive = errors.New("a devnet runs in this directory but does not answer")
-
-// ControlClient talks to a running devnet's control endpoint.
-type ControlClient struct {
-	m   *Manifest
-	dir string
-	hc  *http.Client
-	// stuck: Dial found it holding the directory without answering.
-	stuck bool
-}
-
-// Locked reports whether a devnet process holds dir's lock: the one sure
-// sign that it runs, however it is doing (a pid may be reused, and a killed
-// process may linger as a zombie after it released the lock).
-func Locked(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, "devnet", "lock"))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		return errors.Is(err, syscall.EWOULDBLOCK)
-	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	return false
-}
-
-// Dial reads dir's manifest and checks that its devnet answers; a devnet
-// that is gone is ErrNotRunning, one that holds the directory but does not
-// answer ErrUnresponsive (with a client that can stop it).
-func Dial(ctx context.Context, dir string) (*ControlClient, error) {
-	m, err := ReadManifest(dir)
-	if err != nil {
-		if Locked(dir) {
-			return nil, fmt.Errorf("%w: it has not written devnet.json (still starting?)", ErrUnresponsive)
-		}
-		return nil, err
-	}
-	c := &ControlClient{m: m, dir: dir, hc: &http.Client{Timeout: 60 * time.Second}}
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := c.Status(sctx); err != nil {
-		if Locked(dir) {
-			c.stuck = true
-			return c, fmt.Errorf("%w (pid %d)", ErrUnresponsive, m.PID)
-		}
-		if errors.Is(err, ErrNotRunning) || sctx.Err() != nil {
-			return nil, fmt.Errorf("%w: devnet.json is left from a devnet that is gone (pid %d)", ErrNotRunning, m.PID)
-		}
-		return nil, err
-	}
-	return c, nil
-}
-
-// Manifest returns the manifest the client was made from.
-func (c *ControlClient) Manifest() *Manifest { return c.m }
-
-func (c *ControlClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rb []byte
-	if body != nil {
-		var err error
-		if rb, err = json.Marshal(body); err != nil {
-			return err
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.m.Control.URL+path, bytes.NewReader(rb))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.m.Control.Token)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: the control endpoint does not answer", ErrNotRunning)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%w: the control endpoint's answer was cut short", ErrNotRunning)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return decodeErr(data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("the control endpoint's answer is malformed: %w", err)
-		}
-	}
-	return nil
-}
-
-// Status asks the devnet how it is.
-func (c *ControlClient) Status(ctx context.Context) (*Status, error) {
-	var s Status
-	return &s, c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
-}
-
-// Nodes lists the nodes.
-func (c *ControlClient) Nodes(ctx context.Context) ([]ManifestNode, error) {
-	var n []ManifestNode
-	return n, c.do(ctx, http.MethodGet, "/v1/nodes", nil, &n)
-}
-
-// Kill stops a node.
-func (c *ControlClient) Kill(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/kill", nil, nil)
-}
-
-// Restart starts a node again.
-func (c *ControlClient) Restart(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/restart", nil, nil)
-}
-
-// Down stops the devnet and waits until it released its directory. A
-// devnet that does not answer is sent SIGTERM, and SIGKILL if it has not
-// stopped 20 s later (what it acknowledged is on disk either way).
-func (c *ControlClient) Down(ctx context.Context) error {
-	err := ErrUnresponsive
-	if !c.stuck {
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = c.do(dctx, http.MethodPost, "/v1/down", nil, nil)
-		cancel()
-	}
-	if err != nil {
-		if !Locked(c.dir) {
-			return nil // it stopped on its own
-		}
-		if !ProcessAlive(c.m.PID) {
-			return fmt.Errorf("the devnet does not answer, and its pid %d is gone: another process holds %s", c.m.PID, c.dir)
-		}
-		syscall.Kill(c.m.PID, syscall.SIGTERM)
-	}
-	term := time.Now()
-	killed := false
-	for {
-		if !Locked(c.dir) {
-			return nil
-		}
-		if !killed && time.Since(term) > 20*time.Second && ProcessAlive(c.m.PID) {
-			syscall.Kill(c.m.PID, syscall.SIGKILL)
-			killed = true
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the devnet (pid %d) did not stop: %w", c.m.PID, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// ProcessAlive reports whether a process with pid exists.
-func ProcessAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -1,0 +1,80 @@
+package devnet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"time"
+)
+
+// ManifestPath is where a ready devnet describes itself (mode 0600).
+func ManifestPath(dir string) string { return filepath.Join(dir, "devnet.json") }
+
+// Manifest is <dir>/devnet.json: everything a script needs to drive the devnet.
+type Manifest struct {
+	Format  int              `json:"format"`
+	Seed    string           `json:"seed"`
+	PID     int              `json:"pid"`
+	Started time.Time        `json:"started"`
+	Control Endpoint         `json:"control"`
+	Ledger  Endpoint         `json:"ledger"`
+	Nodes   []ManifestNode   `json:"nodes"`
+	Clients []ManifestClient `json:"clients"`
+	Servers []ManifestServer `json:"servers"`
+}
+
+// Endpoint is a URL and, for the control endpoint, its token.
+type Endpoint struct {
+	URL   string `json:"url"`
+	Token string `json:"token,omitempty"`
+}
+
+// ManifestNode describes one service node.
+type ManifestNode struct {
+	Name          string   `json:"name"`
+	Ed25519Pubkey string   `json:"ed25519_pubkey"`
+	X25519Pubkey  string   `json:"x25519_pubkey"`
+	PeerID        string   `json:"peer_id"`
+	Addrs         []string `json:"addrs"`
+	SwarmID       string   `json:"swarm_id"` // 16 hex digits, "" when in no swarm
+	State         string   `json:"state"`
+	Running       bool     `json:"running"`
+	Credit        uint64   `json:"credit"`     // decommission credit, in blocks
+	LastProof     uint64   `json:"last_proof"` // height of the last uptime proof
+}
+
+// ManifestClient describes one client identity.
+type ManifestClient struct {
+	Name      string `json:"name"`
+	AccountID string `json:"account_id"`
+}
+
+// ManifestServer describes a server (file and community servers, step 8).
+type ManifestServer struct {
+	Kind         string `json:"kind"`
+	URL          string `json:"url"`
+	X25519Pubkey string `json:"x25519_pubkey"`
+}
+
+// ReadManifest reads <dir>/devnet.json; ErrNotRunning when there is none.
+func ReadManifest(dir string) (*Manifest, error) {
+	data, err := os.ReadFile(ManifestPath(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (%s)", ErrNotRunning, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, ManifestPath(dir), err)
+	}
+	if m.Format != FormatVersion {
+		return nil, fmt.Errorf("%w: manifest version %d, this sessionctl reads %d", ErrFormat, m.Format, FormatVersion)
+	}
+	return &m, nil
+}
