@@ -70,6 +70,15 @@ func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
 	return cc, err
 }
 
+// blockTimeFlag is --block-time when given; 0 (the saved one on resume, 1 s
+// for a new devnet) when not.
+func blockTimeFlag(c *cli.Context) time.Duration {
+	if !c.IsSet("block-time") {
+		return 0
+	}
+	return c.Duration("block-time")
+}
+
 func devnetUp(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
@@ -135,7 +144,7 @@ func devnetUp(c *cli.Context) error {
 	defer stop()
 	began := time.Now()
 	d, err := devnet.Up(ctx, devnet.UpConfig{
-		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: c.Duration("block-time"),
+		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: blockTimeFlag(c),
 		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"),
 	})
 	if err != nil {

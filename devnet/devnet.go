@@ -45,7 +45,7 @@ type UpConfig struct {
 	Dir       string
 	Nodes     int           // default 12
 	Seed      string        // default "sessionctl"
-	BlockTime time.Duration // default 1 s; BlockTimeSet says whether it was given
+	BlockTime time.Duration // default 1 s, or the saved one on resume; a given one is saved
 	// Clients are the client identities to create; default alice, bob, carol.
 	Clients []string
 	// Reset discards the saved network and starts afresh.
@@ -151,6 +151,17 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 	}
 	if cfg.Clients != nil && !slices.Equal(cfg.Clients, st.Clients) {
 		return state{}, false, fmt.Errorf("%w: its clients are %v, not %v; drop the flag to resume, or --reset", ErrConflict, st.Clients, cfg.Clients)
+	}
+	// The block time is how the devnet runs, not what it is: a given one
+	// applies from now on (and is saved), else the saved one.
+	if cfg.BlockTime != 0 {
+		st.BlockTime = cfg.BlockTime.String()
+	} else if st.BlockTime != "" {
+		bt, err := time.ParseDuration(st.BlockTime)
+		if err != nil || bt < 0 {
+			return state{}, false, fmt.Errorf("%w: %s: block time %q", ErrFormat, path, st.BlockTime)
+		}
+		cfg.BlockTime = bt
 	}
 	return st, true, nil
 }

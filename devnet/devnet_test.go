@@ -343,3 +343,23 @@ func TestControlKeepsSentinels(t *testing.T) {
 		t.Errorf("add a malformed room: %v", err)
 	}
 }
+
+// TestResumeKeepsBlockTime: a resumed devnet runs at the block time it was
+// saved with, unless one is given (which is then saved).
+func TestResumeKeepsBlockTime(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 5, BlockTime: 250 * time.Millisecond})
+	d.Close()
+	d = up(t, UpConfig{Dir: dir})
+	if got := d.Network.Ledger.Info().BlockTimeMS; got != 250 {
+		t.Fatalf("resumed with a block time of %d ms, want 250", got)
+	}
+	d.Close()
+	d = up(t, UpConfig{Dir: dir, BlockTime: 2 * time.Second})
+	d.Close()
+	d = up(t, UpConfig{Dir: dir})
+	defer d.Close()
+	if got := d.Network.Ledger.Info().BlockTimeMS; got != 2000 {
+		t.Fatalf("after a given block time, resumed with %d ms, want 2000", got)
+	}
+}
