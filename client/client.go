@@ -115,6 +115,9 @@ func New(cfg Config) (*Client, error) {
 // is fresh and random, never the account's: the guard cannot link the
 // connection to the account.
 func (c *Client) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	st, err := loadState(c.cfg.StatePath)
 	if err != nil {
 		return err

@@ -110,6 +110,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.cfg.Admins[i] = id
 	}
+	api := s.routes()
+	outer := http.NewServeMux()
+	outer.Handle("/", api)
+	outer.HandleFunc("POST /oxen/v4/lsrpc", onion.V4Handler(api, s.cfg.Key))
+	s.http = httpserve.New(s.cfg.Addr, outer, s.log)
 	return s, nil
 }
 
@@ -120,11 +125,6 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.db = db
-	api := s.routes()
-	outer := http.NewServeMux()
-	outer.Handle("/", api)
-	outer.HandleFunc("POST /oxen/v4/lsrpc", onion.V4Handler(api, s.cfg.Key))
-	s.http = httpserve.New(s.cfg.Addr, outer, s.log)
 	if err := s.http.Start(ctx); err != nil {
 		db.Close()
 		return fmt.Errorf("community server: %w", err)
@@ -134,12 +134,10 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // URL is the server's base URL ("" before Start).
-func (s *Server) URL() string {
-	if s.http == nil {
-		return ""
-	}
-	return s.http.URL()
-}
+func (s *Server) URL() string { return s.http.URL() }
+
+// Ready is closed once the server listens.
+func (s *Server) Ready() <-chan struct{} { return s.http.Ready() }
 
 // Err delivers a failure of the server after Start.
 func (s *Server) Err() <-chan error { return s.http.Err() }
@@ -149,10 +147,10 @@ func (s *Server) Err() <-chan error { return s.http.Err() }
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
-		if s.http == nil {
-			return
+		err = s.http.Close()
+		if s.db != nil {
+			err = errors.Join(err, s.db.Close())
 		}
-		err = errors.Join(s.http.Close(), s.db.Close())
 	})
 	return err
 }

@@ -85,7 +85,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "fileserver").Logger()}, nil
+	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "fileserver").Logger()}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST /file", s.upload)
+	s.mux.HandleFunc("GET /file/{id}", s.download)
+	s.mux.HandleFunc("GET /file/{id}/info", s.info)
+	outer := http.NewServeMux()
+	outer.Handle("/file", s.mux)
+	outer.Handle("/file/", s.mux)
+	outer.HandleFunc("POST /oxen/v4/lsrpc", onion.V4Handler(s.mux, s.cfg.Key))
+	s.http = httpserve.New(s.cfg.Addr, outer, s.log)
+	return s, nil
 }
 
 // Start opens the database, binds and serves.
@@ -98,15 +108,6 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.db = db
-	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("POST /file", s.upload)
-	s.mux.HandleFunc("GET /file/{id}", s.download)
-	s.mux.HandleFunc("GET /file/{id}/info", s.info)
-	outer := http.NewServeMux()
-	outer.Handle("/file", s.mux)
-	outer.Handle("/file/", s.mux)
-	outer.HandleFunc("POST /oxen/v4/lsrpc", onion.V4Handler(s.mux, s.cfg.Key))
-	s.http = httpserve.New(s.cfg.Addr, outer, s.log)
 	if err := s.http.Start(ctx); err != nil {
 		db.Close()
 		return fmt.Errorf("file server: %w", err)
@@ -123,12 +124,10 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // URL is where the server listens ("" before Start).
-func (s *Server) URL() string {
-	if s.http == nil {
-		return ""
-	}
-	return s.http.URL()
-}
+func (s *Server) URL() string { return s.http.URL() }
+
+// Ready is closed once the server listens.
+func (s *Server) Ready() <-chan struct{} { return s.http.Ready() }
 
 // Err delivers a failure of the server after Start.
 func (s *Server) Err() <-chan error { return s.http.Err() }
@@ -138,10 +137,10 @@ func (s *Server) Err() <-chan error { return s.http.Err() }
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
-		if s.http == nil {
-			return
-		}
 		err = s.http.Close()
+		if s.stop == nil {
+			return // never started
+		}
 		s.stop()
 		s.wg.Wait()
 		err = errors.Join(err, s.db.Close())

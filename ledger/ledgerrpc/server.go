@@ -95,6 +95,9 @@ func (s *Server) Start(ctx context.Context) error {
 // Start).
 func (s *Server) URL() string { return s.http.URL() }
 
+// Ready is closed once the server listens.
+func (s *Server) Ready() <-chan struct{} { return s.http.Ready() }
+
 // Err delivers a failure of the server after Start.
 func (s *Server) Err() <-chan error { return s.http.Err() }
 
