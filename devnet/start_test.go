@@ -7,8 +7,9 @@ import (
 )
 
 // StartT starts a network for a test of this package (other packages use
-// devnettest.Start) and stops it when the test ends. An
-// empty cfg.Dir becomes a temporary directory.
+// devnettest.Start, which does the same; this package cannot import it) and
+// stops it when the test ends. An empty cfg.Dir becomes a temporary
+// directory.
 func StartT(t testing.TB, cfg Config) *Network {
 	t.Helper()
 	if cfg.Dir == "" {

@@ -298,8 +298,12 @@ func (s *store) removeExpired(ctx context.Context, now int64) (int64, error) {
 
 // page returns up to limit unexpired records with id > after, in id order.
 func (s *store) page(ctx context.Context, after int64, limit int, now int64) ([]*record, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, owner, namespace, timestamp, expiry, data FROM messages
-		WHERE id > ? AND expiry > ? ORDER BY id LIMIT ?`, after, now, limit)
+	return s.records(ctx, `WHERE id > ? AND expiry > ? ORDER BY id LIMIT ?`, after, now, limit)
+}
+
+// records reads the whole records that the condition cond selects.
+func (s *store) records(ctx context.Context, cond string, args ...any) ([]*record, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, owner, namespace, timestamp, expiry, data FROM messages `+cond, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)
 	}
@@ -512,23 +516,7 @@ func (s *store) byHashes(ctx context.Context, hashes []string) ([]*record, error
 	if len(hashes) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, hash, owner, namespace, timestamp, expiry, data FROM messages
-		WHERE hash IN (`+placeholders(len(hashes))+`)`, anys(hashes)...)
-	if err != nil {
-		return nil, fmt.Errorf("read messages: %w", err)
-	}
-	defer rows.Close()
-	var out []*record
-	for rows.Next() {
-		r := &record{}
-		var ns int64
-		if err := rows.Scan(&r.ID, &r.Hash, &r.Owner, &ns, &r.Timestamp, &r.Expiry, &r.Data); err != nil {
-			return nil, err
-		}
-		r.Namespace = storagerpc.Namespace(ns)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return s.records(ctx, `WHERE hash IN (`+placeholders(len(hashes))+`)`, anys(hashes)...)
 }
 
 // bury deletes the messages among tombs and records their tombstones.
