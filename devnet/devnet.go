@@ -94,6 +94,8 @@ type Devnet struct {
 	traffic  context.CancelFunc
 	wg       sync.WaitGroup
 	closed   bool
+	started  bool
+	resumed  bool
 	mu       sync.Mutex
 	lock     *os.File
 }
@@ -181,8 +183,22 @@ func reset(dir string, old []string) error {
 }
 
 // Up starts a devnet in cfg.Dir, or resumes the one saved there, and
-// returns once it is ready and its manifest is written.
-func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
+// returns once it is ready and its manifest is written: Open then Start.
+func Up(ctx context.Context, cfg UpConfig) (*Devnet, error) {
+	d, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Start(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Open validates cfg, takes the directory's lock, settles what to resume and
+// builds the network; nothing listens until Start. Close releases the lock.
+func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("devnet: UpConfig.Dir is required")
 	}
@@ -272,20 +288,35 @@ func Up(ctx context.Context, cfg UpConfig) (d *Devnet, err error) {
 		return nil, err
 	}
 	d.Network = nw
-	if err := nw.Start(ctx); err != nil {
-		return nil, err
+	d.resumed = resumed
+	return d, nil
+}
+
+// Start starts the ledger, the servers and the nodes, then the control
+// endpoint and the traffic, and writes the manifest once all are ready. On
+// error the caller closes the devnet, which stops what started.
+func (d *Devnet) Start(ctx context.Context) (err error) {
+	d.mu.Lock()
+	if d.closed || d.started {
+		d.mu.Unlock()
+		return errors.New("devnet: Start after Start or Close")
+	}
+	d.started = true
+	d.mu.Unlock()
+	if err := d.Network.Start(ctx); err != nil {
+		return err
 	}
 	if d.control, err = startControl(ctx, d); err != nil {
-		return nil, err
+		return err
 	}
-	if cfg.Traffic {
+	if d.cfg.Traffic {
 		d.startTraffic()
 	}
 	if err := d.WriteManifest(); err != nil {
-		return nil, err
+		return err
 	}
-	d.log.Info().Bool("resumed", resumed).Int("nodes", st.Nodes).Str("seed", st.Seed).Msg("devnet ready")
-	return d, nil
+	d.log.Info().Bool("resumed", d.resumed).Int("nodes", d.st.Nodes).Str("seed", d.st.Seed).Msg("devnet ready")
+	return nil
 }
 
 // ensureClients puts the devnet's client identities in the keystore. A name

@@ -363,3 +363,42 @@ func TestResumeKeepsBlockTime(t *testing.T) {
 		t.Fatalf("after a given block time, resumed with %d ms, want 2000", got)
 	}
 }
+
+// TestOpenBindsNothing: Open takes the directory and builds the network but
+// listens on nothing and writes no manifest; Close before Start frees the
+// directory, and a second Start is refused.
+func TestOpenBindsNothing(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(UpConfig{Dir: dir, Nodes: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(UpConfig{Dir: dir}); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Open: %v, want ErrRunning", err)
+	}
+	if _, err := ReadManifest(dir); err == nil {
+		t.Fatal("a manifest before Start")
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err == nil {
+		t.Fatal("Start after Close succeeded")
+	}
+	d, err = Open(UpConfig{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadManifest(dir); err != nil {
+		t.Fatalf("no manifest after Start: %v", err)
+	}
+	if err := d.Start(ctx); err == nil {
+		t.Fatal("a second Start succeeded")
+	}
+}
