@@ -27,7 +27,10 @@ type idJSON struct {
 	Ed25519Pubkey  string   `json:"ed25519_pubkey,omitempty"`
 	SwarmSpace     string   `json:"swarm_space"`
 	RecoveryPhrase string   `json:"recovery_phrase,omitempty"`
-	BlindedIDs     []string `json:"blinded_ids,omitempty"` // with --community-pubkey
+	// With --community-pubkey: the two 15-blinded IDs a Session ID may have
+	// (the account's own first when its key is known), and its 25-blinded ID.
+	BlindedIDs []string `json:"blinded_ids,omitempty"`
+	Blinded25  string   `json:"blinded25_id,omitempty"`
 }
 
 func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
@@ -177,7 +180,13 @@ func idShow(c *cli.Context) error {
 		if err != nil {
 			return usageError(err)
 		}
+		if ed, err := hex.DecodeString(out.Ed25519Pubkey); err == nil && len(ed) == 32 && ed[31]&0x80 != 0 {
+			ids[0], ids[1] = ids[1], ids[0] // the account's key is negative: k*A is the second
+		}
 		out.BlindedIDs = ids[:]
+		if out.Blinded25, err = identity.Blinded25ID(id, key); err != nil {
+			return usageError(err)
+		}
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, out)
@@ -193,7 +202,10 @@ func idShow(c *cli.Context) error {
 	fmt.Fprintf(tw, "swarm space:\t%s\n", out.SwarmSpace)
 	if len(out.BlindedIDs) == 2 {
 		fmt.Fprintf(tw, "blinded ID:\t%s\n", out.BlindedIDs[0])
-		fmt.Fprintf(tw, "or (sign unknown):\t%s\n", out.BlindedIDs[1])
+		if out.Ed25519Pubkey == "" {
+			fmt.Fprintf(tw, "or (sign unknown):\t%s\n", out.BlindedIDs[1])
+		}
+		fmt.Fprintf(tw, "25-blinded ID:\t%s\n", out.Blinded25)
 	}
 	return tw.Flush()
 }

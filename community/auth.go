@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessionctl/sessionctl/identity"
@@ -18,10 +20,23 @@ import (
 
 type ctxKey struct{}
 
-// user is who signed a request: its ID as the server sees it.
+// who is who signed a request.
+type who struct {
+	signer    string // the X-SOGS-Pubkey, lower-case: what its posts show
+	canonical string // canonicalID: what bans, roles, limits and inboxes use
+}
+
+// user is who signed a request, in the one spelling the server compares.
 func user(r *http.Request) string {
-	u, _ := r.Context().Value(ctxKey{}).(string)
-	return u
+	u, _ := r.Context().Value(ctxKey{}).(who)
+	return u.canonical
+}
+
+// signer is the key that signed a request, as it signed: the key its posts
+// verify under and show as their author.
+func signer(r *http.Request) string {
+	u, _ := r.Context().Value(ctxKey{}).(who)
+	return u.signer
 }
 
 // maxSkew is how far an X-SOGS timestamp may be from the server's clock.
@@ -50,14 +65,15 @@ func (s *Server) authed(required bool, h http.HandlerFunc) http.HandlerFunc {
 			httpserve.WriteError(w, code, msg)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
+		u := who{signer: strings.ToLower(pk), canonical: id}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, u)))
 	}
 }
 
 func (s *Server) verify(r *http.Request, pk string, body []byte) (int, string, string) {
 	key, err := hex.DecodeString(pk)
-	if err != nil || len(key) != 33 || (key[0] != 0x15 && key[0] != 0x00) {
-		return http.StatusBadRequest, "X-SOGS-Pubkey: want 66 hex characters, 15 (blinded) or 00", ""
+	if err != nil || len(key) != 33 || (key[0] != 0x15 && key[0] != 0x25 && key[0] != 0x00) {
+		return http.StatusBadRequest, "X-SOGS-Pubkey: want 66 hex characters, 15 or 25 (blinded) or 00", ""
 	}
 	nonce, err := base64.StdEncoding.DecodeString(r.Header.Get("X-SOGS-Nonce"))
 	if err != nil || len(nonce) != 16 {
@@ -75,7 +91,7 @@ func (s *Server) verify(r *http.Request, pk string, body []byte) (int, string, s
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return http.StatusUnauthorized, "X-SOGS-Signature: want 64 bytes in base64", ""
 	}
-	if !ed25519.Verify(key[1:], SigMessage(s.cfg.Key.Public, nonce, ts, r.Method, r.URL.RequestURI(), body), sig) {
+	if !ed25519.Verify(key[1:], SigMessage(s.cfg.Key.Public, nonce, ts, r.Method, signedPath(r.URL), body), sig) {
 		return http.StatusUnauthorized, "X-SOGS-Signature does not verify", ""
 	}
 	id, ok := s.canonicalID(pk)
@@ -100,9 +116,12 @@ func (s *Server) verify(r *http.Request, pk string, body []byte) (int, string, s
 }
 
 // canonicalID is the one spelling of a user the server compares, stores and
-// rate-limits by: lower-case hex, and for an unblinded 00 key, the 15-blinded
-// ID of the same account (so a banned account cannot come back unblinded).
-// It reports false for anything that is not a user ID.
+// rate-limits by: lower-case hex; a 15-blinded key with its top (sign) bit
+// clear, since k*A and -k*A are the two IDs one Session ID may have and only
+// its owner can sign as either; for an unblinded 00 key, that 15-blinded ID
+// of the same account (so a banned account cannot come back unblinded). A
+// 25-blinded ID is unambiguous and kept as it is. It reports false for
+// anything that is not a user ID.
 func (s *Server) canonicalID(id string) (string, bool) {
 	b, err := hex.DecodeString(id)
 	if err != nil || len(b) != 33 {
@@ -114,11 +133,34 @@ func (s *Server) canonicalID(id string) (string, bool) {
 		if err != nil {
 			return "", false
 		}
-		return bid, true
-	case 0x15, 0x25:
+		return s.canonicalID(bid)
+	case 0x15:
+		b[32] &^= 0x80
+		return hex.EncodeToString(b), true
+	case 0x25:
 		return hex.EncodeToString(b), true
 	}
 	return "", false
+}
+
+// signedPath is the path X-SOGS-Signature signs: percent-decoded, as real
+// clients sign it (pysogs's API docs: "the X-SOGS-Signature value must sign
+// the unencoded value"), with the query as sent.
+func signedPath(u *url.URL) string {
+	if u.RawQuery != "" {
+		return u.Path + "?" + u.RawQuery
+	}
+	return u.Path
+}
+
+// ClientSignedPath is signedPath of a request path a client sends, which
+// may be percent-encoded.
+func ClientSignedPath(path string) string {
+	u, err := url.Parse(path)
+	if err != nil {
+		return path
+	}
+	return signedPath(u)
 }
 
 // SigMessage is what X-SOGS-Signature signs.

@@ -62,7 +62,8 @@ func NewClient(t Transport, srv onion.Server) (*Client, error) {
 func (c *Client) ID() string { return c.blinded.ID() }
 
 // BlindedID returns the ID that an account known by arg has on this server:
-// a Session ID (05) is blinded, a blinded ID is returned as it is.
+// a Session ID (05) is 15-blinded (the first of its two candidates: the
+// server treats both as one user), a blinded ID is returned as it is.
 func (c *Client) BlindedID(id identity.AccountID) (string, error) {
 	if id.Prefix == identity.PrefixSession {
 		ids, err := identity.BlindedIDs(id, c.srv.X25519[:])
@@ -84,7 +85,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte) (int,
 	nonce := NewNonce()
 	nb, _ := base64.StdEncoding.DecodeString(nonce)
 	ts := now().Unix()
-	sig := c.blinded.Sign(SigMessage(c.srv.X25519, nb, ts, method, path, body))
+	sig := c.blinded.Sign(SigMessage(c.srv.X25519, nb, ts, method, ClientSignedPath(path), body))
 	headers := map[string]string{
 		"X-SOGS-Pubkey":    c.blinded.ID(),
 		"X-SOGS-Nonce":     nonce,

@@ -326,7 +326,7 @@ func TestOneUserOneID(t *testing.T) {
 	}
 	post := func(s signer, text string) int {
 		body, _ := json.Marshal(map[string]string{"data": base64.StdEncoding.EncodeToString([]byte(text)),
-			"signature": base64.StdEncoding.EncodeToString(ub.Sign([]byte(text)))})
+			"signature": base64.StdEncoding.EncodeToString(s.sign([]byte(text)))})
 		return do(s, community.NewNonce(), "POST", "/room/lobby/message", body)
 	}
 	// Five posts within the window, in three spellings: the sixth is over.

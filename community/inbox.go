@@ -37,18 +37,24 @@ func (s *Server) sendDM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	posted := s.now()
-	res, err := s.db.ExecContext(r.Context(), `INSERT INTO inbox (sender, recipient, posted, message) VALUES (?, ?, ?, ?)`, user(r), to, posted, msg)
+	res, err := s.db.ExecContext(r.Context(), `INSERT INTO inbox (sender, recipient, posted, message) VALUES (?, ?, ?, ?)`, signer(r), to, posted, msg)
 	if err != nil {
 		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	id, _ := res.LastInsertId()
-	httpserve.WriteJSON(w, http.StatusCreated, DM{ID: id, Posted: posted, Sender: user(r), Recipient: to, Message: req.Message})
+	httpserve.WriteJSON(w, http.StatusCreated, DM{ID: id, Posted: posted, Sender: signer(r), Recipient: to, Message: req.Message})
 }
 
+// box lists a user's inbox (recipient: stored canonical) or outbox (sender:
+// stored as signed, so the recipient can answer the key that wrote).
 func (s *Server) box(col string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rows, err := s.db.QueryContext(r.Context(), `SELECT id, posted, sender, recipient, message FROM inbox WHERE `+col+` = ? ORDER BY id`, user(r))
+		me := user(r)
+		if col == "sender" {
+			me = signer(r)
+		}
+		rows, err := s.db.QueryContext(r.Context(), `SELECT id, posted, sender, recipient, message FROM inbox WHERE `+col+` = ? ORDER BY id`, me)
 		if err != nil {
 			httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 			return

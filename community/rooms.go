@@ -202,7 +202,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	data, err1 := base64.StdEncoding.DecodeString(req.Data)
 	sig, err2 := base64.StdEncoding.DecodeString(req.Signature)
 	u := user(r)
-	key, _ := hex.DecodeString(u)
+	key, _ := hex.DecodeString(signer(r))
 	if err1 != nil || err2 != nil || len(data) == 0 || len(data) > 100_000 || len(sig) != 64 || !ed25519.Verify(key[1:], data, sig) {
 		httpserve.WriteError(w, http.StatusBadRequest, "the message must be 1-100,000 bytes with its poster's signature")
 		return
@@ -240,13 +240,13 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	}
 	posted := s.now()
 	res, err := s.db.ExecContext(r.Context(), `INSERT INTO messages (room, session_id, posted, seqno, data, signature) VALUES (?, ?, ?, ?, ?, ?)`,
-		ri.Token, u, posted, seq, data, sig)
+		ri.Token, signer(r), posted, seq, data, sig)
 	if err != nil {
 		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
 		return
 	}
 	id, _ := res.LastInsertId()
-	httpserve.WriteJSON(w, http.StatusCreated, Message{ID: id, SessionID: u, Posted: posted, Seqno: seq, Data: &req.Data, Signature: &req.Signature})
+	httpserve.WriteJSON(w, http.StatusCreated, Message{ID: id, SessionID: signer(r), Posted: posted, Seqno: seq, Data: &req.Data, Signature: &req.Signature})
 }
 
 // bump increments a room's sequence number. Callers hold mu.
@@ -272,9 +272,11 @@ func (s *Server) deleteMsg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := user(r)
-	if mod, _ := s.role(r.Context(), ri.Token, u); !mod && u != author {
-		httpserve.WriteError(w, http.StatusForbidden, "only its author or a moderator may delete a message")
-		return
+	if a, _ := s.canonicalID(author); a != u {
+		if mod, _ := s.role(r.Context(), ri.Token, u); !mod {
+			httpserve.WriteError(w, http.StatusForbidden, "only its author or a moderator may delete a message")
+			return
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha512"
 	"errors"
+	"hash"
 
 	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
@@ -12,56 +13,113 @@ import (
 
 // 15-blinding (SPEC 9): a community server sees each Session account under
 // a key blinded for that server only, k*A, where A is the account's Ed25519
-// key and k = BLAKE2b-64(server Ed25519 public key) reduced mod L. Servers
-// cannot link one account's blinded IDs across servers, and only the
-// account can sign as its blinded key.
+// key and k = BLAKE2b-64(server public key) reduced mod L. Servers cannot
+// link one account's blinded IDs across servers, and only the account can
+// sign as its blinded key. The key is published as computed: a Session ID
+// gives A only up to its sign (it is the X25519 form), so from an ID alone
+// there are two candidate 15-blinded IDs (BlindedIDs).
 //
-// A Session ID gives A only up to its sign (it is the X25519 form), so the
-// blinded key is kept with its sign bit clear: the account negates its
-// blinded private scalar when k*A would have it set. Then the blinded ID
-// anyone computes from a Session ID (BlindedIDs' first) is the one the
-// account signs with.
+// 25-blinding, which current clients use: k = BLAKE2b-64(05 || X25519 key ||
+// server public key) reduced, and the blinded key is k*|A|, where |A| is the
+// Ed25519 key with its sign bit clear (the account negates k when its own A
+// is negative), so one Session ID has exactly one 25-blinded ID. Signatures
+// take their nonce from BLAKE2b rather than SHA-512 (Blind25).
+//
+// Known answers: libsession-util tests/test_blinding.cpp (blind_test.go).
 
-// blindFactor returns k for a server's Ed25519 public key.
+// blindFactor returns k for a server's public key.
 func blindFactor(serverPub []byte) *edwards25519.Scalar {
 	h := blake2b.Sum512(serverPub)
 	k, _ := edwards25519.NewScalar().SetUniformBytes(h[:])
 	return k
 }
 
-// Blinded is an account's key pair blinded for one community server.
-type Blinded struct {
-	scalar *edwards25519.Scalar // k*a, or its negation
-	nonce  []byte               // the second half of SHA-512(seed), for deterministic nonces
-	Public [32]byte             // k*A with the sign bit clear
+// blind25Factor returns k for a Session ID's X25519 key and a server's key.
+func blind25Factor(x25519, serverPub []byte) *edwards25519.Scalar {
+	h, _ := blake2b.New512(nil)
+	h.Write([]byte{byte(PrefixSession)})
+	h.Write(x25519)
+	h.Write(serverPub)
+	k, _ := edwards25519.NewScalar().SetUniformBytes(h.Sum(nil))
+	return k
 }
 
-// ID returns the blinded Account ID: "15" + the blinded key.
-func (b *Blinded) ID() string { return AccountID{Prefix: PrefixBlinded15, Key: b.Public}.String() }
+// Blinded is an account's key pair blinded for one community server.
+type Blinded struct {
+	prefix Prefix               // 15 or 25
+	scalar *edwards25519.Scalar // the blinded private scalar
+	nonce  []byte               // the key of deterministic nonces
+	Public [32]byte             // the blinded public key
+}
 
-// Blind15 blinds keys for the server whose Ed25519 public key is serverPub.
+// ID returns the blinded Account ID: "15" or "25" + the blinded key.
+func (b *Blinded) ID() string { return AccountID{Prefix: b.prefix, Key: b.Public}.String() }
+
+// Prefix says which blinding b is: PrefixBlinded15 or PrefixBlinded25.
+func (b *Blinded) Prefix() Prefix { return b.prefix }
+
+// secretScalar returns the account's clamped Ed25519 scalar a (A = a*G).
+func secretScalar(keys *Keys) (*edwards25519.Scalar, error) {
+	h := sha512.Sum512(keys.Ed25519.Seed())
+	return edwards25519.NewScalar().SetBytesWithClamping(h[:32])
+}
+
+// Blind15 blinds keys for the server whose public key is serverPub.
 func Blind15(keys *Keys, serverPub []byte) (*Blinded, error) {
 	if len(serverPub) != 32 {
 		return nil, errors.New("blind: a server key is 32 bytes")
 	}
-	h := sha512.Sum512(keys.Ed25519.Seed())
-	a, err := edwards25519.NewScalar().SetBytesWithClamping(h[:32])
+	a, err := secretScalar(keys)
 	if err != nil {
 		return nil, err
 	}
 	ka := edwards25519.NewScalar().Multiply(blindFactor(serverPub), a)
 	pub := new(edwards25519.Point).ScalarBaseMult(ka).Bytes()
-	if pub[31]&0x80 != 0 {
-		ka.Negate(ka)
-		pub = new(edwards25519.Point).ScalarBaseMult(ka).Bytes()
-	}
-	return &Blinded{scalar: ka, nonce: h[32:], Public: [32]byte(pub)}, nil
+	// The nonce key is SHA-512 of the 64-byte libsodium secret key (seed
+	// and public key), its second half.
+	nk := sha512.Sum512(append(keys.Ed25519.Seed(), keys.Ed25519Public()...))
+	return &Blinded{prefix: PrefixBlinded15, scalar: ka, nonce: nk[32:], Public: [32]byte(pub)}, nil
 }
 
+// Blind25 blinds keys for the server whose public key is serverPub, the
+// 25 way.
+func Blind25(keys *Keys, serverPub []byte) (*Blinded, error) {
+	if len(serverPub) != 32 {
+		return nil, errors.New("blind: a server key is 32 bytes")
+	}
+	a, err := secretScalar(keys)
+	if err != nil {
+		return nil, err
+	}
+	k := blind25Factor(keys.X25519Public[:], serverPub)
+	if keys.Ed25519Public()[31]&0x80 != 0 {
+		k.Negate(k)
+	}
+	ka := edwards25519.NewScalar().Multiply(k, a)
+	pub := new(edwards25519.Point).ScalarBaseMult(ka).Bytes()
+	sh, _ := blake2b.New256(blind25SeedKey)
+	sh.Write(keys.Ed25519.Seed())
+	return &Blinded{prefix: PrefixBlinded25, scalar: ka, nonce: sh.Sum(nil), Public: [32]byte(pub)}, nil
+}
+
+// The BLAKE2b keys of 25-blinded signatures' nonces (libsession).
+var (
+	blind25SeedKey = []byte("SessCommBlind25_seed")
+	blind25SigKey  = []byte("SessCommBlind25_sig")
+)
+
 // Sign makes an Ed25519 signature by the blinded key: ed25519.Verify with
-// Public accepts it.
+// Public accepts it. The nonce is deterministic, as libsession's, so the
+// same message gives the same bytes: r = SHA-512(SHA-512(seed || A)[32:] ||
+// key || msg) for 15; for 25, r = BLAKE2b-64 keyed "SessCommBlind25_sig"
+// over (BLAKE2b-32 keyed "SessCommBlind25_seed" of the seed) || key || msg.
 func (b *Blinded) Sign(msg []byte) []byte {
-	rh := sha512.New()
+	var rh hash.Hash
+	if b.prefix == PrefixBlinded25 {
+		rh, _ = blake2b.New512(blind25SigKey)
+	} else {
+		rh = sha512.New()
+	}
 	rh.Write(b.nonce)
 	rh.Write(b.Public[:])
 	rh.Write(msg)
@@ -81,20 +139,12 @@ func VerifyBlinded(pub [32]byte, msg, sig []byte) bool {
 	return len(sig) == ed25519.SignatureSize && ed25519.Verify(pub[:], msg, sig)
 }
 
-// BlindedIDs returns the two 15-blinded IDs a server could see for a Session
-// ID (the sign of A is unknown): the first is the one the account uses.
-func BlindedIDs(id AccountID, serverPub []byte) ([2]string, error) {
-	var out [2]string
-	if id.Prefix != PrefixSession {
-		return out, errors.New("blind: only Session IDs (05) are blinded")
-	}
-	if len(serverPub) != 32 {
-		return out, errors.New("blind: a server key is 32 bytes")
-	}
-	// The Edwards y of the Montgomery u: y = (u - 1) / (u + 1); sign bit clear.
+// positiveEd25519 returns the Ed25519 point of a Session ID's X25519 key
+// whose sign bit is clear: y = (u - 1) / (u + 1).
+func positiveEd25519(x [32]byte) (*edwards25519.Point, error) {
 	var u, one, num, den, y field.Element
-	if _, err := u.SetBytes(id.Key[:]); err != nil {
-		return out, err
+	if _, err := u.SetBytes(x[:]); err != nil {
+		return nil, err
 	}
 	one.One()
 	num.Subtract(&u, &one)
@@ -102,14 +152,52 @@ func BlindedIDs(id AccountID, serverPub []byte) ([2]string, error) {
 	y.Multiply(&num, den.Invert(&den))
 	A, err := new(edwards25519.Point).SetBytes(y.Bytes())
 	if err != nil {
-		return out, errors.New("blind: the Session ID is not a curve point")
+		return nil, errors.New("blind: the Session ID is not a curve point")
+	}
+	return A, nil
+}
+
+func checkBlindable(id AccountID, serverPub []byte) error {
+	if id.Prefix != PrefixSession {
+		return errors.New("blind: only Session IDs (05) are blinded")
+	}
+	if len(serverPub) != 32 {
+		return errors.New("blind: a server key is 32 bytes")
+	}
+	return nil
+}
+
+// BlindedIDs returns the two 15-blinded IDs a server could see for a Session
+// ID, as libsession's blind15_id orders them: the first is the account's
+// when its Ed25519 key is positive, the second (the first negated: its top
+// bit flipped) when it is negative.
+func BlindedIDs(id AccountID, serverPub []byte) ([2]string, error) {
+	var out [2]string
+	if err := checkBlindable(id, serverPub); err != nil {
+		return out, err
+	}
+	A, err := positiveEd25519(id.Key)
+	if err != nil {
+		return out, err
 	}
 	kA := new(edwards25519.Point).ScalarMult(blindFactor(serverPub), A).Bytes()
-	kA[31] &^= 0x80
 	out[0] = AccountID{Prefix: PrefixBlinded15, Key: [32]byte(kA)}.String()
-	kA[31] |= 0x80
+	kA[31] ^= 0x80
 	out[1] = AccountID{Prefix: PrefixBlinded15, Key: [32]byte(kA)}.String()
 	return out, nil
+}
+
+// Blinded25ID returns the one 25-blinded ID of a Session ID for a server.
+func Blinded25ID(id AccountID, serverPub []byte) (string, error) {
+	if err := checkBlindable(id, serverPub); err != nil {
+		return "", err
+	}
+	A, err := positiveEd25519(id.Key)
+	if err != nil {
+		return "", err
+	}
+	kA := new(edwards25519.Point).ScalarMult(blind25Factor(id.Key[:], serverPub), A).Bytes()
+	return AccountID{Prefix: PrefixBlinded25, Key: [32]byte(kA)}.String(), nil
 }
 
 // BlindEd25519 returns the 15-blinded ID, for the server whose key is
@@ -125,6 +213,5 @@ func BlindEd25519(pub, serverPub []byte) (string, error) {
 		return "", errors.New("blind: the key is not a curve point")
 	}
 	kA := new(edwards25519.Point).ScalarMult(blindFactor(serverPub), A).Bytes()
-	kA[31] &^= 0x80
 	return AccountID{Prefix: PrefixBlinded15, Key: [32]byte(kA)}.String(), nil
 }
