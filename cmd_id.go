@@ -22,11 +22,11 @@ func keystore(c *cli.Context) *identity.Keystore {
 
 // idJSON is the stable --json form of an identity.
 type idJSON struct {
-	Name           string   `json:"name,omitempty"`
-	AccountID      string   `json:"account_id"`
-	Ed25519Pubkey  string   `json:"ed25519_pubkey,omitempty"`
-	SwarmSpace     string   `json:"swarm_space"`
-	RecoveryPhrase string   `json:"recovery_phrase,omitempty"`
+	Name           string `json:"name,omitempty"`
+	AccountID      string `json:"account_id"`
+	Ed25519Pubkey  string `json:"ed25519_pubkey,omitempty"`
+	SwarmSpace     string `json:"swarm_space"`
+	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
 	// With --community-pubkey: the two 15-blinded IDs a Session ID may have
 	// (the account's own first when its key is known), and its 25-blinded ID.
 	BlindedIDs []string `json:"blinded_ids,omitempty"`

@@ -46,7 +46,7 @@ func TestXSOGSKnownAnswers(t *testing.T) {
 	const path = "/room/the-best-room/messages/recent?limit=25"
 	body := []byte("This is a test message body 12345")
 	for _, c := range []struct {
-		body              []byte
+		body               []byte
 		unblinded, blinded string
 	}{
 		{nil, "xxLpXHbomAJMB9AtGMyqvBsXrdd2040y+Ol/IKzElWfKJa3EYZRv1GLO6CTLhrDFUwVQe8PPltyGs54Kd7O5Cg==",
