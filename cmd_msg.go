@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -131,8 +132,8 @@ func send(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(data)+28 > fileserver.MaxFileSize {
-			return usagef("--attach %s: %d bytes; the file server takes at most %d", path, len(data), fileserver.MaxFileSize-28)
+		if len(data) > fileserver.MaxFileSize {
+			return usagef("--attach %s: %d bytes; the file server takes at most %d", path, len(data), fileserver.MaxFileSize)
 		}
 		att, err := cl.Upload(ctx, srv, filepath.Base(path), data)
 		if err != nil {
@@ -327,8 +328,8 @@ func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, dir
 	}
 	for _, m := range msgs {
 		for _, a := range m.Attachments {
-			if a.Server != srv.URL {
-				fmt.Fprintf(c.App.ErrWriter, "attachment %s: not on the devnet's file server (%s); skipped\n", escapeText(a.Name), escapeText(a.Server))
+			if a.URL != strings.TrimRight(srv.URL, "/")+"/file/"+a.ID {
+				fmt.Fprintf(c.App.ErrWriter, "attachment %s: not on the devnet's file server (%s); skipped\n", escapeText(a.Name), escapeText(a.URL))
 				continue
 			}
 			data, err := cl.Download(ctx, srv, a)
@@ -409,7 +410,7 @@ func fileCommand() *cli.Command {
 		Usage: "upload and download encrypted files on the devnet's file server, through onion requests",
 		Subcommands: []*cli.Command{
 			{
-				Name: "upload", Usage: "encrypt a file and upload it; prints its id and key", ArgsUsage: "PATH",
+				Name: "upload", Usage: "encrypt a file and upload it; prints its id, key, size and digest", ArgsUsage: "PATH",
 				Flags: []cli.Flag{asFlag, ledgerURLFlag, ledgerTokenFlag, jsonFlag},
 				Action: func(c *cli.Context) error {
 					path, err := oneArg(c, "PATH")
@@ -420,8 +421,8 @@ func fileCommand() *cli.Command {
 					if err != nil {
 						return usageError(err)
 					}
-					if len(data)+28 > fileserver.MaxFileSize {
-						return usagef("%s: %d bytes; the file server takes at most %d", path, len(data), fileserver.MaxFileSize-28)
+					if len(data) > fileserver.MaxFileSize {
+						return usagef("%s: %d bytes; the file server takes at most %d", path, len(data), fileserver.MaxFileSize)
 					}
 					if c.String("as") == "" {
 						return usagef("--as NAME is required")
@@ -442,14 +443,17 @@ func fileCommand() *cli.Command {
 					if c.Bool("json") {
 						return printJSON(c.App.Writer, att)
 					}
-					fmt.Fprintf(c.App.Writer, "id:  %s\nkey: %s\n", att.ID, att.Key)
+					fmt.Fprintf(c.App.Writer, "id:     %s\nkey:    %s\nsize:   %d\ndigest: %s\n", att.ID,
+						base64.StdEncoding.EncodeToString(att.Key), att.Size, base64.StdEncoding.EncodeToString(att.Digest))
 					return nil
 				},
 			},
 			{
 				Name: "download", Usage: "download a file and decrypt it", ArgsUsage: "ID",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "key", Usage: "the file's `KEY` (base64)"},
+					&cli.StringFlag{Name: "key", Usage: "the file's `KEY` (64 bytes, base64)"},
+					&cli.IntFlag{Name: "size", Usage: "the file's `SIZE` before padding (without it the padding stays)"},
+					&cli.StringFlag{Name: "digest", Usage: "the upload's SHA-256 `DIGEST` (base64), checked when given"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where to write it (`PATH`)"},
 					asFlag, ledgerURLFlag, ledgerTokenFlag,
 				},
@@ -478,7 +482,18 @@ func fileCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					data, err := cl.Download(c.Context, srv, client.Attachment{ID: id, Key: c.String("key")})
+					key, err := base64.StdEncoding.DecodeString(c.String("key"))
+					if err != nil || len(key) != client.AttachmentKeySize {
+						return usagef("--key: want %d bytes in base64", client.AttachmentKeySize)
+					}
+					digest, err := base64.StdEncoding.DecodeString(c.String("digest"))
+					if err != nil {
+						return usagef("--digest: want base64")
+					}
+					if c.Int("size") < 0 {
+						return usagef("--size: want a number of bytes")
+					}
+					data, err := cl.Download(c.Context, srv, client.Attachment{ID: id, Key: key, Digest: digest, Size: c.Int("size")})
 					if errors.Is(err, client.ErrAttachment) {
 						return usageError(err)
 					}

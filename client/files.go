@@ -2,15 +2,13 @@ package client
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/sessionctl/sessionctl/onion"
 )
@@ -92,54 +90,25 @@ func (c *Client) ServerRequestHeaders(ctx context.Context, srv ServerInfo, metho
 	return 0, nil, fmt.Errorf("%w: %v", ErrUnreachable, lastErr)
 }
 
-// Attachment is a file sent with a message: where it is and its key.
+// Attachment is a file sent with a message: where it is and how to open
+// it, the fields of Session's AttachmentPointer.
 type Attachment struct {
-	ID     string `json:"id"`
-	Key    string `json:"key"` // AES-256-GCM key, base64
-	Name   string `json:"name"`
-	Size   int    `json:"size"` // of the plaintext
-	Server string `json:"server"`
+	ID          string `json:"id"` // the file server's id: decimal digits
+	ContentType string `json:"content_type,omitempty"`
+	Key         []byte `json:"key"`    // 64 bytes: AES-256 key || HMAC-SHA256 key
+	Size        int    `json:"size"`   // of the plaintext, before padding
+	Digest      []byte `json:"digest"` // SHA-256 of the upload
+	Name        string `json:"name"`
+	URL         string `json:"url"` // <file server>/file/<id>
 }
 
 // ErrNoFile is a download of a file the server does not have (or no more).
 var ErrNoFile = errors.New("no such file on the file server (or it expired)")
 
-// ErrAttachment is returned for an attachment that does not decrypt.
-var ErrAttachment = errors.New("the attachment does not decrypt with its key")
-
-// EncryptAttachment seals data under a fresh AES-256-GCM key: nonce || ciphertext || tag.
-func EncryptAttachment(data []byte) (blob, key []byte, err error) {
-	key = make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, nil, err
-	}
-	block, _ := aes.NewCipher(key)
-	aead, _ := cipher.NewGCM(block)
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(data)+aead.Overhead())
-	rand.Read(nonce)
-	return aead.Seal(nonce, nonce, data, nil), key, nil
-}
-
-// DecryptAttachment opens what EncryptAttachment sealed.
-func DecryptAttachment(blob, key []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, ErrAttachment
-	}
-	aead, _ := cipher.NewGCM(block)
-	if len(blob) < aead.NonceSize()+aead.Overhead() {
-		return nil, ErrAttachment
-	}
-	plain, err := aead.Open(nil, blob[:aead.NonceSize()], blob[aead.NonceSize():], nil)
-	if err != nil {
-		return nil, ErrAttachment
-	}
-	return plain, nil
-}
-
-// Upload encrypts data and stores it on the file server.
+// Upload encrypts data as Session clients do and stores it on the file
+// server.
 func (c *Client) Upload(ctx context.Context, srv ServerInfo, name string, data []byte) (*Attachment, error) {
-	blob, key, err := EncryptAttachment(data)
+	blob, key, digest, err := EncryptAttachment(rand.Reader, data)
 	if err != nil {
 		return nil, err
 	}
@@ -153,19 +122,34 @@ func (c *Client) Upload(ctx context.Context, srv ServerInfo, name string, data [
 	var out struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(body, &out); err != nil || out.ID == "" {
-		return nil, errors.New("the file server's answer has no id")
+	if err := json.Unmarshal(body, &out); err != nil || !allDigits(out.ID) {
+		return nil, errors.New("the file server's answer has no id of decimal digits")
 	}
-	return &Attachment{ID: out.ID, Key: base64.StdEncoding.EncodeToString(key), Name: name, Size: len(data), Server: srv.URL}, nil
+	return &Attachment{ID: out.ID, Key: key, Size: len(data), Digest: digest, Name: name,
+		URL: strings.TrimRight(srv.URL, "/") + "/file/" + out.ID}, nil
+}
+
+func allDigits(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Download fetches an attachment and decrypts it.
 func (c *Client) Download(ctx context.Context, srv ServerInfo, a Attachment) ([]byte, error) {
-	key, err := base64.StdEncoding.DecodeString(a.Key)
-	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("%w: bad key", ErrAttachment)
+	if !allDigits(a.ID) {
+		return nil, fmt.Errorf("%w: %q", ErrNoFile, a.ID)
 	}
-	code, body, err := c.ServerRequest(ctx, srv, "GET", "/file/"+url.PathEscape(a.ID), nil)
+	if len(a.Key) != AttachmentKeySize {
+		return nil, fmt.Errorf("%w: the key is not %d bytes", ErrAttachment, AttachmentKeySize)
+	}
+	code, body, err := c.ServerRequest(ctx, srv, "GET", "/file/"+a.ID, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -175,5 +159,5 @@ func (c *Client) Download(ctx context.Context, srv ServerInfo, a Attachment) ([]
 	if code != 200 {
 		return nil, fmt.Errorf("download refused (%d): %s", code, truncate(string(body), 100))
 	}
-	return DecryptAttachment(body, key)
+	return DecryptAttachment(body, a.Key, a.Digest, a.Size)
 }

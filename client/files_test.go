@@ -35,6 +35,9 @@ func TestAttachment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if strings.Trim(att.ID, "0123456789") != "" || att.URL != srv.URL+"/file/"+att.ID || len(att.Digest) != 32 {
+		t.Fatalf("the attachment pointer: id %q, url %q, digest %x", att.ID, att.URL, att.Digest)
+	}
 	if _, err := alice.SendContent(ctx, bobK.AccountID(), client.Content{Text: "look", Attachments: []client.Attachment{*att}}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,12 +62,12 @@ func TestAttachment(t *testing.T) {
 	}
 	// A wrong key does not open it.
 	bad := *att
-	bad.Key = strings.Repeat("A", 44)
+	bad.Key = make([]byte, client.AttachmentKeySize)
 	if _, err := bob.Download(ctx, srv, bad); err == nil {
 		t.Fatal("a wrong key opened the attachment")
 	}
 	// Too big is refused; expired is gone.
-	big := make([]byte, fileserver.MaxFileSize)
+	big := make([]byte, fileserver.MaxFileSize+1)
 	rand.Read(big)
 	if _, err := alice.Upload(ctx, srv, "big", big); err == nil || !strings.Contains(err.Error(), "413") {
 		t.Fatalf("an oversized upload: %v", err)

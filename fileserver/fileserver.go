@@ -3,9 +3,10 @@
 // exit node forwards them by HTTP, so the server never learns a client's
 // address and never sees plaintext.
 //
-//	POST /file            the raw body is stored; answers {"id"}
+//	POST /file            the raw body is stored; answers 200 {"id": "<decimal digits>"}
+//	                      (real clients check the id is all digits)
 //	GET  /file/{id}       the bytes
-//	GET  /file/{id}/info  {"id", "size", "uploaded", "expires"}
+//	GET  /file/{id}/info  {"id", "size", "uploaded", "expires"} (unix seconds)
 //	POST /oxen/v4/lsrpc   an onion request: the body is a v4 request sealed to the
 //	                      server's X25519 key (onion.SealForServer); the answer is
 //	                      the v4 reply sealed with the same key
@@ -18,12 +19,13 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -34,8 +36,13 @@ import (
 	"github.com/sessionctl/sessionctl/onion"
 )
 
-// MaxFileSize is the upload limit: 10 MB.
+// MaxFileSize is the largest attachment: 10 MB, before encryption.
 const MaxFileSize = 10_000_000
+
+// MaxUploadSize is the upload limit: MaxFileSize once encrypted as Session
+// clients encrypt attachments (a 16-byte IV, up to 16 bytes of PKCS#7
+// padding and a 32-byte MAC).
+const MaxUploadSize = MaxFileSize + 64
 
 // Config configures a Server.
 type Config struct {
@@ -163,11 +170,11 @@ func (s *Server) clean(ctx context.Context) {
 }
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFileSize))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxUploadSize))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			httpserve.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a file is at most %d bytes", MaxFileSize))
+			httpserve.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a file is at most %d bytes", MaxUploadSize))
 			return
 		}
 		httpserve.WriteError(w, http.StatusBadRequest, "unreadable body")
@@ -177,34 +184,54 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		httpserve.WriteError(w, http.StatusBadRequest, "an empty file")
 		return
 	}
-	idb := make([]byte, 16)
-	rand.Read(idb)
-	id := hex.EncodeToString(idb)
 	now := s.cfg.Now()
-	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO files (id, data, uploaded, expires) VALUES (?, ?, ?, ?)`,
-		id, data, now.UnixMilli(), now.Add(s.cfg.Expiry).UnixMilli()); err != nil {
-		s.log.Error().Err(err).Msg("store file")
-		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
-		return
+	var id string
+	for attempt := 0; ; attempt++ {
+		id = newID()
+		res, err := s.db.ExecContext(r.Context(), `INSERT INTO files (id, data, uploaded, expires) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			id, data, now.UnixMilli(), now.Add(s.cfg.Expiry).UnixMilli())
+		if err != nil {
+			s.log.Error().Err(err).Msg("store file")
+			httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
+			return
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			break
+		}
+		if attempt == 3 {
+			httpserve.WriteError(w, http.StatusInternalServerError, "no free file id")
+			return
+		}
 	}
 	s.log.Debug().Str("id", id).Int("size", len(data)).Msg("file stored")
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
+// newID returns a random file id in decimal digits, below 2^53 so that
+// clients that read it as a JavaScript number keep it exact, and random so
+// that nobody lists the server's files by counting.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return strconv.FormatUint(binary.BigEndian.Uint64(b[:])%(1<<53-1)+1, 10)
+}
+
 // FileInfo is the answer of /file/{id}/info.
 type FileInfo struct {
-	ID       string `json:"id"`
-	Size     int    `json:"size"`
-	Uploaded int64  `json:"uploaded"` // unix ms
-	Expires  int64  `json:"expires"`  // unix ms
+	ID       string  `json:"id"`
+	Size     int     `json:"size"`
+	Uploaded float64 `json:"uploaded"` // unix seconds
+	Expires  float64 `json:"expires"`  // unix seconds
 }
 
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request, withData bool) ([]byte, *FileInfo) {
 	id := r.PathValue("id")
 	var fi FileInfo
 	var data []byte
+	var uploaded, expires int64
 	err := s.db.QueryRowContext(r.Context(), `SELECT data, uploaded, expires FROM files WHERE id = ? AND expires > ?`, id, s.cfg.Now().UnixMilli()).
-		Scan(&data, &fi.Uploaded, &fi.Expires)
+		Scan(&data, &uploaded, &expires)
+	fi.Uploaded, fi.Expires = float64(uploaded)/1000, float64(expires)/1000
 	if errors.Is(err, sql.ErrNoRows) {
 		httpserve.WriteError(w, http.StatusNotFound, "no such file (or it expired)")
 		return nil, nil
