@@ -42,10 +42,6 @@ func (c *Client) ServerRequestHeaders(ctx context.Context, srv ServerInfo, metho
 	}
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
-		payload, key, err := onion.SealForServer(rand.Reader, srv.X25519, v4, c.cfg.EncType)
-		if err != nil {
-			return 0, nil, err
-		}
 		path, err := c.ensurePath(ctx, "")
 		if err != nil {
 			return 0, nil, err
@@ -53,8 +49,8 @@ func (c *Client) ServerRequestHeaders(ctx context.Context, srv ServerInfo, metho
 		c.mu.Lock()
 		hops := []onion.Hop{c.hop(path[0]), c.hop(path[1]), c.hop(path[2])}
 		c.mu.Unlock()
-		req, err := onion.BuildHTTP(rand.Reader, hops, onion.Routing{Host: u.Hostname(), Port: port, Protocol: u.Scheme,
-			Target: "/oxen/v4/lsrpc", Method: "POST"}, payload, c.cfg.EncType)
+		req, key, err := onion.BuildHTTP(rand.Reader, hops, onion.Routing{Host: u.Hostname(), Port: port, Protocol: u.Scheme,
+			Target: "/oxen/v4/lsrpc", Method: "POST"}, srv.X25519, v4, c.cfg.EncType)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -185,21 +185,29 @@ func (n *Node) onionForward(ctx context.Context, s network.Stream, hop int, p *o
 	s.Close()
 }
 
-// onionHTTP forwards the payload by HTTP to a server the network knows
+// onionHTTP forwards the layer by HTTP to a server the network knows
 // (Config.Servers) and relays its answer (sealed by the server for the
 // client) unchanged. Any other address is refused, so a request cannot make
 // the exit reach another port of this machine; redirects are not followed.
 func (n *Node) onionHTTP(ctx context.Context, s network.Stream, p *onion.Peeled) {
 	r := p.Routing
-	scheme := r.Protocol
+	// As the storage server reads a host layer: no protocol means https, no
+	// port the protocol's own.
+	scheme, port := r.Protocol, r.Port
 	if scheme == "" {
-		scheme = "http"
+		scheme = "https"
 	}
-	if scheme != "http" && scheme != "https" || r.Port <= 0 || r.Port > 65535 || len(r.Target) == 0 || r.Target[0] != '/' {
+	if port == 0 {
+		port = 443
+		if scheme == "http" {
+			port = 80
+		}
+	}
+	if scheme != "http" && scheme != "https" || port < 0 || port > 65535 || len(r.Target) == 0 || r.Target[0] != '/' {
 		n.onionReply(s, onion.StatusBadRequest, "bad server address: want protocol http(s), a port and a /target")
 		return
 	}
-	hostport := net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
+	hostport := net.JoinHostPort(r.Host, strconv.Itoa(port))
 	if !slices.Contains(n.cfg.Servers, hostport) {
 		n.onionReply(s, onion.StatusForbidden, "the exit forwards only to the network's servers")
 		return
@@ -209,7 +217,9 @@ func (n *Node) onionHTTP(ctx context.Context, s network.Stream, p *onion.Peeled)
 		method = http.MethodPost
 	}
 	url := scheme + "://" + hostport + r.Target
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(p.Body))
+	// The server gets the whole layer: its JSON names the key to decrypt
+	// the ciphertext with.
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(p.Layer))
 	if err != nil {
 		n.onionReply(s, onion.StatusBadRequest, "bad server request")
 		return

@@ -186,8 +186,8 @@ func TestExitForwardsOnlyToKnownServers(t *testing.T) {
 		for _, c := range port {
 			p = p*10 + int(c-'0')
 		}
-		req, err := onion.BuildHTTP(rand.Reader, []onion.Hop{{Ed25519: exit.Key(), X25519: exit.X25519()}},
-			onion.Routing{Host: host, Port: p, Protocol: "http", Target: "/oxen/v4/lsrpc", Method: "POST"}, []byte("sealed"), onion.XChaCha20)
+		req, _, err := onion.BuildHTTP(rand.Reader, []onion.Hop{{Ed25519: exit.Key(), X25519: exit.X25519()}},
+			onion.Routing{Host: host, Port: p, Protocol: "http", Target: "/oxen/v4/lsrpc", Method: "POST"}, [32]byte{9}, []byte("sealed"), onion.XChaCha20)
 		if err != nil {
 			t.Fatal(err)
 		}

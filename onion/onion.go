@@ -45,6 +45,15 @@ const (
 	AESGCM    EncType = "aes-gcm"
 )
 
+// orDefault is the encryption a layer names: aes-gcm when it names none,
+// as the storage server reads it.
+func (t EncType) orDefault() EncType {
+	if t == "" {
+		return AESGCM
+	}
+	return t
+}
+
 // MaxHops bounds the nodes a request may pass through.
 const MaxHops = 15
 
@@ -260,15 +269,24 @@ func Build(rand io.Reader, path []Hop, dest Hop, payload []byte, t EncType) ([]b
 }
 
 // BuildHTTP makes an onion request whose last hop, path[len-1], forwards
-// payload by HTTP as r says (host, target, port, protocol, method). payload
-// is already encrypted for the server; its reply passes back unchanged.
-func BuildHTTP(rand io.Reader, path []Hop, r Routing, payload []byte, t EncType) ([]byte, error) {
+// plain, encrypted for the server's X25519 key, by HTTP as r says (host,
+// target, port, protocol, method). As in the real network, the exit's layer
+// is [N][ciphertext for the server][{host, target, ..., ephemeral_key,
+// enc_type}] and the exit POSTs that whole layer to the server, which
+// decrypts it with the ephemeral key named there (OpenForServer). The key
+// opens the server's reply, which the hops pass back unchanged.
+func BuildHTTP(rand io.Reader, path []Hop, r Routing, server [32]byte, plain []byte, t EncType) ([]byte, ReplyKey, error) {
 	if len(path) == 0 {
-		return nil, fmt.Errorf("onion: an HTTP request needs at least one hop")
+		return nil, ReplyKey{}, fmt.Errorf("onion: an HTTP request needs at least one hop")
 	}
+	ct, eph, rk, err := sealForServer(rand, server, plain, t)
+	if err != nil {
+		return nil, ReplyKey{}, err
+	}
+	r.EphemeralKey, r.EncType = hex.EncodeToString(eph[:]), t
 	last := path[len(path)-1]
-	out, _, err := build(rand, path[:len(path)-1], last.X25519, last.Ed25519, r, payload, t)
-	return out, err
+	out, _, err := build(rand, path[:len(path)-1], last.X25519, last.Ed25519, r, ct, t)
+	return out, rk, err
 }
 
 // layerKey is one layer's ephemeral key and symmetric key.
@@ -346,9 +364,12 @@ func build(rand io.Reader, path []Hop, finalX [32]byte, finalEd string, fin Rout
 // Peeled is what a node finds when it decrypts its layer.
 type Peeled struct {
 	// Body is the next layer's ciphertext (forward), the request (destination)
-	// or the server's payload (HTTP).
+	// or the ciphertext for the server (HTTP).
 	Body    []byte
 	Routing Routing
+	// Layer is the whole decrypted layer, [N][Body][JSON]: what an exit
+	// POSTs to a server.
+	Layer []byte
 	// reply encrypts the destination's answer.
 	reply func(rand io.Reader, plain []byte) ([]byte, error)
 }
@@ -375,11 +396,12 @@ func Peel(data []byte, node KeyPair) (*Peeled, error) {
 		return nil, fmt.Errorf("%w: ephemeral_key is not 32 bytes of hex", ErrFormat)
 	}
 	eph := [32]byte(ephB)
-	key, err := symmetricKey(r.EncType, node.Private, eph, eph, node.Public)
+	encType := r.EncType.orDefault()
+	key, err := symmetricKey(encType, node.Private, eph, eph, node.Public)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := open(r.EncType, key, ct)
+	plain, err := open(encType, key, ct)
 	if err != nil {
 		return nil, err
 	}
@@ -395,12 +417,15 @@ func Peel(data []byte, node KeyPair) (*Peeled, error) {
 		if _, err := hex.DecodeString(inner.EphemeralKey); err != nil || len(inner.EphemeralKey) != 64 {
 			return nil, fmt.Errorf("%w: the next layer has no ephemeral key", ErrFormat)
 		}
-	case inner.Headers != nil, inner.Host != "":
+	case inner.Host != "":
+		if _, err := hex.DecodeString(inner.EphemeralKey); err != nil || len(inner.EphemeralKey) != 64 {
+			return nil, fmt.Errorf("%w: the server's layer has no ephemeral key", ErrFormat)
+		}
+	case inner.Headers != nil:
 	default:
 		return nil, fmt.Errorf("%w: the layer names no destination", ErrFormat)
 	}
-	encType := r.EncType
-	return &Peeled{Body: body, Routing: inner, reply: func(rand io.Reader, plain []byte) ([]byte, error) {
+	return &Peeled{Body: body, Routing: inner, Layer: plain, reply: func(rand io.Reader, plain []byte) ([]byte, error) {
 		return seal(encType, key, plain, rand)
 	}}, nil
 }
@@ -457,50 +482,61 @@ func DecodeV4(data []byte) (first, second []byte, err error) {
 }
 
 // SealForServer encrypts a server request (the v4 encoding) for a server's
-// X25519 key, as the body the exit node forwards by HTTP: the layer format,
-// with the ephemeral key and enc_type in its JSON. The key opens the
-// server's reply.
+// X25519 key in the layer format, with the ephemeral key and enc_type in its
+// JSON: what a client posting straight to the server sends (through the
+// onion path, BuildHTTP adds the host fields to that JSON). The key opens
+// the server's reply.
 func SealForServer(rand io.Reader, server [32]byte, plain []byte, t EncType) ([]byte, ReplyKey, error) {
-	var eph KeyPair
-	if _, err := io.ReadFull(rand, eph.Private[:]); err != nil {
-		return nil, ReplyKey{}, err
-	}
-	if err := eph.derivePublic(); err != nil {
-		return nil, ReplyKey{}, err
-	}
-	key, err := symmetricKey(t, eph.Private, server, eph.Public, server)
+	ct, eph, rk, err := sealForServer(rand, server, plain, t)
 	if err != nil {
 		return nil, ReplyKey{}, err
 	}
-	ct, err := seal(t, key, plain, rand)
-	if err != nil {
-		return nil, ReplyKey{}, err
-	}
-	out, err := EncodeLayer(ct, Routing{EphemeralKey: hex.EncodeToString(eph.Public[:]), EncType: t})
-	return out, ReplyKey{encType: t, key: key}, err
+	out, err := EncodeLayer(ct, Routing{EphemeralKey: hex.EncodeToString(eph[:]), EncType: t})
+	return out, rk, err
 }
 
-// OpenForServer is the server's side of SealForServer: it decrypts the
-// request and returns a function that seals the reply.
+// sealForServer encrypts plain for server under a fresh ephemeral key.
+func sealForServer(rand io.Reader, server [32]byte, plain []byte, t EncType) (ct []byte, eph [32]byte, rk ReplyKey, err error) {
+	var kp KeyPair
+	if _, err := io.ReadFull(rand, kp.Private[:]); err != nil {
+		return nil, eph, rk, err
+	}
+	if err := kp.derivePublic(); err != nil {
+		return nil, eph, rk, err
+	}
+	key, err := symmetricKey(t, kp.Private, server, kp.Public, server)
+	if err != nil {
+		return nil, eph, rk, err
+	}
+	if ct, err = seal(t, key, plain, rand); err != nil {
+		return nil, eph, rk, err
+	}
+	return ct, kp.Public, ReplyKey{encType: t, key: key}, nil
+}
+
+// OpenForServer is the server's side of SealForServer and BuildHTTP: it
+// decrypts the layer the exit posted (its JSON names the ephemeral key and
+// enc_type, and may name the host it was sent to) and returns a function
+// that seals the reply.
 func OpenForServer(data []byte, server KeyPair) ([]byte, func(rand io.Reader, reply []byte) ([]byte, error), error) {
 	ct, r, err := DecodeLayer(data)
 	if err != nil {
 		return nil, nil, err
 	}
 	ephB, err := hex.DecodeString(r.EphemeralKey)
-	if err != nil || len(ephB) != 32 || r.Destination != "" || r.Headers != nil || r.Host != "" {
-		return nil, nil, fmt.Errorf("%w: want an ephemeral_key and enc_type only", ErrFormat)
+	if err != nil || len(ephB) != 32 || r.Destination != "" || r.Headers != nil {
+		return nil, nil, fmt.Errorf("%w: want an ephemeral_key and enc_type (and the host fields)", ErrFormat)
 	}
 	eph := [32]byte(ephB)
-	key, err := symmetricKey(r.EncType, server.Private, eph, eph, server.Public)
+	t := r.EncType.orDefault()
+	key, err := symmetricKey(t, server.Private, eph, eph, server.Public)
 	if err != nil {
 		return nil, nil, err
 	}
-	plain, err := open(r.EncType, key, ct)
+	plain, err := open(t, key, ct)
 	if err != nil {
 		return nil, nil, err
 	}
-	t := r.EncType
 	return plain, func(rand io.Reader, reply []byte) ([]byte, error) { return seal(t, key, reply, rand) }, nil
 }
 

@@ -96,13 +96,39 @@ func TestBuildHTTP(t *testing.T) {
 		nodes[n.hop.Ed25519] = n
 		path = append(path, n.hop)
 	}
-	req, err := BuildHTTP(rand.Reader, path, Routing{Host: "127.0.0.1", Port: 8080, Protocol: "http", Target: "/oxen/v4/lsrpc", Method: "POST"}, []byte("sealed"), XChaCha20)
+	server, _ := NewKeyPair(rand.Reader)
+	req, rk, err := BuildHTTP(rand.Reader, path, Routing{Host: "127.0.0.1", Port: 8080, Protocol: "http", Target: "/oxen/v4/lsrpc", Method: "POST"}, server.Public, []byte("a v4 request"), XChaCha20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	at, p, hops := route(t, nodes, path[0].Ed25519, req)
-	if at != path[2].Ed25519 || hops != 3 || p.Routing.Target != "/oxen/v4/lsrpc" || string(p.Body) != "sealed" {
+	if at != path[2].Ed25519 || hops != 3 || p.Routing.Target != "/oxen/v4/lsrpc" {
 		t.Fatalf("HTTP request ended at %s after %d hops: %+v", at[:4], hops, p.Routing)
+	}
+	// The exit holds [N][ciphertext for the server][JSON] with the host
+	// fields and the server's ephemeral key side by side, no layer nested,
+	// and posts all of it.
+	body, r, err := DecodeLayer(p.Layer)
+	if err != nil || !bytes.Equal(body, p.Body) {
+		t.Fatalf("the exit's layer: %v", err)
+	}
+	var js map[string]any
+	json.Unmarshal(p.Layer[4+len(body):], &js)
+	for _, k := range []string{"host", "target", "method", "protocol", "port", "ephemeral_key", "enc_type"} {
+		if _, ok := js[k]; !ok {
+			t.Errorf("the exit's JSON lacks %q: %v", k, js)
+		}
+	}
+	if r.EncType != XChaCha20 {
+		t.Fatalf("enc_type %q", r.EncType)
+	}
+	plain, seal, err := OpenForServer(p.Layer, server)
+	if err != nil || string(plain) != "a v4 request" {
+		t.Fatalf("the server opens %q, %v", plain, err)
+	}
+	ct, _ := seal(rand.Reader, []byte("an answer"))
+	if got, err := rk.OpenReply(ct); err != nil || string(got) != "an answer" {
+		t.Fatalf("the reply: %q %v", got, err)
 	}
 }
 
