@@ -256,8 +256,18 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 			for _, a := range m.Attachments {
 				text += fmt.Sprintf(" [attachment %s, %d bytes]", a.Name, a.Size)
 			}
-			if m.Kind == "group_invite" {
+			switch m.Kind {
+			case "group_invite":
 				text = "[an invite to a closed group; 'sessionctl group ls --as " + name + "' joins it]"
+			case client.KindReceipt, client.KindTyping, client.KindUnsend, client.KindMessageRequestResponse, client.KindDataExtraction:
+				text = "[" + strings.ReplaceAll(m.Kind, "_", " ") + "]"
+			}
+			if m.SyncTarget != "" {
+				to := m.SyncTarget
+				if n, ok := senders[to]; ok {
+					to = n + " (" + to[:12] + "...)"
+				}
+				from = "you (another device) to " + to
 			}
 			// What the sender wrote is shown escaped: a newline cannot
 			// forge a second message, nor an escape sequence reach the

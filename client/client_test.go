@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/devnet"
@@ -19,6 +21,9 @@ import (
 	_ "github.com/sessionctl/sessionctl/internal/sqlitedb" // the sqlite driver
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
+	"github.com/sessionctl/sessionctl/sessionpb"
+	"github.com/sessionctl/sessionctl/storagerpc"
+	"google.golang.org/protobuf/proto"
 )
 
 func newKeys(t testing.TB) *identity.Keys {
@@ -84,6 +89,37 @@ func TestSendAndFetch(t *testing.T) {
 	}
 	if _, err := alice.Send(ctx, identity.AccountID{Prefix: identity.PrefixGroup}, "x"); err == nil {
 		t.Fatal("sent to a non-05 account")
+	}
+	// Alice's other devices find what she sent in her own swarm, naming bob.
+	if !res.Synced {
+		t.Fatal("no sync copy was stored")
+	}
+	mine, _, err := alice.Fetch(ctx)
+	if err != nil || len(mine) != 2 || mine[0].SyncTarget != bobK.AccountID().String() || mine[0].Text != "hello bob" || mine[0].From != aliceK.AccountID().String() {
+		t.Fatalf("alice's sync copies: %+v, %v", mine, err)
+	}
+	// What the swarm stores is what a Session client stores: base64 of a
+	// WebSocket request (PUT /api/v1/message) carrying an Envelope.
+	raw, err := bob2.Call(ctx, bobK.AccountID(), "retrieve", func() any {
+		ts := time.Now().UnixMilli()
+		return storagerpc.RetrieveParams{Pubkey: bobK.AccountID().String(), Timestamp: ts,
+			Auth: storagerpc.SignAuth(bobK.Ed25519, bobK.AccountID(), storagerpc.RetrieveSigMsg(0, ts))}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got storagerpc.RetrieveResult
+	if err := raw.Decode(&got); err != nil || len(got.Messages) == 0 {
+		t.Fatalf("retrieve: %v", err)
+	}
+	data, _ := base64.StdEncoding.DecodeString(got.Messages[0].Data)
+	var ws sessionpb.WebSocketMessage
+	if err := proto.Unmarshal(data, &ws); err != nil || ws.GetRequest().GetVerb() != "PUT" || ws.GetRequest().GetPath() != "/api/v1/message" {
+		t.Fatalf("the stored bytes are not a WebSocket request: %v", err)
+	}
+	var env sessionpb.Envelope
+	if err := proto.Unmarshal(ws.GetRequest().GetBody(), &env); err != nil || env.GetType() != sessionpb.Envelope_SESSION_MESSAGE || env.GetTimestamp() == 0 {
+		t.Fatalf("the request's body is not a Session envelope: %v", err)
 	}
 }
 
@@ -160,9 +196,16 @@ func TestPrivacy(t *testing.T) {
 	mu.Lock()
 	hops := append([]node.OnionHop(nil), seen...)
 	mu.Unlock()
+	// The store to bob's swarm is the first request to reach a fourth hop
+	// (a path test before it ends at its exit; the sync copy to alice's own
+	// swarm comes after).
 	byHop := map[int]node.OnionHop{}
-	for _, h := range hops {
+	for i, h := range hops {
 		byHop[h.Hop] = h
+		if h.Hop == 4 && h.Destination {
+			hops = hops[:i+1]
+			break
+		}
 	}
 	if len(byHop) != 4 || byHop[1].Node != res.Path.Guard || byHop[4].Node != res.Path.Destination || !byHop[4].Destination {
 		t.Fatalf("hops seen: %+v", hops)

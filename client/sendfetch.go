@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/sessionpb"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -30,6 +31,8 @@ type SendResult struct {
 	Path  Path   `json:"path"`
 	// Stored counts the swarm members that stored the message.
 	Stored int `json:"stored"`
+	// Synced says the copy for the sender's other devices was stored.
+	Synced bool `json:"synced"`
 }
 
 // Send encrypts text for to and stores it in to's swarm, namespace 0.
@@ -56,17 +59,43 @@ func (c *Client) CallAt(ctx context.Context, account identity.AccountID, method 
 // Keys returns the client's account keys.
 func (c *Client) Keys() *identity.Keys { return c.cfg.Keys }
 
-// SendContent encrypts content for to and stores it in to's swarm.
+// SendContent encrypts content for to and stores it in to's swarm, as a
+// Session client does (SPEC 6): a protobuf Content, padded, sealed and
+// signed for to, in an Envelope inside a WebSocket request. A copy sealed
+// for the sender, naming to as its syncTarget, goes to the sender's own
+// swarm for its other devices (best effort: the send stands without it).
 func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content Content) (*SendResult, error) {
 	if to.Prefix != identity.PrefixSession {
 		return nil, fmt.Errorf("send: %s is not a Session account (05)", to)
 	}
 	content.SentAt = c.cfg.Now().UnixMilli()
-	plain, err := json.Marshal(content)
+	out, err := c.storeContent(ctx, to, to.Key, content, "")
 	if err != nil {
 		return nil, err
 	}
-	data, err := Encrypt(c.cfg.Keys, to.Key, plain, rand.Reader)
+	if me := c.AccountID(); content.Kind == "" && me != to {
+		if _, err := c.storeContent(ctx, me, me.Key, content, to.String()); err != nil {
+			c.log.Warn().Err(err).Msg("the sync copy for this account's other devices was not stored")
+		} else {
+			out.Synced = true
+		}
+	}
+	c.log.Info().Str("hash", out.Hash).Str("to", to.String()[:10]).Int("stored", out.Stored).Msg("message sent")
+	return out, nil
+}
+
+// storeContent seals content for the account owner (whose X25519 key is
+// key) and stores it in owner's swarm.
+func (c *Client) storeContent(ctx context.Context, owner identity.AccountID, key [32]byte, content Content, syncTarget string) (*SendResult, error) {
+	plain, err := encodeContent(content, syncTarget)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := Encrypt(c.cfg.Keys, key, plain, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	data, err := sessionpb.Wrap(sealed, uint64(content.SentAt))
 	if err != nil {
 		return nil, err
 	}
@@ -74,10 +103,10 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 		return nil, fmt.Errorf("send: the message is %d bytes encrypted, the limit is %d", len(data), storagerpc.MaxDataSize)
 	}
 	params := func() any {
-		return storagerpc.StoreParams{Pubkey: to.String(), Timestamp: c.cfg.Now().UnixMilli(), TTL: c.cfg.TTL.Milliseconds(),
+		return storagerpc.StoreParams{Pubkey: owner.String(), Timestamp: c.cfg.Now().UnixMilli(), TTL: c.cfg.TTL.Milliseconds(),
 			Data: base64.StdEncoding.EncodeToString(data)}
 	}
-	resp, path, err := c.toSwarm(ctx, to, "store", params)
+	resp, path, err := c.toSwarm(ctx, owner, "store", params)
 	if err != nil {
 		return nil, err
 	}
@@ -85,15 +114,14 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 	if err := resp.Decode(&res); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	out := &SendResult{Hash: res.Hash, To: to.String(), Path: path}
-	sid, _ := c.swarmFor(to)
+	out := &SendResult{Hash: res.Hash, To: owner.String(), Path: path}
+	sid, _ := c.swarmFor(owner)
 	out.Swarm = fmt.Sprintf("%016x", sid)
 	for _, r := range res.Swarm {
 		if !r.Failed {
 			out.Stored++
 		}
 	}
-	c.log.Info().Str("hash", res.Hash).Str("to", to.String()[:10]).Int("stored", out.Stored).Msg("message sent")
 	return out, nil
 }
 
@@ -108,6 +136,9 @@ type Message struct {
 	Kind        string          `json:"kind,omitempty"`
 	Data        json.RawMessage `json:"data,omitempty"`
 	Attachments []Attachment    `json:"attachments,omitempty"`
+	// SyncTarget is set on a copy of a message this account sent from
+	// another device: whom it was sent to.
+	SyncTarget string `json:"sync_target,omitempty"`
 }
 
 // Rejected is a stored message that failed decryption or its signature.
@@ -267,7 +298,11 @@ func (c *Client) open(m storagerpc.Message) (Message, string) {
 	if err != nil {
 		return Message{}, "data is not base64"
 	}
-	plain, senderEd, err := Decrypt(c.cfg.Keys, data)
+	env, err := sessionpb.Unwrap(data)
+	if err != nil {
+		return Message{}, err.Error()
+	}
+	plain, senderEd, err := Decrypt(c.cfg.Keys, env.Content)
 	if err != nil {
 		return Message{}, err.Error()
 	}
@@ -275,10 +310,12 @@ func (c *Client) open(m storagerpc.Message) (Message, string) {
 	if err != nil {
 		return Message{}, "the sender's key is not valid"
 	}
-	var content Content
-	if err := json.Unmarshal(plain, &content); err != nil {
-		return Message{}, "the content is not a message"
+	got := Message{Hash: m.Hash, From: from.String(), Timestamp: m.Timestamp, Expiration: m.Expiration}
+	if why := decodeContent(plain, &got); why != "" {
+		return Message{}, why
 	}
-	return Message{Hash: m.Hash, From: from.String(), Text: content.Text, Timestamp: m.Timestamp, Expiration: m.Expiration,
-		SentAt: content.SentAt, Kind: content.Kind, Data: content.Data, Attachments: content.Attachments}, ""
+	if got.SyncTarget != "" && from != c.AccountID() {
+		return Message{}, "a sync copy from another account"
+	}
+	return got, ""
 }

@@ -1,0 +1,72 @@
+package client
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/sessionctl/sessionctl/sessionpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestContentKinds: the content kinds real clients send besides text are
+// read as such, and what is not a Content is refused with a reason.
+func TestContentKinds(t *testing.T) {
+	for kind, c := range map[string]*sessionpb.Content{
+		KindReceipt:                {ReceiptMessage: &sessionpb.ReceiptMessage{Type: sessionpb.ReceiptMessage_READ.Enum(), Timestamp: []uint64{1}}},
+		KindTyping:                 {TypingMessage: &sessionpb.TypingMessage{Timestamp: proto.Uint64(1), Action: sessionpb.TypingMessage_STARTED.Enum()}},
+		KindUnsend:                 {UnsendRequest: &sessionpb.UnsendRequest{Timestamp: proto.Uint64(1), Author: proto.String("05ab")}},
+		KindMessageRequestResponse: {MessageRequestResponse: &sessionpb.MessageRequestResponse{IsApproved: proto.Bool(true)}},
+		KindDataExtraction:         {DataExtractionNotification: &sessionpb.DataExtractionNotification{Type: sessionpb.DataExtractionNotification_SCREENSHOT.Enum()}},
+	} {
+		b, err := proto.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m Message
+		if why := decodeContent(sessionpb.Pad(b), &m); why != "" || m.Kind != kind {
+			t.Errorf("%s: kind %q, %s", kind, m.Kind, why)
+		}
+	}
+	for name, plain := range map[string][]byte{
+		"not protobuf": sessionpb.Pad([]byte{0xff, 0xff, 0xff}),
+		"empty":        sessionpb.Pad(nil),
+		// A receipt without its required type.
+		"missing required": sessionpb.Pad([]byte{0x2a, 0x00}),
+	} {
+		var m Message
+		if why := decodeContent(plain, &m); why == "" {
+			t.Errorf("%s: accepted as %+v", name, m)
+		}
+	}
+	// A text with an attachment and the devnet's own payload, both ways.
+	in := Content{Text: "hi", SentAt: 42, Kind: "group_invite", Data: []byte(`{"g":1}`),
+		Attachments: []Attachment{{ID: "7", Key: bytes.Repeat([]byte{1}, 64), Size: 3, Digest: []byte{2}, Name: "a.png", URL: "http://x/file/7"}}}
+	plain, err := encodeContent(in, "05cd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plain)%160 != 159 {
+		t.Fatalf("padded to %d bytes", len(plain))
+	}
+	var m Message
+	if why := decodeContent(plain, &m); why != "" {
+		t.Fatal(why)
+	}
+	a := m.Attachments[0]
+	if m.Text != "hi" || m.SentAt != 42 || m.Kind != "group_invite" || string(m.Data) != `{"g":1}` || m.SyncTarget != "05cd" ||
+		a.ID != "7" || a.ContentType != "image/png" || a.Size != 3 || a.Name != "a.png" || a.URL != "http://x/file/7" {
+		t.Fatalf("decoded %+v", m)
+	}
+	if _, err := encodeContent(Content{Attachments: []Attachment{{ID: "x1"}}}, ""); err == nil {
+		t.Fatal("an attachment id of letters was encoded")
+	}
+}
+
+func FuzzDecodeContent(f *testing.F) {
+	plain, _ := encodeContent(Content{Text: "seed", Attachments: []Attachment{{ID: "1"}}}, "")
+	f.Add(plain)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m Message
+		decodeContent(data, &m)
+	})
+}
