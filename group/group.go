@@ -11,14 +11,13 @@
 //	-11 notices to kicked members, which a revoked token may still read
 //
 // Admins sign their requests with the group key. A member signs with its own
-// subaccount key, carrying its token (the storage server's 36-byte
-// subaccount token: flags read/write/delete and the member's group key) and
-// the group key's signature over it; nodes check all three and refuse a
-// revoked token. (libsession derives each member's key by blinding the
-// member's Ed25519 key with a factor the admin can compute; here the admin
-// derives the member's key pair from the group seed and sends its seed, sealed,
-// in the invite: the nodes likewise see a key they cannot link to the
-// member's Session ID.)
+// Ed25519 key blinded for the group, as libsession does (subaccount.go): its
+// token (the storage server's 36-byte subaccount token: the group's network
+// prefix, flags read/write/delete, and the blinded key) carries the group
+// key's signature, and only the member, who holds the private key behind its
+// Session ID, can sign as it; nodes check the prefix, both signatures and
+// the revocations, and nobody can link the token to the member's Session ID
+// without the group seed.
 //
 // Kicking revokes the member's token on the swarm (it keeps the last 50
 // revocations), rotates the group key to a new generation sealed only to the
@@ -30,10 +29,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/storagerpc"
-	"golang.org/x/crypto/blake2b"
 )
 
 // Namespaces of a group's swarm (SPEC 4, 8).
@@ -63,9 +62,11 @@ var (
 type Member struct {
 	AccountID string `json:"account_id"`
 	Admin     bool   `json:"admin"`
-	Token     string `json:"token"`              // hex
-	TokenSig  string `json:"token_sig"`          // base64, by the group key
-	SubSeed   string `json:"sub_seed,omitempty"` // hex; known to admins and to the member itself
+	Token     string `json:"token"` // hex: what its requests carry, what a kick revokes
+	// AuthData is what an admin gives the member to sign with (base64, 100
+	// bytes: the token's header, the blinding factor, the group's
+	// signature); known to admins and to the member itself.
+	AuthData string `json:"auth_data,omitempty"`
 }
 
 // Group is a group as one identity knows it; Store keeps it on disk.
@@ -117,20 +118,21 @@ func (g *Group) Admins() []string {
 	return out
 }
 
-// subKey derives member's subaccount seed from the group seed.
-func subSeed(groupSeed []byte, member string) []byte {
-	h := blake2b.Sum256(append(append([]byte("sessionctl-group-member\x00"), groupSeed...), member...))
-	return h[:]
-}
-
-// newMember makes a member record with its token, signed by the group key.
-func newMember(groupSeed []byte, account string, admin bool) Member {
-	seed := subSeed(groupSeed, account)
-	flags := storagerpc.FlagRead | storagerpc.FlagWrite
-	if admin {
-		flags |= storagerpc.FlagDelete
+// newMember makes a member record: its token and its auth data, signed by
+// the group key.
+func newMember(groupSeed []byte, account string, admin bool) (Member, error) {
+	id, err := identity.ParseAccountID(account)
+	if err != nil || id.Prefix != identity.PrefixSession {
+		return Member{}, fmt.Errorf("%s is not a Session account", account)
 	}
-	tok := storagerpc.NewToken(byte(identity.PrefixGroup), flags, ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
-	sig := ed25519.Sign(ed25519.NewKeyFromSeed(groupSeed), tok[:])
-	return Member{AccountID: account, Admin: admin, Token: tok.String(), TokenSig: base64.StdEncoding.EncodeToString(sig), SubSeed: hex.EncodeToString(seed)}
+	flags := memberFlags(admin)
+	tok, err := MemberToken(groupSeed, id, flags)
+	if err != nil {
+		return Member{}, err
+	}
+	auth, err := MakeAuthData(groupSeed, id, flags)
+	if err != nil {
+		return Member{}, err
+	}
+	return Member{AccountID: account, Admin: admin, Token: tok.String(), AuthData: base64.StdEncoding.EncodeToString(auth)}, nil
 }

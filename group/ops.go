@@ -23,8 +23,7 @@ type invite struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	Token    string `json:"token"`
-	TokenSig string `json:"token_sig"`
-	SubSeed  string `json:"sub_seed"`
+	AuthData string `json:"auth_data"`      // base64, 100 bytes (subaccount.go)
 	Seed     string `json:"seed,omitempty"` // when promoted to admin
 	AdminSig string `json:"admin_sig"`      // the group key over "invite" || id || member || token
 }
@@ -42,15 +41,20 @@ func (s *Session) Create(ctx context.Context, name string, members []identity.Ac
 	rand.Read(key)
 	g := &Group{ID: id.String(), Name: name, Seed: hex.EncodeToString(seed), Me: s.me(), Keys: map[int]string{0: hex.EncodeToString(key)},
 		LastHash: map[string]string{}}
-	g.Members = append(g.Members, newMember(seed, s.me(), true))
+	me, err := newMember(seed, s.me(), true)
+	if err != nil {
+		return nil, err
+	}
+	g.Members = append(g.Members, me)
 	for _, m := range members {
 		if m.String() == s.me() || g.member(m.String()) != nil {
 			continue
 		}
-		if m.Prefix != identity.PrefixSession {
-			return nil, fmt.Errorf("%s is not a Session account", m)
+		nm, err := newMember(seed, m.String(), false)
+		if err != nil {
+			return nil, err
 		}
-		g.Members = append(g.Members, newMember(seed, m.String(), false))
+		g.Members = append(g.Members, nm)
 	}
 	if err := s.publishKeys(ctx, g, 0); err != nil {
 		return nil, fmt.Errorf("publish the group key: %w", err)
@@ -67,7 +71,7 @@ func (s *Session) Create(ctx context.Context, name string, members []identity.Ac
 }
 
 func (s *Session) sendInvite(ctx context.Context, g *Group, m Member, admin bool) error {
-	inv := invite{ID: g.ID, Name: g.Name, Token: m.Token, TokenSig: m.TokenSig, SubSeed: m.SubSeed}
+	inv := invite{ID: g.ID, Name: g.Name, Token: m.Token, AuthData: m.AuthData}
 	if admin {
 		inv.Seed = g.Seed
 	}
@@ -126,10 +130,18 @@ func (s *Session) Accept(ctx context.Context, msg client.Message) (*Group, error
 	if err != nil {
 		g = &Group{ID: inv.ID, Name: inv.Name, Me: s.me(), Keys: map[int]string{}, LastHash: map[string]string{}}
 	}
+	// The auth data must give this account a token the group signed.
+	auth, err := base64.StdEncoding.DecodeString(inv.AuthData)
+	if err != nil {
+		return nil, errAuthData
+	}
+	if _, err := newMemberSigner(s.C.Keys(), id.Key[:], auth); err != nil {
+		return nil, err
+	}
 	if m := g.member(s.me()); m != nil {
-		m.Token, m.TokenSig, m.SubSeed = inv.Token, inv.TokenSig, inv.SubSeed
+		m.Token, m.AuthData = inv.Token, inv.AuthData
 	} else {
-		g.Members = append(g.Members, Member{AccountID: s.me(), Token: inv.Token, TokenSig: inv.TokenSig, SubSeed: inv.SubSeed})
+		g.Members = append(g.Members, Member{AccountID: s.me(), Token: inv.Token, AuthData: inv.AuthData})
 	}
 	if inv.Seed != "" {
 		g.Seed = inv.Seed
@@ -161,16 +173,19 @@ func (s *Session) syncState(ctx context.Context, g *Group) error {
 		if json.Unmarshal(plain, &ms) != nil {
 			continue
 		}
-		// Keep the seeds this identity knows (its own; all, for admins).
+		// Keep the auth data this identity knows (its own; all, for
+		// admins, who can make them again).
 		known := map[string]string{}
 		for _, m := range g.Members {
-			known[m.AccountID] = m.SubSeed
+			known[m.AccountID] = m.AuthData
 		}
 		for j := range ms {
-			ms[j].SubSeed = known[ms[j].AccountID]
-			if g.IsAdmin() && ms[j].SubSeed == "" {
+			ms[j].AuthData = known[ms[j].AccountID]
+			if g.IsAdmin() && ms[j].AuthData == "" {
 				seed, _ := hex.DecodeString(g.Seed)
-				ms[j].SubSeed = hex.EncodeToString(subSeed(seed, ms[j].AccountID))
+				if nm, err := newMember(seed, ms[j].AccountID, ms[j].Admin); err == nil {
+					ms[j].AuthData = nm.AuthData
+				}
 			}
 		}
 		g.Members = ms
@@ -191,7 +206,10 @@ func (s *Session) Add(ctx context.Context, g *Group, member identity.AccountID) 
 		return ErrTooMany
 	}
 	seed, _ := hex.DecodeString(g.Seed)
-	m := newMember(seed, member.String(), false)
+	m, err := newMember(seed, member.String(), false)
+	if err != nil {
+		return err
+	}
 	// A member kicked before has a revoked token: lift it.
 	if err := s.revoke(ctx, g, "unrevoke_subaccount", m.Token); err != nil {
 		return err

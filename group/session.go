@@ -2,7 +2,6 @@ package group
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -35,14 +34,17 @@ func (s *Session) auth(g *Group, msg []byte) (storagerpc.Auth, storagerpc.SubAut
 	if m == nil {
 		return storagerpc.Auth{}, storagerpc.SubAuth{}, ErrNotMember
 	}
-	seed, _ := hex.DecodeString(m.SubSeed)
-	tok, err := storagerpc.ParseToken(m.Token)
+	auth, err := base64.StdEncoding.DecodeString(m.AuthData)
+	if err != nil {
+		return storagerpc.Auth{}, storagerpc.SubAuth{}, errAuthData
+	}
+	gk := g.Account().Key
+	ms, err := newMemberSigner(s.C.Keys(), gk[:], auth)
 	if err != nil {
 		return storagerpc.Auth{}, storagerpc.SubAuth{}, err
 	}
-	sig, _ := base64.StdEncoding.DecodeString(m.TokenSig)
-	a, sa := storagerpc.SignSubAuth(ed25519.NewKeyFromSeed(seed), tok, sig, msg)
-	return a, sa, nil
+	return storagerpc.Auth{Signature: base64.StdEncoding.EncodeToString(ms.sign(msg))},
+		storagerpc.SubAuth{Subaccount: ms.token.String(), SubaccountSig: base64.StdEncoding.EncodeToString(ms.tokenSig)}, nil
 }
 
 // store puts data in one of the group's namespaces.
@@ -196,7 +198,7 @@ func (s *Session) publishState(ctx context.Context, g *Group) error {
 	}
 	var pub []Member
 	for _, m := range g.Members {
-		m.SubSeed = "" // the nodes and other members never see a member's key
+		m.AuthData = "" // the nodes and other members never see a member's auth data
 		pub = append(pub, m)
 	}
 	members, _ := json.Marshal(pub)

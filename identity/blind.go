@@ -139,6 +139,16 @@ func VerifyBlinded(pub [32]byte, msg, sig []byte) bool {
 	return len(sig) == ed25519.SignatureSize && ed25519.Verify(pub[:], msg, sig)
 }
 
+// PositiveEd25519 returns the Ed25519 public key behind a Session ID's
+// X25519 key with its sign bit clear (|A|; the ID does not say the sign).
+func PositiveEd25519(x [32]byte) ([32]byte, error) {
+	p, err := positiveEd25519(x)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return [32]byte(p.Bytes()), nil
+}
+
 // positiveEd25519 returns the Ed25519 point of a Session ID's X25519 key
 // whose sign bit is clear: y = (u - 1) / (u + 1).
 func positiveEd25519(x [32]byte) (*edwards25519.Point, error) {

@@ -282,6 +282,9 @@ func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storag
 		if err != nil {
 			return errf(storagerpc.StatusUnauthorized, "%s", err)
 		}
+		if tok[0] != byte(owner.Prefix) && tok.Flags()&storagerpc.FlagAnyPrefix == 0 {
+			return errf(storagerpc.StatusUnauthorized, "the token is for %02x accounts, not %02x", tok[0], byte(owner.Prefix))
+		}
 		tsig, err := decodeSig(sub.SubaccountSig)
 		if err != nil || !ed25519.Verify(owner.Key[:], tok[:], tsig) {
 			return errf(storagerpc.StatusUnauthorized, "subaccount_sig is not the account's signature over the token")

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -281,5 +283,30 @@ func TestExpireCapsByNamespace(t *testing.T) {
 	ex, _ := tn.nodes[h].store.expiries(context.Background(), a.id.String(), []string{res.Hash})
 	if got := ex[res.Hash].expiry; got > nowMS()+storagerpc.MaxTTL.Milliseconds() {
 		t.Fatalf("namespace 0 message extended to %v from now", time.Duration(got-nowMS())*time.Millisecond)
+	}
+}
+
+// TestTokenNetworkPrefix: a subaccount token names the kind of account it
+// serves (its first byte); a node refuses it for another kind unless the
+// token says any prefix (flag 0x08), as the storage server does.
+func TestTokenNetworkPrefix(t *testing.T) {
+	tn := startTestnet(t, 1, nil)
+	h := tn.order[0]
+	gid, gkey := groupAccount(t)
+	_, holder, _ := ed25519.GenerateKey(rand.Reader)
+	retrieve := func(prefix, flags byte) *storagerpc.Response {
+		tok := storagerpc.NewToken(prefix, flags, holder.Public().(ed25519.PublicKey))
+		ts := nowMS()
+		a, sa := storagerpc.SignSubAuth(holder, tok, ed25519.Sign(gkey, tok[:]), storagerpc.RetrieveSigMsg(11, ts))
+		return tn.call(h, "retrieve", storagerpc.RetrieveParams{Pubkey: gid.String(), Namespace: 11, Timestamp: ts, Auth: a, SubAuth: sa})
+	}
+	if resp := retrieve(byte(identity.PrefixGroup), storagerpc.FlagRead); resp.Code != 200 {
+		t.Fatalf("a 03 token: %d %s", resp.Code, resp.Body)
+	}
+	if resp := retrieve(byte(identity.PrefixSession), storagerpc.FlagRead); resp.Code != 401 || !strings.Contains(string(resp.Body), "token is for 05") {
+		t.Fatalf("a 05 token on a group: %d %s", resp.Code, resp.Body)
+	}
+	if resp := retrieve(byte(identity.PrefixSession), storagerpc.FlagRead|storagerpc.FlagAnyPrefix); resp.Code != 200 {
+		t.Fatalf("a 05 token with the any-prefix flag: %d %s", resp.Code, resp.Body)
 	}
 }

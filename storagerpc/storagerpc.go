@@ -447,6 +447,9 @@ const (
 	FlagRead   byte = 0x01
 	FlagWrite  byte = 0x02
 	FlagDelete byte = 0x04
+	// FlagAnyPrefix lets a token serve an account of any prefix; without it
+	// the token's first byte must be the account's prefix.
+	FlagAnyPrefix byte = 0x08
 )
 
 // Token is a subaccount token.
