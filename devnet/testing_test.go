@@ -46,6 +46,11 @@ func waitState(t *testing.T, nw *Network, key string, want ledger.NodeState, wit
 			for i, r := range nw.Ledger.Rounds() {
 				if i < 4 {
 					t.Logf("round %d: %d commits %d reveals seed %q quorums %d votes %d changes %d", r.Round, len(r.Commits), len(r.Reveals), r.Seed[:min(8, len(r.Seed))], len(r.Quorums), len(r.Votes), len(r.Changes))
+					for _, v := range r.Votes {
+						if v.Target == key {
+							t.Logf("  vote on it by %s: pass %v %s", v.Voter[:8], v.Pass, v.Reason)
+						}
+					}
 				}
 			}
 			t.Fatalf("%s is %s after %d blocks, want %s", key[:8], n.State, h-start, want)
