@@ -120,10 +120,11 @@ func (c *Client) ensurePath(ctx context.Context, avoid string) ([]string, error)
 			c.mu.Unlock()
 			continue
 		}
+		var ans storagerpc.OnionAnswer
 		var built struct {
 			Status string `json:"status"`
 		}
-		if json.Unmarshal(reply, &built) != nil || built.Status != "path built" {
+		if json.Unmarshal(reply, &ans) != nil || json.Unmarshal(ans.Body, &built) != nil || built.Status != "path built" {
 			continue
 		}
 		c.mu.Lock()
@@ -205,11 +206,11 @@ func (c *Client) rpc(ctx context.Context, dest, method string, params any) (*sto
 			c.mu.Unlock()
 			continue
 		}
-		var resp storagerpc.Response
-		if err := json.Unmarshal(reply, &resp); err != nil || resp.Code == 0 {
+		var ans storagerpc.OnionAnswer
+		if err := json.Unmarshal(reply, &ans); err != nil || ans.Status == 0 {
 			return nil, Path{}, fmt.Errorf("destination %s answered something unreadable", dest[:8])
 		}
-		return &resp, Path{Guard: path[0], Middle: path[1], Exit: path[2], Destination: dest}, nil
+		return &storagerpc.Response{Code: ans.Status, Body: ans.Body}, Path{Guard: path[0], Middle: path[1], Exit: path[2], Destination: dest}, nil
 	}
 	return nil, Path{}, fmt.Errorf("%w: %v", ErrUnreachable, lastErr)
 }

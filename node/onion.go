@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,48 +60,77 @@ func (n *Node) handleOnion(s network.Stream) {
 		return
 	}
 	hop, layer := int(data[0]), data[1:]
-	if hop < 1 || hop > onion.MaxHops {
-		n.onionReply(s, onion.StatusBadRequest, fmt.Sprintf("hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops))
+	status, body := n.onionStep(n.hctx, hop, layer, remote)
+	if err := onion.WriteResponse(s, status, body); err != nil {
+		s.Reset()
 		return
+	}
+	s.Close()
+}
+
+// onionStep is one node's part of an onion request, whatever carried it
+// (a libp2p stream, or the HTTPS edge's /onion_req/v2): peel the layer, then
+// forward the rest to the next node, answer as the destination, or forward
+// to a server. It returns the status and body to hand back.
+func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from peer.ID) (int, []byte) {
+	if hop < 1 || hop > onion.MaxHops {
+		return onion.StatusBadRequest, fmt.Appendf(nil, "hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops)
 	}
 	p, err := onion.Peel(layer, onion.KeyPair{Private: n.keys.X25519Private, Public: n.keys.X25519Public})
 	if err != nil {
 		n.log.Debug().Err(err).Int("hop", hop).Msg("onion layer refused")
-		n.onionReply(s, onion.StatusBadRequest, "cannot decrypt the onion layer")
-		return
+		return onion.StatusBadRequest, []byte("cannot decrypt the onion layer")
 	}
-	seen := OnionHop{Node: n.pubHex, From: s.Conn().RemotePeer(), Hop: hop, Seen: p.Body}
-	ctx, cancel := context.WithTimeout(n.hctx, onionTimeout-time.Second)
+	seen := OnionHop{Node: n.pubHex, From: from, Hop: hop, Seen: p.Body}
+	ctx, cancel := context.WithTimeout(ctx, onionTimeout-time.Second)
 	defer cancel()
 	switch {
 	case p.Routing.Destination != "":
 		seen.Next = p.Routing.Destination
-		n.onionForward(ctx, s, hop, p, seen)
+		return n.onionForward(ctx, hop, p, seen)
 	case p.Routing.IsDestination():
 		seen.Destination = true
 		n.observe(seen)
-		var answer []byte
-		if len(p.Body) == 0 {
-			// An empty request builds the path: the destination says so.
-			answer, _ = json.Marshal(map[string]string{"status": "path built", "node": n.pubHex})
-		} else {
-			answer, _ = json.Marshal(n.handle(ctx, p.Body))
-		}
-		ct, err := p.SealReply(rand.Reader, answer)
-		if err != nil {
-			n.onionReply(s, 500, "cannot seal the reply")
-			return
-		}
-		if err := onion.WriteResponse(s, onion.StatusOK, ct); err != nil {
-			s.Reset()
-			return
-		}
-		s.Close()
-	case p.Routing.IsHTTP():
+		return n.onionAnswer(ctx, p)
+	default: // IsHTTP: Peel accepts nothing else
 		seen.HTTPHost = p.Routing.Host
 		n.observe(seen)
-		n.onionHTTP(ctx, s, p)
+		return n.onionHTTP(ctx, p)
 	}
+}
+
+// onionAnswer answers an onion request this node is the destination of, as
+// the storage server does: {"status": code, "body": ...} sealed with the
+// layer's key, the body embedded as JSON when the layer says "json": true
+// (else as a JSON string), the sealed bytes in base64 unless it says
+// "base64": false. An empty request tests the path: the answer says so.
+func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
+	var resp storagerpc.Response
+	if len(p.Body) == 0 {
+		resp.Code = storagerpc.StatusOK
+		resp.Body, _ = json.Marshal(map[string]string{"status": "path built", "node": n.pubHex})
+	} else {
+		resp = n.handle(ctx, p.Body)
+	}
+	var body any = resp.Body
+	if p.Routing.JSON == nil || !*p.Routing.JSON {
+		body = string(resp.Body)
+	}
+	answer, err := json.Marshal(struct {
+		Status int `json:"status"`
+		Body   any `json:"body"`
+	}{resp.Code, body})
+	if err != nil {
+		return 500, []byte("cannot encode the reply")
+	}
+	ct, err := p.SealReply(rand.Reader, answer)
+	if err != nil {
+		return 500, []byte("cannot seal the reply")
+	}
+	if p.Routing.Base64 == nil || *p.Routing.Base64 {
+		ct = []byte(base64.StdEncoding.EncodeToString(ct))
+	}
+	return onion.StatusOK, ct
 }
 
 // serverClient is the exit's HTTP client: no redirects, no cookies, and
@@ -138,58 +168,41 @@ func (n *Node) onionRefuse(s network.Stream, status int, msg string) {
 	s.Close()
 }
 
-func (n *Node) onionReply(s network.Stream, status int, msg string) {
-	if err := onion.WriteResponse(s, status, []byte(msg)); err != nil {
-		s.Reset()
-		return
-	}
-	s.Close()
-}
 
 // onionForward sends the next layer on and relays the answer unchanged.
-func (n *Node) onionForward(ctx context.Context, s network.Stream, hop int, p *onion.Peeled, seen OnionHop) {
+func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen OnionHop) (int, []byte) {
 	if hop >= onion.MaxHops {
-		n.onionReply(s, onion.StatusBadRequest, fmt.Sprintf("an onion request passes at most %d nodes", onion.MaxHops))
-		return
+		return onion.StatusBadRequest, fmt.Appendf(nil, "an onion request passes at most %d nodes", onion.MaxHops)
 	}
 	if p.Routing.Destination == n.pubHex {
-		n.onionReply(s, onion.StatusBadRequest, "onion loop: the next hop is this node")
-		return
+		return onion.StatusBadRequest, []byte("onion loop: the next hop is this node")
 	}
 	v := n.view.Load()
 	if v == nil {
-		n.onionReply(s, storagerpc.StatusUnavailable, "the node has not loaded the network yet")
-		return
+		return storagerpc.StatusUnavailable, []byte("the node has not loaded the network yet")
 	}
 	pid, ok := v.peers[p.Routing.Destination]
 	if !ok {
-		n.onionReply(s, onion.StatusBadGateway, "the next hop is not a registered service node")
-		return
+		return onion.StatusBadGateway, []byte("the next hop is not a registered service node")
 	}
 	next, err := p.Next()
 	if err != nil {
-		n.onionReply(s, onion.StatusBadRequest, "cannot encode the next layer")
-		return
+		return onion.StatusBadRequest, []byte("cannot encode the next layer")
 	}
 	n.observe(seen)
 	status, body, err := onion.Send(ctx, n.host, pid, hop+1, next)
 	if err != nil {
 		n.log.Debug().Err(err).Str("next", p.Routing.Destination[:8]).Msg("onion forward")
-		n.onionReply(s, onion.StatusBadGateway, "the next hop did not answer")
-		return
+		return onion.StatusBadGateway, []byte("the next hop did not answer")
 	}
-	if err := onion.WriteResponse(s, status, body); err != nil {
-		s.Reset()
-		return
-	}
-	s.Close()
+	return status, body
 }
 
 // onionHTTP forwards the layer by HTTP to a server the network knows
 // (Config.Servers) and relays its answer (sealed by the server for the
 // client) unchanged. Any other address is refused, so a request cannot make
 // the exit reach another port of this machine; redirects are not followed.
-func (n *Node) onionHTTP(ctx context.Context, s network.Stream, p *onion.Peeled) {
+func (n *Node) onionHTTP(ctx context.Context, p *onion.Peeled) (int, []byte) {
 	r := p.Routing
 	// As the storage server reads a host layer: no protocol means https, no
 	// port the protocol's own.
@@ -204,13 +217,11 @@ func (n *Node) onionHTTP(ctx context.Context, s network.Stream, p *onion.Peeled)
 		}
 	}
 	if scheme != "http" && scheme != "https" || port < 0 || port > 65535 || len(r.Target) == 0 || r.Target[0] != '/' {
-		n.onionReply(s, onion.StatusBadRequest, "bad server address: want protocol http(s), a port and a /target")
-		return
+		return onion.StatusBadRequest, []byte("bad server address: want protocol http(s), a port and a /target")
 	}
 	hostport := net.JoinHostPort(r.Host, strconv.Itoa(port))
 	if !slices.Contains(n.cfg.Servers, hostport) {
-		n.onionReply(s, onion.StatusForbidden, "the exit forwards only to the network's servers")
-		return
+		return onion.StatusForbidden, []byte("the exit forwards only to the network's servers")
 	}
 	method := r.Method
 	if method == "" {
@@ -221,23 +232,16 @@ func (n *Node) onionHTTP(ctx context.Context, s network.Stream, p *onion.Peeled)
 	// the ciphertext with.
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(p.Layer))
 	if err != nil {
-		n.onionReply(s, onion.StatusBadRequest, "bad server request")
-		return
+		return onion.StatusBadRequest, []byte("bad server request")
 	}
 	resp, err := serverClient.Do(req)
 	if err != nil {
-		n.onionReply(s, onion.StatusBadGateway, "the server did not answer")
-		return
+		return onion.StatusBadGateway, []byte("the server did not answer")
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, onion.MaxLayerSize))
 	if err != nil {
-		n.onionReply(s, onion.StatusBadGateway, "the server's answer was cut short")
-		return
+		return onion.StatusBadGateway, []byte("the server's answer was cut short")
 	}
-	if err := onion.WriteResponse(s, resp.StatusCode, body); err != nil {
-		s.Reset()
-		return
-	}
-	s.Close()
+	return resp.StatusCode, body
 }

@@ -79,6 +79,13 @@ type Routing struct {
 	Port         int     `json:"port,omitempty"`
 	Protocol     string  `json:"protocol,omitempty"`
 	Method       string  `json:"method,omitempty"`
+	// For the destination, how it answers (the storage server's flags):
+	// the body embedded as JSON rather than a JSON string, and the sealed
+	// answer in base64 (the default) or raw.
+	JSON   *bool `json:"json,omitempty"`
+	Base64 *bool `json:"base64,omitempty"`
+	// HopNo is a starting hop number a client may give the first node.
+	HopNo int `json:"hop_no,omitempty"`
 }
 
 // IsDestination reports whether the layer is for the node that decrypted it.
@@ -263,9 +270,12 @@ func (k ReplyKey) OpenReply(ct []byte) ([]byte, error) {
 // which receives payload as its request ("headers" set). It returns the bytes
 // to send to path[0] and the key that opens dest's reply. Every layer has a
 // fresh ephemeral key.
+//
+// The destination is asked for its answer as raw JSON, not base64 (see
+// the json and base64 flags of Routing).
 func Build(rand io.Reader, path []Hop, dest Hop, payload []byte, t EncType) ([]byte, ReplyKey, error) {
-	headers := ""
-	return build(rand, path, dest.X25519, dest.Ed25519, Routing{Headers: &headers}, payload, t)
+	headers, yes, no := "", true, false
+	return build(rand, path, dest.X25519, dest.Ed25519, Routing{Headers: &headers, JSON: &yes, Base64: &no}, payload, t)
 }
 
 // BuildHTTP makes an onion request whose last hop, path[len-1], forwards

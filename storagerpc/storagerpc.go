@@ -80,6 +80,14 @@ type Response struct {
 	Body json.RawMessage `json:"body"`
 }
 
+// OnionAnswer is what the destination of an onion request answers, as the
+// storage server does: the status and the body (embedded JSON when the
+// request asked "json": true).
+type OnionAnswer struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body"`
+}
+
 // Error is a non-200 response as a Go error.
 type Error struct {
 	Code    int
