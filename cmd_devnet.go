@@ -317,6 +317,7 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nLedger   %s\nControl  %s  (token in %s)\n", m.Ledger.URL, m.Control.URL, devnet.ManifestPath(dir))
+	fmt.Fprintf(w, "Seed     LOCAL_DEVNET_SEED_URL=%s  (point a Session app or library here)\n", m.SeedNode.URL)
 	for _, s := range m.Servers {
 		fmt.Fprintf(w, "%-8s %s  (x25519 %s)\n", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.URL, s.X25519Pubkey)
 	}

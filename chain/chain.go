@@ -52,6 +52,8 @@ type ServiceNode struct {
 	LastProof          uint64        `json:"last_proof"`              // height of the last uptime proof
 	PeerID             string        `json:"peer_id,omitempty"`       // published by the node (node_info)
 	Addrs              []string      `json:"addrs,omitempty"`         //
+	PublicIP           string        `json:"public_ip,omitempty"`     // where its HTTPS edge listens (node_info)
+	StoragePort        int           `json:"storage_port,omitempty"`  //
 }
 
 // Staked returns the sum of the stakes.

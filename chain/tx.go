@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -98,6 +99,9 @@ type (
 	NodeInfoBody struct {
 		PeerID string   `json:"peer_id"`
 		Addrs  []string `json:"addrs"`
+		// The HTTPS client edge, as clients find it in the node list.
+		PublicIP    string `json:"public_ip,omitempty"`
+		StoragePort int    `json:"storage_port,omitempty"`
 	}
 	// UptimeProofBody is a node's signed "I am up".
 	UptimeProofBody struct {
@@ -325,6 +329,14 @@ func checkBody(body any) error {
 			if a == "" || len(a) > 256 {
 				return fmt.Errorf("addrs: want addresses of 1-256 characters")
 			}
+		}
+		if b.PublicIP != "" {
+			if ip := net.ParseIP(b.PublicIP); ip == nil || ip.To4() == nil {
+				return fmt.Errorf("public_ip: want an IPv4 address")
+			}
+		}
+		if b.StoragePort < 0 || b.StoragePort > 65535 {
+			return fmt.Errorf("storage_port: want 0-65535")
 		}
 	}
 	return nil

@@ -344,6 +344,7 @@ func (d *Devnet) ensureClients() error {
 func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
+		SeedNode: Endpoint{URL: d.Network.LedgerURL()},
 		Servers: []ManifestServer{}}
 	if d.Network.Files != nil {
 		k := d.Network.FileServerKey()
@@ -373,7 +374,7 @@ func (d *Devnet) nodes() []ManifestNode {
 		}
 		if n := d.Network.Node(i); n != nil {
 			mn.Running = true
-			mn.PeerID, mn.Addrs = n.PeerID().String(), n.Addrs()
+			mn.PeerID, mn.Addrs, mn.HTTPS = n.PeerID().String(), n.Addrs(), n.HTTPSURL()
 		}
 		if mn.Addrs == nil {
 			mn.Addrs = []string{}

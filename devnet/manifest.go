@@ -16,15 +16,18 @@ func ManifestPath(dir string) string { return filepath.Join(dir, "devnet.json") 
 
 // Manifest is <dir>/devnet.json: everything a script needs to drive the devnet.
 type Manifest struct {
-	Format  int              `json:"format"`
-	Seed    string           `json:"seed"`
-	PID     int              `json:"pid"`
-	Started time.Time        `json:"started"`
-	Control Endpoint         `json:"control"`
-	Ledger  Endpoint         `json:"ledger"`
-	Nodes   []ManifestNode   `json:"nodes"`
-	Clients []ManifestClient `json:"clients"`
-	Servers []ManifestServer `json:"servers"`
+	Format  int       `json:"format"`
+	Seed    string    `json:"seed"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	Control Endpoint  `json:"control"`
+	Ledger  Endpoint  `json:"ledger"`
+	// SeedNode is the seed real clients start from (JSON-RPC at /json_rpc:
+	// the desktop app's LOCAL_DEVNET_SEED_URL).
+	SeedNode Endpoint         `json:"seed_node"`
+	Nodes    []ManifestNode   `json:"nodes"`
+	Clients  []ManifestClient `json:"clients"`
+	Servers  []ManifestServer `json:"servers"`
 }
 
 // Endpoint is a URL and, for the control endpoint, its token.
@@ -40,7 +43,8 @@ type ManifestNode struct {
 	X25519Pubkey  string   `json:"x25519_pubkey"`
 	PeerID        string   `json:"peer_id"`
 	Addrs         []string `json:"addrs"`
-	SwarmID       string   `json:"swarm_id"` // 16 hex digits, "" when in no swarm
+	HTTPS         string   `json:"https,omitempty"` // the node's HTTPS client edge
+	SwarmID       string   `json:"swarm_id"`        // 16 hex digits, "" when in no swarm
 	State         string   `json:"state"`
 	Running       bool     `json:"running"`
 	Credit        uint64   `json:"credit"`     // decommission credit, in blocks

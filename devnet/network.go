@@ -453,7 +453,7 @@ func (nw *Network) settle(ctx context.Context) error {
 				return fmt.Errorf("devnet: nodes did not settle: %w", err)
 			}
 			sn, found := nw.Ledger.Node(n.Key())
-			if !found || sn.PeerID != n.PeerID().String() || !slices.Equal(sn.Addrs, n.Addrs()) {
+			if !found || sn.PeerID != n.PeerID().String() || !slices.Equal(sn.Addrs, n.Addrs()) || sn.StoragePort == 0 {
 				ok = false
 			}
 		}

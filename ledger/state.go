@@ -355,6 +355,7 @@ func (s *State) nodeInfo(key string, b *NodeInfoBody) error {
 		return fmt.Errorf("%w: node %s is deregistered", ErrNodeState, short(key))
 	}
 	n.PeerID, n.Addrs = b.PeerID, slices.Clone(b.Addrs)
+	n.PublicIP, n.StoragePort = b.PublicIP, b.StoragePort
 	return nil
 }
 

@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sessionctl/sessionctl/internal/httpserve"
+	"net"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +52,9 @@ type Config struct {
 	Ledger Ledger
 	// ListenAddrs are libp2p multiaddrs; default /ip4/127.0.0.1/tcp/0 (loopback, a free port).
 	ListenAddrs []string
+	// HTTPSAddr is where the HTTPS client edge listens (https.go); default
+	// 127.0.0.1:0. Its IP is what the node publishes as public_ip.
+	HTTPSAddr string
 	// Logger receives the node's logs; the zero value logs nothing.
 	Logger zerolog.Logger
 	// Now is the node's clock; nil means time.Now.
@@ -92,6 +98,7 @@ type Node struct {
 	pubHex string
 
 	host    host.Host
+	https   *httpserve.Server
 	store   *store
 	limiter *limiter
 	replay  *replayCache
@@ -239,7 +246,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 		return errors.Join(err, herr)
 	}
-	n.store, n.host, n.started = st, h, true
+	edge, err := n.newEdge()
+	if err == nil {
+		err = edge.Start(ctx)
+	}
+	if err != nil {
+		st.close()
+		h.Close()
+		return fmt.Errorf("https edge: %w", err)
+	}
+	n.store, n.host, n.https, n.started = st, h, edge, true
 	h.SetStreamHandler(storagerpc.ProtocolStorage, n.guard("storage", n.handleStorage))
 	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.guard("swarm", n.handleSwarm))
 	h.SetStreamHandler(onion.Protocol, n.guard("onion", n.handleOnion))
@@ -291,7 +307,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.cancel()
-	errs := []error{n.host.Close()}
+	errs := []error{n.https.Close(), n.host.Close()}
 	n.wg.Wait()
 	n.hwg.Wait()
 	errs = append(errs, n.store.close())
@@ -371,8 +387,13 @@ func (v *view) swarmResult(id uint64) storagerpc.SwarmResult {
 	res := storagerpc.SwarmResult{Swarm: fmt.Sprintf("%016x", id), SNodes: []storagerpc.SwarmNode{}}
 	for _, k := range v.members[id] {
 		sn := v.nodes[k]
+		ip, port := sn.PublicIP, strconv.Itoa(sn.StoragePort)
+		if ip == "" || sn.StoragePort == 0 {
+			ip, port = "0.0.0.0", "0"
+		}
 		res.SNodes = append(res.SNodes, storagerpc.SwarmNode{
 			PubkeyEd25519: k, PubkeyX25519: sn.X25519, PeerID: v.peers[k].String(), Addrs: slices.Clone(sn.Addrs),
+			IP: ip, Port: port,
 		})
 	}
 	return res
@@ -511,14 +532,27 @@ func (n *Node) publishAddrs(ctx context.Context, v *view) {
 		return
 	}
 	addrs := n.Addrs()
-	if me.PeerID == n.host.ID().String() && slices.Equal(me.Addrs, addrs) {
+	ip, port := n.edgeAddr()
+	if me.PeerID == n.host.ID().String() && slices.Equal(me.Addrs, addrs) && me.PublicIP == ip && me.StoragePort == port {
 		return
 	}
-	if err := n.submitTx(ctx, chain.TxNodeInfo, chain.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs}); err != nil {
+	if err := n.submitTx(ctx, chain.TxNodeInfo, chain.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs, PublicIP: ip, StoragePort: port}); err != nil {
 		n.log.Debug().Err(err).Msg("publish address")
 		return
 	}
 	n.log.Info().Strs("addrs", addrs).Msg("address published to the ledger")
+}
+
+// edgeAddr is the HTTPS edge's IPv4 address and port.
+func (n *Node) edgeAddr() (string, int) {
+	if n.https == nil {
+		return "", 0
+	}
+	a, ok := n.https.Addr().(*net.TCPAddr)
+	if !ok || a.IP.To4() == nil {
+		return "", 0
+	}
+	return a.IP.String(), a.Port
 }
 
 // WaitView waits until the node's view has reached ledger height h.

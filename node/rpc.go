@@ -153,6 +153,8 @@ func (n *Node) dispatch(ctx context.Context, method string, params json.RawMessa
 	switch method {
 	case "info":
 		out, rerr = n.info()
+	case "oxend_request":
+		out, rerr = n.oxendRequest(ctx, params)
 	case "get_swarm", "get_snodes_for_pubkey":
 		out, rerr = n.getSwarm(params)
 	case "store":
@@ -364,12 +366,54 @@ func (n *Node) sign(parts ...string) string {
 }
 
 func (n *Node) info() (any, *rpcError) {
-	out := map[string]any{"version": []int{2, 11, 0}, "timestamp": n.nowMS()}
+	now := n.nowMS()
+	out := map[string]any{"version": chain.StorageServerVersion, "timestamp": now, "t": now, "hf": chain.HardFork}
 	if v := n.view.Load(); v != nil {
 		out["height"] = v.height
 		out["swarm"] = swarmHex(v.mine)
 	}
 	return out, nil
+}
+
+// oxendRequest passes the chain queries clients make through a node on to
+// the node's view of the chain (oxend's answers: chain/oxend.go).
+func (n *Node) oxendRequest(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
+	var p struct {
+		Endpoint string          `json:"endpoint"`
+		Params   json.RawMessage `json:"params"`
+	}
+	if e := decodeParams(raw, &p); e != nil {
+		return nil, e
+	}
+	switch p.Endpoint {
+	case "get_service_nodes", "get_n_service_nodes":
+		var sp chain.GetServiceNodesParams
+		if len(p.Params) > 0 {
+			if e := decodeParams(p.Params, &sp); e != nil {
+				return nil, e
+			}
+		}
+		v := n.view.Load()
+		if v == nil {
+			return nil, errf(storagerpc.StatusUnavailable, "the node has not loaded the network yet")
+		}
+		nodes := make([]chain.ServiceNode, 0, len(v.nodes))
+		for _, sn := range v.nodes {
+			nodes = append(nodes, sn)
+		}
+		states, err := chain.ServiceNodeStates(nodes, sp)
+		if err != nil {
+			return nil, errf(storagerpc.StatusBadRequest, "invalid params: fields")
+		}
+		return map[string]any{"result": map[string]any{"service_node_states": states, "height": v.height, "status": "OK"}}, nil
+	case "get_info":
+		info, err := n.cfg.Ledger.Info(ctx)
+		if err != nil {
+			return nil, errf(storagerpc.StatusUnavailable, "the chain did not answer")
+		}
+		return map[string]any{"result": chain.GetInfo(info)}, nil
+	}
+	return nil, errf(storagerpc.StatusBadRequest, "oxend_request: endpoint %q is not passed through", truncate(p.Endpoint, 40))
 }
 
 func (n *Node) getSwarm(raw json.RawMessage) (any, *rpcError) {
@@ -552,7 +596,11 @@ func (n *Node) retrieve(ctx context.Context, raw json.RawMessage) (any, *rpcErro
 	case maxSize == 0 || maxSize > storagerpc.MaxRetrieveSize:
 		maxSize = storagerpc.MaxRetrieveSize
 	}
-	recs, more, err := n.store.retrieve(ctx, owner.String(), p.Namespace, p.LastHash, maxCount, maxSize, n.nowMS())
+	last := p.LastHash
+	if last == "" {
+		last = p.LastHashCamel
+	}
+	recs, more, err := n.store.retrieve(ctx, owner.String(), p.Namespace, last, maxCount, maxSize, n.nowMS())
 	if err != nil {
 		n.log.Error().Err(err).Msg("retrieve")
 		return nil, errf(storagerpc.StatusInternal, "storage failure")

@@ -258,6 +258,8 @@ type (
 		Pubkey    string    `json:"pubkey"`
 		Namespace Namespace `json:"namespace,omitempty"`
 		LastHash  string    `json:"last_hash,omitempty"`
+		// LastHashCamel is the spelling some clients send (lastHash).
+		LastHashCamel string `json:"lastHash,omitempty"`
 		MaxCount  int       `json:"max_count,omitempty"`
 		MaxSize   int       `json:"max_size,omitempty"`
 		Timestamp int64     `json:"timestamp"`
@@ -336,6 +338,9 @@ type SwarmNode struct {
 	PubkeyX25519  string   `json:"pubkey_x25519"`
 	PeerID        string   `json:"peer_id"`
 	Addrs         []string `json:"addrs"`
+	// The HTTPS edge, as real clients read it: ip, and port as a string.
+	IP   string `json:"ip"`
+	Port string `json:"port"`
 }
 
 // SwarmResult is get_swarm's body and a 421's body.

@@ -16,6 +16,7 @@ package httpserve
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,7 @@ type Server struct {
 	addr string
 	h    http.Handler
 	log  zerolog.Logger
+	tls  *tls.Config
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -53,6 +55,13 @@ func New(addr string, h http.Handler, log zerolog.Logger) *Server {
 	return &Server{addr: addr, h: h, log: log, errc: make(chan error, 1), ready: make(chan struct{}), done: make(chan struct{})}
 }
 
+// NewTLS returns a server of h for addr that speaks HTTPS with cfg.
+func NewTLS(addr string, h http.Handler, log zerolog.Logger, cfg *tls.Config) *Server {
+	s := New(addr, h, log)
+	s.tls = cfg
+	return s
+}
+
 // ErrClosed is Start after Close.
 var ErrClosed = errors.New("server closed")
 
@@ -70,6 +79,9 @@ func (s *Server) Start(ctx context.Context) error {
 	ln, err := lc.Listen(ctx, "tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.addr, err)
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
 	}
 	base, cancel := context.WithCancel(context.Background())
 	s.ln, s.cancel, s.started = ln, cancel, true
@@ -103,6 +115,9 @@ func (s *Server) URL() string {
 	defer s.mu.Unlock()
 	if s.ln == nil {
 		return ""
+	}
+	if s.tls != nil {
+		return "https://" + s.ln.Addr().String()
 	}
 	return "http://" + s.ln.Addr().String()
 }

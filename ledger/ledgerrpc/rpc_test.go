@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -122,6 +123,52 @@ func TestRPC(t *testing.T) {
 	}
 	if _, err := c.Name(ctx, ledger.NameHash("bob")); !IsCode(err, CodeNotFound) {
 		t.Fatalf("unknown name: %v", err)
+	}
+
+	// The seed, as real clients call it (JSON-RPC 2.0 at /json_rpc).
+	seed := func(body string) map[string]any {
+		t.Helper()
+		resp, err := http.Post(srv.URL()+"/json_rpc", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out["jsonrpc"] != "2.0" {
+			t.Fatalf("seed answer %v, %v", out, err)
+		}
+		return out
+	}
+	res := seed(`{"jsonrpc":"2.0","id":7,"method":"get_n_service_nodes","params":{"limit":3,"active_only":true,"fields":{"pubkey_ed25519":true,"public_ip":true,"swarm_id":true}}}`)
+	states := res["result"].(map[string]any)["service_node_states"].([]any)
+	if len(states) != 3 || res["id"] != 7.0 {
+		t.Fatalf("get_n_service_nodes: %v", res)
+	}
+	for _, st := range states {
+		m := st.(map[string]any)
+		if len(m) != 3 || m["public_ip"] != "0.0.0.0" || len(m["pubkey_ed25519"].(string)) != 64 {
+			t.Fatalf("a node state: %v (no HTTPS edge published: 0.0.0.0)", m)
+		}
+	}
+	res = seed(`{"jsonrpc":"2.0","id":1,"method":"get_service_nodes","params":{"fields":["pubkey_x25519"]}}`)
+	if n := len(res["result"].(map[string]any)["service_node_states"].([]any)); n != 12 {
+		t.Fatalf("get_service_nodes: %d nodes", n)
+	}
+	if res := seed(`{"jsonrpc":"2.0","id":1,"method":"get_info"}`); res["result"].(map[string]any)["height"] != 3.0 {
+		t.Fatalf("get_info: %v", res)
+	}
+	res = seed(`{"jsonrpc":"2.0","id":1,"method":"ons_resolve","params":{"type":0,"name_hash":"` + ledger.NameHash("alice") + `"}}`)
+	r := res["result"].(map[string]any)
+	ct, _ := hex.DecodeString(r["encrypted_value"].(string))
+	nonce, _ := hex.DecodeString(r["nonce"].(string))
+	if id, err := ledger.DecryptName("alice", append(ct, nonce...)); err != nil || id != acc.AccountID() {
+		t.Fatalf("ons_resolve: %v, %v", res, err)
+	}
+	if res := seed(`{"jsonrpc":"2.0","id":1,"method":"mine"}`); res["error"].(map[string]any)["code"] != -32601.0 {
+		t.Fatalf("an unknown method: %v", res)
+	}
+	if res := seed(`{not json`); res["error"].(map[string]any)["code"] != -32700.0 {
+		t.Fatalf("not JSON: %v", res)
 	}
 
 	// Rejections: the same transaction again (nonce), a forged one.

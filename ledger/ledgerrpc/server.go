@@ -120,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/rounds", s.rounds)
 	mux.HandleFunc("GET /v1/rounds/at/{height}", s.roundAt)
 	mux.HandleFunc("POST /v1/txs", s.submit)
+	mux.HandleFunc("POST /json_rpc", s.jsonRPC)
 	mux.HandleFunc("POST /v1/mine", s.authorized(s.mine))
 	mux.HandleFunc("POST /v1/state_change", s.authorized(s.stateChange))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
