@@ -345,7 +345,7 @@ func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
 		SeedNode: Endpoint{URL: d.Network.LedgerURL()},
-		Servers: []ManifestServer{}}
+		Servers:  []ManifestServer{}}
 	if d.Network.Files != nil {
 		k := d.Network.FileServerKey()
 		m.Servers = append(m.Servers, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})

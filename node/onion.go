@@ -168,7 +168,6 @@ func (n *Node) onionRefuse(s network.Stream, status int, msg string) {
 	s.Close()
 }
 
-
 // onionForward sends the next layer on and relays the answer unchanged.
 func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen OnionHop) (int, []byte) {
 	if hop >= onion.MaxHops {

@@ -260,9 +260,9 @@ type (
 		LastHash  string    `json:"last_hash,omitempty"`
 		// LastHashCamel is the spelling some clients send (lastHash).
 		LastHashCamel string `json:"lastHash,omitempty"`
-		MaxCount  int       `json:"max_count,omitempty"`
-		MaxSize   int       `json:"max_size,omitempty"`
-		Timestamp int64     `json:"timestamp"`
+		MaxCount      int    `json:"max_count,omitempty"`
+		MaxSize       int    `json:"max_size,omitempty"`
+		Timestamp     int64  `json:"timestamp"`
 		Auth
 		SubAuth
 	}

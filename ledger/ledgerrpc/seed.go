@@ -107,4 +107,3 @@ func writeRPC(w http.ResponseWriter, id json.RawMessage, result any, code int, m
 	}
 	httpserve.WriteJSON(w, http.StatusOK, out)
 }
-
