@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/sessionpb"
 	"golang.org/x/crypto/nacl/box"
@@ -244,6 +245,24 @@ func TestClientEdge(t *testing.T) {
 	edge := newEdgeClient(t, nw.LedgerURL())
 	bobK := ClientKeys("edge", "bob")
 	bob := startClientNet(t, nw, bobK)
+
+	// Through a node, the chain queries clients make (oxend_request).
+	var ox struct {
+		Result struct {
+			States []map[string]any `json:"service_node_states"`
+		} `json:"result"`
+	}
+	edge.storage(edge.nodes[0], "oxend_request", map[string]any{"endpoint": "get_service_nodes",
+		"params": map[string]any{"fields": []string{"pubkey_ed25519"}}}, &ox)
+	if len(ox.Result.States) != 9 || len(ox.Result.States[0]) != 1 {
+		t.Fatalf("oxend_request get_service_nodes: %+v", ox)
+	}
+	var ons map[string]map[string]any
+	edge.storage(edge.nodes[0], "oxend_request", map[string]any{"endpoint": "ons_resolve",
+		"params": map[string]any{"type": 0, "name_hash": ledger.NameHash("nobody")}}, &ons)
+	if r, ok := ons["result"]; !ok || len(r) != 0 {
+		t.Fatalf("ons_resolve of an unknown name: %v", ons)
+	}
 
 	// edge → bob: an unsigned store to namespace 0 on every member of bob's
 	// swarm, over HTTPS, as apps send.

@@ -406,6 +406,8 @@ func (n *Node) oxendRequest(ctx context.Context, raw json.RawMessage) (any, *rpc
 			return nil, errf(storagerpc.StatusBadRequest, "invalid params: fields")
 		}
 		return map[string]any{"result": map[string]any{"service_node_states": states, "height": v.height, "status": "OK"}}, nil
+	case "ons_resolve":
+		return n.onsResolve(ctx, p.Params)
 	case "get_info":
 		info, err := n.cfg.Ledger.Info(ctx)
 		if err != nil {
@@ -414,6 +416,44 @@ func (n *Node) oxendRequest(ctx context.Context, raw json.RawMessage) (any, *rpc
 		return map[string]any{"result": chain.GetInfo(info)}, nil
 	}
 	return nil, errf(storagerpc.StatusBadRequest, "oxend_request: endpoint %q is not passed through", truncate(p.Endpoint, 40))
+}
+
+// NameLedger is a Ledger that also looks up session names (ledgerrpc's
+// Local and Client are); a node whose ledger is not cannot resolve them.
+type NameLedger interface {
+	NameValue(ctx context.Context, nameHash string) (value string, found bool, err error)
+}
+
+// onsResolve answers ons_resolve through the node as oxend does: the
+// name's encrypted value and its nonce, in hex; nothing for an unknown name.
+func (n *Node) onsResolve(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
+	var p struct {
+		Type     int    `json:"type"`
+		NameHash string `json:"name_hash"`
+	}
+	if e := decodeParams(raw, &p); e != nil {
+		return nil, e
+	}
+	if p.Type != 0 || p.NameHash == "" || len(p.NameHash) > 64 {
+		return nil, errf(storagerpc.StatusBadRequest, "ons_resolve: want {type: 0, name_hash}")
+	}
+	nl, ok := n.cfg.Ledger.(NameLedger)
+	if !ok {
+		return nil, errf(storagerpc.StatusBadRequest, "ons_resolve is not passed through by this node")
+	}
+	value, found, err := nl.NameValue(ctx, p.NameHash)
+	if err != nil {
+		return nil, errf(storagerpc.StatusUnavailable, "the chain did not answer")
+	}
+	if !found {
+		return map[string]any{"result": map[string]any{}}, nil
+	}
+	v, err := hex.DecodeString(value)
+	if err != nil || len(v) != chain.EncryptedNameSize {
+		return nil, errf(storagerpc.StatusInternal, "the name's value is malformed")
+	}
+	k := len(v) - 24
+	return map[string]any{"result": map[string]any{"encrypted_value": hex.EncodeToString(v[:k]), "nonce": hex.EncodeToString(v[k:])}}, nil
 }
 
 func (n *Node) getSwarm(raw json.RawMessage) (any, *rpcError) {

@@ -308,3 +308,16 @@ func (c *Client) RegisterName(ctx context.Context, keys *identity.Keys, name str
 	hash, err := c.Submit(ctx, tx)
 	return name, hash, err
 }
+
+// NameValue returns a name's encrypted value (hex), for a node's
+// ons_resolve passthrough.
+func (c *Client) NameValue(ctx context.Context, nameHash string) (string, bool, error) {
+	r, err := c.Name(ctx, nameHash)
+	if IsCode(err, CodeNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return r.Value, true, nil
+}

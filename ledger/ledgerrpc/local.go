@@ -59,3 +59,19 @@ func (x Local) RoundAt(ctx context.Context, h uint64) (ledger.Round, error) {
 	}
 	return r, nil
 }
+
+// Name returns the record of a name hash, as Client.Name does.
+func (x Local) Name(ctx context.Context, nameHash string) (ledger.NameRecord, error) {
+	r, ok := x.L.Name(nameHash)
+	if !ok {
+		return r, &Error{Status: 404, Code: CodeNotFound, Message: "no such name"}
+	}
+	return r, nil
+}
+
+// NameValue returns a name's encrypted value (hex), for a node's
+// ons_resolve passthrough.
+func (x Local) NameValue(ctx context.Context, nameHash string) (string, bool, error) {
+	r, ok := x.L.Name(nameHash)
+	return r.Value, ok, nil
+}
