@@ -84,19 +84,24 @@ func DecryptAttachment(blob, key, digest []byte, size int) ([]byte, error) {
 	if len(key) != AttachmentKeySize {
 		return nil, ErrAttachment
 	}
-	if len(digest) > 0 {
-		sum := sha256.Sum256(blob)
-		if subtle.ConstantTimeCompare(sum[:], digest) != 1 {
-			return nil, errors.New("the attachment does not match its digest")
-		}
-	}
 	if len(blob) < 2*aes.BlockSize+sha256.Size || (len(blob)-sha256.Size)%aes.BlockSize != 0 {
 		return nil, ErrAttachment
 	}
+	// The digest and the MAC are two passes over the whole upload: side by
+	// side.
+	digestOK := make(chan bool, 1)
+	go func() {
+		sum := sha256.Sum256(blob)
+		digestOK <- len(digest) == 0 || subtle.ConstantTimeCompare(sum[:], digest) == 1
+	}()
 	body, tag := blob[:len(blob)-sha256.Size], blob[len(blob)-sha256.Size:]
 	mac := hmac.New(sha256.New, key[32:])
 	mac.Write(body)
-	if !hmac.Equal(mac.Sum(nil), tag) {
+	macOK := hmac.Equal(mac.Sum(nil), tag)
+	if !<-digestOK {
+		return nil, errors.New("the attachment does not match its digest")
+	}
+	if !macOK {
 		return nil, ErrAttachment
 	}
 	block, _ := aes.NewCipher(key[:32])
