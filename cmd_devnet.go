@@ -94,8 +94,8 @@ func devnetUp(c *cli.Context) error {
 	if c.Duration("file-expiry") < time.Second {
 		return usagef("--file-expiry must be at least 1s")
 	}
-	if c.Int("nodes") < 0 || c.Int("nodes") > 2000 {
-		return usagef("--nodes %d: want 1 to 2000", c.Int("nodes"))
+	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {
+		return usagef("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason)
 	}
 	var steps []scenario.Step
 	if f := c.String("scenario"); f != "" {
@@ -157,8 +157,11 @@ func devnetUp(c *cli.Context) error {
 	m := d.Manifest()
 	if c.Bool("json") && steps == nil {
 		printJSON(c.App.Writer, m)
+	} else if !c.Bool("json") && steps != nil {
+		// A scenario tells its own story: one line, not the banner.
+		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
 	} else if !c.Bool("json") {
-		printBanner(c.App.Writer, dir, &m, keystore(c), time.Since(began))
+		printBanner(c.App.Writer, dir, &m, keystore(c), time.Since(began), false)
 	}
 	if steps != nil {
 		err := runScenario(c, steps)
@@ -282,7 +285,7 @@ func detach(c *cli.Context) error {
 		if c.Bool("json") {
 			return printJSON(c.App.Writer, m)
 		}
-		printBanner(c.App.Writer, dir, m, keystore(c), 0)
+		printBanner(c.App.Writer, dir, m, keystore(c), 0, true)
 		fmt.Fprintf(c.App.Writer, "Running in the background (pid %d); stop it with 'sessionctl devnet down'.\n", m.PID)
 		return nil
 	}
@@ -294,7 +297,7 @@ func lastLine(s string) string {
 }
 
 // printBanner prints what a user needs: clients, endpoints, nodes, a first command.
-func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keystore, took time.Duration) {
+func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keystore, took time.Duration, detached bool) {
 	swarms := map[string]bool{}
 	for _, n := range m.Nodes {
 		if n.SwarmID != "" {
@@ -305,7 +308,7 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 	if took > 0 {
 		ready = fmt.Sprintf(", ready in %v", took.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "sessionctl devnet: seed %q, %d service nodes in %d swarms%s\n\n", m.Seed, len(m.Nodes), len(swarms), ready)
+	fmt.Fprintf(w, "sessionctl devnet: seed %q, %s in %s%s\n\n", m.Seed, plural(len(m.Nodes), "service node"), plural(len(swarms), "swarm"), ready)
 	fmt.Fprintln(w, "Clients (their recovery phrases restore them in any Session app; devnet use only):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, cl := range m.Clients {
@@ -336,7 +339,19 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 		a, b := m.Clients[0].Name, m.Clients[1].Name
 		fmt.Fprintf(w, "\nTry:  sessionctl send --from %s --to %s \"hello %s\"   then   sessionctl fetch --as %s\n", a, b, b, b)
 	}
-	fmt.Fprintf(w, "Manifest %s, logs in %s. Ctrl-C or 'sessionctl devnet down' stops it.\n", devnet.ManifestPath(dir), filepath.Join(dir, "logs"))
+	stop := "Ctrl-C or 'sessionctl devnet down' stops it."
+	if detached {
+		stop = "'sessionctl devnet down' stops it."
+	}
+	fmt.Fprintf(w, "Manifest %s, logs in %s. %s\n", devnet.ManifestPath(dir), filepath.Join(dir, "logs"), stop)
+}
+
+// plural is "1 node", "2 nodes".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func orDash(s string) string {

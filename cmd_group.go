@@ -71,7 +71,7 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 
 // groupError maps group errors to exit codes: the user's mistakes are 2.
 func groupError(err error) error {
-	for _, e := range []error{group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked} {
+	for _, e := range []error{group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked, group.ErrNameTaken} {
 		if errors.Is(err, e) {
 			return usageError(err)
 		}

@@ -55,17 +55,30 @@ func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.
 }
 
 // startClient starts a Session client for the identity called name.
+// byteSize says a size in plain units: 812 bytes, 3.4 MB.
+func byteSize(n int) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1_000_000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
+
 func startClient(c *cli.Context, name string, statePath string) (*client.Client, *ledgerrpc.Client, error) {
+	// No devnet says so first (exit 3): the identities a devnet makes do
+	// not exist before it runs.
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	e, err := keystore(c).Get(name)
 	if err != nil {
 		return nil, nil, keystoreError(err)
 	}
 	if !e.Keys.HasPhrase() {
 		return nil, nil, usagef("%q is not a Session account", name)
-	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return nil, nil, err
 	}
 	cl, err := client.New(client.Config{Keys: e.Keys, Ledger: lc, StatePath: statePath, Logger: logger(c)})
 	if err != nil {
@@ -108,6 +121,9 @@ func send(c *cli.Context) error {
 	if c.String("from") == "" || c.String("to") == "" {
 		return usagef("send needs --from NAME and --to RECIPIENT")
 	}
+	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
+		return usagef("an empty message: give some text or --attach a file")
+	}
 	cl, lc, err := startClient(c, c.String("from"), "")
 	if err != nil {
 		return err
@@ -133,7 +149,7 @@ func send(c *cli.Context) error {
 			return err
 		}
 		if len(data) > fileserver.MaxFileSize {
-			return usagef("--attach %s: %d bytes; the file server takes at most %d", path, len(data), fileserver.MaxFileSize)
+			return usagef("--attach %s: %s; an attachment is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
 		}
 		att, err := cl.Upload(ctx, srv, filepath.Base(path), data)
 		if err != nil {
@@ -432,7 +448,7 @@ func fileCommand() *cli.Command {
 						return usageError(err)
 					}
 					if len(data) > fileserver.MaxFileSize {
-						return usagef("%s: %d bytes; the file server takes at most %d", path, len(data), fileserver.MaxFileSize)
+						return usagef("%s: %s; a file is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
 					}
 					if c.String("as") == "" {
 						return usagef("--as NAME is required")
@@ -464,7 +480,7 @@ func fileCommand() *cli.Command {
 					&cli.StringFlag{Name: "key", Usage: "the file's `KEY` (64 bytes, base64)"},
 					&cli.IntFlag{Name: "size", Usage: "the file's `SIZE` before padding (without it the padding stays)"},
 					&cli.StringFlag{Name: "digest", Usage: "the upload's SHA-256 `DIGEST` (base64), checked when given"},
-					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where to write it (`PATH`)"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where to write it (`PATH`; default stdout)"},
 					asFlag, ledgerURLFlag, ledgerTokenFlag,
 				},
 				Action: func(c *cli.Context) error {
@@ -472,8 +488,8 @@ func fileCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if c.String("key") == "" || c.String("output") == "" {
-						return usagef("file download needs --key KEY and -o PATH")
+					if c.String("key") == "" {
+						return usagef("file download needs --key KEY (and -o PATH, or the file goes to stdout)")
 					}
 					name := c.String("as")
 					if name == "" {
@@ -513,10 +529,14 @@ func fileCommand() *cli.Command {
 						}
 						return clientError(err)
 					}
+					if c.String("output") == "" || c.String("output") == "-" {
+						_, err := c.App.Writer.Write(data)
+						return err
+					}
 					if err := os.WriteFile(c.String("output"), data, 0o600); err != nil {
 						return err
 					}
-					fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes)\n", c.String("output"), len(data))
+					fmt.Fprintf(c.App.ErrWriter, "wrote %s (%d bytes)\n", c.String("output"), len(data))
 					return nil
 				},
 			},

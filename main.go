@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -203,7 +204,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Flags:                 []cli.Flag{dirFlag, logLevelFlag},
 		Writer:                stdout,
 		ErrWriter:             stderr,
-		HideVersion:           true,
+		Version:               version(),
 		Suggest:               true,
 		ExitErrHandler:        func(*cli.Context, error) {}, // run maps errors to exit codes
 		Before: func(c *cli.Context) error {
@@ -217,7 +218,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q; see 'sessionctl --help'", c.Args().First())
+				return usagef("unknown command %q. %s See 'sessionctl --help'.", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First()))
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -235,8 +236,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			scenarioCommand(),
 			ledgerCommand(),
 			nameCommand(),
+			completionCommand(),
 		},
-		Metadata: map[string]any{},
+		EnableBashCompletion: true,
+		Metadata:             map[string]any{},
 	}
 	app.OnUsageError = onUsageError
 	for _, cmd := range app.Commands {
@@ -245,7 +248,42 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError(err) }
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	// A duration without its unit ("--block-time 5") gets the form it wants.
+	if msg := err.Error(); strings.Contains(msg, "parse error") && durationFlag(msg) {
+		return usagef("%v: a duration takes a unit, as in 5s, 500ms or 2m", err)
+	}
+	return usageError(err)
+}
+
+// durationFlag reports whether a flag error names one of the duration flags.
+func durationFlag(msg string) bool {
+	for _, f := range []string{"block-time", "file-expiry", "timeout", "duration", "every"} {
+		if strings.Contains(msg, "-"+f) {
+			return true
+		}
+	}
+	return false
+}
+
+// version is the module's version as the build recorded it ("devel" from
+// a source tree), with the commit when known.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}
 
 // setUsageErrors makes flag errors of cmd and its subcommands exit with 2, and
 // an unknown subcommand an error rather than a help page.
@@ -254,7 +292,7 @@ func setUsageErrors(cmd *cli.Command) {
 	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
 		cmd.Action = func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q; see 'sessionctl %s --help'", c.Args().First(), cmd.Name)
+				return usagef("unknown command %q. %s See 'sessionctl %s --help'.", c.Args().First(), cli.SuggestCommand(cmd.Subcommands, c.Args().First()), cmd.Name)
 			}
 			return cli.ShowSubcommandHelp(c)
 		}

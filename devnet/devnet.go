@@ -39,6 +39,14 @@ var (
 	ErrNodeStopped = errors.New("node stopped")
 )
 
+// The sizes a devnet may have.
+const (
+	MinNodes = 4
+	MaxNodes = 2000
+	// MinNodesReason says why fewer nodes would not do.
+	MinNodesReason = "an onion path needs three distinct nodes and a destination apart from them"
+)
+
 // UpConfig configures a devnet started by Up. Zero values mean: what the
 // directory saved, or the defaults for a new devnet.
 type UpConfig struct {
@@ -202,8 +210,8 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("devnet: UpConfig.Dir is required")
 	}
-	if cfg.Nodes < 0 || cfg.Nodes > 2000 {
-		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000", cfg.Nodes)
+	if cfg.Nodes != 0 && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
+		return nil, fmt.Errorf("devnet: %d nodes: want %d to %d (%s)", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
 	}
 	// One devnet per directory: an exclusive lock held until Close (the
 	// lock, not a pid that may be reused, says whether one runs).

@@ -369,7 +369,7 @@ func TestResumeKeepsBlockTime(t *testing.T) {
 // directory, and a second Start is refused.
 func TestOpenBindsNothing(t *testing.T) {
 	dir := t.TempDir()
-	d, err := Open(UpConfig{Dir: dir, Nodes: 3})
+	d, err := Open(UpConfig{Dir: dir, Nodes: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

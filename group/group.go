@@ -56,6 +56,7 @@ var (
 	ErrAlready     = errors.New("already a member of the group")
 	ErrKicked      = errors.New("you were removed from the group")
 	ErrNoGroupKeys = errors.New("no key of the group is readable by this member yet")
+	ErrNameTaken   = errors.New("this identity already has a group of that name")
 )
 
 // Member is one member as the group's state records it.

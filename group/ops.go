@@ -33,6 +33,12 @@ func (s *Session) Create(ctx context.Context, name string, members []identity.Ac
 	if len(members)+1 > MaxMembers {
 		return nil, ErrTooMany
 	}
+	// One name, one group: commands find a group by its name.
+	if _, err := s.Store.Load(s.me(), name); err == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNameTaken, name)
+	} else if !errors.Is(err, ErrUnknown) {
+		return nil, err
+	}
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	priv := ed25519.NewKeyFromSeed(seed)
