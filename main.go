@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -83,19 +84,34 @@ func flagsFirst(app *cli.App, args []string) []string {
 		return args
 	}
 	out := []string{args[0]}
+	// The app's own flags (--dir, --log-level) may come anywhere: one found
+	// after a command goes back to the front, where urfave/cli reads it.
+	var globals []string
+	global := func(flags []cli.Flag, a string) bool {
+		return len(out) > 1 && knownFlag(app.Flags, a) && !knownFlag(flags, a)
+	}
+	take := func(flags []cli.Flag, i int) int {
+		a := args[i]
+		dst := &out
+		if global(flags, a) {
+			dst, flags = &globals, app.Flags
+		}
+		*dst = append(*dst, a)
+		if takesValue(flags, a) && i+1 < len(args) {
+			i++
+			*dst = append(*dst, args[i])
+		}
+		return i
+	}
 	flags, cmds := app.Flags, app.Commands
 	i := 1
 	for ; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			return append(out, args[i:]...)
+			return withGlobals(append(out, args[i:]...), globals)
 		}
 		if isFlag(a) {
-			out = append(out, a)
-			if takesValue(flags, a) && i+1 < len(args) {
-				i++
-				out = append(out, args[i])
-			}
+			i = take(flags, i)
 			continue
 		}
 		cmd := findCommand(cmds, a)
@@ -113,11 +129,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			pos = append(pos, args[i+1:]...)
 			i = len(args)
 		case isFlag(a):
-			out = append(out, a)
-			if takesValue(flags, a) && i+1 < len(args) {
-				i++
-				out = append(out, args[i])
-			}
+			i = take(flags, i)
 		default:
 			pos = append(pos, a)
 		}
@@ -126,7 +138,26 @@ func flagsFirst(app *cli.App, args []string) []string {
 		out = append(out, "--")
 		out = append(out, pos...)
 	}
-	return out
+	return withGlobals(out, globals)
+}
+
+// withGlobals puts the app's flags found later right after the program name.
+func withGlobals(out, globals []string) []string {
+	if len(globals) == 0 {
+		return out
+	}
+	return append(append([]string{out[0]}, globals...), out[1:]...)
+}
+
+// knownFlag reports whether a ("--dir", "-dir=x") names one of flags.
+func knownFlag(flags []cli.Flag, a string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 func isFlag(a string) bool {
