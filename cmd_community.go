@@ -17,7 +17,7 @@ import (
 
 func communityCommand() *cli.Command {
 	f := func(extra ...cli.Flag) []cli.Flag {
-		return append([]cli.Flag{asFlag, ledgerURLFlag, ledgerTokenFlag}, extra...)
+		return append([]cli.Flag{asFlag, ledgerURLFlag}, extra...)
 	}
 	return &cli.Command{
 		Name:  "community",

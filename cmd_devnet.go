@@ -36,15 +36,15 @@ func devnetCommand() *cli.Command {
 				Usage:     "start a devnet (or resume the one saved under --dir) and print how to use it",
 				ArgsUsage: " ",
 				Flags: []cli.Flag{
-					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes (default 12, or the saved devnet's)"},
+					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes, `N` (4 to 2000)", DefaultText: "12, or the saved devnet's"},
 					&cli.StringFlag{Name: "seed", Usage: "`SEED` of every key and of the chain (default \"sessionctl\", or the saved devnet's)", EnvVars: []string{"SESSIONCTL_SEED"}},
-					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "time between ledger blocks"},
-					&cli.StringFlag{Name: "clients", Usage: "client identities to create, comma-separated (default alice,bob,carol)"},
+					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "`DURATION` between ledger blocks (a unit is needed: 500ms, 2s)"},
+					&cli.StringFlag{Name: "clients", Usage: "client identities to create, `NAMES` comma-separated (default alice,bob,carol)"},
 					&cli.BoolFlag{Name: "reset", Usage: "discard the saved devnet and start afresh"},
 					&cli.BoolFlag{Name: "detach", Usage: "run in the background; return once the devnet is ready"},
 					&cli.BoolFlag{Name: "traffic", Usage: "make the clients exchange messages in the background"},
-					&cli.DurationFlag{Name: "file-expiry", Value: time.Hour, Usage: "how long the file server keeps an attachment (mainnet: 3 weeks)"},
-					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "format of the log files: console or json"},
+					&cli.DurationFlag{Name: "file-expiry", Value: time.Hour, Usage: "how long the file server keeps an attachment, a `DURATION` (mainnet: 3 weeks)"},
+					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of the log files: console or json"},
 					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
 					jsonFlag,
 				},
@@ -456,10 +456,16 @@ func nodeAct(what string) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
+		done := "killed"
 		if what == "kill" {
 			err = cc.Kill(c.Context, name)
 		} else {
-			err = cc.Restart(c.Context, name)
+			var was bool
+			was, err = cc.Restart(c.Context, name)
+			done = "started again"
+			if was {
+				done = "was running: stopped and started again"
+			}
 		}
 		if err != nil {
 			if errors.Is(err, devnet.ErrUnknownNode) || errors.Is(err, devnet.ErrNodeStopped) || errors.Is(err, devnet.ErrNodeRunning) {
@@ -467,7 +473,7 @@ func nodeAct(what string) cli.ActionFunc {
 			}
 			return err
 		}
-		fmt.Fprintf(c.App.Writer, "%s: %s\n", name, map[string]string{"kill": "killed", "restart": "restarted"}[what])
+		fmt.Fprintf(c.App.Writer, "%s: %s\n", name, done)
 		return nil
 	}
 }
@@ -477,8 +483,8 @@ func swarmCommand() *cli.Command {
 		Name:  "swarm",
 		Usage: "the swarms of the network and which one owns an account",
 		Subcommands: []*cli.Command{
-			{Name: "ls", Usage: "every swarm and its members", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: swarmList},
-			{Name: "of", Usage: "the swarm that stores an account's messages", ArgsUsage: "ACCOUNT_ID|NAME", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: swarmOf},
+			{Name: "ls", Usage: "every swarm and its members", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: swarmList},
+			{Name: "of", Usage: "the swarm that stores an account's messages", ArgsUsage: "ACCOUNT_ID|NAME", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: swarmOf},
 		},
 	}
 }

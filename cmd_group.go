@@ -18,13 +18,13 @@ var asFlag = &cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) acting"}
 
 func groupCommand() *cli.Command {
 	with := func(extra ...cli.Flag) []cli.Flag {
-		return append([]cli.Flag{asFlag, ledgerURLFlag, ledgerTokenFlag}, extra...)
+		return append([]cli.Flag{asFlag, ledgerURLFlag}, extra...)
 	}
 	return &cli.Command{
 		Name:  "group",
 		Usage: "closed groups: create, invite, talk, kick with revocation and key rotation",
 		Subcommands: []*cli.Command{
-			{Name: "create", Usage: "create a group; you are its first admin", ArgsUsage: "NAME", Flags: with(&cli.StringFlag{Name: "members", Usage: "members to invite, comma-separated (names, Account IDs or session names)"}, jsonFlag), Action: groupCreate},
+			{Name: "create", Usage: "create a group; you are its first admin", ArgsUsage: "NAME", Flags: with(&cli.StringFlag{Name: "members", Usage: "`MEMBERS` to invite, comma-separated (names, Account IDs or session names)"}, jsonFlag), Action: groupCreate},
 			{Name: "add", Usage: "invite a member (admins)", ArgsUsage: "GROUP MEMBER", Flags: with(), Action: groupMemberAct("add")},
 			{Name: "kick", Usage: "remove a member: revoke its token and rotate the key (admins)", ArgsUsage: "GROUP MEMBER", Flags: with(), Action: groupMemberAct("kick")},
 			{Name: "promote", Usage: "make a member an admin: it gets the group key (admins)", ArgsUsage: "GROUP MEMBER", Flags: with(), Action: groupMemberAct("promote")},

@@ -107,7 +107,7 @@ func sendCommand() *cli.Command {
 			&cli.StringFlag{Name: "from", Usage: "the sending identity (`NAME`)"},
 			&cli.StringFlag{Name: "to", Usage: "the recipient: an `ACCOUNT_ID`, an identity of the keystore, or a session name"},
 			&cli.StringSliceFlag{Name: "attach", Usage: "a file (`PATH`) to encrypt, upload to the file server and send with the message"},
-			ledgerURLFlag, ledgerTokenFlag, jsonFlag,
+			ledgerURLFlag, jsonFlag,
 		},
 		Action: send,
 	}
@@ -181,7 +181,7 @@ func fetchCommand() *cli.Command {
 			&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose messages to fetch"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep fetching every second until interrupted"},
 			&cli.StringFlag{Name: "save-dir", Usage: "download, decrypt and save attachments in `DIR`"},
-			ledgerURLFlag, ledgerTokenFlag, jsonFlag,
+			ledgerURLFlag, jsonFlag,
 		},
 		Action: fetch,
 	}
@@ -437,7 +437,7 @@ func fileCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "upload", Usage: "encrypt a file and upload it; prints its id, key, size and digest", ArgsUsage: "PATH",
-				Flags: []cli.Flag{asFlag, ledgerURLFlag, ledgerTokenFlag, jsonFlag},
+				Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag},
 				Action: func(c *cli.Context) error {
 					path, err := oneArg(c, "PATH")
 					if err != nil {
@@ -481,7 +481,7 @@ func fileCommand() *cli.Command {
 					&cli.IntFlag{Name: "size", Usage: "the file's `SIZE` before padding (without it the padding stays)"},
 					&cli.StringFlag{Name: "digest", Usage: "the upload's SHA-256 `DIGEST` (base64), checked when given"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where to write it (`PATH`; default stdout)"},
-					asFlag, ledgerURLFlag, ledgerTokenFlag,
+					asFlag, ledgerURLFlag,
 				},
 				Action: func(c *cli.Context) error {
 					id, err := oneArg(c, "the file ID")

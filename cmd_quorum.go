@@ -16,8 +16,8 @@ func quorumCommand() *cli.Command {
 		Name:  "quorum",
 		Usage: "the testing quorums: who tested whom, the votes, the state changes",
 		Subcommands: []*cli.Command{
-			{Name: "ls", Usage: "the remembered testing rounds", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: quorumList},
-			{Name: "inspect", Usage: "one round: members, targets, votes, commits and reveals, changes (default: the last round that changed a node's state)", ArgsUsage: "[HEIGHT]", Flags: []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}, Action: quorumInspect},
+			{Name: "ls", Usage: "the remembered testing rounds", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: quorumList},
+			{Name: "inspect", Usage: "one round: members, targets, votes, commits and reveals, changes (default: the last round that changed a node's state)", ArgsUsage: "[HEIGHT]", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: quorumInspect},
 		},
 	}
 }

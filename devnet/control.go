@@ -148,7 +148,8 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 		writeErrOf(w, http.StatusNotFound, err)
 		return
 	}
-	if c.d.Network.Node(i) != nil {
+	wasRunning := c.d.Network.Node(i) != nil
+	if wasRunning {
 		if err := c.d.Network.StopNode(i); err != nil {
 			c.d.log.Warn().Err(err).Str("node", NodeName(i)).Msg("stop before restart")
 		}
@@ -166,7 +167,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
 	c.d.writeManifestLogged()
-	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"restarted": NodeName(i)})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"restarted": NodeName(i), "was_running": wasRunning})
 }
 
 func (c *controlServer) downReq(w http.ResponseWriter, r *http.Request) {

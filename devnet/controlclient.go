@@ -130,9 +130,14 @@ func (c *ControlClient) Kill(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/kill", nil, nil)
 }
 
-// Restart starts a node again.
-func (c *ControlClient) Restart(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/restart", nil, nil)
+// Restart starts a node again, and reports whether it was running (and so
+// was stopped first).
+func (c *ControlClient) Restart(ctx context.Context, name string) (wasRunning bool, err error) {
+	var out struct {
+		WasRunning bool `json:"was_running"`
+	}
+	err = c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/restart", nil, &out)
+	return out.WasRunning, err
 }
 
 // Down stops the devnet and waits until it released its directory. A

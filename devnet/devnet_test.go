@@ -171,7 +171,7 @@ func TestControlNeedsToken(t *testing.T) {
 	if err := good.Kill(context.Background(), "node-2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := good.Restart(context.Background(), "node-2"); err != nil {
+	if _, err := good.Restart(context.Background(), "node-2"); err != nil {
 		t.Fatal(err)
 	}
 	if err := good.Kill(context.Background(), "node-9"); err == nil {
