@@ -27,7 +27,7 @@ type Content struct {
 type SendResult struct {
 	Hash  string `json:"hash"`
 	To    string `json:"to"`
-	Swarm string `json:"swarm"`
+	Swarm string `json:"swarm_id"`
 	Path  Path   `json:"path"`
 	// Stored counts the swarm members that stored the message.
 	Stored int `json:"stored"`
