@@ -24,7 +24,7 @@ func communityCommand() *cli.Command {
 		Usage: "the devnet's community server: rooms, posts, moderators, bans, message requests",
 		Subcommands: []*cli.Command{
 			{Name: "rooms", Usage: "the rooms", ArgsUsage: " ", Flags: f(jsonFlag), Action: communityRooms},
-			{Name: "post", Usage: "post to a room", ArgsUsage: "ROOM TEXT", Flags: f(), Action: communityPost},
+			{Name: "post", Usage: "post to a room", ArgsUsage: "ROOM TEXT", Flags: f(jsonFlag), Action: communityPost},
 			{Name: "read", Usage: "a room's messages", ArgsUsage: "ROOM", Flags: f(jsonFlag, &cli.Int64Flag{Name: "since", Usage: "messages after sequence number `N`"}), Action: communityRead},
 			{Name: "delete", Usage: "delete a message (its author or a moderator)", ArgsUsage: "ROOM MESSAGE_ID", Flags: f(), Action: communityDelete},
 			{
@@ -185,9 +185,29 @@ func communityPost(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, roomMessageJSON(m, room))
+		}
 		fmt.Fprintf(c.App.Writer, "posted message %d in %s as %s\n", m.ID, room, m.SessionID)
 		return nil
 	})
+}
+
+// roomMessage is a community message in the CLI's vocabulary (README,
+// "Output"): the sender's ID as from, plain text, times in unix ms.
+type roomMessage struct {
+	ID       int64  `json:"id"`
+	Room     string `json:"room"`
+	Seqno    int64  `json:"seqno"`
+	From     string `json:"from"`
+	Text     string `json:"text"`
+	PostedAt int64  `json:"posted_at"`
+	Deleted  bool   `json:"deleted,omitempty"`
+}
+
+func roomMessageJSON(m *community.Message, room string) roomMessage {
+	return roomMessage{ID: m.ID, Room: room, Seqno: m.Seqno, From: m.SessionID, Text: m.Text(),
+		PostedAt: int64(m.Posted * 1000), Deleted: m.Deleted}
 }
 
 func communityRead(c *cli.Context) error {
@@ -201,7 +221,11 @@ func communityRead(c *cli.Context) error {
 			return err
 		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]any{"messages": msgs})
+			out := []roomMessage{}
+			for i := range msgs {
+				out = append(out, roomMessageJSON(&msgs[i], room))
+			}
+			return printJSON(c.App.Writer, map[string]any{"messages": out})
 		}
 		srv, _ := communityServer(c)
 		names := blindedNames(c, srv)

@@ -51,7 +51,7 @@ func devnetCommand() *cli.Command {
 				Action: devnetUp,
 			},
 			{Name: "status", Usage: "is a devnet running under --dir? (exit 0 yes, 3 no)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetStatus},
-			{Name: "down", Usage: "stop the devnet running under --dir", ArgsUsage: " ", Action: devnetDown},
+			{Name: "down", Usage: "stop the devnet running under --dir", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetDown},
 		},
 	}
 }
@@ -374,6 +374,12 @@ func devnetStatus(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "running, but not answering: %v\n", err)
 		return nil
 	}
+	var ee *exitError
+	if errors.As(err, &ee) && ee.code == exitNoNetwork && c.Bool("json") {
+		// Still an answer a script can read; the exit code (3) says the same.
+		printJSON(c.App.Writer, map[string]any{"running": false})
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -405,6 +411,9 @@ func devnetDown(c *cli.Context) error {
 	if err := cc.Down(ctx); err != nil {
 		return err
 	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, map[string]any{"stopped": true})
+	}
 	fmt.Fprintln(c.App.Writer, "devnet stopped; 'sessionctl devnet up' resumes it")
 	return nil
 }
@@ -415,8 +424,8 @@ func nodeCommand() *cli.Command {
 		Usage: "list, kill and restart the devnet's service nodes",
 		Subcommands: []*cli.Command{
 			{Name: "ls", Usage: "the nodes: peer ID, swarm, state, running", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: nodeList},
-			{Name: "kill", Usage: "stop a node (it stays registered until the network notices)", ArgsUsage: "NAME", Action: nodeAct("kill")},
-			{Name: "restart", Usage: "start a killed node again", ArgsUsage: "NAME", Action: nodeAct("restart")},
+			{Name: "kill", Usage: "stop a node (it stays registered until the network notices)", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct("kill")},
+			{Name: "restart", Usage: "start a killed node again", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct("restart")},
 		},
 	}
 }
@@ -472,6 +481,9 @@ func nodeAct(what string) cli.ActionFunc {
 				return usageError(err)
 			}
 			return err
+		}
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, map[string]any{"node": name, "action": what, "was_running": what == "kill" || done != "started again"})
 		}
 		fmt.Fprintf(c.App.Writer, "%s: %s\n", name, done)
 		return nil

@@ -29,7 +29,7 @@ func groupCommand() *cli.Command {
 			{Name: "kick", Usage: "remove a member: revoke its token and rotate the key (admins)", ArgsUsage: "GROUP MEMBER", Flags: with(), Action: groupMemberAct("kick")},
 			{Name: "promote", Usage: "make a member an admin: it gets the group key (admins)", ArgsUsage: "GROUP MEMBER", Flags: with(), Action: groupMemberAct("promote")},
 			{Name: "leave", Usage: "leave a group", ArgsUsage: "GROUP", Flags: with(), Action: groupLeave},
-			{Name: "send", Usage: "post a message to a group", ArgsUsage: "GROUP TEXT", Flags: with(), Action: groupSend},
+			{Name: "send", Usage: "post a message to a group", ArgsUsage: "GROUP TEXT", Flags: with(jsonFlag), Action: groupSend},
 			{Name: "fetch", Usage: "read a group's new messages", ArgsUsage: "GROUP", Flags: with(jsonFlag), Action: groupFetch},
 			{Name: "info", Usage: "a group's members, admins, key generation and revoked tokens", ArgsUsage: "GROUP", Flags: with(jsonFlag), Action: groupInfo},
 			{Name: "ls", Usage: "the groups of an identity (accepting the invites in its inbox)", ArgsUsage: " ", Flags: with(jsonFlag), Action: groupList},
@@ -218,6 +218,9 @@ func groupSend(c *cli.Context) error {
 	defer cancel()
 	if err := s.Send(ctx, g, c.Args().Get(1)); err != nil {
 		return groupError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, map[string]any{"group": g.Name, "group_id": g.ID, "generation": g.Generation})
 	}
 	fmt.Fprintf(c.App.Writer, "sent to %q (key generation %d)\n", g.Name, g.Generation)
 	return nil
