@@ -33,10 +33,10 @@ func TestExamples(t *testing.T) {
 func TestScenarioFailuresAndMalformed(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.scenario")
-	os.WriteFile(bad, []byte("say fine\nfrobnicate everything\nsend alice \"unclosed\nwait blocks many\n"), 0o600)
+	os.WriteFile(bad, []byte("say fine\nfrobnicate everything\nsend alice \"unclosed\nwait blocks many\nexpect fetch --as bob containz \"x\"\n"), 0o600)
 	var out, errb bytes.Buffer
 	code := run([]string{"sessionctl", "--dir", dir, "scenario", "run", bad}, &out, &errb)
-	for _, want := range []string{`line 2: unknown verb "frobnicate"`, "line 3: unclosed \" quote", "line 4: wait blocks"} {
+	for _, want := range []string{`line 2: unknown verb "frobnicate"`, "line 3: unclosed \" quote", "line 4: wait blocks", `line 5: "containz": did you mean "contains"?`} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("missing %q in %q", want, errb.String())
 		}

@@ -158,11 +158,19 @@ func parseLine(n int, line string, verbs map[string]bool) (Step, error) {
 // condition reads COMMAND... [contains|lacks TEXT].
 func (st *Step) condition(toks []string, verbs map[string]bool) error {
 	if len(toks) >= 3 {
-		switch toks[len(toks)-2] {
+		switch kw := toks[len(toks)-2]; kw {
 		case "contains":
 			st.Contains, toks = toks[len(toks)-1], toks[:len(toks)-2]
 		case "lacks":
 			st.Lacks, toks = toks[len(toks)-1], toks[:len(toks)-2]
+		default:
+			// A misspelt keyword would otherwise pass as the command's
+			// own argument and fail only when the line runs.
+			for _, want := range []string{"contains", "lacks"} {
+				if kw != want && editDistance(kw, want) <= 2 {
+					return fmt.Errorf("%q: did you mean %q?", kw, want)
+				}
+			}
 		}
 	}
 	if len(toks) == 0 || !verbs[toks[0]] {
@@ -173,6 +181,27 @@ func (st *Step) condition(toks []string, verbs map[string]bool) error {
 	}
 	st.Args = toks
 	return nil
+}
+
+// editDistance is the Levenshtein distance of two short words.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // tokenize splits a line like a shell: spaces separate, quotes group
@@ -249,6 +278,8 @@ func (f *Failure) Error() string {
 func (st Step) describe() string {
 	cmd := "sessionctl " + strings.Join(quoteAll(st.Args), " ")
 	switch st.Kind {
+	case KindSay:
+		return "say " + st.Text
 	case KindExpectFail:
 		return "expect fail " + cmd
 	case KindExpect, KindWaitUntil:
@@ -284,6 +315,7 @@ type report struct {
 	Line    int    `json:"line"`
 	Kind    string `json:"kind"`
 	Step    string `json:"step"`
+	Text    string `json:"text,omitempty"` // what a say line says
 	OK      bool   `json:"ok"`
 	Output  string `json:"output,omitempty"`
 	Problem string `json:"problem,omitempty"`
@@ -294,7 +326,7 @@ func (r *Runner) emit(st Step, ok bool, output, problem string) {
 		return
 	}
 	if r.JSON {
-		json.NewEncoder(r.Out).Encode(report{Line: st.Line, Kind: st.Kind, Step: st.describe(), OK: ok, Output: output, Problem: problem})
+		json.NewEncoder(r.Out).Encode(report{Line: st.Line, Kind: st.Kind, Step: st.describe(), Text: st.Text, OK: ok, Output: output, Problem: problem})
 		return
 	}
 	if st.Kind == KindSay {
@@ -351,7 +383,7 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 	case KindExpect:
 		res := r.Exec(ctx, st.Args)
 		if problem := st.check(res); problem != "" {
-			r.emit(st, false, res.Stdout, problem)
+			r.emit(st, false, res.Stdout, shortProblem(problem))
 			return &Failure{Step: st, Saw: problem}
 		}
 		r.emit(st, true, "", "")
@@ -365,7 +397,7 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 				return nil
 			}
 			if time.Now().After(deadline) {
-				r.emit(st, false, res.Stdout, problem)
+				r.emit(st, false, res.Stdout, shortProblem(problem))
 				return &Failure{Step: st, Saw: fmt.Sprintf("after %v: %s", st.Within, problem)}
 			}
 			select {
@@ -396,6 +428,13 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 		}
 	}
 	return nil
+}
+
+// shortProblem is a check's problem without the output it quotes, for
+// the step's report, which shows the output already.
+func shortProblem(p string) string {
+	p, _, _ = strings.Cut(p, "; it was: ")
+	return p
 }
 
 func (st Step) check(res Result) string {
