@@ -17,7 +17,8 @@ func quorumCommand() *cli.Command {
 		Usage: "the testing quorums: who tested whom, the votes, the state changes",
 		Subcommands: []*cli.Command{
 			{Name: "ls", Usage: "the remembered testing rounds", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: quorumList},
-			{Name: "inspect", Usage: "one round: members, targets, votes, commits and reveals, changes (default: the last round that changed a node's state)", ArgsUsage: "[HEIGHT]", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: quorumInspect},
+			{Name: "inspect", Usage: "one round, as 'quorum ls' numbers them: members, targets, votes, commits and reveals, changes (default: the last round that changed a node's state)", ArgsUsage: "[ROUND]",
+				Flags: []cli.Flag{ledgerURLFlag, jsonFlag, &cli.Uint64Flag{Name: "height", Usage: "the round that block `HEIGHT` belongs to"}}, Action: quorumInspect},
 		},
 	}
 }
@@ -43,6 +44,7 @@ func quorumList(c *cli.Context) error {
 		}{rounds})
 	}
 	names := nodeNames(c)
+	span := roundSpan(c, lc)
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROUND\tHEIGHTS\tQUORUMS\tCOMMITS\tREVEALS\tVOTES\tFAILS\tCHANGES")
 	for _, r := range rounds {
@@ -56,24 +58,49 @@ func quorumList(c *cli.Context) error {
 		for _, ch := range r.Changes {
 			changes = append(changes, nameOf(names, ch.Target)+" "+string(ch.State))
 		}
-		fmt.Fprintf(tw, "%d\t%d-\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Round, r.Start, len(r.Quorums), len(r.Commits), len(r.Reveals), len(r.Votes), fails, orDash(strings.Join(changes, ", ")))
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Round, heights(r.Start, span), len(r.Quorums), len(r.Commits), len(r.Reveals), len(r.Votes), fails, orDash(strings.Join(changes, ", ")))
 	}
 	return tw.Flush()
 }
 
+// roundSpan is how many blocks a round lasts (0 when the ledger does not say).
+func roundSpan(c *cli.Context, lc *ledgerrpc.Client) uint64 {
+	info, err := lc.Info(c.Context)
+	if err != nil {
+		return 0
+	}
+	return info.Params.RoundBlocks
+}
+
+// heights is a round's block range, "20-39".
+func heights(start, span uint64) string {
+	if span == 0 {
+		return fmt.Sprintf("%d-", start)
+	}
+	return fmt.Sprintf("%d-%d", start, start+span-1)
+}
+
 func quorumInspect(c *cli.Context) error {
-	if c.NArg() > 1 {
-		return usagef("quorum inspect takes at most one argument, a HEIGHT")
+	if c.NArg() > 1 || c.NArg() == 1 && c.IsSet("height") {
+		return usagef("quorum inspect takes one ROUND or --height HEIGHT")
 	}
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err
 	}
 	var rd ledger.Round
-	if c.NArg() == 1 {
-		h, err := strconv.ParseUint(c.Args().First(), 10, 64)
-		if err != nil {
-			return usagef("height %q: want a block height", c.Args().First())
+	span := roundSpan(c, lc)
+	if c.NArg() == 1 || c.IsSet("height") {
+		h := c.Uint64("height")
+		if c.NArg() == 1 {
+			r, err := strconv.ParseUint(c.Args().First(), 10, 64)
+			if err != nil {
+				return usagef("round %q: want a round number, as 'sessionctl quorum ls' shows", c.Args().First())
+			}
+			if span == 0 {
+				return fmt.Errorf("the ledger does not say how long a round is")
+			}
+			h = r * span
 		}
 		if rd, err = lc.RoundAt(c.Context, h); err != nil {
 			if ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
@@ -109,7 +136,7 @@ func quorumInspect(c *cli.Context) error {
 	}
 	names := nodeNames(c)
 	w := c.App.Writer
-	fmt.Fprintf(w, "round %d (heights %d-), seed %s\n", rd.Round, rd.Start, orDash(rd.Seed))
+	fmt.Fprintf(w, "round %d (heights %s), seed %s\n", rd.Round, heights(rd.Start, span), orDash(rd.Seed))
 	fmt.Fprintf(w, "randomness: %d commits, %d reveals", len(rd.Commits), len(rd.Reveals))
 	if len(rd.MissingReveals) > 0 {
 		var miss []string
