@@ -38,7 +38,7 @@ func devnetCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes, `N` (4 to 2000)", DefaultText: "12, or the saved devnet's"},
 					&cli.StringFlag{Name: "seed", Usage: "`SEED` of every key and of the chain (default \"sessionctl\", or the saved devnet's)", EnvVars: []string{"SESSIONCTL_SEED"}},
-					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "`DURATION` between ledger blocks (a unit is needed: 500ms, 2s)"},
+					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "`DURATION` between ledger blocks (a unit is needed: 500ms, 2s); 0: blocks only when mined ('ledger mine')"},
 					&cli.StringFlag{Name: "clients", Usage: "client identities to create, `NAMES` comma-separated (default alice,bob,carol)"},
 					&cli.BoolFlag{Name: "reset", Usage: "discard the saved devnet and start afresh"},
 					&cli.BoolFlag{Name: "detach", Usage: "run in the background; return once the devnet is ready"},
@@ -76,6 +76,9 @@ func blockTimeFlag(c *cli.Context) time.Duration {
 	if !c.IsSet("block-time") {
 		return 0
 	}
+	if c.Duration("block-time") == 0 {
+		return devnet.BlockTimeManual
+	}
 	return c.Duration("block-time")
 }
 
@@ -88,8 +91,8 @@ func devnetUp(c *cli.Context) error {
 	if format != "console" && format != "json" {
 		return usagef("--log-format %q: want console or json", format)
 	}
-	if c.Duration("block-time") <= 0 {
-		return usagef("--block-time must be positive")
+	if c.Duration("block-time") < 0 {
+		return usagef("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
 	}
 	if c.Duration("file-expiry") < time.Second {
 		return usagef("--file-expiry must be at least 1s")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -62,9 +63,19 @@ func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
 // in-process with their own writers.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	// "help devnet up" is "devnet up --help" (urfave/cli's help command
+	// reads only the first word).
+	if len(args) > 2 && (args[1] == "help" || args[1] == "h") {
+		args = append(append([]string{args[0]}, args[2:]...), "--help")
+	}
 	err := app.Run(flagsFirst(app, args))
 	if err == nil {
 		return exitOK
+	}
+	// A directory that cannot be made is the user's to fix, said plainly.
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "mkdir" {
+		err = usagef("cannot create the directory %s: %v; choose another --dir (or SESSIONCTL_DIR)", pe.Path, pe.Err)
 	}
 	fmt.Fprintf(stderr, "sessionctl: %s\n", oneLine(err.Error()))
 	var ee *exitError

@@ -47,13 +47,25 @@ const (
 	MinNodesReason = "an onion path needs three distinct nodes and a destination apart from them"
 )
 
+// BlockTimeManual as UpConfig.BlockTime makes blocks only on demand
+// ('sessionctl ledger mine').
+const BlockTimeManual time.Duration = -1
+
+// blockTimeText is how a state file writes a block time.
+func blockTimeText(d time.Duration) string {
+	if d == BlockTimeManual {
+		return "manual"
+	}
+	return d.String()
+}
+
 // UpConfig configures a devnet started by Up. Zero values mean: what the
 // directory saved, or the defaults for a new devnet.
 type UpConfig struct {
 	Dir       string
 	Nodes     int           // default 12
 	Seed      string        // default "sessionctl"
-	BlockTime time.Duration // default 1 s, or the saved one on resume; a given one is saved
+	BlockTime time.Duration // default 1 s, or the saved one on resume; a given one is saved; BlockTimeManual: blocks only when mined
 	// Clients are the client identities to create; default alice, bob, carol.
 	Clients []string
 	// Reset discards the saved network and starts afresh.
@@ -140,7 +152,7 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 		if st.Clients == nil {
 			st.Clients = []string{"alice", "bob", "carol"}
 		}
-		st.BlockTime = cfg.BlockTime.String()
+		st.BlockTime = blockTimeText(cfg.BlockTime)
 		return st, false, nil
 	}
 	if err != nil {
@@ -165,7 +177,9 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 	// The block time is how the devnet runs, not what it is: a given one
 	// applies from now on (and is saved), else the saved one.
 	if cfg.BlockTime != 0 {
-		st.BlockTime = cfg.BlockTime.String()
+		st.BlockTime = blockTimeText(cfg.BlockTime)
+	} else if st.BlockTime == "manual" {
+		cfg.BlockTime = BlockTimeManual
 	} else if st.BlockTime != "" {
 		bt, err := time.ParseDuration(st.BlockTime)
 		if err != nil || bt < 0 {
@@ -275,7 +289,10 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		genesis = append(genesis, ledger.Allocation{Wallet: hex.EncodeToString(ClientKeys(st.Seed, c).Ed25519Public()), Amount: 1_000 * ledger.Coin})
 	}
 	bt := time.Second
-	if cfg.BlockTime != 0 {
+	switch {
+	case cfg.BlockTime == BlockTimeManual:
+		bt = 0 // the ledger makes blocks on demand only
+	case cfg.BlockTime > 0:
 		bt = cfg.BlockTime
 	}
 	secret, err := LoadSecret(cfg.Dir)
