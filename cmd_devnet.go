@@ -52,6 +52,16 @@ func devnetCommand() *cli.Command {
 			},
 			{Name: "status", Usage: "is a devnet running under --dir? (exit 0 yes, 3 no)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetStatus},
 			{Name: "down", Usage: "stop the devnet running under --dir", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetDown},
+			{
+				Name:  "snapshot",
+				Usage: "save a stopped devnet whole (chain, nodes' storage, servers, keys, clients) and load it back",
+				Subcommands: []*cli.Command{
+					{Name: "save", Usage: "save the stopped devnet as NAME", ArgsUsage: "NAME",
+						Flags: []cli.Flag{&cli.BoolFlag{Name: "replace", Usage: "overwrite a snapshot of that name"}, jsonFlag}, Action: snapshotSave},
+					{Name: "load", Usage: "replace the stopped devnet with snapshot NAME; 'devnet up' resumes it", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: snapshotLoad},
+					{Name: "ls", Usage: "the saved snapshots", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: snapshotList},
+				},
+			},
 		},
 	}
 }
@@ -602,5 +612,66 @@ func swarmOf(c *cli.Context) error {
 		}{id.String(), fmt.Sprint(id.SwarmSpace()), sj})
 	}
 	fmt.Fprintf(c.App.Writer, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, strings.Join(sj.Names, " "))
+	return nil
+}
+
+func snapshotError(err error) error {
+	switch {
+	case errors.Is(err, devnet.ErrRunning), errors.Is(err, devnet.ErrSnapshotName), errors.Is(err, devnet.ErrNoSnapshot), errors.Is(err, devnet.ErrSnapshotExists):
+		return usageError(err)
+	case errors.Is(err, devnet.ErrNotRunning):
+		return notRunning(err)
+	}
+	return err
+}
+
+func snapshotSave(c *cli.Context) error {
+	name, err := oneArg(c, "the snapshot NAME")
+	if err != nil {
+		return err
+	}
+	if err := devnet.SaveSnapshot(c.String(dirFlag.Name), name, c.Bool("replace")); err != nil {
+		return snapshotError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, map[string]any{"saved": name})
+	}
+	fmt.Fprintf(c.App.Writer, "saved snapshot %q; 'sessionctl devnet snapshot load %s' rewinds to it\n", name, name)
+	return nil
+}
+
+func snapshotLoad(c *cli.Context) error {
+	name, err := oneArg(c, "the snapshot NAME")
+	if err != nil {
+		return err
+	}
+	if err := devnet.LoadSnapshot(c.String(dirFlag.Name), name); err != nil {
+		return snapshotError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, map[string]any{"loaded": name})
+	}
+	fmt.Fprintf(c.App.Writer, "loaded snapshot %q; 'sessionctl devnet up' resumes the devnet as it was then\n", name)
+	return nil
+}
+
+func snapshotList(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	snaps, err := devnet.Snapshots(c.String(dirFlag.Name))
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, map[string]any{"snapshots": snaps})
+	}
+	if len(snaps) == 0 {
+		fmt.Fprintln(c.App.Writer, "no snapshots; 'sessionctl devnet snapshot save NAME' makes one of a stopped devnet")
+		return nil
+	}
+	for _, s := range snaps {
+		fmt.Fprintf(c.App.Writer, "%s\t%s\n", s.Name, s.Saved.Local().Format("2006-01-02 15:04:05"))
+	}
 	return nil
 }
