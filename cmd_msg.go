@@ -161,10 +161,19 @@ func send(c *cli.Context) error {
 	if err != nil {
 		return clientError(err)
 	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, res)
-	}
 	names := nodeNames(c)
+	if c.Bool("json") {
+		// Nodes in the vocabulary: their name and their key.
+		type hop struct {
+			Node string `json:"node"`
+			Key  string `json:"ed25519_pubkey"`
+		}
+		h := func(k string) hop { return hop{Node: nameOf(names, k), Key: k} }
+		return printJSON(c.App.Writer, struct {
+			*client.SendResult
+			Path map[string]hop `json:"path"`
+		}{res, map[string]hop{"guard": h(res.Path.Guard), "middle": h(res.Path.Middle), "exit": h(res.Path.Exit), "destination": h(res.Path.Destination)}})
+	}
 	p := res.Path
 	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
 	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %d nodes\n",
