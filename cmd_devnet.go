@@ -406,8 +406,8 @@ func devnetStatus(c *cli.Context) error {
 			*devnet.Status
 		}{true, st})
 	}
-	fmt.Fprintf(c.App.Writer, "running (pid %d): seed %q, height %d, %d/%d nodes running, %d active in %d swarms\nledger %s\n",
-		st.PID, st.Seed, st.Height, st.NodesRunning, st.Nodes, st.ActiveNodes, st.Swarms, st.LedgerURL)
+	fmt.Fprintf(c.App.Writer, "running (pid %d): seed %q, height %d, %d/%s running, %d active in %s\nledger %s\n",
+		st.PID, st.Seed, st.Height, st.NodesRunning, plural(st.Nodes, "node"), st.ActiveNodes, plural(st.Swarms, "swarm"), st.LedgerURL)
 	return nil
 }
 

@@ -127,7 +127,7 @@ func groupCreate(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, groupJSON(g))
 	}
-	fmt.Fprintf(c.App.Writer, "created group %q: %s\n%d members invited; they join with 'sessionctl group ls --as NAME'\n", g.Name, g.ID, len(g.Members)-1)
+	fmt.Fprintf(c.App.Writer, "created group %q: %s\n%s invited; they join with 'sessionctl group ls --as NAME'\n", g.Name, g.ID, plural(len(g.Members)-1, "member"))
 	return nil
 }
 

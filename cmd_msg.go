@@ -176,8 +176,8 @@ func send(c *cli.Context) error {
 	}
 	p := res.Path
 	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
-	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %d nodes\n",
-		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, res.Stored)
+	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s\n",
+		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, plural(res.Stored, "node"))
 	return nil
 }
 
