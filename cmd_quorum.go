@@ -131,10 +131,15 @@ func quorumInspect(c *cli.Context) error {
 			return usagef("no testing round has been tallied yet; mine some blocks ('sessionctl ledger mine 20')")
 		}
 	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, rd)
-	}
 	names := nodeNames(c)
+	if c.Bool("json") {
+		// The round as the chain keeps it (nodes by key), with the devnet's
+		// names of those keys.
+		return printJSON(c.App.Writer, struct {
+			ledger.Round
+			NodeNames map[string]string `json:"node_names,omitempty"`
+		}{rd, names})
+	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "round %d (heights %s), seed %s\n", rd.Round, heights(rd.Start, span), orDash(rd.Seed))
 	fmt.Fprintf(w, "randomness: %d commits, %d reveals", len(rd.Commits), len(rd.Reveals))
