@@ -109,14 +109,10 @@ func edgeClient(r *http.Request) string {
 // rate limit, and the body read within the node's budget.
 func (n *Node) edge(h func(ctx context.Context, w http.ResponseWriter, body []byte, client peer.ID)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		n.hmu.Lock()
-		if n.hclosed {
-			n.hmu.Unlock()
+		if !n.enter() {
 			http.Error(w, "the node is stopping", http.StatusServiceUnavailable)
 			return
 		}
-		n.hwg.Add(1)
-		n.hmu.Unlock()
 		defer n.hwg.Done()
 		defer func() {
 			if rec := recover(); rec != nil {

@@ -317,20 +317,28 @@ func (n *Node) Close() error {
 
 func (n *Node) nowMS() int64 { return n.cfg.Now().UnixMilli() }
 
+// enter counts a request handler in, for Close to wait for (the caller
+// calls n.hwg.Done when it returns); false once the node is closing.
+func (n *Node) enter() bool {
+	n.hmu.Lock()
+	defer n.hmu.Unlock()
+	if n.hclosed {
+		return false
+	}
+	n.hwg.Add(1)
+	return true
+}
+
 // guard wraps a stream handler: the handler is tracked, so Close waits for
 // it before closing the store; a stream that arrives after Close is reset;
 // and a panic in one request resets that stream and is logged, never
 // taking down the process (libp2p does not recover panics in handlers).
 func (n *Node) guard(name string, h network.StreamHandler) network.StreamHandler {
 	return func(s network.Stream) {
-		n.hmu.Lock()
-		if n.hclosed {
-			n.hmu.Unlock()
+		if !n.enter() {
 			s.Reset()
 			return
 		}
-		n.hwg.Add(1)
-		n.hmu.Unlock()
 		defer n.hwg.Done()
 		defer func() {
 			if r := recover(); r != nil {
