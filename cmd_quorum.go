@@ -18,7 +18,8 @@ func quorumCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{Name: "ls", Usage: "the remembered testing rounds", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: quorumList},
 			{Name: "inspect", Usage: "one round, as 'quorum ls' numbers them: members, targets, votes, commits and reveals, changes (default: the last round that changed a node's state)", ArgsUsage: "[ROUND]",
-				Flags: []cli.Flag{ledgerURLFlag, jsonFlag, &cli.Uint64Flag{Name: "height", Usage: "the round that block `HEIGHT` belongs to"}}, Action: quorumInspect},
+				Flags: []cli.Flag{ledgerURLFlag, jsonFlag, &cli.Uint64Flag{Name: "height", Usage: "the round that block `HEIGHT` belongs to"},
+					&cli.StringFlag{Name: "node", Usage: "the last round that changed the state of node `NAME` (or key)"}}, Action: quorumInspect},
 		},
 	}
 }
@@ -81,8 +82,8 @@ func heights(start, span uint64) string {
 }
 
 func quorumInspect(c *cli.Context) error {
-	if c.NArg() > 1 || c.NArg() == 1 && c.IsSet("height") {
-		return usagef("quorum inspect takes one ROUND or --height HEIGHT")
+	if c.NArg() > 1 || c.NArg()+btoi(c.IsSet("height"))+btoi(c.IsSet("node")) > 1 {
+		return usagef("quorum inspect takes one of ROUND, --height HEIGHT or --node NAME")
 	}
 	lc, err := ledgerClient(c)
 	if err != nil {
@@ -113,14 +114,30 @@ func quorumInspect(c *cli.Context) error {
 		if err != nil {
 			return rpcError(err)
 		}
-		// The newest round that changed a node's state, else the newest
-		// tallied round with votes.
+		// The newest round that changed a node's state (that node's, with
+		// --node), else the newest tallied round with votes.
+		target := ""
+		if name := c.String("node"); name != "" {
+			target = name
+			for k, n := range nodeNames(c) {
+				if n == name {
+					target = k
+				}
+			}
+		}
 		found := false
 		for _, r := range rounds {
-			if len(r.Changes) > 0 {
-				rd, found = r, true
+			for _, ch := range r.Changes {
+				if !found && (target == "" || ch.Target == target) {
+					rd, found = r, true
+				}
+			}
+			if found {
 				break
 			}
+		}
+		if !found && target != "" {
+			return usagef("no remembered round changed the state of %s", c.String("node"))
 		}
 		for _, r := range rounds {
 			if !found && len(r.Votes) > 0 && r.Tallied {
@@ -182,4 +199,11 @@ func quorumInspect(c *cli.Context) error {
 		fmt.Fprintf(w, "state change at %d: %s -> %s, by the votes of %s\n", ch.Height, nameOf(names, ch.Target), ch.State, strings.Join(voters, " "))
 	}
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

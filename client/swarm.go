@@ -28,6 +28,23 @@ func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method stri
 
 // toSwarmAt is toSwarm with parameters made for the member asked (dest,
 // its Ed25519 key): a retrieve names the last hash that member gave.
+// pickMember returns the index of a random member that has not failed
+// lately, or of any member when all have.
+func (c *Client) pickMember(members []string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var good []int
+	for i, m := range members {
+		if !c.badNode(m) {
+			good = append(good, i)
+		}
+	}
+	if len(good) == 0 {
+		return randInt(len(members))
+	}
+	return good[randInt(len(good))]
+}
+
 func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method string, params func(dest string) any) (*storagerpc.Response, Path, error) {
 	if err := c.refresh(ctx, false); err != nil {
 		return nil, Path{}, err
@@ -35,13 +52,19 @@ func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method st
 	_, members := c.swarmFor(id)
 	var lastErr error
 	redirects := 0
-	for tries := 0; tries < 6 && len(members) > 0; tries++ {
-		i := randInt(len(members))
+	// Every member may be tried (a swarm has at most a dozen), those that
+	// did not fail lately first: with most of a swarm down, the one that
+	// is up must not be left out by chance.
+	for tries := 0; tries < 16 && len(members) > 0; tries++ {
+		i := c.pickMember(members)
 		dest := members[i]
 		members = append(members[:i], members[i+1:]...)
 		resp, path, err := c.rpc(ctx, dest, method, params(dest))
 		if err != nil {
 			lastErr = err
+			c.mu.Lock()
+			c.strike(strikeLimit, dest) // two attempts, each on a path of its own, found it silent
+			c.mu.Unlock()
 			continue
 		}
 		if resp.Code != storagerpc.StatusMisdirected {
