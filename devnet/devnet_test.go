@@ -402,3 +402,27 @@ func TestOpenBindsNothing(t *testing.T) {
 		t.Fatal("a second Start succeeded")
 	}
 }
+
+// TestFileLimitSaidOnce: a devnet too large for the open-file limit is
+// refused in one line that says the numbers and what to do, before
+// anything starts.
+func TestFileLimitSaidOnce(t *testing.T) {
+	old := fileLimit
+	fileLimit = func() (uint64, error) { return 1024, nil }
+	defer func() { fileLimit = old }()
+	dir := t.TempDir()
+	_, err := Open(UpConfig{Dir: dir, Nodes: 100})
+	if !errors.Is(err, ErrFileLimit) || !strings.Contains(err.Error(), "100 nodes need about 5200 open files") ||
+		!strings.Contains(err.Error(), "use at most 16 nodes") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nodes")); err == nil {
+		t.Fatal("a node was made before the refusal")
+	}
+	// The lock is free again: a smaller devnet opens.
+	d, err := Open(UpConfig{Dir: dir, Nodes: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+}
