@@ -5,16 +5,20 @@ package p2phost
 import (
 	"crypto/ed25519"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/x/rate"
+	"github.com/sessionctl/sessionctl/internal/memtransport"
 )
 
 // resourceLimits are the node's libp2p limits, chosen for a devnet where
@@ -63,12 +67,15 @@ func resourceLimits() rcmgr.ConcreteLimitConfig {
 	return partial.Build(base)
 }
 
-// Connection watermarks: a node keeps 16 to 40 connections (its swarm of
-// about 7 and recent onion hops), a client 2 to 8 (its path's guard, its
-// swarm's members).
+// Connection watermarks: a node keeps 8 to 20 connections (its swarm of
+// about 7, whose connections the node protects from trimming, and recent
+// testers, targets and onion hops), a client 2 to 8 (its path's guard, its
+// swarm's members). Each connection costs about 45 KB at each end (five
+// goroutines and the buffers of Noise and yamux): at 2,000 nodes, between
+// 16 and 40 a node held 33,000 ends, 1.5 GB.
 const (
-	nodeConnsLow    = 16
-	nodeConnsHigh   = 40
+	nodeConnsLow    = 8
+	nodeConnsHigh   = 20
 	clientConnsLow  = 2
 	clientConnsHigh = 8
 )
@@ -81,7 +88,13 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("libp2p key: %w", err)
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits()), rcmgr.WithMetricsDisabled())
+	// No connection rate limit: the library's default allows loopback
+	// without limit and puts every connection without an IP (the in-memory
+	// ones of package memtransport) in one bucket of 0.2 a second, which
+	// refused most connections between the nodes of a 2,000-node devnet.
+	// The limits on concurrent connections (per IP, per peer, in all) stay.
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits()), rcmgr.WithMetricsDisabled(),
+		rcmgr.WithConnRateLimiters(&rate.Limiter{}))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
@@ -99,11 +112,23 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		rm.Close()
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
+	// A listening host listens in memory too, for the hosts of its own
+	// process (package memtransport): a connection between two nodes of
+	// one devnet then costs no file.
+	if len(listen) > 0 {
+		id, err := peer.IDFromPrivateKey(priv)
+		if err != nil {
+			rm.Close()
+			return nil, fmt.Errorf("libp2p key: %w", err)
+		}
+		listen = append(slices.Clip(listen), memtransport.Addr(id).String())
+	}
 	opts := []libp2p.Option{
 		libp2p.ConnectionManager(cm),
 		libp2p.Identity(priv),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(memtransport.New),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
