@@ -42,6 +42,11 @@ type Config struct {
 	Authority ed25519.PrivateKey
 	// BlockTime is the time between blocks; 0 makes blocks only on demand (Mine).
 	BlockTime time.Duration
+	// HoldBlocks makes the timed blocks wait for Release (blocks on demand
+	// do not wait): a devnet starting 2,000 nodes, which takes tens of
+	// seconds, would otherwise run testing rounds against nodes not
+	// started yet and vote them off the network.
+	HoldBlocks bool
 	// Genesis funds wallets in the genesis block; used on the first start only.
 	Genesis []Allocation
 	// Params are the chain's rules; nil means DefaultParams. Used on the
@@ -87,6 +92,9 @@ type Ledger struct {
 	log       zerolog.Logger
 	authority ed25519.PrivateKey
 
+	released    chan struct{} // closed by Release
+	releaseOnce sync.Once
+
 	mu       sync.Mutex
 	st       *store
 	params   Params
@@ -128,6 +136,7 @@ func New(cfg Config) (*Ledger, error) {
 		cfg.Now = time.Now
 	}
 	return &Ledger{
+		released:  make(chan struct{}),
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str("component", "ledger").Logger(),
 		authority: cfg.Authority,
@@ -212,6 +221,9 @@ func (l *Ledger) Start(ctx context.Context) error {
 	if l.cfg.BlockTime > 0 {
 		l.wg.Add(1)
 		go l.run(runCtx)
+	}
+	if !l.cfg.HoldBlocks {
+		l.Release()
 	}
 	l.log.Info().Uint64("height", l.state.Height).Str("hash", short(l.state.Hash)).
 		Int("nodes", len(l.state.Nodes)).Dur("block_time", l.cfg.BlockTime).Msg("ledger started")
@@ -345,9 +357,18 @@ func applyBlock(prev *State, p Params, height uint64, txs []*Tx, authority strin
 	return next, included, rejected, nil
 }
 
-// run makes a block every BlockTime until ctx ends.
+// Release lets the timed blocks begin (see Config.HoldBlocks). Safe to
+// call more than once.
+func (l *Ledger) Release() { l.releaseOnce.Do(func() { close(l.released) }) }
+
+// run makes a block every BlockTime, once released, until ctx ends.
 func (l *Ledger) run(ctx context.Context) {
 	defer l.wg.Done()
+	select {
+	case <-ctx.Done():
+		return
+	case <-l.released:
+	}
 	t := time.NewTicker(l.cfg.BlockTime)
 	defer t.Stop()
 	for {
@@ -531,7 +552,7 @@ func (l *Ledger) infoLocked() Info {
 	s := l.state
 	return Info{
 		Height: s.Height, Hash: s.Hash, SwarmsHeight: s.SwarmsHeight, NodesHeight: s.NodesHeight,
-		Nodes: len(s.Nodes), ActiveNodes: len(s.activeKeys()), Swarms: len(s.Swarms),
+		Nodes: len(s.Nodes), ActiveNodes: s.activeCount(), Swarms: len(s.Swarms),
 		Pending: len(l.mempool), BlockTimeMS: l.cfg.BlockTime.Milliseconds(),
 		Authority: l.authorityHex(), Params: l.params,
 	}

@@ -89,6 +89,18 @@ func (s *State) nodeKeys() []string {
 	return slices.Sorted(maps.Keys(s.Nodes))
 }
 
+// activeCount is how many nodes are active (what Info tells: counted, not
+// sorted, since every node of a devnet asks for Info every block).
+func (s *State) activeCount() int {
+	n := 0
+	for _, sn := range s.Nodes {
+		if sn.State == StateActive {
+			n++
+		}
+	}
+	return n
+}
+
 // activeKeys returns the keys of the active nodes, sorted.
 func (s *State) activeKeys() []string {
 	var out []string
