@@ -27,10 +27,10 @@ func fuzzNode(t testing.TB) *Node {
 	}
 	t.Cleanup(func() { st.close() })
 	n.store = st
-	n.view.Store(&view{
-		swarmIDs: []uint64{0}, members: map[uint64][]string{0: {n.pubHex}}, mine: 0,
+	n.view.Store(&view{netView: &netView{
+		swarmIDs: []uint64{0}, members: map[uint64][]string{0: {n.pubHex}},
 		nodes: map[string]ledger.ServiceNode{}, peers: map[string]peer.ID{}, byPeer: map[peer.ID]string{},
-	})
+	}, mine: 0})
 	return n
 }
 

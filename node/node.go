@@ -19,12 +19,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/loop"
+	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -79,6 +79,11 @@ type Config struct {
 	// process should share one. nil gives the node its own (64 MiB, 16 MiB
 	// a peer).
 	Buffers *Budget
+	// Views is the view of the network that the node builds from the
+	// ledger's node list; nodes of one process following one ledger should
+	// share one (a 2,000-node devnet then parses the list once a change,
+	// not 2,000 times). nil gives the node its own.
+	Views *Views
 	// OnionObserver, if set, is told what the node saw of each onion request
 	// it handled (tests use it to check what each hop learned).
 	OnionObserver func(OnionHop)
@@ -105,11 +110,6 @@ type Node struct {
 	view    atomic.Pointer[view]
 	moves   moves
 	tst     tester
-	// Caches of buildView (used by the follow loop only): a node's peer ID
-	// and its string, and parsed addresses, so a new view costs no base58
-	// encoding or multiaddr parsing for nodes that did not change.
-	peerCache map[string]peerEntry
-	addrCache map[string]ma.Multiaddr
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -169,21 +169,23 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Buffers == nil {
 		cfg.Buffers = NewBudget(defaultBuffered, defaultBufferedPerPeer)
 	}
+	if cfg.Views == nil {
+		cfg.Views = NewViews()
+	}
 	keys := identity.KeysFromEd25519Seed([32]byte(cfg.Key.Seed()))
 	pubHex := hex.EncodeToString(keys.Ed25519Public())
 	hctx, hcancel := context.WithCancel(context.Background())
 	return &Node{
 		hctx: hctx, hcancel: hcancel, inflight: cfg.Buffers,
-		cfg:       cfg,
-		log:       cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
-		keys:      keys,
-		pubHex:    pubHex,
-		limiter:   newLimiter(cfg.RateBurst, cfg.RatePerSecond),
-		replay:    newReplayCache(),
-		moves:     moves{newMembers: map[string]bool{}},
-		tst:       newTester(),
-		peerCache: map[string]peerEntry{}, addrCache: map[string]ma.Multiaddr{},
-		ready: make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
+		keys:    keys,
+		pubHex:  pubHex,
+		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
+		replay:  newReplayCache(),
+		moves:   moves{newMembers: map[string]bool{}},
+		tst:     newTester(),
+		ready:   make(chan struct{}),
 	}, nil
 }
 
@@ -199,11 +201,14 @@ func (n *Node) PeerID() peer.ID { return n.host.ID() }
 // Host returns the node's libp2p host (for tests and the onion layer).
 func (n *Node) Host() host.Host { return n.host }
 
-// Addrs returns the node's listen addresses as strings.
+// Addrs returns the node's listen addresses as strings: the ones another
+// process can dial (not its in-memory one, see package memtransport).
 func (n *Node) Addrs() []string {
 	var out []string
 	for _, a := range n.host.Addrs() {
-		out = append(out, a.String())
+		if !memtransport.IsMemory(a) {
+			out = append(out, a.String())
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -262,7 +267,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// Publish the address now, so the block that makes the node known to
 	// the others need not wait for the node's first view.
 	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
-		n.publishAddrs(ctx, &view{nodes: map[string]chain.ServiceNode{n.pubHex: me}})
+		n.publishAddrs(ctx, &view{netView: &netView{nodes: map[string]chain.ServiceNode{n.pubHex: me}}})
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -372,18 +377,13 @@ type peerEntry struct {
 	str string
 }
 
-// view is what the node knows of the network at one ledger height.
+// view is what the node knows of the network at one ledger height: the
+// network as the ledger describes it (shared by the nodes of a process, see
+// Views) and the node's own swarm.
 type view struct {
-	height       uint64
-	swarmsHeight uint64
-	nodesHeight  uint64
-	nodes        map[string]chain.ServiceNode // by Ed25519 key
-	byPeer       map[peer.ID]string           // peer ID -> Ed25519 key
-	peers        map[string]peer.ID           // Ed25519 key -> peer ID
-	params       chain.Params                 // the chain's rules
-	swarmIDs     []uint64                     // sorted
-	members      map[uint64][]string          // swarm id -> member keys, sorted
-	mine         uint64                       // this node's swarm, or UnassignedSwarm
+	*netView
+	height uint64
+	mine   uint64 // this node's swarm, or UnassignedSwarm
 }
 
 func (v *view) ownerSwarm(id identity.AccountID) uint64 {
@@ -407,55 +407,14 @@ func (v *view) swarmResult(id uint64) storagerpc.SwarmResult {
 	return res
 }
 
-// buildView makes a view from the ledger's node list.
+// buildView makes the node's view from the network's at info's height
+// (nodes is the ledger's node list, or nil if the shared view has it).
 func (n *Node) buildView(info chain.Info, nodes []chain.ServiceNode) *view {
-	v := &view{
-		height: info.Height, swarmsHeight: info.SwarmsHeight, nodesHeight: info.NodesHeight, params: info.Params,
-		nodes: map[string]chain.ServiceNode{}, byPeer: map[peer.ID]string{}, peers: map[string]peer.ID{},
-		members: map[uint64][]string{}, mine: chain.UnassignedSwarm,
+	nv := n.cfg.Views.build(info, nodes)
+	v := &view{netView: nv, height: info.Height, mine: chain.UnassignedSwarm}
+	if sn, ok := nv.nodes[n.pubHex]; ok {
+		v.mine = sn.SwarmID
 	}
-	for _, sn := range nodes {
-		pe, ok := n.peerCache[sn.Key]
-		if !ok {
-			pid, err := storagerpc.PeerIDFromEd25519(sn.Key)
-			if err != nil {
-				continue
-			}
-			pe = peerEntry{pid, pid.String()}
-			n.peerCache[sn.Key] = pe
-		}
-		pid := pe.id
-		v.nodes[sn.Key] = sn
-		v.byPeer[pid] = sn.Key
-		v.peers[sn.Key] = pid
-		if sn.State == chain.StateActive && sn.SwarmID != chain.UnassignedSwarm {
-			v.members[sn.SwarmID] = append(v.members[sn.SwarmID], sn.Key)
-		}
-		if sn.Key == n.pubHex {
-			v.mine = sn.SwarmID
-		}
-		// The published addresses are trusted only with the peer ID the key implies.
-		if sn.PeerID == pe.str && sn.Key != n.pubHex {
-			var addrs []ma.Multiaddr
-			for _, a := range sn.Addrs {
-				m, ok := n.addrCache[a]
-				if !ok {
-					var err error
-					if m, err = ma.NewMultiaddr(a); err != nil {
-						continue
-					}
-					n.addrCache[a] = m
-				}
-				addrs = append(addrs, m)
-			}
-			n.host.Peerstore().SetAddrs(pid, addrs, peerstore.PermanentAddrTTL)
-		}
-	}
-	for id := range v.members {
-		v.swarmIDs = append(v.swarmIDs, id)
-		slices.Sort(v.members[id])
-	}
-	slices.Sort(v.swarmIDs)
 	return v
 }
 
@@ -495,12 +454,14 @@ func (n *Node) follow(ctx context.Context) {
 			n.retryMoves(ctx, &nv)
 			continue
 		}
-		nodes, err := n.cfg.Ledger.Nodes(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				n.log.Warn().Err(err).Msg("fetch node list")
+		var nodes []chain.ServiceNode
+		if !n.cfg.Views.has(info) {
+			if nodes, err = n.cfg.Ledger.Nodes(ctx); err != nil {
+				if ctx.Err() == nil {
+					n.log.Warn().Err(err).Msg("fetch node list")
+				}
+				continue
 			}
-			continue
 		}
 		v := n.buildView(info, nodes)
 		n.view.Store(v)

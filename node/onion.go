@@ -189,7 +189,7 @@ func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen 
 		return onion.StatusBadRequest, []byte("cannot encode the next layer")
 	}
 	n.observe(seen)
-	status, body, err := onion.Send(ctx, n.host, pid, hop+1, next)
+	status, body, err := onion.Send(ctx, n.out(), pid, hop+1, next)
 	if err != nil {
 		n.log.Debug().Err(err).Str("next", p.Routing.Destination[:8]).Msg("onion forward")
 		return onion.StatusBadGateway, []byte("the next hop did not answer")

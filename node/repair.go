@@ -326,7 +326,7 @@ func (n *Node) swarmCall(ctx context.Context, v *view, to, method string, params
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := storagerpc.Call(cctx, n.host, pid, storagerpc.ProtocolSwarm, method, params)
+	resp, err := storagerpc.Call(cctx, n.out(), pid, storagerpc.ProtocolSwarm, method, params)
 	if err != nil {
 		return err
 	}

@@ -592,7 +592,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 			fctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardTimeout)
 			defer cancel()
 			var r storagerpc.MemberResult
-			resp, err := storagerpc.Call(fctx, n.host, pid, storagerpc.ProtocolSwarm, method, raw)
+			resp, err := storagerpc.Call(fctx, n.out(), pid, storagerpc.ProtocolSwarm, method, raw)
 			switch {
 			case err != nil && fctx.Err() != nil:
 				r = storagerpc.MemberResult{Failed: true, Timeout: true}

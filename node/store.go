@@ -61,12 +61,14 @@ type record struct {
 
 type store struct{ db *sql.DB }
 
-// storeCacheKiB is each connection's page cache: small, for hundreds of
-// nodes in one process (the OS caches the files anyway).
+// storeCacheKiB is the page cache: small, for thousands of nodes in one
+// process (the OS caches the files anyway). One connection: a node's
+// database holds three open files however busy the node is (the budget in
+// the package doc), and its queries take turns, as its writes would anyway.
 const storeCacheKiB = 256
 
 func openStore(ctx context.Context, path string) (*store, error) {
-	db, err := sqlitedb.Open(ctx, path, storeMigrations, sqlitedb.CacheKiB(storeCacheKiB))
+	db, err := sqlitedb.Open(ctx, path, storeMigrations, sqlitedb.CacheKiB(storeCacheKiB), sqlitedb.Conns(1))
 	if err != nil {
 		return nil, err
 	}

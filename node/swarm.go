@@ -151,7 +151,7 @@ func (n *Node) push(ctx context.Context, v *view, to string, recs []*record) boo
 			return false
 		}
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		resp, err := storagerpc.Call(pctx, n.host, pid, storagerpc.ProtocolSwarm, "push", pushParams{Messages: batch, Revocations: revs})
+		resp, err := storagerpc.Call(pctx, n.out(), pid, storagerpc.ProtocolSwarm, "push", pushParams{Messages: batch, Revocations: revs})
 		cancel()
 		if err != nil || resp.Code != storagerpc.StatusOK {
 			n.log.Warn().Str("to", to[:8]).Err(errOr(err, resp)).Msg("push records")
@@ -192,6 +192,7 @@ const relaxAfter = 10
 // pushes its records to the swarm's new members, and records whose accounts
 // now belong to another swarm are pushed there and then forgotten here.
 func (n *Node) onSwarmChange(ctx context.Context, old, v *view) {
+	n.protectSwarm(old, v)
 	n.moves.mu.Lock()
 	// New members: those of this node's swarm that were not in the swarm it
 	// was in before (when it moved to a new swarm with others from its old
@@ -214,6 +215,31 @@ func (n *Node) onSwarmChange(ctx context.Context, old, v *view) {
 	n.moves.attempts = 0
 	n.moves.mu.Unlock()
 	n.retryMoves(ctx, v)
+}
+
+// protectSwarm keeps the connections to this node's swarm members open
+// when the connection manager trims: every store is forwarded to them and
+// every repair compares with one of them, and a connection remade for each
+// (a Noise handshake and identify) was most of a 2,000-node devnet's CPU.
+// Connections to anyone else (testers, onion hops, clients) are trimmed as
+// before.
+func (n *Node) protectSwarm(old, v *view) {
+	cm := n.host.ConnManager()
+	if old != nil {
+		for _, k := range old.members[old.mine] {
+			if pid, ok := old.peers[k]; ok && !slices.Contains(v.members[v.mine], k) {
+				cm.Unprotect(pid, "swarm")
+			}
+		}
+	}
+	if v.mine == chain.UnassignedSwarm {
+		return
+	}
+	for _, k := range v.members[v.mine] {
+		if pid, ok := v.peers[k]; ok && k != n.pubHex {
+			cm.Protect(pid, "swarm")
+		}
+	}
 }
 
 // retryMoves carries out the pending moves.
