@@ -2,93 +2,154 @@ package devnet
 
 import (
 	"context"
-
 	"fmt"
+	"io"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/ledger"
 )
 
-func heap() uint64 {
+// upSizes are the devnet sizes BenchmarkUp measures; BENCH_UP_NODES
+// (comma-separated) picks others.
+func upSizes() []int {
+	v := os.Getenv("BENCH_UP_NODES")
+	if v == "" {
+		return []int{12, 100, 1000, 2000}
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// settleMemory collects garbage and returns what it can to the OS, so that
+// the RSS read next is what is live.
+func settleMemory() {
 	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
+	debug.FreeOSMemory()
 }
 
 // BenchmarkUp: from Up to a written manifest for a fresh devnet (the chain,
 // the registrations, every node started and its address on the ledger),
-// and the heap each node adds.
+// beside the floor measured in the same run: as many bare libp2p hosts,
+// built as the nodes' are, each connected to 6 others (bareHosts). It
+// reports time to ready, the RSS and open files the devnet adds, per node
+// too, and the ratio of its time to the floor's. The process runs with the
+// memory limit `devnet up` sets (3 GiB). Not a timed test:
+//
+//	go test ./devnet -run '^$' -bench Up -benchtime 1x -timeout 30m
+//	BENCH_UP_NODES=12,100 go test ./devnet -run '^$' -bench Up -benchtime 1x
 func BenchmarkUp(b *testing.B) {
-	for _, n := range []int{12, 100, 300} {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(3 << 30))
+	for _, n := range upSizes() {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
-			var perNode float64
+			var ready, floor time.Duration
+			var rss, files float64
 			for b.Loop() {
-				dir := b.TempDir()
-				before := heap()
+				b.StopTimer()
+				floor = bareHosts(b, n)
+				settleMemory()
+				rss0, fd0 := rssMB(), openFiles()
+				b.StartTimer()
+				start := time.Now()
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				d, err := Up(ctx, UpConfig{Dir: dir, Nodes: n})
+				d, err := Up(ctx, UpConfig{Dir: b.TempDir(), Nodes: n, BlockTime: BlockTimeManual})
 				cancel()
 				if err != nil {
 					b.Fatal(err)
 				}
+				ready = time.Since(start)
 				b.StopTimer()
-				perNode = float64(heap()-before) / float64(n)
+				rss, files = rssMB()-rss0, float64(openFiles()-fd0)
 				d.Close()
+				settleMemory()
 				b.StartTimer()
 			}
-			b.ReportMetric(perNode/1024, "KiB-heap/node")
+			b.ReportMetric(ready.Seconds(), "s-ready")
+			b.ReportMetric(floor.Seconds(), "s-bare-hosts")
+			b.ReportMetric(ready.Seconds()/floor.Seconds(), "ratio-to-bare")
+			b.ReportMetric(rss, "MB-RSS")
+			b.ReportMetric(rss*1024/float64(n), "KB-RSS/node")
+			b.ReportMetric(files, "files")
+			b.ReportMetric(files/float64(n), "files/node")
 		})
 	}
 }
 
-// BenchmarkBareHosts is the floor: n libp2p hosts built as the nodes' are,
-// started, and each connected to the next.
-func BenchmarkBareHosts(b *testing.B) {
-	for _, n := range []int{12, 100, 300} {
-		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
-			var perHost float64
-			for b.Loop() {
-				before := heap()
-				hosts := make([]host.Host, n)
-				var wg sync.WaitGroup
-				sem := make(chan struct{}, 8)
-				for i := range hosts {
-					wg.Add(1)
-					sem <- struct{}{}
-					go func() {
-						defer func() { <-sem; wg.Done() }()
-						h, err := p2phost.New(derive("bare", "node", i), []string{"/ip4/127.0.0.1/tcp/0"})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						hosts[i] = h
-					}()
-				}
-				wg.Wait()
-				for i, h := range hosts {
-					next := hosts[(i+1)%n]
-					if err := h.Connect(context.Background(), peer.AddrInfo{ID: next.ID(), Addrs: next.Addrs()}); err != nil && n > 1 {
-						b.Fatal(err)
-					}
-				}
-				b.StopTimer()
-				perHost = float64(heap()-before) / float64(n)
-				for _, h := range hosts {
-					h.Close()
-				}
-				b.StartTimer()
+// bareHosts is the floor of BenchmarkUp: it starts n libp2p hosts built as
+// the nodes' are (p2phost.New, listening on loopback TCP and in memory), 8
+// at a time as a devnet starts its nodes, connects each to 6 others (in
+// memory, as nodes of one process connect) with an echo round trip, and
+// returns how long that took; the hosts are closed after.
+func bareHosts(b *testing.B, n int) time.Duration {
+	start := time.Now()
+	hosts := make([]host.Host, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			h, err := p2phost.New(derive("bare", "node", i), []string{"/ip4/127.0.0.1/tcp/0"})
+			if err != nil {
+				b.Error(err)
+				return
 			}
-			b.ReportMetric(perHost/1024, "KiB-heap/host")
-		})
+			h.SetStreamHandler("/echo", func(s network.Stream) { io.Copy(s, s); s.Close() })
+			hosts[i] = h
+		}()
 	}
+	wg.Wait()
+	defer func() {
+		for _, h := range hosts {
+			if h != nil {
+				h.Close()
+			}
+		}
+	}()
+	if b.Failed() {
+		b.FailNow()
+	}
+	for i, h := range hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for j := 1; j <= min(6, n-1); j++ {
+				o := hosts[(i+j*7)%n]
+				if o == h {
+					continue
+				}
+				h.Peerstore().AddAddr(o.ID(), memtransport.Addr(o.ID()), time.Hour)
+				s, err := h.NewStream(context.Background(), o.ID(), "/echo")
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				s.Write([]byte("ping"))
+				s.CloseWrite()
+				io.ReadAll(s)
+				s.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
 }
 
 // BenchmarkTestingRound100: one testing round of a 100-node devnet: from

@@ -63,8 +63,8 @@ func blockTimeText(d time.Duration) string {
 // (its database, listeners, connections; measured: 46 at 100 nodes), and
 // filesBase what the rest of a devnet keeps.
 const (
-	filesPerNode = 50
-	filesBase    = 200
+	filesPerNode = 8
+	filesBase    = 1000
 )
 
 // ErrFileLimit is a devnet too large for the open files this process may have.

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -103,6 +104,8 @@ type Network struct {
 	done  bool
 	// buffers bounds the request bytes all nodes hold at once.
 	buffers *node.Budget
+	// views is the nodes' one view of the network.
+	views *node.Views
 }
 
 // The nodes of a devnet share one budget for request bodies in memory:
@@ -134,7 +137,7 @@ func New(cfg Config) (*Network, error) {
 		cfg.Secret = sec
 	}
 	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("component", "devnet").Logger(),
-		buffers: node.NewBudget(requestBuffers, requestBuffersPerPeer)}
+		buffers: node.NewBudget(requestBuffers, requestBuffersPerPeer), views: node.NewViews()}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
 	}
@@ -195,8 +198,8 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		}
 	}()
 	l, err := ledger.New(ledger.Config{
-		Path: filepath.Join(nw.cfg.Dir, "ledger", "ledger.db"), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime,
-		Genesis: nw.genesis(), Params: nw.cfg.Params, Logger: nw.cfg.logger("ledger"),
+		Path: filepath.Join(nw.cfg.Dir, "ledger", "ledger.db"), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
+		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
 	})
 	if err != nil {
 		return err
@@ -231,7 +234,40 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	if err := nw.startNodes(ctx); err != nil {
 		return err
 	}
-	return nw.settle(ctx)
+	if err := nw.settle(ctx); err != nil {
+		return err
+	}
+	// Timed blocks (and with them testing rounds) begin once every node
+	// serves.
+	nw.Ledger.Release()
+	return nil
+}
+
+// params are the rules of a new chain: Config.Params, or the defaults
+// with testing rounds as long as the network needs (ParamsFor).
+func (nw *Network) params() *ledger.Params {
+	if nw.cfg.Params != nil {
+		return nw.cfg.Params
+	}
+	p := ParamsFor(nw.cfg.Nodes)
+	return &p
+}
+
+// ParamsFor returns the default rules for a devnet of n nodes. Every node is
+// tested each round by a quorum of 10: 10·n tests (each three requests and
+// a vote on the ledger) a round. Up to 200 nodes a round is the default 10
+// blocks; beyond, a round lasts n/20 blocks (100 at 2,000 nodes), so that
+// a block brings about 200 tests whatever the size, and uptime proofs come
+// once a round. One machine then keeps up with 2,000 nodes; what it costs
+// is that a node that stops is noticed within a round (100 s at 2,000).
+func ParamsFor(n int) ledger.Params {
+	p := ledger.DefaultParams()
+	if rb := uint64(n / 20); rb > p.RoundBlocks {
+		p.RoundBlocks = rb
+		p.ProofInterval = rb
+		p.ProofValidity = 2*rb + 1
+	}
+	return p
 }
 
 // register submits the staking transactions of the nodes the chain does not
@@ -366,7 +402,32 @@ func (nw *Network) startNodes(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return summarize(errs)
+}
+
+// summarize makes one error of the nodes' start errors: a limit that stops
+// many nodes says so once (which limit, what to do), not once a node.
+func summarize(errs []error) error {
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(failed) == 1:
+		return failed[0]
+	}
+	for _, err := range failed {
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			limit, _ := fileLimit()
+			return fmt.Errorf("%w: %d of %d nodes could not start for want of open files (this process may open %d; %d nodes need about %d): raise 'ulimit -n' or use fewer nodes",
+				ErrFileLimit, len(failed), len(errs), limit, len(errs), filesBase+filesPerNode*len(errs))
+		}
+	}
+	return fmt.Errorf("devnet: %d of %d nodes could not start; the first: %w", len(failed), len(errs), failed[0])
 }
 
 // StartNode starts node i (again, after StopNode).
@@ -386,7 +447,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	nw.mu.Unlock()
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
-		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers,
+		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
 	}
 	if nw.cfg.NodeConfig != nil {
 		nw.cfg.NodeConfig(i, &cfg)

@@ -26,7 +26,7 @@ import (
 // Option adjusts how a database is opened.
 type Option func(*options)
 
-type options struct{ cacheKiB int }
+type options struct{ cacheKiB, conns int }
 
 // CacheKiB sets each connection's page cache (SQLite's default is 2,000
 // KiB). It lives outside the Go heap, one per open connection, so a process
@@ -36,6 +36,12 @@ func CacheKiB(n int) Option { return func(o *options) { o.cacheKiB = max(n, 64) 
 // MaxOpenConns bounds the connections of one database (3 open files each).
 const MaxOpenConns = 6
 
+// Conns bounds the database's connections to n (1 to MaxOpenConns). A
+// process with thousands of small databases wants one each: a database then
+// holds three open files (itself, its WAL and shared memory) however busy
+// it is, and its queries take turns.
+func Conns(n int) Option { return func(o *options) { o.conns = min(max(n, 1), MaxOpenConns) } }
+
 // ErrNewerSchema is returned for a database written by a newer sessionctl.
 var ErrNewerSchema = errors.New("database schema is newer than this sessionctl")
 
@@ -43,7 +49,7 @@ var ErrNewerSchema = errors.New("database schema is newer than this sessionctl")
 // to len(migrations). Migration i (0-based) takes the schema from version i
 // to i+1. The directory is created with mode 0700 and the file is 0600.
 func Open(ctx context.Context, path string, migrations []string, opts ...Option) (*sql.DB, error) {
-	o := options{cacheKiB: 2000}
+	o := options{cacheKiB: 2000, conns: MaxOpenConns}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -65,7 +71,7 @@ func Open(ctx context.Context, path string, migrations []string, opts ...Option)
 	// A bounded pool: each connection holds three files (the database, its
 	// WAL and shared memory), and thousands of databases live in one
 	// devnet process. Writes take the one write lock anyway.
-	db.SetMaxOpenConns(MaxOpenConns)
+	db.SetMaxOpenConns(o.conns)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(time.Minute)
 	if err := setup(ctx, db, path, migrations); err != nil {
