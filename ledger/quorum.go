@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"sync"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -31,6 +32,47 @@ import (
 // the votes between the quorum's members and submits them as one state
 // change; here each vote goes to the ledger on its own, which also lets
 // `quorum inspect` show each one.)
+
+// frozenRounds: a round this many older than the newest no longer changes
+// (State.clone shares it).
+const frozenRounds = 3
+
+// voteIndexes index the votes of the rounds being voted on, by round
+// record: a scan of every vote for each new one was quadratic (20,000 votes
+// a round at 2,000 nodes). A record is indexed when first voted on (a
+// clone is a new record) and the index only grows with the votes appended
+// through firstVote; at most maxVoteIndexes are kept. It lives outside the
+// State so that States compare and persist as before.
+var voteIndexes = struct {
+	sync.Mutex
+	m map[*Round]map[[2]string]struct{}
+}{m: map[*Round]map[[2]string]struct{}{}}
+
+const maxVoteIndexes = 64
+
+// firstVote records that voter votes on target in rd, and reports whether
+// it had not before.
+func firstVote(rd *Round, voter, target string) bool {
+	voteIndexes.Lock()
+	defer voteIndexes.Unlock()
+	idx, ok := voteIndexes.m[rd]
+	if !ok || len(idx) != len(rd.Votes) {
+		if len(voteIndexes.m) >= maxVoteIndexes {
+			clear(voteIndexes.m)
+		}
+		idx = make(map[[2]string]struct{}, len(rd.Votes)+1)
+		for _, v := range rd.Votes {
+			idx[[2]string{v.Voter, v.Target}] = struct{}{}
+		}
+		voteIndexes.m[rd] = idx
+	}
+	k := [2]string{voter, target}
+	if _, dup := idx[k]; dup {
+		return false
+	}
+	idx[k] = struct{}{}
+	return true
+}
 
 // cloneRound returns a copy of r that shares nothing with it.
 func cloneRound(r *Round) *Round {
@@ -238,10 +280,8 @@ func (s *State) vote(p Params, voter string, b *VoteBody, h uint64) error {
 	if q == nil || !slices.Contains(q.Members, voter) {
 		return fmt.Errorf("%w: the voter is not in the quorum testing %s in round %d", ErrForbidden, short(b.Target), b.Round)
 	}
-	for _, v := range rd.Votes {
-		if v.Voter == voter && v.Target == b.Target {
-			return fmt.Errorf("%w: already voted on %s in round %d", ErrNodeState, short(b.Target), b.Round)
-		}
+	if !firstVote(rd, voter, b.Target) {
+		return fmt.Errorf("%w: already voted on %s in round %d", ErrNodeState, short(b.Target), b.Round)
 	}
 	rd.Votes = append(rd.Votes, Vote{Voter: voter, Target: b.Target, Pass: b.Pass, Reason: b.Reason, Height: h})
 	return nil

@@ -76,9 +76,21 @@ func (s *State) clone() *State {
 	}
 	c.Swarms = s.Swarms.Clone()
 	if s.Rounds != nil {
+		// Only the last rounds change (commits, reveals and votes go to
+		// the newest, a tally closes the one before); older ones are
+		// shared, not copied: a block of a 2,000-node devnet would
+		// otherwise copy 32 rounds of 20,000 votes.
+		newest := uint64(0)
+		for k := range s.Rounds {
+			newest = max(newest, k)
+		}
 		c.Rounds = make(map[uint64]*Round, len(s.Rounds))
 		for k, r := range s.Rounds {
-			c.Rounds[k] = cloneRound(r)
+			if k+frozenRounds <= newest {
+				c.Rounds[k] = r
+			} else {
+				c.Rounds[k] = cloneRound(r)
+			}
 		}
 	}
 	return &c

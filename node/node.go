@@ -84,9 +84,23 @@ type Config struct {
 	// share one (a 2,000-node devnet then parses the list once a change,
 	// not 2,000 times). nil gives the node its own.
 	Views *Views
+	// OnStore, if set, is told of each message the node stored for the
+	// first time (the devnet's dashboard draws replication with it). It
+	// runs on the request's goroutine: it must not block.
+	OnStore func(StoreEvent)
 	// OnionObserver, if set, is told what the node saw of each onion request
 	// it handled (tests use it to check what each hop learned).
 	OnionObserver func(OnionHop)
+}
+
+// StoreEvent is a message a node stored: from a client (or the last hop of
+// an onion path), or as a replica a swarm member forwarded.
+type StoreEvent struct {
+	Node      string // the node's Ed25519 key
+	Hash      string
+	Owner     string // the account (Account ID)
+	Namespace int
+	Replica   bool
 }
 
 // Errors of the Node.

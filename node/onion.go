@@ -141,9 +141,25 @@ var serverClient = &http.Client{
 }
 
 func (n *Node) observe(h OnionHop) {
+	ev := n.log.Debug().Int("hop", h.Hop).Str("from", h.From.ShortString())
+	switch {
+	case h.Destination:
+		ev.Msg("onion: answered as the destination")
+	case h.HTTPHost != "":
+		ev.Str("server", h.HTTPHost).Msg("onion: forwarded to a server as the exit")
+	default:
+		ev.Str("next", shortKey(h.Next)).Msg("onion: peeled a layer and forwarded")
+	}
 	if n.cfg.OnionObserver != nil {
 		n.cfg.OnionObserver(h)
 	}
+}
+
+func shortKey(k string) string {
+	if len(k) > 8 {
+		return k[:8]
+	}
+	return k
 }
 
 // fromNode reports whether p is a registered service node.

@@ -551,6 +551,12 @@ func (n *Node) rpcStore(ctx context.Context, raw json.RawMessage, recurse bool) 
 		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
 	}
 	mine.Already = already
+	if err == nil && !already {
+		n.log.Debug().Str("hash", hash).Str("owner", owner.String()[:10]).Int("namespace", int(p.Namespace)).Bool("replica", !recurse).Msg("stored")
+		if n.cfg.OnStore != nil {
+			n.cfg.OnStore(StoreEvent{Node: n.pubHex, Hash: hash, Owner: owner.String(), Namespace: int(p.Namespace), Replica: !recurse})
+		}
+	}
 	if !recurse {
 		if mine.Failed {
 			return nil, errf(storagerpc.StatusInternal, "storage failure")
@@ -645,6 +651,7 @@ func (n *Node) retrieve(ctx context.Context, raw json.RawMessage) (any, *rpcErro
 		n.log.Error().Err(err).Msg("retrieve")
 		return nil, errf(storagerpc.StatusInternal, "storage failure")
 	}
+	n.log.Debug().Str("owner", owner.String()[:10]).Int("namespace", int(p.Namespace)).Int("messages", len(recs)).Bool("more", more).Msg("fetched")
 	out := storagerpc.RetrieveResult{Messages: []storagerpc.Message{}, More: more}
 	for _, r := range recs {
 		out.Messages = append(out.Messages, storagerpc.Message{
