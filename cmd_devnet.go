@@ -140,7 +140,8 @@ func devnetUp(c *cli.Context) error {
 	if !c.IsSet(logLevelFlag.Name) {
 		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
 	}
-	logs, closeLogs, err := logFiles(filepath.Join(dir, "logs"), format, level)
+	events := devnet.NewEvents()
+	logs, closeLogs, err := logFiles(filepath.Join(dir, "logs"), format, level, events)
 	if err != nil {
 		return err
 	}
@@ -159,7 +160,7 @@ func devnetUp(c *cli.Context) error {
 	began := time.Now()
 	d, err := devnet.Up(ctx, devnet.UpConfig{
 		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: blockTimeFlag(c),
-		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"),
+		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"), Events: events,
 	})
 	if err != nil {
 		if errors.Is(err, devnet.ErrConflict) || errors.Is(err, devnet.ErrFormat) || errors.Is(err, devnet.ErrRunning) {
@@ -233,7 +234,7 @@ func setMemoryLimit() {
 // logFiles gives each component a file under dir (ledger.log, devnet.log,
 // ...), except the service nodes, which share nodes.log (each line names
 // its node): 2,000 nodes would otherwise hold 2,000 open files.
-func logFiles(dir, format string, level zerolog.Level) (func(string) zerolog.Logger, func(), error) {
+func logFiles(dir, format string, level zerolog.Level, tee io.Writer) (func(string) zerolog.Logger, func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
@@ -258,6 +259,9 @@ func logFiles(dir, format string, level zerolog.Level) (func(string) zerolog.Log
 		var w io.Writer = f
 		if format == "console" {
 			w = zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: "15:04:05"}
+		}
+		if tee != nil {
+			w = zerolog.MultiLevelWriter(w, tee)
 		}
 		return zerolog.New(w).Level(level).With().Timestamp().Str("component", component).Logger()
 	}
@@ -378,6 +382,9 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nLedger   %s\nControl  %s  (token in %s)\n", m.Ledger.URL, m.Control.URL, devnet.ManifestPath(dir))
+	if m.Dashboard.URL != "" {
+		fmt.Fprintf(w, "Dashboard %s  (open it in a browser; keep the address to yourself)\n", m.Dashboard.URL)
+	}
 	fmt.Fprintf(w, "Seed     LOCAL_DEVNET_SEED_URL=%s  (point a Session app or library here)\n", m.SeedNode.URL)
 	for _, s := range m.Servers {
 		fmt.Fprintf(w, "%-8s %s  (x25519 %s)\n", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.URL, s.X25519Pubkey)

@@ -155,6 +155,63 @@ func (s *Server) Close() error {
 	return err
 }
 
+// RoomSummary is a room as the devnet's dashboard shows it.
+type RoomSummary struct {
+	Token  string        `json:"token"`
+	Name   string        `json:"name"`
+	Posts  int           `json:"posts"`
+	Recent []PostSummary `json:"recent"` // the newest, up to 5
+}
+
+// PostSummary is one post of a room: who (a blinded or unblinded Session
+// ID), when, and how big; the content is the poster's business.
+type PostSummary struct {
+	ID        int64   `json:"id"`
+	SessionID string  `json:"session_id"`
+	Posted    float64 `json:"posted"`
+	Bytes     int     `json:"bytes"`
+}
+
+// Rooms summarizes every room (the dashboard's view, not an API of SOGS).
+func (s *Server) Rooms(ctx context.Context) ([]RoomSummary, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT token, name, (SELECT count(*) FROM messages m WHERE m.room = r.token AND m.deleted = 0) FROM rooms r ORDER BY token LIMIT 100`)
+	if err != nil {
+		return nil, err
+	}
+	var out []RoomSummary
+	for rows.Next() {
+		var r RoomSummary
+		if err := rows.Scan(&r.Token, &r.Name, &r.Posts); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		rows, err := s.db.QueryContext(ctx, `SELECT id, session_id, posted, length(data) FROM messages WHERE room = ? AND deleted = 0 ORDER BY id DESC LIMIT 5`, out[i].Token)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Recent = []PostSummary{}
+		for rows.Next() {
+			var p PostSummary
+			var n sql.NullInt64
+			if err := rows.Scan(&p.ID, &p.SessionID, &p.Posted, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			p.Bytes = int(n.Int64)
+			out[i].Recent = append(out[i].Recent, p)
+		}
+		rows.Close()
+	}
+	return out, nil
+}
+
 // AddRoom creates a room (the server operator's command).
 func (s *Server) AddRoom(ctx context.Context, token, name string) error {
 	if !tokenRE.MatchString(token) {

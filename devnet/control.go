@@ -32,14 +32,17 @@ type controlServer struct {
 
 func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	c := &controlServer{d: d}
+	root := http.NewServeMux()
+	d.dash.routes(root, c) // its own guard: the secret in the path
 	mux := http.NewServeMux()
+	root.Handle("/", c.auth(mux))
 	mux.HandleFunc("GET /v1/status", c.status)
 	mux.HandleFunc("GET /v1/nodes", c.nodes)
 	mux.HandleFunc("POST /v1/nodes/{name}/kill", c.kill)
 	mux.HandleFunc("POST /v1/nodes/{name}/restart", c.restart)
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
-	c.http = httpserve.New("127.0.0.1:0", c.auth(mux), d.log)
+	c.http = httpserve.New("127.0.0.1:0", root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
@@ -138,6 +141,7 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
+	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
@@ -166,6 +170,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
+	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": true})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"restarted": NodeName(i), "was_running": wasRunning})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/node"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -117,6 +118,9 @@ type UpConfig struct {
 	Logs func(component string) zerolog.Logger
 	// Progress is told how many nodes have started.
 	Progress func(started, total int)
+	// Events is the hub of the dashboard's events; give it to the loggers
+	// too for the page's log pane. nil makes one (without log lines).
+	Events *Events
 }
 
 // state is what a devnet saves to resume: <dir>/devnet/state.json.
@@ -145,6 +149,8 @@ type Devnet struct {
 	log     zerolog.Logger
 	Network *Network
 	control *controlServer
+	dash    *dashboard
+	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
 
@@ -308,6 +314,9 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Logs == nil {
 		cfg.Logs = func(string) zerolog.Logger { return zerolog.Nop() }
 	}
+	if cfg.Events == nil {
+		cfg.Events = NewEvents()
+	}
 	tokenB := make([]byte, 32)
 	if _, err := rand.Read(tokenB); err != nil {
 		return nil, err
@@ -350,7 +359,17 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		}
 	}
 	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis,
-		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry})
+		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry,
+		OnHop: func(i int, h node.OnionHop) {
+			if dash := d.dashboard(); dash != nil {
+				dash.hop(i, h)
+			}
+		},
+		OnStore: func(i int, e node.StoreEvent) {
+			if dash := d.dashboard(); dash != nil {
+				dash.store(i, e)
+			}
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -373,9 +392,20 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	if err := d.Network.Start(ctx); err != nil {
 		return err
 	}
+	dash := newDashboard(d, d.cfg.Events)
+	d.mu.Lock()
+	d.dash = dash
+	d.mu.Unlock()
 	if d.control, err = startControl(ctx, d); err != nil {
 		return err
 	}
+	fctx, cancel := context.WithCancel(context.Background())
+	d.follow = cancel
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.dash.follow(fctx)
+	}()
 	if d.cfg.Traffic {
 		d.startTraffic()
 	}
@@ -411,8 +441,9 @@ func (d *Devnet) ensureClients() error {
 func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
-		SeedNode: Endpoint{URL: d.Network.LedgerURL()},
-		Servers:  []ManifestServer{}}
+		Dashboard: Endpoint{URL: d.dash.url(d.control.url())},
+		SeedNode:  Endpoint{URL: d.Network.LedgerURL()},
+		Servers:   []ManifestServer{}}
 	if d.Network.Files != nil {
 		k := d.Network.FileServerKey()
 		m.Servers = append(m.Servers, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
@@ -496,6 +527,10 @@ func (d *Devnet) Close() error {
 	if d.traffic != nil {
 		d.traffic()
 	}
+	if d.follow != nil {
+		d.follow()
+	}
+	d.cfg.Events.close() // the pages' streams end, so the server can stop
 	d.wg.Wait()
 	var errs []error
 	if d.control != nil {
@@ -512,6 +547,13 @@ func (d *Devnet) Close() error {
 	}
 	d.log.Info().Msg("devnet stopped")
 	return errors.Join(errs...)
+}
+
+// dashboard returns the dashboard once it exists (the nodes start before it).
+func (d *Devnet) dashboard() *dashboard {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dash
 }
 
 // nodeIndex finds a node by name (node-3) or Ed25519 key.

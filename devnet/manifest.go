@@ -24,10 +24,13 @@ type Manifest struct {
 	Ledger  Endpoint  `json:"ledger"`
 	// SeedNode is the seed real clients start from (JSON-RPC at /json_rpc:
 	// the desktop app's LOCAL_DEVNET_SEED_URL).
-	SeedNode Endpoint         `json:"seed_node"`
-	Nodes    []ManifestNode   `json:"nodes"`
-	Clients  []ManifestClient `json:"clients"`
-	Servers  []ManifestServer `json:"servers"`
+	SeedNode Endpoint `json:"seed_node"`
+	// Dashboard is the live page of the devnet (its URL holds a secret:
+	// whoever has it can kill and restart nodes).
+	Dashboard Endpoint         `json:"dashboard"`
+	Nodes     []ManifestNode   `json:"nodes"`
+	Clients   []ManifestClient `json:"clients"`
+	Servers   []ManifestServer `json:"servers"`
 }
 
 // Endpoint is a URL and, for the control endpoint, its token.

@@ -76,6 +76,11 @@ type Config struct {
 	ServerNow func() time.Time
 	// CommunityAdmins are the community server's global admins (blinded IDs).
 	CommunityAdmins []string
+	// OnHop and OnStore, if set, are told what node i saw of each onion
+	// request and each message it stored for the first time (the
+	// dashboard). They must not block.
+	OnHop   func(i int, h node.OnionHop)
+	OnStore func(i int, e node.StoreEvent)
 }
 
 // logger returns the logger of a component.
@@ -448,6 +453,12 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
+	}
+	if nw.cfg.OnHop != nil {
+		cfg.OnionObserver = func(h node.OnionHop) { nw.cfg.OnHop(i, h) }
+	}
+	if nw.cfg.OnStore != nil {
+		cfg.OnStore = func(e node.StoreEvent) { nw.cfg.OnStore(i, e) }
 	}
 	if nw.cfg.NodeConfig != nil {
 		nw.cfg.NodeConfig(i, &cfg)

@@ -1,0 +1,137 @@
+package devnet
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+)
+
+// browser finds a Chromium to drive; .ci/run installs Debian's.
+func browser(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Chromium here (.ci/run installs Debian's chromium)")
+	return ""
+}
+
+// TestDashboardInBrowser loads the dashboard in a real, headless Chromium
+// against a running devnet and checks what a teacher would look at: the
+// ring is drawn from the snapshot, a message sent appears as its path
+// (guard, middle, exit, destination, with a caption a hop) and its
+// replicas, and a node killed turns to "killed" on the page within
+// seconds. It saves screenshots (DASH_SCREENSHOTS=DIR keeps them: the
+// README's comes from here).
+func TestDashboardInBrowser(t *testing.T) {
+	exe := browser(t)
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 12, BlockTime: BlockTimeManual})
+	t.Cleanup(func() { d.Close() })
+	m := d.Manifest()
+	if !strings.Contains(m.Dashboard.URL, "/dash/") {
+		t.Fatalf("no dashboard in the manifest: %+v", m.Dashboard)
+	}
+	shots := os.Getenv("DASH_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.WindowSize(1400, 900), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	// The first call starts the browser (and must have no deadline).
+	if err := chromedp.Do(ctx, chromedp.Navigate(m.Dashboard.URL)); err != nil {
+		t.Fatalf("open the dashboard: %v", err)
+	}
+	poll := func(expr string, within time.Duration) error {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(within)))
+		return err
+	}
+	shoot := func(name string) {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := poll(`window.dash.state !== null && document.getElementById("conn").textContent === "live"`, 30*time.Second); err != nil {
+		t.Fatalf("the page did not load: %v", err)
+	}
+	nodes, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.dash.state.nodes.length`))
+	if err != nil || nodes != 12 {
+		t.Fatalf("the page shows %d nodes (%v), want 12", nodes, err)
+	}
+
+	// A message: its path appears, hop by hop, then its replicas.
+	lc := ledgerrpc.NewClient(d.Network.LedgerURL(), "")
+	alice, err := client.New(client.Config{Keys: ClientKeys(m.Seed, "alice"), Ledger: lc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+	defer scancel()
+	if err := alice.Start(sctx); err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	res, err := alice.Send(sctx, ClientKeys(m.Seed, "bob").AccountID(), "watch me travel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(`document.getElementById("path").dataset.hops >= 4 && window.dash.paths.at(-1).replicas.length > 0`, 15*time.Second); err != nil {
+		t.Fatalf("the send did not appear as a path: %v", err)
+	}
+	pathText, err := chromedp.Run(ctx, chromedp.Text("#path"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"guard", "middle", "exit", "destination", "knows your address", "stored by"} {
+		if !strings.Contains(pathText, want) {
+			t.Errorf("the path panel lacks %q:\n%s", want, pathText)
+		}
+	}
+	// (The last path may be the sync copy's, to alice's own swarm: the
+	// same guard, middle and exit.)
+	for _, k := range []string{res.Path.Guard, res.Path.Middle, res.Path.Exit} {
+		if name := d.dash.name(k); !strings.Contains(pathText, name) {
+			t.Errorf("the path panel lacks %s of the send's path %+v:\n%s", name, res.Path, pathText)
+		}
+	}
+	shoot("dashboard.png")
+
+	// A node killed through the control endpoint (as `sessionctl node kill`).
+	cc, err := Dial(sctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Kill(sctx, "node-3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(`document.getElementById("ring").dataset.killed.split(",").includes("node-3") && window.dash.nodes["node-3"].running === false`, 10*time.Second); err != nil {
+		t.Fatalf("the killed node did not turn on the page: %v", err)
+	}
+	killed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("ring").dataset.killed`))
+	if err != nil || killed != "node-3" {
+		t.Errorf("killed on the page: %q (%v), want node-3", killed, err)
+	}
+	// Large type, for a projector, and the last screenshot.
+	if err := chromedp.Do(ctx, chromedp.Click("#bigtype"), chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	shoot("dashboard-large.png")
+}
