@@ -103,6 +103,9 @@ func devnetUp(c *cli.Context) error {
 	if format != "console" && format != "json" {
 		return usagef("--log-format %q: want console or json", format)
 	}
+	if !c.IsSet("log-format") {
+		format = savedLogFormat(dir, format) // a resumed devnet keeps its format
+	}
 	if c.Duration("block-time") < 0 {
 		return usagef("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
 	}
@@ -193,6 +196,18 @@ func devnetUp(c *cli.Context) error {
 	return d.Close()
 }
 
+// logFormatFile, under <dir>/logs, remembers the devnet's log format.
+const logFormatFile = "format"
+
+// savedLogFormat is the log format the devnet of dir was started with, or def.
+func savedLogFormat(dir, def string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "logs", logFormatFile))
+	if f := strings.TrimSpace(string(b)); err == nil && (f == "console" || f == "json") {
+		return f
+	}
+	return def
+}
+
 // progressBar draws, on a terminal, how many nodes have started:
 //
 //	starting service nodes [##########..........]  1000/2000
@@ -238,6 +253,11 @@ func logFiles(dir, format string, level zerolog.Level, tee io.Writer) (func(stri
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
+	if err := os.WriteFile(filepath.Join(dir, logFormatFile), []byte(format+"\n"), 0o600); err != nil {
+		return nil, nil, err
+	}
+	// Milliseconds, so that `sessionctl logs` orders lines of different files.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	var mu sync.Mutex
 	files := map[string]*os.File{}
 	get := func(component string) zerolog.Logger {
@@ -258,7 +278,7 @@ func logFiles(dir, format string, level zerolog.Level, tee io.Writer) (func(stri
 		}
 		var w io.Writer = f
 		if format == "console" {
-			w = zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: "15:04:05"}
+			w = zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: "15:04:05.000"}
 		}
 		if tee != nil {
 			w = zerolog.MultiLevelWriter(w, tee)

@@ -278,6 +278,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			scenarioCommand(),
 			ledgerCommand(),
 			nameCommand(),
+			logsCommand(),
 			completionCommand(),
 		},
 		EnableBashCompletion: true,

@@ -108,7 +108,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Client{fetching: make(chan struct{}, 1), bad: map[string]strikes{}, cfg: cfg, log: cfg.Logger.With().Str("component", "client").Str("account", cfg.Keys.AccountID().String()[:10]).Logger()}, nil
+	return &Client{fetching: make(chan struct{}, 1), bad: map[string]strikes{}, cfg: cfg, log: cfg.Logger.With().Str("module", "client").Str("account", cfg.Keys.AccountID().String()[:10]).Logger()}, nil
 }
 
 // Start loads the state and starts the client's libp2p host. The host's key

@@ -101,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "community").Logger(), posts: map[string][]time.Time{}}
+	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("module", "community").Logger(), posts: map[string][]time.Time{}}
 	s.cfg.Admins = slices.Clone(cfg.Admins)
 	for i, a := range s.cfg.Admins {
 		id, ok := s.canonicalID(a)

@@ -61,11 +61,12 @@ func blockTimeText(d time.Duration) string {
 }
 
 // filesPerNode is about how many files a node keeps open at its plateau
-// (its database, listeners, connections; measured: 46 at 100 nodes), and
-// filesBase what the rest of a devnet keeps.
+// (its database and listeners: 5, see the node package's budgets, and room
+// for clients' connections; measured: 5.0 at 2,000 nodes), and filesBase
+// what the rest of a devnet keeps.
 const (
 	filesPerNode = 8
-	filesBase    = 1000
+	filesBase    = 200
 )
 
 // ErrFileLimit is a devnet too large for the open files this process may have.

@@ -408,12 +408,12 @@ func TestOpenBindsNothing(t *testing.T) {
 // anything starts.
 func TestFileLimitSaidOnce(t *testing.T) {
 	old := fileLimit
-	fileLimit = func() (uint64, error) { return 1024, nil }
+	fileLimit = func() (uint64, error) { return 4096, nil }
 	defer func() { fileLimit = old }()
 	dir := t.TempDir()
-	_, err := Open(UpConfig{Dir: dir, Nodes: 100})
-	if !errors.Is(err, ErrFileLimit) || !strings.Contains(err.Error(), "100 nodes need about 5200 open files") ||
-		!strings.Contains(err.Error(), "use at most 16 nodes") || strings.Contains(err.Error(), "\n") {
+	_, err := Open(UpConfig{Dir: dir, Nodes: 2000})
+	if !errors.Is(err, ErrFileLimit) || !strings.Contains(err.Error(), "2000 nodes need about 16200 open files") ||
+		!strings.Contains(err.Error(), "use at most 487 nodes") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("Open: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nodes")); err == nil {

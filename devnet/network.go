@@ -141,7 +141,7 @@ func New(cfg Config) (*Network, error) {
 		}
 		cfg.Secret = sec
 	}
-	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("component", "devnet").Logger(),
+	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("module", "devnet").Logger(),
 		buffers: node.NewBudget(requestBuffers, requestBuffersPerPeer), views: node.NewViews()}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))

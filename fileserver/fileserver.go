@@ -92,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "fileserver").Logger()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("module", "fileserver").Logger()}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /file", s.upload)
 	s.mux.HandleFunc("GET /file/{id}", s.download)

@@ -138,7 +138,7 @@ func New(cfg Config) (*Ledger, error) {
 	return &Ledger{
 		released:  make(chan struct{}),
 		cfg:       cfg,
-		log:       cfg.Logger.With().Str("component", "ledger").Logger(),
+		log:       cfg.Logger.With().Str("module", "ledger").Logger(),
 		authority: cfg.Authority,
 		rejected:  map[string]string{},
 		tipCh:     make(chan struct{}),

@@ -77,7 +77,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("component", "ledger-rpc").Logger()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With().Str("module", "ledger-rpc").Logger()}
 	s.http = httpserve.New(cfg.Addr, s.Handler(), s.log)
 	return s, nil
 }
