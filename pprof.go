@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
+	"time"
 	"strings"
 )
 
@@ -31,6 +33,8 @@ func servePprof(stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pprofEnv, err)
 	}
+	runtime.SetMutexProfileFraction(20)
+	runtime.SetBlockProfileRate(int(time.Millisecond))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

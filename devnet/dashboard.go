@@ -164,6 +164,10 @@ type dashboard struct {
 	secret string
 	byKey  map[string]string // Ed25519 key -> node name
 	byPeer map[peer.ID]string
+	// the last snapshot (JSON) and when it was made
+	snapMu sync.Mutex
+	snap   []byte
+	snapAt time.Time
 }
 
 func newDashboard(d *Devnet, h *Events) *dashboard {
@@ -377,16 +381,46 @@ type dashBlock struct {
 	Time   int64  `json:"time"`
 }
 
+// state answers the snapshot, made at most once a second whatever the
+// number of pages asking (a 2,000-node devnet keeps both cores busy, and
+// each snapshot copies every node).
 func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
+	db.snapMu.Lock()
+	defer db.snapMu.Unlock()
+	if db.snap == nil || time.Since(db.snapAt) > time.Second {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		st := db.snapshot(ctx)
+		cancel()
+		b, err := json.Marshal(st)
+		if err != nil {
+			httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		db.snap, db.snapAt = b, time.Now()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(db.snap)
+}
+
+func (db *dashboard) snapshot(ctx context.Context) dashState {
 	l := db.d.Network.Ledger
 	info := l.Info()
 	st := dashState{Seed: db.d.st.Seed, Height: info.Height, Hash: info.Hash, BlockMS: info.BlockTimeMS, Params: info.Params,
 		Nodes: []dashNode{}, Swarms: []dashSwarm{}, Accounts: []dashAccount{}, Groups: []dashGroup{}, Blocks: []dashBlock{}}
+	// One copy of the node list (one lock of the ledger), not one a node:
+	// at 2,000 nodes under load, 2,000 lookups took half a minute.
+	byKey := map[string]ledger.ServiceNode{}
+	for _, sn := range l.Nodes() {
+		byKey[sn.Key] = sn
+	}
+	running := map[string]bool{}
+	for _, n := range db.d.Network.Nodes() {
+		running[n.Key()] = true
+	}
 	for i := 0; i < db.d.st.Nodes; i++ {
-		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered", Running: db.d.Network.Node(i) != nil}
-		if sn, ok := l.Node(dn.Key); ok {
+		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered"}
+		dn.Running = running[dn.Key]
+		if sn, ok := byKey[dn.Key]; ok {
 			dn.State, dn.Credit, dn.Rewards, dn.Stake = string(sn.State), sn.Credit, sn.Rewards, sn.Staked()
 			if sn.SwarmID != ledger.UnassignedSwarm {
 				dn.Swarm = fmt.Sprintf("%016x", sn.SwarmID)
@@ -438,8 +472,8 @@ func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
 		}
 		st.Blocks = append(st.Blocks, dashBlock{Height: b.Height, Hash: b.Hash, Txs: len(b.Txs), Time: b.Timestamp})
 	}
-	st.Servers = db.d.Manifest().Servers
-	httpserve.WriteJSON(w, http.StatusOK, st)
+	st.Servers = db.d.servers()
+	return st
 }
 
 func (db *dashboard) account(name string, id identity.AccountID) dashAccount {

@@ -444,15 +444,7 @@ func (d *Devnet) Manifest() Manifest {
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
 		Dashboard: Endpoint{URL: d.dash.url(d.control.url())},
 		SeedNode:  Endpoint{URL: d.Network.LedgerURL()},
-		Servers:   []ManifestServer{}}
-	if d.Network.Files != nil {
-		k := d.Network.FileServerKey()
-		m.Servers = append(m.Servers, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
-	}
-	if d.Network.Community != nil {
-		k := d.Network.CommunityKey()
-		m.Servers = append(m.Servers, ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
-	}
+		Servers:   d.servers()}
 	m.Nodes = d.nodes()
 	for _, c := range d.st.Clients {
 		m.Clients = append(m.Clients, ManifestClient{Name: c, AccountID: ClientKeys(d.st.Seed, c).AccountID().String()})
@@ -460,11 +452,29 @@ func (d *Devnet) Manifest() Manifest {
 	return m
 }
 
+// servers describes the file and community servers.
+func (d *Devnet) servers() []ManifestServer {
+	out := []ManifestServer{}
+	if d.Network.Files != nil {
+		k := d.Network.FileServerKey()
+		out = append(out, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+	}
+	if d.Network.Community != nil {
+		k := d.Network.CommunityKey()
+		out = append(out, ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+	}
+	return out
+}
+
 func (d *Devnet) nodes() []ManifestNode {
 	var out []ManifestNode
+	byKey := map[string]ledger.ServiceNode{} // one copy of the list: one lock of a busy ledger, not 2,000
+	for _, sn := range d.Network.Ledger.Nodes() {
+		byKey[sn.Key] = sn
+	}
 	for i := 0; i < d.st.Nodes; i++ {
 		mn := ManifestNode{Name: NodeName(i), Ed25519Pubkey: d.Network.NodeKey(i), State: "unregistered"}
-		if sn, ok := d.Network.Ledger.Node(mn.Ed25519Pubkey); ok {
+		if sn, ok := byKey[mn.Ed25519Pubkey]; ok {
 			mn.X25519Pubkey, mn.PeerID, mn.Addrs, mn.State = sn.X25519, sn.PeerID, sn.Addrs, string(sn.State)
 			mn.Credit, mn.LastProof = sn.Credit, sn.LastProof
 			if sn.SwarmID != ledger.UnassignedSwarm {

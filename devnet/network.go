@@ -454,6 +454,14 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
 	}
+	// A node compares its replica with a swarm member every 10 s, and
+	// drops expired messages as often; beyond 200 nodes both slow in
+	// proportion (100 s at 2,000), so that the process does about as many a
+	// second whatever the size.
+	if scale := len(nw.keys) / 200; scale > 1 {
+		cfg.RepairInterval = time.Duration(scale) * 10 * time.Second
+		cfg.ExpiryInterval = time.Duration(scale) * 10 * time.Second
+	}
 	if nw.cfg.OnHop != nil {
 		cfg.OnionObserver = func(h node.OnionHop) { nw.cfg.OnHop(i, h) }
 	}

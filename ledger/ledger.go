@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -103,9 +104,12 @@ type Ledger struct {
 	mempool  []*Tx             //
 	rejected map[string]string // transaction hash -> why a block dropped it
 	rejOrder []string          //
-	tipCh    chan struct{}     // closed and replaced at each new block
-	started  bool
-	closed   bool
+	// tip is the tip's Info as of its block and a channel closed at the
+	// next block (or at Close): WaitHeight's answer, read without the lock.
+	tip        atomic.Pointer[tipState]
+	closedFlag atomic.Bool // closed, for WaitHeight
+	started    bool
+	closed     bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -141,7 +145,6 @@ func New(cfg Config) (*Ledger, error) {
 		log:       cfg.Logger.With().Str("module", "ledger").Logger(),
 		authority: cfg.Authority,
 		rejected:  map[string]string{},
-		tipCh:     make(chan struct{}),
 	}, nil
 }
 
@@ -216,6 +219,7 @@ func (l *Ledger) Start(ctx context.Context) error {
 		return err
 	}
 	l.st, l.started = st, true
+	l.tip.Store(&tipState{info: l.infoLocked(), next: make(chan struct{})})
 	runCtx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	if l.cfg.BlockTime > 0 {
@@ -429,8 +433,7 @@ func (l *Ledger) mineOne(ctx context.Context) (*Block, error) {
 	}
 	swarmsChanged := next.SwarmsHeight == height
 	l.state, l.mempool, l.pending = next, nil, nil
-	close(l.tipCh)
-	l.tipCh = make(chan struct{})
+	l.advanceTip()
 	ev := l.log.Debug()
 	if swarmsChanged || len(included) > 0 {
 		ev = l.log.Info()
@@ -520,6 +523,7 @@ func (l *Ledger) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.closedFlag.Store(true)
 	cancel := l.cancel
 	l.mu.Unlock()
 	if cancel != nil {
@@ -536,7 +540,9 @@ func (l *Ledger) Close() error {
 		errs = append(errs, l.st.saveSnapshot(context.Background(), l.state))
 	}
 	errs = append(errs, l.st.close())
-	close(l.tipCh)
+	if t := l.tip.Load(); t != nil {
+		close(t.next) // waiters wake, and find the ledger closed
+	}
 	l.log.Info().Uint64("height", l.state.Height).Msg("ledger stopped")
 	return errors.Join(errs...)
 }
@@ -559,25 +565,48 @@ func (l *Ledger) infoLocked() Info {
 }
 
 // WaitHeight waits until the tip is at least height, and returns its Info.
+//
+// Every node of a devnet waits on the next block: when it comes, 2,000
+// waiters take the tip's Info as of its block (Pending as it was then)
+// without the ledger's lock, instead of queueing on it one by one.
 func (l *Ledger) WaitHeight(ctx context.Context, height uint64) (Info, error) {
 	for {
-		l.mu.Lock()
-		if err := l.usable(); err != nil {
+		t := l.tip.Load()
+		if t == nil {
+			l.mu.Lock()
+			err := l.usable()
 			l.mu.Unlock()
+			if err == nil {
+				err = ErrNotStarted
+			}
 			return Info{}, err
 		}
-		if l.state.Height >= height {
-			info := l.infoLocked()
-			l.mu.Unlock()
-			return info, nil
+		if t.info.Height >= height {
+			return t.info, nil
 		}
-		ch := l.tipCh
-		l.mu.Unlock()
+		if l.closedFlag.Load() {
+			return Info{}, ErrClosed
+		}
 		select {
 		case <-ctx.Done():
 			return Info{}, ctx.Err()
-		case <-ch:
+		case <-t.next:
 		}
+	}
+}
+
+// tipState is a tip as WaitHeight sees it.
+type tipState struct {
+	info Info
+	next chan struct{}
+}
+
+// advanceTip publishes the new tip (l.mu held) and wakes the waiters.
+func (l *Ledger) advanceTip() {
+	old := l.tip.Load()
+	l.tip.Store(&tipState{info: l.infoLocked(), next: make(chan struct{})})
+	if old != nil {
+		close(old.next)
 	}
 }
 

@@ -307,9 +307,16 @@ func (n *Node) testNode(ctx context.Context, v *view, target string, h uint64) (
 	if err != nil {
 		return false, "cannot build an onion request"
 	}
-	tctx, cancel := context.WithTimeout(ctx, testTimeout)
-	status, body, err := onion.Send(tctx, n.out(), pid, 1, req)
-	cancel()
+	var status int
+	var body []byte
+	for attempt := 0; attempt < 2; attempt++ { // twice, as the storage check
+		tctx, cancel := context.WithTimeout(ctx, testTimeout)
+		status, body, err = onion.Send(tctx, n.out(), pid, 1, req)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil || status != onion.StatusOK {
 		return false, "onion hop unreachable"
 	}
