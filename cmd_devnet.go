@@ -511,6 +511,7 @@ func nodeCommand() *cli.Command {
 			{Name: "ls", Usage: "the nodes: peer ID, swarm, state, running", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: nodeList},
 			{Name: "kill", Usage: "stop a node (it stays registered until the network notices)", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct("kill")},
 			{Name: "restart", Usage: "start a killed node again", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct("restart")},
+			nodeRunCommand(),
 		},
 	}
 }

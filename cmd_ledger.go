@@ -130,6 +130,8 @@ func ledgerCommand() *cli.Command {
 			{Name: "swarms", Usage: "the swarms and their members", ArgsUsage: " ", Flags: withLedger, Action: ledgerSwarms},
 			{Name: "balance", Usage: "a wallet's balance and stake", ArgsUsage: "NAME|WALLET", Flags: withLedger, Action: ledgerBalance},
 			{Name: "mine", Usage: "make N blocks now", ArgsUsage: "N", Flags: withLedger, Action: ledgerMine},
+			{Name: "fund", Usage: "pay COINS from the devnet's faucet to an identity or a wallet (needs the devnet's token)", ArgsUsage: "NAME|WALLET COINS",
+				Flags: []cli.Flag{jsonFlag}, Action: ledgerFund},
 		},
 	}
 }
@@ -394,6 +396,36 @@ func ledgerBalance(c *cli.Context) error {
 		}{a, ledger.FormatCoins(a.Balance), ledger.FormatCoins(a.Staked)})
 	}
 	fmt.Fprintf(c.App.Writer, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, ledger.FormatCoins(a.Balance), ledger.FormatCoins(a.Staked))
+	return nil
+}
+
+func ledgerFund(c *cli.Context) error {
+	if c.NArg() != 2 {
+		return usagef("ledger fund takes NAME|WALLET and COINS, got %d arguments", c.NArg())
+	}
+	wallet, err := walletOf(c, c.Args().Get(0))
+	if err != nil {
+		return err
+	}
+	amount, err := ledger.ParseCoins(c.Args().Get(1))
+	if err != nil || amount == 0 {
+		return usagef("COINS %q: want a positive amount, such as 100 or 2.5", c.Args().Get(1))
+	}
+	cc, err := dialDevnet(c)
+	if err != nil {
+		return err
+	}
+	tx, h, err := cc.Fund(c.Context, wallet, amount)
+	if err != nil {
+		if errors.Is(err, devnet.ErrFaucet) {
+			return usageError(err)
+		}
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": ledger.FormatCoins(amount), "tx": tx, "height": h})
+	}
+	fmt.Fprintf(c.App.Writer, "paid %s coins to %s (tx %s, block %d)\n", ledger.FormatCoins(amount), wallet, tx[:16], h)
 	return nil
 }
 

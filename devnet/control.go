@@ -24,6 +24,7 @@ import (
 //	POST /v1/nodes/{name}/kill      stop a node (it stays registered)
 //	POST /v1/nodes/{name}/restart   start it again
 //	POST /v1/down                   stop the devnet
+//	POST /v1/fund                   pay from the faucet (faucet.go)
 
 type controlServer struct {
 	d    *Devnet
@@ -42,6 +43,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/nodes/{name}/restart", c.restart)
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
+	mux.HandleFunc("POST /v1/fund", c.fund)
 	c.http = httpserve.New("127.0.0.1:0", root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
@@ -73,6 +75,7 @@ var controlErrors = map[string]error{
 	"node_stopped":   ErrNodeStopped,
 	"room_exists":    community.ErrRoomExists,
 	"bad_room_token": community.ErrRoomToken,
+	"faucet":         ErrFaucet,
 }
 
 // writeErrOf answers err with its status and, for a sentinel, its code.

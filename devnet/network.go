@@ -190,6 +190,7 @@ func (nw *Network) genesis() []ledger.Allocation {
 			}
 		}
 	}
+	out = append(out, ledger.Allocation{Wallet: pub(nw.faucet()), Amount: faucetGenesis})
 	return append(out, nw.cfg.Genesis...)
 }
 
