@@ -8,8 +8,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime"
-	"time"
 	"strings"
+	"time"
 )
 
 // pprofEnv names an address (loopback only) where `devnet up` serves Go's
