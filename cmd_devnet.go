@@ -48,6 +48,7 @@ func devnetCommand() *cli.Command {
 					&cli.DurationFlag{Name: "file-expiry", Value: time.Hour, Usage: "how long the file server keeps an attachment, a `DURATION` (mainnet: 3 weeks)"},
 					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of the log files: console or json"},
 					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
+					&cli.StringSliceFlag{Name: "fund", Usage: "pay `NAME=COINS` from the faucet once the devnet is ready (an identity or a wallet; repeatable)"},
 					jsonFlag,
 				},
 				Action: devnetUp,
@@ -115,6 +116,15 @@ func devnetUp(c *cli.Context) error {
 	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {
 		return usagef("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason)
 	}
+	var payments []devnet.Payment
+	for _, f := range c.StringSlice("fund") {
+		name, coins, ok := strings.Cut(f, "=")
+		amount, err := ledger.ParseCoins(coins)
+		if !ok || name == "" || err != nil || amount == 0 {
+			return usagef("--fund %q: want NAME=COINS, as alice=100", f)
+		}
+		payments = append(payments, devnet.Payment{To: name, Amount: amount})
+	}
 	var steps []scenario.Step
 	if f := c.String("scenario"); f != "" {
 		if c.Bool("detach") {
@@ -163,7 +173,7 @@ func devnetUp(c *cli.Context) error {
 	began := time.Now()
 	d, err := devnet.Up(ctx, devnet.UpConfig{
 		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: blockTimeFlag(c),
-		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"), Events: events,
+		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"), Events: events, Fund: payments,
 	})
 	if err != nil {
 		if errors.Is(err, devnet.ErrConflict) || errors.Is(err, devnet.ErrFormat) || errors.Is(err, devnet.ErrRunning) {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
@@ -102,6 +104,9 @@ func nodeRun(c *cli.Context) error {
 	log := zerolog.New(zerolog.ConsoleWriter{Out: c.App.ErrWriter, NoColor: true, TimeFormat: "15:04:05.000"}).Level(level).With().Timestamp().Str("component", "node-run").Logger()
 	keyHex := hex.EncodeToString(nodeKey.Public().(ed25519.PublicKey))
 	if err := registerNode(ctx, cc, lc, nodeKey, opKey, log); err != nil {
+		if c.Context.Err() == nil && ctx.Err() != nil {
+			return nil // stopped (SIGTERM, Ctrl-C) while registering
+		}
 		return err
 	}
 	n, err := node.New(node.Config{Key: nodeKey, DataDir: data, Ledger: lc, ListenAddrs: []string{c.String("listen")},
@@ -122,8 +127,17 @@ func nodeRun(c *cli.Context) error {
 		}
 		return fmt.Errorf("the node did not get its first view of the network: %w", err)
 	}
+	desc := map[string]any{"ed25519_pubkey": keyHex, "peer_id": n.PeerID().String(), "addrs": n.Addrs(), "https": n.HTTPSURL(), "data": data, "pid": os.Getpid()}
+	// DATA/node.json says the node is up (a script waits for it), until it stops.
+	readyFile := filepath.Join(data, "node.json")
+	if b, err := json.MarshalIndent(desc, "", "  "); err == nil {
+		if err := atomicfile.Write(readyFile, append(b, '\n'), 0o600); err != nil {
+			return err
+		}
+		defer os.Remove(readyFile)
+	}
 	if c.Bool("json") {
-		printJSON(c.App.Writer, map[string]any{"ed25519_pubkey": keyHex, "peer_id": n.PeerID().String(), "addrs": n.Addrs(), "https": n.HTTPSURL(), "data": data})
+		printJSON(c.App.Writer, desc)
 	} else {
 		fmt.Fprintf(c.App.Writer, "node %s running: peer ID %s, %s, HTTPS %s (Ctrl-C or SIGTERM stops it)\n", keyHex[:16], n.PeerID(), strings.Join(n.Addrs(), " "), n.HTTPSURL())
 	}

@@ -119,6 +119,8 @@ type UpConfig struct {
 	Logs func(component string) zerolog.Logger
 	// Progress is told how many nodes have started.
 	Progress func(started, total int)
+	// Fund are payments from the faucet made before the devnet is ready.
+	Fund []Payment
 	// Events is the hub of the dashboard's events; give it to the loggers
 	// too for the page's log pane. nil makes one (without log lines).
 	Events *Events
@@ -407,6 +409,19 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 		defer d.wg.Done()
 		d.dash.follow(fctx)
 	}()
+	for _, p := range d.cfg.Fund {
+		wallet := p.To
+		if _, err := walletOf(p.To); err != nil {
+			e, err := d.ks.Resolve(p.To)
+			if err != nil {
+				return fmt.Errorf("fund %s: %w", p.To, err)
+			}
+			wallet = hex.EncodeToString(e.Keys.Ed25519Public())
+		}
+		if _, _, err := d.Network.Fund(ctx, wallet, p.Amount); err != nil {
+			return fmt.Errorf("fund %s: %w", p.To, err)
+		}
+	}
 	if d.cfg.Traffic {
 		d.startTraffic()
 	}

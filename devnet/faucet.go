@@ -31,6 +31,12 @@ const faucetGenesis = 1_000 * stake
 // maxFund bounds one payment of the faucet.
 const maxFund = 10 * stake
 
+// Payment is a payment of the faucet: To is an identity's name or a wallet.
+type Payment struct {
+	To     string
+	Amount uint64
+}
+
 // ErrFaucet is a payment the faucet cannot make.
 var ErrFaucet = errors.New("faucet")
 
