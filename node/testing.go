@@ -186,13 +186,15 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 	for _, q := range n.myQuorums(ctx, v, r, h) {
 		for i, t := range q.Targets {
 			// In the long rounds of a big devnet (ParamsFor), the tests are
-			// spread over the first half of the test phase, one slot a
-			// target, instead of all at once: 400 members starting 50 tests
-			// each in the same block saturated a 2-core machine, and tests
-			// that then timed out voted healthy nodes off the network.
+			// spread over the first 80% of the test phase (the rest leaves
+			// time for the last votes), one slot a target, instead of all
+			// at once: 400 members starting 50 tests each in the same
+			// block saturated a 2-core machine, tests that then timed out
+			// voted healthy nodes off the network, and clients' requests
+			// waited seconds behind the handshakes.
 			if p.RoundBlocks > 20 && len(q.Targets) > 1 {
 				start, end := p.QuorumHeight(r), p.RoundStart(r+1)
-				if slot := start + uint64(i)*((end-start)/2)/uint64(len(q.Targets)); h+1 < slot {
+				if slot := start + uint64(i)*((end-start)*4/5)/uint64(len(q.Targets)); h+1 < slot {
 					continue
 				}
 			}
