@@ -38,7 +38,7 @@ func nodeRunCommand() *cli.Command {
 		Description: "The node's key and its operator's wallet live in --data (node.key, operator.key, mode 0600;\n" +
 			"made on the first run); the same --data again runs the same node. The devnet's faucet pays the stake.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "data", Usage: "the node's `DIR`: keys and database", Required: true},
+			&cli.StringFlag{Name: "data", Usage: "the node's `DIR`: keys and database (required)"},
 			&cli.StringFlag{Name: "listen", Value: "/ip4/127.0.0.1/tcp/0", Usage: "the libp2p `MULTIADDR` to listen on"},
 			&cli.StringFlag{Name: "https", Value: "127.0.0.1:0", Usage: "`ADDR` of the HTTPS client edge"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "`LEVEL` of the logs on stderr"},
@@ -77,6 +77,9 @@ func nodeRun(c *cli.Context) error {
 		return err
 	}
 	data := c.String("data")
+	if data == "" {
+		return usagef("node run needs --data DIR: where the node keeps its keys and database")
+	}
 	level, err := zerolog.ParseLevel(c.String("log-level"))
 	if err != nil {
 		return usagef("--log-level %q: want debug, info, warn or error", c.String("log-level"))
