@@ -370,9 +370,12 @@ type dashRound struct {
 	Reveals int             `json:"reveals"`
 	Quorums [][2]int        `json:"quorums"` // members, targets
 	Votes   int             `json:"votes"`
-	Fails   []ledger.Vote   `json:"fails"` // the failing votes, newest 50
+	Shown   []ledger.Vote   `json:"votes_shown"` // every vote, newest first, or the failing ones past maxShownVotes
 	Changes []ledger.Change `json:"changes"`
 }
+
+// maxShownVotes bounds the votes a snapshot lists.
+const maxShownVotes = 200
 
 type dashBlock struct {
 	Height uint64 `json:"height"`
@@ -447,14 +450,17 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	}
 	if rd, ok := l.RoundAt(info.Height); ok {
 		dr := &dashRound{Round: rd.Round, Phase: info.Params.RoundPhase(info.Height), Commits: len(rd.Commits), Reveals: len(rd.Reveals),
-			Votes: len(rd.Votes), Quorums: [][2]int{}, Fails: []ledger.Vote{}, Changes: rd.Changes}
+			Votes: len(rd.Votes), Quorums: [][2]int{}, Shown: []ledger.Vote{}, Changes: rd.Changes}
 		for _, q := range rd.Quorums {
 			dr.Quorums = append(dr.Quorums, [2]int{len(q.Members), len(q.Targets)})
 		}
-		for i := len(rd.Votes) - 1; i >= 0 && len(dr.Fails) < 50; i-- {
-			if v := rd.Votes[i]; !v.Pass {
+		// Every vote while there are few (a small devnet: each one is
+		// shown); the newest failing ones when there are thousands.
+		all := len(rd.Votes) <= maxShownVotes
+		for i := len(rd.Votes) - 1; i >= 0 && len(dr.Shown) < maxShownVotes; i-- {
+			if v := rd.Votes[i]; all || !v.Pass {
 				v.Voter, v.Target = db.name(v.Voter), db.name(v.Target)
-				dr.Fails = append(dr.Fails, v)
+				dr.Shown = append(dr.Shown, v)
 			}
 		}
 		for i := range dr.Changes {

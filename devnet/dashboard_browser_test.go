@@ -76,6 +76,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil || nodes != 12 {
 		t.Fatalf("the page shows %d nodes (%v), want 12", nodes, err)
 	}
+	// Every panel was drawn from the snapshot (a script error leaves "…").
+	for sel, want := range map[string]string{"#round": "commits", "#ledger": "decommission credit", "#rooms": "Lobby"} {
+		text, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil || !strings.Contains(text, want) {
+			t.Errorf("panel %s: %q (%v), want it to contain %q", sel, text, err, want)
+		}
+	}
 
 	// A message: its path appears, hop by hop, then its replicas.
 	lc := ledgerrpc.NewClient(d.Network.LedgerURL(), "")
