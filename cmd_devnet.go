@@ -1,9 +1,12 @@
 package main
 
 import (
+	"log/slog"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/libp2p/go-libp2p/gologshim"
 	"io"
 	"os"
 	"os/exec"
@@ -159,6 +162,12 @@ func devnetUp(c *cli.Context) error {
 		return err
 	}
 	defer closeLogs()
+	// libp2p's own logs (slog) go to logs/libp2p.log, not the terminal:
+	// closing 2,000 hosts made it print an error a listener.
+	if f, err := os.OpenFile(filepath.Join(dir, "logs", "libp2p.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		defer f.Close()
+		gologshim.SetDefaultHandler(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	stderr := c.App.ErrWriter
 	progress := func(started, total int) {}
 	if isTerminal(stderr) {

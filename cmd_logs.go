@@ -227,10 +227,12 @@ func (l logLine) console() string {
 	b.WriteString(" " + l.component)
 	if msg, ok := l.fields["message"].(string); ok {
 		b.WriteString(" " + msg)
+	} else if msg, ok := l.fields["msg"].(string); ok { // libp2p's (slog)
+		b.WriteString(" " + msg)
 	}
 	keys := make([]string, 0, len(l.fields))
 	for k := range l.fields {
-		if k != "time" && k != "level" && k != "message" && k != "component" {
+		if k != "time" && k != "level" && k != "message" && k != "msg" && k != "component" {
 			keys = append(keys, k)
 		}
 	}
