@@ -135,7 +135,12 @@ func bareHosts(b *testing.B, n int) time.Duration {
 				if o == h {
 					continue
 				}
-				h.Peerstore().AddAddr(o.ID(), memtransport.Addr(o.ID()), time.Hour)
+				mem, err := memtransport.Addr(o.ID())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				h.Peerstore().AddAddr(o.ID(), mem, time.Hour)
 				s, err := h.NewStream(context.Background(), o.ID(), "/echo")
 				if err != nil {
 					b.Error(err)

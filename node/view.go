@@ -161,12 +161,11 @@ func (n *Node) out() host.Host { return outHost{n.host, n} }
 // addrsFor puts p's dial addresses in the peerstore.
 func (n *Node) addrsFor(p peer.ID) {
 	ps := n.host.Peerstore()
-	if memtransport.Listening(p) {
+	if mem, err := memtransport.Addr(p); err == nil && memtransport.Listening(p) {
 		// Only the in-memory address: what identify learned of the
 		// peer's TCP address would cost two files a connection. (Added
 		// before the others go, so that a dial running meanwhile never
 		// finds none.)
-		mem := memtransport.Addr(p)
 		ps.AddAddr(p, mem, dialAddrTTL)
 		for _, a := range ps.Addrs(p) {
 			if !a.Equal(mem) {

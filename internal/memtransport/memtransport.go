@@ -17,7 +17,8 @@
 // addresses; a node dials a peer of its own process on its /memory address
 // (see Listening and Addr).
 //
-//	libp2p.New(libp2p.Transport(memtransport.New), libp2p.ListenAddrs(memtransport.Addr(id)), ...)
+//	a, err := memtransport.Addr(id)
+//	libp2p.New(libp2p.Transport(memtransport.New), libp2p.ListenAddrs(a), ...)
 package memtransport
 
 import (
@@ -52,12 +53,12 @@ func Number(id peer.ID) uint64 {
 }
 
 // Addr is the /memory address a host with this peer ID listens on.
-func Addr(id peer.ID) ma.Multiaddr {
+func Addr(id peer.ID) (ma.Multiaddr, error) {
 	a, err := ma.NewMultiaddr(fmt.Sprintf("/memory/%d", Number(id)))
 	if err != nil {
-		panic("memtransport: a /memory address of a number is valid: " + err.Error())
+		return nil, fmt.Errorf("memtransport: address of %s: %w", id, err)
 	}
-	return a
+	return a, nil
 }
 
 // Listening tells whether a host of this process listens on id's address.

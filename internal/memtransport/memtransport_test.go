@@ -59,7 +59,7 @@ func TestDialInMemory(t *testing.T) {
 		t.Fatalf("listening: b %v (want true), a %v (want false)", memtransport.Listening(b.ID()), memtransport.Listening(a.ID()))
 	}
 	b.SetStreamHandler("/echo", func(s network.Stream) { io.Copy(s, s); s.Close() })
-	a.Peerstore().AddAddr(b.ID(), memtransport.Addr(b.ID()), time.Minute)
+	a.Peerstore().AddAddr(b.ID(), memAddr(t, b.ID()), time.Minute)
 	files := openFiles(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -97,13 +97,13 @@ func TestDialRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// b's address, claimed for another peer ID.
-	a.Peerstore().AddAddr(impostor, memtransport.Addr(b.ID()), time.Minute)
+	a.Peerstore().AddAddr(impostor, memAddr(t, b.ID()), time.Minute)
 	if err := a.Connect(ctx, peer.AddrInfo{ID: impostor}); err == nil {
 		t.Fatal("a connection to the wrong peer ID succeeded")
 	}
 	// Nobody listens at this one.
 	ghost, _ := peer.IDFromPublicKey(mustPub(t, key(6)))
-	a.Peerstore().AddAddr(ghost, memtransport.Addr(ghost), time.Minute)
+	a.Peerstore().AddAddr(ghost, memAddr(t, ghost), time.Minute)
 	err = a.Connect(ctx, peer.AddrInfo{ID: ghost})
 	if err == nil {
 		t.Fatal("a connection to nobody succeeded")
@@ -122,7 +122,7 @@ func TestCloseUnregisters(t *testing.T) {
 		t.Fatal("a closed host still listens")
 	}
 	tr, _ := memtransport.New(nil, nil)
-	if _, err := tr.Dial(context.Background(), memtransport.Addr(id), id); !errors.Is(err, memtransport.ErrNoListener) {
+	if _, err := tr.Dial(context.Background(), memAddr(t, id), id); !errors.Is(err, memtransport.ErrNoListener) {
 		t.Fatalf("dial to a closed host: %v", err)
 	}
 	b2, err := p2phost.New(key(7), []string{"/ip4/127.0.0.1/tcp/0"})
@@ -153,6 +153,15 @@ func mustPub(t *testing.T, k ed25519.PrivateKey) crypto.PubKey {
 func mustAddr(t *testing.T, s string) ma.Multiaddr {
 	t.Helper()
 	a, err := ma.NewMultiaddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func memAddr(t *testing.T, id peer.ID) ma.Multiaddr {
+	t.Helper()
+	a, err := memtransport.Addr(id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,12 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 			rm.Close()
 			return nil, fmt.Errorf("libp2p key: %w", err)
 		}
-		listen = append(slices.Clip(listen), memtransport.Addr(id).String())
+		mem, err := memtransport.Addr(id)
+		if err != nil {
+			rm.Close()
+			return nil, err
+		}
+		listen = append(slices.Clip(listen), mem.String())
 	}
 	opts := []libp2p.Option{
 		libp2p.ConnectionManager(cm),
