@@ -151,8 +151,17 @@ type outHost struct {
 }
 
 func (h outHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
-	h.n.addrsFor(p) // even if connected: the connection may close before the stream opens
-	return h.Host.NewStream(ctx, p, pids...)
+	if h.Network().Connectedness(p) != network.Connected {
+		h.n.addrsFor(p)
+	}
+	s, err := h.Host.NewStream(ctx, p, pids...)
+	if err != nil && ctx.Err() == nil && h.Network().Connectedness(p) != network.Connected {
+		// The connection closed (trimmed) between the check and the
+		// stream: dial again, with the addresses.
+		h.n.addrsFor(p)
+		s, err = h.Host.NewStream(ctx, p, pids...)
+	}
+	return s, err
 }
 
 // out is the host for outgoing calls (see outHost).
