@@ -171,4 +171,5 @@ func TestDataDropperDecommissioned(t *testing.T) {
 	}
 }
 
-const sampleWait = 6 * time.Second
+// sampleWait is the sample age of nodes with the default repair interval, and a second.
+const sampleWait = 31 * time.Second

@@ -459,6 +459,7 @@ func (n *Node) follow(ctx context.Context) {
 		}
 		backoff = 100 * time.Millisecond
 		height = info.Height
+		n.tst.blockMS.Store(info.BlockTimeMS)
 		old := n.view.Load()
 		if old != nil && old.swarmsHeight == info.SwarmsHeight && old.nodesHeight == info.NodesHeight {
 			nv := *old

@@ -13,8 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/onion"
@@ -49,6 +52,7 @@ type tester struct {
 	quorums   []chain.Quorum    // the quorums of round qRound this node is a member of
 	txMu      sync.Mutex        // one transaction at a time: nonces
 	heights   chan uint64       // new heights for the test loop
+	blockMS   atomic.Int64      // the ledger's block time (0: blocks on demand)
 }
 
 func newTester() tester {
@@ -228,8 +232,29 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 					n.tst.mu.Unlock()
 					return
 				}
-				pass, reason := n.testNode(ctx, v, t, h)
+				tctx, cancel := n.roundDeadline(ctx, r)
+				pass, reason := n.testNode(tctx, v, t, h)
+				// Late: the round's deadline passed, or all but passed (a
+				// stream's own deadline, set from it, may fire first).
+				deadline, bounded := tctx.Deadline()
+				late := ctx.Err() == nil && (tctx.Err() != nil || bounded && time.Until(deadline) < 50*time.Millisecond)
+				cancel()
 				<-n.tst.slots
+				if late && !pass && reason != reasonNoConnection {
+					// Connected, but the round ended before the answers:
+					// no verdict (a slow answer is not a dead node). The
+					// connection may be dead (a cut drops packets without a
+					// word): closed, the next try in this round dials anew,
+					// and a dial that fails is a verdict.
+					if pid, ok := v.peers[t]; ok {
+						n.host.Network().ClosePeer(pid)
+					}
+					n.tst.mu.Lock()
+					delete(n.tst.running, key)
+					n.tst.mu.Unlock()
+					n.log.Debug().Str("target", t[:8]).Uint64("round", r).Str("reason", reason).Msg("test inconclusive: the round ended first")
+					return
+				}
 				err := n.submitTx(ctx, chain.TxVote, chain.VoteBody{Round: r, Target: t, Pass: pass, Reason: reason})
 				n.tst.mu.Lock()
 				delete(n.tst.running, key)
@@ -249,6 +274,26 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 			}()
 		}
 	}
+}
+
+// roundDeadline bounds a test of round r by the time its vote can still
+// count: the tally comes with block RoundStart(r+1), before that block's
+// transactions, so a vote must be in the block before. A target that does
+// not answer by then (a host cut off drops packets: a dial waits for its
+// timeout) gets a failing vote that counts, rather than a vote too late for
+// its round. Blocks on demand have no schedule: no bound.
+func (n *Node) roundDeadline(ctx context.Context, r uint64) (context.Context, context.CancelFunc) {
+	v := n.view.Load()
+	bt := time.Duration(n.tst.blockMS.Load()) * time.Millisecond
+	if v == nil || bt <= 0 {
+		return context.WithCancel(ctx)
+	}
+	last := v.params.RoundStart(r+1) - 1 // the last block a vote of round r may be in
+	blocks := time.Duration(0)
+	if last > v.height {
+		blocks = time.Duration(last - v.height)
+	}
+	return context.WithTimeout(ctx, blocks*bt-bt/4)
 }
 
 // myQuorums returns the quorums of round r this node is a member of. The
@@ -278,6 +323,9 @@ func (n *Node) myQuorums(ctx context.Context, v *view, r, h uint64) []chain.Quor
 	return mine
 }
 
+// reasonNoConnection is the verdict on a node no connection could be made to.
+const reasonNoConnection = "storage rpc unreachable: no connection"
+
 // testTimeout bounds each check of a test.
 const testTimeout = 3 * time.Second
 
@@ -287,6 +335,19 @@ func (n *Node) testNode(ctx context.Context, v *view, target string, h uint64) (
 	sn, known := v.nodes[target]
 	if !ok || !known {
 		return false, "not a registered node"
+	}
+	// Dial even if earlier dials failed: libp2p backs off from a peer it
+	// could not reach (up to 5 minutes), and a node back after a network
+	// cut must be tested, not failed for the tester's memory of the cut.
+	ctx = network.WithForceDirectDial(ctx, "quorum test")
+	// A connection first: that none can be made within the round is a
+	// verdict (a host cut off); what fails later may be the round's end.
+	if h := n.out(); h.Network().Connectedness(pid) != network.Connected {
+		n.addrsFor(pid)
+		if err := h.Connect(ctx, peer.AddrInfo{ID: pid}); err != nil {
+			n.log.Info().Err(err).Str("target", target[:8]).Msg("test: no connection")
+			return false, reasonNoConnection
+		}
 	}
 	// Twice: a connection that could not be made in time on a loaded
 	// machine is tried again before it counts against the target.
@@ -393,9 +454,21 @@ func (n *Node) storageTest(ctx context.Context, v *view, target string, sn chain
 	return true, ""
 }
 
-// sampleAge keeps fresh records out of samples: replication may not have
-// reached every member yet.
-const sampleAge = 5 * time.Second
+// minSampleAge keeps fresh records out of samples: replication may not
+// have reached every member yet.
+const minSampleAge = 5 * time.Second
+
+// sampleAge is how old a record must be to be sampled: three repair
+// intervals (30 s by default). A store that missed a member (one whose
+// address was not on the ledger yet, or cut off a moment) reaches it only
+// through repair; sampled sooner, members that joined a moment ago were
+// voted down for records nobody had given them yet.
+func (n *Node) sampleAge() time.Duration {
+	if ri := n.cfg.RepairInterval; ri > 0 {
+		return max(minSampleAge, 3*ri)
+	}
+	return minSampleAge
+}
 
 // sample picks up to 5 of this node's older records and proves them.
 func (n *Node) sample(ctx context.Context, nonce []byte) (storageAnswer, error) {
@@ -403,7 +476,7 @@ func (n *Node) sample(ctx context.Context, nonce []byte) (storageAnswer, error) 
 	if err != nil {
 		return storageAnswer{}, err
 	}
-	cutoff := n.nowMS() - sampleAge.Milliseconds()
+	cutoff := n.nowMS() - n.sampleAge().Milliseconds()
 	v := n.view.Load()
 	if v == nil {
 		return storageAnswer{}, errors.New("the node has not loaded the swarms yet")
