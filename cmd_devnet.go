@@ -2,6 +2,8 @@ package main
 
 import (
 	"log/slog"
+	"maps"
+	"net"
 
 	"context"
 	"errors"
@@ -13,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +54,8 @@ func devnetCommand() *cli.Command {
 					&cli.DurationFlag{Name: "file-expiry", Value: time.Hour, Usage: "how long the file server keeps an attachment, a `DURATION` (mainnet: 3 weeks)"},
 					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of the log files: console or json"},
 					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
+					&cli.BoolFlag{Name: "procs", Usage: "run every node as its own process ('node run'), supervised by this one"},
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1", Usage: "`IP` address that the ledger, servers and nodes listen on; another than loopback lets other machines join ('node join')"},
 					&cli.StringSliceFlag{Name: "fund", Usage: "pay `NAME=COINS` from the faucet once the devnet is ready (an identity or a wallet; repeatable)"},
 					jsonFlag,
 				},
@@ -128,6 +133,17 @@ func devnetUp(c *cli.Context) error {
 		}
 		payments = append(payments, devnet.Payment{To: name, Amount: amount})
 	}
+	listen := c.String("listen")
+	if ip := net.ParseIP(listen); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
+		return usagef("--listen %q: want the IPv4 address that other machines reach this one at (not 0.0.0.0: nodes publish it)", listen)
+	}
+	var exe string
+	if c.Bool("procs") {
+		var err error
+		if exe, err = selfExe(); err != nil {
+			return fmt.Errorf("--procs runs this binary again: %w", err)
+		}
+	}
 	var steps []scenario.Step
 	if f := c.String("scenario"); f != "" {
 		if c.Bool("detach") {
@@ -137,6 +153,11 @@ func devnetUp(c *cli.Context) error {
 		if steps, err = loadScenario(f); err != nil {
 			return err
 		}
+	}
+	if !net.ParseIP(listen).IsLoopback() {
+		fmt.Fprintf(c.App.ErrWriter, "warning: listening on %s: the ledger, the servers and the nodes are reachable from other machines.\n"+
+			"  Anyone who can reach them reads the chain and sends messages; kill, restart, mine and payments need the token in devnet.json,\n"+
+			"  and the join URL funds node stakes: hand it only to those who should run nodes.\n", listen)
 	}
 	if c.Bool("detach") && os.Getenv(detachedEnv) == "" {
 		return detach(c)
@@ -183,6 +204,7 @@ func devnetUp(c *cli.Context) error {
 	d, err := devnet.Up(ctx, devnet.UpConfig{
 		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: blockTimeFlag(c),
 		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"), Events: events, Fund: payments,
+		Listen: listen, Exe: exe,
 	})
 	if err != nil {
 		if errors.Is(err, devnet.ErrConflict) || errors.Is(err, devnet.ErrFormat) || errors.Is(err, devnet.ErrRunning) {
@@ -335,11 +357,9 @@ func detach(c *cli.Context) error {
 		return err
 	}
 	defer out.Close()
-	self, err := exec.LookPath(os.Args[0])
+	self, err := selfExe()
 	if err != nil {
-		if self, err = os.Executable(); err != nil {
-			return err
-		}
+		return err
 	}
 	var args []string
 	for _, a := range os.Args[1:] {
@@ -392,6 +412,15 @@ func detach(c *cli.Context) error {
 	}
 }
 
+// selfExe is this program, to run again: as the shell found it (a test's
+// "sessionctl" is the test binary under that name), else the running file.
+func selfExe() (string, error) {
+	if self, err := exec.LookPath(os.Args[0]); err == nil {
+		return filepath.Abs(self)
+	}
+	return os.Executable()
+}
+
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
@@ -423,6 +452,9 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 	fmt.Fprintf(w, "\nLedger   %s\nControl  %s  (token in %s)\n", m.Ledger.URL, m.Control.URL, devnet.ManifestPath(dir))
 	if m.Dashboard.URL != "" {
 		fmt.Fprintf(w, "Dashboard %s  (open it in a browser; keep the address to yourself)\n", m.Dashboard.URL)
+	}
+	if m.Join.URL != "" {
+		fmt.Fprintf(w, "Join     sessionctl node join %s  (runs a node of this devnet, from any machine that reaches it)\n", m.Join.URL)
 	}
 	fmt.Fprintf(w, "Seed     LOCAL_DEVNET_SEED_URL=%s  (point a Session app or library here)\n", m.SeedNode.URL)
 	for _, s := range m.Servers {
@@ -499,6 +531,9 @@ func devnetStatus(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "running (pid %d): seed %q, height %d, %d/%s running, %d active in %s\nledger %s\n",
 		st.PID, st.Seed, st.Height, st.NodesRunning, plural(st.Nodes, "node"), st.ActiveNodes, plural(st.Swarms, "swarm"), st.LedgerURL)
+	for _, name := range slices.Sorted(maps.Keys(st.Exited)) {
+		fmt.Fprintf(c.App.Writer, "%s's process ended by itself: %s ('sessionctl node restart %s' starts it again)\n", name, st.Exited[name], name)
+	}
 	return nil
 }
 
@@ -531,6 +566,7 @@ func nodeCommand() *cli.Command {
 			{Name: "kill", Usage: "stop a node (it stays registered until the network notices)", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct("kill")},
 			{Name: "restart", Usage: "start a killed node again", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct("restart")},
 			nodeRunCommand(),
+			nodeJoinCommand(),
 		},
 	}
 }
@@ -555,7 +591,11 @@ func nodeList(c *cli.Context) error {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tED25519\tPEER ID\tSWARM\tSTATE\tCREDIT\tLAST PROOF\tRUNNING")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%v\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, orDash(n.SwarmID), n.State, n.Credit, n.LastProof, n.Running)
+		running := fmt.Sprint(n.Running)
+		if n.Exited != "" {
+			running = "exited" // by itself: 'devnet status' says how
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, orDash(n.SwarmID), n.State, n.Credit, n.LastProof, running)
 	}
 	return tw.Flush()
 }

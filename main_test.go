@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,8 +27,20 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI scripts of testdata/script.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir:  "testdata/script",
-		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "waitfile": cmdWaitFile, "eventually": cmdEventually},
+		Dir: "testdata/script",
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "waitfile": cmdWaitFile, "eventually": cmdEventually,
+			"netns": cmdNetns, "manifest": cmdManifest, "timed": cmdTimed},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "netns":
+				ok, _ := netnsAvailable()
+				return ok, nil
+			case "netem":
+				ok, _ := netnsAvailable()
+				return ok && netemOK, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 	})
 }
 
@@ -94,4 +110,56 @@ func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// cmdManifest is the script command "manifest VAR PATH": it sets $VAR to
+// the string or number at PATH (dotted, with indexes: join.url,
+// nodes.1.pid) of the devnet's manifest, in $SESSIONCTL_DIR or .devnet.
+func cmdManifest(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: manifest VAR PATH")
+	}
+	dir := ts.Getenv("SESSIONCTL_DIR")
+	if dir == "" {
+		dir = ".devnet"
+	}
+	var v any
+	if err := json.Unmarshal([]byte(ts.ReadFile(filepath.Join(dir, "devnet.json"))), &v); err != nil {
+		ts.Fatalf("manifest: %v", err)
+	}
+	for _, k := range strings.Split(args[1], ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(x) {
+				ts.Fatalf("manifest: no %s", args[1])
+			}
+			v = x[i]
+		default:
+			ts.Fatalf("manifest: no %s", args[1])
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		ts.Setenv(args[0], x)
+	case float64:
+		ts.Setenv(args[0], strconv.FormatFloat(x, 'f', -1, 64))
+	default:
+		ts.Fatalf("manifest: %s is not a string or a number", args[1])
+	}
+}
+
+// cmdTimed is the script command "timed LABEL PROG [ARGS...]": it runs PROG
+// like exec and logs how long it took (a figure to read, not a check).
+func cmdTimed(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: timed LABEL PROG [ARGS...]")
+	}
+	began := time.Now()
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	ts.Logf("%s took %v", args[0], time.Since(began).Round(time.Millisecond))
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -29,12 +31,14 @@ import (
 type controlServer struct {
 	d    *Devnet
 	http *httpserve.Server
+	join *joiner
 }
 
 func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
-	c := &controlServer{d: d}
+	c := &controlServer{d: d, join: &joiner{d: d, secret: joinSecret(d.token), funded: map[string]bool{}}}
 	root := http.NewServeMux()
 	d.dash.routes(root, c) // its own guard: the secret in the path
+	c.join.routes(root)    // the same
 	mux := http.NewServeMux()
 	root.Handle("/", c.auth(mux))
 	mux.HandleFunc("GET /v1/status", c.status)
@@ -44,7 +48,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
-	c.http = httpserve.New("127.0.0.1:0", root, d.log)
+	c.http = httpserve.New(net.JoinHostPort(d.Network.Host(), "0"), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
@@ -121,12 +125,24 @@ type Status struct {
 	ActiveNodes  int    `json:"active_nodes"`
 	Swarms       int    `json:"swarms"`
 	LedgerURL    string `json:"ledger_url"`
+	// Exited are the nodes whose own process ended by itself (devnet up
+	// --procs), by name: how it ended.
+	Exited map[string]string `json:"exited,omitempty"`
 }
 
 func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
 	info := c.d.Network.Ledger.Info()
-	httpserve.WriteJSON(w, http.StatusOK, Status{Seed: c.d.st.Seed, PID: c.d.Manifest().PID, Height: info.Height, Nodes: c.d.st.Nodes,
-		NodesRunning: len(c.d.Network.Nodes()), ActiveNodes: info.ActiveNodes, Swarms: info.Swarms, LedgerURL: c.d.Network.LedgerURL()})
+	st := Status{Seed: c.d.st.Seed, PID: os.Getpid(), Height: info.Height, Nodes: c.d.st.Nodes,
+		NodesRunning: c.d.Network.RunningCount(), ActiveNodes: info.ActiveNodes, Swarms: info.Swarms, LedgerURL: c.d.Network.LedgerURL()}
+	for i := 0; i < c.d.st.Nodes; i++ {
+		if e := c.d.Network.Exited(i); e != "" && !c.d.Network.Running(i) {
+			if st.Exited == nil {
+				st.Exited = map[string]string{}
+			}
+			st.Exited[NodeName(i)] = e
+		}
+	}
+	httpserve.WriteJSON(w, http.StatusOK, st)
 }
 
 func (c *controlServer) nodes(w http.ResponseWriter, r *http.Request) {
@@ -155,7 +171,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 		writeErrOf(w, http.StatusNotFound, err)
 		return
 	}
-	wasRunning := c.d.Network.Node(i) != nil
+	wasRunning := c.d.Network.Running(i)
 	if wasRunning {
 		if err := c.d.Network.StopNode(i); err != nil {
 			c.d.log.Warn().Err(err).Str("node", NodeName(i)).Msg("stop before restart")
@@ -168,8 +184,14 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	if err := c.d.Network.Node(i).WaitReady(ctx); err != nil {
+	if err := c.d.Network.WaitNodeReady(ctx, i); err != nil {
 		httpserve.WriteError(w, http.StatusInternalServerError, "the node did not become ready")
+		return
+	}
+	// Its new addresses on the ledger: a client in another process (the
+	// next command) finds it where it now listens.
+	if err := c.d.Network.AwaitPublished(ctx, i); err != nil {
+		httpserve.WriteError(w, http.StatusInternalServerError, "the node's new address did not reach the ledger: "+err.Error())
 		return
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")

@@ -416,13 +416,9 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	for _, sn := range l.Nodes() {
 		byKey[sn.Key] = sn
 	}
-	running := map[string]bool{}
-	for _, n := range db.d.Network.Nodes() {
-		running[n.Key()] = true
-	}
 	for i := 0; i < db.d.st.Nodes; i++ {
 		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered"}
-		dn.Running = running[dn.Key]
+		dn.Running = db.d.Network.Running(i)
 		if sn, ok := byKey[dn.Key]; ok {
 			dn.State, dn.Credit, dn.Rewards, dn.Stake = string(sn.State), sn.Credit, sn.Rewards, sn.Staked()
 			if sn.SwarmID != ledger.UnassignedSwarm {

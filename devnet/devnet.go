@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,6 +125,13 @@ type UpConfig struct {
 	// Events is the hub of the dashboard's events; give it to the loggers
 	// too for the page's log pane. nil makes one (without log lines).
 	Events *Events
+	// Listen is the IP address that every server and node listens on;
+	// default 127.0.0.1. Another lets machines join (JoinURL in the
+	// manifest): it needs timed blocks, as joiners cannot mine.
+	Listen string
+	// Exe, if set, runs every node as its own process: the sessionctl
+	// binary at Exe (`devnet up --procs`).
+	Exe string
 }
 
 // state is what a devnet saves to resume: <dir>/devnet/state.json.
@@ -163,6 +171,7 @@ type Devnet struct {
 	wg       sync.WaitGroup
 	closed   bool
 	started  bool
+	ready    bool // the manifest was written once: changes rewrite it
 	resumed  bool
 	mu       sync.Mutex
 	lock     *os.File
@@ -361,7 +370,14 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 			admins = append(admins, b.ID())
 		}
 	}
-	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis,
+	if cfg.Listen != "" && !isLoopback(cfg.Listen) && bt == 0 {
+		return nil, errors.New("devnet: a devnet others join makes its own blocks (they cannot mine): give --block-time a duration")
+	}
+	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis, Host: cfg.Listen, Exe: cfg.Exe,
+		OnExit: func(i int, report string) {
+			d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false, "exited": report})
+			d.writeManifestLogged()
+		},
 		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry,
 		OnHop: func(i int, h node.OnionHop) {
 			if dash := d.dashboard(); dash != nil {
@@ -428,6 +444,9 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	if err := d.WriteManifest(); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	d.ready = true
+	d.mu.Unlock()
 	d.log.Info().Bool("resumed", d.resumed).Int("nodes", d.st.Nodes).Str("seed", d.st.Seed).Msg("devnet ready")
 	return nil
 }
@@ -457,9 +476,9 @@ func (d *Devnet) ensureClients() error {
 func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
-		Dashboard: Endpoint{URL: d.dash.url(d.control.url())},
-		SeedNode:  Endpoint{URL: d.Network.LedgerURL()},
-		Servers:   d.servers()}
+		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, Join: Endpoint{URL: d.control.join.url(d.control.url())},
+		SeedNode: Endpoint{URL: d.Network.LedgerURL()},
+		Servers:  d.servers()}
 	m.Nodes = d.nodes()
 	for _, c := range d.st.Clients {
 		m.Clients = append(m.Clients, ManifestClient{Name: c, AccountID: ClientKeys(d.st.Seed, c).AccountID().String()})
@@ -496,9 +515,11 @@ func (d *Devnet) nodes() []ManifestNode {
 				mn.SwarmID = fmt.Sprintf("%016x", sn.SwarmID)
 			}
 		}
-		if n := d.Network.Node(i); n != nil {
+		if info, ok := d.Network.NodeInfo(i); ok {
 			mn.Running = true
-			mn.PeerID, mn.Addrs, mn.HTTPS = n.PeerID().String(), n.Addrs(), n.HTTPSURL()
+			mn.PeerID, mn.Addrs, mn.HTTPS, mn.PID = info.PeerID, info.Addrs, info.HTTPS, info.PID
+		} else {
+			mn.Exited = d.Network.Exited(i)
 		}
 		if mn.Addrs == nil {
 			mn.Addrs = []string{}
@@ -511,6 +532,12 @@ func (d *Devnet) nodes() []ManifestNode {
 // writeManifestLogged rewrites the manifest after a change, logging a
 // failure (the change itself stands; scripts read a manifest one step old).
 func (d *Devnet) writeManifestLogged() {
+	d.mu.Lock()
+	ready := d.ready && !d.closed
+	d.mu.Unlock()
+	if !ready {
+		return // (a node's process crashed while the devnet starts or stops)
+	}
 	if err := d.WriteManifest(); err != nil {
 		d.log.Error().Err(err).Msg("write the manifest")
 	}
@@ -590,4 +617,10 @@ func (d *Devnet) nodeIndex(name string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("%w %q: the nodes are node-1 to node-%d", ErrUnknownNode, name, d.st.Nodes)
+}
+
+// isLoopback reports whether ip is a loopback address (127.0.0.0/8).
+func isLoopback(ip string) bool {
+	p := net.ParseIP(ip)
+	return p != nil && p.IsLoopback()
 }

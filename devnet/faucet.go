@@ -53,21 +53,9 @@ func (nw *Network) Fund(ctx context.Context, to string, amount uint64) (string, 
 	if amount == 0 || amount > maxFund {
 		return "", 0, fmt.Errorf("%w: %s coins: want more than 0 and at most %s", ErrFaucet, ledger.FormatCoins(amount), ledger.FormatCoins(maxFund))
 	}
-	key := nw.faucet()
-	a, err := nw.Ledger.Account(pub(key))
+	hash, err := nw.submitFund(wallet, amount)
 	if err != nil {
 		return "", 0, err
-	}
-	if a.Balance < amount {
-		return "", 0, fmt.Errorf("%w: the faucet holds %s coins (a devnet made before the faucet existed has none)", ErrFaucet, ledger.FormatCoins(a.Balance))
-	}
-	tx, err := ledger.NewTx(ledger.TxTransfer, key, a.NextNonce, ledger.TransferBody{To: wallet, Amount: amount})
-	if err != nil {
-		return "", 0, err
-	}
-	hash, err := nw.Ledger.Submit(tx)
-	if err != nil {
-		return "", 0, fmt.Errorf("%w: %v", ErrFaucet, err)
 	}
 	if nw.cfg.BlockTime == 0 {
 		if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
@@ -90,6 +78,31 @@ func (nw *Network) Fund(ctx context.Context, to string, amount uint64) (string, 
 			return "", 0, fmt.Errorf("the transfer %s is not in a block yet: %w", hash, err)
 		}
 	}
+}
+
+// submitFund signs and submits the faucet's transfer. Payments asked at
+// once (six machines joining) take their nonces one after another: the
+// next nonce counts the transfers still pending.
+func (nw *Network) submitFund(wallet string, amount uint64) (string, error) {
+	nw.fundMu.Lock()
+	defer nw.fundMu.Unlock()
+	key := nw.faucet()
+	a, err := nw.Ledger.Account(pub(key))
+	if err != nil {
+		return "", err
+	}
+	if a.Balance < amount {
+		return "", fmt.Errorf("%w: the faucet holds %s coins (a devnet made before the faucet existed has none)", ErrFaucet, ledger.FormatCoins(a.Balance))
+	}
+	tx, err := ledger.NewTx(ledger.TxTransfer, key, a.NextNonce, ledger.TransferBody{To: wallet, Amount: amount})
+	if err != nil {
+		return "", err
+	}
+	hash, err := nw.Ledger.Submit(tx)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrFaucet, err)
+	}
+	return hash, nil
 }
 
 // walletOf reads a wallet: 64 hex digits (an Ed25519 key) or an Account ID

@@ -27,10 +27,13 @@ type Manifest struct {
 	SeedNode Endpoint `json:"seed_node"`
 	// Dashboard is the live page of the devnet (its URL holds a secret:
 	// whoever has it can kill and restart nodes).
-	Dashboard Endpoint         `json:"dashboard"`
-	Nodes     []ManifestNode   `json:"nodes"`
-	Clients   []ManifestClient `json:"clients"`
-	Servers   []ManifestServer `json:"servers"`
+	Dashboard Endpoint `json:"dashboard"`
+	// Join is what another machine runs a node of this devnet with
+	// ('node join URL'): it can fund a stake, nothing else.
+	Join    Endpoint         `json:"join"`
+	Nodes   []ManifestNode   `json:"nodes"`
+	Clients []ManifestClient `json:"clients"`
+	Servers []ManifestServer `json:"servers"`
 }
 
 // Endpoint is a URL and, for the control endpoint, its token.
@@ -50,8 +53,10 @@ type ManifestNode struct {
 	SwarmID       string   `json:"swarm_id"`        // 16 hex digits, "" when in no swarm
 	State         string   `json:"state"`
 	Running       bool     `json:"running"`
-	Credit        uint64   `json:"credit"`     // decommission credit, in blocks
-	LastProof     uint64   `json:"last_proof"` // height of the last uptime proof
+	Credit        uint64   `json:"credit"`           // decommission credit, in blocks
+	LastProof     uint64   `json:"last_proof"`       // height of the last uptime proof
+	PID           int      `json:"pid,omitempty"`    // the process it runs in, while running
+	Exited        string   `json:"exited,omitempty"` // how its own process ended by itself (devnet up --procs)
 }
 
 // ManifestClient describes one client identity.

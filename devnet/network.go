@@ -20,7 +20,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -55,8 +57,15 @@ type Config struct {
 	Genesis []ledger.Allocation
 	// Params are the chain's rules for a new chain; nil means the defaults.
 	Params *ledger.Params
-	// LedgerAddr is where the ledger RPC listens; default 127.0.0.1:0.
+	// LedgerAddr is where the ledger RPC listens; default Host:0.
 	LedgerAddr string
+	// Host is the IP address that the ledger RPC, the servers and the nodes
+	// listen on; default 127.0.0.1 (loopback: nothing is reachable from
+	// another machine). Another address lets nodes on other machines join.
+	Host string
+	// Exe, if set, runs every node as its own process: the sessionctl
+	// binary at Exe, as 'node run' (procs.go). "" runs them in this process.
+	Exe string
 	// LedgerToken guards the RPC's mine and state_change; "" leaves them open.
 	LedgerToken string
 	// Logger receives every component's logs; the zero value logs nothing.
@@ -81,6 +90,9 @@ type Config struct {
 	// dashboard). They must not block.
 	OnHop   func(i int, h node.OnionHop)
 	OnStore func(i int, e node.StoreEvent)
+	// OnExit, if set, is told that node i's process (Exe) ended without
+	// the devnet asking, and how. It must not block.
+	OnExit func(i int, report string)
 }
 
 // logger returns the logger of a component.
@@ -105,12 +117,16 @@ type Network struct {
 
 	mu    sync.Mutex
 	nodes []*node.Node // by index; nil while stopped
+	procs []*nodeProc  // by index, with Config.Exe; nil while stopped
+	exits []string     // by index: how its process last ended by itself
 	keys  []ed25519.PrivateKey
 	done  bool
 	// buffers bounds the request bytes all nodes hold at once.
 	buffers *node.Budget
 	// views is the nodes' one view of the network.
 	views *node.Views
+	// fundMu orders the faucet's payments (their nonces).
+	fundMu sync.Mutex
 }
 
 // The nodes of a devnet share one budget for request bodies in memory:
@@ -133,6 +149,15 @@ func New(cfg Config) (*Network, error) {
 	}
 	if cfg.Seed == "" {
 		cfg.Seed = "sessionctl"
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(cfg.Host); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
+		return nil, fmt.Errorf("devnet: host %q: want an IPv4 address that others reach this machine at (not 0.0.0.0: nodes publish it)", cfg.Host)
+	}
+	if cfg.LedgerAddr == "" {
+		cfg.LedgerAddr = net.JoinHostPort(cfg.Host, "0")
 	}
 	if cfg.Secret == ([32]byte{}) {
 		sec, err := LoadSecret(cfg.Dir)
@@ -236,6 +261,8 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	}
 	nw.mu.Lock()
 	nw.nodes = make([]*node.Node, nw.cfg.Nodes)
+	nw.procs = make([]*nodeProc, nw.cfg.Nodes)
+	nw.exits = make([]string, nw.cfg.Nodes)
 	nw.mu.Unlock()
 	if err := nw.startNodes(ctx); err != nil {
 		return err
@@ -346,7 +373,7 @@ func (nw *Network) startFiles(ctx context.Context) error {
 		exp = time.Hour
 	}
 	fs, err := fileserver.New(fileserver.Config{Dir: filepath.Join(nw.cfg.Dir, "fileserver"), Key: FileServerKey(SecretLabel(nw.cfg.Secret)),
-		Expiry: exp, Logger: nw.cfg.logger("fileserver"), Now: nw.cfg.ServerNow})
+		Expiry: exp, Logger: nw.cfg.logger("fileserver"), Now: nw.cfg.ServerNow, Addr: net.JoinHostPort(nw.cfg.Host, "0")})
 	if err != nil {
 		return err
 	}
@@ -370,7 +397,7 @@ func CommunityKey(secret string) onion.KeyPair {
 
 func (nw *Network) startCommunity(ctx context.Context) error {
 	cs, err := community.New(community.Config{Dir: filepath.Join(nw.cfg.Dir, "community"), Key: CommunityKey(SecretLabel(nw.cfg.Secret)),
-		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community"), Now: nw.cfg.ServerNow})
+		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community"), Now: nw.cfg.ServerNow, Addr: net.JoinHostPort(nw.cfg.Host, "0")})
 	if err != nil {
 		return err
 	}
@@ -446,14 +473,18 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		nw.mu.Unlock()
 		return errors.New("devnet: the network is not running")
 	}
-	if nw.nodes[i] != nil {
+	if nw.nodes[i] != nil || nw.procs[i] != nil {
 		nw.mu.Unlock()
 		return fmt.Errorf("%w: %s is running", ErrNodeRunning, NodeName(i))
 	}
 	nw.mu.Unlock()
+	if nw.cfg.Exe != "" {
+		return nw.startNodeProc(ctx, i)
+	}
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
+		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
 	}
 	// A node compares its replica with a swarm member every 10 s, and
 	// drops expired messages as often; beyond 200 nodes both slow in
@@ -481,7 +512,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	if nw.done || nw.nodes[i] != nil {
+	if nw.done || nw.nodes[i] != nil || nw.procs[i] != nil {
 		n.Close()
 		return fmt.Errorf("devnet: %s was started twice or the network stopped", NodeName(i))
 	}
@@ -489,17 +520,149 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	return nil
 }
 
-// StopNode stops node i; it stays registered.
+// startNodeProc starts node i as a child process and watches it.
+func (nw *Network) startNodeProc(ctx context.Context, i int) error {
+	p, err := nw.startProc(ctx, i)
+	if err != nil {
+		return err
+	}
+	nw.mu.Lock()
+	if nw.done || nw.nodes[i] != nil || nw.procs[i] != nil {
+		nw.mu.Unlock()
+		p.stop()
+		return fmt.Errorf("devnet: %s was started twice or the network stopped", NodeName(i))
+	}
+	nw.procs[i] = p
+	nw.exits[i] = ""
+	nw.mu.Unlock()
+	go func() {
+		<-p.done
+		if !p.crashed() {
+			return
+		}
+		report := fmt.Sprintf("pid %d %s", p.cmd.Process.Pid, p.exitText())
+		nw.mu.Lock()
+		if nw.procs != nil && nw.procs[i] == p {
+			nw.procs[i] = nil
+			nw.exits[i] = report
+		}
+		nw.mu.Unlock()
+		log := nw.cfg.logger(NodeName(i))
+		log.Error().Int("pid", p.cmd.Process.Pid).Str("exit", p.err.Error()).Str("last", p.lastLine()).Msg("node process exited by itself")
+		if nw.cfg.OnExit != nil {
+			nw.cfg.OnExit(i, report)
+		}
+	}()
+	return nil
+}
+
+// StopNode stops node i; it stays registered. A node's process (Config.Exe)
+// is killed (SIGKILL), as a crash would end it.
 func (nw *Network) StopNode(i int) error {
 	nw.mu.Lock()
-	if i < 0 || i >= len(nw.nodes) || nw.nodes[i] == nil {
+	if i < 0 || i >= len(nw.nodes) || (nw.nodes[i] == nil && nw.procs[i] == nil) {
 		nw.mu.Unlock()
 		return fmt.Errorf("%w: %s is not running", ErrNodeStopped, NodeName(i))
 	}
-	n := nw.nodes[i]
-	nw.nodes[i] = nil
+	n, p := nw.nodes[i], nw.procs[i]
+	nw.nodes[i], nw.procs[i] = nil, nil
 	nw.mu.Unlock()
+	if p != nil {
+		p.kill()
+		<-p.done
+		return nil
+	}
 	return n.Close()
+}
+
+// Running reports whether node i runs (in this process or its own).
+func (nw *Network) Running(i int) bool {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	return i >= 0 && i < len(nw.nodes) && (nw.nodes[i] != nil || nw.procs[i] != nil)
+}
+
+// NodeInfo returns what running node i says of itself; false while it is
+// stopped.
+func (nw *Network) NodeInfo(i int) (NodeInfo, bool) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if i < 0 || i >= len(nw.nodes) {
+		return NodeInfo{}, false
+	}
+	if p := nw.procs[i]; p != nil {
+		return p.info, true
+	}
+	if n := nw.nodes[i]; n != nil {
+		return NodeInfo{Key: n.Key(), PeerID: n.PeerID().String(), Addrs: n.Addrs(), HTTPS: n.HTTPSURL(), PID: os.Getpid()}, true
+	}
+	return NodeInfo{}, false
+}
+
+// AwaitPublished waits until the ledger has running node i's peer ID and
+// addresses (a node publishes them when it starts), making blocks if they
+// come only on demand.
+func (nw *Network) AwaitPublished(ctx context.Context, i int) error {
+	for {
+		info, ok := nw.NodeInfo(i)
+		if !ok {
+			return fmt.Errorf("%w: %s is not running", ErrNodeStopped, NodeName(i))
+		}
+		if sn, found := nw.Ledger.Node(info.Key); found && sn.PeerID == info.PeerID && slices.Equal(sn.Addrs, info.Addrs) {
+			return nil
+		}
+		if nw.cfg.BlockTime == 0 {
+			if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := nw.Ledger.WaitHeight(ctx, nw.Ledger.Info().Height+1); err != nil {
+			return err
+		}
+	}
+}
+
+// RunningCount is the number of running nodes.
+func (nw *Network) RunningCount() int {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	c := 0
+	for i := range nw.nodes {
+		if nw.nodes[i] != nil || nw.procs[i] != nil {
+			c++
+		}
+	}
+	return c
+}
+
+// Exited says how node i's process last ended by itself ("" if it did not).
+func (nw *Network) Exited(i int) string {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if i < 0 || i >= len(nw.exits) {
+		return ""
+	}
+	return nw.exits[i]
+}
+
+// WaitNodeReady waits until running node i has its first view of the
+// network (a node's process is ready when it has started).
+func (nw *Network) WaitNodeReady(ctx context.Context, i int) error {
+	nw.mu.Lock()
+	var n *node.Node
+	running := false
+	if i >= 0 && i < len(nw.nodes) {
+		n, running = nw.nodes[i], nw.nodes[i] != nil || nw.procs[i] != nil
+	}
+	nw.mu.Unlock()
+	if !running {
+		return fmt.Errorf("%w: %s is not running", ErrNodeStopped, NodeName(i))
+	}
+	if n == nil {
+		return nil
+	}
+	return n.WaitReady(ctx)
 }
 
 // servers are the host:port of the devnet's servers, where exits forward.
@@ -533,8 +696,14 @@ func (nw *Network) settle(ctx context.Context) error {
 			if err := n.WaitView(ctx, h); err != nil {
 				return fmt.Errorf("devnet: nodes did not settle: %w", err)
 			}
-			sn, found := nw.Ledger.Node(n.Key())
-			if !found || sn.PeerID != n.PeerID().String() || !slices.Equal(sn.Addrs, n.Addrs()) || sn.StoragePort == 0 {
+		}
+		for i := range nw.keys {
+			info, running := nw.NodeInfo(i)
+			if !running {
+				continue
+			}
+			sn, found := nw.Ledger.Node(info.Key)
+			if !found || sn.PeerID != info.PeerID || !slices.Equal(sn.Addrs, info.Addrs) || sn.StoragePort == 0 {
 				ok = false
 			}
 		}
@@ -575,6 +744,9 @@ func (nw *Network) Node(i int) *node.Node {
 // NodeKey returns node i's Ed25519 public key (hex).
 func (nw *Network) NodeKey(i int) string { return pub(nw.keys[i]) }
 
+// Host is the IP address everything listens on.
+func (nw *Network) Host() string { return nw.cfg.Host }
+
 // Dir returns the network's state directory.
 func (nw *Network) Dir() string { return nw.cfg.Dir }
 
@@ -589,12 +761,26 @@ func (nw *Network) Close() error {
 		return nil
 	}
 	nw.done = true
-	nodes := nw.nodes
-	nw.nodes = nil
+	nodes, procs := nw.nodes, nw.procs
+	nw.nodes, nw.procs = nil, nil
 	nw.mu.Unlock()
 	var errs []error
 	var wg sync.WaitGroup
 	var emu sync.Mutex
+	for _, p := range procs {
+		if p == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.stop(); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
 	for _, n := range nodes {
 		if n == nil {
 			continue
@@ -624,3 +810,7 @@ func (nw *Network) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// NodeKey returns the key of a devnet's node i (node-(i+1)), from the seed:
+// `node run --seed S --index N` runs that node in its own process.
+func NodeKey(seed string, i int) ed25519.PrivateKey { return derive(seed, "node", i) }

@@ -164,6 +164,9 @@ func classify(err error) *Error {
 // answered without their text.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	e := classify(err)
+	if errors.Is(err, context.Canceled) {
+		return // the client went away (a node stopping in a long poll): nobody to answer
+	}
 	if e.Code == CodeInternal {
 		s.log.Error().Err(err).Msg("request failed")
 	}

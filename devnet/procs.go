@@ -1,0 +1,235 @@
+package devnet
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Nodes as their own processes (Config.Exe, `devnet up --procs`). Node i
+// runs as
+//
+//	sessionctl node run --data DIR/nodes/node-i --ledger URL --seed S --index i
+//	    --server HOST:PORT... --listen /ip4/HOST/tcp/0 --https HOST:0 --json --log-format json
+//
+// The devnet registered it at genesis, as it does its own nodes, so the
+// child finds itself on the ledger and only serves. The devnet supervises:
+//   - the child says it is ready by printing its description (JSON) on
+//     stdout, after its first view of the network;
+//   - its logs (JSON on stderr) are written again through the node's own
+//     logger, so they land in nodes.log and on the dashboard like an
+//     in-process node's;
+//   - StopNode (`node kill`) sends SIGKILL: a crash, as the fault it plays;
+//   - Close sends SIGTERM and waits (10 s, then SIGKILL);
+//   - a child that exits by itself is a crash: logged as an error with its
+//     exit status and last log line, kept for the manifest (Exited), and
+//     told to Config.OnExit; it is not restarted (`node restart` does);
+//   - children are in their own process group (Ctrl-C on the terminal
+//     reaches the devnet, which stops them in order) and get SIGTERM from
+//     the kernel if the devnet dies (Linux's parent-death signal).
+//
+// The dashboard's onion and store events come from in-process nodes only;
+// the ledger's view (states, votes, swarms) is the same for both.
+
+// procStopGrace is how long Close waits for a child after SIGTERM.
+const procStopGrace = 10 * time.Second
+
+// procReadyTimeout bounds a child's start.
+const procReadyTimeout = 60 * time.Second
+
+// NodeInfo is what a running node says of itself.
+type NodeInfo struct {
+	Key    string   `json:"ed25519_pubkey"`
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
+	HTTPS  string   `json:"https"`
+	PID    int      `json:"pid"`
+}
+
+// nodeProc is a node running as a child process.
+type nodeProc struct {
+	cmd  *exec.Cmd
+	info NodeInfo
+	done chan struct{} // closed once the child exited and its output is read
+	err  error         // its exit status, once done
+
+	mu       sync.Mutex
+	stopping bool   // the devnet stopped it: not a crash
+	last     string // the child's last log line, for a crash report
+}
+
+// startProc starts node i as a child process and waits until it is ready.
+func (nw *Network) startProc(ctx context.Context, i int) (*nodeProc, error) {
+	name := NodeName(i)
+	log := nw.cfg.logger(name)
+	args := []string{"node", "run", "--data", filepath.Join(nw.cfg.Dir, "nodes", name), "--ledger", nw.rpc.URL(),
+		"--seed", nw.cfg.Seed, "--index", strconv.Itoa(i + 1),
+		"--listen", "/ip4/" + nw.cfg.Host + "/tcp/0", "--https", net.JoinHostPort(nw.cfg.Host, "0"),
+		"--json", "--log-format", "json", "--log-level", procLevel(log.GetLevel())}
+	for _, s := range nw.servers() {
+		args = append(args, "--server", s)
+	}
+	cmd := exec.Command(nw.cfg.Exe, args...)
+	cmd.SysProcAttr = childProcAttr()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("devnet: start %s as a process: %w", name, err)
+	}
+	p := &nodeProc{cmd: cmd, done: make(chan struct{})}
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		p.relay(stderr, log)
+	}()
+	ready := make(chan error, 1)
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		err := json.NewDecoder(stdout).Decode(&p.info)
+		ready <- err
+		io.Copy(io.Discard, stdout) // the rest, if any, until it exits
+	}()
+	go func() {
+		<-logsDone
+		<-outDone // (Wait closes the pipes: every read must be over)
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	timer := time.NewTimer(procReadyTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-ready:
+		if err == nil && p.info.Key == pub(nw.keys[i]) {
+			log.Info().Int("pid", cmd.Process.Pid).Str("peer_id", p.info.PeerID).Msg("node process ready")
+			return p, nil
+		}
+		p.kill()
+		<-p.done
+		if err == nil {
+			return nil, fmt.Errorf("devnet: %s runs key %.16s, not its own", name, p.info.Key)
+		}
+		return nil, fmt.Errorf("devnet: %s (pid %d) %s", name, cmd.Process.Pid, p.exitText())
+	case <-timer.C:
+		p.kill()
+		<-p.done
+		return nil, fmt.Errorf("devnet: %s (pid %d) was not ready within %s; last log line: %s", name, cmd.Process.Pid, procReadyTimeout, p.lastLine())
+	case <-ctx.Done():
+		p.kill()
+		<-p.done
+		return nil, ctx.Err()
+	}
+}
+
+// procLevel is the --log-level of a child logging for a logger at l.
+func procLevel(l zerolog.Level) string {
+	if l <= zerolog.DebugLevel {
+		return "debug"
+	}
+	return "info"
+}
+
+// relay writes the child's JSON log lines through log: level and message
+// are the child's, the time is when the devnet read it, and the other
+// fields are kept. A line that is not JSON (a panic's trace) is logged as
+// it is, at error level.
+func (p *nodeProc) relay(r io.Reader, log zerolog.Logger) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var fields map[string]any
+		if json.Unmarshal(line, &fields) != nil {
+			p.setLast(string(line))
+			log.Error().Msg(string(line))
+			continue
+		}
+		lvl, _ := zerolog.ParseLevel(fmt.Sprint(fields["level"]))
+		msg, _ := fields["message"].(string)
+		for _, k := range []string{"level", "message", "time", "component"} {
+			delete(fields, k)
+		}
+		p.setLast(msg)
+		log.WithLevel(lvl).Fields(fields).Msg(msg)
+	}
+	io.Copy(io.Discard, r) // a line beyond 1 MiB: drain, so the child never blocks
+}
+
+func (p *nodeProc) setLast(s string) {
+	p.mu.Lock()
+	p.last = s
+	p.mu.Unlock()
+}
+
+func (p *nodeProc) lastLine() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last == "" {
+		return "(none)"
+	}
+	return strings.TrimSpace(p.last)
+}
+
+// exitText says how the child ended, once done.
+func (p *nodeProc) exitText() string {
+	return fmt.Sprintf("exited (%v); last log line: %s", p.err, p.lastLine())
+}
+
+// kill sends SIGKILL: the devnet asked for it.
+func (p *nodeProc) kill() {
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
+	p.cmd.Process.Kill()
+}
+
+// stop sends SIGTERM and waits; after the grace, SIGKILL.
+func (p *nodeProc) stop() error {
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		p.cmd.Process.Kill()
+	}
+	t := time.NewTimer(procStopGrace)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		var ee *exec.ExitError
+		if errors.As(p.err, &ee) && ee.ExitCode() != 0 {
+			return fmt.Errorf("node process %d: %s", p.cmd.Process.Pid, p.exitText())
+		}
+		return nil
+	case <-t.C:
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("node process %d did not stop within %s of SIGTERM: killed", p.cmd.Process.Pid, procStopGrace)
+	}
+}
+
+// crashed reports whether the child ended without the devnet asking.
+func (p *nodeProc) crashed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.stopping
+}
