@@ -279,6 +279,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			ledgerCommand(),
 			nameCommand(),
 			logsCommand(),
+			benchCommand(),
 			completionCommand(),
 		},
 		EnableBashCompletion: true,

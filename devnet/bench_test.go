@@ -3,19 +3,14 @@ package devnet
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/ledger"
 )
@@ -90,71 +85,13 @@ func BenchmarkUp(b *testing.B) {
 	}
 }
 
-// bareHosts is the floor of BenchmarkUp: it starts n libp2p hosts built as
-// the nodes' are (p2phost.New, listening on loopback TCP and in memory), 8
-// at a time as a devnet starts its nodes, connects each to 6 others (in
-// memory, as nodes of one process connect) with an echo round trip, and
-// returns how long that took; the hosts are closed after.
+// bareHosts is the floor of BenchmarkUp (p2phost.Floor).
 func bareHosts(b *testing.B, n int) time.Duration {
-	start := time.Now()
-	hosts := make([]host.Host, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := range hosts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			h, err := p2phost.New(derive("bare", "node", i), []string{"/ip4/127.0.0.1/tcp/0"})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			h.SetStreamHandler("/echo", func(s network.Stream) { io.Copy(s, s); s.Close() })
-			hosts[i] = h
-		}()
+	d, err := p2phost.Floor(context.Background(), n)
+	if err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
-	defer func() {
-		for _, h := range hosts {
-			if h != nil {
-				h.Close()
-			}
-		}
-	}()
-	if b.Failed() {
-		b.FailNow()
-	}
-	for i, h := range hosts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			for j := 1; j <= min(6, n-1); j++ {
-				o := hosts[(i+j*7)%n]
-				if o == h {
-					continue
-				}
-				mem, err := memtransport.Addr(o.ID())
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				h.Peerstore().AddAddr(o.ID(), mem, time.Hour)
-				s, err := h.NewStream(context.Background(), o.ID(), "/echo")
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				s.Write([]byte("ping"))
-				s.CloseWrite()
-				io.ReadAll(s)
-				s.Close()
-			}
-		}()
-	}
-	wg.Wait()
-	return time.Since(start)
+	return d
 }
 
 // BenchmarkTestingRound100: one testing round of a 100-node devnet: from

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,33 +16,14 @@ import (
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/procstat"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
-// openFiles counts this process's open file descriptors.
-func openFiles() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
+func openFiles() int { return procstat.OpenFiles() }
 
-// rssMB is this process's resident set, in MB.
-func rssMB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return -1
-}
+func rssMB() float64 { return procstat.RSSMB() }
 
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {

@@ -1,0 +1,311 @@
+// Package bench measures a throwaway devnet and reports it beside floors
+// measured in the same run (`sessionctl bench`):
+//
+//   - time to ready: devnet.Up of a fresh devnet, beside as many bare
+//     libp2p hosts started and connected (p2phost.Floor);
+//   - onion round trip: a storage request through three hops, beside the
+//     same request sent straight to the node (client.Direct);
+//   - sends a second and fetch latency (p50, p99) with 1, 8 and 64 clients
+//     at once, each its own account, sending to another and fetching;
+//   - resident memory and open files the devnet added, per node.
+//
+// Each figure is set against the goal the project holds it to (Goals); the
+// report says which are met. Nothing here is a test: the numbers are the
+// machine's.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/procstat"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+)
+
+// Config configures a run.
+type Config struct {
+	// Nodes of the devnet; default 12.
+	Nodes int
+	// Duration of each load level; default DefaultDuration.
+	Duration time.Duration
+	// Clients are the load levels; default 1, 8 and 64.
+	Clients []int
+	// Dir holds the devnet; default a temporary directory, removed after.
+	Dir string
+	// Progress, if set, is told each step as it starts.
+	Progress func(step string)
+}
+
+// DefaultDuration is how long each load level runs by default.
+const DefaultDuration = 5 * time.Second
+
+// Goals are what the report is held to (issue 21, on a 2-core machine).
+var Goals = struct {
+	ReadyRatio   float64 // time to ready ≤ this × bare hosts (12 nodes)
+	OnionRatio   float64 // onion round trip ≤ this × a direct request
+	SendsPerSec  float64 // onion sends a second, at the best load level
+	FetchP99At64 time.Duration
+}{1.5, 6, 2000, 100 * time.Millisecond}
+
+// Report is a run's result.
+type Report struct {
+	Nodes      int     `json:"nodes"`
+	CPUs       int     `json:"cpus"`
+	ReadyMS    float64 `json:"ready_ms"`
+	BareMS     float64 `json:"bare_hosts_ms"`
+	ReadyRatio float64 `json:"ready_ratio"`
+	OnionMS    float64 `json:"onion_round_trip_ms"` // median
+	DirectMS   float64 `json:"direct_round_trip_ms"`
+	OnionRatio float64 `json:"onion_ratio"`
+	Load       []Level `json:"load"`
+	RSSMBNode  float64 `json:"rss_mb_per_node"`
+	FilesNode  float64 `json:"open_files_per_node"`
+	Goals      []Goal  `json:"goals"`
+}
+
+// Level is one load level: Clients sending and fetching at once.
+type Level struct {
+	Clients     int     `json:"clients"`
+	Sends       int     `json:"sends"`
+	Failed      int     `json:"failed"`
+	SendsPerSec float64 `json:"sends_per_sec"`
+	SendP50MS   float64 `json:"send_p50_ms"`
+	SendP99MS   float64 `json:"send_p99_ms"`
+	Fetches     int     `json:"fetches"`
+	FetchP50MS  float64 `json:"fetch_p50_ms"`
+	FetchP99MS  float64 `json:"fetch_p99_ms"`
+}
+
+// Goal is one goal and whether the run met it.
+type Goal struct {
+	What string `json:"what"`
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	Met  bool   `json:"met"`
+}
+
+// Run starts a devnet, measures it, stops it and reports.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 12
+	}
+	if cfg.Nodes < devnet.MinNodes || cfg.Nodes > devnet.MaxNodes {
+		return nil, fmt.Errorf("bench: %d nodes: want %d to %d", cfg.Nodes, devnet.MinNodes, devnet.MaxNodes)
+	}
+	if cfg.Duration == 0 {
+		cfg.Duration = DefaultDuration
+	}
+	if len(cfg.Clients) == 0 {
+		cfg.Clients = []int{1, 8, 64}
+	}
+	for _, c := range cfg.Clients {
+		if c < 1 || c > 1024 {
+			return nil, fmt.Errorf("bench: %d clients: want 1 to 1024", c)
+		}
+	}
+	step := func(s string) {
+		if cfg.Progress != nil {
+			cfg.Progress(s)
+		}
+	}
+	if cfg.Dir == "" {
+		dir, err := os.MkdirTemp("", "sessionctl-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		cfg.Dir = dir
+	}
+	r := &Report{Nodes: cfg.Nodes, CPUs: runtime.NumCPU()}
+
+	step(fmt.Sprintf("%d bare libp2p hosts (the floor)", cfg.Nodes))
+	bare, err := p2phost.Floor(ctx, cfg.Nodes)
+	if err != nil {
+		return nil, fmt.Errorf("bench: the floor: %w", err)
+	}
+	settle()
+	rss0, files0 := procstat.RSSMB(), procstat.OpenFiles()
+	step(fmt.Sprintf("a devnet of %d nodes", cfg.Nodes))
+	began := time.Now()
+	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: []string{}})
+	if err != nil {
+		return nil, fmt.Errorf("bench: devnet: %w", err)
+	}
+	defer d.Close()
+	ready := time.Since(began)
+	r.ReadyMS, r.BareMS = ms(ready), ms(bare)
+	r.ReadyRatio = ready.Seconds() / bare.Seconds()
+	settle()
+	r.RSSMBNode = (procstat.RSSMB() - rss0) / float64(cfg.Nodes)
+	r.FilesNode = float64(procstat.OpenFiles()-files0) / float64(cfg.Nodes)
+
+	ledgerURL := d.Network.LedgerURL()
+	step("onion round trip beside a direct request")
+	if err := r.roundTrips(ctx, ledgerURL, d.Network.NodeKey(0)); err != nil {
+		return nil, err
+	}
+	for _, n := range cfg.Clients {
+		step(fmt.Sprintf("%d clients for %v", n, cfg.Duration))
+		lv, err := load(ctx, ledgerURL, n, cfg.Duration)
+		if err != nil {
+			return nil, err
+		}
+		r.Load = append(r.Load, lv)
+	}
+	r.judge()
+	return r, nil
+}
+
+// roundTrips times 200 "info" requests to one node each way.
+func (r *Report) roundTrips(ctx context.Context, ledgerURL, dest string) error {
+	c, err := newClient(ctx, ledgerURL)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	const n = 200
+	var onion, direct []time.Duration
+	for i := 0; i < n+5; i++ { // the first few make the path and connections
+		t := time.Now()
+		if _, _, err := c.RPC(ctx, dest, "info", struct{}{}); err != nil {
+			return fmt.Errorf("bench: onion request: %w", err)
+		}
+		if i >= 5 {
+			onion = append(onion, time.Since(t))
+		}
+		t = time.Now()
+		if _, err := c.Direct(ctx, dest, "info", struct{}{}); err != nil {
+			return fmt.Errorf("bench: direct request: %w", err)
+		}
+		if i >= 5 {
+			direct = append(direct, time.Since(t))
+		}
+	}
+	r.OnionMS, r.DirectMS = ms(quantile(onion, 0.5)), ms(quantile(direct, 0.5))
+	r.OnionRatio = r.OnionMS / r.DirectMS
+	return nil
+}
+
+// load runs n clients for d: each sends to the next one's account, and
+// fetches its own, in turn, as fast as it can.
+func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level, error) {
+	clients := make([]*client.Client, n)
+	for i := range clients {
+		c, err := newClient(ctx, ledgerURL)
+		if err != nil {
+			return Level{}, err
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	lv := Level{Clients: n}
+	var mu sync.Mutex
+	var sends, fetches []time.Duration
+	var failed atomic.Int64
+	lctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	began := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		to := clients[(i+1)%n].AccountID()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mySends, myFetches []time.Duration
+			for lctx.Err() == nil {
+				t := time.Now()
+				_, err := c.Send(lctx, to, "bench")
+				switch {
+				case err == nil:
+					mySends = append(mySends, time.Since(t))
+				case lctx.Err() == nil:
+					failed.Add(1)
+				}
+				t = time.Now()
+				if _, _, err := c.Fetch(lctx); err == nil {
+					myFetches = append(myFetches, time.Since(t))
+				} else if lctx.Err() == nil {
+					failed.Add(1)
+				}
+			}
+			mu.Lock()
+			sends, fetches = append(sends, mySends...), append(fetches, myFetches...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	took := time.Since(began)
+	lv.Sends, lv.Fetches, lv.Failed = len(sends), len(fetches), int(failed.Load())
+	lv.SendsPerSec = float64(len(sends)) / took.Seconds()
+	lv.SendP50MS, lv.SendP99MS = ms(quantile(sends, 0.5)), ms(quantile(sends, 0.99))
+	lv.FetchP50MS, lv.FetchP99MS = ms(quantile(fetches, 0.5)), ms(quantile(fetches, 0.99))
+	if len(sends) == 0 {
+		return lv, errors.New("bench: no send went through")
+	}
+	return lv, nil
+}
+
+// judge sets the report against Goals.
+func (r *Report) judge() {
+	r.Goals = append(r.Goals, Goal{What: "time to ready / bare hosts", Want: fmt.Sprintf("≤ %.1f×", Goals.ReadyRatio),
+		Got: fmt.Sprintf("%.2f×", r.ReadyRatio), Met: r.ReadyRatio <= Goals.ReadyRatio})
+	r.Goals = append(r.Goals, Goal{What: "onion round trip / direct", Want: fmt.Sprintf("≤ %.0f×", Goals.OnionRatio),
+		Got: fmt.Sprintf("%.2f×", r.OnionRatio), Met: r.OnionRatio <= Goals.OnionRatio})
+	best := 0.0
+	for _, l := range r.Load {
+		best = max(best, l.SendsPerSec)
+	}
+	r.Goals = append(r.Goals, Goal{What: "onion sends a second", Want: fmt.Sprintf("≥ %.0f", Goals.SendsPerSec),
+		Got: fmt.Sprintf("%.0f", best), Met: best >= Goals.SendsPerSec})
+	if i := slices.IndexFunc(r.Load, func(l Level) bool { return l.Clients == 64 }); i >= 0 {
+		p99 := r.Load[i].FetchP99MS
+		r.Goals = append(r.Goals, Goal{What: "fetch p99 at 64 clients", Want: fmt.Sprintf("< %v", Goals.FetchP99At64),
+			Got: fmt.Sprintf("%.0f ms", p99), Met: p99 < ms(Goals.FetchP99At64)})
+	}
+}
+
+func newClient(ctx context.Context, ledgerURL string) (*client.Client, error) {
+	k, err := identity.NewAccount(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(ledgerURL, "")})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// quantile is the q-quantile of ds (0 for none); ds is sorted in place.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// settle collects garbage and returns memory to the OS, so that the RSS
+// read next is what is live.
+func settle() {
+	runtime.GC()
+	debug.FreeOSMemory()
+}
