@@ -80,29 +80,52 @@ func Dial(ctx context.Context, dir string) (*ControlClient, error) {
 // Manifest returns the manifest the client was made from.
 func (c *ControlClient) Manifest() *Manifest { return c.m }
 
-func (c *ControlClient) do(ctx context.Context, method, path string, body, out any) error {
+// roundTrip sends body (JSON, if not nil) to url with the token, if any,
+// and returns the answer's status and up to limit bytes of it: a
+// *sendError when no answer came, the status and the read's error when the
+// answer was cut short.
+func roundTrip(ctx context.Context, hc *http.Client, method, url, token string, body any, limit int64) (int, []byte, error) {
 	var rb []byte
 	if body != nil {
 		var err error
 		if rb, err = json.Marshal(body); err != nil {
-			return err
+			return 0, nil, err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.m.Control.URL+path, bytes.NewReader(rb))
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(rb))
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.m.Control.Token)
-	resp, err := c.hc.Do(req)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: the control endpoint does not answer", ErrNotRunning)
+		return 0, nil, &sendError{err}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	return resp.StatusCode, data, err
+}
+
+// sendError is a request that got no answer.
+type sendError struct{ err error }
+
+func (e *sendError) Error() string { return e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
+
+func (c *ControlClient) do(ctx context.Context, method, path string, body, out any) error {
+	status, data, err := roundTrip(ctx, c.hc, method, c.m.Control.URL+path, c.m.Control.Token, body, 16<<20)
+	var se *sendError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("%w: the control endpoint does not answer", ErrNotRunning)
+	case err != nil && status != 0:
 		return fmt.Errorf("%w: the control endpoint's answer was cut short", ErrNotRunning)
+	case err != nil:
+		return err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		return decodeErr(data)
 	}
 	if out != nil {

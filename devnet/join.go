@@ -1,7 +1,6 @@
 package devnet
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -173,28 +172,11 @@ func (c *JoinClient) Fund(ctx context.Context, wallet string) error {
 }
 
 func (c *JoinClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url+path, rd)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	status, data, err := roundTrip(ctx, c.http, method, c.url+path, "", body, 1<<20)
 	if err != nil {
 		return fmt.Errorf("the devnet's join URL: %w", err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		return fmt.Errorf("the devnet's join URL: %w", decodeErr(data))
 	}
 	if out == nil {
