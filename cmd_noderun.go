@@ -93,8 +93,12 @@ type nodeRunner struct {
 	log     zerolog.Logger
 }
 
-// nodeRunKey reads DIR/NAME (a 32-byte seed in hex), or makes one.
+// nodeRunKey reads DIR/NAME (a 32-byte seed in hex), or makes one (and
+// DIR, 0700).
 func nodeRunKey(dir, name string) (ed25519.PrivateKey, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, name)
 	k, err := readKeyFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -152,9 +156,6 @@ func nodeRunCommon(c *cli.Context) (string, zerolog.Logger, error) {
 	default:
 		return "", zerolog.Nop(), usagef("--log-format %q: want console or json", c.String("log-format"))
 	}
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return "", zerolog.Nop(), err
-	}
 	return data, zerolog.New(w).Level(level).With().Timestamp().Str("component", "node-"+c.Command.Name).Logger(), nil
 }
 
@@ -173,26 +174,29 @@ func nodeRun(c *cli.Context) error {
 	if r.https == "" {
 		r.https = "127.0.0.1:0"
 	}
+	if u := c.String("ledger"); u != "" {
+		if _, err := url.ParseRequestURI(u); err != nil || !strings.HasPrefix(u, "http") {
+			return usagef("--ledger %q: want the ledger's URL, as http://127.0.0.1:4000", u)
+		}
+	}
+	// The flags are checked before anything is made (the key, --data).
 	switch {
 	case c.IsSet("key") && (c.IsSet("seed") || c.IsSet("index")):
 		return usagef("give --key FILE or --seed S --index N, not both")
 	case c.IsSet("key"):
-		r.nodeKey, err = readKeyFile(c.String("key"))
+		if r.nodeKey, err = readKeyFile(c.String("key")); errors.Is(err, os.ErrNotExist) {
+			return usagef("--key %s: no such file", c.String("key"))
+		}
 	case c.IsSet("seed") || c.IsSet("index"):
 		if !c.IsSet("seed") || c.Int("index") < 1 || c.Int("index") > devnet.MaxNodes {
 			return usagef("--seed S --index N run the devnet's node-N: give both, N from 1 to %d", devnet.MaxNodes)
 		}
 		r.nodeKey = devnet.NodeKey(c.String("seed"), c.Int("index")-1)
-	default:
-		r.nodeKey, err = nodeRunKey(data, "node.key")
 	}
 	if err != nil {
 		return err
 	}
 	if u := c.String("ledger"); u != "" {
-		if _, err := url.ParseRequestURI(u); err != nil || !strings.HasPrefix(u, "http") {
-			return usagef("--ledger %q: want the ledger's URL, as http://127.0.0.1:4000", u)
-		}
 		r.ledger = ledgerrpc.NewClient(u, "")
 	} else {
 		cc, err := dialDevnet(c)
@@ -211,6 +215,11 @@ func nodeRun(c *cli.Context) error {
 					r.servers = append(r.servers, u.Host)
 				}
 			}
+		}
+	}
+	if r.nodeKey == nil { // DATA/node.key, made once there is a network to join
+		if r.nodeKey, err = nodeRunKey(data, "node.key"); err != nil {
+			return err
 		}
 	}
 	return r.run(c)
@@ -274,6 +283,9 @@ func localIPTowards(rawURL string) (string, error) {
 // run registers the node if it must, starts it and serves until SIGTERM or
 // Ctrl-C.
 func (r nodeRunner) run(c *cli.Context) error {
+	if err := os.MkdirAll(r.data, 0o700); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	keyHex := hex.EncodeToString(r.nodeKey.Public().(ed25519.PublicKey))
