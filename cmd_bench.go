@@ -82,9 +82,9 @@ func benchRun(c *cli.Context) error {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tsends/s\tsend p50\tsend p99\tfetch p50\tfetch p99\tfailed\t")
+	fmt.Fprintln(tw, "clients\tsends/s\tsend p50\tsend p99\tfetch p50\tfetch p99\tCPU/send\tfailed\t")
 	for _, l := range r.Load {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t\n", l.Clients, l.SendsPerSec, l.SendP50MS, l.SendP99MS, l.FetchP50MS, l.FetchP99MS, l.Failed)
+		fmt.Fprintf(tw, "%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t\n", l.Clients, l.SendsPerSec, l.SendP50MS, l.SendP99MS, l.FetchP50MS, l.FetchP99MS, l.CPUPerSendMS, l.Failed)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -87,6 +87,10 @@ type Level struct {
 	Fetches     int     `json:"fetches"`
 	FetchP50MS  float64 `json:"fetch_p50_ms"`
 	FetchP99MS  float64 `json:"fetch_p99_ms"`
+	// CPUPerSend is the process's CPU time (all cores; the clients', the
+	// nodes' and the ledger's) over the level, per send and its fetch: a
+	// figure that rising concurrency should not raise.
+	CPUPerSendMS float64 `json:"cpu_ms_per_send"`
 }
 
 // Goal is one goal and whether the run met it.
@@ -217,6 +221,7 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 	var failed atomic.Int64
 	lctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	cpu0 := procstat.CPUTime()
 	began := time.Now()
 	var wg sync.WaitGroup
 	for i, c := range clients {
@@ -248,6 +253,7 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 	}
 	wg.Wait()
 	took := time.Since(began)
+	cpu := procstat.CPUTime() - cpu0
 	lv.Sends, lv.Fetches, lv.Failed = len(sends), len(fetches), int(failed.Load())
 	lv.SendsPerSec = float64(len(sends)) / took.Seconds()
 	lv.SendP50MS, lv.SendP99MS = ms(quantile(sends, 0.5)), ms(quantile(sends, 0.99))
@@ -255,6 +261,7 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 	if len(sends) == 0 {
 		return lv, errors.New("bench: no send went through")
 	}
+	lv.CPUPerSendMS = ms(cpu) / float64(len(sends))
 	return lv, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // OpenFiles is the number of file descriptors the process holds.
@@ -33,4 +35,14 @@ func RSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// CPUTime is the CPU time the process has used, user and system, on all
+// cores.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
