@@ -124,7 +124,10 @@ func send(c *cli.Context) error {
 	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
 		return usagef("an empty message: give some text or --attach a file")
 	}
-	cl, lc, err := startClient(c, c.String("from"), "")
+	// The identity's state keeps what it sent: 'unsend' finds it there.
+	// (startClient finds the name in the keystore, which checks it, before
+	// the path is used.)
+	cl, lc, err := startClient(c, c.String("from"), clientStatePath(c, c.String("from")))
 	if err != nil {
 		return err
 	}
@@ -196,6 +199,12 @@ func fetchCommand() *cli.Command {
 	}
 }
 
+// clientStatePath is where identity name's client state lives; it is used
+// only once the keystore has found name (a valid name).
+func clientStatePath(c *cli.Context, name string) string {
+	return filepath.Join(c.String(dirFlag.Name), "clients", name+".json")
+}
+
 func fetch(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
@@ -207,8 +216,7 @@ func fetch(c *cli.Context) error {
 	if err := identity.ValidName(name); err != nil {
 		return usageError(err)
 	}
-	state := filepath.Join(c.String(dirFlag.Name), "clients", name+".json")
-	cl, _, err := startClient(c, name, state)
+	cl, _, err := startClient(c, name, clientStatePath(c, name))
 	if err != nil {
 		return err
 	}
@@ -263,7 +271,8 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 		out := struct {
 			Messages []client.Message  `json:"messages"`
 			Rejected []client.Rejected `json:"rejected,omitempty"`
-		}{msgs, rejected}
+			Unsent   []string          `json:"unsent,omitempty"`
+		}{msgs, rejected, f.Unsent}
 		if c.Bool("follow") {
 			if len(msgs) > 0 || len(rejected) > 0 {
 				printJSONLine(c.App.Writer, out)
@@ -284,7 +293,13 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 			switch m.Kind {
 			case "group_invite":
 				text = "[an invite to a closed group; 'sessionctl group ls --as " + name + "' joins it]"
-			case client.KindReceipt, client.KindTyping, client.KindUnsend, client.KindMessageRequestResponse, client.KindDataExtraction:
+			case client.KindUnsend:
+				text = "[took back a message"
+				if m.Unsend != nil {
+					text += " sent at " + time.UnixMilli(m.Unsend.Timestamp).Format("15:04:05")
+				}
+				text += "]"
+			case client.KindReceipt, client.KindTyping, client.KindMessageRequestResponse, client.KindDataExtraction:
 				text = "[" + strings.ReplaceAll(m.Kind, "_", " ") + "]"
 			}
 			if m.SyncTarget != "" {
@@ -301,10 +316,13 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 				return err
 			}
 		}
+		for _, h := range f.Unsent {
+			fmt.Fprintf(c.App.Writer, "unsent by its author: %s (deleted)\n", h)
+		}
 		for _, r := range rejected {
 			fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, escapeText(r.Reason))
 		}
-		if len(msgs) == 0 && !c.Bool("follow") {
+		if len(msgs) == 0 && len(f.Unsent) == 0 && !c.Bool("follow") {
 			fmt.Fprintln(c.App.Writer, "no new messages")
 		}
 	}
@@ -551,4 +569,86 @@ func fileCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+func unsendCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "unsend",
+		Usage:     "delete a message you sent for everyone: an UnsendRequest to its recipient, and your own copy deleted",
+		ArgsUsage: "HASH",
+		Description: "HASH is what 'send' printed. The recipient's devices delete the message when they next fetch;\n" +
+			"this identity's copy for its other devices is deleted from its swarm now.",
+		Flags:  []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) that sent it"}, ledgerURLFlag, jsonFlag},
+		Action: unsend,
+	}
+}
+
+func unsend(c *cli.Context) error {
+	hash, err := oneArg(c, "the HASH of the message")
+	if err != nil {
+		return err
+	}
+	name := c.String("as")
+	if name == "" {
+		return usagef("unsend needs --as NAME")
+	}
+	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
+	defer cancel()
+	res, err := cl.Unsend(ctx, hash)
+	if errors.Is(err, client.ErrNotSent) {
+		return usageError(err)
+	}
+	if err != nil {
+		return clientError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, res)
+	}
+	fmt.Fprintf(c.App.Writer, "unsent %s: the recipient %s... is asked to delete it (request %s)", res.Hash, res.To[:12], res.Request)
+	if res.SyncDeleted {
+		fmt.Fprint(c.App.Writer, "; your copy for your other devices is deleted")
+	}
+	fmt.Fprintln(c.App.Writer)
+	return nil
+}
+
+func deleteAllCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "delete-all",
+		Usage:     "delete every message of an identity's inbox from its swarm (signed by it)",
+		ArgsUsage: " ",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose inbox to clear"}, ledgerURLFlag, jsonFlag},
+		Action:    deleteAll,
+	}
+}
+
+func deleteAll(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	name := c.String("as")
+	if name == "" {
+		return usagef("delete-all needs --as NAME")
+	}
+	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
+	defer cancel()
+	n, err := cl.DeleteAll(ctx)
+	if err != nil {
+		return clientError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, map[string]int{"deleted": n})
+	}
+	fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", plural(n, "message"), name)
+	return nil
 }

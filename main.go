@@ -269,6 +269,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			devnetCommand(),
 			sendCommand(),
 			fetchCommand(),
+			unsendCommand(),
+			deleteAllCommand(),
 			nodeCommand(),
 			swarmCommand(),
 			quorumCommand(),

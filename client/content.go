@@ -26,6 +26,14 @@ const (
 // (and, for a sync copy, the recipient in syncTarget). A devnet-only kind
 // (a closed-group invite) travels in a field real clients skip.
 func encodeContent(content Content, syncTarget string) ([]byte, error) {
+	if u := content.Unsend; u != nil {
+		b, err := proto.Marshal(&sessionpb.Content{UnsendRequest: &sessionpb.UnsendRequest{Timestamp: proto.Uint64(uint64(u.Timestamp)), Author: proto.String(u.Author)},
+			SigTimestamp: proto.Uint64(uint64(content.SentAt))})
+		if err != nil {
+			return nil, err
+		}
+		return sessionpb.Pad(b), nil
+	}
 	dm := &sessionpb.DataMessage{Timestamp: proto.Uint64(uint64(content.SentAt))}
 	if content.Text != "" {
 		dm.Body = proto.String(content.Text)
@@ -89,6 +97,7 @@ func decodeContent(plain []byte, m *Message) string {
 		m.Kind = KindTyping
 	case c.UnsendRequest != nil:
 		m.Kind = KindUnsend
+		m.Unsend = &Unsend{Timestamp: int64(c.UnsendRequest.GetTimestamp()), Author: c.UnsendRequest.GetAuthor()}
 	case c.MessageRequestResponse != nil:
 		m.Kind = KindMessageRequestResponse
 	case c.DataExtractionNotification != nil:

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/sessionctl/sessionctl/sessionpb"
@@ -62,9 +63,36 @@ func TestContentKinds(t *testing.T) {
 	}
 }
 
+// TestUnsendContent: an UnsendRequest travels as Content field 9
+// (session.proto: UnsendRequest unsendRequest = 9, its timestamp field 1
+// and author field 2) and reads back as what it names.
+func TestUnsendContent(t *testing.T) {
+	author := "05" + strings.Repeat("ab", 32)
+	plain, err := encodeContent(Content{SentAt: 7, Unsend: &Unsend{Timestamp: 1700000000123, Author: author}}, "05cd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sessionpb.Unpad(plain)
+	// 0x4a: field 9, length-delimited; inside, 0x08 the timestamp (varint)
+	// and 0x12 the author (66 bytes); no DataMessage (field 1), so no
+	// syncTarget either.
+	if b[0] != 0x4a || b[2] != 0x08 || !bytes.Contains(b, append([]byte{0x12, 66}, author...)) || bytes.Contains(b, []byte("05cd")) {
+		t.Fatalf("encoded % x", b)
+	}
+	var m Message
+	if why := decodeContent(plain, &m); why != "" {
+		t.Fatal(why)
+	}
+	if m.Kind != KindUnsend || m.Unsend == nil || m.Unsend.Timestamp != 1700000000123 || m.Unsend.Author != author || m.SentAt != 7 {
+		t.Fatalf("decoded %+v %+v", m, m.Unsend)
+	}
+}
+
 func FuzzDecodeContent(f *testing.F) {
 	plain, _ := encodeContent(Content{Text: "seed", Attachments: []Attachment{{ID: "1"}}}, "")
 	f.Add(plain)
+	unsend, _ := encodeContent(Content{Unsend: &Unsend{Timestamp: 1, Author: "05ab"}}, "")
+	f.Add(unsend)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m Message
 		decodeContent(data, &m)

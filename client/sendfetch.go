@@ -21,6 +21,8 @@ type Content struct {
 	Data json.RawMessage `json:"data,omitempty"`
 	// Attachments are files on a file server, with their keys.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// Unsend, if set, makes this an UnsendRequest (unsend.go), not text.
+	Unsend *Unsend `json:"unsend,omitempty"`
 }
 
 // SendResult is what Send did.
@@ -31,8 +33,10 @@ type SendResult struct {
 	Path  Path   `json:"path"`
 	// Stored counts the swarm members that stored the message.
 	Stored int `json:"stored"`
-	// Synced says the copy for the sender's other devices was stored.
-	Synced bool `json:"synced"`
+	// Synced says the copy for the sender's other devices was stored;
+	// SyncHash is its hash in the sender's swarm.
+	Synced   bool   `json:"synced"`
+	SyncHash string `json:"sync_hash,omitempty"`
 }
 
 // Send encrypts text for to and stores it in to's swarm, namespace 0.
@@ -74,11 +78,14 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 		return nil, err
 	}
 	if me := c.AccountID(); content.Kind == "" && me != to {
-		if _, err := c.storeContent(ctx, me, me.Key, content, to.String()); err != nil {
+		if sync, err := c.storeContent(ctx, me, me.Key, content, to.String()); err != nil {
 			c.log.Warn().Err(err).Msg("the sync copy for this account's other devices was not stored")
 		} else {
-			out.Synced = true
+			out.Synced, out.SyncHash = true, sync.Hash
 		}
+	}
+	if content.Kind == "" && content.Unsend == nil {
+		c.remember(ctx, sentRecord{Hash: out.Hash, To: to.String(), SentAt: content.SentAt, SyncHash: out.SyncHash})
 	}
 	c.log.Info().Str("hash", out.Hash).Str("to", to.String()[:10]).Int("stored", out.Stored).Msg("message sent")
 	return out, nil
@@ -139,6 +146,9 @@ type Message struct {
 	// SyncTarget is set on a copy of a message this account sent from
 	// another device: whom it was sent to.
 	SyncTarget string `json:"sync_target,omitempty"`
+	// Unsend is set on an UnsendRequest (Kind "unsend"): which message its
+	// author took back.
+	Unsend *Unsend `json:"unsend,omitempty"`
 }
 
 // Rejected is a stored message that failed decryption or its signature.
@@ -166,6 +176,9 @@ func (c *Client) Fetch(ctx context.Context) ([]Message, []Rejected, error) {
 type Fetched struct {
 	Messages []Message
 	Rejected []Rejected
+	// Unsent are the hashes of messages their authors took back
+	// (unsend.go): left out of Messages, deleted from this account's swarm.
+	Unsent []string
 
 	c       *Client
 	st      *state // the state as it will be once committed
@@ -269,6 +282,7 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	for _, r := range f.Rejected {
 		c.log.Warn().Str("hash", r.Hash).Str("reason", r.Reason).Msg("message rejected")
 	}
+	c.applyUnsends(ctx, f)
 	return f, nil
 }
 

@@ -21,7 +21,27 @@ type state struct {
 	LastHashes map[string]map[string]string `json:"last_hashes"`
 	Seen       []string                     `json:"seen"` // recent hashes, oldest first
 	seenSet    map[string]bool
+	// Sent are this device's recent messages (unsend finds them here);
+	// Received, the recent messages it read (an UnsendRequest names one by
+	// author and time). Oldest first, at most maxSent and maxSeen.
+	Sent     []sentRecord `json:"sent,omitempty"`
+	Received []recvRecord `json:"received,omitempty"`
 }
+
+type sentRecord struct {
+	Hash     string `json:"hash"`
+	To       string `json:"to"`
+	SentAt   int64  `json:"sent_at"`
+	SyncHash string `json:"sync_hash,omitempty"`
+}
+
+type recvRecord struct {
+	Hash   string `json:"hash"`
+	From   string `json:"from"`
+	SentAt int64  `json:"sent_at"`
+}
+
+const maxSent = 1_000
 
 const maxSeen = 10_000
 
@@ -45,6 +65,7 @@ func loadState(path string) (*state, error) {
 	if len(st.Seen) > maxSeen {
 		st.Seen = st.Seen[len(st.Seen)-maxSeen:]
 	}
+	st.trim()
 	st.seenSet = map[string]bool{}
 	for _, h := range st.Seen {
 		st.seenSet[h] = true
@@ -53,7 +74,8 @@ func loadState(path string) (*state, error) {
 }
 
 func (s *state) clone() *state {
-	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet)}
+	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet),
+		Sent: slices.Clone(s.Sent), Received: slices.Clone(s.Received)}
 	for k, m := range s.LastHashes {
 		out.LastHashes[k] = maps.Clone(m)
 	}

@@ -1,0 +1,214 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// Unsend and deletion, as Session clients do them (session-desktop's
+// "delete for everyone"):
+//
+//   - The author sends an UnsendRequest (Content field 9: the message's
+//     timestamp and the author's Account ID) to the recipient, and a copy
+//     to the author's own swarm for its other devices; then it deletes its
+//     own sync copy of the message from its swarm (a signed "delete").
+//   - A device that reads an UnsendRequest whose author is its sender
+//     looks up the message by author and timestamp among what it has read
+//     (or reads in the same fetch), leaves it out, and deletes it from its
+//     own account's swarm (a signed "delete": only the owner may).
+//
+// A node never learns which message an UnsendRequest names: it is
+// encrypted like any other.
+
+// Unsend names the message an UnsendRequest takes back.
+type Unsend struct {
+	Timestamp int64  `json:"timestamp"` // the message's sent time, unix ms
+	Author    string `json:"author"`    // its author's Account ID
+}
+
+// UnsendResult is what Unsend did.
+type UnsendResult struct {
+	Hash    string `json:"hash"` // the message taken back
+	To      string `json:"to"`
+	Request string `json:"request"` // the UnsendRequest's hash in the recipient's swarm
+	// SyncDeleted says the sender's own copy (for its other devices) was
+	// deleted from its swarm.
+	SyncDeleted bool `json:"sync_deleted"`
+}
+
+// ErrNotSent is an unsend of a message this device has no record of
+// sending (only the last 1,000 are kept).
+var ErrNotSent = errors.New("not a message this device sent (or one of the last 1,000)")
+
+// remember records a message this device sent; a failure costs only the
+// chance to unsend it, and is logged.
+func (c *Client) remember(ctx context.Context, r sentRecord) {
+	err := c.updateState(ctx, func(st *state) error {
+		st.Sent = append(st.Sent, r)
+		st.trim()
+		return nil
+	})
+	if err != nil {
+		c.log.Warn().Err(err).Str("hash", r.Hash).Msg("the sent message was not recorded: it cannot be unsent")
+	}
+}
+
+// updateState changes the client's state under its lock and saves it.
+func (c *Client) updateState(ctx context.Context, change func(*state) error) error {
+	release, err := c.lockState(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if c.cfg.StatePath == "" {
+		// In memory: changed in place (the lock keeps fetches out), not
+		// copied: a copy of 10,000 seen hashes a send was a hot path.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return change(c.state)
+	}
+	st, err := loadState(c.cfg.StatePath)
+	if err != nil {
+		return err
+	}
+	if err := change(st); err != nil {
+		return err
+	}
+	if err := st.save(c.cfg.StatePath); err != nil {
+		return fmt.Errorf("save client state: %w", err)
+	}
+	c.mu.Lock()
+	c.state = st
+	c.mu.Unlock()
+	return nil
+}
+
+// Unsend takes back a message this device sent (by its hash, as Send
+// returned it): an UnsendRequest to its recipient and to this account's
+// other devices, and the deletion of this account's sync copy.
+func (c *Client) Unsend(ctx context.Context, hash string) (*UnsendResult, error) {
+	var rec sentRecord
+	err := c.updateState(ctx, func(st *state) error {
+		i := slices.IndexFunc(st.Sent, func(r sentRecord) bool { return r.Hash == hash || r.SyncHash == hash })
+		if i < 0 {
+			return fmt.Errorf("%w: %s", ErrNotSent, hash)
+		}
+		rec = st.Sent[i]
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	to, err := identity.ParseAccountID(rec.To)
+	if err != nil {
+		return nil, fmt.Errorf("the record of %s names no account: %w", hash, err)
+	}
+	me := c.AccountID()
+	sent, err := c.SendContent(ctx, to, Content{Unsend: &Unsend{Timestamp: rec.SentAt, Author: me.String()}})
+	if err != nil {
+		return nil, fmt.Errorf("send the unsend request: %w", err)
+	}
+	out := &UnsendResult{Hash: rec.Hash, To: rec.To, Request: sent.Hash}
+	if rec.SyncHash != "" {
+		if err := c.deleteOwn(ctx, []string{rec.SyncHash}); err != nil {
+			c.log.Warn().Err(err).Msg("the sync copy of the unsent message was not deleted")
+		} else {
+			out.SyncDeleted = true
+		}
+	}
+	err = c.updateState(ctx, func(st *state) error {
+		st.Sent = slices.DeleteFunc(st.Sent, func(r sentRecord) bool { return r.Hash == rec.Hash })
+		return nil
+	})
+	return out, err
+}
+
+// deleteOwn deletes messages from this account's swarm (namespace 0),
+// signed by the account.
+func (c *Client) deleteOwn(ctx context.Context, hashes []string) error {
+	me := c.AccountID()
+	_, err := c.Call(ctx, me, "delete", func() any {
+		return storagerpc.DeleteParams{Pubkey: me.String(), Messages: hashes,
+			Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.DeleteSigMsg(hashes))}
+	})
+	return err
+}
+
+// DeleteAll deletes every message of this account's inbox (namespace 0)
+// from its swarm, signed, and returns how many the swarm member that
+// answered deleted.
+func (c *Client) DeleteAll(ctx context.Context) (int, error) {
+	me := c.AccountID()
+	resp, err := c.Call(ctx, me, "delete_all", func() any {
+		ts := c.cfg.Now().UnixMilli()
+		return storagerpc.DeleteAllParams{Pubkey: me.String(), Timestamp: ts,
+			Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.DeleteAllSigMsg(storagerpc.NamespaceVar{}, ts))}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if resp.Code != storagerpc.StatusOK {
+		return 0, fmt.Errorf("delete_all: %w", resp.Err())
+	}
+	var res storagerpc.SwarmResults
+	if err := resp.Decode(&res); err != nil {
+		return 0, fmt.Errorf("delete_all: %w", err)
+	}
+	most := 0
+	for _, r := range res.Swarm {
+		if d, ok := r.Deleted.([]any); ok && !r.Failed {
+			most = max(most, len(d))
+		}
+	}
+	return most, nil
+}
+
+// applyUnsends records what f read, and carries out the UnsendRequests
+// among it: a request from a message's own author takes it out of
+// f.Messages (if it came in the same fetch) and deletes it from this
+// account's swarm. A request from anyone else is left as it is (shown,
+// not obeyed).
+func (c *Client) applyUnsends(ctx context.Context, f *Fetched) {
+	for _, m := range f.Messages {
+		if m.Kind == "" {
+			f.st.Received = append(f.st.Received, recvRecord{Hash: m.Hash, From: m.From, SentAt: m.SentAt})
+		}
+	}
+	var gone []string
+	for _, m := range f.Messages {
+		u := m.Unsend
+		if u == nil || u.Author != m.From {
+			continue
+		}
+		for _, r := range f.st.Received {
+			if r.From == u.Author && r.SentAt == u.Timestamp {
+				gone = append(gone, r.Hash)
+			}
+		}
+	}
+	f.st.trim()
+	if len(gone) == 0 {
+		return
+	}
+	f.Unsent = gone
+	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return slices.Contains(gone, m.Hash) })
+	f.st.Received = slices.DeleteFunc(f.st.Received, func(r recvRecord) bool { return slices.Contains(gone, r.Hash) })
+	if err := c.deleteOwn(ctx, gone); err != nil {
+		c.log.Warn().Err(err).Strs("hashes", gone).Msg("unsent messages were not deleted from the swarm")
+	}
+}
+
+// trim keeps the newest maxSent sent and maxSeen received records.
+func (s *state) trim() {
+	if len(s.Sent) > maxSent {
+		s.Sent = slices.Clone(s.Sent[len(s.Sent)-maxSent:])
+	}
+	if len(s.Received) > maxSeen {
+		s.Received = slices.Clone(s.Received[len(s.Received)-maxSeen:])
+	}
+}
