@@ -268,11 +268,15 @@ func groupFetch(c *cli.Context) error {
 	return nil
 }
 
+// senderNames names the keystore's accounts: an account with several
+// devices by its first (not a linked one).
 func senderNames(c *cli.Context) map[string]string {
 	out := map[string]string{}
 	if all, err := keystore(c).List(); err == nil {
 		for _, e := range all {
-			out[e.Keys.AccountID().String()] = e.Name
+			if id := e.Keys.AccountID().String(); out[id] == "" || e.DeviceOf == "" {
+				out[id] = e.Name
+			}
 		}
 	}
 	return out

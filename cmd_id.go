@@ -34,6 +34,8 @@ type idJSON struct {
 	// (the account's own first when its key is known), and its 25-blinded ID.
 	BlindedIDs []string `json:"blinded_ids,omitempty"`
 	Blinded25  string   `json:"blinded25_id,omitempty"`
+	// DeviceOf: this identity is another device of that one.
+	DeviceOf string `json:"device_of,omitempty"`
 }
 
 func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
@@ -43,6 +45,7 @@ func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
 		AccountID:     id.String(),
 		Ed25519Pubkey: hex.EncodeToString(e.Keys.Ed25519Public()),
 		SwarmSpace:    strconv.FormatUint(id.SwarmSpace(), 10),
+		DeviceOf:      e.DeviceOf,
 	}
 	if withPhrase {
 		out.RecoveryPhrase = e.Keys.Phrase()
@@ -114,6 +117,11 @@ func idCommand() *cli.Command {
 					if err != nil {
 						return usagef("recovery phrase: %w", err)
 					}
+					// The phrase of an account already here, under another
+					// name: a second device, as the apps link one.
+					if e, err := keystore(c).FindAccount(k.AccountID()); err == nil && c.IsSet("name") && c.String("name") != e.Name {
+						return linkDevice(c, e, c.String("name"))
+					}
 					return storeIdentity(c, k)
 				},
 			},
@@ -124,6 +132,29 @@ func idCommand() *cli.Command {
 				Flags: []cli.Flag{jsonFlag, &cli.StringFlag{Name: "community-pubkey",
 					Usage: "also print the 15-blinded IDs a community server with this X25519 key (`HEX`) sees"}},
 				Action: idShow,
+			},
+			{
+				Name:      "link",
+				Usage:     "make another device of an identity: the same account, with its own state (what it read, what it sent)",
+				ArgsUsage: "NAME",
+				Description: "Every send also stores a copy in the sender's own swarm, so 'fetch --as DEVICE' shows what the\n" +
+					"account received and what its other devices sent. 'id restore --phrase P --name DEVICE' of an account\n" +
+					"already here does the same.",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "name", Usage: "the device's `NAME` (required)"}, jsonFlag},
+				Action: func(c *cli.Context) error {
+					name, err := oneArg(c, "the NAME of the identity")
+					if err != nil {
+						return err
+					}
+					if c.String("name") == "" {
+						return usagef("id link needs --name DEVICE: the new device's name")
+					}
+					e, err := keystore(c).Get(name)
+					if err != nil {
+						return keystoreError(err)
+					}
+					return linkDevice(c, e, c.String("name"))
+				},
 			},
 			{
 				Name:      "ls",
@@ -155,6 +186,22 @@ func storeIdentity(c *cli.Context, k *identity.Keys) error {
 	fmt.Fprintf(w, "account ID:      %s\n", k.AccountID())
 	fmt.Fprintf(w, "recovery phrase: %s\n", k.Phrase())
 	fmt.Fprintln(w, "Write the recovery phrase down and keep it secret: it alone restores this account.")
+	return nil
+}
+
+// linkDevice stores device as another device of e's account.
+func linkDevice(c *cli.Context, e *identity.Entry, device string) error {
+	d, err := keystore(c).Link(device, e)
+	if err != nil {
+		return keystoreError(err)
+	}
+	log := logger(c)
+	log.Info().Str("name", d.Name).Str("device_of", d.DeviceOf).Msg("device linked")
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, entryJSON(d, false))
+	}
+	fmt.Fprintf(c.App.Writer, "device %s of %s (account %s): 'fetch --as %s' reads the account's messages and what its other devices sent\n",
+		d.Name, d.DeviceOf, d.Keys.AccountID(), d.Name)
 	return nil
 }
 
@@ -239,9 +286,9 @@ func idList(c *cli.Context) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tACCOUNT ID")
+	fmt.Fprintln(tw, "NAME\tACCOUNT ID\tDEVICE OF")
 	for _, e := range all {
-		fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Keys.AccountID())
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, e.Keys.AccountID(), orDash(e.DeviceOf))
 	}
 	return tw.Flush()
 }

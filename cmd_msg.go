@@ -223,12 +223,7 @@ func fetch(c *cli.Context) error {
 	defer cl.Close()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	senders := map[string]string{}
-	if all, err := keystore(c).List(); err == nil {
-		for _, e := range all {
-			senders[e.Keys.AccountID().String()] = e.Name
-		}
-	}
+	senders := senderNames(c)
 	for {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		err := fetchOnce(fctx, c, cl, name, senders)

@@ -282,7 +282,7 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	for _, r := range f.Rejected {
 		c.log.Warn().Str("hash", r.Hash).Str("reason", r.Reason).Msg("message rejected")
 	}
-	c.applyUnsends(ctx, f)
+	c.afterFetch(ctx, f)
 	return f, nil
 }
 

@@ -168,12 +168,20 @@ func (c *Client) DeleteAll(ctx context.Context) (int, error) {
 	return most, nil
 }
 
-// applyUnsends records what f read, and carries out the UnsendRequests
-// among it: a request from a message's own author takes it out of
-// f.Messages (if it came in the same fetch) and deletes it from this
-// account's swarm. A request from anyone else is left as it is (shown,
-// not obeyed).
-func (c *Client) applyUnsends(ctx context.Context, f *Fetched) {
+// afterFetch settles what f read. This device's own sync copies (of what
+// it sent itself) are left out: its other devices show them, it does not.
+// It records what it read, and carries out the UnsendRequests among it: a
+// request from a message's own author takes it out of f.Messages (if it
+// came in the same fetch) and deletes it from this account's swarm. A
+// request from anyone else is left as it is (shown, not obeyed).
+func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
+	mine := map[string]bool{}
+	for _, r := range f.st.Sent {
+		if r.SyncHash != "" {
+			mine[r.SyncHash] = true
+		}
+	}
+	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return m.SyncTarget != "" && mine[m.Hash] })
 	for _, m := range f.Messages {
 		if m.Kind == "" {
 			f.st.Received = append(f.st.Received, recvRecord{Hash: m.Hash, From: m.From, SentAt: m.SentAt})

@@ -46,6 +46,9 @@ type keyFile struct {
 	Seed      string    `json:"seed"` // hex: 16 bytes (account) or 32 (raw Ed25519 seed)
 	AccountID string    `json:"account_id"`
 	Created   time.Time `json:"created"`
+	// DeviceOf names the identity this one is another device of: the same
+	// account (the same seed), with its own client state.
+	DeviceOf string `json:"device_of,omitempty"`
 }
 
 // Entry is one named identity of the keystore.
@@ -53,6 +56,9 @@ type Entry struct {
 	Name    string
 	Keys    *Keys
 	Created time.Time
+	// DeviceOf is set on a linked device (Link): the identity it is a
+	// device of.
+	DeviceOf string
 }
 
 // Keystore keeps named identities as one file each in a directory (mode 0700).
@@ -73,8 +79,29 @@ func (ks *Keystore) Dir() string { return ks.dir }
 func (ks *Keystore) path(name string) string { return filepath.Join(ks.dir, name+".json") }
 
 // Create stores keys under name. It refuses an invalid or taken name and an
-// account that is already stored under another name.
+// account that is already stored under another name (Link makes a second
+// device of one).
 func (ks *Keystore) Create(name string, k *Keys) (*Entry, error) {
+	if e, err := ks.FindAccount(k.AccountID()); err == nil {
+		return nil, fmt.Errorf("%w as %q", ErrAccountExists, e.Name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	return ks.create(name, k, "")
+}
+
+// Link stores another device of the identity of: the same account under
+// device, whose client state is its own. A device of a device is a device
+// of the first.
+func (ks *Keystore) Link(device string, of *Entry) (*Entry, error) {
+	orig := of.Name
+	if of.DeviceOf != "" {
+		orig = of.DeviceOf
+	}
+	return ks.create(device, of.Keys, orig)
+}
+
+func (ks *Keystore) create(name string, k *Keys, deviceOf string) (*Entry, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
@@ -87,18 +114,14 @@ func (ks *Keystore) Create(name string, k *Keys) (*Entry, error) {
 	if _, err := os.Stat(ks.path(name)); err == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNameExists, name)
 	}
-	if e, err := ks.FindAccount(k.AccountID()); err == nil {
-		return nil, fmt.Errorf("%w as %q", ErrAccountExists, e.Name)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	e := &Entry{Name: name, Keys: k, Created: ks.now().UTC().Truncate(time.Second)}
+	e := &Entry{Name: name, Keys: k, Created: ks.now().UTC().Truncate(time.Second), DeviceOf: deviceOf}
 	data, err := json.MarshalIndent(keyFile{
 		Version:   keyFileVersion,
 		Name:      name,
 		Seed:      hex.EncodeToString(k.seed),
 		AccountID: k.AccountID().String(),
 		Created:   e.Created,
+		DeviceOf:  deviceOf,
 	}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -163,7 +186,12 @@ func decodeKeyFile(data []byte) (*Entry, error) {
 	if got := k.AccountID().String(); got != f.AccountID {
 		return nil, fmt.Errorf("%w: seed gives account %s, file says %s", ErrKeyFile, got, f.AccountID)
 	}
-	return &Entry{Name: f.Name, Keys: k, Created: f.Created}, nil
+	if f.DeviceOf != "" {
+		if err := ValidName(f.DeviceOf); err != nil {
+			return nil, fmt.Errorf("%w: device_of: %v", ErrKeyFile, err)
+		}
+	}
+	return &Entry{Name: f.Name, Keys: k, Created: f.Created, DeviceOf: f.DeviceOf}, nil
 }
 
 // List returns every identity, sorted by name. A missing keystore is empty.
@@ -191,16 +219,26 @@ func (ks *Keystore) List() ([]*Entry, error) {
 	return out, nil
 }
 
-// FindAccount returns the identity whose Account ID is id.
+// FindAccount returns the identity whose Account ID is id: the first of
+// its devices (not a linked one) if it has several.
 func (ks *Keystore) FindAccount(id AccountID) (*Entry, error) {
 	all, err := ks.List()
 	if err != nil {
 		return nil, err
 	}
+	var device *Entry
 	for _, e := range all {
 		if e.Keys.AccountID() == id {
-			return e, nil
+			if e.DeviceOf == "" {
+				return e, nil
+			}
+			if device == nil {
+				device = e
+			}
 		}
+	}
+	if device != nil {
+		return device, nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 }
