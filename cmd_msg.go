@@ -570,18 +570,27 @@ func unsendCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "unsend",
 		Usage:     "delete a message you sent for everyone: an UnsendRequest to its recipient, and your own copy deleted",
-		ArgsUsage: "HASH",
-		Description: "HASH is what 'send' printed. The recipient's devices delete the message when they next fetch;\n" +
-			"this identity's copy for its other devices is deleted from its swarm now.",
-		Flags:  []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) that sent it"}, ledgerURLFlag, jsonFlag},
+		ArgsUsage: "HASH|--last",
+		Description: "HASH is what 'send' printed; --last takes back the newest message this identity sent.\n" +
+			"The recipient's devices delete the message when they next fetch; this identity's copy for its\n" +
+			"other devices is deleted from its swarm now.",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) that sent it"},
+			&cli.BoolFlag{Name: "last", Usage: "the newest message this identity sent"}, ledgerURLFlag, jsonFlag},
 		Action: unsend,
 	}
 }
 
 func unsend(c *cli.Context) error {
-	hash, err := oneArg(c, "the HASH of the message")
-	if err != nil {
-		return err
+	var hash string
+	if c.Bool("last") {
+		if err := noArgs(c); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if hash, err = oneArg(c, "the HASH of the message (or --last)"); err != nil {
+			return err
+		}
 	}
 	name := c.String("as")
 	if name == "" {
@@ -594,6 +603,11 @@ func unsend(c *cli.Context) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
+	if c.Bool("last") {
+		if hash, err = cl.LastSent(ctx); err != nil {
+			return usageError(err)
+		}
+	}
 	res, err := cl.Unsend(ctx, hash)
 	if errors.Is(err, client.ErrNotSent) {
 		return usageError(err)

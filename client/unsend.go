@@ -128,6 +128,20 @@ func (c *Client) Unsend(ctx context.Context, hash string) (*UnsendResult, error)
 	return out, err
 }
 
+// LastSent is the hash of the newest message this device sent that it can
+// still unsend.
+func (c *Client) LastSent(ctx context.Context) (string, error) {
+	var last string
+	err := c.updateState(ctx, func(st *state) error {
+		if len(st.Sent) == 0 {
+			return fmt.Errorf("%w: this device has sent nothing it can unsend", ErrNotSent)
+		}
+		last = st.Sent[len(st.Sent)-1].Hash
+		return nil
+	})
+	return last, err
+}
+
 // deleteOwn deletes messages from this account's swarm (namespace 0),
 // signed by the account.
 func (c *Client) deleteOwn(ctx context.Context, hashes []string) error {
