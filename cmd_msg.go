@@ -592,17 +592,11 @@ func unsend(c *cli.Context) error {
 			return err
 		}
 	}
-	name := c.String("as")
-	if name == "" {
-		return usagef("unsend needs --as NAME")
-	}
-	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	cl, ctx, done, err := clientAs(c)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	defer cancel()
+	defer done()
 	if c.Bool("last") {
 		if hash, err = cl.LastSent(ctx); err != nil {
 			return usageError(err)
@@ -626,6 +620,21 @@ func unsend(c *cli.Context) error {
 	return nil
 }
 
+// clientAs starts the client of --as NAME, with its state, for a command
+// that acts as it; done closes it.
+func clientAs(c *cli.Context) (*client.Client, context.Context, func(), error) {
+	name := c.String("as")
+	if name == "" {
+		return nil, nil, nil, usagef("%s needs --as NAME", c.Command.Name)
+	}
+	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
+	return cl, ctx, func() { cancel(); cl.Close() }, nil
+}
+
 func deleteAllCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "delete-all",
@@ -640,17 +649,11 @@ func deleteAll(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	name := c.String("as")
-	if name == "" {
-		return usagef("delete-all needs --as NAME")
-	}
-	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	cl, ctx, done, err := clientAs(c)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	defer cancel()
+	defer done()
 	n, err := cl.DeleteAll(ctx)
 	if err != nil {
 		return clientError(err)
@@ -658,6 +661,6 @@ func deleteAll(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, map[string]int{"deleted": n})
 	}
-	fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", plural(n, "message"), name)
+	fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", plural(n, "message"), c.String("as"))
 	return nil
 }
