@@ -18,10 +18,10 @@
 // src/config/encrypt.cpp and include/session/config/encrypt.hpp; known
 // answers from its tests/test_encrypt.cpp.
 //
-// What a config message holds (a bt-encoded ConfigMessage with a sequence
-// number, the data and the diffs it merges, signed) and how two devices'
-// messages merge are the next part of issue 22; this package gives them
-// their envelope.
+// Inside the envelope is a bt-encoded config message (message.go): a
+// sequence number, the data, and the diffs that let two devices' messages
+// merge the same way on every reader. profile.go and contacts.go read and
+// write the data of the user profile and contacts configs.
 package configmsg
 
 import (
