@@ -1,0 +1,208 @@
+package configmsg
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// The data of the user profile and contacts configs, with the keys of
+// libsession-util's include/session/config/user_profile.hpp and
+// contacts.hpp. Values this package does not know are kept as they are.
+
+// MaxNameLength bounds a display name or a nickname, in bytes
+// (libsession's contact_info::MAX_NAME_LENGTH).
+const MaxNameLength = 100
+
+// Profile is what the user profile config (namespace 2) says.
+type Profile struct {
+	Name   string `json:"name,omitempty"`    // "n"
+	PicURL string `json:"pic_url,omitempty"` // "p"
+	PicKey []byte `json:"pic_key,omitempty"` // "q", 32 bytes
+	// NoteToSelfPriority is "+": the "Note to Self" conversation's place
+	// (higher is higher; -1 hides it).
+	NoteToSelfPriority int64 `json:"note_to_self_priority,omitempty"`
+}
+
+// ReadProfile reads a user profile config's data.
+func ReadProfile(d Dict) Profile {
+	var p Profile
+	p.Name, _ = d["n"].(string)
+	p.PicURL, _ = d["p"].(string)
+	if k, ok := d["q"].(string); ok && len(k) == 32 && p.PicURL != "" {
+		p.PicKey = []byte(k)
+	} else {
+		p.PicURL = ""
+	}
+	p.NoteToSelfPriority, _ = d["+"].(int64)
+	return p
+}
+
+// checkName checks a display name or nickname.
+func checkName(what, s string) error {
+	if len(s) > MaxNameLength {
+		return fmt.Errorf("%s: %d bytes, at most %d", what, len(s), MaxNameLength)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s: not UTF-8", what)
+	}
+	return nil
+}
+
+// SetProfileName sets the display name ("" removes it).
+func SetProfileName(d Dict, name string) error {
+	if err := checkName("display name", name); err != nil {
+		return err
+	}
+	setString(d, "n", name)
+	return nil
+}
+
+// SetProfilePic sets the profile picture's URL and key ("" removes it).
+func SetProfilePic(d Dict, url string, key []byte) error {
+	if url == "" {
+		delete(d, "p")
+		delete(d, "q")
+		return nil
+	}
+	if len(key) != 32 {
+		return fmt.Errorf("profile picture key: %d bytes, want 32", len(key))
+	}
+	d["p"], d["q"] = url, string(key)
+	return nil
+}
+
+// SetNoteToSelfPriority sets "+" (0 removes it).
+func SetNoteToSelfPriority(d Dict, p int64) { setInt(d, "+", p) }
+
+func setString(d Dict, k, v string) {
+	if v == "" {
+		delete(d, k)
+	} else {
+		d[k] = v
+	}
+}
+
+func setInt(d Dict, k string, v int64) {
+	if v == 0 {
+		delete(d, k)
+	} else {
+		d[k] = v
+	}
+}
+
+func setFlag(d Dict, k string, v bool) {
+	if v {
+		d[k] = int64(1)
+	} else {
+		delete(d, k)
+	}
+}
+
+// Contact is one contact of the contacts config (namespace 3).
+type Contact struct {
+	ID         string `json:"id"`                 // the Account ID, 66 hex digits; the key, as 33 bytes
+	Name       string `json:"name,omitempty"`     // "n": the name they gave themselves
+	Nickname   string `json:"nickname,omitempty"` // "N": the name this account gave them
+	Approved   bool   `json:"approved"`           // "a": this account accepted them
+	ApprovedMe bool   `json:"approved_me"`        // "A": they accepted this account
+	Blocked    bool   `json:"blocked"`            // "b"
+	Created    int64  `json:"created,omitempty"`  // "j": unix seconds
+}
+
+// contactKey turns an Account ID into its 33-byte key.
+func contactKey(id string) (string, error) {
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != 33 || b[0] != 0x05 {
+		return "", fmt.Errorf("contact %q: want an Account ID (66 hex digits starting 05)", id)
+	}
+	return string(b), nil
+}
+
+func readContact(key string, c Dict) Contact {
+	out := Contact{ID: hex.EncodeToString([]byte(key))}
+	out.Name, _ = c["n"].(string)
+	out.Nickname, _ = c["N"].(string)
+	out.Approved = c["a"] == int64(1)
+	out.ApprovedMe = c["A"] == int64(1)
+	out.Blocked = c["b"] == int64(1)
+	out.Created, _ = c["j"].(int64)
+	return out
+}
+
+// ListContacts lists the contacts of a contacts config's data, by ID.
+func ListContacts(d Dict) []Contact {
+	all, _ := d["c"].(Dict)
+	var out []Contact
+	for k, v := range all {
+		if c, ok := v.(Dict); ok && len(k) == 33 {
+			out = append(out, readContact(k, c))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// GetContact finds one contact.
+func GetContact(d Dict, id string) (Contact, bool) {
+	k, err := contactKey(strings.ToLower(id))
+	if err != nil {
+		return Contact{}, false
+	}
+	all, _ := d["c"].(Dict)
+	c, ok := all[k].(Dict)
+	if !ok {
+		return Contact{ID: strings.ToLower(id)}, false
+	}
+	return readContact(k, c), true
+}
+
+// SetContact writes a contact, keeping what this package does not know of
+// it. The name is always written (even empty), which keeps the contact's
+// dict from being pruned.
+func SetContact(d Dict, c Contact) error {
+	k, err := contactKey(strings.ToLower(c.ID))
+	if err != nil {
+		return err
+	}
+	if err := checkName("name", c.Name); err != nil {
+		return err
+	}
+	if err := checkName("nickname", c.Nickname); err != nil {
+		return err
+	}
+	all, ok := d["c"].(Dict)
+	if !ok {
+		all = Dict{}
+		d["c"] = all
+	}
+	info, ok := all[k].(Dict)
+	if !ok {
+		info = Dict{}
+		all[k] = info
+	}
+	info["n"] = c.Name
+	setString(info, "N", c.Nickname)
+	setFlag(info, "a", c.Approved)
+	setFlag(info, "A", c.ApprovedMe)
+	setFlag(info, "b", c.Blocked)
+	if c.Created > 0 {
+		info["j"] = c.Created
+	} else {
+		delete(info, "j")
+	}
+	return nil
+}
+
+// DeleteContact removes a contact.
+func DeleteContact(d Dict, id string) {
+	k, err := contactKey(strings.ToLower(id))
+	if err != nil {
+		return
+	}
+	if all, ok := d["c"].(Dict); ok {
+		delete(all, k)
+	}
+}
