@@ -34,6 +34,14 @@ func encodeContent(content Content, syncTarget string) ([]byte, error) {
 		}
 		return sessionpb.Pad(b), nil
 	}
+	if content.Approval {
+		b, err := proto.Marshal(&sessionpb.Content{MessageRequestResponse: &sessionpb.MessageRequestResponse{IsApproved: proto.Bool(true)},
+			SigTimestamp: proto.Uint64(uint64(content.SentAt))})
+		if err != nil {
+			return nil, err
+		}
+		return sessionpb.Pad(b), nil
+	}
 	dm := &sessionpb.DataMessage{Timestamp: proto.Uint64(uint64(content.SentAt))}
 	if content.Text != "" {
 		dm.Body = proto.String(content.Text)
@@ -100,6 +108,7 @@ func decodeContent(plain []byte, m *Message) string {
 		m.Unsend = &Unsend{Timestamp: int64(c.UnsendRequest.GetTimestamp()), Author: c.UnsendRequest.GetAuthor()}
 	case c.MessageRequestResponse != nil:
 		m.Kind = KindMessageRequestResponse
+		m.Data = json.RawMessage(fmt.Sprintf(`{"is_approved":%t}`, c.MessageRequestResponse.GetIsApproved()))
 	case c.DataExtractionNotification != nil:
 		m.Kind = KindDataExtraction
 	default:

@@ -23,7 +23,13 @@ type Content struct {
 	Attachments []Attachment `json:"attachments,omitempty"`
 	// Unsend, if set, makes this an UnsendRequest (unsend.go), not text.
 	Unsend *Unsend `json:"unsend,omitempty"`
+	// Approval makes this a MessageRequestResponse accepting the
+	// recipient's request (requests.go), not text.
+	Approval bool `json:"approval,omitempty"`
 }
+
+// isText tells what the user wrote from control messages.
+func (c *Content) isText() bool { return c.Kind == "" && c.Unsend == nil && !c.Approval }
 
 // SendResult is what Send did.
 type SendResult struct {
@@ -77,15 +83,19 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 	if err != nil {
 		return nil, err
 	}
-	if me := c.AccountID(); content.Kind == "" && me != to {
+	me := c.AccountID()
+	if content.isText() && me != to {
 		if sync, err := c.storeContent(ctx, me, me.Key, content, to.String()); err != nil {
 			c.log.Warn().Err(err).Msg("the sync copy for this account's other devices was not stored")
 		} else {
 			out.Synced, out.SyncHash = true, sync.Hash
 		}
 	}
-	if content.Kind == "" && content.Unsend == nil {
+	if content.isText() {
 		c.remember(ctx, sentRecord{Hash: out.Hash, To: to.String(), SentAt: content.SentAt, SyncHash: out.SyncHash})
+		if me != to {
+			c.approve(ctx, to)
+		}
 	}
 	c.log.Info().Str("hash", out.Hash).Str("to", to.String()[:10]).Int("stored", out.Stored).Msg("message sent")
 	return out, nil
@@ -149,6 +159,10 @@ type Message struct {
 	// Unsend is set on an UnsendRequest (Kind "unsend"): which message its
 	// author took back.
 	Unsend *Unsend `json:"unsend,omitempty"`
+	// Request marks a message request: text from an account that is not
+	// an approved contact (requests.go). It is held until accepted.
+	Request bool `json:"request,omitempty"`
+	blocked bool
 }
 
 // Rejected is a stored message that failed decryption or its signature.
@@ -179,6 +193,8 @@ type Fetched struct {
 	// Unsent are the hashes of messages their authors took back
 	// (unsend.go): left out of Messages, deleted from this account's swarm.
 	Unsent []string
+	// Blocked counts the messages from blocked accounts, left out.
+	Blocked int
 
 	c       *Client
 	st      *state // the state as it will be once committed
@@ -281,6 +297,13 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	}
 	for _, r := range f.Rejected {
 		c.log.Warn().Str("hash", r.Hash).Str("reason", r.Reason).Msg("message rejected")
+	}
+	if now := c.cfg.Now().UnixMilli(); now >= st.ConfigCheck {
+		var contacts *AccountConfig
+		st.ConfigCheck, contacts = c.keepConfigs(ctx)
+		if contacts != nil {
+			st.setContacts(contacts)
+		}
 	}
 	c.afterFetch(ctx, f)
 	return f, nil

@@ -26,6 +26,14 @@ type state struct {
 	// author and time). Oldest first, at most maxSent and maxSeen.
 	Sent     []sentRecord `json:"sent,omitempty"`
 	Received []recvRecord `json:"received,omitempty"`
+	// Contacts caches the contacts config (requests.go): Account ID ->
+	// contactApproved | contactBlocked, at most maxContacts.
+	Contacts map[string]uint8 `json:"contacts,omitempty"`
+	// Requests are the message requests held until accepted or declined,
+	// oldest first, at most maxRequests.
+	Requests []Message `json:"requests,omitempty"`
+	// ConfigCheck is when the configs next need a look (config.go), unix ms.
+	ConfigCheck int64 `json:"config_check,omitempty"`
 }
 
 type sentRecord struct {
@@ -75,7 +83,8 @@ func loadState(path string) (*state, error) {
 
 func (s *state) clone() *state {
 	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet),
-		Sent: slices.Clone(s.Sent), Received: slices.Clone(s.Received)}
+		Sent: slices.Clone(s.Sent), Received: slices.Clone(s.Received), Contacts: maps.Clone(s.Contacts),
+		Requests: slices.Clone(s.Requests), ConfigCheck: s.ConfigCheck}
 	for k, m := range s.LastHashes {
 		out.LastHashes[k] = maps.Clone(m)
 	}

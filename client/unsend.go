@@ -196,6 +196,7 @@ func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
 		}
 	}
 	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return m.SyncTarget != "" && mine[m.Hash] })
+	c.settleRequests(ctx, f)
 	for _, m := range f.Messages {
 		if m.Kind == "" {
 			f.st.Received = append(f.st.Received, recvRecord{Hash: m.Hash, From: m.From, SentAt: m.SentAt})
@@ -225,12 +226,19 @@ func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
 	}
 }
 
-// trim keeps the newest maxSent sent and maxSeen received records.
+// trim keeps the newest maxSent sent and maxSeen received records and
+// maxRequests requests, and bounds the contacts cache.
 func (s *state) trim() {
 	if len(s.Sent) > maxSent {
 		s.Sent = slices.Clone(s.Sent[len(s.Sent)-maxSent:])
 	}
 	if len(s.Received) > maxSeen {
 		s.Received = slices.Clone(s.Received[len(s.Received)-maxSeen:])
+	}
+	if len(s.Requests) > maxRequests {
+		s.Requests = slices.Clone(s.Requests[len(s.Requests)-maxRequests:])
+	}
+	if len(s.Contacts) > maxContacts {
+		s.Contacts = nil // a cache: read again from the swarm
 	}
 }

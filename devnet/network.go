@@ -80,6 +80,9 @@ type Config struct {
 	// FileExpiry is how long the file server keeps a file; default 1 hour
 	// (mainnet: 3 weeks).
 	FileExpiry time.Duration
+	// NodeNow is the in-process nodes' clock; nil means time.Now (tests
+	// move it to expire messages without waiting).
+	NodeNow func() time.Time
 	// ServerNow is the file and community servers' clock; nil means
 	// time.Now (tests move it to expire files without waiting).
 	ServerNow func() time.Time
@@ -485,6 +488,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
+		Now: nw.cfg.NodeNow,
 	}
 	// A node compares its replica with a swarm member every 10 s, and
 	// drops expired messages as often; beyond 200 nodes both slow in
