@@ -80,7 +80,8 @@ func startClient(c *cli.Context, name string, statePath string) (*client.Client,
 	if !e.Keys.HasPhrase() {
 		return nil, nil, usagef("%q is not a Session account", name)
 	}
-	cl, err := client.New(client.Config{Keys: e.Keys, Ledger: lc, StatePath: statePath, Logger: logger(c)})
+	// A device: its fetches look after the account's configs too.
+	cl, err := client.New(client.Config{Keys: e.Keys, Ledger: lc, StatePath: statePath, Logger: logger(c), KeepConfigs: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -193,6 +194,7 @@ func fetchCommand() *cli.Command {
 			&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose messages to fetch"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep fetching every second until interrupted"},
 			&cli.StringFlag{Name: "save-dir", Usage: "download, decrypt and save attachments in `DIR`"},
+			&cli.BoolFlag{Name: "requests", Usage: "also list every message request held (messages from accounts that are not contacts)"},
 			ledgerURLFlag, jsonFlag,
 		},
 		Action: fetch,
@@ -253,7 +255,17 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 		return clientError(err)
 	}
 	defer f.Abort() // no-op once committed
-	msgs, rejected := f.Messages, f.Rejected
+	// Message requests (strangers' messages) are held, not shown: a line
+	// per sender says so; --requests lists every one held.
+	var msgs, requests []client.Message
+	for _, m := range f.Messages {
+		if m.Request {
+			requests = append(requests, m)
+		} else {
+			msgs = append(msgs, m)
+		}
+	}
+	rejected := f.Rejected
 	if dir := c.String("save-dir"); dir != "" && len(msgs) > 0 {
 		if err := saveAttachments(ctx, c, cl, dir, msgs); err != nil {
 			return err
@@ -267,9 +279,17 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 			Messages []client.Message  `json:"messages"`
 			Rejected []client.Rejected `json:"rejected,omitempty"`
 			Unsent   []string          `json:"unsent,omitempty"`
-		}{msgs, rejected, f.Unsent}
+			Requests []client.Message  `json:"requests,omitempty"`
+			Blocked  int               `json:"blocked,omitempty"`
+		}{msgs, rejected, f.Unsent, requests, f.Blocked}
+		if c.Bool("requests") {
+			out.Requests = f.Held
+			if out.Requests == nil {
+				out.Requests = []client.Message{}
+			}
+		}
 		if c.Bool("follow") {
-			if len(msgs) > 0 || len(rejected) > 0 {
+			if len(msgs) > 0 || len(rejected) > 0 || len(requests) > 0 {
 				printJSONLine(c.App.Writer, out)
 			}
 		} else if err := printJSON(c.App.Writer, out); err != nil {
@@ -317,9 +337,31 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 		for _, r := range rejected {
 			fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, escapeText(r.Reason))
 		}
-		if len(msgs) == 0 && len(f.Unsent) == 0 && !c.Bool("follow") {
+		from := map[string]int{}
+		var order []string
+		for _, m := range requests {
+			if from[m.From] == 0 {
+				order = append(order, m.From)
+			}
+			from[m.From]++
+		}
+		for _, id := range order {
+			who := nameOr(senders, id)
+			fmt.Fprintf(c.App.Writer, "message request from %s: %s held ('sessionctl request accept %s --as %s' accepts it; 'fetch --requests' shows it)\n",
+				senderLabel(senders, id), plural(from[id], "message"), who, name)
+		}
+		if f.Blocked > 0 {
+			fmt.Fprintf(c.App.Writer, "dropped %s from blocked accounts\n", plural(f.Blocked, "message"))
+		}
+		if len(msgs) == 0 && len(f.Unsent) == 0 && len(requests) == 0 && f.Blocked == 0 && !c.Bool("follow") && !c.Bool("requests") {
 			fmt.Fprintln(c.App.Writer, "no new messages")
 		}
+	}
+	if c.Bool("requests") && !c.Bool("json") {
+		if len(f.Held) == 0 {
+			fmt.Fprintln(c.App.Writer, "no message requests")
+		}
+		printMessages(c, f.Held, "request ")
 	}
 	return f.Commit()
 }
@@ -623,16 +665,26 @@ func unsend(c *cli.Context) error {
 // clientAs starts the client of --as NAME, with its state, for a command
 // that acts as it; done closes it.
 func clientAs(c *cli.Context) (*client.Client, context.Context, func(), error) {
+	cl, _, ctx, done, err := clientAndLedgerAs(c)
+	return cl, ctx, done, err
+}
+
+// clientAndLedgerAs is clientAs with the ledger client too (which resolves
+// session names).
+func clientAndLedgerAs(c *cli.Context) (*client.Client, *ledgerrpc.Client, context.Context, func(), error) {
 	name := c.String("as")
 	if name == "" {
-		return nil, nil, nil, usagef("%s needs --as NAME", c.Command.Name)
+		return nil, nil, nil, nil, usagef("%s needs --as NAME", c.Command.FullName())
 	}
-	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	if err := identity.ValidName(name); err != nil {
+		return nil, nil, nil, nil, usageError(err)
+	}
+	cl, lc, err := startClient(c, name, clientStatePath(c, name))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	return cl, ctx, func() { cancel(); cl.Close() }, nil
+	return cl, lc, ctx, func() { cancel(); cl.Close() }, nil
 }
 
 func deleteAllCommand() *cli.Command {

@@ -56,6 +56,11 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// KeepConfigs makes every fetch look after the account's configs, as
+	// a Session app does on each poll (config.go): push a merge, extend a
+	// config past half its life. A user's device sets it; load generators
+	// and tools that only move messages leave it off.
+	KeepConfigs bool
 }
 
 // errGuard marks a request the guard did not take.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sessionctl/sessionctl/configmsg"
@@ -260,49 +261,54 @@ func (c *Client) pushConfig(ctx context.Context, kind configmsg.Kind, m *configm
 // keptConfigs are the configs a device keeps alive.
 var keptConfigs = []configmsg.Kind{configmsg.UserProfile, configmsg.Contacts}
 
-// configCheckEvery bounds how long a device goes without looking at its
-// configs' lifetimes.
-const configCheckEvery = time.Hour
-
-// keepConfigs is what an online device does for its configs: it pushes a
-// merge it had to make and extends a config that has used half its
-// lifetime. It returns when they next need a look (unix ms) and the
-// contacts it read (nil if none).
-func (c *Client) keepConfigs(ctx context.Context) (next int64, contacts *AccountConfig) {
-	now := c.cfg.Now().UnixMilli()
-	next = now + configCheckEvery.Milliseconds()
-	for _, kind := range keptConfigs {
-		cfg, err := c.LoadConfig(ctx, kind)
-		if err != nil {
-			c.log.Warn().Err(err).Str("config", kind.Domain).Msg("config not checked")
-			next = now
-			continue
-		}
+// keepConfigs is what an online device does for its configs on each
+// poll, for each config at once: it pushes a merge it had to make, and
+// extends a config that has used half its lifetime. It returns the
+// contacts it read (nil if they could not be read).
+func (c *Client) keepConfigs(ctx context.Context) (contacts *AccountConfig) {
+	read := make([]*AccountConfig, len(keptConfigs))
+	var wg sync.WaitGroup
+	for i, kind := range keptConfigs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			read[i] = c.keepConfig(ctx, kind)
+		}()
+	}
+	wg.Wait()
+	for i, kind := range keptConfigs {
 		if kind == configmsg.Contacts {
-			contacts = cfg
-		}
-		switch {
-		case cfg.Message == nil:
-		case cfg.Used == "":
-			// A merge: push it, so every device settles on it.
-			var out ConfigPush
-			if err := c.pushConfig(ctx, kind, cfg.Message.Edit(), cfg.Hashes, 0, &out); err != nil {
-				c.log.Warn().Err(err).Str("config", kind.Domain).Msg("the merged config was not pushed")
-			}
-		case cfg.Expiry-now < cfg.TTL/2:
-			exp := now + cfg.TTL
-			if err := c.extend(ctx, cfg.Used, exp); err != nil {
-				c.log.Warn().Err(err).Str("config", kind.Domain).Msg("the config was not extended")
-				next = now
-				continue
-			}
-			c.log.Info().Str("config", kind.Domain).Str("hash", cfg.Used).Time("until", time.UnixMilli(exp)).Msg("config extended")
-			next = min(next, now+cfg.TTL/2)
-		default:
-			next = min(next, cfg.Expiry-cfg.TTL/2)
+			contacts = read[i]
 		}
 	}
-	return next, contacts
+	return contacts
+}
+
+func (c *Client) keepConfig(ctx context.Context, kind configmsg.Kind) *AccountConfig {
+	cfg, err := c.LoadConfig(ctx, kind)
+	if err != nil {
+		c.log.Warn().Err(err).Str("config", kind.Domain).Msg("config not checked")
+		return nil
+	}
+	now := c.cfg.Now().UnixMilli()
+	switch {
+	case cfg.Message == nil:
+	case cfg.Used == "":
+		// A merge: push it, so every device settles on it.
+		var out ConfigPush
+		if err := c.pushConfig(ctx, kind, cfg.Message.Edit(), cfg.Hashes, 0, &out); err != nil {
+			c.log.Warn().Err(err).Str("config", kind.Domain).Msg("the merged config was not pushed")
+		}
+	case cfg.Expiry-now < cfg.TTL/2:
+		exp := now + cfg.TTL
+		if err := c.extend(ctx, cfg.Used, exp); err != nil {
+			c.log.Warn().Err(err).Str("config", kind.Domain).Msg("the config was not extended")
+			break
+		}
+		cfg.Expiry = exp
+		c.log.Info().Str("config", kind.Domain).Str("hash", cfg.Used).Time("until", time.UnixMilli(exp)).Msg("config extended")
+	}
+	return cfg
 }
 
 // extend extends a message of this account's swarm to expiry, signed.

@@ -120,6 +120,8 @@ func (c *Client) settleRequests(ctx context.Context, f *Fetched) {
 		}
 	}
 	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return m.blocked })
+	f.st.trim()
+	f.Held = slices.Clone(f.st.Requests)
 	for _, from := range approvedMe {
 		_, cfg, err := c.editContact(ctx, from, 0, func(ct *configmsg.Contact) { ct.ApprovedMe = true })
 		if err != nil {

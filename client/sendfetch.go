@@ -195,6 +195,9 @@ type Fetched struct {
 	Unsent []string
 	// Blocked counts the messages from blocked accounts, left out.
 	Blocked int
+	// Held are all the message requests held once committed, these
+	// included (requests.go).
+	Held []Message
 
 	c       *Client
 	st      *state // the state as it will be once committed
@@ -298,10 +301,8 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	for _, r := range f.Rejected {
 		c.log.Warn().Str("hash", r.Hash).Str("reason", r.Reason).Msg("message rejected")
 	}
-	if now := c.cfg.Now().UnixMilli(); now >= st.ConfigCheck {
-		var contacts *AccountConfig
-		st.ConfigCheck, contacts = c.keepConfigs(ctx)
-		if contacts != nil {
+	if c.cfg.KeepConfigs {
+		if contacts := c.keepConfigs(ctx); contacts != nil {
 			st.setContacts(contacts)
 		}
 	}

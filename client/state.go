@@ -32,8 +32,6 @@ type state struct {
 	// Requests are the message requests held until accepted or declined,
 	// oldest first, at most maxRequests.
 	Requests []Message `json:"requests,omitempty"`
-	// ConfigCheck is when the configs next need a look (config.go), unix ms.
-	ConfigCheck int64 `json:"config_check,omitempty"`
 }
 
 type sentRecord struct {
@@ -84,7 +82,7 @@ func loadState(path string) (*state, error) {
 func (s *state) clone() *state {
 	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet),
 		Sent: slices.Clone(s.Sent), Received: slices.Clone(s.Received), Contacts: maps.Clone(s.Contacts),
-		Requests: slices.Clone(s.Requests), ConfigCheck: s.ConfigCheck}
+		Requests: slices.Clone(s.Requests)}
 	for k, m := range s.LastHashes {
 		out.LastHashes[k] = maps.Clone(m)
 	}

@@ -438,6 +438,9 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("fund %s: %w", p.To, err)
 		}
 	}
+	if !d.resumed {
+		d.introduceClients(ctx)
+	}
 	if d.cfg.Traffic {
 		d.startTraffic()
 	}

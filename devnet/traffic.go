@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 )
 
@@ -52,4 +53,53 @@ func (d *Devnet) startTraffic() {
 			}
 		}
 	}()
+}
+
+// introduceClients makes the devnet's clients contacts of one another, in
+// each one's contacts config, when the devnet is made: they are the cast
+// of its demos and know each other, so their messages arrive as usual. An
+// identity made later ('id new') is a stranger to them: its first message
+// is a message request. A failure is logged: the clients then see each
+// other's first messages as requests.
+func (d *Devnet) introduceClients(ctx context.Context) {
+	names := d.st.Clients
+	if len(names) < 2 {
+		return
+	}
+	log := d.cfg.Logs("devnet")
+	lc := ledgerrpc.NewClient(d.Network.LedgerURL(), "")
+	errs := make(chan error, len(names))
+	for _, n := range names {
+		go func() {
+			errs <- func() error {
+				c, err := client.New(client.Config{Keys: ClientKeys(d.st.Seed, n), Ledger: lc, Logger: log})
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				if err := c.Start(ctx); err != nil {
+					return err
+				}
+				_, _, err = c.UpdateConfig(ctx, configmsg.Contacts, 0, func(dict configmsg.Dict) error {
+					for _, other := range names {
+						if other == n {
+							continue
+						}
+						ct := configmsg.Contact{ID: ClientKeys(d.st.Seed, other).AccountID().String(), Name: other,
+							Approved: true, ApprovedMe: true, Created: time.Now().Unix()}
+						if err := configmsg.SetContact(dict, ct); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				return err
+			}()
+		}()
+	}
+	for range names {
+		if err := <-errs; err != nil {
+			log.Warn().Err(err).Msg("the clients were not introduced: their first messages to each other are message requests")
+		}
+	}
 }
