@@ -15,7 +15,6 @@ import (
 // The account's configs (profile, contacts) and its message requests: the
 // commands over client/config.go and client/requests.go.
 
-
 var configTTLFlag = &cli.DurationFlag{Name: "ttl", Usage: "how long the config lives in the swarm unless a device extends it (`DURATION`, 10s to 720h; a workshop shortens it to watch one expire)",
 	Value: client.ConfigTTL}
 
