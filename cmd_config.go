@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -65,6 +66,20 @@ func profileSet(c *cli.Context) error {
 	return printPush(c, push, fmt.Sprintf("%s's display name is %q", c.String("as"), name))
 }
 
+// actAs runs do as the client of --as NAME, for a command that takes no
+// arguments.
+func actAs(c *cli.Context, do func(*client.Client, context.Context) error) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	cl, ctx, done, err := clientAs(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return do(cl, ctx)
+}
+
 // checkTTL checks --ttl before any network work.
 func checkTTL(c *cli.Context) error {
 	if ttl := c.Duration("ttl"); ttl < storagerpc.MinTTL || ttl > client.ConfigTTL {
@@ -91,46 +106,40 @@ func printPush(c *cli.Context, push *client.ConfigPush, what string) error {
 }
 
 func profileShow(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	cl, ctx, done, err := clientAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	cfg, err := cl.LoadConfig(ctx, configmsg.UserProfile)
-	if err != nil {
-		return clientError(err)
-	}
-	p := configmsg.ReadProfile(cfg.Data())
-	if c.Bool("json") {
-		out := struct {
-			configmsg.Profile
-			Seqno     int64 `json:"seqno"`
-			ExpiresAt int64 `json:"expires_at,omitempty"`
-			Found     bool  `json:"found"`
-		}{Profile: p, Found: cfg.Message != nil, ExpiresAt: cfg.Expiry}
-		if cfg.Message != nil {
-			out.Seqno = cfg.Message.Seqno()
+	return actAs(c, func(cl *client.Client, ctx context.Context) error {
+		cfg, err := cl.LoadConfig(ctx, configmsg.UserProfile)
+		if err != nil {
+			return clientError(err)
 		}
-		return printJSON(c.App.Writer, out)
-	}
-	if cfg.Message == nil {
-		fmt.Fprintf(c.App.Writer, "%s's swarm holds no profile: never set, or it expired with no device online to extend it\n", c.String("as"))
+		p := configmsg.ReadProfile(cfg.Data())
+		if c.Bool("json") {
+			out := struct {
+				configmsg.Profile
+				Seqno     int64 `json:"seqno"`
+				ExpiresAt int64 `json:"expires_at,omitempty"`
+				Found     bool  `json:"found"`
+			}{Profile: p, Found: cfg.Message != nil, ExpiresAt: cfg.Expiry}
+			if cfg.Message != nil {
+				out.Seqno = cfg.Message.Seqno()
+			}
+			return printJSON(c.App.Writer, out)
+		}
+		if cfg.Message == nil {
+			fmt.Fprintf(c.App.Writer, "%s's swarm holds no profile: never set, or it expired with no device online to extend it\n", c.String("as"))
+			return nil
+		}
+		name := p.Name
+		if name == "" {
+			name = "(none)"
+		}
+		fmt.Fprintf(c.App.Writer, "display name: %s\n", escapeText(name))
+		fmt.Fprintf(c.App.Writer, "seqno:        %d", cfg.Message.Seqno())
+		if cfg.Expiry > 0 {
+			fmt.Fprintf(c.App.Writer, ", expires %s", time.UnixMilli(cfg.Expiry).Format("2006-01-02 15:04:05"))
+		}
+		fmt.Fprintln(c.App.Writer)
 		return nil
-	}
-	name := p.Name
-	if name == "" {
-		name = "(none)"
-	}
-	fmt.Fprintf(c.App.Writer, "display name: %s\n", escapeText(name))
-	fmt.Fprintf(c.App.Writer, "seqno:        %d", cfg.Message.Seqno())
-	if cfg.Expiry > 0 {
-		fmt.Fprintf(c.App.Writer, ", expires %s", time.UnixMilli(cfg.Expiry).Format("2006-01-02 15:04:05"))
-	}
-	fmt.Fprintln(c.App.Writer)
-	return nil
+	})
 }
 
 func contactsCommand() *cli.Command {
@@ -196,46 +205,40 @@ func contactEdit(c *cli.Context, change func(*cli.Context, *configmsg.Contact)) 
 }
 
 func contactsList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	cl, ctx, done, err := clientAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	cfg, err := cl.LoadConfig(ctx, configmsg.Contacts)
-	if err != nil {
-		return clientError(err)
-	}
-	all := configmsg.ListContacts(cfg.Data())
-	if c.Bool("json") {
-		if all == nil {
-			all = []configmsg.Contact{}
+	return actAs(c, func(cl *client.Client, ctx context.Context) error {
+		cfg, err := cl.LoadConfig(ctx, configmsg.Contacts)
+		if err != nil {
+			return clientError(err)
 		}
-		return printJSON(c.App.Writer, all)
-	}
-	if len(all) == 0 {
-		fmt.Fprintf(c.App.Writer, "%s has no contacts\n", c.String("as"))
-		return nil
-	}
-	names := senderNames(c)
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTACT\tNICKNAME\tAPPROVED\tAPPROVED YOU\tBLOCKED")
-	yes := func(b bool) string {
-		if b {
-			return "yes"
+		all := configmsg.ListContacts(cfg.Data())
+		if c.Bool("json") {
+			if all == nil {
+				all = []configmsg.Contact{}
+			}
+			return printJSON(c.App.Writer, all)
 		}
-		return "-"
-	}
-	for _, ct := range all {
-		nick := ct.Nickname
-		if nick == "" {
-			nick = "-"
+		if len(all) == 0 {
+			fmt.Fprintf(c.App.Writer, "%s has no contacts\n", c.String("as"))
+			return nil
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", nameOr(names, ct.ID), escapeText(nick), yes(ct.Approved), yes(ct.ApprovedMe), yes(ct.Blocked))
-	}
-	return tw.Flush()
+		names := senderNames(c)
+		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CONTACT\tNICKNAME\tAPPROVED\tAPPROVED YOU\tBLOCKED")
+		yes := func(b bool) string {
+			if b {
+				return "yes"
+			}
+			return "-"
+		}
+		for _, ct := range all {
+			nick := ct.Nickname
+			if nick == "" {
+				nick = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", nameOr(names, ct.ID), escapeText(nick), yes(ct.Approved), yes(ct.ApprovedMe), yes(ct.Blocked))
+		}
+		return tw.Flush()
+	})
 }
 
 func requestCommand() *cli.Command {
@@ -276,19 +279,13 @@ func senderLabel(names map[string]string, id string) string {
 }
 
 func requestList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	cl, ctx, done, err := clientAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	held, err := cl.Requests(ctx)
-	if err != nil {
-		return err
-	}
-	return printRequests(c, held)
+	return actAs(c, func(cl *client.Client, ctx context.Context) error {
+		held, err := cl.Requests(ctx)
+		if err != nil {
+			return err
+		}
+		return printRequests(c, held)
+	})
 }
 
 func printRequests(c *cli.Context, held []client.Message) error {

@@ -297,10 +297,7 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 		}
 	} else {
 		for _, m := range msgs {
-			from := m.From
-			if n, ok := senders[m.From]; ok {
-				from = n + " (" + m.From[:12] + "...)"
-			}
+			from := senderLabel(senders, m.From)
 			text := m.Text
 			for _, a := range m.Attachments {
 				text += fmt.Sprintf(" [attachment %s, %d bytes]", a.Name, a.Size)
@@ -318,11 +315,7 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 				text = "[" + strings.ReplaceAll(m.Kind, "_", " ") + "]"
 			}
 			if m.SyncTarget != "" {
-				to := m.SyncTarget
-				if n, ok := senders[to]; ok {
-					to = n + " (" + to[:12] + "...)"
-				}
-				from = "you (another device) to " + to
+				from = "you (another device) to " + senderLabel(senders, m.SyncTarget)
 			}
 			// What the sender wrote is shown escaped: a newline cannot
 			// forge a second message, nor an escape sequence reach the
@@ -698,21 +691,15 @@ func deleteAllCommand() *cli.Command {
 }
 
 func deleteAll(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	cl, ctx, done, err := clientAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	n, err := cl.DeleteAll(ctx)
-	if err != nil {
-		return clientError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]int{"deleted": n})
-	}
-	fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", plural(n, "message"), c.String("as"))
-	return nil
+	return actAs(c, func(cl *client.Client, ctx context.Context) error {
+		n, err := cl.DeleteAll(ctx)
+		if err != nil {
+			return clientError(err)
+		}
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, map[string]int{"deleted": n})
+		}
+		fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", plural(n, "message"), c.String("as"))
+		return nil
+	})
 }

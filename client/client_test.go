@@ -36,7 +36,14 @@ func newKeys(t testing.TB) *identity.Keys {
 
 func startClient(t testing.TB, nw *devnet.Network, k *identity.Keys, statePath string) *client.Client {
 	t.Helper()
-	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), ""), StatePath: statePath})
+	return startConfigured(t, nw, client.Config{Keys: k, StatePath: statePath})
+}
+
+// startConfigured starts a client of nw's ledger, closed when t ends.
+func startConfigured(t testing.TB, nw *devnet.Network, cfg client.Config) *client.Client {
+	t.Helper()
+	cfg.Ledger = ledgerrpc.NewClient(nw.LedgerURL(), "")
+	c, err := client.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,22 +12,13 @@ import (
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/devnet/devnettest"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 )
 
 // startDevice starts a client as a user's device: its fetches look after
 // the account's configs.
 func startDevice(t testing.TB, nw *devnet.Network, k *identity.Keys, statePath string, now func() time.Time) *client.Client {
 	t.Helper()
-	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), ""), StatePath: statePath, Now: now, KeepConfigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return startConfigured(t, nw, client.Config{Keys: k, StatePath: statePath, Now: now, KeepConfigs: true})
 }
 
 func profileName(t *testing.T, c *client.Client) string {
