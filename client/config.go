@@ -9,8 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/sessionctl/sessionctl/configmsg"
+	"github.com/sessionctl/sessionctl/sessionpb"
 	"github.com/sessionctl/sessionctl/storagerpc"
+	"google.golang.org/protobuf/proto"
 )
 
 // Config messages, as Session clients keep them (libsession-util's
@@ -111,24 +114,9 @@ func (c *Client) LoadConfig(ctx context.Context, kind configmsg.Kind) (*AccountC
 	out := &AccountConfig{Kind: kind}
 	var plains [][]byte
 	var from []storagerpc.Message
-	seed := c.cfg.Keys.Ed25519.Seed()
 	for _, m := range msgs {
-		data, err := base64.StdEncoding.DecodeString(m.Data)
-		if err != nil {
-			out.Skipped = append(out.Skipped, m.Hash+": not base64")
-			continue
-		}
-		plain, err := configmsg.Decrypt(data, seed, kind.Domain)
-		if err != nil {
-			out.Skipped = append(out.Skipped, m.Hash+": "+err.Error())
-			continue
-		}
-		plain = unpadConfig(plain)
-		if len(plain) == 0 || plain[0] != 'd' {
-			why := "empty"
-			if len(plain) > 0 {
-				why = fmt.Sprintf("a message of type %q (compressed or in parts), which this client does not read", plain[0])
-			}
+		plain, why := c.openConfig(m.Data, kind)
+		if why != "" {
 			out.Skipped = append(out.Skipped, m.Hash+": "+why)
 			continue
 		}
@@ -174,12 +162,88 @@ func (c *Client) LoadConfig(ctx context.Context, kind configmsg.Kind) (*AccountC
 	return out, nil
 }
 
-// unpadConfig strips the leading zero bytes of padding.
-func unpadConfig(b []byte) []byte {
-	for len(b) > 0 && b[0] == 0 {
-		b = b[1:]
+// maxConfigSize bounds a config message once decompressed.
+const maxConfigSize = 1 << 20
+
+// zstdDecoder decompresses 'z' config messages (shared: a decoder is made
+// once; DecodeAll is safe for concurrent use).
+var zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxConfigSize))
+
+// kindOfConfig names a config kind as a SharedConfigMessage does.
+var kindOfConfig = map[string]sessionpb.SharedConfigMessage_Kind{
+	configmsg.UserProfile.Domain:       sessionpb.SharedConfigMessage_USER_PROFILE,
+	configmsg.Contacts.Domain:          sessionpb.SharedConfigMessage_CONTACTS,
+	configmsg.ConvoInfoVolatile.Domain: sessionpb.SharedConfigMessage_CONVO_INFO_VOLATILE,
+	configmsg.UserGroups.Domain:        sessionpb.SharedConfigMessage_USER_GROUPS,
+}
+
+// openConfig opens one stored config message as libsession-util reads
+// them (src/config/base.cpp, protos.cpp): sealed with the config key, or
+// that wrapped in a SharedConfigMessage sealed by the account for itself
+// (older pushes); padded with leading zeros; compressed with zstd when it
+// starts 'z'. It says why when it cannot.
+func (c *Client) openConfig(b64 string, kind configmsg.Kind) ([]byte, string) {
+	data, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, "not base64"
 	}
-	return b
+	seed := c.cfg.Keys.Ed25519.Seed()
+	plain, err := configmsg.Decrypt(data, seed, kind.Domain)
+	if err != nil {
+		inner, why := c.unwrapConfig(data, kind)
+		if why != "" {
+			return nil, err.Error() + "; nor is it a wrapped config: " + why
+		}
+		if plain, err = configmsg.Decrypt(inner, seed, kind.Domain); err != nil {
+			return nil, "wrapped: " + err.Error()
+		}
+	}
+	for len(plain) > 0 && plain[0] == 0 {
+		plain = plain[1:]
+	}
+	if len(plain) > 0 && plain[0] == 'z' {
+		if plain, err = zstdDecoder.DecodeAll(plain[1:], nil); err != nil {
+			return nil, "compressed, and does not decompress: " + err.Error()
+		}
+	}
+	switch {
+	case len(plain) == 0:
+		return nil, "empty"
+	case plain[0] == 'm':
+		return nil, "a message in parts, which this client does not read (nor does libsession-util yet)"
+	case plain[0] != 'd':
+		return nil, fmt.Sprintf("a message of type %q, which this client does not read", plain[0])
+	}
+	return plain, ""
+}
+
+// unwrapConfig takes a config out of the protobuf wrapping of older
+// pushes: a WebSocketMessage, an Envelope, content sealed by this account
+// for itself, a Content with a SharedConfigMessage of the kind.
+func (c *Client) unwrapConfig(data []byte, kind configmsg.Kind) ([]byte, string) {
+	env, err := sessionpb.Unwrap(data)
+	if err != nil {
+		return nil, err.Error()
+	}
+	plain, sender, err := Decrypt(c.cfg.Keys, env.Content)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if !sender.Equal(c.cfg.Keys.Ed25519Public()) {
+		return nil, "sealed by another account"
+	}
+	var content sessionpb.Content
+	if err := proto.Unmarshal(sessionpb.Unpad(plain), &content); err != nil {
+		return nil, "the content is not a Session message: " + err.Error()
+	}
+	sc := content.GetSharedConfigMessage()
+	if sc == nil {
+		return nil, "no SharedConfigMessage in it"
+	}
+	if sc.GetKind() != kindOfConfig[kind.Domain] {
+		return nil, fmt.Sprintf("a %v config, not %s", sc.GetKind(), kind.Domain)
+	}
+	return sc.GetData(), ""
 }
 
 // UpdateConfig changes one config of this account: it reads it, applies

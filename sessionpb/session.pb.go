@@ -202,6 +202,68 @@ func (Content_ExpirationType) EnumDescriptor() ([]byte, []int) {
 	return file_session_proto_rawDescGZIP(), []int{4, 0}
 }
 
+type SharedConfigMessage_Kind int32
+
+const (
+	SharedConfigMessage_USER_PROFILE        SharedConfigMessage_Kind = 1
+	SharedConfigMessage_CONTACTS            SharedConfigMessage_Kind = 2
+	SharedConfigMessage_CONVO_INFO_VOLATILE SharedConfigMessage_Kind = 3
+	SharedConfigMessage_USER_GROUPS         SharedConfigMessage_Kind = 4
+)
+
+// Enum value maps for SharedConfigMessage_Kind.
+var (
+	SharedConfigMessage_Kind_name = map[int32]string{
+		1: "USER_PROFILE",
+		2: "CONTACTS",
+		3: "CONVO_INFO_VOLATILE",
+		4: "USER_GROUPS",
+	}
+	SharedConfigMessage_Kind_value = map[string]int32{
+		"USER_PROFILE":        1,
+		"CONTACTS":            2,
+		"CONVO_INFO_VOLATILE": 3,
+		"USER_GROUPS":         4,
+	}
+)
+
+func (x SharedConfigMessage_Kind) Enum() *SharedConfigMessage_Kind {
+	p := new(SharedConfigMessage_Kind)
+	*p = x
+	return p
+}
+
+func (x SharedConfigMessage_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SharedConfigMessage_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_session_proto_enumTypes[3].Descriptor()
+}
+
+func (SharedConfigMessage_Kind) Type() protoreflect.EnumType {
+	return &file_session_proto_enumTypes[3]
+}
+
+func (x SharedConfigMessage_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *SharedConfigMessage_Kind) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = SharedConfigMessage_Kind(num)
+	return nil
+}
+
+// Deprecated: Use SharedConfigMessage_Kind.Descriptor instead.
+func (SharedConfigMessage_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{5, 0}
+}
+
 type TypingMessage_Action int32
 
 const (
@@ -232,11 +294,11 @@ func (x TypingMessage_Action) String() string {
 }
 
 func (TypingMessage_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[3].Descriptor()
+	return file_session_proto_enumTypes[4].Descriptor()
 }
 
 func (TypingMessage_Action) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[3]
+	return &file_session_proto_enumTypes[4]
 }
 
 func (x TypingMessage_Action) Number() protoreflect.EnumNumber {
@@ -255,7 +317,7 @@ func (x *TypingMessage_Action) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TypingMessage_Action.Descriptor instead.
 func (TypingMessage_Action) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{5, 0}
+	return file_session_proto_rawDescGZIP(), []int{6, 0}
 }
 
 type DataExtractionNotification_Type int32
@@ -288,11 +350,11 @@ func (x DataExtractionNotification_Type) String() string {
 }
 
 func (DataExtractionNotification_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[4].Descriptor()
+	return file_session_proto_enumTypes[5].Descriptor()
 }
 
 func (DataExtractionNotification_Type) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[4]
+	return &file_session_proto_enumTypes[5]
 }
 
 func (x DataExtractionNotification_Type) Number() protoreflect.EnumNumber {
@@ -311,7 +373,7 @@ func (x *DataExtractionNotification_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use DataExtractionNotification_Type.Descriptor instead.
 func (DataExtractionNotification_Type) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{8, 0}
+	return file_session_proto_rawDescGZIP(), []int{9, 0}
 }
 
 type ReceiptMessage_Type int32
@@ -344,11 +406,11 @@ func (x ReceiptMessage_Type) String() string {
 }
 
 func (ReceiptMessage_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[5].Descriptor()
+	return file_session_proto_enumTypes[6].Descriptor()
 }
 
 func (ReceiptMessage_Type) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[5]
+	return &file_session_proto_enumTypes[6]
 }
 
 func (x ReceiptMessage_Type) Number() protoreflect.EnumNumber {
@@ -367,7 +429,7 @@ func (x *ReceiptMessage_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ReceiptMessage_Type.Descriptor instead.
 func (ReceiptMessage_Type) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{9, 0}
+	return file_session_proto_rawDescGZIP(), []int{10, 0}
 }
 
 type AttachmentPointer_Flags int32
@@ -397,11 +459,11 @@ func (x AttachmentPointer_Flags) String() string {
 }
 
 func (AttachmentPointer_Flags) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[6].Descriptor()
+	return file_session_proto_enumTypes[7].Descriptor()
 }
 
 func (AttachmentPointer_Flags) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[6]
+	return &file_session_proto_enumTypes[7]
 }
 
 func (x AttachmentPointer_Flags) Number() protoreflect.EnumNumber {
@@ -420,7 +482,7 @@ func (x *AttachmentPointer_Flags) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use AttachmentPointer_Flags.Descriptor instead.
 func (AttachmentPointer_Flags) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{11, 0}
+	return file_session_proto_rawDescGZIP(), []int{12, 0}
 }
 
 type DataMessage_Flags int32
@@ -450,11 +512,11 @@ func (x DataMessage_Flags) String() string {
 }
 
 func (DataMessage_Flags) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[7].Descriptor()
+	return file_session_proto_enumTypes[8].Descriptor()
 }
 
 func (DataMessage_Flags) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[7]
+	return &file_session_proto_enumTypes[8]
 }
 
 func (x DataMessage_Flags) Number() protoreflect.EnumNumber {
@@ -473,7 +535,7 @@ func (x *DataMessage_Flags) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use DataMessage_Flags.Descriptor instead.
 func (DataMessage_Flags) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12, 0}
+	return file_session_proto_rawDescGZIP(), []int{13, 0}
 }
 
 type DataMessage_Reaction_Action int32
@@ -506,11 +568,11 @@ func (x DataMessage_Reaction_Action) String() string {
 }
 
 func (DataMessage_Reaction_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[8].Descriptor()
+	return file_session_proto_enumTypes[9].Descriptor()
 }
 
 func (DataMessage_Reaction_Action) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[8]
+	return &file_session_proto_enumTypes[9]
 }
 
 func (x DataMessage_Reaction_Action) Number() protoreflect.EnumNumber {
@@ -529,7 +591,7 @@ func (x *DataMessage_Reaction_Action) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use DataMessage_Reaction_Action.Descriptor instead.
 func (DataMessage_Reaction_Action) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12, 2, 0}
+	return file_session_proto_rawDescGZIP(), []int{13, 2, 0}
 }
 
 // What a swarm stores for a one-to-one message: a WebSocketMessage whose
@@ -841,6 +903,7 @@ type Content struct {
 	MessageRequestResponse     *MessageRequestResponse     `protobuf:"bytes,10,opt,name=messageRequestResponse" json:"messageRequestResponse,omitempty"`
 	ExpirationType             *Content_ExpirationType     `protobuf:"varint,12,opt,name=expirationType,enum=signalservice.Content_ExpirationType" json:"expirationType,omitempty"`
 	ExpirationTimer            *uint32                     `protobuf:"varint,13,opt,name=expirationTimer" json:"expirationTimer,omitempty"`
+	SharedConfigMessage        *SharedConfigMessage        `protobuf:"bytes,11,opt,name=sharedConfigMessage" json:"sharedConfigMessage,omitempty"`
 	SigTimestamp               *uint64                     `protobuf:"varint,15,opt,name=sigTimestamp" json:"sigTimestamp,omitempty"`
 	unknownFields              protoimpl.UnknownFields
 	sizeCache                  protoimpl.SizeCache
@@ -932,11 +995,82 @@ func (x *Content) GetExpirationTimer() uint32 {
 	return 0
 }
 
+func (x *Content) GetSharedConfigMessage() *SharedConfigMessage {
+	if x != nil {
+		return x.SharedConfigMessage
+	}
+	return nil
+}
+
 func (x *Content) GetSigTimestamp() uint64 {
 	if x != nil && x.SigTimestamp != nil {
 		return *x.SigTimestamp
 	}
 	return 0
+}
+
+// SharedConfigMessage wraps a config message the way libsession-util's
+// older pushes did (src/config/protos.cpp): inside a Content, sealed by
+// the account for itself, in an Envelope and a WebSocketMessage. Readers
+// take both that and the bare config message.
+type SharedConfigMessage struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Kind          *SharedConfigMessage_Kind `protobuf:"varint,1,req,name=kind,enum=signalservice.SharedConfigMessage_Kind" json:"kind,omitempty"`
+	Seqno         *int64                    `protobuf:"varint,2,req,name=seqno" json:"seqno,omitempty"`
+	Data          []byte                    `protobuf:"bytes,3,req,name=data" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharedConfigMessage) Reset() {
+	*x = SharedConfigMessage{}
+	mi := &file_session_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharedConfigMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharedConfigMessage) ProtoMessage() {}
+
+func (x *SharedConfigMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharedConfigMessage.ProtoReflect.Descriptor instead.
+func (*SharedConfigMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SharedConfigMessage) GetKind() SharedConfigMessage_Kind {
+	if x != nil && x.Kind != nil {
+		return *x.Kind
+	}
+	return SharedConfigMessage_USER_PROFILE
+}
+
+func (x *SharedConfigMessage) GetSeqno() int64 {
+	if x != nil && x.Seqno != nil {
+		return *x.Seqno
+	}
+	return 0
+}
+
+func (x *SharedConfigMessage) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
 }
 
 type TypingMessage struct {
@@ -949,7 +1083,7 @@ type TypingMessage struct {
 
 func (x *TypingMessage) Reset() {
 	*x = TypingMessage{}
-	mi := &file_session_proto_msgTypes[5]
+	mi := &file_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1095,7 @@ func (x *TypingMessage) String() string {
 func (*TypingMessage) ProtoMessage() {}
 
 func (x *TypingMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[5]
+	mi := &file_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1108,7 @@ func (x *TypingMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypingMessage.ProtoReflect.Descriptor instead.
 func (*TypingMessage) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{5}
+	return file_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TypingMessage) GetTimestamp() uint64 {
@@ -1001,7 +1135,7 @@ type UnsendRequest struct {
 
 func (x *UnsendRequest) Reset() {
 	*x = UnsendRequest{}
-	mi := &file_session_proto_msgTypes[6]
+	mi := &file_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1147,7 @@ func (x *UnsendRequest) String() string {
 func (*UnsendRequest) ProtoMessage() {}
 
 func (x *UnsendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[6]
+	mi := &file_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1160,7 @@ func (x *UnsendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsendRequest.ProtoReflect.Descriptor instead.
 func (*UnsendRequest) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{6}
+	return file_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UnsendRequest) GetTimestamp() uint64 {
@@ -1054,7 +1188,7 @@ type MessageRequestResponse struct {
 
 func (x *MessageRequestResponse) Reset() {
 	*x = MessageRequestResponse{}
-	mi := &file_session_proto_msgTypes[7]
+	mi := &file_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1200,7 @@ func (x *MessageRequestResponse) String() string {
 func (*MessageRequestResponse) ProtoMessage() {}
 
 func (x *MessageRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[7]
+	mi := &file_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1213,7 @@ func (x *MessageRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRequestResponse.ProtoReflect.Descriptor instead.
 func (*MessageRequestResponse) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{7}
+	return file_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MessageRequestResponse) GetIsApproved() bool {
@@ -1113,7 +1247,7 @@ type DataExtractionNotification struct {
 
 func (x *DataExtractionNotification) Reset() {
 	*x = DataExtractionNotification{}
-	mi := &file_session_proto_msgTypes[8]
+	mi := &file_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +1259,7 @@ func (x *DataExtractionNotification) String() string {
 func (*DataExtractionNotification) ProtoMessage() {}
 
 func (x *DataExtractionNotification) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[8]
+	mi := &file_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +1272,7 @@ func (x *DataExtractionNotification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataExtractionNotification.ProtoReflect.Descriptor instead.
 func (*DataExtractionNotification) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{8}
+	return file_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DataExtractionNotification) GetType() DataExtractionNotification_Type {
@@ -1165,7 +1299,7 @@ type ReceiptMessage struct {
 
 func (x *ReceiptMessage) Reset() {
 	*x = ReceiptMessage{}
-	mi := &file_session_proto_msgTypes[9]
+	mi := &file_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1311,7 @@ func (x *ReceiptMessage) String() string {
 func (*ReceiptMessage) ProtoMessage() {}
 
 func (x *ReceiptMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[9]
+	mi := &file_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1324,7 @@ func (x *ReceiptMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptMessage.ProtoReflect.Descriptor instead.
 func (*ReceiptMessage) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{9}
+	return file_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReceiptMessage) GetType() ReceiptMessage_Type {
@@ -1218,7 +1352,7 @@ type LokiProfile struct {
 
 func (x *LokiProfile) Reset() {
 	*x = LokiProfile{}
-	mi := &file_session_proto_msgTypes[10]
+	mi := &file_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1364,7 @@ func (x *LokiProfile) String() string {
 func (*LokiProfile) ProtoMessage() {}
 
 func (x *LokiProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[10]
+	mi := &file_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1377,7 @@ func (x *LokiProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LokiProfile.ProtoReflect.Descriptor instead.
 func (*LokiProfile) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{10}
+	return file_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LokiProfile) GetDisplayName() string {
@@ -1287,7 +1421,7 @@ type AttachmentPointer struct {
 
 func (x *AttachmentPointer) Reset() {
 	*x = AttachmentPointer{}
-	mi := &file_session_proto_msgTypes[11]
+	mi := &file_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1433,7 @@ func (x *AttachmentPointer) String() string {
 func (*AttachmentPointer) ProtoMessage() {}
 
 func (x *AttachmentPointer) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[11]
+	mi := &file_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1446,7 @@ func (x *AttachmentPointer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentPointer.ProtoReflect.Descriptor instead.
 func (*AttachmentPointer) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{11}
+	return file_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AttachmentPointer) GetId() uint64 {
@@ -1422,7 +1556,7 @@ type DataMessage struct {
 
 func (x *DataMessage) Reset() {
 	*x = DataMessage{}
-	mi := &file_session_proto_msgTypes[12]
+	mi := &file_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1568,7 @@ func (x *DataMessage) String() string {
 func (*DataMessage) ProtoMessage() {}
 
 func (x *DataMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[12]
+	mi := &file_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1581,7 @@ func (x *DataMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage.ProtoReflect.Descriptor instead.
 func (*DataMessage) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12}
+	return file_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DataMessage) GetBody() string {
@@ -1551,7 +1685,7 @@ type SessionctlPayload struct {
 
 func (x *SessionctlPayload) Reset() {
 	*x = SessionctlPayload{}
-	mi := &file_session_proto_msgTypes[13]
+	mi := &file_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1697,7 @@ func (x *SessionctlPayload) String() string {
 func (*SessionctlPayload) ProtoMessage() {}
 
 func (x *SessionctlPayload) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[13]
+	mi := &file_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1710,7 @@ func (x *SessionctlPayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionctlPayload.ProtoReflect.Descriptor instead.
 func (*SessionctlPayload) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13}
+	return file_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SessionctlPayload) GetKind() string {
@@ -1605,7 +1739,7 @@ type DataMessage_Quote struct {
 
 func (x *DataMessage_Quote) Reset() {
 	*x = DataMessage_Quote{}
-	mi := &file_session_proto_msgTypes[14]
+	mi := &file_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1751,7 @@ func (x *DataMessage_Quote) String() string {
 func (*DataMessage_Quote) ProtoMessage() {}
 
 func (x *DataMessage_Quote) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[14]
+	mi := &file_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1764,7 @@ func (x *DataMessage_Quote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage_Quote.ProtoReflect.Descriptor instead.
 func (*DataMessage_Quote) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12, 0}
+	return file_session_proto_rawDescGZIP(), []int{13, 0}
 }
 
 func (x *DataMessage_Quote) GetId() uint64 {
@@ -1672,7 +1806,7 @@ type DataMessage_Preview struct {
 
 func (x *DataMessage_Preview) Reset() {
 	*x = DataMessage_Preview{}
-	mi := &file_session_proto_msgTypes[15]
+	mi := &file_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1818,7 @@ func (x *DataMessage_Preview) String() string {
 func (*DataMessage_Preview) ProtoMessage() {}
 
 func (x *DataMessage_Preview) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[15]
+	mi := &file_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1831,7 @@ func (x *DataMessage_Preview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage_Preview.ProtoReflect.Descriptor instead.
 func (*DataMessage_Preview) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12, 1}
+	return file_session_proto_rawDescGZIP(), []int{13, 1}
 }
 
 func (x *DataMessage_Preview) GetUrl() string {
@@ -1733,7 +1867,7 @@ type DataMessage_Reaction struct {
 
 func (x *DataMessage_Reaction) Reset() {
 	*x = DataMessage_Reaction{}
-	mi := &file_session_proto_msgTypes[16]
+	mi := &file_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +1879,7 @@ func (x *DataMessage_Reaction) String() string {
 func (*DataMessage_Reaction) ProtoMessage() {}
 
 func (x *DataMessage_Reaction) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[16]
+	mi := &file_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +1892,7 @@ func (x *DataMessage_Reaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage_Reaction.ProtoReflect.Descriptor instead.
 func (*DataMessage_Reaction) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12, 2}
+	return file_session_proto_rawDescGZIP(), []int{13, 2}
 }
 
 func (x *DataMessage_Reaction) GetId() uint64 {
@@ -1799,7 +1933,7 @@ type DataMessage_OpenGroupInvitation struct {
 
 func (x *DataMessage_OpenGroupInvitation) Reset() {
 	*x = DataMessage_OpenGroupInvitation{}
-	mi := &file_session_proto_msgTypes[17]
+	mi := &file_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1945,7 @@ func (x *DataMessage_OpenGroupInvitation) String() string {
 func (*DataMessage_OpenGroupInvitation) ProtoMessage() {}
 
 func (x *DataMessage_OpenGroupInvitation) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[17]
+	mi := &file_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1958,7 @@ func (x *DataMessage_OpenGroupInvitation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage_OpenGroupInvitation.ProtoReflect.Descriptor instead.
 func (*DataMessage_OpenGroupInvitation) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12, 3}
+	return file_session_proto_rawDescGZIP(), []int{13, 3}
 }
 
 func (x *DataMessage_OpenGroupInvitation) GetUrl() string {
@@ -1853,7 +1987,7 @@ type DataMessage_Quote_QuotedAttachment struct {
 
 func (x *DataMessage_Quote_QuotedAttachment) Reset() {
 	*x = DataMessage_Quote_QuotedAttachment{}
-	mi := &file_session_proto_msgTypes[18]
+	mi := &file_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +1999,7 @@ func (x *DataMessage_Quote_QuotedAttachment) String() string {
 func (*DataMessage_Quote_QuotedAttachment) ProtoMessage() {}
 
 func (x *DataMessage_Quote_QuotedAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[18]
+	mi := &file_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2012,7 @@ func (x *DataMessage_Quote_QuotedAttachment) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use DataMessage_Quote_QuotedAttachment.ProtoReflect.Descriptor instead.
 func (*DataMessage_Quote_QuotedAttachment) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12, 0, 0}
+	return file_session_proto_rawDescGZIP(), []int{13, 0, 0}
 }
 
 func (x *DataMessage_Quote_QuotedAttachment) GetContentType() string {
@@ -1944,7 +2078,7 @@ const file_session_proto_rawDesc = "" +
 	" \x01(\x04R\x0fserverTimestamp\"5\n" +
 	"\x04Type\x12\x13\n" +
 	"\x0fSESSION_MESSAGE\x10\x06\x12\x18\n" +
-	"\x14CLOSED_GROUP_MESSAGE\x10\a\"\xca\x05\n" +
+	"\x14CLOSED_GROUP_MESSAGE\x10\a\"\xa0\x06\n" +
 	"\aContent\x12<\n" +
 	"\vdataMessage\x18\x01 \x01(\v2\x1a.signalservice.DataMessageR\vdataMessage\x12E\n" +
 	"\x0ereceiptMessage\x18\x05 \x01(\v2\x1d.signalservice.ReceiptMessageR\x0ereceiptMessage\x12B\n" +
@@ -1954,12 +2088,22 @@ const file_session_proto_rawDesc = "" +
 	"\x16messageRequestResponse\x18\n" +
 	" \x01(\v2%.signalservice.MessageRequestResponseR\x16messageRequestResponse\x12M\n" +
 	"\x0eexpirationType\x18\f \x01(\x0e2%.signalservice.Content.ExpirationTypeR\x0eexpirationType\x12(\n" +
-	"\x0fexpirationTimer\x18\r \x01(\rR\x0fexpirationTimer\x12\"\n" +
+	"\x0fexpirationTimer\x18\r \x01(\rR\x0fexpirationTimer\x12T\n" +
+	"\x13sharedConfigMessage\x18\v \x01(\v2\".signalservice.SharedConfigMessageR\x13sharedConfigMessage\x12\"\n" +
 	"\fsigTimestamp\x18\x0f \x01(\x04R\fsigTimestamp\"K\n" +
 	"\x0eExpirationType\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x15\n" +
 	"\x11DELETE_AFTER_READ\x10\x01\x12\x15\n" +
-	"\x11DELETE_AFTER_SEND\x10\x02\"\x8e\x01\n" +
+	"\x11DELETE_AFTER_SEND\x10\x02\"\xce\x01\n" +
+	"\x13SharedConfigMessage\x12;\n" +
+	"\x04kind\x18\x01 \x02(\x0e2'.signalservice.SharedConfigMessage.KindR\x04kind\x12\x14\n" +
+	"\x05seqno\x18\x02 \x02(\x03R\x05seqno\x12\x12\n" +
+	"\x04data\x18\x03 \x02(\fR\x04data\"P\n" +
+	"\x04Kind\x12\x10\n" +
+	"\fUSER_PROFILE\x10\x01\x12\f\n" +
+	"\bCONTACTS\x10\x02\x12\x17\n" +
+	"\x13CONVO_INFO_VOLATILE\x10\x03\x12\x0f\n" +
+	"\vUSER_GROUPS\x10\x04\"\x8e\x01\n" +
 	"\rTypingMessage\x12\x1c\n" +
 	"\ttimestamp\x18\x01 \x02(\x04R\ttimestamp\x12;\n" +
 	"\x06action\x18\x02 \x02(\x0e2#.signalservice.TypingMessage.ActionR\x06action\"\"\n" +
@@ -2076,70 +2220,74 @@ func file_session_proto_rawDescGZIP() []byte {
 	return file_session_proto_rawDescData
 }
 
-var file_session_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_session_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_session_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_session_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_session_proto_goTypes = []any{
 	(WebSocketMessage_Type)(0),                 // 0: signalservice.WebSocketMessage.Type
 	(Envelope_Type)(0),                         // 1: signalservice.Envelope.Type
 	(Content_ExpirationType)(0),                // 2: signalservice.Content.ExpirationType
-	(TypingMessage_Action)(0),                  // 3: signalservice.TypingMessage.Action
-	(DataExtractionNotification_Type)(0),       // 4: signalservice.DataExtractionNotification.Type
-	(ReceiptMessage_Type)(0),                   // 5: signalservice.ReceiptMessage.Type
-	(AttachmentPointer_Flags)(0),               // 6: signalservice.AttachmentPointer.Flags
-	(DataMessage_Flags)(0),                     // 7: signalservice.DataMessage.Flags
-	(DataMessage_Reaction_Action)(0),           // 8: signalservice.DataMessage.Reaction.Action
-	(*WebSocketRequestMessage)(nil),            // 9: signalservice.WebSocketRequestMessage
-	(*WebSocketResponseMessage)(nil),           // 10: signalservice.WebSocketResponseMessage
-	(*WebSocketMessage)(nil),                   // 11: signalservice.WebSocketMessage
-	(*Envelope)(nil),                           // 12: signalservice.Envelope
-	(*Content)(nil),                            // 13: signalservice.Content
-	(*TypingMessage)(nil),                      // 14: signalservice.TypingMessage
-	(*UnsendRequest)(nil),                      // 15: signalservice.UnsendRequest
-	(*MessageRequestResponse)(nil),             // 16: signalservice.MessageRequestResponse
-	(*DataExtractionNotification)(nil),         // 17: signalservice.DataExtractionNotification
-	(*ReceiptMessage)(nil),                     // 18: signalservice.ReceiptMessage
-	(*LokiProfile)(nil),                        // 19: signalservice.LokiProfile
-	(*AttachmentPointer)(nil),                  // 20: signalservice.AttachmentPointer
-	(*DataMessage)(nil),                        // 21: signalservice.DataMessage
-	(*SessionctlPayload)(nil),                  // 22: signalservice.SessionctlPayload
-	(*DataMessage_Quote)(nil),                  // 23: signalservice.DataMessage.Quote
-	(*DataMessage_Preview)(nil),                // 24: signalservice.DataMessage.Preview
-	(*DataMessage_Reaction)(nil),               // 25: signalservice.DataMessage.Reaction
-	(*DataMessage_OpenGroupInvitation)(nil),    // 26: signalservice.DataMessage.OpenGroupInvitation
-	(*DataMessage_Quote_QuotedAttachment)(nil), // 27: signalservice.DataMessage.Quote.QuotedAttachment
+	(SharedConfigMessage_Kind)(0),              // 3: signalservice.SharedConfigMessage.Kind
+	(TypingMessage_Action)(0),                  // 4: signalservice.TypingMessage.Action
+	(DataExtractionNotification_Type)(0),       // 5: signalservice.DataExtractionNotification.Type
+	(ReceiptMessage_Type)(0),                   // 6: signalservice.ReceiptMessage.Type
+	(AttachmentPointer_Flags)(0),               // 7: signalservice.AttachmentPointer.Flags
+	(DataMessage_Flags)(0),                     // 8: signalservice.DataMessage.Flags
+	(DataMessage_Reaction_Action)(0),           // 9: signalservice.DataMessage.Reaction.Action
+	(*WebSocketRequestMessage)(nil),            // 10: signalservice.WebSocketRequestMessage
+	(*WebSocketResponseMessage)(nil),           // 11: signalservice.WebSocketResponseMessage
+	(*WebSocketMessage)(nil),                   // 12: signalservice.WebSocketMessage
+	(*Envelope)(nil),                           // 13: signalservice.Envelope
+	(*Content)(nil),                            // 14: signalservice.Content
+	(*SharedConfigMessage)(nil),                // 15: signalservice.SharedConfigMessage
+	(*TypingMessage)(nil),                      // 16: signalservice.TypingMessage
+	(*UnsendRequest)(nil),                      // 17: signalservice.UnsendRequest
+	(*MessageRequestResponse)(nil),             // 18: signalservice.MessageRequestResponse
+	(*DataExtractionNotification)(nil),         // 19: signalservice.DataExtractionNotification
+	(*ReceiptMessage)(nil),                     // 20: signalservice.ReceiptMessage
+	(*LokiProfile)(nil),                        // 21: signalservice.LokiProfile
+	(*AttachmentPointer)(nil),                  // 22: signalservice.AttachmentPointer
+	(*DataMessage)(nil),                        // 23: signalservice.DataMessage
+	(*SessionctlPayload)(nil),                  // 24: signalservice.SessionctlPayload
+	(*DataMessage_Quote)(nil),                  // 25: signalservice.DataMessage.Quote
+	(*DataMessage_Preview)(nil),                // 26: signalservice.DataMessage.Preview
+	(*DataMessage_Reaction)(nil),               // 27: signalservice.DataMessage.Reaction
+	(*DataMessage_OpenGroupInvitation)(nil),    // 28: signalservice.DataMessage.OpenGroupInvitation
+	(*DataMessage_Quote_QuotedAttachment)(nil), // 29: signalservice.DataMessage.Quote.QuotedAttachment
 }
 var file_session_proto_depIdxs = []int32{
 	0,  // 0: signalservice.WebSocketMessage.type:type_name -> signalservice.WebSocketMessage.Type
-	9,  // 1: signalservice.WebSocketMessage.request:type_name -> signalservice.WebSocketRequestMessage
-	10, // 2: signalservice.WebSocketMessage.response:type_name -> signalservice.WebSocketResponseMessage
+	10, // 1: signalservice.WebSocketMessage.request:type_name -> signalservice.WebSocketRequestMessage
+	11, // 2: signalservice.WebSocketMessage.response:type_name -> signalservice.WebSocketResponseMessage
 	1,  // 3: signalservice.Envelope.type:type_name -> signalservice.Envelope.Type
-	21, // 4: signalservice.Content.dataMessage:type_name -> signalservice.DataMessage
-	18, // 5: signalservice.Content.receiptMessage:type_name -> signalservice.ReceiptMessage
-	14, // 6: signalservice.Content.typingMessage:type_name -> signalservice.TypingMessage
-	17, // 7: signalservice.Content.dataExtractionNotification:type_name -> signalservice.DataExtractionNotification
-	15, // 8: signalservice.Content.unsendRequest:type_name -> signalservice.UnsendRequest
-	16, // 9: signalservice.Content.messageRequestResponse:type_name -> signalservice.MessageRequestResponse
+	23, // 4: signalservice.Content.dataMessage:type_name -> signalservice.DataMessage
+	20, // 5: signalservice.Content.receiptMessage:type_name -> signalservice.ReceiptMessage
+	16, // 6: signalservice.Content.typingMessage:type_name -> signalservice.TypingMessage
+	19, // 7: signalservice.Content.dataExtractionNotification:type_name -> signalservice.DataExtractionNotification
+	17, // 8: signalservice.Content.unsendRequest:type_name -> signalservice.UnsendRequest
+	18, // 9: signalservice.Content.messageRequestResponse:type_name -> signalservice.MessageRequestResponse
 	2,  // 10: signalservice.Content.expirationType:type_name -> signalservice.Content.ExpirationType
-	3,  // 11: signalservice.TypingMessage.action:type_name -> signalservice.TypingMessage.Action
-	19, // 12: signalservice.MessageRequestResponse.profile:type_name -> signalservice.LokiProfile
-	4,  // 13: signalservice.DataExtractionNotification.type:type_name -> signalservice.DataExtractionNotification.Type
-	5,  // 14: signalservice.ReceiptMessage.type:type_name -> signalservice.ReceiptMessage.Type
-	20, // 15: signalservice.DataMessage.attachments:type_name -> signalservice.AttachmentPointer
-	23, // 16: signalservice.DataMessage.quote:type_name -> signalservice.DataMessage.Quote
-	24, // 17: signalservice.DataMessage.preview:type_name -> signalservice.DataMessage.Preview
-	25, // 18: signalservice.DataMessage.reaction:type_name -> signalservice.DataMessage.Reaction
-	19, // 19: signalservice.DataMessage.profile:type_name -> signalservice.LokiProfile
-	26, // 20: signalservice.DataMessage.openGroupInvitation:type_name -> signalservice.DataMessage.OpenGroupInvitation
-	22, // 21: signalservice.DataMessage.sessionctl:type_name -> signalservice.SessionctlPayload
-	27, // 22: signalservice.DataMessage.Quote.attachments:type_name -> signalservice.DataMessage.Quote.QuotedAttachment
-	20, // 23: signalservice.DataMessage.Preview.image:type_name -> signalservice.AttachmentPointer
-	8,  // 24: signalservice.DataMessage.Reaction.action:type_name -> signalservice.DataMessage.Reaction.Action
-	20, // 25: signalservice.DataMessage.Quote.QuotedAttachment.thumbnail:type_name -> signalservice.AttachmentPointer
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	15, // 11: signalservice.Content.sharedConfigMessage:type_name -> signalservice.SharedConfigMessage
+	3,  // 12: signalservice.SharedConfigMessage.kind:type_name -> signalservice.SharedConfigMessage.Kind
+	4,  // 13: signalservice.TypingMessage.action:type_name -> signalservice.TypingMessage.Action
+	21, // 14: signalservice.MessageRequestResponse.profile:type_name -> signalservice.LokiProfile
+	5,  // 15: signalservice.DataExtractionNotification.type:type_name -> signalservice.DataExtractionNotification.Type
+	6,  // 16: signalservice.ReceiptMessage.type:type_name -> signalservice.ReceiptMessage.Type
+	22, // 17: signalservice.DataMessage.attachments:type_name -> signalservice.AttachmentPointer
+	25, // 18: signalservice.DataMessage.quote:type_name -> signalservice.DataMessage.Quote
+	26, // 19: signalservice.DataMessage.preview:type_name -> signalservice.DataMessage.Preview
+	27, // 20: signalservice.DataMessage.reaction:type_name -> signalservice.DataMessage.Reaction
+	21, // 21: signalservice.DataMessage.profile:type_name -> signalservice.LokiProfile
+	28, // 22: signalservice.DataMessage.openGroupInvitation:type_name -> signalservice.DataMessage.OpenGroupInvitation
+	24, // 23: signalservice.DataMessage.sessionctl:type_name -> signalservice.SessionctlPayload
+	29, // 24: signalservice.DataMessage.Quote.attachments:type_name -> signalservice.DataMessage.Quote.QuotedAttachment
+	22, // 25: signalservice.DataMessage.Preview.image:type_name -> signalservice.AttachmentPointer
+	9,  // 26: signalservice.DataMessage.Reaction.action:type_name -> signalservice.DataMessage.Reaction.Action
+	22, // 27: signalservice.DataMessage.Quote.QuotedAttachment.thumbnail:type_name -> signalservice.AttachmentPointer
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_session_proto_init() }
@@ -2152,8 +2300,8 @@ func file_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_session_proto_rawDesc), len(file_session_proto_rawDesc)),
-			NumEnums:      9,
-			NumMessages:   19,
+			NumEnums:      10,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
