@@ -78,6 +78,8 @@ func benchRun(c *cli.Context) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ready\t%.0f ms\t(bare libp2p hosts: %.0f ms, %.2f×)\n", r.ReadyMS, r.BareMS, r.ReadyRatio)
 	fmt.Fprintf(tw, "onion round trip\t%.2f ms\t(direct: %.2f ms, %.2f×)\n", r.OnionMS, r.DirectMS, r.OnionRatio)
+	fmt.Fprintf(tw, "onion crypto\t%.2f ms\t(a request's layers built and peeled, one core; %d requests a send: at most %.0f sends/s on %d CPUs)\n",
+		r.OnionCryptoMS, 3, r.CryptoCeiling, r.CPUs)
 	fmt.Fprintf(tw, "per node\t%.2f MB RSS\t%.1f open files\n", r.RSSMBNode, r.FilesNode)
 	tw.Flush()
 	fmt.Fprintln(w)
