@@ -84,8 +84,8 @@ type Report struct {
 	OnionCryptoMS float64 `json:"onion_crypto_ms"`
 	CryptoCeiling float64 `json:"onion_crypto_ceiling_sends_per_sec"`
 	RSSMBNode     float64 `json:"rss_mb_per_node"`
-	FilesNode  float64 `json:"open_files_per_node"`
-	Goals      []Goal  `json:"goals"`
+	FilesNode     float64 `json:"open_files_per_node"`
+	Goals         []Goal  `json:"goals"`
 }
 
 // Level is one load level: Clients sending and fetching at once.
