@@ -250,6 +250,19 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 		c.mu.Unlock()
 	}
 	f := &Fetched{c: c, st: st, release: release}
+	// The configs are looked after while the inbox is read.
+	var contacts chan *AccountConfig
+	if c.cfg.KeepConfigs {
+		contacts = make(chan *AccountConfig, 1)
+		go func() { contacts <- c.keepConfigs(ctx) }()
+	}
+	fail := func(err error) (*Fetched, error) {
+		f.Abort()
+		if contacts != nil {
+			<-contacts
+		}
+		return nil, err
+	}
 	me := c.AccountID()
 	dest := ""
 	for page := 0; page < 100; page++ {
@@ -272,14 +285,12 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 			at = dest
 		}
 		if err != nil {
-			f.Abort()
-			return nil, err
+			return fail(err)
 		}
 		dest = at
 		var res storagerpc.RetrieveResult
 		if err := resp.Decode(&res); err != nil {
-			f.Abort()
-			return nil, fmt.Errorf("retrieve: %w", err)
+			return fail(fmt.Errorf("retrieve: %w", err))
 		}
 		for _, m := range res.Messages {
 			st.setLastHash(dest, 0, m.Hash)
@@ -301,9 +312,9 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	for _, r := range f.Rejected {
 		c.log.Warn().Str("hash", r.Hash).Str("reason", r.Reason).Msg("message rejected")
 	}
-	if c.cfg.KeepConfigs {
-		if contacts := c.keepConfigs(ctx); contacts != nil {
-			st.setContacts(contacts)
+	if contacts != nil {
+		if cfg := <-contacts; cfg != nil {
+			st.setContacts(cfg)
 		}
 	}
 	c.afterFetch(ctx, f)
