@@ -230,3 +230,39 @@ func TestConfigKeepAlive(t *testing.T) {
 		t.Fatalf("carol's profile, never extended, reads %q at day 31", got)
 	}
 }
+
+// TestRequestAcceptedElsewhere: a request one device holds is shown there
+// once another device of the account accepts it; one blocked elsewhere is
+// dropped.
+func TestRequestAcceptedElsewhere(t *testing.T) {
+	nw := devnettest.Start(t, devnet.Config{Nodes: 5})
+	ctx := context.Background()
+	bobK, daveK, eveK := newKeys(t), newKeys(t), newKeys(t)
+	laptop := startDevice(t, nw, bobK, "", nil)
+	phone := startDevice(t, nw, bobK, "", nil)
+	dave, eve := startClient(t, nw, daveK, ""), startClient(t, nw, eveK, "")
+	if _, err := dave.Send(ctx, bobK.AccountID(), "hi from dave"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eve.Send(ctx, bobK.AccountID(), "hi from eve"); err != nil {
+		t.Fatal(err)
+	}
+	for _, dev := range []*client.Client{laptop, phone} {
+		if msgs, _, err := dev.Fetch(ctx); err != nil || len(msgs) != 2 || !msgs[0].Request || !msgs[1].Request {
+			t.Fatalf("two requests: %+v, %v", msgs, err)
+		}
+	}
+	if _, err := laptop.AcceptRequest(ctx, daveK.AccountID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := laptop.DeclineRequest(ctx, eveK.AccountID(), true); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := phone.Fetch(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "hi from dave" || msgs[0].Request {
+		t.Fatalf("the phone after the laptop accepted dave and blocked eve: %+v, %v", msgs, err)
+	}
+	if held, _ := phone.Requests(ctx); len(held) != 0 {
+		t.Fatalf("the phone still holds %+v", held)
+	}
+}

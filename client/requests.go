@@ -120,6 +120,7 @@ func (c *Client) settleRequests(ctx context.Context, f *Fetched) {
 		}
 	}
 	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return m.blocked })
+	c.releaseHeld(f)
 	f.st.trim()
 	f.Held = slices.Clone(f.st.Requests)
 	for _, from := range approvedMe {
@@ -130,6 +131,27 @@ func (c *Client) settleRequests(ctx context.Context, f *Fetched) {
 		}
 		f.st.setContacts(cfg)
 	}
+}
+
+// releaseHeld settles the requests held from before by what the contacts
+// now say (another device may have accepted or blocked their senders):
+// those from approved accounts are shown now, those from blocked ones
+// dropped.
+func (c *Client) releaseHeld(f *Fetched) {
+	var keep []Message
+	for _, m := range f.st.Requests {
+		switch fl := f.st.Contacts[m.From]; {
+		case fl&contactBlocked != 0:
+		case fl&contactApproved != 0:
+			if !slices.ContainsFunc(f.Messages, func(n Message) bool { return n.Hash == m.Hash }) {
+				m.Request = false
+				f.Messages = append(f.Messages, m)
+			}
+		default:
+			keep = append(keep, m)
+		}
+	}
+	f.st.Requests = keep
 }
 
 // editContact changes one contact in the contacts config (making it, with
@@ -157,21 +179,9 @@ func (c *Client) EditContact(ctx context.Context, id identity.AccountID, ttl tim
 	return push, c.updateState(ctx, func(st *state) error { st.setContacts(cfg); return nil })
 }
 
-// approve makes to an approved contact, once, after this account wrote to
-// it; a failure is logged (the send stands).
+// approve makes to an approved contact after this account wrote to it; a
+// failure is logged (the send stands).
 func (c *Client) approve(ctx context.Context, to identity.AccountID) {
-	c.mu.Lock()
-	known := c.state.Contacts[to.String()]&contactApproved != 0
-	c.mu.Unlock()
-	if known && c.cfg.StatePath == "" {
-		return
-	}
-	if c.cfg.StatePath != "" {
-		st, err := loadState(c.cfg.StatePath)
-		if err == nil && st.Contacts[to.String()]&contactApproved != 0 {
-			return
-		}
-	}
 	if _, err := c.EditContact(ctx, to, 0, func(ct *configmsg.Contact) { ct.Approved = true }); err != nil {
 		c.log.Warn().Err(err).Str("to", to.String()[:10]).Msg("the recipient was not made a contact")
 	}

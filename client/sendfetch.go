@@ -92,8 +92,8 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 		}
 	}
 	if content.isText() {
-		c.remember(ctx, sentRecord{Hash: out.Hash, To: to.String(), SentAt: content.SentAt, SyncHash: out.SyncHash})
-		if me != to {
+		known := c.remember(ctx, sentRecord{Hash: out.Hash, To: to.String(), SentAt: content.SentAt, SyncHash: out.SyncHash})
+		if me != to && !known {
 			c.approve(ctx, to)
 		}
 	}

@@ -46,16 +46,19 @@ type UnsendResult struct {
 var ErrNotSent = errors.New("not a message this device sent (or one of the last 1,000)")
 
 // remember records a message this device sent; a failure costs only the
-// chance to unsend it, and is logged.
-func (c *Client) remember(ctx context.Context, r sentRecord) {
+// chance to unsend it, and is logged. It reports whether the recipient is
+// known to be an approved contact (requests.go).
+func (c *Client) remember(ctx context.Context, r sentRecord) (approved bool) {
 	err := c.updateState(ctx, func(st *state) error {
 		st.Sent = append(st.Sent, r)
 		st.trim()
+		approved = st.Contacts[r.To]&contactApproved != 0
 		return nil
 	})
 	if err != nil {
 		c.log.Warn().Err(err).Str("hash", r.Hash).Msg("the sent message was not recorded: it cannot be unsent")
 	}
+	return approved
 }
 
 // updateState changes the client's state under its lock and saves it.

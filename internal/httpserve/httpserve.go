@@ -45,6 +45,9 @@ type Server struct {
 	started bool
 	closed  bool
 	running sync.WaitGroup // handlers under way
+	// fresh are connections that have not sent a request yet, which
+	// Shutdown would wait 5 s for (a client's transport dials ahead).
+	fresh map[net.Conn]bool
 }
 
 // New returns a server of h for addr (default 127.0.0.1:0).
@@ -91,7 +94,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.h.ServeHTTP(w, r)
 	})
 	s.srv = &http.Server{Handler: tracked, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
-		BaseContext: func(net.Listener) context.Context { return base }}
+		BaseContext: func(net.Listener) context.Context { return base }, ConnState: s.connState}
 	close(s.ready)
 	go func() {
 		defer close(s.done)
@@ -150,6 +153,13 @@ func (s *Server) Close() error {
 	// Handlers see their context end at once (a long poll returns), then
 	// Shutdown waits for them to finish.
 	s.cancel()
+	// Connections that never sent a request are closed now: Shutdown
+	// would otherwise wait 5 s for each to speak.
+	s.mu.Lock()
+	for c := range s.fresh {
+		c.Close()
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	err := s.srv.Shutdown(ctx)
 	cancel()
@@ -161,6 +171,20 @@ func (s *Server) Close() error {
 	<-s.done
 	s.running.Wait()
 	return nil
+}
+
+// connState keeps track of the connections that have not sent a request.
+func (s *Server) connState(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == http.StateNew {
+		if s.fresh == nil {
+			s.fresh = map[net.Conn]bool{}
+		}
+		s.fresh[c] = true // bounded by the connections open
+	} else {
+		delete(s.fresh, c)
+	}
 }
 
 // WriteJSON answers v as JSON with status.
