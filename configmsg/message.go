@@ -233,10 +233,18 @@ func Parse(b []byte, lag int) (*Message, error) {
 	return m, nil
 }
 
+// maxLags bounds the lagged diffs a message may carry (a few seqnos' worth
+// of merges: DefaultLag seqnos, each rarely written by more than a few
+// devices at once).
+const maxLags = 1000
+
 func (m *Message) parseLags(v any) error {
 	list, ok := v.([]any)
 	if !ok {
 		return errors.New("configmsg: the lagged diffs are not a list")
+	}
+	if len(list) > maxLags {
+		return fmt.Errorf("configmsg: %d lagged diffs, at most %d", len(list), maxLags)
 	}
 	for _, e := range list {
 		t, ok := e.([]any)
