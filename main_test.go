@@ -10,10 +10,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/sessionctl/sessionctl/devnet"
 )
 
 // TestMain lets testscript run the real command line, in this test binary,
@@ -27,7 +29,8 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI scripts of testdata/script.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:   "testdata/script",
+		Setup: stopLeftDevnets,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "waitfile": cmdWaitFile, "eventually": cmdEventually,
 			"netns": cmdNetns, "manifest": cmdManifest, "timed": cmdTimed},
 		Condition: func(cond string) (bool, error) {
@@ -42,6 +45,34 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// stopLeftDevnets makes a script that fails half way leave no devnet
+// running: at its end, every devnet still running under its work directory
+// (a devnet.json with a live pid, at most two levels down) is stopped,
+// SIGTERM then, after 10 s, SIGKILL.
+func stopLeftDevnets(env *testscript.Env) error {
+	work := env.WorkDir
+	env.Defer(func() {
+		for _, pattern := range []string{"*", "*/*", "*/*/*"} {
+			found, _ := filepath.Glob(filepath.Join(work, pattern, "devnet.json"))
+			for _, f := range found {
+				m, err := devnet.ReadManifest(filepath.Dir(f))
+				if err != nil || m.PID <= 0 {
+					continue
+				}
+				p, err := os.FindProcess(m.PID)
+				if err != nil || p.Signal(syscall.SIGTERM) != nil {
+					continue
+				}
+				for i := 0; i < 100 && p.Signal(syscall.Signal(0)) == nil; i++ {
+					time.Sleep(100 * time.Millisecond)
+				}
+				p.Kill()
+			}
+		}
+	})
+	return nil
 }
 
 // cmdExits is the script command "exits CODE PROG [ARGS...]": it runs PROG
