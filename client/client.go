@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -88,6 +89,21 @@ type Client struct {
 	state       *state
 	fetching    chan struct{}      // one fetch at a time
 	bad         map[string]strikes // nodes that failed lately: bounded by the node list
+	lastSig     atomic.Int64       // the last signature timestamp used (sigNow)
+}
+
+// sigNow is the timestamp to sign a request with: the clock, but always
+// after the last one this client signed. Nodes refuse a signature they
+// have seen (a replay), and two requests signed in one millisecond (the
+// pages of a fetch) would otherwise carry the same one.
+func (c *Client) sigNow() int64 {
+	for {
+		last := c.lastSig.Load()
+		ts := max(c.cfg.Now().UnixMilli(), last+1)
+		if c.lastSig.CompareAndSwap(last, ts) {
+			return ts
+		}
+	}
 }
 
 // New validates cfg.

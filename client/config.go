@@ -85,7 +85,7 @@ func (c *Client) LoadConfig(ctx context.Context, kind configmsg.Kind) (*AccountC
 			last = msgs[len(msgs)-1].Hash
 		}
 		params := func(string) any {
-			ts := c.cfg.Now().UnixMilli()
+			ts := c.sigNow()
 			return storagerpc.RetrieveParams{Pubkey: me.String(), Namespace: ns, LastHash: last, Timestamp: ts,
 				Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.RetrieveSigMsg(ns, ts))}
 		}
@@ -296,7 +296,7 @@ func (c *Client) pushConfig(ctx context.Context, kind configmsg.Kind, m *configm
 	me := c.AccountID()
 	ts := c.cfg.Now().UnixMilli()
 	params := func() any {
-		sigTS := c.cfg.Now().UnixMilli()
+		sigTS := c.sigNow()
 		return storagerpc.StoreParams{Pubkey: me.String(), Timestamp: ts, TTL: ttl.Milliseconds(), Namespace: kind.Namespace,
 			Data: base64.StdEncoding.EncodeToString(sealed), SigTS: sigTS,
 			Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.StoreSigMsg(kind.Namespace, sigTS))}

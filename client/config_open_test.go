@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/sessionctl/sessionctl/configmsg"
@@ -113,4 +114,19 @@ func FuzzOpenConfig(f *testing.F) {
 			t.Fatalf("opened to %q", plain)
 		}
 	})
+}
+
+// Two requests signed at one instant carry different timestamps: a node
+// refuses a signature it has seen.
+func TestSigNowAdvances(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_000)
+	c := &Client{cfg: Config{Now: func() time.Time { return at }}}
+	a, b, d := c.sigNow(), c.sigNow(), c.sigNow()
+	if a != at.UnixMilli() || b != a+1 || d != a+2 {
+		t.Fatalf("%d %d %d", a, b, d)
+	}
+	at = at.Add(time.Second)
+	if e := c.sigNow(); e != at.UnixMilli() {
+		t.Fatalf("after the clock moved on: %d", e)
+	}
 }

@@ -267,7 +267,7 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	dest := ""
 	for page := 0; page < 100; page++ {
 		params := func(d string) any {
-			ts := c.cfg.Now().UnixMilli()
+			ts := c.sigNow()
 			return storagerpc.RetrieveParams{Pubkey: me.String(), LastHash: st.lastHash(d, 0), Timestamp: ts,
 				Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.RetrieveSigMsg(0, ts))}
 		}

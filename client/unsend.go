@@ -162,7 +162,7 @@ func (c *Client) deleteOwn(ctx context.Context, hashes []string) error {
 func (c *Client) DeleteAll(ctx context.Context) (int, error) {
 	me := c.AccountID()
 	resp, err := c.Call(ctx, me, "delete_all", func() any {
-		ts := c.cfg.Now().UnixMilli()
+		ts := c.sigNow()
 		return storagerpc.DeleteAllParams{Pubkey: me.String(), Timestamp: ts,
 			Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.DeleteAllSigMsg(storagerpc.NamespaceVar{}, ts))}
 	})
