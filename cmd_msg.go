@@ -320,7 +320,11 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 			// What the sender wrote is shown escaped: a newline cannot
 			// forge a second message, nor an escape sequence reach the
 			// terminal.
-			if _, err := fmt.Fprintf(c.App.Writer, "from %s at %s: %s\n", from, time.UnixMilli(m.Timestamp).Format("15:04:05"), escapeText(text)); err != nil {
+			seen := ""
+			if m.ReadElsewhere {
+				seen = "  (read on another device)"
+			}
+			if _, err := fmt.Fprintf(c.App.Writer, "from %s at %s: %s%s\n", from, time.UnixMilli(m.Timestamp).Format("15:04:05"), escapeText(text), seen); err != nil {
 				return err
 			}
 		}

@@ -255,6 +255,12 @@ func (c *Client) UpdateConfig(ctx context.Context, kind configmsg.Kind, ttl time
 	if err != nil {
 		return nil, nil, err
 	}
+	return c.updateLoaded(ctx, cfg, ttl, change)
+}
+
+// updateLoaded is UpdateConfig of a config just read.
+func (c *Client) updateLoaded(ctx context.Context, cfg *AccountConfig, ttl time.Duration, change func(configmsg.Dict) error) (*ConfigPush, *AccountConfig, error) {
+	kind := cfg.Kind
 	var next *configmsg.Message
 	if cfg.Message == nil {
 		next = configmsg.New(configmsg.DefaultLag).Increment()
@@ -323,13 +329,13 @@ func (c *Client) pushConfig(ctx context.Context, kind configmsg.Kind, m *configm
 }
 
 // keptConfigs are the configs a device keeps alive.
-var keptConfigs = []configmsg.Kind{configmsg.UserProfile, configmsg.Contacts}
+var keptConfigs = []configmsg.Kind{configmsg.UserProfile, configmsg.Contacts, configmsg.ConvoInfoVolatile}
 
 // keepConfigs is what an online device does for its configs on each
 // poll, for each config at once: it pushes a merge it had to make, and
-// extends a config that has used half its lifetime. It returns the
-// contacts it read (nil if they could not be read).
-func (c *Client) keepConfigs(ctx context.Context) (contacts *AccountConfig) {
+// extends a config that has used half its lifetime. It returns what it
+// read, by domain (a config that could not be read is missing).
+func (c *Client) keepConfigs(ctx context.Context) map[string]*AccountConfig {
 	read := make([]*AccountConfig, len(keptConfigs))
 	var wg sync.WaitGroup
 	for i, kind := range keptConfigs {
@@ -340,12 +346,13 @@ func (c *Client) keepConfigs(ctx context.Context) (contacts *AccountConfig) {
 		}()
 	}
 	wg.Wait()
+	out := map[string]*AccountConfig{}
 	for i, kind := range keptConfigs {
-		if kind == configmsg.Contacts {
-			contacts = read[i]
+		if read[i] != nil {
+			out[kind.Domain] = read[i]
 		}
 	}
-	return contacts
+	return out
 }
 
 func (c *Client) keepConfig(ctx context.Context, kind configmsg.Kind) *AccountConfig {

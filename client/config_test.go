@@ -266,3 +266,40 @@ func TestRequestAcceptedElsewhere(t *testing.T) {
 		t.Fatalf("the phone still holds %+v", held)
 	}
 }
+
+// TestReadElsewhere: what one device read, another shows as read there;
+// what came after, as new.
+func TestReadElsewhere(t *testing.T) {
+	nw := devnettest.Start(t, devnet.Config{Nodes: 5})
+	ctx := context.Background()
+	aliceK, bobK := newKeys(t), newKeys(t)
+	laptop := startDevice(t, nw, aliceK, "", nil)
+	phone := startDevice(t, nw, aliceK, "", nil)
+	bob := startClient(t, nw, bobK, "")
+	if _, err := laptop.EditContact(ctx, bobK.AccountID(), 0, func(c *configmsg.Contact) { c.Approved = true }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Send(ctx, aliceK.AccountID(), "read on the laptop"); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _, err := laptop.Fetch(ctx); err != nil || len(msgs) != 1 || msgs[0].ReadElsewhere {
+		t.Fatalf("the laptop: %+v, %v", msgs, err)
+	}
+	if _, err := bob.Send(ctx, aliceK.AccountID(), "new to both"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := phone.Fetch(ctx)
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("the phone: %+v, %v", msgs, err)
+	}
+	if !msgs[0].ReadElsewhere || msgs[1].ReadElsewhere {
+		t.Fatalf("read elsewhere: %q %v, %q %v", msgs[0].Text, msgs[0].ReadElsewhere, msgs[1].Text, msgs[1].ReadElsewhere)
+	}
+	cfg, err := laptop.LoadConfig(ctx, configmsg.ConvoInfoVolatile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cv := configmsg.ListConvos(cfg.Data()); len(cv) != 1 || cv[0].ID != bobK.AccountID().String() || cv[0].LastRead != msgs[1].SentAt {
+		t.Fatalf("the read mark after the phone read on: %+v", cv)
+	}
+}

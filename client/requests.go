@@ -121,6 +121,7 @@ func (c *Client) settleRequests(ctx context.Context, f *Fetched) {
 	}
 	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return m.blocked })
 	c.releaseHeld(f)
+	noteReadElsewhere(f)
 	f.st.trim()
 	f.Held = slices.Clone(f.st.Requests)
 	for _, from := range approvedMe {

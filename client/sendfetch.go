@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/sessionpb"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -162,7 +163,10 @@ type Message struct {
 	// Request marks a message request: text from an account that is not
 	// an approved contact (requests.go). It is held until accepted.
 	Request bool `json:"request,omitempty"`
-	blocked bool
+	// ReadElsewhere marks a message another device of the account read
+	// already: the conversation's read mark is past it (readmarks.go).
+	ReadElsewhere bool `json:"read_elsewhere,omitempty"`
+	blocked       bool
 }
 
 // Rejected is a stored message that failed decryption or its signature.
@@ -199,6 +203,11 @@ type Fetched struct {
 	// included (requests.go).
 	Held []Message
 
+	// convos is the conversation info config read with the inbox (a
+	// device's fetch), whose read marks Commit moves forward.
+	convos *AccountConfig
+	ctx    context.Context
+
 	c       *Client
 	st      *state // the state as it will be once committed
 	release func()
@@ -218,6 +227,7 @@ func (f *Fetched) Commit() error {
 	f.c.mu.Lock()
 	f.c.state = f.st
 	f.c.mu.Unlock()
+	f.c.markRead(f)
 	return nil
 }
 
@@ -251,15 +261,15 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	}
 	f := &Fetched{c: c, st: st, release: release}
 	// The configs are looked after while the inbox is read.
-	var contacts chan *AccountConfig
+	var configs chan map[string]*AccountConfig
 	if c.cfg.KeepConfigs {
-		contacts = make(chan *AccountConfig, 1)
-		go func() { contacts <- c.keepConfigs(ctx) }()
+		configs = make(chan map[string]*AccountConfig, 1)
+		go func() { configs <- c.keepConfigs(ctx) }()
 	}
 	fail := func(err error) (*Fetched, error) {
 		f.Abort()
-		if contacts != nil {
-			<-contacts
+		if configs != nil {
+			<-configs
 		}
 		return nil, err
 	}
@@ -312,11 +322,14 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	for _, r := range f.Rejected {
 		c.log.Warn().Str("hash", r.Hash).Str("reason", r.Reason).Msg("message rejected")
 	}
-	if contacts != nil {
-		if cfg := <-contacts; cfg != nil {
+	if configs != nil {
+		read := <-configs
+		if cfg := read[configmsg.Contacts.Domain]; cfg != nil {
 			st.setContacts(cfg)
 		}
+		f.convos = read[configmsg.ConvoInfoVolatile.Domain]
 	}
+	f.ctx = ctx
 	c.afterFetch(ctx, f)
 	return f, nil
 }

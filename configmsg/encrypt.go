@@ -20,8 +20,9 @@
 //
 // Inside the envelope is a bt-encoded config message (message.go): a
 // sequence number, the data, and the diffs that let two devices' messages
-// merge the same way on every reader. profile.go and contacts.go read and
-// write the data of the user profile and contacts configs.
+// merge the same way on every reader. profile.go and convo.go read and
+// write the data of the user profile, contacts and conversation info
+// configs.
 package configmsg
 
 import (

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The user profile's first push, from libsession-util's
@@ -110,5 +111,33 @@ func TestContactsMerge(t *testing.T) {
 	}
 	if err := SetContact(e.Data(), Contact{ID: "06" + strings.Repeat("00", 32)}); err == nil {
 		t.Fatal("a non-account ID was taken")
+	}
+}
+
+func TestConvoReadMarks(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	bob := "05" + strings.Repeat("22", 32)
+	old := "05" + strings.Repeat("33", 32)
+	d := Dict{"1": Dict{string(unhexString(t, old)): Dict{"r": now.Add(-46 * 24 * time.Hour).UnixMilli()}},
+		"o": Dict{"http://example.org": Dict{"#": strings.Repeat("k", 32)}}}
+	if err := MarkRead(d, bob, now.UnixMilli()-5000, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := MarkRead(d, bob, now.UnixMilli()-9000, now); err != nil { // never back
+		t.Fatal(err)
+	}
+	if err := MarkRead(d, "05"+strings.Repeat("44", 32), now.Add(-31*24*time.Hour).UnixMilli(), now); err != nil {
+		t.Fatal(err)
+	}
+	PruneConvos(d, now)
+	got := ListConvos(d)
+	if len(got) != 1 || got[0].ID != bob || got[0].LastRead != now.UnixMilli()-5000 {
+		t.Fatalf("%+v", got)
+	}
+	if _, ok := d["o"]; !ok {
+		t.Fatal("the communities were dropped")
+	}
+	if err := MarkRead(d, "nope", 1, now); err == nil {
+		t.Fatal("a bad ID was taken")
 	}
 }
