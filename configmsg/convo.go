@@ -56,16 +56,7 @@ func MarkRead(d Dict, id string, at int64, now time.Time) error {
 	if at < now.Add(-PruneLow).UnixMilli() {
 		return nil
 	}
-	all, ok := d["1"].(Dict)
-	if !ok {
-		all = Dict{}
-		d["1"] = all
-	}
-	info, ok := all[k].(Dict)
-	if !ok {
-		info = Dict{}
-		all[k] = info
-	}
+	info := subDict(subDict(d, "1"), k)
 	if r, _ := info["r"].(int64); r < at {
 		info["r"] = at
 	}

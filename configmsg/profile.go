@@ -77,6 +77,17 @@ func SetProfilePic(d Dict, url string, key []byte) error {
 // SetNoteToSelfPriority sets "+" (0 removes it).
 func SetNoteToSelfPriority(d Dict, p int64) { setInt(d, "+", p) }
 
+// subDict is d[k] as a dict, made (replacing a value of another kind) if
+// need be. An empty one is pruned when the message is encoded.
+func subDict(d Dict, k string) Dict {
+	sub, ok := d[k].(Dict)
+	if !ok {
+		sub = Dict{}
+		d[k] = sub
+	}
+	return sub
+}
+
 func setString(d Dict, k, v string) {
 	if v == "" {
 		delete(d, k)
@@ -173,16 +184,7 @@ func SetContact(d Dict, c Contact) error {
 	if err := checkName("nickname", c.Nickname); err != nil {
 		return err
 	}
-	all, ok := d["c"].(Dict)
-	if !ok {
-		all = Dict{}
-		d["c"] = all
-	}
-	info, ok := all[k].(Dict)
-	if !ok {
-		info = Dict{}
-		all[k] = info
-	}
+	info := subDict(subDict(d, "c"), k)
 	info["n"] = c.Name
 	setString(info, "N", c.Nickname)
 	setFlag(info, "a", c.Approved)
