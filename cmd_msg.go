@@ -215,6 +215,9 @@ func fetch(c *cli.Context) error {
 	if name == "" {
 		return usagef("fetch needs --as NAME")
 	}
+	if c.Bool("requests") && c.Bool("follow") {
+		return usagef("--requests lists the requests held once; it does not go with --follow (which shows each new request as it comes)")
+	}
 	if err := identity.ValidName(name); err != nil {
 		return usageError(err)
 	}
