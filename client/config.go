@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -281,6 +282,7 @@ func (c *Client) updateLoaded(ctx context.Context, cfg *AccountConfig, ttl time.
 		return nil, nil, err
 	}
 	cfg.Message, cfg.Used, cfg.Hashes = next, out.Hash, []string{out.Hash}
+	cfg.Expiry, cfg.TTL = out.ExpiresAt, cmp.Or(ttl, ConfigTTL).Milliseconds()
 	return out, cfg, nil
 }
 
@@ -367,9 +369,14 @@ func (c *Client) keepConfig(ctx context.Context, kind configmsg.Kind) *AccountCo
 	case cfg.Used == "":
 		// A merge: push it, so every device settles on it.
 		var out ConfigPush
-		if err := c.pushConfig(ctx, kind, cfg.Message.Edit(), cfg.Hashes, 0, &out); err != nil {
+		pushed := cfg.Message.Edit()
+		if err := c.pushConfig(ctx, kind, pushed, cfg.Hashes, 0, &out); err != nil {
 			c.log.Warn().Err(err).Str("config", kind.Domain).Msg("the merged config was not pushed")
+			break
 		}
+		// What this device builds on next is the message it pushed.
+		cfg.Message, cfg.Used, cfg.Hashes = pushed, out.Hash, []string{out.Hash}
+		cfg.Expiry, cfg.TTL = out.ExpiresAt, ConfigTTL.Milliseconds()
 	case cfg.Expiry-now < cfg.TTL/2:
 		exp := now + cfg.TTL
 		if err := c.extend(ctx, cfg.Used, exp); err != nil {
