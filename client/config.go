@@ -76,8 +76,6 @@ type ConfigPush struct {
 
 // LoadConfig reads one config of this account from its swarm.
 func (c *Client) LoadConfig(ctx context.Context, kind configmsg.Kind) (*AccountConfig, error) {
-	me := c.AccountID()
-	ns := kind.Namespace
 	var msgs []storagerpc.Message
 	dest := ""
 	for page := 0; page < 10 && len(msgs) < maxConfigMessages; page++ {
@@ -85,25 +83,11 @@ func (c *Client) LoadConfig(ctx context.Context, kind configmsg.Kind) (*AccountC
 		if len(msgs) > 0 {
 			last = msgs[len(msgs)-1].Hash
 		}
-		params := func(string) any {
-			ts := c.sigNow()
-			return storagerpc.RetrieveParams{Pubkey: me.String(), Namespace: ns, LastHash: last, Timestamp: ts,
-				Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.RetrieveSigMsg(ns, ts))}
-		}
-		var resp *storagerpc.Response
-		var err error
-		if dest == "" {
-			resp, dest, err = c.CallAt(ctx, me, "retrieve", params)
-		} else {
-			resp, _, err = c.RPC(ctx, dest, "retrieve", params(dest))
-		}
+		res, at, err := c.retrievePage(ctx, kind.Namespace, dest, func(string) string { return last })
 		if err != nil {
 			return nil, fmt.Errorf("read the %s config: %w", kind.Domain, err)
 		}
-		var res storagerpc.RetrieveResult
-		if err := resp.Decode(&res); err != nil {
-			return nil, fmt.Errorf("read the %s config: %w", kind.Domain, err)
-		}
+		dest = at
 		msgs = append(msgs, res.Messages...)
 		if !res.More || len(res.Messages) == 0 {
 			break

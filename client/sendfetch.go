@@ -273,34 +273,14 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 		}
 		return nil, err
 	}
-	me := c.AccountID()
 	dest := ""
 	for page := 0; page < 100; page++ {
-		params := func(d string) any {
-			ts := c.sigNow()
-			return storagerpc.RetrieveParams{Pubkey: me.String(), LastHash: st.lastHash(d, 0), Timestamp: ts,
-				Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.RetrieveSigMsg(0, ts))}
-		}
-		if dest != "" {
-			// Later pages go on at the member that gave the first.
-			params0 := params
-			params = func(string) any { return params0(dest) }
-		}
-		var resp *storagerpc.Response
-		var at string
-		if dest == "" {
-			resp, at, err = c.CallAt(ctx, me, "retrieve", params)
-		} else {
-			resp, _, err = c.RPC(ctx, dest, "retrieve", params(dest))
-			at = dest
-		}
+		// The first page comes from any member; later ones from the member
+		// that gave it, after the last hash that member gave.
+		var res *storagerpc.RetrieveResult
+		res, dest, err = c.retrievePage(ctx, 0, dest, func(d string) string { return st.lastHash(d, 0) })
 		if err != nil {
 			return fail(err)
-		}
-		dest = at
-		var res storagerpc.RetrieveResult
-		if err := resp.Decode(&res); err != nil {
-			return fail(fmt.Errorf("retrieve: %w", err))
 		}
 		for _, m := range res.Messages {
 			st.setLastHash(dest, 0, m.Hash)
@@ -332,6 +312,33 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 	f.ctx = ctx
 	c.afterFetch(ctx, f)
 	return f, nil
+}
+
+// retrievePage retrieves one page of this account's namespace ns, signed:
+// from a member of its swarm (dest "") or from dest, after the hash last
+// gives for the member asked. It returns the member that answered.
+func (c *Client) retrievePage(ctx context.Context, ns storagerpc.Namespace, dest string, last func(dest string) string) (*storagerpc.RetrieveResult, string, error) {
+	me := c.AccountID()
+	params := func(d string) any {
+		ts := c.sigNow()
+		return storagerpc.RetrieveParams{Pubkey: me.String(), Namespace: ns, LastHash: last(d), Timestamp: ts,
+			Auth: storagerpc.SignAuth(c.cfg.Keys.Ed25519, me, storagerpc.RetrieveSigMsg(ns, ts))}
+	}
+	var resp *storagerpc.Response
+	var err error
+	if dest == "" {
+		resp, dest, err = c.CallAt(ctx, me, "retrieve", params)
+	} else {
+		resp, _, err = c.RPC(ctx, dest, "retrieve", params(dest))
+	}
+	if err != nil {
+		return nil, dest, err
+	}
+	var res storagerpc.RetrieveResult
+	if err := resp.Decode(&res); err != nil {
+		return nil, dest, fmt.Errorf("retrieve: %w", err)
+	}
+	return &res, dest, nil
 }
 
 // lockState locks the client's state against other fetches: in this
