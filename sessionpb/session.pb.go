@@ -264,6 +264,74 @@ func (SharedConfigMessage_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_session_proto_rawDescGZIP(), []int{5, 0}
 }
 
+type CallMessage_Type int32
+
+const (
+	CallMessage_PRE_OFFER          CallMessage_Type = 6
+	CallMessage_OFFER              CallMessage_Type = 1
+	CallMessage_ANSWER             CallMessage_Type = 2
+	CallMessage_PROVISIONAL_ANSWER CallMessage_Type = 3
+	CallMessage_ICE_CANDIDATES     CallMessage_Type = 4
+	CallMessage_END_CALL           CallMessage_Type = 5
+)
+
+// Enum value maps for CallMessage_Type.
+var (
+	CallMessage_Type_name = map[int32]string{
+		6: "PRE_OFFER",
+		1: "OFFER",
+		2: "ANSWER",
+		3: "PROVISIONAL_ANSWER",
+		4: "ICE_CANDIDATES",
+		5: "END_CALL",
+	}
+	CallMessage_Type_value = map[string]int32{
+		"PRE_OFFER":          6,
+		"OFFER":              1,
+		"ANSWER":             2,
+		"PROVISIONAL_ANSWER": 3,
+		"ICE_CANDIDATES":     4,
+		"END_CALL":           5,
+	}
+)
+
+func (x CallMessage_Type) Enum() *CallMessage_Type {
+	p := new(CallMessage_Type)
+	*p = x
+	return p
+}
+
+func (x CallMessage_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallMessage_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_session_proto_enumTypes[4].Descriptor()
+}
+
+func (CallMessage_Type) Type() protoreflect.EnumType {
+	return &file_session_proto_enumTypes[4]
+}
+
+func (x CallMessage_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *CallMessage_Type) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = CallMessage_Type(num)
+	return nil
+}
+
+// Deprecated: Use CallMessage_Type.Descriptor instead.
+func (CallMessage_Type) EnumDescriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{6, 0}
+}
+
 type TypingMessage_Action int32
 
 const (
@@ -294,11 +362,11 @@ func (x TypingMessage_Action) String() string {
 }
 
 func (TypingMessage_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[4].Descriptor()
+	return file_session_proto_enumTypes[5].Descriptor()
 }
 
 func (TypingMessage_Action) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[4]
+	return &file_session_proto_enumTypes[5]
 }
 
 func (x TypingMessage_Action) Number() protoreflect.EnumNumber {
@@ -317,7 +385,7 @@ func (x *TypingMessage_Action) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TypingMessage_Action.Descriptor instead.
 func (TypingMessage_Action) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{6, 0}
+	return file_session_proto_rawDescGZIP(), []int{7, 0}
 }
 
 type DataExtractionNotification_Type int32
@@ -350,11 +418,11 @@ func (x DataExtractionNotification_Type) String() string {
 }
 
 func (DataExtractionNotification_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[5].Descriptor()
+	return file_session_proto_enumTypes[6].Descriptor()
 }
 
 func (DataExtractionNotification_Type) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[5]
+	return &file_session_proto_enumTypes[6]
 }
 
 func (x DataExtractionNotification_Type) Number() protoreflect.EnumNumber {
@@ -373,7 +441,7 @@ func (x *DataExtractionNotification_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use DataExtractionNotification_Type.Descriptor instead.
 func (DataExtractionNotification_Type) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{9, 0}
+	return file_session_proto_rawDescGZIP(), []int{10, 0}
 }
 
 type ReceiptMessage_Type int32
@@ -406,11 +474,11 @@ func (x ReceiptMessage_Type) String() string {
 }
 
 func (ReceiptMessage_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[6].Descriptor()
+	return file_session_proto_enumTypes[7].Descriptor()
 }
 
 func (ReceiptMessage_Type) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[6]
+	return &file_session_proto_enumTypes[7]
 }
 
 func (x ReceiptMessage_Type) Number() protoreflect.EnumNumber {
@@ -429,7 +497,7 @@ func (x *ReceiptMessage_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ReceiptMessage_Type.Descriptor instead.
 func (ReceiptMessage_Type) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{10, 0}
+	return file_session_proto_rawDescGZIP(), []int{11, 0}
 }
 
 type AttachmentPointer_Flags int32
@@ -459,11 +527,11 @@ func (x AttachmentPointer_Flags) String() string {
 }
 
 func (AttachmentPointer_Flags) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[7].Descriptor()
+	return file_session_proto_enumTypes[8].Descriptor()
 }
 
 func (AttachmentPointer_Flags) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[7]
+	return &file_session_proto_enumTypes[8]
 }
 
 func (x AttachmentPointer_Flags) Number() protoreflect.EnumNumber {
@@ -482,7 +550,7 @@ func (x *AttachmentPointer_Flags) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use AttachmentPointer_Flags.Descriptor instead.
 func (AttachmentPointer_Flags) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12, 0}
+	return file_session_proto_rawDescGZIP(), []int{13, 0}
 }
 
 type DataMessage_Flags int32
@@ -512,11 +580,11 @@ func (x DataMessage_Flags) String() string {
 }
 
 func (DataMessage_Flags) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[8].Descriptor()
+	return file_session_proto_enumTypes[9].Descriptor()
 }
 
 func (DataMessage_Flags) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[8]
+	return &file_session_proto_enumTypes[9]
 }
 
 func (x DataMessage_Flags) Number() protoreflect.EnumNumber {
@@ -535,7 +603,7 @@ func (x *DataMessage_Flags) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use DataMessage_Flags.Descriptor instead.
 func (DataMessage_Flags) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13, 0}
+	return file_session_proto_rawDescGZIP(), []int{14, 0}
 }
 
 type DataMessage_Reaction_Action int32
@@ -568,11 +636,11 @@ func (x DataMessage_Reaction_Action) String() string {
 }
 
 func (DataMessage_Reaction_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_session_proto_enumTypes[9].Descriptor()
+	return file_session_proto_enumTypes[10].Descriptor()
 }
 
 func (DataMessage_Reaction_Action) Type() protoreflect.EnumType {
-	return &file_session_proto_enumTypes[9]
+	return &file_session_proto_enumTypes[10]
 }
 
 func (x DataMessage_Reaction_Action) Number() protoreflect.EnumNumber {
@@ -591,7 +659,125 @@ func (x *DataMessage_Reaction_Action) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use DataMessage_Reaction_Action.Descriptor instead.
 func (DataMessage_Reaction_Action) EnumDescriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13, 2, 0}
+	return file_session_proto_rawDescGZIP(), []int{14, 2, 0}
+}
+
+type GroupUpdateInfoChangeMessage_Type int32
+
+const (
+	GroupUpdateInfoChangeMessage_NAME                  GroupUpdateInfoChangeMessage_Type = 1
+	GroupUpdateInfoChangeMessage_AVATAR                GroupUpdateInfoChangeMessage_Type = 2
+	GroupUpdateInfoChangeMessage_DISAPPEARING_MESSAGES GroupUpdateInfoChangeMessage_Type = 3
+)
+
+// Enum value maps for GroupUpdateInfoChangeMessage_Type.
+var (
+	GroupUpdateInfoChangeMessage_Type_name = map[int32]string{
+		1: "NAME",
+		2: "AVATAR",
+		3: "DISAPPEARING_MESSAGES",
+	}
+	GroupUpdateInfoChangeMessage_Type_value = map[string]int32{
+		"NAME":                  1,
+		"AVATAR":                2,
+		"DISAPPEARING_MESSAGES": 3,
+	}
+)
+
+func (x GroupUpdateInfoChangeMessage_Type) Enum() *GroupUpdateInfoChangeMessage_Type {
+	p := new(GroupUpdateInfoChangeMessage_Type)
+	*p = x
+	return p
+}
+
+func (x GroupUpdateInfoChangeMessage_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupUpdateInfoChangeMessage_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_session_proto_enumTypes[11].Descriptor()
+}
+
+func (GroupUpdateInfoChangeMessage_Type) Type() protoreflect.EnumType {
+	return &file_session_proto_enumTypes[11]
+}
+
+func (x GroupUpdateInfoChangeMessage_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *GroupUpdateInfoChangeMessage_Type) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = GroupUpdateInfoChangeMessage_Type(num)
+	return nil
+}
+
+// Deprecated: Use GroupUpdateInfoChangeMessage_Type.Descriptor instead.
+func (GroupUpdateInfoChangeMessage_Type) EnumDescriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{19, 0}
+}
+
+type GroupUpdateMemberChangeMessage_Type int32
+
+const (
+	GroupUpdateMemberChangeMessage_ADDED    GroupUpdateMemberChangeMessage_Type = 1
+	GroupUpdateMemberChangeMessage_REMOVED  GroupUpdateMemberChangeMessage_Type = 2
+	GroupUpdateMemberChangeMessage_PROMOTED GroupUpdateMemberChangeMessage_Type = 3
+)
+
+// Enum value maps for GroupUpdateMemberChangeMessage_Type.
+var (
+	GroupUpdateMemberChangeMessage_Type_name = map[int32]string{
+		1: "ADDED",
+		2: "REMOVED",
+		3: "PROMOTED",
+	}
+	GroupUpdateMemberChangeMessage_Type_value = map[string]int32{
+		"ADDED":    1,
+		"REMOVED":  2,
+		"PROMOTED": 3,
+	}
+)
+
+func (x GroupUpdateMemberChangeMessage_Type) Enum() *GroupUpdateMemberChangeMessage_Type {
+	p := new(GroupUpdateMemberChangeMessage_Type)
+	*p = x
+	return p
+}
+
+func (x GroupUpdateMemberChangeMessage_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupUpdateMemberChangeMessage_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_session_proto_enumTypes[12].Descriptor()
+}
+
+func (GroupUpdateMemberChangeMessage_Type) Type() protoreflect.EnumType {
+	return &file_session_proto_enumTypes[12]
+}
+
+func (x GroupUpdateMemberChangeMessage_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *GroupUpdateMemberChangeMessage_Type) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = GroupUpdateMemberChangeMessage_Type(num)
+	return nil
+}
+
+// Deprecated: Use GroupUpdateMemberChangeMessage_Type.Descriptor instead.
+func (GroupUpdateMemberChangeMessage_Type) EnumDescriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{20, 0}
 }
 
 // What a swarm stores for a one-to-one message: a WebSocketMessage whose
@@ -896,6 +1082,7 @@ func (x *Envelope) GetServerTimestamp() uint64 {
 type Content struct {
 	state                      protoimpl.MessageState      `protogen:"open.v1"`
 	DataMessage                *DataMessage                `protobuf:"bytes,1,opt,name=dataMessage" json:"dataMessage,omitempty"`
+	CallMessage                *CallMessage                `protobuf:"bytes,3,opt,name=callMessage" json:"callMessage,omitempty"`
 	ReceiptMessage             *ReceiptMessage             `protobuf:"bytes,5,opt,name=receiptMessage" json:"receiptMessage,omitempty"`
 	TypingMessage              *TypingMessage              `protobuf:"bytes,6,opt,name=typingMessage" json:"typingMessage,omitempty"`
 	DataExtractionNotification *DataExtractionNotification `protobuf:"bytes,8,opt,name=dataExtractionNotification" json:"dataExtractionNotification,omitempty"`
@@ -942,6 +1129,13 @@ func (*Content) Descriptor() ([]byte, []int) {
 func (x *Content) GetDataMessage() *DataMessage {
 	if x != nil {
 		return x.DataMessage
+	}
+	return nil
+}
+
+func (x *Content) GetCallMessage() *CallMessage {
+	if x != nil {
+		return x.CallMessage
 	}
 	return nil
 }
@@ -1073,6 +1267,84 @@ func (x *SharedConfigMessage) GetData() []byte {
 	return nil
 }
 
+// CallMessage: WebRTC signalling between two accounts. The devnet only
+// names it; it places no calls.
+type CallMessage struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Type            *CallMessage_Type      `protobuf:"varint,1,req,name=type,enum=signalservice.CallMessage_Type" json:"type,omitempty"`
+	Sdps            []string               `protobuf:"bytes,2,rep,name=sdps" json:"sdps,omitempty"`
+	SdpMLineIndexes []uint32               `protobuf:"varint,3,rep,name=sdpMLineIndexes" json:"sdpMLineIndexes,omitempty"`
+	SdpMids         []string               `protobuf:"bytes,4,rep,name=sdpMids" json:"sdpMids,omitempty"`
+	Uuid            *string                `protobuf:"bytes,5,req,name=uuid" json:"uuid,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CallMessage) Reset() {
+	*x = CallMessage{}
+	mi := &file_session_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallMessage) ProtoMessage() {}
+
+func (x *CallMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallMessage.ProtoReflect.Descriptor instead.
+func (*CallMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CallMessage) GetType() CallMessage_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return CallMessage_PRE_OFFER
+}
+
+func (x *CallMessage) GetSdps() []string {
+	if x != nil {
+		return x.Sdps
+	}
+	return nil
+}
+
+func (x *CallMessage) GetSdpMLineIndexes() []uint32 {
+	if x != nil {
+		return x.SdpMLineIndexes
+	}
+	return nil
+}
+
+func (x *CallMessage) GetSdpMids() []string {
+	if x != nil {
+		return x.SdpMids
+	}
+	return nil
+}
+
+func (x *CallMessage) GetUuid() string {
+	if x != nil && x.Uuid != nil {
+		return *x.Uuid
+	}
+	return ""
+}
+
 type TypingMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Timestamp     *uint64                `protobuf:"varint,1,req,name=timestamp" json:"timestamp,omitempty"`
@@ -1083,7 +1355,7 @@ type TypingMessage struct {
 
 func (x *TypingMessage) Reset() {
 	*x = TypingMessage{}
-	mi := &file_session_proto_msgTypes[6]
+	mi := &file_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1367,7 @@ func (x *TypingMessage) String() string {
 func (*TypingMessage) ProtoMessage() {}
 
 func (x *TypingMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[6]
+	mi := &file_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1380,7 @@ func (x *TypingMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypingMessage.ProtoReflect.Descriptor instead.
 func (*TypingMessage) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{6}
+	return file_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TypingMessage) GetTimestamp() uint64 {
@@ -1135,7 +1407,7 @@ type UnsendRequest struct {
 
 func (x *UnsendRequest) Reset() {
 	*x = UnsendRequest{}
-	mi := &file_session_proto_msgTypes[7]
+	mi := &file_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1419,7 @@ func (x *UnsendRequest) String() string {
 func (*UnsendRequest) ProtoMessage() {}
 
 func (x *UnsendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[7]
+	mi := &file_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1432,7 @@ func (x *UnsendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsendRequest.ProtoReflect.Descriptor instead.
 func (*UnsendRequest) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{7}
+	return file_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UnsendRequest) GetTimestamp() uint64 {
@@ -1188,7 +1460,7 @@ type MessageRequestResponse struct {
 
 func (x *MessageRequestResponse) Reset() {
 	*x = MessageRequestResponse{}
-	mi := &file_session_proto_msgTypes[8]
+	mi := &file_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1472,7 @@ func (x *MessageRequestResponse) String() string {
 func (*MessageRequestResponse) ProtoMessage() {}
 
 func (x *MessageRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[8]
+	mi := &file_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1485,7 @@ func (x *MessageRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRequestResponse.ProtoReflect.Descriptor instead.
 func (*MessageRequestResponse) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{8}
+	return file_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MessageRequestResponse) GetIsApproved() bool {
@@ -1247,7 +1519,7 @@ type DataExtractionNotification struct {
 
 func (x *DataExtractionNotification) Reset() {
 	*x = DataExtractionNotification{}
-	mi := &file_session_proto_msgTypes[9]
+	mi := &file_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1531,7 @@ func (x *DataExtractionNotification) String() string {
 func (*DataExtractionNotification) ProtoMessage() {}
 
 func (x *DataExtractionNotification) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[9]
+	mi := &file_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1544,7 @@ func (x *DataExtractionNotification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataExtractionNotification.ProtoReflect.Descriptor instead.
 func (*DataExtractionNotification) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{9}
+	return file_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DataExtractionNotification) GetType() DataExtractionNotification_Type {
@@ -1299,7 +1571,7 @@ type ReceiptMessage struct {
 
 func (x *ReceiptMessage) Reset() {
 	*x = ReceiptMessage{}
-	mi := &file_session_proto_msgTypes[10]
+	mi := &file_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1583,7 @@ func (x *ReceiptMessage) String() string {
 func (*ReceiptMessage) ProtoMessage() {}
 
 func (x *ReceiptMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[10]
+	mi := &file_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1596,7 @@ func (x *ReceiptMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptMessage.ProtoReflect.Descriptor instead.
 func (*ReceiptMessage) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{10}
+	return file_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReceiptMessage) GetType() ReceiptMessage_Type {
@@ -1352,7 +1624,7 @@ type LokiProfile struct {
 
 func (x *LokiProfile) Reset() {
 	*x = LokiProfile{}
-	mi := &file_session_proto_msgTypes[11]
+	mi := &file_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1636,7 @@ func (x *LokiProfile) String() string {
 func (*LokiProfile) ProtoMessage() {}
 
 func (x *LokiProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[11]
+	mi := &file_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1649,7 @@ func (x *LokiProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LokiProfile.ProtoReflect.Descriptor instead.
 func (*LokiProfile) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{11}
+	return file_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LokiProfile) GetDisplayName() string {
@@ -1421,7 +1693,7 @@ type AttachmentPointer struct {
 
 func (x *AttachmentPointer) Reset() {
 	*x = AttachmentPointer{}
-	mi := &file_session_proto_msgTypes[12]
+	mi := &file_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1705,7 @@ func (x *AttachmentPointer) String() string {
 func (*AttachmentPointer) ProtoMessage() {}
 
 func (x *AttachmentPointer) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[12]
+	mi := &file_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1718,7 @@ func (x *AttachmentPointer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentPointer.ProtoReflect.Descriptor instead.
 func (*AttachmentPointer) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{12}
+	return file_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AttachmentPointer) GetId() uint64 {
@@ -1547,6 +1819,7 @@ type DataMessage struct {
 	OpenGroupInvitation            *DataMessage_OpenGroupInvitation `protobuf:"bytes,102,opt,name=openGroupInvitation" json:"openGroupInvitation,omitempty"`
 	SyncTarget                     *string                          `protobuf:"bytes,105,opt,name=syncTarget" json:"syncTarget,omitempty"`
 	BlocksCommunityMessageRequests *bool                            `protobuf:"varint,106,opt,name=blocksCommunityMessageRequests" json:"blocksCommunityMessageRequests,omitempty"`
+	GroupUpdateMessage             *GroupUpdateMessage              `protobuf:"bytes,120,opt,name=groupUpdateMessage" json:"groupUpdateMessage,omitempty"`
 	// sessionctl's own: a devnet-only payload (its closed-group invites) in a
 	// field no Session client uses; real clients skip unknown fields.
 	Sessionctl    *SessionctlPayload `protobuf:"bytes,5001,opt,name=sessionctl" json:"sessionctl,omitempty"`
@@ -1556,7 +1829,7 @@ type DataMessage struct {
 
 func (x *DataMessage) Reset() {
 	*x = DataMessage{}
-	mi := &file_session_proto_msgTypes[13]
+	mi := &file_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1841,7 @@ func (x *DataMessage) String() string {
 func (*DataMessage) ProtoMessage() {}
 
 func (x *DataMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[13]
+	mi := &file_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1854,7 @@ func (x *DataMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage.ProtoReflect.Descriptor instead.
 func (*DataMessage) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13}
+	return file_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DataMessage) GetBody() string {
@@ -1668,6 +1941,13 @@ func (x *DataMessage) GetBlocksCommunityMessageRequests() bool {
 	return false
 }
 
+func (x *DataMessage) GetGroupUpdateMessage() *GroupUpdateMessage {
+	if x != nil {
+		return x.GroupUpdateMessage
+	}
+	return nil
+}
+
 func (x *DataMessage) GetSessionctl() *SessionctlPayload {
 	if x != nil {
 		return x.Sessionctl
@@ -1685,7 +1965,7 @@ type SessionctlPayload struct {
 
 func (x *SessionctlPayload) Reset() {
 	*x = SessionctlPayload{}
-	mi := &file_session_proto_msgTypes[14]
+	mi := &file_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1977,7 @@ func (x *SessionctlPayload) String() string {
 func (*SessionctlPayload) ProtoMessage() {}
 
 func (x *SessionctlPayload) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[14]
+	mi := &file_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1990,7 @@ func (x *SessionctlPayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionctlPayload.ProtoReflect.Descriptor instead.
 func (*SessionctlPayload) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{14}
+	return file_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SessionctlPayload) GetKind() string {
@@ -1727,6 +2007,545 @@ func (x *SessionctlPayload) GetData() []byte {
 	return nil
 }
 
+// The control messages of a libsession closed group (an 03 group): one of
+// these in DataMessage.groupUpdateMessage. Field numbers follow the
+// desktop app's protos/SignalService.proto.
+type GroupUpdateMessage struct {
+	state                         protoimpl.MessageState                    `protogen:"open.v1"`
+	InviteMessage                 *GroupUpdateInviteMessage                 `protobuf:"bytes,1,opt,name=inviteMessage" json:"inviteMessage,omitempty"`
+	InfoChangeMessage             *GroupUpdateInfoChangeMessage             `protobuf:"bytes,2,opt,name=infoChangeMessage" json:"infoChangeMessage,omitempty"`
+	MemberChangeMessage           *GroupUpdateMemberChangeMessage           `protobuf:"bytes,3,opt,name=memberChangeMessage" json:"memberChangeMessage,omitempty"`
+	PromoteMessage                *GroupUpdatePromoteMessage                `protobuf:"bytes,4,opt,name=promoteMessage" json:"promoteMessage,omitempty"`
+	MemberLeftMessage             *GroupUpdateMemberLeftMessage             `protobuf:"bytes,5,opt,name=memberLeftMessage" json:"memberLeftMessage,omitempty"`
+	InviteResponse                *GroupUpdateInviteResponseMessage         `protobuf:"bytes,6,opt,name=inviteResponse" json:"inviteResponse,omitempty"`
+	DeleteMemberContent           *GroupUpdateDeleteMemberContentMessage    `protobuf:"bytes,7,opt,name=deleteMemberContent" json:"deleteMemberContent,omitempty"`
+	MemberLeftNotificationMessage *GroupUpdateMemberLeftNotificationMessage `protobuf:"bytes,8,opt,name=memberLeftNotificationMessage" json:"memberLeftNotificationMessage,omitempty"`
+	unknownFields                 protoimpl.UnknownFields
+	sizeCache                     protoimpl.SizeCache
+}
+
+func (x *GroupUpdateMessage) Reset() {
+	*x = GroupUpdateMessage{}
+	mi := &file_session_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdateMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdateMessage) ProtoMessage() {}
+
+func (x *GroupUpdateMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdateMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdateMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GroupUpdateMessage) GetInviteMessage() *GroupUpdateInviteMessage {
+	if x != nil {
+		return x.InviteMessage
+	}
+	return nil
+}
+
+func (x *GroupUpdateMessage) GetInfoChangeMessage() *GroupUpdateInfoChangeMessage {
+	if x != nil {
+		return x.InfoChangeMessage
+	}
+	return nil
+}
+
+func (x *GroupUpdateMessage) GetMemberChangeMessage() *GroupUpdateMemberChangeMessage {
+	if x != nil {
+		return x.MemberChangeMessage
+	}
+	return nil
+}
+
+func (x *GroupUpdateMessage) GetPromoteMessage() *GroupUpdatePromoteMessage {
+	if x != nil {
+		return x.PromoteMessage
+	}
+	return nil
+}
+
+func (x *GroupUpdateMessage) GetMemberLeftMessage() *GroupUpdateMemberLeftMessage {
+	if x != nil {
+		return x.MemberLeftMessage
+	}
+	return nil
+}
+
+func (x *GroupUpdateMessage) GetInviteResponse() *GroupUpdateInviteResponseMessage {
+	if x != nil {
+		return x.InviteResponse
+	}
+	return nil
+}
+
+func (x *GroupUpdateMessage) GetDeleteMemberContent() *GroupUpdateDeleteMemberContentMessage {
+	if x != nil {
+		return x.DeleteMemberContent
+	}
+	return nil
+}
+
+func (x *GroupUpdateMessage) GetMemberLeftNotificationMessage() *GroupUpdateMemberLeftNotificationMessage {
+	if x != nil {
+		return x.MemberLeftNotificationMessage
+	}
+	return nil
+}
+
+// An invite, sent one-to-one to the new member: the group's 03 ID, its
+// name, the member's subaccount auth data and the admin's signature.
+type GroupUpdateInviteMessage struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	GroupSessionId *string                `protobuf:"bytes,1,req,name=groupSessionId" json:"groupSessionId,omitempty"`
+	Name           *string                `protobuf:"bytes,2,req,name=name" json:"name,omitempty"`
+	MemberAuthData []byte                 `protobuf:"bytes,3,req,name=memberAuthData" json:"memberAuthData,omitempty"`
+	AdminSignature []byte                 `protobuf:"bytes,4,req,name=adminSignature" json:"adminSignature,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GroupUpdateInviteMessage) Reset() {
+	*x = GroupUpdateInviteMessage{}
+	mi := &file_session_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdateInviteMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdateInviteMessage) ProtoMessage() {}
+
+func (x *GroupUpdateInviteMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdateInviteMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdateInviteMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GroupUpdateInviteMessage) GetGroupSessionId() string {
+	if x != nil && x.GroupSessionId != nil {
+		return *x.GroupSessionId
+	}
+	return ""
+}
+
+func (x *GroupUpdateInviteMessage) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *GroupUpdateInviteMessage) GetMemberAuthData() []byte {
+	if x != nil {
+		return x.MemberAuthData
+	}
+	return nil
+}
+
+func (x *GroupUpdateInviteMessage) GetAdminSignature() []byte {
+	if x != nil {
+		return x.AdminSignature
+	}
+	return nil
+}
+
+// A promotion to admin: the group's Ed25519 seed, sent one-to-one.
+type GroupUpdatePromoteMessage struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	GroupIdentitySeed []byte                 `protobuf:"bytes,1,req,name=groupIdentitySeed" json:"groupIdentitySeed,omitempty"`
+	Name              *string                `protobuf:"bytes,2,req,name=name" json:"name,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *GroupUpdatePromoteMessage) Reset() {
+	*x = GroupUpdatePromoteMessage{}
+	mi := &file_session_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdatePromoteMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdatePromoteMessage) ProtoMessage() {}
+
+func (x *GroupUpdatePromoteMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdatePromoteMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdatePromoteMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GroupUpdatePromoteMessage) GetGroupIdentitySeed() []byte {
+	if x != nil {
+		return x.GroupIdentitySeed
+	}
+	return nil
+}
+
+func (x *GroupUpdatePromoteMessage) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+type GroupUpdateInfoChangeMessage struct {
+	state             protoimpl.MessageState             `protogen:"open.v1"`
+	Type              *GroupUpdateInfoChangeMessage_Type `protobuf:"varint,1,req,name=type,enum=signalservice.GroupUpdateInfoChangeMessage_Type" json:"type,omitempty"`
+	UpdatedName       *string                            `protobuf:"bytes,2,opt,name=updatedName" json:"updatedName,omitempty"`
+	UpdatedExpiration *uint32                            `protobuf:"varint,3,opt,name=updatedExpiration" json:"updatedExpiration,omitempty"`
+	AdminSignature    []byte                             `protobuf:"bytes,4,req,name=adminSignature" json:"adminSignature,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *GroupUpdateInfoChangeMessage) Reset() {
+	*x = GroupUpdateInfoChangeMessage{}
+	mi := &file_session_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdateInfoChangeMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdateInfoChangeMessage) ProtoMessage() {}
+
+func (x *GroupUpdateInfoChangeMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdateInfoChangeMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdateInfoChangeMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GroupUpdateInfoChangeMessage) GetType() GroupUpdateInfoChangeMessage_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return GroupUpdateInfoChangeMessage_NAME
+}
+
+func (x *GroupUpdateInfoChangeMessage) GetUpdatedName() string {
+	if x != nil && x.UpdatedName != nil {
+		return *x.UpdatedName
+	}
+	return ""
+}
+
+func (x *GroupUpdateInfoChangeMessage) GetUpdatedExpiration() uint32 {
+	if x != nil && x.UpdatedExpiration != nil {
+		return *x.UpdatedExpiration
+	}
+	return 0
+}
+
+func (x *GroupUpdateInfoChangeMessage) GetAdminSignature() []byte {
+	if x != nil {
+		return x.AdminSignature
+	}
+	return nil
+}
+
+type GroupUpdateMemberChangeMessage struct {
+	state            protoimpl.MessageState               `protogen:"open.v1"`
+	Type             *GroupUpdateMemberChangeMessage_Type `protobuf:"varint,1,req,name=type,enum=signalservice.GroupUpdateMemberChangeMessage_Type" json:"type,omitempty"`
+	MemberSessionIds []string                             `protobuf:"bytes,2,rep,name=memberSessionIds" json:"memberSessionIds,omitempty"`
+	HistoryShared    *bool                                `protobuf:"varint,3,opt,name=historyShared" json:"historyShared,omitempty"`
+	AdminSignature   []byte                               `protobuf:"bytes,4,req,name=adminSignature" json:"adminSignature,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GroupUpdateMemberChangeMessage) Reset() {
+	*x = GroupUpdateMemberChangeMessage{}
+	mi := &file_session_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdateMemberChangeMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdateMemberChangeMessage) ProtoMessage() {}
+
+func (x *GroupUpdateMemberChangeMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdateMemberChangeMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdateMemberChangeMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GroupUpdateMemberChangeMessage) GetType() GroupUpdateMemberChangeMessage_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return GroupUpdateMemberChangeMessage_ADDED
+}
+
+func (x *GroupUpdateMemberChangeMessage) GetMemberSessionIds() []string {
+	if x != nil {
+		return x.MemberSessionIds
+	}
+	return nil
+}
+
+func (x *GroupUpdateMemberChangeMessage) GetHistoryShared() bool {
+	if x != nil && x.HistoryShared != nil {
+		return *x.HistoryShared
+	}
+	return false
+}
+
+func (x *GroupUpdateMemberChangeMessage) GetAdminSignature() []byte {
+	if x != nil {
+		return x.AdminSignature
+	}
+	return nil
+}
+
+// The member who left is the message's sender.
+type GroupUpdateMemberLeftMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupUpdateMemberLeftMessage) Reset() {
+	*x = GroupUpdateMemberLeftMessage{}
+	mi := &file_session_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdateMemberLeftMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdateMemberLeftMessage) ProtoMessage() {}
+
+func (x *GroupUpdateMemberLeftMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdateMemberLeftMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdateMemberLeftMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{21}
+}
+
+type GroupUpdateMemberLeftNotificationMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupUpdateMemberLeftNotificationMessage) Reset() {
+	*x = GroupUpdateMemberLeftNotificationMessage{}
+	mi := &file_session_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdateMemberLeftNotificationMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdateMemberLeftNotificationMessage) ProtoMessage() {}
+
+func (x *GroupUpdateMemberLeftNotificationMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdateMemberLeftNotificationMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdateMemberLeftNotificationMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{22}
+}
+
+type GroupUpdateInviteResponseMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	IsApproved    *bool                  `protobuf:"varint,1,req,name=isApproved" json:"isApproved,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupUpdateInviteResponseMessage) Reset() {
+	*x = GroupUpdateInviteResponseMessage{}
+	mi := &file_session_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdateInviteResponseMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdateInviteResponseMessage) ProtoMessage() {}
+
+func (x *GroupUpdateInviteResponseMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdateInviteResponseMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdateInviteResponseMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GroupUpdateInviteResponseMessage) GetIsApproved() bool {
+	if x != nil && x.IsApproved != nil {
+		return *x.IsApproved
+	}
+	return false
+}
+
+type GroupUpdateDeleteMemberContentMessage struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	MemberSessionIds []string               `protobuf:"bytes,1,rep,name=memberSessionIds" json:"memberSessionIds,omitempty"`
+	MessageHashes    []string               `protobuf:"bytes,2,rep,name=messageHashes" json:"messageHashes,omitempty"`
+	AdminSignature   []byte                 `protobuf:"bytes,3,opt,name=adminSignature" json:"adminSignature,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GroupUpdateDeleteMemberContentMessage) Reset() {
+	*x = GroupUpdateDeleteMemberContentMessage{}
+	mi := &file_session_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupUpdateDeleteMemberContentMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupUpdateDeleteMemberContentMessage) ProtoMessage() {}
+
+func (x *GroupUpdateDeleteMemberContentMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_session_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupUpdateDeleteMemberContentMessage.ProtoReflect.Descriptor instead.
+func (*GroupUpdateDeleteMemberContentMessage) Descriptor() ([]byte, []int) {
+	return file_session_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GroupUpdateDeleteMemberContentMessage) GetMemberSessionIds() []string {
+	if x != nil {
+		return x.MemberSessionIds
+	}
+	return nil
+}
+
+func (x *GroupUpdateDeleteMemberContentMessage) GetMessageHashes() []string {
+	if x != nil {
+		return x.MessageHashes
+	}
+	return nil
+}
+
+func (x *GroupUpdateDeleteMemberContentMessage) GetAdminSignature() []byte {
+	if x != nil {
+		return x.AdminSignature
+	}
+	return nil
+}
+
 type DataMessage_Quote struct {
 	state         protoimpl.MessageState                `protogen:"open.v1"`
 	Id            *uint64                               `protobuf:"varint,1,req,name=id" json:"id,omitempty"`
@@ -1739,7 +2558,7 @@ type DataMessage_Quote struct {
 
 func (x *DataMessage_Quote) Reset() {
 	*x = DataMessage_Quote{}
-	mi := &file_session_proto_msgTypes[15]
+	mi := &file_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +2570,7 @@ func (x *DataMessage_Quote) String() string {
 func (*DataMessage_Quote) ProtoMessage() {}
 
 func (x *DataMessage_Quote) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[15]
+	mi := &file_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +2583,7 @@ func (x *DataMessage_Quote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage_Quote.ProtoReflect.Descriptor instead.
 func (*DataMessage_Quote) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13, 0}
+	return file_session_proto_rawDescGZIP(), []int{14, 0}
 }
 
 func (x *DataMessage_Quote) GetId() uint64 {
@@ -1806,7 +2625,7 @@ type DataMessage_Preview struct {
 
 func (x *DataMessage_Preview) Reset() {
 	*x = DataMessage_Preview{}
-	mi := &file_session_proto_msgTypes[16]
+	mi := &file_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +2637,7 @@ func (x *DataMessage_Preview) String() string {
 func (*DataMessage_Preview) ProtoMessage() {}
 
 func (x *DataMessage_Preview) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[16]
+	mi := &file_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +2650,7 @@ func (x *DataMessage_Preview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage_Preview.ProtoReflect.Descriptor instead.
 func (*DataMessage_Preview) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13, 1}
+	return file_session_proto_rawDescGZIP(), []int{14, 1}
 }
 
 func (x *DataMessage_Preview) GetUrl() string {
@@ -1867,7 +2686,7 @@ type DataMessage_Reaction struct {
 
 func (x *DataMessage_Reaction) Reset() {
 	*x = DataMessage_Reaction{}
-	mi := &file_session_proto_msgTypes[17]
+	mi := &file_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +2698,7 @@ func (x *DataMessage_Reaction) String() string {
 func (*DataMessage_Reaction) ProtoMessage() {}
 
 func (x *DataMessage_Reaction) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[17]
+	mi := &file_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +2711,7 @@ func (x *DataMessage_Reaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage_Reaction.ProtoReflect.Descriptor instead.
 func (*DataMessage_Reaction) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13, 2}
+	return file_session_proto_rawDescGZIP(), []int{14, 2}
 }
 
 func (x *DataMessage_Reaction) GetId() uint64 {
@@ -1933,7 +2752,7 @@ type DataMessage_OpenGroupInvitation struct {
 
 func (x *DataMessage_OpenGroupInvitation) Reset() {
 	*x = DataMessage_OpenGroupInvitation{}
-	mi := &file_session_proto_msgTypes[18]
+	mi := &file_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2764,7 @@ func (x *DataMessage_OpenGroupInvitation) String() string {
 func (*DataMessage_OpenGroupInvitation) ProtoMessage() {}
 
 func (x *DataMessage_OpenGroupInvitation) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[18]
+	mi := &file_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2777,7 @@ func (x *DataMessage_OpenGroupInvitation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataMessage_OpenGroupInvitation.ProtoReflect.Descriptor instead.
 func (*DataMessage_OpenGroupInvitation) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13, 3}
+	return file_session_proto_rawDescGZIP(), []int{14, 3}
 }
 
 func (x *DataMessage_OpenGroupInvitation) GetUrl() string {
@@ -1987,7 +2806,7 @@ type DataMessage_Quote_QuotedAttachment struct {
 
 func (x *DataMessage_Quote_QuotedAttachment) Reset() {
 	*x = DataMessage_Quote_QuotedAttachment{}
-	mi := &file_session_proto_msgTypes[19]
+	mi := &file_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2818,7 @@ func (x *DataMessage_Quote_QuotedAttachment) String() string {
 func (*DataMessage_Quote_QuotedAttachment) ProtoMessage() {}
 
 func (x *DataMessage_Quote_QuotedAttachment) ProtoReflect() protoreflect.Message {
-	mi := &file_session_proto_msgTypes[19]
+	mi := &file_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2831,7 @@ func (x *DataMessage_Quote_QuotedAttachment) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use DataMessage_Quote_QuotedAttachment.ProtoReflect.Descriptor instead.
 func (*DataMessage_Quote_QuotedAttachment) Descriptor() ([]byte, []int) {
-	return file_session_proto_rawDescGZIP(), []int{13, 0, 0}
+	return file_session_proto_rawDescGZIP(), []int{14, 0, 0}
 }
 
 func (x *DataMessage_Quote_QuotedAttachment) GetContentType() string {
@@ -2078,9 +2897,10 @@ const file_session_proto_rawDesc = "" +
 	" \x01(\x04R\x0fserverTimestamp\"5\n" +
 	"\x04Type\x12\x13\n" +
 	"\x0fSESSION_MESSAGE\x10\x06\x12\x18\n" +
-	"\x14CLOSED_GROUP_MESSAGE\x10\a\"\xa0\x06\n" +
+	"\x14CLOSED_GROUP_MESSAGE\x10\a\"\xde\x06\n" +
 	"\aContent\x12<\n" +
-	"\vdataMessage\x18\x01 \x01(\v2\x1a.signalservice.DataMessageR\vdataMessage\x12E\n" +
+	"\vdataMessage\x18\x01 \x01(\v2\x1a.signalservice.DataMessageR\vdataMessage\x12<\n" +
+	"\vcallMessage\x18\x03 \x01(\v2\x1a.signalservice.CallMessageR\vcallMessage\x12E\n" +
 	"\x0ereceiptMessage\x18\x05 \x01(\v2\x1d.signalservice.ReceiptMessageR\x0ereceiptMessage\x12B\n" +
 	"\rtypingMessage\x18\x06 \x01(\v2\x1c.signalservice.TypingMessageR\rtypingMessage\x12i\n" +
 	"\x1adataExtractionNotification\x18\b \x01(\v2).signalservice.DataExtractionNotificationR\x1adataExtractionNotification\x12B\n" +
@@ -2103,7 +2923,21 @@ const file_session_proto_rawDesc = "" +
 	"\fUSER_PROFILE\x10\x01\x12\f\n" +
 	"\bCONTACTS\x10\x02\x12\x17\n" +
 	"\x13CONVO_INFO_VOLATILE\x10\x03\x12\x0f\n" +
-	"\vUSER_GROUPS\x10\x04\"\x8e\x01\n" +
+	"\vUSER_GROUPS\x10\x04\"\x96\x02\n" +
+	"\vCallMessage\x123\n" +
+	"\x04type\x18\x01 \x02(\x0e2\x1f.signalservice.CallMessage.TypeR\x04type\x12\x12\n" +
+	"\x04sdps\x18\x02 \x03(\tR\x04sdps\x12(\n" +
+	"\x0fsdpMLineIndexes\x18\x03 \x03(\rR\x0fsdpMLineIndexes\x12\x18\n" +
+	"\asdpMids\x18\x04 \x03(\tR\asdpMids\x12\x12\n" +
+	"\x04uuid\x18\x05 \x02(\tR\x04uuid\"f\n" +
+	"\x04Type\x12\r\n" +
+	"\tPRE_OFFER\x10\x06\x12\t\n" +
+	"\x05OFFER\x10\x01\x12\n" +
+	"\n" +
+	"\x06ANSWER\x10\x02\x12\x16\n" +
+	"\x12PROVISIONAL_ANSWER\x10\x03\x12\x12\n" +
+	"\x0eICE_CANDIDATES\x10\x04\x12\f\n" +
+	"\bEND_CALL\x10\x05\"\x8e\x01\n" +
 	"\rTypingMessage\x12\x1c\n" +
 	"\ttimestamp\x18\x01 \x02(\x04R\ttimestamp\x12;\n" +
 	"\x06action\x18\x02 \x02(\x0e2#.signalservice.TypingMessage.ActionR\x06action\"\"\n" +
@@ -2153,8 +2987,7 @@ const file_session_proto_rawDesc = "" +
 	"\acaption\x18\v \x01(\tR\acaption\x12\x10\n" +
 	"\x03url\x18e \x01(\tR\x03url\"\x1a\n" +
 	"\x05Flags\x12\x11\n" +
-	"\rVOICE_MESSAGE\x10\x01\"\xf5\n" +
-	"\n" +
+	"\rVOICE_MESSAGE\x10\x01\"\xc8\v\n" +
 	"\vDataMessage\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\tR\x04body\x12B\n" +
 	"\vattachments\x18\x02 \x03(\v2 .signalservice.AttachmentPointerR\vattachments\x12\x14\n" +
@@ -2172,7 +3005,8 @@ const file_session_proto_rawDesc = "" +
 	"\n" +
 	"syncTarget\x18i \x01(\tR\n" +
 	"syncTarget\x12F\n" +
-	"\x1eblocksCommunityMessageRequests\x18j \x01(\bR\x1eblocksCommunityMessageRequests\x12A\n" +
+	"\x1eblocksCommunityMessageRequests\x18j \x01(\bR\x1eblocksCommunityMessageRequests\x12Q\n" +
+	"\x12groupUpdateMessage\x18x \x01(\v2!.signalservice.GroupUpdateMessageR\x12groupUpdateMessage\x12A\n" +
 	"\n" +
 	"sessionctl\x18\x89' \x01(\v2 .signalservice.SessionctlPayloadR\n" +
 	"sessionctl\x1a\xc1\x02\n" +
@@ -2206,7 +3040,53 @@ const file_session_proto_rawDesc = "" +
 	"\x17EXPIRATION_TIMER_UPDATE\x10\x02\";\n" +
 	"\x11SessionctlPayload\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04dataB,Z*github.com/sessionctl/sessionctl/sessionpb"
+	"\x04data\x18\x02 \x01(\fR\x04data\"\x8c\x06\n" +
+	"\x12GroupUpdateMessage\x12M\n" +
+	"\rinviteMessage\x18\x01 \x01(\v2'.signalservice.GroupUpdateInviteMessageR\rinviteMessage\x12Y\n" +
+	"\x11infoChangeMessage\x18\x02 \x01(\v2+.signalservice.GroupUpdateInfoChangeMessageR\x11infoChangeMessage\x12_\n" +
+	"\x13memberChangeMessage\x18\x03 \x01(\v2-.signalservice.GroupUpdateMemberChangeMessageR\x13memberChangeMessage\x12P\n" +
+	"\x0epromoteMessage\x18\x04 \x01(\v2(.signalservice.GroupUpdatePromoteMessageR\x0epromoteMessage\x12Y\n" +
+	"\x11memberLeftMessage\x18\x05 \x01(\v2+.signalservice.GroupUpdateMemberLeftMessageR\x11memberLeftMessage\x12W\n" +
+	"\x0einviteResponse\x18\x06 \x01(\v2/.signalservice.GroupUpdateInviteResponseMessageR\x0einviteResponse\x12f\n" +
+	"\x13deleteMemberContent\x18\a \x01(\v24.signalservice.GroupUpdateDeleteMemberContentMessageR\x13deleteMemberContent\x12}\n" +
+	"\x1dmemberLeftNotificationMessage\x18\b \x01(\v27.signalservice.GroupUpdateMemberLeftNotificationMessageR\x1dmemberLeftNotificationMessage\"\xa6\x01\n" +
+	"\x18GroupUpdateInviteMessage\x12&\n" +
+	"\x0egroupSessionId\x18\x01 \x02(\tR\x0egroupSessionId\x12\x12\n" +
+	"\x04name\x18\x02 \x02(\tR\x04name\x12&\n" +
+	"\x0ememberAuthData\x18\x03 \x02(\fR\x0ememberAuthData\x12&\n" +
+	"\x0eadminSignature\x18\x04 \x02(\fR\x0eadminSignature\"]\n" +
+	"\x19GroupUpdatePromoteMessage\x12,\n" +
+	"\x11groupIdentitySeed\x18\x01 \x02(\fR\x11groupIdentitySeed\x12\x12\n" +
+	"\x04name\x18\x02 \x02(\tR\x04name\"\x95\x02\n" +
+	"\x1cGroupUpdateInfoChangeMessage\x12D\n" +
+	"\x04type\x18\x01 \x02(\x0e20.signalservice.GroupUpdateInfoChangeMessage.TypeR\x04type\x12 \n" +
+	"\vupdatedName\x18\x02 \x01(\tR\vupdatedName\x12,\n" +
+	"\x11updatedExpiration\x18\x03 \x01(\rR\x11updatedExpiration\x12&\n" +
+	"\x0eadminSignature\x18\x04 \x02(\fR\x0eadminSignature\"7\n" +
+	"\x04Type\x12\b\n" +
+	"\x04NAME\x10\x01\x12\n" +
+	"\n" +
+	"\x06AVATAR\x10\x02\x12\x19\n" +
+	"\x15DISAPPEARING_MESSAGES\x10\x03\"\x90\x02\n" +
+	"\x1eGroupUpdateMemberChangeMessage\x12F\n" +
+	"\x04type\x18\x01 \x02(\x0e22.signalservice.GroupUpdateMemberChangeMessage.TypeR\x04type\x12*\n" +
+	"\x10memberSessionIds\x18\x02 \x03(\tR\x10memberSessionIds\x12$\n" +
+	"\rhistoryShared\x18\x03 \x01(\bR\rhistoryShared\x12&\n" +
+	"\x0eadminSignature\x18\x04 \x02(\fR\x0eadminSignature\",\n" +
+	"\x04Type\x12\t\n" +
+	"\x05ADDED\x10\x01\x12\v\n" +
+	"\aREMOVED\x10\x02\x12\f\n" +
+	"\bPROMOTED\x10\x03\"\x1e\n" +
+	"\x1cGroupUpdateMemberLeftMessage\"*\n" +
+	"(GroupUpdateMemberLeftNotificationMessage\"B\n" +
+	" GroupUpdateInviteResponseMessage\x12\x1e\n" +
+	"\n" +
+	"isApproved\x18\x01 \x02(\bR\n" +
+	"isApproved\"\xa1\x01\n" +
+	"%GroupUpdateDeleteMemberContentMessage\x12*\n" +
+	"\x10memberSessionIds\x18\x01 \x03(\tR\x10memberSessionIds\x12$\n" +
+	"\rmessageHashes\x18\x02 \x03(\tR\rmessageHashes\x12&\n" +
+	"\x0eadminSignature\x18\x03 \x01(\fR\x0eadminSignatureB,Z*github.com/sessionctl/sessionctl/sessionpb"
 
 var (
 	file_session_proto_rawDescOnce sync.Once
@@ -2220,74 +3100,100 @@ func file_session_proto_rawDescGZIP() []byte {
 	return file_session_proto_rawDescData
 }
 
-var file_session_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_session_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_session_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_session_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_session_proto_goTypes = []any{
-	(WebSocketMessage_Type)(0),                 // 0: signalservice.WebSocketMessage.Type
-	(Envelope_Type)(0),                         // 1: signalservice.Envelope.Type
-	(Content_ExpirationType)(0),                // 2: signalservice.Content.ExpirationType
-	(SharedConfigMessage_Kind)(0),              // 3: signalservice.SharedConfigMessage.Kind
-	(TypingMessage_Action)(0),                  // 4: signalservice.TypingMessage.Action
-	(DataExtractionNotification_Type)(0),       // 5: signalservice.DataExtractionNotification.Type
-	(ReceiptMessage_Type)(0),                   // 6: signalservice.ReceiptMessage.Type
-	(AttachmentPointer_Flags)(0),               // 7: signalservice.AttachmentPointer.Flags
-	(DataMessage_Flags)(0),                     // 8: signalservice.DataMessage.Flags
-	(DataMessage_Reaction_Action)(0),           // 9: signalservice.DataMessage.Reaction.Action
-	(*WebSocketRequestMessage)(nil),            // 10: signalservice.WebSocketRequestMessage
-	(*WebSocketResponseMessage)(nil),           // 11: signalservice.WebSocketResponseMessage
-	(*WebSocketMessage)(nil),                   // 12: signalservice.WebSocketMessage
-	(*Envelope)(nil),                           // 13: signalservice.Envelope
-	(*Content)(nil),                            // 14: signalservice.Content
-	(*SharedConfigMessage)(nil),                // 15: signalservice.SharedConfigMessage
-	(*TypingMessage)(nil),                      // 16: signalservice.TypingMessage
-	(*UnsendRequest)(nil),                      // 17: signalservice.UnsendRequest
-	(*MessageRequestResponse)(nil),             // 18: signalservice.MessageRequestResponse
-	(*DataExtractionNotification)(nil),         // 19: signalservice.DataExtractionNotification
-	(*ReceiptMessage)(nil),                     // 20: signalservice.ReceiptMessage
-	(*LokiProfile)(nil),                        // 21: signalservice.LokiProfile
-	(*AttachmentPointer)(nil),                  // 22: signalservice.AttachmentPointer
-	(*DataMessage)(nil),                        // 23: signalservice.DataMessage
-	(*SessionctlPayload)(nil),                  // 24: signalservice.SessionctlPayload
-	(*DataMessage_Quote)(nil),                  // 25: signalservice.DataMessage.Quote
-	(*DataMessage_Preview)(nil),                // 26: signalservice.DataMessage.Preview
-	(*DataMessage_Reaction)(nil),               // 27: signalservice.DataMessage.Reaction
-	(*DataMessage_OpenGroupInvitation)(nil),    // 28: signalservice.DataMessage.OpenGroupInvitation
-	(*DataMessage_Quote_QuotedAttachment)(nil), // 29: signalservice.DataMessage.Quote.QuotedAttachment
+	(WebSocketMessage_Type)(0),                       // 0: signalservice.WebSocketMessage.Type
+	(Envelope_Type)(0),                               // 1: signalservice.Envelope.Type
+	(Content_ExpirationType)(0),                      // 2: signalservice.Content.ExpirationType
+	(SharedConfigMessage_Kind)(0),                    // 3: signalservice.SharedConfigMessage.Kind
+	(CallMessage_Type)(0),                            // 4: signalservice.CallMessage.Type
+	(TypingMessage_Action)(0),                        // 5: signalservice.TypingMessage.Action
+	(DataExtractionNotification_Type)(0),             // 6: signalservice.DataExtractionNotification.Type
+	(ReceiptMessage_Type)(0),                         // 7: signalservice.ReceiptMessage.Type
+	(AttachmentPointer_Flags)(0),                     // 8: signalservice.AttachmentPointer.Flags
+	(DataMessage_Flags)(0),                           // 9: signalservice.DataMessage.Flags
+	(DataMessage_Reaction_Action)(0),                 // 10: signalservice.DataMessage.Reaction.Action
+	(GroupUpdateInfoChangeMessage_Type)(0),           // 11: signalservice.GroupUpdateInfoChangeMessage.Type
+	(GroupUpdateMemberChangeMessage_Type)(0),         // 12: signalservice.GroupUpdateMemberChangeMessage.Type
+	(*WebSocketRequestMessage)(nil),                  // 13: signalservice.WebSocketRequestMessage
+	(*WebSocketResponseMessage)(nil),                 // 14: signalservice.WebSocketResponseMessage
+	(*WebSocketMessage)(nil),                         // 15: signalservice.WebSocketMessage
+	(*Envelope)(nil),                                 // 16: signalservice.Envelope
+	(*Content)(nil),                                  // 17: signalservice.Content
+	(*SharedConfigMessage)(nil),                      // 18: signalservice.SharedConfigMessage
+	(*CallMessage)(nil),                              // 19: signalservice.CallMessage
+	(*TypingMessage)(nil),                            // 20: signalservice.TypingMessage
+	(*UnsendRequest)(nil),                            // 21: signalservice.UnsendRequest
+	(*MessageRequestResponse)(nil),                   // 22: signalservice.MessageRequestResponse
+	(*DataExtractionNotification)(nil),               // 23: signalservice.DataExtractionNotification
+	(*ReceiptMessage)(nil),                           // 24: signalservice.ReceiptMessage
+	(*LokiProfile)(nil),                              // 25: signalservice.LokiProfile
+	(*AttachmentPointer)(nil),                        // 26: signalservice.AttachmentPointer
+	(*DataMessage)(nil),                              // 27: signalservice.DataMessage
+	(*SessionctlPayload)(nil),                        // 28: signalservice.SessionctlPayload
+	(*GroupUpdateMessage)(nil),                       // 29: signalservice.GroupUpdateMessage
+	(*GroupUpdateInviteMessage)(nil),                 // 30: signalservice.GroupUpdateInviteMessage
+	(*GroupUpdatePromoteMessage)(nil),                // 31: signalservice.GroupUpdatePromoteMessage
+	(*GroupUpdateInfoChangeMessage)(nil),             // 32: signalservice.GroupUpdateInfoChangeMessage
+	(*GroupUpdateMemberChangeMessage)(nil),           // 33: signalservice.GroupUpdateMemberChangeMessage
+	(*GroupUpdateMemberLeftMessage)(nil),             // 34: signalservice.GroupUpdateMemberLeftMessage
+	(*GroupUpdateMemberLeftNotificationMessage)(nil), // 35: signalservice.GroupUpdateMemberLeftNotificationMessage
+	(*GroupUpdateInviteResponseMessage)(nil),         // 36: signalservice.GroupUpdateInviteResponseMessage
+	(*GroupUpdateDeleteMemberContentMessage)(nil),    // 37: signalservice.GroupUpdateDeleteMemberContentMessage
+	(*DataMessage_Quote)(nil),                        // 38: signalservice.DataMessage.Quote
+	(*DataMessage_Preview)(nil),                      // 39: signalservice.DataMessage.Preview
+	(*DataMessage_Reaction)(nil),                     // 40: signalservice.DataMessage.Reaction
+	(*DataMessage_OpenGroupInvitation)(nil),          // 41: signalservice.DataMessage.OpenGroupInvitation
+	(*DataMessage_Quote_QuotedAttachment)(nil),       // 42: signalservice.DataMessage.Quote.QuotedAttachment
 }
 var file_session_proto_depIdxs = []int32{
 	0,  // 0: signalservice.WebSocketMessage.type:type_name -> signalservice.WebSocketMessage.Type
-	10, // 1: signalservice.WebSocketMessage.request:type_name -> signalservice.WebSocketRequestMessage
-	11, // 2: signalservice.WebSocketMessage.response:type_name -> signalservice.WebSocketResponseMessage
+	13, // 1: signalservice.WebSocketMessage.request:type_name -> signalservice.WebSocketRequestMessage
+	14, // 2: signalservice.WebSocketMessage.response:type_name -> signalservice.WebSocketResponseMessage
 	1,  // 3: signalservice.Envelope.type:type_name -> signalservice.Envelope.Type
-	23, // 4: signalservice.Content.dataMessage:type_name -> signalservice.DataMessage
-	20, // 5: signalservice.Content.receiptMessage:type_name -> signalservice.ReceiptMessage
-	16, // 6: signalservice.Content.typingMessage:type_name -> signalservice.TypingMessage
-	19, // 7: signalservice.Content.dataExtractionNotification:type_name -> signalservice.DataExtractionNotification
-	17, // 8: signalservice.Content.unsendRequest:type_name -> signalservice.UnsendRequest
-	18, // 9: signalservice.Content.messageRequestResponse:type_name -> signalservice.MessageRequestResponse
-	2,  // 10: signalservice.Content.expirationType:type_name -> signalservice.Content.ExpirationType
-	15, // 11: signalservice.Content.sharedConfigMessage:type_name -> signalservice.SharedConfigMessage
-	3,  // 12: signalservice.SharedConfigMessage.kind:type_name -> signalservice.SharedConfigMessage.Kind
-	4,  // 13: signalservice.TypingMessage.action:type_name -> signalservice.TypingMessage.Action
-	21, // 14: signalservice.MessageRequestResponse.profile:type_name -> signalservice.LokiProfile
-	5,  // 15: signalservice.DataExtractionNotification.type:type_name -> signalservice.DataExtractionNotification.Type
-	6,  // 16: signalservice.ReceiptMessage.type:type_name -> signalservice.ReceiptMessage.Type
-	22, // 17: signalservice.DataMessage.attachments:type_name -> signalservice.AttachmentPointer
-	25, // 18: signalservice.DataMessage.quote:type_name -> signalservice.DataMessage.Quote
-	26, // 19: signalservice.DataMessage.preview:type_name -> signalservice.DataMessage.Preview
-	27, // 20: signalservice.DataMessage.reaction:type_name -> signalservice.DataMessage.Reaction
-	21, // 21: signalservice.DataMessage.profile:type_name -> signalservice.LokiProfile
-	28, // 22: signalservice.DataMessage.openGroupInvitation:type_name -> signalservice.DataMessage.OpenGroupInvitation
-	24, // 23: signalservice.DataMessage.sessionctl:type_name -> signalservice.SessionctlPayload
-	29, // 24: signalservice.DataMessage.Quote.attachments:type_name -> signalservice.DataMessage.Quote.QuotedAttachment
-	22, // 25: signalservice.DataMessage.Preview.image:type_name -> signalservice.AttachmentPointer
-	9,  // 26: signalservice.DataMessage.Reaction.action:type_name -> signalservice.DataMessage.Reaction.Action
-	22, // 27: signalservice.DataMessage.Quote.QuotedAttachment.thumbnail:type_name -> signalservice.AttachmentPointer
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	27, // 4: signalservice.Content.dataMessage:type_name -> signalservice.DataMessage
+	19, // 5: signalservice.Content.callMessage:type_name -> signalservice.CallMessage
+	24, // 6: signalservice.Content.receiptMessage:type_name -> signalservice.ReceiptMessage
+	20, // 7: signalservice.Content.typingMessage:type_name -> signalservice.TypingMessage
+	23, // 8: signalservice.Content.dataExtractionNotification:type_name -> signalservice.DataExtractionNotification
+	21, // 9: signalservice.Content.unsendRequest:type_name -> signalservice.UnsendRequest
+	22, // 10: signalservice.Content.messageRequestResponse:type_name -> signalservice.MessageRequestResponse
+	2,  // 11: signalservice.Content.expirationType:type_name -> signalservice.Content.ExpirationType
+	18, // 12: signalservice.Content.sharedConfigMessage:type_name -> signalservice.SharedConfigMessage
+	3,  // 13: signalservice.SharedConfigMessage.kind:type_name -> signalservice.SharedConfigMessage.Kind
+	4,  // 14: signalservice.CallMessage.type:type_name -> signalservice.CallMessage.Type
+	5,  // 15: signalservice.TypingMessage.action:type_name -> signalservice.TypingMessage.Action
+	25, // 16: signalservice.MessageRequestResponse.profile:type_name -> signalservice.LokiProfile
+	6,  // 17: signalservice.DataExtractionNotification.type:type_name -> signalservice.DataExtractionNotification.Type
+	7,  // 18: signalservice.ReceiptMessage.type:type_name -> signalservice.ReceiptMessage.Type
+	26, // 19: signalservice.DataMessage.attachments:type_name -> signalservice.AttachmentPointer
+	38, // 20: signalservice.DataMessage.quote:type_name -> signalservice.DataMessage.Quote
+	39, // 21: signalservice.DataMessage.preview:type_name -> signalservice.DataMessage.Preview
+	40, // 22: signalservice.DataMessage.reaction:type_name -> signalservice.DataMessage.Reaction
+	25, // 23: signalservice.DataMessage.profile:type_name -> signalservice.LokiProfile
+	41, // 24: signalservice.DataMessage.openGroupInvitation:type_name -> signalservice.DataMessage.OpenGroupInvitation
+	29, // 25: signalservice.DataMessage.groupUpdateMessage:type_name -> signalservice.GroupUpdateMessage
+	28, // 26: signalservice.DataMessage.sessionctl:type_name -> signalservice.SessionctlPayload
+	30, // 27: signalservice.GroupUpdateMessage.inviteMessage:type_name -> signalservice.GroupUpdateInviteMessage
+	32, // 28: signalservice.GroupUpdateMessage.infoChangeMessage:type_name -> signalservice.GroupUpdateInfoChangeMessage
+	33, // 29: signalservice.GroupUpdateMessage.memberChangeMessage:type_name -> signalservice.GroupUpdateMemberChangeMessage
+	31, // 30: signalservice.GroupUpdateMessage.promoteMessage:type_name -> signalservice.GroupUpdatePromoteMessage
+	34, // 31: signalservice.GroupUpdateMessage.memberLeftMessage:type_name -> signalservice.GroupUpdateMemberLeftMessage
+	36, // 32: signalservice.GroupUpdateMessage.inviteResponse:type_name -> signalservice.GroupUpdateInviteResponseMessage
+	37, // 33: signalservice.GroupUpdateMessage.deleteMemberContent:type_name -> signalservice.GroupUpdateDeleteMemberContentMessage
+	35, // 34: signalservice.GroupUpdateMessage.memberLeftNotificationMessage:type_name -> signalservice.GroupUpdateMemberLeftNotificationMessage
+	11, // 35: signalservice.GroupUpdateInfoChangeMessage.type:type_name -> signalservice.GroupUpdateInfoChangeMessage.Type
+	12, // 36: signalservice.GroupUpdateMemberChangeMessage.type:type_name -> signalservice.GroupUpdateMemberChangeMessage.Type
+	42, // 37: signalservice.DataMessage.Quote.attachments:type_name -> signalservice.DataMessage.Quote.QuotedAttachment
+	26, // 38: signalservice.DataMessage.Preview.image:type_name -> signalservice.AttachmentPointer
+	10, // 39: signalservice.DataMessage.Reaction.action:type_name -> signalservice.DataMessage.Reaction.Action
+	26, // 40: signalservice.DataMessage.Quote.QuotedAttachment.thumbnail:type_name -> signalservice.AttachmentPointer
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_session_proto_init() }
@@ -2300,8 +3206,8 @@ func file_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_session_proto_rawDesc), len(file_session_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   20,
+			NumEnums:      13,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
