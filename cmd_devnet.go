@@ -370,7 +370,7 @@ func detach(c *cli.Context) error {
 	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), detachedEnv+"=1")
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, nil
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detachAttr()
 	if m, err := devnet.ReadManifest(dir); err == nil && devnet.ProcessAlive(m.PID) {
 		return usagef("%v (pid %d); stop it with 'sessionctl devnet down'", devnet.ErrRunning, m.PID)
 	}

@@ -477,7 +477,7 @@ func saveNew(dir, name string, data []byte) (string, error) {
 			n = fmt.Sprintf("%s (%d)%s", base, i, ext)
 		}
 		path := filepath.Join(dir, n)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openNoFollow, 0o600)
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/sessionctl/sessionctl/internal/flock"
 )
 
-// lockFile takes an exclusive flock on path (created 0600 if missing),
+// lockFile takes an exclusive lock on path (created 0600 if missing),
 // waiting until ctx ends; it returns the function that releases it. The
 // lock goes with the process, so a killed fetch never leaves it held.
 func lockFile(ctx context.Context, path string) (func(), error) {
@@ -21,11 +22,11 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		return nil, err
 	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := flock.TryLock(f, true)
 		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+			return func() { flock.Unlock(f); f.Close() }, nil
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if !errors.Is(err, flock.ErrLocked) {
 			f.Close()
 			return nil, err
 		}

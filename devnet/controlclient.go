@@ -11,8 +11,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/sessionctl/sessionctl/internal/flock"
 )
 
 // AddRoom creates a room on the devnet's community server.
@@ -43,10 +44,10 @@ func Locked(dir string) bool {
 		return false
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		return errors.Is(err, syscall.EWOULDBLOCK)
+	if err := flock.TryLock(f, false); err != nil {
+		return errors.Is(err, flock.ErrLocked)
 	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	flock.Unlock(f)
 	return false
 }
 
@@ -180,7 +181,7 @@ func (c *ControlClient) Down(ctx context.Context) error {
 		if !ProcessAlive(c.m.PID) {
 			return fmt.Errorf("the devnet does not answer, and its pid %d is gone: another process holds %s", c.m.PID, c.dir)
 		}
-		syscall.Kill(c.m.PID, syscall.SIGTERM)
+		signalStop(c.m.PID, false)
 	}
 	term := time.Now()
 	killed := false
@@ -189,7 +190,7 @@ func (c *ControlClient) Down(ctx context.Context) error {
 			return nil
 		}
 		if !killed && time.Since(term) > 20*time.Second && ProcessAlive(c.m.PID) {
-			syscall.Kill(c.m.PID, syscall.SIGKILL)
+			signalStop(c.m.PID, true)
 			killed = true
 		}
 		select {
@@ -198,13 +199,4 @@ func (c *ControlClient) Down(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// ProcessAlive reports whether a process with pid exists.
-func ProcessAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -14,12 +14,12 @@ import (
 	"slices"
 
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
+	"github.com/sessionctl/sessionctl/internal/flock"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/node"
 	"golang.org/x/crypto/blake2b"
@@ -72,16 +72,6 @@ const (
 
 // ErrFileLimit is a devnet too large for the open files this process may have.
 var ErrFileLimit = errors.New("not enough open files for this many nodes")
-
-// fileLimit returns how many files this process may open (Go raises the
-// soft limit to the hard one at start).
-var fileLimit = func() (uint64, error) {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return 0, err
-	}
-	return rl.Cur, nil
-}
 
 // checkFileLimit refuses, in one line, a devnet that would run out of
 // open files, before any node starts (rather than one error per node).
@@ -186,7 +176,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flock.TryLock(f, true); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%w: another sessionctl holds %s", ErrRunning, f.Name())
 	}

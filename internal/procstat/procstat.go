@@ -1,5 +1,6 @@
 // Package procstat reads what this process holds, from /proc (Linux): its
-// resident memory and its open files. Elsewhere both read 0.
+// resident memory and its open files. Elsewhere both read 0. CPUTime reads the process's
+// CPU time on Unix and Windows.
 package procstat
 
 import (
@@ -7,8 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // OpenFiles is the number of file descriptors the process holds.
@@ -35,14 +34,4 @@ func RSSMB() float64 {
 		}
 	}
 	return 0
-}
-
-// CPUTime is the CPU time the process has used, user and system, on all
-// cores.
-func CPUTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
