@@ -25,6 +25,10 @@ type Manifest struct {
 	// SeedNode is the seed real clients start from (JSON-RPC at /json_rpc:
 	// the desktop app's LOCAL_DEVNET_SEED_URL).
 	SeedNode Endpoint `json:"seed_node"`
+	// Proxy is an HTTP proxy that takes the real network's hosts (the
+	// seeds, the file server, the default community) to this devnet: a
+	// client that hard-codes them needs only its proxy setting.
+	Proxy Endpoint `json:"proxy"`
 	// Dashboard is the live page of the devnet (its URL holds a secret:
 	// whoever has it can kill and restart nodes).
 	Dashboard Endpoint `json:"dashboard"`

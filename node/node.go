@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/edgelog"
 	"github.com/sessionctl/sessionctl/internal/loop"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
@@ -91,6 +92,10 @@ type Config struct {
 	// OnionObserver, if set, is told what the node saw of each onion request
 	// it handled (tests use it to check what each hop learned).
 	OnionObserver func(OnionHop)
+	// Edge gets one entry for each request at the HTTPS edge (endpoint,
+	// storage namespace, status, duration): the devnet's "edge" log and
+	// the dashboard's counts. The zero Sink records nothing.
+	Edge edgelog.Sink
 }
 
 // StoreEvent is a message a node stored: from a client (or the last hop of
