@@ -142,6 +142,16 @@ func TestCommunity(t *testing.T) {
 	if len(dms) != 1 || dms[0].Sender != bob.id {
 		t.Fatalf("carol's inbox: %s", out)
 	}
+	// Apps poll with a batch through the onion path: its answers come back
+	// as pysogs's (code, headers, body).
+	code, out = carol.do(t, srv, "POST", "/batch", []map[string]any{
+		{"method": "GET", "path": "/capabilities"}, {"method": "GET", "path": "/room/lobby/pollInfo/0"},
+		{"method": "GET", "path": "/room/lobby/messages/recent?reactors=5"}, {"method": "GET", "path": "/inbox"}})
+	var subs []community.SubResponse
+	json.Unmarshal(out, &subs)
+	if code != 200 || len(subs) != 4 || subs[0].Code != 200 || subs[1].Code != 200 || subs[2].Code != 200 || subs[3].Code != 200 {
+		t.Fatalf("a batch through the onion path: %d %s", code, out)
+	}
 	// Room files.
 	code, out = alice.do(t, srv, "POST", "/room/lobby/file", nil)
 	if code != 400 {
