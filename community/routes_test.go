@@ -771,3 +771,46 @@ func TestIndexPage(t *testing.T) {
 		t.Errorf("invite.png: %d", a.code)
 	}
 }
+
+// FuzzBatch: any body to /batch and /sequence is a clear answer (200 with
+// one answer per subrequest, or 400), never a 5xx or a panic.
+func FuzzBatch(f *testing.F) {
+	f.Add([]byte(`[{"method":"GET","path":"/capabilities"},{"method":"GET","path":"/room/lobby/messages/since/0?t=r"}]`))
+	f.Add([]byte(`[{"method":"POST","path":"/room/lobby/file","b64":"aGk="}]`))
+	f.Add([]byte(`[{"method":"PUT","path":"/room/lobby/reaction/1/%F0%9F%91%8D","json":{}}]`))
+	f.Add([]byte(`{"method":"GET"}`))
+	key, _ := onion.NewKeyPair(rand.Reader)
+	srv, err := community.New(community.Config{Dir: f.TempDir(), Key: key})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	defer srv.Close()
+	srv.AddRoom(context.Background(), "lobby", "")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, p := range []string{"/batch", "/sequence"} {
+			resp, err := http.Post(srv.URL()+p, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 && resp.StatusCode != 400 {
+				t.Fatalf("%s %q: %d %s", p, body, resp.StatusCode, out)
+			}
+			if resp.StatusCode == 200 {
+				var subs []community.SubResponse
+				if err := json.Unmarshal(out, &subs); err != nil {
+					t.Fatalf("%s %q: %s", p, body, out)
+				}
+				for _, s := range subs {
+					if s.Code >= 500 {
+						t.Fatalf("%s %q: a subrequest answered %d: %s", p, body, s.Code, s.Body)
+					}
+				}
+			}
+		}
+	})
+}
