@@ -462,6 +462,9 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 	}
 	for _, s := range m.Servers {
 		fmt.Fprintf(w, "%-8s %s  (x25519 %s)\n", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.URL, s.X25519Pubkey)
+		for _, r := range s.Rooms {
+			fmt.Fprintf(w, "  room %s: %s  (join link for Session apps; %s/ shows its QR code)\n", r.Token, r.JoinURL, s.URL)
+		}
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -490,7 +490,17 @@ func (d *Devnet) servers() []ManifestServer {
 	}
 	if d.Network.Community != nil {
 		k := d.Network.CommunityKey()
-		out = append(out, ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+		ms := ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		rooms, err := d.Network.Community.Rooms(ctx)
+		cancel()
+		if err != nil {
+			d.log.Warn().Err(err).Msg("list the community's rooms for the manifest")
+		}
+		for _, r := range rooms {
+			ms.Rooms = append(ms.Rooms, ManifestRoom{Token: r.Token, Name: r.Name, JoinURL: r.Join})
+		}
+		out = append(out, ms)
 	}
 	return out
 }

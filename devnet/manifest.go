@@ -71,9 +71,18 @@ type ManifestClient struct {
 
 // ManifestServer describes a server (file and community servers, step 8).
 type ManifestServer struct {
-	Kind         string `json:"kind"`
-	URL          string `json:"url"`
-	X25519Pubkey string `json:"x25519_pubkey"`
+	Kind         string         `json:"kind"`
+	URL          string         `json:"url"`
+	X25519Pubkey string         `json:"x25519_pubkey"`
+	Rooms        []ManifestRoom `json:"rooms,omitempty"` // a community server's
+}
+
+// ManifestRoom is a room of the community server and the link Session apps
+// join it by (http://HOST:PORT/ROOM?public_key=HEX).
+type ManifestRoom struct {
+	Token   string `json:"token"`
+	Name    string `json:"name"`
+	JoinURL string `json:"join_url"`
 }
 
 // ReadManifest reads <dir>/devnet.json; ErrNotRunning when there is none.
