@@ -85,8 +85,8 @@ func Restore(user *identity.Keys, groupPub ed25519.PublicKey, groupSeed []byte, 
 		hs := map[string]struct{}{}
 		for _, h := range l[1:] {
 			s, ok := h.(string)
-			if !ok {
-				return nil, bad("a hash in A is not a string")
+			if !ok || s == "" || len(s) > maxHashLength {
+				return nil, bad("a hash in A is not a string of 1 to 128 bytes")
 			}
 			hs[s] = struct{}{}
 		}

@@ -53,6 +53,7 @@ const (
 	junkHashKey    = "SessionGroupJunkMembers"
 	junkNonce      = "LibsodiumDRG"
 	maxKeysMessage = configmsg.MaxStored // a keys message is stored whole
+	maxHashLength  = 128                 // a swarm's message hash (43 base64 characters)
 )
 
 // memberX reads Account IDs (05 and 64 hex digits) into their X25519
@@ -318,6 +319,9 @@ func parseKeyList(b []byte) ([]Key, error) {
 // still remembered among the current hashes. A message that is malformed,
 // not the group's, or not what it says is refused whole: nothing changes.
 func (k *Keys) Load(hash string, msg []byte, storedAt int64) (bool, error) {
+	if hash == "" || len(hash) > maxHashLength {
+		return false, fmt.Errorf("groupkeys: a message hash of %d bytes, want 1 to %d", len(hash), maxHashLength)
+	}
 	m, err := k.parseKeysMessage(msg)
 	if err != nil {
 		return false, err
