@@ -200,7 +200,7 @@ const (
 // adds two members with a supplemental keys message, and rekeys 10 and 71
 // days later. Known answers: what libsession-util (commit 8762e9d, the dev
 // branch) produced for the same steps with fixed timestamps
-// (testdata/libsession-keys.txt, made by testdata/libsession/harness.cpp):
+// and a counter as the random source (testdata/libsession-keys.txt):
 // every keys message byte for byte, every info and members config (byte for
 // byte, or opened where libsession compressed it), the messages it
 // encrypted, and each client's keys, generation and message hashes after
