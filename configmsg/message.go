@@ -2,6 +2,7 @@ package configmsg
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"slices"
@@ -74,6 +75,8 @@ type Message struct {
 	unknown Dict     // top-level keys this version does not know, kept
 	lag     int
 	merged  bool
+	sig     []byte             // a loaded message's signature ("~"), as it came
+	signer  ed25519.PrivateKey // signs what this message encodes (a group admin's)
 }
 
 // New is an empty mutable message with seqno 0.
@@ -113,8 +116,10 @@ func (m *Message) Diff() Dict {
 	return d
 }
 
-// Encode bt-encodes the message (without a signature: the user's own
-// configs are not signed).
+// Encode bt-encodes the message. A message loaded with a signature keeps
+// it; one made by a signer (NewSigned, or anything built on a message
+// loaded with a signer) is signed; others (the user's own configs) are
+// not.
 func (m *Message) Encode() []byte {
 	diff := m.Diff()
 	lags := []any{}
@@ -132,7 +137,28 @@ func (m *Message) Encode() []byte {
 	top["&"] = m.data
 	top["<"] = lags
 	top["="] = diff
-	return Encode(top)
+	enc := Encode(top)
+	switch {
+	case m.sig != nil && m.orig == nil:
+		return appendSig(enc, m.sig)
+	case m.signer != nil:
+		return appendSig(enc, ed25519.Sign(m.signer, enc[:len(enc)-1]))
+	}
+	return enc
+}
+
+// sigSuffix is what a signature adds at the end of an encoded message:
+// "1:~64:" and the 64 bytes, before the dict's closing "e". What is signed
+// is everything before it.
+const sigSuffix = len("1:~64:") + ed25519.SignatureSize
+
+// appendSig puts sig under "~", the last key, of the encoded dict enc.
+func appendSig(enc, sig []byte) []byte {
+	out := make([]byte, 0, len(enc)+sigSuffix)
+	out = append(out, enc[:len(enc)-1]...)
+	out = append(out, "1:~64:"...)
+	out = append(out, sig...)
+	return append(out, 'e')
 }
 
 // Edit returns a mutable message to make changes in: a merged message as
@@ -144,6 +170,7 @@ func (m *Message) Edit() *Message {
 		n.orig = copyDict(m.data)
 		n.lags = slices.Clone(m.lags)
 		n.merged = false
+		n.sig = nil
 		return &n
 	}
 	return m.Increment()
@@ -154,7 +181,7 @@ func (m *Message) Edit() *Message {
 func (m *Message) Increment() *Message {
 	prev := SeqHash{m.seqHash.Seqno, m.Hash()}
 	diff := m.Diff()
-	n := &Message{data: copyDict(m.data), unknown: m.unknown, lag: m.lag}
+	n := &Message{data: copyDict(m.data), unknown: m.unknown, lag: m.lag, signer: m.signer}
 	n.orig = copyDict(n.data)
 	for _, l := range m.lags {
 		if l.Seqno > prev.Seqno-int64(m.lag) && l.Seqno < prev.Seqno {
@@ -212,9 +239,11 @@ func Parse(b []byte, lag int) (*Message, error) {
 			}
 			m.diff = d
 		case k == "~":
-			if s, ok := top[k].(string); !ok || len(s) != 64 {
+			s, ok := top[k].(string)
+			if !ok || len(s) != ed25519.SignatureSize {
 				return nil, errors.New("configmsg: the signature is not 64 bytes")
 			}
+			m.sig = []byte(s)
 		case k > "~":
 			return nil, fmt.Errorf("configmsg: key %q after the signature", k)
 		default:
@@ -284,6 +313,10 @@ var ErrNoMessage = errors.New("configmsg: no valid config message")
 // that do not parse are skipped and reported in skipped; if none parses,
 // the error is ErrNoMessage.
 func Load(msgs [][]byte, lag int) (m *Message, used int, skipped []error, err error) {
+	return load(msgs, lag, func(b []byte) (*Message, error) { return Parse(b, lag) }, nil, true)
+}
+
+func load(msgs [][]byte, lag int, parse func([]byte) (*Message, error), signer ed25519.PrivateKey, canMerge bool) (m *Message, used int, skipped []error, err error) {
 	type cand struct {
 		m         *Message
 		i         int
@@ -291,11 +324,12 @@ func Load(msgs [][]byte, lag int) (m *Message, used int, skipped []error, err er
 	}
 	var cs []*cand
 	for i, b := range msgs {
-		pm, err := Parse(b, lag)
+		pm, err := parse(b)
 		if err != nil {
 			skipped = append(skipped, fmt.Errorf("message %d: %w", i, err))
 			continue
 		}
+		pm.signer = signer
 		cs = append(cs, &cand{m: pm, i: i})
 	}
 	if len(cs) == 0 {
@@ -322,11 +356,13 @@ func Load(msgs [][]byte, lag int) (m *Message, used int, skipped []error, err er
 			live = append(live, c)
 		}
 	}
-	if len(live) == 1 {
+	sort.Slice(live, func(a, b int) bool { return live[a].m.seqHash.cmp(live[b].m.seqHash) > 0 })
+	if len(live) == 1 || !canMerge {
+		// One message holds all the others; or this reader cannot sign a
+		// merge, and takes the newest until someone who can merges them.
 		return live[0].m, live[0].i, skipped, nil
 	}
-	sort.Slice(live, func(a, b int) bool { return live[a].m.seqHash.cmp(live[b].m.seqHash) > 0 })
-	out := &Message{lag: lag, merged: true, data: copyDict(live[0].m.data), diff: Dict{}, unknown: live[0].m.unknown}
+	out := &Message{lag: lag, merged: true, data: copyDict(live[0].m.data), diff: Dict{}, unknown: live[0].m.unknown, signer: signer}
 	out.seqHash.Seqno = maxSeq + 1
 	type entry struct {
 		source Dict
