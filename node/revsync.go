@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -25,17 +27,21 @@ import (
 // served as before: no revocation can concern them.
 //
 // When the node stops waiting: once every other member of its swarm (as its
-// view has it) either answered with all its revocations, could not be
-// reached (a dial that fails, or no answer within ForwardTimeout), or
-// answered "not ready" at each of revSyncRounds rounds (a member that has
-// just started too and has no view yet, or whose view of the swarms is
-// behind this node's). The node then holds the union of what every
+// view has it) either answered with all its revocations, is down (the dial
+// is refused, or it has no address), or failed at each of revSyncRounds
+// rounds in a way that says it may be up: "not ready" (a member that has
+// just started too and has no view yet, or whose view of the network is
+// behind this node's: it answers 503, or 401 while it does not know this
+// node is registered), or no answer within ForwardTimeout (a loaded
+// machine). At most revSyncRounds times ForwardTimeout and 2.5 s of
+// backoff, 32.5 s with the defaults, when members hang; nothing when they
+// answer or are down. The node then holds the union of what every
 // reachable member holds, which is all the swarm can know: a revocation
 // held only by members that are down is known to nobody who could be
 // asked, and repair brings it when they are back. A node whose swarm has no
 // other member, or whose other members are all down (a new swarm, or all
-// killed), serves at once with what it holds. Nothing here reads a clock:
-// the wait is bounded by timeouts and rounds, never by a deadline.
+// killed), serves at once with what it holds. The wait is bounded by
+// rounds and per-call timeouts, not by a deadline on the node's clock.
 //
 //	A -> B  revocations {swarm, swarms_height, after_owner, after_token}
 //	B: {revocations: [...], next_owner, next_token}   (next_* absent on the last page)
@@ -43,10 +49,10 @@ import (
 const (
 	revSyncPage   = 1000 // revocation rows read for one answer
 	revSyncPages  = 1000 // pages one member may send in one sync
-	revSyncRounds = 8    // rounds that ask again the members that are not ready
+	revSyncRounds = 6    // rounds that ask again the members that may be up
 )
 
-// Backoff between rounds: 100 ms, doubling, at most 1 s (about 5 s in all).
+// Backoff between rounds: 100 ms, doubling, at most 1 s (2.5 s in all).
 const (
 	revSyncBackoff    = 100 * time.Millisecond
 	revSyncMaxBackoff = time.Second
@@ -126,7 +132,7 @@ func (n *Node) revSyncLoop(ctx context.Context) {
 			}
 			if n.revs.CompareAndSwap(s, &revSync{swarm: s.swarm, done: true}) {
 				n.log.Info().Str("swarm", swarmHex(s.swarm)).Int("answered", st.Answered).Int("unreachable", st.Unreachable).
-					Int("not_ready", st.NotReady).Int("revocations", st.Changed).Msg("swarm revocations synced")
+					Int("not_ready", st.NotReady).Int("revocations", st.Changed).Int("rounds", st.Rounds).Msg("swarm revocations synced")
 			}
 		}
 	}
@@ -135,8 +141,9 @@ func (n *Node) revSyncLoop(ctx context.Context) {
 // revSyncStats is what one sync did.
 type revSyncStats struct {
 	Answered    int // members that sent all their revocations
-	Unreachable int // members that could not be reached or failed
-	NotReady    int // members still not ready after the last round
+	Unreachable int // members down, or that failed otherwise
+	NotReady    int // members not ready or too slow at every round
+	Rounds      int // rounds of asking
 	Changed     int // revocation changes taken
 }
 
@@ -157,6 +164,7 @@ func (n *Node) syncRevocations(ctx context.Context, v *view) revSyncStats {
 			st.NotReady = len(pending)
 			break
 		}
+		st.Rounds++
 		if round > 0 {
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, revSyncMaxBackoff)
@@ -180,11 +188,10 @@ func (n *Node) syncRevocations(ctx context.Context, v *view) revSyncStats {
 		pending = pending[:0]
 		for _, r := range results {
 			st.Changed += r.changed
-			var se *storagerpc.Error
 			switch {
 			case r.err == nil:
 				st.Answered++
-			case errors.As(r.err, &se) && se.Code == storagerpc.StatusUnavailable:
+			case askAgain(r.err):
 				pending = append(pending, r.k)
 			default:
 				st.Unreachable++
@@ -193,6 +200,20 @@ func (n *Node) syncRevocations(ctx context.Context, v *view) revSyncStats {
 		}
 	}
 	return st
+}
+
+// askAgain tells whether a member that failed to send its revocations may
+// be up: it answered not ready (503), or 401 because its view does not have
+// this node registered yet, or it was too slow (a dial or an answer past
+// ForwardTimeout, as on a loaded machine). Any other failure (refused
+// connection, no address, a reset stream) means it is down.
+func askAgain(err error) bool {
+	var se *storagerpc.Error
+	if errors.As(err, &se) {
+		return se.Code == storagerpc.StatusUnavailable || se.Code == storagerpc.StatusUnauthorized
+	}
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // pullRevocations merges every revocation member k holds for accounts the
