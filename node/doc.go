@@ -44,9 +44,9 @@
 // that starts, or joins a swarm, refuses requests made with a subaccount
 // token (503, not ready; clients try another member) until it has asked
 // every other member of its swarm for the revocations they hold and merged
-// them. Members that cannot be reached are not waited for, members not
-// ready yet are asked again for a few rounds, so a node whose peers are all
-// down still serves, with the revocations it holds.
+// them. Members that are down are not waited for, members not ready yet or
+// slow are asked again for a few rounds, so a node whose peers are all down
+// still serves, with the revocations it holds.
 //
 // Nothing from the network takes the process down. Every stream handler is
 // wrapped (guard): a panic resets that stream and is logged, Close waits for
