@@ -129,6 +129,10 @@ type Node struct {
 	view    atomic.Pointer[view]
 	moves   moves
 	tst     tester
+	// revs is where the node stands in learning its swarm's subaccount
+	// revocations (revsync.go); revWake wakes the loop that learns them.
+	revs    atomic.Pointer[revSync]
+	revWake chan struct{}
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -205,6 +209,7 @@ func New(cfg Config) (*Node, error) {
 		moves:   moves{newMembers: map[string]bool{}},
 		tst:     newTester(),
 		ready:   make(chan struct{}),
+		revWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -290,8 +295,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.follow(runCtx)
+	go n.revSyncLoop(runCtx)
 	go n.expireLoop(runCtx)
 	go n.testLoop(runCtx)
 	if n.cfg.RepairInterval > 0 {
@@ -484,7 +490,16 @@ func (n *Node) follow(ctx context.Context) {
 			}
 		}
 		v := n.buildView(info, nodes)
+		// A node that joins a swarm (its first, or another) refuses
+		// subaccount requests until it has its new swarm's revocations.
+		joined := old == nil || old.mine != v.mine
+		if joined {
+			n.swarmChanging(v.mine)
+		}
 		n.view.Store(v)
+		if joined {
+			n.wakeRevSync()
+		}
 		n.readyOnce.Do(func() { close(n.ready) })
 		n.notifyHeight(info.Height)
 		n.publishAddrs(ctx, v)
