@@ -5,11 +5,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"mime"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/community"
+	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/urfave/cli/v2"
@@ -24,8 +30,10 @@ func communityCommand() *cli.Command {
 		Usage: "the devnet's community server: rooms, posts, moderators, bans, message requests",
 		Subcommands: []*cli.Command{
 			{Name: "rooms", Usage: "the rooms", ArgsUsage: " ", Flags: f(jsonFlag), Action: communityRooms},
-			{Name: "post", Usage: "post to a room", ArgsUsage: "ROOM TEXT", Flags: f(jsonFlag), Action: communityPost},
-			{Name: "read", Usage: "a room's messages", ArgsUsage: "ROOM", Flags: f(jsonFlag, &cli.Int64Flag{Name: "since", Usage: "messages after sequence number `N`"}), Action: communityRead},
+			{Name: "post", Usage: "post to a room (a padded Content, as apps post, with the account's display name)", ArgsUsage: "ROOM TEXT", Flags: f(jsonFlag,
+				&cli.StringSliceFlag{Name: "attach", Usage: "a file (`PATH`) to upload to the room and post with the message"}), Action: communityPost},
+			{Name: "read", Usage: "a room's messages and reactions", ArgsUsage: "ROOM", Flags: f(jsonFlag, &cli.Int64Flag{Name: "since", Usage: "messages after sequence number `N`"}), Action: communityRead},
+			{Name: "react", Usage: "react to a message", ArgsUsage: "ROOM MESSAGE_ID EMOJI", Flags: f(&cli.BoolFlag{Name: "remove", Usage: "remove the reaction"}), Action: communityReact},
 			{Name: "delete", Usage: "delete a message (its author or a moderator)", ArgsUsage: "ROOM MESSAGE_ID", Flags: f(), Action: communityDelete},
 			{
 				Name: "mod", Usage: "moderators",
@@ -68,29 +76,29 @@ func communityServer(c *cli.Context) (client.ServerInfo, error) {
 
 // communityClient starts a Session client for --as (default: the
 // keystore's first identity) and a community client over it.
-func communityClient(c *cli.Context) (*community.Client, func(), error) {
+func communityClient(c *cli.Context) (*community.Client, *client.Client, func(), error) {
 	srv, err := communityServer(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	name := c.String("as")
 	if name == "" {
 		all, err := keystore(c).List()
 		if err != nil || len(all) == 0 {
-			return nil, nil, usagef("--as NAME is required")
+			return nil, nil, nil, usagef("--as NAME is required")
 		}
 		name = all[0].Name
 	}
 	cl, _, err := startClient(c, name, "")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cc, err := community.NewClient(cl, srv)
 	if err != nil {
 		cl.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return cc, func() { cl.Close() }, nil
+	return cc, cl, func() { cl.Close() }, nil
 }
 
 // communityError maps a community client's error: the server's refusal is
@@ -105,14 +113,19 @@ func communityError(err error) error {
 
 // withCommunity runs f with a community client and a minute to do its work.
 func withCommunity(c *cli.Context, f func(ctx context.Context, cc *community.Client) error) error {
-	cc, done, err := communityClient(c)
+	return withCommunityClient(c, func(ctx context.Context, cc *community.Client, _ *client.Client) error { return f(ctx, cc) })
+}
+
+// withCommunityClient is withCommunity with the Session client too.
+func withCommunityClient(c *cli.Context, f func(ctx context.Context, cc *community.Client, cl *client.Client) error) error {
+	cc, cl, done, err := communityClient(c)
 	if err != nil {
 		return err
 	}
 	defer done()
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
-	if err := f(ctx, cc); err != nil {
+	if err := f(ctx, cc, cl); err != nil {
 		var ex *exitError
 		if errors.As(err, &ex) {
 			return err
@@ -156,13 +169,22 @@ func communityRooms(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		type roomJSON struct {
+			community.RoomInfo
+			JoinURL string `json:"join_url"`
+		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]any{"rooms": rooms})
+			out := []roomJSON{}
+			for _, r := range rooms {
+				out = append(out, roomJSON{r, cc.JoinURL(r.Token)})
+			}
+			return printJSON(c.App.Writer, map[string]any{"rooms": out})
 		}
 		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ROOM\tNAME\tMESSAGES\tMODERATORS\tYOU MODERATE")
+		fmt.Fprintln(tw, "ROOM\tNAME\tSEQUENCE\tACTIVE\tMODERATORS\tYOU MODERATE\tJOIN LINK")
 		for _, r := range rooms {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%v\n", escapeText(r.Token), escapeText(r.Name), r.Seqno, len(r.Mods), r.Moderator)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%v\t%s\n", escapeText(r.Token), escapeText(r.Name), r.Seqno, r.ActiveUsers,
+				len(r.Moderators)+len(r.Admins)+len(r.HiddenModerators)+len(r.HiddenAdmins), r.Moderator, cc.JoinURL(r.Token))
 		}
 		return tw.Flush()
 	})
@@ -180,8 +202,38 @@ func communityPost(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
-		m, err := cc.Post(ctx, room, text)
+	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
+		return usagef("an empty message: give some text or --attach a file")
+	}
+	type file struct {
+		name string
+		data []byte
+	}
+	var files []file
+	for _, path := range c.StringSlice("attach") {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return usagef("--attach: %v", err)
+		}
+		if len(data) == 0 || len(data) > 10_000_000 {
+			return usagef("--attach %s: a room file is 1 byte to 10 MB (10,000,000 bytes)", path)
+		}
+		files = append(files, file{filepath.Base(path), data})
+	}
+	return withCommunityClient(c, func(ctx context.Context, cc *community.Client, cl *client.Client) error {
+		content := community.Content{Text: text, Name: displayName(ctx, cl)}
+		for _, f := range files {
+			ct := mime.TypeByExtension(filepath.Ext(f.name))
+			if ct == "" {
+				ct = "application/octet-stream"
+			}
+			a, err := cc.UploadFile(ctx, room, f.name, ct, f.data)
+			if err != nil {
+				return err
+			}
+			content.Attachments = append(content.Attachments, a)
+		}
+		m, err := cc.Post(ctx, room, content)
 		if err != nil {
 			return err
 		}
@@ -193,21 +245,61 @@ func communityPost(c *cli.Context) error {
 	})
 }
 
+// displayName is the account's display name as its profile config holds
+// it ("" when it has none or the swarm does not answer in time): apps put
+// it in every message they post.
+func displayName(ctx context.Context, cl *client.Client) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cfg, err := cl.LoadConfig(ctx, configmsg.UserProfile)
+	if err != nil || cfg.Message == nil {
+		return ""
+	}
+	return configmsg.ReadProfile(cfg.Data()).Name
+}
+
 // roomMessage is a community message in the CLI's vocabulary (README,
-// "Output"): the sender's ID as from, plain text, times in unix ms.
+// "Output"): the sender's ID as from, plain text, times in unix ms. A
+// reaction-only update has only id, seqno and reactions.
 type roomMessage struct {
-	ID       int64  `json:"id"`
-	Room     string `json:"room"`
-	Seqno    int64  `json:"seqno"`
-	From     string `json:"from"`
-	Text     string `json:"text"`
-	PostedAt int64  `json:"posted_at"`
-	Deleted  bool   `json:"deleted,omitempty"`
+	ID          int64                         `json:"id"`
+	Room        string                        `json:"room"`
+	Seqno       int64                         `json:"seqno"`
+	From        string                        `json:"from,omitempty"`
+	FromName    string                        `json:"from_name,omitempty"`
+	Text        string                        `json:"text"`
+	Kind        string                        `json:"kind,omitempty"`
+	Raw         string                        `json:"raw,omitempty"`
+	Attachments []community.Attachment        `json:"attachments,omitempty"`
+	Reactions   map[string]community.Reaction `json:"reactions,omitempty"`
+	PostedAt    int64                         `json:"posted_at,omitempty"`
+	Deleted     bool                          `json:"deleted,omitempty"`
 }
 
 func roomMessageJSON(m *community.Message, room string) roomMessage {
-	return roomMessage{ID: m.ID, Room: room, Seqno: m.Seqno, From: m.SessionID, Text: m.Text(),
-		PostedAt: int64(m.Posted * 1000), Deleted: m.Deleted}
+	out := roomMessage{ID: m.ID, Room: room, Seqno: m.Seqno, From: m.SessionID, PostedAt: int64(m.Posted * 1000), Deleted: m.Deleted}
+	if m.Reactions != nil {
+		out.Reactions = *m.Reactions
+	}
+	if m.Data != nil {
+		ct := m.Content()
+		out.FromName, out.Text, out.Kind, out.Raw, out.Attachments = ct.Name, ct.Text, ct.Kind, ct.Raw, ct.Attachments
+	}
+	return out
+}
+
+// reactionsText is a message's reactions for a person: " [👍 2, ❤ 1]".
+func reactionsText(m *community.Message) string {
+	if m.Reactions == nil || len(*m.Reactions) == 0 {
+		return ""
+	}
+	list := make([]string, len(*m.Reactions))
+	for emoji, r := range *m.Reactions {
+		if r.Index >= 0 && r.Index < len(list) {
+			list[r.Index] = fmt.Sprintf("%s %d", escapeText(emoji), r.Count)
+		}
+	}
+	return " [" + strings.Join(list, ", ") + "]"
 }
 
 func communityRead(c *cli.Context) error {
@@ -229,12 +321,21 @@ func communityRead(c *cli.Context) error {
 		}
 		srv, _ := communityServer(c)
 		names := blindedNames(c, srv)
-		for _, m := range msgs {
-			if m.Deleted {
+		for i := range msgs {
+			m := &msgs[i]
+			switch {
+			case m.Deleted:
 				fmt.Fprintf(c.App.Writer, "#%d (deleted)\n", m.ID)
-				continue
+			case m.Data == nil:
+				fmt.Fprintf(c.App.Writer, "#%d reactions now:%s\n", m.ID, orNone(reactionsText(m)))
+			default:
+				ct := m.Content()
+				who := nameOr(names, m.SessionID)
+				if ct.Name != "" && ct.Name != who {
+					who += " (" + escapeText(ct.Name) + ")"
+				}
+				fmt.Fprintf(c.App.Writer, "#%d %s: %s%s\n", m.ID, who, escapeText(ct.Summary()), reactionsText(m))
 			}
-			fmt.Fprintf(c.App.Writer, "#%d %s: %s\n", m.ID, nameOr(names, m.SessionID), escapeText(m.Text()))
 		}
 		if len(msgs) == 0 {
 			fmt.Fprintln(c.App.Writer, "no messages")
@@ -243,7 +344,37 @@ func communityRead(c *cli.Context) error {
 	})
 }
 
-// blindedNames maps the keystore identities' blinded IDs to their names.
+func orNone(s string) string {
+	if s == "" {
+		return " none"
+	}
+	return s
+}
+
+func communityReact(c *cli.Context) error {
+	if c.NArg() != 3 {
+		return usagef("community react takes ROOM, MESSAGE_ID and EMOJI")
+	}
+	room, emoji := c.Args().Get(0), c.Args().Get(2)
+	id, err := strconv.ParseInt(c.Args().Get(1), 10, 64)
+	if err != nil {
+		return usagef("MESSAGE_ID %q: want the number 'community read' shows after #", c.Args().Get(1))
+	}
+	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+		if err := cc.React(ctx, room, id, emoji, !c.Bool("remove")); err != nil {
+			return err
+		}
+		verb := "reacted"
+		if c.Bool("remove") {
+			verb = "removed the reaction"
+		}
+		fmt.Fprintf(c.App.Writer, "%s %s to message %d in %s\n", verb, emoji, id, room)
+		return nil
+	})
+}
+
+// blindedNames maps the keystore identities' blinded IDs (and Session
+// IDs) to their names.
 func blindedNames(c *cli.Context, srv client.ServerInfo) map[string]string {
 	out := map[string]string{}
 	if all, err := keystore(c).List(); err == nil {
@@ -251,6 +382,7 @@ func blindedNames(c *cli.Context, srv client.ServerInfo) map[string]string {
 			if b, err := identity.Blind15(e.Keys, srv.X25519[:]); err == nil {
 				out[b.ID()] = e.Name
 			}
+			out[e.Keys.AccountID().String()] = e.Name
 		}
 	}
 	return out
@@ -286,6 +418,9 @@ func communityUserAct(act func(ctx context.Context, c *cli.Context, cc *communit
 			id, err := blindedID(c, cc, srv, who)
 			if err != nil {
 				return err
+			}
+			if aid, err := identity.ParseAccountID(who); err == nil && aid.Prefix == identity.PrefixSession {
+				id = who // the server resolves a Session ID to the blinded ID it has seen
 			}
 			if err := act(ctx, c, cc, room, id); err != nil {
 				return err
@@ -326,12 +461,25 @@ func communityDM(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := cc.SendDM(ctx, id, text); err != nil {
+		if err := cc.SendDM(ctx, id, community.Content{Text: text}); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.App.Writer, "message request sent to %s\n", id)
 		return nil
 	})
+}
+
+// inboxMessage is a message request in the CLI's vocabulary.
+type inboxMessage struct {
+	ID        int64  `json:"id"`
+	From      string `json:"from"`                      // the sender's blinded ID
+	FromID    string `json:"from_session_id,omitempty"` // their Session ID, from inside the message
+	FromName  string `json:"from_name,omitempty"`
+	To        string `json:"to"`
+	Text      string `json:"text"`
+	Raw       string `json:"raw,omitempty"`
+	PostedAt  int64  `json:"posted_at"`
+	ExpiresAt int64  `json:"expires_at"`
 }
 
 func communityInbox(c *cli.Context) error {
@@ -343,15 +491,34 @@ func communityInbox(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		out := []inboxMessage{}
+		for i := range dms {
+			d := &dms[i]
+			ct, sid, _ := cc.Open(d)
+			text := ct.Text
+			if ct.Raw == "" {
+				text = ct.Summary()
+			}
+			out = append(out, inboxMessage{ID: d.ID, From: d.Sender, FromID: sid, FromName: ct.Name, To: d.Recipient, Text: text, Raw: ct.Raw,
+				PostedAt: int64(d.Posted * 1000), ExpiresAt: int64(d.Expires * 1000)})
+		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]any{"messages": dms})
+			return printJSON(c.App.Writer, map[string]any{"messages": out})
 		}
 		srv, _ := communityServer(c)
 		names := blindedNames(c, srv)
-		for _, d := range dms {
-			fmt.Fprintf(c.App.Writer, "from %s: %s\n", nameOr(names, d.Sender), escapeText(d.Text()))
+		for _, m := range out {
+			who := nameOr(names, m.From)
+			if who == m.From && m.FromID != "" {
+				who = nameOr(names, m.FromID)
+			}
+			text := escapeText(m.Text)
+			if m.Raw != "" {
+				text = "[" + m.Raw + "]"
+			}
+			fmt.Fprintf(c.App.Writer, "from %s: %s\n", who, text)
 		}
-		if len(dms) == 0 {
+		if len(out) == 0 {
 			fmt.Fprintln(c.App.Writer, "no message requests")
 		}
 		return nil

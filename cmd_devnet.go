@@ -457,8 +457,14 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 		fmt.Fprintf(w, "Join     sessionctl node join %s  (runs a node of this devnet, from any machine that reaches it)\n", m.Join.URL)
 	}
 	fmt.Fprintf(w, "Seed     LOCAL_DEVNET_SEED_URL=%s  (point a Session app or library here)\n", m.SeedNode.URL)
+	if m.Proxy.URL != "" {
+		fmt.Fprintf(w, "Proxy    %s  (for clients that hard-code the real hosts: seed1.getsession.org, filev2, open.getsession.org)\n", m.Proxy.URL)
+	}
 	for _, s := range m.Servers {
 		fmt.Fprintf(w, "%-8s %s  (x25519 %s)\n", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.URL, s.X25519Pubkey)
+		for _, r := range s.Rooms {
+			fmt.Fprintf(w, "  room %s: %s  (join link for Session apps; %s/ shows its QR code)\n", r.Token, r.JoinURL, s.URL)
+		}
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -29,7 +29,8 @@ func logsCommand() *cli.Command {
 		Name:      "logs",
 		Usage:     "show the devnet's logs as one stream, in time order",
 		ArgsUsage: "[COMPONENT|NODE...]",
-		Description: "COMPONENT is a log of <dir>/logs: ledger, devnet, nodes (every node), fileserver, community, traffic;\n" +
+		Description: "COMPONENT is a log of <dir>/logs: ledger, devnet, nodes (every node), fileserver, community, traffic,\n" +
+			"edge (every request at a node's HTTPS edge, the seed or the proxy: what a client called);\n" +
 			"NODE is a node's name (node-3). With none, every log.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing lines as they are written (Ctrl-C stops)"},

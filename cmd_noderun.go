@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
+	"github.com/sessionctl/sessionctl/internal/edgelog"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
@@ -91,6 +92,7 @@ type nodeRunner struct {
 	listen  string // multiaddr
 	https   string // host:port
 	log     zerolog.Logger
+	edge    zerolog.Logger // the HTTPS edge's request lines
 }
 
 // nodeRunKey reads DIR/NAME (a 32-byte seed in hex), or makes one (and
@@ -136,15 +138,16 @@ func readKeyFile(path string) (ed25519.PrivateKey, error) {
 }
 
 // nodeRunCommon reads the flags both commands share: the data directory,
-// the logger.
-func nodeRunCommon(c *cli.Context) (string, zerolog.Logger, error) {
+// the logger, and the logger of the node's edge lines (component=edge: a
+// devnet running the node as its child files them in its edge log).
+func nodeRunCommon(c *cli.Context) (string, zerolog.Logger, zerolog.Logger, error) {
 	data := c.String("data")
 	if data == "" {
-		return "", zerolog.Nop(), usagef("node %s needs --data DIR: where the node keeps its keys and database", c.Command.Name)
+		return "", zerolog.Nop(), zerolog.Nop(), usagef("node %s needs --data DIR: where the node keeps its keys and database", c.Command.Name)
 	}
 	level, err := zerolog.ParseLevel(c.String("log-level"))
 	if err != nil {
-		return "", zerolog.Nop(), usagef("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+		return "", zerolog.Nop(), zerolog.Nop(), usagef("--log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
 	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	var w io.Writer
@@ -154,20 +157,21 @@ func nodeRunCommon(c *cli.Context) (string, zerolog.Logger, error) {
 	case "json":
 		w = c.App.ErrWriter
 	default:
-		return "", zerolog.Nop(), usagef("--log-format %q: want console or json", c.String("log-format"))
+		return "", zerolog.Nop(), zerolog.Nop(), usagef("--log-format %q: want console or json", c.String("log-format"))
 	}
-	return data, zerolog.New(w).Level(level).With().Timestamp().Str("component", "node-"+c.Command.Name).Logger(), nil
+	base := zerolog.New(w).Level(level)
+	return data, base.With().Timestamp().Str("component", "node-"+c.Command.Name).Logger(), base.With().Timestamp().Str("component", "edge").Logger(), nil
 }
 
 func nodeRun(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	data, log, err := nodeRunCommon(c)
+	data, log, edge, err := nodeRunCommon(c)
 	if err != nil {
 		return err
 	}
-	r := nodeRunner{data: data, log: log, listen: c.String("listen"), https: c.String("https"), servers: c.StringSlice("server")}
+	r := nodeRunner{data: data, log: log, edge: edge, listen: c.String("listen"), https: c.String("https"), servers: c.StringSlice("server")}
 	if r.listen == "" {
 		r.listen = "/ip4/127.0.0.1/tcp/0"
 	}
@@ -233,7 +237,7 @@ func nodeJoin(c *cli.Context) error {
 	if err != nil {
 		return usageError(err)
 	}
-	data, log, err := nodeRunCommon(c)
+	data, log, edge, err := nodeRunCommon(c)
 	if err != nil {
 		return err
 	}
@@ -252,7 +256,7 @@ func nodeJoin(c *cli.Context) error {
 	if p := net.ParseIP(ip); p == nil || p.To4() == nil || p.IsUnspecified() {
 		return usagef("--listen %q: want this machine's IPv4 address that the devnet reaches (not 0.0.0.0: the node publishes it)", ip)
 	}
-	r := nodeRunner{data: data, log: log, listen: "/ip4/" + ip + "/tcp/0", https: c.String("https"), servers: info.Servers,
+	r := nodeRunner{data: data, log: log, edge: edge, listen: "/ip4/" + ip + "/tcp/0", https: c.String("https"), servers: info.Servers,
 		ledger: ledgerrpc.NewClient(info.LedgerURL, "")}
 	if r.https == "" {
 		r.https = net.JoinHostPort(ip, "0")
@@ -296,7 +300,7 @@ func (r nodeRunner) run(c *cli.Context) error {
 		return err
 	}
 	n, err := node.New(node.Config{Key: r.nodeKey, DataDir: r.data, Ledger: r.ledger, ListenAddrs: []string{r.listen},
-		HTTPSAddr: r.https, Logger: r.log, Servers: r.servers})
+		HTTPSAddr: r.https, Logger: r.log, Servers: r.servers, Edge: edgelog.Sink{Log: r.edge}})
 	if err != nil {
 		return usageError(err)
 	}

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +36,7 @@ func TestScripts(t *testing.T) {
 		Dir:   "testdata/script",
 		Setup: stopLeftDevnets,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "waitfile": cmdWaitFile, "eventually": cmdEventually,
-			"netns": cmdNetns, "manifest": cmdManifest, "timed": cmdTimed},
+			"netns": cmdNetns, "manifest": cmdManifest, "timed": cmdTimed, "http": cmdHTTP},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
 			case "netns":
@@ -180,6 +184,46 @@ func cmdManifest(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("manifest: %s is not a string or a number", args[1])
 	}
+}
+
+// cmdHTTP is the script command "http [-proxy URL] METHOD URL [BODY]": a
+// plain HTTP client, as a Session app's network stack is (through a proxy
+// if given: absolute form, CONNECT for https; certificates unchecked, as
+// apps do for nodes). Its stdout is the status code on a line, then the
+// body; a request that gets no answer prints "error: ..." instead.
+func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("http: print the answer and check it with stdout")
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	if len(args) >= 2 && args[0] == "-proxy" {
+		u, err := url.Parse(args[1])
+		if err != nil {
+			ts.Fatalf("http: -proxy %q: %v", args[1], err)
+		}
+		tr.Proxy = http.ProxyURL(u)
+		args = args[2:]
+	}
+	if len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: http [-proxy URL] METHOD URL [BODY]")
+	}
+	body := ""
+	if len(args) == 3 {
+		body = args[2]
+	}
+	req, err := http.NewRequest(args[0], args[1], strings.NewReader(body))
+	if err != nil {
+		ts.Fatalf("http: %v", err)
+	}
+	resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		fmt.Fprintf(ts.Stdout(), "error: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	fmt.Fprintf(ts.Stdout(), "%d\n%s\n", resp.StatusCode, b)
 }
 
 // cmdTimed is the script command "timed LABEL PROG [ARGS...]": it runs PROG

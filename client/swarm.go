@@ -21,7 +21,9 @@ func (c *Client) swarmFor(id identity.AccountID) (uint64, []string) {
 
 // toSwarm calls method on a member of id's swarm, trying members in random
 // order when one does not answer (a stopped node stays in its swarm until
-// the network notices), and following 421s to the swarm a node names.
+// the network notices) or answers 503 (a node not ready: one that has just
+// started refuses subaccount requests until it has its swarm's
+// revocations), and following 421s to the swarm a node names.
 func (c *Client) toSwarm(ctx context.Context, id identity.AccountID, method string, params func() any) (*storagerpc.Response, Path, error) {
 	return c.toSwarmAt(ctx, id, method, func(string) any { return params() })
 }
@@ -51,6 +53,8 @@ func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method st
 	}
 	_, members := c.swarmFor(id)
 	var lastErr error
+	var unready *storagerpc.Response // the last 503, if every member gave one
+	var unreadyPath Path
 	redirects := 0
 	// Every member may be tried (a swarm has at most a dozen), those that
 	// did not fail lately first: with most of a swarm down, the one that
@@ -65,6 +69,10 @@ func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method st
 			c.mu.Lock()
 			c.strike(strikeLimit, dest) // two attempts, each on a path of its own, found it silent
 			c.mu.Unlock()
+			continue
+		}
+		if resp.Code == storagerpc.StatusUnavailable {
+			unready, unreadyPath = resp, path // not ready yet: another member may be
 			continue
 		}
 		if resp.Code != storagerpc.StatusMisdirected {
@@ -91,6 +99,9 @@ func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method st
 			}
 		}
 		c.mu.Unlock()
+	}
+	if unready != nil {
+		return unready, unreadyPath, nil
 	}
 	if lastErr != nil {
 		return nil, Path{}, lastErr

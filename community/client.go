@@ -62,8 +62,8 @@ func NewClient(t Transport, srv onion.Server) (*Client, error) {
 func (c *Client) ID() string { return c.blinded.ID() }
 
 // BlindedID returns the ID that an account known by arg has on this server:
-// a Session ID (05) is 15-blinded (the first of its two candidates: the
-// server treats both as one user), a blinded ID is returned as it is.
+// a Session ID (05) is 15-blinded (the first of its two candidates: from a
+// Session ID the sign is unknown), a blinded ID is returned as it is.
 func (c *Client) BlindedID(id identity.AccountID) (string, error) {
 	if id.Prefix == identity.PrefixSession {
 		ids, err := identity.BlindedIDs(id, c.srv.X25519[:])
@@ -75,16 +75,28 @@ func (c *Client) BlindedID(id identity.AccountID) (string, error) {
 	return id.String(), nil
 }
 
-// Do sends one authenticated request and returns the server's status and
-// body, whatever the status.
-func (c *Client) Do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
-	now := time.Now
+func (c *Client) now() time.Time {
 	if c.Now != nil {
-		now = c.Now
+		return c.Now()
 	}
+	return time.Now()
+}
+
+// Do sends one authenticated request and returns the server's status and
+// body, whatever the status. A body is sent as JSON.
+func (c *Client) Do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	var h map[string]string
+	if body != nil {
+		h = map[string]string{"Content-Type": "application/json"}
+	}
+	return c.DoHeaders(ctx, method, path, h, body)
+}
+
+// DoHeaders is Do with the request's headers (X-SOGS ones are added).
+func (c *Client) DoHeaders(ctx context.Context, method, path string, extra map[string]string, body []byte) (int, []byte, error) {
 	nonce := NewNonce()
 	nb, _ := base64.StdEncoding.DecodeString(nonce)
-	ts := now().Unix()
+	ts := c.now().Unix()
 	sig := c.blinded.Sign(SigMessage(c.srv.X25519, nb, ts, method, ClientSignedPath(path), body))
 	headers := map[string]string{
 		"X-SOGS-Pubkey":    c.blinded.ID(),
@@ -92,8 +104,8 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte) (int,
 		"X-SOGS-Timestamp": strconv.FormatInt(ts, 10),
 		"X-SOGS-Signature": base64.StdEncoding.EncodeToString(sig),
 	}
-	if body != nil {
-		headers["Content-Type"] = "application/json"
+	for k, v := range extra {
+		headers[k] = v
 	}
 	return c.t.ServerRequestHeaders(ctx, c.srv, method, path, headers, body)
 }
@@ -112,6 +124,12 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any) e
 	if err != nil {
 		return err
 	}
+	return answer(code, data, out)
+}
+
+// answer reads a server's answer: a 2xx decoded into out (nil to ignore
+// it), another status a *RefusedError.
+func answer(code int, data []byte, out any) error {
 	if code < 200 || code >= 300 {
 		var e struct {
 			Error string `json:"error"`
@@ -136,42 +154,111 @@ func (c *Client) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	return rooms, c.call(ctx, "GET", "/rooms", nil, &rooms)
 }
 
-// PostBody is the body of a new room message: the data and the poster's
-// blinded signature over it.
+// JoinURL is the link apps join room by.
+func (c *Client) JoinURL(room string) string { return JoinURL(c.srv.URL, room, c.srv.X25519) }
+
+// Keys returns the account the client speaks for.
+func (c *Client) Keys() *identity.Keys { return c.t.Keys() }
+
+// PostBody is the body of a new room message holding text: the padded
+// Content and the poster's blinded signature over it.
 func (c *Client) PostBody(text string) map[string]string {
-	data := []byte(text)
+	b, _ := c.postBody(Content{Text: text, SentAt: time.Now().UnixMilli()})
+	return b
+}
+
+func (c *Client) postBody(content Content) (map[string]string, error) {
+	data, err := EncodeContent(content)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]string{
 		"data":      base64.StdEncoding.EncodeToString(data),
 		"signature": base64.StdEncoding.EncodeToString(c.blinded.Sign(data)),
-	}
+	}, nil
 }
 
-// Post posts text to room.
-func (c *Client) Post(ctx context.Context, room, text string) (*Message, error) {
+// Post posts content (SentAt 0: now) to room.
+func (c *Client) Post(ctx context.Context, room string, content Content) (*Message, error) {
+	if content.SentAt == 0 {
+		content.SentAt = c.now().UnixMilli()
+	}
+	body, err := c.postBody(content)
+	if err != nil {
+		return nil, err
+	}
+	files := []uint64{}
+	for _, a := range content.Attachments {
+		files = append(files, a.ID)
+	}
+	req := map[string]any{"data": body["data"], "signature": body["signature"]}
+	if len(files) > 0 {
+		req["files"] = files
+	}
 	var m Message
-	if err := c.call(ctx, "POST", "/room/"+url.PathEscape(room)+"/message", c.PostBody(text), &m); err != nil {
+	if err := c.call(ctx, "POST", "/room/"+url.PathEscape(room)+"/message", req, &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
-// Read returns up to 256 of room's messages after sequence number since.
+// UploadFile stores a file in room (in the clear: community files are
+// public) and returns the attachment a post points to it with.
+func (c *Client) UploadFile(ctx context.Context, room, name, contentType string, data []byte) (Attachment, error) {
+	path := "/room/" + url.PathEscape(room) + "/file"
+	code, out, err := c.DoHeaders(ctx, "POST", path, map[string]string{"Content-Type": "application/octet-stream",
+		"Content-Disposition": ContentDisposition(name)}, data)
+	if err != nil {
+		return Attachment{}, err
+	}
+	var res struct {
+		ID uint64 `json:"id"`
+	}
+	if err := answer(code, out, &res); err != nil {
+		return Attachment{}, err
+	}
+	return Attachment{ID: res.ID, URL: fmt.Sprintf("%s/room/%s/file/%d", c.srv.URL, url.PathEscape(room), res.ID), Name: name,
+		ContentType: contentType, Size: uint32(len(data))}, nil
+}
+
+// Read returns up to 256 of room's messages and reaction updates after
+// sequence number since, as apps poll (t=r, 5 reactors each).
 func (c *Client) Read(ctx context.Context, room string, since int64) ([]Message, error) {
 	var msgs []Message
-	err := c.call(ctx, "GET", fmt.Sprintf("/room/%s/messages/since/%d?limit=256", url.PathEscape(room), since), nil, &msgs)
+	err := c.call(ctx, "GET", fmt.Sprintf("/room/%s/messages/since/%d?t=r&reactors=5&limit=256", url.PathEscape(room), since), nil, &msgs)
 	return msgs, err
 }
 
-// Text returns a message's text; "" when it was deleted or is malformed.
+// Content decodes what the message holds ("" kinds for a deletion or a
+// reaction-only update, which hold none).
+func (m *Message) Content() Content {
+	if m.Data == nil {
+		return Content{}
+	}
+	b, err := base64.StdEncoding.DecodeString(*m.Data)
+	if err != nil {
+		return rawContent([]byte(*m.Data), "not base64")
+	}
+	return DecodeContent(b)
+}
+
+// Text returns the text of a message's Content (or its summary when it is
+// something else); "" when it was deleted.
 func (m *Message) Text() string {
 	if m.Data == nil {
 		return ""
 	}
-	b, err := base64.StdEncoding.DecodeString(*m.Data)
-	if err != nil {
-		return ""
+	return m.Content().Summary()
+}
+
+// React adds (or with add false removes) the account's reaction to a
+// message of room.
+func (c *Client) React(ctx context.Context, room string, id int64, emoji string, add bool) error {
+	method := "PUT"
+	if !add {
+		method = "DELETE"
 	}
-	return string(b)
+	return c.call(ctx, method, fmt.Sprintf("/room/%s/reaction/%d/%s", url.PathEscape(room), id, url.PathEscape(emoji)), map[string]any{}, nil)
 }
 
 // Delete deletes message id of room (its author, or a moderator).
@@ -179,8 +266,8 @@ func (c *Client) Delete(ctx context.Context, room, id string) error {
 	return c.call(ctx, "DELETE", "/room/"+url.PathEscape(room)+"/message/"+url.PathEscape(id), nil, nil)
 }
 
-// SetModerator makes user (a blinded ID) a moderator (and admin) of room,
-// or, with moderator false, takes the rights away.
+// SetModerator makes user (a blinded or Session ID) a moderator (and
+// admin) of room, or, with moderator false, takes the rights away.
 func (c *Client) SetModerator(ctx context.Context, room, user string, moderator, admin bool) error {
 	return c.call(ctx, "POST", "/user/"+url.PathEscape(user)+"/moderator",
 		map[string]any{"rooms": []string{room}, "moderator": moderator, "admin": moderator && admin}, nil)
@@ -195,9 +282,21 @@ func (c *Client) Ban(ctx context.Context, room, user string, on bool) error {
 	return c.call(ctx, "POST", "/user/"+url.PathEscape(user)+"/"+verb, map[string]any{"rooms": []string{room}}, nil)
 }
 
-// SendDM sends a message request to user.
-func (c *Client) SendDM(ctx context.Context, user, text string) error {
-	return c.call(ctx, "POST", "/inbox/"+url.PathEscape(user), map[string]string{"message": base64.StdEncoding.EncodeToString([]byte(text))}, nil)
+// SendDM sends content to the blinded ID user, encrypted for them as apps
+// encrypt direct messages (dm.go).
+func (c *Client) SendDM(ctx context.Context, user string, content Content) error {
+	if content.SentAt == 0 {
+		content.SentAt = c.now().UnixMilli()
+	}
+	plain, err := EncodeContent(content)
+	if err != nil {
+		return err
+	}
+	sealed, err := EncryptDM(nil, c.t.Keys(), c.srv.X25519, user, plain)
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, "POST", "/inbox/"+url.PathEscape(user), map[string]string{"message": base64.StdEncoding.EncodeToString(sealed)}, nil)
 }
 
 // Inbox returns the account's message requests.
@@ -206,11 +305,17 @@ func (c *Client) Inbox(ctx context.Context) ([]DM, error) {
 	return dms, c.call(ctx, "GET", "/inbox", nil, &dms)
 }
 
-// Text returns a message request's text ("" when malformed).
-func (d *DM) Text() string {
+// Open decrypts a direct message the account sent or received: its
+// Content and the sender's Session ID; a message that does not open is
+// shown as what it is (Raw set), with the error.
+func (c *Client) Open(d *DM) (Content, string, error) {
 	b, err := base64.StdEncoding.DecodeString(d.Message)
 	if err != nil {
-		return ""
+		return rawContent([]byte(d.Message), "not base64"), "", err
 	}
-	return string(b)
+	plain, sid, err := DecryptDM(c.t.Keys(), c.srv.X25519, d.Sender, d.Recipient, b)
+	if err != nil {
+		return rawContent(b, "cannot be decrypted ("+err.Error()+")"), "", err
+	}
+	return DecodeContent(plain), sid, nil
 }

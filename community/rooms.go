@@ -2,85 +2,162 @@ package community
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"io"
 	"net/http"
+	"slices"
 	"strconv"
-	"time"
 
 	"github.com/sessionctl/sessionctl/internal/httpserve"
 )
 
-// role returns whether id moderates and administers room ("" for global).
-func (s *Server) role(ctx context.Context, room, id string) (mod, admin bool) {
-	for _, a := range s.cfg.Admins {
-		if a == id {
-			return true, true
-		}
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT admin FROM moderators WHERE session_id = ? AND (room = ? OR room = '')`, id, room)
-	if err != nil {
-		return false, false
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var a int
-		if rows.Scan(&a) != nil {
-			return false, false // unreadable: no rights
-		}
-		mod = true
-		admin = admin || a == 1
-	}
-	if rows.Err() != nil {
-		return false, false
-	}
-	return mod, admin
+// Pin is a pinned message of a room.
+type Pin struct {
+	ID       int64   `json:"id"`
+	PinnedAt float64 `json:"pinned_at"`
+	PinnedBy string  `json:"pinned_by"`
 }
 
-func (s *Server) banned(ctx context.Context, room, id string) bool {
-	var x int
-	return s.db.QueryRowContext(ctx, `SELECT 1 FROM bans WHERE session_id = ? AND (room = ? OR room = '')`, id, room).Scan(&x) == nil
-}
-
-// RoomInfo is a room as /rooms and /room/{token} describe it.
+// RoomInfo is a room as /rooms, /room/{token} and a poll's "details"
+// describe it (pysogs sogs/routes/rooms.py get_room_info).
 type RoomInfo struct {
-	Token     string   `json:"token"`
-	Name      string   `json:"name"`
-	Created   float64  `json:"created"`
-	Seqno     int64    `json:"message_sequence"`
-	Moderator bool     `json:"moderator,omitempty"`
-	Admin     bool     `json:"admin,omitempty"`
-	Mods      []string `json:"moderators"`
+	Token             string   `json:"token"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description,omitempty"`
+	InfoUpdates       int64    `json:"info_updates"`
+	Seqno             int64    `json:"message_sequence"`
+	Created           float64  `json:"created"`
+	ActiveUsers       int64    `json:"active_users"`
+	ActiveUsersCutoff int64    `json:"active_users_cutoff"`
+	Moderators        []string `json:"moderators"`
+	Admins            []string `json:"admins"`
+	Read              bool     `json:"read"`
+	Write             bool     `json:"write"`
+	Upload            bool     `json:"upload"`
+	PinnedMessages    []Pin    `json:"pinned_messages,omitempty"`
+	HiddenModerators  []string `json:"hidden_moderators,omitempty"`
+	HiddenAdmins      []string `json:"hidden_admins,omitempty"`
+	modView
 }
 
-func (s *Server) loadRoom(ctx context.Context, token string) (*RoomInfo, error) {
-	ri := &RoomInfo{Token: token, Mods: []string{}}
-	err := s.db.QueryRowContext(ctx, `SELECT name, created, seqno FROM rooms WHERE token = ?`, token).Scan(&ri.Name, &ri.Created, &ri.Seqno)
+// modView is what a poll and a room's details add for a moderator (and
+// what they say of the user's own roles).
+type modView struct {
+	Moderator         bool  `json:"moderator,omitempty"`
+	Admin             bool  `json:"admin,omitempty"`
+	GlobalModerator   bool  `json:"global_moderator,omitempty"`
+	GlobalAdmin       bool  `json:"global_admin,omitempty"`
+	DefaultRead       *bool `json:"default_read,omitempty"`
+	DefaultAccessible *bool `json:"default_accessible,omitempty"`
+	DefaultWrite      *bool `json:"default_write,omitempty"`
+	DefaultUpload     *bool `json:"default_upload,omitempty"`
+}
+
+func viewOf(rm *room, p perms) modView {
+	v := modView{Moderator: p.mod, Admin: p.admin, GlobalModerator: p.globalMod, GlobalAdmin: p.globalAdmin}
+	if p.mod {
+		v.DefaultRead, v.DefaultAccessible, v.DefaultWrite, v.DefaultUpload = &rm.DefRead, &rm.DefAccessible, &rm.DefWrite, &rm.DefUpload
+	}
+	return v
+}
+
+// Mods lists the moderators and admins of a room as the user may see them.
+type mods struct{ mods, admins, hiddenMods, hiddenAdmins []string }
+
+// roomMods returns a room's moderators (its own and the global ones), the
+// hidden ones only for a moderator, each list sorted.
+func (s *Server) roomMods(ctx context.Context, q querier, token string, viewerIsMod bool) (mods, error) {
+	m := mods{mods: []string{}, admins: []string{}}
+	rows, err := q.QueryContext(ctx, `SELECT session_id, max(admin), max(visible) FROM moderators WHERE room IN (?, '') GROUP BY session_id ORDER BY session_id`, token)
+	if err != nil {
+		return m, err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	add := func(id string, admin, visible bool) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		switch {
+		case visible && admin:
+			m.admins = append(m.admins, id)
+		case visible:
+			m.mods = append(m.mods, id)
+		case !viewerIsMod:
+		case admin:
+			m.hiddenAdmins = append(m.hiddenAdmins, id)
+		default:
+			m.hiddenMods = append(m.hiddenMods, id)
+		}
+	}
+	for rows.Next() {
+		var id string
+		var admin, visible bool
+		if err := rows.Scan(&id, &admin, &visible); err != nil {
+			return m, err
+		}
+		add(id, admin, visible)
+	}
+	if err := rows.Err(); err != nil {
+		return m, err
+	}
+	for _, a := range s.cfg.Admins { // configured global admins: hidden, as pysogs adds them
+		add(a, true, false)
+	}
+	for _, l := range []*[]string{&m.mods, &m.admins, &m.hiddenMods, &m.hiddenAdmins} {
+		slices.Sort(*l)
+	}
+	return m, nil
+}
+
+// roomInfo builds the room object for user with perms p.
+func (s *Server) roomInfo(ctx context.Context, rm *room, p perms) (*RoomInfo, error) {
+	ri := &RoomInfo{Token: rm.Token, Name: rm.Name, Description: rm.Description.String, InfoUpdates: rm.InfoUpdates, Seqno: rm.Seqno,
+		Created: rm.Created, ActiveUsersCutoff: activeCutoff, Read: p.read(), Write: p.write(), Upload: p.upload(), modView: viewOf(rm, p)}
+	var err error
+	if ri.ActiveUsers, err = s.activeUsers(ctx, rm.Token); err != nil {
+		return nil, err
+	}
+	m, err := s.roomMods(ctx, s.db, rm.Token, p.mod)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT session_id FROM moderators WHERE room = ? ORDER BY session_id`, token)
+	ri.Moderators, ri.Admins, ri.HiddenModerators, ri.HiddenAdmins = m.mods, m.admins, m.hiddenMods, m.hiddenAdmins
+	rows, err := s.db.QueryContext(ctx, `SELECT message, pinned_at, pinned_by FROM pinned WHERE room = ? ORDER BY pinned_at, message`, rm.Token)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
+		var pin Pin
+		if err := rows.Scan(&pin.ID, &pin.PinnedAt, &pin.PinnedBy); err != nil {
 			return nil, err
 		}
-		ri.Mods = append(ri.Mods, m)
+		ri.PinnedMessages = append(ri.PinnedMessages, pin)
 	}
 	return ri, rows.Err()
+}
+
+func (s *Server) activeUsers(ctx context.Context, token string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM room_users WHERE room = ? AND last_active >= ?`, token, s.now()-activeCutoff).Scan(&n)
+	return n, err
+}
+
+// touchRoom records that the user polled a room (active_users).
+func (s *Server) touchRoom(ctx context.Context, token, id string) {
+	if id == "" {
+		return
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO room_users (room, session_id, last_active) VALUES (?, ?, ?)
+		ON CONFLICT (room, session_id) DO UPDATE SET last_active = excluded.last_active`, token, id, s.now()); err != nil {
+		s.log.Warn().Err(err).Msg("room activity")
+	}
 }
 
 func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 	rows, err := s.db.QueryContext(r.Context(), `SELECT token FROM rooms ORDER BY token`)
 	if err != nil {
-		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
+		storageFailure(w)
 		return
 	}
 	var tokens []string
@@ -88,7 +165,7 @@ func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 		var t string
 		if err := rows.Scan(&t); err != nil {
 			rows.Close()
-			httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
+			storageFailure(w)
 			return
 		}
 		tokens = append(tokens, t)
@@ -96,230 +173,75 @@ func (s *Server) rooms(w http.ResponseWriter, r *http.Request) {
 	rows.Close()
 	out := []*RoomInfo{}
 	for _, t := range tokens {
-		if ri, err := s.loadRoom(r.Context(), t); err == nil {
-			ri.Moderator, ri.Admin = s.role(r.Context(), t, user(r))
-			out = append(out, ri)
+		rm, err := loadRoom(r.Context(), s.db, t)
+		if err != nil {
+			continue // removed meanwhile
 		}
+		p, err := s.permsFor(r.Context(), s.db, rm, user(r))
+		if err != nil {
+			storageFailure(w)
+			return
+		}
+		if !p.accessible() {
+			continue // a ban hides the room, as pysogs's get_accessible_rooms
+		}
+		ri, err := s.roomInfo(r.Context(), rm, p)
+		if err != nil {
+			storageFailure(w)
+			return
+		}
+		out = append(out, ri)
 	}
 	httpserve.WriteJSON(w, http.StatusOK, out)
-}
-
-// roomFor loads the path's room, answering 404 when there is none and 403
-// when the user is banned from it.
-func (s *Server) roomFor(w http.ResponseWriter, r *http.Request) *RoomInfo {
-	ri, err := s.loadRoom(r.Context(), r.PathValue("token"))
-	if err != nil {
-		httpserve.WriteError(w, http.StatusNotFound, "no such room")
-		return nil
-	}
-	if u := user(r); u != "" && s.banned(r.Context(), ri.Token, u) {
-		httpserve.WriteError(w, http.StatusForbidden, "you are banned from this room")
-		return nil
-	}
-	return ri
 }
 
 func (s *Server) room(w http.ResponseWriter, r *http.Request) {
-	if ri := s.roomFor(w, r); ri != nil {
-		ri.Moderator, ri.Admin = s.role(r.Context(), ri.Token, user(r))
-		httpserve.WriteJSON(w, http.StatusOK, ri)
-	}
-}
-
-// Message is a room message as the API returns it.
-type Message struct {
-	ID        int64   `json:"id"`
-	SessionID string  `json:"session_id"`
-	Posted    float64 `json:"posted"`
-	Seqno     int64   `json:"seqno"`
-	Data      *string `json:"data"` // base64; null once deleted
-	Signature *string `json:"signature"`
-	Deleted   bool    `json:"deleted,omitempty"`
-}
-
-func (s *Server) since(w http.ResponseWriter, r *http.Request) {
-	ri := s.roomFor(w, r)
-	if ri == nil {
+	rm, p := roomOf(r)
+	if !p.accessible() { // pysogs accessible_required: a banned user does not see it
+		httpserve.WriteError(w, http.StatusNotFound, "no such room")
 		return
 	}
-	seq, err := strconv.ParseInt(r.PathValue("seqno"), 10, 64)
-	if err != nil || seq < 0 {
-		httpserve.WriteError(w, http.StatusBadRequest, "seqno: want a number")
-		return
-	}
-	limit := 100
-	if l := r.URL.Query().Get("limit"); l != "" {
-		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 256 {
-			httpserve.WriteError(w, http.StatusBadRequest, "limit: want 1 to 256")
-			return
-		}
-	}
-	rows, err := s.db.QueryContext(r.Context(), `SELECT id, session_id, posted, seqno, data, signature, deleted FROM messages
-		WHERE room = ? AND seqno > ? ORDER BY seqno LIMIT ?`, ri.Token, seq, limit)
+	ri, err := s.roomInfo(r.Context(), rm, p)
 	if err != nil {
-		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
+		storageFailure(w)
 		return
 	}
-	defer rows.Close()
-	out := []Message{}
-	for rows.Next() {
-		var m Message
-		var data, sig []byte
-		var del int
-		if err := rows.Scan(&m.ID, &m.SessionID, &m.Posted, &m.Seqno, &data, &sig, &del); err != nil {
-			httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
+	httpserve.WriteJSON(w, http.StatusOK, ri)
+}
+
+// PollInfo is the answer of GET /room/{token}/pollInfo/{info_updates}: the
+// room's details only when its info_updates differs from the caller's.
+type PollInfo struct {
+	Token       string    `json:"token"`
+	ActiveUsers int64     `json:"active_users"`
+	Read        bool      `json:"read"`
+	Write       bool      `json:"write"`
+	Upload      bool      `json:"upload"`
+	Details     *RoomInfo `json:"details,omitempty"`
+	modView
+}
+
+func (s *Server) pollInfo(w http.ResponseWriter, r *http.Request) {
+	rm, p := roomOf(r)
+	info, err := strconv.ParseInt(r.PathValue("info"), 10, 64)
+	if err != nil {
+		httpserve.WriteError(w, http.StatusNotFound, "pollInfo/N: want an integer")
+		return
+	}
+	if !needRead(w, p) {
+		return
+	}
+	s.touchRoom(r.Context(), rm.Token, user(r))
+	out := PollInfo{Token: rm.Token, Read: p.read(), Write: p.write(), Upload: p.upload(), modView: viewOf(rm, p)}
+	if out.ActiveUsers, err = s.activeUsers(r.Context(), rm.Token); err != nil {
+		storageFailure(w)
+		return
+	}
+	if info != rm.InfoUpdates {
+		if out.Details, err = s.roomInfo(r.Context(), rm, p); err != nil {
+			storageFailure(w)
 			return
 		}
-		if del == 0 {
-			d, sg := base64.StdEncoding.EncodeToString(data), base64.StdEncoding.EncodeToString(sig)
-			m.Data, m.Signature = &d, &sg
-		}
-		m.Deleted = del == 1
-		out = append(out, m)
 	}
 	httpserve.WriteJSON(w, http.StatusOK, out)
-}
-
-// postLimit: non-moderators may post 5 messages in 16 seconds.
-const (
-	postBurst  = 5
-	postWindow = 16 * time.Second
-)
-
-func (s *Server) post(w http.ResponseWriter, r *http.Request) {
-	ri := s.roomFor(w, r)
-	if ri == nil {
-		return
-	}
-	var req struct {
-		Data      string `json:"data"`
-		Signature string `json:"signature"`
-	}
-	if json.NewDecoder(r.Body).Decode(&req) != nil {
-		httpserve.WriteError(w, http.StatusBadRequest, `want {"data", "signature"} in base64`)
-		return
-	}
-	data, err1 := base64.StdEncoding.DecodeString(req.Data)
-	sig, err2 := base64.StdEncoding.DecodeString(req.Signature)
-	u := user(r)
-	key, _ := hex.DecodeString(signer(r))
-	if err1 != nil || err2 != nil || len(data) == 0 || len(data) > 100_000 || len(sig) != 64 || !ed25519.Verify(key[1:], data, sig) {
-		httpserve.WriteError(w, http.StatusBadRequest, "the message must be 1-100,000 bytes with its poster's signature")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if mod, _ := s.role(r.Context(), ri.Token, u); !mod {
-		now := s.cfg.Now()
-		recent := s.posts[u][:0]
-		for _, t := range s.posts[u] {
-			if now.Sub(t) < postWindow {
-				recent = append(recent, t)
-			}
-		}
-		if len(recent) >= postBurst {
-			s.posts[u] = recent
-			httpserve.WriteError(w, http.StatusTooManyRequests, "too many posts: at most 5 in 16 seconds")
-			return
-		}
-		s.posts[u] = append(recent, now)
-		// Forget users with no recent post, so the map stays bounded by
-		// the users active in the last window.
-		if len(s.posts) > 1024 {
-			for k, ts := range s.posts {
-				if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= postWindow {
-					delete(s.posts, k)
-				}
-			}
-		}
-	}
-	seq, err := s.bump(r.Context(), ri.Token)
-	if err != nil {
-		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
-		return
-	}
-	posted := s.now()
-	res, err := s.db.ExecContext(r.Context(), `INSERT INTO messages (room, session_id, posted, seqno, data, signature) VALUES (?, ?, ?, ?, ?, ?)`,
-		ri.Token, signer(r), posted, seq, data, sig)
-	if err != nil {
-		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
-		return
-	}
-	id, _ := res.LastInsertId()
-	httpserve.WriteJSON(w, http.StatusCreated, Message{ID: id, SessionID: signer(r), Posted: posted, Seqno: seq, Data: &req.Data, Signature: &req.Signature})
-}
-
-// bump increments a room's sequence number. Callers hold mu.
-func (s *Server) bump(ctx context.Context, room string) (int64, error) {
-	var seq int64
-	err := s.db.QueryRowContext(ctx, `UPDATE rooms SET seqno = seqno + 1 WHERE token = ? RETURNING seqno`, room).Scan(&seq)
-	return seq, err
-}
-
-func (s *Server) deleteMsg(w http.ResponseWriter, r *http.Request) {
-	ri := s.roomFor(w, r)
-	if ri == nil {
-		return
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		httpserve.WriteError(w, http.StatusBadRequest, "id: want a message id")
-		return
-	}
-	var author string
-	if err := s.db.QueryRowContext(r.Context(), `SELECT session_id FROM messages WHERE id = ? AND room = ? AND deleted = 0`, id, ri.Token).Scan(&author); err != nil {
-		httpserve.WriteError(w, http.StatusNotFound, "no such message")
-		return
-	}
-	u := user(r)
-	if a, _ := s.canonicalID(author); a != u {
-		if mod, _ := s.role(r.Context(), ri.Token, u); !mod {
-			httpserve.WriteError(w, http.StatusForbidden, "only its author or a moderator may delete a message")
-			return
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	seq, err := s.bump(r.Context(), ri.Token)
-	if err == nil {
-		_, err = s.db.ExecContext(r.Context(), `UPDATE messages SET deleted = 1, data = NULL, signature = NULL, seqno = ? WHERE id = ?`, seq, id)
-	}
-	if err != nil {
-		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
-		return
-	}
-	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"deleted": id})
-}
-
-func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) {
-	ri := s.roomFor(w, r)
-	if ri == nil {
-		return
-	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, 10_000_001))
-	if err != nil || len(data) == 0 || len(data) > 10_000_000 {
-		httpserve.WriteError(w, http.StatusRequestEntityTooLarge, "a file is 1 byte to 10 MB")
-		return
-	}
-	res, err := s.db.ExecContext(r.Context(), `INSERT INTO files (room, data, uploaded) VALUES (?, ?, ?)`, ri.Token, data, s.now())
-	if err != nil {
-		httpserve.WriteError(w, http.StatusInternalServerError, "storage failure")
-		return
-	}
-	id, _ := res.LastInsertId()
-	httpserve.WriteJSON(w, http.StatusCreated, map[string]int64{"id": id})
-}
-
-func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
-	ri := s.roomFor(w, r)
-	if ri == nil {
-		return
-	}
-	var data []byte
-	if err := s.db.QueryRowContext(r.Context(), `SELECT data FROM files WHERE id = ? AND room = ?`, r.PathValue("id"), ri.Token).Scan(&data); err != nil {
-		httpserve.WriteError(w, http.StatusNotFound, "no such file")
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Write(data)
 }

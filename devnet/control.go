@@ -215,5 +215,6 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 		writeErrOf(w, http.StatusConflict, err)
 		return
 	}
+	c.d.writeManifestLogged() // its join link
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"room": req.Token})
 }

@@ -329,6 +329,7 @@ type dashState struct {
 	Blocks   []dashBlock      `json:"blocks"`
 	Params   ledger.Params    `json:"params"`
 	Servers  []ManifestServer `json:"servers"`
+	Edge     []EdgeCount      `json:"edge"` // the client edge's requests by endpoint
 }
 
 type dashNode struct {
@@ -475,6 +476,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 		st.Blocks = append(st.Blocks, dashBlock{Height: b.Height, Hash: b.Hash, Txs: len(b.Txs), Time: b.Timestamp})
 	}
 	st.Servers = db.d.servers()
+	st.Edge = db.d.edges.list()
 	return st
 }
 

@@ -3,6 +3,7 @@ package devnet
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,6 +135,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	killed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("ring").dataset.killed`))
 	if err != nil || killed != "node-3" {
 		t.Errorf("killed on the page: %q (%v), want node-3", killed, err)
+	}
+	// A client's call at the seed shows in the edge panel's counts.
+	resp, err := http.Post(m.SeedNode.URL+"/json_rpc", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"get_info"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := poll(`(refreshSoon(), document.getElementById("edge").textContent.includes("json_rpc/get_info"))`, 10*time.Second); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text("#edge"))
+		t.Fatalf("the edge panel did not count the seed's request: %v (%q)", err, text)
 	}
 	// Large type, for a projector, and the last screenshot.
 	if err := chromedp.Do(ctx, chromedp.Click("#bigtype"), chromedp.Sleep(300*time.Millisecond)); err != nil {

@@ -154,6 +154,7 @@ type Devnet struct {
 	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
+	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
 
 	down     chan struct{}
 	downOnce sync.Once
@@ -378,7 +379,8 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 			if dash := d.dashboard(); dash != nil {
 				dash.store(i, e)
 			}
-		}})
+		},
+		OnEdge: d.edges.add})
 	if err != nil {
 		return nil, err
 	}
@@ -470,8 +472,8 @@ func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
 		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, Join: Endpoint{URL: d.control.join.url(d.control.url())},
-		SeedNode: Endpoint{URL: d.Network.LedgerURL()},
-		Servers:  d.servers()}
+		SeedNode: Endpoint{URL: d.Network.LedgerURL()}, Proxy: Endpoint{URL: d.Network.ProxyURL()},
+		Servers: d.servers()}
 	m.Nodes = d.nodes()
 	for _, c := range d.st.Clients {
 		m.Clients = append(m.Clients, ManifestClient{Name: c, AccountID: ClientKeys(d.st.Seed, c).AccountID().String()})
@@ -488,7 +490,17 @@ func (d *Devnet) servers() []ManifestServer {
 	}
 	if d.Network.Community != nil {
 		k := d.Network.CommunityKey()
-		out = append(out, ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+		ms := ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		rooms, err := d.Network.Community.Rooms(ctx)
+		cancel()
+		if err != nil {
+			d.log.Warn().Err(err).Msg("list the community's rooms for the manifest")
+		}
+		for _, r := range rooms {
+			ms.Rooms = append(ms.Rooms, ManifestRoom{Token: r.Token, Name: r.Name, JoinURL: r.Join})
+		}
+		out = append(out, ms)
 	}
 	return out
 }

@@ -53,13 +53,18 @@ func (n edgeNode) hop(t *testing.T) onion.Hop {
 }
 
 func newEdgeClient(t *testing.T, seed string) *edgeClient {
+	// Real clients do not verify the nodes' self-signed certificates.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	t.Cleanup(hc.CloseIdleConnections)
+	return newEdgeClientWith(t, seed, hc)
+}
+
+// newEdgeClientWith is newEdgeClient over hc (a proxy's, for instance).
+func newEdgeClientWith(t *testing.T, seed string, hc *http.Client) *edgeClient {
 	k, err := identity.NewAccount(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Real clients do not verify the nodes' self-signed certificates.
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	t.Cleanup(hc.CloseIdleConnections)
 	c := &edgeClient{t: t, keys: k, seed: seed, http: hc}
 	var res struct {
 		Result struct {

@@ -25,6 +25,10 @@ type Manifest struct {
 	// SeedNode is the seed real clients start from (JSON-RPC at /json_rpc:
 	// the desktop app's LOCAL_DEVNET_SEED_URL).
 	SeedNode Endpoint `json:"seed_node"`
+	// Proxy is an HTTP proxy that takes the real network's hosts (the
+	// seeds, the file server, the default community) to this devnet: a
+	// client that hard-codes them needs only its proxy setting.
+	Proxy Endpoint `json:"proxy"`
 	// Dashboard is the live page of the devnet (its URL holds a secret:
 	// whoever has it can kill and restart nodes).
 	Dashboard Endpoint `json:"dashboard"`
@@ -67,9 +71,18 @@ type ManifestClient struct {
 
 // ManifestServer describes a server (file and community servers, step 8).
 type ManifestServer struct {
-	Kind         string `json:"kind"`
-	URL          string `json:"url"`
-	X25519Pubkey string `json:"x25519_pubkey"`
+	Kind         string         `json:"kind"`
+	URL          string         `json:"url"`
+	X25519Pubkey string         `json:"x25519_pubkey"`
+	Rooms        []ManifestRoom `json:"rooms,omitempty"` // a community server's
+}
+
+// ManifestRoom is a room of the community server and the link Session apps
+// join it by (http://HOST:PORT/ROOM?public_key=HEX).
+type ManifestRoom struct {
+	Token   string `json:"token"`
+	Name    string `json:"name"`
+	JoinURL string `json:"join_url"`
 }
 
 // ReadManifest reads <dir>/devnet.json; ErrNotRunning when there is none.

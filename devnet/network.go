@@ -32,10 +32,12 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/fileserver"
+	"github.com/sessionctl/sessionctl/internal/edgelog"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
 	"github.com/sessionctl/sessionctl/onion"
+	"github.com/sessionctl/sessionctl/proxy"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -96,6 +98,10 @@ type Config struct {
 	// OnExit, if set, is told that node i's process (Exe) ended without
 	// the devnet asking, and how. It must not block.
 	OnExit func(i int, report string)
+	// OnEdge, if set, is told of each request at the client edge (a
+	// node's HTTPS edge, the seed, the proxy) as it is logged (edge.go).
+	// It must not block.
+	OnEdge func(edgelog.Entry)
 }
 
 // logger returns the logger of a component.
@@ -115,8 +121,10 @@ type Network struct {
 	Files *fileserver.Server
 	// Community is the community server, with a room "lobby".
 	Community *community.Server
-	rpc       *ledgerrpc.Server
-	client    *ledgerrpc.Client
+	// Proxy takes the real network's host names to the devnet (edge.go).
+	Proxy  *proxy.Proxy
+	rpc    *ledgerrpc.Server
+	client *ledgerrpc.Client
 
 	mu    sync.Mutex
 	nodes []*node.Node // by index; nil while stopped
@@ -242,7 +250,8 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		return err
 	}
 	nw.Ledger = l
-	srv, err := ledgerrpc.NewServer(ledgerrpc.ServerConfig{Ledger: l, Addr: nw.cfg.LedgerAddr, Token: nw.cfg.LedgerToken, Logger: nw.cfg.logger("ledger")})
+	srv, err := ledgerrpc.NewServer(ledgerrpc.ServerConfig{Ledger: l, Addr: nw.cfg.LedgerAddr, Token: nw.cfg.LedgerToken, Logger: nw.cfg.logger("ledger"),
+		Edge: nw.edgeSink(nil)})
 	if err != nil {
 		return err
 	}
@@ -260,6 +269,9 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := nw.startCommunity(ctx); err != nil {
+		return err
+	}
+	if err := nw.startProxy(ctx); err != nil {
 		return err
 	}
 	nw.mu.Lock()
@@ -488,7 +500,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
-		Now: nw.cfg.NodeNow,
+		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),
 	}
 	// A node compares its replica with a swarm member every 10 s, and
 	// drops expired messages as often; beyond 200 nodes both slow in
@@ -769,6 +781,9 @@ func (nw *Network) Close() error {
 	nw.nodes, nw.procs = nil, nil
 	nw.mu.Unlock()
 	var errs []error
+	if nw.Proxy != nil {
+		errs = append(errs, nw.Proxy.Close()) // first: its tunnels reach the nodes
+	}
 	var wg sync.WaitGroup
 	var emu sync.Mutex
 	for _, p := range procs {

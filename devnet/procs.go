@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/internal/edgelog"
 )
 
 // Nodes as their own processes (Config.Exe, `devnet up --procs`). Node i
@@ -100,7 +101,7 @@ func (nw *Network) startProc(ctx context.Context, i int) (*nodeProc, error) {
 	logsDone := make(chan struct{})
 	go func() {
 		defer close(logsDone)
-		p.relay(stderr, log)
+		p.relay(stderr, log, nw.nodeEdge(i))
 	}()
 	ready := make(chan error, 1)
 	outDone := make(chan struct{})
@@ -149,11 +150,11 @@ func procLevel(l zerolog.Level) string {
 	return "info"
 }
 
-// relay writes the child's JSON log lines through log: level and message
-// are the child's, the time is when the devnet read it, and the other
-// fields are kept. A line that is not JSON (a panic's trace) is logged as
-// it is, at error level.
-func (p *nodeProc) relay(r io.Reader, log zerolog.Logger) {
+// relay writes the child's JSON log lines through log (its edge lines,
+// component=edge, through edge): level and message are the child's, the
+// time is when the devnet read it, and the other fields are kept. A line
+// that is not JSON (a panic's trace) is logged as it is, at error level.
+func (p *nodeProc) relay(r io.Reader, log zerolog.Logger, edge edgelog.Sink) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -166,8 +167,19 @@ func (p *nodeProc) relay(r io.Reader, log zerolog.Logger) {
 		}
 		lvl, _ := zerolog.ParseLevel(fmt.Sprint(fields["level"]))
 		msg, _ := fields["message"].(string)
+		component, _ := fields["component"].(string)
 		for _, k := range []string{"level", "message", "time", "component"} {
 			delete(fields, k)
+		}
+		if component == "edge" {
+			delete(fields, "node") // edge's logger names the node
+			edge.Log.WithLevel(lvl).Fields(fields).Msg(msg)
+			if edge.Observe != nil {
+				endpoint, _ := fields[edgelog.KeyEndpoint].(string)
+				status, _ := fields[edgelog.KeyStatus].(float64)
+				edge.Observe(edgelog.Entry{Endpoint: endpoint, Status: int(status)})
+			}
+			continue
 		}
 		p.setLast(msg)
 		log.WithLevel(lvl).Fields(fields).Msg(msg)

@@ -48,6 +48,7 @@ func blind25Factor(x25519, serverPub []byte) *edwards25519.Scalar {
 type Blinded struct {
 	prefix Prefix               // 15 or 25
 	scalar *edwards25519.Scalar // the blinded private scalar
+	a      *edwards25519.Scalar // the account's own scalar
 	nonce  []byte               // the key of deterministic nonces
 	Public [32]byte             // the blinded public key
 }
@@ -78,7 +79,7 @@ func Blind15(keys *Keys, serverPub []byte) (*Blinded, error) {
 	// The nonce key is SHA-512 of the 64-byte libsodium secret key (seed
 	// and public key), its second half.
 	nk := sha512.Sum512(append(keys.Ed25519.Seed(), keys.Ed25519Public()...))
-	return &Blinded{prefix: PrefixBlinded15, scalar: ka, nonce: nk[32:], Public: [32]byte(pub)}, nil
+	return &Blinded{prefix: PrefixBlinded15, scalar: ka, a: a, nonce: nk[32:], Public: [32]byte(pub)}, nil
 }
 
 // Blind25 blinds keys for the server whose public key is serverPub, the
@@ -99,7 +100,7 @@ func Blind25(keys *Keys, serverPub []byte) (*Blinded, error) {
 	pub := new(edwards25519.Point).ScalarBaseMult(ka).Bytes()
 	sh, _ := blake2b.New256(blind25SeedKey)
 	sh.Write(keys.Ed25519.Seed())
-	return &Blinded{prefix: PrefixBlinded25, scalar: ka, nonce: sh.Sum(nil), Public: [32]byte(pub)}, nil
+	return &Blinded{prefix: PrefixBlinded25, scalar: ka, a: a, nonce: sh.Sum(nil), Public: [32]byte(pub)}, nil
 }
 
 // The BLAKE2b keys of 25-blinded signatures' nonces (libsession).
@@ -133,6 +134,40 @@ func (b *Blinded) Sign(msg []byte) []byte {
 	s := edwards25519.NewScalar().MultiplyAdd(hram, b.scalar, r)
 	return append(R, s.Bytes()...)
 }
+
+// SharedPoint is the Diffie-Hellman point of a message between this
+// blinded key and another of the same server, as libsession's
+// blinded_shared_secret computes it (src/session_encrypt.cpp): a*jB with
+// the account's own scalar for 15-blinding (both sides blind by the same
+// k, so k cancels), ka*jB for 25. Both ends get the same point. A peer
+// key that is not a point of the prime-order group is refused.
+func (b *Blinded) SharedPoint(peer [32]byte) ([32]byte, error) {
+	P, err := new(edwards25519.Point).SetBytes(peer[:])
+	if err != nil {
+		return [32]byte{}, errors.New("blind: the other key is not a curve point")
+	}
+	id := edwards25519.NewIdentityPoint()
+	if new(edwards25519.Point).MultByCofactor(P).Equal(id) == 1 {
+		return [32]byte{}, errors.New("blind: the other key is of small order")
+	}
+	// (L-1)*P + P = L*P is the identity only in the prime-order group
+	// (libsodium's noclamp multiplication refuses any other point).
+	minusOne := edwards25519.NewScalar().Negate(scalarOne)
+	if new(edwards25519.Point).Add(new(edwards25519.Point).ScalarMult(minusOne, P), P).Equal(id) != 1 {
+		return [32]byte{}, errors.New("blind: the other key is not in the prime-order group")
+	}
+	x := b.a
+	if b.prefix == PrefixBlinded25 {
+		x = b.scalar
+	}
+	S := new(edwards25519.Point).ScalarMult(x, P)
+	if S.Equal(id) == 1 {
+		return [32]byte{}, errors.New("blind: no shared secret with that key")
+	}
+	return [32]byte(S.Bytes()), nil
+}
+
+var scalarOne, _ = edwards25519.NewScalar().SetCanonicalBytes(append([]byte{1}, make([]byte, 31)...))
 
 // VerifyBlinded checks a signature by a blinded key.
 func VerifyBlinded(pub [32]byte, msg, sig []byte) bool {

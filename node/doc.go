@@ -40,6 +40,14 @@
 // member, last writer wins between a revoke and an unrevoke). Pushes carry
 // the revocations of the accounts they move.
 //
+// A kicked member is refused at once by every member (revsync.go): a node
+// that starts, or joins a swarm, refuses requests made with a subaccount
+// token (503, not ready; clients try another member) until it has asked
+// every other member of its swarm for the revocations they hold and merged
+// them. Members that are down are not waited for, members not ready yet or
+// slow are asked again for a few rounds, so a node whose peers are all down
+// still serves, with the revocations it holds.
+//
 // Nothing from the network takes the process down. Every stream handler is
 // wrapped (guard): a panic resets that stream and is logged, Close waits for
 // running handlers, and every handler is safe before the node has its first

@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -31,6 +33,7 @@ func fuzzNode(t testing.TB) *Node {
 		swarmIDs: []uint64{0}, members: map[uint64][]string{0: {n.pubHex}},
 		nodes: map[string]ledger.ServiceNode{}, peers: map[string]peer.ID{}, byPeer: map[peer.ID]string{},
 	}, mine: 0})
+	n.revs.Store(&revSync{swarm: 0, done: true}) // alone in its swarm: nobody to ask
 	return n
 }
 
@@ -131,6 +134,7 @@ func FuzzNotReady(f *testing.F) {
 	}
 	f.Add([]byte(`{"messages":[]}`))
 	f.Add([]byte(`{"buckets":[1,2,3],"revocations":true}`))
+	f.Add([]byte(`{"swarm":0,"swarms_height":1}`))
 	n, err := New(Config{Key: seedKey("fuzz-unready"), DataDir: f.TempDir(), Ledger: nopLedger{}})
 	if err != nil {
 		f.Fatal(err)
@@ -147,6 +151,7 @@ func FuzzNotReady(f *testing.F) {
 			n.acceptPush(context.Background(), body),
 			n.repairMethod(context.Background(), "repair_list", body),
 			n.repairMethod(context.Background(), "repair_fetch", body),
+			n.revocationsMethod(context.Background(), body),
 		} {
 			if resp.Code < 200 || resp.Code > 599 || !json.Valid(resp.Body) {
 				t.Fatalf("response %d %q", resp.Code, resp.Body)
@@ -165,6 +170,43 @@ func FuzzRepair(f *testing.F) {
 		resp := n.repairMethod(context.Background(), method, body)
 		if resp.Code < 200 || resp.Code > 599 || !json.Valid(resp.Body) {
 			t.Fatalf("response %d %q", resp.Code, resp.Body)
+		}
+	})
+}
+
+// FuzzRevocations feeds the revocation sync method of a ready node that
+// holds revocations: it answers a bounded page or refuses, never panics,
+// and a cursor it hands out moves forward.
+func FuzzRevocations(f *testing.F) {
+	f.Add([]byte(`{"swarm":0,"swarms_height":0}`))
+	f.Add([]byte(`{"swarm":0,"after_owner":"03","after_token":"00"}`))
+	f.Add([]byte(`{"swarm":18446744073709551615,"swarms_height":18446744073709551615}`))
+	n := fuzzNode(f)
+	gid, _ := groupAccount(f)
+	var toks []storagerpc.Token
+	for i := range 3 {
+		toks = append(toks, storagerpc.NewToken(byte(identity.PrefixGroup), storagerpc.FlagRead, seedKey(fmt.Sprint("holder-", i)).Public().(ed25519.PublicKey)))
+	}
+	if _, err := n.store.revoke(context.Background(), gid.String(), toks, 1, maxRevoked); err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(fmt.Sprintf(`{"swarm":0,"after_owner":%q,"after_token":%q}`, gid.String(), toks[0].String())))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		resp := n.revocationsMethod(context.Background(), body)
+		if resp.Code < 200 || resp.Code > 599 || !json.Valid(resp.Body) {
+			t.Fatalf("response %d %q", resp.Code, resp.Body)
+		}
+		if resp.Code != 200 {
+			return
+		}
+		var p revSyncParams
+		var res revSyncResult
+		json.Unmarshal(body, &p)
+		if err := json.Unmarshal(resp.Body, &res); err != nil || len(res.Revocations) > revSyncPage {
+			t.Fatalf("answer %q", resp.Body)
+		}
+		if res.NextOwner != "" && !(res.NextOwner > p.AfterOwner || res.NextOwner == p.AfterOwner && res.NextToken > p.AfterToken) {
+			t.Fatalf("cursor %q/%q does not move past %q/%q", res.NextOwner, res.NextToken, p.AfterOwner, p.AfterToken)
 		}
 	})
 }

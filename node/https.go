@@ -79,7 +79,7 @@ func (n *Node) newEdge() (*httpserve.Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%s %s Not Found", r.Method, truncate(r.URL.Path, 100)), http.StatusNotFound)
 	})
-	return httpserve.NewTLS(n.cfg.HTTPSAddr, mux, n.log, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
+	return httpserve.NewTLS(n.cfg.HTTPSAddr, n.cfg.Edge.Handler(edgeEndpoint, mux), n.log, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
 }
 
 // HTTPSURL is where the node's HTTPS edge listens ("" before Start).
@@ -177,6 +177,7 @@ func (n *Node) edgeStorage(ctx context.Context, w http.ResponseWriter, body []by
 		http.Error(w, "invalid json: no `params` field", http.StatusBadRequest)
 		return
 	}
+	noteStorage(w, req.Method, req.Params)
 	resp := n.dispatch(ctx, req.Method, req.Params, true, true)
 	writeEdge(w, resp.Code, resp.Body)
 }

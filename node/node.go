@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/edgelog"
 	"github.com/sessionctl/sessionctl/internal/loop"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
@@ -91,6 +92,10 @@ type Config struct {
 	// OnionObserver, if set, is told what the node saw of each onion request
 	// it handled (tests use it to check what each hop learned).
 	OnionObserver func(OnionHop)
+	// Edge gets one entry for each request at the HTTPS edge (endpoint,
+	// storage namespace, status, duration): the devnet's "edge" log and
+	// the dashboard's counts. The zero Sink records nothing.
+	Edge edgelog.Sink
 }
 
 // StoreEvent is a message a node stored: from a client (or the last hop of
@@ -124,6 +129,10 @@ type Node struct {
 	view    atomic.Pointer[view]
 	moves   moves
 	tst     tester
+	// revs is where the node stands in learning its swarm's subaccount
+	// revocations (revsync.go); revWake wakes the loop that learns them.
+	revs    atomic.Pointer[revSync]
+	revWake chan struct{}
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -200,6 +209,7 @@ func New(cfg Config) (*Node, error) {
 		moves:   moves{newMembers: map[string]bool{}},
 		tst:     newTester(),
 		ready:   make(chan struct{}),
+		revWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -285,8 +295,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.follow(runCtx)
+	go n.revSyncLoop(runCtx)
 	go n.expireLoop(runCtx)
 	go n.testLoop(runCtx)
 	if n.cfg.RepairInterval > 0 {
@@ -479,7 +490,16 @@ func (n *Node) follow(ctx context.Context) {
 			}
 		}
 		v := n.buildView(info, nodes)
+		// A node that joins a swarm (its first, or another) refuses
+		// subaccount requests until it has its new swarm's revocations.
+		joined := old == nil || old.mine != v.mine
+		if joined {
+			n.swarmChanging(v.mine)
+		}
 		n.view.Store(v)
+		if joined {
+			n.wakeRevSync()
+		}
 		n.readyOnce.Do(func() { close(n.ready) })
 		n.notifyHeight(info.Height)
 		n.publishAddrs(ctx, v)

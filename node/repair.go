@@ -370,7 +370,7 @@ func (n *Node) repairWith(ctx context.Context, v *view, k string) (RepairStats, 
 	if len(list.Entries) > maxRepairList || len(list.Revocations) > maxRepairRevocations {
 		return st, fmt.Errorf("oversized repair list")
 	}
-	if e := n.mergeOwned(ctx, v, list.Revocations); e != nil {
+	if _, e := n.mergeOwned(ctx, v, list.Revocations); e != nil {
 		return st, fmt.Errorf("merge revocations: %s", e.msg)
 	}
 	if lp.Revocations {
@@ -427,8 +427,9 @@ func (n *Node) repairWith(ctx context.Context, v *view, k string) (RepairStats, 
 	return st, nil
 }
 
-// mergeOwned merges revocation rows of accounts this node's swarm owns.
-func (n *Node) mergeOwned(ctx context.Context, v *view, rows []revocation) *rpcError {
+// mergeOwned merges revocation rows of accounts this node's swarm owns and
+// returns how many changed a token's state here.
+func (n *Node) mergeOwned(ctx context.Context, v *view, rows []revocation) (int, *rpcError) {
 	var keep []revocation
 	for _, r := range rows {
 		if id, err := identity.ParseAccountID(r.Owner); err == nil && v.ownerSwarm(id) == v.mine {
@@ -436,11 +437,12 @@ func (n *Node) mergeOwned(ctx context.Context, v *view, rows []revocation) *rpcE
 		}
 	}
 	if len(keep) == 0 {
-		return nil
+		return 0, nil
 	}
-	if _, err := n.store.mergeRevocations(ctx, keep, maxRevoked); err != nil {
+	changed, err := n.store.mergeRevocations(ctx, keep, maxRevoked)
+	if err != nil {
 		n.log.Error().Err(err).Msg("merge revocations")
-		return errf(storagerpc.StatusInternal, "storage failure")
+		return 0, errf(storagerpc.StatusInternal, "storage failure")
 	}
-	return nil
+	return changed, nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // groupAccount is a closed group's account (03) and its key.
-func groupAccount(t *testing.T) (identity.AccountID, ed25519.PrivateKey) {
+func groupAccount(t testing.TB) (identity.AccountID, ed25519.PrivateKey) {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +130,22 @@ func TestRepairUnrevokeWins(t *testing.T) {
 	call("revoke_subaccount", nowMS())
 	tn.stop(members[1])
 	call("unrevoke_subaccount", nowMS()+1)
+	// The member comes back while the others are down, so its revocation
+	// sync at start (revsync.go) finds nobody to learn the unrevoke from.
+	for _, k := range members {
+		if k != members[1] {
+			tn.stop(k)
+		}
+	}
 	tn.start(members[1])
+	ctx5, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tn.waitSynced(ctx5, tn.nodes[members[1]])
+	for _, k := range members {
+		if k != members[1] {
+			tn.start(k)
+		}
+	}
 	tn.settle()
 	if r, _ := tn.nodes[members[1]].store.isRevoked(ctx, gid.String(), tok); !r {
 		t.Fatal("the member that was down should still hold the revoke before repair")

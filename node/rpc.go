@@ -295,6 +295,11 @@ func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storag
 			return errf(storagerpc.StatusUnauthorized, "the token does not allow this (flags %02x, need %02x)", tok.Flags(), need)
 		}
 		if !allowRevoked {
+			// A node that has not learned its swarm's revocations
+			// cannot tell whether the token was revoked (revsync.go).
+			if e := n.revocationsSynced(); e != nil {
+				return e
+			}
 			revoked, err := n.store.isRevoked(ctx, owner.String(), tok)
 			if err != nil {
 				return errf(storagerpc.StatusInternal, "storage failure")

@@ -510,6 +510,32 @@ func (s *store) revocations(ctx context.Context, owners []string) ([]revocation,
 	return out, rows.Err()
 }
 
+// revocationsAfter returns up to limit revocation rows (both kinds) that
+// come after the (owner, token) cursor, in (owner, token) order; an empty
+// cursor starts from the first row.
+func (s *store) revocationsAfter(ctx context.Context, owner string, token []byte, limit int) ([]revocation, error) {
+	if token == nil {
+		token = []byte{}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT owner, token, added, revoked FROM revocations
+		WHERE owner > ? OR (owner = ? AND token > ?) ORDER BY owner, token LIMIT ?`, owner, owner, token, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []revocation
+	for rows.Next() {
+		var r revocation
+		var tok []byte
+		if err := rows.Scan(&r.Owner, &tok, &r.Added, &r.Revoked); err != nil {
+			return nil, err
+		}
+		r.Token = hex.EncodeToString(tok)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // entry is a message or a tombstone as repair compares them.
 type entry struct {
 	Hash    string

@@ -81,6 +81,9 @@ func (n *Node) handleSwarm(s network.Stream) {
 	case "repair_digest", "repair_list", "repair_fetch":
 		writeResponse(s, n.repairMethod(ctx, req.Method, req.Params))
 		return
+	case "revocations":
+		writeResponse(s, n.revocationsMethod(ctx, req.Params))
+		return
 	}
 	writeResponse(s, n.dispatch(ctx, req.Method, req.Params, false, false))
 }
@@ -101,7 +104,7 @@ func (n *Node) acceptPush(ctx context.Context, raw json.RawMessage) storagerpc.R
 	if len(p.Revocations) > maxRepairRevocations {
 		return errf(storagerpc.StatusBadRequest, "too many revocations").response()
 	}
-	if e := n.mergeOwned(ctx, v, p.Revocations); e != nil {
+	if _, e := n.mergeOwned(ctx, v, p.Revocations); e != nil {
 		return e.response()
 	}
 	for _, m := range p.Messages {

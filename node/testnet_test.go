@@ -13,6 +13,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/ledger"
@@ -155,6 +156,27 @@ func (tn *testnet) waitViews() {
 	for _, nd := range tn.nodes {
 		if err := nd.WaitView(ctx, h); err != nil {
 			tn.t.Fatalf("node %s did not reach height %d: %v", nd.Key()[:8], h, err)
+		}
+	}
+	// A node in a swarm serves subaccount requests once it has learned its
+	// swarm's revocations (revsync.go): tests that use tokens start then.
+	for _, nd := range tn.nodes {
+		tn.waitSynced(ctx, nd)
+	}
+}
+
+// waitSynced waits until nd, if it is in a swarm, has synced its swarm's
+// revocations.
+func (tn *testnet) waitSynced(ctx context.Context, nd *Node) {
+	tn.t.Helper()
+	for nd.Swarm() == chain.UnassignedSwarm || nd.revocationsSynced() != nil {
+		if v := nd.view.Load(); v != nil && v.mine == chain.UnassignedSwarm {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			tn.t.Fatalf("node %s did not sync its swarm's revocations", nd.Key()[:8])
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

@@ -83,7 +83,8 @@ func V4Handler(inner http.Handler, key KeyPair) http.HandlerFunc {
 		if err == nil {
 			err = json.Unmarshal(meta, &req)
 		}
-		code, respBody, ctype := http.StatusBadRequest, []byte(`{"error":"want a v4 request: l<len>:{method, endpoint, headers}[<len>:<body>]e"}`), "application/json"
+		code, respBody := http.StatusBadRequest, []byte(`{"error":"want a v4 request: l<len>:{method, endpoint, headers}[<len>:<body>]e"}`)
+		headers := map[string]string{"content-type": "application/json"}
 		var in *http.Request
 		if err == nil {
 			in, err = innerRequest(r, &req, reqBody)
@@ -91,9 +92,17 @@ func V4Handler(inner http.Handler, key KeyPair) http.HandlerFunc {
 		if err == nil {
 			rec := httptest.NewRecorder()
 			inner.ServeHTTP(rec, in)
-			code, respBody, ctype = rec.Code, rec.Body.Bytes(), rec.Header().Get("Content-Type")
+			code, respBody = rec.Code, rec.Body.Bytes()
+			// The answer's headers, lower-case, as pysogs's v4 replies
+			// carry them (a download's content-disposition among them).
+			headers = map[string]string{"content-type": rec.Header().Get("Content-Type")}
+			for k, v := range rec.Header() {
+				if lk := strings.ToLower(k); lk != "content-length" && len(v) > 0 {
+					headers[lk] = v[0]
+				}
+			}
 		}
-		head, _ := json.Marshal(V4Response{Code: code, Headers: map[string]string{"content-type": ctype}})
+		head, _ := json.Marshal(V4Response{Code: code, Headers: headers})
 		ct, err := seal(rand.Reader, EncodeV4Request(head, respBody))
 		if err != nil {
 			http.Error(w, "cannot seal the reply", http.StatusInternalServerError)

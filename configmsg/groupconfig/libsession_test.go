@@ -39,8 +39,9 @@ func groupKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
 }
 
 // libsessionConfigs reads what libsession-util (commit 8762e9d, branch dev)
-// pushed for the steps of its own tests, made by
-// groupkeys/testdata/libsession/harness.cpp.
+// pushed for the steps of its own tests (test_group_info.cpp, "Group Info
+// settings"; test_group_members.cpp, "Group Members"), run with fixed
+// timestamps and a counter as the random source, as "name hex" lines.
 func libsessionConfigs(t testing.TB) map[string][]byte {
 	t.Helper()
 	f, err := os.Open("testdata/libsession-configs.txt")

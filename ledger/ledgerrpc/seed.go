@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/sessionctl/sessionctl/chain"
+	"github.com/sessionctl/sessionctl/internal/edgelog"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"github.com/sessionctl/sessionctl/ledger"
 )
@@ -18,6 +19,15 @@ import (
 //	get_n_service_nodes, get_service_nodes   {fields, limit, active_only}
 //	get_info                                  height, hard fork
 //	ons_resolve                               {type: 0, name_hash}: a session name's encrypted value
+
+// seedEndpoint names a request at the seed for its edge log line; jsonRPC
+// adds the method.
+func seedEndpoint(r *http.Request) string {
+	if r.Method == http.MethodPost && r.URL.Path == "/json_rpc" {
+		return "json_rpc"
+	}
+	return "seed_not_found"
+}
 
 // rpcRequest is a JSON-RPC 2.0 request.
 type rpcRequest struct {
@@ -47,6 +57,7 @@ func (s *Server) jsonRPC(w http.ResponseWriter, r *http.Request) {
 		writeRPC(w, req.ID, nil, rpcInvalidRequest, "invalid request: no method")
 		return
 	}
+	edgelog.Note(w, "json_rpc/"+req.Method, "", "")
 	result, code, msg := s.seedCall(req.Method, req.Params)
 	writeRPC(w, req.ID, result, code, msg)
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/edgelog"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"github.com/sessionctl/sessionctl/ledger"
 )
@@ -60,6 +61,11 @@ type ServerConfig struct {
 	// Token guards mine and state_change; "" leaves them open (tests only).
 	Token  string
 	Logger zerolog.Logger
+	// Edge gets one entry for each request at the seed (POST /json_rpc,
+	// and any path the RPC does not know): the devnet's "edge" log. The
+	// RPC's own routes (/v1/...) are sessionctl's, not a client edge, and
+	// get none. The zero Sink records nothing.
+	Edge edgelog.Sink
 }
 
 // Server is the ledger's HTTP server.
@@ -120,12 +126,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/rounds", s.rounds)
 	mux.HandleFunc("GET /v1/rounds/at/{height}", s.roundAt)
 	mux.HandleFunc("POST /v1/txs", s.submit)
-	mux.HandleFunc("POST /json_rpc", s.jsonRPC)
+	mux.Handle("POST /json_rpc", s.cfg.Edge.Handler(seedEndpoint, http.HandlerFunc(s.jsonRPC)))
 	mux.HandleFunc("POST /v1/mine", s.authorized(s.mine))
 	mux.HandleFunc("POST /v1/state_change", s.authorized(s.stateChange))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/", s.cfg.Edge.Handler(seedEndpoint, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	})))
 	return mux
 }
 
