@@ -49,7 +49,7 @@ const (
 	SignatureWindow = 60 * time.Second
 	MinTTL          = 10 * time.Second
 	MaxTTL          = 14 * 24 * time.Hour
-	MaxConfigTTL    = 30 * 24 * time.Hour // namespaces 2-5
+	MaxConfigTTL    = 30 * 24 * time.Hour // every namespace but the public inboxes (0, -10, ...)
 	// MaxRetrieveSize is what max_size = -1 stands for.
 	MaxRetrieveSize = 7_800_000
 )
@@ -131,8 +131,11 @@ func (n Namespace) Sig() string {
 // Public reports whether anyone may store in the namespace (multiples of 10).
 func (n Namespace) Public() bool { return n%10 == 0 }
 
-// IsConfig reports whether the namespace holds account config (2-5): longer TTLs.
-func (n Namespace) IsConfig() bool { return n >= 2 && n <= 5 }
+// IsConfig reports whether the namespace may hold messages for
+// MaxConfigTTL: every namespace but the public inboxes (the storage
+// server's TTL_MAXIMUM_PRIVATE, for the account's configs 2-5 and a
+// closed group's 11-14 alike; request_handler.cpp).
+func (n Namespace) IsConfig() bool { return !n.Public() }
 
 // NamespaceVar is a namespace or "all", for delete_all, delete_before and expire_all.
 type NamespaceVar struct {
