@@ -306,8 +306,14 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 				text += fmt.Sprintf(" [attachment %s, %d bytes]", a.Name, a.Size)
 			}
 			switch m.Kind {
-			case "group_invite":
-				text = "[an invite to a closed group; 'sessionctl group ls --as " + name + "' joins it]"
+			case client.KindGroupInvite:
+				inv := m.GroupUpdate.GetInviteMessage()
+				text = fmt.Sprintf("[an invite to closed group %q (%s); 'sessionctl group join %s --as %s' accepts it]",
+					inv.GetName(), inv.GetGroupSessionId(), groupArg(inv.GetName(), inv.GetGroupSessionId()), name)
+			case client.KindGroupPromote:
+				text = fmt.Sprintf("[made an admin of closed group %q; 'sessionctl group ls --as %s' takes the group's key]", m.GroupUpdate.GetPromoteMessage().GetName(), name)
+			case client.KindOldGroupInvite:
+				text = "[an invite to a closed group of the old kind, which this sessionctl does not join]"
 			case client.KindUnsend:
 				text = "[took back a message"
 				if m.Unsend != nil {
@@ -709,4 +715,13 @@ func deleteAll(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", plural(n, "message"), c.String("as"))
 		return nil
 	})
+}
+
+// groupArg is how a command names a group: by its name when that is a
+// plain word, else by its ID.
+func groupArg(name, id string) string {
+	if name != "" && !strings.ContainsAny(name, " \t'\"\\$`") && utf8.ValidString(name) {
+		return name
+	}
+	return id
 }

@@ -21,10 +21,60 @@ const (
 	KindDataExtraction         = "data_extraction"
 )
 
+// The kinds of a closed group's control messages (DataMessage field 120,
+// GroupUpdateMessage): an invite and a promotion arrive one-to-one, the
+// others in the group's swarm. Message.GroupUpdate holds the message.
+const (
+	KindGroupInvite         = "group_invite"
+	KindGroupPromote        = "group_promote"
+	KindGroupInfoChange     = "group_info_change"
+	KindGroupMemberChange   = "group_member_change"
+	KindGroupMemberLeft     = "group_member_left"
+	KindGroupMemberLeftNote = "group_member_left_notification"
+	KindGroupInviteResponse = "group_invite_response"
+	KindGroupDeleteContent  = "group_delete_member_content"
+	// KindOldGroupInvite is an invite to a closed group of the format
+	// sessionctl used before libsession's, in a devnet-only field: read,
+	// never joined.
+	KindOldGroupInvite = "old_group_invite"
+)
+
+// groupUpdateKind names the message a GroupUpdateMessage carries ("" for
+// none).
+func groupUpdateKind(u *sessionpb.GroupUpdateMessage) string {
+	switch {
+	case u.InviteMessage != nil:
+		return KindGroupInvite
+	case u.PromoteMessage != nil:
+		return KindGroupPromote
+	case u.InfoChangeMessage != nil:
+		return KindGroupInfoChange
+	case u.MemberChangeMessage != nil:
+		return KindGroupMemberChange
+	case u.MemberLeftMessage != nil:
+		return KindGroupMemberLeft
+	case u.MemberLeftNotificationMessage != nil:
+		return KindGroupMemberLeftNote
+	case u.InviteResponse != nil:
+		return KindGroupInviteResponse
+	case u.DeleteMemberContent != nil:
+		return KindGroupDeleteContent
+	}
+	return ""
+}
+
+// EncodeContent is the padded protobuf Content of content, as
+// SendContent encrypts it (a closed group encrypts it its own way).
+func EncodeContent(content Content) ([]byte, error) { return encodeContent(content, "") }
+
+// DecodeContent reads a padded protobuf Content into m's Text, SentAt,
+// Kind, GroupUpdate and attachments; it says why when it cannot.
+func DecodeContent(plain []byte, m *Message) string { return decodeContent(plain, m) }
+
 // encodeContent turns content into the protobuf Content a Session client
-// sends: a DataMessage with the body, timestamp and attachment pointers
-// (and, for a sync copy, the recipient in syncTarget). A devnet-only kind
-// (a closed-group invite) travels in a field real clients skip.
+// sends: a DataMessage with the body, timestamp, attachment pointers and
+// a closed group's control message (and, for a sync copy, the recipient
+// in syncTarget).
 func encodeContent(content Content, syncTarget string) ([]byte, error) {
 	if u := content.Unsend; u != nil {
 		b, err := proto.Marshal(&sessionpb.Content{UnsendRequest: &sessionpb.UnsendRequest{Timestamp: proto.Uint64(uint64(u.Timestamp)), Author: proto.String(u.Author)},
@@ -60,8 +110,11 @@ func encodeContent(content Content, syncTarget string) ([]byte, error) {
 		dm.Attachments = append(dm.Attachments, &sessionpb.AttachmentPointer{Id: proto.Uint64(id), ContentType: proto.String(ct),
 			Key: a.Key, Size: proto.Uint32(uint32(a.Size)), Digest: a.Digest, FileName: proto.String(a.Name), Url: proto.String(a.URL)})
 	}
-	if content.Kind != "" {
-		dm.Sessionctl = &sessionpb.SessionctlPayload{Kind: proto.String(content.Kind), Data: content.Data}
+	if content.GroupUpdate != nil {
+		if groupUpdateKind(content.GroupUpdate) == "" {
+			return nil, fmt.Errorf("a closed group's control message that carries nothing")
+		}
+		dm.GroupUpdateMessage = content.GroupUpdate
 	}
 	if syncTarget != "" {
 		dm.SyncTarget = proto.String(syncTarget)
@@ -89,11 +142,14 @@ func decodeContent(plain []byte, m *Message) string {
 			m.SentAt = int64(ts)
 		}
 		m.SyncTarget = dm.GetSyncTarget()
-		if p := dm.GetSessionctl(); p != nil {
-			m.Kind, m.Data = p.GetKind(), json.RawMessage(p.GetData())
-			if len(m.Data) > 0 && !json.Valid(m.Data) {
-				return "the devnet payload is not JSON"
+		if u := dm.GetGroupUpdateMessage(); u != nil {
+			if m.Kind = groupUpdateKind(u); m.Kind == "" {
+				return "a closed group's control message that carries nothing"
 			}
+			m.GroupUpdate = u
+			m.Data = groupUpdateSummary(u)
+		} else if p := dm.GetSessionctl(); p != nil && p.GetKind() == "group_invite" {
+			m.Kind = KindOldGroupInvite
 		}
 		for _, a := range dm.Attachments {
 			m.Attachments = append(m.Attachments, Attachment{ID: strconv.FormatUint(a.GetId(), 10), ContentType: a.GetContentType(),
@@ -115,4 +171,29 @@ func decodeContent(plain []byte, m *Message) string {
 		return "the content carries no message Session knows"
 	}
 	return ""
+}
+
+// groupUpdateSummary is what --json shows of a group control message: the
+// group, its name and the members named (never the auth data or a key).
+func groupUpdateSummary(u *sessionpb.GroupUpdateMessage) json.RawMessage {
+	sum := map[string]any{}
+	switch {
+	case u.InviteMessage != nil:
+		sum["group_id"], sum["name"] = u.InviteMessage.GetGroupSessionId(), u.InviteMessage.GetName()
+	case u.PromoteMessage != nil:
+		sum["name"] = u.PromoteMessage.GetName()
+	case u.InfoChangeMessage != nil:
+		sum["type"] = u.InfoChangeMessage.GetType().String()
+		if n := u.InfoChangeMessage.UpdatedName; n != nil {
+			sum["name"] = *n
+		}
+	case u.MemberChangeMessage != nil:
+		sum["type"], sum["members"] = u.MemberChangeMessage.GetType().String(), u.MemberChangeMessage.GetMemberSessionIds()
+	case u.InviteResponse != nil:
+		sum["is_approved"] = u.InviteResponse.GetIsApproved()
+	case u.DeleteMemberContent != nil:
+		sum["members"], sum["hashes"] = u.DeleteMemberContent.GetMemberSessionIds(), u.DeleteMemberContent.GetMessageHashes()
+	}
+	b, _ := json.Marshal(sum)
+	return b
 }

@@ -39,8 +39,10 @@ func TestContentKinds(t *testing.T) {
 			t.Errorf("%s: accepted as %+v", name, m)
 		}
 	}
-	// A text with an attachment and the devnet's own payload, both ways.
-	in := Content{Text: "hi", SentAt: 42, Kind: "group_invite", Data: []byte(`{"g":1}`),
+	// A text with an attachment and a group invite, both ways.
+	invite := &sessionpb.GroupUpdateMessage{InviteMessage: &sessionpb.GroupUpdateInviteMessage{GroupSessionId: proto.String("03ab"),
+		Name: proto.String("team"), MemberAuthData: make([]byte, 100), AdminSignature: make([]byte, 64)}}
+	in := Content{Text: "hi", SentAt: 42, GroupUpdate: invite,
 		Attachments: []Attachment{{ID: "7", Key: bytes.Repeat([]byte{1}, 64), Size: 3, Digest: []byte{2}, Name: "a.png", URL: "http://x/file/7"}}}
 	plain, err := encodeContent(in, "05cd")
 	if err != nil {
@@ -54,12 +56,21 @@ func TestContentKinds(t *testing.T) {
 		t.Fatal(why)
 	}
 	a := m.Attachments[0]
-	if m.Text != "hi" || m.SentAt != 42 || m.Kind != "group_invite" || string(m.Data) != `{"g":1}` || m.SyncTarget != "05cd" ||
+	if m.Text != "hi" || m.SentAt != 42 || m.Kind != KindGroupInvite || string(m.Data) != `{"group_id":"03ab","name":"team"}` ||
+		!proto.Equal(m.GroupUpdate, invite) || m.SyncTarget != "05cd" ||
 		a.ID != "7" || a.ContentType != "image/png" || a.Size != 3 || a.Name != "a.png" || a.URL != "http://x/file/7" {
 		t.Fatalf("decoded %+v", m)
 	}
 	if _, err := encodeContent(Content{Attachments: []Attachment{{ID: "x1"}}}, ""); err == nil {
 		t.Fatal("an attachment id of letters was encoded")
+	}
+	if _, err := encodeContent(Content{GroupUpdate: &sessionpb.GroupUpdateMessage{}}, ""); err == nil {
+		t.Fatal("an empty group control message was encoded")
+	}
+	// An invite of the old format (a devnet-only field) is named, not read.
+	old, _ := proto.Marshal(&sessionpb.Content{DataMessage: &sessionpb.DataMessage{Sessionctl: &sessionpb.SessionctlPayload{Kind: proto.String("group_invite"), Data: []byte("{}")}}})
+	if why := decodeContent(sessionpb.Pad(old), &m); why != "" || m.Kind != KindOldGroupInvite {
+		t.Fatalf("an old invite: %q %s", m.Kind, why)
 	}
 }
 
