@@ -44,6 +44,9 @@ func unwrapGroup(b []byte, groupID string) ([]byte, int64, error) {
 	if err := proto.Unmarshal(b, &env); err != nil {
 		return nil, 0, fmt.Errorf("not a Session envelope: %v", err)
 	}
+	if env.Type == nil && env.Source == nil && len(env.Content) == 0 {
+		return nil, 0, errors.New("not a Session envelope: no type, source or content")
+	}
 	if env.GetType() != sessionpb.Envelope_CLOSED_GROUP_MESSAGE || len(env.Content) == 0 {
 		return nil, 0, fmt.Errorf("an envelope of type %v with %d content bytes, not a group message", env.GetType(), len(env.Content))
 	}

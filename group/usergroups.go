@@ -102,8 +102,11 @@ func (s *Session) Recover(ctx context.Context) ([]*Group, error) {
 		if e.Seed != nil && !g.IsAdmin() {
 			g.Seed, g.AuthData, changed = hex.EncodeToString(e.Seed), "", true
 		}
-		if e.AuthData != nil && !g.IsAdmin() && g.AuthData == "" {
-			g.AuthData, changed = base64.StdEncoding.EncodeToString(e.AuthData), true
+		if auth := base64.StdEncoding.EncodeToString(e.AuthData); e.AuthData != nil && !g.IsAdmin() && g.AuthData != auth {
+			g.AuthData, changed = auth, true // invited again, on another device
+		}
+		if e.Removed == configmsg.UserGroupNotRemoved && (g.Kicked || g.Destroyed) && (e.Seed != nil || e.AuthData != nil) {
+			g.Kicked, g.Destroyed, g.Invited, changed = false, false, e.Invited, true
 		}
 		if g.Invited && !e.Invited {
 			g.Invited, changed = false, true
