@@ -83,6 +83,11 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 	}
 	names := senderNames(c)
 	for _, r := range in.Refused {
+		if errors.Is(r.Err, group.ErrAlready) {
+			// Another device's invite, read again here: nothing to do.
+			fmt.Fprintf(c.App.ErrWriter, "ignored %v\n", r.Err)
+			continue
+		}
 		fmt.Fprintf(c.App.ErrWriter, "a %s from %s was refused: %v\n", strings.ReplaceAll(r.Kind, "_", " "), nameOr(names, r.From), r.Err)
 	}
 	for _, g := range in.Invited {

@@ -95,7 +95,7 @@ func (s *Session) ReadInbox(ctx context.Context) (*Inbox, error) {
 		switch m.Kind {
 		case client.KindGroupInvite:
 			g, err = s.takeInvite(ctx, m)
-			if err == nil && g != nil {
+			if err == nil {
 				out.Invited = append(out.Invited, g)
 			}
 		case client.KindGroupPromote:
@@ -168,9 +168,6 @@ func (s *Session) takeInvite(ctx context.Context, m client.Message) (*Group, err
 	case err != nil:
 		return nil, &localError{err}
 	case g.IsAdmin() || !g.Invited && !g.Kicked && !g.Destroyed:
-		if !g.IsAdmin() && g.AuthData == base64.StdEncoding.EncodeToString(auth) {
-			return nil, nil // the invite this device holds already (read again by another device)
-		}
 		return nil, fmt.Errorf("an invite to %q: %w", g.Name, ErrAlready)
 	}
 	g.Name, g.AuthData, g.InvitedBy = name, base64.StdEncoding.EncodeToString(auth), m.From
