@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/group"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/urfave/cli/v2"
@@ -179,7 +182,7 @@ func groupCreate(c *cli.Context) error {
 		return groupError(err)
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, groupJSON(c, g, false))
+		return printJSON(c.App.Writer, groupJSON(c, g, false, nil))
 	}
 	fmt.Fprintf(c.App.Writer, "created group %q: %s\n%s invited; each joins with 'sessionctl group join %s --as NAME'\n",
 		g.Name, g.ID, plural(len(invitees), "member"), name)
@@ -404,7 +407,7 @@ func groupFetch(c *cli.Context) error {
 			Unreadable []group.Unreadable `json:"unreadable,omitempty"`
 		}{msgs, bad})
 	}
-	names := groupNames(c, g)
+	names := groupNames(c, g, s.C)
 	for _, m := range msgs {
 		if m.Kind == "" {
 			fmt.Fprintf(c.App.Writer, "%s: %s\n", nameOr(names, m.From), escapeText(m.Text))
@@ -444,12 +447,30 @@ func senderNames(c *cli.Context) map[string]string {
 }
 
 // groupNames names a group's members: the keystore's name, else the name
-// the members config gives.
-func groupNames(c *cli.Context, g *group.Group) map[string]string {
+// the members config gives, else (with a client) the account's contacts
+// config's nickname or name for them.
+func groupNames(c *cli.Context, g *group.Group, cl *client.Client) map[string]string {
 	names := senderNames(c)
 	for _, m := range g.MemberList() {
 		if _, ok := names[m.AccountID]; !ok && m.Name != "" {
 			names[m.AccountID] = m.Name
+		}
+	}
+	if cl == nil {
+		return names
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 20*time.Second)
+	defer cancel()
+	cfg, err := cl.LoadConfig(ctx, configmsg.Contacts)
+	if err != nil {
+		return names
+	}
+	for _, ct := range configmsg.ListContacts(cfg.Data()) {
+		if _, ok := names[ct.ID]; ok {
+			continue
+		}
+		if n := cmp.Or(ct.Nickname, ct.Name); n != "" {
+			names[ct.ID] = n
 		}
 	}
 	return names
@@ -504,10 +525,10 @@ func role(g *group.Group, old bool) string {
 	return "member"
 }
 
-func groupJSON(c *cli.Context, g *group.Group, old bool) groupInfoJSON {
+func groupJSON(c *cli.Context, g *group.Group, old bool, cl *client.Client) groupInfoJSON {
 	out := groupInfoJSON{ID: g.ID, Name: g.Name, Admin: g.IsAdmin(), Generation: g.Generation, Admins: g.Admins(), Revoked: g.Revoked,
 		Role: role(g, old), Kicked: g.Kicked, Invited: g.Invited, Destroyed: g.Destroyed, OldKind: old, Members: []groupMemberJSON{}}
-	names := groupNames(c, g)
+	names := groupNames(c, g, cl)
 	for _, m := range g.MemberList() {
 		n := names[m.AccountID]
 		out.Members = append(out.Members, groupMemberJSON{AccountID: m.AccountID, Name: n, Admin: m.Admin, Status: m.Status})
@@ -527,6 +548,7 @@ func groupInfo(c *cli.Context) error {
 		return err
 	}
 	var g *group.Group
+	var cl *client.Client
 	old := false
 	if c.String("as") == "" {
 		// Without --as: the group as the identities of this keystore last
@@ -538,6 +560,7 @@ func groupInfo(c *cli.Context) error {
 			return err2
 		}
 		defer done()
+		cl = s.C
 		g, err = s.Store.Load(s.Device, s.C.AccountID().String(), arg)
 		old = errors.Is(err, group.ErrOldKind)
 		if err == nil && !g.Invited && !g.Kicked && !g.Destroyed {
@@ -555,7 +578,7 @@ func groupInfo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	info := groupJSON(c, g, old)
+	info := groupJSON(c, g, old, cl)
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, info)
 	}
@@ -599,7 +622,7 @@ func groupList(c *cli.Context) error {
 	if c.Bool("json") {
 		out := []groupInfoJSON{}
 		for _, e := range all {
-			out = append(out, groupJSON(c, e.Group, e.Old))
+			out = append(out, groupJSON(c, e.Group, e.Old, nil))
 		}
 		return printJSON(c.App.Writer, struct {
 			Groups []groupInfoJSON `json:"groups"`
