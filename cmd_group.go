@@ -109,7 +109,7 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 // groupError maps group errors to exit codes: the user's mistakes are 2.
 func groupError(err error) error {
 	for _, e := range []error{group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked,
-		group.ErrNameTaken, group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed} {
+		group.ErrNameTaken, group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups} {
 		if errors.Is(err, e) {
 			return usageError(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sessionctl/sessionctl/configmsg/groupconfig"
 	"github.com/sessionctl/sessionctl/groupkeys"
@@ -28,26 +29,31 @@ const (
 // MaxMembers is the largest closed group, admins included.
 const MaxMembers = groupconfig.MaxMembers
 
+// MaxGroups bounds the groups one device keeps (invites included): past
+// it, new invites are refused.
+const MaxGroups = 1000
+
 // Format is the version of Group's file: groups of libsession's kind.
 // A file without it holds a group of the kind sessionctl made before.
 const Format = 2
 
 // Errors, for errors.Is.
 var (
-	ErrNotAdmin    = errors.New("only an admin of the group may do this")
-	ErrTooMany     = fmt.Errorf("a closed group has at most %d members", MaxMembers)
-	ErrNotMember   = errors.New("not a member of the group")
-	ErrUnknown     = errors.New("no such group")
-	ErrAlready     = errors.New("already a member of the group")
-	ErrKicked      = errors.New("you were removed from the group")
-	ErrDestroyed   = errors.New("the group was deleted by its admin")
-	ErrNoGroupKeys = errors.New("no key of the group is readable by this member yet")
-	ErrNameTaken   = errors.New("this identity already has a group of that name")
-	ErrInvited     = errors.New("you are invited to this group but have not joined it: 'group join' accepts the invite")
-	ErrNoInvite    = errors.New("no invite to accept")
-	ErrOldKind     = errors.New("a group of the old kind (made by an earlier sessionctl): it can only be left")
-	ErrLastAdmin   = errors.New("you are the group's only admin: promote another member first, or delete the group")
-	ErrBadInvite   = errors.New("the invite is not valid")
+	ErrNotAdmin      = errors.New("only an admin of the group may do this")
+	ErrTooMany       = fmt.Errorf("a closed group has at most %d members", MaxMembers)
+	ErrNotMember     = errors.New("not a member of the group")
+	ErrUnknown       = errors.New("no such group")
+	ErrAlready       = errors.New("already a member of the group")
+	ErrKicked        = errors.New("you were removed from the group")
+	ErrDestroyed     = errors.New("the group was deleted by its admin")
+	ErrNoGroupKeys   = errors.New("no key of the group is readable by this member yet")
+	ErrNameTaken     = errors.New("this identity already has a group of that name")
+	ErrInvited       = errors.New("you are invited to this group but have not joined it: 'group join' accepts the invite")
+	ErrNoInvite      = errors.New("no invite to accept")
+	ErrOldKind       = errors.New("a group of the old kind (made by an earlier sessionctl): it can only be left")
+	ErrLastAdmin     = errors.New("you are the group's only admin: promote another member first, or delete the group")
+	ErrBadInvite     = errors.New("the invite is not valid")
+	ErrTooManyGroups = fmt.Errorf("this device keeps at most %d groups: leave some first", MaxGroups)
 )
 
 // Member is one member as the group's members config lists it.
@@ -87,11 +93,15 @@ type Group struct {
 	Revoked []string `json:"revoked,omitempty"`
 	// Left records the generation current when a member was seen to leave
 	// the members config: its later messages are refused.
-	Left      map[string]int64  `json:"left,omitempty"`
-	LastHash  map[string]string `json:"last_hash"` // swarm member "/" namespace -> last hash
-	Seen      []string          `json:"seen,omitempty"`
-	Kicked    bool              `json:"kicked,omitempty"`
-	Destroyed bool              `json:"destroyed,omitempty"`
+	Left map[string]int64 `json:"left,omitempty"`
+	// An admin's work read in the group and not yet done (the swarm did
+	// not answer): members who accepted their invite, members who left.
+	PendingAccepted []string          `json:"pending_accepted,omitempty"`
+	PendingLeft     []string          `json:"pending_left,omitempty"`
+	LastHash        map[string]string `json:"last_hash"` // swarm member "/" namespace -> last hash
+	Seen            []string          `json:"seen,omitempty"`
+	Kicked          bool              `json:"kicked,omitempty"`
+	Destroyed       bool              `json:"destroyed,omitempty"`
 }
 
 // Account returns the group's Account ID.
@@ -199,4 +209,14 @@ func (g *Group) noteLeft(members []groupconfig.Member, gen int64) {
 	for id := range now {
 		delete(g.Left, id) // back in the group
 	}
+}
+
+// addPending appends ids to a pending list, each once, at most MaxMembers.
+func addPending(list []string, ids ...string) []string {
+	for _, id := range ids {
+		if !slices.Contains(list, id) && len(list) < MaxMembers {
+			list = append(list, id)
+		}
+	}
+	return list
 }

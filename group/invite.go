@@ -161,9 +161,10 @@ func (s *Session) takeInvite(ctx context.Context, m client.Message) (*Group, err
 	}
 	g, err := s.Store.Load(s.Device, s.me(), gid.String())
 	switch {
-	case errors.Is(err, ErrUnknown):
-		g = &Group{ID: gid.String(), Me: s.me(), LastHash: map[string]string{}}
-	case errors.Is(err, ErrOldKind):
+	case errors.Is(err, ErrUnknown), errors.Is(err, ErrOldKind):
+		if err := s.room(); err != nil {
+			return nil, err
+		}
 		g = &Group{ID: gid.String(), Me: s.me(), LastHash: map[string]string{}}
 	case err != nil:
 		return nil, &localError{err}
@@ -198,6 +199,9 @@ func (s *Session) takePromotion(ctx context.Context, m client.Message) (*Group, 
 	g, err := s.Store.Load(s.Device, s.me(), gid.String())
 	switch {
 	case errors.Is(err, ErrUnknown), errors.Is(err, ErrOldKind):
+		if err := s.room(); err != nil {
+			return nil, err
+		}
 		g = &Group{ID: gid.String(), Name: name, Me: s.me(), Invited: true, InvitedBy: m.From, LastHash: map[string]string{}}
 	case err != nil:
 		return nil, &localError{err}
@@ -246,4 +250,16 @@ func (s *Session) Join(ctx context.Context, g *Group) error {
 		return err
 	}
 	return s.saveUserGroup(ctx, g)
+}
+
+// room refuses a new group past MaxGroups on this device.
+func (s *Session) room() error {
+	all, err := s.Store.List(s.Device, s.me())
+	if err != nil {
+		return &localError{err}
+	}
+	if len(all) >= MaxGroups {
+		return ErrTooManyGroups
+	}
+	return nil
 }

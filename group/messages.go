@@ -190,8 +190,15 @@ func (s *Session) Fetch(ctx context.Context, g *Group) ([]Message, []Unreadable,
 	}
 	out = kept
 	if g.IsAdmin() {
-		if err := s.settleMembers(ctx, g, lv, accepted, left); err != nil {
-			return out, bad, s.saved(g, err)
+		// Kept until done: a failure here leaves it for the next fetch,
+		// and the messages read are still shown.
+		g.PendingAccepted = addPending(g.PendingAccepted, accepted...)
+		g.PendingLeft = addPending(g.PendingLeft, left...)
+		if err := s.settleMembers(ctx, g, lv, g.PendingAccepted, g.PendingLeft); err != nil {
+			s.Log.Warn().Err(err).Str("group", g.ID[:12]).Msg("the members' requests were not carried out: the next fetch tries again")
+			bad = append(bad, Unreadable{Reason: "not done yet (the next fetch tries again): " + err.Error()})
+		} else {
+			g.PendingAccepted, g.PendingLeft = nil, nil
 		}
 	}
 	return out, bad, s.Store.Save(s.Device, g)

@@ -85,6 +85,13 @@ func (s *Session) Create(ctx context.Context, name string, members []Invitee) (*
 	if len(members)+1 > MaxMembers {
 		return nil, ErrTooMany
 	}
+	if err := s.room(); err != nil {
+		var local *localError
+		if errors.As(err, &local) {
+			return nil, local.err
+		}
+		return nil, err
+	}
 	// One name, one group: commands find a group by its name.
 	if _, err := s.Store.Load(s.Device, s.me(), name); err == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNameTaken, name)

@@ -161,6 +161,9 @@ func (s *Session) retrieve(ctx context.Context, g *Group, ns storagerpc.Namespac
 // already seen.
 func (s *Session) retrieveNew(ctx context.Context, g *Group, ns storagerpc.Namespace) ([]storagerpc.Message, error) {
 	key := func(d string) string { return d + "/" + strconv.Itoa(int(ns)) }
+	if len(g.LastHash) > maxLastHashes {
+		clear(g.LastHash) // cursors of swarm members long gone; Seen drops repeats
+	}
 	var out []storagerpc.Message
 	_, err := s.retrieve(ctx, g, ns, func(d string) string { return g.LastHash[key(d)] }, func(d string, m storagerpc.Message) {
 		g.LastHash[key(d)] = m.Hash
@@ -170,6 +173,9 @@ func (s *Session) retrieveNew(ctx context.Context, g *Group, ns storagerpc.Names
 	})
 	return out, err
 }
+
+// maxLastHashes bounds the swarm members' cursors a group keeps.
+const maxLastHashes = 64
 
 // maxSeen bounds the hashes a group remembers having read.
 const maxSeen = 5_000

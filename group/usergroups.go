@@ -96,6 +96,9 @@ func (s *Session) Recover(ctx context.Context) ([]*Group, error) {
 			if e.Seed == nil && e.AuthData == nil && e.Removed == configmsg.UserGroupNotRemoved {
 				continue // nothing to act with
 			}
+			if len(known)+len(added) >= MaxGroups {
+				return added, ErrTooManyGroups
+			}
 			g = &Group{ID: e.ID, Name: e.Name, Me: s.me(), Invited: e.Invited, JoinedAt: e.JoinedAt * 1000, LastHash: map[string]string{}}
 			added, changed = append(added, g), true
 		}
