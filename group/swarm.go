@@ -90,6 +90,11 @@ func (s *Session) store(ctx context.Context, g *Group, ns storagerpc.Namespace, 
 	if err := resp.Decode(&res); err != nil {
 		return stored{}, err
 	}
+	for k, r := range res.Swarm {
+		if r.Failed {
+			s.Log.Warn().Str("node", k).Str("reason", r.Reason).Int("code", r.Code).Int("namespace", int(ns)).Msg("a swarm member did not store the message")
+		}
+	}
 	return stored{Hash: res.Hash, Timestamp: ts}, nil
 }
 

@@ -296,8 +296,9 @@ func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storag
 		}
 		if !allowRevoked {
 			// A node that has not learned its swarm's revocations
-			// cannot tell whether the token was revoked (revsync.go).
-			if e := n.revocationsSynced(); e != nil {
+			// cannot tell whether the token was revoked (revsync.go),
+			// unless a synced peer checked it first.
+			if e := n.revocationsSynced(); e != nil && !isReplica(ctx) {
 				return e
 			}
 			revoked, err := n.store.isRevoked(ctx, owner.String(), tok)
