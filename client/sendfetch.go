@@ -161,6 +161,9 @@ type Message struct {
 	Attachments []Attachment    `json:"attachments,omitempty"`
 	// GroupUpdate is a closed group's control message (Kind group_...).
 	GroupUpdate *sessionpb.GroupUpdateMessage `json:"-"`
+	// EnvelopeAt is the envelope's timestamp (unix ms): what the apps call
+	// the message's signature timestamp.
+	EnvelopeAt int64 `json:"-"`
 	// SyncTarget is set on a copy of a message this account sent from
 	// another device: whom it was sent to.
 	SyncTarget string `json:"sync_target,omitempty"`
@@ -386,7 +389,7 @@ func (c *Client) open(m storagerpc.Message) (Message, string) {
 	if err != nil {
 		return Message{}, "the sender's key is not valid"
 	}
-	got := Message{Hash: m.Hash, From: from.String(), Timestamp: m.Timestamp, Expiration: m.Expiration}
+	got := Message{Hash: m.Hash, From: from.String(), Timestamp: m.Timestamp, Expiration: m.Expiration, EnvelopeAt: int64(env.GetTimestamp())}
 	if why := decodeContent(plain, &got); why != "" {
 		return Message{}, why
 	}

@@ -188,10 +188,10 @@ func TestGroupLifecycle(t *testing.T) {
 		t.Fatalf("bob reads %v %v %v", texts, notices, bad)
 	}
 	// Alice's fetch records the invites accepted.
-	alice.fetch(t, ga)
+	texts, notices, bad = alice.fetch(t, ga)
 	for _, m := range ga.MemberList() {
 		if m.Status != "invite_accepted" && m.Status != "promotion_accepted" {
-			t.Fatalf("after the invite responses: %+v", ga.MemberList())
+			t.Fatalf("after the invite responses: %+v (read %v %v %+v)", ga.MemberList(), texts, notices, bad)
 		}
 	}
 	if texts, _, _ := carol.fetch(t, gc); len(texts) != 3 {

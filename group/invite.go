@@ -139,7 +139,13 @@ func (s *Session) checkInvite(m client.Message) (identity.AccountID, []byte, str
 	if err != nil || gid.Prefix != identity.PrefixGroup {
 		return gid, nil, "", fmt.Errorf("%w: it names no group (%q)", ErrBadInvite, inv.GetGroupSessionId())
 	}
-	if !ed25519.Verify(gid.Key[:], inviteSigned(s.me(), m.SentAt), inv.GetAdminSignature()) {
+	// The apps sign over the envelope's timestamp; the DataMessage's is the
+	// same when they send, but only the first is what they check.
+	at := m.EnvelopeAt
+	if at == 0 {
+		at = m.SentAt
+	}
+	if !ed25519.Verify(gid.Key[:], inviteSigned(s.me(), at), inv.GetAdminSignature()) {
 		return gid, nil, "", fmt.Errorf("%w: not signed by the group's key", ErrBadInvite)
 	}
 	auth := inv.GetMemberAuthData()
