@@ -366,6 +366,19 @@ func TestPromoteLeaveDelete(t *testing.T) {
 	if err := dave.s.Send(ctx, gd, "anyone?"); !errors.Is(err, group.ErrDestroyed) {
 		t.Fatalf("dave sends after the deletion: %v", err)
 	}
+	cfg, err := dave.s.C.LoadConfig(ctx, configmsg.UserGroups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ug, _ := configmsg.GetUserGroup(cfg.Data(), gd.ID); ug.Removed != configmsg.UserGroupDestroyed || ug.AuthData != nil {
+		t.Fatalf("dave's user groups entry after the deletion: %+v", ug)
+	}
+	if cfg, err = alice.s.C.LoadConfig(ctx, configmsg.UserGroups); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := configmsg.GetUserGroup(cfg.Data(), ga.ID); ok {
+		t.Fatal("the admin's account still lists the deleted group")
+	}
 	// The sole admin of a group cannot leave it.
 	gx, err := dave.s.Create(ctx, "solo", nil)
 	if err != nil {

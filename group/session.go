@@ -103,6 +103,9 @@ func (s *Session) sync(ctx context.Context, g *Group) (*live, error) {
 	}
 	s.learn(g, lv)
 	if g.Destroyed {
+		if !g.IsAdmin() {
+			s.markRemoved(ctx, g, configmsg.UserGroupDestroyed) // the account's other devices stop too
+		}
 		return lv, ErrDestroyed
 	}
 	return lv, nil
