@@ -304,7 +304,7 @@ func TestReplicaWhileSyncing(t *testing.T) {
 	entry, syncing := members[0], members[1]
 	nd := tn.nodes[syncing]
 	nd.revs.Store(&revSync{swarm: nd.view.Load().mine}) // as after a restart
-	m := newMember(t, gid, gkey) // its odd requests are stores
+	m := newMember(t, gid, gkey)                        // its odd requests are stores
 	method, params := m.request()
 	if resp := tn.call(syncing, method, params); resp.Code != storagerpc.StatusUnavailable {
 		t.Fatalf("a member's store at a syncing node: %d %s", resp.Code, resp.Body)
