@@ -56,3 +56,17 @@ func EncryptionKey(s *Session, g *Group) ([]byte, error) {
 	}
 	return k.EncryptionKey()
 }
+
+// Expirations are the expiries (unix ms) of the messages of namespace ns
+// of g's swarm, by hash, read with s's rights.
+func Expirations(ctx context.Context, s *Session, g *Group, ns storagerpc.Namespace) (map[string]int64, error) {
+	msgs, err := s.retrieveAll(ctx, g, ns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, m := range msgs {
+		out[m.Hash] = m.Expiration
+	}
+	return out, nil
+}

@@ -34,11 +34,16 @@ type person struct {
 // newPerson is a device named name of a new account (keys nil) or of the
 // account keys, keeping its groups under dir.
 func newPerson(t testing.TB, nw *devnet.Network, name, dir string, keys *identity.Keys) *person {
+	return newPersonAt(t, nw, name, dir, keys, nil)
+}
+
+// newPersonAt is newPerson with the device's clock.
+func newPersonAt(t testing.TB, nw *devnet.Network, name, dir string, keys *identity.Keys, now func() time.Time) *person {
 	t.Helper()
 	if keys == nil {
 		keys, _ = identity.NewAccount(rand.Reader)
 	}
-	c, err := client.New(client.Config{Keys: keys, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
+	c, err := client.New(client.Config{Keys: keys, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), ""), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,4 +599,48 @@ func writeFile(path, data string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(data), 0o600)
+}
+
+// TestConfigsKeptAlive: a member's device that reads the group's configs
+// past half their life extends them (members' tokens may extend), as the
+// account's own configs are kept.
+func TestConfigsKeptAlive(t *testing.T) {
+	nw := devnettest.Start(t, devnet.Config{Nodes: 5})
+	ctx := context.Background()
+	dir := t.TempDir()
+	alice, bob := newPerson(t, nw, "alice", dir, nil), newPerson(t, nw, "bob", dir, nil)
+	alice.s.ConfigTTL = 30 * time.Second
+	ga, err := alice.s.Create(ctx, "short", []group.Invitee{bob.invitee()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.join(t)
+	before := map[storagerpc.Namespace]map[string]int64{}
+	for _, ns := range []storagerpc.Namespace{group.NSKeys, group.NSInfo, group.NSMembers} {
+		if before[ns], err = group.Expirations(ctx, alice.s, ga, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Bob's phone, whose clock runs 20 s ahead: past half the configs'
+	// 30 s. It finds the group and reads it.
+	phone := newPersonAt(t, nw, "bob-phone", dir, bob.keys, func() time.Time { return time.Now().Add(20 * time.Second) })
+	phone.s.ConfigTTL = 30 * time.Second
+	if added, err := phone.s.Recover(ctx); err != nil || len(added) != 1 {
+		t.Fatalf("recover: %v %v", added, err)
+	}
+	for _, ns := range []storagerpc.Namespace{group.NSKeys, group.NSInfo, group.NSMembers} {
+		after, err := group.Expirations(ctx, alice.s, ga, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		longer := 0
+		for h, exp := range after {
+			if exp > before[ns][h] {
+				longer++
+			}
+		}
+		if longer == 0 {
+			t.Errorf("namespace %d: nothing extended (%v, then %v)", ns, before[ns], after)
+		}
+	}
 }

@@ -331,7 +331,7 @@ func (s *Session) remove(ctx context.Context, g *Group, lv *live, members []iden
 	if err != nil {
 		return err
 	}
-	if _, err := s.store(ctx, g, NSRevoked, enc, ConfigTTL.Milliseconds()); err != nil {
+	if _, err := s.store(ctx, g, NSRevoked, enc, s.configTTL()); err != nil {
 		return fmt.Errorf("leave the removed members their notice: %w", err)
 	}
 	return s.apply(ctx, g, lv, edit{rekey: true, members: func(d configmsg.Dict) error {

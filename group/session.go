@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/client"
@@ -23,6 +24,17 @@ type Session struct {
 	// kept (each device of an account keeps its own).
 	Device string
 	Log    zerolog.Logger
+	// ConfigTTL is how long the configs this device writes live, and what
+	// it extends them to; 0 means ConfigTTL (30 days). A workshop may
+	// shorten it (at least storagerpc.MinTTL).
+	ConfigTTL time.Duration
+}
+
+func (s *Session) configTTL() int64 {
+	if s.ConfigTTL >= storagerpc.MinTTL && s.ConfigTTL <= ConfigTTL {
+		return s.ConfigTTL.Milliseconds()
+	}
+	return ConfigTTL.Milliseconds()
 }
 
 func (s *Session) me() string { return s.C.AccountID().String() }
@@ -246,7 +258,7 @@ func (s *Session) apply(ctx context.Context, g *Group, lv *live, e edit) error {
 		if err != nil {
 			return err
 		}
-		st, err := s.store(ctx, g, NSKeys, msg, ConfigTTL.Milliseconds())
+		st, err := s.store(ctx, g, NSKeys, msg, s.configTTL())
 		if err != nil {
 			return fmt.Errorf("store the new key: %w", err)
 		}
@@ -259,7 +271,7 @@ func (s *Session) apply(ctx context.Context, g *Group, lv *live, e edit) error {
 		if err != nil {
 			return err
 		}
-		st, err := s.store(ctx, g, NSKeys, msg, ConfigTTL.Milliseconds())
+		st, err := s.store(ctx, g, NSKeys, msg, s.configTTL())
 		if err != nil {
 			return fmt.Errorf("store the keys for the new members: %w", err)
 		}
@@ -281,7 +293,7 @@ func (s *Session) apply(ctx context.Context, g *Group, lv *live, e edit) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		st, err := s.store(ctx, g, ns, sealed, ConfigTTL.Milliseconds())
+		st, err := s.store(ctx, g, ns, sealed, s.configTTL())
 		if err != nil {
 			return nil, nil, fmt.Errorf("store the %s config: %w", kind.Domain, err)
 		}
@@ -296,7 +308,7 @@ func (s *Session) apply(ctx context.Context, g *Group, lv *live, e edit) error {
 		}
 		now := s.C.Now().UnixMilli()
 		return &groupconfig.Loaded{Message: m, Used: 0},
-			[]storagerpc.Message{{Hash: st.Hash, Timestamp: st.Timestamp, Expiration: now + ConfigTTL.Milliseconds()}}, nil
+			[]storagerpc.Message{{Hash: st.Hash, Timestamp: st.Timestamp, Expiration: now + s.configTTL()}}, nil
 	}
 	if lv.info, lv.infoMsgs, err = push(groupconfig.InfoKind, NSInfo, info, lv.info, lv.infoMsgs); err != nil {
 		return err
@@ -340,7 +352,7 @@ func (s *Session) keepAlive(ctx context.Context, g *Group, lv *live) {
 	if len(stale) == 0 {
 		return
 	}
-	if err := s.extend(ctx, g, stale, now+ConfigTTL.Milliseconds()); err != nil {
+	if err := s.extend(ctx, g, stale, now+s.configTTL()); err != nil {
 		s.Log.Warn().Err(err).Str("group", g.ID[:12]).Msg("the group's configs were not extended")
 		return
 	}
