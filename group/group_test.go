@@ -644,3 +644,66 @@ func TestConfigsKeptAlive(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentAdmins: two admins change the info config at once (each
+// from the same message): the swarm holds both; members read the newest;
+// an admin's next fetch merges them, as libsession merges, and pushes the
+// merge, after which one message is left and every reader agrees.
+func TestConcurrentAdmins(t *testing.T) {
+	nw := devnettest.Start(t, devnet.Config{Nodes: 5})
+	ctx := context.Background()
+	dir := t.TempDir()
+	alice, bob, carol := newPerson(t, nw, "alice", dir, nil), newPerson(t, nw, "bob", dir, nil), newPerson(t, nw, "carol", dir, nil)
+	ga, err := alice.s.Create(ctx, "base", []group.Invitee{bob.invitee(), carol.invitee()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.join(t)
+	gc := carol.join(t)
+	if err := alice.s.Promote(ctx, ga, bob.id()); err != nil {
+		t.Fatal(err)
+	}
+	bob.inbox(t)
+	gb, err := bob.s.Store.Load("bob", bob.id().String(), ga.ID)
+	if err != nil || !gb.IsAdmin() {
+		t.Fatalf("bob: %v", err)
+	}
+	conflict := false
+	for try := 0; try < 20 && !conflict; try++ {
+		errs := make(chan error, 2)
+		go func() { errs <- alice.s.Rename(ctx, ga, "by-alice-"+strconv.Itoa(try)) }()
+		go func() { errs <- bob.s.Rename(ctx, gb, "by-bob-"+strconv.Itoa(try)) }()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		exp, err := group.Expirations(ctx, alice.s, ga, group.NSInfo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conflict = len(exp) > 1
+	}
+	if !conflict {
+		t.Skip("the two admins never wrote at once")
+	}
+	if err := carol.s.Refresh(ctx, gc); err != nil {
+		t.Fatalf("carol reads two info messages: %v", err)
+	}
+	alice.fetch(t, ga) // merges and pushes
+	exp, err := group.Expirations(ctx, alice.s, ga, group.NSInfo)
+	if err != nil || len(exp) != 1 {
+		t.Fatalf("after the merge: %d info messages, %v", len(exp), err)
+	}
+	for _, p := range []struct {
+		who *person
+		g   *group.Group
+	}{{bob, gb}, {carol, gc}} {
+		if err := p.who.s.Refresh(ctx, p.g); err != nil {
+			t.Fatal(err)
+		}
+		if p.g.Name != ga.Name {
+			t.Fatalf("%s reads %q, alice %q", p.who.name, p.g.Name, ga.Name)
+		}
+	}
+}
