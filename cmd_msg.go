@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/identity"
@@ -404,11 +405,19 @@ func fileServer(c *cli.Context) (client.ServerInfo, error) {
 }
 
 // saveAttachments downloads each message's attachments into dir. Only the
-// devnet's file server is asked (the sender names one, but may not send
-// the client elsewhere), names from the sender are reduced to a plain file
-// name, and nothing is ever overwritten: a name taken already gets a
-// numbered one ("notes (2).txt").
+// devnet's servers are asked (the sender names a URL, but may not send the
+// client elsewhere: the real file server's and community host's URLs
+// stand for the devnet's, any other is skipped), names from the sender are
+// reduced to a plain file name, and nothing is ever overwritten: a name
+// taken already gets a numbered one ("notes (2).txt").
 func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, dir string, msgs []client.Message) error {
+	var todo []client.Attachment
+	for _, m := range msgs {
+		todo = append(todo, m.Attachments...)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return usagef("--save-dir %s: cannot create it: %v", dir, errors.Unwrap(err))
 	}
@@ -416,25 +425,49 @@ func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, dir
 	if err != nil {
 		return err
 	}
-	for _, m := range msgs {
-		for _, a := range m.Attachments {
-			if a.URL != strings.TrimRight(srv.URL, "/")+"/file/"+a.ID {
-				fmt.Fprintf(c.App.ErrWriter, "attachment %s: not on the devnet's file server (%s); skipped\n", escapeText(a.Name), escapeText(a.URL))
-				continue
-			}
-			data, err := cl.Download(ctx, srv, a)
-			if err != nil {
-				fmt.Fprintf(c.App.ErrWriter, "attachment %s: %v\n", escapeText(a.Name), err)
-				continue
-			}
-			path, err := saveNew(dir, safeFileName(a.Name, a.ID), data)
-			if err != nil {
-				return fmt.Errorf("save attachment %s: %w", escapeText(a.Name), err)
-			}
-			fmt.Fprintf(c.App.ErrWriter, "saved %s (%d bytes)\n", path, len(data))
+	comm, _ := communityServer(c) // none: its files are skipped
+	for _, a := range todo {
+		data, err := downloadAttachment(ctx, cl, srv, comm, a)
+		if err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "attachment %s: %s; skipped\n", escapeText(a.Name), escapeText(err.Error()))
+			continue
 		}
+		path, err := saveNew(dir, safeFileName(a.Name, a.ID), data)
+		if err != nil {
+			return fmt.Errorf("save attachment %s: %w", escapeText(a.Name), err)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "saved %s (%d bytes)\n", path, len(data))
 	}
 	return nil
+}
+
+// downloadAttachment fetches and decrypts an attachment from the devnet's
+// file server or, for a community's file, its community server.
+func downloadAttachment(ctx context.Context, cl *client.Client, files, comm client.ServerInfo, a client.Attachment) ([]byte, error) {
+	ref, err := a.Locate(files, comm)
+	if err != nil {
+		return nil, err
+	}
+	if !ref.Community {
+		return cl.Download(ctx, files, a)
+	}
+	if comm.URL == "" {
+		return nil, errors.New("a community's file, and the devnet runs no community server")
+	}
+	cc, err := community.NewClient(cl, comm)
+	if err != nil {
+		return nil, err
+	}
+	code, blob, err := cc.Do(ctx, "GET", "/room/"+ref.Room+"/file/"+ref.ID, nil)
+	switch {
+	case err != nil:
+		return nil, err
+	case code == 404:
+		return nil, fmt.Errorf("%w: room %s, file %s", client.ErrNoFile, ref.Room, ref.ID)
+	case code != 200:
+		return nil, fmt.Errorf("the community server refused the download (%d)", code)
+	}
+	return client.DecryptAttachment(blob, a.Key, a.Digest, a.Size)
 }
 
 // safeFileName turns a name from the network into a plain file name: its

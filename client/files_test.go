@@ -35,7 +35,7 @@ func TestAttachment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Trim(att.ID, "0123456789") != "" || att.URL != srv.URL+"/file/"+att.ID || len(att.Digest) != 32 {
+	if strings.Trim(att.ID, "0123456789") != "" || att.URL != client.RealFileServer+"/file/"+att.ID || len(att.Digest) != 32 {
 		t.Fatalf("the attachment pointer: id %q, url %q, digest %x", att.ID, att.URL, att.Digest)
 	}
 	if _, err := alice.SendContent(ctx, bobK.AccountID(), client.Content{Text: "look", Attachments: []client.Attachment{*att}}); err != nil {
