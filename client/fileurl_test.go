@@ -22,9 +22,9 @@ func TestLocateFile(t *testing.T) {
 		"http://filev2.getsession.org/file/abc-_9Z": {ID: "abc-_9Z"},
 		"http://filev2.getsession.org/file/7#p=b8eef9821445ae16e2e97ef8aa6fe782fd11ad5253cd6723b281341dba22e371": {ID: "7"},
 		"http://filev2.getsession.org/file/7#p=0100000000000000000000000000000000000000000000000000000000000000": {ID: "7"},
-		"http://open.getsession.org/room/lobby/file/9":   {Community: true, Room: "lobby", ID: "9"},
-		"https://open.getsession.org/room/lobby/file/9":  {Community: true, Room: "lobby", ID: "9"},
-		"http://127.0.0.1:4200/room/session-dev/file/10": {Community: true, Room: "session-dev", ID: "10"},
+		"http://open.getsession.org/room/lobby/file/9":                                                           {Community: true, Room: "lobby", ID: "9"},
+		"https://open.getsession.org/room/lobby/file/9":                                                          {Community: true, Room: "lobby", ID: "9"},
+		"http://127.0.0.1:4200/room/session-dev/file/10":                                                         {Community: true, Room: "session-dev", ID: "10"},
 	} {
 		got, err := LocateFile(raw, files, community)
 		if err != nil || got != want {
