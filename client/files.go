@@ -114,7 +114,47 @@ func (c *Client) Upload(ctx context.Context, srv ServerInfo, name string, data [
 	if err != nil {
 		return nil, err
 	}
-	return &Attachment{ID: id, Key: key, Size: len(data), Digest: digest, Name: name, URL: RealFileServer + "/file/" + id}, nil
+	a := &Attachment{ID: id, Key: key, Size: len(data), Digest: digest, Name: name, URL: RealFileServer + "/file/" + id}
+	if err := c.updateState(ctx, func(st *state) error { st.noteFile(*a); return nil }); err != nil {
+		c.log.Warn().Err(err).Msg("the upload was not recorded: a download by id alone keeps its padding")
+	}
+	return a, nil
+}
+
+// maxFiles bounds the file records a device keeps.
+const maxFiles = 1_000
+
+// noteFile records what a pointer says of its file (by its id, and by
+// the id its URL names when that differs).
+func (s *state) noteFile(a Attachment) {
+	if a.Size <= 0 {
+		return
+	}
+	ids := []string{a.ID}
+	if ref, err := a.Locate(ServerInfo{}, ServerInfo{}); err == nil && !ref.Community && ref.ID != a.ID {
+		ids = append(ids, ref.ID)
+	}
+	for _, id := range ids {
+		if validFileID(id) && id != "0" {
+			s.Files = append(s.Files, fileRecord{ID: id, Size: a.Size})
+		}
+	}
+	s.trim()
+}
+
+// FileSize is the size of file id before padding, as a pointer this
+// device uploaded or read says (ok false when none did).
+func (c *Client) FileSize(ctx context.Context, id string) (size int, ok bool, err error) {
+	err = c.updateState(ctx, func(st *state) error {
+		for i := len(st.Files) - 1; i >= 0; i-- {
+			if st.Files[i].ID == id {
+				size, ok = st.Files[i].Size, true
+				return nil
+			}
+		}
+		return nil
+	})
+	return size, ok, err
 }
 
 // uploadBlob stores bytes on the file server and returns their id.

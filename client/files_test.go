@@ -49,6 +49,16 @@ func TestAttachment(t *testing.T) {
 	if err != nil || !bytes.Equal(got, photo) {
 		t.Fatalf("the attachment came back changed (%d bytes), %v", len(got), err)
 	}
+	// Both know its size from the pointer: a download by id alone is cut
+	// to it.
+	for name, c := range map[string]*client.Client{"alice": alice, "bob": bob} {
+		if n, ok, err := c.FileSize(ctx, att.ID); n != len(photo) || !ok || err != nil {
+			t.Fatalf("%s knows the size as %d, %v, %v", name, n, ok, err)
+		}
+	}
+	if _, ok, _ := bob.FileSize(ctx, "12345"); ok {
+		t.Fatal("the size of a file never seen is known")
+	}
 	// The file server stores ciphertext only.
 	db, err := openRaw(filepath.Join(dir, "fileserver", "files.db"))
 	if err != nil {

@@ -40,6 +40,16 @@ type state struct {
 	// Account ID, at most maxPeers.
 	Own   *Profile               `json:"own,omitempty"`
 	Peers map[string]peerProfile `json:"peers,omitempty"`
+	// Files are the attachments this device uploaded or read pointers to,
+	// oldest first, at most maxFiles: a download by id alone learns the
+	// file's size from them (files.go).
+	Files []fileRecord `json:"files,omitempty"`
+}
+
+// fileRecord is what a pointer says of a file.
+type fileRecord struct {
+	ID   string `json:"id"`
+	Size int    `json:"size"`
 }
 
 // sentRecord is a message this device sent: text (Kind "") or a reaction.
@@ -97,7 +107,8 @@ func loadState(path string) (*state, error) {
 func (s *state) clone() *state {
 	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet),
 		Sent: slices.Clone(s.Sent), Received: slices.Clone(s.Received), Contacts: maps.Clone(s.Contacts),
-		Requests: slices.Clone(s.Requests), Nicknames: maps.Clone(s.Nicknames), Own: s.Own, Peers: maps.Clone(s.Peers)}
+		Requests: slices.Clone(s.Requests), Nicknames: maps.Clone(s.Nicknames), Own: s.Own, Peers: maps.Clone(s.Peers),
+		Files: slices.Clone(s.Files)}
 	for k, m := range s.LastHashes {
 		out.LastHashes[k] = maps.Clone(m)
 	}

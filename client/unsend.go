@@ -206,6 +206,9 @@ func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
 		if m.Kind == "" {
 			f.st.Received = append(f.st.Received, recvRecord{Hash: m.Hash, From: m.From, SentAt: m.SentAt, To: m.SyncTarget, Text: snippet(m.Text)})
 		}
+		for _, a := range m.Attachments {
+			f.st.noteFile(a)
+		}
 	}
 	c.settleProfiles(f)
 	me := c.AccountID().String()
@@ -244,6 +247,9 @@ func (s *state) trim() {
 	}
 	if len(s.Received) > maxSeen {
 		s.Received = slices.Clone(s.Received[len(s.Received)-maxSeen:])
+	}
+	if len(s.Files) > maxFiles {
+		s.Files = slices.Clone(s.Files[len(s.Files)-maxFiles:])
 	}
 	if len(s.Requests) > maxRequests {
 		s.Requests = slices.Clone(s.Requests[len(s.Requests)-maxRequests:])
