@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -73,59 +74,40 @@ func profileSet(c *cli.Context) error {
 			return err
 		}
 	}
+	var srv client.ServerInfo
+	if picture != nil {
+		var err error
+		if srv, err = fileServer(c); err != nil {
+			return err
+		}
+	}
 	cl, ctx, done, err := clientAs(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	type result struct {
-		*client.ConfigPush
-		Avatar *client.AvatarResult `json:"avatar,omitempty"`
-	}
-	var pushes []result
+	ch := client.ProfileChange{Avatar: picture, RemoveAvatar: c.Bool("remove-avatar")}
 	if setName {
-		push, err := cl.SetProfile(ctx, name, c.Duration("ttl"))
-		if err != nil {
-			return clientError(err)
-		}
-		pushes = append(pushes, result{ConfigPush: push})
-		if !c.Bool("json") {
-			if err := printPush(c, push, fmt.Sprintf("%s's display name is %q", c.String("as"), name)); err != nil {
-				return err
-			}
-		}
+		ch.Name = &name
 	}
-	switch {
-	case picture != nil:
-		srv, err := fileServer(c)
-		if err != nil {
-			return err
-		}
-		av, err := cl.SetAvatar(ctx, srv, picture, c.Duration("ttl"))
-		if err != nil {
-			return clientError(err)
-		}
-		pushes = append(pushes, result{ConfigPush: av.ConfigPush, Avatar: av})
-		if !c.Bool("json") {
-			return printPush(c, av.ConfigPush, fmt.Sprintf("%s's profile picture is %s (%s, encrypted)", c.String("as"), av.URL, byteSize(av.Size)))
-		}
-	case c.Bool("remove-avatar"):
-		push, err := cl.RemoveAvatar(ctx, c.Duration("ttl"))
-		if err != nil {
-			return clientError(err)
-		}
-		pushes = append(pushes, result{ConfigPush: push})
-		if !c.Bool("json") {
-			return printPush(c, push, fmt.Sprintf("%s has no profile picture", c.String("as")))
-		}
+	res, err := cl.UpdateProfile(ctx, srv, ch, c.Duration("ttl"))
+	if err != nil {
+		return clientError(err)
 	}
 	if c.Bool("json") {
-		if len(pushes) == 1 {
-			return printJSON(c.App.Writer, pushes[0])
-		}
-		return printJSON(c.App.Writer, map[string]any{"pushes": pushes})
+		return printJSON(c.App.Writer, res)
 	}
-	return nil
+	var what []string
+	if setName {
+		what = append(what, fmt.Sprintf("%s's display name is %q", c.String("as"), name))
+	}
+	switch {
+	case res.Avatar != nil:
+		what = append(what, fmt.Sprintf("the profile picture is %s (%s, encrypted)", res.Avatar.URL, byteSize(res.Avatar.Size)))
+	case c.Bool("remove-avatar"):
+		what = append(what, fmt.Sprintf("%s has no profile picture", c.String("as")))
+	}
+	return printPush(c, res.ConfigPush, strings.Join(what, "; "))
 }
 
 // readAvatar reads a picture for --avatar: a file of 1 byte to the file

@@ -185,22 +185,31 @@ func send(c *cli.Context) error {
 	}
 	names := nodeNames(c)
 	if c.Bool("json") {
-		// Nodes in the vocabulary: their name and their key.
-		type hop struct {
-			Node string `json:"node"`
-			Key  string `json:"ed25519_pubkey"`
-		}
-		h := func(k string) hop { return hop{Node: nameOf(names, k), Key: k} }
-		return printJSON(c.App.Writer, struct {
-			*client.SendResult
-			Path map[string]hop `json:"path"`
-		}{res, map[string]hop{"guard": h(res.Path.Guard), "middle": h(res.Path.Middle), "exit": h(res.Path.Exit), "destination": h(res.Path.Destination)}})
+		return printJSON(c.App.Writer, sendOutput(c, res))
 	}
 	p := res.Path
 	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
 	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s\n",
 		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, plural(res.Stored, "node"))
 	return nil
+}
+
+// sendOut is a send's --json form: the path's nodes in the vocabulary,
+// their name and their key.
+type sendOut struct {
+	*client.SendResult
+	Path map[string]hop `json:"path"`
+}
+
+type hop struct {
+	Node string `json:"node"`
+	Key  string `json:"ed25519_pubkey"`
+}
+
+func sendOutput(c *cli.Context, res *client.SendResult) sendOut {
+	names := nodeNames(c)
+	h := func(k string) hop { return hop{Node: nameOf(names, k), Key: k} }
+	return sendOut{res, map[string]hop{"guard": h(res.Path.Guard), "middle": h(res.Path.Middle), "exit": h(res.Path.Exit), "destination": h(res.Path.Destination)}}
 }
 
 func fetchCommand() *cli.Command {

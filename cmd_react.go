@@ -51,9 +51,9 @@ func react(c *cli.Context) error {
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
-			*client.SendResult
+			sendOut
 			Reaction client.Reaction `json:"reaction"`
-		}{res, client.Reaction{MessageRef: *target, Emoji: emoji, Remove: c.Bool("remove")}})
+		}{sendOutput(c, res), client.Reaction{MessageRef: *target, Emoji: emoji, Remove: c.Bool("remove")}})
 	}
 	verb := "reacted " + emoji + " to"
 	if c.Bool("remove") {
@@ -132,11 +132,15 @@ func senderLabel(names map[string]string, id, display string) string {
 // describe is what a message shows, on one line (what came from the
 // network escaped): its text, or for another kind what it is.
 func describe(m client.Message, me, as string, names map[string]string) string {
+	partner := m.From
+	if m.SyncTarget != "" {
+		partner = m.SyncTarget
+	}
 	whose := func(ref client.MessageRef) string {
 		switch {
 		case ref.Author == me:
 			return "your message"
-		case ref.Author == m.From:
+		case ref.Author == partner:
 			return "their message"
 		}
 		return senderLabel(names, ref.Author, "") + "'s message"

@@ -137,77 +137,103 @@ func profileOf(cfg *AccountConfig) *Profile {
 	return &Profile{Name: p.Name, PicURL: p.PicURL, PicKey: p.PicKey, UpdatedAt: p.UpdatedAt}
 }
 
-// SetProfile sets this account's display name ("" removes it), for all
-// its devices, and notes when it changed.
-func (c *Client) SetProfile(ctx context.Context, name string, ttl time.Duration) (*ConfigPush, error) {
-	return c.editProfile(ctx, ttl, func(d configmsg.Dict) error {
-		if configmsg.ReadProfile(d).Name == name {
-			return nil
-		}
-		if err := configmsg.SetProfileName(d, name); err != nil {
-			return err
-		}
-		configmsg.SetProfileUpdated(d, c.cfg.Now())
-		return nil
-	})
+// ProfileChange is a change of this account's profile: a name to set
+// ("" removes it), a picture to upload, or the picture removed.
+type ProfileChange struct {
+	Name         *string
+	Avatar       []byte
+	RemoveAvatar bool
 }
 
-// AvatarResult is what SetAvatar did.
-type AvatarResult struct {
+// ProfileResult is what UpdateProfile did: the config push, and the
+// picture uploaded (if any).
+type ProfileResult struct {
 	*ConfigPush
+	Avatar *AvatarResult `json:"avatar,omitempty"`
+}
+
+// AvatarResult is a profile picture uploaded.
+type AvatarResult struct {
 	URL  string `json:"url"`
 	Size int    `json:"size"` // of the picture, in bytes
 }
 
-// SetAvatar encrypts a picture as apps do (EncryptAvatar), uploads it to
-// the file server srv, and makes it this account's profile picture for all
-// its devices. Nothing changes when the upload fails.
-func (c *Client) SetAvatar(ctx context.Context, srv ServerInfo, pic []byte, ttl time.Duration) (*AvatarResult, error) {
-	blob, key, err := EncryptAvatar(rand.Reader, pic)
-	if err != nil {
-		return nil, err
-	}
-	id, err := c.uploadBlob(ctx, srv, blob)
-	if err != nil {
-		return nil, fmt.Errorf("upload the picture: %w", err)
-	}
-	url := RealFileServer + "/file/" + id
-	push, err := c.editProfile(ctx, ttl, func(d configmsg.Dict) error {
-		if err := configmsg.SetProfilePic(d, url, key); err != nil {
-			return err
+// UpdateProfile changes this account's profile for all its devices, in
+// one config push, and notes when it changed (only when something did). A
+// picture is sealed as apps seal them (EncryptAvatar) and uploaded to the
+// file server srv first: when that fails, nothing changes.
+func (c *Client) UpdateProfile(ctx context.Context, srv ServerInfo, ch ProfileChange, ttl time.Duration) (*ProfileResult, error) {
+	if ch.Name != nil {
+		if err := configmsg.SetProfileName(configmsg.Dict{}, *ch.Name); err != nil {
+			return nil, err
 		}
-		configmsg.SetProfileUpdated(d, c.cfg.Now())
+	}
+	out := &ProfileResult{}
+	var url string
+	var key []byte
+	if ch.Avatar != nil {
+		blob, k, err := EncryptAvatar(rand.Reader, ch.Avatar)
+		if err != nil {
+			return nil, err
+		}
+		id, err := c.uploadBlob(ctx, srv, blob)
+		if err != nil {
+			return nil, fmt.Errorf("upload the picture: %w", err)
+		}
+		url, key = RealFileServer+"/file/"+id, k
+		out.Avatar = &AvatarResult{URL: url, Size: len(ch.Avatar)}
+	}
+	push, cfg, err := c.UpdateConfig(ctx, configmsg.UserProfile, ttl, func(d configmsg.Dict) error {
+		changed := false
+		if ch.Name != nil && configmsg.ReadProfile(d).Name != *ch.Name {
+			if err := configmsg.SetProfileName(d, *ch.Name); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if url != "" || ch.RemoveAvatar && configmsg.ReadProfile(d).PicURL != "" {
+			if err := configmsg.SetProfilePic(d, url, key); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if changed {
+			configmsg.SetProfileUpdated(d, c.cfg.Now())
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &AvatarResult{ConfigPush: push, URL: url, Size: len(pic)}, nil
+	out.ConfigPush = push
+	p := profileOf(cfg)
+	return out, c.updateState(ctx, func(st *state) error { st.Own = p; return nil })
+}
+
+// SetProfile sets this account's display name ("" removes it).
+func (c *Client) SetProfile(ctx context.Context, name string, ttl time.Duration) (*ConfigPush, error) {
+	res, err := c.UpdateProfile(ctx, ServerInfo{}, ProfileChange{Name: &name}, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return res.ConfigPush, nil
+}
+
+// SetAvatar makes pic this account's profile picture (see UpdateProfile).
+func (c *Client) SetAvatar(ctx context.Context, srv ServerInfo, pic []byte, ttl time.Duration) (*ProfileResult, error) {
+	if pic == nil {
+		pic = []byte{}
+	}
+	return c.UpdateProfile(ctx, srv, ProfileChange{Avatar: pic}, ttl)
 }
 
 // RemoveAvatar removes this account's profile picture.
 func (c *Client) RemoveAvatar(ctx context.Context, ttl time.Duration) (*ConfigPush, error) {
-	return c.editProfile(ctx, ttl, func(d configmsg.Dict) error {
-		if configmsg.ReadProfile(d).PicURL == "" {
-			return nil
-		}
-		if err := configmsg.SetProfilePic(d, "", nil); err != nil {
-			return err
-		}
-		configmsg.SetProfileUpdated(d, c.cfg.Now())
-		return nil
-	})
-}
-
-// editProfile changes the user profile config and records the result as
-// this device's own profile.
-func (c *Client) editProfile(ctx context.Context, ttl time.Duration, change func(configmsg.Dict) error) (*ConfigPush, error) {
-	push, cfg, err := c.UpdateConfig(ctx, configmsg.UserProfile, ttl, change)
+	res, err := c.UpdateProfile(ctx, ServerInfo{}, ProfileChange{RemoveAvatar: true}, ttl)
 	if err != nil {
 		return nil, err
 	}
-	p := profileOf(cfg)
-	return push, c.updateState(ctx, func(st *state) error { st.Own = p; return nil })
+	return res.ConfigPush, nil
 }
 
 // DownloadAvatar fetches a profile picture from the file server srv (its

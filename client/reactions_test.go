@@ -46,7 +46,7 @@ func TestProfilesTravel(t *testing.T) {
 	}
 	face := bytes.Repeat([]byte("a face "), 100)
 	av, err := alice.SetAvatar(ctx, srv, face, 0)
-	if err != nil || av.URL == "" || av.Size != len(face) {
+	if err != nil || av.Avatar == nil || av.Avatar.Size != len(face) || av.Seqno != 2 {
 		t.Fatalf("set avatar: %+v, %v", av, err)
 	}
 	if _, err := alice.Send(ctx, bobK.AccountID(), "hello bob"); err != nil {
@@ -60,7 +60,7 @@ func TestProfilesTravel(t *testing.T) {
 		t.Fatalf("held %d requests, want alice's", len(f.Held))
 	}
 	m := f.Held[0]
-	if m.FromName != "Alice Liddell" || m.Profile == nil || m.Profile.PicURL != av.URL || !m.AvatarChanged || m.Profile.UpdatedAt == 0 {
+	if m.FromName != "Alice Liddell" || m.Profile == nil || m.Profile.PicURL != av.Avatar.URL || !m.AvatarChanged || m.Profile.UpdatedAt == 0 {
 		t.Fatalf("the request: name %q, profile %+v, changed %v", m.FromName, m.Profile, m.AvatarChanged)
 	}
 	pic, err := bob.DownloadAvatar(ctx, srv, m.Profile)
