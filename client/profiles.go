@@ -2,9 +2,13 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sessionctl/sessionctl/configmsg"
@@ -36,14 +40,15 @@ const maxPeers = maxContacts
 
 // trimPeers drops the least recently seen profiles beyond maxPeers.
 func (s *state) trimPeers() {
-	for len(s.Peers) > maxPeers {
-		oldest, at := "", int64(0)
-		for id, p := range s.Peers {
-			if oldest == "" || p.Seen < at {
-				oldest, at = id, p.Seen
-			}
-		}
-		delete(s.Peers, oldest)
+	if len(s.Peers) <= maxPeers {
+		return
+	}
+	ids := slices.Collect(maps.Keys(s.Peers))
+	slices.SortFunc(ids, func(a, b string) int {
+		return cmp.Or(cmp.Compare(s.Peers[a].Seen, s.Peers[b].Seen), strings.Compare(a, b))
+	})
+	for _, id := range ids[:len(ids)-maxPeers] {
+		delete(s.Peers, id)
 	}
 }
 
