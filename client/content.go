@@ -295,8 +295,18 @@ func decodeContent(plain []byte, m *Message) string {
 		}
 		m.Kind = KindUnknown
 		m.Note = "unknown content " + fieldList(fields)
+		if what := retiredContent[fields[0]]; what != "" && len(fields) == 1 {
+			m.Note += " (" + what + ")"
+		}
 	}
 	return ""
+}
+
+// retiredContent names Content fields that apps sent once or send now and
+// the devnet does not read (session-desktop protos/SignalService.proto).
+var retiredContent = map[int]string{
+	7:  "a legacy configuration message",
+	16: "Session Pro data",
 }
 
 // maxReceiptTimestamps bounds the messages one receipt names.

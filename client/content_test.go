@@ -176,7 +176,13 @@ func TestAppContent(t *testing.T) {
 			return m.Kind == KindCall && m.Note == "call offer"
 		}},
 		"pro message only": {contentBytes(field(16, str(1, "x")), varint(15, 7)), func(m Message) bool {
-			return m.Kind == KindUnknown && m.Note == "unknown content field 16" && m.SentAt == 7
+			return m.Kind == KindUnknown && m.Note == "unknown content field 16 (Session Pro data)" && m.SentAt == 7
+		}},
+		"legacy configuration message": {contentBytes(field(7, str(1, "x"))), func(m Message) bool {
+			return m.Kind == KindUnknown && m.Note == "unknown content field 7 (a legacy configuration message)"
+		}},
+		"two unknown fields": {contentBytes(field(40, str(1, "x")), field(41)), func(m Message) bool {
+			return m.Kind == KindUnknown && m.Note == "unknown content fields 40, 41"
 		}},
 		"unknown data message field": {contentBytes(field(1, str(999, "x"))), func(m Message) bool {
 			return m.Kind == KindUnknown && m.Note == "unknown data message field 999"
