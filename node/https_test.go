@@ -63,14 +63,14 @@ func TestHTTPSEdge(t *testing.T) {
 	}
 	code, body := call("batch", map[string]any{"requests": []any{
 		map[string]any{"method": "info", "params": map[string]any{}},
-		map[string]any{"method": "nope", "params": map[string]any{}},
+		map[string]any{"method": "retrieve", "params": map[string]any{"pubkey": a.id.String()}},
 	}})
 	var batch struct {
 		Results []struct {
 			Code int `json:"code"`
 		} `json:"results"`
 	}
-	if code != 200 || json.Unmarshal([]byte(body), &batch) != nil || len(batch.Results) != 2 || batch.Results[0].Code != 200 || batch.Results[1].Code != 400 {
+	if code != 200 || json.Unmarshal([]byte(body), &batch) != nil || len(batch.Results) != 2 || batch.Results[0].Code != 200 || batch.Results[1].Code != 401 {
 		t.Fatalf("batch: %d %s", code, body)
 	}
 	if code, body := call("retrieve", map[string]any{"pubkey": a.id.String(), "timestamp": nowMS()}); code != 401 || strings.HasPrefix(body, "{") {
