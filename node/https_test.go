@@ -3,10 +3,14 @@ package node
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,7 +96,7 @@ func TestHTTPSEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("X-Loki-Snode-PubKey") != n.pubHex {
+	if k, _ := base64.StdEncoding.DecodeString(resp.Header.Get("X-Oxen-Snode-Pubkey")); resp.StatusCode != 200 || hex.EncodeToString(k) != n.pubHex {
 		t.Fatalf("ping_test: %d %v", resp.StatusCode, resp.Header)
 	}
 	big := bytes.Repeat([]byte("x"), maxStorageRequest+10)
@@ -115,4 +119,38 @@ func FuzzEdgeStorage(f *testing.F) {
 			t.Fatalf("status %d", w.Code)
 		}
 	})
+}
+
+// TestEdgeLimitPerAddress: the HTTPS edge counts requests per client
+// address: connections opened one per request share one bucket, and
+// another address has its own.
+func TestEdgeLimitPerAddress(t *testing.T) {
+	tn := startTestnet(t, 1, func(c *Config) { c.RateBurst, c.RatePerSecond = 5, 0.001 })
+	n := tn.nodes[tn.order[0]]
+	from := func(ip string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		// No keep-alive: every request opens a connection of its own.
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
+	info := func(hc *http.Client) int {
+		t.Helper()
+		resp, err := hc.Post(n.HTTPSURL()+"/storage_rpc/v1", "application/json", strings.NewReader(`{"method":"info","params":{}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	one, two := from("127.0.0.1"), from("127.0.0.2")
+	var codes []int
+	for range 7 {
+		codes = append(codes, info(one))
+	}
+	if !slices.Equal(codes, []int{200, 200, 200, 200, 200, 429, 429}) {
+		t.Fatalf("7 requests from one address, a connection each: %v, want a burst of 5 then 429", codes)
+	}
+	if code := info(two); code != 200 {
+		t.Fatalf("another address: %d, want its own bucket", code)
+	}
 }
