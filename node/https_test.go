@@ -20,7 +20,8 @@ import (
 // TestHTTPSEdge: the storage RPC over HTTPS is the libp2p one: an unsigned
 // store to namespace 0, a retrieve with either spelling of the last hash,
 // a batch answered in order, JSON-RPC envelopes, errors as text with their
-// status, and the other routes real clients call.
+// status, and the other routes real clients call (ping_test, get_stats, the
+// obsolete long poll answered 410).
 func TestHTTPSEdge(t *testing.T) {
 	tn := startTestnet(t, 1, nil)
 	n := tn.nodes[tn.order[0]]
@@ -98,6 +99,23 @@ func TestHTTPSEdge(t *testing.T) {
 	resp.Body.Close()
 	if k, _ := base64.StdEncoding.DecodeString(resp.Header.Get("X-Oxen-Snode-Pubkey")); resp.StatusCode != 200 || hex.EncodeToString(k) != n.pubHex {
 		t.Fatalf("ping_test: %d %v", resp.StatusCode, resp.Header)
+	}
+	req, _ := http.NewRequest("POST", base+"/storage_rpc/v1", strings.NewReader(`{"method":"info","params":{}}`))
+	req.Header.Set("X-Loki-Long-Poll", "true")
+	if resp, err := hc.Do(req); err != nil || resp.StatusCode != http.StatusGone {
+		t.Fatalf("a long poll: %v %v, want 410", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := hc.Get(base + "/get_stats/v1"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("get_stats: %v %v", resp, err)
+	} else {
+		var st struct{ Version string }
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.Version != "2.11.0" {
+			t.Fatalf("get_stats version %q", st.Version)
+		}
 	}
 	big := bytes.Repeat([]byte("x"), maxStorageRequest+10)
 	if resp, err := hc.Post(base+"/storage_rpc/v1", "application/json", bytes.NewReader(big)); err != nil || resp.StatusCode != 413 {
