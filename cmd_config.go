@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -26,9 +29,11 @@ func profileCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "set",
-				Usage:     "set the display name",
+				Usage:     "set the display name or the profile picture (every message carries them)",
 				ArgsUsage: " ",
-				Flags: []cli.Flag{asFlag, &cli.StringFlag{Name: "display-name", Usage: "the `NAME` others see (at most 100 bytes; an empty one removes it)", Required: true},
+				Flags: []cli.Flag{asFlag, &cli.StringFlag{Name: "display-name", Usage: "the `NAME` others see (at most 100 bytes; an empty one removes it)"},
+					&cli.StringFlag{Name: "avatar", Usage: "a picture (`FILE`, at most 10 MB) to encrypt, upload and show as the profile picture"},
+					&cli.BoolFlag{Name: "remove-avatar", Usage: "remove the profile picture"},
 					configTTLFlag, ledgerURLFlag, jsonFlag},
 				Action: profileSet,
 			},
@@ -47,23 +52,88 @@ func profileSet(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	name := c.String("display-name")
+	name, pic := c.String("display-name"), c.String("avatar")
+	setName := c.IsSet("display-name")
+	if !setName && pic == "" && !c.Bool("remove-avatar") {
+		return usagef("profile set needs --display-name NAME, --avatar FILE or --remove-avatar")
+	}
+	if pic != "" && c.Bool("remove-avatar") {
+		return usagef("--avatar and --remove-avatar contradict each other")
+	}
 	if err := configmsg.SetProfileName(configmsg.Dict{}, name); err != nil {
 		return usageError(err)
 	}
 	if err := checkTTL(c); err != nil {
 		return err
 	}
+	// The picture is read and checked before anything is sent.
+	var picture []byte
+	if pic != "" {
+		var err error
+		if picture, err = readAvatar(pic); err != nil {
+			return err
+		}
+	}
+	var srv client.ServerInfo
+	if picture != nil {
+		var err error
+		if srv, err = fileServer(c); err != nil {
+			return err
+		}
+	}
 	cl, ctx, done, err := clientAs(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	push, err := cl.SetProfile(ctx, name, c.Duration("ttl"))
+	ch := client.ProfileChange{Avatar: picture, RemoveAvatar: c.Bool("remove-avatar")}
+	if setName {
+		ch.Name = &name
+	}
+	res, err := cl.UpdateProfile(ctx, srv, ch, c.Duration("ttl"))
 	if err != nil {
 		return clientError(err)
 	}
-	return printPush(c, push, fmt.Sprintf("%s's display name is %q", c.String("as"), name))
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, res)
+	}
+	var what []string
+	if setName {
+		what = append(what, fmt.Sprintf("%s's display name is %q", c.String("as"), name))
+	}
+	switch {
+	case res.Avatar != nil:
+		what = append(what, fmt.Sprintf("the profile picture is %s (%s, encrypted)", res.Avatar.URL, byteSize(res.Avatar.Size)))
+	case c.Bool("remove-avatar"):
+		what = append(what, fmt.Sprintf("%s has no profile picture", c.String("as")))
+	}
+	return printPush(c, res.ConfigPush, strings.Join(what, "; "))
+}
+
+// readAvatar reads a picture for --avatar: a file of 1 byte to the file
+// server's limit.
+func readAvatar(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, usagef("--avatar: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, usagef("--avatar %s: not a regular file", path)
+	}
+	if fi.Size() > client.MaxAvatarSize {
+		return nil, usagef("--avatar %s: %s; a profile picture is at most 10 MB (%d bytes)", path, byteSize(int(fi.Size())), client.MaxAvatarSize)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("--avatar: %v", err)
+	}
+	if len(data) == 0 {
+		return nil, usagef("--avatar %s: an empty file", path)
+	}
+	if len(data) > client.MaxAvatarSize {
+		return nil, usagef("--avatar %s: it grew past 10 MB while read", path)
+	}
+	return data, nil
 }
 
 // actAs runs do as the client of --as NAME, for a command that takes no
@@ -133,6 +203,9 @@ func profileShow(c *cli.Context) error {
 			name = "(none)"
 		}
 		fmt.Fprintf(c.App.Writer, "display name: %s\n", escapeText(name))
+		if p.PicURL != "" {
+			fmt.Fprintf(c.App.Writer, "picture:      %s\n", escapeText(p.PicURL))
+		}
 		fmt.Fprintf(c.App.Writer, "seqno:        %d", cfg.Message.Seqno())
 		if cfg.Expiry > 0 {
 			fmt.Fprintf(c.App.Writer, ", expires %s", time.UnixMilli(cfg.Expiry).Format("2006-01-02 15:04:05"))
@@ -251,7 +324,8 @@ func requestCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{Name: "ls", Usage: "list the requests held", ArgsUsage: " ", Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag}, Action: requestList},
 			{Name: "accept", Usage: "accept an account's request: its messages are shown, and it is told", ArgsUsage: "ACCOUNT",
-				Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag}, Action: requestAccept},
+				Flags: []cli.Flag{asFlag, &cli.StringFlag{Name: "save-dir", Usage: "download, decrypt and save the held messages' attachments in `DIR` first"},
+					ledgerURLFlag, jsonFlag}, Action: requestAccept},
 			{Name: "decline", Usage: "decline an account's request: its messages are deleted", ArgsUsage: "ACCOUNT",
 				Flags: []cli.Flag{asFlag, &cli.BoolFlag{Name: "block", Usage: "block the account too"}, ledgerURLFlag, jsonFlag}, Action: requestDecline},
 		},
@@ -261,21 +335,13 @@ func requestCommand() *cli.Command {
 // printMessages prints messages as fetch does.
 func printMessages(c *cli.Context, msgs []client.Message, prefix string) {
 	names := senderNames(c)
+	me := ""
+	if e, err := keystore(c).Get(c.String("as")); err == nil {
+		me = e.Keys.AccountID().String()
+	}
 	for _, m := range msgs {
-		text := m.Text
-		for _, a := range m.Attachments {
-			text += fmt.Sprintf(" [attachment %s, %d bytes]", a.Name, a.Size)
-		}
-		fmt.Fprintf(c.App.Writer, "%sfrom %s at %s: %s\n", prefix, senderLabel(names, m.From), time.UnixMilli(m.Timestamp).Format("15:04:05"), escapeText(text))
+		fmt.Fprintf(c.App.Writer, "%s%s\n", prefix, messageLine(m, me, c.String("as"), names))
 	}
-}
-
-// senderLabel names an account: its keystore name and the start of its ID.
-func senderLabel(names map[string]string, id string) string {
-	if n, ok := names[id]; ok {
-		return n + " (" + id[:12] + "...)"
-	}
-	return id
 }
 
 func requestList(c *cli.Context) error {
@@ -326,6 +392,20 @@ func requestAccept(c *cli.Context) error {
 		return err
 	}
 	defer done()
+	if dir := c.String("save-dir"); dir != "" {
+		// Saved before anything is accepted: a failure accepts nothing.
+		held, err := cl.Requests(c.Context)
+		if err != nil {
+			return err
+		}
+		held = slices.DeleteFunc(held, func(m client.Message) bool { return m.From != id.String() })
+		if err := saveAttachments(c.Context, c, cl, dir, held); err != nil {
+			return err
+		}
+		if err := saveAvatars(c.Context, c, cl, dir, held); err != nil {
+			return err
+		}
+	}
 	msgs, err := cl.AcceptRequest(c.Context, id)
 	if err != nil {
 		return clientError(err)

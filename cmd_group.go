@@ -409,6 +409,11 @@ func groupFetch(c *cli.Context) error {
 	}
 	names := groupNames(c, g, s.C)
 	for _, m := range msgs {
+		if _, ok := names[m.From]; !ok && m.Name != "" {
+			names[m.From] = m.Name // the name the author's profile gives
+		}
+	}
+	for _, m := range msgs {
 		if m.Kind == "" {
 			fmt.Fprintf(c.App.Writer, "%s: %s\n", nameOr(names, m.From), escapeText(m.Text))
 			continue

@@ -130,7 +130,8 @@ func idCommand() *cli.Command {
 				Usage:     "show an identity of the keystore, or what an Account ID tells",
 				ArgsUsage: "NAME|ACCOUNT_ID",
 				Flags: []cli.Flag{jsonFlag, &cli.StringFlag{Name: "community-pubkey",
-					Usage: "also print the 15-blinded IDs a community server with this X25519 key (`HEX`) sees"}},
+					Usage: "also print the 15-blinded IDs a community server with this X25519 key (`HEX`) sees"},
+					&cli.BoolFlag{Name: "phrase", Usage: "also print the recovery phrase (it alone restores the account: keep it secret)"}},
 				Action: idShow,
 			},
 			{
@@ -214,9 +215,15 @@ func idShow(c *cli.Context) error {
 	e, err := keystore(c).Resolve(arg)
 	switch {
 	case err == nil:
-		out = entryJSON(e, false)
+		if c.Bool("phrase") && !e.Keys.HasPhrase() {
+			return usagef("%s has no recovery phrase (it is not a Session account's key)", arg)
+		}
+		out = entryJSON(e, c.Bool("phrase"))
 	case len(arg) == identity.AccountIDLen && errors.Is(err, identity.ErrNotFound):
 		// An Account ID from elsewhere: show what the ID alone tells.
+		if c.Bool("phrase") {
+			return usagef("%s is not an identity of the keystore: its recovery phrase is not known here", arg)
+		}
 		id, _ := identity.ParseAccountID(arg)
 		out = idJSON{AccountID: id.String(), SwarmSpace: strconv.FormatUint(id.SwarmSpace(), 10)}
 	case errors.Is(err, identity.ErrNameInvalid):
@@ -254,6 +261,9 @@ func idShow(c *cli.Context) error {
 		fmt.Fprintf(tw, "ed25519 pubkey:\t%s\n", out.Ed25519Pubkey)
 	}
 	fmt.Fprintf(tw, "swarm space:\t%s\n", out.SwarmSpace)
+	if out.RecoveryPhrase != "" {
+		fmt.Fprintf(tw, "recovery phrase:\t%s\n", out.RecoveryPhrase)
+	}
 	if len(out.BlindedIDs) == 2 {
 		fmt.Fprintf(tw, "blinded ID:\t%s\n", out.BlindedIDs[0])
 		if out.Ed25519Pubkey == "" {

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/identity"
@@ -108,6 +112,7 @@ func sendCommand() *cli.Command {
 			&cli.StringFlag{Name: "from", Usage: "the sending identity (`NAME`)"},
 			&cli.StringFlag{Name: "to", Usage: "the recipient: an `ACCOUNT_ID`, an identity of the keystore, or a session name"},
 			&cli.StringSliceFlag{Name: "attach", Usage: "a file (`PATH`) to encrypt, upload to the file server and send with the message"},
+			&cli.StringFlag{Name: "reply-to", Usage: "quote the message of this `HASH` (one this identity sent or read, as 'send' or 'fetch' showed it)"},
 			ledgerURLFlag, jsonFlag,
 		},
 		Action: send,
@@ -143,6 +148,19 @@ func send(c *cli.Context) error {
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
 	content := client.Content{Text: text}
+	if h := c.String("reply-to"); h != "" {
+		ref, with, err := cl.Lookup(ctx, h)
+		if errors.Is(err, client.ErrUnknownMessage) {
+			return usageError(err)
+		}
+		if err != nil {
+			return err
+		}
+		if with != to {
+			return usagef("--reply-to %s: that message is in the conversation with %s, not %s", h, with.String()[:12]+"...", c.String("to"))
+		}
+		content.Quote = &ref
+	}
 	for _, path := range c.StringSlice("attach") {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -167,22 +185,31 @@ func send(c *cli.Context) error {
 	}
 	names := nodeNames(c)
 	if c.Bool("json") {
-		// Nodes in the vocabulary: their name and their key.
-		type hop struct {
-			Node string `json:"node"`
-			Key  string `json:"ed25519_pubkey"`
-		}
-		h := func(k string) hop { return hop{Node: nameOf(names, k), Key: k} }
-		return printJSON(c.App.Writer, struct {
-			*client.SendResult
-			Path map[string]hop `json:"path"`
-		}{res, map[string]hop{"guard": h(res.Path.Guard), "middle": h(res.Path.Middle), "exit": h(res.Path.Exit), "destination": h(res.Path.Destination)}})
+		return printJSON(c.App.Writer, sendOutput(c, res))
 	}
 	p := res.Path
 	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
 	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s\n",
 		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, plural(res.Stored, "node"))
 	return nil
+}
+
+// sendOut is a send's --json form: the path's nodes in the vocabulary,
+// their name and their key.
+type sendOut struct {
+	*client.SendResult
+	Path map[string]hop `json:"path"`
+}
+
+type hop struct {
+	Node string `json:"node"`
+	Key  string `json:"ed25519_pubkey"`
+}
+
+func sendOutput(c *cli.Context, res *client.SendResult) sendOut {
+	names := nodeNames(c)
+	h := func(k string) hop { return hop{Node: nameOf(names, k), Key: k} }
+	return sendOut{res, map[string]hop{"guard": h(res.Path.Guard), "middle": h(res.Path.Middle), "exit": h(res.Path.Exit), "destination": h(res.Path.Destination)}}
 }
 
 func fetchCommand() *cli.Command {
@@ -194,7 +221,8 @@ func fetchCommand() *cli.Command {
 			&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose messages to fetch"},
 			&cli.BoolFlag{Name: "follow", Usage: "keep fetching every second until interrupted"},
 			&cli.StringFlag{Name: "save-dir", Usage: "download, decrypt and save attachments in `DIR`"},
-			&cli.BoolFlag{Name: "requests", Usage: "also list every message request held (messages from accounts that are not contacts)"},
+			&cli.BoolFlag{Name: "requests", Usage: "also list every message request held (messages from accounts that are not contacts); with --save-dir, save their attachments too"},
+			&cli.BoolFlag{Name: "receipts", Usage: "send read receipts for the messages shown (off by default, as in the apps)"},
 			ledgerURLFlag, jsonFlag,
 		},
 		Action: fetch,
@@ -269,22 +297,35 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 		}
 	}
 	rejected := f.Rejected
-	if dir := c.String("save-dir"); dir != "" && len(msgs) > 0 {
-		if err := saveAttachments(ctx, c, cl, dir, msgs); err != nil {
+	if dir := c.String("save-dir"); dir != "" {
+		save := msgs
+		if c.Bool("requests") {
+			save = append(slices.Clone(msgs), f.Held...)
+		}
+		if err := saveAttachments(ctx, c, cl, dir, save); err != nil {
+			return err
+		}
+		if err := saveAvatars(ctx, c, cl, dir, save); err != nil {
 			return err
 		}
 	}
+	var receipts []client.ReceiptResult
+	if c.Bool("receipts") {
+		receipts = sendReceipts(ctx, c, cl, msgs)
+	}
+	me := cl.AccountID().String()
 	if c.Bool("json") {
 		if msgs == nil {
 			msgs = []client.Message{}
 		}
 		out := struct {
-			Messages []client.Message  `json:"messages"`
-			Rejected []client.Rejected `json:"rejected,omitempty"`
-			Unsent   []string          `json:"unsent,omitempty"`
-			Requests []client.Message  `json:"requests,omitempty"`
-			Blocked  int               `json:"blocked,omitempty"`
-		}{msgs, rejected, f.Unsent, requests, f.Blocked}
+			Messages []client.Message       `json:"messages"`
+			Rejected []client.Rejected      `json:"rejected,omitempty"`
+			Unsent   []string               `json:"unsent,omitempty"`
+			Requests []client.Message       `json:"requests,omitempty"`
+			Blocked  int                    `json:"blocked,omitempty"`
+			Receipts []client.ReceiptResult `json:"receipts,omitempty"`
+		}{msgs, rejected, f.Unsent, requests, f.Blocked, receipts}
 		if c.Bool("requests") {
 			out.Requests = f.Held
 			if out.Requests == nil {
@@ -300,40 +341,10 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 		}
 	} else {
 		for _, m := range msgs {
-			from := senderLabel(senders, m.From)
-			text := m.Text
-			for _, a := range m.Attachments {
-				text += fmt.Sprintf(" [attachment %s, %d bytes]", a.Name, a.Size)
-			}
-			switch m.Kind {
-			case client.KindGroupInvite:
-				inv := m.GroupUpdate.GetInviteMessage()
-				text = fmt.Sprintf("[an invite to closed group %q (%s); 'sessionctl group join %s --as %s' accepts it]",
-					inv.GetName(), inv.GetGroupSessionId(), groupArg(inv.GetName(), inv.GetGroupSessionId()), name)
-			case client.KindGroupPromote:
-				text = fmt.Sprintf("[made an admin of closed group %q; 'sessionctl group ls --as %s' takes the group's key]", m.GroupUpdate.GetPromoteMessage().GetName(), name)
-			case client.KindOldGroupInvite:
-				text = "[an invite to a closed group of the old kind, which this sessionctl does not join]"
-			case client.KindUnsend:
-				text = "[took back a message"
-				if m.Unsend != nil {
-					text += " sent at " + time.UnixMilli(m.Unsend.Timestamp).Format("15:04:05")
-				}
-				text += "]"
-			case client.KindReceipt, client.KindTyping, client.KindMessageRequestResponse, client.KindDataExtraction:
-				text = "[" + strings.ReplaceAll(m.Kind, "_", " ") + "]"
-			}
-			if m.SyncTarget != "" {
-				from = "you (another device) to " + senderLabel(senders, m.SyncTarget)
-			}
 			// What the sender wrote is shown escaped: a newline cannot
 			// forge a second message, nor an escape sequence reach the
 			// terminal.
-			seen := ""
-			if m.ReadElsewhere {
-				seen = "  (read on another device)"
-			}
-			if _, err := fmt.Fprintf(c.App.Writer, "from %s at %s: %s%s\n", from, time.UnixMilli(m.Timestamp).Format("15:04:05"), escapeText(text), seen); err != nil {
+			if _, err := fmt.Fprintln(c.App.Writer, messageLine(m, me, name, senders)); err != nil {
 				return err
 			}
 		}
@@ -345,16 +356,18 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 		}
 		from := map[string]int{}
 		var order []string
+		display := map[string]string{}
 		for _, m := range requests {
 			if from[m.From] == 0 {
 				order = append(order, m.From)
 			}
 			from[m.From]++
+			display[m.From] = m.FromName
 		}
 		for _, id := range order {
 			who := nameOr(senders, id)
 			fmt.Fprintf(c.App.Writer, "message request from %s: %s held ('sessionctl request accept %s --as %s' accepts it; 'fetch --requests' shows it)\n",
-				senderLabel(senders, id), plural(from[id], "message"), who, name)
+				senderLabel(senders, id, display[id]), plural(from[id], "message"), who, name)
 		}
 		if f.Blocked > 0 {
 			fmt.Fprintf(c.App.Writer, "dropped %s from blocked accounts\n", plural(f.Blocked, "message"))
@@ -410,37 +423,73 @@ func fileServer(c *cli.Context) (client.ServerInfo, error) {
 }
 
 // saveAttachments downloads each message's attachments into dir. Only the
-// devnet's file server is asked (the sender names one, but may not send
-// the client elsewhere), names from the sender are reduced to a plain file
-// name, and nothing is ever overwritten: a name taken already gets a
-// numbered one ("notes (2).txt").
+// devnet's servers are asked (the sender names a URL, but may not send the
+// client elsewhere: the real file server's and community host's URLs
+// stand for the devnet's, any other is skipped), names from the sender are
+// reduced to a plain file name, and nothing is ever overwritten: a name
+// taken already gets a numbered one ("notes (2).txt").
 func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, dir string, msgs []client.Message) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return usagef("--save-dir %s: cannot create it: %v", dir, errors.Unwrap(err))
+	var todo []client.Attachment
+	for _, m := range msgs {
+		todo = append(todo, m.Attachments...)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := mkSaveDir(dir); err != nil {
+		return err
 	}
 	srv, err := fileServer(c)
 	if err != nil {
 		return err
 	}
-	for _, m := range msgs {
-		for _, a := range m.Attachments {
-			if a.URL != strings.TrimRight(srv.URL, "/")+"/file/"+a.ID {
-				fmt.Fprintf(c.App.ErrWriter, "attachment %s: not on the devnet's file server (%s); skipped\n", escapeText(a.Name), escapeText(a.URL))
-				continue
-			}
-			data, err := cl.Download(ctx, srv, a)
-			if err != nil {
-				fmt.Fprintf(c.App.ErrWriter, "attachment %s: %v\n", escapeText(a.Name), err)
-				continue
-			}
-			path, err := saveNew(dir, safeFileName(a.Name, a.ID), data)
-			if err != nil {
-				return fmt.Errorf("save attachment %s: %w", escapeText(a.Name), err)
-			}
+	comm, _ := communityServer(c) // none: its files are skipped
+	for _, a := range todo {
+		data, err := downloadAttachment(ctx, cl, srv, comm, a)
+		if err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "attachment %s: %s; skipped\n", escapeText(a.Name), escapeText(err.Error()))
+			continue
+		}
+		path, existed, err := saveNew(dir, safeFileName(a.Name, a.ID), data)
+		if err != nil {
+			return fmt.Errorf("save attachment %s: %w", escapeText(a.Name), err)
+		}
+		if existed {
+			fmt.Fprintf(c.App.ErrWriter, "%s is saved already (%d bytes)\n", path, len(data))
+		} else {
 			fmt.Fprintf(c.App.ErrWriter, "saved %s (%d bytes)\n", path, len(data))
 		}
 	}
 	return nil
+}
+
+// downloadAttachment fetches and decrypts an attachment from the devnet's
+// file server or, for a community's file, its community server.
+func downloadAttachment(ctx context.Context, cl *client.Client, files, comm client.ServerInfo, a client.Attachment) ([]byte, error) {
+	ref, err := a.Locate(files, comm)
+	if err != nil {
+		return nil, err
+	}
+	if !ref.Community {
+		return cl.Download(ctx, files, a)
+	}
+	if comm.URL == "" {
+		return nil, errors.New("a community's file, and the devnet runs no community server")
+	}
+	cc, err := community.NewClient(cl, comm)
+	if err != nil {
+		return nil, err
+	}
+	code, blob, err := cc.Do(ctx, "GET", "/room/"+ref.Room+"/file/"+ref.ID, nil)
+	switch {
+	case err != nil:
+		return nil, err
+	case code == 404:
+		return nil, fmt.Errorf("%w: room %s, file %s", client.ErrNoFile, ref.Room, ref.ID)
+	case code != 200:
+		return nil, fmt.Errorf("the community server refused the download (%d)", code)
+	}
+	return client.DecryptAttachment(blob, a.Key, a.Digest, a.Size)
 }
 
 // safeFileName turns a name from the network into a plain file name: its
@@ -472,9 +521,19 @@ func safeFileName(name, id string) string {
 	return "attachment"
 }
 
+// mkSaveDir makes --save-dir's directory (0700) if need be.
+func mkSaveDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return usagef("--save-dir %s: cannot create it: %v", dir, errors.Unwrap(err))
+	}
+	return nil
+}
+
 // saveNew writes data to a new file in dir named name, or name (2), (3)...
-// when taken; it never replaces a file nor follows a link.
-func saveNew(dir, name string, data []byte) (string, error) {
+// when taken; it never replaces a file nor follows a link. A file of the
+// name holding these very bytes is the file saved already (existed):
+// saving the same thing twice makes no copy.
+func saveNew(dir, name string, data []byte) (path string, existed bool, err error) {
 	ext := filepath.Ext(name)
 	base := strings.TrimSuffix(name, ext)
 	for i := 1; i <= 1000; i++ {
@@ -485,19 +544,37 @@ func saveNew(dir, name string, data []byte) (string, error) {
 		path := filepath.Join(dir, n)
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openNoFollow, 0o600)
 		if errors.Is(err, os.ErrExist) {
+			if sameFile(path, data) {
+				return path, true, nil
+			}
 			continue
 		}
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		if _, err := f.Write(data); err != nil {
 			f.Close()
 			os.Remove(path)
-			return "", err
+			return "", false, err
 		}
-		return path, f.Close()
+		return path, false, f.Close()
 	}
-	return "", fmt.Errorf("%s: 1,000 files of that name already", name)
+	return "", false, fmt.Errorf("%s: 1,000 files of that name already", name)
+}
+
+// sameFile tells whether path is a regular file (not a link) holding data.
+func sameFile(path string, data []byte) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(data)) {
+		return false
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	have, err := io.ReadAll(io.LimitReader(f, int64(len(data))+1))
+	return err == nil && bytes.Equal(have, data)
 }
 
 func fileCommand() *cli.Command {
@@ -523,7 +600,9 @@ func fileCommand() *cli.Command {
 					if c.String("as") == "" {
 						return usagef("--as NAME is required")
 					}
-					cl, _, err := startClient(c, c.String("as"), "")
+					// The identity's state records the upload's size, for a
+					// later download by id alone.
+					cl, _, err := startClient(c, c.String("as"), clientStatePath(c, c.String("as")))
 					if err != nil {
 						return err
 					}
@@ -545,73 +624,100 @@ func fileCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "download", Usage: "download a file and decrypt it", ArgsUsage: "ID",
+				Name: "download", Usage: "download a file and decrypt it", ArgsUsage: "ID|URL",
+				Description: "ID is the file server's id; a URL as pointers carry it (http://filev2.getsession.org/file/ID, a\n" +
+					"community's /room/ROOM/file/ID) names a file of the devnet's servers. Without --size, the size a pointer\n" +
+					"this identity uploaded or read gives cuts the padding off.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "key", Usage: "the file's `KEY` (64 bytes, base64)"},
-					&cli.IntFlag{Name: "size", Usage: "the file's `SIZE` before padding (without it the padding stays)"},
+					&cli.IntFlag{Name: "size", Usage: "the file's `SIZE` before padding (default: as a pointer this identity knows says; else the padding stays)"},
 					&cli.StringFlag{Name: "digest", Usage: "the upload's SHA-256 `DIGEST` (base64), checked when given"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where to write it (`PATH`; default stdout)"},
 					asFlag, ledgerURLFlag,
 				},
-				Action: func(c *cli.Context) error {
-					id, err := oneArg(c, "the file ID")
-					if err != nil {
-						return err
-					}
-					if c.String("key") == "" {
-						return usagef("file download needs --key KEY (and -o PATH, or the file goes to stdout)")
-					}
-					name := c.String("as")
-					if name == "" {
-						all, err := keystore(c).List()
-						if err != nil || len(all) == 0 {
-							return usagef("--as NAME is required: no identity in the keystore")
-						}
-						name = all[0].Name
-					}
-					cl, _, err := startClient(c, name, "")
-					if err != nil {
-						return err
-					}
-					defer cl.Close()
-					srv, err := fileServer(c)
-					if err != nil {
-						return err
-					}
-					key, err := base64.StdEncoding.DecodeString(c.String("key"))
-					if err != nil || len(key) != client.AttachmentKeySize {
-						return usagef("--key: want %d bytes in base64", client.AttachmentKeySize)
-					}
-					digest, err := base64.StdEncoding.DecodeString(c.String("digest"))
-					if err != nil {
-						return usagef("--digest: want base64")
-					}
-					if c.Int("size") < 0 {
-						return usagef("--size: want a number of bytes")
-					}
-					data, err := cl.Download(c.Context, srv, client.Attachment{ID: id, Key: key, Digest: digest, Size: c.Int("size")})
-					if errors.Is(err, client.ErrAttachment) {
-						return usageError(err)
-					}
-					if err != nil {
-						if errors.Is(err, client.ErrNoFile) {
-							return usagef("no file %q on the file server (or it expired)", id)
-						}
-						return clientError(err)
-					}
-					if c.String("output") == "" || c.String("output") == "-" {
-						_, err := c.App.Writer.Write(data)
-						return err
-					}
-					if err := os.WriteFile(c.String("output"), data, 0o600); err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.ErrWriter, "wrote %s (%d bytes)\n", c.String("output"), len(data))
-					return nil
-				},
+				Action: fileDownload,
 			},
 		},
 	}
+}
+
+func fileDownload(c *cli.Context) error {
+	arg, err := oneArg(c, "the file ID (or its URL)")
+	if err != nil {
+		return err
+	}
+	if c.String("key") == "" {
+		return usagef("file download needs --key KEY (and -o PATH, or the file goes to stdout)")
+	}
+	key, err := base64.StdEncoding.DecodeString(c.String("key"))
+	if err != nil || len(key) != client.AttachmentKeySize {
+		return usagef("--key: want %d bytes in base64", client.AttachmentKeySize)
+	}
+	digest, err := base64.StdEncoding.DecodeString(c.String("digest"))
+	if err != nil {
+		return usagef("--digest: want base64")
+	}
+	if c.Int("size") < 0 {
+		return usagef("--size: want a number of bytes")
+	}
+	a := client.Attachment{ID: arg, Key: key, Digest: digest, Size: c.Int("size")}
+	if strings.Contains(arg, "://") {
+		a.ID, a.URL = "", arg
+	}
+	name := c.String("as")
+	if name == "" {
+		all, err := keystore(c).List()
+		if err != nil || len(all) == 0 {
+			return usagef("--as NAME is required: no identity in the keystore")
+		}
+		name = all[0].Name
+	}
+	// The identity's state knows the sizes of the pointers it saw.
+	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	srv, err := fileServer(c)
+	if err != nil {
+		return err
+	}
+	comm, _ := communityServer(c)
+	ref, err := a.Locate(srv, comm)
+	if err != nil {
+		return usageError(err)
+	}
+	if !c.IsSet("size") {
+		n, ok, err := cl.FileSize(c.Context, ref.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			a.Size = n
+		} else {
+			fmt.Fprintf(c.App.ErrWriter, "the size of file %s is not known (no pointer %s uploaded or read gives it): written with its padding; --size N cuts it\n", ref.ID, name)
+		}
+	}
+	data, err := downloadAttachment(c.Context, cl, srv, comm, a)
+	switch {
+	case errors.Is(err, client.ErrAttachment):
+		return usageError(err)
+	case errors.Is(err, client.ErrNoFile):
+		return usagef("no file %q on the devnet's servers (or it expired)", ref.ID)
+	case errors.Is(err, client.ErrAttachmentSize):
+		return usageError(err)
+	case err != nil:
+		return clientError(err)
+	}
+	if c.String("output") == "" || c.String("output") == "-" {
+		_, err := c.App.Writer.Write(data)
+		return err
+	}
+	if err := os.WriteFile(c.String("output"), data, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%d bytes)\n", c.String("output"), len(data))
+	return nil
 }
 
 func unsendCommand() *cli.Command {

@@ -270,6 +270,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			sendCommand(),
 			fetchCommand(),
 			unsendCommand(),
+			reactCommand(),
+			typingCommand(),
 			deleteAllCommand(),
 			profileCommand(),
 			contactsCommand(),

@@ -46,14 +46,19 @@ func TestSaveNewNeverOverwrites(t *testing.T) {
 	os.WriteFile(outside, []byte("keep"), 0o600)
 	os.Symlink(outside, filepath.Join(dir, "link.txt"))
 	for i, want := range []string{"f.txt", "f (2).txt", "f (3).txt"} {
-		p, err := saveNew(dir, "f.txt", []byte{byte(i)})
-		if err != nil || filepath.Base(p) != want {
-			t.Fatalf("save %d: %s, %v", i, p, err)
+		p, existed, err := saveNew(dir, "f.txt", []byte{byte(i)})
+		if err != nil || filepath.Base(p) != want || existed {
+			t.Fatalf("save %d: %s, %v, %v", i, p, existed, err)
 		}
 	}
-	p, err := saveNew(dir, "link.txt", []byte("evil"))
-	if err != nil || filepath.Base(p) != "link (2).txt" {
-		t.Fatalf("next to a link: %s %v", p, err)
+	// The same bytes again: the file saved already, no copy.
+	if p, existed, err := saveNew(dir, "f.txt", []byte{1}); err != nil || filepath.Base(p) != "f (2).txt" || !existed {
+		t.Fatalf("saved again: %s, %v, %v", p, existed, err)
+	}
+	// A link holding the same bytes is no file of ours.
+	p, existed, err := saveNew(dir, "link.txt", []byte("keep"))
+	if err != nil || filepath.Base(p) != "link (2).txt" || existed {
+		t.Fatalf("next to a link: %s %v %v", p, existed, err)
 	}
 	if b, _ := os.ReadFile(outside); string(b) != "keep" {
 		t.Fatal("a link was followed")

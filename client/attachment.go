@@ -29,6 +29,9 @@ const maxPaddedSize = 10_000_000
 // ErrAttachment is returned for an attachment that does not decrypt.
 var ErrAttachment = errors.New("the attachment does not decrypt with its key")
 
+// ErrAttachmentSize is a size beyond the decrypted attachment.
+var ErrAttachmentSize = errors.New("the attachment is shorter than its size")
+
 // PaddedAttachmentSize is the size a plaintext of n bytes is padded to:
 // max(541, floor(1.05^ceil(log_1.05(n)))), at most 10 MB for a plaintext
 // that fits.
@@ -118,7 +121,7 @@ func DecryptAttachment(blob, key, digest []byte, size int) ([]byte, error) {
 	}
 	plain = plain[:len(plain)-n]
 	if size < 0 || size > len(plain) {
-		return nil, errors.New("the attachment is shorter than its size")
+		return nil, ErrAttachmentSize
 	}
 	if size > 0 {
 		plain = plain[:size]

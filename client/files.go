@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/sessionctl/sessionctl/onion"
 )
@@ -95,34 +94,85 @@ type Attachment struct {
 	Size        int    `json:"size"`   // of the plaintext, before padding
 	Digest      []byte `json:"digest"` // SHA-256 of the upload
 	Name        string `json:"name"`
-	URL         string `json:"url"` // <file server>/file/<id>
+	// URL is where the file is: the real file server's URL
+	// (RealFileServer/file/<id>) as apps write it, which a devnet client
+	// takes for the devnet's file server (LocateFile).
+	URL string `json:"url"`
 }
 
 // ErrNoFile is a download of a file the server does not have (or no more).
 var ErrNoFile = errors.New("no such file on the file server (or it expired)")
 
 // Upload encrypts data as Session clients do and stores it on the file
-// server.
+// server. The pointer's URL is the real file server's, as apps write it.
 func (c *Client) Upload(ctx context.Context, srv ServerInfo, name string, data []byte) (*Attachment, error) {
 	blob, key, digest, err := EncryptAttachment(rand.Reader, data)
 	if err != nil {
 		return nil, err
 	}
-	code, body, err := c.ServerRequest(ctx, srv, "POST", "/file", blob)
+	id, err := c.uploadBlob(ctx, srv, blob)
 	if err != nil {
 		return nil, err
 	}
+	a := &Attachment{ID: id, Key: key, Size: len(data), Digest: digest, Name: name, URL: RealFileServer + "/file/" + id}
+	if err := c.updateState(ctx, func(st *state) error { st.noteFile(*a); return nil }); err != nil {
+		c.log.Warn().Err(err).Msg("the upload was not recorded: a download by id alone keeps its padding")
+	}
+	return a, nil
+}
+
+// maxFiles bounds the file records a device keeps.
+const maxFiles = 1_000
+
+// noteFile records what a pointer says of its file (by its id, and by
+// the id its URL names when that differs).
+func (s *state) noteFile(a Attachment) {
+	if a.Size <= 0 {
+		return
+	}
+	ids := []string{a.ID}
+	if ref, err := a.Locate(ServerInfo{}, ServerInfo{}); err == nil && !ref.Community && ref.ID != a.ID {
+		ids = append(ids, ref.ID)
+	}
+	for _, id := range ids {
+		if validFileID(id) && id != "0" {
+			s.Files = append(s.Files, fileRecord{ID: id, Size: a.Size})
+		}
+	}
+	s.trim()
+}
+
+// FileSize is the size of file id before padding, as a pointer this
+// device uploaded or read says (ok false when none did).
+func (c *Client) FileSize(ctx context.Context, id string) (size int, ok bool, err error) {
+	err = c.updateState(ctx, func(st *state) error {
+		for i := len(st.Files) - 1; i >= 0; i-- {
+			if st.Files[i].ID == id {
+				size, ok = st.Files[i].Size, true
+				return nil
+			}
+		}
+		return nil
+	})
+	return size, ok, err
+}
+
+// uploadBlob stores bytes on the file server and returns their id.
+func (c *Client) uploadBlob(ctx context.Context, srv ServerInfo, blob []byte) (string, error) {
+	code, body, err := c.ServerRequest(ctx, srv, "POST", "/file", blob)
+	if err != nil {
+		return "", err
+	}
 	if code != 200 {
-		return nil, fmt.Errorf("upload refused (%d): %s", code, truncate(string(body), 100))
+		return "", fmt.Errorf("upload refused (%d): %s", code, truncate(string(body), 100))
 	}
 	var out struct {
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil || !allDigits(out.ID) {
-		return nil, errors.New("the file server's answer has no id of decimal digits")
+		return "", errors.New("the file server's answer has no id of decimal digits")
 	}
-	return &Attachment{ID: out.ID, Key: key, Size: len(data), Digest: digest, Name: name,
-		URL: strings.TrimRight(srv.URL, "/") + "/file/" + out.ID}, nil
+	return out.ID, nil
 }
 
 func allDigits(s string) bool {
@@ -137,23 +187,41 @@ func allDigits(s string) bool {
 	return true
 }
 
-// Download fetches an attachment and decrypts it.
+// Download fetches an attachment from the file server srv and decrypts
+// it: the file its URL names (LocateFile; the real file server's URL is
+// srv's), or without a URL the file of its id.
 func (c *Client) Download(ctx context.Context, srv ServerInfo, a Attachment) ([]byte, error) {
-	if !allDigits(a.ID) {
-		return nil, fmt.Errorf("%w: %q", ErrNoFile, a.ID)
+	ref, err := a.Locate(srv, ServerInfo{})
+	if err != nil {
+		return nil, err
+	}
+	if ref.Community {
+		return nil, fmt.Errorf("%w: a community's file, not the file server's", ErrForeignFile)
 	}
 	if len(a.Key) != AttachmentKeySize {
 		return nil, fmt.Errorf("%w: the key is not %d bytes", ErrAttachment, AttachmentKeySize)
 	}
-	code, body, err := c.ServerRequest(ctx, srv, "GET", "/file/"+a.ID, nil)
+	body, err := c.downloadBlob(ctx, srv, ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	return DecryptAttachment(body, a.Key, a.Digest, a.Size)
+}
+
+// downloadBlob fetches the bytes of file id from the file server.
+func (c *Client) downloadBlob(ctx context.Context, srv ServerInfo, id string) ([]byte, error) {
+	if !validFileID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrNoFile, id)
+	}
+	code, body, err := c.ServerRequest(ctx, srv, "GET", "/file/"+id, nil)
 	if err != nil {
 		return nil, err
 	}
 	if code == 404 {
-		return nil, fmt.Errorf("%w: %s", ErrNoFile, a.ID)
+		return nil, fmt.Errorf("%w: %s", ErrNoFile, id)
 	}
 	if code != 200 {
 		return nil, fmt.Errorf("download refused (%d): %s", code, truncate(string(body), 100))
 	}
-	return DecryptAttachment(body, a.Key, a.Digest, a.Size)
+	return body, nil
 }

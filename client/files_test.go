@@ -35,7 +35,7 @@ func TestAttachment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Trim(att.ID, "0123456789") != "" || att.URL != srv.URL+"/file/"+att.ID || len(att.Digest) != 32 {
+	if strings.Trim(att.ID, "0123456789") != "" || att.URL != client.RealFileServer+"/file/"+att.ID || len(att.Digest) != 32 {
 		t.Fatalf("the attachment pointer: id %q, url %q, digest %x", att.ID, att.URL, att.Digest)
 	}
 	if _, err := alice.SendContent(ctx, bobK.AccountID(), client.Content{Text: "look", Attachments: []client.Attachment{*att}}); err != nil {
@@ -48,6 +48,16 @@ func TestAttachment(t *testing.T) {
 	got, err := bob.Download(ctx, srv, msgs[0].Attachments[0])
 	if err != nil || !bytes.Equal(got, photo) {
 		t.Fatalf("the attachment came back changed (%d bytes), %v", len(got), err)
+	}
+	// Both know its size from the pointer: a download by id alone is cut
+	// to it.
+	for name, c := range map[string]*client.Client{"alice": alice, "bob": bob} {
+		if n, ok, err := c.FileSize(ctx, att.ID); n != len(photo) || !ok || err != nil {
+			t.Fatalf("%s knows the size as %d, %v, %v", name, n, ok, err)
+		}
+	}
+	if _, ok, _ := bob.FileSize(ctx, "12345"); ok {
+		t.Fatal("the size of a file never seen is known")
 	}
 	// The file server stores ciphertext only.
 	db, err := openRaw(filepath.Join(dir, "fileserver", "files.db"))

@@ -39,7 +39,11 @@ const (
 
 func (s *state) setContacts(cfg *AccountConfig) {
 	s.Contacts = map[string]uint8{}
+	s.Nicknames = map[string]string{}
 	for _, ct := range configmsg.ListContacts(cfg.Data()) {
+		if ct.Nickname != "" && len(s.Nicknames) < maxContacts {
+			s.Nicknames[ct.ID] = ct.Nickname
+		}
 		var f uint8
 		if ct.Approved {
 			f |= contactApproved
@@ -244,12 +248,4 @@ func (c *Client) DeclineRequest(ctx context.Context, from identity.AccountID, bl
 		return 0, fmt.Errorf("delete the declined messages: %w", err)
 	}
 	return len(held), nil
-}
-
-// SetProfile sets this account's display name, for all its devices.
-func (c *Client) SetProfile(ctx context.Context, name string, ttl time.Duration) (*ConfigPush, error) {
-	push, _, err := c.UpdateConfig(ctx, configmsg.UserProfile, ttl, func(d configmsg.Dict) error {
-		return configmsg.SetProfileName(d, name)
-	})
-	return push, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/identity"
@@ -30,10 +31,30 @@ type Content struct {
 	// Approval makes this a MessageRequestResponse accepting the
 	// recipient's request (requests.go), not text.
 	Approval bool `json:"approval,omitempty"`
+	// Quote makes the text a reply to the message it names.
+	Quote *MessageRef `json:"quote,omitempty"`
+	// Reaction makes this an emoji on a message (reactions.go), not text.
+	Reaction *Reaction `json:"reaction,omitempty"`
+	// Read makes this a read receipt for the messages sent at these times
+	// (unix ms), not text.
+	Read []int64 `json:"read,omitempty"`
+	// Typing makes this a typing indicator (TypingStarted or
+	// TypingStopped), not text.
+	Typing string `json:"typing,omitempty"`
+	// Profile is the sender's, which SendContent sets on what apps show
+	// (text, reactions, a request's acceptance).
+	Profile *Profile `json:"profile,omitempty"`
+
+	ttl time.Duration // a TTL of its own (typing); 0 means Config.TTL
 }
 
 // isText tells what the user wrote from control messages.
-func (c *Content) isText() bool { return c.GroupUpdate == nil && c.Unsend == nil && !c.Approval }
+func (c *Content) isText() bool {
+	return c.GroupUpdate == nil && c.Unsend == nil && !c.Approval && c.Reaction == nil && c.Read == nil && c.Typing == ""
+}
+
+// visible tells what apps show, and send with the sender's profile.
+func (c *Content) visible() bool { return c.isText() || c.Reaction != nil || c.Approval }
 
 // SendResult is what Send did.
 type SendResult struct {
@@ -85,23 +106,31 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 	if content.SentAt == 0 {
 		content.SentAt = c.cfg.Now().UnixMilli()
 	}
+	if content.visible() {
+		content.Profile = c.ownProfile(ctx)
+	}
 	out, err := c.storeContent(ctx, to, to.Key, content, "")
 	if err != nil {
 		return nil, err
 	}
 	me := c.AccountID()
-	if content.isText() && me != to {
+	// What the user wrote, and reactions, are copied to this account's
+	// other devices.
+	if (content.isText() || content.Reaction != nil) && me != to {
 		if sync, err := c.storeContent(ctx, me, me.Key, content, to.String()); err != nil {
 			c.log.Warn().Err(err).Msg("the sync copy for this account's other devices was not stored")
 		} else {
 			out.Synced, out.SyncHash = true, sync.Hash
 		}
 	}
-	if content.isText() {
-		known := c.remember(ctx, sentRecord{Hash: out.Hash, To: to.String(), SentAt: content.SentAt, SyncHash: out.SyncHash})
+	switch {
+	case content.isText():
+		known := c.remember(ctx, sentRecord{Hash: out.Hash, To: to.String(), SentAt: content.SentAt, SyncHash: out.SyncHash, Text: snippet(content.Text)})
 		if me != to && !known {
 			c.approve(ctx, to)
 		}
+	case content.Reaction != nil:
+		c.remember(ctx, sentRecord{Hash: out.Hash, To: to.String(), SentAt: content.SentAt, SyncHash: out.SyncHash, Kind: KindReaction})
 	}
 	c.log.Info().Str("hash", out.Hash).Str("to", to.String()[:10]).Int("stored", out.Stored).Msg("message sent")
 	return out, nil
@@ -125,8 +154,12 @@ func (c *Client) storeContent(ctx context.Context, owner identity.AccountID, key
 	if len(data) > storagerpc.MaxDataSize {
 		return nil, fmt.Errorf("send: the message is %d bytes encrypted, the limit is %d", len(data), storagerpc.MaxDataSize)
 	}
+	ttl := c.cfg.TTL
+	if content.ttl > 0 {
+		ttl = content.ttl
+	}
 	params := func() any {
-		return storagerpc.StoreParams{Pubkey: owner.String(), Timestamp: c.cfg.Now().UnixMilli(), TTL: c.cfg.TTL.Milliseconds(),
+		return storagerpc.StoreParams{Pubkey: owner.String(), Timestamp: c.cfg.Now().UnixMilli(), TTL: ttl.Milliseconds(),
 			Data: base64.StdEncoding.EncodeToString(data)}
 	}
 	resp, path, err := c.toSwarm(ctx, owner, "store", params)
@@ -176,7 +209,24 @@ type Message struct {
 	// ReadElsewhere marks a message another device of the account read
 	// already: the conversation's read mark is past it (readmarks.go).
 	ReadElsewhere bool `json:"read_elsewhere,omitempty"`
-	blocked       bool
+	// FromName is what the sender is called: the nickname this account
+	// gave them, or else the name their messages carry (profiles.go).
+	FromName string `json:"from_name,omitempty"`
+	// Profile is the sender's profile as this message carries it;
+	// AvatarChanged says its picture is one this device had not seen.
+	Profile       *Profile `json:"profile,omitempty"`
+	AvatarChanged bool     `json:"avatar_changed,omitempty"`
+	// Quote is the message a text replies to; Reaction, the emoji of a
+	// reaction (Kind "reaction"); Read, the messages a read receipt names
+	// (Kind "receipt"); Typing, a typing indicator's action.
+	Quote    *MessageRef  `json:"quote,omitempty"`
+	Reaction *Reaction    `json:"reaction,omitempty"`
+	Read     []MessageRef `json:"read,omitempty"`
+	Typing   string       `json:"typing,omitempty"`
+	// Note names what the devnet cannot show ("call offer", "unknown
+	// content field 16").
+	Note    string `json:"note,omitempty"`
+	blocked bool
 }
 
 // Rejected is a stored message that failed decryption or its signature.
@@ -316,6 +366,9 @@ func (c *Client) FetchPending(ctx context.Context) (*Fetched, error) {
 		read := <-configs
 		if cfg := read[configmsg.Contacts.Domain]; cfg != nil {
 			st.setContacts(cfg)
+		}
+		if cfg := read[configmsg.UserProfile.Domain]; cfg != nil {
+			st.Own = profileOf(cfg)
 		}
 		f.convos = read[configmsg.ConvoInfoVolatile.Domain]
 	}

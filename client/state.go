@@ -32,19 +32,44 @@ type state struct {
 	// Requests are the message requests held until accepted or declined,
 	// oldest first, at most maxRequests.
 	Requests []Message `json:"requests,omitempty"`
+	// Nicknames caches the nicknames of the contacts config, at most
+	// maxContacts.
+	Nicknames map[string]string `json:"nicknames,omitempty"`
+	// Own is this account's profile as this device last read or set it
+	// (profiles.go); Peers, the profiles others' messages carried, by
+	// Account ID, at most maxPeers.
+	Own   *Profile               `json:"own,omitempty"`
+	Peers map[string]peerProfile `json:"peers,omitempty"`
+	// Files are the attachments this device uploaded or read pointers to,
+	// oldest first, at most maxFiles: a download by id alone learns the
+	// file's size from them (files.go).
+	Files []fileRecord `json:"files,omitempty"`
 }
 
+// fileRecord is what a pointer says of a file.
+type fileRecord struct {
+	ID   string `json:"id"`
+	Size int    `json:"size"`
+}
+
+// sentRecord is a message this device sent: text (Kind "") or a reaction.
 type sentRecord struct {
 	Hash     string `json:"hash"`
 	To       string `json:"to"`
 	SentAt   int64  `json:"sent_at"`
 	SyncHash string `json:"sync_hash,omitempty"`
+	Kind     string `json:"kind,omitempty"`
+	Text     string `json:"text,omitempty"` // a snippet
 }
 
+// recvRecord is a text message this device read: from another account,
+// or (To set) a copy of what another device of this account sent to To.
 type recvRecord struct {
 	Hash   string `json:"hash"`
 	From   string `json:"from"`
 	SentAt int64  `json:"sent_at"`
+	To     string `json:"to,omitempty"`
+	Text   string `json:"text,omitempty"` // a snippet
 }
 
 const maxSent = 1_000
@@ -82,7 +107,8 @@ func loadState(path string) (*state, error) {
 func (s *state) clone() *state {
 	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet),
 		Sent: slices.Clone(s.Sent), Received: slices.Clone(s.Received), Contacts: maps.Clone(s.Contacts),
-		Requests: slices.Clone(s.Requests)}
+		Requests: slices.Clone(s.Requests), Nicknames: maps.Clone(s.Nicknames), Own: s.Own, Peers: maps.Clone(s.Peers),
+		Files: slices.Clone(s.Files)}
 	for k, m := range s.LastHashes {
 		out.LastHashes[k] = maps.Clone(m)
 	}

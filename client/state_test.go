@@ -1,8 +1,10 @@
 package client
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -12,6 +14,7 @@ func FuzzLoadState(f *testing.F) {
 	f.Add([]byte(`{"last_hashes":{"n":{"0":"h"}},"seen":["a","b"],"sent":[{"hash":"h","to":"05ab","sent_at":1,"sync_hash":"s"}],"received":[{"hash":"r","from":"05cd","sent_at":2}]}`))
 	f.Add([]byte(`{"sent":null,"received":[{}]}`))
 	f.Add([]byte(`not json`))
+	f.Add([]byte(`{"peers":{"05ab":{"name":"A","seen":3},"05cd":{"pic_url":"u","seen":1}},"nicknames":{"05ab":"Al"},"own":{"name":"Me"},"files":[{"id":"1","size":3}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "state.json")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -21,11 +24,48 @@ func FuzzLoadState(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(st.Seen) > maxSeen || len(st.Sent) > maxSent || len(st.Received) > maxSeen || st.LastHashes == nil {
+		if len(st.Seen) > maxSeen || len(st.Sent) > maxSent || len(st.Received) > maxSeen || st.LastHashes == nil ||
+			len(st.Peers) > maxPeers || len(st.Nicknames) > maxContacts || len(st.Files) > maxFiles {
 			t.Fatalf("loaded beyond bounds: %d seen, %d sent, %d received", len(st.Seen), len(st.Sent), len(st.Received))
 		}
 		if err := st.save(path); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestStateBounds: the profiles, nicknames and file sizes a device keeps
+// stay within their bounds (the least recently seen profiles go first),
+// and a nickname wins over the name a sender gives.
+func TestStateBounds(t *testing.T) {
+	st := &state{Peers: map[string]peerProfile{}, Nicknames: map[string]string{"05a": "Al"}}
+	for i := 0; i < maxPeers+5; i++ {
+		st.Peers[fmt.Sprintf("05%d", i)] = peerProfile{Profile: Profile{Name: "n"}, Seen: int64(i)}
+	}
+	for i := 0; i < maxFiles+5; i++ {
+		st.noteFile(Attachment{ID: strconv.Itoa(i + 1), Size: i + 1})
+	}
+	st.noteFile(Attachment{ID: "0", Size: 5})
+	st.noteFile(Attachment{ID: "9", Size: 0})
+	st.trim()
+	if len(st.Peers) != maxPeers || len(st.Files) != maxFiles {
+		t.Fatalf("%d peers, %d files", len(st.Peers), len(st.Files))
+	}
+	for i := 0; i < 5; i++ {
+		if _, ok := st.Peers[fmt.Sprintf("05%d", i)]; ok {
+			t.Fatalf("profile %d, among the oldest, was kept", i)
+		}
+	}
+	st.Peers["05a"] = peerProfile{Profile: Profile{Name: "Alice"}}
+	st.Peers["05b"] = peerProfile{Profile: Profile{Name: "Bob"}}
+	if st.nameOf("05a", "05me") != "Al" || st.nameOf("05b", "05me") != "Bob" || st.nameOf("05me", "05me") != "" {
+		t.Fatal("names")
+	}
+	// A profile with a time replaces an older one or one without; one
+	// without a time replaces only one without.
+	held := peerProfile{Profile: Profile{UpdatedAt: 2000}}
+	if !newer(&Profile{UpdatedAt: 3000}, held, true) || newer(&Profile{UpdatedAt: 1000}, held, true) || newer(&Profile{}, held, true) ||
+		!newer(&Profile{}, peerProfile{}, true) || !newer(&Profile{UpdatedAt: 1}, held, false) {
+		t.Fatal("newer")
+	}
 }

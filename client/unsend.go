@@ -97,7 +97,7 @@ func (c *Client) updateState(ctx context.Context, change func(*state) error) err
 func (c *Client) Unsend(ctx context.Context, hash string) (*UnsendResult, error) {
 	var rec sentRecord
 	err := c.updateState(ctx, func(st *state) error {
-		i := slices.IndexFunc(st.Sent, func(r sentRecord) bool { return r.Hash == hash || r.SyncHash == hash })
+		i := slices.IndexFunc(st.Sent, func(r sentRecord) bool { return r.Kind == "" && (r.Hash == hash || r.SyncHash == hash) })
 		if i < 0 {
 			return fmt.Errorf("%w: %s", ErrNotSent, hash)
 		}
@@ -136,11 +136,13 @@ func (c *Client) Unsend(ctx context.Context, hash string) (*UnsendResult, error)
 func (c *Client) LastSent(ctx context.Context) (string, error) {
 	var last string
 	err := c.updateState(ctx, func(st *state) error {
-		if len(st.Sent) == 0 {
-			return fmt.Errorf("%w: this device has sent nothing it can unsend", ErrNotSent)
+		for i := len(st.Sent) - 1; i >= 0; i-- {
+			if st.Sent[i].Kind == "" {
+				last = st.Sent[i].Hash
+				return nil
+			}
 		}
-		last = st.Sent[len(st.Sent)-1].Hash
-		return nil
+		return fmt.Errorf("%w: this device has sent nothing it can unsend", ErrNotSent)
 	})
 	return last, err
 }
@@ -202,9 +204,17 @@ func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
 	c.settleRequests(ctx, f)
 	for _, m := range f.Messages {
 		if m.Kind == "" {
-			f.st.Received = append(f.st.Received, recvRecord{Hash: m.Hash, From: m.From, SentAt: m.SentAt})
+			f.st.Received = append(f.st.Received, recvRecord{Hash: m.Hash, From: m.From, SentAt: m.SentAt, To: m.SyncTarget, Text: snippet(m.Text)})
+		}
+		for _, a := range m.Attachments {
+			f.st.noteFile(a)
 		}
 	}
+	c.settleProfiles(f)
+	me := c.AccountID().String()
+	resolveRefs(f.st, f.Messages, me)
+	resolveRefs(f.st, f.st.Requests, me)
+	f.Held = slices.Clone(f.st.Requests)
 	var gone []string
 	for _, m := range f.Messages {
 		u := m.Unsend
@@ -238,10 +248,17 @@ func (s *state) trim() {
 	if len(s.Received) > maxSeen {
 		s.Received = slices.Clone(s.Received[len(s.Received)-maxSeen:])
 	}
+	if len(s.Files) > maxFiles {
+		s.Files = slices.Clone(s.Files[len(s.Files)-maxFiles:])
+	}
 	if len(s.Requests) > maxRequests {
 		s.Requests = slices.Clone(s.Requests[len(s.Requests)-maxRequests:])
 	}
 	if len(s.Contacts) > maxContacts {
 		s.Contacts = nil // a cache: read again from the swarm
 	}
+	if len(s.Nicknames) > maxContacts {
+		s.Nicknames = nil // likewise
+	}
+	s.trimPeers()
 }

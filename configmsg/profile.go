@@ -5,12 +5,18 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
 // The data of the user profile and contacts configs, with the keys of
 // libsession-util's include/session/config/user_profile.hpp and
 // contacts.hpp. Values this package does not know are kept as they are.
+//
+// The user profile's keys: "n" the name, "p" and "q" the picture's URL and
+// its 32-byte key, "t" when the user last changed them (unix seconds),
+// "P", "Q" and "T" the same picture re-uploaded (they win when T > t), "+"
+// the Note to Self priority.
 
 // MaxNameLength bounds a display name or a nickname, in bytes
 // (libsession's contact_info::MAX_NAME_LENGTH).
@@ -24,20 +30,35 @@ type Profile struct {
 	// NoteToSelfPriority is "+": the "Note to Self" conversation's place
 	// (higher is higher; -1 hides it).
 	NoteToSelfPriority int64 `json:"note_to_self_priority,omitempty"`
+	// UpdatedAt is when the user last changed the name or picture ("t",
+	// or "T" for a re-upload), in unix ms; 0 when no device said.
+	UpdatedAt int64 `json:"updated_at,omitempty"`
 }
 
 // ReadProfile reads a user profile config's data.
 func ReadProfile(d Dict) Profile {
 	var p Profile
 	p.Name, _ = d["n"].(string)
-	p.PicURL, _ = d["p"].(string)
-	if k, ok := d["q"].(string); ok && len(k) == 32 && p.PicURL != "" {
-		p.PicKey = []byte(k)
-	} else {
-		p.PicURL = ""
+	p.PicURL, p.PicKey = readPic(d, "p", "q")
+	set, _ := d["t"].(int64)
+	reup, _ := d["T"].(int64)
+	if url, key := readPic(d, "P", "Q"); url != "" && reup > set {
+		p.PicURL, p.PicKey, set = url, key, reup
+	}
+	if set > 0 && set < 1<<40 {
+		p.UpdatedAt = set * 1000
 	}
 	p.NoteToSelfPriority, _ = d["+"].(int64)
 	return p
+}
+
+// readPic reads a picture's URL and key: both, or neither.
+func readPic(d Dict, urlKey, keyKey string) (string, []byte) {
+	url, _ := d[urlKey].(string)
+	if k, ok := d[keyKey].(string); ok && len(k) == 32 && url != "" {
+		return url, []byte(k)
+	}
+	return "", nil
 }
 
 // checkName checks a display name or nickname.
@@ -62,17 +83,23 @@ func SetProfileName(d Dict, name string) error {
 
 // SetProfilePic sets the profile picture's URL and key ("" removes it).
 func SetProfilePic(d Dict, url string, key []byte) error {
-	if url == "" {
-		delete(d, "p")
-		delete(d, "q")
-		return nil
-	}
-	if len(key) != 32 {
+	if url != "" && len(key) != 32 {
 		return fmt.Errorf("profile picture key: %d bytes, want 32", len(key))
 	}
-	d["p"], d["q"] = url, string(key)
+	// A new picture (or none) replaces a re-upload of the old one.
+	for _, k := range []string{"p", "q", "P", "Q", "T"} {
+		delete(d, k)
+	}
+	if url != "" {
+		d["p"], d["q"] = url, string(key)
+	}
 	return nil
 }
+
+// SetProfileUpdated records when the user changed the name or picture
+// ("t", unix seconds), as libsession-util does on each such change: apps
+// take a profile from a message only when it is newer than what they hold.
+func SetProfileUpdated(d Dict, at time.Time) { setInt(d, "t", at.Unix()) }
 
 // SetNoteToSelfPriority sets "+" (0 removes it).
 func SetNoteToSelfPriority(d Dict, p int64) { setInt(d, "+", p) }

@@ -141,3 +141,36 @@ func TestConvoReadMarks(t *testing.T) {
 		t.Fatal("a bad ID was taken")
 	}
 }
+
+// TestProfileUpdated: "t" says when the name or picture changed (unix
+// seconds, read as ms); a re-upload ("P", "Q", "T") wins when it is newer,
+// and a new picture replaces it (libsession-util's user_profile.hpp keys).
+func TestProfileUpdated(t *testing.T) {
+	d := Dict{}
+	key := []byte(strings.Repeat("k", 32))
+	if err := SetProfilePic(d, "http://filev2.getsession.org/file/1", key); err != nil {
+		t.Fatal(err)
+	}
+	SetProfileUpdated(d, time.Unix(1700000000, 0))
+	if p := ReadProfile(d); p.UpdatedAt != 1700000000000 || p.PicURL != "http://filev2.getsession.org/file/1" {
+		t.Fatalf("read %+v", p)
+	}
+	d["P"], d["Q"], d["T"] = "http://filev2.getsession.org/file/2", strings.Repeat("K", 32), int64(1700000100)
+	if p := ReadProfile(d); p.UpdatedAt != 1700000100000 || p.PicURL != "http://filev2.getsession.org/file/2" || string(p.PicKey) != strings.Repeat("K", 32) {
+		t.Fatalf("the re-upload is not read: %+v", p)
+	}
+	d["T"] = int64(1600000000)
+	if p := ReadProfile(d); p.PicURL != "http://filev2.getsession.org/file/1" {
+		t.Fatalf("an older re-upload won: %+v", p)
+	}
+	if err := SetProfilePic(d, "http://filev2.getsession.org/file/3", []byte("short")); err == nil || d["P"] == nil {
+		t.Fatalf("a short key: %v, and the dict changed", err)
+	}
+	if err := SetProfilePic(d, "", nil); err != nil || d["p"] != nil || d["P"] != nil || d["T"] != nil {
+		t.Fatalf("removing the picture left %v (%v)", d, err)
+	}
+	SetProfileUpdated(d, time.Unix(0, 0))
+	if _, ok := d["t"]; ok {
+		t.Fatal("a zero time was written")
+	}
+}

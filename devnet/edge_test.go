@@ -108,22 +108,34 @@ func (c *edgeClient) storage(n edgeNode, method string, params, out any) {
 	c.post(n.url("/storage_rpc/v1"), map[string]any{"method": method, "params": params}, out)
 }
 
-// swarm asks any node for an account's swarm.
+// swarm asks any node for an account's swarm. It reads the snodes as the
+// apps do: Session iOS decodes every field below as required, port_omq as
+// an integer (session-storage-server's swarm_to_json gives them all).
 func (c *edgeClient) swarm(account string) []edgeNode {
 	var res struct {
 		SNodes []struct {
-			IP      string `json:"ip"`
-			Port    string `json:"port"`
-			Ed25519 string `json:"pubkey_ed25519"`
-			X25519  string `json:"pubkey_x25519"`
+			Address      *string `json:"address"`
+			IP           string  `json:"ip"`
+			Port         string  `json:"port"`
+			PortHTTPS    *int    `json:"port_https"`
+			PortOMQ      *int    `json:"port_omq"`
+			Ed25519      string  `json:"pubkey_ed25519"`
+			X25519       string  `json:"pubkey_x25519"`
+			PubkeyLegacy *string `json:"pubkey_legacy"`
 		} `json:"snodes"`
+		T  int64 `json:"t"`
+		HF []int `json:"hf"`
 	}
 	c.storage(c.nodes[0], "get_swarm", map[string]string{"pubkey": account}, &res)
+	if len(res.HF) != 2 || time.Since(time.UnixMilli(res.T)).Abs() > time.Minute {
+		c.t.Fatalf("get_swarm without the node's clock and hard fork: t %d, hf %v", res.T, res.HF)
+	}
 	var out []edgeNode
 	for _, s := range res.SNodes {
-		var port int
-		fmt.Sscan(s.Port, &port)
-		out = append(out, edgeNode{IP: s.IP, Port: port, Ed25519: s.Ed25519, X25519: s.X25519})
+		if s.Address == nil || s.PortHTTPS == nil || s.PortOMQ == nil || s.PubkeyLegacy == nil || fmt.Sprint(*s.PortHTTPS) != s.Port {
+			c.t.Fatalf("get_swarm snode %+v lacks a field the apps require", s)
+		}
+		out = append(out, edgeNode{IP: s.IP, Port: *s.PortHTTPS, Ed25519: s.Ed25519, X25519: s.X25519})
 	}
 	if len(out) == 0 {
 		c.t.Fatalf("no swarm for %s", account)
@@ -262,11 +274,14 @@ func TestClientEdge(t *testing.T) {
 	if len(ox.Result.States) != 9 || len(ox.Result.States[0]) != 1 {
 		t.Fatalf("oxend_request get_service_nodes: %+v", ox)
 	}
-	var ons map[string]map[string]any
+	var ons struct {
+		Result map[string]any `json:"result"`
+		T      int64          `json:"t"`
+	}
 	edge.storage(edge.nodes[0], "oxend_request", map[string]any{"endpoint": "ons_resolve",
 		"params": map[string]any{"type": 0, "name_hash": ledger.NameHash("nobody")}}, &ons)
-	if r, ok := ons["result"]; !ok || len(r) != 0 {
-		t.Fatalf("ons_resolve of an unknown name: %v", ons)
+	if ons.Result == nil || len(ons.Result) != 0 || ons.T == 0 {
+		t.Fatalf("ons_resolve of an unknown name: %+v", ons)
 	}
 
 	// edge → bob: an unsigned store to namespace 0 on every member of bob's

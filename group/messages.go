@@ -127,9 +127,12 @@ type Message struct {
 	Generation int64  `json:"generation"`
 	Timestamp  int64  `json:"timestamp"` // when the swarm stored it, unix ms
 	SentAt     int64  `json:"sent_at"`
-	// Kind is "" for text, else the control message's (client.KindGroup...);
-	// Text then says what changed.
+	// Kind is "" for text, else the control message's (client.KindGroup...,
+	// or another kind an app sends: a reaction); Text then says what it is.
 	Kind string `json:"kind,omitempty"`
+	// Name is the name the author's message gave (apps send their profile
+	// with what they write).
+	Name string `json:"name,omitempty"`
 }
 
 // Unreadable is a group message (or config message) that this member
@@ -233,9 +236,21 @@ func (s *Session) read(g *Group, lv *live, m storagerpc.Message) (*read, string)
 		return nil, why
 	}
 	out := &read{Message: Message{Hash: m.Hash, From: from, Text: cm.Text, Generation: gm.Generation, Timestamp: m.Timestamp, SentAt: sentAt, Kind: cm.Kind}}
+	if cm.Profile != nil {
+		out.Name = cm.Profile.Name
+	}
 	if cm.GroupUpdate == nil {
-		if cm.Kind != "" {
-			return nil, "a " + strings.ReplaceAll(cm.Kind, "_", " ") + ", which a group does not carry"
+		switch {
+		case cm.Kind == "":
+		case cm.Kind == client.KindReaction && cm.Reaction != nil:
+			out.Text = "reacted " + cm.Reaction.Emoji
+			if cm.Reaction.Remove {
+				out.Text = "took back the reaction " + cm.Reaction.Emoji
+			}
+		case cm.Note != "":
+			out.Text = cm.Note
+		default:
+			out.Text = strings.ReplaceAll(cm.Kind, "_", " ")
 		}
 		return out, ""
 	}

@@ -24,11 +24,17 @@
 // fails only if every member failed. delete, delete_all, delete_before,
 // expire and expire_all are forwarded the same way; a delete leaves a
 // tombstone until the message would have expired. Requests for an account
-// another swarm owns get 421 with that swarm's nodes. Signed requests are
-// checked for the ±60 s window and the signature, and a signature is accepted
-// once, keyed on its bytes (replays get 401, however the base64 is spelled).
-// Each client peer has a token bucket (600 burst, 300/s), which its onion
-// requests draw on at the guard as its direct requests do.
+// another swarm owns get 421 with that swarm's nodes. Each method answers
+// with the storage server's fields (t and hf included) and status codes
+// (rpc.go; answers_test.go holds them to request_handler.cpp): a request is
+// parsed whole first (400), then routed (421), then its clock checked (406)
+// and its signature (401). A batch parses every subrequest before it runs
+// any, so a malformed one refuses it whole. The signature of a write is
+// accepted once, keyed on its bytes (replays get 401, however the base64 is
+// spelled); a signed read may be served again, as upstream. Each client
+// peer, and each address on the HTTPS edge, has a token bucket (600 burst,
+// 300/s), which its onion requests draw on at the guard as its direct
+// requests do.
 //
 // Nothing acknowledged is lost (repair.go): a member that was down, or that a
 // forward timed out on, would never get a message the real network stores
@@ -54,11 +60,11 @@
 // view. Request bodies are read against a Budget shared by a devnet's nodes
 // (in total and per peer): a flood of large requests is refused at once
 // (503), not buffered. The caches that grow with input are bounded: rate
-// buckets (50,000 peers), replayed signatures (100,000; past that signed
-// requests are refused, not forgotten early), the connection manager (8 to
-// 20 connections), the SQLite pool (1 connection). As an exit, a node
-// forwards only to the servers it was given (Config.Servers) and never
-// follows a redirect.
+// buckets (50,000 peers and addresses), the signatures of writes (100,000;
+// past that signed writes are refused, not forgotten early), the connection
+// manager (8 to 20 connections), the SQLite pool (1 connection). As an exit,
+// a node forwards only to the servers it was given (Config.Servers) and
+// never follows a redirect.
 //
 // # Budgets
 //

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -30,11 +32,16 @@ import (
 //	POST /storage_rpc/v1  {"method", "params"} (or a JSON-RPC 2.0 envelope): the storage RPC;
 //	                      the status is the method's, the body its JSON (or its error text)
 //	POST /onion_req/v2    an onion request entering the network at this node
-//	POST /ping_test/v1    200, with the node's key in X-Loki-Snode-PubKey
+//	POST /ping_test/v1    200, with the node's key (base64) in X-Oxen-Snode-Pubkey
+//	GET  /get_stats/v1    {"version": "2.11.0"} (deprecated upstream, still served)
 //
 // The certificate is self-signed, made at start for the node's key (real
 // clients do not verify it). Requests are rate-limited per client address
-// and their bodies count against the node's memory budget, as on libp2p.
+// (every connection from one address shares one bucket) and their bodies
+// count against the node's memory budget, as on libp2p.
+
+// SnodePubkeyHeader is the header of a ping_test answer that names the node.
+const SnodePubkeyHeader = "X-Oxen-Snode-Pubkey"
 
 // maxStorageRequest bounds a storage RPC request body: a batch of stores.
 const maxStorageRequest = 10<<20 + 64<<10
@@ -72,9 +79,17 @@ func (n *Node) newEdge() (*httpserve.Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /storage_rpc/v1", n.edge(n.edgeStorage))
 	mux.HandleFunc("POST /onion_req/v2", n.edge(n.edgeOnion))
-	mux.HandleFunc("/ping_test/v1", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Loki-Snode-PubKey", n.pubHex)
+	mux.HandleFunc("POST /ping_test/v1", func(w http.ResponseWriter, r *http.Request) {
+		// The storage server names itself by its primary (legacy) key, on
+		// the devnet its Ed25519 key, in base64.
+		w.Header().Set(SnodePubkeyHeader, base64.StdEncoding.EncodeToString(n.keys.Ed25519Public()))
+		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("GET /get_stats/v1", func(w http.ResponseWriter, r *http.Request) {
+		v := chain.StorageServerVersion
+		body, _ := json.Marshal(map[string]string{"version": fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2])})
+		writeEdge(w, http.StatusOK, body)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%s %s Not Found", r.Method, truncate(r.URL.Path, 100)), http.StatusNotFound)
@@ -91,15 +106,19 @@ func (n *Node) HTTPSURL() string {
 }
 
 // edgeClient names an HTTPS client for the rate limit and the memory
-// budget: its IP, or on loopback (every local client shares one IP) its
-// connection.
+// budget: its address, as the storage server limits clients by IP. Every
+// connection from one address shares one bucket, so opening a connection
+// per request gains nothing; a workshop behind one address (or every app
+// on the machine, on loopback) shares the mainnet's allowance, a burst of
+// 600 requests and 300 a second, which a few dozen apps polling every few
+// seconds stay far below.
 func edgeClient(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return "https " + r.RemoteAddr
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return "https " + r.RemoteAddr
+	if ip := net.ParseIP(host); ip != nil {
+		return "https " + ip.String()
 	}
 	return "https " + host
 }
@@ -123,6 +142,11 @@ func (n *Node) edge(h func(ctx context.Context, w http.ResponseWriter, body []by
 		client := edgeClient(r)
 		if !n.limiter.allow(client, n.cfg.Now()) {
 			http.Error(w, "too many requests; slow down", storagerpc.StatusTooManyRequests)
+			return
+		}
+		if r.URL.Path == "/storage_rpc/v1" && r.Header.Get("X-Loki-Long-Poll") != "" {
+			// An obsolete header: the storage server tells such clients to upgrade.
+			http.Error(w, "long polling is no longer supported, client upgrade required", http.StatusGone)
 			return
 		}
 		limit := maxStorageRequest

@@ -3,10 +3,14 @@ package node
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,7 +20,8 @@ import (
 // TestHTTPSEdge: the storage RPC over HTTPS is the libp2p one: an unsigned
 // store to namespace 0, a retrieve with either spelling of the last hash,
 // a batch answered in order, JSON-RPC envelopes, errors as text with their
-// status, and the other routes real clients call.
+// status, and the other routes real clients call (ping_test, get_stats, the
+// obsolete long poll answered 410).
 func TestHTTPSEdge(t *testing.T) {
 	tn := startTestnet(t, 1, nil)
 	n := tn.nodes[tn.order[0]]
@@ -63,14 +68,14 @@ func TestHTTPSEdge(t *testing.T) {
 	}
 	code, body := call("batch", map[string]any{"requests": []any{
 		map[string]any{"method": "info", "params": map[string]any{}},
-		map[string]any{"method": "nope", "params": map[string]any{}},
+		map[string]any{"method": "retrieve", "params": map[string]any{"pubkey": a.id.String()}},
 	}})
 	var batch struct {
 		Results []struct {
 			Code int `json:"code"`
 		} `json:"results"`
 	}
-	if code != 200 || json.Unmarshal([]byte(body), &batch) != nil || len(batch.Results) != 2 || batch.Results[0].Code != 200 || batch.Results[1].Code != 400 {
+	if code != 200 || json.Unmarshal([]byte(body), &batch) != nil || len(batch.Results) != 2 || batch.Results[0].Code != 200 || batch.Results[1].Code != 401 {
 		t.Fatalf("batch: %d %s", code, body)
 	}
 	if code, body := call("retrieve", map[string]any{"pubkey": a.id.String(), "timestamp": nowMS()}); code != 401 || strings.HasPrefix(body, "{") {
@@ -92,8 +97,25 @@ func TestHTTPSEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("X-Loki-Snode-PubKey") != n.pubHex {
+	if k, _ := base64.StdEncoding.DecodeString(resp.Header.Get("X-Oxen-Snode-Pubkey")); resp.StatusCode != 200 || hex.EncodeToString(k) != n.pubHex {
 		t.Fatalf("ping_test: %d %v", resp.StatusCode, resp.Header)
+	}
+	req, _ := http.NewRequest("POST", base+"/storage_rpc/v1", strings.NewReader(`{"method":"info","params":{}}`))
+	req.Header.Set("X-Loki-Long-Poll", "true")
+	if resp, err := hc.Do(req); err != nil || resp.StatusCode != http.StatusGone {
+		t.Fatalf("a long poll: %v %v, want 410", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := hc.Get(base + "/get_stats/v1"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("get_stats: %v %v", resp, err)
+	} else {
+		var st struct{ Version string }
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.Version != "2.11.0" {
+			t.Fatalf("get_stats version %q", st.Version)
+		}
 	}
 	big := bytes.Repeat([]byte("x"), maxStorageRequest+10)
 	if resp, err := hc.Post(base+"/storage_rpc/v1", "application/json", bytes.NewReader(big)); err != nil || resp.StatusCode != 413 {
@@ -115,4 +137,38 @@ func FuzzEdgeStorage(f *testing.F) {
 			t.Fatalf("status %d", w.Code)
 		}
 	})
+}
+
+// TestEdgeLimitPerAddress: the HTTPS edge counts requests per client
+// address: connections opened one per request share one bucket, and
+// another address has its own.
+func TestEdgeLimitPerAddress(t *testing.T) {
+	tn := startTestnet(t, 1, func(c *Config) { c.RateBurst, c.RatePerSecond = 5, 0.001 })
+	n := tn.nodes[tn.order[0]]
+	from := func(ip string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		// No keep-alive: every request opens a connection of its own.
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
+	info := func(hc *http.Client) int {
+		t.Helper()
+		resp, err := hc.Post(n.HTTPSURL()+"/storage_rpc/v1", "application/json", strings.NewReader(`{"method":"info","params":{}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	one, two := from("127.0.0.1"), from("127.0.0.2")
+	var codes []int
+	for range 7 {
+		codes = append(codes, info(one))
+	}
+	if !slices.Equal(codes, []int{200, 200, 200, 200, 200, 429, 429}) {
+		t.Fatalf("7 requests from one address, a connection each: %v, want a burst of 5 then 429", codes)
+	}
+	if code := info(two); code != 200 {
+		t.Fatalf("another address: %d, want its own bucket", code)
+	}
 }

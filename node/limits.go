@@ -70,8 +70,8 @@ func (l *limiter) sweepLocked(now time.Time) {
 	}
 }
 
-// replayCache remembers the signatures of accepted signed requests for
-// twice the signature window, so a captured request cannot be replayed while
+// replayCache remembers the signatures of accepted signed writes for
+// twice the signature window, so a captured write cannot be replayed while
 // its timestamp is still acceptable.
 type replayCache struct {
 	mu   sync.Mutex
@@ -84,7 +84,7 @@ const replayMemory = 2 * time.Minute
 
 // maxReplay bounds the cache: at the rate limit a client signs 300
 // requests a second, so this holds about 2 minutes of 3 busy clients (a
-// few MB). Past it, signed requests are refused (503) rather than letting
+// few MB). Past it, signed writes are refused (503) rather than letting
 // an old signature be forgotten early and replayed.
 const maxReplay = 100_000
 

@@ -415,18 +415,22 @@ func (v *view) ownerSwarm(id identity.AccountID) uint64 {
 	return chain.SwarmFor(v.swarmIDs, id.SwarmSpace())
 }
 
-// swarmResult describes a swarm for get_swarm and 421 answers.
+// swarmResult describes a swarm for get_swarm and 421 answers, each member
+// with the fields and types the storage server gives (a member without an
+// HTTPS edge shows ip 0.0.0.0, which clients skip).
 func (v *view) swarmResult(id uint64) storagerpc.SwarmResult {
-	res := storagerpc.SwarmResult{Swarm: fmt.Sprintf("%016x", id), SNodes: []storagerpc.SwarmNode{}}
+	res := storagerpc.SwarmResult{Swarm: strconv.FormatUint(id, 16), SNodes: []storagerpc.SwarmNode{}}
 	for _, k := range v.members[id] {
 		sn := v.nodes[k]
-		ip, port := sn.PublicIP, strconv.Itoa(sn.StoragePort)
-		if ip == "" || sn.StoragePort == 0 {
-			ip, port = "0.0.0.0", "0"
+		ip, port := sn.PublicIP, sn.StoragePort
+		if ip == "" || port == 0 {
+			ip, port = "0.0.0.0", 0
 		}
+		key, _ := hex.DecodeString(k)
 		res.SNodes = append(res.SNodes, storagerpc.SwarmNode{
-			PubkeyEd25519: k, PubkeyX25519: sn.X25519, PeerID: v.peers[k].String(), Addrs: slices.Clone(sn.Addrs),
-			IP: ip, Port: port,
+			Address: storagerpc.SnodeAddress(key), PubkeyLegacy: k, PubkeyEd25519: k, PubkeyX25519: sn.X25519,
+			IP: ip, Port: strconv.Itoa(port), PortHTTPS: port,
+			PeerID: v.peers[k].String(), Addrs: slices.Clone(sn.Addrs),
 		})
 	}
 	return res

@@ -112,9 +112,12 @@ func TestAuthRules(t *testing.T) {
 	ts := nowMS()
 	sign := func(a account, msg []byte) storagerpc.Auth { return storagerpc.SignAuth(a.keys.Ed25519, alice.id, msg) }
 	good := alice.retrieve(0, "")
-	replayed := good
 	if resp := tn.call(h, "retrieve", good); resp.Code != 200 {
 		t.Fatalf("a good retrieve: %d %s", resp.Code, resp.Body)
+	}
+	delAll := storagerpc.DeleteAllParams{Pubkey: alice.id.String(), Timestamp: ts, Auth: sign(alice, storagerpc.DeleteAllSigMsg(storagerpc.NamespaceVar{}, ts))}
+	if resp := tn.call(h, "delete_all", delAll); resp.Code != 200 {
+		t.Fatalf("a good delete_all: %d %s", resp.Code, resp.Body)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -131,18 +134,23 @@ func TestAuthRules(t *testing.T) {
 		{"retrieve signed over another namespace", "retrieve", storagerpc.RetrieveParams{Pubkey: alice.id.String(), Timestamp: ts, Namespace: 5, Auth: sign(alice, storagerpc.RetrieveSigMsg(0, ts))}, 401},
 		{"retrieve with a stale timestamp", "retrieve", storagerpc.RetrieveParams{Pubkey: alice.id.String(), Timestamp: ts - 61_000, Auth: sign(alice, storagerpc.RetrieveSigMsg(0, ts-61_000))}, 406},
 		{"retrieve from the future", "retrieve", storagerpc.RetrieveParams{Pubkey: alice.id.String(), Timestamp: ts + 61_000, Auth: sign(alice, storagerpc.RetrieveSigMsg(0, ts+61_000))}, 406},
-		{"replayed retrieve", "retrieve", replayed, 401},
+		{"identical retrieve (reads are served again)", "retrieve", good, 200},
+		{"replayed delete_all (a write is accepted once)", "delete_all", delAll, 401},
+		{"delete_all without signature", "delete_all", storagerpc.DeleteAllParams{Pubkey: alice.id.String(), Timestamp: ts}, 400},
+		{"retrieve with a malformed signature", "retrieve", storagerpc.RetrieveParams{Pubkey: alice.id.String(), Timestamp: ts,
+			Auth: storagerpc.Auth{PubkeyEd25519: hex.EncodeToString(alice.keys.Ed25519Public()), Signature: "not base64"}}, 400},
 		{"store in namespace 1 without auth", "store", alice.store(1, []byte("secret"), false), 401},
 		{"store in namespace 1 signed by mallory", "store", func() storagerpc.StoreParams {
 			p := alice.store(1, []byte("secret"), false)
 			p.Auth = sign(mallory, storagerpc.StoreSigMsg(1, p.Timestamp))
 			return p
 		}(), 401},
-		{"store in namespace 0 with a bad signature", "store", func() storagerpc.StoreParams {
+		{"store in namespace 0 with a malformed signature", "store", func() storagerpc.StoreParams {
 			p := alice.store(0, []byte("forged"), false)
 			p.Auth = sign(mallory, storagerpc.StoreSigMsg(0, p.Timestamp))
+			p.Signature = p.Signature[:40]
 			return p
-		}(), 401},
+		}(), 400},
 		{"delete_all by mallory", "delete_all", storagerpc.DeleteAllParams{Pubkey: alice.id.String(), Timestamp: ts, Auth: sign(mallory, storagerpc.DeleteAllSigMsg(storagerpc.NamespaceVar{}, ts))}, 401},
 		{"bad pubkey", "retrieve", storagerpc.RetrieveParams{Pubkey: "05abc", Timestamp: ts}, 400},
 		{"blinded pubkey", "store", storagerpc.StoreParams{Pubkey: "15" + alice.id.String()[2:]}, 400},
@@ -174,7 +182,7 @@ func TestLimits(t *testing.T) {
 	alice := newAccount(t)
 	h := tn.order[0]
 	big := alice.store(0, make([]byte, storagerpc.MaxDataSize+1), false)
-	if resp := tn.call(h, "store", big); resp.Code != 413 {
+	if resp := tn.call(h, "store", big); resp.Code != 400 {
 		t.Fatalf("data over 76,800 bytes: %d", resp.Code)
 	}
 	if resp := tn.call(h, "store", alice.store(0, make([]byte, storagerpc.MaxDataSize), false)); resp.Code != 200 {
@@ -188,7 +196,7 @@ func TestLimits(t *testing.T) {
 	cfg.TTL = storagerpc.MaxTTL.Milliseconds() + 1 // allowed for config namespaces
 	cfg.Auth = storagerpc.SignAuth(alice.keys.Ed25519, alice.id, storagerpc.StoreSigMsg(2, cfg.Timestamp))
 	expired := alice.store(0, []byte("w"), false)
-	expired.Timestamp -= time.Hour.Milliseconds() + 1
+	expired.Timestamp -= time.Hour.Milliseconds() + storagerpc.StoreTolerance.Milliseconds() + 1
 	byExpiry := alice.store(0, []byte("v"), false)
 	byExpiry.TTL, byExpiry.Expiry = 0, byExpiry.Timestamp+time.Minute.Milliseconds()
 	both := alice.store(0, []byte("u"), false)
@@ -196,7 +204,7 @@ func TestLimits(t *testing.T) {
 	for name, tc := range map[string]struct {
 		p    storagerpc.StoreParams
 		code int
-	}{"ttl under 10 s": {short, 400}, "ttl over 14 days": {long, 400}, "config ttl over 14 days": {cfg, 200}, "already expired": {expired, 400},
+	}{"ttl under 10 s": {short, 403}, "ttl over 14 days": {long, 403}, "config ttl over 14 days": {cfg, 200}, "already expired": {expired, 406},
 		"expiry instead of ttl": {byExpiry, 200}, "ttl and expiry disagree": {both, 400}} {
 		if resp := tn.call(h, "store", tc.p); resp.Code != tc.code {
 			t.Errorf("%s: %d %s, want %d", name, resp.Code, resp.Body, tc.code)

@@ -113,7 +113,11 @@ func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
 		resp = n.handle(ctx, p.Body)
 	}
 	var body any = resp.Body
-	if p.Routing.JSON == nil || !*p.Routing.JSON {
+	var text string
+	switch {
+	case len(resp.Body) > 0 && resp.Body[0] == '"' && json.Unmarshal(resp.Body, &text) == nil:
+		body = text // an error's message is its text, whatever "json" says
+	case p.Routing.JSON == nil || !*p.Routing.JSON:
 		body = string(resp.Body)
 	}
 	answer, err := json.Marshal(struct {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -142,49 +143,82 @@ func decodeRequest(body []byte) (*storagerpc.Request, *rpcError) {
 	return &req, nil
 }
 
+// A method is parsed, then run, as the storage server first loads a request
+// (a malformed or missing parameter is answered 400 before anything else is
+// looked at, the owning swarm included) and then processes it. A batch
+// parses every subrequest before it runs any: one malformed subrequest
+// refuses the batch whole, and nothing of it is done.
+type method struct {
+	parse func(raw json.RawMessage) (any, *rpcError)
+	run   func(n *Node, ctx context.Context, req any, raw json.RawMessage, recurse bool) (any, *rpcError)
+}
+
+// def makes a method of a typed parse and run.
+func def[R any](parse func(json.RawMessage) (*R, *rpcError), run func(*Node, context.Context, *R, json.RawMessage, bool) (any, *rpcError)) method {
+	return method{
+		parse: func(raw json.RawMessage) (any, *rpcError) {
+			r, e := parse(raw)
+			if e != nil {
+				return nil, e
+			}
+			return r, nil
+		},
+		run: func(n *Node, ctx context.Context, r any, raw json.RawMessage, recurse bool) (any, *rpcError) {
+			return run(n, ctx, r.(*R), raw, recurse)
+		},
+	}
+}
+
+// methods are the storage RPC's methods, batch and sequence aside (they
+// hold the others). recurse, for the methods that change a swarm's data,
+// is true for a client's request (the node forwards it to its swarm) and
+// false for one a swarm member forwarded.
+var methods = map[string]method{
+	"info":                  def(parseNone, (*Node).info),
+	"oxend_request":         def(parseOxend, (*Node).oxendRequest),
+	"get_swarm":             def(parseGetSwarm, (*Node).getSwarm),
+	"get_snodes_for_pubkey": def(parseGetSwarm, (*Node).getSwarm),
+	"store":                 def(parseStore, (*Node).rpcStore),
+	"retrieve":              def(parseRetrieve, (*Node).retrieve),
+	"delete":                def(parseDelete, (*Node).deleteMsgs),
+	"delete_all":            def(parseDeleteAll, (*Node).deleteAll),
+	"delete_before":         def(parseDeleteBefore, (*Node).deleteBefore),
+	"expire":                def(parseExpire, (*Node).expire),
+	"expire_all":            def(parseExpireAll, (*Node).expireAll),
+	"get_expiries":          def(parseGetExpiries, (*Node).getExpiries),
+	"revoke_subaccount":     def(parseRevoke, (*Node).revoke),
+	"unrevoke_subaccount":   def(parseUnrevoke, (*Node).revoke),
+	"revoked_subaccounts":   def(parseRevokedList, (*Node).revokedList),
+}
+
+// isMeta reports whether a method holds other requests.
+func isMeta(method string) bool {
+	return method == "batch" || method == "sequence" || method == "ifelse"
+}
+
 // dispatch runs method. recurse is true for a client's request (recursive
 // methods are then forwarded to the swarm) and false for a request a swarm
 // member forwarded; top is false inside a batch.
-func (n *Node) dispatch(ctx context.Context, method string, params json.RawMessage, recurse, top bool) storagerpc.Response {
+func (n *Node) dispatch(ctx context.Context, name string, params json.RawMessage, recurse, top bool) storagerpc.Response {
 	var (
 		out  any
 		rerr *rpcError
 	)
-	switch method {
-	case "info":
-		out, rerr = n.info()
-	case "oxend_request":
-		out, rerr = n.oxendRequest(ctx, params)
-	case "get_swarm", "get_snodes_for_pubkey":
-		out, rerr = n.getSwarm(params)
-	case "store":
-		out, rerr = n.rpcStore(ctx, params, recurse)
-	case "retrieve":
-		out, rerr = n.retrieve(ctx, params)
-	case "delete":
-		out, rerr = n.deleteMsgs(ctx, params, recurse)
-	case "delete_all":
-		out, rerr = n.deleteAll(ctx, params, recurse)
-	case "delete_before":
-		out, rerr = n.deleteBefore(ctx, params, recurse)
-	case "expire":
-		out, rerr = n.expire(ctx, params, recurse)
-	case "expire_all":
-		out, rerr = n.expireAll(ctx, params, recurse)
-	case "get_expiries":
-		out, rerr = n.getExpiries(ctx, params)
-	case "revoke_subaccount", "unrevoke_subaccount":
-		out, rerr = n.revoke(ctx, method, params, recurse)
-	case "revoked_subaccounts":
-		out, rerr = n.revokedList(ctx, params)
-	case "batch", "sequence":
+	m, ok := methods[name]
+	switch {
+	case name == "batch" || name == "sequence":
 		if !top || !recurse {
-			rerr = errf(storagerpc.StatusBadRequest, "%s may not be nested or forwarded", method)
+			rerr = errf(storagerpc.StatusBadRequest, "invalid request: %s may not be nested or forwarded", name)
 		} else {
-			out, rerr = n.batch(ctx, params, method == "sequence")
+			out, rerr = n.batch(ctx, params, name == "sequence")
 		}
+	case !ok:
+		rerr = errf(storagerpc.StatusBadRequest, "no method %s", truncate(name, 40))
 	default:
-		rerr = errf(storagerpc.StatusBadRequest, "unknown method %q", truncate(method, 40))
+		var req any
+		if req, rerr = m.parse(params); rerr == nil {
+			out, rerr = m.run(n, ctx, req, params, recurse)
+		}
 	}
 	if rerr != nil {
 		return rerr.response()
@@ -199,22 +233,9 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// routed decodes a method's parameters and checks that this node's swarm
-// owns the account they name (else 421 with the owning swarm).
-func routed[P any](n *Node, raw json.RawMessage, pubkey func(*P) string) (*P, identity.AccountID, *view, *rpcError) {
-	p := new(P)
-	if e := decodeParams(raw, p); e != nil {
-		return nil, identity.AccountID{}, nil, e
-	}
-	owner, e := parseOwner(pubkey(p))
-	if e != nil {
-		return nil, owner, nil, e
-	}
-	v, e := n.route(owner)
-	if e != nil {
-		return nil, owner, nil, e
-	}
-	return p, owner, v, nil
+// badf is a malformed request: 400, "invalid request: ...".
+func badf(format string, args ...any) *rpcError {
+	return errf(storagerpc.StatusBadRequest, "invalid request: "+format, args...)
 }
 
 // decodeParams reads a method's parameters.
@@ -228,6 +249,9 @@ func decodeParams(raw json.RawMessage, v any) *rpcError {
 // parseOwner reads the account a request is about: a Session account (05),
 // a closed group (03) or a plain Ed25519 key (00).
 func parseOwner(pubkey string) (identity.AccountID, *rpcError) {
+	if pubkey == "" {
+		return identity.AccountID{}, badf("Required field 'pubkey' missing")
+	}
 	id, err := identity.ParseAccountID(pubkey)
 	if err != nil {
 		return id, errf(storagerpc.StatusBadRequest, "invalid pubkey: %s", err)
@@ -239,6 +263,12 @@ func parseOwner(pubkey string) (identity.AccountID, *rpcError) {
 	return id, errf(storagerpc.StatusBadRequest, "invalid pubkey: prefix %02x does not own messages", byte(id.Prefix))
 }
 
+// misc is what most answers carry at their top level: the node's clock and
+// the network's hard fork.
+func (n *Node) misc() storagerpc.Misc {
+	return storagerpc.Misc{T: n.nowMS(), HF: []int{chain.HardFork[0], chain.HardFork[1]}}
+}
+
 // route checks that this node's swarm owns the account: otherwise 421 with
 // the owning swarm, so the client can retry there.
 func (n *Node) route(owner identity.AccountID) (*view, *rpcError) {
@@ -248,47 +278,100 @@ func (n *Node) route(owner identity.AccountID) (*view, *rpcError) {
 	}
 	sid := v.ownerSwarm(owner)
 	if sid != v.mine || sid == chain.UnassignedSwarm {
-		return nil, &rpcError{code: storagerpc.StatusMisdirected, msg: "wrong swarm", body: v.swarmResult(sid)}
+		sw := v.swarmResult(sid)
+		sw.Misc = n.misc()
+		return nil, &rpcError{code: storagerpc.StatusMisdirected, msg: "wrong swarm", body: sw}
 	}
 	return v, nil
 }
 
-// checkAuth verifies a signed request: the timestamp (when window) within
-// ±60 s, then either the signature by the account's key (for 05 accounts,
-// the pubkey_ed25519 that converts to it), or, with a subaccount token, the
-// owner's signature over the token, the token's flags (need), that it is not
-// revoked (but where allowRevoked), and the holder's signature. A signature
-// is accepted once: a replay gets 401.
-func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storagerpc.Auth, sub storagerpc.SubAuth, msg []byte, ts int64, window bool, need byte, allowRevoked bool) *rpcError {
-	now := n.cfg.Now()
-	if window {
-		d := now.Sub(time.UnixMilli(ts))
-		if d > storagerpc.SignatureWindow || d < -storagerpc.SignatureWindow {
-			return errf(storagerpc.StatusNotAcceptable, "timestamp %d is outside the ±60 s window of the node's clock (%d)", ts, now.UnixMilli())
-		}
-	}
+// signer is a signed request's authentication, read but not yet verified:
+// the signature, the Ed25519 key behind a 05 account, and a subaccount
+// token with the account's signature over it.
+type signer struct {
+	sig    []byte
+	edKey  ed25519.PublicKey
+	token  *storagerpc.Token
+	tokSig []byte
+}
+
+// parseAuth reads a request's authentication: 400 when it is malformed, or
+// when it is required and missing; nil when it is optional and missing.
+func parseAuth(owner identity.AccountID, a storagerpc.Auth, sub storagerpc.SubAuth, required bool) (*signer, *rpcError) {
 	if a.Signature == "" {
-		return errf(storagerpc.StatusUnauthorized, "missing signature")
+		if required {
+			return nil, badf("Required field 'signature' missing")
+		}
+		return nil, nil
 	}
-	sig, err := decodeSig(a.Signature)
-	if err != nil {
-		return errf(storagerpc.StatusUnauthorized, "signature is not 64 bytes of base64")
+	s := &signer{}
+	var err error
+	if s.sig, err = decodeSig(a.Signature); err != nil {
+		return nil, badf("invalid signature: expected base64 encoded Ed25519 signature")
 	}
-	var key ed25519.PublicKey
-	switch {
-	case sub.Subaccount != "":
-		if owner.Prefix == identity.PrefixSession {
-			return errf(storagerpc.StatusUnauthorized, "05 accounts take no subaccount tokens")
+	if a.PubkeyEd25519 != "" {
+		if owner.Prefix != identity.PrefixSession {
+			return nil, badf("pubkey_ed25519 is only permitted for 05 pubkeys")
+		}
+		b, err := hex.DecodeString(a.PubkeyEd25519)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, badf("invalid pubkey_ed25519: expected 64 hex characters")
+		}
+		s.edKey = b
+	}
+	if sub.Subaccount != "" {
+		if sub.SubaccountSig == "" {
+			return nil, badf("invalid subaccount: subaccount_sig is required when using subaccount")
 		}
 		tok, err := storagerpc.ParseToken(sub.Subaccount)
 		if err != nil {
-			return errf(storagerpc.StatusUnauthorized, "%s", err)
+			return nil, badf("invalid subaccount: %s", err)
 		}
+		if s.tokSig, err = decodeSig(sub.SubaccountSig); err != nil {
+			return nil, badf("invalid subaccount signature: expected base64 encoded Ed25519 signature")
+		}
+		s.token = &tok
+	}
+	return s, nil
+}
+
+// inWindow reports whether ts (unix ms) is within w of the node's clock.
+func (n *Node) inWindow(ts int64, w time.Duration) bool {
+	d := n.cfg.Now().Sub(time.UnixMilli(ts))
+	return d <= w && d >= -w
+}
+
+// window is the signature window of a timestamped request: a forwarded one
+// gets a little longer, for the time forwarding took.
+func window(recurse bool) time.Duration {
+	if recurse {
+		return storagerpc.SignatureWindow
+	}
+	return storagerpc.ForwardedWindow
+}
+
+// verify checks a request's signature over msg: by the account's key (for
+// 05 accounts, the pubkey_ed25519 that converts to it), or, with a
+// subaccount token, the account's signature over the token, the token's
+// flags (need), that it is not revoked (but where allowRevoked), and the
+// holder's signature. Every failure is 401.
+//
+// A write (write) is accepted once: the storage server keeps no replay
+// cache, but a captured signed delete or store must not be replayable
+// here; a read signed once may be served again, as upstream does, so a
+// client retrying an identical read is answered.
+func (n *Node) verify(ctx context.Context, owner identity.AccountID, s *signer, msg []byte, need byte, allowRevoked, write bool) *rpcError {
+	var key ed25519.PublicKey
+	switch {
+	case s.token != nil:
+		if owner.Prefix == identity.PrefixSession {
+			return errf(storagerpc.StatusUnauthorized, "05 accounts take no subaccount tokens")
+		}
+		tok := *s.token
 		if tok[0] != byte(owner.Prefix) && tok.Flags()&storagerpc.FlagAnyPrefix == 0 {
 			return errf(storagerpc.StatusUnauthorized, "the token is for %02x accounts, not %02x", tok[0], byte(owner.Prefix))
 		}
-		tsig, err := decodeSig(sub.SubaccountSig)
-		if err != nil || !ed25519.Verify(owner.Key[:], tok[:], tsig) {
+		if !ed25519.Verify(owner.Key[:], tok[:], s.tokSig) {
 			return errf(storagerpc.StatusUnauthorized, "subaccount_sig is not the account's signature over the token")
 		}
 		if tok.Flags()&need != need {
@@ -311,29 +394,28 @@ func (n *Node) checkAuth(ctx context.Context, owner identity.AccountID, a storag
 		}
 		key = tok.Key()
 	case owner.Prefix == identity.PrefixSession:
-		if a.PubkeyEd25519 == "" {
+		if s.edKey == nil {
 			return errf(storagerpc.StatusUnauthorized, "pubkey_ed25519 is required for 05 accounts")
 		}
-		b, err := hex.DecodeString(a.PubkeyEd25519)
-		if err != nil || len(b) != ed25519.PublicKeySize {
-			return errf(storagerpc.StatusUnauthorized, "pubkey_ed25519 is not 64 hex characters")
-		}
-		x, err := identity.Ed25519ToX25519(b)
+		x, err := identity.Ed25519ToX25519(s.edKey)
 		if err != nil || x != owner.Key {
 			return errf(storagerpc.StatusUnauthorized, "pubkey_ed25519 does not convert to the account's key")
 		}
-		key = b
+		key = s.edKey
 	default:
 		key = owner.Key[:]
 	}
-	if !ed25519.Verify(key, msg, sig) {
-		return errf(storagerpc.StatusUnauthorized, "signature does not verify")
+	if !ed25519.Verify(key, msg, s.sig) {
+		return errf(storagerpc.StatusUnauthorized, "signature verification failed")
+	}
+	if !write {
+		return nil
 	}
 	// Keyed on the signature's bytes: one signature has one key however
 	// its base64 is spelled.
-	switch n.replay.first(string(sig), now) {
+	switch n.replay.first(string(s.sig), n.cfg.Now()) {
 	case replaySeen:
-		return errf(storagerpc.StatusUnauthorized, "signature already used: sign each request anew")
+		return errf(storagerpc.StatusUnauthorized, "signature already used: a signed change is accepted once; sign it anew")
 	case replayFull:
 		return errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}
@@ -371,9 +453,23 @@ func (n *Node) sign(parts ...string) string {
 	return storagerpc.Sign(n.cfg.Key, b.Bytes())
 }
 
-func (n *Node) info() (any, *rpcError) {
+// requireTS refuses a missing timestamp parameter, and one that is surely
+// in seconds: the storage server takes unix milliseconds.
+func requireTS(name string, ts int64) *rpcError {
+	switch {
+	case ts == 0:
+		return badf("Required field '%s' missing", name)
+	case ts < 1_000_000_000:
+		return badf("Invalid timestamp for '%s': timestamp must be in milliseconds", name)
+	}
+	return nil
+}
+
+func parseNone(json.RawMessage) (*struct{}, *rpcError) { return &struct{}{}, nil }
+
+func (n *Node) info(context.Context, *struct{}, json.RawMessage, bool) (any, *rpcError) {
 	now := n.nowMS()
-	out := map[string]any{"version": chain.StorageServerVersion, "timestamp": now, "t": now, "hf": chain.HardFork}
+	out := map[string]any{"version": chain.StorageServerVersion, "timestamp": now, "t": now, "hf": n.misc().HF}
 	if v := n.view.Load(); v != nil {
 		out["height"] = v.height
 		out["swarm"] = swarmHex(v.mine)
@@ -381,16 +477,44 @@ func (n *Node) info() (any, *rpcError) {
 	return out, nil
 }
 
-// oxendRequest passes the chain queries clients make through a node on to
-// the node's view of the chain (oxend's answers: chain/oxend.go).
-func (n *Node) oxendRequest(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
-	var p struct {
-		Endpoint string          `json:"endpoint"`
-		Params   json.RawMessage `json:"params"`
-	}
-	if e := decodeParams(raw, &p); e != nil {
+// oxendReq is an oxend_request: a chain query passed through the node.
+type oxendReq struct {
+	Endpoint string          `json:"endpoint"`
+	Params   json.RawMessage `json:"params"`
+}
+
+// oxendEndpoints are the chain queries a node passes through: the storage
+// server's two (get_service_nodes, ons_resolve), and get_n_service_nodes
+// and get_info, which the devnet's own tools ask.
+var oxendEndpoints = map[string]bool{"get_service_nodes": true, "get_n_service_nodes": true, "ons_resolve": true, "get_info": true}
+
+func parseOxend(raw json.RawMessage) (*oxendReq, *rpcError) {
+	p := new(oxendReq)
+	if e := decodeParams(raw, p); e != nil {
 		return nil, e
 	}
+	if p.Endpoint == "" {
+		return nil, badf("Required field 'endpoint' missing")
+	}
+	if !oxendEndpoints[p.Endpoint] {
+		return nil, badf("Invalid oxend endpoint '%s'", truncate(p.Endpoint, 40))
+	}
+	return p, nil
+}
+
+// oxendRequest passes the chain queries clients make through a node on to
+// the node's view of the chain (oxend's answers: chain/oxend.go), as
+// {"result": ...} with the node's t and hf.
+func (n *Node) oxendRequest(ctx context.Context, p *oxendReq, _ json.RawMessage, _ bool) (any, *rpcError) {
+	result, e := n.oxendResult(ctx, p)
+	if e != nil {
+		return nil, e
+	}
+	misc := n.misc()
+	return map[string]any{"result": result, "t": misc.T, "hf": misc.HF}, nil
+}
+
+func (n *Node) oxendResult(ctx context.Context, p *oxendReq) (any, *rpcError) {
 	switch p.Endpoint {
 	case "get_service_nodes", "get_n_service_nodes":
 		var sp chain.GetServiceNodesParams
@@ -411,17 +535,16 @@ func (n *Node) oxendRequest(ctx context.Context, raw json.RawMessage) (any, *rpc
 		if err != nil {
 			return nil, errf(storagerpc.StatusBadRequest, "invalid params: fields")
 		}
-		return map[string]any{"result": map[string]any{"service_node_states": states, "height": v.height, "status": "OK"}}, nil
+		return map[string]any{"service_node_states": states, "height": v.height, "status": "OK"}, nil
 	case "ons_resolve":
 		return n.onsResolve(ctx, p.Params)
-	case "get_info":
+	default: // get_info
 		info, err := n.cfg.Ledger.Info(ctx)
 		if err != nil {
 			return nil, errf(storagerpc.StatusUnavailable, "the chain did not answer")
 		}
-		return map[string]any{"result": chain.GetInfo(info)}, nil
+		return chain.GetInfo(info), nil
 	}
-	return nil, errf(storagerpc.StatusBadRequest, "oxend_request: endpoint %q is not passed through", truncate(p.Endpoint, 40))
 }
 
 // NameLedger is a Ledger that also looks up session names (ledgerrpc's
@@ -452,17 +575,21 @@ func (n *Node) onsResolve(ctx context.Context, raw json.RawMessage) (any, *rpcEr
 		return nil, errf(storagerpc.StatusUnavailable, "the chain did not answer")
 	}
 	if !found {
-		return map[string]any{"result": map[string]any{}}, nil
+		return map[string]any{}, nil
 	}
 	v, err := hex.DecodeString(value)
 	if err != nil || len(v) != chain.EncryptedNameSize {
 		return nil, errf(storagerpc.StatusInternal, "the name's value is malformed")
 	}
 	k := len(v) - 24
-	return map[string]any{"result": map[string]any{"encrypted_value": hex.EncodeToString(v[:k]), "nonce": hex.EncodeToString(v[k:])}}, nil
+	return map[string]any{"encrypted_value": hex.EncodeToString(v[:k]), "nonce": hex.EncodeToString(v[k:])}, nil
 }
 
-func (n *Node) getSwarm(raw json.RawMessage) (any, *rpcError) {
+type getSwarmReq struct {
+	owner identity.AccountID
+}
+
+func parseGetSwarm(raw json.RawMessage) (*getSwarmReq, *rpcError) {
 	var p storagerpc.GetSwarmParams
 	if e := decodeParams(raw, &p); e != nil {
 		return nil, e
@@ -471,23 +598,30 @@ func (n *Node) getSwarm(raw json.RawMessage) (any, *rpcError) {
 	if e != nil {
 		return nil, e
 	}
+	return &getSwarmReq{owner}, nil
+}
+
+func (n *Node) getSwarm(_ context.Context, r *getSwarmReq, _ json.RawMessage, _ bool) (any, *rpcError) {
 	v := n.view.Load()
 	if v == nil {
 		return nil, errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet")
 	}
-	return v.swarmResult(v.ownerSwarm(owner)), nil
+	sw := v.swarmResult(v.ownerSwarm(r.owner))
+	sw.Misc = n.misc()
+	return sw, nil
 }
 
+// decodeData reads a store's data: base64 of at most 76,800 bytes.
 func decodeData(b64 string) ([]byte, *rpcError) {
-	if base64.StdEncoding.DecodedLen(len(b64)) > storagerpc.MaxDataSize+3 {
-		return nil, errf(storagerpc.StatusTooLarge, "data over %d bytes", storagerpc.MaxDataSize)
+	if b64 == "" {
+		return nil, badf("Required field 'data' missing")
+	}
+	if len(b64) > base64.StdEncoding.EncodedLen(storagerpc.MaxDataSize) {
+		return nil, badf("Message body exceeds maximum allowed length of %d bytes", storagerpc.MaxDataSize)
 	}
 	data, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return nil, errf(storagerpc.StatusBadRequest, "data is not base64")
-	}
-	if len(data) > storagerpc.MaxDataSize {
-		return nil, errf(storagerpc.StatusTooLarge, "data over %d bytes", storagerpc.MaxDataSize)
+		return nil, badf("Invalid 'data' value: not base64 encoded")
 	}
 	return data, nil
 }
@@ -501,66 +635,129 @@ func checkHashes(hashes []string, allowAll bool) *rpcError {
 		if allowAll && h == "all" && len(hashes) == 1 {
 			continue
 		}
-		if len(h) != 43 {
-			return errf(storagerpc.StatusBadRequest, "messages: %q is not a message hash", truncate(h, 50))
-		}
-		if _, err := base64.RawStdEncoding.DecodeString(h); err != nil {
-			return errf(storagerpc.StatusBadRequest, "messages: %q is not a message hash", truncate(h, 50))
+		if !isHash(h) {
+			return badf("invalid message hash: %q", truncate(h, 50))
 		}
 	}
 	return nil
 }
 
-func (n *Node) rpcStore(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	p, owner, v, e := routed(n, raw, func(p *storagerpc.StoreParams) string { return p.Pubkey })
-	if e != nil {
+// isHash reports whether h looks like a message hash: 43 characters of
+// unpadded base64.
+func isHash(h string) bool {
+	if len(h) != 43 {
+		return false
+	}
+	_, err := base64.RawStdEncoding.DecodeString(h)
+	return err == nil
+}
+
+type storeReq struct {
+	p      storagerpc.StoreParams
+	owner  identity.AccountID
+	data   []byte
+	expiry int64   // unix ms: the expiry given, or timestamp + ttl
+	auth   *signer // nil when unsigned
+}
+
+func parseStore(raw json.RawMessage) (*storeReq, *rpcError) {
+	r := new(storeReq)
+	p := &r.p
+	if e := decodeParams(raw, p); e != nil {
 		return nil, e
 	}
-	data, e := decodeData(p.Data)
-	if e != nil {
+	var e *rpcError
+	if r.owner, e = parseOwner(p.Pubkey); e != nil {
 		return nil, e
-	}
-	now := n.nowMS()
-	maxTTL := storagerpc.MaxTTL
-	if p.Namespace.IsConfig() {
-		maxTTL = storagerpc.MaxConfigTTL
-	}
-	if p.TTL == 0 && p.Expiry > 0 {
-		p.TTL = p.Expiry - p.Timestamp // the storage server takes either
 	}
 	switch {
-	case p.TTL != 0 && p.Expiry != 0 && p.Timestamp+p.TTL != p.Expiry:
-		return nil, errf(storagerpc.StatusBadRequest, "ttl and expiry disagree; give one")
-	case p.Timestamp <= 0:
-		return nil, errf(storagerpc.StatusBadRequest, "timestamp: want unix milliseconds")
-	case p.Timestamp > now+10_000:
-		return nil, errf(storagerpc.StatusNotAcceptable, "timestamp is in the future")
-	case p.TTL < storagerpc.MinTTL.Milliseconds() || p.TTL > maxTTL.Milliseconds():
-		return nil, errf(storagerpc.StatusBadRequest, "ttl %d ms: want %d to %d", p.TTL, storagerpc.MinTTL.Milliseconds(), maxTTL.Milliseconds())
-	case p.Timestamp+p.TTL <= now:
-		return nil, errf(storagerpc.StatusBadRequest, "the message has already expired")
+	case p.Timestamp == 0:
+		return nil, badf("Required field 'timestamp' missing")
+	case p.Timestamp < 0:
+		return nil, badf("timestamp: want unix milliseconds")
+	case p.TTL != 0 && p.Expiry != 0:
+		return nil, badf("Cannot specify both 'expiry' and 'ttl'")
+	case p.TTL == 0 && p.Expiry == 0:
+		return nil, badf("Required field 'expiry' or 'ttl' missing")
+	case p.TTL < 0:
+		return nil, badf("Invalid value given for 'ttl': expected positive integer")
+	case p.Expiry < 0:
+		return nil, badf("Invalid value given for 'expiry': expected integer timestamp (in milliseconds)")
 	}
-	if !p.Namespace.Public() || p.Signature != "" {
-		sigTS := p.SigTS
-		if sigTS == 0 {
-			sigTS = p.Timestamp
+	r.expiry = p.Expiry
+	if p.TTL != 0 {
+		r.expiry = p.Timestamp + p.TTL
+	}
+	if r.data, e = decodeData(p.Data); e != nil {
+		return nil, e
+	}
+	if r.auth, e = parseAuth(r.owner, p.Auth, p.SubAuth, false); e != nil {
+		return nil, e
+	}
+	return r, nil
+}
+
+// rpcStore stores a message, as the storage server does: a TTL out of
+// range is 403, a timestamp off the node's clock 406; a namespace other
+// than a public one (multiples of 10) needs the owner's signature (401
+// without), within ±60 s (406); in a public namespace a signature is not
+// looked at. A public outbox holds only the newest message.
+func (n *Node) rpcStore(ctx context.Context, r *storeReq, raw json.RawMessage, recurse bool) (any, *rpcError) {
+	p := &r.p
+	v, e := n.route(r.owner)
+	if e != nil {
+		return nil, e
+	}
+	ttl := time.Duration(r.expiry-p.Timestamp) * time.Millisecond
+	if ttl < storagerpc.MinTTL || ttl > p.Namespace.MaxTTL() {
+		return nil, errf(storagerpc.StatusForbidden, "Provided expiry/TTL is not valid: want %d to %d ms", storagerpc.MinTTL.Milliseconds(), p.Namespace.MaxTTL().Milliseconds())
+	}
+	now := n.nowMS()
+	tol := storagerpc.StoreTolerance.Milliseconds()
+	if p.Timestamp > now+tol || r.expiry < now-tol {
+		return nil, errf(storagerpc.StatusNotAcceptable, "Timestamp error: check your clock (the node's is %d)", now)
+	}
+	if !p.Namespace.Public() {
+		if r.auth == nil {
+			return nil, errf(storagerpc.StatusUnauthorized, "store: signature required to store to namespace %d", p.Namespace)
 		}
-		if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.StoreSigMsg(p.Namespace, sigTS), sigTS, true, storagerpc.FlagWrite, false); e != nil {
+		sigTS := cmp.Or(p.SigTS, p.Timestamp)
+		if !n.inWindow(sigTS, storagerpc.SignatureWindow) {
+			return nil, errf(storagerpc.StatusNotAcceptable, "store signature timestamp too far from current time (the node's is %d)", now)
+		}
+		need := storagerpc.FlagWrite
+		if p.Namespace.PublicOutbox() {
+			need |= storagerpc.FlagDelete // storing replaces what is there
+		}
+		if e := n.verify(ctx, r.owner, r.auth, storagerpc.StoreSigMsg(p.Namespace, sigTS), need, false, true); e != nil {
 			return nil, e
 		}
 	}
-	hash := storagerpc.MessageHash(owner, p.Namespace, data)
-	mine := storagerpc.MemberResult{Hash: hash, Signature: n.sign(hash)}
-	already, err := n.store.insert(ctx, &record{Hash: hash, Owner: owner.String(), Namespace: p.Namespace, Timestamp: p.Timestamp, Expiry: p.Timestamp + p.TTL, Data: data}, true)
+	owner := r.owner.String()
+	hash := storagerpc.MessageHash(r.owner, p.Namespace, r.data)
+	mine := storagerpc.MemberResult{Hash: hash, Signature: n.sign(hash), Expiry: r.expiry}
+	already, err := n.store.insert(ctx, &record{Hash: hash, Owner: owner, Namespace: p.Namespace, Timestamp: p.Timestamp, Expiry: r.expiry, Data: r.data}, true)
+	if err == nil && already {
+		// The stored expiry is the later of the two.
+		var cur map[string]expiryOf
+		if cur, err = n.store.expiries(ctx, owner, []string{hash}); err == nil {
+			if c, ok := cur[hash]; ok {
+				mine.Expiry = c.expiry
+			}
+		}
+	}
+	if err == nil && p.Namespace.PublicOutbox() {
+		_, _, err = n.store.deleteWhere(ctx, owner, ` AND namespace = ? AND hash != ?`, int64(p.Namespace), hash)
+	}
 	if err != nil {
 		n.log.Error().Err(err).Msg("store")
-		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
+		mine = storagerpc.MemberResult{Failed: true, QueryFailure: true, Reason: "storage failure"}
 	}
-	mine.Already = already
+	mine.Already = already && err == nil
 	if err == nil && !already {
-		n.log.Debug().Str("hash", hash).Str("owner", owner.String()[:10]).Int("namespace", int(p.Namespace)).Bool("replica", !recurse).Msg("stored")
+		n.log.Debug().Str("hash", hash).Str("owner", owner[:10]).Int("namespace", int(p.Namespace)).Bool("replica", !recurse).Msg("stored")
 		if n.cfg.OnStore != nil {
-			n.cfg.OnStore(StoreEvent{Node: n.pubHex, Hash: hash, Owner: owner.String(), Namespace: int(p.Namespace), Replica: !recurse})
+			n.cfg.OnStore(StoreEvent{Node: n.pubHex, Hash: hash, Owner: owner, Namespace: int(p.Namespace), Replica: !recurse})
 		}
 	}
 	if !recurse {
@@ -569,11 +766,13 @@ func (n *Node) rpcStore(ctx context.Context, raw json.RawMessage, recurse bool) 
 		}
 		return mine, nil
 	}
-	results := n.forward(ctx, v, "store", raw, mine)
-	if allFailed(results) {
-		return nil, errf(storagerpc.StatusInternal, "the message could not be stored by any swarm member")
+	misc := n.misc()
+	mine.T = misc.T
+	out := storagerpc.SwarmResults{Hash: hash, Swarm: n.forward(ctx, v, "store", raw, mine), Misc: misc}
+	if allFailed(out.Swarm) {
+		return nil, &rpcError{code: storagerpc.StatusInternal, body: out}
 	}
-	return storagerpc.SwarmResults{Hash: hash, Swarm: results}, nil
+	return out, nil
 }
 
 func allFailed(results map[string]storagerpc.MemberResult) bool {
@@ -614,7 +813,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 				r = storagerpc.MemberResult{Failed: true, Code: resp.Code, Reason: resp.Err().(*storagerpc.Error).Message}
 			default:
 				if json.Unmarshal(resp.Body, &r) != nil {
-					r = storagerpc.MemberResult{Failed: true, Reason: "bad_peer_response"}
+					r = storagerpc.MemberResult{Failed: true, BadPeerResponse: true}
 				}
 			}
 			mu.Lock()
@@ -626,14 +825,60 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 	return results
 }
 
-func (n *Node) retrieve(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
-	p, owner, _, e := routed(n, raw, func(p *storagerpc.RetrieveParams) string { return p.Pubkey })
-	if e != nil {
+type retrieveReq struct {
+	p     storagerpc.RetrieveParams
+	owner identity.AccountID
+	last  string
+	auth  *signer
+}
+
+func parseRetrieve(raw json.RawMessage) (*retrieveReq, *rpcError) {
+	r := new(retrieveReq)
+	p := &r.p
+	if e := decodeParams(raw, p); e != nil {
 		return nil, e
 	}
-	// A revoked member may still read namespace -11, where it is told so.
-	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.RetrieveSigMsg(p.Namespace, p.Timestamp), p.Timestamp, true, storagerpc.FlagRead, p.Namespace == -11); e != nil {
+	var e *rpcError
+	if r.owner, e = parseOwner(p.Pubkey); e != nil {
 		return nil, e
+	}
+	if p.LastHash != "" && p.LastHashCamel != "" {
+		return nil, badf("Cannot specify both 'last_hash' and 'lastHash'")
+	}
+	r.last = cmp.Or(p.LastHash, p.LastHashCamel)
+	if r.last != "" && !isHash(r.last) {
+		return nil, badf("Invalid last_hash: expected base64 (43 chars)")
+	}
+	if r.auth, e = parseAuth(r.owner, p.Auth, p.SubAuth, false); e != nil {
+		return nil, e
+	}
+	if r.auth != nil {
+		if e := requireTS("timestamp", p.Timestamp); e != nil {
+			return nil, e
+		}
+	}
+	return r, nil
+}
+
+// retrieve returns an account's messages of a namespace after last_hash.
+// Reading needs the account's signature (401 without), within ±60 s
+// (406), but in the namespaces anyone may read (-10, the public
+// outboxes); a revoked token may still read the unrevocable namespaces.
+func (n *Node) retrieve(ctx context.Context, r *retrieveReq, _ json.RawMessage, _ bool) (any, *rpcError) {
+	p := &r.p
+	if _, e := n.route(r.owner); e != nil {
+		return nil, e
+	}
+	switch {
+	case r.auth == nil && !p.Namespace.NoAuthRetrieve():
+		return nil, errf(storagerpc.StatusUnauthorized, "retrieve: request signature required")
+	case r.auth != nil:
+		if !n.inWindow(p.Timestamp, storagerpc.SignatureWindow) {
+			return nil, errf(storagerpc.StatusNotAcceptable, "retrieve timestamp too far from current time (the node's is %d)", n.nowMS())
+		}
+		if e := n.verify(ctx, r.owner, r.auth, storagerpc.RetrieveSigMsg(p.Namespace, p.Timestamp), storagerpc.FlagRead, p.Namespace.Unrevocable(), false); e != nil {
+			return nil, e
+		}
 	}
 	maxCount, maxSize := p.MaxCount, p.MaxSize
 	if maxCount <= 0 && maxSize == 0 {
@@ -648,17 +893,14 @@ func (n *Node) retrieve(ctx context.Context, raw json.RawMessage) (any, *rpcErro
 	case maxSize == 0 || maxSize > storagerpc.MaxRetrieveSize:
 		maxSize = storagerpc.MaxRetrieveSize
 	}
-	last := p.LastHash
-	if last == "" {
-		last = p.LastHashCamel
-	}
-	recs, more, err := n.store.retrieve(ctx, owner.String(), p.Namespace, last, maxCount, maxSize, n.nowMS())
+	owner := r.owner.String()
+	recs, more, err := n.store.retrieve(ctx, owner, p.Namespace, r.last, maxCount, maxSize, n.nowMS())
 	if err != nil {
 		n.log.Error().Err(err).Msg("retrieve")
 		return nil, errf(storagerpc.StatusInternal, "storage failure")
 	}
-	n.log.Debug().Str("owner", owner.String()[:10]).Int("namespace", int(p.Namespace)).Int("messages", len(recs)).Bool("more", more).Msg("fetched")
-	out := storagerpc.RetrieveResult{Messages: []storagerpc.Message{}, More: more}
+	n.log.Debug().Str("owner", owner[:10]).Int("namespace", int(p.Namespace)).Int("messages", len(recs)).Bool("more", more).Msg("fetched")
+	out := storagerpc.RetrieveResult{Messages: []storagerpc.Message{}, More: more, Misc: n.misc()}
 	for _, r := range recs {
 		out.Messages = append(out.Messages, storagerpc.Message{
 			Hash: r.Hash, Timestamp: r.Timestamp, Expiration: r.Expiry, Data: base64.StdEncoding.EncodeToString(r.Data),
@@ -667,37 +909,60 @@ func (n *Node) retrieve(ctx context.Context, raw json.RawMessage) (any, *rpcErro
 	return out, nil
 }
 
-func (n *Node) deleteMsgs(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	p, owner, v, e := routed(n, raw, func(p *storagerpc.DeleteParams) string { return p.Pubkey })
+type deleteReq struct {
+	p     storagerpc.DeleteParams
+	owner identity.AccountID
+	auth  *signer
+}
+
+func parseDelete(raw json.RawMessage) (*deleteReq, *rpcError) {
+	r := new(deleteReq)
+	if e := decodeParams(raw, &r.p); e != nil {
+		return nil, e
+	}
+	var e *rpcError
+	if r.owner, e = parseOwner(r.p.Pubkey); e != nil {
+		return nil, e
+	}
+	if r.auth, e = parseAuth(r.owner, r.p.Auth, r.p.SubAuth, true); e != nil {
+		return nil, e
+	}
+	if e := checkHashes(r.p.Messages, false); e != nil {
+		return nil, e
+	}
+	return r, nil
+}
+
+func (n *Node) deleteMsgs(ctx context.Context, r *deleteReq, raw json.RawMessage, recurse bool) (any, *rpcError) {
+	p := &r.p
+	v, e := n.route(r.owner)
 	if e != nil {
 		return nil, e
 	}
-	if e := checkHashes(p.Messages, false); e != nil {
+	if e := n.verify(ctx, r.owner, r.auth, storagerpc.DeleteSigMsg(p.Messages), storagerpc.FlagDelete, false, true); e != nil {
 		return nil, e
 	}
-	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.DeleteSigMsg(p.Messages), 0, false, storagerpc.FlagDelete, false); e != nil {
-		return nil, e
-	}
-	deleted, err := n.store.deleteHashes(ctx, owner.String(), p.Messages)
-	mine := storagerpc.MemberResult{Deleted: nonNil(deleted), Signature: n.sign(append(append([]string{owner.String()}, p.Messages...), deleted...)...)}
+	owner := r.owner.String()
+	deleted, err := n.store.deleteHashes(ctx, owner, p.Messages)
+	mine := storagerpc.MemberResult{Deleted: nonNil(deleted), Signature: n.sign(append(append([]string{owner}, p.Messages...), deleted...)...)}
 	if err != nil {
 		n.log.Error().Err(err).Msg("delete")
 		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
 	}
-	return n.finishRecursive(ctx, v, "delete", raw, mine, recurse, func(results map[string]storagerpc.MemberResult) *rpcError {
-		if !p.Required {
-			return nil
+	out, e := n.finishRecursive(ctx, v, "delete", raw, mine, recurse)
+	if e != nil || !recurse || !p.Required {
+		return out, e
+	}
+	// required: 404, with the answer, when no member deleted anything.
+	for _, r := range out.(storagerpc.SwarmResults).Swarm {
+		if d, ok := r.Deleted.([]any); ok && len(d) > 0 {
+			return out, nil
 		}
-		for _, r := range results {
-			if d, ok := r.Deleted.([]any); ok && len(d) > 0 {
-				return nil
-			}
-			if d, ok := r.Deleted.([]string); ok && len(d) > 0 {
-				return nil
-			}
+		if d, ok := r.Deleted.([]string); ok && len(d) > 0 {
+			return out, nil
 		}
-		return errf(storagerpc.StatusNotFound, "no message was deleted")
-	})
+	}
+	return nil, &rpcError{code: storagerpc.StatusNotFound, body: out}
 }
 
 func nonNil(s []string) []string {
@@ -708,24 +973,20 @@ func nonNil(s []string) []string {
 }
 
 // finishRecursive returns this node's result to a forwarding member, or
-// forwards a client's request to the swarm and returns every member's.
-func (n *Node) finishRecursive(ctx context.Context, v *view, method string, raw json.RawMessage, mine storagerpc.MemberResult, recurse bool, check func(map[string]storagerpc.MemberResult) *rpcError) (any, *rpcError) {
+// forwards a client's request to the swarm and returns every member's
+// result, with the node's t and hf: 500, with them, when every member failed.
+func (n *Node) finishRecursive(ctx context.Context, v *view, method string, raw json.RawMessage, mine storagerpc.MemberResult, recurse bool) (any, *rpcError) {
 	if !recurse {
 		if mine.Failed {
 			return nil, errf(storagerpc.StatusInternal, "storage failure")
 		}
 		return mine, nil
 	}
-	results := n.forward(ctx, v, method, raw, mine)
-	if allFailed(results) {
-		return nil, errf(storagerpc.StatusInternal, "no swarm member could carry out the request")
+	out := storagerpc.SwarmResults{Swarm: n.forward(ctx, v, method, raw, mine), Misc: n.misc()}
+	if allFailed(out.Swarm) {
+		return nil, &rpcError{code: storagerpc.StatusInternal, body: out}
 	}
-	if check != nil {
-		if e := check(results); e != nil {
-			return nil, e
-		}
-	}
-	return storagerpc.SwarmResults{Swarm: results}, nil
+	return out, nil
 }
 
 func nsOrDefault(p *storagerpc.NamespaceVar) storagerpc.NamespaceVar {
@@ -751,100 +1012,208 @@ func listOrMap(ns storagerpc.NamespaceVar, all []string, m map[storagerpc.Namesp
 	return nonNil(all)
 }
 
-func (n *Node) deleteAll(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	p, owner, v, e := routed(n, raw, func(p *storagerpc.DeleteAllParams) string { return p.Pubkey })
+type deleteAllReq struct {
+	p     storagerpc.DeleteAllParams
+	owner identity.AccountID
+	auth  *signer
+}
+
+func parseDeleteAll(raw json.RawMessage) (*deleteAllReq, *rpcError) {
+	r := new(deleteAllReq)
+	if e := decodeParams(raw, &r.p); e != nil {
+		return nil, e
+	}
+	var e *rpcError
+	if r.owner, e = parseOwner(r.p.Pubkey); e != nil {
+		return nil, e
+	}
+	if r.auth, e = parseAuth(r.owner, r.p.Auth, r.p.SubAuth, true); e != nil {
+		return nil, e
+	}
+	if e := requireTS("timestamp", r.p.Timestamp); e != nil {
+		return nil, e
+	}
+	return r, nil
+}
+
+func (n *Node) deleteAll(ctx context.Context, r *deleteAllReq, raw json.RawMessage, recurse bool) (any, *rpcError) {
+	p := &r.p
+	v, e := n.route(r.owner)
 	if e != nil {
 		return nil, e
 	}
+	if !n.inWindow(p.Timestamp, window(recurse)) {
+		return nil, errf(storagerpc.StatusNotAcceptable, "delete_all timestamp too far from current time (the node's is %d)", n.nowMS())
+	}
 	ns := nsOrDefault(p.Namespace)
-	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.DeleteAllSigMsg(ns, p.Timestamp), p.Timestamp, true, storagerpc.FlagDelete, false); e != nil {
+	if e := n.verify(ctx, r.owner, r.auth, storagerpc.DeleteAllSigMsg(ns, p.Timestamp), storagerpc.FlagDelete, false, true); e != nil {
 		return nil, e
 	}
-	all, m, err := n.store.deleteAll(ctx, owner.String(), ns)
+	owner := r.owner.String()
+	all, m, err := n.store.deleteAll(ctx, owner, ns)
 	mine := storagerpc.MemberResult{Deleted: listOrMap(ns, all, m),
-		Signature: n.sign(append([]string{owner.String(), strconv.FormatInt(p.Timestamp, 10)}, all...)...)}
+		Signature: n.sign(append([]string{owner, strconv.FormatInt(p.Timestamp, 10)}, all...)...)}
 	if err != nil {
 		n.log.Error().Err(err).Msg("delete_all")
 		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
 	}
-	return n.finishRecursive(ctx, v, "delete_all", raw, mine, recurse, nil)
+	return n.finishRecursive(ctx, v, "delete_all", raw, mine, recurse)
 }
 
-func (n *Node) deleteBefore(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	p, owner, v, e := routed(n, raw, func(p *storagerpc.DeleteBeforeParams) string { return p.Pubkey })
+type deleteBeforeReq struct {
+	p     storagerpc.DeleteBeforeParams
+	owner identity.AccountID
+	auth  *signer
+}
+
+func parseDeleteBefore(raw json.RawMessage) (*deleteBeforeReq, *rpcError) {
+	r := new(deleteBeforeReq)
+	if e := decodeParams(raw, &r.p); e != nil {
+		return nil, e
+	}
+	var e *rpcError
+	if r.owner, e = parseOwner(r.p.Pubkey); e != nil {
+		return nil, e
+	}
+	if r.auth, e = parseAuth(r.owner, r.p.Auth, r.p.SubAuth, true); e != nil {
+		return nil, e
+	}
+	if e := requireTS("before", r.p.Before); e != nil {
+		return nil, e
+	}
+	return r, nil
+}
+
+func (n *Node) deleteBefore(ctx context.Context, r *deleteBeforeReq, raw json.RawMessage, recurse bool) (any, *rpcError) {
+	p := &r.p
+	v, e := n.route(r.owner)
 	if e != nil {
 		return nil, e
 	}
 	if p.Before > n.nowMS()+storagerpc.SignatureWindow.Milliseconds() {
-		return nil, errf(storagerpc.StatusNotAcceptable, "before is in the future")
+		return nil, errf(storagerpc.StatusUnauthorized, "delete_before timestamp too far in the future")
 	}
 	ns := nsOrDefault(p.Namespace)
-	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.DeleteBeforeSigMsg(ns, p.Before), 0, false, storagerpc.FlagDelete, false); e != nil {
+	if e := n.verify(ctx, r.owner, r.auth, storagerpc.DeleteBeforeSigMsg(ns, p.Before), storagerpc.FlagDelete, false, true); e != nil {
 		return nil, e
 	}
-	all, m, err := n.store.deleteBefore(ctx, owner.String(), ns, p.Before)
+	owner := r.owner.String()
+	all, m, err := n.store.deleteBefore(ctx, owner, ns, p.Before)
 	mine := storagerpc.MemberResult{Deleted: listOrMap(ns, all, m),
-		Signature: n.sign(append([]string{owner.String(), strconv.FormatInt(p.Before, 10)}, all...)...)}
+		Signature: n.sign(append([]string{owner, strconv.FormatInt(p.Before, 10)}, all...)...)}
 	if err != nil {
 		n.log.Error().Err(err).Msg("delete_before")
 		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
 	}
-	return n.finishRecursive(ctx, v, "delete_before", raw, mine, recurse, nil)
+	return n.finishRecursive(ctx, v, "delete_before", raw, mine, recurse)
 }
 
-func (n *Node) expireAll(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	p, owner, v, e := routed(n, raw, func(p *storagerpc.ExpireAllParams) string { return p.Pubkey })
+type expireAllReq struct {
+	p     storagerpc.ExpireAllParams
+	owner identity.AccountID
+	auth  *signer
+}
+
+func parseExpireAll(raw json.RawMessage) (*expireAllReq, *rpcError) {
+	r := new(expireAllReq)
+	if e := decodeParams(raw, &r.p); e != nil {
+		return nil, e
+	}
+	var e *rpcError
+	if r.owner, e = parseOwner(r.p.Pubkey); e != nil {
+		return nil, e
+	}
+	if r.auth, e = parseAuth(r.owner, r.p.Auth, r.p.SubAuth, true); e != nil {
+		return nil, e
+	}
+	if e := requireTS("expiry", r.p.Expiry); e != nil {
+		return nil, e
+	}
+	return r, nil
+}
+
+func (n *Node) expireAll(ctx context.Context, r *expireAllReq, raw json.RawMessage, recurse bool) (any, *rpcError) {
+	p := &r.p
+	v, e := n.route(r.owner)
 	if e != nil {
 		return nil, e
 	}
-	if p.Expiry < n.nowMS()-storagerpc.SignatureWindow.Milliseconds() {
-		return nil, errf(storagerpc.StatusNotAcceptable, "expiry is in the past")
+	if p.Expiry < n.nowMS()-window(recurse).Milliseconds() {
+		return nil, errf(storagerpc.StatusNotAcceptable, "expire_all timestamp should be >= current time")
 	}
 	ns := nsOrDefault(p.Namespace)
-	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.ExpireAllSigMsg(ns, p.Expiry), 0, false, storagerpc.FlagDelete, false); e != nil {
+	if e := n.verify(ctx, r.owner, r.auth, storagerpc.ExpireAllSigMsg(ns, p.Expiry), storagerpc.FlagDelete, false, true); e != nil {
 		return nil, e
 	}
-	all, m, err := n.store.expireAll(ctx, owner.String(), ns, p.Expiry)
+	owner := r.owner.String()
+	all, m, err := n.store.expireAll(ctx, owner, ns, p.Expiry)
 	mine := storagerpc.MemberResult{Updated: listOrMap(ns, all, m),
-		Signature: n.sign(append([]string{owner.String(), strconv.FormatInt(p.Expiry, 10)}, all...)...)}
+		Signature: n.sign(append([]string{owner, strconv.FormatInt(p.Expiry, 10)}, all...)...)}
 	if err != nil {
 		n.log.Error().Err(err).Msg("expire_all")
 		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
 	}
-	return n.finishRecursive(ctx, v, "expire_all", raw, mine, recurse, nil)
+	return n.finishRecursive(ctx, v, "expire_all", raw, mine, recurse)
 }
 
-func (n *Node) expire(ctx context.Context, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	p, owner, v, e := routed(n, raw, func(p *storagerpc.ExpireParams) string { return p.Pubkey })
+type expireReq struct {
+	p     storagerpc.ExpireParams
+	owner identity.AccountID
+	auth  *signer
+}
+
+func parseExpire(raw json.RawMessage) (*expireReq, *rpcError) {
+	r := new(expireReq)
+	if e := decodeParams(raw, &r.p); e != nil {
+		return nil, e
+	}
+	var e *rpcError
+	if r.owner, e = parseOwner(r.p.Pubkey); e != nil {
+		return nil, e
+	}
+	if r.auth, e = parseAuth(r.owner, r.p.Auth, r.p.SubAuth, true); e != nil {
+		return nil, e
+	}
+	if e := requireTS("expiry", r.p.Expiry); e != nil {
+		return nil, e
+	}
+	if r.p.Shorten && r.p.Extend {
+		return nil, badf("cannot specify both 'shorten' and 'extend'")
+	}
+	if e := checkHashes(r.p.Messages, false); e != nil {
+		return nil, e
+	}
+	return r, nil
+}
+
+// expire sets the expiry of messages (only later ones with shorten, only
+// earlier ones with extend), capped at 30 days from now. A subaccount
+// token needs the write flag; without the delete flag it may only extend.
+func (n *Node) expire(ctx context.Context, r *expireReq, raw json.RawMessage, recurse bool) (any, *rpcError) {
+	p := &r.p
+	v, e := n.route(r.owner)
 	if e != nil {
 		return nil, e
 	}
-	if e := checkHashes(p.Messages, false); e != nil {
-		return nil, e
-	}
-	if p.Shorten && p.Extend {
-		return nil, errf(storagerpc.StatusBadRequest, "shorten and extend exclude each other")
-	}
 	now := n.nowMS()
 	if p.Expiry < now-storagerpc.SignatureWindow.Milliseconds() {
-		return nil, errf(storagerpc.StatusNotAcceptable, "expiry is in the past")
+		return nil, errf(storagerpc.StatusUnauthorized, "expire: timestamp should be >= current time")
 	}
-	need := storagerpc.FlagWrite
-	if !p.Extend {
-		need |= storagerpc.FlagDelete // shortening is deleting early
-	}
-	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.ExpireSigMsg(p.Shorten, p.Extend, p.Expiry, p.Messages), 0, false, need, false); e != nil {
+	if e := n.verify(ctx, r.owner, r.auth, storagerpc.ExpireSigMsg(p.Shorten, p.Extend, p.Expiry, p.Messages), storagerpc.FlagWrite, false, true); e != nil {
 		return nil, e
 	}
-	// The new expiry is capped by each message's namespace: 30 days for
-	// config namespaces, 14 for the others, as for a store.
-	current, err := n.store.expiries(ctx, owner.String(), p.Messages)
-	expiry := min(p.Expiry, now+storagerpc.MaxConfigTTL.Milliseconds())
-	for _, e := range current {
-		if !e.ns.IsConfig() {
-			expiry = min(expiry, now+storagerpc.MaxTTL.Milliseconds())
+	extend := p.Extend
+	if r.auth.token != nil && r.auth.token.Flags()&storagerpc.FlagDelete == 0 {
+		// Shortening an expiry is almost deleting: a token that may not
+		// delete may only extend.
+		if p.Shorten {
+			return nil, errf(storagerpc.StatusBadRequest, "expire: shorten parameter cannot be used with this subaccount token (missing delete access)")
 		}
+		extend = true
 	}
+	expiry := min(p.Expiry, now+storagerpc.MaxPrivateTTL.Milliseconds())
+	owner := r.owner.String()
+	current, err := n.store.expiries(ctx, owner, p.Messages)
 	var updated []string
 	unchanged := map[string]int64{}
 	for _, h := range slices.Sorted(maps.Keys(current)) {
@@ -852,15 +1221,18 @@ func (n *Node) expire(ctx context.Context, raw json.RawMessage, recurse bool) (a
 			break
 		}
 		cur := current[h].expiry
-		if p.Shorten && cur <= expiry || p.Extend && cur >= expiry {
+		if p.Shorten && cur <= expiry || extend && cur >= expiry {
 			unchanged[h] = cur
 			continue
 		}
-		if err = n.store.setExpiry(ctx, owner.String(), h, expiry); err == nil {
+		if err = n.store.setExpiry(ctx, owner, h, expiry); err == nil {
 			updated = append(updated, h)
 		}
 	}
-	parts := append([]string{owner.String(), strconv.FormatInt(expiry, 10)}, p.Messages...)
+	if !p.Shorten && !p.Extend {
+		clear(unchanged) // reported only when asked for
+	}
+	parts := append([]string{owner, strconv.FormatInt(expiry, 10)}, p.Messages...)
 	parts = append(parts, updated...)
 	for _, h := range slices.Sorted(maps.Keys(unchanged)) {
 		parts = append(parts, h, strconv.FormatInt(unchanged[h], 10))
@@ -873,29 +1245,58 @@ func (n *Node) expire(ctx context.Context, raw json.RawMessage, recurse bool) (a
 		n.log.Error().Err(err).Msg("expire")
 		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
 	}
-	return n.finishRecursive(ctx, v, "expire", raw, mine, recurse, nil)
+	return n.finishRecursive(ctx, v, "expire", raw, mine, recurse)
 }
 
-func (n *Node) getExpiries(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
-	p, owner, _, e := routed(n, raw, func(p *storagerpc.GetExpiriesParams) string { return p.Pubkey })
-	if e != nil {
+type getExpiriesReq struct {
+	p     storagerpc.GetExpiriesParams
+	owner identity.AccountID
+	auth  *signer
+}
+
+func parseGetExpiries(raw json.RawMessage) (*getExpiriesReq, *rpcError) {
+	r := new(getExpiriesReq)
+	if e := decodeParams(raw, &r.p); e != nil {
 		return nil, e
 	}
-	if e := checkHashes(p.Messages, true); e != nil {
+	var e *rpcError
+	if r.owner, e = parseOwner(r.p.Pubkey); e != nil {
 		return nil, e
 	}
-	if e := n.checkAuth(ctx, owner, p.Auth, p.SubAuth, storagerpc.GetExpiriesSigMsg(p.Timestamp, p.Messages), p.Timestamp, true, storagerpc.FlagRead, false); e != nil {
+	if r.auth, e = parseAuth(r.owner, r.p.Auth, r.p.SubAuth, true); e != nil {
 		return nil, e
 	}
+	if e := requireTS("timestamp", r.p.Timestamp); e != nil {
+		return nil, e
+	}
+	if e := checkHashes(r.p.Messages, true); e != nil {
+		return nil, e
+	}
+	return r, nil
+}
+
+// getExpiries answers {"expiries": {hash: expiry}}: no t or hf, as upstream.
+func (n *Node) getExpiries(ctx context.Context, r *getExpiriesReq, _ json.RawMessage, _ bool) (any, *rpcError) {
+	p := &r.p
+	if _, e := n.route(r.owner); e != nil {
+		return nil, e
+	}
+	if !n.inWindow(p.Timestamp, storagerpc.SignatureWindow) {
+		return nil, errf(storagerpc.StatusNotAcceptable, "get_expiries timestamp too far from current time (the node's is %d)", n.nowMS())
+	}
+	if e := n.verify(ctx, r.owner, r.auth, storagerpc.GetExpiriesSigMsg(p.Timestamp, p.Messages), storagerpc.FlagRead, false, false); e != nil {
+		return nil, e
+	}
+	owner := r.owner.String()
 	var (
 		m   map[string]int64
 		err error
 	)
 	if len(p.Messages) == 1 && p.Messages[0] == "all" {
-		m, err = n.store.allExpiries(ctx, owner.String())
+		m, err = n.store.allExpiries(ctx, owner)
 	} else {
 		var e map[string]expiryOf
-		e, err = n.store.expiries(ctx, owner.String(), p.Messages)
+		e, err = n.store.expiries(ctx, owner, p.Messages)
 		m = map[string]int64{}
 		for h, x := range e {
 			m[h] = x.expiry
@@ -914,30 +1315,67 @@ type batchResult struct {
 	Body json.RawMessage `json:"body"`
 }
 
+// batch runs 1 to 20 subrequests, at once (batch) or in order until the
+// first that fails (sequence). Every subrequest is parsed first: a batch
+// that holds a malformed one, an unknown method or another batch is
+// refused whole (400) and none of it runs.
 func (n *Node) batch(ctx context.Context, raw json.RawMessage, sequence bool) (any, *rpcError) {
-	var p storagerpc.BatchParams
+	var p struct {
+		Requests []json.RawMessage `json:"requests"`
+	}
 	if e := decodeParams(raw, &p); e != nil {
 		return nil, e
 	}
-	if len(p.Requests) == 0 || len(p.Requests) > storagerpc.MaxSubrequests {
-		return nil, errf(storagerpc.StatusBadRequest, "requests: want 1 to %d sub-requests", storagerpc.MaxSubrequests)
+	if len(p.Requests) == 0 {
+		return nil, badf("Invalid batch request: no valid \"requests\" field")
 	}
-	for i, r := range p.Requests {
-		if r.Method == "" {
-			return nil, errf(storagerpc.StatusBadRequest, "requests[%d]: no method", i)
+	if len(p.Requests) > storagerpc.MaxSubrequests {
+		return nil, badf("Invalid batch request: subrequest limit exceeded (%d, at most %d)", len(p.Requests), storagerpc.MaxSubrequests)
+	}
+	type sub struct {
+		m   method
+		req any
+		raw json.RawMessage
+	}
+	subs := make([]sub, len(p.Requests))
+	for i, b := range p.Requests {
+		var r struct {
+			Method *string          `json:"method"`
+			Params *json.RawMessage `json:"params"`
 		}
+		if json.Unmarshal(b, &r) != nil || len(b) == 0 || b[0] != '{' {
+			return nil, badf("Invalid batch request: requests must be objects")
+		}
+		if r.Method == nil || r.Params == nil || len(*r.Params) == 0 || (*r.Params)[0] != '{' {
+			return nil, badf("Invalid batch request: subrequests must have method/params keys")
+		}
+		if isMeta(*r.Method) {
+			return nil, badf("Invalid batch subrequest: subrequests may not contain meta-requests (requests[%d] is %s)", i, *r.Method)
+		}
+		m, ok := methods[*r.Method]
+		if !ok {
+			return nil, badf("Invalid batch subrequest: invalid method %q", truncate(*r.Method, 40))
+		}
+		req, e := m.parse(*r.Params)
+		if e != nil {
+			e.msg = fmt.Sprintf("requests[%d] (%s): %s", i, *r.Method, e.msg)
+			return nil, e
+		}
+		subs[i] = sub{m, req, *r.Params}
 	}
-	results := make([]batchResult, len(p.Requests))
+	results := make([]batchResult, len(subs))
 	run := func(i int) {
-		params := p.Requests[i].Params
-		if len(params) == 0 {
-			params = json.RawMessage("{}")
+		out, e := subs[i].m.run(n, ctx, subs[i].req, subs[i].raw, true)
+		var resp storagerpc.Response
+		if e != nil {
+			resp = e.response()
+		} else {
+			resp = okResponse(out)
 		}
-		resp := n.dispatch(ctx, p.Requests[i].Method, params, true, false)
 		results[i] = batchResult{Code: resp.Code, Body: resp.Body}
 	}
 	if sequence {
-		for i := range p.Requests {
+		for i := range subs {
 			run(i)
 			if results[i].Code/100 != 2 {
 				results = results[:i+1]
@@ -946,7 +1384,7 @@ func (n *Node) batch(ctx context.Context, raw json.RawMessage, sequence bool) (a
 		}
 	} else {
 		var wg sync.WaitGroup
-		for i := range p.Requests {
+		for i := range subs {
 			wg.Add(1)
 			go func() { defer wg.Done(); run(i) }()
 		}
@@ -959,62 +1397,133 @@ func (n *Node) batch(ctx context.Context, raw json.RawMessage, sequence bool) (a
 // a 51st comes.
 const maxRevoked = 50
 
-// revoke adds tokens to the account's revocation list, or removes them; only
-// the account's own key may (no token can revoke tokens).
-func (n *Node) revoke(ctx context.Context, method string, raw json.RawMessage, recurse bool) (any, *rpcError) {
-	p, owner, v, e := routed(n, raw, func(p *storagerpc.RevokeParams) string { return p.Pubkey })
-	if e != nil {
+type revokeReq struct {
+	method string // revoke_subaccount or unrevoke_subaccount
+	p      storagerpc.RevokeParams
+	owner  identity.AccountID
+	auth   *signer
+	toks   []storagerpc.Token
+}
+
+func parseRevoke(raw json.RawMessage) (*revokeReq, *rpcError) {
+	return parseRevocation(raw, "revoke_subaccount")
+}
+
+func parseUnrevoke(raw json.RawMessage) (*revokeReq, *rpcError) {
+	return parseRevocation(raw, "unrevoke_subaccount")
+}
+
+func parseRevocation(raw json.RawMessage, method string) (*revokeReq, *rpcError) {
+	r := &revokeReq{method: method}
+	if e := decodeParams(raw, &r.p); e != nil {
 		return nil, e
 	}
-	list := p.Revoke
+	var e *rpcError
+	if r.owner, e = parseOwner(r.p.Pubkey); e != nil {
+		return nil, e
+	}
+	// No token can revoke tokens: only the account's own key may.
+	if r.auth, e = parseAuth(r.owner, r.p.Auth, storagerpc.SubAuth{}, true); e != nil {
+		return nil, e
+	}
+	if e := requireTS("timestamp", r.p.Timestamp); e != nil {
+		return nil, e
+	}
+	list, field := r.p.Revoke, "revoke"
 	if method == "unrevoke_subaccount" {
-		list = p.Unrevoke
+		list, field = r.p.Unrevoke, "unrevoke"
 	}
 	if len(list) == 0 || len(list) > maxRevoked {
-		return nil, errf(storagerpc.StatusBadRequest, "want 1 to %d tokens", maxRevoked)
+		return nil, badf("%s: want 1 to %d tokens", field, maxRevoked)
 	}
-	var toks []storagerpc.Token
 	for _, s := range list {
 		t, err := storagerpc.ParseToken(s)
 		if err != nil {
-			return nil, errf(storagerpc.StatusBadRequest, "%s", err)
+			return nil, badf("%s: %s", field, err)
 		}
-		toks = append(toks, t)
+		r.toks = append(r.toks, t)
 	}
-	if e := n.checkAuth(ctx, owner, p.Auth, storagerpc.SubAuth{}, storagerpc.RevokeSigMsg(method, p.Timestamp, toks), p.Timestamp, true, 0, false); e != nil {
+	return r, nil
+}
+
+// revoke adds tokens to the account's revocation list, or removes them. A
+// member's answer is its signature, and for unrevoke_subaccount the count
+// of tokens it unrevoked.
+func (n *Node) revoke(ctx context.Context, r *revokeReq, raw json.RawMessage, recurse bool) (any, *rpcError) {
+	p := &r.p
+	v, e := n.route(r.owner)
+	if e != nil {
 		return nil, e
 	}
+	if !n.inWindow(p.Timestamp, storagerpc.SignatureWindow) {
+		return nil, errf(storagerpc.StatusNotAcceptable, "%s timestamp too far from current time (the node's is %d)", r.method, n.nowMS())
+	}
+	if e := n.verify(ctx, r.owner, r.auth, storagerpc.RevokeSigMsg(r.method, p.Timestamp, r.toks), 0, false, true); e != nil {
+		return nil, e
+	}
+	owner := r.owner.String()
 	var count int
 	var err error
 	// The signed timestamp orders the change: every member records the
 	// same, so their lists agree and repair can merge them.
-	if method == "revoke_subaccount" {
-		count, err = n.store.revoke(ctx, owner.String(), toks, p.Timestamp, maxRevoked)
+	if r.method == "revoke_subaccount" {
+		_, err = n.store.revoke(ctx, owner, r.toks, p.Timestamp, maxRevoked)
 	} else {
-		count, err = n.store.unrevoke(ctx, owner.String(), toks, p.Timestamp, maxRevoked)
+		count, err = n.store.unrevoke(ctx, owner, r.toks, p.Timestamp, maxRevoked)
 	}
-	parts := []string{owner.String(), strconv.FormatInt(p.Timestamp, 10)}
-	for _, t := range toks {
+	parts := []string{owner, strconv.FormatInt(p.Timestamp, 10)}
+	for _, t := range r.toks {
 		parts = append(parts, string(t[:]))
 	}
-	mine := storagerpc.MemberResult{Updated: count, Signature: n.sign(parts...)}
+	mine := storagerpc.MemberResult{Signature: n.sign(parts...)}
+	if r.method == "unrevoke_subaccount" {
+		mine.Count = &count
+	}
 	if err != nil {
-		n.log.Error().Err(err).Msg(method)
+		n.log.Error().Err(err).Msg(r.method)
 		mine = storagerpc.MemberResult{Failed: true, Reason: "storage failure"}
 	}
-	return n.finishRecursive(ctx, v, method, raw, mine, recurse, nil)
+	return n.finishRecursive(ctx, v, r.method, raw, mine, recurse)
 }
 
-// revokedList returns the account's revoked tokens, for its owner.
-func (n *Node) revokedList(ctx context.Context, raw json.RawMessage) (any, *rpcError) {
-	p, owner, _, e := routed(n, raw, func(p *storagerpc.RevokeParams) string { return p.Pubkey })
-	if e != nil {
+type revokedListReq struct {
+	p     storagerpc.RevokeParams
+	owner identity.AccountID
+	auth  *signer
+}
+
+func parseRevokedList(raw json.RawMessage) (*revokedListReq, *rpcError) {
+	r := new(revokedListReq)
+	if e := decodeParams(raw, &r.p); e != nil {
 		return nil, e
 	}
-	if e := n.checkAuth(ctx, owner, p.Auth, storagerpc.SubAuth{}, storagerpc.RevokeSigMsg("revoked_subaccounts", p.Timestamp, nil), p.Timestamp, true, 0, false); e != nil {
+	var e *rpcError
+	if r.owner, e = parseOwner(r.p.Pubkey); e != nil {
 		return nil, e
 	}
-	toks, err := n.store.revokedTokens(ctx, owner.String())
+	if r.auth, e = parseAuth(r.owner, r.p.Auth, storagerpc.SubAuth{}, true); e != nil {
+		return nil, e
+	}
+	if e := requireTS("timestamp", r.p.Timestamp); e != nil {
+		return nil, e
+	}
+	return r, nil
+}
+
+// revokedList returns the account's revoked tokens, for its owner (the
+// devnet's own method).
+func (n *Node) revokedList(ctx context.Context, r *revokedListReq, _ json.RawMessage, _ bool) (any, *rpcError) {
+	p := &r.p
+	if _, e := n.route(r.owner); e != nil {
+		return nil, e
+	}
+	if !n.inWindow(p.Timestamp, storagerpc.SignatureWindow) {
+		return nil, errf(storagerpc.StatusNotAcceptable, "revoked_subaccounts timestamp too far from current time (the node's is %d)", n.nowMS())
+	}
+	if e := n.verify(ctx, r.owner, r.auth, storagerpc.RevokeSigMsg("revoked_subaccounts", p.Timestamp, nil), 0, false, false); e != nil {
+		return nil, e
+	}
+	toks, err := n.store.revokedTokens(ctx, r.owner.String())
 	if err != nil {
 		return nil, errf(storagerpc.StatusInternal, "storage failure")
 	}

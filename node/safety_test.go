@@ -112,32 +112,38 @@ func TestPanicInHandlerIsContained(t *testing.T) {
 	}
 }
 
-// TestReplaySpellings: a signature is accepted once, however its base64 is
-// spelled; a spelling with a line break or unused bits set is refused.
+// TestReplaySpellings: a signed write is accepted once, however its
+// signature's base64 is spelled; a spelling with a line break or unused
+// bits set is malformed (400).
 func TestReplaySpellings(t *testing.T) {
 	tn := startTestnet(t, 1, nil)
 	h := tn.order[0]
 	alice := newAccount(t)
-	p := alice.retrieve(0, "")
-	if resp := tn.call(h, "retrieve", p); resp.Code != 200 {
+	ts := nowMS()
+	p := storagerpc.DeleteAllParams{Pubkey: alice.id.String(), Timestamp: ts,
+		Auth: storagerpc.SignAuth(alice.keys.Ed25519, alice.id, storagerpc.DeleteAllSigMsg(storagerpc.NamespaceVar{}, ts))}
+	if resp := tn.call(h, "delete_all", p); resp.Code != 200 {
 		t.Fatalf("first use: %d %s", resp.Code, resp.Body)
 	}
 	sig := p.Signature
 	b64 := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	last := strings.IndexByte(b64, sig[85]) // 4 unused bits in the 86th character
-	for name, spelled := range map[string]string{
-		"unpadded":         strings.TrimRight(sig, "="),
-		"with a newline":   sig[:40] + "\n" + sig[40:86],
-		"unused bits set":  sig[:85] + string(b64[last|1]) + "==",
-		"padded, unpadded": sig[:86] + "=",
+	for name, tc := range map[string]struct {
+		spelled string
+		code    int
+	}{
+		"unpadded":         {strings.TrimRight(sig, "="), 401},
+		"with a newline":   {sig[:40] + "\n" + sig[40:86], 400},
+		"unused bits set":  {sig[:85] + string(b64[last|1]) + "==", 400},
+		"padded, unpadded": {sig[:86] + "=", 400},
 	} {
-		if spelled == sig {
+		if tc.spelled == sig {
 			continue
 		}
 		q := p
-		q.Signature = spelled
-		if resp := tn.call(h, "retrieve", q); resp.Code != 401 {
-			t.Errorf("%s: %d %s, want 401", name, resp.Code, resp.Body)
+		q.Signature = tc.spelled
+		if resp := tn.call(h, "delete_all", q); resp.Code != tc.code {
+			t.Errorf("%s: %d %s, want %d", name, resp.Code, resp.Body, tc.code)
 		}
 	}
 }
@@ -264,9 +270,9 @@ func TestBudgetBoundsBuffers(t *testing.T) {
 	}
 }
 
-// TestExpireCapsByNamespace: expire cannot take a namespace 0 message past
-// 14 days (30 is for config namespaces).
-func TestExpireCapsByNamespace(t *testing.T) {
+// TestExpireCaps: expire cannot take a message, of any namespace, past 30
+// days from now (the storage server's TTL_MAXIMUM_PRIVATE).
+func TestExpireCaps(t *testing.T) {
 	tn := startTestnet(t, 1, nil)
 	h := tn.order[0]
 	a := newAccount(t)
@@ -274,15 +280,15 @@ func TestExpireCapsByNamespace(t *testing.T) {
 	if err := tn.call(h, "store", a.store(0, []byte("x"), false)).Decode(&res); err != nil {
 		t.Fatal(err)
 	}
-	want := nowMS() + 30*24*time.Hour.Milliseconds()
+	want := nowMS() + 40*24*time.Hour.Milliseconds()
 	p := storagerpc.ExpireParams{Pubkey: a.id.String(), Messages: []string{res.Hash}, Expiry: want, Extend: true,
 		Auth: storagerpc.SignAuth(a.keys.Ed25519, a.id, storagerpc.ExpireSigMsg(false, true, want, []string{res.Hash}))}
 	if resp := tn.call(h, "expire", p); resp.Code != 200 {
 		t.Fatalf("expire: %d %s", resp.Code, resp.Body)
 	}
 	ex, _ := tn.nodes[h].store.expiries(context.Background(), a.id.String(), []string{res.Hash})
-	if got := ex[res.Hash].expiry; got > nowMS()+storagerpc.MaxTTL.Milliseconds() {
-		t.Fatalf("namespace 0 message extended to %v from now", time.Duration(got-nowMS())*time.Millisecond)
+	if got := ex[res.Hash].expiry; got > nowMS()+storagerpc.MaxPrivateTTL.Milliseconds() || got < nowMS()+storagerpc.MaxTTL.Milliseconds() {
+		t.Fatalf("namespace 0 message extended to %v from now, want 30 days", time.Duration(got-nowMS())*time.Millisecond)
 	}
 }
 

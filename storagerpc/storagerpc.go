@@ -7,8 +7,8 @@
 // A request is one libp2p stream: the caller writes the JSON
 // {"method": ..., "params": {...}} and closes its side; the node answers
 // {"code": N, "body": ...} and closes. Codes are the storage server's HTTP
-// statuses (200, 400, 401, 406, 413, 421, 429, 500); an error's body is a short
-// string, a 421's body is the owning swarm.
+// statuses (200, 400, 401, 403, 404, 406, 413, 421, 429, 500, 503); an
+// error's body is a short string, a 421's body is the owning swarm.
 //
 //	resp, err := storagerpc.Call(ctx, host, peerID, "retrieve", storagerpc.RetrieveParams{...})
 package storagerpc
@@ -16,6 +16,7 @@ package storagerpc
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -48,8 +49,15 @@ const (
 	MaxSubrequests  = 20       // in a batch or sequence
 	SignatureWindow = 60 * time.Second
 	MinTTL          = 10 * time.Second
-	MaxTTL          = 14 * 24 * time.Hour
-	MaxConfigTTL    = 30 * 24 * time.Hour // every namespace but the public inboxes (0, -10, ...)
+	MaxTTL          = 14 * 24 * time.Hour // a message in a public namespace
+	MaxPrivateTTL   = 30 * 24 * time.Hour // a message in any other, and any expiry an owner sets
+	MaxConfigTTL    = MaxPrivateTTL       // namespaces 2-5
+	// StoreTolerance is how far in the future a store's timestamp, and how
+	// far in the past its expiry, may be.
+	StoreTolerance = 10 * time.Second
+	// ForwardedWindow is the signature window of a request a swarm member
+	// forwarded: a little wider, for the time forwarding takes.
+	ForwardedWindow = 70 * time.Second
 	// MaxRetrieveSize is what max_size = -1 stands for.
 	MaxRetrieveSize = 7_800_000
 )
@@ -58,9 +66,10 @@ const (
 const (
 	StatusOK              = 200
 	StatusBadRequest      = 400
-	StatusUnauthorized    = 401
-	StatusNotFound        = 404
-	StatusNotAcceptable   = 406 // a signature timestamp outside the window
+	StatusUnauthorized    = 401 // a missing or wrong signature, a replayed write
+	StatusForbidden       = 403 // a TTL out of range
+	StatusNotFound        = 404 // a delete with "required" that deleted nothing
+	StatusNotAcceptable   = 406 // a timestamp outside the window: the client's clock is off
 	StatusTooLarge        = 413
 	StatusMisdirected     = 421 // the account belongs to another swarm
 	StatusTooManyRequests = 429
@@ -131,11 +140,31 @@ func (n Namespace) Sig() string {
 // Public reports whether anyone may store in the namespace (multiples of 10).
 func (n Namespace) Public() bool { return n%10 == 0 }
 
-// IsConfig reports whether the namespace may hold messages for
-// MaxConfigTTL: every namespace but the public inboxes (the storage
-// server's TTL_MAXIMUM_PRIVATE, for the account's configs 2-5 and a
-// closed group's 11-14 alike; request_handler.cpp).
-func (n Namespace) IsConfig() bool { return !n.Public() }
+// IsConfig reports whether the namespace holds account config (2-5).
+func (n Namespace) IsConfig() bool { return n >= 2 && n <= 5 }
+
+// MaxTTL is the longest a new message of the namespace may live: 14 days in
+// a public namespace, 30 in the others (the account's own).
+func (n Namespace) MaxTTL() time.Duration {
+	if n.Public() {
+		return MaxTTL
+	}
+	return MaxPrivateTTL
+}
+
+// PublicOutbox reports whether the namespace is a public outbox: the
+// negative namespaces -(20n+1) (-1, -21, ...) hold one message at a time,
+// which anyone may read and only the owner may write.
+func (n Namespace) PublicOutbox() bool { return n < 0 && -int(n)%20 == 1 }
+
+// NoAuthRetrieve reports whether anyone may read the namespace without a
+// signature: -10 (the legacy closed groups') and the public outboxes.
+func (n Namespace) NoAuthRetrieve() bool { return n == -10 || n.PublicOutbox() }
+
+// Unrevocable reports whether a revoked subaccount token may still read the
+// namespace: the negative namespaces ending in 11 (-11, -111, -211, ...),
+// where a group leaves a kicked member its notice.
+func (n Namespace) Unrevocable() bool { return n < 0 && -int(n)%100 == 11 }
 
 // NamespaceVar is a namespace or "all", for delete_all, delete_before and expire_all.
 type NamespaceVar struct {
@@ -321,6 +350,15 @@ type (
 	}
 )
 
+// Misc is what the storage server adds to most answers: the node's clock
+// (t, unix ms; clients set their clock offset from it) and the network's
+// hard fork (hf, [major, minor]). Answers a swarm member gives to the member
+// that forwarded a request, errors and get_expiries' answer carry neither.
+type Misc struct {
+	T  int64 `json:"t,omitempty"`
+	HF []int `json:"hf,omitempty"`
+}
+
 // Message is one stored message as retrieve returns it.
 type Message struct {
 	Hash       string `json:"hash"`
@@ -333,47 +371,81 @@ type Message struct {
 type RetrieveResult struct {
 	Messages []Message `json:"messages"`
 	More     bool      `json:"more"`
+	Misc
 }
 
-// SwarmNode describes a swarm member, in get_swarm and 421 answers.
+// SwarmNode describes a swarm member, in get_swarm and 421 answers, with
+// the storage server's fields and types, then the devnet's own.
 type SwarmNode struct {
-	PubkeyEd25519 string   `json:"pubkey_ed25519"`
-	PubkeyX25519  string   `json:"pubkey_x25519"`
-	PeerID        string   `json:"peer_id"`
-	Addrs         []string `json:"addrs"`
-	// The HTTPS edge, as real clients read it: ip, and port as a string.
-	IP   string `json:"ip"`
-	Port string `json:"port"`
+	// Address is the node's Lokinet address: z-base-32 of pubkey_legacy,
+	// then ".snode" (deprecated upstream, still sent).
+	Address string `json:"address"`
+	// PubkeyLegacy is the node's primary key, service_node_pubkey in oxend's
+	// answers: on the devnet its Ed25519 key.
+	PubkeyLegacy  string `json:"pubkey_legacy"`
+	PubkeyEd25519 string `json:"pubkey_ed25519"`
+	PubkeyX25519  string `json:"pubkey_x25519"`
+	// The HTTPS edge: ip, port_https, and port as a string (deprecated).
+	IP        string `json:"ip"`
+	Port      string `json:"port"`
+	PortHTTPS int    `json:"port_https"`
+	// PortOMQ and PortQUIC are where the storage server speaks OxenMQ and
+	// QUIC; a devnet node speaks neither, so they are 0 (as
+	// storage_lmq_port in oxend's answers).
+	PortOMQ  int `json:"port_omq"`
+	PortQUIC int `json:"port_quic"`
+	// The node on libp2p, for sessionctl's own clients.
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
 }
 
 // SwarmResult is get_swarm's body and a 421's body.
 type SwarmResult struct {
-	Swarm  string      `json:"swarm"` // the swarm id, 16 hex digits
+	// Swarm is the swarm id in hex, as the storage server writes it (no
+	// leading zeros; ffffffffffffffff for none).
+	Swarm  string      `json:"swarm"`
 	SNodes []SwarmNode `json:"snodes"`
+	Misc
 }
 
 // MemberResult is one swarm member's part of a recursive request's answer:
 // a failure, or the method's fields and the member's signature over them.
 type MemberResult struct {
-	Failed    bool   `json:"failed,omitempty"`
-	Code      int    `json:"code,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	Timeout   bool   `json:"timeout,omitempty"`
-	Hash      string `json:"hash,omitempty"`    // store
-	Already   bool   `json:"already,omitempty"` // store
-	Deleted   any    `json:"deleted,omitempty"` // delete*, []string or map[ns][]string
-	Updated   any    `json:"updated,omitempty"` // expire*, []string or map[ns][]string; revoke: a count
-	Unchanged any    `json:"unchanged,omitempty"`
-	Expiry    int64  `json:"expiry,omitempty"`
+	Failed          bool   `json:"failed,omitempty"`
+	QueryFailure    bool   `json:"query_failure,omitempty"` // store: the member's database failed
+	Code            int    `json:"code,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+	Timeout         bool   `json:"timeout,omitempty"`
+	BadPeerResponse bool   `json:"bad_peer_response,omitempty"`
+	Hash            string `json:"hash,omitempty"`      // store
+	Already         bool   `json:"already,omitempty"`   // store
+	Deleted         any    `json:"deleted,omitempty"`   // delete*, []string or map[ns][]string
+	Updated         any    `json:"updated,omitempty"`   // expire*, []string or map[ns][]string
+	Unchanged       any    `json:"unchanged,omitempty"` // expire with shorten or extend: map[hash]expiry
+	Count           *int   `json:"count,omitempty"`     // unrevoke_subaccount: tokens unrevoked
+	Expiry          int64  `json:"expiry,omitempty"`    // store: the message's expiry; expire: the one applied
+	// T is the node's clock in the entry node's own store result
+	// (deprecated upstream: the same t is at the top level).
+	T         int64  `json:"t,omitempty"`
 	Signature string `json:"signature,omitempty"`
 }
 
 // SwarmResults is the body of store, delete, delete_all, delete_before,
-// expire and expire_all: each member's result by its Ed25519 key (hex).
+// expire, expire_all, revoke_subaccount and unrevoke_subaccount: each
+// member's result by its Ed25519 key (hex).
 type SwarmResults struct {
 	Hash  string                  `json:"hash,omitempty"` // store
 	Swarm map[string]MemberResult `json:"swarm"`
+	Misc
 }
+
+// SnodeAddress is a node's Lokinet address: its key in z-base-32 (as
+// oxenc's to_base32z, no padding), then ".snode".
+func SnodeAddress(key []byte) string {
+	return base32z.EncodeToString(key) + ".snode"
+}
+
+var base32z = base32.NewEncoding("ybndrfg8ejkmcpqxot1uwisza345h769").WithPadding(base32.NoPadding)
 
 // PeerIDFromEd25519 returns the libp2p peer ID of a node key (hex): nodes'
 // libp2p identities are their Ed25519 keys.

@@ -1,0 +1,61 @@
+package storagerpc
+
+import (
+	"bytes"
+	"encoding/hex"
+	"testing"
+	"time"
+)
+
+// TestSnodeAddress: a node's Lokinet address is its key in z-base-32.
+// Known answers: oxen-encoding tests/test_encoding.cpp, "base32z
+// encoding/decoding".
+func TestSnodeAddress(t *testing.T) {
+	key, _ := hex.DecodeString("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	if got := SnodeAddress(key); got != "yrtwk3hjixg66yjdeiuauk6p7hy1gtm8tgih55abrpnsxnpm3zzo.snode" {
+		t.Errorf("address %q", got)
+	}
+	if got := SnodeAddress(make([]byte, 5)); got != "yyyyyyyy.snode" {
+		t.Errorf("five zero bytes: %q", got)
+	}
+	if got := SnodeAddress([]byte("Hello")); got != "jb1sa5dx.snode" {
+		t.Errorf("Hello: %q", got)
+	}
+	if got := SnodeAddress([]byte{0, 0xff}); got != "yd9o.snode" {
+		t.Errorf("00ff: %q", got)
+	}
+	if got := SnodeAddress(bytes.Repeat([]byte{0xff}, 32)); len(got) != 52+len(".snode") {
+		t.Errorf("a 32-byte key gives %d characters", len(got))
+	}
+}
+
+// TestNamespaceClasses: the storage server's namespace classes
+// (oxenss/common/namespace.h) and TTL limits (oxenss/rpc/request_handler.h).
+func TestNamespaceClasses(t *testing.T) {
+	for _, tc := range []struct {
+		ns                                      Namespace
+		public, outbox, noAuthRead, unrevocable bool
+		maxTTL                                  time.Duration
+	}{
+		{0, true, false, false, false, 14 * 24 * time.Hour},
+		{-10, true, false, true, false, 14 * 24 * time.Hour},
+		{400, true, false, false, false, 14 * 24 * time.Hour},
+		{2, false, false, false, false, 30 * 24 * time.Hour},
+		{11, false, false, false, false, 30 * 24 * time.Hour},
+		{-1, false, true, true, false, 30 * 24 * time.Hour},
+		{-21, false, true, true, false, 30 * 24 * time.Hour},
+		{-981, false, true, true, false, 30 * 24 * time.Hour},
+		{-11, false, false, false, true, 30 * 24 * time.Hour},
+		{-211, false, false, false, true, 30 * 24 * time.Hour},
+		{-12311, false, false, false, true, 30 * 24 * time.Hour},
+		{-111, false, false, false, true, 30 * 24 * time.Hour},
+		{-32768, false, false, false, false, 30 * 24 * time.Hour},
+		{32767, false, false, false, false, 30 * 24 * time.Hour},
+	} {
+		if tc.ns.Public() != tc.public || tc.ns.PublicOutbox() != tc.outbox || tc.ns.NoAuthRetrieve() != tc.noAuthRead ||
+			tc.ns.Unrevocable() != tc.unrevocable || tc.ns.MaxTTL() != tc.maxTTL {
+			t.Errorf("namespace %d: public %v, outbox %v, no-auth read %v, unrevocable %v, max ttl %v", tc.ns,
+				tc.ns.Public(), tc.ns.PublicOutbox(), tc.ns.NoAuthRetrieve(), tc.ns.Unrevocable(), tc.ns.MaxTTL())
+		}
+	}
+}
