@@ -93,8 +93,10 @@ func (s *Session) sync(ctx context.Context, g *Group) (*live, error) {
 	}
 	for _, m := range lv.keyMsgs {
 		if _, err := keys.Load(m.Hash, decodeData(m), m.Timestamp); err != nil {
-			s.Log.Warn().Err(err).Str("group", g.ID[:12]).Str("hash", m.Hash).Msg("a keys message was refused")
-			lv.problems = append(lv.problems, Unreadable{Hash: m.Hash, Reason: "keys message refused: " + err.Error()})
+			if !g.remember(m.Hash) { // said once, though it stays in the swarm
+				s.Log.Warn().Err(err).Str("group", g.ID[:12]).Str("hash", m.Hash).Msg("a keys message was refused")
+				lv.problems = append(lv.problems, Unreadable{Hash: m.Hash, Reason: "keys message refused: " + err.Error()})
+			}
 		}
 	}
 	g.Keys = base64.StdEncoding.EncodeToString(keys.Dump())
