@@ -822,3 +822,12 @@ func deleteAll(c *cli.Context) error {
 		return nil
 	})
 }
+
+// groupArg is how a command names a group: by its name when that is a
+// plain word, else by its ID.
+func groupArg(name, id string) string {
+	if name != "" && !strings.ContainsAny(name, " \t'\"\\$`") && utf8.ValidString(name) {
+		return name
+	}
+	return id
+}

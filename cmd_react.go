@@ -164,8 +164,13 @@ func describe(m client.Message, me, as string, names map[string]string) string {
 			text = "[replying to " + escapeText(about(*m.Quote)) + "] " + text
 		}
 		return text
-	case "group_invite":
-		return "[an invite to a closed group; 'sessionctl group ls --as " + as + "' joins it]"
+	case client.KindGroupInvite:
+		inv := m.GroupUpdate.GetInviteMessage()
+		return escapeText(fmt.Sprintf("[an invite to closed group %q (%s); 'sessionctl group join %s --as %s' accepts it]",
+			inv.GetName(), inv.GetGroupSessionId(), groupArg(inv.GetName(), inv.GetGroupSessionId()), as))
+	case client.KindGroupPromote:
+		return escapeText(fmt.Sprintf("[made an admin of closed group %q; 'sessionctl group ls --as %s' takes the group's key]",
+			m.GroupUpdate.GetPromoteMessage().GetName(), as))
 	case client.KindUnsend:
 		if m.Unsend != nil {
 			return "[took back a message sent at " + clock(m.Unsend.Timestamp) + "]"

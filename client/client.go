@@ -92,11 +92,19 @@ type Client struct {
 	lastSig     atomic.Int64       // the last signature timestamp used (sigNow)
 }
 
+// Now is the client's clock (Config.Now).
+func (c *Client) Now() time.Time { return c.cfg.Now() }
+
 // sigNow is the timestamp to sign a request with: the clock, but always
 // after the last one this client signed. Nodes refuse a signature they
 // have seen (a replay), and two requests signed in one millisecond (the
 // pages of a fetch) would otherwise carry the same one.
-func (c *Client) sigNow() int64 {
+func (c *Client) sigNow() int64 { return c.SigNow() }
+
+// SigNow is the timestamp (unix ms) to sign a request with, for callers
+// that sign their own (a closed group's admin or member): the clock, but
+// after every timestamp this client signed before.
+func (c *Client) SigNow() int64 {
 	for {
 		last := c.lastSig.Load()
 		ts := max(c.cfg.Now().UnixMilli(), last+1)

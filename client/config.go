@@ -314,8 +314,9 @@ func (c *Client) pushConfig(ctx context.Context, kind configmsg.Kind, m *configm
 	return nil
 }
 
-// keptConfigs are the configs a device keeps alive.
-var keptConfigs = []configmsg.Kind{configmsg.UserProfile, configmsg.Contacts, configmsg.ConvoInfoVolatile}
+// keptConfigs are the configs a device keeps alive (the user groups
+// config holds the account's closed groups: package group writes it).
+var keptConfigs = []configmsg.Kind{configmsg.UserProfile, configmsg.Contacts, configmsg.ConvoInfoVolatile, configmsg.UserGroups}
 
 // keepConfigs is what an online device does for its configs on each
 // poll, for each config at once: it pushes a merge it had to make, and

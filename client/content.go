@@ -29,9 +29,6 @@ const (
 	// KindCall is WebRTC signalling (Content field 3); the devnet places
 	// no calls.
 	KindCall = "call"
-	// KindGroupUpdate is a control message of an 03 group
-	// (DataMessage.groupUpdateMessage).
-	KindGroupUpdate = "group_update"
 	// KindCommunityInvite is an invitation to a community
 	// (DataMessage.openGroupInvitation): Note names it.
 	KindCommunityInvite = "community_invite"
@@ -46,6 +43,57 @@ const (
 	// client does not know: Note names their numbers.
 	KindUnknown = "unknown"
 )
+
+// The kinds of a closed group's control messages (DataMessage field 120,
+// GroupUpdateMessage): an invite and a promotion arrive one-to-one, the
+// others in the group's swarm. Message.GroupUpdate holds the message.
+const (
+	KindGroupInvite         = "group_invite"
+	KindGroupPromote        = "group_promote"
+	KindGroupInfoChange     = "group_info_change"
+	KindGroupMemberChange   = "group_member_change"
+	KindGroupMemberLeft     = "group_member_left"
+	KindGroupMemberLeftNote = "group_member_left_notification"
+	KindGroupInviteResponse = "group_invite_response"
+	KindGroupDeleteContent  = "group_delete_member_content"
+	// KindOldGroupInvite is an invite to a closed group of the format
+	// sessionctl used before libsession's, in a devnet-only field: read,
+	// never joined.
+	KindOldGroupInvite = "old_group_invite"
+)
+
+// groupUpdateKind names the message a GroupUpdateMessage carries ("" for
+// none).
+func groupUpdateKind(u *sessionpb.GroupUpdateMessage) string {
+	switch {
+	case u.InviteMessage != nil:
+		return KindGroupInvite
+	case u.PromoteMessage != nil:
+		return KindGroupPromote
+	case u.InfoChangeMessage != nil:
+		return KindGroupInfoChange
+	case u.MemberChangeMessage != nil:
+		return KindGroupMemberChange
+	case u.MemberLeftMessage != nil:
+		return KindGroupMemberLeft
+	case u.MemberLeftNotificationMessage != nil:
+		return KindGroupMemberLeftNote
+	case u.InviteResponse != nil:
+		return KindGroupInviteResponse
+	case u.DeleteMemberContent != nil:
+		return KindGroupDeleteContent
+	}
+	return ""
+}
+
+// EncodeContent is the padded protobuf Content of content, as
+// SendContent encrypts it (a closed group encrypts it its own way).
+func EncodeContent(content Content) ([]byte, error) { return encodeContent(content, "") }
+
+// DecodeContent reads a padded protobuf Content into m's fields (Text,
+// SentAt, Kind, GroupUpdate, attachments, ...); it says why when it
+// cannot.
+func DecodeContent(plain []byte, m *Message) string { return decodeContent(plain, m) }
 
 // Typing actions (Content.Typing, Message.Typing).
 const (
@@ -104,9 +152,8 @@ func CheckEmoji(e string) error {
 // encodeContent turns content into the protobuf Content a Session client
 // sends: a DataMessage with the body, timestamp and attachment pointers
 // (and, for a sync copy, the recipient in syncTarget), the sender's
-// profile, a quote or a reaction; or one of the control messages. A
-// devnet-only kind (a closed-group invite) travels in a field real clients
-// skip.
+// profile, a quote, a reaction or a closed group's control message; or
+// one of the control messages.
 func encodeContent(content Content, syncTarget string) ([]byte, error) {
 	c := &sessionpb.Content{SigTimestamp: proto.Uint64(uint64(content.SentAt))}
 	switch {
@@ -177,8 +224,11 @@ func encodeDataMessage(content Content, syncTarget string) (*sessionpb.DataMessa
 			Emoji: proto.String(r.Emoji), Action: action.Enum()}
 	}
 	dm.Profile, dm.ProfileKey = encodeProfile(content.Profile)
-	if content.Kind != "" {
-		dm.Sessionctl = &sessionpb.SessionctlPayload{Kind: proto.String(content.Kind), Data: content.Data}
+	if content.GroupUpdate != nil {
+		if groupUpdateKind(content.GroupUpdate) == "" {
+			return nil, fmt.Errorf("a closed group's control message that carries nothing")
+		}
+		dm.GroupUpdateMessage = content.GroupUpdate
 	}
 	if syncTarget != "" {
 		dm.SyncTarget = proto.String(syncTarget)
@@ -326,11 +376,9 @@ func decodeDataMessage(c *sessionpb.Content, m *Message) string {
 	}
 	m.SyncTarget = dm.GetSyncTarget()
 	m.Profile = decodeProfile(dm.Profile, dm.ProfileKey)
-	if p := dm.GetSessionctl(); p != nil {
-		m.Kind, m.Data = p.GetKind(), json.RawMessage(p.GetData())
-		if len(m.Data) > 0 && !json.Valid(m.Data) {
-			return "the devnet payload is not JSON"
-		}
+	if p := dm.GetSessionctl(); p != nil && p.GetKind() == "group_invite" {
+		m.Kind = KindOldGroupInvite
+		m.Note = "an invite to a closed group of the old kind (an earlier sessionctl's), which this one does not join"
 	}
 	for _, a := range dm.Attachments {
 		m.Attachments = append(m.Attachments, Attachment{ID: strconv.FormatUint(a.GetId(), 10), ContentType: a.GetContentType(),
@@ -342,7 +390,7 @@ func decodeDataMessage(c *sessionpb.Content, m *Message) string {
 	visible := m.Text != "" || len(m.Attachments) > 0
 	switch {
 	case m.Kind != "":
-		// The devnet's own payload.
+		// An old devnet-only invite.
 	case dm.Reaction != nil && !visible:
 		r := dm.Reaction
 		m.Kind = KindReaction
@@ -353,8 +401,13 @@ func decodeDataMessage(c *sessionpb.Content, m *Message) string {
 		}
 	case visible:
 	case dm.GroupUpdateMessage != nil:
-		m.Kind = KindGroupUpdate
-		m.Note = "group update (" + groupUpdateName(dm.GroupUpdateMessage) + ")"
+		u := dm.GroupUpdateMessage
+		if m.Kind = groupUpdateKind(u); m.Kind == "" {
+			return "a closed group's control message that carries nothing"
+		}
+		m.GroupUpdate = u
+		m.Data = groupUpdateSummary(u)
+		m.Note = "group update (" + groupUpdateName(u) + ")"
 	case dm.OpenGroupInvitation != nil:
 		inv := dm.OpenGroupInvitation
 		m.Kind = KindCommunityInvite
@@ -448,4 +501,29 @@ func snippet(text string) string {
 		cut--
 	}
 	return text[:cut] + "…"
+}
+
+// groupUpdateSummary is what --json shows of a group control message: the
+// group, its name and the members named (never the auth data or a key).
+func groupUpdateSummary(u *sessionpb.GroupUpdateMessage) json.RawMessage {
+	sum := map[string]any{}
+	switch {
+	case u.InviteMessage != nil:
+		sum["group_id"], sum["name"] = u.InviteMessage.GetGroupSessionId(), u.InviteMessage.GetName()
+	case u.PromoteMessage != nil:
+		sum["name"] = u.PromoteMessage.GetName()
+	case u.InfoChangeMessage != nil:
+		sum["type"] = u.InfoChangeMessage.GetType().String()
+		if n := u.InfoChangeMessage.UpdatedName; n != nil {
+			sum["name"] = *n
+		}
+	case u.MemberChangeMessage != nil:
+		sum["type"], sum["members"] = u.MemberChangeMessage.GetType().String(), u.MemberChangeMessage.GetMemberSessionIds()
+	case u.InviteResponse != nil:
+		sum["is_approved"] = u.InviteResponse.GetIsApproved()
+	case u.DeleteMemberContent != nil:
+		sum["members"], sum["hashes"] = u.DeleteMemberContent.GetMemberSessionIds(), u.DeleteMemberContent.GetMessageHashes()
+	}
+	b, _ := json.Marshal(sum)
+	return b
 }

@@ -42,8 +42,8 @@ func TestContentKinds(t *testing.T) {
 			t.Errorf("%s: accepted as %+v", name, m)
 		}
 	}
-	// A text with an attachment and the devnet's own payload, both ways.
-	in := Content{Text: "hi", SentAt: 42, Kind: "group_invite", Data: []byte(`{"g":1}`),
+	// A text with an attachment, and a group invite, both ways.
+	in := Content{Text: "hi", SentAt: 42,
 		Attachments: []Attachment{{ID: "7", Key: bytes.Repeat([]byte{1}, 64), Size: 3, Digest: []byte{2}, Name: "a.png", URL: "http://x/file/7"}}}
 	plain, err := encodeContent(in, "05cd")
 	if err != nil {
@@ -57,12 +57,31 @@ func TestContentKinds(t *testing.T) {
 		t.Fatal(why)
 	}
 	a := m.Attachments[0]
-	if m.Text != "hi" || m.SentAt != 42 || m.Kind != "group_invite" || string(m.Data) != `{"g":1}` || m.SyncTarget != "05cd" ||
+	if m.Text != "hi" || m.SentAt != 42 || m.Kind != "" || m.SyncTarget != "05cd" ||
 		a.ID != "7" || a.ContentType != "image/png" || a.Size != 3 || a.Name != "a.png" || a.URL != "http://x/file/7" {
 		t.Fatalf("decoded %+v", m)
 	}
+	invite := &sessionpb.GroupUpdateMessage{InviteMessage: &sessionpb.GroupUpdateInviteMessage{GroupSessionId: proto.String("03ab"),
+		Name: proto.String("team"), MemberAuthData: make([]byte, 100), AdminSignature: make([]byte, 64)}}
+	if plain, err = encodeContent(Content{SentAt: 43, GroupUpdate: invite}, ""); err != nil {
+		t.Fatal(err)
+	}
+	m = Message{}
+	if why := decodeContent(plain, &m); why != "" || m.SentAt != 43 || m.Kind != KindGroupInvite || string(m.Data) != `{"group_id":"03ab","name":"team"}` ||
+		!proto.Equal(m.GroupUpdate, invite) || m.Note != "group update (invite)" {
+		t.Fatalf("an invite decoded %+v (%s)", m, why)
+	}
 	if _, err := encodeContent(Content{Attachments: []Attachment{{ID: "x1"}}}, ""); err == nil {
 		t.Fatal("an attachment id of letters was encoded")
+	}
+	if _, err := encodeContent(Content{GroupUpdate: &sessionpb.GroupUpdateMessage{}}, ""); err == nil {
+		t.Fatal("an empty group control message was encoded")
+	}
+	// An invite of the old format (a devnet-only field) is named, not read.
+	old, _ := proto.Marshal(&sessionpb.Content{DataMessage: &sessionpb.DataMessage{Sessionctl: &sessionpb.SessionctlPayload{Kind: proto.String("group_invite"), Data: []byte("{}")}}})
+	m = Message{}
+	if why := decodeContent(sessionpb.Pad(old), &m); why != "" || m.Kind != KindOldGroupInvite {
+		t.Fatalf("an old invite: %q %s", m.Kind, why)
 	}
 }
 
@@ -194,7 +213,7 @@ func TestAppContent(t *testing.T) {
 			return m.Kind == KindProfile && m.Profile.Name == "Jane"
 		}},
 		"group invite": {contentBytes(field(1, field(120, field(1, str(1, "03ab"), str(2, "g"), field(3, []byte{1}), field(4, []byte{2}))))), func(m Message) bool {
-			return m.Kind == KindGroupUpdate && m.Note == "group update (invite)"
+			return m.Kind == KindGroupInvite && m.Note == "group update (invite)" && m.GroupUpdate.GetInviteMessage().GetGroupSessionId() == "03ab"
 		}},
 		"community invitation": {contentBytes(field(1, field(102, str(1, "http://open.getsession.org/lobby?public_key=ab"), str(3, "Lobby")))), func(m Message) bool {
 			return m.Kind == KindCommunityInvite && strings.Contains(m.Note, `"Lobby"`)

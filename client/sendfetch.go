@@ -16,11 +16,14 @@ import (
 
 // Content is the plaintext of a message between accounts.
 type Content struct {
-	Text   string `json:"text"`
-	SentAt int64  `json:"sent_at"` // unix ms
-	// Kind marks messages that are not text ("group_invite"); Data is theirs.
-	Kind string          `json:"kind,omitempty"`
-	Data json.RawMessage `json:"data,omitempty"`
+	Text string `json:"text"`
+	// SentAt is when it was sent, unix ms: the envelope's timestamp, which
+	// a group control message's signature covers. SendContent sets it to
+	// the clock's time unless the caller did.
+	SentAt int64 `json:"sent_at"`
+	// GroupUpdate, if set, makes this a closed group's control message
+	// (an invite or a promotion, sent one-to-one), not text.
+	GroupUpdate *sessionpb.GroupUpdateMessage `json:"-"`
 	// Attachments are files on a file server, with their keys.
 	Attachments []Attachment `json:"attachments,omitempty"`
 	// Unsend, if set, makes this an UnsendRequest (unsend.go), not text.
@@ -47,7 +50,7 @@ type Content struct {
 
 // isText tells what the user wrote from control messages.
 func (c *Content) isText() bool {
-	return c.Kind == "" && c.Unsend == nil && !c.Approval && c.Reaction == nil && c.Read == nil && c.Typing == ""
+	return c.GroupUpdate == nil && c.Unsend == nil && !c.Approval && c.Reaction == nil && c.Read == nil && c.Typing == ""
 }
 
 // visible tells what apps show, and send with the sender's profile.
@@ -100,7 +103,9 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 	if to.Prefix != identity.PrefixSession {
 		return nil, fmt.Errorf("send: %s is not a Session account (05)", to)
 	}
-	content.SentAt = c.cfg.Now().UnixMilli()
+	if content.SentAt == 0 {
+		content.SentAt = c.cfg.Now().UnixMilli()
+	}
 	if content.visible() {
 		content.Profile = c.ownProfile(ctx)
 	}
@@ -187,6 +192,11 @@ type Message struct {
 	Kind        string          `json:"kind,omitempty"`
 	Data        json.RawMessage `json:"data,omitempty"`
 	Attachments []Attachment    `json:"attachments,omitempty"`
+	// GroupUpdate is a closed group's control message (Kind group_...).
+	GroupUpdate *sessionpb.GroupUpdateMessage `json:"-"`
+	// EnvelopeAt is the envelope's timestamp (unix ms): what the apps call
+	// the message's signature timestamp.
+	EnvelopeAt int64 `json:"-"`
 	// SyncTarget is set on a copy of a message this account sent from
 	// another device: whom it was sent to.
 	SyncTarget string `json:"sync_target,omitempty"`
@@ -432,7 +442,7 @@ func (c *Client) open(m storagerpc.Message) (Message, string) {
 	if err != nil {
 		return Message{}, "the sender's key is not valid"
 	}
-	got := Message{Hash: m.Hash, From: from.String(), Timestamp: m.Timestamp, Expiration: m.Expiration}
+	got := Message{Hash: m.Hash, From: from.String(), Timestamp: m.Timestamp, Expiration: m.Expiration, EnvelopeAt: int64(env.GetTimestamp())}
 	if why := decodeContent(plain, &got); why != "" {
 		return Message{}, why
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -359,7 +358,7 @@ type dashGroup struct {
 	ID         string         `json:"id"`
 	Name       string         `json:"name"`
 	Space      string         `json:"space"`
-	Generation int            `json:"generation"`
+	Generation int64          `json:"generation"`
 	Members    []group.Member `json:"members"`
 	Revoked    int            `json:"revoked"`
 }
@@ -494,20 +493,18 @@ func (db *dashboard) groups() []dashGroup {
 	out := []dashGroup{}
 	for _, name := range db.d.st.Clients {
 		me := ClientKeys(db.d.st.Seed, name).AccountID().String()
-		gs, err := st.List(me)
+		gs, err := st.List(name, me)
 		if err != nil {
 			continue
 		}
-		for _, g := range gs {
+		for _, e := range gs {
+			g := e.Group
 			id, err := identity.ParseAccountID(g.ID)
-			if err != nil {
+			if err != nil || e.Old {
 				continue
 			}
 			dg := dashGroup{ID: g.ID, Name: g.Name, Space: fmt.Sprintf("%016x", id.SwarmSpace()), Generation: g.Generation,
-				Members: slices.Clone(g.Members), Revoked: len(g.Revoked)}
-			for i := range dg.Members {
-				dg.Members[i].AuthData, dg.Members[i].Token = "", ""
-			}
+				Members: g.MemberList(), Revoked: len(g.Revoked)}
 			if j, ok := seen[g.ID]; ok {
 				if g.Seed != "" && dg.Revoked >= out[j].Revoked {
 					out[j] = dg

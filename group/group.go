@@ -1,27 +1,3 @@
-// Package group is Session's closed groups (SPEC 8): 3 to 100 members, end
-// to end encrypted, stored in the group's own swarm, administered by whoever
-// holds the group's Ed25519 key.
-//
-// The group's account is 03 + its Ed25519 public key; its swarm stores:
-//
-//	12  keys:    each key generation, sealed (libsodium sealed box) to each member's X25519 key
-//	13  info:    the group's name and current generation, encrypted with the group key
-//	14  members: the member list with tokens, encrypted with the group key
-//	11  messages, XChaCha20-Poly1305 under the generation's key, signed by their sender
-//	-11 notices to kicked members, which a revoked token may still read
-//
-// Admins sign their requests with the group key. A member signs with its own
-// Ed25519 key blinded for the group, as libsession does (subaccount.go): its
-// token (the storage server's 36-byte subaccount token: the group's network
-// prefix, flags read/write/delete, and the blinded key) carries the group
-// key's signature, and only the member, who holds the private key behind its
-// Session ID, can sign as it; nodes check the prefix, both signatures and
-// the revocations, and nobody can link the token to the member's Session ID
-// without the group seed.
-//
-// Kicking revokes the member's token on the swarm (it keeps the last 50
-// revocations), rotates the group key to a new generation sealed only to the
-// remaining members, and leaves the kicked member a notice in -11.
 package group
 
 import (
@@ -30,59 +6,102 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/sessionctl/sessionctl/configmsg/groupconfig"
+	"github.com/sessionctl/sessionctl/groupkeys"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
-// Namespaces of a group's swarm (SPEC 4, 8).
+// Namespaces of a group's swarm (libsession-util's namespaces.hpp and
+// session-storage-server's namespace.h agree).
 const (
-	NSMessages storagerpc.Namespace = 11
-	NSKeys     storagerpc.Namespace = 12
-	NSInfo     storagerpc.Namespace = 13
-	NSMembers  storagerpc.Namespace = 14
-	NSKicked   storagerpc.Namespace = -11
+	NSMessages = groupconfig.NamespaceMessages // 11
+	NSKeys     = groupconfig.NamespaceKeys     // 12
+	NSInfo     = groupconfig.NamespaceInfo     // 13
+	NSMembers  = groupconfig.NamespaceMembers  // 14
+	// NSRevoked (-11) is what a member whose token was revoked may still
+	// read: where it finds that it was kicked.
+	NSRevoked storagerpc.Namespace = -11
 )
 
-// MaxMembers is the largest closed group.
-const MaxMembers = 100
+// MaxMembers is the largest closed group, admins included.
+const MaxMembers = groupconfig.MaxMembers
+
+// MaxGroups bounds the groups one device keeps (invites included): past
+// it, new invites are refused.
+const MaxGroups = 1000
+
+// Format is the version of Group's file: groups of libsession's kind.
+// A file without it holds a group of the kind sessionctl made before.
+const Format = 2
 
 // Errors, for errors.Is.
 var (
-	ErrNotAdmin    = errors.New("only an admin of the group may do this")
-	ErrTooMany     = errors.New("a closed group has at most 100 members")
-	ErrNotMember   = errors.New("not a member of the group")
-	ErrUnknown     = errors.New("no such group")
-	ErrAlready     = errors.New("already a member of the group")
-	ErrKicked      = errors.New("you were removed from the group")
-	ErrNoGroupKeys = errors.New("no key of the group is readable by this member yet")
-	ErrNameTaken   = errors.New("this identity already has a group of that name")
+	ErrNotAdmin      = errors.New("only an admin of the group may do this")
+	ErrTooMany       = fmt.Errorf("a closed group has at most %d members", MaxMembers)
+	ErrNotMember     = errors.New("not a member of the group")
+	ErrUnknown       = errors.New("no such group")
+	ErrAlready       = errors.New("already a member of the group")
+	ErrKicked        = errors.New("you were removed from the group")
+	ErrDestroyed     = errors.New("the group was deleted by its admin")
+	ErrNoGroupKeys   = errors.New("no key of the group is readable by this member yet")
+	ErrNameTaken     = errors.New("this identity already has a group of that name")
+	ErrInvited       = errors.New("you are invited to this group but have not joined it: 'group join' accepts the invite")
+	ErrNoInvite      = errors.New("no invite to accept")
+	ErrOldKind       = errors.New("a group of the old kind (made by an earlier sessionctl): it can only be left")
+	ErrLastAdmin     = errors.New("you are the group's only admin: promote another member first, or delete the group")
+	ErrBadInvite     = errors.New("the invite is not valid")
+	ErrTooManyGroups = fmt.Errorf("this device keeps at most %d groups: leave some first", MaxGroups)
 )
 
-// Member is one member as the group's state records it.
+// Member is one member as the group's members config lists it.
 type Member struct {
 	AccountID string `json:"account_id"`
+	Name      string `json:"name,omitempty"`
 	Admin     bool   `json:"admin"`
-	Token     string `json:"token"` // hex: what its requests carry, what a kick revokes
-	// AuthData is what an admin gives the member to sign with (base64, 100
-	// bytes: the token's header, the blinding factor, the group's
-	// signature); known to admins and to the member itself.
-	AuthData string `json:"auth_data,omitempty"`
+	// Status sums up the invite, promotion or removal (groupconfig's
+	// statuses: invite_sent, invite_accepted, promotion_sent, ...).
+	Status string `json:"status"`
 }
 
-// Group is a group as one identity knows it; Store keeps it on disk.
+// Group is a group as one device of an account knows it; Store keeps it
+// on disk (mode 0600: an admin's holds the group's seed).
 type Group struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Seed       string            `json:"seed,omitempty"` // the group key's seed: admins only
-	Me         string            `json:"me"`
-	Generation int               `json:"generation"`
-	Keys       map[int]string    `json:"keys"` // generation -> group key, hex
-	Members    []Member          `json:"members"`
-	Revoked    []string          `json:"revoked,omitempty"` // tokens revoked by admins (admin view)
-	LastHash   map[string]string `json:"last_hash"`         // member key "/" namespace -> last hash
-	Seen       []string          `json:"seen,omitempty"`    // hashes read, the newest 5,000
-	Kicked     bool              `json:"kicked,omitempty"`
+	Version int    `json:"version"`
+	ID      string `json:"id"`
+	// Name is the info config's name (the invite's until it is read).
+	Name string `json:"name"`
+	Me   string `json:"me"` // this account's ID
+	// Seed is the group's Ed25519 seed, hex: admins only. AuthData is a
+	// member's subaccount auth data, base64 (100 bytes).
+	Seed     string `json:"seed,omitempty"`
+	AuthData string `json:"auth_data,omitempty"`
+	// Invited: an invite not accepted yet (InvitedBy sent it).
+	Invited   bool   `json:"invited,omitempty"`
+	InvitedBy string `json:"invited_by,omitempty"`
+	JoinedAt  int64  `json:"joined_at,omitempty"` // unix ms
+	// Keys is the keys config's state (groupkeys.Keys.Dump), base64.
+	Keys string `json:"keys,omitempty"`
+	// What the info and members configs said when last read.
+	Info       groupconfig.Info     `json:"info"`
+	Members    []groupconfig.Member `json:"members"`
+	Generation int64                `json:"generation"`
+	// Revoked are the tokens this device revoked as an admin (the newest
+	// 50, as the swarm keeps them).
+	Revoked []string `json:"revoked,omitempty"`
+	// Left records the generation current when a member was seen to leave
+	// the members config: its later messages are refused.
+	Left map[string]int64 `json:"left,omitempty"`
+	// An admin's work read in the group and not yet done (the swarm did
+	// not answer): members who accepted their invite, members who left.
+	PendingAccepted []string          `json:"pending_accepted,omitempty"`
+	PendingLeft     []string          `json:"pending_left,omitempty"`
+	LastHash        map[string]string `json:"last_hash"` // swarm member "/" namespace -> last hash
+	Seen            []string          `json:"seen,omitempty"`
+	Kicked          bool              `json:"kicked,omitempty"`
+	Destroyed       bool              `json:"destroyed,omitempty"`
 }
 
 // Account returns the group's Account ID.
@@ -91,49 +110,113 @@ func (g *Group) Account() identity.AccountID {
 	return id
 }
 
-// IsAdmin reports whether this identity holds the group key.
-func (g *Group) IsAdmin() bool { return g.Seed != "" }
-
-func (g *Group) groupKey() ed25519.PrivateKey {
-	s, _ := hex.DecodeString(g.Seed)
-	return ed25519.NewKeyFromSeed(s)
+// pub is the group's Ed25519 key.
+func (g *Group) pub() ed25519.PublicKey {
+	k := g.Account().Key
+	return ed25519.PublicKey(k[:])
 }
 
-func (g *Group) member(account string) *Member {
-	for i := range g.Members {
-		if g.Members[i].AccountID == account {
-			return &g.Members[i]
-		}
+// IsAdmin reports whether this device holds the group key.
+func (g *Group) IsAdmin() bool { return g.Seed != "" }
+
+// seed is the group's seed (nil for a member).
+func (g *Group) seed() []byte {
+	if g.Seed == "" {
+		return nil
+	}
+	s, err := hex.DecodeString(g.Seed)
+	if err != nil || len(s) != ed25519.SeedSize {
+		return nil
+	}
+	return s
+}
+
+// adminKey is the group's private key (nil for a member).
+func (g *Group) adminKey() ed25519.PrivateKey {
+	if s := g.seed(); s != nil {
+		return ed25519.NewKeyFromSeed(s)
 	}
 	return nil
 }
 
-// Admins returns the admins' Account IDs.
+// authData is a member's auth data (nil if none).
+func (g *Group) authData() []byte {
+	b, err := base64.StdEncoding.DecodeString(g.AuthData)
+	if err != nil || len(b) != groupkeys.AuthDataSize {
+		return nil
+	}
+	return b
+}
+
+// Admins returns the admins' Account IDs, as the members config lists
+// them.
 func (g *Group) Admins() []string {
 	var out []string
 	for _, m := range g.Members {
-		if m.Admin {
-			out = append(out, m.AccountID)
+		if m.Admin && m.Active() {
+			out = append(out, m.ID)
 		}
 	}
 	return out
 }
 
-// newMember makes a member record: its token and its auth data, signed by
-// the group key.
-func newMember(groupSeed []byte, account string, admin bool) (Member, error) {
-	id, err := identity.ParseAccountID(account)
-	if err != nil || id.Prefix != identity.PrefixSession {
-		return Member{}, fmt.Errorf("%s is not a Session account", account)
+// MemberList is the members config's list as shown: who is in the group
+// (members being removed are left out).
+func (g *Group) MemberList() []Member {
+	out := []Member{}
+	for _, m := range g.Members {
+		if m.Active() {
+			out = append(out, Member{AccountID: m.ID, Name: m.Name, Admin: m.Admin, Status: string(m.Status())})
+		}
 	}
-	flags := memberFlags(admin)
-	tok, err := MemberToken(groupSeed, id, flags)
-	if err != nil {
-		return Member{}, err
+	return out
+}
+
+// member finds a member in the members config.
+func (g *Group) member(id string) (groupconfig.Member, bool) {
+	for _, m := range g.Members {
+		if m.ID == id {
+			return m, true
+		}
 	}
-	auth, err := MakeAuthData(groupSeed, id, flags)
-	if err != nil {
-		return Member{}, err
+	return groupconfig.Member{}, false
+}
+
+// maxLeft bounds Group.Left.
+const maxLeft = 10 * MaxMembers
+
+// noteLeft records, for each member the previous list had and members
+// lacks, the generation gen: their messages under it or later are not
+// the group's.
+func (g *Group) noteLeft(members []groupconfig.Member, gen int64) {
+	now := map[string]bool{}
+	for _, m := range members {
+		if m.Active() {
+			now[m.ID] = true
+		}
 	}
-	return Member{AccountID: account, Admin: admin, Token: tok.String(), AuthData: base64.StdEncoding.EncodeToString(auth)}, nil
+	for _, m := range g.Members {
+		if !m.Active() || now[m.ID] {
+			continue
+		}
+		if g.Left == nil {
+			g.Left = map[string]int64{}
+		}
+		if _, ok := g.Left[m.ID]; !ok && len(g.Left) < maxLeft {
+			g.Left[m.ID] = gen
+		}
+	}
+	for id := range now {
+		delete(g.Left, id) // back in the group
+	}
+}
+
+// addPending appends ids to a pending list, each once, at most MaxMembers.
+func addPending(list []string, ids ...string) []string {
+	for _, id := range ids {
+		if !slices.Contains(list, id) && len(list) < MaxMembers {
+			list = append(list, id)
+		}
+	}
+	return list
 }

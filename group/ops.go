@@ -4,451 +4,510 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
-	"time"
+	"unicode/utf8"
 
 	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/configmsg"
+	"github.com/sessionctl/sessionctl/configmsg/groupconfig"
+	"github.com/sessionctl/sessionctl/groupkeys"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/storagerpc"
+	"github.com/sessionctl/sessionctl/sessionpb"
+	"google.golang.org/protobuf/proto"
 )
 
-// invite is the data of a "group_invite" message to a member's inbox.
-type invite struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Token    string `json:"token"`
-	AuthData string `json:"auth_data"`      // base64, 100 bytes (subaccount.go)
-	Seed     string `json:"seed,omitempty"` // when promoted to admin
-	AdminSig string `json:"admin_sig"`      // the group key over "invite" || id || member || token
+// Invitee is an account to add to a group, with the name the members
+// config gives it ("" for none).
+type Invitee struct {
+	ID   identity.AccountID
+	Name string
 }
 
-// Create makes a group with the creator as first admin and invites members.
-func (s *Session) Create(ctx context.Context, name string, members []identity.AccountID) (*Group, error) {
+// checkName checks a group's name as the info config takes it.
+func checkName(name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > groupconfig.MaxNameLength || !utf8.ValidString(name) || strings.IndexByte(name, 0) >= 0 {
+		return fmt.Errorf("a group's name is 1 to %d bytes of text", groupconfig.MaxNameLength)
+	}
+	return nil
+}
+
+// invitees checks the accounts to add: Session accounts (05), not this
+// one, each once, with names the members config takes.
+func (s *Session) invitees(members []Invitee) ([]Invitee, error) {
+	var out []Invitee
+	seen := map[identity.AccountID]bool{s.C.AccountID(): true}
+	for _, m := range members {
+		if m.ID.Prefix != identity.PrefixSession {
+			return nil, fmt.Errorf("%s is not a Session account (05)", m.ID)
+		}
+		if len(m.Name) > groupconfig.MaxMemberNameLength || !utf8.ValidString(m.Name) {
+			m.Name = ""
+		}
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// myName is the account's display name (from its profile config), for
+// the members config; "" if it has none or it cannot be read.
+func (s *Session) myName(ctx context.Context) string {
+	cfg, err := s.C.LoadConfig(ctx, configmsg.UserProfile)
+	if err != nil {
+		return ""
+	}
+	n := configmsg.ReadProfile(cfg.Data()).Name
+	if len(n) > groupconfig.MaxMemberNameLength {
+		return ""
+	}
+	return n
+}
+
+// Create makes a group with this account as its first admin: a new
+// Ed25519 key (the group's ID is 03 and it), its first key for every
+// member, the info and members configs in its swarm, an entry in the
+// account's user groups config, and an invite to each member.
+func (s *Session) Create(ctx context.Context, name string, members []Invitee) (*Group, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	members, err := s.invitees(members)
+	if err != nil {
+		return nil, err
+	}
 	if len(members)+1 > MaxMembers {
 		return nil, ErrTooMany
 	}
+	if err := s.room(); err != nil {
+		var local *localError
+		if errors.As(err, &local) {
+			return nil, local.err
+		}
+		return nil, err
+	}
 	// One name, one group: commands find a group by its name.
-	if _, err := s.Store.Load(s.me(), name); err == nil {
+	if _, err := s.Store.Load(s.Device, s.me(), name); err == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNameTaken, name)
 	} else if !errors.Is(err, ErrUnknown) {
 		return nil, err
 	}
-	seed := make([]byte, 32)
-	rand.Read(seed)
-	priv := ed25519.NewKeyFromSeed(seed)
-	id := identity.AccountID{Prefix: identity.PrefixGroup, Key: [32]byte(priv.Public().(ed25519.PublicKey))}
-	key := make([]byte, 32)
-	rand.Read(key)
-	g := &Group{ID: id.String(), Name: name, Seed: hex.EncodeToString(seed), Me: s.me(), Keys: map[int]string{0: hex.EncodeToString(key)},
-		LastHash: map[string]string{}}
-	me, err := newMember(seed, s.me(), true)
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	id := identity.AccountID{Prefix: identity.PrefixGroup, Key: [32]byte(pub)}
+	now := s.C.Now()
+	g := &Group{ID: id.String(), Name: name, Me: s.me(), Seed: hex.EncodeToString(seed), JoinedAt: now.UnixMilli(), LastHash: map[string]string{}}
+	keys, err := groupkeys.New(s.C.Keys(), pub, seed)
 	if err != nil {
 		return nil, err
 	}
-	g.Members = append(g.Members, me)
-	for _, m := range members {
-		if m.String() == s.me() || g.member(m.String()) != nil {
-			continue
-		}
-		nm, err := newMember(seed, m.String(), false)
-		if err != nil {
-			return nil, err
-		}
-		g.Members = append(g.Members, nm)
-	}
-	if err := s.publishKeys(ctx, g, 0); err != nil {
-		return nil, fmt.Errorf("publish the group key: %w", err)
-	}
-	if err := s.publishState(ctx, g); err != nil {
-		return nil, fmt.Errorf("publish the group: %w", err)
-	}
-	for _, m := range g.Members[1:] {
-		if err := s.sendInvite(ctx, g, m, false); err != nil {
-			return nil, err
-		}
-	}
-	return g, s.Store.Save(s.me(), g)
-}
-
-func (s *Session) sendInvite(ctx context.Context, g *Group, m Member, admin bool) error {
-	inv := invite{ID: g.ID, Name: g.Name, Token: m.Token, AuthData: m.AuthData}
-	if admin {
-		inv.Seed = g.Seed
-	}
-	inv.AdminSig = base64.StdEncoding.EncodeToString(ed25519.Sign(g.groupKey(), []byte("invite"+g.ID+m.AccountID+m.Token)))
-	data, _ := json.Marshal(inv)
-	to, _ := identity.ParseAccountID(m.AccountID)
-	if _, err := s.C.SendContent(ctx, to, client.Content{Kind: "group_invite", Data: data}); err != nil {
-		return fmt.Errorf("invite %s: %w", m.AccountID[:10], err)
-	}
-	return nil
-}
-
-// Refused is an invite that could not be accepted, and why.
-type Refused struct {
-	From string // the inviter's Account ID
-	Err  error
-}
-
-// AcceptInvites reads the account's inbox and joins every group it was
-// invited to: a devnet identity accepts every invite (its client keeps a
-// state of its own for this, so a plain fetch still shows the invites).
-// Other messages are left to the caller's fetch.
-func (s *Session) AcceptInvites(ctx context.Context) (joined []*Group, refused []Refused, err error) {
-	msgs, _, err := s.C.Fetch(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, m := range msgs {
-		if m.Kind != "group_invite" {
-			continue
-		}
-		if g, err := s.Accept(ctx, m); err != nil {
-			refused = append(refused, Refused{From: m.From, Err: err})
-		} else {
-			joined = append(joined, g)
-		}
-	}
-	return joined, refused, nil
-}
-
-// Accept takes an invite from a message: the group's key must have signed it.
-func (s *Session) Accept(ctx context.Context, msg client.Message) (*Group, error) {
-	var inv invite
-	if msg.Kind != "group_invite" || json.Unmarshal(msg.Data, &inv) != nil {
-		return nil, errors.New("not a group invite")
-	}
-	id, err := identity.ParseAccountID(inv.ID)
-	if err != nil || id.Prefix != identity.PrefixGroup {
-		return nil, errors.New("the invite names no group")
-	}
-	sig, _ := base64.StdEncoding.DecodeString(inv.AdminSig)
-	if !ed25519.Verify(id.Key[:], []byte("invite"+inv.ID+s.me()+inv.Token), sig) {
-		return nil, errors.New("the invite is not signed by the group")
-	}
-	g, err := s.Store.Load(s.me(), inv.ID)
-	if err != nil {
-		g = &Group{ID: inv.ID, Name: inv.Name, Me: s.me(), Keys: map[int]string{}, LastHash: map[string]string{}}
-	}
-	// The auth data must give this account a token the group signed.
-	auth, err := base64.StdEncoding.DecodeString(inv.AuthData)
-	if err != nil {
-		return nil, errAuthData
-	}
-	if _, err := newMemberSigner(s.C.Keys(), id.Key[:], auth); err != nil {
-		return nil, err
-	}
-	if m := g.member(s.me()); m != nil {
-		m.Token, m.AuthData = inv.Token, inv.AuthData
-	} else {
-		g.Members = append(g.Members, Member{AccountID: s.me(), Token: inv.Token, AuthData: inv.AuthData})
-	}
-	if inv.Seed != "" {
-		g.Seed = inv.Seed
-		g.member(s.me()).Admin = true
-	}
-	g.Kicked = false
-	if err := s.syncKeys(ctx, g); err != nil {
-		return nil, err
-	}
-	if err := s.syncState(ctx, g); err != nil {
-		return nil, err
-	}
-	return g, s.Store.Save(s.me(), g)
-}
-
-// syncState reads the newest info and member list.
-func (s *Session) syncState(ctx context.Context, g *Group) error {
-	msgs, err := s.retrieve(ctx, g, NSMembers, true)
-	if err != nil {
-		return err
-	}
-	for i := len(msgs) - 1; i >= 0; i-- {
-		data, _ := base64.StdEncoding.DecodeString(msgs[i].Data)
-		plain, _, err := g.open(data)
-		if err != nil {
-			continue
-		}
-		var ms []Member
-		if json.Unmarshal(plain, &ms) != nil {
-			continue
-		}
-		// Keep the auth data this identity knows (its own; all, for
-		// admins, who can make them again).
-		known := map[string]string{}
-		for _, m := range g.Members {
-			known[m.AccountID] = m.AuthData
-		}
-		for j := range ms {
-			ms[j].AuthData = known[ms[j].AccountID]
-			if g.IsAdmin() && ms[j].AuthData == "" {
-				seed, _ := hex.DecodeString(g.Seed)
-				if nm, err := newMember(seed, ms[j].AccountID, ms[j].Admin); err == nil {
-					ms[j].AuthData = nm.AuthData
+	lv := &live{keys: keys}
+	me := groupconfig.Member{ID: s.me(), Name: s.myName(ctx)}
+	me.SetPromotionAccepted()
+	err = s.apply(ctx, g, lv, edit{
+		info: func(in *groupconfig.Info) error {
+			in.Name, in.Created = name, now.Unix()
+			return nil
+		},
+		members: func(d configmsg.Dict) error {
+			if err := groupconfig.SetMember(d, me); err != nil {
+				return err
+			}
+			for _, m := range members {
+				nm := groupconfig.NewMember(m.ID.String())
+				nm.Name = m.Name
+				if err := groupconfig.SetMember(d, nm); err != nil {
+					return err
 				}
 			}
-		}
-		g.Members = ms
-		break
-	}
-	return nil
-}
-
-// Add invites a new member (admins only).
-func (s *Session) Add(ctx context.Context, g *Group, member identity.AccountID) error {
-	if !g.IsAdmin() {
-		return ErrNotAdmin
-	}
-	if g.member(member.String()) != nil {
-		return ErrAlready
-	}
-	if len(g.Members)+1 > MaxMembers {
-		return ErrTooMany
-	}
-	seed, _ := hex.DecodeString(g.Seed)
-	m, err := newMember(seed, member.String(), false)
-	if err != nil {
-		return err
-	}
-	// A member kicked before has a revoked token: lift it.
-	if err := s.revoke(ctx, g, "unrevoke_subaccount", m.Token); err != nil {
-		return err
-	}
-	g.Members = append(g.Members, m)
-	if err := s.publishKeys(ctx, g, g.Generation); err != nil {
-		return err
-	}
-	if err := s.publishState(ctx, g); err != nil {
-		return err
-	}
-	if err := s.sendInvite(ctx, g, m, false); err != nil {
-		return err
-	}
-	return s.Store.Save(s.me(), g)
-}
-
-// Promote makes a member an admin: it receives the group key.
-func (s *Session) Promote(ctx context.Context, g *Group, member identity.AccountID) error {
-	if !g.IsAdmin() {
-		return ErrNotAdmin
-	}
-	m := g.member(member.String())
-	if m == nil {
-		return ErrNotMember
-	}
-	m.Admin = true
-	if err := s.publishState(ctx, g); err != nil {
-		return err
-	}
-	if err := s.sendInvite(ctx, g, *m, true); err != nil {
-		return err
-	}
-	return s.Store.Save(s.me(), g)
-}
-
-func (s *Session) revoke(ctx context.Context, g *Group, method, token string) error {
-	tok, err := storagerpc.ParseToken(token)
-	if err != nil {
-		return err
-	}
-	resp, err := s.C.Call(ctx, g.Account(), method, func() any {
-		ts := time.Now().UnixMilli()
-		p := storagerpc.RevokeParams{Pubkey: g.ID, Timestamp: ts}
-		if method == "revoke_subaccount" {
-			p.Revoke = []string{tok.String()}
-		} else {
-			p.Unrevoke = []string{tok.String()}
-		}
-		p.Auth = storagerpc.Auth{Signature: storagerpc.Sign(g.groupKey(), storagerpc.RevokeSigMsg(method, ts, []storagerpc.Token{tok}))}
-		return p
+			return nil
+		},
+		rekey: true,
 	})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("publish the group: %w", err)
 	}
-	return resp.Err()
+	// Kept before anything else can fail: the seed is the group.
+	if err := s.Store.Save(s.Device, g); err != nil {
+		return nil, err
+	}
+	if err := s.saveUserGroup(ctx, g); err != nil {
+		s.Log.Warn().Err(err).Msg("the group was not recorded for the account's other devices")
+	}
+	if err := s.invite(ctx, g, lv, members); err != nil {
+		return g, s.saved(g, err)
+	}
+	return g, s.Store.Save(s.Device, g)
 }
 
-// Kick removes a member (admins only): its token is revoked, the group key
-// rotates to a generation sealed only to the others, and it finds a notice
-// in namespace -11.
-func (s *Session) Kick(ctx context.Context, g *Group, member identity.AccountID) error {
-	if !g.IsAdmin() {
-		return ErrNotAdmin
+// invite sends each member its invite and records in the members config
+// whether it went.
+func (s *Session) invite(ctx context.Context, g *Group, lv *live, members []Invitee) error {
+	if len(members) == 0 {
+		return nil
 	}
-	m := g.member(member.String())
-	if m == nil {
-		return ErrNotMember
-	}
-	if err := s.revoke(ctx, g, "revoke_subaccount", m.Token); err != nil {
-		return fmt.Errorf("revoke the token: %w", err)
-	}
-	g.Revoked = append(g.Revoked, m.Token)
-	if len(g.Revoked) > 50 {
-		g.Revoked = g.Revoked[len(g.Revoked)-50:]
-	}
-	g.Members = slices.DeleteFunc(g.Members, func(x Member) bool { return x.AccountID == member.String() })
-	key := make([]byte, 32)
-	rand.Read(key)
-	g.Generation++
-	g.Keys[g.Generation] = hex.EncodeToString(key)
-	if err := s.publishKeys(ctx, g, g.Generation); err != nil {
-		return fmt.Errorf("rotate the key: %w", err)
-	}
-	if err := s.publishState(ctx, g); err != nil {
-		return err
-	}
-	notice, _ := json.Marshal(map[string]string{"kicked": member.String()})
-	if err := s.store(ctx, g, NSKicked, notice); err != nil {
-		return err
-	}
-	return s.Store.Save(s.me(), g)
-}
-
-// groupMessage is the plaintext of a message in namespace 11.
-type groupMessage struct {
-	From   string `json:"from"`
-	Text   string `json:"text"`
-	Kind   string `json:"kind,omitempty"` // "leave"
-	SentAt int64  `json:"sent_at"`
-	Ed     string `json:"ed25519"` // the sender's key
-	Sig    string `json:"sig"`     // over group ID || from || text || kind || sent_at
-}
-
-func (gm *groupMessage) signed(groupID string) []byte {
-	return []byte(fmt.Sprintf("%s|%s|%s|%s|%d", groupID, gm.From, gm.Text, gm.Kind, gm.SentAt))
-}
-
-// Send posts a message to the group, under the newest key generation.
-func (s *Session) Send(ctx context.Context, g *Group, text string) error {
-	return s.post(ctx, g, text, "")
-}
-
-func (s *Session) post(ctx context.Context, g *Group, text, kind string) error {
-	if g.Kicked {
-		return ErrKicked
-	}
-	if err := s.syncKeys(ctx, g); err != nil {
-		return s.refused(ctx, g, err)
-	}
-	if _, ok := g.Keys[g.Generation]; !ok {
-		return ErrNoGroupKeys
-	}
-	keys := s.C.Keys()
-	gm := groupMessage{From: s.me(), Text: text, Kind: kind, SentAt: time.Now().UnixMilli(), Ed: hex.EncodeToString(keys.Ed25519Public())}
-	gm.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(keys.Ed25519, gm.signed(g.ID)))
-	plain, _ := json.Marshal(gm)
-	if err := s.store(ctx, g, NSMessages, g.seal(plain)); err != nil {
-		return s.refused(ctx, g, err)
-	}
-	return s.Store.Save(s.me(), g)
-}
-
-// refused turns a refusal into ErrKicked when the -11 notice says so.
-func (s *Session) refused(ctx context.Context, g *Group, err error) error {
-	var se *storagerpc.Error
-	if errors.As(err, &se) && se.Code == storagerpc.StatusUnauthorized && s.wasKicked(ctx, g) {
-		g.Kicked = true
-		if serr := s.Store.Save(s.me(), g); serr != nil {
-			return errors.Join(ErrKicked, serr)
-		}
-		return ErrKicked
-	}
-	return err
-}
-
-func (s *Session) wasKicked(ctx context.Context, g *Group) bool {
-	msgs, err := s.retrieve(ctx, g, NSKicked, true)
-	if err != nil {
-		return false
-	}
-	for _, m := range msgs {
-		data, _ := base64.StdEncoding.DecodeString(m.Data)
-		if strings.Contains(string(data), g.Me) {
-			return true
-		}
-	}
-	return false
-}
-
-// Message is a group message as read.
-type Message struct {
-	Hash       string `json:"hash"`
-	From       string `json:"from"`
-	Text       string `json:"text"`
-	Generation int    `json:"generation"`
-	Timestamp  int64  `json:"timestamp"`
-}
-
-// Unreadable is a group message that this member cannot read or trust.
-type Unreadable struct {
-	Hash   string `json:"hash"`
-	Reason string `json:"reason"`
-}
-
-// Fetch reads the group's new messages. An admin also acts on members'
-// "leave" messages by kicking them.
-func (s *Session) Fetch(ctx context.Context, g *Group) ([]Message, []Unreadable, error) {
-	if g.Kicked {
-		return nil, nil, ErrKicked
-	}
-	if err := s.syncKeys(ctx, g); err != nil {
-		return nil, nil, s.refused(ctx, g, err)
-	}
-	msgs, err := s.retrieve(ctx, g, NSMessages, false)
-	if err != nil {
-		return nil, nil, s.refused(ctx, g, err)
-	}
-	var out []Message
-	var bad []Unreadable
-	var leaving []string
-	for _, m := range msgs {
-		data, _ := base64.StdEncoding.DecodeString(m.Data)
-		plain, gen, err := g.open(data)
+	sent := map[string]bool{}
+	var failed []error
+	for _, m := range members {
+		err := s.sendInvite(ctx, g, m.ID)
+		sent[m.ID.String()] = err == nil
 		if err != nil {
-			bad = append(bad, Unreadable{Hash: m.Hash, Reason: err.Error()})
-			continue
+			failed = append(failed, err)
 		}
-		var gm groupMessage
-		if json.Unmarshal(plain, &gm) != nil {
-			bad = append(bad, Unreadable{Hash: m.Hash, Reason: "not a group message"})
-			continue
-		}
-		ed, _ := hex.DecodeString(gm.Ed)
-		sig, _ := base64.StdEncoding.DecodeString(gm.Sig)
-		from, err := client.SenderID(ed)
-		if err != nil || from.String() != gm.From || len(sig) != ed25519.SignatureSize || !ed25519.Verify(ed, gm.signed(g.ID), sig) {
-			bad = append(bad, Unreadable{Hash: m.Hash, Reason: "the sender's signature does not verify"})
-			continue
-		}
-		if gm.Kind == "leave" {
-			leaving = append(leaving, gm.From)
-			continue
-		}
-		out = append(out, Message{Hash: m.Hash, From: gm.From, Text: gm.Text, Generation: gen, Timestamp: m.Timestamp})
 	}
-	if g.IsAdmin() {
-		for _, who := range leaving {
-			if id, err := identity.ParseAccountID(who); err == nil && g.member(who) != nil && who != g.Me {
-				if err := s.Kick(ctx, g, id); err != nil {
-					return out, bad, fmt.Errorf("remove %s, who left: %w", who[:10], err)
+	err := s.apply(ctx, g, lv, edit{members: func(d configmsg.Dict) error {
+		for id, ok := range sent {
+			m, found := groupconfig.GetMember(d, id)
+			if !found {
+				continue
+			}
+			if ok {
+				m.SetInviteSent()
+			} else {
+				m.SetInviteFailed()
+			}
+			if err := groupconfig.SetMember(d, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+	return errors.Join(append(failed, err)...)
+}
+
+// admin syncs g for an admin's change.
+func (s *Session) admin(ctx context.Context, g *Group) (*live, error) {
+	if err := ready(g); err != nil {
+		return nil, err
+	}
+	if !g.IsAdmin() {
+		return nil, ErrNotAdmin
+	}
+	return s.sync(ctx, g)
+}
+
+// Add invites new members (admins). With history, they are given the
+// keys the group has (a supplemental keys message) and read what it wrote
+// before; without, the key rotates and they read from the new one.
+func (s *Session) Add(ctx context.Context, g *Group, members []Invitee, history bool) error {
+	lv, err := s.admin(ctx, g)
+	if err != nil {
+		return s.saved(g, err)
+	}
+	members, err = s.invitees(members)
+	if err != nil {
+		return err
+	}
+	active := 0
+	for _, m := range g.Members {
+		if m.Active() {
+			active++
+		}
+	}
+	var ids []string
+	for _, m := range members {
+		if cur, ok := g.member(m.ID.String()); ok && cur.Active() {
+			return fmt.Errorf("%s: %w", m.ID, ErrAlready)
+		}
+		ids = append(ids, m.ID.String())
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: no one new to add", ErrAlready)
+	}
+	if active+len(ids) > MaxMembers {
+		return ErrTooMany
+	}
+	// A member kicked before has a revoked token: lift it.
+	for _, m := range members {
+		tok, err := groupkeys.SubaccountToken(g.seed(), m.ID, memberFlags)
+		if err != nil {
+			return err
+		}
+		if err := s.revoke(ctx, g, true, tok); err != nil {
+			return fmt.Errorf("lift the revocation of %s: %w", m.ID.String()[:10], err)
+		}
+		g.Revoked = slices.DeleteFunc(g.Revoked, func(r string) bool { return r == tok.String() })
+	}
+	e := edit{members: func(d configmsg.Dict) error {
+		for _, m := range members {
+			nm := groupconfig.NewMember(m.ID.String())
+			nm.Name, nm.Supplement = m.Name, history
+			if err := groupconfig.SetMember(d, nm); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+	if history {
+		e.supplement = ids
+	} else {
+		e.rekey = true
+	}
+	if err := s.apply(ctx, g, lv, e); err != nil {
+		return s.saved(g, err)
+	}
+	if err := s.Store.Save(s.Device, g); err != nil {
+		return err
+	}
+	err = s.invite(ctx, g, lv, members)
+	s.memberChange(ctx, g, lv, sessionpb.GroupUpdateMemberChangeMessage_ADDED, ids, history)
+	return s.saved(g, err)
+}
+
+// Kick removes members (admins), as Session apps do: their tokens are
+// revoked on the swarm, each is told so in namespace -11, they leave the
+// members config and the key rotates to a generation they never get; the
+// group is told. With messages, what they wrote is deleted for everyone.
+func (s *Session) Kick(ctx context.Context, g *Group, members []identity.AccountID, messages bool) error {
+	lv, err := s.admin(ctx, g)
+	if err != nil {
+		return s.saved(g, err)
+	}
+	var ids []string
+	for _, id := range members {
+		m, ok := g.member(id.String())
+		switch {
+		case id == s.C.AccountID():
+			return errors.New("an admin cannot remove itself: 'group leave' does")
+		case !ok || !m.Active():
+			return fmt.Errorf("%s: %w", id, ErrNotMember)
+		case m.Admin:
+			return fmt.Errorf("%s is an admin (it holds the group's key) and cannot be removed", id)
+		}
+		ids = append(ids, id.String())
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := s.remove(ctx, g, lv, members); err != nil {
+		return s.saved(g, err)
+	}
+	if err := s.Store.Save(s.Device, g); err != nil {
+		return err
+	}
+	s.memberChange(ctx, g, lv, sessionpb.GroupUpdateMemberChangeMessage_REMOVED, ids, false)
+	if messages {
+		s.notice(ctx, g, lv, func(ts string) *sessionpb.GroupUpdateMessage {
+			return &sessionpb.GroupUpdateMessage{DeleteMemberContent: &sessionpb.GroupUpdateDeleteMemberContentMessage{MemberSessionIds: ids,
+				AdminSignature: ed25519.Sign(g.adminKey(), []byte("DELETE_CONTENT"+ts+strings.Join(ids, "")))}}
+		})
+	}
+	return s.Store.Save(s.Device, g)
+}
+
+// remove revokes members' tokens, leaves them their notice in -11, and
+// erases them from the members config under a new key.
+func (s *Session) remove(ctx context.Context, g *Group, lv *live, members []identity.AccountID) error {
+	var notices [][]byte
+	var recips [][32]byte
+	for _, id := range members {
+		tok, err := groupkeys.SubaccountToken(g.seed(), id, memberFlags)
+		if err != nil {
+			return err
+		}
+		if err := s.revoke(ctx, g, false, tok); err != nil {
+			return fmt.Errorf("revoke the token of %s: %w", id.String()[:10], err)
+		}
+		if !slices.Contains(g.Revoked, tok.String()) {
+			g.Revoked = append(g.Revoked, tok.String())
+		}
+		if len(g.Revoked) > 50 {
+			g.Revoked = g.Revoked[len(g.Revoked)-50:]
+		}
+		notices = append(notices, kickedNotice(id, lv.keys.CurrentGeneration()))
+		recips = append(recips, id.Key)
+	}
+	gx := identity.KeysFromEd25519Seed([32]byte(g.seed()))
+	enc, err := multiEncryptSimple(notices, recips, gx.X25519Private, gx.X25519Public, kickedDomain)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store(ctx, g, NSRevoked, enc, s.configTTL()); err != nil {
+		return fmt.Errorf("leave the removed members their notice: %w", err)
+	}
+	return s.apply(ctx, g, lv, edit{rekey: true, members: func(d configmsg.Dict) error {
+		for _, id := range members {
+			groupconfig.DeleteMember(d, id.String())
+		}
+		return nil
+	}})
+}
+
+// settleMembers is an admin's part of a fetch: members who accepted their
+// invite are recorded so, those who left are removed, and this admin's
+// own promotion, once it holds the key, is recorded accepted.
+func (s *Session) settleMembers(ctx context.Context, g *Group, lv *live, accepted, left []string) error {
+	var gone []identity.AccountID
+	for _, who := range left {
+		m, ok := g.member(who)
+		id, err := identity.ParseAccountID(who)
+		if ok && m.Active() && err == nil && who != s.me() && !slices.Contains(gone, id) {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.remove(ctx, g, lv, gone); err != nil {
+			return fmt.Errorf("remove the members who left: %w", err)
+		}
+	}
+	var change []groupconfig.Member
+	for _, who := range accepted {
+		if m, ok := g.member(who); ok && m.Active() && !m.Admin && m.Invite != groupconfig.StatusDone {
+			m.SetInviteAccepted()
+			change = append(change, m)
+		}
+	}
+	// Promoted (by a message): the members config says so once this
+	// admin writes it.
+	if m, ok := g.member(s.me()); !ok || !m.Admin || m.Promotion != groupconfig.StatusDone {
+		if !ok {
+			m = groupconfig.Member{ID: s.me()}
+		}
+		m.SetPromotionAccepted()
+		change = append(change, m)
+	}
+	if len(change) == 0 {
+		return nil
+	}
+	return s.apply(ctx, g, lv, edit{members: func(d configmsg.Dict) error {
+		for _, m := range change {
+			if err := groupconfig.SetMember(d, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+}
+
+// Promote makes a member an admin (admins): it is sent the group's seed,
+// and the members config and the group say so.
+func (s *Session) Promote(ctx context.Context, g *Group, member identity.AccountID) error {
+	lv, err := s.admin(ctx, g)
+	if err != nil {
+		return s.saved(g, err)
+	}
+	m, ok := g.member(member.String())
+	switch {
+	case !ok || !m.Active():
+		return fmt.Errorf("%s: %w", member, ErrNotMember)
+	case m.Admin && m.Promotion == groupconfig.StatusDone:
+		return fmt.Errorf("%s is an admin already", member)
+	}
+	sendErr := s.sendPromotion(ctx, g, member)
+	if sendErr != nil {
+		m.SetPromotionFailed()
+	} else {
+		m.SetPromotionSent()
+	}
+	err = s.apply(ctx, g, lv, edit{members: func(d configmsg.Dict) error { return groupconfig.SetMember(d, m) }})
+	if sendErr == nil && err == nil {
+		s.memberChange(ctx, g, lv, sessionpb.GroupUpdateMemberChangeMessage_PROMOTED, []string{member.String()}, false)
+	}
+	return s.saved(g, errors.Join(sendErr, err))
+}
+
+// Leave leaves a group: a member tells the group (an admin's next fetch
+// removes it and rotates the key); an invite not accepted is declined; a
+// group one was removed from, or of the old kind, is forgotten. Either
+// way the account's other devices forget it too.
+func (s *Session) Leave(ctx context.Context, g *Group, old bool) error {
+	if !old && !g.Invited && !g.Kicked && !g.Destroyed {
+		lv, err := s.sync(ctx, g)
+		switch {
+		case errors.Is(err, ErrKicked), errors.Is(err, ErrDestroyed):
+		case err != nil:
+			return s.saved(g, err)
+		default:
+			if g.IsAdmin() && len(g.Admins()) <= 1 {
+				return ErrLastAdmin
+			}
+			for _, u := range []*sessionpb.GroupUpdateMessage{
+				{MemberLeftMessage: &sessionpb.GroupUpdateMemberLeftMessage{}},
+				{MemberLeftNotificationMessage: &sessionpb.GroupUpdateMemberLeftNotificationMessage{}},
+			} {
+				if err := s.post(ctx, g, lv, client.Content{GroupUpdate: u}); err != nil && !errors.Is(err, ErrKicked) {
+					return fmt.Errorf("tell the group: %w", err)
 				}
 			}
 		}
 	}
-	return out, bad, s.Store.Save(s.me(), g)
-}
-
-// Leave tells the group this member leaves (an admin's next fetch removes
-// it and rotates the key) and forgets the group here.
-func (s *Session) Leave(ctx context.Context, g *Group) error {
-	if err := s.post(ctx, g, "", "leave"); err != nil && !errors.Is(err, ErrKicked) {
+	if old {
+		return s.Store.Remove(s.Device, g.Me, g.ID)
+	}
+	if err := s.eraseUserGroup(ctx, g.ID); err != nil {
 		return err
 	}
-	return s.Store.Remove(s.me(), g.ID)
+	return s.Store.Remove(s.Device, s.me(), g.ID)
+}
+
+// Delete destroys the group for everyone (admins): its info config says
+// so (each member's next read finds it gone), its messages are deleted
+// from the swarm, and the account forgets it.
+func (s *Session) Delete(ctx context.Context, g *Group) error {
+	lv, err := s.admin(ctx, g)
+	if err != nil {
+		return s.saved(g, err)
+	}
+	if err := s.apply(ctx, g, lv, edit{info: func(in *groupconfig.Info) error {
+		in.Destroyed = true
+		return nil
+	}}); err != nil && !errors.Is(err, ErrDestroyed) {
+		return err
+	}
+	if err := s.deleteAll(ctx, g, NSMessages); err != nil {
+		s.Log.Warn().Err(err).Msg("the group's messages were not deleted from its swarm")
+	}
+	if err := s.eraseUserGroup(ctx, g.ID); err != nil {
+		return err
+	}
+	return s.Store.Remove(s.Device, s.me(), g.ID)
+}
+
+// Refresh reads the group's configs (the members list, its generation,
+// its admins) as any member may, and keeps them alive.
+func (s *Session) Refresh(ctx context.Context, g *Group) error {
+	if err := ready(g); err != nil {
+		return err
+	}
+	lv, err := s.sync(ctx, g)
+	if err != nil {
+		return s.saved(g, err)
+	}
+	s.keepAlive(ctx, g, lv)
+	return s.Store.Save(s.Device, g)
+}
+
+// Rename changes the group's name (admins); the group is told.
+func (s *Session) Rename(ctx context.Context, g *Group, name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	lv, err := s.admin(ctx, g)
+	if err != nil {
+		return s.saved(g, err)
+	}
+	if err := s.apply(ctx, g, lv, edit{info: func(in *groupconfig.Info) error {
+		in.Name = name
+		return nil
+	}}); err != nil {
+		return s.saved(g, err)
+	}
+	typ := sessionpb.GroupUpdateInfoChangeMessage_NAME
+	s.notice(ctx, g, lv, func(ts string) *sessionpb.GroupUpdateMessage {
+		return &sessionpb.GroupUpdateMessage{InfoChangeMessage: &sessionpb.GroupUpdateInfoChangeMessage{Type: typ.Enum(), UpdatedName: proto.String(name),
+			AdminSignature: ed25519.Sign(g.adminKey(), []byte("INFO_CHANGE"+strconv.Itoa(int(typ))+ts))}}
+	})
+	if err := s.Store.Save(s.Device, g); err != nil {
+		return err
+	}
+	return s.saveUserGroup(ctx, g)
 }

@@ -80,6 +80,20 @@ type revSyncResult struct {
 	NextToken   string       `json:"next_token,omitempty"`
 }
 
+// replicaKey marks the context of a request a swarm peer forwarded.
+type replicaKey struct{}
+
+// withReplica marks ctx as a request forwarded by a member of this node's
+// swarm: the member that took it from the client checked the token
+// against the revocations it had synced, so a replica that is still
+// syncing its own stores it (checking what revocations it holds) rather
+// than refusing it and missing the message until repair.
+func withReplica(ctx context.Context) context.Context {
+	return context.WithValue(ctx, replicaKey{}, true)
+}
+
+func isReplica(ctx context.Context) bool { r, _ := ctx.Value(replicaKey{}).(bool); return r }
+
 // errNotSynced refuses a subaccount request while the node does not know
 // its swarm's revocations.
 func errNotSynced() *rpcError {

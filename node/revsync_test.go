@@ -292,3 +292,45 @@ func TestRevocationSyncPages(t *testing.T) {
 		t.Fatalf("an asker ahead: %v, want 503", err)
 	}
 }
+
+// TestReplicaWhileSyncing: a member still learning its swarm's
+// revocations refuses a member's token from a client (503), but stores
+// what a synced peer forwards: the peer checked the token, and the
+// message is not missing from that replica until repair.
+func TestReplicaWhileSyncing(t *testing.T) {
+	tn := startTestnet(t, 5, func(c *Config) { c.ForwardTimeout = time.Second; c.RepairInterval = -1 })
+	gid, gkey := groupAccount(t)
+	members := tn.swarmOf(gid)
+	entry, syncing := members[0], members[1]
+	nd := tn.nodes[syncing]
+	nd.revs.Store(&revSync{swarm: nd.view.Load().mine}) // as after a restart
+	m := newMember(t, gid, gkey)                        // its odd requests are stores
+	method, params := m.request()
+	if resp := tn.call(syncing, method, params); resp.Code != storagerpc.StatusUnavailable {
+		t.Fatalf("a member's store at a syncing node: %d %s", resp.Code, resp.Body)
+	}
+	m.sent = 2
+	method, params = m.request()
+	resp := tn.call(entry, method, params)
+	var res storagerpc.SwarmResults
+	if err := resp.Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Swarm[syncing]; r.Failed {
+		t.Fatalf("the syncing replica refused the forwarded store: %+v", r)
+	}
+	// What a revoked token asks, a syncing replica refuses even forwarded,
+	// when it knows the revocation (the entry node did not).
+	kicked := newMember(t, gid, gkey)
+	if _, e := nd.mergeOwned(context.Background(), nd.view.Load(), []revocation{{Owner: gid.String(), Token: kicked.tok.String(), Added: nowMS(), Revoked: true}}); e != nil {
+		t.Fatal(e)
+	}
+	method, params = kicked.request()
+	resp = tn.call(entry, method, params)
+	if err := resp.Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Swarm[syncing]; !r.Failed {
+		t.Fatalf("a replica stored for a token it knows is revoked: %+v", r)
+	}
+}

@@ -85,7 +85,7 @@ func (n *Node) handleSwarm(s network.Stream) {
 		writeResponse(s, n.revocationsMethod(ctx, req.Params))
 		return
 	}
-	writeResponse(s, n.dispatch(ctx, req.Method, req.Params, false, false))
+	writeResponse(s, n.dispatch(withReplica(ctx), req.Method, req.Params, false, false))
 }
 
 // acceptPush stores pushed records that this node's swarm owns, after
