@@ -132,8 +132,8 @@ type Network struct {
 	exits []string     // by index: how its process last ended by itself
 	keys  []ed25519.PrivateKey
 	done  bool
-	// buffers bounds the request bytes all nodes hold at once.
-	buffers *node.Budget
+	// budget bounds the request bytes all nodes hold at once.
+	budget *node.Budget
 	// views is the nodes' one view of the network.
 	views *node.Views
 	// fundMu orders the faucet's payments (their nonces).
@@ -143,8 +143,8 @@ type Network struct {
 // The nodes of a devnet share one budget for request bodies in memory:
 // 128 MiB in all, 16 MiB from one peer.
 const (
-	requestBuffers        = 128 << 20
-	requestBuffersPerPeer = 16 << 20
+	requestBudget        = 128 << 20
+	requestBudgetPerPeer = 16 << 20
 )
 
 // New validates cfg.
@@ -178,7 +178,7 @@ func New(cfg Config) (*Network, error) {
 		cfg.Secret = sec
 	}
 	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("module", "devnet").Logger(),
-		buffers: node.NewBudget(requestBuffers, requestBuffersPerPeer), views: node.NewViews()}
+		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews()}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
 	}
@@ -498,7 +498,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
-		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
+		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
 		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),
 	}

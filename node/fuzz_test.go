@@ -85,6 +85,7 @@ func FuzzHandle(f *testing.F) {
 	}
 	f.Add([]byte(`{"method":"store","params":{"pubkey":"05","namespace":"all"}}`))
 	f.Add([]byte(`{"method":"delete_all","params":{"namespace":"x"}}`))
+	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"info","params":{}}`))
 	n := fuzzNode(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		resp := n.handle(context.Background(), body)
