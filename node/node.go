@@ -127,7 +127,7 @@ type Node struct {
 	replay  *replayCache
 	view    atomic.Pointer[view]
 	moves   moves
-	tst     tester
+	rounds  rounds // the testing rounds (rounds.go)
 	// revs is where the node stands in learning its swarm's subaccount
 	// revocations (revsync.go); revWake wakes the loop that learns them.
 	revs    atomic.Pointer[revSync]
@@ -206,7 +206,7 @@ func New(cfg Config) (*Node, error) {
 		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
 		replay:  newReplayCache(),
 		moves:   moves{newMembers: map[string]bool{}},
-		tst:     newTester(),
+		rounds:  newRounds(),
 		ready:   make(chan struct{}),
 		revWake: make(chan struct{}, 1),
 	}, nil
@@ -298,7 +298,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	go n.follow(runCtx)
 	go n.revSyncLoop(runCtx)
 	go n.expireLoop(runCtx)
-	go n.testLoop(runCtx)
+	go n.roundLoop(runCtx)
 	if n.cfg.RepairInterval > 0 {
 		n.wg.Add(1)
 		go n.repairLoop(runCtx)
@@ -452,7 +452,7 @@ func (n *Node) follow(ctx context.Context) {
 		}
 		backoff = 100 * time.Millisecond
 		height = info.Height
-		n.tst.blockMS.Store(info.BlockTimeMS)
+		n.rounds.blockMS.Store(info.BlockTimeMS)
 		old := n.view.Load()
 		if old != nil && old.swarmsHeight == info.SwarmsHeight && old.nodesHeight == info.NodesHeight {
 			nv := *old
