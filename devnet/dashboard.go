@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/group"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/node"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
@@ -326,7 +326,7 @@ type dashState struct {
 	Rooms    any              `json:"rooms"`
 	Round    *dashRound       `json:"round,omitempty"`
 	Blocks   []dashBlock      `json:"blocks"`
-	Params   ledger.Params    `json:"params"`
+	Params   chain.Params     `json:"params"`
 	Servers  []ManifestServer `json:"servers"`
 	Edge     []EdgeCount      `json:"edge"` // the client edge's requests by endpoint
 }
@@ -364,14 +364,14 @@ type dashGroup struct {
 }
 
 type dashRound struct {
-	Round   uint64          `json:"round"`
-	Phase   string          `json:"phase"`
-	Commits int             `json:"commits"`
-	Reveals int             `json:"reveals"`
-	Quorums [][2]int        `json:"quorums"` // members, targets
-	Votes   int             `json:"votes"`
-	Shown   []ledger.Vote   `json:"votes_shown"` // every vote, newest first, or the failing ones past maxShownVotes
-	Changes []ledger.Change `json:"changes"`
+	Round   uint64         `json:"round"`
+	Phase   string         `json:"phase"`
+	Commits int            `json:"commits"`
+	Reveals int            `json:"reveals"`
+	Quorums [][2]int       `json:"quorums"` // members, targets
+	Votes   int            `json:"votes"`
+	Shown   []chain.Vote   `json:"votes_shown"` // every vote, newest first, or the failing ones past maxShownVotes
+	Changes []chain.Change `json:"changes"`
 }
 
 // maxShownVotes bounds the votes a snapshot lists.
@@ -412,7 +412,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 		Nodes: []dashNode{}, Swarms: []dashSwarm{}, Accounts: []dashAccount{}, Groups: []dashGroup{}, Blocks: []dashBlock{}}
 	// One copy of the node list (one lock of the ledger), not one a node:
 	// at 2,000 nodes under load, 2,000 lookups took half a minute.
-	byKey := map[string]ledger.ServiceNode{}
+	byKey := map[string]chain.ServiceNode{}
 	for _, sn := range l.Nodes() {
 		byKey[sn.Key] = sn
 	}
@@ -421,7 +421,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 		dn.Running = db.d.Network.Running(i)
 		if sn, ok := byKey[dn.Key]; ok {
 			dn.State, dn.Credit, dn.Rewards, dn.Stake = string(sn.State), sn.Credit, sn.Rewards, sn.Staked()
-			if sn.SwarmID != ledger.UnassignedSwarm {
+			if sn.SwarmID != chain.UnassignedSwarm {
 				dn.Swarm = fmt.Sprintf("%016x", sn.SwarmID)
 			}
 		}
@@ -446,7 +446,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	}
 	if rd, ok := l.RoundAt(info.Height); ok {
 		dr := &dashRound{Round: rd.Round, Phase: info.Params.RoundPhase(info.Height), Commits: len(rd.Commits), Reveals: len(rd.Reveals),
-			Votes: len(rd.Votes), Quorums: [][2]int{}, Shown: []ledger.Vote{}, Changes: rd.Changes}
+			Votes: len(rd.Votes), Quorums: [][2]int{}, Shown: []chain.Vote{}, Changes: rd.Changes}
 		for _, q := range rd.Quorums {
 			dr.Quorums = append(dr.Quorums, [2]int{len(q.Members), len(q.Targets)})
 		}
@@ -463,7 +463,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 			dr.Changes[i].Target = db.name(dr.Changes[i].Target)
 		}
 		if dr.Changes == nil {
-			dr.Changes = []ledger.Change{}
+			dr.Changes = []chain.Change{}
 		}
 		st.Round = dr
 	}

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
@@ -58,7 +59,7 @@ type Config struct {
 	// Genesis funds more wallets at genesis (clients, for instance).
 	Genesis []ledger.Allocation
 	// Params are the chain's rules for a new chain; nil means the defaults.
-	Params *ledger.Params
+	Params *chain.Params
 	// LedgerAddr is where the ledger RPC listens; default Host:0.
 	LedgerAddr string
 	// Host is the IP address that the ledger RPC, the servers and the nodes
@@ -203,7 +204,7 @@ func derive(seed, role string, i int) ed25519.PrivateKey {
 func pub(k ed25519.PrivateKey) string { return hex.EncodeToString(k.Public().(ed25519.PublicKey)) }
 
 // stake is each node's fixed stake.
-const stake = 15_000 * ledger.Coin
+const stake = 15_000 * chain.Coin
 
 // Operator and contributor wallets: node i's operator is operator i; every
 // third node is shared: its operator stakes half and two contributors a
@@ -219,10 +220,10 @@ func shared(i int) bool { return i%3 == 2 }
 func (nw *Network) genesis() []ledger.Allocation {
 	var out []ledger.Allocation
 	for i := 0; i < nw.cfg.Nodes; i++ {
-		out = append(out, ledger.Allocation{Wallet: pub(nw.operator(i)), Amount: stake + 1_000*ledger.Coin})
+		out = append(out, ledger.Allocation{Wallet: pub(nw.operator(i)), Amount: stake + 1_000*chain.Coin})
 		if shared(i) {
 			for j := 0; j < 2; j++ {
-				out = append(out, ledger.Allocation{Wallet: pub(nw.contributor(i, j)), Amount: stake/4 + 100*ledger.Coin})
+				out = append(out, ledger.Allocation{Wallet: pub(nw.contributor(i, j)), Amount: stake/4 + 100*chain.Coin})
 			}
 		}
 	}
@@ -293,7 +294,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 
 // params are the rules of a new chain: Config.Params, or the defaults
 // with testing rounds as long as the network needs (ParamsFor).
-func (nw *Network) params() *ledger.Params {
+func (nw *Network) params() *chain.Params {
 	if nw.cfg.Params != nil {
 		return nw.cfg.Params
 	}
@@ -308,8 +309,8 @@ func (nw *Network) params() *ledger.Params {
 // a block brings about 200 tests whatever the size, and uptime proofs come
 // once a round. One machine then keeps up with 2,000 nodes; what it costs
 // is that a node that stops is noticed within a round (100 s at 2,000).
-func ParamsFor(n int) ledger.Params {
-	p := ledger.DefaultParams()
+func ParamsFor(n int) chain.Params {
+	p := chain.DefaultParams()
 	if rb := uint64(n / 20); rb > p.RoundBlocks {
 		p.RoundBlocks = rb
 		p.ProofInterval = rb
@@ -328,19 +329,19 @@ func (nw *Network) register(ctx context.Context) error {
 		}
 		op := nw.operator(i)
 		amount := stake
-		var reserved []ledger.Reservation
+		var reserved []chain.Reservation
 		if shared(i) {
 			amount = stake / 2
 			for j := 0; j < 2; j++ {
-				reserved = append(reserved, ledger.Reservation{Wallet: pub(nw.contributor(i, j)), Amount: stake / 4})
+				reserved = append(reserved, chain.Reservation{Wallet: pub(nw.contributor(i, j)), Amount: stake / 4})
 			}
 		}
-		if err := nw.submit(op, ledger.TxRegister, ledger.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
+		if err := nw.submit(op, chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
 			return fmt.Errorf("register node %d: %w", i, err)
 		}
 		for _, r := range reserved {
-			c := nw.contributor(i, slices.IndexFunc(reserved, func(x ledger.Reservation) bool { return x.Wallet == r.Wallet }))
-			if err := nw.submit(c, ledger.TxContribute, ledger.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
+			c := nw.contributor(i, slices.IndexFunc(reserved, func(x chain.Reservation) bool { return x.Wallet == r.Wallet }))
+			if err := nw.submit(c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
 				return fmt.Errorf("contribute to node %d: %w", i, err)
 			}
 		}
@@ -355,12 +356,12 @@ func (nw *Network) register(ctx context.Context) error {
 	return nil
 }
 
-func (nw *Network) submit(key ed25519.PrivateKey, t ledger.TxType, body any, nodeKey ed25519.PrivateKey) error {
+func (nw *Network) submit(key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
 	a, err := nw.Ledger.Account(pub(key))
 	if err != nil {
 		return err
 	}
-	tx, err := ledger.NewTx(t, key, a.NextNonce, body)
+	tx, err := chain.NewTx(t, key, a.NextNonce, body)
 	if err != nil {
 		return err
 	}

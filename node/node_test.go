@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -419,7 +419,7 @@ func TestSwarmsChangeLoseNothing(t *testing.T) {
 	down := victim.Members[:len(victim.Members)-2]
 	down = append(down, other.Members[:16-len(down)-9]...)
 	for _, k := range down {
-		if _, err := tn.l.ChangeState(k, ledger.StateDecommissioned, "test"); err != nil {
+		if _, err := tn.l.ChangeState(k, chain.StateDecommissioned, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
@@ -28,21 +28,21 @@ type downLedger struct{}
 
 var errDown = errors.New("ledger down")
 
-func (downLedger) Info(context.Context) (ledger.Info, error) { return ledger.Info{}, errDown }
-func (downLedger) WaitHeight(context.Context, uint64) (ledger.Info, error) {
-	return ledger.Info{}, errDown
+func (downLedger) Info(context.Context) (chain.Info, error) { return chain.Info{}, errDown }
+func (downLedger) WaitHeight(context.Context, uint64) (chain.Info, error) {
+	return chain.Info{}, errDown
 }
-func (downLedger) Nodes(context.Context) ([]ledger.ServiceNode, error) { return nil, errDown }
-func (downLedger) Node(context.Context, string) (ledger.ServiceNode, error) {
-	return ledger.ServiceNode{}, errDown
+func (downLedger) Nodes(context.Context) ([]chain.ServiceNode, error) { return nil, errDown }
+func (downLedger) Node(context.Context, string) (chain.ServiceNode, error) {
+	return chain.ServiceNode{}, errDown
 }
-func (downLedger) RoundAt(context.Context, uint64) (ledger.Round, error) {
-	return ledger.Round{}, errDown
+func (downLedger) RoundAt(context.Context, uint64) (chain.Round, error) {
+	return chain.Round{}, errDown
 }
-func (downLedger) Account(context.Context, string) (ledger.Account, error) {
-	return ledger.Account{}, errDown
+func (downLedger) Account(context.Context, string) (chain.Account, error) {
+	return chain.Account{}, errDown
 }
-func (downLedger) Submit(context.Context, *ledger.Tx) (string, error) { return "", errDown }
+func (downLedger) Submit(context.Context, *chain.Tx) (string, error) { return "", errDown }
 
 // TestSafeBeforeReady: a node that has not loaded the network yet answers
 // every protocol with a refusal, and never crashes: an onion request naming

@@ -54,7 +54,7 @@ func startTestnet(t testing.TB, n int, tweak func(*Config)) *testnet {
 	dir := t.TempDir()
 	l, err := ledger.New(ledger.Config{
 		Path: filepath.Join(dir, "ledger.db"), Seed: "node-tests",
-		Genesis: []ledger.Allocation{{Wallet: pubHex(op), Amount: 10_000 * 15_000 * ledger.Coin}},
+		Genesis: []ledger.Allocation{{Wallet: pubHex(op), Amount: 10_000 * 15_000 * chain.Coin}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func (tn *testnet) add(k int) []string {
 		key := seedKey(fmt.Sprint("node-", len(tn.order)))
 		h := pubHex(key)
 		a, _ := tn.l.Account(pubHex(tn.op))
-		tx, err := ledger.NewTx(ledger.TxRegister, tn.op, a.NextNonce, ledger.RegisterBody{NodeKey: h, Amount: 15_000 * ledger.Coin})
+		tx, err := chain.NewTx(chain.TxRegister, tn.op, a.NextNonce, chain.RegisterBody{NodeKey: h, Amount: 15_000 * chain.Coin})
 		if err != nil {
 			tn.t.Fatal(err)
 		}
