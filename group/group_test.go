@@ -28,7 +28,7 @@ import (
 type person struct {
 	name string
 	keys *identity.Keys
-	s    *group.Session
+	s    *group.Device
 }
 
 // newPerson is a device named name of a new account (keys nil) or of the
@@ -51,7 +51,7 @@ func newPersonAt(t testing.TB, nw *devnet.Network, name, dir string, keys *ident
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &person{name: name, keys: keys, s: &group.Session{C: c, Store: &group.Store{Dir: dir}, Device: name}}
+	return &person{name: name, keys: keys, s: &group.Device{C: c, Store: &group.Store{Dir: dir}, Name: name}}
 }
 
 func (p *person) id() identity.AccountID { return p.keys.AccountID() }
@@ -574,7 +574,7 @@ func TestOldKind(t *testing.T) {
 	if !errors.Is(err, group.ErrOldKind) || g == nil || g.ID != gid {
 		t.Fatalf("loaded %+v %v", g, err)
 	}
-	s := &group.Session{Store: st, Device: "alice"}
+	s := &group.Device{Store: st, Name: "alice"}
 	if err := s.Leave(context.Background(), g, true); err != nil {
 		t.Fatal(err)
 	}
