@@ -36,7 +36,6 @@ import (
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/internal/procstat"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/onion"
 )
 
@@ -362,14 +361,7 @@ func newClient(ctx context.Context, ledgerURL string) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(ledgerURL, "")})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return devnet.StartClient(ctx, ledgerURL, client.Config{Keys: k})
 }
 
 // quantile is the q-quantile of ds (0 for none); ds is sorted in place.

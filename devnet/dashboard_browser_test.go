@@ -13,7 +13,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/sessionctl/sessionctl/client"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 )
 
 // browser finds a Chromium to drive; .ci/run installs Debian's.
@@ -87,17 +86,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	// A message: its path appears, hop by hop, then its replicas.
-	lc := ledgerrpc.NewClient(d.Network.LedgerURL(), "")
-	alice, err := client.New(client.Config{Keys: ClientKeys(m.Seed, "alice"), Ledger: lc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := clientT(t, d.Network.LedgerURL(), client.Config{Keys: ClientKeys(m.Seed, "alice")})
 	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
 	defer scancel()
-	if err := alice.Start(sctx); err != nil {
-		t.Fatal(err)
-	}
-	defer alice.Close()
 	res, err := alice.Send(sctx, ClientKeys(m.Seed, "bob").AccountID(), "watch me travel")
 	if err != nil {
 		t.Fatal(err)

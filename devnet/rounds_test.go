@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/chain"
+	"github.com/sessionctl/sessionctl/client"
 	_ "github.com/sessionctl/sessionctl/internal/sqlitedb" // the sqlite driver
 
 	"github.com/sessionctl/sessionctl/identity"
@@ -65,7 +66,7 @@ func waitState(t *testing.T, nw *Network, key string, want chain.NodeState, with
 func TestKilledNodeDecommissionedThenRecommissioned(t *testing.T) {
 	nw := fastNet(t, 12, 60)
 	ctx := context.Background()
-	alice := startClientNet(t, nw, ClientKeys("x", "alice"))
+	alice := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("x", "alice")})
 	var sent []string
 	var recipients []*identity.Keys
 	for i := 0; i < 6; i++ {
@@ -87,7 +88,7 @@ func TestKilledNodeDecommissionedThenRecommissioned(t *testing.T) {
 	blocks := waitState(t, nw, key, chain.StateDecommissioned, 200)
 	t.Logf("decommissioned %d blocks after it stopped", blocks)
 	for i, k := range recipients {
-		c := startClientNet(t, nw, k)
+		c := clientT(t, nw.LedgerURL(), client.Config{Keys: k})
 		msgs, _, err := c.Fetch(ctx)
 		if err != nil || len(msgs) != 1 || msgs[0].Hash != sent[i] {
 			t.Fatalf("recipient %d: %+v, %v", i, msgs, err)
@@ -126,7 +127,7 @@ func TestDataDropperDecommissioned(t *testing.T) {
 		c.Now = func() time.Time { return time.Now().Add(sampleWait) }
 	})
 	ctx := context.Background()
-	alice := startClientNet(t, nw, ClientKeys("x", "alice"))
+	alice := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("x", "alice")})
 	for i := 0; i < 12; i++ {
 		if _, err := alice.Send(ctx, ClientKeys("x", fmt.Sprint("d", i)).AccountID(), "keep me"); err != nil {
 			t.Fatal(err)
