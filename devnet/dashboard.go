@@ -276,6 +276,7 @@ func (db *dashboard) events(w http.ResponseWriter, r *http.Request) {
 		httpserve.WriteError(w, http.StatusInternalServerError, "streaming is not supported here")
 		return
 	}
+	told := db.hub.missed.Load() // events missed before this page watched are none of its business
 	ch, err := db.hub.watch()
 	if err != nil {
 		httpserve.WriteError(w, http.StatusServiceUnavailable, err.Error())
@@ -304,6 +305,13 @@ func (db *dashboard) events(w http.ResponseWriter, r *http.Request) {
 				default:
 					more = false
 				}
+			}
+			// Events were dropped since the page was last told (a page
+			// that fell behind, on a loaded machine): it reloads the
+			// state rather than wait for the next event that would.
+			if m := db.hub.missed.Load(); m != told {
+				told = m
+				fmt.Fprintf(w, "data: {\"t\":\"missed\",\"missed\":%d}\n\n", m)
 			}
 			fl.Flush()
 		case <-ping.C:
