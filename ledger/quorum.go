@@ -261,8 +261,7 @@ func (s *State) reveal(p chain.Params, node string, b *chain.RevealBody, h uint6
 		return fmt.Errorf("%w: already revealed in round %d", ErrNodeState, b.Round)
 	}
 	secret, _ := hex.DecodeString(b.Secret)
-	sum := blake2b.Sum256(secret)
-	if hex.EncodeToString(sum[:]) != c {
+	if chain.CommitHash(secret) != c {
 		return fmt.Errorf("%w: the secret does not match the commit", ErrForbidden)
 	}
 	rd.Reveals[node] = b.Secret

@@ -156,8 +156,7 @@ func (n *Node) commitRound(ctx context.Context, r uint64, st chain.NodeState) {
 	n.rounds.secrets[r] = secret
 	delete(n.rounds.secrets, r-10)
 	n.rounds.mu.Unlock()
-	sum := blake2b.Sum256(secret)
-	if err := n.submitTx(ctx, chain.TxCommit, chain.CommitBody{Round: r, Hash: hex.EncodeToString(sum[:])}); err != nil {
+	if err := n.submitTx(ctx, chain.TxCommit, chain.CommitBody{Round: r, Hash: chain.CommitHash(secret)}); err != nil {
 		n.log.Debug().Err(err).Uint64("round", r).Msg("commit")
 	}
 }
