@@ -10,8 +10,10 @@
 //	c, err := client.New(client.Config{Keys: alice, Ledger: ledgerrpc.NewClient(url, "")})
 //	err = c.Start(ctx)
 //	defer c.Close()
-//	res, err := c.Send(ctx, bobID, "hello")
-//	msgs, err := c.Fetch(ctx)
+//	res, err := c.Send(ctx, bobID, "hello")   // res.Hash, res.Path
+//	msgs, rejected, err := c.Fetch(ctx)       // rejected: what did not decrypt or verify
+//
+// The package's Example runs this against a devnet.
 package client
 
 import (

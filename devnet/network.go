@@ -1,12 +1,16 @@
 // Package devnet builds and runs a whole Session network in one process: the
 // ledger and its RPC, the service nodes registered through real staking
-// transactions, and the client identities. The command line's `devnet up`
-// runs one; tests start one with StartT.
+// transactions, the servers (Network); and around it a directory's devnet
+// with its client identities, control endpoint and manifest (Devnet, Up),
+// which the command line's `devnet up` runs. Other packages' tests start
+// one with devnettest.Start.
 //
-//	nw, err := devnet.New(devnet.Config{Dir: dir, Nodes: 12, Seed: "demo"})
-//	err = nw.Start(ctx)     // ready when it returns: every node serves, swarms are settled
-//	defer nw.Close()
+//	nw, err := devnet.StartNetwork(ctx, devnet.Config{Dir: dir, Nodes: 12, Seed: "demo"})
+//	defer nw.Close()     // ready when StartNetwork returns: every node serves, swarms are settled
+//	c, err := nw.StartClient(ctx, client.Config{Keys: alice})
 //	url := nw.LedgerURL()
+//
+// (ExampleStartNetwork is this, run.)
 //
 // Everything derives from the seed: node keys, operator wallets, the chain.
 // The same directory again resumes the same network: the chain, the keys and

@@ -51,4 +51,6 @@
 //	d.Join(ctx, in.Invited[0])
 //	msgs, unreadable, _ := d.Fetch(ctx, g)
 //	d.Kick(ctx, g, []identity.AccountID{carol}, false)  // admins
+//
+// (ExampleDevice is this, compiled.)
 package group
