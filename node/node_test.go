@@ -558,7 +558,7 @@ func TestStoreSurvivesDeadMembers(t *testing.T) {
 	a := newAccount(t)
 	members := tn.swarmOf(a.id)
 	for _, m := range members[1:] {
-		tn.stop(m)
+		tn.kill(m)
 	}
 	var res storagerpc.SwarmResults
 	if err := tn.call(members[0], "store", a.store(0, []byte("anyone there?"), false)).Decode(&res); err != nil {
