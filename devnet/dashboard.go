@@ -70,6 +70,9 @@ type Events struct {
 	closed   chan struct{}
 	once     sync.Once
 	missed   atomic.Uint64
+	// changes counts the events that change what the state shows (a
+	// node killed, restarted or exited; a block), watched or not.
+	changes atomic.Uint64
 	// the log lines' budget: logLinesPerS a second
 	logMu     sync.Mutex
 	logSecond int64
@@ -88,6 +91,9 @@ func (h *Events) watched() bool {
 }
 
 func (h *Events) publish(ev any) {
+	if m, ok := ev.(map[string]any); ok && (m["t"] == "node" || m["t"] == "block") {
+		h.changes.Add(1)
+	}
 	if !h.watched() {
 		return
 	}
@@ -163,10 +169,12 @@ type dashboard struct {
 	secret string
 	byKey  map[string]string // Ed25519 key -> node name
 	byPeer map[peer.ID]string
-	// the last snapshot (JSON) and when it was made
-	snapMu sync.Mutex
-	snap   []byte
-	snapAt time.Time
+	// the last snapshot (JSON), when it was begun, and the hub's count of
+	// state changes then
+	snapMu  sync.Mutex
+	snap    []byte
+	snapAt  time.Time
+	snapGen uint64
 }
 
 func newDashboard(d *Devnet, h *Events) *dashboard {
@@ -398,7 +406,12 @@ type dashBlock struct {
 func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
-	if db.snap == nil || time.Since(db.snapAt) > time.Second {
+	// A snapshot serves for a second, unless the state changed since it
+	// was begun: a page that reloads on a node's event must see it (it
+	// is told once; with blocks on demand nothing tells it again).
+	gen := db.hub.changes.Load()
+	if db.snap == nil || gen != db.snapGen || time.Since(db.snapAt) > time.Second {
+		began := time.Now()
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		st := db.snapshot(ctx)
 		cancel()
@@ -407,7 +420,7 @@ func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
 			httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		db.snap, db.snapAt = b, time.Now()
+		db.snap, db.snapAt, db.snapGen = b, began, gen
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(db.snap)

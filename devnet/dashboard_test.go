@@ -3,6 +3,7 @@ package devnet
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,4 +70,41 @@ func TestDashboardTellsMissedEvents(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestDashboardStateAfterKill: the state a page reloads on a node's event
+// shows that event, however recently the last snapshot was made (it was
+// cached for a second: a page that reloaded at once saw the node still
+// running, and with blocks on demand nothing made it reload again).
+func TestDashboardStateAfterKill(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 4, BlockTime: BlockTimeManual, Clients: []string{}})
+	t.Cleanup(func() { d.Close() })
+	running := func() map[string]bool {
+		t.Helper()
+		w := httptest.NewRecorder()
+		d.dash.state(w, httptest.NewRequest("GET", "/state", nil))
+		var st dashState
+		if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, n := range st.Nodes {
+			out[n.Name] = n.Running
+		}
+		return out
+	}
+	if !running()["node-2"] {
+		t.Fatal("node-2 is not running at the start")
+	}
+	cc, err := Dial(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Kill(context.Background(), "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	if running()["node-2"] {
+		t.Fatal("the state after the kill's event still shows node-2 running")
+	}
 }
