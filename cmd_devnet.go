@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
@@ -127,7 +127,7 @@ func devnetUp(c *cli.Context) error {
 	var payments []devnet.Payment
 	for _, f := range c.StringSlice("fund") {
 		name, coins, ok := strings.Cut(f, "=")
-		amount, err := ledger.ParseCoins(coins)
+		amount, err := chain.ParseCoins(coins)
 		if !ok || name == "" || err != nil || amount == 0 {
 			return usagef("--fund %q: want NAME=COINS, as alice=100", f)
 		}
@@ -734,7 +734,7 @@ func swarmOf(c *cli.Context) error {
 	if err != nil {
 		return rpcError(err)
 	}
-	if s.ID == ledger.UnassignedSwarm {
+	if s.ID == chain.UnassignedSwarm {
 		return errors.New("no swarm exists yet: no service node is active")
 	}
 	names := nodeNames(c)

@@ -49,7 +49,7 @@ func groupCommand() *cli.Command {
 // on its other devices), then the invites and promotions in its inbox
 // (read with a state of its own, so `fetch` still shows them). It holds
 // the device's lock until done is called.
-func groupSession(c *cli.Context) (*group.Session, func(), error) {
+func groupSession(c *cli.Context) (*group.Device, func(), error) {
 	name := c.String("as")
 	if name == "" {
 		return nil, nil, usagef("--as NAME is required: the identity acting")
@@ -62,7 +62,7 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &group.Session{C: cl, Store: &group.Store{Dir: filepath.Join(dir, "groups")}, Device: name,
+	s := &group.Device{C: cl, Store: &group.Store{Dir: filepath.Join(dir, "groups")}, Name: name,
 		Log: logger(c).With().Str("component", "group").Str("device", name).Logger()}
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
@@ -119,8 +119,8 @@ func groupError(err error) error {
 
 // loadGroup finds GROUP (a name or an ID) among the device's groups; a
 // group of the old kind is refused (but leave).
-func loadGroup(s *group.Session, arg string) (*group.Group, error) {
-	g, err := s.Store.Load(s.Device, s.C.AccountID().String(), arg)
+func loadGroup(s *group.Device, arg string) (*group.Group, error) {
+	g, err := s.Store.Load(s.Name, s.C.AccountID().String(), arg)
 	if err != nil {
 		return nil, groupError(err)
 	}
@@ -284,7 +284,7 @@ func groupLeave(c *cli.Context) error {
 		return err
 	}
 	defer done()
-	g, err := s.Store.Load(s.Device, s.C.AccountID().String(), arg)
+	g, err := s.Store.Load(s.Name, s.C.AccountID().String(), arg)
 	old := errors.Is(err, group.ErrOldKind)
 	if err != nil && !old {
 		return groupError(err)
@@ -566,7 +566,7 @@ func groupInfo(c *cli.Context) error {
 		}
 		defer done()
 		cl = s.C
-		g, err = s.Store.Load(s.Device, s.C.AccountID().String(), arg)
+		g, err = s.Store.Load(s.Name, s.C.AccountID().String(), arg)
 		old = errors.Is(err, group.ErrOldKind)
 		if err == nil && !g.Invited && !g.Kicked && !g.Destroyed {
 			// Every member reads the members config: the list is the group's.
@@ -619,7 +619,7 @@ func groupList(c *cli.Context) error {
 		return err
 	}
 	defer done()
-	all, err := s.Store.List(s.Device, s.C.AccountID().String())
+	all, err := s.Store.List(s.Name, s.C.AccountID().String())
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/ledger"
@@ -160,7 +161,7 @@ func ledgerServe(c *cli.Context) error {
 	if c.Duration("block-time") < 0 {
 		return usagef("--block-time must not be negative")
 	}
-	coins, err := ledger.ParseCoins(c.String("genesis-coins"))
+	coins, err := chain.ParseCoins(c.String("genesis-coins"))
 	if err != nil {
 		return usagef("--genesis-coins: %w", err)
 	}
@@ -184,7 +185,7 @@ func ledgerServe(c *cli.Context) error {
 		if !ok {
 			return usagef("--fund %q: want NAME=COINS", f)
 		}
-		a, err := ledger.ParseCoins(amount)
+		a, err := chain.ParseCoins(amount)
 		if err != nil {
 			return usagef("--fund %q: %w", f, err)
 		}
@@ -295,7 +296,7 @@ func ledgerInfo(c *cli.Context) error {
 		bt = (time.Duration(info.BlockTimeMS) * time.Millisecond).String()
 	}
 	fmt.Fprintf(tw, "block time:\t%s\n", bt)
-	fmt.Fprintf(tw, "stake:\t%s coins; reward %s coins a block\n", ledger.FormatCoins(info.Params.StakeRequirement), ledger.FormatCoins(info.Params.BlockReward))
+	fmt.Fprintf(tw, "stake:\t%s coins; reward %s coins a block\n", chain.FormatCoins(info.Params.StakeRequirement), chain.FormatCoins(info.Params.BlockReward))
 	return tw.Flush()
 }
 
@@ -313,7 +314,7 @@ func ledgerNodes(c *cli.Context) error {
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
-			Nodes []ledger.ServiceNode `json:"nodes"`
+			Nodes []chain.ServiceNode `json:"nodes"`
 		}{nodes})
 	}
 	if len(nodes) == 0 {
@@ -324,14 +325,14 @@ func ledgerNodes(c *cli.Context) error {
 	fmt.Fprintln(tw, "NODE\tSTATE\tSWARM\tSTAKED\tCONTRIBUTORS\tFEE\tCREDIT\tREWARDS")
 	for _, n := range nodes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s%%\t%d\t%s\n", n.Key[:16], n.State, swarmName(n.SwarmID),
-			ledger.FormatCoins(n.Staked()), len(n.Contributors), strconv.FormatFloat(float64(n.FeeBPS)/100, 'f', -1, 64),
-			n.Credit, ledger.FormatCoins(n.Rewards))
+			chain.FormatCoins(n.Staked()), len(n.Contributors), strconv.FormatFloat(float64(n.FeeBPS)/100, 'f', -1, 64),
+			n.Credit, chain.FormatCoins(n.Rewards))
 	}
 	return tw.Flush()
 }
 
 func swarmName(id uint64) string {
-	if id == ledger.UnassignedSwarm {
+	if id == chain.UnassignedSwarm {
 		return "-"
 	}
 	return fmt.Sprintf("%016x", id)
@@ -390,12 +391,12 @@ func ledgerBalance(c *cli.Context) error {
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
-			ledger.Account
+			chain.Account
 			BalanceCoins string `json:"balance_coins"`
 			StakedCoins  string `json:"staked_coins"`
-		}{a, ledger.FormatCoins(a.Balance), ledger.FormatCoins(a.Staked)})
+		}{a, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked)})
 	}
-	fmt.Fprintf(c.App.Writer, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, ledger.FormatCoins(a.Balance), ledger.FormatCoins(a.Staked))
+	fmt.Fprintf(c.App.Writer, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked))
 	return nil
 }
 
@@ -407,7 +408,7 @@ func ledgerFund(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	amount, err := ledger.ParseCoins(c.Args().Get(1))
+	amount, err := chain.ParseCoins(c.Args().Get(1))
 	if err != nil || amount == 0 {
 		return usagef("COINS %q: want a positive amount, such as 100 or 2.5", c.Args().Get(1))
 	}
@@ -423,9 +424,9 @@ func ledgerFund(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": ledger.FormatCoins(amount), "tx": tx, "height": h})
+		return printJSON(c.App.Writer, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": chain.FormatCoins(amount), "tx": tx, "height": h})
 	}
-	fmt.Fprintf(c.App.Writer, "paid %s coins to %s (tx %s, block %d)\n", ledger.FormatCoins(amount), wallet, tx[:16], h)
+	fmt.Fprintf(c.App.Writer, "paid %s coins to %s (tx %s, block %d)\n", chain.FormatCoins(amount), wallet, tx[:16], h)
 	return nil
 }
 

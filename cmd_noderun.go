@@ -19,10 +19,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
 	"github.com/urfave/cli/v2"
@@ -363,16 +363,16 @@ func (r nodeRunner) register(ctx context.Context) error {
 	if acct.Balance < need {
 		if r.fund == nil {
 			return fmt.Errorf("the node is not registered and its operator %s holds %s coins of the %s a stake needs; without the devnet's faucet (--dir, or 'node join URL'), pay it first",
-				wallet, ledger.FormatCoins(acct.Balance), ledger.FormatCoins(need))
+				wallet, chain.FormatCoins(acct.Balance), chain.FormatCoins(need))
 		}
-		if err := r.fund(ctx, wallet, need-acct.Balance+ledger.Coin); err != nil {
+		if err := r.fund(ctx, wallet, need-acct.Balance+chain.Coin); err != nil {
 			return fmt.Errorf("fund the operator's stake: %w", err)
 		}
 		if acct, err = lc.Account(ctx, wallet); err != nil {
 			return rpcError(err)
 		}
 	}
-	tx, err := ledger.NewTx(ledger.TxRegister, opKey, acct.NextNonce, ledger.RegisterBody{NodeKey: keyHex, Amount: need})
+	tx, err := chain.NewTx(chain.TxRegister, opKey, acct.NextNonce, chain.RegisterBody{NodeKey: keyHex, Amount: need})
 	if err != nil {
 		return err
 	}

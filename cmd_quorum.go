@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
 )
@@ -38,10 +38,10 @@ func quorumList(c *cli.Context) error {
 	}
 	if c.Bool("json") {
 		if rounds == nil {
-			rounds = []ledger.Round{}
+			rounds = []chain.Round{}
 		}
 		return printJSON(c.App.Writer, struct {
-			Rounds []ledger.Round `json:"rounds"`
+			Rounds []chain.Round `json:"rounds"`
 		}{rounds})
 	}
 	names := nodeNames(c)
@@ -89,7 +89,7 @@ func quorumInspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var rd ledger.Round
+	var rd chain.Round
 	span := roundSpan(c, lc)
 	if c.NArg() == 1 || c.IsSet("height") {
 		h := c.Uint64("height")
@@ -153,7 +153,7 @@ func quorumInspect(c *cli.Context) error {
 		// The round as the chain keeps it (nodes by key), with the devnet's
 		// names of those keys.
 		return printJSON(c.App.Writer, struct {
-			ledger.Round
+			chain.Round
 			NodeNames map[string]string `json:"node_names,omitempty"`
 		}{rd, names})
 	}

@@ -21,7 +21,6 @@ package bench
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -36,7 +35,6 @@ import (
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/internal/procstat"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/onion"
 )
 
@@ -220,7 +218,11 @@ func (r *Report) roundTrips(ctx context.Context, ledgerURL, dest string) error {
 }
 
 // load runs n clients for d: each sends to an account of its own, and
-// fetches its own inbox, in turn, as fast as it can.
+// fetches its own inbox, in turn, as fast as it can. The level ends on an
+// event, not a timer alone: once d has passed and a send has gone through
+// (on a loaded machine one send may take longer than d); the sends and
+// fetches under way then finish and count. A level in which no send goes
+// through within maxLevelWait fails.
 func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level, error) {
 	clients := make([]*client.Client, n)
 	for i := range clients {
@@ -235,10 +237,35 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 	var mu sync.Mutex
 	var sends, fetches []time.Duration
 	var failed atomic.Int64
-	lctx, cancel := context.WithTimeout(ctx, d)
+	// over is closed when the level ends; sent when a send went through.
+	over, sent := make(chan struct{}), make(chan struct{})
+	var sentOnce sync.Once
+	lctx, cancel := context.WithTimeout(ctx, d+maxLevelWait)
 	defer cancel()
 	cpu0 := procstat.CPUTime()
 	began := time.Now()
+	go func() {
+		defer close(over)
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select { // the duration, then the first send
+		case <-t.C:
+		case <-lctx.Done():
+			return
+		}
+		select {
+		case <-sent:
+		case <-lctx.Done():
+		}
+	}()
+	ended := func() bool {
+		select {
+		case <-over:
+			return true
+		default:
+			return false
+		}
+	}
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		// Each sends to an account nobody reads: every level does the
@@ -254,12 +281,13 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 		go func() {
 			defer wg.Done()
 			var mySends, myFetches []time.Duration
-			for lctx.Err() == nil {
+			for !ended() {
 				t := time.Now()
 				_, err := c.Send(lctx, to, "bench")
 				switch {
 				case err == nil:
 					mySends = append(mySends, time.Since(t))
+					sentOnce.Do(func() { close(sent) })
 				case lctx.Err() == nil:
 					failed.Add(1)
 				}
@@ -283,11 +311,18 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 	lv.SendP50MS, lv.SendP99MS = ms(quantile(sends, 0.5)), ms(quantile(sends, 0.99))
 	lv.FetchP50MS, lv.FetchP99MS = ms(quantile(fetches, 0.5)), ms(quantile(fetches, 0.99))
 	if len(sends) == 0 {
-		return lv, errors.New("bench: no send went through")
+		if err := ctx.Err(); err != nil {
+			return lv, err
+		}
+		return lv, fmt.Errorf("bench: no send went through in %v", d+maxLevelWait)
 	}
 	lv.CPUPerSendMS = ms(cpu) / float64(len(sends))
 	return lv, nil
 }
+
+// maxLevelWait is how long past its duration a load level waits for its
+// first send before it fails.
+const maxLevelWait = time.Minute
 
 // requestsPerSend are the onion requests a send costs in the load: the
 // message, its sync copy for the sender's other devices, and its fetch.
@@ -362,14 +397,7 @@ func newClient(ctx context.Context, ledgerURL string) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(ledgerURL, "")})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return devnet.StartClient(ctx, ledgerURL, client.Config{Keys: k})
 }
 
 // quantile is the q-quantile of ds (0 for none); ds is sorted in place.

@@ -107,7 +107,7 @@ type (
 	UptimeProofBody struct {
 		Version string `json:"version"`
 	}
-	// CommitBody commits to a round's secret: Hash is BLAKE2b-32(secret), hex.
+	// CommitBody commits to a round's secret: Hash is CommitHash(secret).
 	CommitBody struct {
 		Round uint64 `json:"round"`
 		Hash  string `json:"hash"`
@@ -146,6 +146,13 @@ func (tx *Tx) SigningBytes() []byte {
 		panic("ledger: marshal of validated transaction fields: " + err.Error())
 	}
 	return append([]byte(signingPrefix), b...)
+}
+
+// CommitHash is what a node commits to for a round's secret (CommitBody)
+// and what its reveal is checked against: BLAKE2b-32(secret), hex.
+func CommitHash(secret []byte) string {
+	sum := blake2b.Sum256(secret)
+	return hex.EncodeToString(sum[:])
 }
 
 // Hash returns the transaction's id: BLAKE2b-32 of what it signs and its

@@ -10,8 +10,10 @@
 //	c, err := client.New(client.Config{Keys: alice, Ledger: ledgerrpc.NewClient(url, "")})
 //	err = c.Start(ctx)
 //	defer c.Close()
-//	res, err := c.Send(ctx, bobID, "hello")
-//	msgs, err := c.Fetch(ctx)
+//	res, err := c.Send(ctx, bobID, "hello")   // res.Hash, res.Path
+//	msgs, rejected, err := c.Fetch(ctx)       // rejected: what did not decrypt or verify
+//
+// The package's Example runs this against a devnet.
 package client
 
 import (
@@ -71,6 +73,7 @@ var errGuard = errors.New("the guard did not answer")
 var (
 	ErrNoNodes     = errors.New("no active service nodes with addresses: is the network running?")
 	ErrUnreachable = errors.New("the network did not answer")
+	ErrClosed      = errors.New("the client is not started, or closed")
 )
 
 // Client is a Session client. Its methods are safe for concurrent use.
@@ -160,8 +163,21 @@ func (c *Client) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("client host: %w", err)
 	}
+	c.mu.Lock()
 	c.host = h
+	c.mu.Unlock()
 	return nil
+}
+
+// p2p returns the client's libp2p host: ErrClosed before Start and after
+// Close (a call still running when Close ran fails, it does not panic).
+func (c *Client) p2p() (host.Host, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.host == nil {
+		return nil, ErrClosed
+	}
+	return c.host, nil
 }
 
 // Close stops the host. Safe to call twice.

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 
 	"path/filepath"
 	"strings"
@@ -34,31 +35,11 @@ func newKeys(t testing.TB) *identity.Keys {
 	return k
 }
 
-func startClient(t testing.TB, nw *devnet.Network, k *identity.Keys, statePath string) *client.Client {
-	t.Helper()
-	return startConfigured(t, nw, client.Config{Keys: k, StatePath: statePath})
-}
-
-// startConfigured starts a client of nw's ledger, closed when t ends.
-func startConfigured(t testing.TB, nw *devnet.Network, cfg client.Config) *client.Client {
-	t.Helper()
-	cfg.Ledger = ledgerrpc.NewClient(nw.LedgerURL(), "")
-	c, err := client.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func TestSendAndFetch(t *testing.T) {
 	nw := devnettest.Start(t, devnet.Config{Nodes: 12})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
-	alice := startClient(t, nw, aliceK, "")
+	alice := devnettest.Client(t, nw, aliceK)
 	// Bob is offline: his client starts only after alice sent.
 	res, err := alice.Send(ctx, bobK.AccountID(), "hello bob")
 	if err != nil {
@@ -72,7 +53,7 @@ func TestSendAndFetch(t *testing.T) {
 		t.Fatalf("path nodes are not distinct: %v", path)
 	}
 	state := filepath.Join(t.TempDir(), "bob.json")
-	bob := startClient(t, nw, bobK, state)
+	bob := devnettest.ClientConfig(t, nw, client.Config{Keys: bobK, StatePath: state})
 	msgs, rejected, err := bob.Fetch(ctx)
 	if err != nil || len(rejected) != 0 {
 		t.Fatal(err, rejected)
@@ -89,7 +70,7 @@ func TestSendAndFetch(t *testing.T) {
 	if _, err := alice.Send(ctx, bobK.AccountID(), "second"); err != nil {
 		t.Fatal(err)
 	}
-	bob2 := startClient(t, nw, bobK, state)
+	bob2 := devnettest.ClientConfig(t, nw, client.Config{Keys: bobK, StatePath: state})
 	msgs, _, err = bob2.Fetch(ctx)
 	if err != nil || len(msgs) != 1 || msgs[0].Text != "second" {
 		t.Fatalf("bob's second process got %+v, %v", msgs, err)
@@ -105,7 +86,7 @@ func TestSendAndFetch(t *testing.T) {
 	if own, _, err := alice.Fetch(ctx); err != nil || len(own) != 0 {
 		t.Fatalf("the sending device shows its own sync copies: %+v, %v", own, err)
 	}
-	mine, _, err := startClient(t, nw, aliceK, "").Fetch(ctx)
+	mine, _, err := devnettest.Client(t, nw, aliceK).Fetch(ctx)
 	if err != nil || len(mine) != 2 || mine[0].SyncTarget != bobK.AccountID().String() || mine[0].Text != "hello bob" || mine[0].From != aliceK.AccountID().String() {
 		t.Fatalf("alice's sync copies: %+v, %v", mine, err)
 	}
@@ -141,7 +122,7 @@ func TestTamperedMessageRejected(t *testing.T) {
 	nw := devnettest.Start(t, devnet.Config{Dir: dir, Nodes: 7})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
-	alice := startClient(t, nw, aliceK, "")
+	alice := devnettest.Client(t, nw, aliceK)
 	res, err := alice.Send(ctx, bobK.AccountID(), "original")
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +135,7 @@ func TestTamperedMessageRejected(t *testing.T) {
 		tamper(t, db, res.Hash)
 		db.Close()
 	}
-	bob := startClient(t, nw, bobK, "")
+	bob := devnettest.Client(t, nw, bobK)
 	msgs, rejected, err := bob.Fetch(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +176,7 @@ func TestPrivacy(t *testing.T) {
 	}})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
-	alice := startClient(t, nw, aliceK, "")
+	alice := devnettest.Client(t, nw, aliceK)
 	mu.Lock()
 	seen = nil // forget the path test
 	mu.Unlock()
@@ -269,7 +250,7 @@ func nwDir(nw *devnet.Network) string { return nw.Dir() }
 func TestPathRebuilt(t *testing.T) {
 	nw := devnettest.Start(t, devnet.Config{Nodes: 12})
 	ctx := context.Background()
-	alice := startClient(t, nw, newKeys(t), "")
+	alice := devnettest.Client(t, nw, newKeys(t))
 	bob := newKeys(t)
 	res, err := alice.Send(ctx, bob.AccountID(), "one")
 	if err != nil {
@@ -277,7 +258,7 @@ func TestPathRebuilt(t *testing.T) {
 	}
 	for i := 0; i < 12; i++ {
 		if nw.NodeKey(i) == res.Path.Guard {
-			nw.StopNode(i)
+			devnettest.Kill(t, nw, i)
 		}
 	}
 	res2, err := alice.Send(ctx, bob.AccountID(), "two")
@@ -316,7 +297,7 @@ func TestEncryptDecrypt(t *testing.T) {
 func BenchmarkOnionVersusDirect(b *testing.B) {
 	nw := devnettest.Start(b, devnet.Config{Nodes: 12})
 	ctx := context.Background()
-	c := startClient(b, nw, newKeys(b), "")
+	c := devnettest.Client(b, nw, newKeys(b))
 	dest := nw.NodeKey(0)
 	if _, _, err := c.RPC(ctx, dest, "info", struct{}{}); err != nil {
 		b.Fatal(err)
@@ -340,7 +321,7 @@ func BenchmarkOnionVersusDirect(b *testing.B) {
 func BenchmarkSend(b *testing.B) {
 	nw := devnettest.Start(b, devnet.Config{Nodes: 12})
 	ctx := context.Background()
-	c := startClient(b, nw, newKeys(b), "")
+	c := devnettest.Client(b, nw, newKeys(b))
 	to := newKeys(b).AccountID()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -359,7 +340,7 @@ func TestConcurrentFetchesShowEachOnce(t *testing.T) {
 	nw := devnettest.Start(t, devnet.Config{Nodes: 7})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
-	alice := startClient(t, nw, aliceK, "")
+	alice := devnettest.Client(t, nw, aliceK)
 	state := filepath.Join(t.TempDir(), "bob.json")
 	sent := map[string]bool{}
 	for i := range 10 {
@@ -369,7 +350,7 @@ func TestConcurrentFetchesShowEachOnce(t *testing.T) {
 		}
 		sent[res.Hash] = true
 	}
-	b1, b2 := startClient(t, nw, bobK, state), startClient(t, nw, bobK, state)
+	b1, b2 := devnettest.ClientConfig(t, nw, client.Config{Keys: bobK, StatePath: state}), devnettest.ClientConfig(t, nw, client.Config{Keys: bobK, StatePath: state})
 	f, err := b1.FetchPending(ctx)
 	if err != nil || len(f.Messages) != 10 {
 		t.Fatalf("pending: %v %v", f, err)
@@ -398,5 +379,27 @@ func TestConcurrentFetchesShowEachOnce(t *testing.T) {
 		if seen[h] != 1 {
 			t.Errorf("message %s shown %d times", h, seen[h])
 		}
+	}
+}
+
+// TestClosedClient: a call before Start or after Close fails with
+// ErrClosed; it does not panic (a call running when Close runs ends so).
+func TestClosedClient(t *testing.T) {
+	nw := devnettest.Start(t, devnet.Config{Nodes: 4})
+	ctx := context.Background()
+	c, err := client.New(client.Config{Keys: newKeys(t), Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, newKeys(t).AccountID(), "before start"); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("a send before Start: %v, want ErrClosed", err)
+	}
+	started := devnettest.Client(t, nw, newKeys(t))
+	if _, err := started.Send(ctx, newKeys(t).AccountID(), "open"); err != nil {
+		t.Fatal(err)
+	}
+	started.Close()
+	if _, _, err := started.Fetch(ctx); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("a fetch after Close: %v, want ErrClosed", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // the account's configs.
 func startDevice(t testing.TB, nw *devnet.Network, k *identity.Keys, statePath string, now func() time.Time) *client.Client {
 	t.Helper()
-	return startConfigured(t, nw, client.Config{Keys: k, StatePath: statePath, Now: now, KeepConfigs: true})
+	return devnettest.ClientConfig(t, nw, client.Config{Keys: k, StatePath: statePath, Now: now, KeepConfigs: true})
 }
 
 func profileName(t *testing.T, c *client.Client) string {
@@ -120,9 +120,9 @@ func TestMessageRequests(t *testing.T) {
 	ctx := context.Background()
 	aliceK, bobK, carolK := newKeys(t), newKeys(t), newKeys(t)
 	dir := t.TempDir()
-	alice := startClient(t, nw, aliceK, filepath.Join(dir, "alice.json"))
-	bob := startClient(t, nw, bobK, filepath.Join(dir, "bob.json"))
-	carol := startClient(t, nw, carolK, "")
+	alice := devnettest.ClientConfig(t, nw, client.Config{Keys: aliceK, StatePath: filepath.Join(dir, "alice.json")})
+	bob := devnettest.ClientConfig(t, nw, client.Config{Keys: bobK, StatePath: filepath.Join(dir, "bob.json")})
+	carol := devnettest.Client(t, nw, carolK)
 
 	if _, err := alice.Send(ctx, bobK.AccountID(), "hi bob, it's alice"); err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestMessageRequests(t *testing.T) {
 
 	// Bob's new tablet reads his inbox: alice is a contact, carol blocked
 	// and her declined message deleted.
-	tablet := startClient(t, nw, bobK, filepath.Join(dir, "tablet.json"))
+	tablet := devnettest.ClientConfig(t, nw, client.Config{Keys: bobK, StatePath: filepath.Join(dir, "tablet.json")})
 	msgs, _, err = tablet.Fetch(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestRequestAcceptedElsewhere(t *testing.T) {
 	bobK, daveK, eveK := newKeys(t), newKeys(t), newKeys(t)
 	laptop := startDevice(t, nw, bobK, "", nil)
 	phone := startDevice(t, nw, bobK, "", nil)
-	dave, eve := startClient(t, nw, daveK, ""), startClient(t, nw, eveK, "")
+	dave, eve := devnettest.Client(t, nw, daveK), devnettest.Client(t, nw, eveK)
 	if _, err := dave.Send(ctx, bobK.AccountID(), "hi from dave"); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestReadElsewhere(t *testing.T) {
 	aliceK, bobK := newKeys(t), newKeys(t)
 	laptop := startDevice(t, nw, aliceK, "", nil)
 	phone := startDevice(t, nw, aliceK, "", nil)
-	bob := startClient(t, nw, bobK, "")
+	bob := devnettest.Client(t, nw, bobK)
 	if _, err := laptop.EditContact(ctx, bobK.AccountID(), 0, func(c *configmsg.Contact) { c.Approved = true }); err != nil {
 		t.Fatal(err)
 	}

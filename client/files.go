@@ -57,7 +57,11 @@ func (c *Client) ServerRequestHeaders(ctx context.Context, srv ServerInfo, metho
 		if err != nil {
 			return 0, nil, err
 		}
-		status, reply, err := onion.Send(ctx, c.host, pid, 1, req)
+		h, err := c.p2p()
+		if err != nil {
+			return 0, nil, err
+		}
+		status, reply, err := onion.Send(ctx, h, pid, 1, req)
 		if err != nil || status == onion.StatusBadGateway && attempt == 0 {
 			lastErr = fmt.Errorf("onion path: %v (status %d)", err, status)
 			c.mu.Lock()

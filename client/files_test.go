@@ -28,7 +28,7 @@ func TestAttachment(t *testing.T) {
 	nw := devnettest.Start(t, devnet.Config{Dir: dir, Nodes: 7, FileExpiry: 2 * time.Second, ServerNow: now})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
-	alice, bob := startClient(t, nw, aliceK, ""), startClient(t, nw, bobK, "")
+	alice, bob := devnettest.Client(t, nw, aliceK), devnettest.Client(t, nw, bobK)
 	srv := fileServer(nw, "sessionctl")
 	photo := bytes.Repeat([]byte("a holiday photo "), 20_000) // 320 kB
 	att, err := alice.Upload(ctx, srv, "photo.jpg", photo)
@@ -93,7 +93,7 @@ func TestAttachment(t *testing.T) {
 func BenchmarkAttachment10MB(b *testing.B) {
 	nw := devnettest.Start(b, devnet.Config{Nodes: 7})
 	ctx := context.Background()
-	c := startClient(b, nw, newKeys(b), "")
+	c := devnettest.Client(b, nw, newKeys(b))
 	srv := fileServer(nw, "sessionctl")
 	data := make([]byte, fileserver.MaxFileSize-64)
 	rand.Read(data)

@@ -30,6 +30,10 @@ func (c *Client) refresh(ctx context.Context, force bool) error {
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %v", ErrUnreachable, err)
 	}
+	h, err := c.p2p()
+	if err != nil {
+		return err
+	}
 	nodes := map[string]chain.ServiceNode{}
 	members := map[uint64][]string{}
 	for _, sn := range list {
@@ -46,7 +50,7 @@ func (c *Client) refresh(ctx context.Context, force bool) error {
 				addrs = append(addrs, m)
 			}
 		}
-		c.host.Peerstore().SetAddrs(pid, addrs, peerstore.PermanentAddrTTL)
+		h.Peerstore().SetAddrs(pid, addrs, peerstore.PermanentAddrTTL)
 		nodes[sn.Key] = sn
 		members[sn.SwarmID] = append(members[sn.SwarmID], sn.Key)
 	}

@@ -157,9 +157,13 @@ func (c *Client) sendOnion(ctx context.Context, guard string, path []onion.Hop, 
 	if err != nil {
 		return nil, err
 	}
+	h, err := c.p2p()
+	if err != nil {
+		return nil, err
+	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	status, body, err := onion.Send(rctx, c.host, pid, 1, req)
+	status, body, err := onion.Send(rctx, h, pid, 1, req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errGuard, err)
 	}
@@ -198,6 +202,9 @@ func (c *Client) rpc(ctx context.Context, dest, method string, params any) (*sto
 		d := c.hop(dest)
 		c.mu.Unlock()
 		reply, err := c.sendOnion(ctx, path[0], hops, d, body)
+		if errors.Is(err, ErrClosed) {
+			return nil, Path{}, err
+		}
 		if err != nil {
 			lastErr = err
 			c.log.Debug().Err(err).Msg("onion request failed; rebuilding the path")
@@ -240,5 +247,9 @@ func (c *Client) Direct(ctx context.Context, dest, method string, params any) (*
 	if err != nil {
 		return nil, err
 	}
-	return storagerpc.Call(ctx, c.host, pid, storagerpc.ProtocolStorage, method, params)
+	h, err := c.p2p()
+	if err != nil {
+		return nil, err
+	}
+	return storagerpc.Call(ctx, h, pid, storagerpc.ProtocolStorage, method, params)
 }

@@ -142,10 +142,10 @@ func TestReactionsAndQuotes(t *testing.T) {
 	ctx := context.Background()
 	aliceK, bobK, zedK := newKeys(t), newKeys(t), newKeys(t)
 	dir := t.TempDir()
-	alice := startClient(t, nw, aliceK, filepath.Join(dir, "alice.json"))
-	alicePhone := startClient(t, nw, aliceK, filepath.Join(dir, "alice-phone.json"))
-	bob := startClient(t, nw, bobK, filepath.Join(dir, "bob.json"))
-	zed := startClient(t, nw, zedK, "")
+	alice := devnettest.ClientConfig(t, nw, client.Config{Keys: aliceK, StatePath: filepath.Join(dir, "alice.json")})
+	alicePhone := devnettest.ClientConfig(t, nw, client.Config{Keys: aliceK, StatePath: filepath.Join(dir, "alice-phone.json")})
+	bob := devnettest.ClientConfig(t, nw, client.Config{Keys: bobK, StatePath: filepath.Join(dir, "bob.json")})
+	zed := devnettest.Client(t, nw, zedK)
 
 	// Alice wrote first: bob is her contact, and she his once he answers.
 	if _, err := alice.Send(ctx, bobK.AccountID(), "hi bob"); err != nil {

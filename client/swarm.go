@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -64,6 +65,9 @@ func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method st
 		dest := members[i]
 		members = append(members[:i], members[i+1:]...)
 		resp, path, err := c.rpc(ctx, dest, method, params(dest))
+		if errors.Is(err, ErrClosed) {
+			return nil, Path{}, err
+		}
 		if err != nil {
 			lastErr = err
 			c.mu.Lock()

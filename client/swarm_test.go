@@ -64,13 +64,9 @@ func TestCallTriesAnotherMemberWhenNotReady(t *testing.T) {
 	if x < 0 {
 		t.Fatal("the group's swarm has no node of the devnet")
 	}
-	if err := nw.StopNode(x); err != nil {
-		t.Fatal(err)
-	}
+	devnettest.Kill(t, nw, x)
 	held.Store(int64(x))
-	if err := nw.StartNode(context.Background(), x); err != nil {
-		t.Fatal(err)
-	}
+	devnettest.Restart(t, nw, x)
 
 	// Each call from a new client, which knows of no failed node: the
 	// member it asks first is drawn from all seven.
@@ -79,7 +75,7 @@ func TestCallTriesAnotherMemberWhenNotReady(t *testing.T) {
 	var last int64
 	passedOver := 0 // calls that asked the node not ready, then another
 	for call := 0; call < 100 && passedOver == 0; call++ {
-		c := startClient(t, nw, newKeys(t), "")
+		c := devnettest.Client(t, nw, newKeys(t))
 		var asked []string
 		resp, dest, err := c.CallAt(ctx, gid, "retrieve", func(dest string) any {
 			asked = append(asked, dest)

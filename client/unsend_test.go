@@ -33,9 +33,9 @@ func TestUnsend(t *testing.T) {
 	ctx := context.Background()
 	aliceK, bobK, carolK := newKeys(t), newKeys(t), newKeys(t)
 	dir := t.TempDir()
-	alice := startClient(t, nw, aliceK, filepath.Join(dir, "alice.json"))
-	bob := startClient(t, nw, bobK, filepath.Join(dir, "bob.json"))
-	carol := startClient(t, nw, carolK, "")
+	alice := devnettest.ClientConfig(t, nw, client.Config{Keys: aliceK, StatePath: filepath.Join(dir, "alice.json")})
+	bob := devnettest.ClientConfig(t, nw, client.Config{Keys: bobK, StatePath: filepath.Join(dir, "bob.json")})
+	carol := devnettest.Client(t, nw, carolK)
 
 	keep, err := alice.Send(ctx, bobK.AccountID(), "keep me")
 	if err != nil {
@@ -105,12 +105,12 @@ func TestUnsend(t *testing.T) {
 	f.Commit()
 
 	// New devices of both accounts find only what stands.
-	bob2 := startClient(t, nw, bobK, "")
+	bob2 := devnettest.Client(t, nw, bobK)
 	msgs, _, err = bob2.Fetch(ctx)
 	if err != nil || !slices.Equal(texts(msgs), []string{"keep me"}) {
 		t.Fatalf("bob's new device read %v (%v)", texts(msgs), err)
 	}
-	alice2 := startClient(t, nw, aliceK, "")
+	alice2 := devnettest.Client(t, nw, aliceK)
 	msgs, _, err = alice2.Fetch(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +135,8 @@ func TestDeleteAll(t *testing.T) {
 	nw := devnettest.Start(t, devnet.Config{Nodes: 7})
 	ctx := context.Background()
 	aliceK, bobK := newKeys(t), newKeys(t)
-	alice := startClient(t, nw, aliceK, "")
-	bob := startClient(t, nw, bobK, "")
+	alice := devnettest.Client(t, nw, aliceK)
+	bob := devnettest.Client(t, nw, bobK)
 	for _, s := range []string{"one", "two", "three"} {
 		if _, err := alice.Send(ctx, bobK.AccountID(), s); err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestDeleteAll(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("deleted %d (%v), want 3", n, err)
 	}
-	msgs, _, err := startClient(t, nw, bobK, "").Fetch(ctx)
+	msgs, _, err := devnettest.Client(t, nw, bobK).Fetch(ctx)
 	if err != nil || len(msgs) != 0 {
 		t.Fatalf("after delete_all: %v (%v)", texts(msgs), err)
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/sessionctl/sessionctl/devnet/devnettest"
 	"github.com/sessionctl/sessionctl/identity"
 	_ "github.com/sessionctl/sessionctl/internal/sqlitedb"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 )
 
 type user struct {
@@ -34,14 +33,7 @@ type user struct {
 
 func newUser(t *testing.T, nw *devnet.Network, k *identity.Keys, srv client.ServerInfo) *user {
 	t.Helper()
-	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := devnettest.Client(t, nw, k)
 	b, _ := identity.Blind15(k, srv.X25519[:])
 	return &user{keys: k, c: c, id: b.ID()}
 }
@@ -285,9 +277,7 @@ func BenchmarkPost(b *testing.B) {
 	ab, _ := identity.Blind15(k, key.Public[:])
 	nw := devnettest.Start(b, devnet.Config{Nodes: 7, Secret: secret, CommunityAdmins: []string{ab.ID()}})
 	srv := client.ServerInfo{URL: nw.Community.URL(), X25519: key.Public}
-	c, _ := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
-	c.Start(context.Background())
-	defer c.Close()
+	c := devnettest.Client(b, nw, k)
 	b.ResetTimer()
 	for b.Loop() {
 		cc, _ := community.NewClient(c, srv)

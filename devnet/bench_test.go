@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
-	"github.com/sessionctl/sessionctl/ledger"
 )
 
 // upSizes are the devnet sizes BenchmarkUp measures; BENCH_UP_NODES
@@ -99,7 +99,7 @@ func bareHosts(b *testing.B, n int) time.Duration {
 // target is on the ledger (2 quorums of 10 members, about 45 targets each:
 // about 900 tests of the storage RPC, the onion hop and the storage test).
 func BenchmarkTestingRound100(b *testing.B) {
-	p := ledger.DefaultParams()
+	p := chain.DefaultParams()
 	p.RoundBlocks = 200 // room for the votes while blocks are made on demand
 	nw := StartT(b, Config{Nodes: 100, Params: &p})
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
 )
 
@@ -22,7 +23,7 @@ func TestFileBudget(t *testing.T) {
 	const nodes = 30
 	nw := StartT(t, Config{Nodes: nodes})
 	ctx := context.Background()
-	alice := startClientNet(t, nw, ClientKeys("budget", "alice"))
+	alice := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("budget", "alice")})
 	for i := range 12 {
 		if _, err := alice.Send(ctx, ClientKeys("budget", fmt.Sprint("to-", i)).AccountID(), "count my files"); err != nil {
 			t.Fatal(err)

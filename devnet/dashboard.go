@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/group"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/node"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
@@ -70,6 +70,9 @@ type Events struct {
 	closed   chan struct{}
 	once     sync.Once
 	missed   atomic.Uint64
+	// changes counts the events that change what the state shows (a
+	// node killed, restarted or exited; a block), watched or not.
+	changes atomic.Uint64
 	// the log lines' budget: logLinesPerS a second
 	logMu     sync.Mutex
 	logSecond int64
@@ -88,6 +91,9 @@ func (h *Events) watched() bool {
 }
 
 func (h *Events) publish(ev any) {
+	if m, ok := ev.(map[string]any); ok && (m["t"] == "node" || m["t"] == "block") {
+		h.changes.Add(1)
+	}
 	if !h.watched() {
 		return
 	}
@@ -163,10 +169,12 @@ type dashboard struct {
 	secret string
 	byKey  map[string]string // Ed25519 key -> node name
 	byPeer map[peer.ID]string
-	// the last snapshot (JSON) and when it was made
-	snapMu sync.Mutex
-	snap   []byte
-	snapAt time.Time
+	// the last snapshot (JSON), when it was begun, and the hub's count of
+	// state changes then
+	snapMu  sync.Mutex
+	snap    []byte
+	snapAt  time.Time
+	snapGen uint64
 }
 
 func newDashboard(d *Devnet, h *Events) *dashboard {
@@ -276,6 +284,7 @@ func (db *dashboard) events(w http.ResponseWriter, r *http.Request) {
 		httpserve.WriteError(w, http.StatusInternalServerError, "streaming is not supported here")
 		return
 	}
+	told := db.hub.missed.Load() // events missed before this page watched are none of its business
 	ch, err := db.hub.watch()
 	if err != nil {
 		httpserve.WriteError(w, http.StatusServiceUnavailable, err.Error())
@@ -305,6 +314,13 @@ func (db *dashboard) events(w http.ResponseWriter, r *http.Request) {
 					more = false
 				}
 			}
+			// Events were dropped since the page was last told (a page
+			// that fell behind, on a loaded machine): it reloads the
+			// state rather than wait for the next event that would.
+			if m := db.hub.missed.Load(); m != told {
+				told = m
+				fmt.Fprintf(w, "data: {\"t\":\"missed\",\"missed\":%d}\n\n", m)
+			}
 			fl.Flush()
 		case <-ping.C:
 			fmt.Fprintf(w, "data: {\"t\":\"ping\",\"missed\":%d}\n\n", db.hub.missed.Load())
@@ -326,7 +342,7 @@ type dashState struct {
 	Rooms    any              `json:"rooms"`
 	Round    *dashRound       `json:"round,omitempty"`
 	Blocks   []dashBlock      `json:"blocks"`
-	Params   ledger.Params    `json:"params"`
+	Params   chain.Params     `json:"params"`
 	Servers  []ManifestServer `json:"servers"`
 	Edge     []EdgeCount      `json:"edge"` // the client edge's requests by endpoint
 }
@@ -364,14 +380,14 @@ type dashGroup struct {
 }
 
 type dashRound struct {
-	Round   uint64          `json:"round"`
-	Phase   string          `json:"phase"`
-	Commits int             `json:"commits"`
-	Reveals int             `json:"reveals"`
-	Quorums [][2]int        `json:"quorums"` // members, targets
-	Votes   int             `json:"votes"`
-	Shown   []ledger.Vote   `json:"votes_shown"` // every vote, newest first, or the failing ones past maxShownVotes
-	Changes []ledger.Change `json:"changes"`
+	Round   uint64         `json:"round"`
+	Phase   string         `json:"phase"`
+	Commits int            `json:"commits"`
+	Reveals int            `json:"reveals"`
+	Quorums [][2]int       `json:"quorums"` // members, targets
+	Votes   int            `json:"votes"`
+	Shown   []chain.Vote   `json:"votes_shown"` // every vote, newest first, or the failing ones past maxShownVotes
+	Changes []chain.Change `json:"changes"`
 }
 
 // maxShownVotes bounds the votes a snapshot lists.
@@ -390,7 +406,12 @@ type dashBlock struct {
 func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
-	if db.snap == nil || time.Since(db.snapAt) > time.Second {
+	// A snapshot serves for a second, unless the state changed since it
+	// was begun: a page that reloads on a node's event must see it (it
+	// is told once; with blocks on demand nothing tells it again).
+	gen := db.hub.changes.Load()
+	if db.snap == nil || gen != db.snapGen || time.Since(db.snapAt) > time.Second {
+		began := time.Now()
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		st := db.snapshot(ctx)
 		cancel()
@@ -399,7 +420,7 @@ func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
 			httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		db.snap, db.snapAt = b, time.Now()
+		db.snap, db.snapAt, db.snapGen = b, began, gen
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(db.snap)
@@ -412,7 +433,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 		Nodes: []dashNode{}, Swarms: []dashSwarm{}, Accounts: []dashAccount{}, Groups: []dashGroup{}, Blocks: []dashBlock{}}
 	// One copy of the node list (one lock of the ledger), not one a node:
 	// at 2,000 nodes under load, 2,000 lookups took half a minute.
-	byKey := map[string]ledger.ServiceNode{}
+	byKey := map[string]chain.ServiceNode{}
 	for _, sn := range l.Nodes() {
 		byKey[sn.Key] = sn
 	}
@@ -421,7 +442,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 		dn.Running = db.d.Network.Running(i)
 		if sn, ok := byKey[dn.Key]; ok {
 			dn.State, dn.Credit, dn.Rewards, dn.Stake = string(sn.State), sn.Credit, sn.Rewards, sn.Staked()
-			if sn.SwarmID != ledger.UnassignedSwarm {
+			if sn.SwarmID != chain.UnassignedSwarm {
 				dn.Swarm = fmt.Sprintf("%016x", sn.SwarmID)
 			}
 		}
@@ -446,7 +467,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	}
 	if rd, ok := l.RoundAt(info.Height); ok {
 		dr := &dashRound{Round: rd.Round, Phase: info.Params.RoundPhase(info.Height), Commits: len(rd.Commits), Reveals: len(rd.Reveals),
-			Votes: len(rd.Votes), Quorums: [][2]int{}, Shown: []ledger.Vote{}, Changes: rd.Changes}
+			Votes: len(rd.Votes), Quorums: [][2]int{}, Shown: []chain.Vote{}, Changes: rd.Changes}
 		for _, q := range rd.Quorums {
 			dr.Quorums = append(dr.Quorums, [2]int{len(q.Members), len(q.Targets)})
 		}
@@ -463,7 +484,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 			dr.Changes[i].Target = db.name(dr.Changes[i].Target)
 		}
 		if dr.Changes == nil {
-			dr.Changes = []ledger.Change{}
+			dr.Changes = []chain.Change{}
 		}
 		st.Round = dr
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/internal/flock"
@@ -340,7 +341,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	}
 	var genesis []ledger.Allocation
 	for _, c := range st.Clients {
-		genesis = append(genesis, ledger.Allocation{Wallet: hex.EncodeToString(ClientKeys(st.Seed, c).Ed25519Public()), Amount: 1_000 * ledger.Coin})
+		genesis = append(genesis, ledger.Allocation{Wallet: hex.EncodeToString(ClientKeys(st.Seed, c).Ed25519Public()), Amount: 1_000 * chain.Coin})
 	}
 	bt := time.Second
 	switch {
@@ -507,7 +508,7 @@ func (d *Devnet) servers() []ManifestServer {
 
 func (d *Devnet) nodes() []ManifestNode {
 	var out []ManifestNode
-	byKey := map[string]ledger.ServiceNode{} // one copy of the list: one lock of a busy ledger, not 2,000
+	byKey := map[string]chain.ServiceNode{} // one copy of the list: one lock of a busy ledger, not 2,000
 	for _, sn := range d.Network.Ledger.Nodes() {
 		byKey[sn.Key] = sn
 	}
@@ -516,7 +517,7 @@ func (d *Devnet) nodes() []ManifestNode {
 		if sn, ok := byKey[mn.Ed25519Pubkey]; ok {
 			mn.X25519Pubkey, mn.PeerID, mn.Addrs, mn.State = sn.X25519, sn.PeerID, sn.Addrs, string(sn.State)
 			mn.Credit, mn.LastProof = sn.Credit, sn.LastProof
-			if sn.SwarmID != ledger.UnassignedSwarm {
+			if sn.SwarmID != chain.UnassignedSwarm {
 				mn.SwarmID = fmt.Sprintf("%016x", sn.SwarmID)
 			}
 		}

@@ -19,7 +19,6 @@ import (
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"go.uber.org/goleak"
 )
 
@@ -95,7 +94,7 @@ func TestResumeKeepsMessages(t *testing.T) {
 	m1 := d.Manifest()
 	ctx := context.Background()
 	bob := ClientKeys(m1.Seed, "bob")
-	alice := startClient(t, d, ClientKeys(m1.Seed, "alice"))
+	alice := clientT(t, d.Network.LedgerURL(), client.Config{Keys: ClientKeys(m1.Seed, "alice")})
 	res, err := alice.Send(ctx, bob.AccountID(), "kept")
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +128,7 @@ func TestResumeKeepsMessages(t *testing.T) {
 	if h := d2.Network.Ledger.Info().Height; h < height {
 		t.Fatalf("the chain went back from %d to %d", height, h)
 	}
-	bc := startClient(t, d2, bob)
+	bc := clientT(t, d2.Network.LedgerURL(), client.Config{Keys: bob})
 	msgs, _, err := bc.Fetch(ctx)
 	if err != nil || len(msgs) != 1 || msgs[0].Hash != res.Hash {
 		t.Fatalf("after resume bob got %+v, %v", msgs, err)
@@ -179,19 +178,6 @@ func TestControlNeedsToken(t *testing.T) {
 	}
 }
 
-func startClient(t *testing.T, d *Devnet, k *identity.Keys) *client.Client {
-	t.Helper()
-	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(d.Network.LedgerURL(), "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func http2() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
 
 // TestTraffic: with Traffic, the clients' messages reach the nodes.
@@ -211,20 +197,6 @@ func TestTraffic(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("no traffic message reached the nodes in 30 s")
-}
-
-// startClientNet starts a client of a Network.
-func startClientNet(t *testing.T, nw *Network, k *identity.Keys) *client.Client {
-	t.Helper()
-	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(nw.LedgerURL(), "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // TestSeedRevealsNoControl: the seed is public, so nothing that controls the

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/onion"
@@ -261,7 +262,7 @@ func TestClientEdge(t *testing.T) {
 	ctx := context.Background()
 	edge := newEdgeClient(t, nw.LedgerURL())
 	bobK := ClientKeys("edge", "bob")
-	bob := startClientNet(t, nw, bobK)
+	bob := clientT(t, nw.LedgerURL(), client.Config{Keys: bobK})
 
 	// Through a node, the chain queries clients make (oxend_request).
 	var ox struct {

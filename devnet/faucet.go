@@ -11,9 +11,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
-	"github.com/sessionctl/sessionctl/ledger"
 )
 
 // The faucet: a wallet the devnet funds at genesis (its key derives from
@@ -51,7 +51,7 @@ func (nw *Network) Fund(ctx context.Context, to string, amount uint64) (string, 
 		return "", 0, err
 	}
 	if amount == 0 || amount > maxFund {
-		return "", 0, fmt.Errorf("%w: %s coins: want more than 0 and at most %s", ErrFaucet, ledger.FormatCoins(amount), ledger.FormatCoins(maxFund))
+		return "", 0, fmt.Errorf("%w: %s coins: want more than 0 and at most %s", ErrFaucet, chain.FormatCoins(amount), chain.FormatCoins(maxFund))
 	}
 	hash, err := nw.submitFund(wallet, amount)
 	if err != nil {
@@ -92,9 +92,9 @@ func (nw *Network) submitFund(wallet string, amount uint64) (string, error) {
 		return "", err
 	}
 	if a.Balance < amount {
-		return "", fmt.Errorf("%w: the faucet holds %s coins (a devnet made before the faucet existed has none)", ErrFaucet, ledger.FormatCoins(a.Balance))
+		return "", fmt.Errorf("%w: the faucet holds %s coins (a devnet made before the faucet existed has none)", ErrFaucet, chain.FormatCoins(a.Balance))
 	}
-	tx, err := ledger.NewTx(ledger.TxTransfer, key, a.NextNonce, ledger.TransferBody{To: wallet, Amount: amount})
+	tx, err := chain.NewTx(chain.TxTransfer, key, a.NextNonce, chain.TransferBody{To: wallet, Amount: amount})
 	if err != nil {
 		return "", err
 	}
@@ -138,7 +138,7 @@ func (c *controlServer) fund(w http.ResponseWriter, r *http.Request) {
 		writeErrOf(w, status, err)
 		return
 	}
-	c.d.log.Info().Str("to", req.To[:min(16, len(req.To))]).Str("amount", ledger.FormatCoins(req.Amount)).Msg("faucet paid")
+	c.d.log.Info().Str("to", req.To[:min(16, len(req.To))]).Str("amount", chain.FormatCoins(req.Amount)).Msg("faucet paid")
 	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"tx": hash, "height": h})
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
 )
 
@@ -71,19 +70,6 @@ func lost(t *testing.T, c *client.Client, acked map[string]bool) []string {
 	return out
 }
 
-func newClient(t *testing.T, ledgerURL string, k *identity.Keys, state string) *client.Client {
-	t.Helper()
-	c, err := client.New(client.Config{Keys: k, Ledger: ledgerrpc.NewClient(ledgerURL, ""), StatePath: state})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func TestFaultsLoseNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -111,7 +97,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 func killDuringSends(t *testing.T) (map[string]bool, []string) {
 	nw := StartT(t, Config{Nodes: 12, NodeConfig: fastForward})
 	ctx := context.Background()
-	alice := newClient(t, nw.LedgerURL(), ClientKeys("faults", "alice"), "")
+	alice := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("faults", "alice")})
 	bobK := ClientKeys("faults", "bob")
 	idx := swarmIndexes(nw, bobK.AccountID())
 	acked := map[string]bool{}
@@ -146,7 +132,7 @@ func killDuringSends(t *testing.T) (map[string]bool, []string) {
 		t.Fatal(err)
 	}
 	repairSwarm(t, nw, idx)
-	bob := newClient(t, nw.LedgerURL(), bobK, filepath.Join(t.TempDir(), "bob.json"))
+	bob := clientT(t, nw.LedgerURL(), client.Config{Keys: bobK, StatePath: filepath.Join(t.TempDir(), "bob.json")})
 	return acked, lost(t, bob, acked)
 }
 
@@ -157,7 +143,7 @@ func fastForward(_ int, c *node.Config) { c.ForwardTimeout = 2 * time.Second; c.
 func survivorLost(t *testing.T) (map[string]bool, []string) {
 	nw := StartT(t, Config{Nodes: 12, NodeConfig: fastForward})
 	ctx := context.Background()
-	alice := newClient(t, nw.LedgerURL(), ClientKeys("faults", "alice"), "")
+	alice := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("faults", "alice")})
 	bobK := ClientKeys("faults", "bob")
 	idx := swarmIndexes(nw, bobK.AccountID())
 	survivor, others := idx[0], idx[1:]
@@ -189,7 +175,7 @@ func survivorLost(t *testing.T) (map[string]bool, []string) {
 	if err := nw.StopNode(survivor); err != nil {
 		t.Fatal(err)
 	}
-	bob := newClient(t, nw.LedgerURL(), bobK, "")
+	bob := clientT(t, nw.LedgerURL(), client.Config{Keys: bobK})
 	return acked, lost(t, bob, acked)
 }
 
@@ -223,8 +209,8 @@ func sigkillResume(t *testing.T) (map[string]bool, []string) {
 	ctx := context.Background()
 	bobK := ClientKeys("faults", "bob")
 	cmd, m := start()
-	alice := newClient(t, m.Ledger.URL, ClientKeys("faults", "alice"), "")
-	bob := newClient(t, m.Ledger.URL, bobK, state)
+	alice := clientT(t, m.Ledger.URL, client.Config{Keys: ClientKeys("faults", "alice")})
+	bob := clientT(t, m.Ledger.URL, client.Config{Keys: bobK, StatePath: state})
 	acked := map[string]bool{}
 	first := map[string]bool{}
 	for i := range 60 {
@@ -257,7 +243,7 @@ func sigkillResume(t *testing.T) (map[string]bool, []string) {
 			later[h] = true
 		}
 	}
-	bob = newClient(t, m.Ledger.URL, bobK, state)
+	bob = clientT(t, m.Ledger.URL, client.Config{Keys: bobK, StatePath: state})
 	// What bob read before the kill is not shown again (lost fails on a
 	// repeat within one call; across the kill, check by hand).
 	msgs, _, err := bob.Fetch(ctx)

@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
-	"github.com/sessionctl/sessionctl/ledger"
 )
 
 // Joining from another machine. The control server serves, under a path
@@ -100,14 +100,14 @@ func (j *joiner) fund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := j.d.Network.Ledger
-	need := l.Info().Params.StakeRequirement + ledger.Coin
+	need := l.Info().Params.StakeRequirement + chain.Coin
 	a, err := l.Account(req.Wallet)
 	if err != nil {
 		httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	if a.Balance+ledger.Coin > need {
-		writeErrOf(w, http.StatusBadRequest, fmt.Errorf("%w: the wallet holds %s coins already, enough for a stake", ErrFaucet, ledger.FormatCoins(a.Balance)))
+	if a.Balance+chain.Coin > need {
+		writeErrOf(w, http.StatusBadRequest, fmt.Errorf("%w: the wallet holds %s coins already, enough for a stake", ErrFaucet, chain.FormatCoins(a.Balance)))
 		return
 	}
 	j.mu.Lock()

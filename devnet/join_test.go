@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/chain"
 )
 
 // TestJoinFaucet: the join URL tells a joiner where the ledger is and pays
@@ -54,7 +54,7 @@ func TestJoinFaucet(t *testing.T) {
 			t.Fatalf("fund %d at once: %v", i, errs[i])
 		}
 		a, err := d.Network.Ledger.Account(w)
-		if err != nil || a.Balance != info.Stake+ledger.Coin {
+		if err != nil || a.Balance != info.Stake+chain.Coin {
 			t.Fatalf("wallet %d holds %d (%v), want the stake and a coin", i, a.Balance, err)
 		}
 	}

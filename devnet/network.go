@@ -1,12 +1,16 @@
 // Package devnet builds and runs a whole Session network in one process: the
 // ledger and its RPC, the service nodes registered through real staking
-// transactions, and the client identities. The command line's `devnet up`
-// runs one; tests start one with StartT.
+// transactions, the servers (Network); and around it a directory's devnet
+// with its client identities, control endpoint and manifest (Devnet, Up),
+// which the command line's `devnet up` runs. Other packages' tests start
+// one with devnettest.Start.
 //
-//	nw, err := devnet.New(devnet.Config{Dir: dir, Nodes: 12, Seed: "demo"})
-//	err = nw.Start(ctx)     // ready when it returns: every node serves, swarms are settled
-//	defer nw.Close()
+//	nw, err := devnet.StartNetwork(ctx, devnet.Config{Dir: dir, Nodes: 12, Seed: "demo"})
+//	defer nw.Close()     // ready when StartNetwork returns: every node serves, swarms are settled
+//	c, err := nw.StartClient(ctx, client.Config{Keys: alice})
 //	url := nw.LedgerURL()
+//
+// (ExampleStartNetwork is this, run.)
 //
 // Everything derives from the seed: node keys, operator wallets, the chain.
 // The same directory again resumes the same network: the chain, the keys and
@@ -30,6 +34,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
@@ -58,7 +63,7 @@ type Config struct {
 	// Genesis funds more wallets at genesis (clients, for instance).
 	Genesis []ledger.Allocation
 	// Params are the chain's rules for a new chain; nil means the defaults.
-	Params *ledger.Params
+	Params *chain.Params
 	// LedgerAddr is where the ledger RPC listens; default Host:0.
 	LedgerAddr string
 	// Host is the IP address that the ledger RPC, the servers and the nodes
@@ -132,8 +137,8 @@ type Network struct {
 	exits []string     // by index: how its process last ended by itself
 	keys  []ed25519.PrivateKey
 	done  bool
-	// buffers bounds the request bytes all nodes hold at once.
-	buffers *node.Budget
+	// budget bounds the request bytes all nodes hold at once.
+	budget *node.Budget
 	// views is the nodes' one view of the network.
 	views *node.Views
 	// fundMu orders the faucet's payments (their nonces).
@@ -143,8 +148,8 @@ type Network struct {
 // The nodes of a devnet share one budget for request bodies in memory:
 // 128 MiB in all, 16 MiB from one peer.
 const (
-	requestBuffers        = 128 << 20
-	requestBuffersPerPeer = 16 << 20
+	requestBudget        = 128 << 20
+	requestBudgetPerPeer = 16 << 20
 )
 
 // New validates cfg.
@@ -178,7 +183,7 @@ func New(cfg Config) (*Network, error) {
 		cfg.Secret = sec
 	}
 	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("module", "devnet").Logger(),
-		buffers: node.NewBudget(requestBuffers, requestBuffersPerPeer), views: node.NewViews()}
+		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews()}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
 	}
@@ -203,7 +208,7 @@ func derive(seed, role string, i int) ed25519.PrivateKey {
 func pub(k ed25519.PrivateKey) string { return hex.EncodeToString(k.Public().(ed25519.PublicKey)) }
 
 // stake is each node's fixed stake.
-const stake = 15_000 * ledger.Coin
+const stake = 15_000 * chain.Coin
 
 // Operator and contributor wallets: node i's operator is operator i; every
 // third node is shared: its operator stakes half and two contributors a
@@ -219,10 +224,10 @@ func shared(i int) bool { return i%3 == 2 }
 func (nw *Network) genesis() []ledger.Allocation {
 	var out []ledger.Allocation
 	for i := 0; i < nw.cfg.Nodes; i++ {
-		out = append(out, ledger.Allocation{Wallet: pub(nw.operator(i)), Amount: stake + 1_000*ledger.Coin})
+		out = append(out, ledger.Allocation{Wallet: pub(nw.operator(i)), Amount: stake + 1_000*chain.Coin})
 		if shared(i) {
 			for j := 0; j < 2; j++ {
-				out = append(out, ledger.Allocation{Wallet: pub(nw.contributor(i, j)), Amount: stake/4 + 100*ledger.Coin})
+				out = append(out, ledger.Allocation{Wallet: pub(nw.contributor(i, j)), Amount: stake/4 + 100*chain.Coin})
 			}
 		}
 	}
@@ -293,7 +298,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 
 // params are the rules of a new chain: Config.Params, or the defaults
 // with testing rounds as long as the network needs (ParamsFor).
-func (nw *Network) params() *ledger.Params {
+func (nw *Network) params() *chain.Params {
 	if nw.cfg.Params != nil {
 		return nw.cfg.Params
 	}
@@ -308,8 +313,8 @@ func (nw *Network) params() *ledger.Params {
 // a block brings about 200 tests whatever the size, and uptime proofs come
 // once a round. One machine then keeps up with 2,000 nodes; what it costs
 // is that a node that stops is noticed within a round (100 s at 2,000).
-func ParamsFor(n int) ledger.Params {
-	p := ledger.DefaultParams()
+func ParamsFor(n int) chain.Params {
+	p := chain.DefaultParams()
 	if rb := uint64(n / 20); rb > p.RoundBlocks {
 		p.RoundBlocks = rb
 		p.ProofInterval = rb
@@ -328,19 +333,19 @@ func (nw *Network) register(ctx context.Context) error {
 		}
 		op := nw.operator(i)
 		amount := stake
-		var reserved []ledger.Reservation
+		var reserved []chain.Reservation
 		if shared(i) {
 			amount = stake / 2
 			for j := 0; j < 2; j++ {
-				reserved = append(reserved, ledger.Reservation{Wallet: pub(nw.contributor(i, j)), Amount: stake / 4})
+				reserved = append(reserved, chain.Reservation{Wallet: pub(nw.contributor(i, j)), Amount: stake / 4})
 			}
 		}
-		if err := nw.submit(op, ledger.TxRegister, ledger.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
+		if err := nw.submit(op, chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
 			return fmt.Errorf("register node %d: %w", i, err)
 		}
 		for _, r := range reserved {
-			c := nw.contributor(i, slices.IndexFunc(reserved, func(x ledger.Reservation) bool { return x.Wallet == r.Wallet }))
-			if err := nw.submit(c, ledger.TxContribute, ledger.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
+			c := nw.contributor(i, slices.IndexFunc(reserved, func(x chain.Reservation) bool { return x.Wallet == r.Wallet }))
+			if err := nw.submit(c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
 				return fmt.Errorf("contribute to node %d: %w", i, err)
 			}
 		}
@@ -355,12 +360,12 @@ func (nw *Network) register(ctx context.Context) error {
 	return nil
 }
 
-func (nw *Network) submit(key ed25519.PrivateKey, t ledger.TxType, body any, nodeKey ed25519.PrivateKey) error {
+func (nw *Network) submit(key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
 	a, err := nw.Ledger.Account(pub(key))
 	if err != nil {
 		return err
 	}
-	tx, err := ledger.NewTx(t, key, a.NextNonce, body)
+	tx, err := chain.NewTx(t, key, a.NextNonce, body)
 	if err != nil {
 		return err
 	}
@@ -498,7 +503,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
-		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
+		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
 		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
 )
 
@@ -95,7 +96,7 @@ func TestProxyNoCodeChange(t *testing.T) {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	edge := newEdgeClientWith(t, "http://seed1.getsession.org", hc)
 	bobK := ClientKeys("proxy", "bob")
-	bob := startClientNet(t, nw, bobK)
+	bob := clientT(t, nw.LedgerURL(), client.Config{Keys: bobK})
 
 	// edge → bob, stored over CONNECT tunnels to bob's swarm.
 	data := edge.seal(bobK.AccountID(), "through the proxy", time.Now().UnixMilli())

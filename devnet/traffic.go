@@ -28,8 +28,7 @@ func (d *Devnet) startTraffic() {
 		defer d.wg.Done()
 		var clients []*client.Client
 		for _, n := range names {
-			c, err := client.New(client.Config{Keys: ClientKeys(d.st.Seed, n), Ledger: lc, Logger: log})
-			if err == nil && c.Start(ctx) == nil {
+			if c, err := StartClient(ctx, "", client.Config{Keys: ClientKeys(d.st.Seed, n), Ledger: lc, Logger: log}); err == nil {
 				defer c.Close()
 				clients = append(clients, c)
 			}
@@ -72,14 +71,11 @@ func (d *Devnet) introduceClients(ctx context.Context) {
 	for _, n := range names {
 		go func() {
 			errs <- func() error {
-				c, err := client.New(client.Config{Keys: ClientKeys(d.st.Seed, n), Ledger: lc, Logger: log})
+				c, err := StartClient(ctx, "", client.Config{Keys: ClientKeys(d.st.Seed, n), Ledger: lc, Logger: log})
 				if err != nil {
 					return err
 				}
 				defer c.Close()
-				if err := c.Start(ctx); err != nil {
-					return err
-				}
 				_, _, err = c.UpdateConfig(ctx, configmsg.Contacts, 0, func(dict configmsg.Dict) error {
 					for _, other := range names {
 						if other == n {

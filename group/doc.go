@@ -42,13 +42,15 @@
 //
 // # Use
 //
-//	s := &group.Session{C: client, Store: &group.Store{Dir: dir}, Device: "alice"}
-//	g, _ := s.Create(ctx, "team", []group.Invitee{{ID: bob}})
-//	s.Send(ctx, g, "hello")
+//	d := &group.Device{C: client, Store: &group.Store{Dir: dir}, Name: "alice"}
+//	g, _ := d.Create(ctx, "team", []group.Invitee{{ID: bob}})
+//	d.Send(ctx, g, "hello")
 //
 //	// bob's device
-//	in, _ := s.ReadInbox(ctx)       // in.Invited: pending invites
-//	s.Join(ctx, in.Invited[0])
-//	msgs, unreadable, _ := s.Fetch(ctx, g)
-//	s.Kick(ctx, g, []identity.AccountID{carol}, false)  // admins
+//	in, _ := d.ReadInbox(ctx)       // in.Invited: pending invites
+//	d.Join(ctx, in.Invited[0])
+//	msgs, unreadable, _ := d.Fetch(ctx, g)
+//	d.Kick(ctx, g, []identity.AccountID{carol}, false)  // admins
+//
+// (ExampleDevice is this, compiled.)
 package group

@@ -17,7 +17,7 @@ func GroupKey(g *Group) ed25519.PrivateKey { return g.adminKey() }
 // ForgeMessage stores in g's swarm (with s's rights) a message that
 // author signed, under g's current key: what a removed member could only
 // get there through someone else. Admins only (g's seed).
-func ForgeMessage(ctx context.Context, s *Session, g *Group, author *identity.Keys, text string) error {
+func ForgeMessage(ctx context.Context, s *Device, g *Group, author *identity.Keys, text string) error {
 	dump, err := base64.StdEncoding.DecodeString(g.Keys)
 	if err != nil {
 		return err
@@ -43,13 +43,13 @@ func ForgeMessage(ctx context.Context, s *Session, g *Group, author *identity.Ke
 }
 
 // StoreRaw stores data in namespace ns of g's swarm with s's rights.
-func StoreRaw(ctx context.Context, s *Session, g *Group, ns storagerpc.Namespace, data []byte) error {
+func StoreRaw(ctx context.Context, s *Device, g *Group, ns storagerpc.Namespace, data []byte) error {
 	_, err := s.store(ctx, g, ns, data, ConfigTTL.Milliseconds())
 	return err
 }
 
 // EncryptionKey is g's current key as s holds it.
-func EncryptionKey(s *Session, g *Group) ([]byte, error) {
+func EncryptionKey(s *Device, g *Group) ([]byte, error) {
 	k, err := s.keysOf(g)
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func EncryptionKey(s *Session, g *Group) ([]byte, error) {
 
 // Expirations are the expiries (unix ms) of the messages of namespace ns
 // of g's swarm, by hash, read with s's rights.
-func Expirations(ctx context.Context, s *Session, g *Group, ns storagerpc.Namespace) (map[string]int64, error) {
+func Expirations(ctx context.Context, s *Device, g *Group, ns storagerpc.Namespace) (map[string]int64, error) {
 	msgs, err := s.retrieveAll(ctx, g, ns)
 	if err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ func FuzzReadGroupMessage(f *testing.F) {
 	env2, _ := wrapGroup(mc, g.ID, 5)
 	f.Add(env2)
 	f.Add([]byte{0x08, 0x07})
-	s := &Session{}
+	s := &Device{}
 	f.Fuzz(func(t *testing.T, plain []byte) {
 		ct, err := lv.keys.EncryptMessage(plain)
 		if err != nil {

@@ -40,7 +40,7 @@ func inviteSigned(member string, ts int64) []byte {
 }
 
 // sendInvite sends member an invite to g (admins).
-func (s *Session) sendInvite(ctx context.Context, g *Group, member identity.AccountID) error {
+func (s *Device) sendInvite(ctx context.Context, g *Group, member identity.AccountID) error {
 	auth, err := groupkeys.MakeSubaccount(g.seed(), member, memberFlags)
 	if err != nil {
 		return err
@@ -55,7 +55,7 @@ func (s *Session) sendInvite(ctx context.Context, g *Group, member identity.Acco
 }
 
 // sendPromotion sends member the group's seed (admins).
-func (s *Session) sendPromotion(ctx context.Context, g *Group, member identity.AccountID) error {
+func (s *Device) sendPromotion(ctx context.Context, g *Group, member identity.AccountID) error {
 	pm := &sessionpb.GroupUpdatePromoteMessage{GroupIdentitySeed: g.seed(), Name: proto.String(g.Name)}
 	if _, err := s.C.SendContent(ctx, member, client.Content{GroupUpdate: &sessionpb.GroupUpdateMessage{PromoteMessage: pm}}); err != nil {
 		return fmt.Errorf("promote %s: %w", member.String()[:10], err)
@@ -83,7 +83,7 @@ type Inbox struct {
 // invites) and takes the invites and promotions in it. A forged one, or
 // an invite to a group this account is in, is refused and changes
 // nothing.
-func (s *Session) ReadInbox(ctx context.Context) (*Inbox, error) {
+func (s *Device) ReadInbox(ctx context.Context) (*Inbox, error) {
 	f, err := s.C.FetchPending(ctx)
 	if err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ func (e *localError) Error() string { return e.err.Error() }
 
 // checkInvite checks an invite from m for this account; it returns the
 // group's ID and the auth data.
-func (s *Session) checkInvite(m client.Message) (identity.AccountID, []byte, string, error) {
+func (s *Device) checkInvite(m client.Message) (identity.AccountID, []byte, string, error) {
 	inv := m.GroupUpdate.GetInviteMessage()
 	gid, err := identity.ParseAccountID(inv.GetGroupSessionId())
 	if err != nil || gid.Prefix != identity.PrefixGroup {
@@ -160,12 +160,12 @@ func (s *Session) checkInvite(m client.Message) (identity.AccountID, []byte, str
 }
 
 // takeInvite records a valid invite as pending.
-func (s *Session) takeInvite(ctx context.Context, m client.Message) (*Group, error) {
+func (s *Device) takeInvite(ctx context.Context, m client.Message) (*Group, error) {
 	gid, auth, name, err := s.checkInvite(m)
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.Store.Load(s.Device, s.me(), gid.String())
+	g, err := s.Store.Load(s.Name, s.me(), gid.String())
 	switch {
 	case errors.Is(err, ErrUnknown), errors.Is(err, ErrOldKind):
 		if err := s.room(); err != nil {
@@ -179,7 +179,7 @@ func (s *Session) takeInvite(ctx context.Context, m client.Message) (*Group, err
 	}
 	g.Name, g.AuthData, g.InvitedBy = name, base64.StdEncoding.EncodeToString(auth), m.From
 	g.Invited, g.Kicked, g.Destroyed = true, false, false
-	if err := s.Store.Save(s.Device, g); err != nil {
+	if err := s.Store.Save(s.Name, g); err != nil {
 		return nil, &localError{err}
 	}
 	if err := s.saveUserGroup(ctx, g); err != nil {
@@ -190,7 +190,7 @@ func (s *Session) takeInvite(ctx context.Context, m client.Message) (*Group, err
 
 // takePromotion makes this account an admin of the group whose seed m
 // carries: at once for a group it is in, else as a pending invite.
-func (s *Session) takePromotion(ctx context.Context, m client.Message) (*Group, error) {
+func (s *Device) takePromotion(ctx context.Context, m client.Message) (*Group, error) {
 	pm := m.GroupUpdate.GetPromoteMessage()
 	seed := pm.GetGroupIdentitySeed()
 	if len(seed) != ed25519.SeedSize {
@@ -202,7 +202,7 @@ func (s *Session) takePromotion(ctx context.Context, m client.Message) (*Group, 
 	}
 	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
 	gid := identity.AccountID{Prefix: identity.PrefixGroup, Key: [32]byte(pub)}
-	g, err := s.Store.Load(s.Device, s.me(), gid.String())
+	g, err := s.Store.Load(s.Name, s.me(), gid.String())
 	switch {
 	case errors.Is(err, ErrUnknown), errors.Is(err, ErrOldKind):
 		if err := s.room(); err != nil {
@@ -216,7 +216,7 @@ func (s *Session) takePromotion(ctx context.Context, m client.Message) (*Group, 
 	}
 	g.Seed, g.AuthData = hex.EncodeToString(seed), ""
 	g.Kicked, g.Destroyed = false, false
-	if err := s.Store.Save(s.Device, g); err != nil {
+	if err := s.Store.Save(s.Name, g); err != nil {
 		return nil, &localError{err}
 	}
 	if err := s.saveUserGroup(ctx, g); err != nil {
@@ -228,7 +228,7 @@ func (s *Session) takePromotion(ctx context.Context, m client.Message) (*Group, 
 // Join accepts the pending invite to g: the group's keys must be readable
 // with the auth data it gave; the group is told (an invite response in
 // its swarm), and the account's other devices (the user groups config).
-func (s *Session) Join(ctx context.Context, g *Group) error {
+func (s *Device) Join(ctx context.Context, g *Group) error {
 	if !g.Invited {
 		if g.Kicked || g.Destroyed {
 			return ErrNoInvite
@@ -252,15 +252,15 @@ func (s *Session) Join(ctx context.Context, g *Group) error {
 			return fmt.Errorf("answer the invite: %w", err)
 		}
 	}
-	if err := s.Store.Save(s.Device, g); err != nil {
+	if err := s.Store.Save(s.Name, g); err != nil {
 		return err
 	}
 	return s.saveUserGroup(ctx, g)
 }
 
 // room refuses a new group past MaxGroups on this device.
-func (s *Session) room() error {
-	all, err := s.Store.List(s.Device, s.me())
+func (s *Device) room() error {
+	all, err := s.Store.List(s.Name, s.me())
 	if err != nil {
 		return &localError{err}
 	}

@@ -58,7 +58,7 @@ func unwrapGroup(b []byte, groupID string) ([]byte, int64, error) {
 
 // post encrypts content as this account's message to the group and
 // stores it in namespace 11.
-func (s *Session) post(ctx context.Context, g *Group, lv *live, content client.Content) error {
+func (s *Device) post(ctx context.Context, g *Group, lv *live, content client.Content) error {
 	if content.SentAt == 0 {
 		content.SentAt = s.C.Now().UnixMilli()
 	}
@@ -97,7 +97,7 @@ func ready(g *Group) error {
 }
 
 // Send posts a message to the group, under its current key.
-func (s *Session) Send(ctx context.Context, g *Group, text string) error {
+func (s *Device) Send(ctx context.Context, g *Group, text string) error {
 	if err := ready(g); err != nil {
 		return err
 	}
@@ -108,12 +108,12 @@ func (s *Session) Send(ctx context.Context, g *Group, text string) error {
 	if err := s.post(ctx, g, lv, client.Content{Text: text}); err != nil {
 		return s.saved(g, err)
 	}
-	return s.Store.Save(s.Device, g)
+	return s.Store.Save(s.Name, g)
 }
 
 // saved saves g's state after err (what was learnt: kicked, destroyed).
-func (s *Session) saved(g *Group, err error) error {
-	if serr := s.Store.Save(s.Device, g); serr != nil {
+func (s *Device) saved(g *Group, err error) error {
+	if serr := s.Store.Save(s.Name, g); serr != nil {
 		return errors.Join(err, serr)
 	}
 	return err
@@ -145,7 +145,7 @@ type Unreadable struct {
 // Fetch reads the group's configs and its new messages. An admin also acts
 // on what members asked: an invite accepted is recorded in the members
 // config, a member who left is removed (revoked, the key rotated).
-func (s *Session) Fetch(ctx context.Context, g *Group) ([]Message, []Unreadable, error) {
+func (s *Device) Fetch(ctx context.Context, g *Group) ([]Message, []Unreadable, error) {
 	if err := ready(g); err != nil {
 		return nil, nil, err
 	}
@@ -204,7 +204,7 @@ func (s *Session) Fetch(ctx context.Context, g *Group) ([]Message, []Unreadable,
 			g.PendingAccepted, g.PendingLeft = nil, nil
 		}
 	}
-	return out, bad, s.Store.Save(s.Device, g)
+	return out, bad, s.Store.Save(s.Name, g)
 }
 
 // read is one message of namespace 11 as read.
@@ -215,7 +215,7 @@ type read struct {
 }
 
 // read opens, checks and decodes one group message; it says why not.
-func (s *Session) read(g *Group, lv *live, m storagerpc.Message) (*read, string) {
+func (s *Device) read(g *Group, lv *live, m storagerpc.Message) (*read, string) {
 	gm, err := lv.keys.DecryptMessage(decodeData(m))
 	switch {
 	case errors.Is(err, groupkeys.ErrNoKeyOpens):
@@ -338,7 +338,7 @@ func (g *Group) authorOK(from string, gen int64) string {
 
 // notice posts an admin's control message to the group, signed as it
 // asks.
-func (s *Session) notice(ctx context.Context, g *Group, lv *live, make func(ts string) *sessionpb.GroupUpdateMessage) {
+func (s *Device) notice(ctx context.Context, g *Group, lv *live, make func(ts string) *sessionpb.GroupUpdateMessage) {
 	ts := s.C.Now().UnixMilli()
 	u := make(strconv.FormatInt(ts, 10))
 	if err := s.post(ctx, g, lv, client.Content{SentAt: ts, GroupUpdate: u}); err != nil {
@@ -347,7 +347,7 @@ func (s *Session) notice(ctx context.Context, g *Group, lv *live, make func(ts s
 }
 
 // memberChange is the admin's GroupUpdateMemberChangeMessage.
-func (s *Session) memberChange(ctx context.Context, g *Group, lv *live, typ sessionpb.GroupUpdateMemberChangeMessage_Type, ids []string, history bool) {
+func (s *Device) memberChange(ctx context.Context, g *Group, lv *live, typ sessionpb.GroupUpdateMemberChangeMessage_Type, ids []string, history bool) {
 	s.notice(ctx, g, lv, func(ts string) *sessionpb.GroupUpdateMessage {
 		mc := &sessionpb.GroupUpdateMemberChangeMessage{Type: typ.Enum(), MemberSessionIds: ids,
 			AdminSignature: ed25519.Sign(g.adminKey(), []byte("MEMBER_CHANGE"+strconv.Itoa(int(typ))+ts))}

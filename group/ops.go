@@ -38,7 +38,7 @@ func checkName(name string) error {
 
 // invitees checks the accounts to add: Session accounts (05), not this
 // one, each once, with names the members config takes.
-func (s *Session) invitees(members []Invitee) ([]Invitee, error) {
+func (s *Device) invitees(members []Invitee) ([]Invitee, error) {
 	var out []Invitee
 	seen := map[identity.AccountID]bool{s.C.AccountID(): true}
 	for _, m := range members {
@@ -58,7 +58,7 @@ func (s *Session) invitees(members []Invitee) ([]Invitee, error) {
 
 // myName is the account's display name (from its profile config), for
 // the members config; "" if it has none or it cannot be read.
-func (s *Session) myName(ctx context.Context) string {
+func (s *Device) myName(ctx context.Context) string {
 	cfg, err := s.C.LoadConfig(ctx, configmsg.UserProfile)
 	if err != nil {
 		return ""
@@ -74,7 +74,7 @@ func (s *Session) myName(ctx context.Context) string {
 // Ed25519 key (the group's ID is 03 and it), its first key for every
 // member, the info and members configs in its swarm, an entry in the
 // account's user groups config, and an invite to each member.
-func (s *Session) Create(ctx context.Context, name string, members []Invitee) (*Group, error) {
+func (s *Device) Create(ctx context.Context, name string, members []Invitee) (*Group, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func (s *Session) Create(ctx context.Context, name string, members []Invitee) (*
 		return nil, err
 	}
 	// One name, one group: commands find a group by its name.
-	if _, err := s.Store.Load(s.Device, s.me(), name); err == nil {
+	if _, err := s.Store.Load(s.Name, s.me(), name); err == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNameTaken, name)
 	} else if !errors.Is(err, ErrUnknown) {
 		return nil, err
@@ -137,7 +137,7 @@ func (s *Session) Create(ctx context.Context, name string, members []Invitee) (*
 		return nil, fmt.Errorf("publish the group: %w", err)
 	}
 	// Kept before anything else can fail: the seed is the group.
-	if err := s.Store.Save(s.Device, g); err != nil {
+	if err := s.Store.Save(s.Name, g); err != nil {
 		return nil, err
 	}
 	if err := s.saveUserGroup(ctx, g); err != nil {
@@ -146,12 +146,12 @@ func (s *Session) Create(ctx context.Context, name string, members []Invitee) (*
 	if err := s.invite(ctx, g, lv, members); err != nil {
 		return g, s.saved(g, err)
 	}
-	return g, s.Store.Save(s.Device, g)
+	return g, s.Store.Save(s.Name, g)
 }
 
 // invite sends each member its invite and records in the members config
 // whether it went.
-func (s *Session) invite(ctx context.Context, g *Group, lv *live, members []Invitee) error {
+func (s *Device) invite(ctx context.Context, g *Group, lv *live, members []Invitee) error {
 	if len(members) == 0 {
 		return nil
 	}
@@ -185,7 +185,7 @@ func (s *Session) invite(ctx context.Context, g *Group, lv *live, members []Invi
 }
 
 // admin syncs g for an admin's change.
-func (s *Session) admin(ctx context.Context, g *Group) (*live, error) {
+func (s *Device) admin(ctx context.Context, g *Group) (*live, error) {
 	if err := ready(g); err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (s *Session) admin(ctx context.Context, g *Group) (*live, error) {
 // Add invites new members (admins). With history, they are given the
 // keys the group has (a supplemental keys message) and read what it wrote
 // before; without, the key rotates and they read from the new one.
-func (s *Session) Add(ctx context.Context, g *Group, members []Invitee, history bool) error {
+func (s *Device) Add(ctx context.Context, g *Group, members []Invitee, history bool) error {
 	lv, err := s.admin(ctx, g)
 	if err != nil {
 		return s.saved(g, err)
@@ -255,7 +255,7 @@ func (s *Session) Add(ctx context.Context, g *Group, members []Invitee, history 
 	if err := s.apply(ctx, g, lv, e); err != nil {
 		return s.saved(g, err)
 	}
-	if err := s.Store.Save(s.Device, g); err != nil {
+	if err := s.Store.Save(s.Name, g); err != nil {
 		return err
 	}
 	err = s.invite(ctx, g, lv, members)
@@ -267,7 +267,7 @@ func (s *Session) Add(ctx context.Context, g *Group, members []Invitee, history 
 // revoked on the swarm, each is told so in namespace -11, they leave the
 // members config and the key rotates to a generation they never get; the
 // group is told. With messages, what they wrote is deleted for everyone.
-func (s *Session) Kick(ctx context.Context, g *Group, members []identity.AccountID, messages bool) error {
+func (s *Device) Kick(ctx context.Context, g *Group, members []identity.AccountID, messages bool) error {
 	lv, err := s.admin(ctx, g)
 	if err != nil {
 		return s.saved(g, err)
@@ -291,7 +291,7 @@ func (s *Session) Kick(ctx context.Context, g *Group, members []identity.Account
 	if err := s.remove(ctx, g, lv, members); err != nil {
 		return s.saved(g, err)
 	}
-	if err := s.Store.Save(s.Device, g); err != nil {
+	if err := s.Store.Save(s.Name, g); err != nil {
 		return err
 	}
 	s.memberChange(ctx, g, lv, sessionpb.GroupUpdateMemberChangeMessage_REMOVED, ids, false)
@@ -301,12 +301,12 @@ func (s *Session) Kick(ctx context.Context, g *Group, members []identity.Account
 				AdminSignature: ed25519.Sign(g.adminKey(), []byte("DELETE_CONTENT"+ts+strings.Join(ids, "")))}}
 		})
 	}
-	return s.Store.Save(s.Device, g)
+	return s.Store.Save(s.Name, g)
 }
 
 // remove revokes members' tokens, leaves them their notice in -11, and
 // erases them from the members config under a new key.
-func (s *Session) remove(ctx context.Context, g *Group, lv *live, members []identity.AccountID) error {
+func (s *Device) remove(ctx context.Context, g *Group, lv *live, members []identity.AccountID) error {
 	var notices [][]byte
 	var recips [][32]byte
 	for _, id := range members {
@@ -345,7 +345,7 @@ func (s *Session) remove(ctx context.Context, g *Group, lv *live, members []iden
 // settleMembers is an admin's part of a fetch: members who accepted their
 // invite are recorded so, those who left are removed, and this admin's
 // own promotion, once it holds the key, is recorded accepted.
-func (s *Session) settleMembers(ctx context.Context, g *Group, lv *live, accepted, left []string) error {
+func (s *Device) settleMembers(ctx context.Context, g *Group, lv *live, accepted, left []string) error {
 	var gone []identity.AccountID
 	for _, who := range left {
 		m, ok := g.member(who)
@@ -390,7 +390,7 @@ func (s *Session) settleMembers(ctx context.Context, g *Group, lv *live, accepte
 
 // Promote makes a member an admin (admins): it is sent the group's seed,
 // and the members config and the group say so.
-func (s *Session) Promote(ctx context.Context, g *Group, member identity.AccountID) error {
+func (s *Device) Promote(ctx context.Context, g *Group, member identity.AccountID) error {
 	lv, err := s.admin(ctx, g)
 	if err != nil {
 		return s.saved(g, err)
@@ -419,7 +419,7 @@ func (s *Session) Promote(ctx context.Context, g *Group, member identity.Account
 // removes it and rotates the key); an invite not accepted is declined; a
 // group one was removed from, or of the old kind, is forgotten. Either
 // way the account's other devices forget it too.
-func (s *Session) Leave(ctx context.Context, g *Group, old bool) error {
+func (s *Device) Leave(ctx context.Context, g *Group, old bool) error {
 	if !old && !g.Invited && !g.Kicked && !g.Destroyed {
 		lv, err := s.sync(ctx, g)
 		switch {
@@ -441,18 +441,18 @@ func (s *Session) Leave(ctx context.Context, g *Group, old bool) error {
 		}
 	}
 	if old {
-		return s.Store.Remove(s.Device, g.Me, g.ID)
+		return s.Store.Remove(s.Name, g.Me, g.ID)
 	}
 	if err := s.eraseUserGroup(ctx, g.ID); err != nil {
 		return err
 	}
-	return s.Store.Remove(s.Device, s.me(), g.ID)
+	return s.Store.Remove(s.Name, s.me(), g.ID)
 }
 
 // Delete destroys the group for everyone (admins): its info config says
 // so (each member's next read finds it gone), its messages are deleted
 // from the swarm, and the account forgets it.
-func (s *Session) Delete(ctx context.Context, g *Group) error {
+func (s *Device) Delete(ctx context.Context, g *Group) error {
 	lv, err := s.admin(ctx, g)
 	if err != nil {
 		return s.saved(g, err)
@@ -469,12 +469,12 @@ func (s *Session) Delete(ctx context.Context, g *Group) error {
 	if err := s.eraseUserGroup(ctx, g.ID); err != nil {
 		return err
 	}
-	return s.Store.Remove(s.Device, s.me(), g.ID)
+	return s.Store.Remove(s.Name, s.me(), g.ID)
 }
 
 // Refresh reads the group's configs (the members list, its generation,
 // its admins) as any member may, and keeps them alive.
-func (s *Session) Refresh(ctx context.Context, g *Group) error {
+func (s *Device) Refresh(ctx context.Context, g *Group) error {
 	if err := ready(g); err != nil {
 		return err
 	}
@@ -483,11 +483,11 @@ func (s *Session) Refresh(ctx context.Context, g *Group) error {
 		return s.saved(g, err)
 	}
 	s.keepAlive(ctx, g, lv)
-	return s.Store.Save(s.Device, g)
+	return s.Store.Save(s.Name, g)
 }
 
 // Rename changes the group's name (admins); the group is told.
-func (s *Session) Rename(ctx context.Context, g *Group, name string) error {
+func (s *Device) Rename(ctx context.Context, g *Group, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
@@ -506,7 +506,7 @@ func (s *Session) Rename(ctx context.Context, g *Group, name string) error {
 		return &sessionpb.GroupUpdateMessage{InfoChangeMessage: &sessionpb.GroupUpdateInfoChangeMessage{Type: typ.Enum(), UpdatedName: proto.String(name),
 			AdminSignature: ed25519.Sign(g.adminKey(), []byte("INFO_CHANGE"+strconv.Itoa(int(typ))+ts))}}
 	})
-	if err := s.Store.Save(s.Device, g); err != nil {
+	if err := s.Store.Save(s.Name, g); err != nil {
 		return err
 	}
 	return s.saveUserGroup(ctx, g)

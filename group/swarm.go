@@ -25,7 +25,7 @@ type signer struct {
 	member *groupkeys.SubaccountSigner
 }
 
-func (s *Session) signer(g *Group) (*signer, error) {
+func (s *Device) signer(g *Group) (*signer, error) {
 	if g.IsAdmin() {
 		return &signer{admin: true, g: g}, nil
 	}
@@ -50,7 +50,7 @@ func (sg *signer) sign(msg []byte) (storagerpc.Auth, storagerpc.SubAuth) {
 
 // call sends one signed request to the group's swarm and checks its
 // status.
-func (s *Session) call(ctx context.Context, g *Group, method string, params func(*signer) any) (*storagerpc.Response, error) {
+func (s *Device) call(ctx context.Context, g *Group, method string, params func(*signer) any) (*storagerpc.Response, error) {
 	sg, err := s.signer(g)
 	if err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ type stored struct {
 }
 
 // store puts data in one of the group's namespaces for ttl ms.
-func (s *Session) store(ctx context.Context, g *Group, ns storagerpc.Namespace, data []byte, ttl int64) (stored, error) {
+func (s *Device) store(ctx context.Context, g *Group, ns storagerpc.Namespace, data []byte, ttl int64) (stored, error) {
 	if len(data) > storagerpc.MaxDataSize {
 		return stored{}, fmt.Errorf("%d bytes to store, the limit is %d", len(data), storagerpc.MaxDataSize)
 	}
@@ -103,7 +103,7 @@ const maxPages = 50
 
 // retrieveAll returns every message of a namespace (configs: read whole
 // each time, the newest maxStored of them).
-func (s *Session) retrieveAll(ctx context.Context, g *Group, ns storagerpc.Namespace) ([]storagerpc.Message, error) {
+func (s *Device) retrieveAll(ctx context.Context, g *Group, ns storagerpc.Namespace) ([]storagerpc.Message, error) {
 	var out []storagerpc.Message
 	_, err := s.retrieve(ctx, g, ns, func(string) string {
 		if len(out) == 0 {
@@ -122,7 +122,7 @@ const maxStored = 100
 
 // retrieve reads pages of namespace ns from one member of the group's
 // swarm, after last(member), handing each message to each.
-func (s *Session) retrieve(ctx context.Context, g *Group, ns storagerpc.Namespace, last func(dest string) string, each func(dest string, m storagerpc.Message)) (string, error) {
+func (s *Device) retrieve(ctx context.Context, g *Group, ns storagerpc.Namespace, last func(dest string) string, each func(dest string, m storagerpc.Message)) (string, error) {
 	sg, err := s.signer(g)
 	if err != nil {
 		return "", err
@@ -164,7 +164,7 @@ func (s *Session) retrieve(ctx context.Context, g *Group, ns storagerpc.Namespac
 // retrieveNew returns the messages of ns after the last hash the swarm
 // member asked gave (each orders messages its own way), leaving out those
 // already seen.
-func (s *Session) retrieveNew(ctx context.Context, g *Group, ns storagerpc.Namespace) ([]storagerpc.Message, error) {
+func (s *Device) retrieveNew(ctx context.Context, g *Group, ns storagerpc.Namespace) ([]storagerpc.Message, error) {
 	key := func(d string) string { return d + "/" + strconv.Itoa(int(ns)) }
 	if len(g.LastHash) > maxLastHashes {
 		clear(g.LastHash) // cursors of swarm members long gone; Seen drops repeats
@@ -198,7 +198,7 @@ func (g *Group) remember(h string) bool {
 }
 
 // deleteMessages deletes messages of the group's swarm (admins).
-func (s *Session) deleteMessages(ctx context.Context, g *Group, hashes []string) error {
+func (s *Device) deleteMessages(ctx context.Context, g *Group, hashes []string) error {
 	if len(hashes) == 0 {
 		return nil
 	}
@@ -211,7 +211,7 @@ func (s *Session) deleteMessages(ctx context.Context, g *Group, hashes []string)
 }
 
 // deleteAll deletes every message of a namespace (admins).
-func (s *Session) deleteAll(ctx context.Context, g *Group, ns storagerpc.Namespace) error {
+func (s *Device) deleteAll(ctx context.Context, g *Group, ns storagerpc.Namespace) error {
 	v := storagerpc.NamespaceVar{NS: ns}
 	_, err := s.call(ctx, g, "delete_all", func(sg *signer) any {
 		ts := s.C.SigNow()
@@ -224,7 +224,7 @@ func (s *Session) deleteAll(ctx context.Context, g *Group, ns storagerpc.Namespa
 
 // extend extends messages of the group's swarm to expiry (members may:
 // their tokens can write).
-func (s *Session) extend(ctx context.Context, g *Group, hashes []string, expiry int64) error {
+func (s *Device) extend(ctx context.Context, g *Group, hashes []string, expiry int64) error {
 	if len(hashes) == 0 {
 		return nil
 	}
@@ -238,7 +238,7 @@ func (s *Session) extend(ctx context.Context, g *Group, hashes []string, expiry 
 
 // revoke revokes (or, with unrevoke, lifts the revocation of) a member's
 // token on the group's swarm (admins).
-func (s *Session) revoke(ctx context.Context, g *Group, unrevoke bool, tok storagerpc.Token) error {
+func (s *Device) revoke(ctx context.Context, g *Group, unrevoke bool, tok storagerpc.Token) error {
 	if !g.IsAdmin() {
 		return ErrNotAdmin
 	}

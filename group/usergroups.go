@@ -17,7 +17,7 @@ import (
 
 // saveUserGroup writes g's entry in the account's user groups config,
 // keeping what other devices set in it (priority, notifications).
-func (s *Session) saveUserGroup(ctx context.Context, g *Group) error {
+func (s *Device) saveUserGroup(ctx context.Context, g *Group) error {
 	_, _, err := s.C.UpdateConfig(ctx, configmsg.UserGroups, 0, func(d configmsg.Dict) error {
 		e, _ := configmsg.GetUserGroup(d, g.ID)
 		e.ID, e.Name, e.Invited = g.ID, g.Name, g.Invited
@@ -44,7 +44,7 @@ func (s *Session) saveUserGroup(ctx context.Context, g *Group) error {
 }
 
 // eraseUserGroup removes a group from the account's user groups config.
-func (s *Session) eraseUserGroup(ctx context.Context, id string) error {
+func (s *Device) eraseUserGroup(ctx context.Context, id string) error {
 	_, _, err := s.C.UpdateConfig(ctx, configmsg.UserGroups, 0, func(d configmsg.Dict) error {
 		configmsg.DeleteUserGroup(d, id)
 		return nil
@@ -58,7 +58,7 @@ func (s *Session) eraseUserGroup(ctx context.Context, id string) error {
 // markRemoved records in the user groups config that the account was
 // kicked from g or that g was destroyed (best effort: the device knows it
 // already, and another device learns it from the swarm too).
-func (s *Session) markRemoved(ctx context.Context, g *Group, status int64) {
+func (s *Device) markRemoved(ctx context.Context, g *Group, status int64) {
 	if status == configmsg.UserGroupDestroyed {
 		g.Destroyed = true
 	} else {
@@ -73,13 +73,13 @@ func (s *Session) markRemoved(ctx context.Context, g *Group, status int64) {
 // devices did: groups this device does not know (made, joined or accepted
 // elsewhere, or before the account was restored; each is read once),
 // promotions, invites accepted, removals. It returns the groups it added.
-func (s *Session) Recover(ctx context.Context) ([]*Group, error) {
+func (s *Device) Recover(ctx context.Context) ([]*Group, error) {
 	cfg, err := s.C.LoadConfig(ctx, configmsg.UserGroups)
 	if err != nil {
 		return nil, err
 	}
 	known := map[string]*Group{}
-	all, err := s.Store.List(s.Device, s.me())
+	all, err := s.Store.List(s.Name, s.me())
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (s *Session) Recover(ctx context.Context) ([]*Group, error) {
 			}
 		}
 		if changed {
-			if err := s.Store.Save(s.Device, g); err != nil {
+			if err := s.Store.Save(s.Name, g); err != nil {
 				return added, err
 			}
 		}

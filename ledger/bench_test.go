@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/sessionctl/sessionctl/chain"
 )
 
 // setupNodes starts a ledger with n active nodes.
@@ -65,7 +67,7 @@ func BenchmarkBlock1000NodesJoin(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		a, _ := h.l.Account(newKey("op").pub)
-		tx, _ := NewTx(TxRegister, newKey("op").priv, a.NextNonce, RegisterBody{NodeKey: newKey(fmt.Sprint("j", i)).pub, Amount: stake})
+		tx, _ := chain.NewTx(chain.TxRegister, newKey("op").priv, a.NextNonce, chain.RegisterBody{NodeKey: newKey(fmt.Sprint("j", i)).pub, Amount: stake})
 		tx.SignAsNode(newKey(fmt.Sprint("j", i)).priv)
 		i++
 		if _, err := h.l.Submit(tx); err != nil {

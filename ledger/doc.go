@@ -35,15 +35,19 @@
 // genesis allocations are recorded at the first start; a restart keeps them,
 // and a database made with another seed is refused.
 //
+// The types that travel (transactions and their bodies, nodes, swarms,
+// rounds, params) are package chain's, which nodes and clients import
+// without this state machine; the ledger uses them by that one name.
+//
 // # Use
 //
 //	l, err := ledger.New(ledger.Config{Path: "ledger.db", Seed: "demo", BlockTime: time.Second,
-//		Genesis: []ledger.Allocation{{Wallet: opKey, Amount: 20_000 * ledger.Coin}}})
+//		Genesis: []ledger.Allocation{{Wallet: opKey, Amount: 20_000 * chain.Coin}}})
 //	err = l.Start(ctx)
 //	defer l.Close()
-//	tx, _ := ledger.NewTx(ledger.TxRegister, opPriv, 0, ledger.RegisterBody{NodeKey: nodeKey, Amount: 15_000 * ledger.Coin})
+//	tx, _ := chain.NewTx(chain.TxRegister, opPriv, 0, chain.RegisterBody{NodeKey: nodeKey, Amount: 15_000 * chain.Coin})
 //	tx.SignAsNode(nodePriv)
 //	hash, err := l.Submit(tx)
 //	blocks, err := l.Mine(ctx, 1)
-//	owner := ledger.SwarmFor(ids, accountID.SwarmSpace())
+//	owner := chain.SwarmFor(ids, accountID.SwarmSpace())
 package ledger

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"golang.org/x/crypto/blake2b"
@@ -52,7 +53,7 @@ type Config struct {
 	Genesis []Allocation
 	// Params are the chain's rules; nil means DefaultParams. Used on the
 	// first start only: a chain keeps the rules it was made with.
-	Params *Params
+	Params *chain.Params
 	// Logger receives the ledger's logs; the zero value logs nothing.
 	Logger zerolog.Logger
 	// Now is the clock for block timestamps; nil means time.Now.
@@ -79,11 +80,11 @@ const (
 // the same seed and the same transactions make the same chain whatever the
 // clock says.
 type Block struct {
-	Height    uint64 `json:"height"`
-	Hash      string `json:"hash"`
-	PrevHash  string `json:"prev_hash"`
-	Timestamp int64  `json:"timestamp"` // unix milliseconds
-	Txs       []*Tx  `json:"txs"`
+	Height    uint64      `json:"height"`
+	Hash      string      `json:"hash"`
+	PrevHash  string      `json:"prev_hash"`
+	Timestamp int64       `json:"timestamp"` // unix milliseconds
+	Txs       []*chain.Tx `json:"txs"`
 }
 
 // Ledger is a running chain: it makes blocks on a timer or on demand, takes
@@ -98,10 +99,10 @@ type Ledger struct {
 
 	mu       sync.Mutex
 	st       *store
-	params   Params
+	params   chain.Params
 	state    *State            // the tip
 	pending  *State            // the tip with the mempool applied; nil until needed
-	mempool  []*Tx             //
+	mempool  []*chain.Tx       //
 	rejected map[string]string // transaction hash -> why a block dropped it
 	rejOrder []string          //
 	// tip is the tip's Info as of its block and a channel closed at the
@@ -132,7 +133,7 @@ func New(cfg Config) (*Ledger, error) {
 		}
 	}
 	for _, a := range cfg.Genesis {
-		if _, err := parseKey(a.Wallet); err != nil {
+		if _, err := chain.ParseKey(a.Wallet); err != nil {
 			return nil, fmt.Errorf("ledger: genesis wallet: %w", err)
 		}
 	}
@@ -303,7 +304,7 @@ func genesisHash(m *genesisMeta) string {
 }
 
 func (l *Ledger) genesis(ctx context.Context, st *store) error {
-	p := DefaultParams()
+	p := chain.DefaultParams()
 	if l.cfg.Params != nil {
 		p = *l.cfg.Params
 	}
@@ -312,7 +313,7 @@ func (l *Ledger) genesis(ctx context.Context, st *store) error {
 		meta.Genesis = []Allocation{}
 	}
 	state := genesisState(meta)
-	b := &Block{Height: 0, Hash: state.Hash, PrevHash: "", Timestamp: l.cfg.Now().UnixMilli(), Txs: []*Tx{}}
+	b := &Block{Height: 0, Hash: state.Hash, PrevHash: "", Timestamp: l.cfg.Now().UnixMilli(), Txs: []*chain.Tx{}}
 	if err := st.saveGenesis(ctx, meta, b); err != nil {
 		return err
 	}
@@ -321,7 +322,7 @@ func (l *Ledger) genesis(ctx context.Context, st *store) error {
 }
 
 // blockHash is BLAKE2b-32(prev hash || height || the transaction hashes).
-func blockHash(prev string, height uint64, txs []*Tx) [32]byte {
+func blockHash(prev string, height uint64, txs []*chain.Tx) [32]byte {
 	h, _ := blake2b.New256(nil)
 	h.Write([]byte(prev))
 	var hb [8]byte
@@ -338,7 +339,7 @@ func blockHash(prev string, height uint64, txs []*Tx) [32]byte {
 // applyBlock returns the state after block height with txs, leaving prev as
 // it was: the chain's own work first (rewards, credit, unlocks), then each
 // transaction that passes the rules, then swarms if the active set changed.
-func applyBlock(prev *State, p Params, height uint64, txs []*Tx, authority string, swarms [32]byte) (next *State, included []*Tx, rejected map[string]error, err error) {
+func applyBlock(prev *State, p chain.Params, height uint64, txs []*chain.Tx, authority string, swarms [32]byte) (next *State, included []*chain.Tx, rejected map[string]error, err error) {
 	if height != prev.Height+1 {
 		return nil, nil, nil, fmt.Errorf("block %d after height %d", height, prev.Height)
 	}
@@ -419,7 +420,7 @@ func (l *Ledger) mineOne(ctx context.Context) (*Block, error) {
 	}
 	b := &Block{Height: height, Hash: next.Hash, PrevHash: l.state.Hash, Timestamp: l.cfg.Now().UnixMilli(), Txs: included}
 	if b.Txs == nil {
-		b.Txs = []*Tx{}
+		b.Txs = []*chain.Tx{}
 	}
 	var snap *State
 	if height%l.params.SnapshotEvery == 0 {
@@ -466,7 +467,7 @@ func (l *Ledger) usable() error {
 // Submit checks tx against the tip and the pending transactions and queues
 // it for the next block. A rejected transaction changes nothing; its error
 // says why. It returns the transaction's hash.
-func (l *Ledger) Submit(tx *Tx) (string, error) {
+func (l *Ledger) Submit(tx *chain.Tx) (string, error) {
 	if err := tx.Check(); err != nil {
 		return "", err
 	}
@@ -499,7 +500,7 @@ func (l *Ledger) pendingState() *State {
 }
 
 // ChangeState queues a state change of a node signed by the authority key.
-func (l *Ledger) ChangeState(nodeKey string, state NodeState, reason string) (string, error) {
+func (l *Ledger) ChangeState(nodeKey string, state chain.NodeState, reason string) (string, error) {
 	l.mu.Lock()
 	if err := l.usable(); err != nil {
 		l.mu.Unlock()
@@ -507,7 +508,7 @@ func (l *Ledger) ChangeState(nodeKey string, state NodeState, reason string) (st
 	}
 	nonce := l.pendingState().Nonces[l.authorityHex()]
 	l.mu.Unlock()
-	tx, err := NewTx(TxStateChange, l.authority, nonce, StateChangeBody{NodeKey: nodeKey, State: state, Reason: reason})
+	tx, err := chain.NewTx(chain.TxStateChange, l.authority, nonce, chain.StateChangeBody{NodeKey: nodeKey, State: state, Reason: reason})
 	if err != nil {
 		return "", err
 	}
@@ -548,15 +549,15 @@ func (l *Ledger) Close() error {
 }
 
 // Info returns a summary of the tip.
-func (l *Ledger) Info() Info {
+func (l *Ledger) Info() chain.Info {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.infoLocked()
 }
 
-func (l *Ledger) infoLocked() Info {
+func (l *Ledger) infoLocked() chain.Info {
 	s := l.state
-	return Info{
+	return chain.Info{
 		Height: s.Height, Hash: s.Hash, SwarmsHeight: s.SwarmsHeight, NodesHeight: s.NodesHeight,
 		Nodes: len(s.Nodes), ActiveNodes: s.activeCount(), Swarms: len(s.Swarms),
 		Pending: len(l.mempool), BlockTimeMS: l.cfg.BlockTime.Milliseconds(),
@@ -569,7 +570,7 @@ func (l *Ledger) infoLocked() Info {
 // Every node of a devnet waits on the next block: when it comes, 2,000
 // waiters take the tip's Info as of its block (Pending as it was then)
 // without the ledger's lock, instead of queueing on it one by one.
-func (l *Ledger) WaitHeight(ctx context.Context, height uint64) (Info, error) {
+func (l *Ledger) WaitHeight(ctx context.Context, height uint64) (chain.Info, error) {
 	for {
 		t := l.tip.Load()
 		if t == nil {
@@ -579,17 +580,17 @@ func (l *Ledger) WaitHeight(ctx context.Context, height uint64) (Info, error) {
 			if err == nil {
 				err = ErrNotStarted
 			}
-			return Info{}, err
+			return chain.Info{}, err
 		}
 		if t.info.Height >= height {
 			return t.info, nil
 		}
 		if l.closedFlag.Load() {
-			return Info{}, ErrClosed
+			return chain.Info{}, ErrClosed
 		}
 		select {
 		case <-ctx.Done():
-			return Info{}, ctx.Err()
+			return chain.Info{}, ctx.Err()
 		case <-t.next:
 		}
 	}
@@ -597,7 +598,7 @@ func (l *Ledger) WaitHeight(ctx context.Context, height uint64) (Info, error) {
 
 // tipState is a tip as WaitHeight sees it.
 type tipState struct {
-	info Info
+	info chain.Info
 	next chan struct{}
 }
 
@@ -611,10 +612,10 @@ func (l *Ledger) advanceTip() {
 }
 
 // Nodes returns every registered node, sorted by key.
-func (l *Ledger) Nodes() []ServiceNode {
+func (l *Ledger) Nodes() []chain.ServiceNode {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]ServiceNode, 0, len(l.state.Nodes))
+	out := make([]chain.ServiceNode, 0, len(l.state.Nodes))
 	for _, k := range l.state.nodeKeys() {
 		out = append(out, *cloneNode(l.state.Nodes[k]))
 	}
@@ -622,12 +623,12 @@ func (l *Ledger) Nodes() []ServiceNode {
 }
 
 // Node returns one node.
-func (l *Ledger) Node(key string) (ServiceNode, bool) {
+func (l *Ledger) Node(key string) (chain.ServiceNode, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n, ok := l.state.Nodes[key]
 	if !ok {
-		return ServiceNode{}, false
+		return chain.ServiceNode{}, false
 	}
 	return *cloneNode(n), true
 }
@@ -653,18 +654,18 @@ func (l *Ledger) Swarms() []SwarmInfo {
 func (l *Ledger) SwarmOf(id identity.AccountID) SwarmInfo {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	sid := SwarmFor(l.state.Swarms.IDs(), id.SwarmSpace())
+	sid := chain.SwarmFor(l.state.Swarms.IDs(), id.SwarmSpace())
 	return SwarmInfo{ID: sid, Members: slices.Clone(l.state.Swarms[sid])}
 }
 
 // Account returns a wallet's balance, stakes and next nonce.
-func (l *Ledger) Account(wallet string) (Account, error) {
-	if _, err := parseKey(wallet); err != nil {
-		return Account{}, fmt.Errorf("wallet: %w", err)
+func (l *Ledger) Account(wallet string) (chain.Account, error) {
+	if _, err := chain.ParseKey(wallet); err != nil {
+		return chain.Account{}, fmt.Errorf("wallet: %w", err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := Account{Wallet: wallet, Balance: l.state.Balances[wallet]}
+	a := chain.Account{Wallet: wallet, Balance: l.state.Balances[wallet]}
 	for _, n := range l.state.Nodes {
 		if i := contributorOf(n, wallet); i >= 0 {
 			a.Staked += n.Contributors[i].Amount
@@ -699,27 +700,27 @@ func (l *Ledger) Block(ctx context.Context, height uint64) (*Block, error) {
 }
 
 // Rounds returns the remembered testing rounds, newest first.
-func (l *Ledger) Rounds() []Round {
+func (l *Ledger) Rounds() []chain.Round {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []Round
+	var out []chain.Round
 	for _, r := range l.state.Rounds {
 		out = append(out, *cloneRound(r))
 	}
-	slices.SortFunc(out, func(a, b Round) int { return cmpU64(b.Round, a.Round) })
+	slices.SortFunc(out, func(a, b chain.Round) int { return cmpU64(b.Round, a.Round) })
 	return out
 }
 
 // RoundAt returns the testing round that height belongs to.
-func (l *Ledger) RoundAt(height uint64) (Round, bool) {
+func (l *Ledger) RoundAt(height uint64) (chain.Round, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.params.RoundBlocks == 0 {
-		return Round{}, false
+		return chain.Round{}, false
 	}
 	r, ok := l.state.Rounds[l.params.RoundOf(height)]
 	if !ok {
-		return Round{}, false
+		return chain.Round{}, false
 	}
 	return *cloneRound(r), true
 }

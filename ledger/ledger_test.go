@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"golang.org/x/crypto/blake2b"
 )
@@ -31,7 +32,7 @@ func newKey(label string) wallet {
 type harness struct {
 	t testing.TB
 	l *Ledger
-	p Params
+	p chain.Params
 }
 
 // startLedger starts a ledger with on-demand blocks and the wallets funded.
@@ -71,21 +72,21 @@ func sortedKeys(m map[string]uint64) []string {
 }
 
 // tx builds and signs a transaction from the named wallet at its next nonce.
-func (h *harness) tx(from string, t TxType, body any) *Tx {
+func (h *harness) tx(from string, t chain.TxType, body any) *chain.Tx {
 	h.t.Helper()
 	w := newKey(from)
 	a, err := h.l.Account(w.pub)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	tx, err := NewTx(t, w.priv, a.NextNonce, body)
+	tx, err := chain.NewTx(t, w.priv, a.NextNonce, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return tx
 }
 
-func (h *harness) submit(tx *Tx) {
+func (h *harness) submit(tx *chain.Tx) {
 	h.t.Helper()
 	if _, err := h.l.Submit(tx); err != nil {
 		h.t.Fatalf("submit %s: %v", tx.Type, err)
@@ -100,9 +101,9 @@ func (h *harness) mine(n int) {
 }
 
 // registerTx is a registration of node nodeName by operator op.
-func (h *harness) registerTx(op, nodeName string, amount uint64, fee uint32, reserved ...Reservation) *Tx {
+func (h *harness) registerTx(op, nodeName string, amount uint64, fee uint32, reserved ...chain.Reservation) *chain.Tx {
 	h.t.Helper()
-	tx := h.tx(op, TxRegister, RegisterBody{NodeKey: newKey(nodeName).pub, FeeBPS: fee, Amount: amount, Reserved: reserved})
+	tx := h.tx(op, chain.TxRegister, chain.RegisterBody{NodeKey: newKey(nodeName).pub, FeeBPS: fee, Amount: amount, Reserved: reserved})
 	tx.SignAsNode(newKey(nodeName).priv)
 	return tx
 }
@@ -112,7 +113,7 @@ func (h *harness) balance(name string) uint64 {
 	return a.Balance
 }
 
-func (h *harness) node(name string) ServiceNode {
+func (h *harness) node(name string) chain.ServiceNode {
 	h.t.Helper()
 	n, ok := h.l.Node(newKey(name).pub)
 	if !ok {
@@ -128,60 +129,60 @@ func (h *harness) snapshot() any {
 	return []any{h.l.pendingState().clone(), len(h.l.mempool)}
 }
 
-const stake = 15_000 * Coin
+const stake = 15_000 * chain.Coin
 
 func TestRegisterRules(t *testing.T) {
-	funds := map[string]uint64{"op": 40_000 * Coin, "poor": 1_000 * Coin, "c1": 20_000 * Coin}
+	funds := map[string]uint64{"op": 40_000 * chain.Coin, "poor": 1_000 * chain.Coin, "c1": 20_000 * chain.Coin}
 	for _, tc := range []struct {
 		name string
-		make func(h *harness) *Tx
+		make func(h *harness) *chain.Tx
 		want error
 	}{
-		{"operator share below 25%", func(h *harness) *Tx { return h.registerTx("op", "n1", stake/4-1, 0) }, ErrStakeRules},
-		{"fee over 100%", func(h *harness) *Tx { return h.registerTx("op", "n1", stake, 10_001) }, ErrStakeRules},
-		{"insufficient funds", func(h *harness) *Tx { return h.registerTx("poor", "n1", stake/4, 0) }, ErrFunds},
-		{"reserved over-fills", func(h *harness) *Tx {
-			return h.registerTx("op", "n1", stake/2, 0, Reservation{Wallet: newKey("c1").pub, Amount: stake/2 + 1})
+		{"operator share below 25%", func(h *harness) *chain.Tx { return h.registerTx("op", "n1", stake/4-1, 0) }, ErrStakeRules},
+		{"fee over 100%", func(h *harness) *chain.Tx { return h.registerTx("op", "n1", stake, 10_001) }, ErrStakeRules},
+		{"insufficient funds", func(h *harness) *chain.Tx { return h.registerTx("poor", "n1", stake/4, 0) }, ErrFunds},
+		{"reserved over-fills", func(h *harness) *chain.Tx {
+			return h.registerTx("op", "n1", stake/2, 0, chain.Reservation{Wallet: newKey("c1").pub, Amount: stake/2 + 1})
 		}, ErrStakeRules},
-		{"reserved spot below minimum", func(h *harness) *Tx {
+		{"reserved spot below minimum", func(h *harness) *chain.Tx {
 			// min = (15000 - 3750) / (10 - 1) = 1250 coins
-			return h.registerTx("op", "n1", stake/4, 0, Reservation{Wallet: newKey("c1").pub, Amount: 1250*Coin - 1})
+			return h.registerTx("op", "n1", stake/4, 0, chain.Reservation{Wallet: newKey("c1").pub, Amount: 1250*chain.Coin - 1})
 		}, ErrStakeRules},
-		{"eleven contributors", func(h *harness) *Tx {
-			var res []Reservation
+		{"eleven contributors", func(h *harness) *chain.Tx {
+			var res []chain.Reservation
 			for i := 0; i < 10; i++ {
-				res = append(res, Reservation{Wallet: newKey(fmt.Sprint("r", i)).pub, Amount: 1})
+				res = append(res, chain.Reservation{Wallet: newKey(fmt.Sprint("r", i)).pub, Amount: 1})
 			}
 			return h.registerTx("op", "n1", stake/4, 0, res...)
 		}, ErrStakeRules},
-		{"wallet reserved twice", func(h *harness) *Tx {
-			return h.registerTx("op", "n1", stake/4, 0, Reservation{Wallet: newKey("c1").pub, Amount: 2000 * Coin}, Reservation{Wallet: newKey("c1").pub, Amount: 2000 * Coin})
+		{"wallet reserved twice", func(h *harness) *chain.Tx {
+			return h.registerTx("op", "n1", stake/4, 0, chain.Reservation{Wallet: newKey("c1").pub, Amount: 2000 * chain.Coin}, chain.Reservation{Wallet: newKey("c1").pub, Amount: 2000 * chain.Coin})
 		}, ErrStakeRules},
-		{"already registered", func(h *harness) *Tx {
+		{"already registered", func(h *harness) *chain.Tx {
 			h.submit(h.registerTx("op", "n1", stake, 0))
 			h.mine(1)
 			return h.registerTx("op", "n1", stake, 0)
 		}, ErrStakeRules},
-		{"missing node signature", func(h *harness) *Tx {
+		{"missing node signature", func(h *harness) *chain.Tx {
 			tx := h.registerTx("op", "n1", stake, 0)
 			tx.NodeSignature = ""
 			return tx
-		}, ErrTxFormat},
-		{"node signed by another key", func(h *harness) *Tx {
+		}, chain.ErrTxFormat},
+		{"node signed by another key", func(h *harness) *chain.Tx {
 			tx := h.registerTx("op", "n1", stake, 0)
 			tx.SignAsNode(newKey("n2").priv)
 			return tx
-		}, ErrTxFormat},
-		{"replayed nonce", func(h *harness) *Tx {
-			tx := h.tx("op", TxTransfer, TransferBody{To: newKey("c1").pub, Amount: Coin})
+		}, chain.ErrTxFormat},
+		{"replayed nonce", func(h *harness) *chain.Tx {
+			tx := h.tx("op", chain.TxTransfer, chain.TransferBody{To: newKey("c1").pub, Amount: chain.Coin})
 			h.submit(tx)
 			return tx
 		}, ErrNonce},
-		{"bad signature", func(h *harness) *Tx {
+		{"bad signature", func(h *harness) *chain.Tx {
 			tx := h.registerTx("op", "n1", stake, 0)
 			tx.Signature = tx.NodeSignature
 			return tx
-		}, ErrTxFormat},
+		}, chain.ErrTxFormat},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := startLedger(t, "", "rules", funds)
@@ -199,15 +200,15 @@ func TestRegisterRules(t *testing.T) {
 }
 
 func TestRegisterAndContribute(t *testing.T) {
-	h := startLedger(t, "", "contrib", map[string]uint64{"op": 20_000 * Coin, "c1": 20_000 * Coin, "c2": 20_000 * Coin, "c3": 20_000 * Coin})
+	h := startLedger(t, "", "contrib", map[string]uint64{"op": 20_000 * chain.Coin, "c1": 20_000 * chain.Coin, "c2": 20_000 * chain.Coin, "c3": 20_000 * chain.Coin})
 	// Operator 5,000; c1 holds a reserved spot of 4,000.
-	h.submit(h.registerTx("op", "n1", 5_000*Coin, 1_000, Reservation{Wallet: newKey("c1").pub, Amount: 4_000 * Coin}))
+	h.submit(h.registerTx("op", "n1", 5_000*chain.Coin, 1_000, chain.Reservation{Wallet: newKey("c1").pub, Amount: 4_000 * chain.Coin}))
 	h.mine(1)
-	if n := h.node("n1"); n.State != StateAwaiting || n.Staked() != 5_000*Coin || n.SwarmID != UnassignedSwarm {
+	if n := h.node("n1"); n.State != chain.StateAwaiting || n.Staked() != 5_000*chain.Coin || n.SwarmID != chain.UnassignedSwarm {
 		t.Fatalf("after registration: %+v", n)
 	}
-	if got := h.balance("op"); got != 15_000*Coin {
-		t.Fatalf("operator balance %s, want 15000", FormatCoins(got))
+	if got := h.balance("op"); got != 15_000*chain.Coin {
+		t.Fatalf("operator balance %s, want 15000", chain.FormatCoins(got))
 	}
 	// Held: 5,000 + 4,000 reserved; open: 6,000. Minimum for a newcomer:
 	// (15,000 - 9,000) / (10 - 2) = 750 coins.
@@ -216,35 +217,35 @@ func TestRegisterAndContribute(t *testing.T) {
 		amount uint64
 		want   error
 	}{
-		{"c2", 749 * Coin, ErrStakeRules},      // below the minimum
-		{"c2", 6_000*Coin + 1, ErrStakeRules},  // over-fills
-		{"c1", 3_999 * Coin, ErrStakeRules},    // does not fill its reserved spot
-		{"c1", 10_000*Coin + 1, ErrStakeRules}, // over-fills: its 4,000 spot plus the 6,000 open
-		{"nobody", 1_000 * Coin, ErrFunds},     // no coins
+		{"c2", 749 * chain.Coin, ErrStakeRules},      // below the minimum
+		{"c2", 6_000*chain.Coin + 1, ErrStakeRules},  // over-fills
+		{"c1", 3_999 * chain.Coin, ErrStakeRules},    // does not fill its reserved spot
+		{"c1", 10_000*chain.Coin + 1, ErrStakeRules}, // over-fills: its 4,000 spot plus the 6,000 open
+		{"nobody", 1_000 * chain.Coin, ErrFunds},     // no coins
 	} {
 		before := h.snapshot()
-		_, err := h.l.Submit(h.tx(tc.from, TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: tc.amount}))
+		_, err := h.l.Submit(h.tx(tc.from, chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: tc.amount}))
 		if !errors.Is(err, tc.want) {
-			t.Errorf("%s contributes %s: err = %v, want %v", tc.from, FormatCoins(tc.amount), err, tc.want)
+			t.Errorf("%s contributes %s: err = %v, want %v", tc.from, chain.FormatCoins(tc.amount), err, tc.want)
 		}
 		if !reflect.DeepEqual(before, h.snapshot()) {
-			t.Errorf("%s contributes %s: a rejected contribution changed the state", tc.from, FormatCoins(tc.amount))
+			t.Errorf("%s contributes %s: a rejected contribution changed the state", tc.from, chain.FormatCoins(tc.amount))
 		}
 	}
-	h.submit(h.tx("c2", TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: 750 * Coin}))
-	h.submit(h.tx("c1", TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: 4_000 * Coin}))
+	h.submit(h.tx("c2", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: 750 * chain.Coin}))
+	h.submit(h.tx("c1", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: 4_000 * chain.Coin}))
 	// Open now: 15,000 - 9,750 = 5,250; c3 fills it exactly (allowed even
 	// though the remainder is what is left, not a minimum).
-	h.submit(h.tx("c3", TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: 5_250 * Coin}))
+	h.submit(h.tx("c3", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: 5_250 * chain.Coin}))
 	h.mine(1)
 	n := h.node("n1")
-	if n.State != StateActive || n.Staked() != stake || n.Credit != h.p.InitialCredit {
+	if n.State != chain.StateActive || n.Staked() != stake || n.Credit != h.p.InitialCredit {
 		t.Fatalf("a fully staked node is not active: %+v", n)
 	}
-	if _, err := h.l.Submit(h.tx("c2", TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: Coin})); !errors.Is(err, ErrNodeState) {
+	if _, err := h.l.Submit(h.tx("c2", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: chain.Coin})); !errors.Is(err, ErrNodeState) {
 		t.Fatalf("contribution to a full node: %v", err)
 	}
-	if _, err := h.l.Submit(h.tx("c2", TxContribute, ContributeBody{NodeKey: newKey("zz").pub, Amount: Coin})); !errors.Is(err, ErrNoNode) {
+	if _, err := h.l.Submit(h.tx("c2", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("zz").pub, Amount: chain.Coin})); !errors.Is(err, ErrNoNode) {
 		t.Fatalf("contribution to an unknown node: %v", err)
 	}
 }
@@ -259,20 +260,20 @@ func TestTenContributorsAtMost(t *testing.T) {
 	// Eight newcomers stake the minimum: (15,000 - held) / (10 - count).
 	for i := 0; i < 8; i++ {
 		a := h.p.MinContribution(h.pendingHeld("n1"), h.pendingContributors("n1"))
-		h.submit(h.tx(fmt.Sprint("c", i), TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: a}))
+		h.submit(h.tx(fmt.Sprint("c", i), chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: a}))
 	}
 	// The tenth contributor must fill the node: anything less would leave
 	// room that no eleventh contributor may take.
 	left := stake - h.pendingHeld("n1")
-	if _, err := h.l.Submit(h.tx("c8", TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: left - Coin})); !errors.Is(err, ErrStakeRules) {
+	if _, err := h.l.Submit(h.tx("c8", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: left - chain.Coin})); !errors.Is(err, ErrStakeRules) {
 		t.Fatalf("a tenth contributor leaving room: err = %v", err)
 	}
-	h.submit(h.tx("c8", TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: left}))
-	if _, err := h.l.Submit(h.tx("c9", TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: Coin})); err == nil {
+	h.submit(h.tx("c8", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: left}))
+	if _, err := h.l.Submit(h.tx("c9", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: chain.Coin})); err == nil {
 		t.Fatal("an eleventh contributor was accepted")
 	}
 	h.mine(1)
-	if n := h.node("n1"); len(n.Contributors) != 10 || n.State != StateActive {
+	if n := h.node("n1"); len(n.Contributors) != 10 || n.State != chain.StateActive {
 		t.Fatalf("node: %d contributors, %s", len(n.Contributors), n.State)
 	}
 }
@@ -293,48 +294,48 @@ func TestRewards(t *testing.T) {
 	h := startLedger(t, "", "rewards", map[string]uint64{"op1": stake, "op2": stake, "c": stake})
 	h.submit(h.registerTx("op1", "n1", stake, 0))
 	// n2: operator 11,250 (75%), c 3,750 (25%), fee 10%.
-	h.submit(h.registerTx("op2", "n2", 11_250*Coin, 1_000))
-	h.submit(h.tx("c", TxContribute, ContributeBody{NodeKey: newKey("n2").pub, Amount: 3_750 * Coin}))
+	h.submit(h.registerTx("op2", "n2", 11_250*chain.Coin, 1_000))
+	h.submit(h.tx("c", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n2").pub, Amount: 3_750 * chain.Coin}))
 	h.mine(1) // both become active in this block; rewards start with the next
 	b1, b2, bc := h.balance("op1"), h.balance("op2"), h.balance("c")
 	h.mine(4)
 	// Each block: 16.5 coins / 2 nodes = 8.25 each. n1: all to op1.
 	// n2: fee 0.825 to op2, then 7.425 split 75/25: op2 5.56875, c 1.85625.
-	if got, want := h.balance("op1")-b1, 4*(8*Coin+Coin/4); got != want {
-		t.Errorf("op1 earned %s, want %s", FormatCoins(got), FormatCoins(want))
+	if got, want := h.balance("op1")-b1, 4*(8*chain.Coin+chain.Coin/4); got != want {
+		t.Errorf("op1 earned %s, want %s", chain.FormatCoins(got), chain.FormatCoins(want))
 	}
 	if got, want := h.balance("op2")-b2, 4*(825_000_000+5_568_750_000); got != uint64(want) {
-		t.Errorf("op2 earned %s, want %s", FormatCoins(got), FormatCoins(uint64(want)))
+		t.Errorf("op2 earned %s, want %s", chain.FormatCoins(got), chain.FormatCoins(uint64(want)))
 	}
 	if got, want := h.balance("c")-bc, uint64(4*1_856_250_000); got != want {
-		t.Errorf("c earned %s, want %s", FormatCoins(got), FormatCoins(want))
+		t.Errorf("c earned %s, want %s", chain.FormatCoins(got), chain.FormatCoins(want))
 	}
-	if n := h.node("n2"); n.Rewards != 4*(8*Coin+Coin/4) {
-		t.Errorf("n2 rewards %s", FormatCoins(n.Rewards))
+	if n := h.node("n2"); n.Rewards != 4*(8*chain.Coin+chain.Coin/4) {
+		t.Errorf("n2 rewards %s", chain.FormatCoins(n.Rewards))
 	}
 }
 
 func TestUnlock(t *testing.T) {
-	h := startLedger(t, "", "unlock", map[string]uint64{"op": stake, "c": stake, "x": Coin})
-	h.submit(h.registerTx("op", "n1", 10_000*Coin, 0))
-	h.submit(h.tx("c", TxContribute, ContributeBody{NodeKey: newKey("n1").pub, Amount: 5_000 * Coin}))
+	h := startLedger(t, "", "unlock", map[string]uint64{"op": stake, "c": stake, "x": chain.Coin})
+	h.submit(h.registerTx("op", "n1", 10_000*chain.Coin, 0))
+	h.submit(h.tx("c", chain.TxContribute, chain.ContributeBody{NodeKey: newKey("n1").pub, Amount: 5_000 * chain.Coin}))
 	h.mine(1)
-	if _, err := h.l.Submit(h.tx("x", TxUnlock, UnlockBody{NodeKey: newKey("n1").pub})); !errors.Is(err, ErrForbidden) {
+	if _, err := h.l.Submit(h.tx("x", chain.TxUnlock, chain.UnlockBody{NodeKey: newKey("n1").pub})); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("unlock by a stranger: %v", err)
 	}
-	h.submit(h.tx("c", TxUnlock, UnlockBody{NodeKey: newKey("n1").pub}))
+	h.submit(h.tx("c", chain.TxUnlock, chain.UnlockBody{NodeKey: newKey("n1").pub}))
 	h.mine(1)
 	unlockAt := h.node("n1").UnlockHeight
 	if want := h.l.Info().Height + h.p.UnlockDelay; unlockAt != want {
 		t.Fatalf("unlock height %d, want %d", unlockAt, want)
 	}
-	if _, err := h.l.Submit(h.tx("op", TxUnlock, UnlockBody{NodeKey: newKey("n1").pub})); !errors.Is(err, ErrNodeState) {
+	if _, err := h.l.Submit(h.tx("op", chain.TxUnlock, chain.UnlockBody{NodeKey: newKey("n1").pub})); !errors.Is(err, ErrNodeState) {
 		t.Fatalf("second unlock: %v", err)
 	}
 	for h.l.Info().Height < unlockAt-1 {
 		h.mine(1)
 	}
-	if h.node("n1").State != StateActive {
+	if h.node("n1").State != chain.StateActive {
 		t.Fatal("the node stops before its unlock height")
 	}
 	before := h.balance("c")
@@ -343,8 +344,8 @@ func TestUnlock(t *testing.T) {
 		t.Fatal("the node is still registered after its unlock height")
 	}
 	// The stake, and a third of 16.5 coins for the last block it served.
-	if got := h.balance("c") - before; got != 5_005*Coin+Coin/2 {
-		t.Fatalf("c got back %s, want 5005.5", FormatCoins(got))
+	if got := h.balance("c") - before; got != 5_005*chain.Coin+chain.Coin/2 {
+		t.Fatalf("c got back %s, want 5005.5", chain.FormatCoins(got))
 	}
 	if h.l.Info().Swarms != 0 {
 		t.Fatal("a swarm is left with no nodes")
@@ -359,16 +360,16 @@ func TestStateChanges(t *testing.T) {
 	h.mine(1)
 	key := newKey("n1").pub
 	// Only the authority signs state changes.
-	if _, err := h.l.Submit(h.tx("op", TxStateChange, StateChangeBody{NodeKey: key, State: StateDecommissioned})); !errors.Is(err, ErrForbidden) {
+	if _, err := h.l.Submit(h.tx("op", chain.TxStateChange, chain.StateChangeBody{NodeKey: key, State: chain.StateDecommissioned})); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("state change by the operator: %v", err)
 	}
 	// A new node has 60 blocks of credit: enough to be decommissioned.
-	if _, err := h.l.ChangeState(key, StateDecommissioned, "test"); err != nil {
+	if _, err := h.l.ChangeState(key, chain.StateDecommissioned, "test"); err != nil {
 		t.Fatal(err)
 	}
 	h.mine(1)
 	n := h.node("n1")
-	if n.State != StateDecommissioned || n.SwarmID != UnassignedSwarm {
+	if n.State != chain.StateDecommissioned || n.SwarmID != chain.UnassignedSwarm {
 		t.Fatalf("decommissioned node: %+v", n)
 	}
 	for _, m := range h.l.Swarms() {
@@ -383,26 +384,26 @@ func TestStateChanges(t *testing.T) {
 	if n := h.node("n1"); n.Rewards != rewards || n.Credit != h.p.InitialCredit-3 {
 		t.Fatalf("while decommissioned: rewards %d (was %d), credit %d", n.Rewards, rewards, n.Credit)
 	}
-	if _, err := h.l.ChangeState(key, StateDecommissioned, ""); !errors.Is(err, ErrNodeState) {
+	if _, err := h.l.ChangeState(key, chain.StateDecommissioned, ""); !errors.Is(err, ErrNodeState) {
 		t.Fatalf("decommission twice: %v", err)
 	}
-	if _, err := h.l.ChangeState(key, StateActive, "recovered"); err != nil {
+	if _, err := h.l.ChangeState(key, chain.StateActive, "recovered"); err != nil {
 		t.Fatal(err)
 	}
 	h.mine(1)
-	if n := h.node("n1"); n.State != StateActive || n.SwarmID == UnassignedSwarm {
+	if n := h.node("n1"); n.State != chain.StateActive || n.SwarmID == chain.UnassignedSwarm {
 		t.Fatalf("recommissioned node: %+v", n)
 	}
 	// Credit runs out while decommissioned: deregistered, stake locked.
-	h.l.ChangeState(key, StateDecommissioned, "")
+	h.l.ChangeState(key, chain.StateDecommissioned, "")
 	h.mine(1)
 	credit := h.node("n1").Credit
 	h.mine(int(credit))
 	n = h.node("n1")
-	if n.State != StateDeregistered {
+	if n.State != chain.StateDeregistered {
 		t.Fatalf("credit ran out, node is %s", n.State)
 	}
-	if _, err := h.l.Submit(h.tx("op", TxUnlock, UnlockBody{NodeKey: key})); !errors.Is(err, ErrNodeState) {
+	if _, err := h.l.Submit(h.tx("op", chain.TxUnlock, chain.UnlockBody{NodeKey: key})); !errors.Is(err, ErrNodeState) {
 		t.Fatalf("unlock of a deregistered node: %v", err)
 	}
 	before := h.balance("op")
@@ -413,20 +414,20 @@ func TestStateChanges(t *testing.T) {
 		t.Fatal("deregistered node is still listed after its lock")
 	}
 	if got := h.balance("op") - before; got < stake {
-		t.Fatalf("the locked stake was not returned: got %s", FormatCoins(got))
+		t.Fatalf("the locked stake was not returned: got %s", chain.FormatCoins(got))
 	}
 	// Too little credit to be decommissioned: deregistered at once.
-	if _, err := h.l.ChangeState(newKey("n2").pub, StateDeregistered, ""); err != nil {
+	if _, err := h.l.ChangeState(newKey("n2").pub, chain.StateDeregistered, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.mine(1)
-	if h.node("n2").State != StateDeregistered {
+	if h.node("n2").State != chain.StateDeregistered {
 		t.Fatal("deregister did not deregister")
 	}
 }
 
 func TestNames(t *testing.T) {
-	h := startLedger(t, "", "names", map[string]uint64{"alice": 10 * Coin, "poor": Coin})
+	h := startLedger(t, "", "names", map[string]uint64{"alice": 10 * chain.Coin, "poor": chain.Coin})
 	acct, _ := identity.NewAccount(rand.Reader)
 	name, err := NormalizeName("Alice_Liddell")
 	if err != nil {
@@ -436,17 +437,17 @@ func TestNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := NameBody{NameHash: NameHash(name), Value: hex.EncodeToString(value)}
-	if _, err := h.l.Submit(h.tx("poor", TxName, body)); !errors.Is(err, ErrFunds) {
+	body := chain.NameBody{NameHash: NameHash(name), Value: hex.EncodeToString(value)}
+	if _, err := h.l.Submit(h.tx("poor", chain.TxName, body)); !errors.Is(err, ErrFunds) {
 		t.Fatalf("name without the cost: %v", err)
 	}
-	h.submit(h.tx("alice", TxName, body))
-	if _, err := h.l.Submit(h.tx("alice", TxName, body)); !errors.Is(err, ErrNameTaken) {
+	h.submit(h.tx("alice", chain.TxName, body))
+	if _, err := h.l.Submit(h.tx("alice", chain.TxName, body)); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("name twice: %v", err)
 	}
 	h.mine(1)
-	if got := h.balance("alice"); got != 3*Coin {
-		t.Fatalf("7 coins not burned: balance %s", FormatCoins(got))
+	if got := h.balance("alice"); got != 3*chain.Coin {
+		t.Fatalf("7 coins not burned: balance %s", chain.FormatCoins(got))
 	}
 	rec, ok := h.l.Name(NameHash("alice_liddell"))
 	if !ok {
@@ -518,8 +519,8 @@ func TestSameSeedSameChain(t *testing.T) {
 
 func TestRestartContinues(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	funds := map[string]uint64{"op": 20 * stake, "alice": 100 * Coin}
-	p := DefaultParams()
+	funds := map[string]uint64{"op": 20 * stake, "alice": 100 * chain.Coin}
+	p := chain.DefaultParams()
 	p.SnapshotEvery = 7 // replay some blocks after a snapshot
 	start := func(seed string) (*Ledger, error) {
 		var gen []Allocation
@@ -541,8 +542,8 @@ func TestRestartContinues(t *testing.T) {
 		h.submit(h.registerTx("op", fmt.Sprint("n", i), stake, 500))
 	}
 	h.mine(5)
-	h.submit(h.tx("alice", TxTransfer, TransferBody{To: newKey("bob").pub, Amount: Coin}))
-	h.l.ChangeState(newKey("n3").pub, StateDecommissioned, "")
+	h.submit(h.tx("alice", chain.TxTransfer, chain.TransferBody{To: newKey("bob").pub, Amount: chain.Coin}))
+	h.l.ChangeState(newKey("n3").pub, chain.StateDecommissioned, "")
 	h.mine(5)
 	want := l.state.clone()
 	l.Close()
@@ -588,8 +589,8 @@ func TestRestartContinues(t *testing.T) {
 }
 
 func TestTxStatus(t *testing.T) {
-	h := startLedger(t, "", "status", map[string]uint64{"a": 10 * Coin})
-	tx := h.tx("a", TxTransfer, TransferBody{To: newKey("b").pub, Amount: Coin})
+	h := startLedger(t, "", "status", map[string]uint64{"a": 10 * chain.Coin})
+	tx := h.tx("a", chain.TxTransfer, chain.TransferBody{To: newKey("b").pub, Amount: chain.Coin})
 	hash, err := h.l.Submit(tx)
 	if err != nil {
 		t.Fatal(err)
@@ -632,20 +633,20 @@ func TestLedgerSwarmInvariants(t *testing.T) {
 				j := r.intn(len(live))
 				key := newKey(live[j]).pub
 				switch n, _ := h.l.Node(key); {
-				case n.State == StateActive && r.intn(2) == 0:
-					h.l.ChangeState(key, StateDecommissioned, "")
-				case n.State == StateDecommissioned:
-					h.l.ChangeState(key, StateActive, "")
-				case n.State == StateActive && n.UnlockHeight == 0:
-					h.submit(h.tx("op", TxUnlock, UnlockBody{NodeKey: key}))
+				case n.State == chain.StateActive && r.intn(2) == 0:
+					h.l.ChangeState(key, chain.StateDecommissioned, "")
+				case n.State == chain.StateDecommissioned:
+					h.l.ChangeState(key, chain.StateActive, "")
+				case n.State == chain.StateActive && n.UnlockHeight == 0:
+					h.submit(h.tx("op", chain.TxUnlock, chain.UnlockBody{NodeKey: key}))
 				}
 			}
 			h.mine(1 + r.intn(3))
 			var active []string
 			for _, n := range h.l.Nodes() {
-				if n.State == StateActive {
+				if n.State == chain.StateActive {
 					active = append(active, n.Key)
-				} else if n.SwarmID != UnassignedSwarm {
+				} else if n.SwarmID != chain.UnassignedSwarm {
 					t.Fatalf("%s node in swarm %d", n.State, n.SwarmID)
 				}
 			}
@@ -666,25 +667,25 @@ func TestLedgerSwarmInvariants(t *testing.T) {
 func FuzzDecodeTx(f *testing.F) {
 	k := newKey("fuzz")
 	for _, body := range []struct {
-		t TxType
+		t chain.TxType
 		b any
 	}{
-		{TxTransfer, TransferBody{To: k.pub, Amount: 5}},
-		{TxContribute, ContributeBody{NodeKey: k.pub, Amount: 5}},
-		{TxNodeInfo, NodeInfoBody{PeerID: "12D3", Addrs: []string{"/ip4/127.0.0.1/tcp/1"}}},
-		{TxStateChange, StateChangeBody{NodeKey: k.pub, State: StateDecommissioned}},
+		{chain.TxTransfer, chain.TransferBody{To: k.pub, Amount: 5}},
+		{chain.TxContribute, chain.ContributeBody{NodeKey: k.pub, Amount: 5}},
+		{chain.TxNodeInfo, chain.NodeInfoBody{PeerID: "12D3", Addrs: []string{"/ip4/127.0.0.1/tcp/1"}}},
+		{chain.TxStateChange, chain.StateChangeBody{NodeKey: k.pub, State: chain.StateDecommissioned}},
 	} {
-		tx, _ := NewTx(body.t, k.priv, 3, body.b)
+		tx, _ := chain.NewTx(body.t, k.priv, 3, body.b)
 		data, _ := jsonMarshal(tx)
 		f.Add(data)
 	}
-	reg, _ := NewTx(TxRegister, k.priv, 0, RegisterBody{NodeKey: newKey("n").pub, Amount: 1})
+	reg, _ := chain.NewTx(chain.TxRegister, k.priv, 0, chain.RegisterBody{NodeKey: newKey("n").pub, Amount: 1})
 	reg.SignAsNode(newKey("n").priv)
 	data, _ := jsonMarshal(reg)
 	f.Add(data)
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tx, err := DecodeTx(data)
+		tx, err := chain.DecodeTx(data)
 		if err != nil {
 			return
 		}
@@ -692,13 +693,13 @@ func FuzzDecodeTx(f *testing.F) {
 			t.Fatal("a decoded transaction fails its own check")
 		}
 		s := newState()
-		s.applyTx(DefaultParams(), tx, 1, k.pub) // must not panic
+		s.applyTx(chain.DefaultParams(), tx, 1, k.pub) // must not panic
 	})
 }
 
 func FuzzDecodeState(f *testing.F) {
 	s := newState()
-	s.Nodes["k"] = &ServiceNode{Key: "k", Contributors: []Contributor{{Wallet: "w", Amount: 1}}, SwarmID: 5}
+	s.Nodes["k"] = &chain.ServiceNode{Key: "k", Contributors: []chain.Contributor{{Wallet: "w", Amount: 1}}, SwarmID: 5}
 	s.Swarms[5] = []string{"k"}
 	data, _ := s.encode()
 	f.Add(data)

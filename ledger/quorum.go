@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -45,14 +46,14 @@ const frozenRounds = 3
 // State so that States compare and persist as before.
 var voteIndexes = struct {
 	sync.Mutex
-	m map[*Round]map[[2]string]struct{}
-}{m: map[*Round]map[[2]string]struct{}{}}
+	m map[*chain.Round]map[[2]string]struct{}
+}{m: map[*chain.Round]map[[2]string]struct{}{}}
 
 const maxVoteIndexes = 64
 
 // firstVote records that voter votes on target in rd, and reports whether
 // it had not before.
-func firstVote(rd *Round, voter, target string) bool {
+func firstVote(rd *chain.Round, voter, target string) bool {
 	voteIndexes.Lock()
 	defer voteIndexes.Unlock()
 	idx, ok := voteIndexes.m[rd]
@@ -75,7 +76,7 @@ func firstVote(rd *Round, voter, target string) bool {
 }
 
 // cloneRound returns a copy of r that shares nothing with it.
-func cloneRound(r *Round) *Round {
+func cloneRound(r *chain.Round) *chain.Round {
 	c := *r
 	c.Commits = cloneMap(r.Commits)
 	c.Reveals = cloneMap(r.Reveals)
@@ -97,13 +98,13 @@ func cloneMap(m map[string]string) map[string]string {
 // keepRounds is how many rounds the state remembers.
 const keepRounds = 32
 
-func (s *State) round(p Params, r uint64) *Round {
+func (s *State) round(p chain.Params, r uint64) *chain.Round {
 	if s.Rounds == nil {
-		s.Rounds = map[uint64]*Round{}
+		s.Rounds = map[uint64]*chain.Round{}
 	}
 	rd, ok := s.Rounds[r]
 	if !ok {
-		rd = &Round{Round: r, Start: p.RoundStart(r), Commits: map[string]string{}, Reveals: map[string]string{}}
+		rd = &chain.Round{Round: r, Start: p.RoundStart(r), Commits: map[string]string{}, Reveals: map[string]string{}}
 		s.Rounds[r] = rd
 		if r >= keepRounds {
 			delete(s.Rounds, r-keepRounds)
@@ -114,7 +115,7 @@ func (s *State) round(p Params, r uint64) *Round {
 
 // testingWork runs the rounds' work at the start of block h: tally the
 // round that just ended, draw the quorums of the round whose reveals ended.
-func (s *State) testingWork(p Params, h uint64) {
+func (s *State) testingWork(p chain.Params, h uint64) {
 	if p.RoundBlocks == 0 {
 		return
 	}
@@ -127,7 +128,7 @@ func (s *State) testingWork(p Params, h uint64) {
 	}
 }
 
-func (s *State) drawQuorums(p Params, rd *Round) {
+func (s *State) drawQuorums(p chain.Params, rd *chain.Round) {
 	h, _ := blake2b.New256(nil)
 	h.Write([]byte(s.Hash))
 	for _, k := range slices.Sorted(mapKeysOf(rd.Reveals)) {
@@ -148,7 +149,7 @@ func (s *State) drawQuorums(p Params, rd *Round) {
 	}
 	var targets []string
 	for _, k := range s.nodeKeys() {
-		if st := s.Nodes[k].State; st == StateActive || st == StateDecommissioned {
+		if st := s.Nodes[k].State; st == chain.StateActive || st == chain.StateDecommissioned {
 			targets = append(targets, k)
 		}
 	}
@@ -159,7 +160,7 @@ func (s *State) drawQuorums(p Params, rd *Round) {
 	size := min(p.QuorumSize, max(2, len(active)/2))
 	count := max(1, (len(targets)+p.QuorumTargets-1)/p.QuorumTargets)
 	for i := 0; i < count; i++ {
-		q := Quorum{Threshold: (size*7 + 9) / 10}
+		q := chain.Quorum{Threshold: (size*7 + 9) / 10}
 		for j := 0; j < size; j++ {
 			q.Members = append(q.Members, members[(i*size+j)%len(members)])
 		}
@@ -195,7 +196,7 @@ func mapKeysOf(m map[string]string) func(func(string) bool) {
 }
 
 // tally applies a finished round's verdicts.
-func (s *State) tally(p Params, rd *Round, h uint64) {
+func (s *State) tally(p chain.Params, rd *chain.Round, h uint64) {
 	if rd.Tallied {
 		return
 	}
@@ -218,21 +219,21 @@ func (s *State) tally(p Params, rd *Round, h uint64) {
 				continue
 			}
 			switch {
-			case len(fails) >= q.Threshold && n.State == StateActive:
-				s.changeState(p, &StateChangeBody{NodeKey: t, State: StateDecommissioned}, h)
-				rd.Changes = append(rd.Changes, Change{Target: t, State: s.Nodes[t].State, Votes: fails, Height: h})
+			case len(fails) >= q.Threshold && n.State == chain.StateActive:
+				s.changeState(p, &chain.StateChangeBody{NodeKey: t, State: chain.StateDecommissioned}, h)
+				rd.Changes = append(rd.Changes, chain.Change{Target: t, State: s.Nodes[t].State, Votes: fails, Height: h})
 				s.NodesHeight = h
-			case len(passes) >= q.Threshold && n.State == StateDecommissioned:
-				s.changeState(p, &StateChangeBody{NodeKey: t, State: StateActive}, h)
-				rd.Changes = append(rd.Changes, Change{Target: t, State: StateActive, Votes: passes, Height: h})
+			case len(passes) >= q.Threshold && n.State == chain.StateDecommissioned:
+				s.changeState(p, &chain.StateChangeBody{NodeKey: t, State: chain.StateActive}, h)
+				rd.Changes = append(rd.Changes, chain.Change{Target: t, State: chain.StateActive, Votes: passes, Height: h})
 				s.NodesHeight = h
 			}
 		}
 	}
 }
 
-func (s *State) commit(p Params, node string, b *CommitBody, h uint64) error {
-	if n, ok := s.Nodes[node]; !ok || n.State != StateActive {
+func (s *State) commit(p chain.Params, node string, b *chain.CommitBody, h uint64) error {
+	if n, ok := s.Nodes[node]; !ok || n.State != chain.StateActive {
 		return fmt.Errorf("%w: only active nodes commit", ErrForbidden)
 	}
 	if b.Round != p.RoundOf(h) || p.RoundPhase(h) != "commit" {
@@ -246,7 +247,7 @@ func (s *State) commit(p Params, node string, b *CommitBody, h uint64) error {
 	return nil
 }
 
-func (s *State) reveal(p Params, node string, b *RevealBody, h uint64) error {
+func (s *State) reveal(p chain.Params, node string, b *chain.RevealBody, h uint64) error {
 	if b.Round != p.RoundOf(h) || p.RoundPhase(h) != "reveal" {
 		return fmt.Errorf("%w: round %d takes reveals at heights %d-%d", ErrNodeState, b.Round,
 			p.RoundStart(b.Round)+p.CommitBlocks, p.QuorumHeight(b.Round)-1)
@@ -260,15 +261,14 @@ func (s *State) reveal(p Params, node string, b *RevealBody, h uint64) error {
 		return fmt.Errorf("%w: already revealed in round %d", ErrNodeState, b.Round)
 	}
 	secret, _ := hex.DecodeString(b.Secret)
-	sum := blake2b.Sum256(secret)
-	if hex.EncodeToString(sum[:]) != c {
+	if chain.CommitHash(secret) != c {
 		return fmt.Errorf("%w: the secret does not match the commit", ErrForbidden)
 	}
 	rd.Reveals[node] = b.Secret
 	return nil
 }
 
-func (s *State) vote(p Params, voter string, b *VoteBody, h uint64) error {
+func (s *State) vote(p chain.Params, voter string, b *chain.VoteBody, h uint64) error {
 	rd, ok := s.Rounds[b.Round]
 	if !ok || rd.Seed == "" {
 		return fmt.Errorf("%w: round %d has no quorums", ErrNodeState, b.Round)
@@ -283,13 +283,13 @@ func (s *State) vote(p Params, voter string, b *VoteBody, h uint64) error {
 	if !firstVote(rd, voter, b.Target) {
 		return fmt.Errorf("%w: already voted on %s in round %d", ErrNodeState, short(b.Target), b.Round)
 	}
-	rd.Votes = append(rd.Votes, Vote{Voter: voter, Target: b.Target, Pass: b.Pass, Reason: b.Reason, Height: h})
+	rd.Votes = append(rd.Votes, chain.Vote{Voter: voter, Target: b.Target, Pass: b.Pass, Reason: b.Reason, Height: h})
 	return nil
 }
 
 func (s *State) uptimeProof(node string, h uint64) error {
 	n, ok := s.Nodes[node]
-	if !ok || n.State == StateDeregistered || n.State == StateAwaiting {
+	if !ok || n.State == chain.StateDeregistered || n.State == chain.StateAwaiting {
 		return fmt.Errorf("%w: only registered, staked nodes send uptime proofs", ErrForbidden)
 	}
 	n.LastProof = h

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -41,27 +42,27 @@ func nodeName(h *harness, key string) string {
 
 // playRound commits and reveals for every node of names (revealing only for
 // those in reveal) and mines to the round's quorum height.
-func (h *harness) playRound(r uint64, names, reveal []string) Round {
+func (h *harness) playRound(r uint64, names, reveal []string) chain.Round {
 	h.t.Helper()
 	p := h.p
 	h.mineUntil(p.RoundStart(r))
 	secrets := map[string][]byte{}
 	for _, n := range names {
-		if nd, _ := h.l.Node(newKey(n).pub); nd.State != StateActive {
+		if nd, _ := h.l.Node(newKey(n).pub); nd.State != chain.StateActive {
 			continue
 		}
 		s := make([]byte, 32)
 		rand.Read(s)
 		secrets[n] = s
 		sum := blake2b.Sum256(s)
-		h.submit(h.tx(n, TxCommit, CommitBody{Round: r, Hash: hex.EncodeToString(sum[:])}))
+		h.submit(h.tx(n, chain.TxCommit, chain.CommitBody{Round: r, Hash: hex.EncodeToString(sum[:])}))
 	}
 	h.mineUntil(p.RoundStart(r) + p.CommitBlocks)
 	for _, n := range reveal {
 		if secrets[n] == nil {
 			continue
 		}
-		h.submit(h.tx(n, TxReveal, RevealBody{Round: r, Secret: hex.EncodeToString(secrets[n])}))
+		h.submit(h.tx(n, chain.TxReveal, chain.RevealBody{Round: r, Secret: hex.EncodeToString(secrets[n])}))
 	}
 	h.mineUntil(p.QuorumHeight(r) + 1)
 	rd, ok := h.l.RoundAt(p.RoundStart(r))
@@ -106,38 +107,38 @@ func TestQuorumRound(t *testing.T) {
 	// Votes: only members, only in the window, once each.
 	for name, tc := range map[string]struct {
 		voter string
-		body  VoteBody
+		body  chain.VoteBody
 		want  error
 	}{
-		"not a member":  {nodeName(h, outsider), VoteBody{Round: 1, Target: target}, ErrForbidden},
-		"another round": {nodeName(h, q.Members[0]), VoteBody{Round: 0, Target: target}, ErrNodeState},
-		"not a target":  {nodeName(h, q.Members[0]), VoteBody{Round: 1, Target: q.Members[1]}, ErrForbidden},
+		"not a member":  {nodeName(h, outsider), chain.VoteBody{Round: 1, Target: target}, ErrForbidden},
+		"another round": {nodeName(h, q.Members[0]), chain.VoteBody{Round: 0, Target: target}, ErrNodeState},
+		"not a target":  {nodeName(h, q.Members[0]), chain.VoteBody{Round: 1, Target: q.Members[1]}, ErrForbidden},
 	} {
-		if _, err := h.l.Submit(h.tx(tc.voter, TxVote, tc.body)); !errors.Is(err, tc.want) {
+		if _, err := h.l.Submit(h.tx(tc.voter, chain.TxVote, tc.body)); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
 	}
 	// A minority of lying voters cannot decommission an honest node.
 	for _, m := range q.Members[:q.Threshold-1] {
-		h.submit(h.tx(nodeName(h, m), TxVote, VoteBody{Round: 1, Target: target, Pass: false, Reason: "lie"}))
+		h.submit(h.tx(nodeName(h, m), chain.TxVote, chain.VoteBody{Round: 1, Target: target, Pass: false, Reason: "lie"}))
 	}
-	if _, err := h.l.Submit(h.tx(nodeName(h, q.Members[0]), TxVote, VoteBody{Round: 1, Target: target})); !errors.Is(err, ErrNodeState) {
+	if _, err := h.l.Submit(h.tx(nodeName(h, q.Members[0]), chain.TxVote, chain.VoteBody{Round: 1, Target: target})); !errors.Is(err, ErrNodeState) {
 		t.Fatalf("a second vote: %v", err)
 	}
 	for _, m := range q.Members[q.Threshold-1:] {
-		h.submit(h.tx(nodeName(h, m), TxVote, VoteBody{Round: 1, Target: target, Pass: true}))
+		h.submit(h.tx(nodeName(h, m), chain.TxVote, chain.VoteBody{Round: 1, Target: target, Pass: true}))
 	}
 	// The threshold of failing votes decommissions another target.
 	victim := q.Targets[1]
 	for _, m := range q.Members[:q.Threshold] {
-		h.submit(h.tx(nodeName(h, m), TxVote, VoteBody{Round: 1, Target: victim, Pass: false, Reason: "storage rpc unreachable"}))
+		h.submit(h.tx(nodeName(h, m), chain.TxVote, chain.VoteBody{Round: 1, Target: victim, Pass: false, Reason: "storage rpc unreachable"}))
 	}
 	h.mineUntil(h.p.RoundStart(2) + 1)
-	if n, _ := h.l.Node(target); n.State != StateActive {
+	if n, _ := h.l.Node(target); n.State != chain.StateActive {
 		t.Fatalf("a minority of lying voters decommissioned an honest node: %s", n.State)
 	}
 	n, _ := h.l.Node(victim)
-	if n.State != StateDecommissioned || n.SwarmID != UnassignedSwarm {
+	if n.State != chain.StateDecommissioned || n.SwarmID != chain.UnassignedSwarm {
 		t.Fatalf("the voted-down node is %s in swarm %x", n.State, n.SwarmID)
 	}
 	rd, _ = h.l.RoundAt(h.p.RoundStart(1))
@@ -153,10 +154,10 @@ func TestQuorumRound(t *testing.T) {
 			continue
 		}
 		for _, m := range q.Members[:q.Threshold] {
-			h.submit(h.tx(nodeName(h, m), TxVote, VoteBody{Round: r, Target: victim, Pass: true}))
+			h.submit(h.tx(nodeName(h, m), chain.TxVote, chain.VoteBody{Round: r, Target: victim, Pass: true}))
 		}
 		h.mineUntil(h.p.RoundStart(r+1) + 1)
-		if n, _ := h.l.Node(victim); n.State != StateActive {
+		if n, _ := h.l.Node(victim); n.State != chain.StateActive {
 			t.Fatalf("passing votes left the node %s", n.State)
 		}
 		return
@@ -168,20 +169,20 @@ func TestRevealMustMatch(t *testing.T) {
 	h := quorumNet(t, 4)
 	h.mineUntil(h.p.RoundStart(1))
 	sum := blake2b.Sum256(make([]byte, 32))
-	h.submit(h.tx("n0", TxCommit, CommitBody{Round: 1, Hash: hex.EncodeToString(sum[:])}))
-	if _, err := h.l.Submit(h.tx("n0", TxReveal, RevealBody{Round: 1, Secret: hex.EncodeToString(make([]byte, 32))})); !errors.Is(err, ErrNodeState) {
+	h.submit(h.tx("n0", chain.TxCommit, chain.CommitBody{Round: 1, Hash: hex.EncodeToString(sum[:])}))
+	if _, err := h.l.Submit(h.tx("n0", chain.TxReveal, chain.RevealBody{Round: 1, Secret: hex.EncodeToString(make([]byte, 32))})); !errors.Is(err, ErrNodeState) {
 		t.Fatalf("a reveal in the commit phase: %v", err)
 	}
 	h.mineUntil(h.p.RoundStart(1) + h.p.CommitBlocks)
 	bad := make([]byte, 32)
 	bad[0] = 1
-	if _, err := h.l.Submit(h.tx("n0", TxReveal, RevealBody{Round: 1, Secret: hex.EncodeToString(bad)})); !errors.Is(err, ErrForbidden) {
+	if _, err := h.l.Submit(h.tx("n0", chain.TxReveal, chain.RevealBody{Round: 1, Secret: hex.EncodeToString(bad)})); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("a reveal that does not match: %v", err)
 	}
-	if _, err := h.l.Submit(h.tx("op", TxCommit, CommitBody{Round: 1, Hash: hex.EncodeToString(sum[:])})); !errors.Is(err, ErrForbidden) {
+	if _, err := h.l.Submit(h.tx("op", chain.TxCommit, chain.CommitBody{Round: 1, Hash: hex.EncodeToString(sum[:])})); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("a commit by a wallet: %v", err)
 	}
-	h.submit(h.tx("n1", TxUptimeProof, UptimeProofBody{Version: "test"}))
+	h.submit(h.tx("n1", chain.TxUptimeProof, chain.UptimeProofBody{Version: "test"}))
 	h.mine(1)
 	if n := h.node("n1"); n.LastProof != h.l.Info().Height {
 		t.Fatalf("last proof %d", n.LastProof)

@@ -10,16 +10,17 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 )
 
 // contributorOf returns the index of wallet's stake in n, or -1.
-func contributorOf(n *ServiceNode, wallet string) int {
-	return slices.IndexFunc(n.Contributors, func(c Contributor) bool { return c.Wallet == wallet })
+func contributorOf(n *chain.ServiceNode, wallet string) int {
+	return slices.IndexFunc(n.Contributors, func(c chain.Contributor) bool { return c.Wallet == wallet })
 }
 
 // cloneNode returns a copy of n that shares nothing with it.
-func cloneNode(n *ServiceNode) *ServiceNode {
+func cloneNode(n *chain.ServiceNode) *chain.ServiceNode {
 	c := *n
 	c.Contributors = slices.Clone(n.Contributors)
 	c.Addrs = slices.Clone(n.Addrs)
@@ -37,25 +38,25 @@ type NameRecord struct {
 // State is everything the chain decides, at one height. It is a pure value:
 // applying a block to a clone leaves the original as it was.
 type State struct {
-	Height       uint64                  `json:"height"`
-	Hash         string                  `json:"hash"`
-	Balances     map[string]uint64       `json:"balances"`
-	Nonces       map[string]uint64       `json:"nonces"`
-	Nodes        map[string]*ServiceNode `json:"nodes"`
-	Names        map[string]*NameRecord  `json:"names"`
-	Swarms       Swarms                  `json:"swarms"`
-	SwarmsHeight uint64                  `json:"swarms_height"` // height of the last swarm change
-	NodesHeight  uint64                  `json:"nodes_height"`  // height of the last change to a node's state, keys or addresses
-	Burned       uint64                  `json:"burned"`
-	Minted       uint64                  `json:"minted"`
-	Rounds       map[uint64]*Round       `json:"rounds,omitempty"` // the last testing rounds
+	Height       uint64                        `json:"height"`
+	Hash         string                        `json:"hash"`
+	Balances     map[string]uint64             `json:"balances"`
+	Nonces       map[string]uint64             `json:"nonces"`
+	Nodes        map[string]*chain.ServiceNode `json:"nodes"`
+	Names        map[string]*NameRecord        `json:"names"`
+	Swarms       Swarms                        `json:"swarms"`
+	SwarmsHeight uint64                        `json:"swarms_height"` // height of the last swarm change
+	NodesHeight  uint64                        `json:"nodes_height"`  // height of the last change to a node's state, keys or addresses
+	Burned       uint64                        `json:"burned"`
+	Minted       uint64                        `json:"minted"`
+	Rounds       map[uint64]*chain.Round       `json:"rounds,omitempty"` // the last testing rounds
 }
 
 func newState() *State {
 	return &State{
 		Balances: map[string]uint64{},
 		Nonces:   map[string]uint64{},
-		Nodes:    map[string]*ServiceNode{},
+		Nodes:    map[string]*chain.ServiceNode{},
 		Names:    map[string]*NameRecord{},
 		Swarms:   Swarms{},
 	}
@@ -65,7 +66,7 @@ func (s *State) clone() *State {
 	c := *s
 	c.Balances = maps.Clone(s.Balances)
 	c.Nonces = maps.Clone(s.Nonces)
-	c.Nodes = make(map[string]*ServiceNode, len(s.Nodes))
+	c.Nodes = make(map[string]*chain.ServiceNode, len(s.Nodes))
 	for k, n := range s.Nodes {
 		c.Nodes[k] = cloneNode(n)
 	}
@@ -84,7 +85,7 @@ func (s *State) clone() *State {
 		for k := range s.Rounds {
 			newest = max(newest, k)
 		}
-		c.Rounds = make(map[uint64]*Round, len(s.Rounds))
+		c.Rounds = make(map[uint64]*chain.Round, len(s.Rounds))
 		for k, r := range s.Rounds {
 			if k+frozenRounds <= newest {
 				c.Rounds[k] = r
@@ -106,7 +107,7 @@ func (s *State) nodeKeys() []string {
 func (s *State) activeCount() int {
 	n := 0
 	for _, sn := range s.Nodes {
-		if sn.State == StateActive {
+		if sn.State == chain.StateActive {
 			n++
 		}
 	}
@@ -117,7 +118,7 @@ func (s *State) activeCount() int {
 func (s *State) activeKeys() []string {
 	var out []string
 	for _, k := range s.nodeKeys() {
-		if s.Nodes[k].State == StateActive {
+		if s.Nodes[k].State == chain.StateActive {
 			out = append(out, k)
 		}
 	}
@@ -138,7 +139,7 @@ var (
 // applyTx checks tx against the rules and, only if it passes, applies it:
 // a rejected transaction changes nothing. authority is the key allowed to
 // sign state changes.
-func (s *State) applyTx(p Params, tx *Tx, height uint64, authority string) error {
+func (s *State) applyTx(p chain.Params, tx *chain.Tx, height uint64, authority string) error {
 	body, err := tx.DecodeBody()
 	if err != nil {
 		return err
@@ -147,56 +148,56 @@ func (s *State) applyTx(p Params, tx *Tx, height uint64, authority string) error
 		return fmt.Errorf("%w: signer's next nonce is %d, got %d", ErrNonce, want, tx.Nonce)
 	}
 	switch b := body.(type) {
-	case *TransferBody:
+	case *chain.TransferBody:
 		err = s.transfer(tx.Signer, b)
-	case *RegisterBody:
+	case *chain.RegisterBody:
 		err = s.register(p, tx.Signer, b, height)
-	case *ContributeBody:
+	case *chain.ContributeBody:
 		err = s.contribute(p, tx.Signer, b, height)
-	case *UnlockBody:
+	case *chain.UnlockBody:
 		err = s.unlock(p, tx.Signer, b, height)
-	case *NameBody:
+	case *chain.NameBody:
 		err = s.registerName(p, tx.Signer, b, height)
-	case *StateChangeBody:
+	case *chain.StateChangeBody:
 		if tx.Signer != authority {
 			return fmt.Errorf("%w: state changes are signed by the ledger's authority", ErrForbidden)
 		}
 		err = s.changeState(p, b, height)
-	case *NodeInfoBody:
+	case *chain.NodeInfoBody:
 		err = s.nodeInfo(tx.Signer, b)
-	case *UptimeProofBody:
+	case *chain.UptimeProofBody:
 		err = s.uptimeProof(tx.Signer, height)
-	case *CommitBody:
+	case *chain.CommitBody:
 		err = s.commit(p, tx.Signer, b, height)
-	case *RevealBody:
+	case *chain.RevealBody:
 		err = s.reveal(p, tx.Signer, b, height)
-	case *VoteBody:
+	case *chain.VoteBody:
 		err = s.vote(p, tx.Signer, b, height)
 	}
 	if err != nil {
 		return err
 	}
 	switch tx.Type {
-	case TxRegister, TxContribute, TxUnlock, TxStateChange, TxNodeInfo:
+	case chain.TxRegister, chain.TxContribute, chain.TxUnlock, chain.TxStateChange, chain.TxNodeInfo:
 		s.NodesHeight = height
 	}
 	s.Nonces[tx.Signer]++
 	return nil
 }
 
-func (s *State) transfer(from string, b *TransferBody) error {
+func (s *State) transfer(from string, b *chain.TransferBody) error {
 	if b.Amount == 0 {
 		return fmt.Errorf("%w: a transfer of 0", ErrStakeRules)
 	}
 	if s.Balances[from] < b.Amount {
-		return fmt.Errorf("%w: has %s coins, sends %s", ErrFunds, FormatCoins(s.Balances[from]), FormatCoins(b.Amount))
+		return fmt.Errorf("%w: has %s coins, sends %s", ErrFunds, chain.FormatCoins(s.Balances[from]), chain.FormatCoins(b.Amount))
 	}
 	s.Balances[from] -= b.Amount
 	s.Balances[b.To] += b.Amount
 	return nil
 }
 
-func (s *State) register(p Params, operator string, b *RegisterBody, height uint64) error {
+func (s *State) register(p chain.Params, operator string, b *chain.RegisterBody, height uint64) error {
 	if _, ok := s.Nodes[b.NodeKey]; ok {
 		return fmt.Errorf("%w: node %s is already registered", ErrStakeRules, short(b.NodeKey))
 	}
@@ -204,7 +205,7 @@ func (s *State) register(p Params, operator string, b *RegisterBody, height uint
 		return fmt.Errorf("%w: operator fee %d basis points is over 10,000", ErrStakeRules, b.FeeBPS)
 	}
 	if min := p.MinOperatorStake(); b.Amount < min {
-		return fmt.Errorf("%w: the operator stakes %s coins, at least %s (25%%) are required", ErrStakeRules, FormatCoins(b.Amount), FormatCoins(min))
+		return fmt.Errorf("%w: the operator stakes %s coins, at least %s (25%%) are required", ErrStakeRules, chain.FormatCoins(b.Amount), chain.FormatCoins(min))
 	}
 	if 1+len(b.Reserved) > p.MaxContributors {
 		return fmt.Errorf("%w: %d contributors, at most %d", ErrStakeRules, 1+len(b.Reserved), p.MaxContributors)
@@ -217,34 +218,34 @@ func (s *State) register(p Params, operator string, b *RegisterBody, height uint
 		}
 		seen[r.Wallet] = true
 		if min := p.MinContribution(held, 1+i); r.Amount < min {
-			return fmt.Errorf("%w: reserved spot %d of %s coins is below the minimum contribution of %s", ErrStakeRules, i+1, FormatCoins(r.Amount), FormatCoins(min))
+			return fmt.Errorf("%w: reserved spot %d of %s coins is below the minimum contribution of %s", ErrStakeRules, i+1, chain.FormatCoins(r.Amount), chain.FormatCoins(min))
 		}
 		held += r.Amount
 	}
 	if held > p.StakeRequirement {
-		return fmt.Errorf("%w: stake and reserved spots total %s coins, the requirement is %s", ErrStakeRules, FormatCoins(held), FormatCoins(p.StakeRequirement))
+		return fmt.Errorf("%w: stake and reserved spots total %s coins, the requirement is %s", ErrStakeRules, chain.FormatCoins(held), chain.FormatCoins(p.StakeRequirement))
 	}
 	if s.Balances[operator] < b.Amount {
-		return fmt.Errorf("%w: has %s coins, stakes %s", ErrFunds, FormatCoins(s.Balances[operator]), FormatCoins(b.Amount))
+		return fmt.Errorf("%w: has %s coins, stakes %s", ErrFunds, chain.FormatCoins(s.Balances[operator]), chain.FormatCoins(b.Amount))
 	}
 	nodeKey, _ := hex.DecodeString(b.NodeKey)
 	x, err := identity.Ed25519ToX25519(nodeKey)
 	if err != nil {
 		return fmt.Errorf("%w: node key: %v", ErrStakeRules, err)
 	}
-	n := &ServiceNode{
+	n := &chain.ServiceNode{
 		Key:                b.NodeKey,
 		X25519:             hex.EncodeToString(x[:]),
 		Operator:           operator,
 		FeeBPS:             b.FeeBPS,
-		Contributors:       []Contributor{{Wallet: operator, Amount: b.Amount}},
-		State:              StateAwaiting,
+		Contributors:       []chain.Contributor{{Wallet: operator, Amount: b.Amount}},
+		State:              chain.StateAwaiting,
 		RegistrationHeight: height,
 		StateHeight:        height,
-		SwarmID:            UnassignedSwarm,
+		SwarmID:            chain.UnassignedSwarm,
 	}
 	for _, r := range b.Reserved {
-		n.Contributors = append(n.Contributors, Contributor{Wallet: r.Wallet, Reserved: r.Amount})
+		n.Contributors = append(n.Contributors, chain.Contributor{Wallet: r.Wallet, Reserved: r.Amount})
 	}
 	s.Balances[operator] -= b.Amount
 	s.Nodes[b.NodeKey] = n
@@ -252,18 +253,18 @@ func (s *State) register(p Params, operator string, b *RegisterBody, height uint
 	return nil
 }
 
-func (s *State) activateIfStaked(p Params, n *ServiceNode, height uint64) {
-	if n.State == StateAwaiting && n.Staked() == p.StakeRequirement {
-		n.State, n.ActiveSince, n.StateHeight, n.Credit, n.LastProof = StateActive, height, height, p.InitialCredit, height
+func (s *State) activateIfStaked(p chain.Params, n *chain.ServiceNode, height uint64) {
+	if n.State == chain.StateAwaiting && n.Staked() == p.StakeRequirement {
+		n.State, n.ActiveSince, n.StateHeight, n.Credit, n.LastProof = chain.StateActive, height, height, p.InitialCredit, height
 	}
 }
 
-func (s *State) contribute(p Params, wallet string, b *ContributeBody, height uint64) error {
+func (s *State) contribute(p chain.Params, wallet string, b *chain.ContributeBody, height uint64) error {
 	n, ok := s.Nodes[b.NodeKey]
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNoNode, short(b.NodeKey))
 	}
-	if n.State != StateAwaiting || n.UnlockHeight != 0 {
+	if n.State != chain.StateAwaiting || n.UnlockHeight != 0 {
 		return fmt.Errorf("%w: node %s is %s and takes no contributions", ErrNodeState, short(b.NodeKey), n.State)
 	}
 	if b.Amount == 0 {
@@ -281,7 +282,7 @@ func (s *State) contribute(p Params, wallet string, b *ContributeBody, height ui
 		room -= n.Contributors[i].Amount
 	}
 	if b.Amount > room {
-		return fmt.Errorf("%w: %s coins would over-fill the node; %s coins are open to this wallet", ErrStakeRules, FormatCoins(b.Amount), FormatCoins(room))
+		return fmt.Errorf("%w: %s coins would over-fill the node; %s coins are open to this wallet", ErrStakeRules, chain.FormatCoins(b.Amount), chain.FormatCoins(room))
 	}
 	switch {
 	case i < 0:
@@ -290,20 +291,20 @@ func (s *State) contribute(p Params, wallet string, b *ContributeBody, height ui
 		}
 		min := p.MinContribution(held(n), len(n.Contributors))
 		if b.Amount < min && b.Amount != room {
-			return fmt.Errorf("%w: %s coins is below the minimum contribution of %s", ErrStakeRules, FormatCoins(b.Amount), FormatCoins(min))
+			return fmt.Errorf("%w: %s coins is below the minimum contribution of %s", ErrStakeRules, chain.FormatCoins(b.Amount), chain.FormatCoins(min))
 		}
 	case n.Contributors[i].Amount < n.Contributors[i].Reserved:
 		// A first contribution to a reserved spot fills at least the spot.
 		if need := n.Contributors[i].Reserved - n.Contributors[i].Amount; b.Amount < need {
-			return fmt.Errorf("%w: the spot reserved for this wallet needs %s coins", ErrStakeRules, FormatCoins(need))
+			return fmt.Errorf("%w: the spot reserved for this wallet needs %s coins", ErrStakeRules, chain.FormatCoins(need))
 		}
 	}
 	if s.Balances[wallet] < b.Amount {
-		return fmt.Errorf("%w: has %s coins, stakes %s", ErrFunds, FormatCoins(s.Balances[wallet]), FormatCoins(b.Amount))
+		return fmt.Errorf("%w: has %s coins, stakes %s", ErrFunds, chain.FormatCoins(s.Balances[wallet]), chain.FormatCoins(b.Amount))
 	}
 	s.Balances[wallet] -= b.Amount
 	if i < 0 {
-		n.Contributors = append(n.Contributors, Contributor{Wallet: wallet, Amount: b.Amount})
+		n.Contributors = append(n.Contributors, chain.Contributor{Wallet: wallet, Amount: b.Amount})
 	} else {
 		n.Contributors[i].Amount += b.Amount
 	}
@@ -311,7 +312,7 @@ func (s *State) contribute(p Params, wallet string, b *ContributeBody, height ui
 	return nil
 }
 
-func (s *State) unlock(p Params, wallet string, b *UnlockBody, height uint64) error {
+func (s *State) unlock(p chain.Params, wallet string, b *chain.UnlockBody, height uint64) error {
 	n, ok := s.Nodes[b.NodeKey]
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNoNode, short(b.NodeKey))
@@ -319,7 +320,7 @@ func (s *State) unlock(p Params, wallet string, b *UnlockBody, height uint64) er
 	if i := contributorOf(n, wallet); i < 0 || n.Contributors[i].Amount == 0 {
 		return fmt.Errorf("%w: only a contributor may unlock node %s", ErrForbidden, short(b.NodeKey))
 	}
-	if n.State == StateDeregistered {
+	if n.State == chain.StateDeregistered {
 		return fmt.Errorf("%w: node %s is deregistered; its stake is locked until height %d", ErrNodeState, short(b.NodeKey), n.UnlockHeight)
 	}
 	if n.UnlockHeight != 0 {
@@ -329,12 +330,12 @@ func (s *State) unlock(p Params, wallet string, b *UnlockBody, height uint64) er
 	return nil
 }
 
-func (s *State) registerName(p Params, owner string, b *NameBody, height uint64) error {
+func (s *State) registerName(p chain.Params, owner string, b *chain.NameBody, height uint64) error {
 	if _, taken := s.Names[b.NameHash]; taken {
 		return fmt.Errorf("%w", ErrNameTaken)
 	}
 	if s.Balances[owner] < p.NameCost {
-		return fmt.Errorf("%w: a name burns %s coins, the owner has %s", ErrFunds, FormatCoins(p.NameCost), FormatCoins(s.Balances[owner]))
+		return fmt.Errorf("%w: a name burns %s coins, the owner has %s", ErrFunds, chain.FormatCoins(p.NameCost), chain.FormatCoins(s.Balances[owner]))
 	}
 	s.Balances[owner] -= p.NameCost
 	s.Burned += p.NameCost
@@ -342,22 +343,22 @@ func (s *State) registerName(p Params, owner string, b *NameBody, height uint64)
 	return nil
 }
 
-func (s *State) changeState(p Params, b *StateChangeBody, height uint64) error {
+func (s *State) changeState(p chain.Params, b *chain.StateChangeBody, height uint64) error {
 	n, ok := s.Nodes[b.NodeKey]
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNoNode, short(b.NodeKey))
 	}
 	switch {
-	case b.State == StateDecommissioned && n.State == StateActive:
+	case b.State == chain.StateDecommissioned && n.State == chain.StateActive:
 		if n.Credit < p.MinCreditDecomm {
 			// Not enough credit to be decommissioned: deregistered instead.
 			s.deregister(p, n, height)
 			return nil
 		}
-		n.State, n.StateHeight = StateDecommissioned, height
-	case b.State == StateActive && n.State == StateDecommissioned:
-		n.State, n.StateHeight, n.ActiveSince = StateActive, height, height
-	case b.State == StateDeregistered && (n.State == StateActive || n.State == StateDecommissioned):
+		n.State, n.StateHeight = chain.StateDecommissioned, height
+	case b.State == chain.StateActive && n.State == chain.StateDecommissioned:
+		n.State, n.StateHeight, n.ActiveSince = chain.StateActive, height, height
+	case b.State == chain.StateDeregistered && (n.State == chain.StateActive || n.State == chain.StateDecommissioned):
 		s.deregister(p, n, height)
 	default:
 		return fmt.Errorf("%w: node %s is %s and cannot become %s", ErrNodeState, short(b.NodeKey), n.State, b.State)
@@ -365,17 +366,17 @@ func (s *State) changeState(p Params, b *StateChangeBody, height uint64) error {
 	return nil
 }
 
-func (s *State) deregister(p Params, n *ServiceNode, height uint64) {
-	n.State, n.StateHeight = StateDeregistered, height
+func (s *State) deregister(p chain.Params, n *chain.ServiceNode, height uint64) {
+	n.State, n.StateHeight = chain.StateDeregistered, height
 	n.UnlockHeight = height + p.DeregisterLock
 }
 
-func (s *State) nodeInfo(key string, b *NodeInfoBody) error {
+func (s *State) nodeInfo(key string, b *chain.NodeInfoBody) error {
 	n, ok := s.Nodes[key]
 	if !ok {
 		return fmt.Errorf("%w: the signer %s is not a registered node", ErrNoNode, short(key))
 	}
-	if n.State == StateDeregistered {
+	if n.State == chain.StateDeregistered {
 		return fmt.Errorf("%w: node %s is deregistered", ErrNodeState, short(key))
 	}
 	n.PeerID, n.Addrs = b.PeerID, slices.Clone(b.Addrs)
@@ -386,7 +387,7 @@ func (s *State) nodeInfo(key string, b *NodeInfoBody) error {
 // beginBlock runs the chain's own work at the start of block height, before
 // its transactions: rewards to the active nodes, decommission credit, stakes
 // returned at their unlock height, and the testing rounds' tallies and draws.
-func (s *State) beginBlock(p Params, height uint64) {
+func (s *State) beginBlock(p chain.Params, height uint64) {
 	defer s.testingWork(p, height)
 	active := s.activeKeys()
 	if len(active) > 0 {
@@ -398,12 +399,12 @@ func (s *State) beginBlock(p Params, height uint64) {
 	for _, k := range s.nodeKeys() {
 		n := s.Nodes[k]
 		switch n.State {
-		case StateActive:
+		case chain.StateActive:
 			n.ActiveBlocks++
 			if n.ActiveBlocks%p.CreditEvery == 0 && n.Credit < p.MaxCredit {
 				n.Credit++
 			}
-		case StateDecommissioned:
+		case chain.StateDecommissioned:
 			if n.Credit > 0 {
 				n.Credit--
 			}
@@ -424,7 +425,7 @@ func (s *State) beginBlock(p Params, height uint64) {
 
 // reward pays one node's share: the operator's fee first, then the rest pro
 // rata by stake, the rounding left-over to the operator.
-func (s *State) reward(p Params, n *ServiceNode, share uint64) {
+func (s *State) reward(p chain.Params, n *chain.ServiceNode, share uint64) {
 	fee := share * uint64(n.FeeBPS) / 10_000
 	rest := share - fee
 	paid := uint64(0)
@@ -465,7 +466,7 @@ func (s *State) endBlock(height uint64, seed [32]byte, activeBefore []string) {
 	s.Swarms = RecomputeSwarms(s.Swarms, active, seed)
 	s.SwarmsHeight = height
 	for _, n := range s.Nodes {
-		n.SwarmID = UnassignedSwarm
+		n.SwarmID = chain.UnassignedSwarm
 	}
 	for id, members := range s.Swarms {
 		for _, k := range members {
@@ -507,4 +508,13 @@ func decodeState(data []byte) (*State, error) {
 		}
 	}
 	return s, nil
+}
+
+// held returns what a node's stakes and reservations hold.
+func held(n *chain.ServiceNode) uint64 {
+	var h uint64
+	for _, c := range n.Contributors {
+		h += max(c.Amount, c.Reserved)
+	}
+	return h
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/sqlitedb"
 )
 
@@ -56,7 +57,7 @@ func (st *store) close() error { return st.db.Close() }
 type genesisMeta struct {
 	Format  int          `json:"format"`
 	Seed    string       `json:"seed"`
-	Params  Params       `json:"params"`
+	Params  chain.Params `json:"params"`
 	Genesis []Allocation `json:"genesis"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"golang.org/x/crypto/chacha20"
 )
 
@@ -232,7 +233,7 @@ func randomSmallest(g *ring, r *rng, skip func(uint64) bool) uint64 {
 		}
 	}
 	if len(best) == 0 {
-		return UnassignedSwarm
+		return chain.UnassignedSwarm
 	}
 	return best[r.intn(len(best))]
 }
@@ -255,7 +256,7 @@ func randomLargest(g *ring, r *rng, skip func(uint64) bool) uint64 {
 		}
 	}
 	if len(best) == 0 {
-		return UnassignedSwarm
+		return chain.UnassignedSwarm
 	}
 	return best[r.intn(len(best))]
 }
@@ -353,7 +354,7 @@ func capMax(g *ring, r *rng, formed map[uint64]bool) {
 			return
 		}
 		small := randomSmallest(g, r, func(id uint64) bool { return id == big || formed[id] })
-		if small == UnassignedSwarm || len(sw[small]) >= SwarmMax {
+		if small == chain.UnassignedSwarm || len(sw[small]) >= SwarmMax {
 			small = randomSmallest(g, r, func(id uint64) bool { return id == big })
 		}
 		if len(sw[small]) >= SwarmMax {

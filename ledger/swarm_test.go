@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/sessionctl/sessionctl/chain"
 )
 
 // Known answers for the pubkey-to-swarm mapping, worked by hand from SPEC 3:
@@ -17,7 +19,7 @@ func TestSwarmFor(t *testing.T) {
 		v    uint64
 		want uint64
 	}{
-		{nil, 5, UnassignedSwarm},
+		{nil, 5, chain.UnassignedSwarm},
 		{[]uint64{0}, 12345, 0},                 // one swarm owns everything
 		{[]uint64{0, 100}, 49, 0},               // 49 from 0, 51 from 100
 		{[]uint64{0, 100}, 51, 100},             // 51 from 0, 49 from 100
@@ -37,7 +39,7 @@ func TestSwarmFor(t *testing.T) {
 		{[]uint64{0, 1 << 63}, 3 << 62, 1 << 63},   // tie: left is 1<<63
 		{[]uint64{0, 1 << 63}, 3<<62 + 1, 0},       // closer to 0 via the wrap
 	} {
-		if got := SwarmFor(tc.ids, tc.v); got != tc.want {
+		if got := chain.SwarmFor(tc.ids, tc.v); got != tc.want {
 			t.Errorf("SwarmFor(%v, %d) = %d, want %d", tc.ids, tc.v, got, tc.want)
 		}
 	}
@@ -66,7 +68,7 @@ func checkSwarms(t *testing.T, sw Swarms, active []string, newIDs map[uint64]boo
 	t.Helper()
 	seen := map[string]uint64{}
 	for id, m := range sw {
-		if id == UnassignedSwarm {
+		if id == chain.UnassignedSwarm {
 			t.Fatalf("a swarm has the unassigned id")
 		}
 		if len(m) == 0 {

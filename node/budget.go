@@ -4,13 +4,13 @@ import (
 	"errors"
 	"io"
 	"sync"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Budget bounds the bytes of request bodies held in memory at once, in total
-// and per peer. Nodes of one devnet share one (Config.Buffers), so a flood of
-// large requests costs the process a fixed amount however many nodes it hits.
+// and per client (a libp2p peer, an HTTPS client's address: the rate
+// limit's clientKey). Nodes of one devnet share one (Config.Budget), so a
+// flood of large requests costs the process a fixed amount however many
+// nodes it hits.
 // A request that would go over is refused at once (503), not after it was
 // read whole. Safe for concurrent use.
 type Budget struct {
@@ -18,22 +18,22 @@ type Budget struct {
 
 	mu     sync.Mutex
 	used   int64
-	byPeer map[peer.ID]int64 // only peers holding bytes now: bounded by the streams open
+	byPeer map[clientKey]int64 // only clients holding bytes now: bounded by the requests open
 }
 
-// NewBudget returns a budget of total bytes, at most perPeer of them for one peer.
+// NewBudget returns a budget of total bytes, at most perPeer of them for one client.
 func NewBudget(total, perPeer int64) *Budget {
-	return &Budget{total: total, perPeer: perPeer, byPeer: map[peer.ID]int64{}}
+	return &Budget{total: total, perPeer: perPeer, byPeer: map[clientKey]int64{}}
 }
 
-// Default budgets: a node on its own may hold 64 MiB of requests, 16 MiB
-// from one peer (one maximal request and change).
+// The default budget: a node on its own may hold 64 MiB of requests, 16
+// MiB from one client (one maximal request and change).
 const (
-	defaultBuffered        = 64 << 20
-	defaultBufferedPerPeer = 16 << 20
+	defaultBudget        = 64 << 20
+	defaultBudgetPerPeer = 16 << 20
 )
 
-func (b *Budget) acquire(p peer.ID, n int64) bool {
+func (b *Budget) acquire(p clientKey, n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.used+n > b.total || b.byPeer[p]+n > b.perPeer {
@@ -44,7 +44,7 @@ func (b *Budget) acquire(p peer.ID, n int64) bool {
 	return true
 }
 
-func (b *Budget) release(p peer.ID, n int64) {
+func (b *Budget) release(p clientKey, n int64) {
 	if n == 0 {
 		return
 	}
@@ -75,10 +75,10 @@ var (
 const readChunk = 4 << 10
 
 // read reads all of r, at most limit bytes, holding them against the budget
-// for peer p. It returns the body and the function that gives its bytes back
+// for client p. It returns the body and the function that gives its bytes back
 // (call it once the body is no longer used). Over limit it stops at once
 // with errTooLarge; over the budget, with errBusy.
-func (b *Budget) read(r io.Reader, p peer.ID, limit int) ([]byte, func(), error) {
+func (b *Budget) read(r io.Reader, p clientKey, limit int) ([]byte, func(), error) {
 	var held int64
 	release := func() { b.release(p, held); held = 0 }
 	var buf []byte

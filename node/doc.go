@@ -54,12 +54,17 @@
 // slow are asked again for a few rounds, so a node whose peers are all down
 // still serves, with the revocations it holds.
 //
-// Nothing from the network takes the process down. Every stream handler is
-// wrapped (guard): a panic resets that stream and is logged, Close waits for
-// running handlers, and every handler is safe before the node has its first
-// view. Request bodies are read against a Budget shared by a devnet's nodes
-// (in total and per peer): a flood of large requests is refused at once
-// (503), not buffered. The caches that grow with input are bounded: rate
+// Both transports take a request the same way (request.go): libp2p streams
+// and the HTTPS edge (https.go) hand it to one path that counts it in (a
+// panic ends that request only, Close waits for running handlers), gives it
+// one deadline (30 s from its arrival, on the connection and its context),
+// charges the sender (a clientKey: a libp2p peer, or an HTTPS client's
+// address) a token of its rate and then its body's bytes against a Budget
+// shared by a devnet's nodes (in total and per client: a flood of large
+// requests is refused at once, 503, not buffered), and reads a storage
+// request's envelope with one decoder, the storage server's rules. Every
+// handler is safe before the node has its first view. Nothing from the
+// network takes the process down. The caches that grow with input are bounded: rate
 // buckets (50,000 peers and addresses), the signatures of writes (100,000;
 // past that signed writes are refused, not forgotten early), the connection
 // manager (8 to 20 connections), the SQLite pool (1 connection). As an exit,
@@ -88,7 +93,7 @@
 //
 // What nodes of one process share, they share through Config: the view of
 // the network (Views: the ledger's node list parsed once a change, not once
-// a node), the budget of request bytes (Buffers). Each node keeps its own
+// a node), the budget of request bytes (Budget). Each node keeps its own
 // identity, keys, database, host and failure: closing one closes exactly
 // that one. Addresses go into a node's peerstore when it dials (outHost),
 // not for every node of the network at every change.

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -31,7 +31,7 @@ func fuzzNode(t testing.TB) *Node {
 	n.store = st
 	n.view.Store(&view{netView: &netView{
 		swarmIDs: []uint64{0}, members: map[uint64][]string{0: {n.pubHex}},
-		nodes: map[string]ledger.ServiceNode{}, peers: map[string]peer.ID{}, byPeer: map[peer.ID]string{},
+		nodes: map[string]chain.ServiceNode{}, peers: map[string]peer.ID{}, byPeer: map[peer.ID]string{},
 	}, mine: 0})
 	n.revs.Store(&revSync{swarm: 0, done: true}) // alone in its swarm: nobody to ask
 	return n
@@ -85,6 +85,7 @@ func FuzzHandle(f *testing.F) {
 	}
 	f.Add([]byte(`{"method":"store","params":{"pubkey":"05","namespace":"all"}}`))
 	f.Add([]byte(`{"method":"delete_all","params":{"namespace":"x"}}`))
+	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"info","params":{}}`))
 	n := fuzzNode(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		resp := n.handle(context.Background(), body)

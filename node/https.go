@@ -10,16 +10,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"github.com/sessionctl/sessionctl/onion"
@@ -77,8 +74,8 @@ func (n *Node) newEdge() (*httpserve.Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /storage_rpc/v1", n.edge(n.edgeStorage))
-	mux.HandleFunc("POST /onion_req/v2", n.edge(n.edgeOnion))
+	mux.HandleFunc("POST /storage_rpc/v1", n.edge(maxStorageRequest, n.edgeStorage))
+	mux.HandleFunc("POST /onion_req/v2", n.edge(onion.MaxLayerSize, n.edgeOnion))
 	mux.HandleFunc("POST /ping_test/v1", func(w http.ResponseWriter, r *http.Request) {
 		// The storage server names itself by its primary (legacy) key, on
 		// the devnet its Ed25519 key, in base64.
@@ -105,100 +102,65 @@ func (n *Node) HTTPSURL() string {
 	return n.https.URL()
 }
 
-// edgeClient names an HTTPS client for the rate limit and the memory
-// budget: its address, as the storage server limits clients by IP. Every
-// connection from one address shares one bucket, so opening a connection
-// per request gains nothing; a workshop behind one address (or every app
-// on the machine, on loopback) shares the mainnet's allowance, a burst of
-// 600 requests and 300 a second, which a few dozen apps polling every few
-// seconds stay far below.
-func edgeClient(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return "https " + r.RemoteAddr
+// edge makes an edge handler an HTTP handler on the request path
+// (request.go): served (Close waits; a panic answers 500), one deadline,
+// the rate limit and the body read within the memory budget, keyed by the
+// client's address; limit bounds the body.
+func (n *Node) edge(limit int, h func(ctx context.Context, w http.ResponseWriter, body []byte, from clientKey)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		failed := func() { http.Error(w, "internal error", http.StatusInternalServerError) }
+		if !n.serve(r.URL.Path, failed, func() { n.serveEdge(w, r, limit, h) }) {
+			http.Error(w, "the node is stopping", http.StatusServiceUnavailable)
+		}
 	}
-	if ip := net.ParseIP(host); ip != nil {
-		return "https " + ip.String()
-	}
-	return "https " + host
 }
 
-// edge wraps an edge handler as guard wraps a stream handler: tracked (Close
-// waits), refused after Close, a panic answered 500 and logged; then the
-// rate limit, and the body read within the node's budget.
-func (n *Node) edge(h func(ctx context.Context, w http.ResponseWriter, body []byte, client peer.ID)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !n.enter() {
-			http.Error(w, "the node is stopping", http.StatusServiceUnavailable)
-			return
-		}
-		defer n.hwg.Done()
-		defer func() {
-			if rec := recover(); rec != nil {
-				n.log.Error().Str("handler", r.URL.Path).Str("panic", fmt.Sprint(rec)).Str("stack", string(debug.Stack())).Msg("request handler panicked")
-				http.Error(w, "internal error", http.StatusInternalServerError)
-			}
-		}()
-		client := edgeClient(r)
-		if !n.limiter.allow(client, n.cfg.Now()) {
-			http.Error(w, "too many requests; slow down", storagerpc.StatusTooManyRequests)
-			return
-		}
-		if r.URL.Path == "/storage_rpc/v1" && r.Header.Get("X-Loki-Long-Poll") != "" {
-			// An obsolete header: the storage server tells such clients to upgrade.
-			http.Error(w, "long polling is no longer supported, client upgrade required", http.StatusGone)
-			return
-		}
-		limit := maxStorageRequest
-		if r.URL.Path == "/onion_req/v2" {
-			limit = onion.MaxLayerSize
-		}
-		if r.ContentLength > int64(limit) {
-			http.Error(w, "request over the size limit", http.StatusRequestEntityTooLarge)
-			return
-		}
-		pid := peer.ID(client)
-		body, release, err := n.inflight.read(http.MaxBytesReader(w, r.Body, int64(limit)), pid, limit+1)
-		defer release()
-		switch {
-		case errors.Is(err, errBusy):
-			http.Error(w, "the node is busy with other large requests; try again", storagerpc.StatusUnavailable)
-			return
-		case err != nil:
-			http.Error(w, "request over the size limit or unreadable", http.StatusRequestEntityTooLarge)
-			return
-		}
-		ctx, cancel := context.WithCancel(n.hctx)
-		defer cancel()
-		go func() {
-			select {
-			case <-r.Context().Done():
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		h(ctx, w, body, pid)
+func (n *Node) serveEdge(w http.ResponseWriter, r *http.Request, limit int, h func(context.Context, http.ResponseWriter, []byte, clientKey)) {
+	ctx, cancel, at := n.deadline()
+	defer cancel()
+	defer context.AfterFunc(r.Context(), cancel)()
+	// The deadline bounds the body's read and the answer's write too. The
+	// write deadline is cleared after: net/http leaves it on a kept-alive
+	// connection, which would then fail its next requests.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(at)
+	rc.SetWriteDeadline(at)
+	defer rc.SetWriteDeadline(time.Time{})
+	from := edgeClient(r)
+	if e := n.charge(from); e != nil {
+		edgeError(w, e)
+		return
 	}
+	if r.URL.Path == "/storage_rpc/v1" && r.Header.Get("X-Loki-Long-Poll") != "" {
+		// An obsolete header: the storage server tells such clients to upgrade.
+		http.Error(w, "long polling is no longer supported, client upgrade required", http.StatusGone)
+		return
+	}
+	if r.ContentLength > int64(limit) {
+		edgeError(w, errf(storagerpc.StatusTooLarge, "request over the size limit (%d bytes)", limit))
+		return
+	}
+	body, release, rerr := n.readBody(from, http.MaxBytesReader(w, r.Body, int64(limit)), limit)
+	defer release()
+	if rerr != nil {
+		edgeError(w, rerr)
+		return
+	}
+	h(ctx, w, body, from)
+}
+
+// edgeError answers a refusal at the edge as the storage server does: its
+// status, its message as text.
+func edgeError(w http.ResponseWriter, e *rpcError) {
+	resp := e.response()
+	writeEdge(w, resp.Code, resp.Body)
 }
 
 // edgeStorage answers POST /storage_rpc/v1.
-func (n *Node) edgeStorage(ctx context.Context, w http.ResponseWriter, body []byte, _ peer.ID) {
-	var req struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Method  string          `json:"method"`
-		Params  json.RawMessage `json:"params"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		http.Error(w, "invalid json", http.StatusBadRequest)
-		return
-	}
-	if req.Method == "" {
-		http.Error(w, "invalid json: no `method` field", http.StatusBadRequest)
-		return
-	}
-	if len(req.Params) == 0 || req.Params[0] != '{' {
-		http.Error(w, "invalid json: no `params` field", http.StatusBadRequest)
+func (n *Node) edgeStorage(ctx context.Context, w http.ResponseWriter, body []byte, _ clientKey) {
+	req, rerr := decodeRequest(body)
+	if rerr != nil {
+		edgeError(w, rerr)
 		return
 	}
 	noteStorage(w, req.Method, req.Params)
@@ -224,8 +186,8 @@ func writeEdge(w http.ResponseWriter, code int, body json.RawMessage) {
 
 // edgeOnion answers POST /onion_req/v2: the client's own layer for this
 // node, which is then the first hop.
-func (n *Node) edgeOnion(ctx context.Context, w http.ResponseWriter, body []byte, client peer.ID) {
-	status, out := n.onionStep(ctx, 1, body, client)
+func (n *Node) edgeOnion(ctx context.Context, w http.ResponseWriter, body []byte, from clientKey) {
+	status, out := n.onionStep(ctx, 1, body, from)
 	if status == onion.StatusOK {
 		w.Header().Set("Content-Type", "text/plain")
 	}

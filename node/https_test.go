@@ -132,7 +132,7 @@ func FuzzEdgeStorage(f *testing.F) {
 	f.Add([]byte(`{"jsonrpc":"2.0","id":[],"method":"batch","params":{"requests":[{}]}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		w := httptest.NewRecorder()
-		n.edgeStorage(t.Context(), w, body, "fuzz")
+		n.edgeStorage(t.Context(), w, body, clientKey{addr: "fuzz"})
 		if w.Code < 200 || w.Code > 599 {
 			t.Fatalf("status %d", w.Code)
 		}

@@ -5,14 +5,15 @@ import (
 	"time"
 )
 
-// limiter is a token bucket per client (SPEC 4: mainnet allows a burst of
-// 600 requests and 300 a second).
+// limiter is a token bucket per client (a libp2p peer, an HTTPS client's
+// address: clientKey) (SPEC 4: mainnet allows a burst of 600 requests and
+// 300 a second).
 type limiter struct {
 	burst float64
 	rate  float64
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets map[clientKey]*bucket
 }
 
 type bucket struct {
@@ -21,11 +22,11 @@ type bucket struct {
 }
 
 func newLimiter(burst int, perSecond float64) *limiter {
-	return &limiter{burst: float64(burst), rate: perSecond, buckets: map[string]*bucket{}}
+	return &limiter{burst: float64(burst), rate: perSecond, buckets: map[clientKey]*bucket{}}
 }
 
 // allow takes a token from client's bucket, reporting whether there was one.
-func (l *limiter) allow(client string, now time.Time) bool {
+func (l *limiter) allow(client clientKey, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[client]

@@ -6,18 +6,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"net"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionctl/sessionctl/internal/httpserve"
+
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/rs/zerolog"
@@ -76,10 +75,10 @@ type Config struct {
 	// another member of its swarm and pulls what it lacks (see Repair);
 	// default 10 s, negative turns it off.
 	RepairInterval time.Duration
-	// Buffers bounds the request bytes held in memory at once; nodes of one
+	// Budget bounds the request bytes held in memory at once; nodes of one
 	// process should share one. nil gives the node its own (64 MiB, 16 MiB
-	// a peer).
-	Buffers *Budget
+	// a client).
+	Budget *Budget
 	// Views is the view of the network that the node builds from the
 	// ledger's node list; nodes of one process following one ledger should
 	// share one (a 2,000-node devnet then parses the list once a change,
@@ -128,7 +127,7 @@ type Node struct {
 	replay  *replayCache
 	view    atomic.Pointer[view]
 	moves   moves
-	tst     tester
+	rounds  rounds // the testing rounds (rounds.go)
 	// revs is where the node stands in learning its swarm's subaccount
 	// revocations (revsync.go); revWake wakes the loop that learns them.
 	revs    atomic.Pointer[revSync]
@@ -144,12 +143,12 @@ type Node struct {
 
 	// Request handlers run on hctx, which Close cancels; Close waits for
 	// handlers (hwg) before it closes the store they use.
-	hctx     context.Context
-	hcancel  context.CancelFunc
-	hmu      sync.Mutex
-	hclosed  bool
-	hwg      sync.WaitGroup
-	inflight *Budget
+	hctx    context.Context
+	hcancel context.CancelFunc
+	hmu     sync.Mutex
+	hclosed bool
+	hwg     sync.WaitGroup
+	budget  *Budget // Config.Budget
 }
 
 // New validates cfg and allocates; Start binds and runs.
@@ -189,8 +188,8 @@ func New(cfg Config) (*Node, error) {
 	if cfg.RepairInterval == 0 {
 		cfg.RepairInterval = 10 * time.Second
 	}
-	if cfg.Buffers == nil {
-		cfg.Buffers = NewBudget(defaultBuffered, defaultBufferedPerPeer)
+	if cfg.Budget == nil {
+		cfg.Budget = NewBudget(defaultBudget, defaultBudgetPerPeer)
 	}
 	if cfg.Views == nil {
 		cfg.Views = NewViews()
@@ -199,7 +198,7 @@ func New(cfg Config) (*Node, error) {
 	pubHex := hex.EncodeToString(keys.Ed25519Public())
 	hctx, hcancel := context.WithCancel(context.Background())
 	return &Node{
-		hctx: hctx, hcancel: hcancel, inflight: cfg.Buffers,
+		hctx: hctx, hcancel: hcancel, budget: cfg.Budget,
 		cfg:     cfg,
 		log:     cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
 		keys:    keys,
@@ -207,7 +206,7 @@ func New(cfg Config) (*Node, error) {
 		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
 		replay:  newReplayCache(),
 		moves:   moves{newMembers: map[string]bool{}},
-		tst:     newTester(),
+		rounds:  newRounds(),
 		ready:   make(chan struct{}),
 		revWake: make(chan struct{}, 1),
 	}, nil
@@ -285,9 +284,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("https edge: %w", err)
 	}
 	n.store, n.host, n.https, n.started = st, h, edge, true
-	h.SetStreamHandler(storagerpc.ProtocolStorage, n.guard("storage", n.handleStorage))
-	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.guard("swarm", n.handleSwarm))
-	h.SetStreamHandler(onion.Protocol, n.guard("onion", n.handleOnion))
+	h.SetStreamHandler(storagerpc.ProtocolStorage, n.serveStream("storage", n.handleStorage))
+	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.serveStream("swarm", n.handleSwarm))
+	h.SetStreamHandler(onion.Protocol, n.serveStream("onion", n.handleOnion))
 	// Publish the address now, so the block that makes the node known to
 	// the others need not wait for the node's first view.
 	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
@@ -299,7 +298,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	go n.follow(runCtx)
 	go n.revSyncLoop(runCtx)
 	go n.expireLoop(runCtx)
-	go n.testLoop(runCtx)
+	go n.roundLoop(runCtx)
 	if n.cfg.RepairInterval > 0 {
 		n.wg.Add(1)
 		go n.repairLoop(runCtx)
@@ -357,27 +356,6 @@ func (n *Node) enter() bool {
 	}
 	n.hwg.Add(1)
 	return true
-}
-
-// guard wraps a stream handler: the handler is tracked, so Close waits for
-// it before closing the store; a stream that arrives after Close is reset;
-// and a panic in one request resets that stream and is logged, never
-// taking down the process (libp2p does not recover panics in handlers).
-func (n *Node) guard(name string, h network.StreamHandler) network.StreamHandler {
-	return func(s network.Stream) {
-		if !n.enter() {
-			s.Reset()
-			return
-		}
-		defer n.hwg.Done()
-		defer func() {
-			if r := recover(); r != nil {
-				n.log.Error().Str("handler", name).Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("request handler panicked; the stream was reset")
-				s.Reset()
-			}
-		}()
-		h(s)
-	}
 }
 
 // expireLoop removes expired messages every ExpiryInterval, and sweeps
@@ -474,7 +452,7 @@ func (n *Node) follow(ctx context.Context) {
 		}
 		backoff = 100 * time.Millisecond
 		height = info.Height
-		n.tst.blockMS.Store(info.BlockTimeMS)
+		n.rounds.blockMS.Store(info.BlockTimeMS)
 		old := n.view.Load()
 		if old != nil && old.swarmsHeight == info.SwarmsHeight && old.nodesHeight == info.NodesHeight {
 			nv := *old

@@ -6,14 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -25,42 +23,39 @@ import (
 // the privacy tests record it to check what each hop learned.
 type OnionHop struct {
 	Node        string  // this node's Ed25519 key
-	From        peer.ID // who handed the request over
+	From        peer.ID // who handed the request over; "" when it came in at the HTTPS edge
 	Hop         int     // this node's place on the path, 1 for the guard
 	Next        string  // the node it forwarded to, if it did
 	Destination bool    // this node was the destination
 	HTTPHost    string  // the server it forwarded to by HTTP, if it did
 	Seen        []byte  // what it decrypted: the next layer, or the request
-}
 
-// onionTimeout bounds an onion request at one hop, the rest of the path included.
-const onionTimeout = 60 * time.Second
+	from clientKey // for the log line
+}
 
 // handleOnion peels this node's layer of an onion request and forwards the
 // rest, answers it as the destination, or forwards it to a server by HTTP.
 func (n *Node) handleOnion(s network.Stream) {
-	s.SetDeadline(time.Now().Add(onionTimeout))
+	ctx, cancel := n.streamDeadline(s)
+	defer cancel()
 	remote := s.Conn().RemotePeer()
 	// The client's own peer pays for each request at the guard, as it does
 	// for direct storage requests: onion requests do not bypass the rate
 	// limit. A request that claims a later hop from a peer that is not a
 	// service node is counted the same way.
-	if !n.fromNode(remote) && !n.limiter.allow(remote.String(), n.cfg.Now()) {
-		n.onionRefuse(s, storagerpc.StatusTooManyRequests, "too many requests; slow down")
-		return
-	}
-	data, release, err := n.inflight.read(s, remote, onion.MaxLayerSize+1)
+	from := peerClient(remote)
+	data, release, rerr := n.admit(from, !n.fromNode(remote), s, onion.MaxLayerSize+1)
 	defer release()
 	switch {
-	case errors.Is(err, errBusy):
-		n.onionRefuse(s, storagerpc.StatusUnavailable, "the node is busy with other large requests; try again")
+	case rerr != nil:
+		n.onionRefuse(s, rerr.code, rerr.msg)
 		return
-	case err != nil || len(data) < 1:
-		n.onionRefuse(s, onion.StatusTooLarge, "onion request over the size limit or unreadable")
+	case len(data) < 1:
+		n.onionRefuse(s, onion.StatusBadRequest, "empty onion request")
 		return
 	}
 	hop, layer := int(data[0]), data[1:]
-	status, body := n.onionStep(n.hctx, hop, layer, remote)
+	status, body := n.onionStep(ctx, hop, layer, from)
 	if err := onion.WriteResponse(s, status, body); err != nil {
 		s.Reset()
 		return
@@ -72,7 +67,7 @@ func (n *Node) handleOnion(s network.Stream) {
 // (a libp2p stream, or the HTTPS edge's /onion_req/v2): peel the layer, then
 // forward the rest to the next node, answer as the destination, or forward
 // to a server. It returns the status and body to hand back.
-func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from peer.ID) (int, []byte) {
+func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from clientKey) (int, []byte) {
 	if hop < 1 || hop > onion.MaxHops {
 		return onion.StatusBadRequest, fmt.Appendf(nil, "hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops)
 	}
@@ -81,8 +76,9 @@ func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from peer.I
 		n.log.Debug().Err(err).Int("hop", hop).Msg("onion layer refused")
 		return onion.StatusBadRequest, []byte("cannot decrypt the onion layer")
 	}
-	seen := OnionHop{Node: n.pubHex, From: from, Hop: hop, Seen: p.Body}
-	ctx, cancel := context.WithTimeout(ctx, onionTimeout-time.Second)
+	seen := OnionHop{Node: n.pubHex, From: from.peer, Hop: hop, Seen: p.Body, from: from}
+	// What is forwarded on leaves time to answer its failure in time.
+	ctx, cancel := forwardContext(ctx)
 	defer cancel()
 	switch {
 	case p.Routing.Destination != "":
@@ -140,12 +136,12 @@ func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
 // serverClient is the exit's HTTP client: no redirects, no cookies, and
 // a bound on the whole exchange.
 var serverClient = &http.Client{
-	Timeout:       onionTimeout,
+	Timeout:       requestTimeout,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
 func (n *Node) observe(h OnionHop) {
-	ev := n.log.Debug().Int("hop", h.Hop).Str("from", h.From.ShortString())
+	ev := n.log.Debug().Int("hop", h.Hop).Stringer("from", h.from)
 	switch {
 	case h.Destination:
 		ev.Msg("onion: answered as the destination")

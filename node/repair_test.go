@@ -40,7 +40,7 @@ func TestRepairAfterMembersWereDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range members[1:] {
-		tn.stop(m)
+		tn.kill(m)
 	}
 	acked := map[string]bool{}
 	for i := range 5 {
@@ -77,7 +77,7 @@ func TestRepairAfterMembersWereDown(t *testing.T) {
 			t.Errorf("repair on %s: %+v, want 5 pulled and 1 buried", m[:8], st)
 		}
 	}
-	tn.stop(survivor)
+	tn.kill(survivor)
 	for _, m := range members[1:] {
 		got := map[string]bool{}
 		for _, msg := range tn.messages(m, a, 0) {
@@ -128,13 +128,13 @@ func TestRepairUnrevokeWins(t *testing.T) {
 		}
 	}
 	call("revoke_subaccount", nowMS())
-	tn.stop(members[1])
+	tn.kill(members[1])
 	call("unrevoke_subaccount", nowMS()+1)
 	// The member comes back while the others are down, so its revocation
 	// sync at start (revsync.go) finds nobody to learn the unrevoke from.
 	for _, k := range members {
 		if k != members[1] {
-			tn.stop(k)
+			tn.kill(k)
 		}
 	}
 	tn.start(members[1])

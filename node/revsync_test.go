@@ -161,7 +161,7 @@ func TestKickedTokenRefusedByRestartedMembers(t *testing.T) {
 	}
 	down := members[1:4]
 	for _, k := range down {
-		tn.stop(k)
+		tn.kill(k)
 	}
 	tn.revoke(members[0], gkey, kicked)
 
@@ -209,7 +209,7 @@ func TestRevocationSyncWithPeersDown(t *testing.T) {
 	kicked, stays := newMember(t, gid, gkey), newMember(t, gid, gkey)
 	tn.revoke(members[0], gkey, kicked)
 	for _, k := range members {
-		tn.stop(k)
+		tn.kill(k)
 	}
 	alone := members[0]
 	tn.start(alone)

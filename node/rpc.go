@@ -53,43 +53,17 @@ func okResponse(v any) storagerpc.Response {
 	return storagerpc.Response{Code: storagerpc.StatusOK, Body: body}
 }
 
-// requestTimeout bounds the handling of one request.
-const requestTimeout = 30 * time.Second
-
 // handleStorage serves one storage RPC request on a stream.
 func (n *Node) handleStorage(s network.Stream) {
-	s.SetDeadline(time.Now().Add(requestTimeout))
-	remote := s.Conn().RemotePeer()
-	// Count the request before reading it: a client over its rate is
-	// refused without its body being held.
-	if !n.limiter.allow(remote.String(), n.cfg.Now()) {
-		n.refuse(s, errf(storagerpc.StatusTooManyRequests, "too many requests; slow down"), storagerpc.MaxRequestSize)
-		return
-	}
-	body, release, err := n.inflight.read(s, remote, storagerpc.MaxRequestSize)
+	ctx, cancel := n.streamDeadline(s)
+	defer cancel()
+	body, release, rerr := n.admit(peerClient(s.Conn().RemotePeer()), true, s, storagerpc.MaxRequestSize)
 	defer release()
-	if e := readError(err); e != nil {
-		n.refuse(s, e, storagerpc.MaxRequestSize)
+	if rerr != nil {
+		n.refuse(s, rerr, storagerpc.MaxRequestSize)
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.hctx, requestTimeout)
-	resp := n.handle(ctx, body)
-	cancel()
-	writeResponse(s, resp)
-}
-
-// readError maps a failed read of a request body to the refusal to send,
-// or nil when the read succeeded.
-func readError(err error) *rpcError {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, errTooLarge):
-		return errf(storagerpc.StatusTooLarge, "request body over %d bytes", storagerpc.MaxRequestSize)
-	case errors.Is(err, errBusy):
-		return errf(storagerpc.StatusUnavailable, "the node is busy with other large requests; try again")
-	}
-	return errf(storagerpc.StatusBadRequest, "request unreadable")
+	writeResponse(s, n.handle(ctx, body))
 }
 
 // refuse answers a request the node will not read, then discards what the
@@ -121,26 +95,6 @@ func (n *Node) handle(ctx context.Context, body []byte) storagerpc.Response {
 		return rerr.response()
 	}
 	return n.dispatch(ctx, req.Method, req.Params, true, true)
-}
-
-// decodeRequest reads the {"method","params"} envelope.
-func decodeRequest(body []byte) (*storagerpc.Request, *rpcError) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var req storagerpc.Request
-	if err := dec.Decode(&req); err != nil {
-		return nil, errf(storagerpc.StatusBadRequest, "invalid request: want {\"method\": ..., \"params\": {...}}")
-	}
-	if dec.More() {
-		return nil, errf(storagerpc.StatusBadRequest, "invalid request: data after the request")
-	}
-	if req.Method == "" {
-		return nil, errf(storagerpc.StatusBadRequest, "invalid request: no method")
-	}
-	if len(req.Params) == 0 || string(req.Params) == "null" {
-		req.Params = json.RawMessage("{}")
-	}
-	return &req, nil
 }
 
 // A method is parsed, then run, as the storage server first loads a request

@@ -17,8 +17,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
@@ -28,21 +28,21 @@ type downLedger struct{}
 
 var errDown = errors.New("ledger down")
 
-func (downLedger) Info(context.Context) (ledger.Info, error) { return ledger.Info{}, errDown }
-func (downLedger) WaitHeight(context.Context, uint64) (ledger.Info, error) {
-	return ledger.Info{}, errDown
+func (downLedger) Info(context.Context) (chain.Info, error) { return chain.Info{}, errDown }
+func (downLedger) WaitHeight(context.Context, uint64) (chain.Info, error) {
+	return chain.Info{}, errDown
 }
-func (downLedger) Nodes(context.Context) ([]ledger.ServiceNode, error) { return nil, errDown }
-func (downLedger) Node(context.Context, string) (ledger.ServiceNode, error) {
-	return ledger.ServiceNode{}, errDown
+func (downLedger) Nodes(context.Context) ([]chain.ServiceNode, error) { return nil, errDown }
+func (downLedger) Node(context.Context, string) (chain.ServiceNode, error) {
+	return chain.ServiceNode{}, errDown
 }
-func (downLedger) RoundAt(context.Context, uint64) (ledger.Round, error) {
-	return ledger.Round{}, errDown
+func (downLedger) RoundAt(context.Context, uint64) (chain.Round, error) {
+	return chain.Round{}, errDown
 }
-func (downLedger) Account(context.Context, string) (ledger.Account, error) {
-	return ledger.Account{}, errDown
+func (downLedger) Account(context.Context, string) (chain.Account, error) {
+	return chain.Account{}, errDown
 }
-func (downLedger) Submit(context.Context, *ledger.Tx) (string, error) { return "", errDown }
+func (downLedger) Submit(context.Context, *chain.Tx) (string, error) { return "", errDown }
 
 // TestSafeBeforeReady: a node that has not loaded the network yet answers
 // every protocol with a refusal, and never crashes: an onion request naming
@@ -96,7 +96,7 @@ func TestPanicInHandlerIsContained(t *testing.T) {
 	tn := startTestnet(t, 1, nil)
 	h := tn.order[0]
 	n := tn.nodes[h]
-	n.host.SetStreamHandler("/sessionctl/test-panic", n.guard("panic", func(network.Stream) { panic("boom") }))
+	n.host.SetStreamHandler("/sessionctl/test-panic", n.serveStream("panic", func(network.Stream) { panic("boom") }))
 	ctx := context.Background()
 	s, err := tn.client.NewStream(ctx, tn.peer(h), "/sessionctl/test-panic")
 	if err != nil {
@@ -224,10 +224,10 @@ func (tn *testnet) ledgerHostPort() string {
 	return strings.TrimPrefix(strings.TrimSuffix(u, "/"), "http://")
 }
 
-// TestBudgetBoundsBuffers: however many large requests arrive at once, the
+// TestBudgetBoundsHeldBytes: however many large requests arrive at once, the
 // bytes held stay within the budget, in total and per peer; the rest are
 // refused at once.
-func TestBudgetBoundsBuffers(t *testing.T) {
+func TestBudgetBoundsHeldBytes(t *testing.T) {
 	const total, perPeer = 32 << 20, 16 << 20
 	b := NewBudget(total, perPeer)
 	body := bytes.Repeat([]byte("x"), 10<<20)
@@ -241,7 +241,7 @@ func TestBudgetBoundsBuffers(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			p := peer.ID([]byte{byte(i % 8)})
+			p := peerClient(peer.ID([]byte{byte(i % 8)}))
 			got, release, err := b.read(bytes.NewReader(body), p, 10<<20)
 			mu.Lock()
 			defer mu.Unlock()
@@ -265,7 +265,7 @@ func TestBudgetBoundsBuffers(t *testing.T) {
 	if b.Used() != 0 {
 		t.Fatalf("%d bytes still held", b.Used())
 	}
-	if _, _, err := b.read(bytes.NewReader(body), "p", 1<<20); !errors.Is(err, errTooLarge) {
+	if _, _, err := b.read(bytes.NewReader(body), clientKey{addr: "p"}, 1<<20); !errors.Is(err, errTooLarge) {
 		t.Fatalf("over the limit: %v", err)
 	}
 }

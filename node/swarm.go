@@ -47,7 +47,8 @@ type pushResult struct {
 }
 
 func (n *Node) handleSwarm(s network.Stream) {
-	s.SetDeadline(time.Now().Add(requestTimeout))
+	ctx, cancel := n.streamDeadline(s)
+	defer cancel()
 	v := n.view.Load()
 	if v == nil {
 		n.refuse(s, errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet"), maxPushSize+storagerpc.MaxRequestSize)
@@ -58,10 +59,12 @@ func (n *Node) handleSwarm(s network.Stream) {
 		n.refuse(s, errf(storagerpc.StatusUnauthorized, "only registered service nodes may use the swarm protocol"), maxPushSize+storagerpc.MaxRequestSize)
 		return
 	}
-	body, release, err := n.inflight.read(s, remote, maxPushSize+storagerpc.MaxRequestSize)
+	// Swarm members' requests are not counted against a rate: repair
+	// and replication are bounded by the members' own schedules.
+	body, release, rerr := n.admit(peerClient(remote), false, s, maxPushSize+storagerpc.MaxRequestSize)
 	defer release()
-	if e := readError(err); e != nil {
-		n.refuse(s, e, maxPushSize+storagerpc.MaxRequestSize)
+	if rerr != nil {
+		n.refuse(s, rerr, maxPushSize+storagerpc.MaxRequestSize)
 		return
 	}
 	req, rerr := decodeRequest(body)
@@ -69,8 +72,6 @@ func (n *Node) handleSwarm(s network.Stream) {
 		writeResponse(s, rerr.response())
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.hctx, requestTimeout)
-	defer cancel()
 	switch req.Method {
 	case "push":
 		writeResponse(s, n.acceptPush(ctx, req.Params))

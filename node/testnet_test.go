@@ -24,6 +24,15 @@ import (
 
 // testnet is an in-process network for the node tests: a ledger with its
 // RPC, service nodes registered by one operator, and a client host.
+//
+// It is the node-level kit, the one helper of every node test that needs a
+// network, in the shape of devnettest's: startTestnet(t, n, hook) starts n
+// nodes (hook adjusts each node's Config, at every start), kill and start
+// stop a node as a crash would and bring it back, call is the client.
+// These tests cannot use devnettest or devnet: package devnet imports
+// node, so node's tests importing it would be an import cycle; and they
+// look inside the nodes (views, stores, revocation sync), which only
+// tests in package node can.
 type testnet struct {
 	t      testing.TB
 	ctx    context.Context
@@ -54,7 +63,7 @@ func startTestnet(t testing.TB, n int, tweak func(*Config)) *testnet {
 	dir := t.TempDir()
 	l, err := ledger.New(ledger.Config{
 		Path: filepath.Join(dir, "ledger.db"), Seed: "node-tests",
-		Genesis: []ledger.Allocation{{Wallet: pubHex(op), Amount: 10_000 * 15_000 * ledger.Coin}},
+		Genesis: []ledger.Allocation{{Wallet: pubHex(op), Amount: 10_000 * 15_000 * chain.Coin}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +105,7 @@ func (tn *testnet) add(k int) []string {
 		key := seedKey(fmt.Sprint("node-", len(tn.order)))
 		h := pubHex(key)
 		a, _ := tn.l.Account(pubHex(tn.op))
-		tx, err := ledger.NewTx(ledger.TxRegister, tn.op, a.NextNonce, ledger.RegisterBody{NodeKey: h, Amount: 15_000 * ledger.Coin})
+		tx, err := chain.NewTx(chain.TxRegister, tn.op, a.NextNonce, chain.RegisterBody{NodeKey: h, Amount: 15_000 * chain.Coin})
 		if err != nil {
 			tn.t.Fatal(err)
 		}
@@ -116,7 +125,7 @@ func (tn *testnet) add(k int) []string {
 	return added
 }
 
-// start starts the node with key h (again, after a stop).
+// start starts the node with key h (again, after kill).
 func (tn *testnet) start(h string) {
 	tn.t.Helper()
 	cfg := Config{Key: tn.keys[h], DataDir: filepath.Join(tn.dir, h[:12]), Ledger: tn.lc, Logger: testLogger()}
@@ -133,8 +142,9 @@ func (tn *testnet) start(h string) {
 	tn.nodes[h] = nd
 }
 
-// stop closes a node (it stays registered).
-func (tn *testnet) stop(h string) {
+// kill closes a node as a crash would stop it (it stays registered, its
+// data kept).
+func (tn *testnet) kill(h string) {
 	tn.nodes[h].Close()
 	delete(tn.nodes, h)
 }

@@ -8,9 +8,17 @@
 // {"method": ..., "params": {...}} and closes its side; the node answers
 // {"code": N, "body": ...} and closes. Codes are the storage server's HTTP
 // statuses (200, 400, 401, 403, 404, 406, 413, 421, 429, 500, 503); an
-// error's body is a short string, a 421's body is the owning swarm.
+// error's body is a short string, a 421's body is the owning swarm. A
+// node's HTTPS edge takes the same envelope (or a JSON-RPC 2.0 one) at
+// /storage_rpc/v1, as real clients send it.
 //
-//	resp, err := storagerpc.Call(ctx, host, peerID, "retrieve", storagerpc.RetrieveParams{...})
+//	p := storagerpc.RetrieveParams{Pubkey: owner.String(), Timestamp: now}
+//	p.Auth = storagerpc.SignAuth(key, owner, storagerpc.RetrieveSigMsg(p.Namespace, p.Timestamp))
+//	resp, err := storagerpc.Call(ctx, host, peerID, storagerpc.ProtocolStorage, "retrieve", p)
+//	var res storagerpc.RetrieveResult
+//	err = resp.Decode(&res)
+//
+// (ExampleSignAuth and ExampleCall are these, compiled.)
 package storagerpc
 
 import (

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger"
 )
@@ -105,15 +106,15 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 }
 
 // Info returns the tip's summary.
-func (c *Client) Info(ctx context.Context) (ledger.Info, error) {
-	var i ledger.Info
+func (c *Client) Info(ctx context.Context) (chain.Info, error) {
+	var i chain.Info
 	return i, c.do(ctx, http.MethodGet, "/v1/info", nil, &i)
 }
 
 // WaitHeight waits until the ledger reaches height.
-func (c *Client) WaitHeight(ctx context.Context, height uint64) (ledger.Info, error) {
+func (c *Client) WaitHeight(ctx context.Context, height uint64) (chain.Info, error) {
 	for {
-		var i ledger.Info
+		var i chain.Info
 		if err := c.do(ctx, http.MethodGet, "/v1/info?wait_height="+strconv.FormatUint(height, 10), nil, &i); err != nil {
 			return i, err
 		}
@@ -124,16 +125,16 @@ func (c *Client) WaitHeight(ctx context.Context, height uint64) (ledger.Info, er
 }
 
 // Nodes returns every registered node.
-func (c *Client) Nodes(ctx context.Context) ([]ledger.ServiceNode, error) {
+func (c *Client) Nodes(ctx context.Context) ([]chain.ServiceNode, error) {
 	var out struct {
-		Nodes []ledger.ServiceNode `json:"nodes"`
+		Nodes []chain.ServiceNode `json:"nodes"`
 	}
 	return out.Nodes, c.do(ctx, http.MethodGet, "/v1/nodes", nil, &out)
 }
 
 // Node returns one node by its Ed25519 key (hex).
-func (c *Client) Node(ctx context.Context, key string) (ledger.ServiceNode, error) {
-	var n ledger.ServiceNode
+func (c *Client) Node(ctx context.Context, key string) (chain.ServiceNode, error) {
+	var n chain.ServiceNode
 	return n, c.do(ctx, http.MethodGet, "/v1/nodes/"+url.PathEscape(key), nil, &n)
 }
 
@@ -154,8 +155,8 @@ func (c *Client) SwarmOf(ctx context.Context, id identity.AccountID) (ledger.Swa
 }
 
 // Account returns a wallet's balance, stake and next nonce.
-func (c *Client) Account(ctx context.Context, wallet string) (ledger.Account, error) {
-	var a ledger.Account
+func (c *Client) Account(ctx context.Context, wallet string) (chain.Account, error) {
+	var a chain.Account
 	return a, c.do(ctx, http.MethodGet, "/v1/accounts/"+url.PathEscape(wallet), nil, &a)
 }
 
@@ -178,7 +179,7 @@ func (c *Client) TxStatus(ctx context.Context, hash string) (ledger.TxStatus, er
 }
 
 // Submit sends a signed transaction and returns its hash.
-func (c *Client) Submit(ctx context.Context, tx *ledger.Tx) (string, error) {
+func (c *Client) Submit(ctx context.Context, tx *chain.Tx) (string, error) {
 	var out struct {
 		Hash string `json:"hash"`
 	}
@@ -220,7 +221,7 @@ func (c *Client) Mine(ctx context.Context, n int) ([]*ledger.Block, error) {
 }
 
 // ChangeState queues an authority-signed state change (needs the token).
-func (c *Client) ChangeState(ctx context.Context, nodeKey string, state ledger.NodeState, reason string) (string, error) {
+func (c *Client) ChangeState(ctx context.Context, nodeKey string, state chain.NodeState, reason string) (string, error) {
 	var out struct {
 		Hash string `json:"hash"`
 	}
@@ -228,16 +229,16 @@ func (c *Client) ChangeState(ctx context.Context, nodeKey string, state ledger.N
 }
 
 // Rounds returns the remembered testing rounds, newest first.
-func (c *Client) Rounds(ctx context.Context) ([]ledger.Round, error) {
+func (c *Client) Rounds(ctx context.Context) ([]chain.Round, error) {
 	var out struct {
-		Rounds []ledger.Round `json:"rounds"`
+		Rounds []chain.Round `json:"rounds"`
 	}
 	return out.Rounds, c.do(ctx, http.MethodGet, "/v1/rounds", nil, &out)
 }
 
 // RoundAt returns the testing round of a height.
-func (c *Client) RoundAt(ctx context.Context, height uint64) (ledger.Round, error) {
-	var r ledger.Round
+func (c *Client) RoundAt(ctx context.Context, height uint64) (chain.Round, error) {
+	var r chain.Round
 	return r, c.do(ctx, http.MethodGet, "/v1/rounds/at/"+strconv.FormatUint(height, 10), nil, &r)
 }
 
@@ -301,7 +302,7 @@ func (c *Client) RegisterName(ctx context.Context, keys *identity.Keys, name str
 	if err != nil {
 		return "", "", err
 	}
-	tx, err := ledger.NewTx(ledger.TxName, keys.Ed25519, acct.NextNonce, ledger.NameBody{NameHash: ledger.NameHash(name), Value: hex.EncodeToString(value)})
+	tx, err := chain.NewTx(chain.TxName, keys.Ed25519, acct.NextNonce, chain.NameBody{NameHash: ledger.NameHash(name), Value: hex.EncodeToString(value)})
 	if err != nil {
 		return "", "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/ledger"
 )
 
@@ -16,9 +17,9 @@ import (
 // an unknown node or round is an *Error with CodeNotFound.
 type Local struct{ L *ledger.Ledger }
 
-func (x Local) Info(ctx context.Context) (ledger.Info, error) { return x.L.Info(), nil }
+func (x Local) Info(ctx context.Context) (chain.Info, error) { return x.L.Info(), nil }
 
-func (x Local) WaitHeight(ctx context.Context, h uint64) (ledger.Info, error) {
+func (x Local) WaitHeight(ctx context.Context, h uint64) (chain.Info, error) {
 	info, err := x.L.WaitHeight(ctx, h)
 	if err != nil && ctx.Err() == nil {
 		return info, classify(err)
@@ -26,9 +27,9 @@ func (x Local) WaitHeight(ctx context.Context, h uint64) (ledger.Info, error) {
 	return info, err
 }
 
-func (x Local) Nodes(ctx context.Context) ([]ledger.ServiceNode, error) { return x.L.Nodes(), nil }
+func (x Local) Nodes(ctx context.Context) ([]chain.ServiceNode, error) { return x.L.Nodes(), nil }
 
-func (x Local) Node(ctx context.Context, key string) (ledger.ServiceNode, error) {
+func (x Local) Node(ctx context.Context, key string) (chain.ServiceNode, error) {
 	n, ok := x.L.Node(key)
 	if !ok {
 		return n, classify(fmt.Errorf("%w: %s", ledger.ErrNoNode, key))
@@ -36,7 +37,7 @@ func (x Local) Node(ctx context.Context, key string) (ledger.ServiceNode, error)
 	return n, nil
 }
 
-func (x Local) Account(ctx context.Context, wallet string) (ledger.Account, error) {
+func (x Local) Account(ctx context.Context, wallet string) (chain.Account, error) {
 	a, err := x.L.Account(wallet)
 	if err != nil {
 		return a, &Error{Status: 400, Code: CodeBadRequest, Message: err.Error()}
@@ -44,7 +45,7 @@ func (x Local) Account(ctx context.Context, wallet string) (ledger.Account, erro
 	return a, nil
 }
 
-func (x Local) Submit(ctx context.Context, tx *ledger.Tx) (string, error) {
+func (x Local) Submit(ctx context.Context, tx *chain.Tx) (string, error) {
 	h, err := x.L.Submit(tx)
 	if err != nil {
 		return "", classify(err)
@@ -52,7 +53,7 @@ func (x Local) Submit(ctx context.Context, tx *ledger.Tx) (string, error) {
 	return h, nil
 }
 
-func (x Local) RoundAt(ctx context.Context, h uint64) (ledger.Round, error) {
+func (x Local) RoundAt(ctx context.Context, h uint64) (chain.Round, error) {
 	r, ok := x.L.RoundAt(h)
 	if !ok {
 		return r, &Error{Status: 404, Code: CodeNotFound, Message: fmt.Sprintf("no testing round for height %d", h)}

@@ -7,18 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/chain"
 )
 
 // api is what nodes and clients call of a ledger (node.Ledger, client.Ledger).
 type api interface {
-	Info(ctx context.Context) (ledger.Info, error)
-	WaitHeight(ctx context.Context, height uint64) (ledger.Info, error)
-	Nodes(ctx context.Context) ([]ledger.ServiceNode, error)
-	Node(ctx context.Context, key string) (ledger.ServiceNode, error)
-	RoundAt(ctx context.Context, height uint64) (ledger.Round, error)
-	Account(ctx context.Context, wallet string) (ledger.Account, error)
-	Submit(ctx context.Context, tx *ledger.Tx) (string, error)
+	Info(ctx context.Context) (chain.Info, error)
+	WaitHeight(ctx context.Context, height uint64) (chain.Info, error)
+	Nodes(ctx context.Context) ([]chain.ServiceNode, error)
+	Node(ctx context.Context, key string) (chain.ServiceNode, error)
+	RoundAt(ctx context.Context, height uint64) (chain.Round, error)
+	Account(ctx context.Context, wallet string) (chain.Account, error)
+	Submit(ctx context.Context, tx *chain.Tx) (string, error)
 }
 
 var (
@@ -34,8 +34,8 @@ func TestLocalAndClientAgree(t *testing.T) {
 	impls := map[string]api{"local": Local{L: l}, "client": NewClient(srv.URL(), "")}
 	alicePriv, alice := key("alice")
 	_, bob := key("bob")
-	var infos []ledger.Info
-	var accounts []ledger.Account
+	var infos []chain.Info
+	var accounts []chain.Account
 	for name, x := range impls {
 		info, err := x.Info(ctx)
 		if err != nil {
@@ -56,7 +56,7 @@ func TestLocalAndClientAgree(t *testing.T) {
 		if _, err := x.Account(ctx, "nope"); !IsCode(err, CodeBadRequest) {
 			t.Errorf("%s: malformed wallet: %v", name, err)
 		}
-		stale, _ := ledger.NewTx(ledger.TxTransfer, alicePriv, 99, ledger.TransferBody{To: bob, Amount: 1})
+		stale, _ := chain.NewTx(chain.TxTransfer, alicePriv, 99, chain.TransferBody{To: bob, Amount: 1})
 		if _, err := x.Submit(ctx, stale); !IsCode(err, CodeRejected) {
 			t.Errorf("%s: a transfer with a wrong nonce: %v", name, err)
 		}
@@ -71,7 +71,7 @@ func TestLocalAndClientAgree(t *testing.T) {
 	// Each submits a transfer; a block includes both; each sees it.
 	for name, x := range impls {
 		a, _ := x.Account(ctx, alice)
-		tx, _ := ledger.NewTx(ledger.TxTransfer, alicePriv, a.NextNonce, ledger.TransferBody{To: bob, Amount: 1})
+		tx, _ := chain.NewTx(chain.TxTransfer, alicePriv, a.NextNonce, chain.TransferBody{To: bob, Amount: 1})
 		if _, err := x.Submit(ctx, tx); err != nil {
 			t.Fatalf("%s: submit: %v", name, err)
 		}

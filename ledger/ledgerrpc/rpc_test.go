@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/ledger"
 	"golang.org/x/crypto/blake2b"
@@ -31,7 +32,7 @@ func start(t *testing.T, blockTime time.Duration) (*ledger.Ledger, *Server) {
 	_, alice := key("alice")
 	l, err := ledger.New(ledger.Config{
 		Path: filepath.Join(t.TempDir(), "ledger.db"), Seed: "rpc", BlockTime: blockTime,
-		Genesis: []ledger.Allocation{{Wallet: op, Amount: 200_000 * ledger.Coin}, {Wallet: alice, Amount: 100 * ledger.Coin}},
+		Genesis: []ledger.Allocation{{Wallet: op, Amount: 200_000 * chain.Coin}, {Wallet: alice, Amount: 100 * chain.Coin}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func TestRPC(t *testing.T) {
 	}
 	for i := 0; i < 12; i++ {
 		nodePriv, nodeKey := key(fmt.Sprint("node", i))
-		tx, _ := ledger.NewTx(ledger.TxRegister, opPriv, acct.NextNonce+uint64(i), ledger.RegisterBody{NodeKey: nodeKey, Amount: 15_000 * ledger.Coin, FeeBPS: 500})
+		tx, _ := chain.NewTx(chain.TxRegister, opPriv, acct.NextNonce+uint64(i), chain.RegisterBody{NodeKey: nodeKey, Amount: 15_000 * chain.Coin, FeeBPS: 500})
 		tx.SignAsNode(nodePriv)
 		if _, err := c.Submit(ctx, tx); err != nil {
 			t.Fatal(err)
@@ -82,7 +83,7 @@ func TestRPC(t *testing.T) {
 		t.Fatalf("swarms %v at %d, %v", swarms, height, err)
 	}
 	nodes, err := c.Nodes(ctx)
-	if err != nil || len(nodes) != 12 || nodes[0].State != ledger.StateActive || nodes[0].X25519 == "" {
+	if err != nil || len(nodes) != 12 || nodes[0].State != chain.StateActive || nodes[0].X25519 == "" {
 		t.Fatalf("nodes: %v", err)
 	}
 	n, err := c.Node(ctx, nodes[3].Key)
@@ -94,7 +95,7 @@ func TestRPC(t *testing.T) {
 	}
 	acc, _ := identity.NewAccount(rand.Reader)
 	sw, err := c.SwarmOf(ctx, acc.AccountID())
-	if err != nil || len(sw.Members) < 5 || sw.ID != ledger.SwarmFor([]uint64{swarms[0].ID, swarms[1].ID}, acc.AccountID().SwarmSpace()) {
+	if err != nil || len(sw.Members) < 5 || sw.ID != chain.SwarmFor([]uint64{swarms[0].ID, swarms[1].ID}, acc.AccountID().SwarmSpace()) {
 		t.Fatalf("swarm of: %+v, %v", sw, err)
 	}
 	b, err := c.Block(ctx, 1)
@@ -108,7 +109,7 @@ func TestRPC(t *testing.T) {
 	// A name, registered and resolved.
 	alicePriv, alice := key("alice")
 	value, _ := ledger.EncryptName("alice", acc.AccountID(), rand.Reader)
-	tx, _ := ledger.NewTx(ledger.TxName, alicePriv, 0, ledger.NameBody{NameHash: ledger.NameHash("alice"), Value: hex.EncodeToString(value)})
+	tx, _ := chain.NewTx(chain.TxName, alicePriv, 0, chain.NameBody{NameHash: ledger.NameHash("alice"), Value: hex.EncodeToString(value)})
 	hash, err := c.Submit(ctx, tx)
 	if err != nil {
 		t.Fatal(err)
@@ -186,17 +187,17 @@ func TestRPC(t *testing.T) {
 	if _, err := anon.Mine(ctx, 1); !IsCode(err, CodeUnauthorized) {
 		t.Fatalf("mine without token: %v", err)
 	}
-	if _, err := NewClient(srv.URL(), "wrong").ChangeState(ctx, nodes[0].Key, ledger.StateDecommissioned, ""); !IsCode(err, CodeUnauthorized) {
+	if _, err := NewClient(srv.URL(), "wrong").ChangeState(ctx, nodes[0].Key, chain.StateDecommissioned, ""); !IsCode(err, CodeUnauthorized) {
 		t.Fatalf("state change with a wrong token: %v", err)
 	}
-	if _, err := c.ChangeState(ctx, nodes[0].Key, ledger.StateDecommissioned, "rpc test"); err != nil {
+	if _, err := c.ChangeState(ctx, nodes[0].Key, chain.StateDecommissioned, "rpc test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ChangeState(ctx, "nothex", ledger.StateDecommissioned, ""); !IsCode(err, CodeBadRequest) {
+	if _, err := c.ChangeState(ctx, "nothex", chain.StateDecommissioned, ""); !IsCode(err, CodeBadRequest) {
 		t.Fatalf("state change of a malformed key: %v", err)
 	}
 	c.Mine(ctx, 1)
-	if n, _ := c.Node(ctx, nodes[0].Key); n.State != ledger.StateDecommissioned {
+	if n, _ := c.Node(ctx, nodes[0].Key); n.State != chain.StateDecommissioned {
 		t.Fatalf("node state %s", n.State)
 	}
 }
@@ -209,7 +210,7 @@ func TestRPCBadRequests(t *testing.T) {
 	}{
 		{"POST", "/v1/txs", "not json", 400},
 		{"POST", "/v1/txs", `{"type":"transfer"}`, 400},
-		{"POST", "/v1/txs", strings.Repeat("x", ledger.MaxTxSize+1), 413},
+		{"POST", "/v1/txs", strings.Repeat("x", chain.MaxTxSize+1), 413},
 		{"POST", "/v1/mine", `{"blocks": 0}`, 401},
 		{"GET", "/v1/accounts/xyz", "", 400},
 		{"GET", "/v1/swarm_of/0612", "", 400},

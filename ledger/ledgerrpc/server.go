@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
@@ -158,7 +159,7 @@ func classify(err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the ledger is not running"}
 	case errors.Is(err, ledger.ErrNoBlock), errors.Is(err, ledger.ErrNoNode):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
-	case errors.Is(err, ledger.ErrTxFormat):
+	case errors.Is(err, chain.ErrTxFormat):
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: err.Error()}
 	case isRuleError(err):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRejected, Message: err.Error()}
@@ -230,7 +231,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) nodes(w http.ResponseWriter, r *http.Request) {
 	httpserve.WriteJSON(w, http.StatusOK, struct {
-		Nodes []ledger.ServiceNode `json:"nodes"`
+		Nodes []chain.ServiceNode `json:"nodes"`
 	}{s.cfg.Ledger.Nodes()})
 }
 
@@ -315,11 +316,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r, ledger.MaxTxSize)
+	body, ok := readBody(w, r, chain.MaxTxSize)
 	if !ok {
 		return
 	}
-	tx, err := ledger.DecodeTx(body)
+	tx, err := chain.DecodeTx(body)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -365,9 +366,9 @@ func (s *Server) mine(w http.ResponseWriter, r *http.Request) {
 
 // StateChangeRequest is the body of POST /v1/state_change.
 type StateChangeRequest struct {
-	NodeKey string           `json:"node_key"`
-	State   ledger.NodeState `json:"state"`
-	Reason  string           `json:"reason,omitempty"`
+	NodeKey string          `json:"node_key"`
+	State   chain.NodeState `json:"state"`
+	Reason  string          `json:"reason,omitempty"`
 }
 
 func (s *Server) stateChange(w http.ResponseWriter, r *http.Request) {
@@ -398,10 +399,10 @@ func trim(s string) string {
 func (s *Server) rounds(w http.ResponseWriter, r *http.Request) {
 	rounds := s.cfg.Ledger.Rounds()
 	if rounds == nil {
-		rounds = []ledger.Round{}
+		rounds = []chain.Round{}
 	}
 	httpserve.WriteJSON(w, http.StatusOK, struct {
-		Rounds []ledger.Round `json:"rounds"`
+		Rounds []chain.Round `json:"rounds"`
 	}{rounds})
 }
 

@@ -16,28 +16,30 @@ import (
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
-// Session is one device of an account acting on its groups.
-type Session struct {
+// Device is one device of an account acting on its groups: its client, the
+// store of its groups, and its name. (Named for what it is: "session" is the
+// messenger's own name.)
+type Device struct {
 	C     *client.Client
 	Store *Store
-	// Device is the device's name in the keystore: where its groups are
+	// Name is the device's name in the keystore: where its groups are
 	// kept (each device of an account keeps its own).
-	Device string
-	Log    zerolog.Logger
+	Name string
+	Log  zerolog.Logger
 	// ConfigTTL is how long the configs this device writes live, and what
 	// it extends them to; 0 means ConfigTTL (30 days). A workshop may
 	// shorten it (at least storagerpc.MinTTL).
 	ConfigTTL time.Duration
 }
 
-func (s *Session) configTTL() int64 {
+func (s *Device) configTTL() int64 {
 	if s.ConfigTTL >= storagerpc.MinTTL && s.ConfigTTL <= ConfigTTL {
 		return s.ConfigTTL.Milliseconds()
 	}
 	return ConfigTTL.Milliseconds()
 }
 
-func (s *Session) me() string { return s.C.AccountID().String() }
+func (s *Device) me() string { return s.C.AccountID().String() }
 
 // ConfigTTL is how long the group's configs live: the longest the swarm
 // keeps them (30 days), as libsession's clients store them; a member's
@@ -56,7 +58,7 @@ type live struct {
 }
 
 // keysOf restores the group's keys from its state.
-func (s *Session) keysOf(g *Group) (*groupkeys.Keys, error) {
+func (s *Device) keysOf(g *Group) (*groupkeys.Keys, error) {
 	pub := g.pub()
 	if g.Keys == "" {
 		return groupkeys.New(s.C.Keys(), pub, g.seed())
@@ -76,7 +78,7 @@ func decodeData(m storagerpc.Message) []byte {
 // sync reads the group's three configs from its swarm (keys first: the
 // other two are encrypted with its keys) and what they say into g. A
 // member the swarm refuses learns here whether it was kicked (ErrKicked).
-func (s *Session) sync(ctx context.Context, g *Group) (*live, error) {
+func (s *Device) sync(ctx context.Context, g *Group) (*live, error) {
 	if g.Kicked {
 		return nil, ErrKicked
 	}
@@ -126,7 +128,7 @@ func (s *Session) sync(ctx context.Context, g *Group) (*live, error) {
 }
 
 // loadConfig settles one config's messages (nil when none is readable).
-func (s *Session) loadConfig(g *Group, lv *live, kind configmsg.Kind, msgs []storagerpc.Message) (*groupconfig.Loaded, error) {
+func (s *Device) loadConfig(g *Group, lv *live, kind configmsg.Kind, msgs []storagerpc.Message) (*groupconfig.Loaded, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -151,7 +153,7 @@ func (s *Session) loadConfig(g *Group, lv *live, kind configmsg.Kind, msgs []sto
 }
 
 // learn takes what the configs read say into g.
-func (s *Session) learn(g *Group, lv *live) {
+func (s *Device) learn(g *Group, lv *live) {
 	g.Generation = lv.keys.CurrentGeneration()
 	if lv.info != nil {
 		g.Info = groupconfig.ReadInfo(lv.info.Message.Data())
@@ -171,7 +173,7 @@ func (s *Session) learn(g *Group, lv *live) {
 
 // whyRefused turns the swarm's refusal into ErrKicked when namespace -11
 // holds a notice that this member was removed; other errors pass.
-func (s *Session) whyRefused(ctx context.Context, g *Group, err error) error {
+func (s *Device) whyRefused(ctx context.Context, g *Group, err error) error {
 	if g.IsAdmin() || !refused(err) {
 		return err
 	}
@@ -192,7 +194,7 @@ func (s *Session) whyRefused(ctx context.Context, g *Group, err error) error {
 		}
 		if _, nerr := readKickedNotice(plain, s.C.AccountID()); nerr == nil {
 			g.Kicked = true
-			if serr := s.Store.Save(s.Device, g); serr != nil {
+			if serr := s.Store.Save(s.Name, g); serr != nil {
 				return errors.Join(ErrKicked, serr)
 			}
 			s.markRemoved(ctx, g, configmsg.UserGroupKicked)
@@ -216,7 +218,7 @@ type edit struct {
 // info and members configs as changed (or as they were, under a new key),
 // signed with the group's key, encrypted with its current key; what they
 // replace is deleted from the swarm.
-func (s *Session) apply(ctx context.Context, g *Group, lv *live, e edit) error {
+func (s *Device) apply(ctx context.Context, g *Group, lv *live, e edit) error {
 	priv := g.adminKey()
 	if priv == nil {
 		return ErrNotAdmin
@@ -325,7 +327,7 @@ func (s *Session) apply(ctx context.Context, g *Group, lv *live, e edit) error {
 // keepAlive is what a device does for the group's configs as it reads
 // them: an admin pushes a merge it had to make; anyone extends the
 // messages in use past half their life (members' tokens may extend).
-func (s *Session) keepAlive(ctx context.Context, g *Group, lv *live) {
+func (s *Device) keepAlive(ctx context.Context, g *Group, lv *live) {
 	if g.IsAdmin() && (lv.info != nil && lv.info.Used < 0 || lv.members != nil && lv.members.Used < 0) {
 		if err := s.apply(ctx, g, lv, edit{}); err != nil {
 			s.Log.Warn().Err(err).Str("group", g.ID[:12]).Msg("the merged configs were not pushed")

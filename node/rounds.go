@@ -38,8 +38,9 @@ import (
 //     over their data with a fresh nonce; the target must give the same hash
 //     for the same records, which it can only do if it holds their data.
 
-// tester holds the node's state of the testing rounds.
-type tester struct {
+// rounds holds the node's state of the testing rounds (the peer tests of
+// SPEC 7: "testing" in this package means these, not Go tests).
+type rounds struct {
 	mu        sync.Mutex
 	lastProof uint64            // height an uptime proof was last sent at
 	secrets   map[uint64][]byte // round -> the secret committed to
@@ -51,26 +52,26 @@ type tester struct {
 	qRound    uint64            // the round whose quorums are in quorums
 	quorums   []chain.Quorum    // the quorums of round qRound this node is a member of
 	txMu      sync.Mutex        // one transaction at a time: nonces
-	heights   chan uint64       // new heights for the test loop
+	heights   chan uint64       // new heights for the round loop
 	blockMS   atomic.Int64      // the ledger's block time (0: blocks on demand)
 }
 
-func newTester() tester {
-	return tester{secrets: map[uint64][]byte{}, revealed: map[uint64]bool{}, voted: map[string]bool{}, running: map[string]bool{},
+func newRounds() rounds {
+	return rounds{secrets: map[uint64][]byte{}, revealed: map[uint64]bool{}, voted: map[string]bool{}, running: map[string]bool{},
 		heights: make(chan uint64, 1), slots: make(chan struct{}, testConcurrency)}
 }
 
-// notifyHeight tells the test loop of a new block, dropping a stale one.
+// notifyHeight tells the round loop of a new block, dropping a stale one.
 func (n *Node) notifyHeight(h uint64) {
 	select {
-	case n.tst.heights <- h:
+	case n.rounds.heights <- h:
 	default:
 		select {
-		case <-n.tst.heights:
+		case <-n.rounds.heights:
 		default:
 		}
 		select {
-		case n.tst.heights <- h:
+		case n.rounds.heights <- h:
 		default:
 		}
 	}
@@ -78,8 +79,8 @@ func (n *Node) notifyHeight(h uint64) {
 
 // submitTx signs and submits a transaction of the node's, with its next nonce.
 func (n *Node) submitTx(ctx context.Context, t chain.TxType, body any) error {
-	n.tst.txMu.Lock()
-	defer n.tst.txMu.Unlock()
+	n.rounds.txMu.Lock()
+	defer n.rounds.txMu.Unlock()
 	acct, err := n.cfg.Ledger.Account(ctx, n.pubHex)
 	if err != nil {
 		return err
@@ -92,20 +93,20 @@ func (n *Node) submitTx(ctx context.Context, t chain.TxType, body any) error {
 	return err
 }
 
-// testLoop does the node's testing work for each new block.
-func (n *Node) testLoop(ctx context.Context) {
+// roundLoop does the node's work of the testing rounds for each new block.
+func (n *Node) roundLoop(ctx context.Context) {
 	defer n.wg.Done()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case h := <-n.tst.heights:
-			n.testingWork(ctx, h)
+		case h := <-n.rounds.heights:
+			n.roundWork(ctx, h)
 		}
 	}
 }
 
-func (n *Node) testingWork(ctx context.Context, h uint64) {
+func (n *Node) roundWork(ctx context.Context, h uint64) {
 	v := n.view.Load()
 	if v == nil {
 		return
@@ -116,12 +117,12 @@ func (n *Node) testingWork(ctx context.Context, h uint64) {
 		return
 	}
 	next := h + 1
-	n.tst.mu.Lock()
-	proofDue := p.ProofInterval > 0 && (n.tst.lastProof == 0 || next-n.tst.lastProof >= p.ProofInterval)
+	n.rounds.mu.Lock()
+	proofDue := p.ProofInterval > 0 && (n.rounds.lastProof == 0 || next-n.rounds.lastProof >= p.ProofInterval)
 	if proofDue {
-		n.tst.lastProof = next
+		n.rounds.lastProof = next
 	}
-	n.tst.mu.Unlock()
+	n.rounds.mu.Unlock()
 	if proofDue {
 		if err := n.submitTx(ctx, chain.TxUptimeProof, chain.UptimeProofBody{Version: "sessionctl"}); err != nil {
 			n.log.Debug().Err(err).Msg("uptime proof")
@@ -145,32 +146,31 @@ func (n *Node) commitRound(ctx context.Context, r uint64, st chain.NodeState) {
 	if st != chain.StateActive {
 		return
 	}
-	n.tst.mu.Lock()
-	if _, done := n.tst.secrets[r]; done {
-		n.tst.mu.Unlock()
+	n.rounds.mu.Lock()
+	if _, done := n.rounds.secrets[r]; done {
+		n.rounds.mu.Unlock()
 		return
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	n.tst.secrets[r] = secret
-	delete(n.tst.secrets, r-10)
-	n.tst.mu.Unlock()
-	sum := blake2b.Sum256(secret)
-	if err := n.submitTx(ctx, chain.TxCommit, chain.CommitBody{Round: r, Hash: hex.EncodeToString(sum[:])}); err != nil {
+	n.rounds.secrets[r] = secret
+	delete(n.rounds.secrets, r-10)
+	n.rounds.mu.Unlock()
+	if err := n.submitTx(ctx, chain.TxCommit, chain.CommitBody{Round: r, Hash: chain.CommitHash(secret)}); err != nil {
 		n.log.Debug().Err(err).Uint64("round", r).Msg("commit")
 	}
 }
 
 func (n *Node) revealRound(ctx context.Context, r uint64) {
-	n.tst.mu.Lock()
-	secret, ok := n.tst.secrets[r]
-	if !ok || n.tst.revealed[r] {
-		n.tst.mu.Unlock()
+	n.rounds.mu.Lock()
+	secret, ok := n.rounds.secrets[r]
+	if !ok || n.rounds.revealed[r] {
+		n.rounds.mu.Unlock()
 		return
 	}
-	n.tst.revealed[r] = true
-	delete(n.tst.revealed, r-10)
-	n.tst.mu.Unlock()
+	n.rounds.revealed[r] = true
+	delete(n.rounds.revealed, r-10)
+	n.rounds.mu.Unlock()
 	if err := n.submitTx(ctx, chain.TxReveal, chain.RevealBody{Round: r, Secret: hex.EncodeToString(secret)}); err != nil {
 		n.log.Debug().Err(err).Uint64("round", r).Msg("reveal")
 	}
@@ -203,21 +203,21 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 				}
 			}
 			key := fmt.Sprintf("%d/%s", r, t)
-			n.tst.mu.Lock()
-			if r > n.tst.votedMax {
+			n.rounds.mu.Lock()
+			if r > n.rounds.votedMax {
 				// A new round: the votes of rounds before the last are done with.
-				for k := range n.tst.voted {
-					if kr, _, _ := strings.Cut(k, "/"); kr != strconv.FormatUint(r, 10) && kr != strconv.FormatUint(n.tst.votedMax, 10) {
-						delete(n.tst.voted, k)
+				for k := range n.rounds.voted {
+					if kr, _, _ := strings.Cut(k, "/"); kr != strconv.FormatUint(r, 10) && kr != strconv.FormatUint(n.rounds.votedMax, 10) {
+						delete(n.rounds.voted, k)
 					}
 				}
-				n.tst.votedMax = r
+				n.rounds.votedMax = r
 			}
-			busy := n.tst.voted[key] || n.tst.running[key]
+			busy := n.rounds.voted[key] || n.rounds.running[key]
 			if !busy {
-				n.tst.running[key] = true
+				n.rounds.running[key] = true
 			}
-			n.tst.mu.Unlock()
+			n.rounds.mu.Unlock()
 			if busy {
 				continue
 			}
@@ -225,11 +225,11 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 			go func() {
 				defer n.wg.Done()
 				select {
-				case n.tst.slots <- struct{}{}:
+				case n.rounds.slots <- struct{}{}:
 				case <-ctx.Done():
-					n.tst.mu.Lock()
-					delete(n.tst.running, key)
-					n.tst.mu.Unlock()
+					n.rounds.mu.Lock()
+					delete(n.rounds.running, key)
+					n.rounds.mu.Unlock()
 					return
 				}
 				tctx, cancel := n.roundDeadline(ctx, r)
@@ -239,7 +239,7 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 				deadline, bounded := tctx.Deadline()
 				late := ctx.Err() == nil && (tctx.Err() != nil || bounded && time.Until(deadline) < 50*time.Millisecond)
 				cancel()
-				<-n.tst.slots
+				<-n.rounds.slots
 				if late && !pass && reason != reasonNoConnection {
 					// Connected, but the round ended before the answers:
 					// no verdict (a slow answer is not a dead node). The
@@ -249,19 +249,19 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 					if pid, ok := v.peers[t]; ok {
 						n.host.Network().ClosePeer(pid)
 					}
-					n.tst.mu.Lock()
-					delete(n.tst.running, key)
-					n.tst.mu.Unlock()
+					n.rounds.mu.Lock()
+					delete(n.rounds.running, key)
+					n.rounds.mu.Unlock()
 					n.log.Debug().Str("target", t[:8]).Uint64("round", r).Str("reason", reason).Msg("test inconclusive: the round ended first")
 					return
 				}
 				err := n.submitTx(ctx, chain.TxVote, chain.VoteBody{Round: r, Target: t, Pass: pass, Reason: reason})
-				n.tst.mu.Lock()
-				delete(n.tst.running, key)
+				n.rounds.mu.Lock()
+				delete(n.rounds.running, key)
 				if err == nil {
-					n.tst.voted[key] = true
+					n.rounds.voted[key] = true
 				}
-				n.tst.mu.Unlock()
+				n.rounds.mu.Unlock()
 				if err != nil {
 					n.log.Debug().Err(err).Str("target", t[:8]).Msg("vote")
 					return
@@ -284,7 +284,7 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 // its round. Blocks on demand have no schedule: no bound.
 func (n *Node) roundDeadline(ctx context.Context, r uint64) (context.Context, context.CancelFunc) {
 	v := n.view.Load()
-	bt := time.Duration(n.tst.blockMS.Load()) * time.Millisecond
+	bt := time.Duration(n.rounds.blockMS.Load()) * time.Millisecond
 	if v == nil || bt <= 0 {
 		return context.WithCancel(ctx)
 	}
@@ -301,12 +301,12 @@ func (n *Node) roundDeadline(ctx context.Context, r uint64) (context.Context, co
 // round, not each block (a round's record holds every vote: 20,000 at
 // 2,000 nodes, copied for each asking node).
 func (n *Node) myQuorums(ctx context.Context, v *view, r, h uint64) []chain.Quorum {
-	n.tst.mu.Lock()
-	if n.tst.qRound == r && n.tst.quorums != nil {
-		defer n.tst.mu.Unlock()
-		return n.tst.quorums
+	n.rounds.mu.Lock()
+	if n.rounds.qRound == r && n.rounds.quorums != nil {
+		defer n.rounds.mu.Unlock()
+		return n.rounds.quorums
 	}
-	n.tst.mu.Unlock()
+	n.rounds.mu.Unlock()
 	rd, err := n.cfg.Ledger.RoundAt(ctx, v.params.RoundOf(h+1)*v.params.RoundBlocks)
 	if err != nil || rd.Round != r || len(rd.Quorums) == 0 {
 		return nil
@@ -317,9 +317,9 @@ func (n *Node) myQuorums(ctx context.Context, v *view, r, h uint64) []chain.Quor
 			mine = append(mine, q)
 		}
 	}
-	n.tst.mu.Lock()
-	n.tst.qRound, n.tst.quorums = r, mine
-	n.tst.mu.Unlock()
+	n.rounds.mu.Lock()
+	n.rounds.qRound, n.rounds.quorums = r, mine
+	n.rounds.mu.Unlock()
 	return mine
 }
 

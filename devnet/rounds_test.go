@@ -9,17 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
+	"github.com/sessionctl/sessionctl/client"
 	_ "github.com/sessionctl/sessionctl/internal/sqlitedb" // the sqlite driver
 
 	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/node"
 )
 
 // fastNet is a devnet making a block every 100 ms: a testing round is a
 // second, so a test sees nodes tested, voted on and changed in seconds.
 func fastNet(t *testing.T, nodes int, credit uint64, tweak ...func(int, *node.Config)) *Network {
-	p := ledger.DefaultParams()
+	p := chain.DefaultParams()
 	p.InitialCredit, p.MinCreditDecomm = credit, credit
 	// Rounds of 20 blocks: 14 blocks (1.4 s) to test and vote, room for a
 	// loaded machine running the race detector.
@@ -31,7 +32,7 @@ func fastNet(t *testing.T, nodes int, credit uint64, tweak ...func(int, *node.Co
 	return StartT(t, cfg)
 }
 
-func waitState(t *testing.T, nw *Network, key string, want ledger.NodeState, within uint64) uint64 {
+func waitState(t *testing.T, nw *Network, key string, want chain.NodeState, within uint64) uint64 {
 	t.Helper()
 	start := nw.Ledger.Info().Height
 	for {
@@ -39,7 +40,7 @@ func waitState(t *testing.T, nw *Network, key string, want ledger.NodeState, wit
 		if ok && n.State == want {
 			return nw.Ledger.Info().Height - start
 		}
-		if want == ledger.StateDeregistered && !ok {
+		if want == chain.StateDeregistered && !ok {
 			return nw.Ledger.Info().Height - start // gone: deregistered and unlocked
 		}
 		if h := nw.Ledger.Info().Height; h > start+within {
@@ -65,7 +66,7 @@ func waitState(t *testing.T, nw *Network, key string, want ledger.NodeState, wit
 func TestKilledNodeDecommissionedThenRecommissioned(t *testing.T) {
 	nw := fastNet(t, 12, 60)
 	ctx := context.Background()
-	alice := startClientNet(t, nw, ClientKeys("x", "alice"))
+	alice := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("x", "alice")})
 	var sent []string
 	var recipients []*identity.Keys
 	for i := 0; i < 6; i++ {
@@ -84,10 +85,10 @@ func TestKilledNodeDecommissionedThenRecommissioned(t *testing.T) {
 	}
 	// 10 rounds: in each, the victim is a quorum member (not a target)
 	// with odds 5 in 11, so a bound of 6 rounds failed about once in 50.
-	blocks := waitState(t, nw, key, ledger.StateDecommissioned, 200)
+	blocks := waitState(t, nw, key, chain.StateDecommissioned, 200)
 	t.Logf("decommissioned %d blocks after it stopped", blocks)
 	for i, k := range recipients {
-		c := startClientNet(t, nw, k)
+		c := clientT(t, nw.LedgerURL(), client.Config{Keys: k})
 		msgs, _, err := c.Fetch(ctx)
 		if err != nil || len(msgs) != 1 || msgs[0].Hash != sent[i] {
 			t.Fatalf("recipient %d: %+v, %v", i, msgs, err)
@@ -97,7 +98,7 @@ func TestKilledNodeDecommissionedThenRecommissioned(t *testing.T) {
 	if err := nw.StartNode(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
-	blocks = waitState(t, nw, key, ledger.StateActive, 120)
+	blocks = waitState(t, nw, key, chain.StateActive, 120)
 	t.Logf("recommissioned %d blocks after it restarted", blocks)
 }
 
@@ -107,8 +108,8 @@ func TestNodeKeptDownDeregistered(t *testing.T) {
 	nw := fastNet(t, 10, 8)
 	key := nw.NodeKey(2)
 	nw.StopNode(2)
-	waitState(t, nw, key, ledger.StateDecommissioned, 120)
-	waitState(t, nw, key, ledger.StateDeregistered, 60)
+	waitState(t, nw, key, chain.StateDecommissioned, 120)
+	waitState(t, nw, key, chain.StateDeregistered, 60)
 }
 
 // TestDataDropperDecommissioned: a node that silently loses its records
@@ -126,7 +127,7 @@ func TestDataDropperDecommissioned(t *testing.T) {
 		c.Now = func() time.Time { return time.Now().Add(sampleWait) }
 	})
 	ctx := context.Background()
-	alice := startClientNet(t, nw, ClientKeys("x", "alice"))
+	alice := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("x", "alice")})
 	for i := 0; i < 12; i++ {
 		if _, err := alice.Send(ctx, ClientKeys("x", fmt.Sprint("d", i)).AccountID(), "keep me"); err != nil {
 			t.Fatal(err)
@@ -147,7 +148,7 @@ func TestDataDropperDecommissioned(t *testing.T) {
 		}
 		for _, r := range nw.Ledger.Rounds() {
 			for _, c := range r.Changes {
-				if c.Target == key && c.State == ledger.StateDecommissioned {
+				if c.Target == key && c.State == chain.StateDecommissioned {
 					for _, v := range r.Votes {
 						if v.Target == key && !v.Pass && strings.HasPrefix(v.Reason, "storage test") {
 							t.Logf("voted down: %s", v.Reason)

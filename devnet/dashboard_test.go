@@ -1,0 +1,110 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// slowPage is a page that reads its events only once let go: its first
+// write blocks until then.
+type slowPage struct {
+	header http.Header
+	let    chan struct{}
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	once   sync.Once
+	first  chan struct{} // closed at the first write
+}
+
+func (p *slowPage) Header() http.Header { return p.header }
+func (p *slowPage) WriteHeader(int)     {}
+func (p *slowPage) Flush()              {}
+func (p *slowPage) Write(b []byte) (int, error) {
+	p.once.Do(func() { close(p.first) })
+	<-p.let
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.Write(b)
+}
+func (p *slowPage) text() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.String()
+}
+
+// TestDashboardTellsMissedEvents: a page that falls behind misses events
+// (the hub never blocks), and is told so as soon as it reads again, so it
+// reloads the state instead of showing a stale one until the next event.
+func TestDashboardTellsMissedEvents(t *testing.T) {
+	db := &dashboard{hub: NewEvents()}
+	page := &slowPage{header: http.Header{}, let: make(chan struct{}), first: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := httptest.NewRequest("GET", "/events", nil).WithContext(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		db.events(page, r)
+	}()
+	<-page.first // the stream's opening line: the page is watching
+	for i := range watcherBuffer + 10 {
+		db.hub.publish(map[string]any{"t": "block", "height": i})
+	}
+	if db.hub.missed.Load() == 0 {
+		t.Fatal("nothing was missed")
+	}
+	close(page.let)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(page.text(), `"t":"missed"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the page was not told it missed events")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+// TestDashboardStateAfterKill: the state a page reloads on a node's event
+// shows that event, however recently the last snapshot was made (it was
+// cached for a second: a page that reloaded at once saw the node still
+// running, and with blocks on demand nothing made it reload again).
+func TestDashboardStateAfterKill(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 4, BlockTime: BlockTimeManual, Clients: []string{}})
+	t.Cleanup(func() { d.Close() })
+	running := func() map[string]bool {
+		t.Helper()
+		w := httptest.NewRecorder()
+		d.dash.state(w, httptest.NewRequest("GET", "/state", nil))
+		var st dashState
+		if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, n := range st.Nodes {
+			out[n.Name] = n.Running
+		}
+		return out
+	}
+	if !running()["node-2"] {
+		t.Fatal("node-2 is not running at the start")
+	}
+	cc, err := Dial(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Kill(context.Background(), "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	if running()["node-2"] {
+		t.Fatal("the state after the kill's event still shows node-2 running")
+	}
+}

@@ -1,0 +1,197 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// The request path. Both transports, libp2p streams (storage, swarm and
+// onion) and the HTTPS edge (storage_rpc and onion_req, https.go), take a
+// request through the same steps:
+//
+//  1. serve: the handler is counted in, so Close waits for it; it is
+//     refused once the node is closing; a panic ends that request only;
+//  2. one deadline, requestTimeout from the request's arrival, on the
+//     connection (the body's read, the answer's write) and on the context
+//     the request runs on (deadline);
+//  3. admit: the sender, a clientKey, pays a token of its rate (a client's
+//     request; service nodes' are not counted), then the body is read
+//     within the memory budget, charged to the same clientKey;
+//  4. a storage request's envelope is read by decodeRequest;
+//  5. the same handlers: dispatch, onionStep.
+//
+// What differs is how each transport frames a refusal and an answer.
+
+// requestTimeout bounds every request a node serves, from its arrival to
+// its answer, on either transport: the storage server gives an onion
+// request 30 s.
+const requestTimeout = 30 * time.Second
+
+// forwardMargin is what a request forwarded on (an onion layer to the next
+// hop or to a server) leaves of its deadline, so that a failure of the
+// next hop is still answered to the sender in time.
+const forwardMargin = time.Second
+
+// clientKey names who pays for a request in the rate limit and the memory
+// budget: a libp2p peer, or, at the HTTPS edge, an IP address (as the
+// storage server limits clients by IP: every connection from one address
+// shares one bucket, so opening a connection per request gains nothing).
+type clientKey struct {
+	peer peer.ID // a libp2p peer; "" at the HTTPS edge
+	addr string  // an HTTPS client's IP address; "" on libp2p
+}
+
+// peerClient is the key of a libp2p peer.
+func peerClient(p peer.ID) clientKey { return clientKey{peer: p} }
+
+// edgeClient is the key of an HTTPS request's sender: its IP address
+// (an IPv4 address mapped into IPv6 is the IPv4 one). A workshop behind
+// one address (or every app on the machine, on loopback) shares the
+// mainnet's allowance, a burst of 600 requests and 300 a second, which a
+// few dozen apps polling every few seconds stay far below.
+func edgeClient(r *http.Request) clientKey {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return clientKey{addr: ap.Addr().Unmap().String()}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return clientKey{addr: host}
+	}
+	return clientKey{addr: r.RemoteAddr}
+}
+
+// String names the client in logs.
+func (c clientKey) String() string {
+	if c.peer != "" {
+		return c.peer.ShortString()
+	}
+	return "https " + c.addr
+}
+
+// serve runs a request's handler h: counted in, so Close waits for it
+// before it closes what handlers use; not run (false) once the node is
+// closing; a panic in h is logged, answered by failed (a stream reset, a
+// 500) and ends that request only (neither libp2p nor the handlers' callers
+// recover panics for us).
+func (n *Node) serve(name string, failed func(), h func()) bool {
+	if !n.enter() {
+		return false
+	}
+	defer n.hwg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			n.log.Error().Str("handler", name).Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("request handler panicked")
+			failed()
+		}
+	}()
+	h()
+	return true
+}
+
+// serveStream makes h a libp2p stream handler through serve: a stream that
+// arrives after Close, or whose handler panics, is reset.
+func (n *Node) serveStream(name string, h network.StreamHandler) network.StreamHandler {
+	return func(s network.Stream) {
+		if !n.serve(name, func() { s.Reset() }, func() { h(s) }) {
+			s.Reset()
+		}
+	}
+}
+
+// deadline starts a request's one deadline: requestTimeout from now. It
+// returns the context the request runs on (Close cancels it too) and the
+// deadline, which the transport sets on the connection.
+func (n *Node) deadline() (context.Context, context.CancelFunc, time.Time) {
+	at := time.Now().Add(requestTimeout)
+	ctx, cancel := context.WithDeadline(n.hctx, at)
+	return ctx, cancel, at
+}
+
+// streamDeadline is deadline on a libp2p stream.
+func (n *Node) streamDeadline(s network.Stream) (context.Context, context.CancelFunc) {
+	ctx, cancel, at := n.deadline()
+	s.SetDeadline(at)
+	return ctx, cancel
+}
+
+// forwardContext is ctx with forwardMargin taken off its deadline: for a
+// request forwarded on.
+func forwardContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-forwardMargin))
+	}
+	return context.WithTimeout(ctx, requestTimeout-forwardMargin)
+}
+
+// admit takes a request in: a client's request (counted) pays a token of
+// from's rate first, so a client over its rate is refused before its body
+// is held (charge); then the body is read, at most limit bytes, within the
+// memory budget charged to from (readBody).
+func (n *Node) admit(from clientKey, counted bool, r io.Reader, limit int) ([]byte, func(), *rpcError) {
+	if counted {
+		if e := n.charge(from); e != nil {
+			return nil, func() {}, e
+		}
+	}
+	return n.readBody(from, r, limit)
+}
+
+// charge takes a token of from's rate: 429 when there is none.
+func (n *Node) charge(from clientKey) *rpcError {
+	if !n.limiter.allow(from, n.cfg.Now()) {
+		return errf(storagerpc.StatusTooManyRequests, "too many requests; slow down")
+	}
+	return nil
+}
+
+// readBody reads a request's body, at most limit bytes, holding them
+// against the memory budget for from. It returns the body and the function
+// that gives its bytes back (call it once the body is no longer used; it
+// is never nil), or the refusal: 413 over the limit, 503 over the budget,
+// 400 unreadable.
+func (n *Node) readBody(from clientKey, r io.Reader, limit int) ([]byte, func(), *rpcError) {
+	body, release, err := n.budget.read(r, from, limit)
+	var maxErr *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, release, nil
+	case errors.Is(err, errTooLarge), errors.As(err, &maxErr):
+		return nil, release, errf(storagerpc.StatusTooLarge, "request over the size limit (%d bytes)", limit)
+	case errors.Is(err, errBusy):
+		return nil, release, errf(storagerpc.StatusUnavailable, "the node is busy with other large requests; try again")
+	}
+	return nil, release, errf(storagerpc.StatusBadRequest, "request unreadable")
+}
+
+// decodeRequest reads a storage request's envelope, the one decoder of
+// both transports (and of onion requests' last layer), as the storage
+// server reads its HTTPS and onion requests: a JSON object with a string
+// "method" and an object "params"; other keys (a JSON-RPC 2.0 envelope's
+// "jsonrpc" and "id") are passed over. Keys match exactly, not in any case
+// as encoding/json would.
+func decodeRequest(body []byte) (*storagerpc.Request, *rpcError) {
+	if !json.Valid(body) {
+		return nil, errf(storagerpc.StatusBadRequest, "invalid json")
+	}
+	var env map[string]json.RawMessage
+	var req storagerpc.Request
+	if json.Unmarshal(body, &env) != nil || json.Unmarshal(env["method"], &req.Method) != nil || env["method"][0] != '"' {
+		return nil, errf(storagerpc.StatusBadRequest, "invalid json: no `method` field")
+	}
+	if p := env["params"]; len(p) == 0 || p[0] != '{' {
+		return nil, errf(storagerpc.StatusBadRequest, "invalid json: no `params` field")
+	}
+	req.Params = env["params"]
+	return &req, nil
+}
