@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/bench"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -42,16 +43,16 @@ func benchRun(c *cli.Context) error {
 	}
 	n := c.Int("nodes")
 	if n < devnet.MinNodes || n > devnet.MaxNodes {
-		return usagef("--nodes %d: want %d to %d", n, devnet.MinNodes, devnet.MaxNodes)
+		return errkind.Invalidf("--nodes %d: want %d to %d", n, devnet.MinNodes, devnet.MaxNodes)
 	}
 	if d := c.Duration("duration"); d < 100*time.Millisecond || d > 10*time.Minute {
-		return usagef("--duration %v: want 100ms to 10m", d)
+		return errkind.Invalidf("--duration %v: want 100ms to 10m", d)
 	}
 	var levels []int
 	for _, f := range strings.Split(c.String("clients"), ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || v < 1 || v > 1024 {
-			return usagef("--clients %q: want numbers from 1 to 1024, comma-separated", c.String("clients"))
+			return errkind.Invalidf("--clients %q: want numbers from 1 to 1024, comma-separated", c.String("clients"))
 		}
 		levels = append(levels, v)
 	}

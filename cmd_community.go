@@ -18,6 +18,7 @@ import (
 	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -60,7 +61,7 @@ func communityCommand() *cli.Command {
 func communityServer(c *cli.Context) (client.ServerInfo, error) {
 	m, err := devnet.ReadManifest(c.String(dirFlag.Name))
 	if err != nil {
-		return client.ServerInfo{}, notRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
+		return client.ServerInfo{}, errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
 	}
 	for _, s := range m.Servers {
 		if s.Kind == "community" {
@@ -85,7 +86,7 @@ func communityClient(c *cli.Context) (*community.Client, *client.Client, func(),
 	if name == "" {
 		all, err := keystore(c).List()
 		if err != nil || len(all) == 0 {
-			return nil, nil, nil, usagef("--as NAME is required")
+			return nil, nil, nil, errkind.Invalidf("--as NAME is required")
 		}
 		name = all[0].Name
 	}
@@ -106,7 +107,7 @@ func communityClient(c *cli.Context) (*community.Client, *client.Client, func(),
 func communityError(err error) error {
 	var r *community.RefusedError
 	if errors.As(err, &r) {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	return clientError(err)
 }
@@ -126,8 +127,7 @@ func withCommunityClient(c *cli.Context, f func(ctx context.Context, cc *communi
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
 	if err := f(ctx, cc, cl); err != nil {
-		var ex *exitError
-		if errors.As(err, &ex) {
+		if errkind.Of(err) != errkind.Other {
 			return err
 		}
 		return communityError(err)
@@ -141,11 +141,11 @@ func blindedID(c *cli.Context, cc *community.Client, srv client.ServerInfo, arg 
 	if len(arg) == identity.AccountIDLen {
 		id, err := identity.ParseAccountID(arg)
 		if err != nil {
-			return "", usageError(err)
+			return "", errkind.AsInvalid(err)
 		}
 		bid, err := cc.BlindedID(id)
 		if err != nil {
-			return "", usageError(err)
+			return "", errkind.AsInvalid(err)
 		}
 		return bid, nil
 	}
@@ -192,7 +192,7 @@ func communityRooms(c *cli.Context) error {
 
 func twoArgs(c *cli.Context, a, b string) (string, string, error) {
 	if c.NArg() != 2 {
-		return "", "", usagef("%s takes two arguments, %s and %s", c.Command.FullName(), a, b)
+		return "", "", errkind.Invalidf("%s takes two arguments, %s and %s", c.Command.FullName(), a, b)
 	}
 	return c.Args().Get(0), c.Args().Get(1), nil
 }
@@ -203,7 +203,7 @@ func communityPost(c *cli.Context) error {
 		return err
 	}
 	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
-		return usagef("an empty message: give some text or --attach a file")
+		return errkind.Invalidf("an empty message: give some text or --attach a file")
 	}
 	type file struct {
 		name string
@@ -213,10 +213,10 @@ func communityPost(c *cli.Context) error {
 	for _, path := range c.StringSlice("attach") {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return usagef("--attach: %v", err)
+			return errkind.Invalidf("--attach: %v", err)
 		}
 		if len(data) == 0 || len(data) > 10_000_000 {
-			return usagef("--attach %s: a room file is 1 byte to 10 MB (10,000,000 bytes)", path)
+			return errkind.Invalidf("--attach %s: a room file is 1 byte to 10 MB (10,000,000 bytes)", path)
 		}
 		files = append(files, file{filepath.Base(path), data})
 	}
@@ -353,12 +353,12 @@ func orNone(s string) string {
 
 func communityReact(c *cli.Context) error {
 	if c.NArg() != 3 {
-		return usagef("community react takes ROOM, MESSAGE_ID and EMOJI")
+		return errkind.Invalidf("community react takes ROOM, MESSAGE_ID and EMOJI")
 	}
 	room, emoji := c.Args().Get(0), c.Args().Get(2)
 	id, err := strconv.ParseInt(c.Args().Get(1), 10, 64)
 	if err != nil {
-		return usagef("MESSAGE_ID %q: want the number 'community read' shows after #", c.Args().Get(1))
+		return errkind.Invalidf("MESSAGE_ID %q: want the number 'community read' shows after #", c.Args().Get(1))
 	}
 	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
 		if err := cc.React(ctx, room, id, emoji, !c.Bool("remove")); err != nil {
@@ -535,7 +535,7 @@ func communityRoomAdd(c *cli.Context) error {
 		return err
 	}
 	if err := cc.AddRoom(c.Context, token, c.String("name")); err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	fmt.Fprintf(c.App.Writer, "room %s created\n", token)
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -28,7 +29,7 @@ func completionCommand() *cli.Command {
 				return err
 			}
 			if shell != "bash" {
-				return usagef("completion for %q: only bash is supported (zsh can load it with bashcompinit)", shell)
+				return errkind.Invalidf("completion for %q: only bash is supported (zsh can load it with bashcompinit)", shell)
 			}
 			_, err = fmt.Fprint(c.App.Writer, bashCompletion)
 			return err

@@ -12,6 +12,7 @@ import (
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/storagerpc"
 	"github.com/urfave/cli/v2"
 )
@@ -55,13 +56,13 @@ func profileSet(c *cli.Context) error {
 	name, pic := c.String("display-name"), c.String("avatar")
 	setName := c.IsSet("display-name")
 	if !setName && pic == "" && !c.Bool("remove-avatar") {
-		return usagef("profile set needs --display-name NAME, --avatar FILE or --remove-avatar")
+		return errkind.Invalidf("profile set needs --display-name NAME, --avatar FILE or --remove-avatar")
 	}
 	if pic != "" && c.Bool("remove-avatar") {
-		return usagef("--avatar and --remove-avatar contradict each other")
+		return errkind.Invalidf("--avatar and --remove-avatar contradict each other")
 	}
 	if err := configmsg.SetProfileName(configmsg.Dict{}, name); err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	if err := checkTTL(c); err != nil {
 		return err
@@ -115,23 +116,23 @@ func profileSet(c *cli.Context) error {
 func readAvatar(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, usagef("--avatar: %v", err)
+		return nil, errkind.Invalidf("--avatar: %v", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, usagef("--avatar %s: not a regular file", path)
+		return nil, errkind.Invalidf("--avatar %s: not a regular file", path)
 	}
 	if fi.Size() > client.MaxAvatarSize {
-		return nil, usagef("--avatar %s: %s; a profile picture is at most 10 MB (%d bytes)", path, byteSize(int(fi.Size())), client.MaxAvatarSize)
+		return nil, errkind.Invalidf("--avatar %s: %s; a profile picture is at most 10 MB (%d bytes)", path, byteSize(int(fi.Size())), client.MaxAvatarSize)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usagef("--avatar: %v", err)
+		return nil, errkind.Invalidf("--avatar: %v", err)
 	}
 	if len(data) == 0 {
-		return nil, usagef("--avatar %s: an empty file", path)
+		return nil, errkind.Invalidf("--avatar %s: an empty file", path)
 	}
 	if len(data) > client.MaxAvatarSize {
-		return nil, usagef("--avatar %s: it grew past 10 MB while read", path)
+		return nil, errkind.Invalidf("--avatar %s: it grew past 10 MB while read", path)
 	}
 	return data, nil
 }
@@ -153,7 +154,7 @@ func actAs(c *cli.Context, do func(*client.Client, context.Context) error) error
 // checkTTL checks --ttl before any network work.
 func checkTTL(c *cli.Context) error {
 	if ttl := c.Duration("ttl"); ttl < storagerpc.MinTTL || ttl > client.ConfigTTL {
-		return usagef("--ttl %v: want %v to %v", ttl, storagerpc.MinTTL, client.ConfigTTL)
+		return errkind.Invalidf("--ttl %v: want %v to %v", ttl, storagerpc.MinTTL, client.ConfigTTL)
 	}
 	return nil
 }
@@ -252,7 +253,7 @@ func contactEdit(c *cli.Context, change func(*cli.Context, *configmsg.Contact)) 
 		return err
 	}
 	if err := configmsg.SetContact(configmsg.Dict{}, configmsg.Contact{ID: "05" + fmt.Sprintf("%064x", 0), Nickname: c.String("nickname")}); err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	if err := checkTTL(c); err != nil {
 		return err
@@ -267,7 +268,7 @@ func contactEdit(c *cli.Context, change func(*cli.Context, *configmsg.Contact)) 
 		return err
 	}
 	if id == cl.AccountID() {
-		return usagef("%s is %s itself", arg, c.String("as"))
+		return errkind.Invalidf("%s is %s itself", arg, c.String("as"))
 	}
 	push, err := cl.EditContact(ctx, id, c.Duration("ttl"), func(ct *configmsg.Contact) { change(c, ct) })
 	if err != nil {

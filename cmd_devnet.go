@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/libp2p/go-libp2p/gologshim"
 	"io"
 	"os"
 	"os/exec"
@@ -23,9 +22,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/libp2p/go-libp2p/gologshim"
+
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
@@ -83,7 +85,7 @@ func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
 	defer cancel()
 	cc, err := devnet.Dial(ctx, c.String(dirFlag.Name))
 	if errors.Is(err, devnet.ErrNotRunning) {
-		return nil, notRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
+		return nil, errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
 	}
 	if errors.Is(err, devnet.ErrUnresponsive) {
 		return cc, fmt.Errorf("%w; 'sessionctl devnet down' stops it", err)
@@ -110,32 +112,32 @@ func devnetUp(c *cli.Context) error {
 	dir := c.String(dirFlag.Name)
 	format := c.String("log-format")
 	if format != "console" && format != "json" {
-		return usagef("--log-format %q: want console or json", format)
+		return errkind.Invalidf("--log-format %q: want console or json", format)
 	}
 	if !c.IsSet("log-format") {
 		format = savedLogFormat(dir, format) // a resumed devnet keeps its format
 	}
 	if c.Duration("block-time") < 0 {
-		return usagef("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
+		return errkind.Invalidf("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
 	}
 	if c.Duration("file-expiry") < time.Second {
-		return usagef("--file-expiry must be at least 1s")
+		return errkind.Invalidf("--file-expiry must be at least 1s")
 	}
 	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {
-		return usagef("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason)
+		return errkind.Invalidf("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason)
 	}
 	var payments []devnet.Payment
 	for _, f := range c.StringSlice("fund") {
 		name, coins, ok := strings.Cut(f, "=")
 		amount, err := ledger.ParseCoins(coins)
 		if !ok || name == "" || err != nil || amount == 0 {
-			return usagef("--fund %q: want NAME=COINS, as alice=100", f)
+			return errkind.Invalidf("--fund %q: want NAME=COINS, as alice=100", f)
 		}
 		payments = append(payments, devnet.Payment{To: name, Amount: amount})
 	}
 	listen := c.String("listen")
 	if ip := net.ParseIP(listen); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
-		return usagef("--listen %q: want the IPv4 address that other machines reach this one at (not 0.0.0.0: nodes publish it)", listen)
+		return errkind.Invalidf("--listen %q: want the IPv4 address that other machines reach this one at (not 0.0.0.0: nodes publish it)", listen)
 	}
 	var exe string
 	if c.Bool("procs") {
@@ -147,7 +149,7 @@ func devnetUp(c *cli.Context) error {
 	var steps []scenario.Step
 	if f := c.String("scenario"); f != "" {
 		if c.Bool("detach") {
-			return usagef("--scenario runs in the foreground; drop --detach")
+			return errkind.Invalidf("--scenario runs in the foreground; drop --detach")
 		}
 		var err error
 		if steps, err = loadScenario(f); err != nil {
@@ -167,7 +169,7 @@ func devnetUp(c *cli.Context) error {
 		for _, n := range strings.Split(c.String("clients"), ",") {
 			if n = strings.TrimSpace(n); n != "" {
 				if err := identity.ValidName(n); err != nil {
-					return usagef("--clients: %w", err)
+					return errkind.Invalidf("--clients: %w", err)
 				}
 				clients = append(clients, n)
 			}
@@ -208,7 +210,7 @@ func devnetUp(c *cli.Context) error {
 	})
 	if err != nil {
 		if errors.Is(err, devnet.ErrConflict) || errors.Is(err, devnet.ErrFormat) || errors.Is(err, devnet.ErrRunning) {
-			return usageError(err)
+			return errkind.AsInvalid(err)
 		}
 		return err
 	}
@@ -372,7 +374,7 @@ func detach(c *cli.Context) error {
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, nil
 	cmd.SysProcAttr = detachAttr()
 	if m, err := devnet.ReadManifest(dir); err == nil && devnet.ProcessAlive(m.PID) {
-		return usagef("%v (pid %d); stop it with 'sessionctl devnet down'", devnet.ErrRunning, m.PID)
+		return errkind.Invalidf("%v (pid %d); stop it with 'sessionctl devnet down'", devnet.ErrRunning, m.PID)
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the devnet in the background: %w", err)
@@ -390,7 +392,7 @@ func detach(c *cli.Context) error {
 			}
 			var ee *exec.ExitError
 			if errors.As(err, &ee) && ee.ExitCode() == exitUsage {
-				return usageError(errors.New(strings.TrimPrefix(msg, "sessionctl: ")))
+				return errkind.AsInvalid(errors.New(strings.TrimPrefix(msg, "sessionctl: ")))
 			}
 			return fmt.Errorf("the devnet did not start: %s", strings.TrimPrefix(msg, "sessionctl: "))
 		case <-deadline:
@@ -516,8 +518,7 @@ func devnetStatus(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "running, but not answering: %v\n", err)
 		return nil
 	}
-	var ee *exitError
-	if errors.As(err, &ee) && ee.code == exitNoNetwork && c.Bool("json") {
+	if errkind.Of(err) == errkind.NotRunning && c.Bool("json") {
 		// Still an answer a script can read; the exit code (3) says the same.
 		printJSON(c.App.Writer, map[string]any{"running": false})
 		return err
@@ -629,7 +630,7 @@ func nodeAct(what string) cli.ActionFunc {
 		}
 		if err != nil {
 			if errors.Is(err, devnet.ErrUnknownNode) || errors.Is(err, devnet.ErrNodeStopped) || errors.Is(err, devnet.ErrNodeRunning) {
-				return usageError(err)
+				return errkind.AsInvalid(err)
 			}
 			return err
 		}
@@ -756,9 +757,9 @@ func swarmOf(c *cli.Context) error {
 func snapshotError(err error) error {
 	switch {
 	case errors.Is(err, devnet.ErrRunning), errors.Is(err, devnet.ErrSnapshotName), errors.Is(err, devnet.ErrNoSnapshot), errors.Is(err, devnet.ErrSnapshotExists):
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	case errors.Is(err, devnet.ErrNotRunning):
-		return notRunning(err)
+		return errkind.AsNotRunning(err)
 	}
 	return err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/group"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -52,10 +53,10 @@ func groupCommand() *cli.Command {
 func groupSession(c *cli.Context) (*group.Session, func(), error) {
 	name := c.String("as")
 	if name == "" {
-		return nil, nil, usagef("--as NAME is required: the identity acting")
+		return nil, nil, errkind.Invalidf("--as NAME is required: the identity acting")
 	}
 	if err := identity.ValidName(name); err != nil {
-		return nil, nil, usageError(err)
+		return nil, nil, errkind.AsInvalid(err)
 	}
 	dir := c.String(dirFlag.Name)
 	cl, _, err := startClient(c, name, filepath.Join(dir, "clients", name+".groups.json"))
@@ -111,7 +112,7 @@ func groupError(err error) error {
 	for _, e := range []error{group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked,
 		group.ErrNameTaken, group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups} {
 		if errors.Is(err, e) {
-			return usageError(err)
+			return errkind.AsInvalid(err)
 		}
 	}
 	return clientError(err)
@@ -144,7 +145,7 @@ func members(c *cli.Context, list string) ([]group.Invitee, error) {
 			return nil, err
 		}
 		if id.Prefix != identity.PrefixSession {
-			return nil, usagef("%s is not a Session account (05)", m)
+			return nil, errkind.Invalidf("%s is not a Session account (05)", m)
 		}
 		inv := group.Invitee{ID: id}
 		if identity.ValidName(m) == nil && len(m) != identity.AccountIDLen {
@@ -161,14 +162,14 @@ func groupCreate(c *cli.Context) error {
 		return err
 	}
 	if strings.TrimSpace(name) == "" || len(name) > 100 {
-		return usagef("a group name is 1-100 bytes")
+		return errkind.Invalidf("a group name is 1-100 bytes")
 	}
 	invitees, err := members(c, c.String("members"))
 	if err != nil {
 		return err
 	}
 	if len(invitees)+1 > group.MaxMembers {
-		return usagef("%d members: %v", len(invitees)+1, group.ErrTooMany)
+		return errkind.Invalidf("%d members: %v", len(invitees)+1, group.ErrTooMany)
 	}
 	s, done, err := groupSession(c)
 	if err != nil {
@@ -192,17 +193,17 @@ func groupCreate(c *cli.Context) error {
 func groupMemberAct(what string) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if c.NArg() != 2 {
-			return usagef("group %s takes two arguments, GROUP and MEMBER", what)
+			return errkind.Invalidf("group %s takes two arguments, GROUP and MEMBER", what)
 		}
 		invitees, err := members(c, c.Args().Get(1))
 		if err != nil {
 			return err
 		}
 		if len(invitees) == 0 {
-			return usagef("group %s: no MEMBER given", what)
+			return errkind.Invalidf("group %s: no MEMBER given", what)
 		}
 		if what == "promote" && len(invitees) != 1 {
-			return usagef("group promote takes one MEMBER")
+			return errkind.Invalidf("group promote takes one MEMBER")
 		}
 		s, done, err := groupSession(c)
 		if err != nil {
@@ -333,7 +334,7 @@ func groupDelete(c *cli.Context) error {
 
 func groupRename(c *cli.Context) error {
 	if c.NArg() != 2 {
-		return usagef("group rename takes two arguments, GROUP and NAME")
+		return errkind.Invalidf("group rename takes two arguments, GROUP and NAME")
 	}
 	s, done, err := groupSession(c)
 	if err != nil {
@@ -355,10 +356,10 @@ func groupRename(c *cli.Context) error {
 
 func groupSend(c *cli.Context) error {
 	if c.NArg() != 2 {
-		return usagef("group send takes two arguments, GROUP and TEXT")
+		return errkind.Invalidf("group send takes two arguments, GROUP and TEXT")
 	}
 	if strings.TrimSpace(c.Args().Get(1)) == "" {
-		return usagef("an empty message: give some TEXT")
+		return errkind.Invalidf("an empty message: give some TEXT")
 	}
 	s, done, err := groupSession(c)
 	if err != nil {
@@ -665,7 +666,7 @@ func localGroup(c *cli.Context, arg string) (*group.Group, bool, error) {
 		}
 	}
 	if found == nil {
-		return nil, false, usagef("no identity of this keystore is in a group %q", arg)
+		return nil, false, errkind.Invalidf("no identity of this keystore is in a group %q", arg)
 	}
 	return found, old, nil
 }

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sessionctl/sessionctl/chain"
 	"io"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"text/tabwriter"
+
+	"github.com/sessionctl/sessionctl/chain"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/urfave/cli/v2"
@@ -70,7 +72,7 @@ func keystoreError(err error) error {
 		identity.ErrAccountIDFormat, identity.ErrAccountIDPrefix,
 	} {
 		if errors.Is(err, user) {
-			return usageError(err)
+			return errkind.AsInvalid(err)
 		}
 	}
 	return err
@@ -111,11 +113,11 @@ func idCommand() *cli.Command {
 						return err
 					}
 					if !c.IsSet("phrase") {
-						return usagef("--phrase is required: the 13 words of the recovery phrase, in quotes")
+						return errkind.Invalidf("--phrase is required: the 13 words of the recovery phrase, in quotes")
 					}
 					k, err := identity.AccountFromPhrase(c.String("phrase"))
 					if err != nil {
-						return usagef("recovery phrase: %w", err)
+						return errkind.Invalidf("recovery phrase: %w", err)
 					}
 					// The phrase of an account already here, under another
 					// name: a second device, as the apps link one.
@@ -148,7 +150,7 @@ func idCommand() *cli.Command {
 						return err
 					}
 					if c.String("name") == "" {
-						return usagef("id link needs --name DEVICE: the new device's name")
+						return errkind.Invalidf("id link needs --name DEVICE: the new device's name")
 					}
 					e, err := keystore(c).Get(name)
 					if err != nil {
@@ -216,37 +218,37 @@ func idShow(c *cli.Context) error {
 	switch {
 	case err == nil:
 		if c.Bool("phrase") && !e.Keys.HasPhrase() {
-			return usagef("%s has no recovery phrase (it is not a Session account's key)", arg)
+			return errkind.Invalidf("%s has no recovery phrase (it is not a Session account's key)", arg)
 		}
 		out = entryJSON(e, c.Bool("phrase"))
 	case len(arg) == identity.AccountIDLen && errors.Is(err, identity.ErrNotFound):
 		// An Account ID from elsewhere: show what the ID alone tells.
 		if c.Bool("phrase") {
-			return usagef("%s is not an identity of the keystore: its recovery phrase is not known here", arg)
+			return errkind.Invalidf("%s is not an identity of the keystore: its recovery phrase is not known here", arg)
 		}
 		id, _ := identity.ParseAccountID(arg)
 		out = idJSON{AccountID: id.String(), SwarmSpace: strconv.FormatUint(id.SwarmSpace(), 10)}
 	case errors.Is(err, identity.ErrNameInvalid):
-		return usagef("%q is neither an identity name nor an Account ID (66 hex characters)", arg)
+		return errkind.Invalidf("%q is neither an identity name nor an Account ID (66 hex characters)", arg)
 	default:
 		return keystoreError(err)
 	}
 	if pk := c.String("community-pubkey"); pk != "" {
 		key, err := hex.DecodeString(pk)
 		if err != nil || len(key) != 32 {
-			return usagef("--community-pubkey: want 64 hex characters")
+			return errkind.Invalidf("--community-pubkey: want 64 hex characters")
 		}
 		id, _ := identity.ParseAccountID(out.AccountID)
 		ids, err := identity.BlindedIDs(id, key)
 		if err != nil {
-			return usageError(err)
+			return errkind.AsInvalid(err)
 		}
 		if ed, err := hex.DecodeString(out.Ed25519Pubkey); err == nil && len(ed) == 32 && ed[31]&0x80 != 0 {
 			ids[0], ids[1] = ids[1], ids[0] // the account's key is negative: k*A is the second
 		}
 		out.BlindedIDs = ids[:]
 		if out.Blinded25, err = identity.Blinded25ID(id, key); err != nil {
-			return usageError(err)
+			return errkind.AsInvalid(err)
 		}
 	}
 	if c.Bool("json") {

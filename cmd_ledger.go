@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
@@ -67,7 +68,7 @@ func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
 	if url == "" {
 		data, err := os.ReadFile(endpointFile(dir))
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, notRunning(fmt.Errorf("no devnet or ledger is running under %s; start one with 'sessionctl devnet up' or pass --ledger URL", dir))
+			return nil, errkind.AsNotRunning(fmt.Errorf("no devnet or ledger is running under %s; start one with 'sessionctl devnet up' or pass --ledger URL", dir))
 		}
 		if err != nil {
 			return nil, err
@@ -97,11 +98,11 @@ func rpcError(err error) error {
 		return nil
 	}
 	if errors.Is(err, ledgerrpc.ErrUnreachable) {
-		return notRunning(fmt.Errorf("%w; is it running?", err))
+		return errkind.AsNotRunning(fmt.Errorf("%w; is it running?", err))
 	}
 	var e *ledgerrpc.Error
 	if errors.As(err, &e) && e.Code != ledgerrpc.CodeInternal && e.Code != ledgerrpc.CodeUnavailable {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	return err
 }
@@ -158,11 +159,11 @@ func ledgerServe(c *cli.Context) error {
 	log := logger(c)
 	dir := c.String(dirFlag.Name)
 	if c.Duration("block-time") < 0 {
-		return usagef("--block-time must not be negative")
+		return errkind.Invalidf("--block-time must not be negative")
 	}
 	coins, err := ledger.ParseCoins(c.String("genesis-coins"))
 	if err != nil {
-		return usagef("--genesis-coins: %w", err)
+		return errkind.Invalidf("--genesis-coins: %w", err)
 	}
 	alloc := map[string]uint64{}
 	var order []string
@@ -182,11 +183,11 @@ func ledgerServe(c *cli.Context) error {
 	for _, f := range c.StringSlice("fund") {
 		name, amount, ok := strings.Cut(f, "=")
 		if !ok {
-			return usagef("--fund %q: want NAME=COINS", f)
+			return errkind.Invalidf("--fund %q: want NAME=COINS", f)
 		}
 		a, err := ledger.ParseCoins(amount)
 		if err != nil {
-			return usagef("--fund %q: %w", f, err)
+			return errkind.Invalidf("--fund %q: %w", f, err)
 		}
 		w, err := walletOf(c, name)
 		if err != nil {
@@ -208,7 +209,7 @@ func ledgerServe(c *cli.Context) error {
 			_, err := probe.Info(ctx)
 			cancel()
 			if err == nil {
-				return usagef("a ledger is already running under %s at %s", dir, old.URL)
+				return errkind.Invalidf("a ledger is already running under %s at %s", dir, old.URL)
 			}
 		}
 	}
@@ -222,11 +223,11 @@ func ledgerServe(c *cli.Context) error {
 		Logger:    log,
 	})
 	if err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	if err := l.Start(ctx); err != nil {
 		if errors.Is(err, ledger.ErrSeedMismatch) {
-			return usagef("%w: use that seed, or another --dir", err)
+			return errkind.Invalidf("%w: use that seed, or another --dir", err)
 		}
 		return err
 	}
@@ -401,7 +402,7 @@ func ledgerBalance(c *cli.Context) error {
 
 func ledgerFund(c *cli.Context) error {
 	if c.NArg() != 2 {
-		return usagef("ledger fund takes NAME|WALLET and COINS, got %d arguments", c.NArg())
+		return errkind.Invalidf("ledger fund takes NAME|WALLET and COINS, got %d arguments", c.NArg())
 	}
 	wallet, err := walletOf(c, c.Args().Get(0))
 	if err != nil {
@@ -409,7 +410,7 @@ func ledgerFund(c *cli.Context) error {
 	}
 	amount, err := ledger.ParseCoins(c.Args().Get(1))
 	if err != nil || amount == 0 {
-		return usagef("COINS %q: want a positive amount, such as 100 or 2.5", c.Args().Get(1))
+		return errkind.Invalidf("COINS %q: want a positive amount, such as 100 or 2.5", c.Args().Get(1))
 	}
 	cc, err := dialDevnet(c)
 	if err != nil {
@@ -418,7 +419,7 @@ func ledgerFund(c *cli.Context) error {
 	tx, h, err := cc.Fund(c.Context, wallet, amount)
 	if err != nil {
 		if errors.Is(err, devnet.ErrFaucet) {
-			return usageError(err)
+			return errkind.AsInvalid(err)
 		}
 		return err
 	}
@@ -436,7 +437,7 @@ func ledgerMine(c *cli.Context) error {
 	}
 	n, err := strconv.Atoi(arg)
 	if err != nil || n < 1 || n > 10_000 {
-		return usagef("mine %q: want a number of blocks from 1 to 10000", arg)
+		return errkind.Invalidf("mine %q: want a number of blocks from 1 to 10000", arg)
 	}
 	lc, err := ledgerClient(c)
 	if err != nil {
@@ -490,7 +491,7 @@ func nameRegister(c *cli.Context) error {
 		return err
 	}
 	if c.String("as") == "" {
-		return usagef("--as is required: the identity that owns the name")
+		return errkind.Invalidf("--as is required: the identity that owns the name")
 	}
 	e, err := keystore(c).Resolve(c.String("as"))
 	if err != nil {
@@ -503,7 +504,7 @@ func nameRegister(c *cli.Context) error {
 	name, hash, err := lc.RegisterName(c.Context, e.Keys, arg)
 	switch {
 	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNameTaken):
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	case err != nil:
 		return rpcError(err)
 	}
@@ -547,7 +548,7 @@ func nameResolve(c *cli.Context) error {
 	res, err := lc.ResolveName(c.Context, arg)
 	switch {
 	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNoName):
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	case err != nil:
 		return rpcError(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -47,7 +48,7 @@ func logsAction(c *cli.Context) error {
 	dir := filepath.Join(c.String(dirFlag.Name), "logs")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return notRunning(fmt.Errorf("no logs under %s (start a devnet with 'sessionctl devnet up')", dir))
+		return errkind.AsNotRunning(fmt.Errorf("no logs under %s (start a devnet with 'sessionctl devnet up')", dir))
 	}
 	var components []string
 	for _, e := range ents {
@@ -65,7 +66,7 @@ func logsAction(c *cli.Context) error {
 		case nodeNameRE.MatchString(a) && slices.Contains(components, "nodes"):
 			nodes[a] = true
 		default:
-			return usagef("no log %q: the logs are %s, or a node's name (node-3)", a, strings.Join(components, ", "))
+			return errkind.Invalidf("no log %q: the logs are %s, or a node's name (node-3)", a, strings.Join(components, ", "))
 		}
 	}
 	if len(nodes) > 0 && !files["nodes"] {
@@ -81,7 +82,7 @@ func logsAction(c *cli.Context) error {
 	var since time.Time
 	if s := c.String("since"); s != "" {
 		if since, err = parseSince(s, time.Now()); err != nil {
-			return usagef("--since %q: %v", s, err)
+			return errkind.Invalidf("--since %q: %v", s, err)
 		}
 	}
 	out := bufio.NewWriter(c.App.Writer)

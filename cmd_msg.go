@@ -24,6 +24,7 @@ import (
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
@@ -35,7 +36,7 @@ func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.
 	if len(arg) == identity.AccountIDLen {
 		id, err := identity.ParseAccountID(arg)
 		if err != nil {
-			return id, usageError(err)
+			return id, errkind.AsInvalid(err)
 		}
 		return id, nil
 	}
@@ -49,9 +50,9 @@ func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.
 	res, err := lc.ResolveName(c.Context, arg)
 	switch {
 	case errors.Is(err, ledger.ErrNameRules):
-		return identity.AccountID{}, usagef("%q is not an Account ID, an identity of the keystore, or a session name", arg)
+		return identity.AccountID{}, errkind.Invalidf("%q is not an Account ID, an identity of the keystore, or a session name", arg)
 	case errors.Is(err, ledgerrpc.ErrNoName):
-		return identity.AccountID{}, usagef("%q is not an identity of the keystore, and %v", arg, err)
+		return identity.AccountID{}, errkind.Invalidf("%q is not an identity of the keystore, and %v", arg, err)
 	case err != nil:
 		return identity.AccountID{}, rpcError(err)
 	}
@@ -82,7 +83,7 @@ func startClient(c *cli.Context, name string, statePath string) (*client.Client,
 		return nil, nil, keystoreError(err)
 	}
 	if !e.Keys.HasPhrase() {
-		return nil, nil, usagef("%q is not a Session account", name)
+		return nil, nil, errkind.Invalidf("%q is not a Session account", name)
 	}
 	// A device: its fetches look after the account's configs too.
 	cl, err := client.New(client.Config{Keys: e.Keys, Ledger: lc, StatePath: statePath, Logger: logger(c), KeepConfigs: true})
@@ -98,7 +99,7 @@ func startClient(c *cli.Context, name string, statePath string) (*client.Client,
 // clientError maps client errors: a network that does not answer is 3.
 func clientError(err error) error {
 	if errors.Is(err, client.ErrUnreachable) || errors.Is(err, client.ErrNoNodes) {
-		return notRunning(err)
+		return errkind.AsNotRunning(err)
 	}
 	return err
 }
@@ -125,10 +126,10 @@ func send(c *cli.Context) error {
 		return err
 	}
 	if c.String("from") == "" || c.String("to") == "" {
-		return usagef("send needs --from NAME and --to RECIPIENT")
+		return errkind.Invalidf("send needs --from NAME and --to RECIPIENT")
 	}
 	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
-		return usagef("an empty message: give some text or --attach a file")
+		return errkind.Invalidf("an empty message: give some text or --attach a file")
 	}
 	// The identity's state keeps what it sent: 'unsend' finds it there.
 	// (startClient finds the name in the keystore, which checks it, before
@@ -143,7 +144,7 @@ func send(c *cli.Context) error {
 		return err
 	}
 	if to.Prefix != identity.PrefixSession {
-		return usagef("%s is not a Session account (05...)", to)
+		return errkind.Invalidf("%s is not a Session account (05...)", to)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
@@ -151,27 +152,27 @@ func send(c *cli.Context) error {
 	if h := c.String("reply-to"); h != "" {
 		ref, with, err := cl.Lookup(ctx, h)
 		if errors.Is(err, client.ErrUnknownMessage) {
-			return usageError(err)
+			return errkind.AsInvalid(err)
 		}
 		if err != nil {
 			return err
 		}
 		if with != to {
-			return usagef("--reply-to %s: that message is in the conversation with %s, not %s", h, with.String()[:12]+"...", c.String("to"))
+			return errkind.Invalidf("--reply-to %s: that message is in the conversation with %s, not %s", h, with.String()[:12]+"...", c.String("to"))
 		}
 		content.Quote = &ref
 	}
 	for _, path := range c.StringSlice("attach") {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return usagef("--attach: %v", err)
+			return errkind.Invalidf("--attach: %v", err)
 		}
 		srv, err := fileServer(c)
 		if err != nil {
 			return err
 		}
 		if len(data) > fileserver.MaxFileSize {
-			return usagef("--attach %s: %s; an attachment is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
+			return errkind.Invalidf("--attach %s: %s; an attachment is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
 		}
 		att, err := cl.Upload(ctx, srv, filepath.Base(path), data)
 		if err != nil {
@@ -241,13 +242,13 @@ func fetch(c *cli.Context) error {
 	}
 	name := c.String("as")
 	if name == "" {
-		return usagef("fetch needs --as NAME")
+		return errkind.Invalidf("fetch needs --as NAME")
 	}
 	if c.Bool("requests") && c.Bool("follow") {
-		return usagef("--requests lists the requests held once; it does not go with --follow (which shows each new request as it comes)")
+		return errkind.Invalidf("--requests lists the requests held once; it does not go with --follow (which shows each new request as it comes)")
 	}
 	if err := identity.ValidName(name); err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	cl, _, err := startClient(c, name, clientStatePath(c, name))
 	if err != nil {
@@ -408,7 +409,7 @@ func escapeText(s string) string {
 func fileServer(c *cli.Context) (client.ServerInfo, error) {
 	m, err := devnet.ReadManifest(c.String(dirFlag.Name))
 	if err != nil {
-		return client.ServerInfo{}, notRunning(fmt.Errorf("no devnet is running under %s, so no file server is known", c.String(dirFlag.Name)))
+		return client.ServerInfo{}, errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s, so no file server is known", c.String(dirFlag.Name)))
 	}
 	for _, s := range m.Servers {
 		if s.Kind == "file" {
@@ -524,7 +525,7 @@ func safeFileName(name, id string) string {
 // mkSaveDir makes --save-dir's directory (0700) if need be.
 func mkSaveDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return usagef("--save-dir %s: cannot create it: %v", dir, errors.Unwrap(err))
+		return errkind.Invalidf("--save-dir %s: cannot create it: %v", dir, errors.Unwrap(err))
 	}
 	return nil
 }
@@ -592,13 +593,13 @@ func fileCommand() *cli.Command {
 					}
 					data, err := os.ReadFile(path)
 					if err != nil {
-						return usageError(err)
+						return errkind.AsInvalid(err)
 					}
 					if len(data) > fileserver.MaxFileSize {
-						return usagef("%s: %s; a file is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
+						return errkind.Invalidf("%s: %s; a file is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
 					}
 					if c.String("as") == "" {
-						return usagef("--as NAME is required")
+						return errkind.Invalidf("--as NAME is required")
 					}
 					// The identity's state records the upload's size, for a
 					// later download by id alone.
@@ -647,18 +648,18 @@ func fileDownload(c *cli.Context) error {
 		return err
 	}
 	if c.String("key") == "" {
-		return usagef("file download needs --key KEY (and -o PATH, or the file goes to stdout)")
+		return errkind.Invalidf("file download needs --key KEY (and -o PATH, or the file goes to stdout)")
 	}
 	key, err := base64.StdEncoding.DecodeString(c.String("key"))
 	if err != nil || len(key) != client.AttachmentKeySize {
-		return usagef("--key: want %d bytes in base64", client.AttachmentKeySize)
+		return errkind.Invalidf("--key: want %d bytes in base64", client.AttachmentKeySize)
 	}
 	digest, err := base64.StdEncoding.DecodeString(c.String("digest"))
 	if err != nil {
-		return usagef("--digest: want base64")
+		return errkind.Invalidf("--digest: want base64")
 	}
 	if c.Int("size") < 0 {
-		return usagef("--size: want a number of bytes")
+		return errkind.Invalidf("--size: want a number of bytes")
 	}
 	a := client.Attachment{ID: arg, Key: key, Digest: digest, Size: c.Int("size")}
 	if strings.Contains(arg, "://") {
@@ -668,7 +669,7 @@ func fileDownload(c *cli.Context) error {
 	if name == "" {
 		all, err := keystore(c).List()
 		if err != nil || len(all) == 0 {
-			return usagef("--as NAME is required: no identity in the keystore")
+			return errkind.Invalidf("--as NAME is required: no identity in the keystore")
 		}
 		name = all[0].Name
 	}
@@ -685,7 +686,7 @@ func fileDownload(c *cli.Context) error {
 	comm, _ := communityServer(c)
 	ref, err := a.Locate(srv, comm)
 	if err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	if !c.IsSet("size") {
 		n, ok, err := cl.FileSize(c.Context, ref.ID)
@@ -701,11 +702,11 @@ func fileDownload(c *cli.Context) error {
 	data, err := downloadAttachment(c.Context, cl, srv, comm, a)
 	switch {
 	case errors.Is(err, client.ErrAttachment):
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	case errors.Is(err, client.ErrNoFile):
-		return usagef("no file %q on the devnet's servers (or it expired)", ref.ID)
+		return errkind.Invalidf("no file %q on the devnet's servers (or it expired)", ref.ID)
 	case errors.Is(err, client.ErrAttachmentSize):
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	case err != nil:
 		return clientError(err)
 	}
@@ -753,12 +754,12 @@ func unsend(c *cli.Context) error {
 	defer done()
 	if c.Bool("last") {
 		if hash, err = cl.LastSent(ctx); err != nil {
-			return usageError(err)
+			return errkind.AsInvalid(err)
 		}
 	}
 	res, err := cl.Unsend(ctx, hash)
 	if errors.Is(err, client.ErrNotSent) {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	if err != nil {
 		return clientError(err)
@@ -786,10 +787,10 @@ func clientAs(c *cli.Context) (*client.Client, context.Context, func(), error) {
 func clientAndLedgerAs(c *cli.Context) (*client.Client, *ledgerrpc.Client, context.Context, func(), error) {
 	name := c.String("as")
 	if name == "" {
-		return nil, nil, nil, nil, usagef("%s needs --as NAME", c.Command.FullName())
+		return nil, nil, nil, nil, errkind.Invalidf("%s needs --as NAME", c.Command.FullName())
 	}
 	if err := identity.ValidName(name); err != nil {
-		return nil, nil, nil, nil, usageError(err)
+		return nil, nil, nil, nil, errkind.AsInvalid(err)
 	}
 	cl, lc, err := startClient(c, name, clientStatePath(c, name))
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
@@ -124,7 +125,7 @@ func readKeyFile(path string) (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, usagef("%s: mode %04o lets others read the key; 'chmod 600 %s'", path, st.Mode().Perm(), path)
+		return nil, errkind.Invalidf("%s: mode %04o lets others read the key; 'chmod 600 %s'", path, st.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -132,7 +133,7 @@ func readKeyFile(path string) (ed25519.PrivateKey, error) {
 	}
 	seed, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, usagef("%s: want 64 hex digits (a key's seed)", path)
+		return nil, errkind.Invalidf("%s: want 64 hex digits (a key's seed)", path)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
 }
@@ -143,11 +144,11 @@ func readKeyFile(path string) (ed25519.PrivateKey, error) {
 func nodeRunCommon(c *cli.Context) (string, zerolog.Logger, zerolog.Logger, error) {
 	data := c.String("data")
 	if data == "" {
-		return "", zerolog.Nop(), zerolog.Nop(), usagef("node %s needs --data DIR: where the node keeps its keys and database", c.Command.Name)
+		return "", zerolog.Nop(), zerolog.Nop(), errkind.Invalidf("node %s needs --data DIR: where the node keeps its keys and database", c.Command.Name)
 	}
 	level, err := zerolog.ParseLevel(c.String("log-level"))
 	if err != nil {
-		return "", zerolog.Nop(), zerolog.Nop(), usagef("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+		return "", zerolog.Nop(), zerolog.Nop(), errkind.Invalidf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
 	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	var w io.Writer
@@ -157,7 +158,7 @@ func nodeRunCommon(c *cli.Context) (string, zerolog.Logger, zerolog.Logger, erro
 	case "json":
 		w = c.App.ErrWriter
 	default:
-		return "", zerolog.Nop(), zerolog.Nop(), usagef("--log-format %q: want console or json", c.String("log-format"))
+		return "", zerolog.Nop(), zerolog.Nop(), errkind.Invalidf("--log-format %q: want console or json", c.String("log-format"))
 	}
 	base := zerolog.New(w).Level(level)
 	return data, base.With().Timestamp().Str("component", "node-"+c.Command.Name).Logger(), base.With().Timestamp().Str("component", "edge").Logger(), nil
@@ -180,20 +181,20 @@ func nodeRun(c *cli.Context) error {
 	}
 	if u := c.String("ledger"); u != "" {
 		if _, err := url.ParseRequestURI(u); err != nil || !strings.HasPrefix(u, "http") {
-			return usagef("--ledger %q: want the ledger's URL, as http://127.0.0.1:4000", u)
+			return errkind.Invalidf("--ledger %q: want the ledger's URL, as http://127.0.0.1:4000", u)
 		}
 	}
 	// The flags are checked before anything is made (the key, --data).
 	switch {
 	case c.IsSet("key") && (c.IsSet("seed") || c.IsSet("index")):
-		return usagef("give --key FILE or --seed S --index N, not both")
+		return errkind.Invalidf("give --key FILE or --seed S --index N, not both")
 	case c.IsSet("key"):
 		if r.nodeKey, err = readKeyFile(c.String("key")); errors.Is(err, os.ErrNotExist) {
-			return usagef("--key %s: no such file", c.String("key"))
+			return errkind.Invalidf("--key %s: no such file", c.String("key"))
 		}
 	case c.IsSet("seed") || c.IsSet("index"):
 		if !c.IsSet("seed") || c.Int("index") < 1 || c.Int("index") > devnet.MaxNodes {
-			return usagef("--seed S --index N run the devnet's node-N: give both, N from 1 to %d", devnet.MaxNodes)
+			return errkind.Invalidf("--seed S --index N run the devnet's node-N: give both, N from 1 to %d", devnet.MaxNodes)
 		}
 		r.nodeKey = devnet.NodeKey(c.String("seed"), c.Int("index")-1)
 	}
@@ -231,11 +232,11 @@ func nodeRun(c *cli.Context) error {
 
 func nodeJoin(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return usagef("node join needs the devnet's join URL (as 'devnet up --listen IP' prints it)")
+		return errkind.Invalidf("node join needs the devnet's join URL (as 'devnet up --listen IP' prints it)")
 	}
 	jc, err := devnet.NewJoinClient(c.Args().First())
 	if err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	data, log, edge, err := nodeRunCommon(c)
 	if err != nil {
@@ -254,7 +255,7 @@ func nodeJoin(c *cli.Context) error {
 		}
 	}
 	if p := net.ParseIP(ip); p == nil || p.To4() == nil || p.IsUnspecified() {
-		return usagef("--listen %q: want this machine's IPv4 address that the devnet reaches (not 0.0.0.0: the node publishes it)", ip)
+		return errkind.Invalidf("--listen %q: want this machine's IPv4 address that the devnet reaches (not 0.0.0.0: the node publishes it)", ip)
 	}
 	r := nodeRunner{data: data, log: log, edge: edge, listen: "/ip4/" + ip + "/tcp/0", https: c.String("https"), servers: info.Servers,
 		ledger: ledgerrpc.NewClient(info.LedgerURL, "")}
@@ -302,7 +303,7 @@ func (r nodeRunner) run(c *cli.Context) error {
 	n, err := node.New(node.Config{Key: r.nodeKey, DataDir: r.data, Ledger: r.ledger, ListenAddrs: []string{r.listen},
 		HTTPSAddr: r.https, Logger: r.log, Servers: r.servers, Edge: edgelog.Sink{Log: r.edge}})
 	if err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	if err := n.Start(ctx); err != nil {
 		return err

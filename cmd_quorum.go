@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
@@ -83,7 +84,7 @@ func heights(start, span uint64) string {
 
 func quorumInspect(c *cli.Context) error {
 	if c.NArg() > 1 || c.NArg()+btoi(c.IsSet("height"))+btoi(c.IsSet("node")) > 1 {
-		return usagef("quorum inspect takes one of ROUND, --height HEIGHT or --node NAME")
+		return errkind.Invalidf("quorum inspect takes one of ROUND, --height HEIGHT or --node NAME")
 	}
 	lc, err := ledgerClient(c)
 	if err != nil {
@@ -96,7 +97,7 @@ func quorumInspect(c *cli.Context) error {
 		if c.NArg() == 1 {
 			r, err := strconv.ParseUint(c.Args().First(), 10, 64)
 			if err != nil {
-				return usagef("round %q: want a round number, as 'sessionctl quorum ls' shows", c.Args().First())
+				return errkind.Invalidf("round %q: want a round number, as 'sessionctl quorum ls' shows", c.Args().First())
 			}
 			if span == 0 {
 				return fmt.Errorf("the ledger does not say how long a round is")
@@ -105,7 +106,7 @@ func quorumInspect(c *cli.Context) error {
 		}
 		if rd, err = lc.RoundAt(c.Context, h); err != nil {
 			if ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
-				return usageError(err)
+				return errkind.AsInvalid(err)
 			}
 			return rpcError(err)
 		}
@@ -137,7 +138,7 @@ func quorumInspect(c *cli.Context) error {
 			}
 		}
 		if !found && target != "" {
-			return usagef("no remembered round changed the state of %s", c.String("node"))
+			return errkind.Invalidf("no remembered round changed the state of %s", c.String("node"))
 		}
 		for _, r := range rounds {
 			if !found && len(r.Votes) > 0 && r.Tallied {
@@ -145,7 +146,7 @@ func quorumInspect(c *cli.Context) error {
 			}
 		}
 		if !found {
-			return usagef("no testing round has been tallied yet; mine some blocks ('sessionctl ledger mine 20')")
+			return errkind.Invalidf("no testing round has been tallied yet; mine some blocks ('sessionctl ledger mine 20')")
 		}
 	}
 	names := nodeNames(c)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -31,11 +32,11 @@ func reactCommand() *cli.Command {
 
 func react(c *cli.Context) error {
 	if c.NArg() != 2 {
-		return usagef("react takes two arguments, the message's HASH and the EMOJI; got %d", c.NArg())
+		return errkind.Invalidf("react takes two arguments, the message's HASH and the EMOJI; got %d", c.NArg())
 	}
 	hash, emoji := c.Args().Get(0), c.Args().Get(1)
 	if err := client.CheckEmoji(emoji); err != nil {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	cl, ctx, done, err := clientAs(c)
 	if err != nil {
@@ -44,7 +45,7 @@ func react(c *cli.Context) error {
 	defer done()
 	res, target, err := cl.React(ctx, hash, emoji, c.Bool("remove"))
 	if errors.Is(err, client.ErrUnknownMessage) {
-		return usageError(err)
+		return errkind.AsInvalid(err)
 	}
 	if err != nil {
 		return clientError(err)
@@ -80,7 +81,7 @@ func typing(c *cli.Context) error {
 		return err
 	}
 	if c.String("to") == "" {
-		return usagef("typing needs --to RECIPIENT")
+		return errkind.Invalidf("typing needs --to RECIPIENT")
 	}
 	cl, lc, ctx, done, err := clientAndLedgerAs(c)
 	if err != nil {
@@ -92,7 +93,7 @@ func typing(c *cli.Context) error {
 		return err
 	}
 	if to.Prefix != identity.PrefixSession || to == cl.AccountID() {
-		return usagef("%s: typing goes to another Session account (05...)", c.String("to"))
+		return errkind.Invalidf("%s: typing goes to another Session account (05...)", c.String("to"))
 	}
 	res, err := cl.SendTyping(ctx, to, !c.Bool("stop"))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
@@ -58,12 +59,12 @@ func scenarioVerbs() map[string]bool {
 func loadScenario(file string) ([]scenario.Step, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, usageError(err)
+		return nil, errkind.AsInvalid(err)
 	}
 	defer f.Close()
 	steps, err := scenario.Parse(f, scenarioVerbs())
 	if err != nil {
-		return nil, usagef("%s: %w", file, err)
+		return nil, errkind.Invalidf("%s: %w", file, err)
 	}
 	return steps, nil
 }

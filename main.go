@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -34,7 +35,8 @@ const exitCodesHelp = `EXIT CODES:
    2  bad usage or bad input (nothing was changed)
    3  no devnet or ledger running where the command looked`
 
-// exitError carries the exit code of a failed command.
+// exitError carries the exit code of a failed command that no errkind
+// mark gives (a scenario that failed is 1, whatever its step's error).
 type exitError struct {
 	code int
 	err  error
@@ -43,19 +45,20 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// usageError marks err as the user's mistake: exit code 2.
-func usageError(err error) error {
-	if err == nil {
-		return nil
+// exitCode is the exit code of a command's error.
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
 	}
-	return &exitError{code: exitUsage, err: err}
+	switch errkind.Of(err) {
+	case errkind.Invalid:
+		return exitUsage
+	case errkind.NotRunning:
+		return exitNoNetwork
+	}
+	return exitFailure
 }
-
-// usagef is usageError(fmt.Errorf(...)).
-func usagef(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
-
-// notRunning marks err as "nothing is running there": exit code 3.
-func notRunning(err error) error { return &exitError{code: exitNoNetwork, err: err} }
 
 func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
 
@@ -75,14 +78,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// A directory that cannot be made is the user's to fix, said plainly.
 	var pe *fs.PathError
 	if errors.As(err, &pe) && pe.Op == "mkdir" {
-		err = usagef("cannot create the directory %s: %v; choose another --dir (or SESSIONCTL_DIR)", pe.Path, pe.Err)
+		err = errkind.Invalidf("cannot create the directory %s: %v; choose another --dir (or SESSIONCTL_DIR)", pe.Path, pe.Err)
 	}
 	fmt.Fprintf(stderr, "sessionctl: %s\n", oneLine(err.Error()))
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return exitFailure
+	return exitCode(err)
 }
 
 // flagsFirst lets flags follow positional arguments, as in
@@ -252,7 +251,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Before: func(c *cli.Context) error {
 			lvl, err := zerolog.ParseLevel(c.String(logLevelFlag.Name))
 			if err != nil || c.String(logLevelFlag.Name) == "" {
-				return usagef("--log-level %q: want trace, debug, info, warn, error or disabled", c.String(logLevelFlag.Name))
+				return errkind.Invalidf("--log-level %q: want trace, debug, info, warn, error or disabled", c.String(logLevelFlag.Name))
 			}
 			c.App.Metadata["logger"] = zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).
 				Level(lvl).With().Timestamp().Logger()
@@ -260,7 +259,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q. %s See 'sessionctl --help'.", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First()))
+				return errkind.Invalidf("unknown command %q. %s See 'sessionctl --help'.", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First()))
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -302,9 +301,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 func onUsageError(_ *cli.Context, err error, _ bool) error {
 	// A duration without its unit ("--block-time 5") gets the form it wants.
 	if msg := err.Error(); strings.Contains(msg, "parse error") && durationFlag(msg) {
-		return usagef("%v: a duration takes a unit, as in 5s, 500ms or 2m", err)
+		return errkind.Invalidf("%v: a duration takes a unit, as in 5s, 500ms or 2m", err)
 	}
-	return usageError(err)
+	return errkind.AsInvalid(err)
 }
 
 // durationFlag reports whether a flag error names one of the duration flags.
@@ -343,7 +342,7 @@ func setUsageErrors(cmd *cli.Command) {
 	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
 		cmd.Action = func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q. %s See 'sessionctl %s --help'.", c.Args().First(), cli.SuggestCommand(cmd.Subcommands, c.Args().First()), cmd.Name)
+				return errkind.Invalidf("unknown command %q. %s See 'sessionctl %s --help'.", c.Args().First(), cli.SuggestCommand(cmd.Subcommands, c.Args().First()), cmd.Name)
 			}
 			return cli.ShowSubcommandHelp(c)
 		}
@@ -364,7 +363,7 @@ func logger(c *cli.Context) zerolog.Logger {
 // noArgs refuses positional arguments a command does not take.
 func noArgs(c *cli.Context) error {
 	if c.Args().Present() {
-		return usagef("%s takes no arguments, got %q", c.Command.FullName(), c.Args().Slice())
+		return errkind.Invalidf("%s takes no arguments, got %q", c.Command.FullName(), c.Args().Slice())
 	}
 	return nil
 }
@@ -372,7 +371,7 @@ func noArgs(c *cli.Context) error {
 // oneArg returns the single positional argument what of a command.
 func oneArg(c *cli.Context, what string) (string, error) {
 	if c.NArg() != 1 {
-		return "", usagef("%s takes one argument, %s; got %d", c.Command.FullName(), what, c.NArg())
+		return "", errkind.Invalidf("%s takes one argument, %s; got %d", c.Command.FullName(), what, c.NArg())
 	}
 	return c.Args().First(), nil
 }

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/sessionctl/sessionctl/internal/errkind"
 )
 
 // pprofEnv names an address (loopback only) where `devnet up` serves Go's
@@ -27,7 +29,7 @@ func servePprof(stderr io.Writer) error {
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil || (host != "127.0.0.1" && host != "localhost" && !strings.HasPrefix(host, "127.")) {
-		return usagef("%s=%q: want a loopback address and port, such as 127.0.0.1:6060", pprofEnv, addr)
+		return errkind.Invalidf("%s=%q: want a loopback address and port, such as 127.0.0.1:6060", pprofEnv, addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
