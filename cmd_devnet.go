@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/logs"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
@@ -111,11 +111,11 @@ func devnetUp(c *cli.Context) error {
 	}
 	dir := c.String(dirFlag.Name)
 	format := c.String("log-format")
-	if format != "console" && format != "json" {
-		return errkind.Invalidf("--log-format %q: want console or json", format)
+	if err := logs.CheckFormat(format); err != nil {
+		return errkind.Invalidf("--log-format %v", err)
 	}
 	if !c.IsSet("log-format") {
-		format = savedLogFormat(dir, format) // a resumed devnet keeps its format
+		format = logs.SavedFormat(filepath.Join(dir, "logs"), format) // a resumed devnet keeps its format
 	}
 	if c.Duration("block-time") < 0 {
 		return errkind.Invalidf("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
@@ -180,15 +180,14 @@ func devnetUp(c *cli.Context) error {
 		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
 	}
 	events := devnet.NewEvents()
-	logs, closeLogs, err := logFiles(filepath.Join(dir, "logs"), format, level, events)
+	logFiles, err := logs.Open(filepath.Join(dir, "logs"), logs.Options{Format: format, Level: level, Tee: events})
 	if err != nil {
 		return err
 	}
-	defer closeLogs()
+	defer logFiles.Close()
 	// libp2p's own logs (slog) go to logs/libp2p.log, not the terminal:
 	// closing 2,000 hosts made it print an error a listener.
-	if f, err := os.OpenFile(filepath.Join(dir, "logs", "libp2p.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
-		defer f.Close()
+	if f, err := logFiles.Writer("libp2p"); err == nil {
 		gologshim.SetDefaultHandler(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	stderr := c.App.ErrWriter
@@ -205,7 +204,7 @@ func devnetUp(c *cli.Context) error {
 	began := time.Now()
 	d, err := devnet.Up(ctx, devnet.UpConfig{
 		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: blockTimeFlag(c),
-		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"), Events: events, Fund: payments,
+		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logFiles.Logger, Progress: progress, FileExpiry: c.Duration("file-expiry"), Events: events, Fund: payments,
 		Listen: listen, Exe: exe,
 	})
 	if err != nil {
@@ -237,18 +236,6 @@ func devnetUp(c *cli.Context) error {
 	}
 	fmt.Fprintln(stderr, "stopping the devnet")
 	return d.Close()
-}
-
-// logFormatFile, under <dir>/logs, remembers the devnet's log format.
-const logFormatFile = "format"
-
-// savedLogFormat is the log format the devnet of dir was started with, or def.
-func savedLogFormat(dir, def string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "logs", logFormatFile))
-	if f := strings.TrimSpace(string(b)); err == nil && (f == "console" || f == "json") {
-		return f
-	}
-	return def
 }
 
 // progressBar draws, on a terminal, how many nodes have started:
@@ -287,55 +274,6 @@ func setMemoryLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(devnetMemoryLimit)
 	}
-}
-
-// logFiles gives each component a file under dir (ledger.log, devnet.log,
-// ...), except the service nodes, which share nodes.log (each line names
-// its node): 2,000 nodes would otherwise hold 2,000 open files.
-func logFiles(dir, format string, level zerolog.Level, tee io.Writer) (func(string) zerolog.Logger, func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, logFormatFile), []byte(format+"\n"), 0o600); err != nil {
-		return nil, nil, err
-	}
-	// Milliseconds, so that `sessionctl logs` orders lines of different files.
-	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
-	var mu sync.Mutex
-	files := map[string]*os.File{}
-	get := func(component string) zerolog.Logger {
-		mu.Lock()
-		defer mu.Unlock()
-		file := component
-		if strings.HasPrefix(component, "node-") {
-			file = "nodes"
-		}
-		f, ok := files[file]
-		if !ok {
-			var err error
-			f, err = os.OpenFile(filepath.Join(dir, file+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-			if err != nil {
-				return zerolog.Nop()
-			}
-			files[file] = f
-		}
-		var w io.Writer = f
-		if format == "console" {
-			w = zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: "15:04:05.000"}
-		}
-		if tee != nil {
-			w = zerolog.MultiLevelWriter(w, tee)
-		}
-		return zerolog.New(w).Level(level).With().Timestamp().Str("component", component).Logger()
-	}
-	closeAll := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, f := range files {
-			f.Close()
-		}
-	}
-	return get, closeAll, nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/sessionctl/sessionctl/logs"
 	"github.com/sessionctl/sessionctl/node"
 	"github.com/urfave/cli/v2"
 )
@@ -150,18 +150,11 @@ func nodeRunCommon(c *cli.Context) (string, zerolog.Logger, zerolog.Logger, erro
 	if err != nil {
 		return "", zerolog.Nop(), zerolog.Nop(), errkind.Invalidf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
-	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
-	var w io.Writer
-	switch c.String("log-format") {
-	case "console":
-		w = zerolog.ConsoleWriter{Out: c.App.ErrWriter, NoColor: true, TimeFormat: "15:04:05.000"}
-	case "json":
-		w = c.App.ErrWriter
-	default:
-		return "", zerolog.Nop(), zerolog.Nop(), errkind.Invalidf("--log-format %q: want console or json", c.String("log-format"))
+	if err := logs.CheckFormat(c.String("log-format")); err != nil {
+		return "", zerolog.Nop(), zerolog.Nop(), errkind.Invalidf("--log-format %v", err)
 	}
-	base := zerolog.New(w).Level(level)
-	return data, base.With().Timestamp().Str("component", "node-"+c.Command.Name).Logger(), base.With().Timestamp().Str("component", "edge").Logger(), nil
+	base := logs.New(c.App.ErrWriter, c.String("log-format"), level)
+	return data, base.With().Str("component", "node-"+c.Command.Name).Logger(), base.With().Str("component", "edge").Logger(), nil
 }
 
 func nodeRun(c *cli.Context) error {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/internal/errkind"
+	"github.com/sessionctl/sessionctl/logs"
 	"github.com/urfave/cli/v2"
 )
 
@@ -253,6 +254,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			if err != nil || c.String(logLevelFlag.Name) == "" {
 				return errkind.Invalidf("--log-level %q: want trace, debug, info, warn, error or disabled", c.String(logLevelFlag.Name))
 			}
+			// Milliseconds, so that the lines of different log files order.
+			zerolog.TimeFieldFormat = logs.TimeFormat
 			c.App.Metadata["logger"] = zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).
 				Level(lvl).With().Timestamp().Logger()
 			return nil
