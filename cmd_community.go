@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"mime"
@@ -59,20 +58,7 @@ func communityCommand() *cli.Command {
 
 // communityServer returns the devnet's community server, from its manifest.
 func communityServer(c *cli.Context) (client.ServerInfo, error) {
-	m, err := devnet.ReadManifest(c.String(dirFlag.Name))
-	if err != nil {
-		return client.ServerInfo{}, errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
-	}
-	for _, s := range m.Servers {
-		if s.Kind == "community" {
-			k, err := hex.DecodeString(s.X25519Pubkey)
-			if err != nil || len(k) != 32 {
-				return client.ServerInfo{}, errors.New("the manifest's community server key is malformed")
-			}
-			return client.ServerInfo{URL: s.URL, X25519: [32]byte(k)}, nil
-		}
-	}
-	return client.ServerInfo{}, errors.New("the devnet runs no community server")
+	return dirOf(c).Server(devnet.CommunityServer)
 }
 
 // communityClient starts a Session client for --as (default: the

@@ -115,7 +115,7 @@ func devnetUp(c *cli.Context) error {
 		return errkind.Invalidf("--log-format %v", err)
 	}
 	if !c.IsSet("log-format") {
-		format = logs.SavedFormat(filepath.Join(dir, "logs"), format) // a resumed devnet keeps its format
+		format = logs.SavedFormat(dirOf(c).LogsDir(), format) // a resumed devnet keeps its format
 	}
 	if c.Duration("block-time") < 0 {
 		return errkind.Invalidf("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
@@ -180,7 +180,7 @@ func devnetUp(c *cli.Context) error {
 		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
 	}
 	events := devnet.NewEvents()
-	logFiles, err := logs.Open(filepath.Join(dir, "logs"), logs.Options{Format: format, Level: level, Tee: events})
+	logFiles, err := logs.Open(dirOf(c).LogsDir(), logs.Options{Format: format, Level: level, Tee: events})
 	if err != nil {
 		return err
 	}
@@ -425,7 +425,7 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 	if detached {
 		stop = "'sessionctl devnet down' stops it."
 	}
-	fmt.Fprintf(w, "Manifest %s, logs in %s. %s\n", devnet.ManifestPath(dir), filepath.Join(dir, "logs"), stop)
+	fmt.Fprintf(w, "Manifest %s, logs in %s. %s\n", devnet.ManifestPath(dir), devnet.Dir(dir).LogsDir(), stop)
 }
 
 // plural is "1 node", "2 nodes".
@@ -592,15 +592,7 @@ func swarmCommand() *cli.Command {
 }
 
 // nodeNames maps node keys to devnet names, when a devnet runs under --dir.
-func nodeNames(c *cli.Context) map[string]string {
-	out := map[string]string{}
-	if m, err := devnet.ReadManifest(c.String(dirFlag.Name)); err == nil {
-		for _, n := range m.Nodes {
-			out[n.Ed25519Pubkey] = n.Name
-		}
-	}
-	return out
-}
+func nodeNames(c *cli.Context) map[string]string { return dirOf(c).NodeNames() }
 
 func nameOf(names map[string]string, key string) string {
 	if n, ok := names[key]; ok {

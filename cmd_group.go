@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -58,12 +57,11 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 	if err := identity.ValidName(name); err != nil {
 		return nil, nil, errkind.AsInvalid(err)
 	}
-	dir := c.String(dirFlag.Name)
-	cl, _, err := startClient(c, name, filepath.Join(dir, "clients", name+".groups.json"))
+	cl, _, err := startClient(c, name, dirOf(c).GroupInboxState(name))
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &group.Session{C: cl, Store: &group.Store{Dir: filepath.Join(dir, "groups")}, Device: name,
+	s := &group.Session{C: cl, Store: &group.Store{Dir: dirOf(c).GroupsDir()}, Device: name,
 		Log: logger(c).With().Str("component", "group").Str("device", name).Logger()}
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
@@ -438,19 +436,8 @@ func groupFetch(c *cli.Context) error {
 	return nil
 }
 
-// senderNames names the keystore's accounts: an account with several
-// devices by its first (not a linked one).
-func senderNames(c *cli.Context) map[string]string {
-	out := map[string]string{}
-	if all, err := keystore(c).List(); err == nil {
-		for _, e := range all {
-			if id := e.Keys.AccountID().String(); out[id] == "" || e.DeviceOf == "" {
-				out[id] = e.Name
-			}
-		}
-	}
-	return out
-}
+// senderNames names the keystore's accounts.
+func senderNames(c *cli.Context) map[string]string { return dirOf(c).AccountNames() }
 
 // groupNames names a group's members: the keystore's name, else the name
 // the members config gives, else (with a client) the account's contacts
@@ -648,7 +635,7 @@ func groupList(c *cli.Context) error {
 
 // localGroup finds a group in the stores of the keystore's identities.
 func localGroup(c *cli.Context, arg string) (*group.Group, bool, error) {
-	st := &group.Store{Dir: filepath.Join(c.String(dirFlag.Name), "groups")}
+	st := &group.Store{Dir: dirOf(c).GroupsDir()}
 	all, err := keystore(c).List()
 	if err != nil {
 		return nil, false, err

@@ -8,22 +8,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"text/tabwriter"
 
 	"github.com/sessionctl/sessionctl/chain"
+	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/urfave/cli/v2"
 )
 
+// dirOf is the devnet directory of --dir.
+func dirOf(c *cli.Context) devnet.Dir { return devnet.Dir(c.String(dirFlag.Name)) }
+
 // keystore returns the keystore under --dir.
-func keystore(c *cli.Context) *identity.Keystore {
-	return identity.OpenKeystore(filepath.Join(c.String(dirFlag.Name), "keys"))
-}
+func keystore(c *cli.Context) *identity.Keystore { return dirOf(c).Keystore() }
 
 // idJSON is the stable --json form of an identity.
 type idJSON struct {

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,53 +40,12 @@ var (
 	}
 )
 
-// endpointFile is where `ledger serve` writes how to reach it (mode 0600).
-func endpointFile(dir string) string { return filepath.Join(dir, "ledger", "endpoint.json") }
-
-// endpoint is the content of endpointFile.
-type endpoint struct {
-	URL   string `json:"url"`
-	Token string `json:"token"`
-	PID   int    `json:"pid"`
-	Seed  string `json:"seed"`
-}
-
 // ledgerClient finds the ledger: --ledger, else the devnet running under
 // --dir, else a ledger served alone there. Nothing there, or nothing
 // answering, is exit code 3.
 func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
-	url, token := c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name)
-	dir := c.String(dirFlag.Name)
-	if m, err := devnet.ReadManifest(dir); url == "" && err == nil {
-		url = m.Ledger.URL
-		if token == "" {
-			token = m.Control.Token // the devnet guards its ledger with the control token
-		}
-	}
-	if url == "" {
-		data, err := os.ReadFile(endpointFile(dir))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errkind.AsNotRunning(fmt.Errorf("no devnet or ledger is running under %s; start one with 'sessionctl devnet up' or pass --ledger URL", dir))
-		}
-		if err != nil {
-			return nil, err
-		}
-		var ep endpoint
-		if err := json.Unmarshal(data, &ep); err != nil || ep.URL == "" {
-			return nil, fmt.Errorf("%s is damaged; stop the ledger and start it again", endpointFile(dir))
-		}
-		url = ep.URL
-		if token == "" {
-			token = ep.Token
-		}
-	}
-	client := ledgerrpc.NewClient(url, token)
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
-	defer cancel()
-	if _, err := client.Info(ctx); err != nil {
-		return nil, rpcError(err)
-	}
-	return client, nil
+	lc, err := dirOf(c).Ledger(c.Context, c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name))
+	return lc, rpcError(err)
 }
 
 // rpcError maps ledger RPC errors to exit codes: unreachable is 3, a
@@ -96,6 +53,9 @@ func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
 func rpcError(err error) error {
 	if err == nil {
 		return nil
+	}
+	if errkind.Of(err) != errkind.Other {
+		return err
 	}
 	if errors.Is(err, ledgerrpc.ErrUnreachable) {
 		return errkind.AsNotRunning(fmt.Errorf("%w; is it running?", err))
@@ -140,16 +100,8 @@ func ledgerCommand() *cli.Command {
 // walletOf resolves an identity name, an Account ID of the keystore, or a
 // hex Ed25519 key to a wallet (hex Ed25519 public key).
 func walletOf(c *cli.Context, arg string) (string, error) {
-	if len(arg) == 64 {
-		if b, err := hex.DecodeString(arg); err == nil && len(b) == 32 {
-			return strings.ToLower(arg), nil
-		}
-	}
-	e, err := keystore(c).Resolve(arg)
-	if err != nil {
-		return "", keystoreError(err)
-	}
-	return hex.EncodeToString(e.Keys.Ed25519Public()), nil
+	w, err := dirOf(c).Wallet(arg)
+	return w, keystoreError(err)
 }
 
 func ledgerServe(c *cli.Context) error {
@@ -200,10 +152,9 @@ func ledgerServe(c *cli.Context) error {
 		genesis = append(genesis, ledger.Allocation{Wallet: w, Amount: alloc[w]})
 	}
 
-	ep := endpointFile(dir)
-	if data, err := os.ReadFile(ep); err == nil {
-		var old endpoint
-		if json.Unmarshal(data, &old) == nil && old.URL != "" {
+	ep := dirOf(c).LedgerEndpointFile()
+	if old, err := dirOf(c).ReadLedgerEndpoint(); err == nil {
+		{
 			probe := ledgerrpc.NewClient(old.URL, "")
 			ctx, cancel := context.WithTimeout(c.Context, 2*time.Second)
 			_, err := probe.Info(ctx)
@@ -216,7 +167,7 @@ func ledgerServe(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	l, err := ledger.New(ledger.Config{
-		Path:      filepath.Join(dir, "ledger", "ledger.db"),
+		Path:      dirOf(c).LedgerDB(),
 		Seed:      c.String("seed"),
 		BlockTime: c.Duration("block-time"),
 		Genesis:   genesis,
@@ -244,7 +195,7 @@ func ledgerServe(c *cli.Context) error {
 		return err
 	}
 	defer srv.Close()
-	data, _ := json.MarshalIndent(endpoint{URL: srv.URL(), Token: token, PID: os.Getpid(), Seed: c.String("seed")}, "", "  ")
+	data, _ := json.MarshalIndent(devnet.LedgerEndpoint{URL: srv.URL(), Token: token, PID: os.Getpid(), Seed: c.String("seed")}, "", "  ")
 	if err := atomicfile.Write(ep, append(data, '\n'), 0o600); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -35,7 +34,7 @@ func logsCommand() *cli.Command {
 }
 
 func logsAction(c *cli.Context) error {
-	dir := filepath.Join(c.String(dirFlag.Name), "logs")
+	dir := dirOf(c).LogsDir()
 	components, err := logs.Components(dir)
 	if err != nil {
 		return errkind.AsNotRunning(errors.New("no logs under " + dir + " (start a devnet with 'sessionctl devnet up')"))

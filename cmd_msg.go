@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +24,6 @@ import (
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
-	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
 )
@@ -33,30 +31,8 @@ import (
 // resolveAccount reads an Account ID, an identity of the keystore, or a
 // session name registered on the ledger.
 func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.AccountID, error) {
-	if len(arg) == identity.AccountIDLen {
-		id, err := identity.ParseAccountID(arg)
-		if err != nil {
-			return id, errkind.AsInvalid(err)
-		}
-		return id, nil
-	}
-	if identity.ValidName(arg) == nil {
-		if e, err := keystore(c).Get(arg); err == nil {
-			return e.Keys.AccountID(), nil
-		} else if !errors.Is(err, identity.ErrNotFound) {
-			return identity.AccountID{}, err
-		}
-	}
-	res, err := lc.ResolveName(c.Context, arg)
-	switch {
-	case errors.Is(err, ledger.ErrNameRules):
-		return identity.AccountID{}, errkind.Invalidf("%q is not an Account ID, an identity of the keystore, or a session name", arg)
-	case errors.Is(err, ledgerrpc.ErrNoName):
-		return identity.AccountID{}, errkind.Invalidf("%q is not an identity of the keystore, and %v", arg, err)
-	case err != nil:
-		return identity.AccountID{}, rpcError(err)
-	}
-	return res.AccountID, nil
+	id, err := dirOf(c).ResolveAccount(c.Context, lc, arg)
+	return id, rpcError(err)
 }
 
 // startClient starts a Session client for the identity called name.
@@ -78,20 +54,9 @@ func startClient(c *cli.Context, name string, statePath string) (*client.Client,
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := keystore(c).Get(name)
+	cl, err := dirOf(c).StartClient(c.Context, lc, name, statePath, logger(c))
 	if err != nil {
 		return nil, nil, keystoreError(err)
-	}
-	if !e.Keys.HasPhrase() {
-		return nil, nil, errkind.Invalidf("%q is not a Session account", name)
-	}
-	// A device: its fetches look after the account's configs too.
-	cl, err := client.New(client.Config{Keys: e.Keys, Ledger: lc, StatePath: statePath, Logger: logger(c), KeepConfigs: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := cl.Start(c.Context); err != nil {
-		return nil, nil, err
 	}
 	return cl, lc, nil
 }
@@ -232,9 +197,7 @@ func fetchCommand() *cli.Command {
 
 // clientStatePath is where identity name's client state lives; it is used
 // only once the keystore has found name (a valid name).
-func clientStatePath(c *cli.Context, name string) string {
-	return filepath.Join(c.String(dirFlag.Name), "clients", name+".json")
-}
+func clientStatePath(c *cli.Context, name string) string { return dirOf(c).ClientState(name) }
 
 func fetch(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
@@ -406,22 +369,7 @@ func escapeText(s string) string {
 }
 
 // fileServer returns the devnet's file server, from its manifest.
-func fileServer(c *cli.Context) (client.ServerInfo, error) {
-	m, err := devnet.ReadManifest(c.String(dirFlag.Name))
-	if err != nil {
-		return client.ServerInfo{}, errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s, so no file server is known", c.String(dirFlag.Name)))
-	}
-	for _, s := range m.Servers {
-		if s.Kind == "file" {
-			k, err := hex.DecodeString(s.X25519Pubkey)
-			if err != nil || len(k) != 32 {
-				return client.ServerInfo{}, fmt.Errorf("the manifest's file server key is malformed")
-			}
-			return client.ServerInfo{URL: s.URL, X25519: [32]byte(k)}, nil
-		}
-	}
-	return client.ServerInfo{}, errors.New("the devnet runs no file server")
-}
+func fileServer(c *cli.Context) (client.ServerInfo, error) { return dirOf(c).Server(devnet.FileServer) }
 
 // saveAttachments downloads each message's attachments into dir. Only the
 // devnet's servers are asked (the sender names a URL, but may not send the

@@ -134,7 +134,7 @@ type state struct {
 	Created   time.Time `json:"created"`
 }
 
-func statePath(dir string) string { return filepath.Join(dir, "devnet", "state.json") }
+func statePath(dir string) string { return Dir(dir).StateFile() }
 
 // ClientKeys derives a client identity from the seed: the same seed gives
 // the same Account IDs (and recovery phrases) on every machine.
@@ -173,7 +173,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "devnet"), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "devnet", "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(Dir(dir).LockFile(), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +247,7 @@ func reset(dir string, old []string) error {
 		}
 	}
 	for _, name := range old {
-		os.Remove(filepath.Join(dir, "keys", name+".json"))
+		os.Remove(filepath.Join(Dir(dir).KeysDir(), name+".json"))
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		return nil, err
 	}
 	dv := &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB), lock: lock,
-		ks: identity.OpenKeystore(filepath.Join(cfg.Dir, "keys")), down: make(chan struct{})}
+		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			dv.Close() // stops what started and releases the lock

@@ -23,7 +23,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -240,7 +239,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		}
 	}()
 	l, err := ledger.New(ledger.Config{
-		Path: filepath.Join(nw.cfg.Dir, "ledger", "ledger.db"), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
+		Path: Dir(nw.cfg.Dir).LedgerDB(), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
 		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
 	})
 	if err != nil {
@@ -387,7 +386,7 @@ func (nw *Network) startFiles(ctx context.Context) error {
 	if exp == 0 {
 		exp = time.Hour
 	}
-	fs, err := fileserver.New(fileserver.Config{Dir: filepath.Join(nw.cfg.Dir, "fileserver"), Key: FileServerKey(SecretLabel(nw.cfg.Secret)),
+	fs, err := fileserver.New(fileserver.Config{Dir: Dir(nw.cfg.Dir).FileServerDir(), Key: FileServerKey(SecretLabel(nw.cfg.Secret)),
 		Expiry: exp, Logger: nw.cfg.logger("fileserver"), Now: nw.cfg.ServerNow, Addr: net.JoinHostPort(nw.cfg.Host, "0")})
 	if err != nil {
 		return err
@@ -411,7 +410,7 @@ func CommunityKey(secret string) onion.KeyPair {
 }
 
 func (nw *Network) startCommunity(ctx context.Context) error {
-	cs, err := community.New(community.Config{Dir: filepath.Join(nw.cfg.Dir, "community"), Key: CommunityKey(SecretLabel(nw.cfg.Secret)),
+	cs, err := community.New(community.Config{Dir: Dir(nw.cfg.Dir).CommunityDir(), Key: CommunityKey(SecretLabel(nw.cfg.Secret)),
 		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community"), Now: nw.cfg.ServerNow, Addr: net.JoinHostPort(nw.cfg.Host, "0")})
 	if err != nil {
 		return err
@@ -497,7 +496,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		return nw.startNodeProc(ctx, i)
 	}
 	cfg := node.Config{
-		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
+		Key: nw.keys[i], DataDir: Dir(nw.cfg.Dir).NodeData(NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Buffers: nw.buffers, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
 		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),

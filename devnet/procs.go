@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,7 +76,7 @@ type nodeProc struct {
 func (nw *Network) startProc(ctx context.Context, i int) (*nodeProc, error) {
 	name := NodeName(i)
 	log := nw.cfg.logger(name)
-	args := []string{"node", "run", "--data", filepath.Join(nw.cfg.Dir, "nodes", name), "--ledger", nw.rpc.URL(),
+	args := []string{"node", "run", "--data", Dir(nw.cfg.Dir).NodeData(name), "--ledger", nw.rpc.URL(),
 		"--seed", nw.cfg.Seed, "--index", strconv.Itoa(i + 1),
 		"--listen", "/ip4/" + nw.cfg.Host + "/tcp/0", "--https", net.JoinHostPort(nw.cfg.Host, "0"),
 		"--json", "--log-format", "json", "--log-level", procLevel(log.GetLevel())}
