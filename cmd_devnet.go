@@ -230,12 +230,11 @@ func devnetUp(c *cli.Context) error {
 		}
 		return err
 	}
-	select {
-	case <-ctx.Done():
-	case <-d.Done():
-	}
+	// Until Ctrl-C, 'devnet down', or a part the devnet needs fails: then
+	// the exit code is 1, and the error says which part.
+	err = devnet.Wait(ctx, d, d.Done())
 	fmt.Fprintln(stderr, "stopping the devnet")
-	return d.Close()
+	return errors.Join(err, d.Close())
 }
 
 // progressBar draws, on a terminal, how many nodes have started:
@@ -477,7 +476,11 @@ func devnetStatus(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "running (pid %d): seed %q, height %d, %d/%s running, %d active in %s\nledger %s\n",
 		st.PID, st.Seed, st.Height, st.NodesRunning, plural(st.Nodes, "node"), st.ActiveNodes, plural(st.Swarms, "swarm"), st.LedgerURL)
 	for _, name := range slices.Sorted(maps.Keys(st.Exited)) {
-		fmt.Fprintf(c.App.Writer, "%s's process ended by itself: %s ('sessionctl node restart %s' starts it again)\n", name, st.Exited[name], name)
+		what := "'s process ended" // a node's process (devnet up --procs)
+		if !strings.HasPrefix(st.Exited[name], "pid ") {
+			what = " stopped" // a node in the devnet's process that failed
+		}
+		fmt.Fprintf(c.App.Writer, "%s%s by itself: %s ('sessionctl node restart %s' starts it again)\n", name, what, st.Exited[name], name)
 	}
 	return nil
 }

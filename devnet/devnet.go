@@ -158,6 +158,7 @@ type Devnet struct {
 
 	down     chan struct{}
 	downOnce sync.Once
+	errc     chan error // Err; closed by Close
 	traffic  context.CancelFunc
 	wg       sync.WaitGroup
 	closed   bool
@@ -325,7 +326,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		return nil, err
 	}
 	dv := &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB), lock: lock,
-		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{})}
+		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), errc: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			dv.Close() // stops what started and releases the lock
@@ -412,10 +413,14 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	fctx, cancel := context.WithCancel(context.Background())
 	d.follow = cancel
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
 		d.dash.follow(fctx)
+	}()
+	go func() {
+		defer d.wg.Done()
+		watchParts(fctx, d.errc, map[string]<-chan error{"the network": d.Network.Err(), "the control endpoint": d.control.http.Err()})
 	}()
 	for _, p := range d.cfg.Fund {
 		wallet := p.To
@@ -561,6 +566,12 @@ func writeJSONFile(path string, v any) error {
 	return atomicfile.Write(path, append(data, '\n'), 0o600)
 }
 
+// Err delivers the failure of a part the devnet cannot do without (a
+// *PartError naming it: the ledger, its RPC, a server, the proxy, the
+// control endpoint), and is closed by Close. A node that fails is not
+// one: it is reported as exited (Manifest, 'devnet status').
+func (d *Devnet) Err() <-chan error { return d.errc }
+
 // Done is closed when the control endpoint is asked to stop the devnet.
 func (d *Devnet) Done() <-chan struct{} { return d.down }
 
@@ -603,6 +614,7 @@ func (d *Devnet) Close() error {
 	if d.lock != nil {
 		d.lock.Close()
 	}
+	close(d.errc) // (its sender, the watcher, is over: d.wg)
 	d.log.Info().Msg("devnet stopped")
 	return errors.Join(errs...)
 }
