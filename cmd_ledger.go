@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/devnet"
-	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -108,30 +104,11 @@ func ledgerServe(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	log := logger(c)
-	dir := c.String(dirFlag.Name)
-	if c.Duration("block-time") < 0 {
-		return errkind.Invalidf("--block-time must not be negative")
-	}
 	coins, err := ledger.ParseCoins(c.String("genesis-coins"))
 	if err != nil {
 		return errkind.Invalidf("--genesis-coins: %w", err)
 	}
-	alloc := map[string]uint64{}
-	var order []string
-	add := func(wallet string, amount uint64) {
-		if _, ok := alloc[wallet]; !ok {
-			order = append(order, wallet)
-		}
-		alloc[wallet] += amount
-	}
-	ids, err := keystore(c).List()
-	if err != nil {
-		return err
-	}
-	for _, e := range ids {
-		add(hex.EncodeToString(e.Keys.Ed25519Public()), coins)
-	}
+	var fund []devnet.Payment
 	for _, f := range c.StringSlice("fund") {
 		name, amount, ok := strings.Cut(f, "=")
 		if !ok {
@@ -141,83 +118,23 @@ func ledgerServe(c *cli.Context) error {
 		if err != nil {
 			return errkind.Invalidf("--fund %q: %w", f, err)
 		}
-		w, err := walletOf(c, name)
-		if err != nil {
-			return err
-		}
-		add(w, a)
-	}
-	var genesis []ledger.Allocation
-	for _, w := range order {
-		genesis = append(genesis, ledger.Allocation{Wallet: w, Amount: alloc[w]})
-	}
-
-	ep := dirOf(c).LedgerEndpointFile()
-	if old, err := dirOf(c).ReadLedgerEndpoint(); err == nil {
-		{
-			probe := ledgerrpc.NewClient(old.URL, "")
-			ctx, cancel := context.WithTimeout(c.Context, 2*time.Second)
-			_, err := probe.Info(ctx)
-			cancel()
-			if err == nil {
-				return errkind.Invalidf("a ledger is already running under %s at %s", dir, old.URL)
-			}
-		}
+		fund = append(fund, devnet.Payment{To: name, Amount: a})
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	l, err := ledger.New(ledger.Config{
-		Path:      dirOf(c).LedgerDB(),
-		Seed:      c.String("seed"),
-		BlockTime: c.Duration("block-time"),
-		Genesis:   genesis,
-		Logger:    log,
-	})
+	s, err := devnet.ServeLedger(ctx, devnet.LedgerConfig{Dir: dirOf(c), Listen: c.String("listen"), Seed: c.String("seed"),
+		BlockTime: c.Duration("block-time"), GenesisCoins: coins, Fund: fund, Logger: logger(c)})
 	if err != nil {
-		return errkind.AsInvalid(err)
+		return keystoreError(err)
 	}
-	if err := l.Start(ctx); err != nil {
-		if errors.Is(err, ledger.ErrSeedMismatch) {
-			return errkind.Invalidf("%w: use that seed, or another --dir", err)
-		}
-		return err
-	}
-	defer l.Close()
-	token, err := newToken()
-	if err != nil {
-		return err
-	}
-	srv, err := ledgerrpc.NewServer(ledgerrpc.ServerConfig{Ledger: l, Addr: c.String("listen"), Token: token, Logger: log})
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	defer srv.Close()
-	data, _ := json.MarshalIndent(devnet.LedgerEndpoint{URL: srv.URL(), Token: token, PID: os.Getpid(), Seed: c.String("seed")}, "", "  ")
-	if err := atomicfile.Write(ep, append(data, '\n'), 0o600); err != nil {
-		return err
-	}
-	defer os.Remove(ep)
-	info := l.Info()
-	w := c.App.Writer
-	fmt.Fprintf(w, "ledger:  %s\n", srv.URL())
+	info, w := s.Info(), c.App.Writer
+	fmt.Fprintf(w, "ledger:  %s\n", s.Endpoint().URL)
 	fmt.Fprintf(w, "chain:   seed %q, height %d, %d nodes, block time %v\n", c.String("seed"), info.Height, info.Nodes, c.Duration("block-time"))
-	fmt.Fprintf(w, "token:   in %s\n", ep)
+	fmt.Fprintf(w, "token:   in %s\n", dirOf(c).LedgerEndpointFile())
 	fmt.Fprintln(w, "Try 'sessionctl ledger info' in another terminal; Ctrl-C stops the ledger.")
-	<-ctx.Done()
+	err = devnet.Wait(ctx, s, nil)
 	fmt.Fprintln(w, "stopping the ledger")
-	return nil
-}
-
-// newToken returns 32 random bytes in hex.
-func newToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
+	return errors.Join(err, s.Close())
 }
 
 func ledgerInfo(c *cli.Context) error {

@@ -90,3 +90,19 @@ func TestNodeFailureIsAnExit(t *testing.T) {
 		t.Fatalf("restarted node-3: running %v, exited %q", nw.Running(2), nw.Exited(2))
 	}
 }
+
+// A ledger served alone whose RPC dies ends: Wait says so.
+func TestServeLedgerErr(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := devnet.ServeLedger(ctx, devnet.LedgerConfig{Dir: devnet.Dir(t.TempDir())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	devnettest.KillListener(t, s.Endpoint().URL)
+	var pe *devnet.PartError
+	if err := devnet.Wait(ctx, s, nil); !errors.As(err, &pe) || pe.Part != "the ledger RPC" {
+		t.Fatalf("Wait = %v", err)
+	}
+}
