@@ -41,26 +41,7 @@ var (
 // answering, is exit code 3.
 func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
 	lc, err := dirOf(c).Ledger(c.Context, c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name))
-	return lc, rpcError(err)
-}
-
-// rpcError maps ledger RPC errors to exit codes: unreachable is 3, a
-// rejected or malformed request is the user's (2).
-func rpcError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errkind.Of(err) != errkind.Other {
-		return err
-	}
-	if errors.Is(err, ledgerrpc.ErrUnreachable) {
-		return errkind.AsNotRunning(fmt.Errorf("%w; is it running?", err))
-	}
-	var e *ledgerrpc.Error
-	if errors.As(err, &e) && e.Code != ledgerrpc.CodeInternal && e.Code != ledgerrpc.CodeUnavailable {
-		return errkind.AsInvalid(err)
-	}
-	return err
+	return lc, ledgerrpc.Marked(err)
 }
 
 func ledgerCommand() *cli.Command {
@@ -147,7 +128,7 @@ func ledgerInfo(c *cli.Context) error {
 	}
 	info, err := lc.Info(c.Context)
 	if err != nil {
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, info)
@@ -178,7 +159,7 @@ func ledgerNodes(c *cli.Context) error {
 	}
 	nodes, err := lc.Nodes(c.Context)
 	if err != nil {
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -216,7 +197,7 @@ func ledgerSwarms(c *cli.Context) error {
 	}
 	swarms, height, err := lc.Swarms(c.Context)
 	if err != nil {
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -255,7 +236,7 @@ func ledgerBalance(c *cli.Context) error {
 	}
 	a, err := lc.Account(c.Context, wallet)
 	if err != nil {
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -313,7 +294,7 @@ func ledgerMine(c *cli.Context) error {
 	}
 	blocks, err := lc.Mine(c.Context, n)
 	if err != nil {
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -374,7 +355,7 @@ func nameRegister(c *cli.Context) error {
 	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNameTaken):
 		return errkind.AsInvalid(err)
 	case err != nil:
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	out := struct {
 		Name      string `json:"name"`
@@ -389,7 +370,7 @@ func nameRegister(c *cli.Context) error {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return fmt.Errorf("transaction %s is not in a block after a minute; is the ledger making blocks? ('sessionctl ledger mine 1')", hash)
 			}
-			return rpcError(err)
+			return ledgerrpc.Marked(err)
 		}
 	}
 	if c.Bool("json") {
@@ -418,7 +399,7 @@ func nameResolve(c *cli.Context) error {
 	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNoName):
 		return errkind.AsInvalid(err)
 	case err != nil:
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {

@@ -32,7 +32,7 @@ import (
 // session name registered on the ledger.
 func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.AccountID, error) {
 	id, err := dirOf(c).ResolveAccount(c.Context, lc, arg)
-	return id, rpcError(err)
+	return id, ledgerrpc.Marked(err)
 }
 
 // startClient starts a Session client for the identity called name.

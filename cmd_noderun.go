@@ -346,13 +346,13 @@ func (r nodeRunner) register(ctx context.Context) error {
 	}
 	info, err := lc.Info(ctx)
 	if err != nil {
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	wallet := hex.EncodeToString(opKey.Public().(ed25519.PublicKey))
 	need := info.Params.StakeRequirement
 	acct, err := lc.Account(ctx, wallet)
 	if err != nil {
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	if acct.Balance < need {
 		if r.fund == nil {
@@ -363,7 +363,7 @@ func (r nodeRunner) register(ctx context.Context) error {
 			return fmt.Errorf("fund the operator's stake: %w", err)
 		}
 		if acct, err = lc.Account(ctx, wallet); err != nil {
-			return rpcError(err)
+			return ledgerrpc.Marked(err)
 		}
 	}
 	tx, err := ledger.NewTx(ledger.TxRegister, opKey, acct.NextNonce, ledger.RegisterBody{NodeKey: keyHex, Amount: need})
@@ -383,7 +383,7 @@ func (r nodeRunner) register(ctx context.Context) error {
 		}
 		h := info.Height
 		if info, err = lc.Info(ctx); err != nil {
-			return rpcError(err)
+			return ledgerrpc.Marked(err)
 		}
 		if info.Height == h {
 			if info.BlockTimeMS == 0 {

@@ -35,7 +35,7 @@ func quorumList(c *cli.Context) error {
 	}
 	rounds, err := lc.Rounds(c.Context)
 	if err != nil {
-		return rpcError(err)
+		return ledgerrpc.Marked(err)
 	}
 	if c.Bool("json") {
 		if rounds == nil {
@@ -108,12 +108,12 @@ func quorumInspect(c *cli.Context) error {
 			if ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
 				return errkind.AsInvalid(err)
 			}
-			return rpcError(err)
+			return ledgerrpc.Marked(err)
 		}
 	} else {
 		rounds, err := lc.Rounds(c.Context)
 		if err != nil {
-			return rpcError(err)
+			return ledgerrpc.Marked(err)
 		}
 		// The newest round that changed a node's state (that node's, with
 		// --node), else the newest tallied round with votes.
