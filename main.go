@@ -7,16 +7,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/logs"
 	"github.com/urfave/cli/v2"
@@ -61,7 +65,21 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
-func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
+func main() { os.Exit(runMain()) }
+
+// runMain is the process's entry: a devnet's node process (the devnet ran
+// this binary again, with devnet.NodeProcessEnv set), or the command line.
+func runMain() int {
+	if os.Getenv(devnet.NodeProcessEnv) != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if devnet.NodeProcess(ctx, os.Stdin, os.Stdout, os.Stderr) != nil {
+			return exitFailure // (its error is its last log line)
+		}
+		return exitOK
+	}
+	return run(os.Args, os.Stdout, os.Stderr)
+}
 
 // run runs the command line args and returns the exit code. Tests call it
 // in-process with their own writers.
