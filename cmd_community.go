@@ -16,6 +16,7 @@ import (
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
@@ -169,7 +170,7 @@ func communityRooms(c *cli.Context) error {
 		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ROOM\tNAME\tSEQUENCE\tACTIVE\tMODERATORS\tYOU MODERATE\tJOIN LINK")
 		for _, r := range rooms {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%v\t%s\n", escapeText(r.Token), escapeText(r.Name), r.Seqno, r.ActiveUsers,
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%v\t%s\n", display.Escape(r.Token), display.Escape(r.Name), r.Seqno, r.ActiveUsers,
 				len(r.Moderators)+len(r.Admins)+len(r.HiddenModerators)+len(r.HiddenAdmins), r.Moderator, cc.JoinURL(r.Token))
 		}
 		return tw.Flush()
@@ -282,7 +283,7 @@ func reactionsText(m *community.Message) string {
 	list := make([]string, len(*m.Reactions))
 	for emoji, r := range *m.Reactions {
 		if r.Index >= 0 && r.Index < len(list) {
-			list[r.Index] = fmt.Sprintf("%s %d", escapeText(emoji), r.Count)
+			list[r.Index] = fmt.Sprintf("%s %d", display.Escape(emoji), r.Count)
 		}
 	}
 	return " [" + strings.Join(list, ", ") + "]"
@@ -316,11 +317,11 @@ func communityRead(c *cli.Context) error {
 				fmt.Fprintf(c.App.Writer, "#%d reactions now:%s\n", m.ID, orNone(reactionsText(m)))
 			default:
 				ct := m.Content()
-				who := nameOr(names, m.SessionID)
+				who := display.NameOr(names, m.SessionID)
 				if ct.Name != "" && ct.Name != who {
-					who += " (" + escapeText(ct.Name) + ")"
+					who += " (" + display.Escape(ct.Name) + ")"
 				}
-				fmt.Fprintf(c.App.Writer, "#%d %s: %s%s\n", m.ID, who, escapeText(ct.Summary()), reactionsText(m))
+				fmt.Fprintf(c.App.Writer, "#%d %s: %s%s\n", m.ID, who, display.Escape(ct.Summary()), reactionsText(m))
 			}
 		}
 		if len(msgs) == 0 {
@@ -494,11 +495,11 @@ func communityInbox(c *cli.Context) error {
 		srv, _ := communityServer(c)
 		names := blindedNames(c, srv)
 		for _, m := range out {
-			who := nameOr(names, m.From)
+			who := display.NameOr(names, m.From)
 			if who == m.From && m.FromID != "" {
-				who = nameOr(names, m.FromID)
+				who = display.NameOr(names, m.FromID)
 			}
-			text := escapeText(m.Text)
+			text := display.Escape(m.Text)
 			if m.Raw != "" {
 				text = "[" + m.Raw + "]"
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/configmsg"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -104,7 +105,7 @@ func profileSet(c *cli.Context) error {
 	}
 	switch {
 	case res.Avatar != nil:
-		what = append(what, fmt.Sprintf("the profile picture is %s (%s, encrypted)", res.Avatar.URL, byteSize(res.Avatar.Size)))
+		what = append(what, fmt.Sprintf("the profile picture is %s (%s, encrypted)", res.Avatar.URL, display.ByteSize(res.Avatar.Size)))
 	case c.Bool("remove-avatar"):
 		what = append(what, fmt.Sprintf("%s has no profile picture", c.String("as")))
 	}
@@ -122,7 +123,7 @@ func readAvatar(path string) ([]byte, error) {
 		return nil, errkind.Invalidf("--avatar %s: not a regular file", path)
 	}
 	if fi.Size() > client.MaxAvatarSize {
-		return nil, errkind.Invalidf("--avatar %s: %s; a profile picture is at most 10 MB (%d bytes)", path, byteSize(int(fi.Size())), client.MaxAvatarSize)
+		return nil, errkind.Invalidf("--avatar %s: %s; a profile picture is at most 10 MB (%d bytes)", path, display.ByteSize(int(fi.Size())), client.MaxAvatarSize)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -170,7 +171,7 @@ func printPush(c *cli.Context, push *client.ConfigPush, what string) error {
 	fmt.Fprintf(c.App.Writer, "%s: %s config seqno %d, in the account's swarm for all its devices until %s",
 		what, push.Kind, push.Seqno, time.UnixMilli(push.ExpiresAt).Format("2006-01-02 15:04:05"))
 	if push.Replaced > 0 {
-		fmt.Fprintf(c.App.Writer, " (replacing %s)", plural(push.Replaced, "older message"))
+		fmt.Fprintf(c.App.Writer, " (replacing %s)", display.Plural(push.Replaced, "older message"))
 	}
 	_, err := fmt.Fprintln(c.App.Writer)
 	return err
@@ -203,9 +204,9 @@ func profileShow(c *cli.Context) error {
 		if name == "" {
 			name = "(none)"
 		}
-		fmt.Fprintf(c.App.Writer, "display name: %s\n", escapeText(name))
+		fmt.Fprintf(c.App.Writer, "display name: %s\n", display.Escape(name))
 		if p.PicURL != "" {
-			fmt.Fprintf(c.App.Writer, "picture:      %s\n", escapeText(p.PicURL))
+			fmt.Fprintf(c.App.Writer, "picture:      %s\n", display.Escape(p.PicURL))
 		}
 		fmt.Fprintf(c.App.Writer, "seqno:        %d", cfg.Message.Seqno())
 		if cfg.Expiry > 0 {
@@ -309,7 +310,7 @@ func contactsList(c *cli.Context) error {
 			if nick == "" {
 				nick = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", nameOr(names, ct.ID), escapeText(nick), yes(ct.Approved), yes(ct.ApprovedMe), yes(ct.Blocked))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", display.NameOr(names, ct.ID), display.Escape(nick), yes(ct.Approved), yes(ct.ApprovedMe), yes(ct.Blocked))
 		}
 		return tw.Flush()
 	})
@@ -341,7 +342,7 @@ func printMessages(c *cli.Context, msgs []client.Message, prefix string) {
 		me = e.Keys.AccountID().String()
 	}
 	for _, m := range msgs {
-		fmt.Fprintf(c.App.Writer, "%s%s\n", prefix, messageLine(m, me, c.String("as"), names))
+		fmt.Fprintf(c.App.Writer, "%s%s\n", prefix, display.MessageLine(m, me, c.String("as"), names))
 	}
 }
 
@@ -400,10 +401,7 @@ func requestAccept(c *cli.Context) error {
 			return err
 		}
 		held = slices.DeleteFunc(held, func(m client.Message) bool { return m.From != id.String() })
-		if err := saveAttachments(c.Context, c, cl, dir, held); err != nil {
-			return err
-		}
-		if err := saveAvatars(c.Context, c, cl, dir, held); err != nil {
+		if err := saveFiles(c.Context, c, cl, dir, held); err != nil {
 			return err
 		}
 	}
@@ -435,7 +433,7 @@ func requestDecline(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, map[string]any{"declined": id.String(), "deleted": n, "blocked": c.Bool("block")})
 	}
-	fmt.Fprintf(c.App.Writer, "declined %s's message request: %s deleted", c.Args().First(), plural(n, "message"))
+	fmt.Fprintf(c.App.Writer, "declined %s's message request: %s deleted", c.Args().First(), display.Plural(n, "message"))
 	if c.Bool("block") {
 		fmt.Fprintf(c.App.Writer, "; %s is blocked", c.Args().First())
 	}

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
@@ -33,9 +33,6 @@ import (
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
-
-// detachedEnv marks the background process that `devnet up --detach` starts.
-const detachedEnv = "SESSIONCTL_DETACHED"
 
 func devnetCommand() *cli.Command {
 	return &cli.Command{
@@ -162,7 +159,7 @@ func devnetUp(c *cli.Context) error {
 			"  Anyone who can reach them reads the chain and sends messages; kill, restart, mine and payments need the token in devnet.json,\n"+
 			"  and the join URL funds node stakes: hand it only to those who should run nodes.\n", listen)
 	}
-	if c.Bool("detach") && os.Getenv(detachedEnv) == "" {
+	if c.Bool("detach") && os.Getenv(devnet.DetachedEnv) == "" {
 		return detach(c)
 	}
 	var clients []string
@@ -193,8 +190,8 @@ func devnetUp(c *cli.Context) error {
 	}
 	stderr := c.App.ErrWriter
 	progress := func(started, total int) {}
-	if isTerminal(stderr) {
-		progress = progressBar(stderr)
+	if display.IsTerminal(stderr) {
+		progress = display.ProgressBar(stderr)
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -220,7 +217,7 @@ func devnetUp(c *cli.Context) error {
 		printJSON(c.App.Writer, m)
 	} else if !c.Bool("json") && steps != nil {
 		// A scenario tells its own story: one line, not the banner.
-		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
+		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
 	} else if !c.Bool("json") {
 		printBanner(c.App.Writer, dir, &m, keystore(c), time.Since(began), false)
 	}
@@ -238,32 +235,6 @@ func devnetUp(c *cli.Context) error {
 	return errors.Join(err, d.Close())
 }
 
-// progressBar draws, on a terminal, how many nodes have started:
-//
-//	starting service nodes [##########..........]  1000/2000
-//
-// redrawn at most every 1/20 of the way (and at the end, when it is wiped:
-// the banner follows).
-func progressBar(w io.Writer) func(started, total int) {
-	const width = 30
-	last := -1
-	return func(started, total int) {
-		if total <= 0 {
-			return
-		}
-		step := started * 20 / total
-		if step == last && started != total {
-			return
-		}
-		last = step
-		full := started * width / total
-		fmt.Fprintf(w, "\rstarting service nodes [%s%s] %*d/%d", strings.Repeat("#", full), strings.Repeat(".", width-full), len(strconv.Itoa(total)), started, total)
-		if started == total {
-			fmt.Fprint(w, "\r\033[K")
-		}
-	}
-}
-
 // devnetMemoryLimit is the heap size past which the Go runtime collects
 // garbage harder (a soft limit; GOMEMLIMIT overrides it). A 2,000-node
 // devnet's live heap is about 1.5 GiB; with the default GOGC the process
@@ -276,27 +247,9 @@ func setMemoryLimit() {
 	}
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// detach starts `devnet up` again in the background and waits until its
-// manifest is written, or it exits.
+// detach starts `devnet up` again in the background and waits until it is
+// ready, or exited.
 func detach(c *cli.Context) error {
-	dir := c.String(dirFlag.Name)
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(filepath.Join(dir, "logs", "devnet.out"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
 	self, err := selfExe()
 	if err != nil {
 		return err
@@ -307,49 +260,20 @@ func detach(c *cli.Context) error {
 			args = append(args, a)
 		}
 	}
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), detachedEnv+"=1")
-	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, nil
-	cmd.SysProcAttr = detachAttr()
-	if m, err := devnet.ReadManifest(dir); err == nil && devnet.ProcessAlive(m.PID) {
-		return errkind.Invalidf("%v (pid %d); stop it with 'sessionctl devnet down'", devnet.ErrRunning, m.PID)
+	m, err := devnet.Detach(c.Context, dirOf(c), self, args)
+	var de *devnet.DetachError
+	if errors.As(err, &de) && de.Code == exitUsage {
+		return errkind.AsInvalid(errors.New(de.Last))
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the devnet in the background: %w", err)
+	if err != nil {
+		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.After(3 * time.Minute)
-	for {
-		select {
-		case err := <-exited:
-			tail, _ := os.ReadFile(filepath.Join(dir, "logs", "devnet.out"))
-			msg := strings.TrimSpace(lastLine(string(tail)))
-			if msg == "" {
-				msg = fmt.Sprint(err)
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) && ee.ExitCode() == exitUsage {
-				return errkind.AsInvalid(errors.New(strings.TrimPrefix(msg, "sessionctl: ")))
-			}
-			return fmt.Errorf("the devnet did not start: %s", strings.TrimPrefix(msg, "sessionctl: "))
-		case <-deadline:
-			cmd.Process.Kill()
-			return errors.New("the devnet was not ready after 3 minutes; see " + filepath.Join(dir, "logs"))
-		case <-time.After(20 * time.Millisecond):
-		}
-		m, err := devnet.ReadManifest(dir)
-		if err != nil || m.PID != cmd.Process.Pid {
-			continue
-		}
-		cmd.Process.Release()
-		if c.Bool("json") {
-			return printJSON(c.App.Writer, m)
-		}
-		printBanner(c.App.Writer, dir, m, keystore(c), 0, true)
-		fmt.Fprintf(c.App.Writer, "Running in the background (pid %d); stop it with 'sessionctl devnet down'.\n", m.PID)
-		return nil
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, m)
 	}
+	printBanner(c.App.Writer, c.String(dirFlag.Name), m, keystore(c), 0, true)
+	fmt.Fprintf(c.App.Writer, "Running in the background (pid %d); stop it with 'sessionctl devnet down'.\n", m.PID)
+	return nil
 }
 
 // selfExe is this program, to run again: as the shell found it (a test's
@@ -359,11 +283,6 @@ func selfExe() (string, error) {
 		return filepath.Abs(self)
 	}
 	return os.Executable()
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }
 
 // printBanner prints what a user needs: clients, endpoints, nodes, a first command.
@@ -378,7 +297,7 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 	if took > 0 {
 		ready = fmt.Sprintf(", ready in %v", took.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "sessionctl devnet: seed %q, %s in %s%s\n\n", m.Seed, plural(len(m.Nodes), "service node"), plural(len(swarms), "swarm"), ready)
+	fmt.Fprintf(w, "sessionctl devnet: seed %q, %s in %s%s\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), display.Plural(len(swarms), "swarm"), ready)
 	fmt.Fprintln(w, "Clients (their recovery phrases restore them in any Session app; devnet use only):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, cl := range m.Clients {
@@ -414,7 +333,7 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 			fmt.Fprintf(tw, "  ... and %d more: 'sessionctl node ls'\n", len(m.Nodes)-20)
 			break
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n.Name, n.PeerID, orDash(n.SwarmID), n.State)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n.Name, n.PeerID, display.OrDash(n.SwarmID), n.State)
 	}
 	tw.Flush()
 	if len(m.Clients) >= 2 {
@@ -426,21 +345,6 @@ func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keyst
 		stop = "'sessionctl devnet down' stops it."
 	}
 	fmt.Fprintf(w, "Manifest %s, logs in %s. %s\n", devnet.ManifestPath(dir), devnet.Dir(dir).LogsDir(), stop)
-}
-
-// plural is "1 node", "2 nodes".
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func devnetStatus(c *cli.Context) error {
@@ -475,7 +379,7 @@ func devnetStatus(c *cli.Context) error {
 		}{true, st})
 	}
 	fmt.Fprintf(c.App.Writer, "running (pid %d): seed %q, height %d, %d/%s running, %d active in %s\nledger %s\n",
-		st.PID, st.Seed, st.Height, st.NodesRunning, plural(st.Nodes, "node"), st.ActiveNodes, plural(st.Swarms, "swarm"), st.LedgerURL)
+		st.PID, st.Seed, st.Height, st.NodesRunning, display.Plural(st.Nodes, "node"), st.ActiveNodes, display.Plural(st.Swarms, "swarm"), st.LedgerURL)
 	for _, name := range slices.Sorted(maps.Keys(st.Exited)) {
 		what := "'s process ended" // a node's process (devnet up --procs)
 		if !strings.HasPrefix(st.Exited[name], "pid ") {
@@ -544,7 +448,7 @@ func nodeList(c *cli.Context) error {
 		if n.Exited != "" {
 			running = "exited" // by itself: 'devnet status' says how
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, orDash(n.SwarmID), n.State, n.Credit, n.LastProof, running)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, display.OrDash(n.SwarmID), n.State, n.Credit, n.LastProof, running)
 	}
 	return tw.Flush()
 }

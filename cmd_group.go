@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/configmsg"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/group"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -76,7 +77,7 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 		fmt.Fprintf(c.App.ErrWriter, "the account's user groups config was not read: %v\n", err)
 	}
 	for _, g := range added {
-		fmt.Fprintf(c.App.ErrWriter, "found group %q (%s) in the account's config\n", escapeText(g.Name), g.ID)
+		fmt.Fprintf(c.App.ErrWriter, "found group %q (%s) in the account's config\n", display.Escape(g.Name), g.ID)
 	}
 	in, err := s.ReadInbox(ctx)
 	if err != nil {
@@ -90,17 +91,17 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 			fmt.Fprintf(c.App.ErrWriter, "ignored %v\n", r.Err)
 			continue
 		}
-		fmt.Fprintf(c.App.ErrWriter, "a %s from %s was refused: %v\n", strings.ReplaceAll(r.Kind, "_", " "), nameOr(names, r.From), r.Err)
+		fmt.Fprintf(c.App.ErrWriter, "a %s from %s was refused: %v\n", strings.ReplaceAll(r.Kind, "_", " "), display.NameOr(names, r.From), r.Err)
 	}
 	for _, g := range in.Invited {
 		fmt.Fprintf(c.App.ErrWriter, "invited to group %q (%s) by %s: 'sessionctl group join %s --as %s' accepts\n",
-			escapeText(g.Name), g.ID, nameOr(names, g.InvitedBy), groupArg(g.Name, g.ID), name)
+			display.Escape(g.Name), g.ID, display.NameOr(names, g.InvitedBy), display.GroupArg(g.Name, g.ID), name)
 	}
 	for _, g := range in.Promoted {
-		fmt.Fprintf(c.App.ErrWriter, "now an admin of group %q (%s)\n", escapeText(g.Name), g.ID)
+		fmt.Fprintf(c.App.ErrWriter, "now an admin of group %q (%s)\n", display.Escape(g.Name), g.ID)
 	}
 	if in.OldKind > 0 {
-		fmt.Fprintf(c.App.ErrWriter, "%s to groups of the old kind (an earlier sessionctl's) ignored\n", plural(in.OldKind, "invite"))
+		fmt.Fprintf(c.App.ErrWriter, "%s to groups of the old kind (an earlier sessionctl's) ignored\n", display.Plural(in.OldKind, "invite"))
 	}
 	return s, done, nil
 }
@@ -184,7 +185,7 @@ func groupCreate(c *cli.Context) error {
 		return printJSON(c.App.Writer, groupJSON(c, g, false, nil))
 	}
 	fmt.Fprintf(c.App.Writer, "created group %q: %s\n%s invited; each joins with 'sessionctl group join %s --as NAME'\n",
-		g.Name, g.ID, plural(len(invitees), "member"), name)
+		g.Name, g.ID, display.Plural(len(invitees), "member"), name)
 	return nil
 }
 
@@ -269,7 +270,7 @@ func groupJoin(c *cli.Context) error {
 	if err := s.Join(ctx, g); err != nil {
 		return groupError(err)
 	}
-	fmt.Fprintf(c.App.Writer, "joined %q (%s): key generation %d, %s\n", g.Name, g.ID, g.Generation, plural(len(g.MemberList()), "member"))
+	fmt.Fprintf(c.App.Writer, "joined %q (%s): key generation %d, %s\n", g.Name, g.ID, g.Generation, display.Plural(len(g.MemberList()), "member"))
 	return nil
 }
 
@@ -414,21 +415,21 @@ func groupFetch(c *cli.Context) error {
 	}
 	for _, m := range msgs {
 		if m.Kind == "" {
-			fmt.Fprintf(c.App.Writer, "%s: %s\n", nameOr(names, m.From), escapeText(m.Text))
+			fmt.Fprintf(c.App.Writer, "%s: %s\n", display.NameOr(names, m.From), display.Escape(m.Text))
 			continue
 		}
 		text := m.Text
 		for id, n := range names {
 			text = strings.ReplaceAll(text, id, n)
 		}
-		fmt.Fprintf(c.App.Writer, "* %s %s\n", nameOr(names, m.From), escapeText(text))
+		fmt.Fprintf(c.App.Writer, "* %s %s\n", display.NameOr(names, m.From), display.Escape(text))
 	}
 	for _, b := range bad {
 		h := b.Hash
 		if h == "" {
 			h = "config"
 		}
-		fmt.Fprintf(c.App.ErrWriter, "unreadable %s: %s\n", h, escapeText(b.Reason))
+		fmt.Fprintf(c.App.ErrWriter, "unreadable %s: %s\n", h, display.Escape(b.Reason))
 	}
 	if len(msgs) == 0 {
 		fmt.Fprintln(c.App.Writer, "no new messages")
@@ -467,16 +468,6 @@ func groupNames(c *cli.Context, g *group.Group, cl *client.Client) map[string]st
 		}
 	}
 	return names
-}
-
-func nameOr(names map[string]string, id string) string {
-	if n, ok := names[id]; ok {
-		return n
-	}
-	if len(id) > 12 {
-		return id[:12] + "..."
-	}
-	return id
 }
 
 type groupMemberJSON struct {
@@ -589,7 +580,7 @@ func groupInfo(c *cli.Context) error {
 		if n == "" {
 			n = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", escapeText(n), m.AccountID, m.Admin, strings.ReplaceAll(m.Status, "_", " "))
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", display.Escape(n), m.AccountID, m.Admin, strings.ReplaceAll(m.Status, "_", " "))
 	}
 	tw.Flush()
 	if len(info.Revoked) > 0 {
@@ -628,7 +619,7 @@ func groupList(c *cli.Context) error {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tGROUP ID\tMEMBERS\tGENERATION\tROLE")
 	for _, e := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", escapeText(e.Name), e.ID, len(e.MemberList()), e.Generation, role(e.Group, e.Old))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", display.Escape(e.Name), e.ID, len(e.MemberList()), e.Generation, role(e.Group, e.Old))
 	}
 	return tw.Flush()
 }

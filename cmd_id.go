@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 
 	"github.com/sessionctl/sessionctl/identity"
@@ -301,7 +302,7 @@ func idList(c *cli.Context) error {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tACCOUNT ID\tDEVICE OF")
 	for _, e := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, e.Keys.AccountID(), orDash(e.DeviceOf))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, e.Keys.AccountID(), display.OrDash(e.DeviceOf))
 	}
 	return tw.Flush()
 }

@@ -1,26 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/sessionctl/sessionctl/attachments"
 	"github.com/sessionctl/sessionctl/client"
-	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -33,18 +29,6 @@ import (
 func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.AccountID, error) {
 	id, err := dirOf(c).ResolveAccount(c.Context, lc, arg)
 	return id, ledgerrpc.Marked(err)
-}
-
-// startClient starts a Session client for the identity called name.
-// byteSize says a size in plain units: 812 bytes, 3.4 MB.
-func byteSize(n int) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d bytes", n)
-	case n < 1_000_000:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 func startClient(c *cli.Context, name string, statePath string) (*client.Client, *ledgerrpc.Client, error) {
@@ -137,7 +121,7 @@ func send(c *cli.Context) error {
 			return err
 		}
 		if len(data) > fileserver.MaxFileSize {
-			return errkind.Invalidf("--attach %s: %s; an attachment is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
+			return errkind.Invalidf("--attach %s: %s; an attachment is at most 10 MB (%d bytes)", path, display.ByteSize(len(data)), fileserver.MaxFileSize)
 		}
 		att, err := cl.Upload(ctx, srv, filepath.Base(path), data)
 		if err != nil {
@@ -156,7 +140,7 @@ func send(c *cli.Context) error {
 	p := res.Path
 	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
 	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s\n",
-		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, plural(res.Stored, "node"))
+		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, display.Plural(res.Stored, "node"))
 	return nil
 }
 
@@ -266,10 +250,7 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 		if c.Bool("requests") {
 			save = append(slices.Clone(msgs), f.Held...)
 		}
-		if err := saveAttachments(ctx, c, cl, dir, save); err != nil {
-			return err
-		}
-		if err := saveAvatars(ctx, c, cl, dir, save); err != nil {
+		if err := saveFiles(ctx, c, cl, dir, save); err != nil {
 			return err
 		}
 	}
@@ -308,7 +289,7 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 			// What the sender wrote is shown escaped: a newline cannot
 			// forge a second message, nor an escape sequence reach the
 			// terminal.
-			if _, err := fmt.Fprintln(c.App.Writer, messageLine(m, me, name, senders)); err != nil {
+			if _, err := fmt.Fprintln(c.App.Writer, display.MessageLine(m, me, name, senders)); err != nil {
 				return err
 			}
 		}
@@ -316,25 +297,25 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 			fmt.Fprintf(c.App.Writer, "unsent by its author: %s (deleted)\n", h)
 		}
 		for _, r := range rejected {
-			fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, escapeText(r.Reason))
+			fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, display.Escape(r.Reason))
 		}
 		from := map[string]int{}
 		var order []string
-		display := map[string]string{}
+		calls := map[string]string{} // the name each sender gives itself
 		for _, m := range requests {
 			if from[m.From] == 0 {
 				order = append(order, m.From)
 			}
 			from[m.From]++
-			display[m.From] = m.FromName
+			calls[m.From] = m.FromName
 		}
 		for _, id := range order {
-			who := nameOr(senders, id)
+			who := display.NameOr(senders, id)
 			fmt.Fprintf(c.App.Writer, "message request from %s: %s held ('sessionctl request accept %s --as %s' accepts it; 'fetch --requests' shows it)\n",
-				senderLabel(senders, id, display[id]), plural(from[id], "message"), who, name)
+				display.SenderLabel(senders, id, calls[id]), display.Plural(from[id], "message"), who, name)
 		}
 		if f.Blocked > 0 {
-			fmt.Fprintf(c.App.Writer, "dropped %s from blocked accounts\n", plural(f.Blocked, "message"))
+			fmt.Fprintf(c.App.Writer, "dropped %s from blocked accounts\n", display.Plural(f.Blocked, "message"))
 		}
 		if len(msgs) == 0 && len(f.Unsent) == 0 && len(requests) == 0 && f.Blocked == 0 && !c.Bool("follow") && !c.Bool("requests") {
 			fmt.Fprintln(c.App.Writer, "no new messages")
@@ -349,182 +330,23 @@ func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name stri
 	return f.Commit()
 }
 
-// escapeText makes text from the network safe to print on one line: control
-// characters (newlines, escape sequences, bidi overrides included) are
-// shown as Go escapes; the rest is printed as it is.
-func escapeText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == utf8.RuneError:
-			b.WriteString(`\ufffd`)
-		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteRune(r)
-		}
+// saveFiles saves the attachments and the new profile pictures of msgs in
+// dir (package attachments), saying on stderr what it saved.
+func saveFiles(ctx context.Context, c *cli.Context, cl *client.Client, dir string, msgs []client.Message) error {
+	s := &attachments.Saver{Client: cl, Dir: dir, Report: func(line string) { fmt.Fprintln(c.App.ErrWriter, line) },
+		Servers: func() (client.ServerInfo, client.ServerInfo, error) {
+			files, err := fileServer(c)
+			comm, _ := communityServer(c) // none: its files are skipped
+			return files, comm, err
+		}}
+	if err := s.Attachments(ctx, msgs); err != nil {
+		return err
 	}
-	return b.String()
+	return s.Pictures(ctx, msgs, senderNames(c))
 }
 
 // fileServer returns the devnet's file server, from its manifest.
 func fileServer(c *cli.Context) (client.ServerInfo, error) { return dirOf(c).Server(devnet.FileServer) }
-
-// saveAttachments downloads each message's attachments into dir. Only the
-// devnet's servers are asked (the sender names a URL, but may not send the
-// client elsewhere: the real file server's and community host's URLs
-// stand for the devnet's, any other is skipped), names from the sender are
-// reduced to a plain file name, and nothing is ever overwritten: a name
-// taken already gets a numbered one ("notes (2).txt").
-func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, dir string, msgs []client.Message) error {
-	var todo []client.Attachment
-	for _, m := range msgs {
-		todo = append(todo, m.Attachments...)
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	if err := mkSaveDir(dir); err != nil {
-		return err
-	}
-	srv, err := fileServer(c)
-	if err != nil {
-		return err
-	}
-	comm, _ := communityServer(c) // none: its files are skipped
-	for _, a := range todo {
-		data, err := downloadAttachment(ctx, cl, srv, comm, a)
-		if err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "attachment %s: %s; skipped\n", escapeText(a.Name), escapeText(err.Error()))
-			continue
-		}
-		path, existed, err := saveNew(dir, safeFileName(a.Name, a.ID), data)
-		if err != nil {
-			return fmt.Errorf("save attachment %s: %w", escapeText(a.Name), err)
-		}
-		if existed {
-			fmt.Fprintf(c.App.ErrWriter, "%s is saved already (%d bytes)\n", path, len(data))
-		} else {
-			fmt.Fprintf(c.App.ErrWriter, "saved %s (%d bytes)\n", path, len(data))
-		}
-	}
-	return nil
-}
-
-// downloadAttachment fetches and decrypts an attachment from the devnet's
-// file server or, for a community's file, its community server.
-func downloadAttachment(ctx context.Context, cl *client.Client, files, comm client.ServerInfo, a client.Attachment) ([]byte, error) {
-	ref, err := a.Locate(files, comm)
-	if err != nil {
-		return nil, err
-	}
-	if !ref.Community {
-		return cl.Download(ctx, files, a)
-	}
-	if comm.URL == "" {
-		return nil, errors.New("a community's file, and the devnet runs no community server")
-	}
-	cc, err := community.NewClient(cl, comm)
-	if err != nil {
-		return nil, err
-	}
-	code, blob, err := cc.Do(ctx, "GET", "/room/"+ref.Room+"/file/"+ref.ID, nil)
-	switch {
-	case err != nil:
-		return nil, err
-	case code == 404:
-		return nil, fmt.Errorf("%w: room %s, file %s", client.ErrNoFile, ref.Room, ref.ID)
-	case code != 200:
-		return nil, fmt.Errorf("the community server refused the download (%d)", code)
-	}
-	return client.DecryptAttachment(blob, a.Key, a.Digest, a.Size)
-}
-
-// safeFileName turns a name from the network into a plain file name: its
-// last path element, without control characters, never "", "." or ".."
-// (then "attachment-<id>", the id reduced the same way).
-func safeFileName(name, id string) string {
-	clean := func(s string) string {
-		s = strings.Map(func(r rune) rune {
-			if r == '/' || r == '\\' || r == 0 || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-				return '_'
-			}
-			return r
-		}, s)
-		s = strings.TrimLeft(strings.TrimSpace(s), ".")
-		if len(s) > 200 {
-			s = s[:200]
-		}
-		return s
-	}
-	if i := strings.LastIndexAny(name, "/\\"); i >= 0 {
-		name = name[i+1:]
-	}
-	if n := clean(name); n != "" {
-		return n
-	}
-	if n := clean(id); n != "" {
-		return "attachment-" + n
-	}
-	return "attachment"
-}
-
-// mkSaveDir makes --save-dir's directory (0700) if need be.
-func mkSaveDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return errkind.Invalidf("--save-dir %s: cannot create it: %v", dir, errors.Unwrap(err))
-	}
-	return nil
-}
-
-// saveNew writes data to a new file in dir named name, or name (2), (3)...
-// when taken; it never replaces a file nor follows a link. A file of the
-// name holding these very bytes is the file saved already (existed):
-// saving the same thing twice makes no copy.
-func saveNew(dir, name string, data []byte) (path string, existed bool, err error) {
-	ext := filepath.Ext(name)
-	base := strings.TrimSuffix(name, ext)
-	for i := 1; i <= 1000; i++ {
-		n := name
-		if i > 1 {
-			n = fmt.Sprintf("%s (%d)%s", base, i, ext)
-		}
-		path := filepath.Join(dir, n)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openNoFollow, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			if sameFile(path, data) {
-				return path, true, nil
-			}
-			continue
-		}
-		if err != nil {
-			return "", false, err
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			os.Remove(path)
-			return "", false, err
-		}
-		return path, false, f.Close()
-	}
-	return "", false, fmt.Errorf("%s: 1,000 files of that name already", name)
-}
-
-// sameFile tells whether path is a regular file (not a link) holding data.
-func sameFile(path string, data []byte) bool {
-	fi, err := os.Lstat(path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(data)) {
-		return false
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	have, err := io.ReadAll(io.LimitReader(f, int64(len(data))+1))
-	return err == nil && bytes.Equal(have, data)
-}
 
 func fileCommand() *cli.Command {
 	return &cli.Command{
@@ -544,7 +366,7 @@ func fileCommand() *cli.Command {
 						return errkind.AsInvalid(err)
 					}
 					if len(data) > fileserver.MaxFileSize {
-						return errkind.Invalidf("%s: %s; a file is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
+						return errkind.Invalidf("%s: %s; a file is at most 10 MB (%d bytes)", path, display.ByteSize(len(data)), fileserver.MaxFileSize)
 					}
 					if c.String("as") == "" {
 						return errkind.Invalidf("--as NAME is required")
@@ -647,7 +469,7 @@ func fileDownload(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "the size of file %s is not known (no pointer %s uploaded or read gives it): written with its padding; --size N cuts it\n", ref.ID, name)
 		}
 	}
-	data, err := downloadAttachment(c.Context, cl, srv, comm, a)
+	data, err := attachments.Download(c.Context, cl, srv, comm, a)
 	switch {
 	case errors.Is(err, client.ErrAttachment):
 		return errkind.AsInvalid(err)
@@ -767,16 +589,7 @@ func deleteAll(c *cli.Context) error {
 		if c.Bool("json") {
 			return printJSON(c.App.Writer, map[string]int{"deleted": n})
 		}
-		fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", plural(n, "message"), c.String("as"))
+		fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", display.Plural(n, "message"), c.String("as"))
 		return nil
 	})
-}
-
-// groupArg is how a command names a group: by its name when that is a
-// plain word, else by its ID.
-func groupArg(name, id string) string {
-	if name != "" && !strings.ContainsAny(name, " \t'\"\\$`") && utf8.ValidString(name) {
-		return name
-	}
-	return id
 }

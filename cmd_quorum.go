@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -60,7 +61,7 @@ func quorumList(c *cli.Context) error {
 		for _, ch := range r.Changes {
 			changes = append(changes, nameOf(names, ch.Target)+" "+string(ch.State))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Round, heights(r.Start, span), len(r.Quorums), len(r.Commits), len(r.Reveals), len(r.Votes), fails, orDash(strings.Join(changes, ", ")))
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Round, heights(r.Start, span), len(r.Quorums), len(r.Commits), len(r.Reveals), len(r.Votes), fails, display.OrDash(strings.Join(changes, ", ")))
 	}
 	return tw.Flush()
 }
@@ -159,7 +160,7 @@ func quorumInspect(c *cli.Context) error {
 		}{rd, names})
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "round %d (heights %s), seed %s\n", rd.Round, heights(rd.Start, span), orDash(rd.Seed))
+	fmt.Fprintf(w, "round %d (heights %s), seed %s\n", rd.Round, heights(rd.Start, span), display.OrDash(rd.Seed))
 	fmt.Fprintf(w, "randomness: %d commits, %d reveals", len(rd.Commits), len(rd.Reveals))
 	if len(rd.MissingReveals) > 0 {
 		var miss []string
@@ -186,7 +187,7 @@ func quorumInspect(c *cli.Context) error {
 		if !v.Pass {
 			res = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", nameOf(names, v.Voter), nameOf(names, v.Target), res, orDash(v.Reason), v.Height)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", nameOf(names, v.Voter), nameOf(names, v.Target), res, display.OrDash(v.Reason), v.Height)
 	}
 	tw.Flush()
 	if len(rd.Changes) == 0 {
