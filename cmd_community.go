@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"mime"
 	"os"
@@ -89,16 +88,6 @@ func communityClient(c *cli.Context) (*community.Client, *client.Client, func(),
 	return cc, cl, func() { cl.Close() }, nil
 }
 
-// communityError maps a community client's error: the server's refusal is
-// a usage error (2), a network that does not answer 3.
-func communityError(err error) error {
-	var r *community.RefusedError
-	if errors.As(err, &r) {
-		return errkind.AsInvalid(err)
-	}
-	return clientError(err)
-}
-
 // withCommunity runs f with a community client and a minute to do its work.
 func withCommunity(c *cli.Context, f func(ctx context.Context, cc *community.Client) error) error {
 	return withCommunityClient(c, func(ctx context.Context, cc *community.Client, _ *client.Client) error { return f(ctx, cc) })
@@ -113,13 +102,7 @@ func withCommunityClient(c *cli.Context, f func(ctx context.Context, cc *communi
 	defer done()
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
-	if err := f(ctx, cc, cl); err != nil {
-		if errkind.Of(err) != errkind.Other {
-			return err
-		}
-		return communityError(err)
-	}
-	return nil
+	return f(ctx, cc, cl)
 }
 
 // blindedID reads an ID argument: a blinded ID, a Session ID (blinded for
@@ -138,7 +121,7 @@ func blindedID(c *cli.Context, cc *community.Client, srv client.ServerInfo, arg 
 	}
 	e, err := keystore(c).Get(arg)
 	if err != nil {
-		return "", keystoreError(err)
+		return "", err
 	}
 	b, err := identity.Blind15(e.Keys, srv.X25519[:])
 	if err != nil {

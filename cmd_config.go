@@ -94,7 +94,7 @@ func profileSet(c *cli.Context) error {
 	}
 	res, err := cl.UpdateProfile(ctx, srv, ch, c.Duration("ttl"))
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, res)
@@ -181,7 +181,7 @@ func profileShow(c *cli.Context) error {
 	return actAs(c, func(cl *client.Client, ctx context.Context) error {
 		cfg, err := cl.LoadConfig(ctx, configmsg.UserProfile)
 		if err != nil {
-			return clientError(err)
+			return err
 		}
 		p := configmsg.ReadProfile(cfg.Data())
 		if c.Bool("json") {
@@ -273,7 +273,7 @@ func contactEdit(c *cli.Context, change func(*cli.Context, *configmsg.Contact)) 
 	}
 	push, err := cl.EditContact(ctx, id, c.Duration("ttl"), func(ct *configmsg.Contact) { change(c, ct) })
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	verb := map[string]string{"add": "approved", "block": "blocked", "unblock": "unblocked"}[c.Command.Name]
 	return printPush(c, push, fmt.Sprintf("%s %s", verb, arg))
@@ -283,7 +283,7 @@ func contactsList(c *cli.Context) error {
 	return actAs(c, func(cl *client.Client, ctx context.Context) error {
 		cfg, err := cl.LoadConfig(ctx, configmsg.Contacts)
 		if err != nil {
-			return clientError(err)
+			return err
 		}
 		all := configmsg.ListContacts(cfg.Data())
 		if c.Bool("json") {
@@ -407,7 +407,7 @@ func requestAccept(c *cli.Context) error {
 	}
 	msgs, err := cl.AcceptRequest(c.Context, id)
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	if c.Bool("json") {
 		if msgs == nil {
@@ -428,7 +428,7 @@ func requestDecline(c *cli.Context) error {
 	defer done()
 	n, err := cl.DeclineRequest(c.Context, id, c.Bool("block"))
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, map[string]any{"declined": id.String(), "deleted": n, "blocked": c.Bool("block")})

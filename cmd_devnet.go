@@ -28,7 +28,6 @@ import (
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/logs"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
@@ -525,7 +524,7 @@ func swarmList(c *cli.Context) error {
 	}
 	swarms, _, err := lc.Swarms(c.Context)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	names := nodeNames(c)
 	var out []swarmJSON
@@ -571,7 +570,7 @@ func swarmOf(c *cli.Context) error {
 	}
 	s, err := lc.SwarmOf(c.Context, id)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if s.ID == ledger.UnassignedSwarm {
 		return errors.New("no swarm exists yet: no service node is active")

@@ -82,7 +82,7 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 	in, err := s.ReadInbox(ctx)
 	if err != nil {
 		done()
-		return nil, nil, clientError(err)
+		return nil, nil, err
 	}
 	names := senderNames(c)
 	for _, r := range in.Refused {
@@ -106,23 +106,12 @@ func groupSession(c *cli.Context) (*group.Session, func(), error) {
 	return s, done, nil
 }
 
-// groupError maps group errors to exit codes: the user's mistakes are 2.
-func groupError(err error) error {
-	for _, e := range []error{group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked,
-		group.ErrNameTaken, group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups} {
-		if errors.Is(err, e) {
-			return errkind.AsInvalid(err)
-		}
-	}
-	return clientError(err)
-}
-
 // loadGroup finds GROUP (a name or an ID) among the device's groups; a
 // group of the old kind is refused (but leave).
 func loadGroup(s *group.Session, arg string) (*group.Group, error) {
 	g, err := s.Store.Load(s.Device, s.C.AccountID().String(), arg)
 	if err != nil {
-		return nil, groupError(err)
+		return nil, err
 	}
 	return g, nil
 }
@@ -179,7 +168,7 @@ func groupCreate(c *cli.Context) error {
 	defer cancel()
 	g, err := s.Create(ctx, name, invitees)
 	if err != nil {
-		return groupError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, groupJSON(c, g, false, nil))
@@ -228,7 +217,7 @@ func groupMemberAct(what string) cli.ActionFunc {
 			err = s.Promote(ctx, g, ids[0])
 		}
 		if err != nil {
-			return groupError(err)
+			return err
 		}
 		names := make([]string, len(ids))
 		for i, id := range ids {
@@ -268,7 +257,7 @@ func groupJoin(c *cli.Context) error {
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
 	if err := s.Join(ctx, g); err != nil {
-		return groupError(err)
+		return err
 	}
 	fmt.Fprintf(c.App.Writer, "joined %q (%s): key generation %d, %s\n", g.Name, g.ID, g.Generation, display.Plural(len(g.MemberList()), "member"))
 	return nil
@@ -287,13 +276,13 @@ func groupLeave(c *cli.Context) error {
 	g, err := s.Store.Load(s.Device, s.C.AccountID().String(), arg)
 	old := errors.Is(err, group.ErrOldKind)
 	if err != nil && !old {
-		return groupError(err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
 	invited, gone := g.Invited, g.Kicked || g.Destroyed
 	if err := s.Leave(ctx, g, old); err != nil {
-		return groupError(err)
+		return err
 	}
 	switch {
 	case old:
@@ -325,7 +314,7 @@ func groupDelete(c *cli.Context) error {
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
 	if err := s.Delete(ctx, g); err != nil {
-		return groupError(err)
+		return err
 	}
 	fmt.Fprintf(c.App.Writer, "deleted %q for everyone\n", g.Name)
 	return nil
@@ -347,7 +336,7 @@ func groupRename(c *cli.Context) error {
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
 	if err := s.Rename(ctx, g, c.Args().Get(1)); err != nil {
-		return groupError(err)
+		return err
 	}
 	fmt.Fprintf(c.App.Writer, "renamed the group %q\n", g.Name)
 	return nil
@@ -372,7 +361,7 @@ func groupSend(c *cli.Context) error {
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
 	if err := s.Send(ctx, g, c.Args().Get(1)); err != nil {
-		return groupError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, map[string]any{"group": g.Name, "group_id": g.ID, "generation": g.Generation})
@@ -399,7 +388,7 @@ func groupFetch(c *cli.Context) error {
 	defer cancel()
 	msgs, bad, err := s.Fetch(ctx, g)
 	if err != nil {
-		return groupError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -552,12 +541,11 @@ func groupInfo(c *cli.Context) error {
 			ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 			defer cancel()
 			if rerr := s.Refresh(ctx, g); rerr != nil && !errors.Is(rerr, group.ErrKicked) && !errors.Is(rerr, group.ErrDestroyed) {
-				return groupError(rerr)
+				return rerr
 			}
 		} else if old {
 			err = nil
 		}
-		err = groupError(err)
 	}
 	if err != nil {
 		return err

@@ -67,19 +67,6 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// keystoreError maps keystore errors to exit codes: the user's mistakes are 2.
-func keystoreError(err error) error {
-	for _, user := range []error{
-		identity.ErrNameInvalid, identity.ErrNameExists, identity.ErrAccountExists, identity.ErrNotFound,
-		identity.ErrAccountIDFormat, identity.ErrAccountIDPrefix,
-	} {
-		if errors.Is(err, user) {
-			return errkind.AsInvalid(err)
-		}
-	}
-	return err
-}
-
 func idCommand() *cli.Command {
 	nameFlag := &cli.StringFlag{Name: "name", Usage: "store the identity as `NAME` (default: id- and the start of its Account ID)"}
 	return &cli.Command{
@@ -156,7 +143,7 @@ func idCommand() *cli.Command {
 					}
 					e, err := keystore(c).Get(name)
 					if err != nil {
-						return keystoreError(err)
+						return err
 					}
 					return linkDevice(c, e, c.String("name"))
 				},
@@ -179,7 +166,7 @@ func storeIdentity(c *cli.Context, k *identity.Keys) error {
 	}
 	e, err := keystore(c).Create(name, k)
 	if err != nil {
-		return keystoreError(err)
+		return err
 	}
 	log := logger(c)
 	log.Info().Str("name", e.Name).Str("account_id", k.AccountID().String()).Msg("identity stored")
@@ -198,7 +185,7 @@ func storeIdentity(c *cli.Context, k *identity.Keys) error {
 func linkDevice(c *cli.Context, e *identity.Entry, device string) error {
 	d, err := keystore(c).Link(device, e)
 	if err != nil {
-		return keystoreError(err)
+		return err
 	}
 	log := logger(c)
 	log.Info().Str("name", d.Name).Str("device_of", d.DeviceOf).Msg("device linked")
@@ -233,7 +220,7 @@ func idShow(c *cli.Context) error {
 	case errors.Is(err, identity.ErrNameInvalid):
 		return errkind.Invalidf("%q is neither an identity name nor an Account ID (66 hex characters)", arg)
 	default:
-		return keystoreError(err)
+		return err
 	}
 	if pk := c.String("community-pubkey"); pk != "" {
 		key, err := hex.DecodeString(pk)

@@ -41,7 +41,7 @@ var (
 // answering, is exit code 3.
 func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
 	lc, err := dirOf(c).Ledger(c.Context, c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name))
-	return lc, ledgerrpc.Marked(err)
+	return lc, err
 }
 
 func ledgerCommand() *cli.Command {
@@ -78,7 +78,7 @@ func ledgerCommand() *cli.Command {
 // hex Ed25519 key to a wallet (hex Ed25519 public key).
 func walletOf(c *cli.Context, arg string) (string, error) {
 	w, err := dirOf(c).Wallet(arg)
-	return w, keystoreError(err)
+	return w, err
 }
 
 func ledgerServe(c *cli.Context) error {
@@ -106,7 +106,7 @@ func ledgerServe(c *cli.Context) error {
 	s, err := devnet.ServeLedger(ctx, devnet.LedgerConfig{Dir: dirOf(c), Listen: c.String("listen"), Seed: c.String("seed"),
 		BlockTime: c.Duration("block-time"), GenesisCoins: coins, Fund: fund, Logger: logger(c)})
 	if err != nil {
-		return keystoreError(err)
+		return err
 	}
 	info, w := s.Info(), c.App.Writer
 	fmt.Fprintf(w, "ledger:  %s\n", s.Endpoint().URL)
@@ -128,7 +128,7 @@ func ledgerInfo(c *cli.Context) error {
 	}
 	info, err := lc.Info(c.Context)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, info)
@@ -159,7 +159,7 @@ func ledgerNodes(c *cli.Context) error {
 	}
 	nodes, err := lc.Nodes(c.Context)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -197,7 +197,7 @@ func ledgerSwarms(c *cli.Context) error {
 	}
 	swarms, height, err := lc.Swarms(c.Context)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -236,7 +236,7 @@ func ledgerBalance(c *cli.Context) error {
 	}
 	a, err := lc.Account(c.Context, wallet)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -294,7 +294,7 @@ func ledgerMine(c *cli.Context) error {
 	}
 	blocks, err := lc.Mine(c.Context, n)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -344,7 +344,7 @@ func nameRegister(c *cli.Context) error {
 	}
 	e, err := keystore(c).Resolve(c.String("as"))
 	if err != nil {
-		return keystoreError(err)
+		return err
 	}
 	lc, err := ledgerClient(c)
 	if err != nil {
@@ -355,7 +355,7 @@ func nameRegister(c *cli.Context) error {
 	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNameTaken):
 		return errkind.AsInvalid(err)
 	case err != nil:
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	out := struct {
 		Name      string `json:"name"`
@@ -370,7 +370,7 @@ func nameRegister(c *cli.Context) error {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return fmt.Errorf("transaction %s is not in a block after a minute; is the ledger making blocks? ('sessionctl ledger mine 1')", hash)
 			}
-			return ledgerrpc.Marked(err)
+			return err
 		}
 	}
 	if c.Bool("json") {
@@ -399,7 +399,7 @@ func nameResolve(c *cli.Context) error {
 	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNoName):
 		return errkind.AsInvalid(err)
 	case err != nil:
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {

@@ -28,7 +28,7 @@ import (
 // session name registered on the ledger.
 func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.AccountID, error) {
 	id, err := dirOf(c).ResolveAccount(c.Context, lc, arg)
-	return id, ledgerrpc.Marked(err)
+	return id, err
 }
 
 func startClient(c *cli.Context, name string, statePath string) (*client.Client, *ledgerrpc.Client, error) {
@@ -40,17 +40,9 @@ func startClient(c *cli.Context, name string, statePath string) (*client.Client,
 	}
 	cl, err := dirOf(c).StartClient(c.Context, lc, name, statePath, logger(c))
 	if err != nil {
-		return nil, nil, keystoreError(err)
+		return nil, nil, err
 	}
 	return cl, lc, nil
-}
-
-// clientError maps client errors: a network that does not answer is 3.
-func clientError(err error) error {
-	if errors.Is(err, client.ErrUnreachable) || errors.Is(err, client.ErrNoNodes) {
-		return errkind.AsNotRunning(err)
-	}
-	return err
 }
 
 func sendCommand() *cli.Command {
@@ -125,13 +117,13 @@ func send(c *cli.Context) error {
 		}
 		att, err := cl.Upload(ctx, srv, filepath.Base(path), data)
 		if err != nil {
-			return clientError(err)
+			return err
 		}
 		content.Attachments = append(content.Attachments, *att)
 	}
 	res, err := cl.SendContent(ctx, to, content)
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	names := nodeNames(c)
 	if c.Bool("json") {
@@ -231,7 +223,7 @@ func fetch(c *cli.Context) error {
 func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name string, senders map[string]string) error {
 	f, err := cl.FetchPending(ctx)
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	defer f.Abort() // no-op once committed
 	// Message requests (strangers' messages) are held, not shown: a line
@@ -384,7 +376,7 @@ func fileCommand() *cli.Command {
 					}
 					att, err := cl.Upload(c.Context, srv, filepath.Base(path), data)
 					if err != nil {
-						return clientError(err)
+						return err
 					}
 					if c.Bool("json") {
 						return printJSON(c.App.Writer, att)
@@ -478,7 +470,7 @@ func fileDownload(c *cli.Context) error {
 	case errors.Is(err, client.ErrAttachmentSize):
 		return errkind.AsInvalid(err)
 	case err != nil:
-		return clientError(err)
+		return err
 	}
 	if c.String("output") == "" || c.String("output") == "-" {
 		_, err := c.App.Writer.Write(data)
@@ -532,7 +524,7 @@ func unsend(c *cli.Context) error {
 		return errkind.AsInvalid(err)
 	}
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, res)
@@ -584,7 +576,7 @@ func deleteAll(c *cli.Context) error {
 	return actAs(c, func(cl *client.Client, ctx context.Context) error {
 		n, err := cl.DeleteAll(ctx)
 		if err != nil {
-			return clientError(err)
+			return err
 		}
 		if c.Bool("json") {
 			return printJSON(c.App.Writer, map[string]int{"deleted": n})

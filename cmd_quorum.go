@@ -36,7 +36,7 @@ func quorumList(c *cli.Context) error {
 	}
 	rounds, err := lc.Rounds(c.Context)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if c.Bool("json") {
 		if rounds == nil {
@@ -109,12 +109,12 @@ func quorumInspect(c *cli.Context) error {
 			if ledgerrpc.IsCode(err, ledgerrpc.CodeNotFound) {
 				return errkind.AsInvalid(err)
 			}
-			return ledgerrpc.Marked(err)
+			return err
 		}
 	} else {
 		rounds, err := lc.Rounds(c.Context)
 		if err != nil {
-			return ledgerrpc.Marked(err)
+			return err
 		}
 		// The newest round that changed a node's state (that node's, with
 		// --node), else the newest tallied round with votes.

@@ -46,7 +46,7 @@ func react(c *cli.Context) error {
 		return errkind.AsInvalid(err)
 	}
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, struct {
@@ -95,7 +95,7 @@ func typing(c *cli.Context) error {
 	}
 	res, err := cl.SendTyping(ctx, to, !c.Bool("stop"))
 	if err != nil {
-		return clientError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, map[string]any{"hash": res.Hash, "to": res.To, "typing": !c.Bool("stop")})

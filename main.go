@@ -20,8 +20,14 @@ import (
 	"syscall"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/group"
+	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
+	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/logs"
 	"github.com/urfave/cli/v2"
 )
@@ -50,7 +56,8 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// exitCode is the exit code of a command's error.
+// exitCode is the exit code of a command's error: an exitError's, else an
+// errkind mark's, else the kind of the packages' sentinels it wraps.
 func exitCode(err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -62,7 +69,36 @@ func exitCode(err error) int {
 	case errkind.NotRunning:
 		return exitNoNetwork
 	}
+	for _, e := range notRunningErrors {
+		if errors.Is(err, e) {
+			return exitNoNetwork
+		}
+	}
+	for _, e := range invalidErrors {
+		if errors.Is(err, e) {
+			return exitUsage
+		}
+	}
+	var le *ledgerrpc.Error // a request the ledger refused (not its own failure)
+	var refused *community.RefusedError
+	if errors.As(err, &le) && le.Code != ledgerrpc.CodeInternal && le.Code != ledgerrpc.CodeUnavailable || errors.As(err, &refused) {
+		return exitUsage
+	}
 	return exitFailure
+}
+
+// notRunningErrors are a network not there, or not answering: exit code 3.
+var notRunningErrors = []error{ledgerrpc.ErrUnreachable, client.ErrUnreachable, client.ErrNoNodes, devnet.ErrNotRunning}
+
+// invalidErrors are the caller's mistakes: exit code 2.
+var invalidErrors = []error{
+	identity.ErrNameInvalid, identity.ErrNameExists, identity.ErrAccountExists, identity.ErrNotFound, identity.ErrAccountIDFormat, identity.ErrAccountIDPrefix,
+	ledger.ErrNameRules, ledgerrpc.ErrNameTaken, ledgerrpc.ErrNoName,
+	client.ErrUnknownMessage, client.ErrNotSent, client.ErrAttachment, client.ErrAttachmentSize,
+	group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked, group.ErrNameTaken,
+	group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups,
+	devnet.ErrConflict, devnet.ErrFormat, devnet.ErrRunning, devnet.ErrUnknownNode, devnet.ErrNodeStopped, devnet.ErrNodeRunning,
+	devnet.ErrSnapshotName, devnet.ErrNoSnapshot, devnet.ErrSnapshotExists,
 }
 
 func main() { os.Exit(runMain()) }
@@ -99,7 +135,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &pe) && pe.Op == "mkdir" {
 		err = errkind.Invalidf("cannot create the directory %s: %v; choose another --dir (or SESSIONCTL_DIR)", pe.Path, pe.Err)
 	}
-	fmt.Fprintf(stderr, "sessionctl: %s\n", oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	if errors.Is(err, ledgerrpc.ErrUnreachable) {
+		msg += "; is it running?"
+	}
+	fmt.Fprintf(stderr, "sessionctl: %s\n", msg)
 	return exitCode(err)
 }
 

@@ -215,13 +215,13 @@ func register(ctx context.Context, cfg NodeConfig) error {
 	}
 	info, err := lc.Info(ctx)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	wallet := hex.EncodeToString(opKey.Public().(ed25519.PublicKey))
 	need := info.Params.StakeRequirement
 	acct, err := lc.Account(ctx, wallet)
 	if err != nil {
-		return ledgerrpc.Marked(err)
+		return err
 	}
 	if acct.Balance < need {
 		if cfg.Fund == nil {
@@ -232,7 +232,7 @@ func register(ctx context.Context, cfg NodeConfig) error {
 			return fmt.Errorf("fund the operator's stake: %w", err)
 		}
 		if acct, err = lc.Account(ctx, wallet); err != nil {
-			return ledgerrpc.Marked(err)
+			return err
 		}
 	}
 	tx, err := chain.NewTx(chain.TxRegister, opKey, acct.NextNonce, chain.RegisterBody{NodeKey: keyHex, Amount: need})
@@ -252,7 +252,7 @@ func register(ctx context.Context, cfg NodeConfig) error {
 		}
 		h := info.Height
 		if info, err = lc.Info(ctx); err != nil {
-			return ledgerrpc.Marked(err)
+			return err
 		}
 		if info.Height == h {
 			if info.BlockTimeMS == 0 {
