@@ -3,18 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"mime"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/community"
-	"github.com/sessionctl/sessionctl/configmsg"
-	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -38,12 +33,12 @@ func communityCommand() *cli.Command {
 			{
 				Name: "mod", Usage: "moderators",
 				Subcommands: []*cli.Command{
-					{Name: "add", Usage: "make a user a moderator of a room (admins)", ArgsUsage: "ROOM ID", Flags: f(&cli.BoolFlag{Name: "admin", Usage: "an admin, not only a moderator"}), Action: communityMod(true)},
-					{Name: "remove", Usage: "take a moderator's rights away (admins)", ArgsUsage: "ROOM ID", Flags: f(), Action: communityMod(false)},
+					{Name: "add", Usage: "make a user a moderator of a room (admins)", ArgsUsage: "ROOM ID", Flags: f(&cli.BoolFlag{Name: "admin", Usage: "an admin, not only a moderator"}), Action: communityUserAct},
+					{Name: "remove", Usage: "take a moderator's rights away (admins)", ArgsUsage: "ROOM ID", Flags: f(), Action: communityUserAct},
 				},
 			},
-			{Name: "ban", Usage: "ban a user from a room (moderators)", ArgsUsage: "ROOM ID", Flags: f(), Action: communityBan(true)},
-			{Name: "unban", Usage: "lift a ban (moderators)", ArgsUsage: "ROOM ID", Flags: f(), Action: communityBan(false)},
+			{Name: "ban", Usage: "ban a user from a room (moderators)", ArgsUsage: "ROOM ID", Flags: f(), Action: communityUserAct},
+			{Name: "unban", Usage: "lift a ban (moderators)", ArgsUsage: "ROOM ID", Flags: f(), Action: communityUserAct},
 			{Name: "dm", Usage: "send a message request to a user of the server", ArgsUsage: "ID TEXT", Flags: f(), Action: communityDM},
 			{Name: "inbox", Usage: "your message requests", ArgsUsage: " ", Flags: f(jsonFlag), Action: communityInbox},
 			{
@@ -56,94 +51,48 @@ func communityCommand() *cli.Command {
 	}
 }
 
-// communityServer returns the devnet's community server, from its manifest.
-func communityServer(c *cli.Context) (client.ServerInfo, error) {
-	return dirOf(c).Server(devnet.CommunityServer)
-}
-
-// communityClient starts a Session client for --as (default: the
-// keystore's first identity) and a community client over it.
-func communityClient(c *cli.Context) (*community.Client, *client.Client, func(), error) {
-	srv, err := communityServer(c)
-	if err != nil {
-		return nil, nil, nil, err
+// withCommunity runs do as --as (default: the keystore's first identity)
+// on the devnet's community server, with a minute to do its work.
+func withCommunity(c *cli.Context, do func(ctx context.Context, cc *device.Community) error) error {
+	if _, err := dirOf(c).CommunityServer(); err != nil {
+		return err
 	}
 	name := c.String("as")
 	if name == "" {
 		all, err := keystore(c).List()
 		if err != nil || len(all) == 0 {
-			return nil, nil, nil, errkind.Invalidf("--as NAME is required")
+			return errkind.Invalidf("--as NAME is required")
 		}
 		name = all[0].Name
 	}
-	cl, _, err := startClient(c, name, "")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cc, err := community.NewClient(cl, srv)
-	if err != nil {
-		cl.Close()
-		return nil, nil, nil, err
-	}
-	return cc, cl, func() { cl.Close() }, nil
-}
-
-// withCommunity runs f with a community client and a minute to do its work.
-func withCommunity(c *cli.Context, f func(ctx context.Context, cc *community.Client) error) error {
-	return withCommunityClient(c, func(ctx context.Context, cc *community.Client, _ *client.Client) error { return f(ctx, cc) })
-}
-
-// withCommunityClient is withCommunity with the Session client too.
-func withCommunityClient(c *cli.Context, f func(ctx context.Context, cc *community.Client, cl *client.Client) error) error {
-	cc, cl, done, err := communityClient(c)
+	lc, err := ledgerClient(c)
 	if err != nil {
 		return err
 	}
-	defer done()
+	cc, err := device.OpenCommunity(c.Context, dirOf(c), lc, name, logger(c))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
-	return f(ctx, cc, cl)
-}
-
-// blindedID reads an ID argument: a blinded ID, a Session ID (blinded for
-// the server), or an identity of the keystore.
-func blindedID(c *cli.Context, cc *community.Client, srv client.ServerInfo, arg string) (string, error) {
-	if len(arg) == identity.AccountIDLen {
-		id, err := identity.ParseAccountID(arg)
-		if err != nil {
-			return "", errkind.AsInvalid(err)
-		}
-		bid, err := cc.BlindedID(id)
-		if err != nil {
-			return "", errkind.AsInvalid(err)
-		}
-		return bid, nil
-	}
-	e, err := keystore(c).Get(arg)
-	if err != nil {
-		return "", err
-	}
-	b, err := identity.Blind15(e.Keys, srv.X25519[:])
-	if err != nil {
-		return "", err
-	}
-	return b.ID(), nil
+	return do(ctx, cc)
 }
 
 func communityRooms(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		rooms, err := cc.Rooms(ctx)
 		if err != nil {
 			return err
 		}
-		type roomJSON struct {
-			community.RoomInfo
-			JoinURL string `json:"join_url"`
-		}
 		if c.Bool("json") {
+			type roomJSON struct {
+				community.RoomInfo
+				JoinURL string `json:"join_url"`
+			}
 			out := []roomJSON{}
 			for _, r := range rooms {
 				out = append(out, roomJSON{r, cc.JoinURL(r.Token)})
@@ -175,101 +124,21 @@ func communityPost(c *cli.Context) error {
 	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
 		return errkind.Invalidf("an empty message: give some text or --attach a file")
 	}
-	type file struct {
-		name string
-		data []byte
+	files, err := device.ReadRoomFiles(c.StringSlice("attach"))
+	if err != nil {
+		return err
 	}
-	var files []file
-	for _, path := range c.StringSlice("attach") {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return errkind.Invalidf("--attach: %v", err)
-		}
-		if len(data) == 0 || len(data) > 10_000_000 {
-			return errkind.Invalidf("--attach %s: a room file is 1 byte to 10 MB (10,000,000 bytes)", path)
-		}
-		files = append(files, file{filepath.Base(path), data})
-	}
-	return withCommunityClient(c, func(ctx context.Context, cc *community.Client, cl *client.Client) error {
-		content := community.Content{Text: text, Name: displayName(ctx, cl)}
-		for _, f := range files {
-			ct := mime.TypeByExtension(filepath.Ext(f.name))
-			if ct == "" {
-				ct = "application/octet-stream"
-			}
-			a, err := cc.UploadFile(ctx, room, f.name, ct, f.data)
-			if err != nil {
-				return err
-			}
-			content.Attachments = append(content.Attachments, a)
-		}
-		m, err := cc.Post(ctx, room, content)
+	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
+		m, err := cc.Post(ctx, room, text, files)
 		if err != nil {
 			return err
 		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, roomMessageJSON(m, room))
+			return printJSON(c.App.Writer, device.RoomMessageOf(m, room))
 		}
 		fmt.Fprintf(c.App.Writer, "posted message %d in %s as %s\n", m.ID, room, m.SessionID)
 		return nil
 	})
-}
-
-// displayName is the account's display name as its profile config holds
-// it ("" when it has none or the swarm does not answer in time): apps put
-// it in every message they post.
-func displayName(ctx context.Context, cl *client.Client) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cfg, err := cl.LoadConfig(ctx, configmsg.UserProfile)
-	if err != nil || cfg.Message == nil {
-		return ""
-	}
-	return configmsg.ReadProfile(cfg.Data()).Name
-}
-
-// roomMessage is a community message in the CLI's vocabulary (README,
-// "Output"): the sender's ID as from, plain text, times in unix ms. A
-// reaction-only update has only id, seqno and reactions.
-type roomMessage struct {
-	ID          int64                         `json:"id"`
-	Room        string                        `json:"room"`
-	Seqno       int64                         `json:"seqno"`
-	From        string                        `json:"from,omitempty"`
-	FromName    string                        `json:"from_name,omitempty"`
-	Text        string                        `json:"text"`
-	Kind        string                        `json:"kind,omitempty"`
-	Raw         string                        `json:"raw,omitempty"`
-	Attachments []community.Attachment        `json:"attachments,omitempty"`
-	Reactions   map[string]community.Reaction `json:"reactions,omitempty"`
-	PostedAt    int64                         `json:"posted_at,omitempty"`
-	Deleted     bool                          `json:"deleted,omitempty"`
-}
-
-func roomMessageJSON(m *community.Message, room string) roomMessage {
-	out := roomMessage{ID: m.ID, Room: room, Seqno: m.Seqno, From: m.SessionID, PostedAt: int64(m.Posted * 1000), Deleted: m.Deleted}
-	if m.Reactions != nil {
-		out.Reactions = *m.Reactions
-	}
-	if m.Data != nil {
-		ct := m.Content()
-		out.FromName, out.Text, out.Kind, out.Raw, out.Attachments = ct.Name, ct.Text, ct.Kind, ct.Raw, ct.Attachments
-	}
-	return out
-}
-
-// reactionsText is a message's reactions for a person: " [👍 2, ❤ 1]".
-func reactionsText(m *community.Message) string {
-	if m.Reactions == nil || len(*m.Reactions) == 0 {
-		return ""
-	}
-	list := make([]string, len(*m.Reactions))
-	for emoji, r := range *m.Reactions {
-		if r.Index >= 0 && r.Index < len(list) {
-			list[r.Index] = fmt.Sprintf("%s %d", display.Escape(emoji), r.Count)
-		}
-	}
-	return " [" + strings.Join(list, ", ") + "]"
 }
 
 func communityRead(c *cli.Context) error {
@@ -277,48 +146,27 @@ func communityRead(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		msgs, err := cc.Read(ctx, room, c.Int64("since"))
 		if err != nil {
 			return err
 		}
 		if c.Bool("json") {
-			out := []roomMessage{}
+			out := []device.RoomMessage{}
 			for i := range msgs {
-				out = append(out, roomMessageJSON(&msgs[i], room))
+				out = append(out, device.RoomMessageOf(&msgs[i], room))
 			}
 			return printJSON(c.App.Writer, map[string]any{"messages": out})
 		}
-		srv, _ := communityServer(c)
-		names := blindedNames(c, srv)
+		names := cc.Names()
 		for i := range msgs {
-			m := &msgs[i]
-			switch {
-			case m.Deleted:
-				fmt.Fprintf(c.App.Writer, "#%d (deleted)\n", m.ID)
-			case m.Data == nil:
-				fmt.Fprintf(c.App.Writer, "#%d reactions now:%s\n", m.ID, orNone(reactionsText(m)))
-			default:
-				ct := m.Content()
-				who := display.NameOr(names, m.SessionID)
-				if ct.Name != "" && ct.Name != who {
-					who += " (" + display.Escape(ct.Name) + ")"
-				}
-				fmt.Fprintf(c.App.Writer, "#%d %s: %s%s\n", m.ID, who, display.Escape(ct.Summary()), reactionsText(m))
-			}
+			fmt.Fprintln(c.App.Writer, device.RoomLine(&msgs[i], names))
 		}
 		if len(msgs) == 0 {
 			fmt.Fprintln(c.App.Writer, "no messages")
 		}
 		return nil
 	})
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return " none"
-	}
-	return s
 }
 
 func communityReact(c *cli.Context) error {
@@ -330,7 +178,7 @@ func communityReact(c *cli.Context) error {
 	if err != nil {
 		return errkind.Invalidf("MESSAGE_ID %q: want the number 'community read' shows after #", c.Args().Get(1))
 	}
-	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		if err := cc.React(ctx, room, id, emoji, !c.Bool("remove")); err != nil {
 			return err
 		}
@@ -343,27 +191,12 @@ func communityReact(c *cli.Context) error {
 	})
 }
 
-// blindedNames maps the keystore identities' blinded IDs (and Session
-// IDs) to their names.
-func blindedNames(c *cli.Context, srv client.ServerInfo) map[string]string {
-	out := map[string]string{}
-	if all, err := keystore(c).List(); err == nil {
-		for _, e := range all {
-			if b, err := identity.Blind15(e.Keys, srv.X25519[:]); err == nil {
-				out[b.ID()] = e.Name
-			}
-			out[e.Keys.AccountID().String()] = e.Name
-		}
-	}
-	return out
-}
-
 func communityDelete(c *cli.Context) error {
 	room, id, err := twoArgs(c, "ROOM", "MESSAGE_ID")
 	if err != nil {
 		return err
 	}
-	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
+	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		if err := cc.Delete(ctx, room, id); err != nil {
 			return err
 		}
@@ -372,49 +205,36 @@ func communityDelete(c *cli.Context) error {
 	})
 }
 
-// communityUserAct is a command on ROOM and a user's ID: act, then print
-// done(id).
-func communityUserAct(act func(ctx context.Context, c *cli.Context, cc *community.Client, room, id string) error, done func(id, room string) string) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		room, who, err := twoArgs(c, "ROOM", "ID")
+// communityUserAct makes a user (ROOM ID) a moderator or not, or bans or
+// unbans them, as the command's name says.
+func communityUserAct(c *cli.Context) error {
+	room, who, err := twoArgs(c, "ROOM", "ID")
+	if err != nil {
+		return err
+	}
+	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
+		id, err := cc.UserID(who)
 		if err != nil {
 			return err
 		}
-		return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
-			srv, err := communityServer(c)
-			if err != nil {
-				return err
-			}
-			id, err := blindedID(c, cc, srv, who)
-			if err != nil {
-				return err
-			}
-			if aid, err := identity.ParseAccountID(who); err == nil && aid.Prefix == identity.PrefixSession {
-				id = who // the server resolves a Session ID to the blinded ID it has seen
-			}
-			if err := act(ctx, c, cc, room, id); err != nil {
-				return err
-			}
-			fmt.Fprintln(c.App.Writer, done(id, room))
-			return nil
-		})
-	}
-}
-
-func communityMod(add bool) cli.ActionFunc {
-	return communityUserAct(
-		func(ctx context.Context, c *cli.Context, cc *community.Client, room, id string) error {
-			return cc.SetModerator(ctx, room, id, add, c.Bool("admin"))
-		},
-		func(id, room string) string { return fmt.Sprintf("%s: moderator of %s: %v", id, room, add) })
-}
-
-func communityBan(on bool) cli.ActionFunc {
-	return communityUserAct(
-		func(ctx context.Context, _ *cli.Context, cc *community.Client, room, id string) error {
-			return cc.Ban(ctx, room, id, on)
-		},
-		func(id, room string) string { return fmt.Sprintf("%s: banned from %s: %v", id, room, on) })
+		if aid, err := identity.ParseAccountID(who); err == nil && aid.Prefix == identity.PrefixSession {
+			id = who // the server resolves a Session ID to the blinded ID it has seen
+		}
+		var done string
+		switch c.Command.Name {
+		case "add", "remove": // community mod add|remove
+			add := c.Command.Name == "add"
+			err, done = cc.SetModerator(ctx, room, id, add, c.Bool("admin")), fmt.Sprintf("%s: moderator of %s: %v", id, room, add)
+		default:
+			on := c.Command.Name == "ban"
+			err, done = cc.Ban(ctx, room, id, on), fmt.Sprintf("%s: banned from %s: %v", id, room, on)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.App.Writer, done)
+		return nil
+	})
 }
 
 func communityDM(c *cli.Context) error {
@@ -422,12 +242,8 @@ func communityDM(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
-		srv, err := communityServer(c)
-		if err != nil {
-			return err
-		}
-		id, err := blindedID(c, cc, srv, who)
+	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
+		id, err := cc.UserID(who)
 		if err != nil {
 			return err
 		}
@@ -439,54 +255,18 @@ func communityDM(c *cli.Context) error {
 	})
 }
 
-// inboxMessage is a message request in the CLI's vocabulary.
-type inboxMessage struct {
-	ID        int64  `json:"id"`
-	From      string `json:"from"`                      // the sender's blinded ID
-	FromID    string `json:"from_session_id,omitempty"` // their Session ID, from inside the message
-	FromName  string `json:"from_name,omitempty"`
-	To        string `json:"to"`
-	Text      string `json:"text"`
-	Raw       string `json:"raw,omitempty"`
-	PostedAt  int64  `json:"posted_at"`
-	ExpiresAt int64  `json:"expires_at"`
-}
-
 func communityInbox(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	return withCommunity(c, func(ctx context.Context, cc *community.Client) error {
-		dms, err := cc.Inbox(ctx)
-		if err != nil {
-			return err
+	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
+		out, err := cc.Inbox(ctx)
+		if err != nil || c.Bool("json") {
+			return orJSON(c, map[string]any{"messages": out}, err)
 		}
-		out := []inboxMessage{}
-		for i := range dms {
-			d := &dms[i]
-			ct, sid, _ := cc.Open(d)
-			text := ct.Text
-			if ct.Raw == "" {
-				text = ct.Summary()
-			}
-			out = append(out, inboxMessage{ID: d.ID, From: d.Sender, FromID: sid, FromName: ct.Name, To: d.Recipient, Text: text, Raw: ct.Raw,
-				PostedAt: int64(d.Posted * 1000), ExpiresAt: int64(d.Expires * 1000)})
-		}
-		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]any{"messages": out})
-		}
-		srv, _ := communityServer(c)
-		names := blindedNames(c, srv)
+		names := cc.Names()
 		for _, m := range out {
-			who := display.NameOr(names, m.From)
-			if who == m.From && m.FromID != "" {
-				who = display.NameOr(names, m.FromID)
-			}
-			text := display.Escape(m.Text)
-			if m.Raw != "" {
-				text = "[" + m.Raw + "]"
-			}
-			fmt.Fprintf(c.App.Writer, "from %s: %s\n", who, text)
+			fmt.Fprintln(c.App.Writer, device.InboxLine(m, names))
 		}
 		if len(out) == 0 {
 			fmt.Fprintln(c.App.Writer, "no message requests")

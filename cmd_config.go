@@ -1,18 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/configmsg"
+	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/display"
-	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/storagerpc"
 	"github.com/urfave/cli/v2"
@@ -39,13 +38,7 @@ func profileCommand() *cli.Command {
 					configTTLFlag, ledgerURLFlag, jsonFlag},
 				Action: profileSet,
 			},
-			{
-				Name:      "show",
-				Usage:     "show the profile as the account's swarm holds it",
-				ArgsUsage: " ",
-				Flags:     []cli.Flag{asFlag, ledgerURLFlag, jsonFlag},
-				Action:    profileShow,
-			},
+			{Name: "show", Usage: "show the profile as the account's swarm holds it", ArgsUsage: " ", Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag}, Action: profileShow},
 		},
 	}
 }
@@ -69,87 +62,37 @@ func profileSet(c *cli.Context) error {
 		return err
 	}
 	// The picture is read and checked before anything is sent.
-	var picture []byte
+	ch := client.ProfileChange{RemoveAvatar: c.Bool("remove-avatar")}
+	var srv client.ServerInfo
 	if pic != "" {
 		var err error
-		if picture, err = readAvatar(pic); err != nil {
+		if ch.Avatar, err = device.ReadPicture(pic); err != nil {
+			return err
+		}
+		if srv, err = dirOf(c).FileServer(); err != nil {
 			return err
 		}
 	}
-	var srv client.ServerInfo
-	if picture != nil {
-		var err error
-		if srv, err = fileServer(c); err != nil {
-			return err
-		}
-	}
-	cl, ctx, done, err := clientAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	ch := client.ProfileChange{Avatar: picture, RemoveAvatar: c.Bool("remove-avatar")}
 	if setName {
 		ch.Name = &name
 	}
-	res, err := cl.UpdateProfile(ctx, srv, ch, c.Duration("ttl"))
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, res)
-	}
-	var what []string
-	if setName {
-		what = append(what, fmt.Sprintf("%s's display name is %q", c.String("as"), name))
-	}
-	switch {
-	case res.Avatar != nil:
-		what = append(what, fmt.Sprintf("the profile picture is %s (%s, encrypted)", res.Avatar.URL, display.ByteSize(res.Avatar.Size)))
-	case c.Bool("remove-avatar"):
-		what = append(what, fmt.Sprintf("%s has no profile picture", c.String("as")))
-	}
-	return printPush(c, res.ConfigPush, strings.Join(what, "; "))
-}
-
-// readAvatar reads a picture for --avatar: a file of 1 byte to the file
-// server's limit.
-func readAvatar(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, errkind.Invalidf("--avatar: %v", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errkind.Invalidf("--avatar %s: not a regular file", path)
-	}
-	if fi.Size() > client.MaxAvatarSize {
-		return nil, errkind.Invalidf("--avatar %s: %s; a profile picture is at most 10 MB (%d bytes)", path, display.ByteSize(int(fi.Size())), client.MaxAvatarSize)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, errkind.Invalidf("--avatar: %v", err)
-	}
-	if len(data) == 0 {
-		return nil, errkind.Invalidf("--avatar %s: an empty file", path)
-	}
-	if len(data) > client.MaxAvatarSize {
-		return nil, errkind.Invalidf("--avatar %s: it grew past 10 MB while read", path)
-	}
-	return data, nil
-}
-
-// actAs runs do as the client of --as NAME, for a command that takes no
-// arguments.
-func actAs(c *cli.Context, do func(*client.Client, context.Context) error) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	cl, ctx, done, err := clientAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return do(cl, ctx)
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		res, err := d.Client.UpdateProfile(ctx, srv, ch, c.Duration("ttl"))
+		if err != nil || c.Bool("json") {
+			return orJSON(c, res, err)
+		}
+		var what []string
+		if setName {
+			what = append(what, fmt.Sprintf("%s's display name is %q", c.String("as"), name))
+		}
+		switch {
+		case res.Avatar != nil:
+			what = append(what, fmt.Sprintf("the profile picture is %s (%s, encrypted)", res.Avatar.URL, display.ByteSize(res.Avatar.Size)))
+		case c.Bool("remove-avatar"):
+			what = append(what, fmt.Sprintf("%s has no profile picture", c.String("as")))
+		}
+		return printPush(c, res.ConfigPush, strings.Join(what, "; "))
+	})
 }
 
 // checkTTL checks --ttl before any network work.
@@ -178,8 +121,11 @@ func printPush(c *cli.Context, push *client.ConfigPush, what string) error {
 }
 
 func profileShow(c *cli.Context) error {
-	return actAs(c, func(cl *client.Client, ctx context.Context) error {
-		cfg, err := cl.LoadConfig(ctx, configmsg.UserProfile)
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		cfg, err := d.Client.LoadConfig(ctx, configmsg.UserProfile)
 		if err != nil {
 			return err
 		}
@@ -196,23 +142,20 @@ func profileShow(c *cli.Context) error {
 			}
 			return printJSON(c.App.Writer, out)
 		}
+		w := c.App.Writer
 		if cfg.Message == nil {
-			fmt.Fprintf(c.App.Writer, "%s's swarm holds no profile: never set, or it expired with no device online to extend it\n", c.String("as"))
+			fmt.Fprintf(w, "%s's swarm holds no profile: never set, or it expired with no device online to extend it\n", c.String("as"))
 			return nil
 		}
-		name := p.Name
-		if name == "" {
-			name = "(none)"
-		}
-		fmt.Fprintf(c.App.Writer, "display name: %s\n", display.Escape(name))
+		fmt.Fprintf(w, "display name: %s\n", display.Escape(cmp.Or(p.Name, "(none)")))
 		if p.PicURL != "" {
-			fmt.Fprintf(c.App.Writer, "picture:      %s\n", display.Escape(p.PicURL))
+			fmt.Fprintf(w, "picture:      %s\n", display.Escape(p.PicURL))
 		}
-		fmt.Fprintf(c.App.Writer, "seqno:        %d", cfg.Message.Seqno())
+		fmt.Fprintf(w, "seqno:        %d", cfg.Message.Seqno())
 		if cfg.Expiry > 0 {
-			fmt.Fprintf(c.App.Writer, ", expires %s", time.UnixMilli(cfg.Expiry).Format("2006-01-02 15:04:05"))
+			fmt.Fprintf(w, ", expires %s", time.UnixMilli(cfg.Expiry).Format("2006-01-02 15:04:05"))
 		}
-		fmt.Fprintln(c.App.Writer)
+		fmt.Fprintln(w)
 		return nil
 	})
 }
@@ -259,38 +202,35 @@ func contactEdit(c *cli.Context, change func(*cli.Context, *configmsg.Contact)) 
 	if err := checkTTL(c); err != nil {
 		return err
 	}
-	cl, lc, ctx, done, err := clientAndLedgerAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	id, err := resolveAccount(c, lc, arg)
-	if err != nil {
-		return err
-	}
-	if id == cl.AccountID() {
-		return errkind.Invalidf("%s is %s itself", arg, c.String("as"))
-	}
-	push, err := cl.EditContact(ctx, id, c.Duration("ttl"), func(ct *configmsg.Contact) { change(c, ct) })
-	if err != nil {
-		return err
-	}
-	verb := map[string]string{"add": "approved", "block": "blocked", "unblock": "unblocked"}[c.Command.Name]
-	return printPush(c, push, fmt.Sprintf("%s %s", verb, arg))
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		id, err := d.Resolve(ctx, arg)
+		if err != nil {
+			return err
+		}
+		if id == d.AccountID() {
+			return errkind.Invalidf("%s is %s itself", arg, c.String("as"))
+		}
+		push, err := d.Client.EditContact(ctx, id, c.Duration("ttl"), func(ct *configmsg.Contact) { change(c, ct) })
+		if err != nil {
+			return err
+		}
+		verb := map[string]string{"add": "approved", "block": "blocked", "unblock": "unblocked"}[c.Command.Name]
+		return printPush(c, push, fmt.Sprintf("%s %s", verb, arg))
+	})
 }
 
 func contactsList(c *cli.Context) error {
-	return actAs(c, func(cl *client.Client, ctx context.Context) error {
-		cfg, err := cl.LoadConfig(ctx, configmsg.Contacts)
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		cfg, err := d.Client.LoadConfig(ctx, configmsg.Contacts)
 		if err != nil {
 			return err
 		}
 		all := configmsg.ListContacts(cfg.Data())
 		if c.Bool("json") {
-			if all == nil {
-				all = []configmsg.Contact{}
-			}
-			return printJSON(c.App.Writer, all)
+			return printJSON(c.App.Writer, nonNil(all))
 		}
 		if len(all) == 0 {
 			fmt.Fprintf(c.App.Writer, "%s has no contacts\n", c.String("as"))
@@ -299,18 +239,9 @@ func contactsList(c *cli.Context) error {
 		names := senderNames(c)
 		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "CONTACT\tNICKNAME\tAPPROVED\tAPPROVED YOU\tBLOCKED")
-		yes := func(b bool) string {
-			if b {
-				return "yes"
-			}
-			return "-"
-		}
+		yes := func(b bool) string { return map[bool]string{true: "yes", false: "-"}[b] }
 		for _, ct := range all {
-			nick := ct.Nickname
-			if nick == "" {
-				nick = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", display.NameOr(names, ct.ID), display.Escape(nick), yes(ct.Approved), yes(ct.ApprovedMe), yes(ct.Blocked))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", display.NameOr(names, ct.ID), display.Escape(display.OrDash(ct.Nickname)), yes(ct.Approved), yes(ct.ApprovedMe), yes(ct.Blocked))
 		}
 		return tw.Flush()
 	})
@@ -327,116 +258,68 @@ func requestCommand() *cli.Command {
 			{Name: "ls", Usage: "list the requests held", ArgsUsage: " ", Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag}, Action: requestList},
 			{Name: "accept", Usage: "accept an account's request: its messages are shown, and it is told", ArgsUsage: "ACCOUNT",
 				Flags: []cli.Flag{asFlag, &cli.StringFlag{Name: "save-dir", Usage: "download, decrypt and save the held messages' attachments in `DIR` first"},
-					ledgerURLFlag, jsonFlag}, Action: requestAccept},
+					ledgerURLFlag, jsonFlag}, Action: requestAct},
 			{Name: "decline", Usage: "decline an account's request: its messages are deleted", ArgsUsage: "ACCOUNT",
-				Flags: []cli.Flag{asFlag, &cli.BoolFlag{Name: "block", Usage: "block the account too"}, ledgerURLFlag, jsonFlag}, Action: requestDecline},
+				Flags: []cli.Flag{asFlag, &cli.BoolFlag{Name: "block", Usage: "block the account too"}, ledgerURLFlag, jsonFlag}, Action: requestAct},
 		},
 	}
 }
 
-// printMessages prints messages as fetch does.
-func printMessages(c *cli.Context, msgs []client.Message, prefix string) {
-	names := senderNames(c)
-	me := ""
-	if e, err := keystore(c).Get(c.String("as")); err == nil {
-		me = e.Keys.AccountID().String()
-	}
-	for _, m := range msgs {
-		fmt.Fprintf(c.App.Writer, "%s%s\n", prefix, display.MessageLine(m, me, c.String("as"), names))
-	}
+// writeMessages writes msgs as fetch does, for the device d.
+func writeMessages(c *cli.Context, d *device.Device, msgs []client.Message, prefix string) error {
+	return device.WriteMessages(c.App.Writer, msgs, prefix, d.AccountID().String(), d.Name, senderNames(c))
 }
 
 func requestList(c *cli.Context) error {
-	return actAs(c, func(cl *client.Client, ctx context.Context) error {
-		held, err := cl.Requests(ctx)
-		if err != nil {
-			return err
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		held, err := d.Client.Requests(ctx)
+		if err != nil || c.Bool("json") {
+			return orJSON(c, map[string]any{"requests": nonNil(held)}, err)
 		}
-		return printRequests(c, held)
+		if len(held) == 0 {
+			fmt.Fprintln(c.App.Writer, "no message requests")
+			return nil
+		}
+		return writeMessages(c, d, held, "request ")
 	})
 }
 
-func printRequests(c *cli.Context, held []client.Message) error {
-	if c.Bool("json") {
-		if held == nil {
-			held = []client.Message{}
-		}
-		return printJSON(c.App.Writer, map[string]any{"requests": held})
-	}
-	if len(held) == 0 {
-		fmt.Fprintln(c.App.Writer, "no message requests")
-		return nil
-	}
-	printMessages(c, held, "request ")
-	return nil
-}
-
-func requestAccount(c *cli.Context) (*client.Client, identity.AccountID, func(), error) {
+// requestAct accepts or declines the request of ACCOUNT.
+func requestAct(c *cli.Context) error {
 	arg, err := oneArg(c, "the ACCOUNT whose request it is")
-	if err != nil {
-		return nil, identity.AccountID{}, nil, err
-	}
-	cl, lc, _, done, err := clientAndLedgerAs(c)
-	if err != nil {
-		return nil, identity.AccountID{}, nil, err
-	}
-	id, err := resolveAccount(c, lc, arg)
-	if err != nil {
-		done()
-		return nil, identity.AccountID{}, nil, err
-	}
-	return cl, id, done, nil
-}
-
-func requestAccept(c *cli.Context) error {
-	cl, id, done, err := requestAccount(c)
 	if err != nil {
 		return err
 	}
-	defer done()
-	if dir := c.String("save-dir"); dir != "" {
-		// Saved before anything is accepted: a failure accepts nothing.
-		held, err := cl.Requests(c.Context)
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		id, err := d.Resolve(ctx, arg)
 		if err != nil {
 			return err
 		}
-		held = slices.DeleteFunc(held, func(m client.Message) bool { return m.From != id.String() })
-		if err := saveFiles(c.Context, c, cl, dir, held); err != nil {
+		w := c.App.Writer
+		if c.Command.Name == "decline" {
+			n, err := d.Client.DeclineRequest(ctx, id, c.Bool("block"))
+			if err != nil || c.Bool("json") {
+				return orJSON(c, map[string]any{"declined": id.String(), "deleted": n, "blocked": c.Bool("block")}, err)
+			}
+			fmt.Fprintf(w, "declined %s's message request: %s deleted", arg, display.Plural(n, "message"))
+			if c.Bool("block") {
+				fmt.Fprintf(w, "; %s is blocked", arg)
+			}
+			_, err = fmt.Fprintln(w)
 			return err
 		}
-	}
-	msgs, err := cl.AcceptRequest(c.Context, id)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		if msgs == nil {
-			msgs = []client.Message{}
+		// The files are saved before anything is accepted: a failure accepts nothing.
+		msgs, err := d.AcceptRequest(ctx, id, c.String("save-dir"), func(line string) { fmt.Fprintln(c.App.ErrWriter, line) })
+		if err != nil || c.Bool("json") {
+			return orJSON(c, map[string]any{"accepted": id.String(), "messages": nonNil(msgs)}, err)
 		}
-		return printJSON(c.App.Writer, map[string]any{"accepted": id.String(), "messages": msgs})
-	}
-	printMessages(c, msgs, "")
-	fmt.Fprintf(c.App.Writer, "accepted %s's message request: %s is a contact now, and is told so\n", c.Args().First(), c.Args().First())
-	return nil
-}
-
-func requestDecline(c *cli.Context) error {
-	cl, id, done, err := requestAccount(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	n, err := cl.DeclineRequest(c.Context, id, c.Bool("block"))
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"declined": id.String(), "deleted": n, "blocked": c.Bool("block")})
-	}
-	fmt.Fprintf(c.App.Writer, "declined %s's message request: %s deleted", c.Args().First(), display.Plural(n, "message"))
-	if c.Bool("block") {
-		fmt.Fprintf(c.App.Writer, "; %s is blocked", c.Args().First())
-	}
-	fmt.Fprintln(c.App.Writer)
-	return nil
+		if err := writeMessages(c, d, msgs, ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "accepted %s's message request: %s is a contact now, and is told so\n", arg, arg)
+		return nil
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/libp2p/go-libp2p/gologshim"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/identity"
@@ -564,7 +565,7 @@ func swarmOf(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := resolveAccount(c, lc, arg)
+	id, err := device.Resolve(c.Context, keystore(c), lc, arg)
 	if err != nil {
 		return err
 	}

@@ -294,6 +294,14 @@ func idList(c *cli.Context) error {
 	return tw.Flush()
 }
 
+// nonNil is s, or an empty slice for nil: JSON's [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // printJSONLine writes v as one line of JSON (for streams such as fetch --follow).
 func printJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
 

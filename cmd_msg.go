@@ -3,47 +3,62 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/sessionctl/sessionctl/attachments"
 	"github.com/sessionctl/sessionctl/client"
-	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/display"
-	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
 )
 
-// resolveAccount reads an Account ID, an identity of the keystore, or a
-// session name registered on the ledger.
-func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.AccountID, error) {
-	id, err := dirOf(c).ResolveAccount(c.Context, lc, arg)
-	return id, err
-}
+// The messaging commands: each acts as an identity of the keystore, a
+// device (package device), and prints what it did.
 
-func startClient(c *cli.Context, name string, statePath string) (*client.Client, *ledgerrpc.Client, error) {
-	// No devnet says so first (exit 3): the identities a devnet makes do
-	// not exist before it runs.
+var asFlag = &cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) acting"}
+
+// openDevice starts identity name's device under --dir. No devnet says so
+// first (exit 3): the identities a devnet makes do not exist before it runs.
+func openDevice(c *cli.Context, name string) (*device.Device, error) {
 	lc, err := ledgerClient(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cl, err := dirOf(c).StartClient(c.Context, lc, name, statePath, logger(c))
-	if err != nil {
-		return nil, nil, err
-	}
-	return cl, lc, nil
+	return device.Open(c.Context, dirOf(c), lc, name, logger(c))
 }
+
+// actAs runs do as the device of --as NAME, with five minutes to do it.
+func actAs(c *cli.Context, do func(ctx context.Context, d *device.Device) error) error {
+	name := c.String("as")
+	if name == "" {
+		return errkind.Invalidf("%s needs --as NAME", c.Command.FullName())
+	}
+	d, err := openDevice(c, name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
+	defer cancel()
+	return do(ctx, d)
+}
+
+// orJSON returns err, or prints v as JSON when err is nil.
+func orJSON(c *cli.Context, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return printJSON(c.App.Writer, v)
+}
+
+// senderNames names the keystore's accounts.
+func senderNames(c *cli.Context) map[string]string { return device.AccountNames(keystore(c)) }
 
 func sendCommand() *cli.Command {
 	return &cli.Command{
@@ -72,64 +87,21 @@ func send(c *cli.Context) error {
 	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
 		return errkind.Invalidf("an empty message: give some text or --attach a file")
 	}
-	// The identity's state keeps what it sent: 'unsend' finds it there.
-	// (startClient finds the name in the keystore, which checks it, before
-	// the path is used.)
-	cl, lc, err := startClient(c, c.String("from"), clientStatePath(c, c.String("from")))
+	d, err := openDevice(c, c.String("from")) // its state keeps what it sent: 'unsend' finds it there
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	to, err := resolveAccount(c, lc, c.String("to"))
-	if err != nil {
-		return err
-	}
-	if to.Prefix != identity.PrefixSession {
-		return errkind.Invalidf("%s is not a Session account (05...)", to)
-	}
+	defer d.Close()
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
-	content := client.Content{Text: text}
-	if h := c.String("reply-to"); h != "" {
-		ref, with, err := cl.Lookup(ctx, h)
-		if errors.Is(err, client.ErrUnknownMessage) {
-			return errkind.AsInvalid(err)
-		}
-		if err != nil {
-			return err
-		}
-		if with != to {
-			return errkind.Invalidf("--reply-to %s: that message is in the conversation with %s, not %s", h, with.String()[:12]+"...", c.String("to"))
-		}
-		content.Quote = &ref
-	}
-	for _, path := range c.StringSlice("attach") {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return errkind.Invalidf("--attach: %v", err)
-		}
-		srv, err := fileServer(c)
-		if err != nil {
-			return err
-		}
-		if len(data) > fileserver.MaxFileSize {
-			return errkind.Invalidf("--attach %s: %s; an attachment is at most 10 MB (%d bytes)", path, display.ByteSize(len(data)), fileserver.MaxFileSize)
-		}
-		att, err := cl.Upload(ctx, srv, filepath.Base(path), data)
-		if err != nil {
-			return err
-		}
-		content.Attachments = append(content.Attachments, *att)
-	}
-	res, err := cl.SendContent(ctx, to, content)
+	res, err := d.Send(ctx, device.Message{To: c.String("to"), Text: text, Attach: c.StringSlice("attach"), ReplyTo: c.String("reply-to")})
 	if err != nil {
 		return err
 	}
-	names := nodeNames(c)
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, sendOutput(c, res))
 	}
-	p := res.Path
+	names, p := nodeNames(c), res.Path
 	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
 	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s\n",
 		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, display.Plural(res.Stored, "node"))
@@ -171,10 +143,6 @@ func fetchCommand() *cli.Command {
 	}
 }
 
-// clientStatePath is where identity name's client state lives; it is used
-// only once the keystore has found name (a valid name).
-func clientStatePath(c *cli.Context, name string) string { return dirOf(c).ClientState(name) }
-
 func fetch(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
@@ -186,20 +154,19 @@ func fetch(c *cli.Context) error {
 	if c.Bool("requests") && c.Bool("follow") {
 		return errkind.Invalidf("--requests lists the requests held once; it does not go with --follow (which shows each new request as it comes)")
 	}
-	if err := identity.ValidName(name); err != nil {
-		return errkind.AsInvalid(err)
-	}
-	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	d, err := openDevice(c, name)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer d.Close()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	senders := senderNames(c)
+	opts := device.FetchOptions{SaveDir: c.String("save-dir"), Requests: c.Bool("requests"), Receipts: c.Bool("receipts"),
+		Report: func(line string) { fmt.Fprintln(c.App.ErrWriter, line) }}
+	text := device.TextOptions{As: name, Names: senderNames(c), Follow: c.Bool("follow"), Held: c.Bool("requests")}
 	for {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		err := fetchOnce(fctx, c, cl, name, senders)
+		err := fetchOnce(fctx, c, d, opts, text)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -218,174 +185,37 @@ func fetch(c *cli.Context) error {
 	}
 }
 
-// fetchOnce fetches, delivers (saves attachments, prints) and only then
-// marks the messages read: a failure on the way leaves them unread.
-func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name string, senders map[string]string) error {
-	f, err := cl.FetchPending(ctx)
+// fetchOnce fetches, delivers (saves files, prints) and only then marks
+// the messages read: a failure on the way leaves them unread.
+func fetchOnce(ctx context.Context, c *cli.Context, d *device.Device, opts device.FetchOptions, text device.TextOptions) error {
+	got, err := d.Fetch(ctx, opts)
 	if err != nil {
 		return err
 	}
-	defer f.Abort() // no-op once committed
-	// Message requests (strangers' messages) are held, not shown: a line
-	// per sender says so; --requests lists every one held.
-	var msgs, requests []client.Message
-	for _, m := range f.Messages {
-		if m.Request {
-			requests = append(requests, m)
-		} else {
-			msgs = append(msgs, m)
+	defer got.Abort() // no-op once committed
+	switch {
+	case c.Bool("json") && c.Bool("follow"):
+		if got.News() {
+			printJSONLine(c.App.Writer, got.JSON(false))
 		}
+	case c.Bool("json"):
+		err = printJSON(c.App.Writer, got.JSON(c.Bool("requests")))
+	default:
+		err = got.WriteText(c.App.Writer, c.App.ErrWriter, text)
 	}
-	rejected := f.Rejected
-	if dir := c.String("save-dir"); dir != "" {
-		save := msgs
-		if c.Bool("requests") {
-			save = append(slices.Clone(msgs), f.Held...)
-		}
-		if err := saveFiles(ctx, c, cl, dir, save); err != nil {
-			return err
-		}
-	}
-	var receipts []client.ReceiptResult
-	if c.Bool("receipts") {
-		receipts = sendReceipts(ctx, c, cl, msgs)
-	}
-	me := cl.AccountID().String()
-	if c.Bool("json") {
-		if msgs == nil {
-			msgs = []client.Message{}
-		}
-		out := struct {
-			Messages []client.Message       `json:"messages"`
-			Rejected []client.Rejected      `json:"rejected,omitempty"`
-			Unsent   []string               `json:"unsent,omitempty"`
-			Requests []client.Message       `json:"requests,omitempty"`
-			Blocked  int                    `json:"blocked,omitempty"`
-			Receipts []client.ReceiptResult `json:"receipts,omitempty"`
-		}{msgs, rejected, f.Unsent, requests, f.Blocked, receipts}
-		if c.Bool("requests") {
-			out.Requests = f.Held
-			if out.Requests == nil {
-				out.Requests = []client.Message{}
-			}
-		}
-		if c.Bool("follow") {
-			if len(msgs) > 0 || len(rejected) > 0 || len(requests) > 0 {
-				printJSONLine(c.App.Writer, out)
-			}
-		} else if err := printJSON(c.App.Writer, out); err != nil {
-			return err
-		}
-	} else {
-		for _, m := range msgs {
-			// What the sender wrote is shown escaped: a newline cannot
-			// forge a second message, nor an escape sequence reach the
-			// terminal.
-			if _, err := fmt.Fprintln(c.App.Writer, display.MessageLine(m, me, name, senders)); err != nil {
-				return err
-			}
-		}
-		for _, h := range f.Unsent {
-			fmt.Fprintf(c.App.Writer, "unsent by its author: %s (deleted)\n", h)
-		}
-		for _, r := range rejected {
-			fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, display.Escape(r.Reason))
-		}
-		from := map[string]int{}
-		var order []string
-		calls := map[string]string{} // the name each sender gives itself
-		for _, m := range requests {
-			if from[m.From] == 0 {
-				order = append(order, m.From)
-			}
-			from[m.From]++
-			calls[m.From] = m.FromName
-		}
-		for _, id := range order {
-			who := display.NameOr(senders, id)
-			fmt.Fprintf(c.App.Writer, "message request from %s: %s held ('sessionctl request accept %s --as %s' accepts it; 'fetch --requests' shows it)\n",
-				display.SenderLabel(senders, id, calls[id]), display.Plural(from[id], "message"), who, name)
-		}
-		if f.Blocked > 0 {
-			fmt.Fprintf(c.App.Writer, "dropped %s from blocked accounts\n", display.Plural(f.Blocked, "message"))
-		}
-		if len(msgs) == 0 && len(f.Unsent) == 0 && len(requests) == 0 && f.Blocked == 0 && !c.Bool("follow") && !c.Bool("requests") {
-			fmt.Fprintln(c.App.Writer, "no new messages")
-		}
-	}
-	if c.Bool("requests") && !c.Bool("json") {
-		if len(f.Held) == 0 {
-			fmt.Fprintln(c.App.Writer, "no message requests")
-		}
-		printMessages(c, f.Held, "request ")
-	}
-	return f.Commit()
-}
-
-// saveFiles saves the attachments and the new profile pictures of msgs in
-// dir (package attachments), saying on stderr what it saved.
-func saveFiles(ctx context.Context, c *cli.Context, cl *client.Client, dir string, msgs []client.Message) error {
-	s := &attachments.Saver{Client: cl, Dir: dir, Report: func(line string) { fmt.Fprintln(c.App.ErrWriter, line) },
-		Servers: func() (client.ServerInfo, client.ServerInfo, error) {
-			files, err := fileServer(c)
-			comm, _ := communityServer(c) // none: its files are skipped
-			return files, comm, err
-		}}
-	if err := s.Attachments(ctx, msgs); err != nil {
+	if err != nil {
 		return err
 	}
-	return s.Pictures(ctx, msgs, senderNames(c))
+	return got.Commit()
 }
-
-// fileServer returns the devnet's file server, from its manifest.
-func fileServer(c *cli.Context) (client.ServerInfo, error) { return dirOf(c).Server(devnet.FileServer) }
 
 func fileCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "file",
 		Usage: "upload and download encrypted files on the devnet's file server, through onion requests",
 		Subcommands: []*cli.Command{
-			{
-				Name: "upload", Usage: "encrypt a file and upload it; prints its id, key, size and digest", ArgsUsage: "PATH",
-				Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag},
-				Action: func(c *cli.Context) error {
-					path, err := oneArg(c, "PATH")
-					if err != nil {
-						return err
-					}
-					data, err := os.ReadFile(path)
-					if err != nil {
-						return errkind.AsInvalid(err)
-					}
-					if len(data) > fileserver.MaxFileSize {
-						return errkind.Invalidf("%s: %s; a file is at most 10 MB (%d bytes)", path, display.ByteSize(len(data)), fileserver.MaxFileSize)
-					}
-					if c.String("as") == "" {
-						return errkind.Invalidf("--as NAME is required")
-					}
-					// The identity's state records the upload's size, for a
-					// later download by id alone.
-					cl, _, err := startClient(c, c.String("as"), clientStatePath(c, c.String("as")))
-					if err != nil {
-						return err
-					}
-					defer cl.Close()
-					srv, err := fileServer(c)
-					if err != nil {
-						return err
-					}
-					att, err := cl.Upload(c.Context, srv, filepath.Base(path), data)
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						return printJSON(c.App.Writer, att)
-					}
-					fmt.Fprintf(c.App.Writer, "id:     %s\nkey:    %s\nsize:   %d\ndigest: %s\n", att.ID,
-						base64.StdEncoding.EncodeToString(att.Key), att.Size, base64.StdEncoding.EncodeToString(att.Digest))
-					return nil
-				},
-			},
+			{Name: "upload", Usage: "encrypt a file and upload it; prints its id, key, size and digest", ArgsUsage: "PATH",
+				Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag}, Action: fileUpload},
 			{
 				Name: "download", Usage: "download a file and decrypt it", ArgsUsage: "ID|URL",
 				Description: "ID is the file server's id; a URL as pointers carry it (http://filev2.getsession.org/file/ID, a\n" +
@@ -402,6 +232,25 @@ func fileCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+func fileUpload(c *cli.Context) error {
+	path, err := oneArg(c, "PATH")
+	if err != nil {
+		return err
+	}
+	if c.String("as") == "" {
+		return errkind.Invalidf("--as NAME is required")
+	}
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		att, err := d.Upload(ctx, path)
+		if err != nil || c.Bool("json") {
+			return orJSON(c, att, err)
+		}
+		fmt.Fprintf(c.App.Writer, "id:     %s\nkey:    %s\nsize:   %d\ndigest: %s\n", att.ID,
+			base64.StdEncoding.EncodeToString(att.Key), att.Size, base64.StdEncoding.EncodeToString(att.Digest))
+		return nil
+	})
 }
 
 func fileDownload(c *cli.Context) error {
@@ -435,41 +284,16 @@ func fileDownload(c *cli.Context) error {
 		}
 		name = all[0].Name
 	}
-	// The identity's state knows the sizes of the pointers it saw.
-	cl, _, err := startClient(c, name, clientStatePath(c, name))
+	d, err := openDevice(c, name) // its state knows the sizes of the pointers it saw
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	srv, err := fileServer(c)
+	defer d.Close()
+	data, unsized, err := d.Download(c.Context, a, c.IsSet("size"))
+	if unsized != "" {
+		fmt.Fprintf(c.App.ErrWriter, "the size of file %s is not known (no pointer %s uploaded or read gives it): written with its padding; --size N cuts it\n", unsized, name)
+	}
 	if err != nil {
-		return err
-	}
-	comm, _ := communityServer(c)
-	ref, err := a.Locate(srv, comm)
-	if err != nil {
-		return errkind.AsInvalid(err)
-	}
-	if !c.IsSet("size") {
-		n, ok, err := cl.FileSize(c.Context, ref.ID)
-		if err != nil {
-			return err
-		}
-		if ok {
-			a.Size = n
-		} else {
-			fmt.Fprintf(c.App.ErrWriter, "the size of file %s is not known (no pointer %s uploaded or read gives it): written with its padding; --size N cuts it\n", ref.ID, name)
-		}
-	}
-	data, err := attachments.Download(c.Context, cl, srv, comm, a)
-	switch {
-	case errors.Is(err, client.ErrAttachment):
-		return errkind.AsInvalid(err)
-	case errors.Is(err, client.ErrNoFile):
-		return errkind.Invalidf("no file %q on the devnet's servers (or it expired)", ref.ID)
-	case errors.Is(err, client.ErrAttachmentSize):
-		return errkind.AsInvalid(err)
-	case err != nil:
 		return err
 	}
 	if c.String("output") == "" || c.String("output") == "-" {
@@ -509,57 +333,24 @@ func unsend(c *cli.Context) error {
 			return err
 		}
 	}
-	cl, ctx, done, err := clientAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if c.Bool("last") {
-		if hash, err = cl.LastSent(ctx); err != nil {
-			return errkind.AsInvalid(err)
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		var err error
+		if c.Bool("last") {
+			if hash, err = d.Client.LastSent(ctx); err != nil {
+				return errkind.AsInvalid(err)
+			}
 		}
-	}
-	res, err := cl.Unsend(ctx, hash)
-	if errors.Is(err, client.ErrNotSent) {
-		return errkind.AsInvalid(err)
-	}
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, res)
-	}
-	fmt.Fprintf(c.App.Writer, "unsent %s: the recipient %s... is asked to delete it (request %s)", res.Hash, res.To[:12], res.Request)
-	if res.SyncDeleted {
-		fmt.Fprint(c.App.Writer, "; your copy for your other devices is deleted")
-	}
-	fmt.Fprintln(c.App.Writer)
-	return nil
-}
-
-// clientAs starts the client of --as NAME, with its state, for a command
-// that acts as it; done closes it.
-func clientAs(c *cli.Context) (*client.Client, context.Context, func(), error) {
-	cl, _, ctx, done, err := clientAndLedgerAs(c)
-	return cl, ctx, done, err
-}
-
-// clientAndLedgerAs is clientAs with the ledger client too (which resolves
-// session names).
-func clientAndLedgerAs(c *cli.Context) (*client.Client, *ledgerrpc.Client, context.Context, func(), error) {
-	name := c.String("as")
-	if name == "" {
-		return nil, nil, nil, nil, errkind.Invalidf("%s needs --as NAME", c.Command.FullName())
-	}
-	if err := identity.ValidName(name); err != nil {
-		return nil, nil, nil, nil, errkind.AsInvalid(err)
-	}
-	cl, lc, err := startClient(c, name, clientStatePath(c, name))
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	return cl, lc, ctx, func() { cancel(); cl.Close() }, nil
+		res, err := d.Client.Unsend(ctx, hash)
+		if err != nil || c.Bool("json") {
+			return orJSON(c, res, err)
+		}
+		fmt.Fprintf(c.App.Writer, "unsent %s: the recipient %s... is asked to delete it (request %s)", res.Hash, res.To[:12], res.Request)
+		if res.SyncDeleted {
+			fmt.Fprint(c.App.Writer, "; your copy for your other devices is deleted")
+		}
+		fmt.Fprintln(c.App.Writer)
+		return nil
+	})
 }
 
 func deleteAllCommand() *cli.Command {
@@ -568,20 +359,102 @@ func deleteAllCommand() *cli.Command {
 		Usage:     "delete every message of an identity's inbox from its swarm (signed by it)",
 		ArgsUsage: " ",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose inbox to clear"}, ledgerURLFlag, jsonFlag},
-		Action:    deleteAll,
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			return actAs(c, func(ctx context.Context, d *device.Device) error {
+				n, err := d.Client.DeleteAll(ctx)
+				if err != nil || c.Bool("json") {
+					return orJSON(c, map[string]int{"deleted": n}, err)
+				}
+				fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", display.Plural(n, "message"), c.String("as"))
+				return nil
+			})
+		},
 	}
 }
 
-func deleteAll(c *cli.Context) error {
-	return actAs(c, func(cl *client.Client, ctx context.Context) error {
-		n, err := cl.DeleteAll(ctx)
+func reactCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "react",
+		Usage:     "put an emoji on a message (or take it off), as apps react",
+		ArgsUsage: "HASH EMOJI",
+		Description: "HASH is a message this identity sent or read, as 'send' or 'fetch' showed it. The reaction goes\n" +
+			"to the conversation the message belongs to, with a copy for this identity's other devices.",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) reacting"},
+			&cli.BoolFlag{Name: "remove", Usage: "take the emoji off instead"}, ledgerURLFlag, jsonFlag},
+		Action: react,
+	}
+}
+
+func react(c *cli.Context) error {
+	if c.NArg() != 2 {
+		return errkind.Invalidf("react takes two arguments, the message's HASH and the EMOJI; got %d", c.NArg())
+	}
+	hash, emoji, remove := c.Args().Get(0), c.Args().Get(1), c.Bool("remove")
+	if err := client.CheckEmoji(emoji); err != nil {
+		return errkind.AsInvalid(err)
+	}
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		res, target, err := d.Client.React(ctx, hash, emoji, remove)
 		if err != nil {
 			return err
 		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]int{"deleted": n})
+			return printJSON(c.App.Writer, struct {
+				sendOut
+				Reaction client.Reaction `json:"reaction"`
+			}{sendOutput(c, res), client.Reaction{MessageRef: *target, Emoji: emoji, Remove: remove}})
 		}
-		fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", display.Plural(n, "message"), c.String("as"))
+		verb := "reacted " + emoji + " to"
+		if remove {
+			verb = "took " + emoji + " off"
+		}
+		fmt.Fprintf(c.App.Writer, "%s %q: reaction %s sent to %s\n", verb, display.Escape(target.Text), res.Hash, display.SenderLabel(senderNames(c), res.To, ""))
+		return nil
+	})
+}
+
+func typingCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "typing",
+		Usage:     "tell someone you are typing (or stopped), as apps do while a message is written",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) typing"},
+			&cli.StringFlag{Name: "to", Usage: "the recipient: an `ACCOUNT_ID`, an identity of the keystore, or a session name"},
+			&cli.BoolFlag{Name: "stop", Usage: "say typing stopped"}, ledgerURLFlag, jsonFlag},
+		Action: typing,
+	}
+}
+
+func typing(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	if c.String("to") == "" {
+		return errkind.Invalidf("typing needs --to RECIPIENT")
+	}
+	return actAs(c, func(ctx context.Context, d *device.Device) error {
+		to, err := d.Resolve(ctx, c.String("to"))
+		if err != nil {
+			return err
+		}
+		if to.Prefix != identity.PrefixSession || to == d.AccountID() {
+			return errkind.Invalidf("%s: typing goes to another Session account (05...)", c.String("to"))
+		}
+		res, err := d.Client.SendTyping(ctx, to, !c.Bool("stop"))
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return printJSON(c.App.Writer, map[string]any{"hash": res.Hash, "to": res.To, "typing": !c.Bool("stop")})
+		}
+		what := "typing"
+		if c.Bool("stop") {
+			what = "stopped typing"
+		}
+		fmt.Fprintf(c.App.Writer, "told %s: %s (it lasts %s in the swarm)\n", display.SenderLabel(senderNames(c), res.To, ""), what, client.TypingTTL)
 		return nil
 	})
 }

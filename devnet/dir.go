@@ -182,17 +182,3 @@ func (d Dir) NodeNames() map[string]string {
 	}
 	return out
 }
-
-// AccountNames maps the keystore's Account IDs to names: an account with
-// several devices by its first (not a linked one).
-func (d Dir) AccountNames() map[string]string {
-	out := map[string]string{}
-	if all, err := d.Keystore().List(); err == nil {
-		for _, e := range all {
-			if id := e.Keys.AccountID().String(); out[id] == "" || e.DeviceOf == "" {
-				out[id] = e.Name
-			}
-		}
-	}
-	return out
-}

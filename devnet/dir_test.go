@@ -49,7 +49,7 @@ func TestDirFindsNothingRunning(t *testing.T) {
 	if _, err := d.ReadLedgerEndpoint(); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("ReadLedgerEndpoint: %v", err)
 	}
-	if len(d.NodeNames()) != 0 || len(d.AccountNames()) != 0 {
+	if len(d.NodeNames()) != 0 {
 		t.Fatal("names from nowhere")
 	}
 	// A damaged endpoint file says so, and which file.
@@ -89,9 +89,6 @@ func TestDirServersAndNames(t *testing.T) {
 	}
 	if _, err := ks.Link("phone", mustGet(t, ks, "alice")); err != nil {
 		t.Fatal(err)
-	}
-	if n := d.AccountNames(); n[alice.AccountID().String()] != "alice" {
-		t.Fatalf("AccountNames = %v (the first device names the account)", n)
 	}
 	w, err := d.Wallet("alice")
 	if err != nil || w != hex.EncodeToString(alice.Ed25519Public()) {
