@@ -12,8 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/client"
-	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/device"
+	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
