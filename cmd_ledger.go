@@ -9,10 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
+	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -127,26 +128,10 @@ func ledgerInfo(c *cli.Context) error {
 		return err
 	}
 	info, err := lc.Info(c.Context)
-	if err != nil {
-		return err
+	if err != nil || c.Bool("json") {
+		return orJSON(c, info, err)
 	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, info)
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 1, ' ', 0)
-	fmt.Fprintf(tw, "ledger:\t%s\n", lc.URL())
-	fmt.Fprintf(tw, "height:\t%d\n", info.Height)
-	fmt.Fprintf(tw, "hash:\t%s\n", info.Hash)
-	fmt.Fprintf(tw, "nodes:\t%d (%d active)\n", info.Nodes, info.ActiveNodes)
-	fmt.Fprintf(tw, "swarms:\t%d (last changed at height %d)\n", info.Swarms, info.SwarmsHeight)
-	fmt.Fprintf(tw, "pending txs:\t%d\n", info.Pending)
-	bt := "on demand"
-	if info.BlockTimeMS > 0 {
-		bt = (time.Duration(info.BlockTimeMS) * time.Millisecond).String()
-	}
-	fmt.Fprintf(tw, "block time:\t%s\n", bt)
-	fmt.Fprintf(tw, "stake:\t%s coins; reward %s coins a block\n", ledger.FormatCoins(info.Params.StakeRequirement), ledger.FormatCoins(info.Params.BlockReward))
-	return tw.Flush()
+	return display.WriteLedgerInfo(c.App.Writer, lc.URL(), info)
 }
 
 func ledgerNodes(c *cli.Context) error {
@@ -158,33 +143,12 @@ func ledgerNodes(c *cli.Context) error {
 		return err
 	}
 	nodes, err := lc.Nodes(c.Context)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+	if err != nil || c.Bool("json") {
+		return orJSON(c, struct {
 			Nodes []ledger.ServiceNode `json:"nodes"`
-		}{nodes})
+		}{nodes}, err)
 	}
-	if len(nodes) == 0 {
-		fmt.Fprintln(c.App.Writer, "no service nodes are registered")
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSTATE\tSWARM\tSTAKED\tCONTRIBUTORS\tFEE\tCREDIT\tREWARDS")
-	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s%%\t%d\t%s\n", n.Key[:16], n.State, swarmName(n.SwarmID),
-			ledger.FormatCoins(n.Staked()), len(n.Contributors), strconv.FormatFloat(float64(n.FeeBPS)/100, 'f', -1, 64),
-			n.Credit, ledger.FormatCoins(n.Rewards))
-	}
-	return tw.Flush()
-}
-
-func swarmName(id uint64) string {
-	if id == ledger.UnassignedSwarm {
-		return "-"
-	}
-	return fmt.Sprintf("%016x", id)
+	return display.WriteLedgerNodes(c.App.Writer, nodes)
 }
 
 func ledgerSwarms(c *cli.Context) error {
@@ -196,29 +160,22 @@ func ledgerSwarms(c *cli.Context) error {
 		return err
 	}
 	swarms, height, err := lc.Swarms(c.Context)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+	if err != nil || c.Bool("json") {
+		return orJSON(c, struct {
 			Height uint64             `json:"height"`
 			Swarms []ledger.SwarmInfo `json:"swarms"`
-		}{height, swarms})
+		}{height, swarms}, err)
 	}
-	if len(swarms) == 0 {
-		fmt.Fprintln(c.App.Writer, "no swarms: no service node is active")
-		return nil
+	return display.WriteSwarms(c.App.Writer, displaySwarms(swarms), nil)
+}
+
+// displaySwarms converts swarms for package display.
+func displaySwarms(swarms []ledger.SwarmInfo) []display.Swarm {
+	out := make([]display.Swarm, len(swarms))
+	for i, s := range swarms {
+		out[i] = display.Swarm(s)
 	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SWARM\tSIZE\tMEMBERS")
-	for _, s := range swarms {
-		var short []string
-		for _, m := range s.Members {
-			short = append(short, m[:8])
-		}
-		fmt.Fprintf(tw, "%016x\t%d\t%s\n", s.ID, len(s.Members), strings.Join(short, " "))
-	}
-	return tw.Flush()
+	return out
 }
 
 func ledgerBalance(c *cli.Context) error {
@@ -410,5 +367,91 @@ func nameResolve(c *cli.Context) error {
 		}{res.Name, res.AccountID.String(), res.Owner, res.Height})
 	}
 	fmt.Fprintln(c.App.Writer, res.AccountID)
+	return nil
+}
+
+func swarmCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "swarm",
+		Usage: "the swarms of the network and which one owns an account",
+		Subcommands: []*cli.Command{
+			{Name: "ls", Usage: "every swarm and its members", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: swarmList},
+			{Name: "of", Usage: "the swarm that stores an account's messages", ArgsUsage: "ACCOUNT_ID|NAME", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: swarmOf},
+		},
+	}
+}
+
+// nodeNames maps node keys to devnet names, when a devnet runs under --dir.
+func nodeNames(c *cli.Context) map[string]string { return dirOf(c).NodeNames() }
+
+// swarmJSON is a swarm in the vocabulary, its members named.
+type swarmJSON struct {
+	SwarmID string   `json:"swarm_id"`
+	Members []string `json:"members"` // Ed25519 keys
+	Names   []string `json:"names,omitempty"`
+}
+
+func swarmOut(s ledger.SwarmInfo, names map[string]string) swarmJSON {
+	sj := swarmJSON{SwarmID: fmt.Sprintf("%016x", s.ID), Members: s.Members}
+	for _, k := range s.Members {
+		sj.Names = append(sj.Names, display.NodeName(names, k))
+	}
+	return sj
+}
+
+func swarmList(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	swarms, _, err := lc.Swarms(c.Context)
+	if err != nil {
+		return err
+	}
+	names := nodeNames(c)
+	if c.Bool("json") {
+		out := []swarmJSON{}
+		for _, s := range swarms {
+			out = append(out, swarmOut(s, names))
+		}
+		return printJSON(c.App.Writer, struct {
+			Swarms []swarmJSON `json:"swarms"`
+		}{out})
+	}
+	return display.WriteSwarms(c.App.Writer, displaySwarms(swarms), names)
+}
+
+func swarmOf(c *cli.Context) error {
+	arg, err := oneArg(c, "ACCOUNT_ID or NAME")
+	if err != nil {
+		return err
+	}
+	lc, err := ledgerClient(c)
+	if err != nil {
+		return err
+	}
+	id, err := device.Resolve(c.Context, keystore(c), lc, arg)
+	if err != nil {
+		return err
+	}
+	s, err := lc.SwarmOf(c.Context, id)
+	if err != nil {
+		return err
+	}
+	if s.ID == ledger.UnassignedSwarm {
+		return errors.New("no swarm exists yet: no service node is active")
+	}
+	sj := swarmOut(s, nodeNames(c))
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			AccountID  string `json:"account_id"`
+			SwarmSpace string `json:"swarm_space"`
+			swarmJSON
+		}{id.String(), fmt.Sprint(id.SwarmSpace()), sj})
+	}
+	fmt.Fprintf(c.App.Writer, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, strings.Join(sj.Names, " "))
 	return nil
 }

@@ -104,7 +104,7 @@ func send(c *cli.Context) error {
 	names, p := nodeNames(c), res.Path
 	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
 	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s\n",
-		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, display.Plural(res.Stored, "node"))
+		display.NodeName(names, p.Guard), display.NodeName(names, p.Middle), display.NodeName(names, p.Exit), display.NodeName(names, p.Destination), res.Swarm, display.Plural(res.Stored, "node"))
 	return nil
 }
 
@@ -122,7 +122,7 @@ type hop struct {
 
 func sendOutput(c *cli.Context, res *client.SendResult) sendOut {
 	names := nodeNames(c)
-	h := func(k string) hop { return hop{Node: nameOf(names, k), Key: k} }
+	h := func(k string) hop { return hop{Node: display.NodeName(names, k), Key: k} }
 	return sendOut{res, map[string]hop{"guard": h(res.Path.Guard), "middle": h(res.Path.Middle), "exit": h(res.Path.Exit), "destination": h(res.Path.Destination)}}
 }
 

@@ -20,6 +20,62 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+func nodeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "node",
+		Usage: "list, kill and restart the devnet's service nodes",
+		Subcommands: []*cli.Command{
+			{Name: "ls", Usage: "the nodes: peer ID, swarm, state, running", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: nodeList},
+			{Name: "kill", Usage: "stop a node (it stays registered until the network notices)", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct},
+			{Name: "restart", Usage: "start a killed node again", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct},
+			nodeRunCommand(),
+			nodeJoinCommand(),
+		},
+	}
+}
+
+func nodeList(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	cc, err := dialDevnet(c)
+	if err != nil {
+		return err
+	}
+	nodes, err := cc.Nodes(c.Context)
+	if err != nil || c.Bool("json") {
+		return orJSON(c, struct {
+			Nodes []devnet.ManifestNode `json:"nodes"`
+		}{nodes}, err)
+	}
+	return devnet.WriteNodes(c.App.Writer, nodes)
+}
+
+// nodeAct kills or restarts a node, as the command's name says.
+func nodeAct(c *cli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	cc, err := dialDevnet(c)
+	if err != nil {
+		return err
+	}
+	what, was, done := c.Command.Name, true, "killed"
+	if what == "kill" {
+		err = cc.Kill(c.Context, name)
+	} else if was, err = cc.Restart(c.Context, name); was {
+		done = "was running: stopped and started again"
+	} else {
+		done = "started again"
+	}
+	if err != nil || c.Bool("json") {
+		return orJSON(c, map[string]any{"node": name, "action": what, "was_running": was}, err)
+	}
+	fmt.Fprintf(c.App.Writer, "%s: %s\n", name, done)
+	return nil
+}
+
 // `sessionctl node run` and `node join`: one service node as its own
 // process. `node run` joins the devnet of --dir (or, with --ledger, any
 // ledger it can reach, without a faucet); `node join URL` joins a devnet
