@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/bench"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
@@ -70,7 +71,7 @@ func benchRun(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, r)
+		return display.JSON(c.App.Writer, r)
 	}
 	return r.WriteText(c.App.Writer)
 }

@@ -97,7 +97,7 @@ func communityRooms(c *cli.Context) error {
 			for _, r := range rooms {
 				out = append(out, roomJSON{r, cc.JoinURL(r.Token)})
 			}
-			return printJSON(c.App.Writer, map[string]any{"rooms": out})
+			return display.JSON(c.App.Writer, map[string]any{"rooms": out})
 		}
 		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ROOM\tNAME\tSEQUENCE\tACTIVE\tMODERATORS\tYOU MODERATE\tJOIN LINK")
@@ -134,7 +134,7 @@ func communityPost(c *cli.Context) error {
 			return err
 		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, device.RoomMessageOf(m, room))
+			return display.JSON(c.App.Writer, device.RoomMessageOf(m, room))
 		}
 		fmt.Fprintf(c.App.Writer, "posted message %d in %s as %s\n", m.ID, room, m.SessionID)
 		return nil
@@ -156,7 +156,7 @@ func communityRead(c *cli.Context) error {
 			for i := range msgs {
 				out = append(out, device.RoomMessageOf(&msgs[i], room))
 			}
-			return printJSON(c.App.Writer, map[string]any{"messages": out})
+			return display.JSON(c.App.Writer, map[string]any{"messages": out})
 		}
 		names := cc.Names()
 		for i := range msgs {

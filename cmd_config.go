@@ -105,7 +105,7 @@ func checkTTL(c *cli.Context) error {
 
 func printPush(c *cli.Context, push *client.ConfigPush, what string) error {
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, push)
+		return display.JSON(c.App.Writer, push)
 	}
 	if push.Hash == "" {
 		_, err := fmt.Fprintf(c.App.Writer, "%s: unchanged (seqno %d)\n", what, push.Seqno)
@@ -140,7 +140,7 @@ func profileShow(c *cli.Context) error {
 			if cfg.Message != nil {
 				out.Seqno = cfg.Message.Seqno()
 			}
-			return printJSON(c.App.Writer, out)
+			return display.JSON(c.App.Writer, out)
 		}
 		w := c.App.Writer
 		if cfg.Message == nil {
@@ -230,7 +230,7 @@ func contactsList(c *cli.Context) error {
 		}
 		all := configmsg.ListContacts(cfg.Data())
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, nonNil(all))
+			return display.JSON(c.App.Writer, nonNil(all))
 		}
 		if len(all) == 0 {
 			fmt.Fprintf(c.App.Writer, "%s has no contacts\n", c.String("as"))

@@ -178,7 +178,7 @@ func devnetUp(c *cli.Context) error {
 	m := d.Manifest()
 	switch json := c.Bool("json"); {
 	case json && steps == nil:
-		printJSON(c.App.Writer, m)
+		display.JSON(c.App.Writer, m)
 	case !json && steps != nil: // a scenario tells its own story: one line, not the banner
 		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
 	case !json:
@@ -265,13 +265,13 @@ func devnetStatus(c *cli.Context) error {
 	case errors.Is(err, devnet.ErrUnresponsive):
 		// It runs (it holds the directory), but cannot say how it is.
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]any{"running": true, "responding": false, "error": err.Error()})
+			return display.JSON(c.App.Writer, map[string]any{"running": true, "responding": false, "error": err.Error()})
 		}
 		fmt.Fprintf(c.App.Writer, "running, but not answering: %v\n", err)
 		return nil
 	case errkind.Of(err) == errkind.NotRunning && c.Bool("json"):
 		// Still an answer a script can read; the exit code (3) says the same.
-		printJSON(c.App.Writer, map[string]any{"running": false})
+		display.JSON(c.App.Writer, map[string]any{"running": false})
 		return err
 	case err != nil:
 		return err

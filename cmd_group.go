@@ -120,7 +120,7 @@ func groupCreate(c *cli.Context) error {
 			return err
 		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, device.Info(ctx, keystore(c), g, false, nil))
+			return display.JSON(c.App.Writer, device.Info(ctx, keystore(c), g, false, nil))
 		}
 		fmt.Fprintf(c.App.Writer, "created group %q: %s\n%s invited; each joins with 'sessionctl group join %s --as NAME'\n",
 			g.Name, g.ID, display.Plural(len(invitees), "member"), name)
@@ -261,7 +261,7 @@ func groupInfo(c *cli.Context) error {
 	show := func(ctx context.Context, g *group.Group, old bool, cl *client.Client) error {
 		info := device.Info(ctx, keystore(c), g, old, cl)
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, info)
+			return display.JSON(c.App.Writer, info)
 		}
 		device.WriteInfo(c.App.Writer, info)
 		return nil
@@ -305,7 +305,7 @@ func groupList(c *cli.Context) error {
 			for _, e := range all {
 				out = append(out, device.Info(ctx, keystore(c), e.Group, e.Old, nil))
 			}
-			return printJSON(c.App.Writer, struct {
+			return display.JSON(c.App.Writer, struct {
 				Groups []device.GroupInfo `json:"groups"`
 			}{out})
 		}

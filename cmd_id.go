@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"regexp"
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -55,16 +50,6 @@ func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
 		out.RecoveryPhrase = e.Keys.Phrase()
 	}
 	return out
-}
-
-func printJSON(w io.Writer, v any) error {
-	v, err := hexSwarmIDs(v)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func idCommand() *cli.Command {
@@ -172,7 +157,7 @@ func storeIdentity(c *cli.Context, k *identity.Keys) error {
 	log.Info().Str("name", e.Name).Str("account_id", k.AccountID().String()).Msg("identity stored")
 	w := c.App.Writer
 	if c.Bool("json") {
-		return printJSON(w, entryJSON(e, true))
+		return display.JSON(w, entryJSON(e, true))
 	}
 	fmt.Fprintf(w, "identity:        %s\n", e.Name)
 	fmt.Fprintf(w, "account ID:      %s\n", k.AccountID())
@@ -190,7 +175,7 @@ func linkDevice(c *cli.Context, e *identity.Entry, device string) error {
 	log := logger(c)
 	log.Info().Str("name", d.Name).Str("device_of", d.DeviceOf).Msg("device linked")
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, entryJSON(d, false))
+		return display.JSON(c.App.Writer, entryJSON(d, false))
 	}
 	fmt.Fprintf(c.App.Writer, "device %s of %s (account %s): 'fetch --as %s' reads the account's messages and what its other devices sent\n",
 		d.Name, d.DeviceOf, d.Keys.AccountID(), d.Name)
@@ -241,7 +226,7 @@ func idShow(c *cli.Context) error {
 		}
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, out)
+		return display.JSON(c.App.Writer, out)
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 1, ' ', 0)
 	if out.Name != "" {
@@ -280,7 +265,7 @@ func idList(c *cli.Context) error {
 		for _, e := range all {
 			out.Identities = append(out.Identities, entryJSON(e, false))
 		}
-		return printJSON(c.App.Writer, out)
+		return display.JSON(c.App.Writer, out)
 	}
 	if len(all) == 0 {
 		fmt.Fprintf(c.App.Writer, "no identities in %s; create one with 'sessionctl id new --name alice'\n", keystore(c).Dir())
@@ -300,52 +285,4 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-// printJSONLine writes v as one line of JSON (for streams such as fetch --follow).
-func printJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
-
-var numericSwarmID = regexp.MustCompile(`"swarm_id":[0-9]`)
-
-// hexSwarmIDs rewrites every "swarm_id" of v's JSON as the CLI writes swarm
-// IDs everywhere: 16 hex digits ("" for none), which any JSON reader keeps
-// exact (a number above 2^53 is not, in JavaScript).
-func hexSwarmIDs(v any) (any, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	if !numericSwarmID.Match(data) {
-		return v, nil // nothing to rewrite: keep v's own field order
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var out any
-	if err := dec.Decode(&out); err != nil {
-		return nil, err
-	}
-	var walk func(any)
-	walk = func(x any) {
-		switch t := x.(type) {
-		case map[string]any:
-			for k, v := range t {
-				if n, ok := v.(json.Number); ok && k == "swarm_id" {
-					if id, err := strconv.ParseUint(n.String(), 10, 64); err == nil {
-						t[k] = ""
-						if id != chain.UnassignedSwarm {
-							t[k] = fmt.Sprintf("%016x", id)
-						}
-					}
-					continue
-				}
-				walk(v)
-			}
-		case []any:
-			for _, v := range t {
-				walk(v)
-			}
-		}
-	}
-	walk(out)
-	return out, nil
 }

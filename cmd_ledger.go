@@ -196,7 +196,7 @@ func ledgerBalance(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+		return display.JSON(c.App.Writer, struct {
 			ledger.Account
 			BalanceCoins string `json:"balance_coins"`
 			StakedCoins  string `json:"staked_coins"`
@@ -230,7 +230,7 @@ func ledgerFund(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": ledger.FormatCoins(amount), "tx": tx, "height": h})
+		return display.JSON(c.App.Writer, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": ledger.FormatCoins(amount), "tx": tx, "height": h})
 	}
 	fmt.Fprintf(c.App.Writer, "paid %s coins to %s (tx %s, block %d)\n", ledger.FormatCoins(amount), wallet, tx[:16], h)
 	return nil
@@ -254,7 +254,7 @@ func ledgerMine(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+		return display.JSON(c.App.Writer, struct {
 			Blocks []*ledger.Block `json:"blocks"`
 		}{blocks})
 	}
@@ -331,7 +331,7 @@ func nameRegister(c *cli.Context) error {
 		}
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, out)
+		return display.JSON(c.App.Writer, out)
 	}
 	fmt.Fprintf(c.App.Writer, "%s -> %s\n", out.Name, out.AccountID)
 	if out.Height > 0 {
@@ -359,7 +359,7 @@ func nameResolve(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+		return display.JSON(c.App.Writer, struct {
 			Name      string `json:"name"`
 			AccountID string `json:"account_id"`
 			Owner     string `json:"owner"`
@@ -417,7 +417,7 @@ func swarmList(c *cli.Context) error {
 		for _, s := range swarms {
 			out = append(out, swarmOut(s, names))
 		}
-		return printJSON(c.App.Writer, struct {
+		return display.JSON(c.App.Writer, struct {
 			Swarms []swarmJSON `json:"swarms"`
 		}{out})
 	}
@@ -446,7 +446,7 @@ func swarmOf(c *cli.Context) error {
 	}
 	sj := swarmOut(s, nodeNames(c))
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+		return display.JSON(c.App.Writer, struct {
 			AccountID  string `json:"account_id"`
 			SwarmSpace string `json:"swarm_space"`
 			swarmJSON

@@ -54,7 +54,7 @@ func orJSON(c *cli.Context, v any, err error) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(c.App.Writer, v)
+	return display.JSON(c.App.Writer, v)
 }
 
 // senderNames names the keystore's accounts.
@@ -99,7 +99,7 @@ func send(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, sendOutput(c, res))
+		return display.JSON(c.App.Writer, sendOutput(c, res))
 	}
 	names, p := nodeNames(c), res.Path
 	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
@@ -196,10 +196,10 @@ func fetchOnce(ctx context.Context, c *cli.Context, d *device.Device, opts devic
 	switch {
 	case c.Bool("json") && c.Bool("follow"):
 		if got.News() {
-			printJSONLine(c.App.Writer, got.JSON(false))
+			display.JSONLine(c.App.Writer, got.JSON(false))
 		}
 	case c.Bool("json"):
-		err = printJSON(c.App.Writer, got.JSON(c.Bool("requests")))
+		err = display.JSON(c.App.Writer, got.JSON(c.Bool("requests")))
 	default:
 		err = got.WriteText(c.App.Writer, c.App.ErrWriter, text)
 	}
@@ -402,7 +402,7 @@ func react(c *cli.Context) error {
 			return err
 		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, struct {
+			return display.JSON(c.App.Writer, struct {
 				sendOut
 				Reaction client.Reaction `json:"reaction"`
 			}{sendOutput(c, res), client.Reaction{MessageRef: *target, Emoji: emoji, Remove: remove}})
@@ -448,7 +448,7 @@ func typing(c *cli.Context) error {
 			return err
 		}
 		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]any{"hash": res.Hash, "to": res.To, "typing": !c.Bool("stop")})
+			return display.JSON(c.App.Writer, map[string]any{"hash": res.Hash, "to": res.To, "typing": !c.Bool("stop")})
 		}
 		what := "typing"
 		if c.Bool("stop") {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/logs"
@@ -250,7 +251,7 @@ func runNode(c *cli.Context, cfg devnet.NodeConfig) error {
 	}
 	info := r.Info()
 	if c.Bool("json") {
-		printJSON(c.App.Writer, info)
+		display.JSON(c.App.Writer, info)
 	} else {
 		fmt.Fprintf(c.App.Writer, "node %s running: peer ID %s, %s, HTTPS %s (Ctrl-C or SIGTERM stops it)\n", info.Key[:16], info.PeerID, strings.Join(info.Addrs, " "), info.HTTPS)
 	}

@@ -93,7 +93,7 @@ func quorumInspect(c *cli.Context) error {
 	if c.Bool("json") {
 		// The round as the chain keeps it (nodes by key), with the devnet's
 		// names of those keys.
-		return printJSON(c.App.Writer, struct {
+		return display.JSON(c.App.Writer, struct {
 			chain.Round
 			NodeNames map[string]string `json:"node_names,omitempty"`
 		}{rd, names})

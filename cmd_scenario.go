@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/scenario"
@@ -72,15 +70,12 @@ func loadScenario(file string) ([]scenario.Step, error) {
 // runScenario runs steps, each command in-process against --dir.
 func runScenario(c *cli.Context, steps []scenario.Step) error {
 	dir := c.String(dirFlag.Name)
-	r := &scenario.Runner{
-		Out:  c.App.Writer,
-		JSON: c.Bool("json"),
+	r := &scenario.Runner{Out: c.App.Writer, JSON: c.Bool("json"), FilesDir: dir,
 		Exec: func(ctx context.Context, args []string) scenario.Result {
 			var out, errb bytes.Buffer
-			code := run(append([]string{"sessionctl", "--dir", dir}, underDir(dir, args)...), &out, &errb)
+			code := run(append([]string{"sessionctl", "--dir", dir}, args...), &out, &errb)
 			return scenario.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
-		},
-	}
+		}}
 	err := r.Run(c.Context, steps)
 	var f *scenario.Failure
 	if errors.As(err, &f) {
@@ -90,20 +85,4 @@ func runScenario(c *cli.Context, steps []scenario.Step) error {
 		fmt.Fprintf(c.App.Writer, "\nscenario passed: %d steps\n", len(steps))
 	}
 	return err
-}
-
-// underDir puts the files a scenario's commands write (--save-dir, -o)
-// under the devnet's directory when given as relative paths, so running a
-// scenario from a source tree writes nothing into it.
-func underDir(dir string, args []string) []string {
-	out := slices.Clone(args)
-	for i := 0; i < len(out)-1; i++ {
-		switch out[i] {
-		case "--save-dir", "-save-dir", "-o", "--output", "-output":
-			if p := out[i+1]; !filepath.IsAbs(p) {
-				out[i+1] = filepath.Join(dir, "scenario-files", p)
-			}
-		}
-	}
-	return out
 }

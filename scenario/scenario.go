@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -263,6 +265,27 @@ type Runner struct {
 	Out io.Writer
 	// JSON makes Out receive one JSON object per step instead of text.
 	JSON bool
+	// FilesDir, if set, is where the files a step's command writes
+	// (--save-dir, -o, --output) go when given as relative paths, under
+	// FilesDir/scenario-files: running a scenario from a source tree
+	// writes nothing into it.
+	FilesDir string
+}
+
+// exec runs a step's command line, its files under FilesDir.
+func (r *Runner) exec(ctx context.Context, args []string) Result {
+	if r.FilesDir != "" {
+		args = slices.Clone(args)
+		for i := 0; i < len(args)-1; i++ {
+			switch args[i] {
+			case "--save-dir", "-save-dir", "-o", "--output", "-output":
+				if p := args[i+1]; !filepath.IsAbs(p) {
+					args[i+1] = filepath.Join(r.FilesDir, "scenario-files", p)
+				}
+			}
+		}
+	}
+	return r.Exec(ctx, args)
 }
 
 // Failure is a failed expectation: where, and what was seen instead.
@@ -366,7 +389,7 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 	case KindSay:
 		r.emit(st, true, "", "")
 	case KindRun:
-		res := r.Exec(ctx, st.Args)
+		res := r.exec(ctx, st.Args)
 		if res.Code != 0 {
 			saw := firstLine(res.Stderr, res.Stdout)
 			r.emit(st, false, res.Stdout, saw)
@@ -374,14 +397,14 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 		}
 		r.emit(st, true, res.Stdout, "")
 	case KindExpectFail:
-		res := r.Exec(ctx, st.Args)
+		res := r.exec(ctx, st.Args)
 		if res.Code == 0 {
 			r.emit(st, false, res.Stdout, "it succeeded")
 			return &Failure{Step: st, Saw: "it succeeded: " + firstLine(res.Stdout, "")}
 		}
 		r.emit(st, true, res.Stderr, "")
 	case KindExpect:
-		res := r.Exec(ctx, st.Args)
+		res := r.exec(ctx, st.Args)
 		if problem := st.check(res); problem != "" {
 			r.emit(st, false, res.Stdout, shortProblem(problem))
 			return &Failure{Step: st, Saw: problem}
@@ -391,7 +414,7 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 		deadline := time.Now().Add(st.Within)
 		var problem string
 		for {
-			res := r.Exec(ctx, st.Args)
+			res := r.exec(ctx, st.Args)
 			if problem = st.check(res); problem == "" {
 				r.emit(st, true, "", "")
 				return nil

@@ -1,0 +1,36 @@
+package cliargs
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+func TestFlagsFirst(t *testing.T) {
+	app := &cli.App{
+		Flags: []cli.Flag{&cli.StringFlag{Name: "dir"}, &cli.StringFlag{Name: "log-level"}},
+		Commands: []*cli.Command{
+			{Name: "id", Subcommands: []*cli.Command{{Name: "show", Flags: []cli.Flag{&cli.BoolFlag{Name: "json"}, &cli.StringFlag{Name: "community-pubkey"}}}}},
+			{Name: "send", Flags: []cli.Flag{&cli.StringFlag{Name: "from"}, &cli.StringFlag{Name: "to"}}},
+			{Name: "ledger", Subcommands: []*cli.Command{{Name: "mine"}}},
+		},
+	}
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"s"}, []string{"s"}},
+		{[]string{"s", "id", "show", "alice", "--json"}, []string{"s", "id", "show", "--json", "--", "alice"}},
+		{[]string{"s", "id", "show", "alice", "--community-pubkey", "ab", "--json"}, []string{"s", "id", "show", "--community-pubkey", "ab", "--json", "--", "alice"}},
+		{[]string{"s", "send", "hi", "--from", "alice", "--to=bob"}, []string{"s", "send", "--from", "alice", "--to=bob", "--", "hi"}},
+		// The app's flags may come after a command: they go to the front.
+		{[]string{"s", "send", "hi", "--dir", "x", "--from", "a"}, []string{"s", "--dir", "x", "send", "--from", "a", "--", "hi"}},
+		// After "--" everything is positional; a negative number is no flag.
+		{[]string{"s", "send", "--", "--from"}, []string{"s", "send", "--", "--from"}},
+		{[]string{"s", "ledger", "mine", "-11"}, []string{"s", "ledger", "mine", "--", "-11"}},
+		// An unknown flag is left for cli to refuse.
+		{[]string{"s", "send", "hi", "--nope"}, []string{"s", "send", "--nope", "--", "hi"}},
+	} {
+		if got := FlagsFirst(app, tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("FlagsFirst(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
