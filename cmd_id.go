@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
-	"text/tabwriter"
 
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/display"
@@ -21,36 +19,6 @@ func dirOf(c *cli.Context) devnet.Dir { return devnet.Dir(c.String(dirFlag.Name)
 
 // keystore returns the keystore under --dir.
 func keystore(c *cli.Context) *identity.Keystore { return dirOf(c).Keystore() }
-
-// idJSON is the stable --json form of an identity.
-type idJSON struct {
-	Name           string `json:"name,omitempty"`
-	AccountID      string `json:"account_id"`
-	Ed25519Pubkey  string `json:"ed25519_pubkey,omitempty"`
-	SwarmSpace     string `json:"swarm_space"`
-	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
-	// With --community-pubkey: the two 15-blinded IDs a Session ID may have
-	// (the account's own first when its key is known), and its 25-blinded ID.
-	BlindedIDs []string `json:"blinded_ids,omitempty"`
-	Blinded25  string   `json:"blinded25_id,omitempty"`
-	// DeviceOf: this identity is another device of that one.
-	DeviceOf string `json:"device_of,omitempty"`
-}
-
-func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
-	id := e.Keys.AccountID()
-	out := idJSON{
-		Name:          e.Name,
-		AccountID:     id.String(),
-		Ed25519Pubkey: hex.EncodeToString(e.Keys.Ed25519Public()),
-		SwarmSpace:    strconv.FormatUint(id.SwarmSpace(), 10),
-		DeviceOf:      e.DeviceOf,
-	}
-	if withPhrase {
-		out.RecoveryPhrase = e.Keys.Phrase()
-	}
-	return out
-}
 
 func idCommand() *cli.Command {
 	nameFlag := &cli.StringFlag{Name: "name", Usage: "store the identity as `NAME` (default: id- and the start of its Account ID)"}
@@ -155,14 +123,11 @@ func storeIdentity(c *cli.Context, k *identity.Keys) error {
 	}
 	log := logger(c)
 	log.Info().Str("name", e.Name).Str("account_id", k.AccountID().String()).Msg("identity stored")
-	w := c.App.Writer
 	if c.Bool("json") {
-		return display.JSON(w, entryJSON(e, true))
+		return display.JSON(c.App.Writer, display.IdentityOf(e, true))
 	}
-	fmt.Fprintf(w, "identity:        %s\n", e.Name)
-	fmt.Fprintf(w, "account ID:      %s\n", k.AccountID())
-	fmt.Fprintf(w, "recovery phrase: %s\n", k.Phrase())
-	fmt.Fprintln(w, "Write the recovery phrase down and keep it secret: it alone restores this account.")
+	fmt.Fprintf(c.App.Writer, "identity:        %s\naccount ID:      %s\nrecovery phrase: %s\n", e.Name, k.AccountID(), k.Phrase())
+	fmt.Fprintln(c.App.Writer, "Write the recovery phrase down and keep it secret: it alone restores this account.")
 	return nil
 }
 
@@ -175,7 +140,7 @@ func linkDevice(c *cli.Context, e *identity.Entry, device string) error {
 	log := logger(c)
 	log.Info().Str("name", d.Name).Str("device_of", d.DeviceOf).Msg("device linked")
 	if c.Bool("json") {
-		return display.JSON(c.App.Writer, entryJSON(d, false))
+		return display.JSON(c.App.Writer, display.IdentityOf(d, false))
 	}
 	fmt.Fprintf(c.App.Writer, "device %s of %s (account %s): 'fetch --as %s' reads the account's messages and what its other devices sent\n",
 		d.Name, d.DeviceOf, d.Keys.AccountID(), d.Name)
@@ -187,21 +152,21 @@ func idShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var out idJSON
+	var out display.Identity
 	e, err := keystore(c).Resolve(arg)
 	switch {
 	case err == nil:
 		if c.Bool("phrase") && !e.Keys.HasPhrase() {
 			return errkind.Invalidf("%s has no recovery phrase (it is not a Session account's key)", arg)
 		}
-		out = entryJSON(e, c.Bool("phrase"))
+		out = display.IdentityOf(e, c.Bool("phrase"))
 	case len(arg) == identity.AccountIDLen && errors.Is(err, identity.ErrNotFound):
 		// An Account ID from elsewhere: show what the ID alone tells.
 		if c.Bool("phrase") {
 			return errkind.Invalidf("%s is not an identity of the keystore: its recovery phrase is not known here", arg)
 		}
 		id, _ := identity.ParseAccountID(arg)
-		out = idJSON{AccountID: id.String(), SwarmSpace: strconv.FormatUint(id.SwarmSpace(), 10)}
+		out = display.IdentityOfID(id)
 	case errors.Is(err, identity.ErrNameInvalid):
 		return errkind.Invalidf("%q is neither an identity name nor an Account ID (66 hex characters)", arg)
 	default:
@@ -212,42 +177,14 @@ func idShow(c *cli.Context) error {
 		if err != nil || len(key) != 32 {
 			return errkind.Invalidf("--community-pubkey: want 64 hex characters")
 		}
-		id, _ := identity.ParseAccountID(out.AccountID)
-		ids, err := identity.BlindedIDs(id, key)
-		if err != nil {
-			return errkind.AsInvalid(err)
-		}
-		if ed, err := hex.DecodeString(out.Ed25519Pubkey); err == nil && len(ed) == 32 && ed[31]&0x80 != 0 {
-			ids[0], ids[1] = ids[1], ids[0] // the account's key is negative: k*A is the second
-		}
-		out.BlindedIDs = ids[:]
-		if out.Blinded25, err = identity.Blinded25ID(id, key); err != nil {
+		if err := out.Blind(key); err != nil {
 			return errkind.AsInvalid(err)
 		}
 	}
 	if c.Bool("json") {
 		return display.JSON(c.App.Writer, out)
 	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 1, ' ', 0)
-	if out.Name != "" {
-		fmt.Fprintf(tw, "name:\t%s\n", out.Name)
-	}
-	fmt.Fprintf(tw, "account ID:\t%s\n", out.AccountID)
-	if out.Ed25519Pubkey != "" {
-		fmt.Fprintf(tw, "ed25519 pubkey:\t%s\n", out.Ed25519Pubkey)
-	}
-	fmt.Fprintf(tw, "swarm space:\t%s\n", out.SwarmSpace)
-	if out.RecoveryPhrase != "" {
-		fmt.Fprintf(tw, "recovery phrase:\t%s\n", out.RecoveryPhrase)
-	}
-	if len(out.BlindedIDs) == 2 {
-		fmt.Fprintf(tw, "blinded ID:\t%s\n", out.BlindedIDs[0])
-		if out.Ed25519Pubkey == "" {
-			fmt.Fprintf(tw, "or (sign unknown):\t%s\n", out.BlindedIDs[1])
-		}
-		fmt.Fprintf(tw, "25-blinded ID:\t%s\n", out.Blinded25)
-	}
-	return tw.Flush()
+	return out.WriteText(c.App.Writer)
 }
 
 func idList(c *cli.Context) error {
@@ -259,24 +196,17 @@ func idList(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		out := struct {
-			Identities []idJSON `json:"identities"`
-		}{Identities: []idJSON{}}
+		out := []display.Identity{}
 		for _, e := range all {
-			out.Identities = append(out.Identities, entryJSON(e, false))
+			out = append(out, display.IdentityOf(e, false))
 		}
-		return display.JSON(c.App.Writer, out)
+		return display.JSON(c.App.Writer, map[string]any{"identities": out})
 	}
 	if len(all) == 0 {
 		fmt.Fprintf(c.App.Writer, "no identities in %s; create one with 'sessionctl id new --name alice'\n", keystore(c).Dir())
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tACCOUNT ID\tDEVICE OF")
-	for _, e := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, e.Keys.AccountID(), display.OrDash(e.DeviceOf))
-	}
-	return tw.Flush()
+	return display.WriteIdentities(c.App.Writer, all)
 }
 
 // nonNil is s, or an empty slice for nil: JSON's [] rather than null.

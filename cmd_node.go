@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
@@ -180,24 +177,8 @@ func nodeRun(c *cli.Context) error {
 	}
 	if u := c.String("ledger"); u != "" {
 		cfg.Ledger = ledgerrpc.NewClient(u, "")
-	} else {
-		cc, err := dialDevnet(c)
-		if err != nil {
-			return err
-		}
-		m := cc.Manifest()
-		cfg.Ledger = ledgerrpc.NewClient(m.Ledger.URL, m.Control.Token) // the token mines, when blocks come only on demand
-		cfg.Fund = func(ctx context.Context, wallet string, amount uint64) error {
-			_, _, err := cc.Fund(ctx, wallet, amount)
-			return err
-		}
-		if len(cfg.Servers) == 0 {
-			for _, s := range m.Servers {
-				if u, err := url.Parse(s.URL); err == nil {
-					cfg.Servers = append(cfg.Servers, u.Host)
-				}
-			}
-		}
+	} else if err := dirOf(c).JoinLocal(c.Context, &cfg); err != nil {
+		return err
 	}
 	return runNode(c, cfg)
 }
@@ -206,35 +187,18 @@ func nodeJoin(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return errkind.Invalidf("node join needs the devnet's join URL (as 'devnet up --listen IP' prints it)")
 	}
-	jc, err := devnet.NewJoinClient(c.Args().First())
-	if err != nil {
+	if _, err := devnet.NewJoinClient(c.Args().First()); err != nil {
 		return errkind.AsInvalid(err)
 	}
 	cfg, err := nodeRunCommon(c)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-	info, err := jc.Info(ctx)
-	cancel()
+	info, err := devnet.JoinRemote(c.Context, c.Args().First(), c.String("listen"), &cfg)
 	if err != nil {
 		return err
 	}
-	ip := c.String("listen")
-	if ip == "" {
-		if ip, err = devnet.LocalIPTowards(info.LedgerURL); err != nil {
-			return err
-		}
-	}
-	if p := net.ParseIP(ip); p == nil || p.To4() == nil || p.IsUnspecified() {
-		return errkind.Invalidf("--listen %q: want this machine's IPv4 address that the devnet reaches (not 0.0.0.0: the node publishes it)", ip)
-	}
-	cfg.Listen, cfg.Servers, cfg.Ledger = "/ip4/"+ip+"/tcp/0", info.Servers, ledgerrpc.NewClient(info.LedgerURL, "")
-	if cfg.HTTPS == "" {
-		cfg.HTTPS = net.JoinHostPort(ip, "0")
-	}
-	cfg.Fund = func(ctx context.Context, wallet string, _ uint64) error { return jc.Fund(ctx, wallet) }
-	cfg.Logger.Info().Str("ledger", info.LedgerURL).Str("listen", ip).Str("seed", info.Seed).Msg("joining")
+	cfg.Logger.Info().Str("ledger", info.LedgerURL).Str("listen", cfg.Listen).Str("seed", info.Seed).Msg("joining")
 	return runNode(c, cfg)
 }
 

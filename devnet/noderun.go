@@ -286,3 +286,63 @@ func LocalIPTowards(rawURL string) (string, error) {
 	defer conn.Close()
 	return conn.LocalAddr().(*net.UDPAddr).IP.String(), nil
 }
+
+// JoinLocal fills in how a node joins the devnet running in d: its ledger
+// (with the control token, which mines when blocks come only on demand),
+// its faucet, and its servers unless cfg names some. No devnet there is an
+// errkind.NotRunning error.
+func (d Dir) JoinLocal(ctx context.Context, cfg *NodeConfig) error {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cc, err := Dial(dctx, string(d))
+	if errors.Is(err, ErrNotRunning) {
+		return errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", d))
+	}
+	if err != nil {
+		return err
+	}
+	m := cc.Manifest()
+	cfg.Ledger = ledgerrpc.NewClient(m.Ledger.URL, m.Control.Token)
+	cfg.Fund = func(ctx context.Context, wallet string, amount uint64) error {
+		_, _, err := cc.Fund(ctx, wallet, amount)
+		return err
+	}
+	if len(cfg.Servers) == 0 {
+		for _, s := range m.Servers {
+			if u, err := url.Parse(s.URL); err == nil {
+				cfg.Servers = append(cfg.Servers, u.Host)
+			}
+		}
+	}
+	return nil
+}
+
+// JoinRemote fills in how a node joins a devnet on another machine from
+// its join URL: the devnet's ledger, servers and join faucet, and where the
+// node listens (ip, or this machine's address towards the devnet).
+func JoinRemote(ctx context.Context, joinURL, ip string, cfg *NodeConfig) (JoinInfo, error) {
+	jc, err := NewJoinClient(joinURL)
+	if err != nil {
+		return JoinInfo{}, errkind.AsInvalid(err)
+	}
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	info, err := jc.Info(ictx)
+	cancel()
+	if err != nil {
+		return info, err
+	}
+	if ip == "" {
+		if ip, err = LocalIPTowards(info.LedgerURL); err != nil {
+			return info, err
+		}
+	}
+	if p := net.ParseIP(ip); p == nil || p.To4() == nil || p.IsUnspecified() {
+		return info, errkind.Invalidf("--listen %q: want this machine's IPv4 address that the devnet reaches (not 0.0.0.0: the node publishes it)", ip)
+	}
+	cfg.Listen, cfg.Servers, cfg.Ledger = "/ip4/"+ip+"/tcp/0", info.Servers, ledgerrpc.NewClient(info.LedgerURL, "")
+	if cfg.HTTPS == "" {
+		cfg.HTTPS = net.JoinHostPort(ip, "0")
+	}
+	cfg.Fund = func(ctx context.Context, wallet string, _ uint64) error { return jc.Fund(ctx, wallet) }
+	return info, nil
+}
