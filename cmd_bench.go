@@ -38,9 +38,6 @@ func benchCommand() *cli.Command {
 }
 
 func benchRun(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	n := c.Int("nodes")
 	if n < devnet.MinNodes || n > devnet.MaxNodes {
 		return errkind.Invalidf("--nodes %d: want %d to %d", n, devnet.MinNodes, devnet.MaxNodes)

@@ -80,9 +80,6 @@ func withCommunity(c *cli.Context, do func(ctx context.Context, cc *device.Commu
 }
 
 func communityRooms(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		rooms, err := cc.Rooms(ctx)
 		if err != nil {
@@ -109,18 +106,8 @@ func communityRooms(c *cli.Context) error {
 	})
 }
 
-func twoArgs(c *cli.Context, a, b string) (string, string, error) {
-	if c.NArg() != 2 {
-		return "", "", errkind.Invalidf("%s takes two arguments, %s and %s", c.Command.FullName(), a, b)
-	}
-	return c.Args().Get(0), c.Args().Get(1), nil
-}
-
 func communityPost(c *cli.Context) error {
-	room, text, err := twoArgs(c, "ROOM", "TEXT")
-	if err != nil {
-		return err
-	}
+	room, text := c.Args().Get(0), c.Args().Get(1)
 	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
 		return errkind.Invalidf("an empty message: give some text or --attach a file")
 	}
@@ -142,10 +129,7 @@ func communityPost(c *cli.Context) error {
 }
 
 func communityRead(c *cli.Context) error {
-	room, err := oneArg(c, "ROOM")
-	if err != nil {
-		return err
-	}
+	room := c.Args().First()
 	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		msgs, err := cc.Read(ctx, room, c.Int64("since"))
 		if err != nil {
@@ -170,9 +154,6 @@ func communityRead(c *cli.Context) error {
 }
 
 func communityReact(c *cli.Context) error {
-	if c.NArg() != 3 {
-		return errkind.Invalidf("community react takes ROOM, MESSAGE_ID and EMOJI")
-	}
 	room, emoji := c.Args().Get(0), c.Args().Get(2)
 	id, err := strconv.ParseInt(c.Args().Get(1), 10, 64)
 	if err != nil {
@@ -192,10 +173,7 @@ func communityReact(c *cli.Context) error {
 }
 
 func communityDelete(c *cli.Context) error {
-	room, id, err := twoArgs(c, "ROOM", "MESSAGE_ID")
-	if err != nil {
-		return err
-	}
+	room, id := c.Args().Get(0), c.Args().Get(1)
 	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		if err := cc.Delete(ctx, room, id); err != nil {
 			return err
@@ -208,10 +186,7 @@ func communityDelete(c *cli.Context) error {
 // communityUserAct makes a user (ROOM ID) a moderator or not, or bans or
 // unbans them, as the command's name says.
 func communityUserAct(c *cli.Context) error {
-	room, who, err := twoArgs(c, "ROOM", "ID")
-	if err != nil {
-		return err
-	}
+	room, who := c.Args().Get(0), c.Args().Get(1)
 	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		id, err := cc.UserID(who)
 		if err != nil {
@@ -238,10 +213,7 @@ func communityUserAct(c *cli.Context) error {
 }
 
 func communityDM(c *cli.Context) error {
-	who, text, err := twoArgs(c, "ID", "TEXT")
-	if err != nil {
-		return err
-	}
+	who, text := c.Args().Get(0), c.Args().Get(1)
 	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		id, err := cc.UserID(who)
 		if err != nil {
@@ -256,9 +228,6 @@ func communityDM(c *cli.Context) error {
 }
 
 func communityInbox(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	return withCommunity(c, func(ctx context.Context, cc *device.Community) error {
 		out, err := cc.Inbox(ctx)
 		if err != nil || c.Bool("json") {
@@ -276,10 +245,7 @@ func communityInbox(c *cli.Context) error {
 }
 
 func communityRoomAdd(c *cli.Context) error {
-	token, err := oneArg(c, "the room TOKEN")
-	if err != nil {
-		return err
-	}
+	token := c.Args().First()
 	cc, err := dialDevnet(c)
 	if err != nil {
 		return err

@@ -44,9 +44,6 @@ func profileCommand() *cli.Command {
 }
 
 func profileSet(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	name, pic := c.String("display-name"), c.String("avatar")
 	setName := c.IsSet("display-name")
 	if !setName && pic == "" && !c.Bool("remove-avatar") {
@@ -121,9 +118,6 @@ func printPush(c *cli.Context, push *client.ConfigPush, what string) error {
 }
 
 func profileShow(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	return actAs(c, func(ctx context.Context, d *device.Device) error {
 		cfg, err := d.Client.LoadConfig(ctx, configmsg.UserProfile)
 		if err != nil {
@@ -192,10 +186,7 @@ func contactsCommand() *cli.Command {
 }
 
 func contactEdit(c *cli.Context, change func(*cli.Context, *configmsg.Contact)) error {
-	arg, err := oneArg(c, "the ACCOUNT")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	if err := configmsg.SetContact(configmsg.Dict{}, configmsg.Contact{ID: "05" + fmt.Sprintf("%064x", 0), Nickname: c.String("nickname")}); err != nil {
 		return errkind.AsInvalid(err)
 	}
@@ -220,9 +211,6 @@ func contactEdit(c *cli.Context, change func(*cli.Context, *configmsg.Contact)) 
 }
 
 func contactsList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	return actAs(c, func(ctx context.Context, d *device.Device) error {
 		cfg, err := d.Client.LoadConfig(ctx, configmsg.Contacts)
 		if err != nil {
@@ -271,9 +259,6 @@ func writeMessages(c *cli.Context, d *device.Device, msgs []client.Message, pref
 }
 
 func requestList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	return actAs(c, func(ctx context.Context, d *device.Device) error {
 		held, err := d.Client.Requests(ctx)
 		if err != nil || c.Bool("json") {
@@ -289,10 +274,7 @@ func requestList(c *cli.Context) error {
 
 // requestAct accepts or declines the request of ACCOUNT.
 func requestAct(c *cli.Context) error {
-	arg, err := oneArg(c, "the ACCOUNT whose request it is")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	return actAs(c, func(ctx context.Context, d *device.Device) error {
 		id, err := d.Resolve(ctx, arg)
 		if err != nil {

@@ -83,9 +83,6 @@ func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
 }
 
 func devnetUp(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	dir := dirOf(c)
 	format := c.String("log-format")
 	if err := logs.CheckFormat(format); err != nil {
@@ -257,9 +254,6 @@ func selfExe() (string, error) {
 }
 
 func devnetStatus(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	cc, err := dialDevnet(c)
 	switch {
 	case errors.Is(err, devnet.ErrUnresponsive):
@@ -288,9 +282,6 @@ func devnetStatus(c *cli.Context) error {
 }
 
 func devnetDown(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	cc, err := dialDevnet(c)
 	if err != nil && (cc == nil || !errors.Is(err, devnet.ErrUnresponsive)) {
 		return err
@@ -308,9 +299,6 @@ func devnetDown(c *cli.Context) error {
 func snapshotAct(c *cli.Context) error {
 	dir, w := c.String(dirFlag.Name), c.App.Writer
 	if c.Command.Name == "ls" {
-		if err := noArgs(c); err != nil {
-			return err
-		}
 		snaps, err := devnet.Snapshots(dir)
 		if err != nil || c.Bool("json") {
 			return orJSON(c, map[string]any{"snapshots": snaps}, err)
@@ -323,10 +311,7 @@ func snapshotAct(c *cli.Context) error {
 		}
 		return nil
 	}
-	name, err := oneArg(c, "the snapshot NAME")
-	if err != nil {
-		return err
-	}
+	name, err := c.Args().First(), error(nil)
 	if c.Command.Name == "save" {
 		err = devnet.SaveSnapshot(dir, name, c.Bool("replace"))
 	} else {

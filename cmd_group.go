@@ -30,12 +30,12 @@ func groupCommand() *cli.Command {
 			{Name: "add", Usage: "invite members (admins)", ArgsUsage: "GROUP MEMBER[,MEMBER...]", Flags: with(&cli.BoolFlag{Name: "history", Usage: "give them the group's keys so far: they read what it wrote before (else the key rotates)"}), Action: groupMemberAct},
 			{Name: "kick", Usage: "remove members: revoke their tokens, tell them, rotate the key (admins)", ArgsUsage: "GROUP MEMBER[,MEMBER...]", Flags: with(&cli.BoolFlag{Name: "delete-messages", Usage: "delete what they wrote, for everyone"}), Action: groupMemberAct},
 			{Name: "promote", Usage: "make a member an admin: it gets the group key (admins)", ArgsUsage: "GROUP MEMBER", Flags: with(), Action: groupMemberAct},
-			{Name: "join", Usage: "accept an invite to a group", ArgsUsage: "GROUP", Flags: with(), Action: groupAct("", groupJoin)},
+			{Name: "join", Usage: "accept an invite to a group", ArgsUsage: "GROUP", Flags: with(), Action: groupAct(groupJoin)},
 			{Name: "leave", Usage: "leave a group (or decline its invite)", ArgsUsage: "GROUP", Flags: with(), Action: groupLeave},
-			{Name: "delete", Usage: "delete a group for everyone (admins)", ArgsUsage: "GROUP", Flags: with(), Action: groupAct("", groupDelete)},
-			{Name: "rename", Usage: "rename a group (admins)", ArgsUsage: "GROUP NAME", Flags: with(), Action: groupAct("NAME", groupRename)},
-			{Name: "send", Usage: "post a message to a group", ArgsUsage: "GROUP TEXT", Flags: with(jsonFlag), Action: groupAct("TEXT", groupSend)},
-			{Name: "fetch", Usage: "read a group's new messages", ArgsUsage: "GROUP", Flags: with(jsonFlag), Action: groupAct("", groupFetch)},
+			{Name: "delete", Usage: "delete a group for everyone (admins)", ArgsUsage: "GROUP", Flags: with(), Action: groupAct(groupDelete)},
+			{Name: "rename", Usage: "rename a group (admins)", ArgsUsage: "GROUP NAME", Flags: with(), Action: groupAct(groupRename)},
+			{Name: "send", Usage: "post a message to a group", ArgsUsage: "GROUP TEXT", Flags: with(jsonFlag), Action: groupAct(groupSend)},
+			{Name: "fetch", Usage: "read a group's new messages", ArgsUsage: "GROUP", Flags: with(jsonFlag), Action: groupAct(groupFetch)},
 			{Name: "info", Usage: "a group's members (from its members config), admins, key generation and revoked tokens", ArgsUsage: "GROUP", Flags: with(jsonFlag), Action: groupInfo},
 			{Name: "ls", Usage: "the groups of an identity, and the invites it received", ArgsUsage: " ", Flags: with(jsonFlag), Action: groupList},
 		},
@@ -66,17 +66,10 @@ func withGroups(c *cli.Context, timeout time.Duration, do func(ctx context.Conte
 	return do(ctx, gs)
 }
 
-// groupAct is a command on GROUP (and a second argument, named second,
-// unless ""): it finds the group among --as's, for do.
-func groupAct(second string, do func(ctx context.Context, c *cli.Context, gs *device.Groups, g *group.Group) error) cli.ActionFunc {
+// groupAct is a command on GROUP (and perhaps a second argument): it finds
+// the group among --as's, for do.
+func groupAct(do func(ctx context.Context, c *cli.Context, gs *device.Groups, g *group.Group) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		if second == "" {
-			if _, err := oneArg(c, "GROUP"); err != nil {
-				return err
-			}
-		} else if c.NArg() != 2 {
-			return errkind.Invalidf("%s takes two arguments, GROUP and %s", c.Command.FullName(), second)
-		}
 		if c.Command.Name == "send" && strings.TrimSpace(c.Args().Get(1)) == "" {
 			return errkind.Invalidf("an empty message: give some TEXT")
 		}
@@ -100,10 +93,7 @@ func members(c *cli.Context, list string) ([]group.Invitee, error) {
 }
 
 func groupCreate(c *cli.Context) error {
-	name, err := oneArg(c, "the group NAME")
-	if err != nil {
-		return err
-	}
+	name := c.Args().First()
 	if strings.TrimSpace(name) == "" || len(name) > 100 {
 		return errkind.Invalidf("a group name is 1-100 bytes")
 	}
@@ -131,9 +121,6 @@ func groupCreate(c *cli.Context) error {
 // groupMemberAct adds, kicks or promotes members.
 func groupMemberAct(c *cli.Context) error {
 	what := c.Command.Name
-	if c.NArg() != 2 {
-		return errkind.Invalidf("group %s takes two arguments, GROUP and MEMBER", what)
-	}
 	invitees, err := members(c, c.Args().Get(1))
 	if err != nil {
 		return err
@@ -190,10 +177,7 @@ func groupJoin(ctx context.Context, c *cli.Context, gs *device.Groups, g *group.
 }
 
 func groupLeave(c *cli.Context) error {
-	arg, err := oneArg(c, "GROUP")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	return withGroups(c, time.Minute, func(ctx context.Context, gs *device.Groups) error {
 		g, old, err := gs.Find(arg)
 		if err != nil && !old {
@@ -254,10 +238,7 @@ func groupFetch(ctx context.Context, c *cli.Context, gs *device.Groups, g *group
 }
 
 func groupInfo(c *cli.Context) error {
-	arg, err := oneArg(c, "GROUP")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	show := func(ctx context.Context, g *group.Group, old bool, cl *client.Client) error {
 		info := device.Info(ctx, keystore(c), g, old, cl)
 		if c.Bool("json") {
@@ -291,9 +272,6 @@ func groupInfo(c *cli.Context) error {
 }
 
 func groupList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	return withGroups(c, time.Minute, func(ctx context.Context, gs *device.Groups) error {
 		all, err := gs.Store.List(gs.Device, gs.C.AccountID().String())
 		if err != nil {

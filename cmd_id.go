@@ -32,9 +32,6 @@ func idCommand() *cli.Command {
 				ArgsUsage: " ",
 				Flags:     []cli.Flag{nameFlag, jsonFlag},
 				Action: func(c *cli.Context) error {
-					if err := noArgs(c); err != nil {
-						return err
-					}
 					k, err := identity.NewAccount(rand.Reader)
 					if err != nil {
 						return err
@@ -51,9 +48,6 @@ func idCommand() *cli.Command {
 					nameFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
-					if err := noArgs(c); err != nil {
-						return err
-					}
 					if !c.IsSet("phrase") {
 						return errkind.Invalidf("--phrase is required: the 13 words of the recovery phrase, in quotes")
 					}
@@ -87,10 +81,7 @@ func idCommand() *cli.Command {
 					"already here does the same.",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "name", Usage: "the device's `NAME` (required)"}, jsonFlag},
 				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "the NAME of the identity")
-					if err != nil {
-						return err
-					}
+					name := c.Args().First()
 					if c.String("name") == "" {
 						return errkind.Invalidf("id link needs --name DEVICE: the new device's name")
 					}
@@ -148,10 +139,7 @@ func linkDevice(c *cli.Context, e *identity.Entry, device string) error {
 }
 
 func idShow(c *cli.Context) error {
-	arg, err := oneArg(c, "NAME or ACCOUNT_ID")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	var out display.Identity
 	e, err := keystore(c).Resolve(arg)
 	switch {
@@ -188,9 +176,6 @@ func idShow(c *cli.Context) error {
 }
 
 func idList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	all, err := keystore(c).List()
 	if err != nil {
 		return err

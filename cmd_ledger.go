@@ -83,9 +83,6 @@ func walletOf(c *cli.Context, arg string) (string, error) {
 }
 
 func ledgerServe(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	coins, err := ledger.ParseCoins(c.String("genesis-coins"))
 	if err != nil {
 		return errkind.Invalidf("--genesis-coins: %w", err)
@@ -120,9 +117,6 @@ func ledgerServe(c *cli.Context) error {
 }
 
 func ledgerInfo(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err
@@ -135,9 +129,6 @@ func ledgerInfo(c *cli.Context) error {
 }
 
 func ledgerNodes(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err
@@ -152,9 +143,6 @@ func ledgerNodes(c *cli.Context) error {
 }
 
 func ledgerSwarms(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err
@@ -179,10 +167,7 @@ func displaySwarms(swarms []ledger.SwarmInfo) []display.Swarm {
 }
 
 func ledgerBalance(c *cli.Context) error {
-	arg, err := oneArg(c, "NAME or WALLET")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	wallet, err := walletOf(c, arg)
 	if err != nil {
 		return err
@@ -207,9 +192,6 @@ func ledgerBalance(c *cli.Context) error {
 }
 
 func ledgerFund(c *cli.Context) error {
-	if c.NArg() != 2 {
-		return errkind.Invalidf("ledger fund takes NAME|WALLET and COINS, got %d arguments", c.NArg())
-	}
 	wallet, err := walletOf(c, c.Args().Get(0))
 	if err != nil {
 		return err
@@ -237,10 +219,7 @@ func ledgerFund(c *cli.Context) error {
 }
 
 func ledgerMine(c *cli.Context) error {
-	arg, err := oneArg(c, "N")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	n, err := strconv.Atoi(arg)
 	if err != nil || n < 1 || n > 10_000 {
 		return errkind.Invalidf("mine %q: want a number of blocks from 1 to 10000", arg)
@@ -292,10 +271,7 @@ func nameCommand() *cli.Command {
 }
 
 func nameRegister(c *cli.Context) error {
-	arg, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	if c.String("as") == "" {
 		return errkind.Invalidf("--as is required: the identity that owns the name")
 	}
@@ -343,10 +319,7 @@ func nameRegister(c *cli.Context) error {
 }
 
 func nameResolve(c *cli.Context) error {
-	arg, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err
@@ -400,9 +373,6 @@ func swarmOut(s ledger.SwarmInfo, names map[string]string) swarmJSON {
 }
 
 func swarmList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err
@@ -425,10 +395,7 @@ func swarmList(c *cli.Context) error {
 }
 
 func swarmOf(c *cli.Context) error {
-	arg, err := oneArg(c, "ACCOUNT_ID or NAME")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/cliargs"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
@@ -77,10 +78,7 @@ func sendCommand() *cli.Command {
 }
 
 func send(c *cli.Context) error {
-	text, err := oneArg(c, "the message TEXT")
-	if err != nil {
-		return err
-	}
+	text := c.Args().First()
 	if c.String("from") == "" || c.String("to") == "" {
 		return errkind.Invalidf("send needs --from NAME and --to RECIPIENT")
 	}
@@ -144,9 +142,6 @@ func fetchCommand() *cli.Command {
 }
 
 func fetch(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	name := c.String("as")
 	if name == "" {
 		return errkind.Invalidf("fetch needs --as NAME")
@@ -235,10 +230,7 @@ func fileCommand() *cli.Command {
 }
 
 func fileUpload(c *cli.Context) error {
-	path, err := oneArg(c, "PATH")
-	if err != nil {
-		return err
-	}
+	path := c.Args().First()
 	if c.String("as") == "" {
 		return errkind.Invalidf("--as NAME is required")
 	}
@@ -254,10 +246,7 @@ func fileUpload(c *cli.Context) error {
 }
 
 func fileDownload(c *cli.Context) error {
-	arg, err := oneArg(c, "the file ID (or its URL)")
-	if err != nil {
-		return err
-	}
+	arg := c.Args().First()
 	if c.String("key") == "" {
 		return errkind.Invalidf("file download needs --key KEY (and -o PATH, or the file goes to stdout)")
 	}
@@ -328,10 +317,10 @@ func unsend(c *cli.Context) error {
 			return err
 		}
 	} else {
-		var err error
-		if hash, err = oneArg(c, "the HASH of the message (or --last)"); err != nil {
+		if err := cliargs.Count(c, 1); err != nil {
 			return err
 		}
+		hash = c.Args().First()
 	}
 	return actAs(c, func(ctx context.Context, d *device.Device) error {
 		var err error
@@ -360,9 +349,6 @@ func deleteAllCommand() *cli.Command {
 		ArgsUsage: " ",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose inbox to clear"}, ledgerURLFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return actAs(c, func(ctx context.Context, d *device.Device) error {
 				n, err := d.Client.DeleteAll(ctx)
 				if err != nil || c.Bool("json") {
@@ -389,9 +375,6 @@ func reactCommand() *cli.Command {
 }
 
 func react(c *cli.Context) error {
-	if c.NArg() != 2 {
-		return errkind.Invalidf("react takes two arguments, the message's HASH and the EMOJI; got %d", c.NArg())
-	}
 	hash, emoji, remove := c.Args().Get(0), c.Args().Get(1), c.Bool("remove")
 	if err := client.CheckEmoji(emoji); err != nil {
 		return errkind.AsInvalid(err)
@@ -429,9 +412,6 @@ func typingCommand() *cli.Command {
 }
 
 func typing(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	if c.String("to") == "" {
 		return errkind.Invalidf("typing needs --to RECIPIENT")
 	}

@@ -33,9 +33,6 @@ func nodeCommand() *cli.Command {
 }
 
 func nodeList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	cc, err := dialDevnet(c)
 	if err != nil {
 		return err
@@ -51,10 +48,7 @@ func nodeList(c *cli.Context) error {
 
 // nodeAct kills or restarts a node, as the command's name says.
 func nodeAct(c *cli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
+	name := c.Args().First()
 	cc, err := dialDevnet(c)
 	if err != nil {
 		return err
@@ -121,7 +115,13 @@ func nodeJoinCommand() *cli.Command {
 		ArgsUsage: "URL",
 		Description: "URL is what 'devnet up --listen IP' prints (Join). The devnet's faucet pays this node's stake;\n" +
 			"the keys stay in --data (0600), and the same --data again runs the same node.",
-		Flags:  nodeRunFlags("the `IP` address to listen on, that the devnet's machine reaches (default: this machine's address towards it)"),
+		Flags: nodeRunFlags("the `IP` address to listen on, that the devnet's machine reaches (default: this machine's address towards it)"),
+		Before: func(c *cli.Context) error { // (before the count of arguments: a clearer word)
+			if c.NArg() != 1 {
+				return errkind.Invalidf("node join needs the devnet's join URL (as 'devnet up --listen IP' prints it)")
+			}
+			return nil
+		},
 		Action: nodeJoin,
 	}
 }
@@ -146,9 +146,6 @@ func nodeRunCommon(c *cli.Context) (devnet.NodeConfig, error) {
 }
 
 func nodeRun(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	cfg, err := nodeRunCommon(c)
 	if err != nil {
 		return err
@@ -184,9 +181,6 @@ func nodeRun(c *cli.Context) error {
 }
 
 func nodeJoin(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return errkind.Invalidf("node join needs the devnet's join URL (as 'devnet up --listen IP' prints it)")
-	}
 	if _, err := devnet.NewJoinClient(c.Args().First()); err != nil {
 		return errkind.AsInvalid(err)
 	}

@@ -24,9 +24,6 @@ func quorumCommand() *cli.Command {
 }
 
 func quorumList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return err

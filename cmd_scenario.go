@@ -23,10 +23,7 @@ func scenarioCommand() *cli.Command {
 				ArgsUsage: "FILE",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					file, err := oneArg(c, "FILE")
-					if err != nil {
-						return err
-					}
+					file := c.Args().First()
 					steps, err := loadScenario(file)
 					if err != nil {
 						return err

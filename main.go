@@ -276,10 +276,12 @@ func version() string {
 	return v
 }
 
-// setUsageErrors makes flag errors of cmd and its subcommands exit with 2, and
-// an unknown subcommand an error rather than a help page.
+// setUsageErrors makes flag errors of cmd and its subcommands exit with 2,
+// an unknown subcommand an error rather than a help page, and checks the
+// number of positional arguments that ArgsUsage says (arity).
 func setUsageErrors(cmd *cli.Command) {
 	cmd.OnUsageError = onUsageError
+	cliargs.CheckArity(cmd)
 	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
 		cmd.Action = func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -301,18 +303,6 @@ func logger(c *cli.Context) zerolog.Logger {
 	return zerolog.Nop()
 }
 
-// noArgs refuses positional arguments a command does not take.
-func noArgs(c *cli.Context) error {
-	if c.Args().Present() {
-		return errkind.Invalidf("%s takes no arguments, got %q", c.Command.FullName(), c.Args().Slice())
-	}
-	return nil
-}
-
-// oneArg returns the single positional argument what of a command.
-func oneArg(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 {
-		return "", errkind.Invalidf("%s takes one argument, %s; got %d", c.Command.FullName(), what, c.NArg())
-	}
-	return c.Args().First(), nil
-}
+// noArgs refuses positional arguments (for a command whose ArgsUsage
+// cannot say: it takes them only without a flag).
+func noArgs(c *cli.Context) error { return cliargs.Count(c, 0) }

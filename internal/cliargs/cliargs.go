@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -128,4 +129,47 @@ func takesValue(flags []cli.Flag, a string) bool {
 		}
 	}
 	return false // unknown flags are left for cli to refuse
+}
+
+// CheckArity makes cmd's action refuse a number of positional arguments
+// other than its ArgsUsage names (Arity), as Count does.
+func CheckArity(cmd *cli.Command) {
+	n, ok := Arity(cmd.ArgsUsage)
+	if !ok || cmd.Action == nil {
+		return
+	}
+	act := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		if err := Count(c, n); err != nil {
+			return err
+		}
+		return act(c)
+	}
+}
+
+// Arity is how many positional arguments an ArgsUsage names: " " none,
+// "NAME" one, "ROOM TEXT" two; ok is false for a varying number
+// ("[ROUND]", "[NODE...]", "HASH|--last"): the command checks them.
+func Arity(usage string) (n int, ok bool) {
+	for _, w := range strings.Fields(usage) {
+		if strings.HasPrefix(w, "[") || strings.Contains(w, "--") {
+			return 0, false
+		}
+	}
+	return len(strings.Fields(usage)), usage != ""
+}
+
+// Count refuses a number of positional arguments other than n, naming
+// them as the command's ArgsUsage does.
+func Count(c *cli.Context, n int) error {
+	words := strings.Fields(c.Command.ArgsUsage)
+	switch {
+	case c.NArg() == n:
+		return nil
+	case n == 0:
+		return errkind.Invalidf("%s takes no arguments, got %q", c.Command.FullName(), c.Args().Slice())
+	case n == 1:
+		return errkind.Invalidf("%s takes one argument, %s; got %d", c.Command.FullName(), words[0], c.NArg())
+	}
+	return errkind.Invalidf("%s takes %s arguments, %s and %s; got %d", c.Command.FullName(), map[int]string{2: "two", 3: "three"}[n], strings.Join(words[:n-1], ", "), words[n-1], c.NArg())
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,5 +33,28 @@ func TestFlagsFirst(t *testing.T) {
 		if got := FlagsFirst(app, tc.in); !slices.Equal(got, tc.want) {
 			t.Errorf("FlagsFirst(%q)\n got %q\nwant %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestArity(t *testing.T) {
+	for usage, want := range map[string]int{" ": 0, "NAME": 1, "ROOM TEXT": 2, "GROUP MEMBER[,MEMBER...]": 2, "ROOM MESSAGE_ID EMOJI": 3,
+		"[ROUND]": -1, "[COMPONENT|NODE...]": -1, "HASH|--last": -1, "": -1} {
+		n, ok := Arity(usage)
+		if !ok {
+			n = -1
+		}
+		if n != want {
+			t.Errorf("Arity(%q) = %d, want %d", usage, n, want)
+		}
+	}
+	ran := 0
+	cmd := &cli.Command{Name: "rename", ArgsUsage: "GROUP NAME", Action: func(*cli.Context) error { ran++; return nil }}
+	CheckArity(cmd)
+	app := &cli.App{Name: "s", Commands: []*cli.Command{cmd}}
+	if err := app.Run([]string{"s", "rename", "team"}); err == nil || err.Error() != "rename takes two arguments, GROUP and NAME; got 1" || errkind.Of(err) != errkind.Invalid {
+		t.Errorf("one argument of two: %v", err)
+	}
+	if err := app.Run([]string{"s", "rename", "team", "crew"}); err != nil || ran != 1 {
+		t.Errorf("two arguments: %v, ran %d", err, ran)
 	}
 }
