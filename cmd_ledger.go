@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/display"
@@ -41,12 +42,22 @@ var (
 // --dir, else a ledger served alone there. Nothing there, or nothing
 // answering, is exit code 3.
 func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
-	lc, err := dirOf(c).Ledger(c.Context, c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name))
-	return lc, err
+	return dirOf(c).Ledger(c.Context, c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name))
+}
+
+// withLedger is an action that asks the ledger.
+func withLedger(do func(c *cli.Context, lc *ledgerrpc.Client) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		lc, err := ledgerClient(c)
+		if err != nil {
+			return err
+		}
+		return do(c, lc)
+	}
 }
 
 func ledgerCommand() *cli.Command {
-	withLedger := []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}
+	ledgerFlags := []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}
 	return &cli.Command{
 		Name:  "ledger",
 		Usage: "run and query the staking ledger (blocks, nodes, swarms, balances)",
@@ -64,40 +75,25 @@ func ledgerCommand() *cli.Command {
 				},
 				Action: ledgerServe,
 			},
-			{Name: "info", Usage: "height, hash and counts of the chain", ArgsUsage: " ", Flags: withLedger, Action: ledgerInfo},
-			{Name: "nodes", Usage: "the registered service nodes", ArgsUsage: " ", Flags: withLedger, Action: ledgerNodes},
-			{Name: "swarms", Usage: "the swarms and their members", ArgsUsage: " ", Flags: withLedger, Action: ledgerSwarms},
-			{Name: "balance", Usage: "a wallet's balance and stake", ArgsUsage: "NAME|WALLET", Flags: withLedger, Action: ledgerBalance},
-			{Name: "mine", Usage: "make N blocks now", ArgsUsage: "N", Flags: withLedger, Action: ledgerMine},
+			{Name: "info", Usage: "height, hash and counts of the chain", ArgsUsage: " ", Flags: ledgerFlags, Action: withLedger(ledgerInfo)},
+			{Name: "nodes", Usage: "the registered service nodes", ArgsUsage: " ", Flags: ledgerFlags, Action: withLedger(ledgerNodes)},
+			{Name: "swarms", Usage: "the swarms and their members", ArgsUsage: " ", Flags: ledgerFlags, Action: withLedger(ledgerSwarms)},
+			{Name: "balance", Usage: "a wallet's balance and stake", ArgsUsage: "NAME|WALLET", Flags: ledgerFlags, Action: withLedger(ledgerBalance)},
+			{Name: "mine", Usage: "make N blocks now", ArgsUsage: "N", Flags: ledgerFlags, Action: withLedger(ledgerMine)},
 			{Name: "fund", Usage: "pay COINS from the devnet's faucet to an identity or a wallet (needs the devnet's token)", ArgsUsage: "NAME|WALLET COINS",
 				Flags: []cli.Flag{jsonFlag}, Action: ledgerFund},
 		},
 	}
 }
 
-// walletOf resolves an identity name, an Account ID of the keystore, or a
-// hex Ed25519 key to a wallet (hex Ed25519 public key).
-func walletOf(c *cli.Context, arg string) (string, error) {
-	w, err := dirOf(c).Wallet(arg)
-	return w, err
-}
-
 func ledgerServe(c *cli.Context) error {
-	coins, err := ledger.ParseCoins(c.String("genesis-coins"))
+	coins, err := chain.ParseCoins(c.String("genesis-coins"))
 	if err != nil {
 		return errkind.Invalidf("--genesis-coins: %w", err)
 	}
-	var fund []devnet.Payment
-	for _, f := range c.StringSlice("fund") {
-		name, amount, ok := strings.Cut(f, "=")
-		if !ok {
-			return errkind.Invalidf("--fund %q: want NAME=COINS", f)
-		}
-		a, err := ledger.ParseCoins(amount)
-		if err != nil {
-			return errkind.Invalidf("--fund %q: %w", f, err)
-		}
-		fund = append(fund, devnet.Payment{To: name, Amount: a})
+	fund, err := devnet.ParsePayments(c.StringSlice("fund"))
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -107,20 +103,15 @@ func ledgerServe(c *cli.Context) error {
 		return err
 	}
 	info, w := s.Info(), c.App.Writer
-	fmt.Fprintf(w, "ledger:  %s\n", s.Endpoint().URL)
-	fmt.Fprintf(w, "chain:   seed %q, height %d, %d nodes, block time %v\n", c.String("seed"), info.Height, info.Nodes, c.Duration("block-time"))
-	fmt.Fprintf(w, "token:   in %s\n", dirOf(c).LedgerEndpointFile())
+	fmt.Fprintf(w, "ledger:  %s\nchain:   seed %q, height %d, %d nodes, block time %v\ntoken:   in %s\n",
+		s.Endpoint().URL, c.String("seed"), info.Height, info.Nodes, c.Duration("block-time"), dirOf(c).LedgerEndpointFile())
 	fmt.Fprintln(w, "Try 'sessionctl ledger info' in another terminal; Ctrl-C stops the ledger.")
 	err = devnet.Wait(ctx, s, nil)
 	fmt.Fprintln(w, "stopping the ledger")
 	return errors.Join(err, s.Close())
 }
 
-func ledgerInfo(c *cli.Context) error {
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
+func ledgerInfo(c *cli.Context, lc *ledgerrpc.Client) error {
 	info, err := lc.Info(c.Context)
 	if err != nil || c.Bool("json") {
 		return orJSON(c, info, err)
@@ -128,25 +119,15 @@ func ledgerInfo(c *cli.Context) error {
 	return display.WriteLedgerInfo(c.App.Writer, lc.URL(), info)
 }
 
-func ledgerNodes(c *cli.Context) error {
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
+func ledgerNodes(c *cli.Context, lc *ledgerrpc.Client) error {
 	nodes, err := lc.Nodes(c.Context)
 	if err != nil || c.Bool("json") {
-		return orJSON(c, struct {
-			Nodes []ledger.ServiceNode `json:"nodes"`
-		}{nodes}, err)
+		return orJSON(c, map[string]any{"nodes": nodes}, err)
 	}
 	return display.WriteLedgerNodes(c.App.Writer, nodes)
 }
 
-func ledgerSwarms(c *cli.Context) error {
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
+func ledgerSwarms(c *cli.Context, lc *ledgerrpc.Client) error {
 	swarms, height, err := lc.Swarms(c.Context)
 	if err != nil || c.Bool("json") {
 		return orJSON(c, struct {
@@ -166,37 +147,29 @@ func displaySwarms(swarms []ledger.SwarmInfo) []display.Swarm {
 	return out
 }
 
-func ledgerBalance(c *cli.Context) error {
-	arg := c.Args().First()
-	wallet, err := walletOf(c, arg)
-	if err != nil {
-		return err
-	}
-	lc, err := ledgerClient(c)
+func ledgerBalance(c *cli.Context, lc *ledgerrpc.Client) error {
+	wallet, err := dirOf(c).Wallet(c.Args().First())
 	if err != nil {
 		return err
 	}
 	a, err := lc.Account(c.Context, wallet)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, struct {
+	if err != nil || c.Bool("json") {
+		return orJSON(c, struct {
 			ledger.Account
 			BalanceCoins string `json:"balance_coins"`
 			StakedCoins  string `json:"staked_coins"`
-		}{a, ledger.FormatCoins(a.Balance), ledger.FormatCoins(a.Staked)})
+		}{a, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked)}, err)
 	}
-	fmt.Fprintf(c.App.Writer, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, ledger.FormatCoins(a.Balance), ledger.FormatCoins(a.Staked))
+	fmt.Fprintf(c.App.Writer, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked))
 	return nil
 }
 
 func ledgerFund(c *cli.Context) error {
-	wallet, err := walletOf(c, c.Args().Get(0))
+	wallet, err := dirOf(c).Wallet(c.Args().Get(0))
 	if err != nil {
 		return err
 	}
-	amount, err := ledger.ParseCoins(c.Args().Get(1))
+	amount, err := chain.ParseCoins(c.Args().Get(1))
 	if err != nil || amount == 0 {
 		return errkind.Invalidf("COINS %q: want a positive amount, such as 100 or 2.5", c.Args().Get(1))
 	}
@@ -205,37 +178,24 @@ func ledgerFund(c *cli.Context) error {
 		return err
 	}
 	tx, h, err := cc.Fund(c.Context, wallet, amount)
-	if err != nil {
-		if errors.Is(err, devnet.ErrFaucet) {
-			return errkind.AsInvalid(err)
-		}
-		return err
+	if errors.Is(err, devnet.ErrFaucet) {
+		return errkind.AsInvalid(err)
 	}
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": ledger.FormatCoins(amount), "tx": tx, "height": h})
+	if err != nil || c.Bool("json") {
+		return orJSON(c, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": chain.FormatCoins(amount), "tx": tx, "height": h}, err)
 	}
-	fmt.Fprintf(c.App.Writer, "paid %s coins to %s (tx %s, block %d)\n", ledger.FormatCoins(amount), wallet, tx[:16], h)
+	fmt.Fprintf(c.App.Writer, "paid %s coins to %s (tx %s, block %d)\n", chain.FormatCoins(amount), wallet, tx[:16], h)
 	return nil
 }
 
-func ledgerMine(c *cli.Context) error {
-	arg := c.Args().First()
-	n, err := strconv.Atoi(arg)
+func ledgerMine(c *cli.Context, lc *ledgerrpc.Client) error {
+	n, err := strconv.Atoi(c.Args().First())
 	if err != nil || n < 1 || n > 10_000 {
-		return errkind.Invalidf("mine %q: want a number of blocks from 1 to 10000", arg)
-	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
+		return errkind.Invalidf("mine %q: want a number of blocks from 1 to 10000", c.Args().First())
 	}
 	blocks, err := lc.Mine(c.Context, n)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, struct {
-			Blocks []*ledger.Block `json:"blocks"`
-		}{blocks})
+	if err != nil || c.Bool("json") {
+		return orJSON(c, map[string]any{"blocks": blocks}, err)
 	}
 	for _, b := range blocks {
 		fmt.Fprintf(c.App.Writer, "block %d %s (%d txs)\n", b.Height, b.Hash, len(b.Txs))
@@ -257,21 +217,20 @@ func nameCommand() *cli.Command {
 					&cli.BoolFlag{Name: "no-wait", Usage: "return once the ledger accepts it, before it is in a block"},
 					ledgerURLFlag, ledgerTokenFlag, jsonFlag,
 				},
-				Action: nameRegister,
+				Action: withLedger(nameRegister),
 			},
 			{
 				Name:      "resolve",
 				Usage:     "the Account ID a session name maps to",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag},
-				Action:    nameResolve,
+				Action:    withLedger(nameResolve),
 			},
 		},
 	}
 }
 
-func nameRegister(c *cli.Context) error {
-	arg := c.Args().First()
+func nameRegister(c *cli.Context, lc *ledgerrpc.Client) error {
 	if c.String("as") == "" {
 		return errkind.Invalidf("--as is required: the identity that owns the name")
 	}
@@ -279,15 +238,8 @@ func nameRegister(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	lc, err := ledgerClient(c)
+	name, hash, err := lc.RegisterName(c.Context, e.Keys, c.Args().First())
 	if err != nil {
-		return err
-	}
-	name, hash, err := lc.RegisterName(c.Context, e.Keys, arg)
-	switch {
-	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNameTaken):
-		return errkind.AsInvalid(err)
-	case err != nil:
 		return err
 	}
 	out := struct {
@@ -299,10 +251,9 @@ func nameRegister(c *cli.Context) error {
 	if !c.Bool("no-wait") {
 		ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 		defer cancel()
-		if out.Height, err = lc.WaitTx(ctx, hash); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("transaction %s is not in a block after a minute; is the ledger making blocks? ('sessionctl ledger mine 1')", hash)
-			}
+		if out.Height, err = lc.WaitTx(ctx, hash); errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("transaction %s is not in a block after a minute; is the ledger making blocks? ('sessionctl ledger mine 1')", hash)
+		} else if err != nil {
 			return err
 		}
 	}
@@ -318,17 +269,9 @@ func nameRegister(c *cli.Context) error {
 	return nil
 }
 
-func nameResolve(c *cli.Context) error {
-	arg := c.Args().First()
-	lc, err := ledgerClient(c)
+func nameResolve(c *cli.Context, lc *ledgerrpc.Client) error {
+	res, err := lc.ResolveName(c.Context, c.Args().First())
 	if err != nil {
-		return err
-	}
-	res, err := lc.ResolveName(c.Context, arg)
-	switch {
-	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNoName):
-		return errkind.AsInvalid(err)
-	case err != nil:
 		return err
 	}
 	if c.Bool("json") {
@@ -348,8 +291,8 @@ func swarmCommand() *cli.Command {
 		Name:  "swarm",
 		Usage: "the swarms of the network and which one owns an account",
 		Subcommands: []*cli.Command{
-			{Name: "ls", Usage: "every swarm and its members", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: swarmList},
-			{Name: "of", Usage: "the swarm that stores an account's messages", ArgsUsage: "ACCOUNT_ID|NAME", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: swarmOf},
+			{Name: "ls", Usage: "every swarm and its members", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: withLedger(swarmList)},
+			{Name: "of", Usage: "the swarm that stores an account's messages", ArgsUsage: "ACCOUNT_ID|NAME", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: withLedger(swarmOf)},
 		},
 	}
 }
@@ -372,11 +315,7 @@ func swarmOut(s ledger.SwarmInfo, names map[string]string) swarmJSON {
 	return sj
 }
 
-func swarmList(c *cli.Context) error {
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
+func swarmList(c *cli.Context, lc *ledgerrpc.Client) error {
 	swarms, _, err := lc.Swarms(c.Context)
 	if err != nil {
 		return err
@@ -387,20 +326,13 @@ func swarmList(c *cli.Context) error {
 		for _, s := range swarms {
 			out = append(out, swarmOut(s, names))
 		}
-		return display.JSON(c.App.Writer, struct {
-			Swarms []swarmJSON `json:"swarms"`
-		}{out})
+		return display.JSON(c.App.Writer, map[string]any{"swarms": out})
 	}
 	return display.WriteSwarms(c.App.Writer, displaySwarms(swarms), names)
 }
 
-func swarmOf(c *cli.Context) error {
-	arg := c.Args().First()
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := device.Resolve(c.Context, keystore(c), lc, arg)
+func swarmOf(c *cli.Context, lc *ledgerrpc.Client) error {
+	id, err := device.Resolve(c.Context, keystore(c), lc, c.Args().First())
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,8 @@ func actAs(c *cli.Context, do func(ctx context.Context, d *device.Device) error)
 	return do(ctx, d)
 }
 
-// orJSON returns err, or prints v as JSON when err is nil.
+// orJSON returns err, or prints v as JSON when err is nil. (v is made
+// before err is looked at: it must not read a result that err leaves nil.)
 func orJSON(c *cli.Context, v any, err error) error {
 	if err != nil {
 		return err
