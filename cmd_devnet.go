@@ -20,7 +20,6 @@ import (
 	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/pprofserve"
-	"github.com/sessionctl/sessionctl/logs"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
@@ -83,25 +82,18 @@ func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
 }
 
 func devnetUp(c *cli.Context) error {
-	dir := dirOf(c)
-	format := c.String("log-format")
-	if err := logs.CheckFormat(format); err != nil {
-		return errkind.Invalidf("--log-format %v", err)
-	}
-	if !c.IsSet("log-format") {
-		format = logs.SavedFormat(dir.LogsDir(), format) // a resumed devnet keeps its format
-	}
 	if c.Duration("block-time") < 0 {
 		return errkind.Invalidf("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
 	}
-	if c.Duration("file-expiry") < time.Second {
-		return errkind.Invalidf("--file-expiry must be at least 1s")
+	level, _ := zerolog.ParseLevel(c.String(logLevelFlag.Name))
+	if !c.IsSet(logLevelFlag.Name) {
+		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
 	}
-	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {
-		return errkind.Invalidf("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason)
+	cfg := devnet.UpConfig{Dir: c.String(dirFlag.Name), Nodes: c.Int("nodes"), Seed: c.String("seed"), Reset: c.Bool("reset"), Traffic: c.Bool("traffic"),
+		FileExpiry: c.Duration("file-expiry"), Listen: c.String("listen"), WriteLogs: true, LogLevel: level}
+	if c.IsSet("log-format") {
+		cfg.LogFormat = c.String("log-format") // else the saved one (a resumed devnet keeps its format)
 	}
-	cfg := devnet.UpConfig{Dir: string(dir), Nodes: c.Int("nodes"), Seed: c.String("seed"), Reset: c.Bool("reset"), Traffic: c.Bool("traffic"),
-		FileExpiry: c.Duration("file-expiry"), Listen: c.String("listen")}
 	switch bt := c.Duration("block-time"); {
 	case c.IsSet("block-time") && bt == 0:
 		cfg.BlockTime = devnet.BlockTimeManual
@@ -141,22 +133,6 @@ func devnetUp(c *cli.Context) error {
 			return err
 		}
 	}
-	level, _ := zerolog.ParseLevel(c.String(logLevelFlag.Name))
-	if !c.IsSet(logLevelFlag.Name) {
-		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
-	}
-	cfg.Events = devnet.NewEvents()
-	logFiles, err := logs.Open(dir.LogsDir(), logs.Options{Format: format, Level: level, Tee: cfg.Events})
-	if err != nil {
-		return err
-	}
-	defer logFiles.Close()
-	cfg.Logs = logFiles.Logger
-	// libp2p's own logs (slog) go to logs/libp2p.log, not the terminal:
-	// closing 2,000 hosts made it print an error a listener.
-	if f, err := logFiles.Writer("libp2p"); err == nil {
-		gologshim.SetDefaultHandler(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
 	stderr := c.App.ErrWriter
 	if display.IsTerminal(stderr) {
 		cfg.Progress = display.ProgressBar(stderr)
@@ -167,11 +143,19 @@ func devnetUp(c *cli.Context) error {
 		return err
 	}
 	began := time.Now()
-	d, err := devnet.Up(ctx, cfg)
+	d, err := devnet.Open(cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	// libp2p's own logs (slog) go to logs/libp2p.log, not the terminal:
+	// closing 2,000 hosts made it print an error a listener.
+	if f, err := d.LogFile("libp2p"); err == nil {
+		gologshim.SetDefaultHandler(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
 	m := d.Manifest()
 	switch json := c.Bool("json"); {
 	case json && steps == nil:
@@ -179,7 +163,7 @@ func devnetUp(c *cli.Context) error {
 	case !json && steps != nil: // a scenario tells its own story: one line, not the banner
 		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
 	case !json:
-		m.WriteBanner(c.App.Writer, dir, time.Since(began), false)
+		m.WriteBanner(c.App.Writer, dirOf(c), time.Since(began), false)
 	}
 	if steps != nil {
 		return errors.Join(runScenario(c, steps), d.Close())
