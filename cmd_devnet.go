@@ -19,6 +19,7 @@ import (
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
+	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/internal/pprofserve"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
@@ -217,7 +218,7 @@ func detach(c *cli.Context) error {
 	}
 	m, err := devnet.Detach(c.Context, dirOf(c), self, args)
 	var de *devnet.DetachError
-	if errors.As(err, &de) && de.Code == exitUsage {
+	if errors.As(err, &de) && de.Code == exitcode.Usage {
 		return errkind.AsInvalid(errors.New(de.Last))
 	}
 	if err != nil || c.Bool("json") {

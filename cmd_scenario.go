@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/sessionctl/sessionctl/internal/errkind"
+	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
@@ -76,7 +77,7 @@ func runScenario(c *cli.Context, steps []scenario.Step) error {
 	err := r.Run(c.Context, steps)
 	var f *scenario.Failure
 	if errors.As(err, &f) {
-		return &exitError{code: exitFailure, err: err}
+		return exitcode.Force(exitcode.Failure, err)
 	}
 	if err == nil && !c.Bool("json") {
 		fmt.Fprintf(c.App.Writer, "\nscenario passed: %d steps\n", len(steps))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/devnet/devnettest"
+	"github.com/sessionctl/sessionctl/internal/exitcode"
 )
 
 // devnet up ends, exit code 1, saying which part failed, when a part the
@@ -35,7 +36,7 @@ func TestDevnetUpExitsWhenAPartDies(t *testing.T) {
 	devnettest.KillListener(t, m.Ledger.URL)
 	select {
 	case code := <-done:
-		if code != exitFailure || !strings.Contains(errb.String(), "sessionctl: the ledger RPC failed: ") {
+		if code != exitcode.Failure || !strings.Contains(errb.String(), "sessionctl: the ledger RPC failed: ") {
 			t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 		}
 	case <-time.After(time.Minute):

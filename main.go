@@ -19,87 +19,14 @@ import (
 	"syscall"
 
 	"github.com/rs/zerolog"
-	"github.com/sessionctl/sessionctl/client"
-	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/devnet"
-	"github.com/sessionctl/sessionctl/group"
-	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/cliargs"
 	"github.com/sessionctl/sessionctl/internal/errkind"
-	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/logs"
 	"github.com/urfave/cli/v2"
 )
-
-// Exit codes, documented in `sessionctl --help` and the README.
-const (
-	exitOK        = 0 // success
-	exitFailure   = 1 // runtime failure
-	exitUsage     = 2 // bad usage or bad input
-	exitNoNetwork = 3 // no devnet (or ledger) running at the address given
-)
-
-const exitCodesHelp = `EXIT CODES:
-   0  success
-   1  runtime failure
-   2  bad usage or bad input (nothing was changed)
-   3  no devnet or ledger running where the command looked`
-
-// exitError carries the exit code of a failed command that no errkind
-// mark gives (a scenario that failed is 1, whatever its step's error).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// exitCode is the exit code of a command's error: an exitError's, else an
-// errkind mark's, else the kind of the packages' sentinels it wraps.
-func exitCode(err error) int {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	switch errkind.Of(err) {
-	case errkind.Invalid:
-		return exitUsage
-	case errkind.NotRunning:
-		return exitNoNetwork
-	}
-	for _, e := range notRunningErrors {
-		if errors.Is(err, e) {
-			return exitNoNetwork
-		}
-	}
-	for _, e := range invalidErrors {
-		if errors.Is(err, e) {
-			return exitUsage
-		}
-	}
-	var le *ledgerrpc.Error // a request the ledger refused (not its own failure)
-	var refused *community.RefusedError
-	if errors.As(err, &le) && le.Code != ledgerrpc.CodeInternal && le.Code != ledgerrpc.CodeUnavailable || errors.As(err, &refused) {
-		return exitUsage
-	}
-	return exitFailure
-}
-
-// notRunningErrors are a network not there, or not answering: exit code 3.
-var notRunningErrors = []error{ledgerrpc.ErrUnreachable, client.ErrUnreachable, client.ErrNoNodes, devnet.ErrNotRunning}
-
-// invalidErrors are the caller's mistakes: exit code 2.
-var invalidErrors = []error{
-	identity.ErrNameInvalid, identity.ErrNameExists, identity.ErrAccountExists, identity.ErrNotFound, identity.ErrAccountIDFormat, identity.ErrAccountIDPrefix,
-	ledger.ErrNameRules, ledgerrpc.ErrNameTaken, ledgerrpc.ErrNoName,
-	client.ErrUnknownMessage, client.ErrNotSent, client.ErrAttachment, client.ErrAttachmentSize,
-	group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked, group.ErrNameTaken,
-	group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups,
-	devnet.ErrConflict, devnet.ErrFormat, devnet.ErrRunning, devnet.ErrUnknownNode, devnet.ErrNodeStopped, devnet.ErrNodeRunning,
-	devnet.ErrSnapshotName, devnet.ErrNoSnapshot, devnet.ErrSnapshotExists,
-}
 
 func main() { os.Exit(runMain()) }
 
@@ -110,9 +37,9 @@ func runMain() int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if devnet.NodeProcess(ctx, os.Stdin, os.Stdout, os.Stderr) != nil {
-			return exitFailure // (its error is its last log line)
+			return exitcode.Failure // (its error is its last log line)
 		}
-		return exitOK
+		return exitcode.OK
 	}
 	return run(os.Args, os.Stdout, os.Stderr)
 }
@@ -128,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	err := app.Run(cliargs.FlagsFirst(app, args))
 	if err == nil {
-		return exitOK
+		return exitcode.OK
 	}
 	// A directory that cannot be made is the user's to fix, said plainly.
 	var pe *fs.PathError
@@ -140,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		msg += "; is it running?"
 	}
 	fmt.Fprintf(stderr, "sessionctl: %s\n", msg)
-	return exitCode(err)
+	return exitcode.Of(err)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -180,7 +107,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage: "run the Session messenger's infrastructure on one machine",
 		Description: "A staking ledger, service nodes in swarms, onion routing, servers, closed groups\n" +
 			"and scripted clients, in one binary. State lives under --dir.",
-		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitCodesHelp + "\n",
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitcode.Help + "\n",
 		Flags:                 []cli.Flag{dirFlag, logLevelFlag},
 		Writer:                stdout,
 		ErrWriter:             stderr,
