@@ -83,6 +83,9 @@ func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
 }
 
 func devnetUp(c *cli.Context) error {
+	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {
+		return errkind.Invalidf("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason) // (0 too)
+	}
 	if c.Duration("block-time") < 0 {
 		return errkind.Invalidf("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
 	}

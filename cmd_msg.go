@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"fmt"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,16 +11,20 @@ import (
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/display"
-	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/cliargs"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
 // The messaging commands: each acts as an identity of the keystore, a
-// device (package device), and prints what it did.
+// device, whose commands (device.Cmd) act and show what they did.
 
 var asFlag = &cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) acting"}
+
+// output is where a command shows its results: --json or text.
+func output(c *cli.Context) display.Output {
+	return display.Output{W: c.App.Writer, Err: c.App.ErrWriter, JSON: c.Bool("json")}
+}
 
 // openDevice starts identity name's device under --dir. No devnet says so
 // first (exit 3): the identities a devnet makes do not exist before it runs.
@@ -34,12 +36,8 @@ func openDevice(c *cli.Context, name string) (*device.Device, error) {
 	return device.Open(c.Context, dirOf(c), lc, name, logger(c))
 }
 
-// actAs runs do as the device of --as NAME, with five minutes to do it.
-func actAs(c *cli.Context, do func(ctx context.Context, d *device.Device) error) error {
-	name := c.String("as")
-	if name == "" {
-		return errkind.Invalidf("%s needs --as NAME", c.Command.FullName())
-	}
+// runAs runs do as the device of name, with five minutes to do it.
+func runAs(c *cli.Context, name string, do func(ctx context.Context, c *cli.Context, x device.Cmd) error) error {
 	d, err := openDevice(c, name)
 	if err != nil {
 		return err
@@ -47,7 +45,17 @@ func actAs(c *cli.Context, do func(ctx context.Context, d *device.Device) error)
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
-	return do(ctx, d)
+	return do(ctx, c, device.Cmd{D: d, Out: output(c)})
+}
+
+// cmdAs is an action as the device of --as NAME.
+func cmdAs(do func(ctx context.Context, c *cli.Context, x device.Cmd) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.String("as") == "" {
+			return errkind.Invalidf("%s needs --as NAME", c.Command.FullName())
+		}
+		return runAs(c, c.String("as"), do)
+	}
 }
 
 // orJSON returns err, or prints v as JSON when err is nil. (v is made
@@ -58,9 +66,6 @@ func orJSON(c *cli.Context, v any, err error) error {
 	}
 	return display.JSON(c.App.Writer, v)
 }
-
-// senderNames names the keystore's accounts.
-func senderNames(c *cli.Context) map[string]string { return device.AccountNames(keystore(c)) }
 
 func sendCommand() *cli.Command {
 	return &cli.Command{
@@ -78,53 +83,6 @@ func sendCommand() *cli.Command {
 	}
 }
 
-func send(c *cli.Context) error {
-	text := c.Args().First()
-	if c.String("from") == "" || c.String("to") == "" {
-		return errkind.Invalidf("send needs --from NAME and --to RECIPIENT")
-	}
-	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
-		return errkind.Invalidf("an empty message: give some text or --attach a file")
-	}
-	d, err := openDevice(c, c.String("from")) // its state keeps what it sent: 'unsend' finds it there
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	defer cancel()
-	res, err := d.Send(ctx, device.Message{To: c.String("to"), Text: text, Attach: c.StringSlice("attach"), ReplyTo: c.String("reply-to")})
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, sendOutput(c, res))
-	}
-	names, p := nodeNames(c), res.Path
-	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
-	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s\n",
-		display.NodeName(names, p.Guard), display.NodeName(names, p.Middle), display.NodeName(names, p.Exit), display.NodeName(names, p.Destination), res.Swarm, display.Plural(res.Stored, "node"))
-	return nil
-}
-
-// sendOut is a send's --json form: the path's nodes in the vocabulary,
-// their name and their key.
-type sendOut struct {
-	*client.SendResult
-	Path map[string]hop `json:"path"`
-}
-
-type hop struct {
-	Node string `json:"node"`
-	Key  string `json:"ed25519_pubkey"`
-}
-
-func sendOutput(c *cli.Context, res *client.SendResult) sendOut {
-	names := nodeNames(c)
-	h := func(k string) hop { return hop{Node: display.NodeName(names, k), Key: k} }
-	return sendOut{res, map[string]hop{"guard": h(res.Path.Guard), "middle": h(res.Path.Middle), "exit": h(res.Path.Exit), "destination": h(res.Path.Destination)}}
-}
-
 func fetchCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "fetch",
@@ -140,69 +98,6 @@ func fetchCommand() *cli.Command {
 		},
 		Action: fetch,
 	}
-}
-
-func fetch(c *cli.Context) error {
-	name := c.String("as")
-	if name == "" {
-		return errkind.Invalidf("fetch needs --as NAME")
-	}
-	if c.Bool("requests") && c.Bool("follow") {
-		return errkind.Invalidf("--requests lists the requests held once; it does not go with --follow (which shows each new request as it comes)")
-	}
-	d, err := openDevice(c, name)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opts := device.FetchOptions{SaveDir: c.String("save-dir"), Requests: c.Bool("requests"), Receipts: c.Bool("receipts"),
-		Report: func(line string) { fmt.Fprintln(c.App.ErrWriter, line) }}
-	text := device.TextOptions{As: name, Names: senderNames(c), Follow: c.Bool("follow"), Held: c.Bool("requests")}
-	for {
-		fctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		err := fetchOnce(fctx, c, d, opts, text)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if !c.Bool("follow") {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// fetchOnce fetches, delivers (saves files, prints) and only then marks
-// the messages read: a failure on the way leaves them unread.
-func fetchOnce(ctx context.Context, c *cli.Context, d *device.Device, opts device.FetchOptions, text device.TextOptions) error {
-	got, err := d.Fetch(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer got.Abort() // no-op once committed
-	switch {
-	case c.Bool("json") && c.Bool("follow"):
-		if got.News() {
-			display.JSONLine(c.App.Writer, got.JSON(false))
-		}
-	case c.Bool("json"):
-		err = display.JSON(c.App.Writer, got.JSON(c.Bool("requests")))
-	default:
-		err = got.WriteText(c.App.Writer, c.App.ErrWriter, text)
-	}
-	if err != nil {
-		return err
-	}
-	return got.Commit()
 }
 
 func fileCommand() *cli.Command {
@@ -230,73 +125,6 @@ func fileCommand() *cli.Command {
 	}
 }
 
-func fileUpload(c *cli.Context) error {
-	path := c.Args().First()
-	if c.String("as") == "" {
-		return errkind.Invalidf("--as NAME is required")
-	}
-	return actAs(c, func(ctx context.Context, d *device.Device) error {
-		att, err := d.Upload(ctx, path)
-		if err != nil || c.Bool("json") {
-			return orJSON(c, att, err)
-		}
-		fmt.Fprintf(c.App.Writer, "id:     %s\nkey:    %s\nsize:   %d\ndigest: %s\n", att.ID,
-			base64.StdEncoding.EncodeToString(att.Key), att.Size, base64.StdEncoding.EncodeToString(att.Digest))
-		return nil
-	})
-}
-
-func fileDownload(c *cli.Context) error {
-	arg := c.Args().First()
-	if c.String("key") == "" {
-		return errkind.Invalidf("file download needs --key KEY (and -o PATH, or the file goes to stdout)")
-	}
-	key, err := base64.StdEncoding.DecodeString(c.String("key"))
-	if err != nil || len(key) != client.AttachmentKeySize {
-		return errkind.Invalidf("--key: want %d bytes in base64", client.AttachmentKeySize)
-	}
-	digest, err := base64.StdEncoding.DecodeString(c.String("digest"))
-	if err != nil {
-		return errkind.Invalidf("--digest: want base64")
-	}
-	if c.Int("size") < 0 {
-		return errkind.Invalidf("--size: want a number of bytes")
-	}
-	a := client.Attachment{ID: arg, Key: key, Digest: digest, Size: c.Int("size")}
-	if strings.Contains(arg, "://") {
-		a.ID, a.URL = "", arg
-	}
-	name := c.String("as")
-	if name == "" {
-		all, err := keystore(c).List()
-		if err != nil || len(all) == 0 {
-			return errkind.Invalidf("--as NAME is required: no identity in the keystore")
-		}
-		name = all[0].Name
-	}
-	d, err := openDevice(c, name) // its state knows the sizes of the pointers it saw
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	data, unsized, err := d.Download(c.Context, a, c.IsSet("size"))
-	if unsized != "" {
-		fmt.Fprintf(c.App.ErrWriter, "the size of file %s is not known (no pointer %s uploaded or read gives it): written with its padding; --size N cuts it\n", unsized, name)
-	}
-	if err != nil {
-		return err
-	}
-	if c.String("output") == "" || c.String("output") == "-" {
-		_, err := c.App.Writer.Write(data)
-		return err
-	}
-	if err := os.WriteFile(c.String("output"), data, 0o600); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%d bytes)\n", c.String("output"), len(data))
-	return nil
-}
-
 func unsendCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "unsend",
@@ -311,54 +139,13 @@ func unsendCommand() *cli.Command {
 	}
 }
 
-func unsend(c *cli.Context) error {
-	var hash string
-	if c.Bool("last") {
-		if err := noArgs(c); err != nil {
-			return err
-		}
-	} else {
-		if err := cliargs.Count(c, 1); err != nil {
-			return err
-		}
-		hash = c.Args().First()
-	}
-	return actAs(c, func(ctx context.Context, d *device.Device) error {
-		var err error
-		if c.Bool("last") {
-			if hash, err = d.Client.LastSent(ctx); err != nil {
-				return errkind.AsInvalid(err)
-			}
-		}
-		res, err := d.Client.Unsend(ctx, hash)
-		if err != nil || c.Bool("json") {
-			return orJSON(c, res, err)
-		}
-		fmt.Fprintf(c.App.Writer, "unsent %s: the recipient %s... is asked to delete it (request %s)", res.Hash, res.To[:12], res.Request)
-		if res.SyncDeleted {
-			fmt.Fprint(c.App.Writer, "; your copy for your other devices is deleted")
-		}
-		fmt.Fprintln(c.App.Writer)
-		return nil
-	})
-}
-
 func deleteAllCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "delete-all",
 		Usage:     "delete every message of an identity's inbox from its swarm (signed by it)",
 		ArgsUsage: " ",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose inbox to clear"}, ledgerURLFlag, jsonFlag},
-		Action: func(c *cli.Context) error {
-			return actAs(c, func(ctx context.Context, d *device.Device) error {
-				n, err := d.Client.DeleteAll(ctx)
-				if err != nil || c.Bool("json") {
-					return orJSON(c, map[string]int{"deleted": n}, err)
-				}
-				fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", display.Plural(n, "message"), c.String("as"))
-				return nil
-			})
-		},
+		Action:    cmdAs(func(ctx context.Context, c *cli.Context, x device.Cmd) error { return x.DeleteAll(ctx) }),
 	}
 }
 
@@ -375,31 +162,6 @@ func reactCommand() *cli.Command {
 	}
 }
 
-func react(c *cli.Context) error {
-	hash, emoji, remove := c.Args().Get(0), c.Args().Get(1), c.Bool("remove")
-	if err := client.CheckEmoji(emoji); err != nil {
-		return errkind.AsInvalid(err)
-	}
-	return actAs(c, func(ctx context.Context, d *device.Device) error {
-		res, target, err := d.Client.React(ctx, hash, emoji, remove)
-		if err != nil {
-			return err
-		}
-		if c.Bool("json") {
-			return display.JSON(c.App.Writer, struct {
-				sendOut
-				Reaction client.Reaction `json:"reaction"`
-			}{sendOutput(c, res), client.Reaction{MessageRef: *target, Emoji: emoji, Remove: remove}})
-		}
-		verb := "reacted " + emoji + " to"
-		if remove {
-			verb = "took " + emoji + " off"
-		}
-		fmt.Fprintf(c.App.Writer, "%s %q: reaction %s sent to %s\n", verb, display.Escape(target.Text), res.Hash, display.SenderLabel(senderNames(c), res.To, ""))
-		return nil
-	})
-}
-
 func typingCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "typing",
@@ -412,30 +174,107 @@ func typingCommand() *cli.Command {
 	}
 }
 
+func send(c *cli.Context) error {
+	text := c.Args().First()
+	if c.String("from") == "" || c.String("to") == "" {
+		return errkind.Invalidf("send needs --from NAME and --to RECIPIENT")
+	}
+	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
+		return errkind.Invalidf("an empty message: give some text or --attach a file")
+	}
+	// The sender's state keeps what it sent: 'unsend' finds it there.
+	return runAs(c, c.String("from"), func(ctx context.Context, c *cli.Context, x device.Cmd) error {
+		return x.Send(ctx, device.Message{To: c.String("to"), Text: text, Attach: c.StringSlice("attach"), ReplyTo: c.String("reply-to")})
+	})
+}
+
+func fetch(c *cli.Context) error {
+	name := c.String("as")
+	if name == "" {
+		return errkind.Invalidf("fetch needs --as NAME")
+	}
+	if c.Bool("requests") && c.Bool("follow") {
+		return errkind.Invalidf("--requests lists the requests held once; it does not go with --follow (which shows each new request as it comes)")
+	}
+	d, err := openDevice(c, name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	x := device.Cmd{D: d, Out: output(c)}
+	opts := device.FetchOptions{SaveDir: c.String("save-dir"), Requests: c.Bool("requests"), Receipts: c.Bool("receipts")}
+	text := device.TextOptions{As: name, Follow: c.Bool("follow"), Held: c.Bool("requests")}
+	for {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		err := x.FetchOnce(fctx, opts, text)
+		cancel()
+		if err != nil || !c.Bool("follow") {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func fileUpload(c *cli.Context) error {
+	if c.String("as") == "" {
+		return errkind.Invalidf("--as NAME is required")
+	}
+	return runAs(c, c.String("as"), func(ctx context.Context, c *cli.Context, x device.Cmd) error { return x.Upload(ctx, c.Args().First()) })
+}
+
+func fileDownload(c *cli.Context) error {
+	a, err := device.FileRef(c.Args().First(), c.String("key"), c.String("digest"), c.Int("size"))
+	if err != nil {
+		return err
+	}
+	name := c.String("as")
+	if name == "" {
+		all, err := keystore(c).List()
+		if err != nil || len(all) == 0 {
+			return errkind.Invalidf("--as NAME is required: no identity in the keystore")
+		}
+		name = all[0].Name
+	}
+	// Its state knows the sizes of the pointers it saw.
+	return runAs(c, name, func(ctx context.Context, c *cli.Context, x device.Cmd) error {
+		return x.Download(c.Context, a, c.IsSet("size"), c.String("output"))
+	})
+}
+
+func unsend(c *cli.Context) error {
+	if c.Bool("last") {
+		if err := cliargs.Count(c, 0); err != nil {
+			return err
+		}
+	} else if err := cliargs.Count(c, 1); err != nil {
+		return err
+	}
+	return cmdAs(func(ctx context.Context, c *cli.Context, x device.Cmd) error { return x.Unsend(ctx, c.Args().First()) })(c)
+}
+
+func react(c *cli.Context) error {
+	if err := client.CheckEmoji(c.Args().Get(1)); err != nil {
+		return errkind.AsInvalid(err)
+	}
+	return cmdAs(func(ctx context.Context, c *cli.Context, x device.Cmd) error {
+		return x.React(ctx, c.Args().Get(0), c.Args().Get(1), c.Bool("remove"))
+	})(c)
+}
+
 func typing(c *cli.Context) error {
 	if c.String("to") == "" {
 		return errkind.Invalidf("typing needs --to RECIPIENT")
 	}
-	return actAs(c, func(ctx context.Context, d *device.Device) error {
-		to, err := d.Resolve(ctx, c.String("to"))
-		if err != nil {
-			return err
-		}
-		if to.Prefix != identity.PrefixSession || to == d.AccountID() {
-			return errkind.Invalidf("%s: typing goes to another Session account (05...)", c.String("to"))
-		}
-		res, err := d.Client.SendTyping(ctx, to, !c.Bool("stop"))
-		if err != nil {
-			return err
-		}
-		if c.Bool("json") {
-			return display.JSON(c.App.Writer, map[string]any{"hash": res.Hash, "to": res.To, "typing": !c.Bool("stop")})
-		}
-		what := "typing"
-		if c.Bool("stop") {
-			what = "stopped typing"
-		}
-		fmt.Fprintf(c.App.Writer, "told %s: %s (it lasts %s in the swarm)\n", display.SenderLabel(senderNames(c), res.To, ""), what, client.TypingTTL)
-		return nil
-	})
+	return cmdAs(func(ctx context.Context, c *cli.Context, x device.Cmd) error {
+		return x.Typing(ctx, c.String("to"), c.Bool("stop"))
+	})(c)
 }

@@ -47,6 +47,8 @@ type Home interface {
 	// FileServer and CommunityServer are the servers, as a client reaches them.
 	FileServer() (client.ServerInfo, error)
 	CommunityServer() (client.ServerInfo, error)
+	// NodeNames names the service nodes (Ed25519 keys to names).
+	NodeNames() map[string]string
 }
 
 // Device is an identity of the keystore acting: a client, started.
