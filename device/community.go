@@ -3,10 +3,12 @@ package device
 import (
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -250,4 +252,143 @@ func InboxLine(m InboxMessage, names map[string]string) string {
 		text = "[" + m.Raw + "]"
 	}
 	return fmt.Sprintf("from %s: %s", who, text)
+}
+
+// CommunityCmd runs the command line's community commands as a device on
+// the devnet's community server, showing what they did on Out.
+type CommunityCmd struct {
+	C   *Community
+	Out display.Output
+}
+
+// Rooms lists the server's rooms, with their join links.
+func (x CommunityCmd) Rooms(ctx context.Context) error {
+	rooms, err := x.C.Rooms(ctx)
+	if err != nil {
+		return err
+	}
+	if x.Out.JSON {
+		type roomJSON struct {
+			community.RoomInfo
+			JoinURL string `json:"join_url"`
+		}
+		out := []roomJSON{}
+		for _, r := range rooms {
+			out = append(out, roomJSON{r, x.C.JoinURL(r.Token)})
+		}
+		return display.JSON(x.Out.W, map[string]any{"rooms": out})
+	}
+	tw := tabwriter.NewWriter(x.Out.W, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROOM\tNAME\tSEQUENCE\tACTIVE\tMODERATORS\tYOU MODERATE\tJOIN LINK")
+	for _, r := range rooms {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%v\t%s\n", display.Escape(r.Token), display.Escape(r.Name), r.Seqno, r.ActiveUsers,
+			len(r.Moderators)+len(r.Admins)+len(r.HiddenModerators)+len(r.HiddenAdmins), r.Moderator, x.C.JoinURL(r.Token))
+	}
+	return tw.Flush()
+}
+
+// Post posts text and files to room.
+func (x CommunityCmd) Post(ctx context.Context, room, text string, files []RoomFile) error {
+	m, err := x.C.Post(ctx, room, text, files)
+	if err != nil {
+		return err
+	}
+	return x.Out.Show(RoomMessageOf(m, room), func(io.Writer) error {
+		return x.Out.Printf("posted message %d in %s as %s\n", m.ID, room, m.SessionID)
+	})
+}
+
+// Read shows room's messages after sequence number since.
+func (x CommunityCmd) Read(ctx context.Context, room string, since int64) error {
+	msgs, err := x.C.Read(ctx, room, since)
+	if err != nil {
+		return err
+	}
+	out := []RoomMessage{}
+	for i := range msgs {
+		out = append(out, RoomMessageOf(&msgs[i], room))
+	}
+	return x.Out.Show(map[string]any{"messages": out}, func(w io.Writer) error {
+		names := x.C.Names()
+		for i := range msgs {
+			fmt.Fprintln(w, RoomLine(&msgs[i], names))
+		}
+		if len(msgs) == 0 {
+			fmt.Fprintln(w, "no messages")
+		}
+		return nil
+	})
+}
+
+// React puts emoji on message id of room (or takes it off).
+func (x CommunityCmd) React(ctx context.Context, room string, id int64, emoji string, remove bool) error {
+	if err := x.C.Client.React(ctx, room, id, emoji, !remove); err != nil {
+		return err
+	}
+	verb := "reacted"
+	if remove {
+		verb = "removed the reaction"
+	}
+	return x.Out.Printf("%s %s to message %d in %s\n", verb, emoji, id, room)
+}
+
+// Delete deletes message id of room.
+func (x CommunityCmd) Delete(ctx context.Context, room, id string) error {
+	if err := x.C.Client.Delete(ctx, room, id); err != nil {
+		return err
+	}
+	return x.Out.Printf("deleted message %s from %s\n", id, room)
+}
+
+// SetUser makes user a moderator of room or not (what "add", "remove"; an
+// admin with admin), or bans or unbans them ("ban", "unban").
+func (x CommunityCmd) SetUser(ctx context.Context, what, room, user string, admin bool) error {
+	id, err := x.C.UserID(user)
+	if err != nil {
+		return err
+	}
+	if aid, err := identity.ParseAccountID(user); err == nil && aid.Prefix == identity.PrefixSession {
+		id = user // the server resolves a Session ID to the blinded ID it has seen
+	}
+	switch what {
+	case "add", "remove":
+		if err := x.C.SetModerator(ctx, room, id, what == "add", admin); err != nil {
+			return err
+		}
+		return x.Out.Printf("%s: moderator of %s: %v\n", id, room, what == "add")
+	}
+	if err := x.C.Ban(ctx, room, id, what == "ban"); err != nil {
+		return err
+	}
+	return x.Out.Printf("%s: banned from %s: %v\n", id, room, what == "ban")
+}
+
+// DM sends a message request to user.
+func (x CommunityCmd) DM(ctx context.Context, user, text string) error {
+	id, err := x.C.UserID(user)
+	if err != nil {
+		return err
+	}
+	if err := x.C.SendDM(ctx, id, community.Content{Text: text}); err != nil {
+		return err
+	}
+	return x.Out.Printf("message request sent to %s\n", id)
+}
+
+// Inbox shows the user's message requests.
+func (x CommunityCmd) Inbox(ctx context.Context) error {
+	out, err := x.C.Inbox(ctx)
+	if err != nil {
+		return err
+	}
+	return x.Out.Show(map[string]any{"messages": out}, func(w io.Writer) error {
+		names := x.C.Names()
+		for _, m := range out {
+			fmt.Fprintln(w, InboxLine(m, names))
+		}
+		if len(out) == 0 {
+			fmt.Fprintln(w, "no message requests")
+		}
+		return nil
+	})
 }

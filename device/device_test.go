@@ -14,6 +14,8 @@ import (
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
+	"github.com/sessionctl/sessionctl/group"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -206,5 +208,83 @@ func TestReadPicture(t *testing.T) {
 	os.WriteFile(pic, []byte("\x89PNG\r\n\x1a\n"), 0o600)
 	if b, err := device.ReadPicture(pic); err != nil || len(b) != 8 {
 		t.Fatalf("ReadPicture: %d bytes, %v", len(b), err)
+	}
+}
+
+// The commands show what they did, as text or JSON.
+func TestCommandsShow(t *testing.T) {
+	dir, lc := devnetDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errs bytes.Buffer
+	reset := func() { out.Reset(); errs.Reset() }
+	text := display.Output{W: &out, Err: &errs}
+	asJSON := display.Output{W: &out, Err: &errs, JSON: true}
+	carol := open(t, dir, lc, "carol")
+
+	x := device.Cmd{D: carol, Out: text}
+	if err := x.Send(ctx, device.Message{To: "alice", Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.HasPrefix(s, "sent ") || !strings.Contains(s, "path: you -> node-") || !strings.Contains(s, "(guard)") {
+		t.Errorf("send:\n%s", s)
+	}
+	reset()
+	x.Out = asJSON
+	if err := x.Send(ctx, device.Message{To: "alice", Text: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, `"guard": {`) || !strings.Contains(s, `"node": "node-`) || !strings.Contains(s, `"ed25519_pubkey"`) {
+		t.Errorf("send --json:\n%s", s)
+	}
+	reset()
+	if err := x.Unsend(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"request"`) {
+		t.Errorf("unsend --json:\n%s", out.String())
+	}
+	reset()
+	x.Out = text
+	if err := x.Contacts(ctx); err != nil || !strings.Contains(out.String(), "CONTACT") || !strings.Contains(out.String(), "alice") {
+		t.Errorf("contacts: %v\n%s", err, out.String())
+	}
+
+	reset()
+	gs, err := device.OpenGroups(ctx, dir, lc, "carol", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gs.Close()
+	g := device.GroupCmd{G: gs, Out: text}
+	if err := g.Create(ctx, "crew", nil); err != nil || !strings.HasPrefix(out.String(), `created group "crew": 03`) {
+		t.Fatalf("group create: %v\n%s", err, out.String())
+	}
+	reset()
+	if err := g.List(ctx); err != nil || !strings.Contains(out.String(), "crew") || !strings.Contains(out.String(), "admin") {
+		t.Errorf("group ls: %v\n%s", err, out.String())
+	}
+	reset()
+	if err := g.Send(ctx, "nope", "hi"); errkind.Of(err) != errkind.Invalid && !errors.Is(err, group.ErrUnknown) {
+		t.Errorf("a group that is not: %v", err)
+	}
+
+	cc, err := device.OpenCommunity(ctx, dir, lc, "carol", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cx := device.CommunityCmd{C: cc, Out: text}
+	if err := cx.Post(ctx, "lobby", "from carol", nil); err != nil {
+		t.Fatal(err)
+	}
+	reset()
+	if err := cx.Read(ctx, "lobby", 0); err != nil || !strings.Contains(out.String(), "carol: from carol") {
+		t.Errorf("community read: %v\n%s", err, out.String())
+	}
+	reset()
+	cx.Out = asJSON
+	if err := cx.Rooms(ctx); err != nil || !strings.Contains(out.String(), `"join_url"`) {
+		t.Errorf("community rooms --json: %v\n%s", err, out.String())
 	}
 }
