@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"os/signal"
@@ -34,43 +33,22 @@ func logsCommand() *cli.Command {
 }
 
 func logsAction(c *cli.Context) error {
-	dir := dirOf(c).LogsDir()
-	components, err := logs.Components(dir)
-	if err != nil {
-		return errkind.AsNotRunning(errors.New("no logs under " + dir + " (start a devnet with 'sessionctl devnet up')"))
-	}
-	sel, err := logs.Select(components, c.Args().Slice())
-	if err != nil {
-		return errkind.AsInvalid(err)
-	}
+	q := logs.Query{Asked: c.Args().Slice(), JSON: c.Bool("json"), Follow: c.Bool("follow")}
 	if s := c.String("since"); s != "" {
-		if sel.Since, err = logs.ParseSince(s, time.Now()); err != nil {
+		var err error
+		if q.Since, err = logs.ParseSince(s, time.Now()); err != nil {
 			return errkind.Invalidf("--since %q: %v", s, err)
 		}
 	}
-	readers, err := logs.OpenAll(dir, sel)
-	if err != nil {
-		return err
-	}
-	defer logs.CloseAll(readers)
-	out := bufio.NewWriter(c.App.Writer)
-	defer out.Flush()
-	emit := func(l logs.Line) error {
-		if !sel.Keep(l) {
-			return nil
-		}
-		if c.Bool("json") {
-			out.Write(l.JSON())
-		} else {
-			out.WriteString(l.Console())
-		}
-		return out.WriteByte('\n')
-	}
-	if err := logs.Merge(readers, emit); err != nil || !c.Bool("follow") {
-		return err
-	}
-	out.Flush()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return logs.Follow(ctx, readers, 200*time.Millisecond, emit, out.Flush)
+	dir := dirOf(c).LogsDir()
+	err := logs.Show(ctx, c.App.Writer, dir, q)
+	switch {
+	case errors.Is(err, logs.ErrNoLogs):
+		return errkind.AsNotRunning(errors.New("no logs under " + dir + " (start a devnet with 'sessionctl devnet up')"))
+	case errors.Is(err, logs.ErrUnknownLog):
+		return errkind.AsInvalid(err)
+	}
+	return err
 }

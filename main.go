@@ -48,12 +48,7 @@ func runMain() int {
 // in-process with their own writers.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	// "help devnet up" is "devnet up --help" (urfave/cli's help command
-	// reads only the first word).
-	if len(args) > 2 && (args[1] == "help" || args[1] == "h") {
-		args = append(append([]string{args[0]}, args[2:]...), "--help")
-	}
-	err := app.Run(cliargs.FlagsFirst(app, args))
+	err := app.Run(cliargs.FlagsFirst(app, cliargs.HelpLast(args)))
 	if err == nil {
 		return exitcode.OK
 	}
@@ -125,12 +120,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Level(lvl).With().Timestamp().Logger()
 			return nil
 		},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return errkind.Invalidf("unknown command %q. %s See 'sessionctl --help'.", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First()))
-			}
-			return cli.ShowAppHelp(c)
-		},
 		Commands: []*cli.Command{
 			idCommand(),
 			devnetCommand(),
@@ -159,29 +148,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		Metadata:             map[string]any{},
 	}
-	app.OnUsageError = onUsageError
-	for _, cmd := range app.Commands {
-		setUsageErrors(cmd)
-	}
+	cliargs.Strict(app)
 	return app
-}
-
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	// A duration without its unit ("--block-time 5") gets the form it wants.
-	if msg := err.Error(); strings.Contains(msg, "parse error") && durationFlag(msg) {
-		return errkind.Invalidf("%v: a duration takes a unit, as in 5s, 500ms or 2m", err)
-	}
-	return errkind.AsInvalid(err)
-}
-
-// durationFlag reports whether a flag error names one of the duration flags.
-func durationFlag(msg string) bool {
-	for _, f := range []string{"block-time", "file-expiry", "timeout", "duration", "every"} {
-		if strings.Contains(msg, "-"+f) {
-			return true
-		}
-	}
-	return false
 }
 
 // version is the module's version as the build recorded it ("devel" from
@@ -201,25 +169,6 @@ func version() string {
 		}
 	}
 	return v
-}
-
-// setUsageErrors makes flag errors of cmd and its subcommands exit with 2,
-// an unknown subcommand an error rather than a help page, and checks the
-// number of positional arguments that ArgsUsage says (arity).
-func setUsageErrors(cmd *cli.Command) {
-	cmd.OnUsageError = onUsageError
-	cliargs.CheckArity(cmd)
-	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
-		cmd.Action = func(c *cli.Context) error {
-			if c.Args().Present() {
-				return errkind.Invalidf("unknown command %q. %s See 'sessionctl %s --help'.", c.Args().First(), cli.SuggestCommand(cmd.Subcommands, c.Args().First()), cmd.Name)
-			}
-			return cli.ShowSubcommandHelp(c)
-		}
-	}
-	for _, sub := range cmd.Subcommands {
-		setUsageErrors(sub)
-	}
 }
 
 // logger returns the logger the app built from --log-level.

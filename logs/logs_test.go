@@ -3,6 +3,7 @@ package logs
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,5 +215,25 @@ func TestFollowReadsWhatIsWrittenLater(t *testing.T) {
 	}, func() error { return nil })
 	if err != nil || !slices.Equal(got, []string{"new"}) {
 		t.Fatalf("followed %q, %v", got, err)
+	}
+}
+
+func TestShow(t *testing.T) {
+	dir := t.TempDir()
+	if err := Show(context.Background(), io.Discard, filepath.Join(dir, "none"), Query{}); !errors.Is(err, ErrNoLogs) {
+		t.Fatalf("no logs: %v", err)
+	}
+	writeLog(t, dir, "ledger", `{"time":"2026-01-01T10:00:01.000Z","level":"info","component":"ledger","message":"b"}`)
+	writeLog(t, dir, "nodes", `{"time":"2026-01-01T10:00:00.000Z","level":"info","component":"node-1","message":"a"}`,
+		`{"time":"2026-01-01T10:00:02.000Z","level":"info","component":"node-2","message":"c"}`)
+	var b strings.Builder
+	if err := Show(context.Background(), &b, dir, Query{Asked: []string{"node-2", "ledger"}, JSON: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(b.String(), "\n"); got != 2 || !strings.Contains(b.String(), `"message":"b"`) || strings.Contains(b.String(), `"message":"a"`) {
+		t.Fatalf("shown:\n%s", b.String())
+	}
+	if err := Show(context.Background(), io.Discard, dir, Query{Asked: []string{"mail"}}); !errors.Is(err, ErrUnknownLog) {
+		t.Fatalf("unknown log: %v", err)
 	}
 }

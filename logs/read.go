@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -345,4 +346,55 @@ func (h *lineHeap) Pop() any {
 	it := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return it
+}
+
+// Query is what Show shows of a directory's logs.
+type Query struct {
+	Asked  []string  // logs or nodes' names (Select); none: every log
+	Since  time.Time // zero: from the start
+	JSON   bool      // a JSON object a line (Line.JSON), else console lines
+	Follow bool      // go on with what is written, every FollowEvery, until ctx ends
+}
+
+// FollowEvery is how often a followed log is read again.
+const FollowEvery = 200 * time.Millisecond
+
+// Show writes the logs of dir that q asks for to w, in time order (merged),
+// then, following, what is written after until ctx ends. No logs there is
+// ErrNoLogs; an unknown log asked for ErrUnknownLog.
+func Show(ctx context.Context, w io.Writer, dir string, q Query) error {
+	components, err := Components(dir)
+	if err != nil {
+		return err
+	}
+	sel, err := Select(components, q.Asked)
+	if err != nil {
+		return err
+	}
+	sel.Since = q.Since
+	readers, err := OpenAll(dir, sel)
+	if err != nil {
+		return err
+	}
+	defer CloseAll(readers)
+	out := bufio.NewWriter(w)
+	defer out.Flush()
+	emit := func(l Line) error {
+		if !sel.Keep(l) {
+			return nil
+		}
+		if q.JSON {
+			out.Write(l.JSON())
+		} else {
+			out.WriteString(l.Console())
+		}
+		return out.WriteByte('\n')
+	}
+	if err := Merge(readers, emit); err != nil || !q.Follow {
+		return err
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	return Follow(ctx, readers, FollowEvery, emit, out.Flush)
 }

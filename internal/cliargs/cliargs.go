@@ -173,3 +173,64 @@ func Count(c *cli.Context, n int) error {
 	}
 	return errkind.Invalidf("%s takes %s arguments, %s and %s; got %d", c.Command.FullName(), map[int]string{2: "two", 3: "three"}[n], strings.Join(words[:n-1], ", "), words[n-1], c.NArg())
 }
+
+// HelpLast makes "help devnet up" "devnet up --help" (urfave/cli's help
+// command reads only the first word).
+func HelpLast(args []string) []string {
+	if len(args) > 2 && (args[1] == "help" || args[1] == "h") {
+		return append(append([]string{args[0]}, args[2:]...), "--help")
+	}
+	return args
+}
+
+// Strict makes app's mistakes of usage errkind.Invalid errors (the exit
+// code 2), rather than help pages: a flag's error (a duration without its
+// unit says the form it wants), an unknown command or subcommand, a count of
+// arguments other than a command's ArgsUsage names (CheckArity).
+func Strict(app *cli.App) {
+	app.OnUsageError = onUsageError
+	if app.Action == nil {
+		app.Action = func(c *cli.Context) error {
+			if c.Args().Present() {
+				return errkind.Invalidf("unknown command %q. %s See '%s --help'.", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First()), app.Name)
+			}
+			return cli.ShowAppHelp(c)
+		}
+	}
+	for _, cmd := range app.Commands {
+		strict(app.Name, cmd)
+	}
+}
+
+func strict(prog string, cmd *cli.Command) {
+	cmd.OnUsageError = onUsageError
+	CheckArity(cmd)
+	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		cmd.Action = func(c *cli.Context) error {
+			if c.Args().Present() {
+				return errkind.Invalidf("unknown command %q. %s See '%s %s --help'.", c.Args().First(), cli.SuggestCommand(cmd.Subcommands, c.Args().First()), prog, cmd.Name)
+			}
+			return cli.ShowSubcommandHelp(c)
+		}
+	}
+	for _, sub := range cmd.Subcommands {
+		strict(prog, sub)
+	}
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	if msg := err.Error(); strings.Contains(msg, "parse error") && durationFlag(msg) {
+		return errkind.Invalidf("%v: a duration takes a unit, as in 5s, 500ms or 2m", err)
+	}
+	return errkind.AsInvalid(err)
+}
+
+// durationFlag reports whether a flag error names one of the duration flags.
+func durationFlag(msg string) bool {
+	for _, f := range []string{"block-time", "file-expiry", "timeout", "duration", "every", "ttl"} {
+		if strings.Contains(msg, "-"+f) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,7 +1,9 @@
 package cliargs
 
 import (
+	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -56,5 +58,29 @@ func TestArity(t *testing.T) {
 	}
 	if err := app.Run([]string{"s", "rename", "team", "crew"}); err != nil || ran != 1 {
 		t.Errorf("two arguments: %v, ran %d", err, ran)
+	}
+}
+
+func TestStrict(t *testing.T) {
+	app := &cli.App{Name: "s", Writer: io.Discard, ErrWriter: io.Discard, ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{{Name: "devnet", Subcommands: []*cli.Command{
+			{Name: "up", ArgsUsage: " ", Flags: []cli.Flag{&cli.DurationFlag{Name: "block-time"}}, Action: func(*cli.Context) error { return nil }}}}}}
+	Strict(app)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"s", "sendd"}, `unknown command "sendd"`},
+		{[]string{"s", "devnet", "upp"}, `unknown command "upp". Did you mean "up"? See 's devnet --help'.`},
+		{[]string{"s", "devnet", "up", "--block-time", "5"}, "a duration takes a unit, as in 5s"},
+		{[]string{"s", "devnet", "up", "x"}, `takes no arguments, got ["x"]`},
+	} {
+		err := app.Run(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || errkind.Of(err) != errkind.Invalid {
+			t.Errorf("%q: %v, want %q (invalid)", tc.args, err, tc.want)
+		}
+	}
+	if got := HelpLast([]string{"s", "help", "devnet", "up"}); !slices.Equal(got, []string{"s", "devnet", "up", "--help"}) {
+		t.Errorf("HelpLast = %q", got)
 	}
 }
