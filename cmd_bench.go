@@ -4,15 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/sessionctl/sessionctl/bench"
 	"github.com/sessionctl/sessionctl/devnet"
-	"github.com/sessionctl/sessionctl/display"
-	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -38,20 +33,13 @@ func benchCommand() *cli.Command {
 }
 
 func benchRun(c *cli.Context) error {
-	n := c.Int("nodes")
-	if n < devnet.MinNodes || n > devnet.MaxNodes {
-		return errkind.Invalidf("--nodes %d: want %d to %d", n, devnet.MinNodes, devnet.MaxNodes)
+	levels, err := bench.ParseLevels(c.String("clients"))
+	if err != nil {
+		return err
 	}
-	if d := c.Duration("duration"); d < 100*time.Millisecond || d > 10*time.Minute {
-		return errkind.Invalidf("--duration %v: want 100ms to 10m", d)
-	}
-	var levels []int
-	for _, f := range strings.Split(c.String("clients"), ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || v < 1 || v > 1024 {
-			return errkind.Invalidf("--clients %q: want numbers from 1 to 1024, comma-separated", c.String("clients"))
-		}
-		levels = append(levels, v)
+	cfg := bench.Config{Nodes: c.Int("nodes"), Duration: c.Duration("duration"), Clients: levels}
+	if err := cfg.Check(); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,16 +47,13 @@ func benchRun(c *cli.Context) error {
 	if err := forLoad(stderr); err != nil {
 		return err
 	}
-	r, err := bench.Run(ctx, bench.Config{Nodes: n, Duration: c.Duration("duration"), Clients: levels,
-		Progress: func(step string) { fmt.Fprintf(stderr, "bench: %s\n", step) }})
+	cfg.Progress = func(step string) { fmt.Fprintf(stderr, "bench: %s\n", step) }
+	r, err := bench.Run(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil && c.Context.Err() == nil {
 			return fmt.Errorf("bench: stopped")
 		}
 		return err
 	}
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, r)
-	}
-	return r.WriteText(c.App.Writer)
+	return output(c).Show(r, r.WriteText)
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/sessionctl/sessionctl/devnet"
@@ -139,38 +137,9 @@ func linkDevice(c *cli.Context, e *identity.Entry, device string) error {
 }
 
 func idShow(c *cli.Context) error {
-	arg := c.Args().First()
-	var out display.Identity
-	e, err := keystore(c).Resolve(arg)
-	switch {
-	case err == nil:
-		if c.Bool("phrase") && !e.Keys.HasPhrase() {
-			return errkind.Invalidf("%s has no recovery phrase (it is not a Session account's key)", arg)
-		}
-		out = display.IdentityOf(e, c.Bool("phrase"))
-	case len(arg) == identity.AccountIDLen && errors.Is(err, identity.ErrNotFound):
-		// An Account ID from elsewhere: show what the ID alone tells.
-		if c.Bool("phrase") {
-			return errkind.Invalidf("%s is not an identity of the keystore: its recovery phrase is not known here", arg)
-		}
-		id, _ := identity.ParseAccountID(arg)
-		out = display.IdentityOfID(id)
-	case errors.Is(err, identity.ErrNameInvalid):
-		return errkind.Invalidf("%q is neither an identity name nor an Account ID (66 hex characters)", arg)
-	default:
-		return err
-	}
-	if pk := c.String("community-pubkey"); pk != "" {
-		key, err := hex.DecodeString(pk)
-		if err != nil || len(key) != 32 {
-			return errkind.Invalidf("--community-pubkey: want 64 hex characters")
-		}
-		if err := out.Blind(key); err != nil {
-			return errkind.AsInvalid(err)
-		}
-	}
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, out)
+	out, err := display.LookupIdentity(keystore(c), c.Args().First(), c.Bool("phrase"), c.String("community-pubkey"))
+	if err != nil || c.Bool("json") {
+		return orJSON(c, out, err)
 	}
 	return out.WriteText(c.App.Writer)
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
-	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
@@ -24,8 +22,7 @@ func scenarioCommand() *cli.Command {
 				ArgsUsage: "FILE",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					file := c.Args().First()
-					steps, err := loadScenario(file)
+					steps, err := loadScenario(c.Args().First())
 					if err != nil {
 						return err
 					}
@@ -39,30 +36,15 @@ func scenarioCommand() *cli.Command {
 	}
 }
 
-// scenarioVerbs are the commands a scenario line may start with.
-func scenarioVerbs() map[string]bool {
+// loadScenario reads and checks a scenario: its lines start with the
+// commands of the command line, but scenario and devnet (a scenario acts
+// on the devnet; it does not start or stop it).
+func loadScenario(file string) ([]scenario.Step, error) {
 	verbs := map[string]bool{}
 	for _, cmd := range newApp(nil, nil).Commands {
-		if cmd.Name != "scenario" && cmd.Name != "help" {
-			verbs[cmd.Name] = true
-		}
+		verbs[cmd.Name] = cmd.Name != "scenario" && cmd.Name != "help" && cmd.Name != "devnet"
 	}
-	delete(verbs, "devnet") // a scenario acts on the devnet; it does not start or stop it
-	return verbs
-}
-
-// loadScenario reads and checks a scenario before anything runs.
-func loadScenario(file string) ([]scenario.Step, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, errkind.AsInvalid(err)
-	}
-	defer f.Close()
-	steps, err := scenario.Parse(f, scenarioVerbs())
-	if err != nil {
-		return nil, errkind.Invalidf("%s: %w", file, err)
-	}
-	return steps, nil
+	return scenario.Load(file, verbs)
 }
 
 // runScenario runs steps, each command in-process against --dir.

@@ -3,7 +3,13 @@ package bench
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 )
 
 // WriteText writes the report for a person: the floors beside what was
@@ -35,4 +41,30 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.What, g.Want, g.Got, met)
 	}
 	return tw.Flush()
+}
+
+// ParseLevels reads load levels written N,N,... (clients at once, 1 to
+// 1024 each), as --clients gives them.
+func ParseLevels(s string) ([]int, error) {
+	var levels []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 || v > 1024 {
+			return nil, errkind.Invalidf("--clients %q: want numbers from 1 to 1024, comma-separated", s)
+		}
+		levels = append(levels, v)
+	}
+	return levels, nil
+}
+
+// Check checks cfg as Run would, before anything starts: errkind.Invalid
+// errors naming the flags.
+func (cfg Config) Check() error {
+	if n := cfg.Nodes; n < devnet.MinNodes || n > devnet.MaxNodes {
+		return errkind.Invalidf("--nodes %d: want %d to %d", n, devnet.MinNodes, devnet.MaxNodes)
+	}
+	if d := cfg.Duration; d < 100*time.Millisecond || d > 10*time.Minute {
+		return errkind.Invalidf("--duration %v: want 100ms to 10m", d)
+	}
+	return nil
 }

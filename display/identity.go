@@ -2,12 +2,14 @@ package display
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
 
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 )
 
 // Identity is an identity as the command line shows it (its --json form,
@@ -91,4 +93,40 @@ func WriteIdentities(w io.Writer, all []*identity.Entry) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, e.Keys.AccountID(), OrDash(e.DeviceOf))
 	}
 	return tw.Flush()
+}
+
+// LookupIdentity describes arg: an identity of the keystore (its recovery
+// phrase with phrase), or what an Account ID alone tells; with serverKey
+// (64 hex digits), the IDs a community server of that key sees too. What
+// cannot be shown is an errkind.Invalid error.
+func LookupIdentity(ks *identity.Keystore, arg string, phrase bool, serverKey string) (Identity, error) {
+	var out Identity
+	e, err := ks.Resolve(arg)
+	switch {
+	case err == nil:
+		if phrase && !e.Keys.HasPhrase() {
+			return out, errkind.Invalidf("%s has no recovery phrase (it is not a Session account's key)", arg)
+		}
+		out = IdentityOf(e, phrase)
+	case len(arg) == identity.AccountIDLen && errors.Is(err, identity.ErrNotFound):
+		if phrase {
+			return out, errkind.Invalidf("%s is not an identity of the keystore: its recovery phrase is not known here", arg)
+		}
+		id, _ := identity.ParseAccountID(arg)
+		out = IdentityOfID(id)
+	case errors.Is(err, identity.ErrNameInvalid):
+		return out, errkind.Invalidf("%q is neither an identity name nor an Account ID (66 hex characters)", arg)
+	default:
+		return out, err
+	}
+	if serverKey != "" {
+		key, err := hex.DecodeString(serverKey)
+		if err != nil || len(key) != 32 {
+			return out, errkind.Invalidf("--community-pubkey: want 64 hex characters")
+		}
+		if err := out.Blind(key); err != nil {
+			return out, errkind.AsInvalid(err)
+		}
+	}
+	return out, nil
 }

@@ -24,11 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sessionctl/sessionctl/internal/errkind"
 )
 
 // Step kinds.
@@ -505,4 +508,20 @@ func summary(s string) string {
 		return "(nothing)"
 	}
 	return s
+}
+
+// Load reads and checks the scenario in file (Parse) before anything
+// runs: a file that cannot be read or is malformed is an errkind.Invalid
+// error.
+func Load(file string, verbs map[string]bool) ([]Step, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, errkind.AsInvalid(err)
+	}
+	defer f.Close()
+	steps, err := Parse(f, verbs)
+	if err != nil {
+		return nil, errkind.Invalidf("%s: %w", file, err)
+	}
+	return steps, nil
 }
