@@ -259,14 +259,13 @@ func devnetStatus(c *cli.Context) error {
 		return err
 	}
 	st, err := cc.Status(c.Context)
-	if err != nil || c.Bool("json") {
-		return orJSON(c, struct {
-			Running bool `json:"running"`
-			*devnet.Status
-		}{true, st}, err)
+	if err != nil {
+		return err
 	}
-	st.WriteText(c.App.Writer)
-	return nil
+	return output(c).Show(struct {
+		Running bool `json:"running"`
+		*devnet.Status
+	}{true, st}, st.WriteText)
 }
 
 func devnetDown(c *cli.Context) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	"io"
 
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/display"
@@ -112,12 +113,11 @@ func storeIdentity(c *cli.Context, k *identity.Keys) error {
 	}
 	log := logger(c)
 	log.Info().Str("name", e.Name).Str("account_id", k.AccountID().String()).Msg("identity stored")
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, display.IdentityOf(e, true))
-	}
-	fmt.Fprintf(c.App.Writer, "identity:        %s\naccount ID:      %s\nrecovery phrase: %s\n", e.Name, k.AccountID(), k.Phrase())
-	fmt.Fprintln(c.App.Writer, "Write the recovery phrase down and keep it secret: it alone restores this account.")
-	return nil
+	return output(c).Show(display.IdentityOf(e, true), func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "identity:        %s\naccount ID:      %s\nrecovery phrase: %s\n"+
+			"Write the recovery phrase down and keep it secret: it alone restores this account.\n", e.Name, k.AccountID(), k.Phrase())
+		return err
+	})
 }
 
 // linkDevice stores device as another device of e's account.
@@ -128,12 +128,11 @@ func linkDevice(c *cli.Context, e *identity.Entry, device string) error {
 	}
 	log := logger(c)
 	log.Info().Str("name", d.Name).Str("device_of", d.DeviceOf).Msg("device linked")
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, display.IdentityOf(d, false))
-	}
-	fmt.Fprintf(c.App.Writer, "device %s of %s (account %s): 'fetch --as %s' reads the account's messages and what its other devices sent\n",
-		d.Name, d.DeviceOf, d.Keys.AccountID(), d.Name)
-	return nil
+	return output(c).Show(display.IdentityOf(d, false), func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "device %s of %s (account %s): 'fetch --as %s' reads the account's messages and what its other devices sent\n",
+			d.Name, d.DeviceOf, d.Keys.AccountID(), d.Name)
+		return err
+	})
 }
 
 func idShow(c *cli.Context) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -234,39 +233,11 @@ func nameRegister(c *cli.Context, lc *ledgerrpc.Client) error {
 	if c.String("as") == "" {
 		return errkind.Invalidf("--as is required: the identity that owns the name")
 	}
-	e, err := keystore(c).Resolve(c.String("as"))
+	r, err := device.RegisterName(c.Context, keystore(c), lc, c.String("as"), c.Args().First(), !c.Bool("no-wait"))
 	if err != nil {
 		return err
 	}
-	name, hash, err := lc.RegisterName(c.Context, e.Keys, c.Args().First())
-	if err != nil {
-		return err
-	}
-	out := struct {
-		Name      string `json:"name"`
-		AccountID string `json:"account_id"`
-		Tx        string `json:"tx"`
-		Height    uint64 `json:"height,omitempty"`
-	}{name, e.Keys.AccountID().String(), hash, 0}
-	if !c.Bool("no-wait") {
-		ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-		defer cancel()
-		if out.Height, err = lc.WaitTx(ctx, hash); errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("transaction %s is not in a block after a minute; is the ledger making blocks? ('sessionctl ledger mine 1')", hash)
-		} else if err != nil {
-			return err
-		}
-	}
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, out)
-	}
-	fmt.Fprintf(c.App.Writer, "%s -> %s\n", out.Name, out.AccountID)
-	if out.Height > 0 {
-		fmt.Fprintf(c.App.Writer, "registered in block %d (tx %s)\n", out.Height, hash)
-	} else {
-		fmt.Fprintf(c.App.Writer, "submitted (tx %s); it is registered with the next block\n", hash)
-	}
-	return nil
+	return output(c).Show(r, r.WriteText)
 }
 
 func nameResolve(c *cli.Context, lc *ledgerrpc.Client) error {

@@ -19,9 +19,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/attachments"
@@ -276,4 +278,45 @@ func ReadPicture(path string) ([]byte, error) {
 		return nil, errkind.Invalidf("--avatar %s: it grew past 10 MB while read", path)
 	}
 	return data, nil
+}
+
+// NameRegistration is a session name registered for an identity.
+type NameRegistration struct {
+	Name      string `json:"name"`
+	AccountID string `json:"account_id"`
+	Tx        string `json:"tx"`
+	Height    uint64 `json:"height,omitempty"` // its block; 0 when not waited for
+}
+
+// RegisterName registers name for identity as's Account ID (as pays for
+// it), and with wait, waits (a minute at most) for its block.
+func RegisterName(ctx context.Context, ks *identity.Keystore, lc *ledgerrpc.Client, as, name string, wait bool) (NameRegistration, error) {
+	e, err := ks.Resolve(as)
+	if err != nil {
+		return NameRegistration{}, err
+	}
+	n, hash, err := lc.RegisterName(ctx, e.Keys, name)
+	if err != nil {
+		return NameRegistration{}, err
+	}
+	r := NameRegistration{Name: n, AccountID: e.Keys.AccountID().String(), Tx: hash}
+	if wait {
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if r.Height, err = lc.WaitTx(wctx, hash); errors.Is(err, context.DeadlineExceeded) {
+			return r, fmt.Errorf("transaction %s is not in a block after a minute; is the ledger making blocks? ('sessionctl ledger mine 1')", hash)
+		}
+	}
+	return r, err
+}
+
+// WriteText writes the registration for a person.
+func (r NameRegistration) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "%s -> %s\n", r.Name, r.AccountID)
+	if r.Height > 0 {
+		_, err := fmt.Fprintf(w, "registered in block %d (tx %s)\n", r.Height, r.Tx)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "submitted (tx %s); it is registered with the next block\n", r.Tx)
+	return err
 }

@@ -86,7 +86,7 @@ func (m *Manifest) WriteBanner(w io.Writer, d Dir, took time.Duration, detached 
 
 // WriteText writes the status for a person: what runs, and the nodes that
 // stopped by themselves.
-func (s *Status) WriteText(w io.Writer) {
+func (s *Status) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "running (pid %d): seed %q, height %d, %d/%s running, %d active in %s\nledger %s\n",
 		s.PID, s.Seed, s.Height, s.NodesRunning, display.Plural(s.Nodes, "node"), s.ActiveNodes, display.Plural(s.Swarms, "swarm"), s.LedgerURL)
 	for _, name := range slices.Sorted(maps.Keys(s.Exited)) {
@@ -96,6 +96,7 @@ func (s *Status) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%s%s by itself: %s ('sessionctl node restart %s' starts it again)\n", name, what, s.Exited[name], name)
 	}
+	return nil
 }
 
 // WriteNodes writes the nodes as 'node ls' shows them.
