@@ -228,7 +228,6 @@ func detach(c *cli.Context) error {
 		return orJSON(c, m, err)
 	}
 	m.WriteBanner(c.App.Writer, dirOf(c), 0, true)
-	fmt.Fprintf(c.App.Writer, "Running in the background (pid %d); stop it with 'sessionctl devnet down'.\n", m.PID)
 	return nil
 }
 
@@ -244,13 +243,10 @@ func selfExe() (string, error) {
 func devnetStatus(c *cli.Context) error {
 	cc, err := dialDevnet(c)
 	switch {
-	case errors.Is(err, devnet.ErrUnresponsive):
-		// It runs (it holds the directory), but cannot say how it is.
-		if c.Bool("json") {
-			return display.JSON(c.App.Writer, map[string]any{"running": true, "responding": false, "error": err.Error()})
-		}
-		fmt.Fprintf(c.App.Writer, "running, but not answering: %v\n", err)
-		return nil
+	case errors.Is(err, devnet.ErrUnresponsive): // it runs (it holds the directory), but cannot say how it is
+		return output(c).Show(map[string]any{"running": true, "responding": false, "error": err.Error()}, func(w io.Writer) error {
+			return output(c).Printf("running, but not answering: %v\n", err)
+		})
 	case errkind.Of(err) == errkind.NotRunning && c.Bool("json"):
 		// Still an answer a script can read; the exit code (3) says the same.
 		display.JSON(c.App.Writer, map[string]any{"running": false})
@@ -275,11 +271,12 @@ func devnetDown(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 	defer cancel()
-	if err := cc.Down(ctx); err != nil || c.Bool("json") {
-		return orJSON(c, map[string]any{"stopped": true}, err)
+	if err := cc.Down(ctx); err != nil {
+		return err
 	}
-	fmt.Fprintln(c.App.Writer, "devnet stopped; 'sessionctl devnet up' resumes it")
-	return nil
+	return output(c).Show(map[string]any{"stopped": true}, func(io.Writer) error {
+		return output(c).Printf("devnet stopped; 'sessionctl devnet up' resumes it\n")
+	})
 }
 
 // snapshotAct saves, loads or lists the snapshots of --dir.
@@ -287,16 +284,10 @@ func snapshotAct(c *cli.Context) error {
 	dir, w := c.String(dirFlag.Name), c.App.Writer
 	if c.Command.Name == "ls" {
 		snaps, err := devnet.Snapshots(dir)
-		if err != nil || c.Bool("json") {
-			return orJSON(c, map[string]any{"snapshots": snaps}, err)
+		if err != nil {
+			return err
 		}
-		if len(snaps) == 0 {
-			fmt.Fprintln(w, "no snapshots; 'sessionctl devnet snapshot save NAME' makes one of a stopped devnet")
-		}
-		for _, s := range snaps {
-			fmt.Fprintf(w, "%s\t%s\n", s.Name, s.Saved.Local().Format("2006-01-02 15:04:05"))
-		}
-		return nil
+		return output(c).Show(map[string]any{"snapshots": snaps}, func(w io.Writer) error { return devnet.WriteSnapshots(w, snaps) })
 	}
 	name, err := c.Args().First(), error(nil)
 	if c.Command.Name == "save" {

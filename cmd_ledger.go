@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -112,18 +113,18 @@ func ledgerServe(c *cli.Context) error {
 
 func ledgerInfo(c *cli.Context, lc *ledgerrpc.Client) error {
 	info, err := lc.Info(c.Context)
-	if err != nil || c.Bool("json") {
-		return orJSON(c, info, err)
+	if err != nil {
+		return err
 	}
-	return display.WriteLedgerInfo(c.App.Writer, lc.URL(), info)
+	return output(c).Show(info, func(w io.Writer) error { return display.WriteLedgerInfo(w, lc.URL(), info) })
 }
 
 func ledgerNodes(c *cli.Context, lc *ledgerrpc.Client) error {
 	nodes, err := lc.Nodes(c.Context)
-	if err != nil || c.Bool("json") {
-		return orJSON(c, map[string]any{"nodes": nodes}, err)
+	if err != nil {
+		return err
 	}
-	return display.WriteLedgerNodes(c.App.Writer, nodes)
+	return output(c).Show(map[string]any{"nodes": nodes}, func(w io.Writer) error { return display.WriteLedgerNodes(w, nodes) })
 }
 
 func ledgerSwarms(c *cli.Context, lc *ledgerrpc.Client) error {
@@ -152,15 +153,10 @@ func ledgerBalance(c *cli.Context, lc *ledgerrpc.Client) error {
 		return err
 	}
 	a, err := lc.Account(c.Context, wallet)
-	if err != nil || c.Bool("json") {
-		return orJSON(c, struct {
-			ledger.Account
-			BalanceCoins string `json:"balance_coins"`
-			StakedCoins  string `json:"staked_coins"`
-		}{a, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked)}, err)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(c.App.Writer, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked))
-	return nil
+	return output(c).Show(display.AccountOf(a), display.AccountOf(a).WriteText)
 }
 
 func ledgerFund(c *cli.Context) error {
@@ -271,35 +267,16 @@ func swarmCommand() *cli.Command {
 // nodeNames maps node keys to devnet names, when a devnet runs under --dir.
 func nodeNames(c *cli.Context) map[string]string { return dirOf(c).NodeNames() }
 
-// swarmJSON is a swarm in the vocabulary, its members named.
-type swarmJSON struct {
-	SwarmID string   `json:"swarm_id"`
-	Members []string `json:"members"` // Ed25519 keys
-	Names   []string `json:"names,omitempty"`
-}
-
-func swarmOut(s ledger.SwarmInfo, names map[string]string) swarmJSON {
-	sj := swarmJSON{SwarmID: fmt.Sprintf("%016x", s.ID), Members: s.Members}
-	for _, k := range s.Members {
-		sj.Names = append(sj.Names, display.NodeName(names, k))
-	}
-	return sj
-}
-
 func swarmList(c *cli.Context, lc *ledgerrpc.Client) error {
 	swarms, _, err := lc.Swarms(c.Context)
 	if err != nil {
 		return err
 	}
-	names := nodeNames(c)
-	if c.Bool("json") {
-		out := []swarmJSON{}
-		for _, s := range swarms {
-			out = append(out, swarmOut(s, names))
-		}
-		return display.JSON(c.App.Writer, map[string]any{"swarms": out})
+	names, out := nodeNames(c), []display.NamedSwarm{}
+	for _, s := range displaySwarms(swarms) {
+		out = append(out, display.NameSwarm(s, names))
 	}
-	return display.WriteSwarms(c.App.Writer, displaySwarms(swarms), names)
+	return output(c).Show(map[string]any{"swarms": out}, func(w io.Writer) error { return display.WriteSwarms(w, displaySwarms(swarms), names) })
 }
 
 func swarmOf(c *cli.Context, lc *ledgerrpc.Client) error {
@@ -314,14 +291,13 @@ func swarmOf(c *cli.Context, lc *ledgerrpc.Client) error {
 	if s.ID == ledger.UnassignedSwarm {
 		return errors.New("no swarm exists yet: no service node is active")
 	}
-	sj := swarmOut(s, nodeNames(c))
-	if c.Bool("json") {
-		return display.JSON(c.App.Writer, struct {
-			AccountID  string `json:"account_id"`
-			SwarmSpace string `json:"swarm_space"`
-			swarmJSON
-		}{id.String(), fmt.Sprint(id.SwarmSpace()), sj})
-	}
-	fmt.Fprintf(c.App.Writer, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, strings.Join(sj.Names, " "))
-	return nil
+	sj := display.NameSwarm(display.Swarm(s), nodeNames(c))
+	return output(c).Show(struct {
+		AccountID  string `json:"account_id"`
+		SwarmSpace string `json:"swarm_space"`
+		display.NamedSwarm
+	}{id.String(), fmt.Sprint(id.SwarmSpace()), sj}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, strings.Join(sj.Names, " "))
+		return err
+	})
 }

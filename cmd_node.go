@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/signal"
@@ -38,12 +39,10 @@ func nodeList(c *cli.Context) error {
 		return err
 	}
 	nodes, err := cc.Nodes(c.Context)
-	if err != nil || c.Bool("json") {
-		return orJSON(c, struct {
-			Nodes []devnet.ManifestNode `json:"nodes"`
-		}{nodes}, err)
+	if err != nil {
+		return err
 	}
-	return devnet.WriteNodes(c.App.Writer, nodes)
+	return output(c).Show(map[string]any{"nodes": nodes}, func(w io.Writer) error { return devnet.WriteNodes(w, nodes) })
 }
 
 // nodeAct kills or restarts a node, as the command's name says.
@@ -61,11 +60,10 @@ func nodeAct(c *cli.Context) error {
 	} else {
 		done = "started again"
 	}
-	if err != nil || c.Bool("json") {
-		return orJSON(c, map[string]any{"node": name, "action": what, "was_running": was}, err)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(c.App.Writer, "%s: %s\n", name, done)
-	return nil
+	return output(c).Show(map[string]any{"node": name, "action": what, "was_running": was}, func(io.Writer) error { return output(c).Printf("%s: %s\n", name, done) })
 }
 
 // `sessionctl node run` and `node join`: one service node as its own

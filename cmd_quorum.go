@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"strconv"
 
 	"github.com/sessionctl/sessionctl/chain"
@@ -26,13 +27,13 @@ func quorumCommand() *cli.Command {
 
 func quorumList(c *cli.Context, lc *ledgerrpc.Client) error {
 	rounds, err := lc.Rounds(c.Context)
-	if err != nil || c.Bool("json") {
-		return orJSON(c, struct {
-			Rounds []chain.Round `json:"rounds"`
-		}{nonNil(rounds)}, err)
+	if err != nil {
+		return err
 	}
 	info, _ := lc.Info(c.Context) // (a round's length: unknown, it is said so)
-	return display.WriteRounds(c.App.Writer, rounds, info.Params.RoundBlocks, nodeNames(c))
+	return output(c).Show(map[string]any{"rounds": nonNil(rounds)}, func(w io.Writer) error {
+		return display.WriteRounds(w, rounds, info.Params.RoundBlocks, nodeNames(c))
+	})
 }
 
 func quorumInspect(c *cli.Context, lc *ledgerrpc.Client) error {

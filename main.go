@@ -8,22 +8,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/internal/buildinfo"
 	"github.com/sessionctl/sessionctl/internal/cliargs"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/exitcode"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/logs"
 	"github.com/urfave/cli/v2"
 )
@@ -52,20 +48,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitcode.OK
 	}
-	// A directory that cannot be made is the user's to fix, said plainly.
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Op == "mkdir" {
-		err = errkind.Invalidf("cannot create the directory %s: %v; choose another --dir (or SESSIONCTL_DIR)", pe.Path, pe.Err)
-	}
-	msg := oneLine(err.Error())
-	if errors.Is(err, ledgerrpc.ErrUnreachable) {
-		msg += "; is it running?"
-	}
+	msg, code := exitcode.Explain(err)
 	fmt.Fprintf(stderr, "sessionctl: %s\n", msg)
-	return exitcode.Of(err)
+	return code
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // Flag categories of the help output.
 const (
@@ -106,7 +92,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Flags:                 []cli.Flag{dirFlag, logLevelFlag},
 		Writer:                stdout,
 		ErrWriter:             stderr,
-		Version:               version(),
+		Version:               buildinfo.Version(),
 		Suggest:               true,
 		ExitErrHandler:        func(*cli.Context, error) {}, // run maps errors to exit codes
 		Before: func(c *cli.Context) error {
@@ -152,25 +138,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
-// version is the module's version as the build recorded it ("devel" from
-// a source tree), with the commit when known.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
-		}
-	}
-	return v
-}
-
 // logger returns the logger the app built from --log-level.
 func logger(c *cli.Context) zerolog.Logger {
 	if l, ok := c.App.Metadata["logger"].(zerolog.Logger); ok {
@@ -178,7 +145,3 @@ func logger(c *cli.Context) zerolog.Logger {
 	}
 	return zerolog.Nop()
 }
-
-// noArgs refuses positional arguments (for a command whose ArgsUsage
-// cannot say: it takes them only without a flag).
-func noArgs(c *cli.Context) error { return cliargs.Count(c, 0) }

@@ -21,7 +21,7 @@ const bannerNodes = 20
 // WriteBanner writes what a person needs to use the devnet of the
 // manifest, running in d: its clients and their recovery phrases, its
 // endpoints, its nodes, a first command; took is how long it took to be
-// ready (0: not said), detached a devnet in the background.
+// ready (0: not said), detached a devnet in the background (its pid said).
 func (m *Manifest) WriteBanner(w io.Writer, d Dir, took time.Duration, detached bool) {
 	swarms := map[string]bool{}
 	for _, n := range m.Nodes {
@@ -82,6 +82,9 @@ func (m *Manifest) WriteBanner(w io.Writer, d Dir, took time.Duration, detached 
 		stop = "'sessionctl devnet down' stops it."
 	}
 	fmt.Fprintf(w, "Manifest %s, logs in %s. %s\n", d.ManifestFile(), d.LogsDir(), stop)
+	if detached {
+		fmt.Fprintf(w, "Running in the background (pid %d); stop it with 'sessionctl devnet down'.\n", m.PID)
+	}
 }
 
 // WriteText writes the status for a person: what runs, and the nodes that
@@ -111,4 +114,16 @@ func WriteNodes(w io.Writer, nodes []ManifestNode) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, display.OrDash(n.SwarmID), n.State, n.Credit, n.LastProof, running)
 	}
 	return tw.Flush()
+}
+
+// WriteSnapshots writes the saved snapshots, a line each.
+func WriteSnapshots(w io.Writer, snaps []Snapshot) error {
+	if len(snaps) == 0 {
+		_, err := fmt.Fprintln(w, "no snapshots; 'sessionctl devnet snapshot save NAME' makes one of a stopped devnet")
+		return err
+	}
+	for _, s := range snaps {
+		fmt.Fprintf(w, "%s\t%s\n", s.Name, s.Saved.Local().Format("2006-01-02 15:04:05"))
+	}
+	return nil
 }

@@ -162,3 +162,38 @@ func WriteRound(w io.Writer, rd chain.Round, span uint64, names map[string]strin
 	}
 	return nil
 }
+
+// NamedSwarm is a swarm in the command line's vocabulary (--json): its ID
+// in hex, its members' keys and names.
+type NamedSwarm struct {
+	SwarmID string   `json:"swarm_id"`
+	Members []string `json:"members"` // Ed25519 keys
+	Names   []string `json:"names,omitempty"`
+}
+
+// NameSwarm names a swarm's members by names.
+func NameSwarm(s Swarm, names map[string]string) NamedSwarm {
+	out := NamedSwarm{SwarmID: fmt.Sprintf("%016x", s.ID), Members: s.Members}
+	for _, k := range s.Members {
+		out.Names = append(out.Names, NodeName(names, k))
+	}
+	return out
+}
+
+// Account is a wallet's balance and stake, with both in coins too.
+type Account struct {
+	chain.Account
+	BalanceCoins string `json:"balance_coins"`
+	StakedCoins  string `json:"staked_coins"`
+}
+
+// AccountOf is a in the vocabulary.
+func AccountOf(a chain.Account) Account {
+	return Account{a, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked)}
+}
+
+// WriteText writes the account for a person.
+func (a Account) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, a.BalanceCoins, a.StakedCoins)
+	return err
+}

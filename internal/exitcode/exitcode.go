@@ -5,6 +5,8 @@ package exitcode
 
 import (
 	"errors"
+	"io/fs"
+	"strings"
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/community"
@@ -89,4 +91,19 @@ func Of(err error) int {
 		return Usage
 	}
 	return Failure
+}
+
+// Explain is what the command line says of err, on one line, and the code
+// it exits with: a directory that cannot be made is the user's to fix,
+// said plainly; a ledger that cannot be reached asks whether it runs.
+func Explain(err error) (msg string, code int) {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "mkdir" {
+		err = errkind.Invalidf("cannot create the directory %s: %v; choose another --dir (or SESSIONCTL_DIR)", pe.Path, pe.Err)
+	}
+	msg = strings.Join(strings.Fields(err.Error()), " ")
+	if errors.Is(err, ledgerrpc.ErrUnreachable) {
+		msg += "; is it running?"
+	}
+	return msg, Of(err)
 }

@@ -3,6 +3,8 @@ package exitcode
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/sessionctl/sessionctl/client"
@@ -34,5 +36,16 @@ func TestOf(t *testing.T) {
 		if got := Of(tc.err); got != tc.want {
 			t.Errorf("Of(%v) = %d, want %d", tc.err, got, tc.want)
 		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	msg, code := Explain(&fs.PathError{Op: "mkdir", Path: "/x/y", Err: fs.ErrPermission})
+	if code != Usage || !strings.HasPrefix(msg, "cannot create the directory /x/y: permission denied; choose another --dir") {
+		t.Errorf("mkdir: %q, %d", msg, code)
+	}
+	msg, code = Explain(fmt.Errorf("%w at http://x:\n refused", ledgerrpc.ErrUnreachable))
+	if code != NoNetwork || msg != "ledger not reachable at http://x: refused; is it running?" {
+		t.Errorf("unreachable: %q, %d", msg, code)
 	}
 }
