@@ -69,18 +69,7 @@ func devnetCommand() *cli.Command {
 }
 
 // dialDevnet finds the devnet running under --dir: exit 3 when there is none.
-func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
-	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
-	defer cancel()
-	cc, err := devnet.Dial(ctx, c.String(dirFlag.Name))
-	if errors.Is(err, devnet.ErrNotRunning) {
-		return nil, errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
-	}
-	if errors.Is(err, devnet.ErrUnresponsive) {
-		return cc, fmt.Errorf("%w; 'sessionctl devnet down' stops it", err)
-	}
-	return cc, err
-}
+func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) { return dirOf(c).Dial(c.Context) }
 
 func devnetUp(c *cli.Context) error {
 	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {

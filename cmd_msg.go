@@ -58,8 +58,7 @@ func cmdAs(do func(ctx context.Context, c *cli.Context, x device.Cmd) error) cli
 	}
 }
 
-// orJSON returns err, or prints v as JSON when err is nil. (v is made
-// before err is looked at: it must not read a result that err leaves nil.)
+// orJSON returns err, or prints v as JSON (v must not read what err leaves nil).
 func orJSON(c *cli.Context, v any, err error) error {
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -25,6 +26,10 @@ import (
 )
 
 func main() { os.Exit(runMain()) }
+
+// timeFormat sets zerolog's process-wide time format (ms: log files' lines
+// order) once, before any goroutine logs (a scenario runs commands in-process).
+var timeFormat sync.Once
 
 // runMain is the process's entry: a devnet's node process (the devnet ran
 // this binary again, with devnet.NodeProcessEnv set), or the command line.
@@ -100,8 +105,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			if err != nil || c.String(logLevelFlag.Name) == "" {
 				return errkind.Invalidf("--log-level %q: want trace, debug, info, warn, error or disabled", c.String(logLevelFlag.Name))
 			}
-			// Milliseconds, so that the lines of different log files order.
-			zerolog.TimeFieldFormat = logs.TimeFormat
+			timeFormat.Do(func() { zerolog.TimeFieldFormat = logs.TimeFormat })
 			c.App.Metadata["logger"] = zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).
 				Level(lvl).With().Timestamp().Logger()
 			return nil

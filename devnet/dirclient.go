@@ -1,9 +1,11 @@
 package devnet
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -43,3 +45,19 @@ func (d Dir) FileServer() (client.ServerInfo, error) { return d.Server(FileServe
 
 // CommunityServer is Server(CommunityServer).
 func (d Dir) CommunityServer() (client.ServerInfo, error) { return d.Server(CommunityServer) }
+
+// Dial finds the devnet running in the directory (within 10 s), as Dial
+// does, saying what to do: none there is an errkind.NotRunning error; one
+// that does not answer is ErrUnresponsive, with a client that can stop it.
+func (d Dir) Dial(ctx context.Context) (*ControlClient, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cc, err := Dial(ctx, string(d))
+	switch {
+	case errors.Is(err, ErrNotRunning):
+		return nil, errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", d))
+	case errors.Is(err, ErrUnresponsive):
+		return cc, fmt.Errorf("%w; 'sessionctl devnet down' stops it", err)
+	}
+	return cc, err
+}

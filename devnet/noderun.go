@@ -292,12 +292,7 @@ func LocalIPTowards(rawURL string) (string, error) {
 // its faucet, and its servers unless cfg names some. No devnet there is an
 // errkind.NotRunning error.
 func (d Dir) JoinLocal(ctx context.Context, cfg *NodeConfig) error {
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cc, err := Dial(dctx, string(d))
-	if errors.Is(err, ErrNotRunning) {
-		return errkind.AsNotRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", d))
-	}
+	cc, err := d.Dial(ctx)
 	if err != nil {
 		return err
 	}
