@@ -66,6 +66,8 @@ func NodeProcess(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
+		// After the request, stdin carries nothing yet (control lines, such
+		// as a clock to move, would come here); its end stops the node.
 		io.Copy(io.Discard, stdin) // until the devnet closes it, or dies
 		cancel()
 	}()

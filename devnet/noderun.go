@@ -59,6 +59,8 @@ type NodeConfig struct {
 	// ReadyTimeout bounds the wait for the node's first view of the
 	// network; default a minute.
 	ReadyTimeout time.Duration
+	// Now is the node's clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // NodeInfo is what a running node says of itself: its ready file
@@ -153,7 +155,7 @@ func RunNode(ctx context.Context, cfg NodeConfig) (_ *NodeRunner, err error) {
 		return nil, err
 	}
 	n, err := node.New(node.Config{Key: cfg.Key, DataDir: cfg.Data, Ledger: cfg.Ledger, ListenAddrs: []string{cfg.Listen},
-		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}})
+		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}, Now: cfg.Now})
 	if err != nil {
 		return nil, errkind.AsInvalid(err)
 	}
