@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,14 +24,11 @@ func completionCommand() *cli.Command {
 		Usage:     "print a shell completion script: eval \"$(sessionctl completion bash)\"",
 		ArgsUsage: "bash",
 		Action: func(c *cli.Context) error {
-			shell, err := oneArg(c, "the shell (bash)")
-			if err != nil {
-				return err
-			}
+			shell := c.Args().First()
 			if shell != "bash" {
-				return usagef("completion for %q: only bash is supported (zsh can load it with bashcompinit)", shell)
+				return errkind.Invalidf("completion for %q: only bash is supported (zsh can load it with bashcompinit)", shell)
 			}
-			_, err = fmt.Fprint(c.App.Writer, bashCompletion)
+			_, err := fmt.Fprint(c.App.Writer, bashCompletion)
 			return err
 		},
 	}

@@ -1,38 +1,29 @@
 package main
 
 import (
-	"log/slog"
-	"maps"
-	"net"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/libp2p/go-libp2p/gologshim"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
+	"github.com/libp2p/go-libp2p/gologshim"
 	"github.com/rs/zerolog"
-	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/devnet"
-	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/display"
+	"github.com/sessionctl/sessionctl/internal/errkind"
+	"github.com/sessionctl/sessionctl/internal/exitcode"
+	"github.com/sessionctl/sessionctl/internal/pprofserve"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
-
-// detachedEnv marks the background process that `devnet up --detach` starts.
-const detachedEnv = "SESSIONCTL_DETACHED"
 
 func devnetCommand() *cli.Command {
 	return &cli.Command{
@@ -68,9 +59,9 @@ func devnetCommand() *cli.Command {
 				Usage: "save a stopped devnet whole (chain, nodes' storage, servers, keys, clients) and load it back",
 				Subcommands: []*cli.Command{
 					{Name: "save", Usage: "save the stopped devnet as NAME", ArgsUsage: "NAME",
-						Flags: []cli.Flag{&cli.BoolFlag{Name: "replace", Usage: "overwrite a snapshot of that name"}, jsonFlag}, Action: snapshotSave},
-					{Name: "load", Usage: "replace the stopped devnet with snapshot NAME; 'devnet up' resumes it", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: snapshotLoad},
-					{Name: "ls", Usage: "the saved snapshots", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: snapshotList},
+						Flags: []cli.Flag{&cli.BoolFlag{Name: "replace", Usage: "overwrite a snapshot of that name"}, jsonFlag}, Action: snapshotAct},
+					{Name: "load", Usage: "replace the stopped devnet with snapshot NAME; 'devnet up' resumes it", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: snapshotAct},
+					{Name: "ls", Usage: "the saved snapshots", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: snapshotAct},
 				},
 			},
 		},
@@ -78,201 +69,103 @@ func devnetCommand() *cli.Command {
 }
 
 // dialDevnet finds the devnet running under --dir: exit 3 when there is none.
-func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) {
-	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
-	defer cancel()
-	cc, err := devnet.Dial(ctx, c.String(dirFlag.Name))
-	if errors.Is(err, devnet.ErrNotRunning) {
-		return nil, notRunning(fmt.Errorf("no devnet is running under %s; start one with 'sessionctl devnet up'", c.String(dirFlag.Name)))
-	}
-	if errors.Is(err, devnet.ErrUnresponsive) {
-		return cc, fmt.Errorf("%w; 'sessionctl devnet down' stops it", err)
-	}
-	return cc, err
-}
-
-// blockTimeFlag is --block-time when given; 0 (the saved one on resume, 1 s
-// for a new devnet) when not.
-func blockTimeFlag(c *cli.Context) time.Duration {
-	if !c.IsSet("block-time") {
-		return 0
-	}
-	if c.Duration("block-time") == 0 {
-		return devnet.BlockTimeManual
-	}
-	return c.Duration("block-time")
-}
+func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) { return dirOf(c).Dial(c.Context) }
 
 func devnetUp(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	dir := c.String(dirFlag.Name)
-	format := c.String("log-format")
-	if format != "console" && format != "json" {
-		return usagef("--log-format %q: want console or json", format)
-	}
-	if !c.IsSet("log-format") {
-		format = savedLogFormat(dir, format) // a resumed devnet keeps its format
+	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {
+		return errkind.Invalidf("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason) // (0 too)
 	}
 	if c.Duration("block-time") < 0 {
-		return usagef("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
+		return errkind.Invalidf("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
 	}
-	if c.Duration("file-expiry") < time.Second {
-		return usagef("--file-expiry must be at least 1s")
+	level, _ := zerolog.ParseLevel(c.String(logLevelFlag.Name))
+	if !c.IsSet(logLevelFlag.Name) {
+		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
 	}
-	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {
-		return usagef("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason)
+	cfg := devnet.UpConfig{Dir: c.String(dirFlag.Name), Nodes: c.Int("nodes"), Seed: c.String("seed"), Reset: c.Bool("reset"), Traffic: c.Bool("traffic"),
+		FileExpiry: c.Duration("file-expiry"), Listen: c.String("listen"), WriteLogs: true, LogLevel: level}
+	if c.IsSet("log-format") {
+		cfg.LogFormat = c.String("log-format") // else the saved one (a resumed devnet keeps its format)
 	}
-	var payments []devnet.Payment
-	for _, f := range c.StringSlice("fund") {
-		name, coins, ok := strings.Cut(f, "=")
-		amount, err := chain.ParseCoins(coins)
-		if !ok || name == "" || err != nil || amount == 0 {
-			return usagef("--fund %q: want NAME=COINS, as alice=100", f)
-		}
-		payments = append(payments, devnet.Payment{To: name, Amount: amount})
+	switch bt := c.Duration("block-time"); {
+	case c.IsSet("block-time") && bt == 0:
+		cfg.BlockTime = devnet.BlockTimeManual
+	case c.IsSet("block-time"):
+		cfg.BlockTime = bt // else 0: the saved one on resume, 1 s for a new devnet
 	}
-	listen := c.String("listen")
-	if ip := net.ParseIP(listen); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
-		return usagef("--listen %q: want the IPv4 address that other machines reach this one at (not 0.0.0.0: nodes publish it)", listen)
+	var err error
+	if cfg.Fund, err = devnet.ParsePayments(c.StringSlice("fund")); err != nil {
+		return err
 	}
-	var exe string
+	warning, err := devnet.CheckListen(cfg.Listen)
+	if err != nil {
+		return err
+	}
 	if c.Bool("procs") {
-		var err error
-		if exe, err = selfExe(); err != nil {
+		if cfg.Exe, err = selfExe(); err != nil {
 			return fmt.Errorf("--procs runs this binary again: %w", err)
 		}
 	}
 	var steps []scenario.Step
 	if f := c.String("scenario"); f != "" {
 		if c.Bool("detach") {
-			return usagef("--scenario runs in the foreground; drop --detach")
+			return errkind.Invalidf("--scenario runs in the foreground; drop --detach")
 		}
-		var err error
 		if steps, err = loadScenario(f); err != nil {
 			return err
 		}
 	}
-	if !net.ParseIP(listen).IsLoopback() {
-		fmt.Fprintf(c.App.ErrWriter, "warning: listening on %s: the ledger, the servers and the nodes are reachable from other machines.\n"+
-			"  Anyone who can reach them reads the chain and sends messages; kill, restart, mine and payments need the token in devnet.json,\n"+
-			"  and the join URL funds node stakes: hand it only to those who should run nodes.\n", listen)
+	if warning != "" {
+		fmt.Fprintln(c.App.ErrWriter, warning)
 	}
-	if c.Bool("detach") && os.Getenv(detachedEnv) == "" {
+	if c.Bool("detach") && os.Getenv(devnet.DetachedEnv) == "" {
 		return detach(c)
 	}
-	var clients []string
 	if c.IsSet("clients") {
-		for _, n := range strings.Split(c.String("clients"), ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				if err := identity.ValidName(n); err != nil {
-					return usagef("--clients: %w", err)
-				}
-				clients = append(clients, n)
-			}
+		if cfg.Clients, err = devnet.ParseClients(c.String("clients")); err != nil {
+			return err
 		}
 	}
-	level, _ := zerolog.ParseLevel(c.String(logLevelFlag.Name))
-	if !c.IsSet(logLevelFlag.Name) {
-		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
-	}
-	events := devnet.NewEvents()
-	logs, closeLogs, err := logFiles(filepath.Join(dir, "logs"), format, level, events)
-	if err != nil {
-		return err
-	}
-	defer closeLogs()
-	// libp2p's own logs (slog) go to logs/libp2p.log, not the terminal:
-	// closing 2,000 hosts made it print an error a listener.
-	if f, err := os.OpenFile(filepath.Join(dir, "logs", "libp2p.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
-		defer f.Close()
-		gologshim.SetDefaultHandler(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
 	stderr := c.App.ErrWriter
-	progress := func(started, total int) {}
-	if isTerminal(stderr) {
-		progress = progressBar(stderr)
+	if display.IsTerminal(stderr) {
+		cfg.Progress = display.ProgressBar(stderr)
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	setMemoryLimit()
-	if err := servePprof(stderr); err != nil {
+	if err := forLoad(stderr); err != nil {
 		return err
 	}
 	began := time.Now()
-	d, err := devnet.Up(ctx, devnet.UpConfig{
-		Dir: dir, Nodes: c.Int("nodes"), Seed: c.String("seed"), BlockTime: blockTimeFlag(c),
-		Clients: clients, Reset: c.Bool("reset"), Traffic: c.Bool("traffic"), Logs: logs, Progress: progress, FileExpiry: c.Duration("file-expiry"), Events: events, Fund: payments,
-		Listen: listen, Exe: exe,
-	})
+	d, err := devnet.Open(cfg)
 	if err != nil {
-		if errors.Is(err, devnet.ErrConflict) || errors.Is(err, devnet.ErrFormat) || errors.Is(err, devnet.ErrRunning) {
-			return usageError(err)
-		}
 		return err
 	}
 	defer d.Close()
-	m := d.Manifest()
-	if c.Bool("json") && steps == nil {
-		printJSON(c.App.Writer, m)
-	} else if !c.Bool("json") && steps != nil {
-		// A scenario tells its own story: one line, not the banner.
-		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
-	} else if !c.Bool("json") {
-		printBanner(c.App.Writer, dir, &m, keystore(c), time.Since(began), false)
+	// libp2p's own logs (slog) go to logs/libp2p.log, not the terminal:
+	// closing 2,000 hosts made it print an error a listener.
+	if f, err := d.LogFile("libp2p"); err == nil {
+		gologshim.SetDefaultHandler(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	if steps != nil {
-		err := runScenario(c, steps)
-		if cerr := d.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
+	if err := d.Start(ctx); err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-	case <-d.Done():
+	m := d.Manifest()
+	switch json := c.Bool("json"); {
+	case json && steps == nil:
+		display.JSON(c.App.Writer, m)
+	case !json && steps != nil: // a scenario tells its own story: one line, not the banner
+		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
+	case !json:
+		m.WriteBanner(c.App.Writer, dirOf(c), time.Since(began), false)
 	}
+	if steps != nil {
+		return errors.Join(runScenario(c, steps), d.Close())
+	}
+	// Until Ctrl-C, 'devnet down', or a part the devnet needs fails: then
+	// the exit code is 1, and the error says which part.
+	err = devnet.Wait(ctx, d, d.Done())
 	fmt.Fprintln(stderr, "stopping the devnet")
-	return d.Close()
-}
-
-// logFormatFile, under <dir>/logs, remembers the devnet's log format.
-const logFormatFile = "format"
-
-// savedLogFormat is the log format the devnet of dir was started with, or def.
-func savedLogFormat(dir, def string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "logs", logFormatFile))
-	if f := strings.TrimSpace(string(b)); err == nil && (f == "console" || f == "json") {
-		return f
-	}
-	return def
-}
-
-// progressBar draws, on a terminal, how many nodes have started:
-//
-//	starting service nodes [##########..........]  1000/2000
-//
-// redrawn at most every 1/20 of the way (and at the end, when it is wiped:
-// the banner follows).
-func progressBar(w io.Writer) func(started, total int) {
-	const width = 30
-	last := -1
-	return func(started, total int) {
-		if total <= 0 {
-			return
-		}
-		step := started * 20 / total
-		if step == last && started != total {
-			return
-		}
-		last = step
-		full := started * width / total
-		fmt.Fprintf(w, "\rstarting service nodes [%s%s] %*d/%d", strings.Repeat("#", full), strings.Repeat(".", width-full), len(strconv.Itoa(total)), started, total)
-		if started == total {
-			fmt.Fprint(w, "\r\033[K")
-		}
-	}
+	return errors.Join(err, d.Close())
 }
 
 // devnetMemoryLimit is the heap size past which the Go runtime collects
@@ -281,82 +174,30 @@ func progressBar(w io.Writer) func(started, total int) {
 // would grow to twice that before collecting.
 const devnetMemoryLimit = 3 << 30
 
-func setMemoryLimit() {
+// forLoad readies the process for a large devnet or a benchmark: the
+// memory limit, and Go's profiles where SESSIONCTL_PPROF asks for them.
+func forLoad(stderr io.Writer) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(devnetMemoryLimit)
 	}
-}
-
-// logFiles gives each component a file under dir (ledger.log, devnet.log,
-// ...), except the service nodes, which share nodes.log (each line names
-// its node): 2,000 nodes would otherwise hold 2,000 open files.
-func logFiles(dir, format string, level zerolog.Level, tee io.Writer) (func(string) zerolog.Logger, func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, err
+	addr := os.Getenv(pprofserve.Env)
+	if addr == "" {
+		return nil
 	}
-	if err := os.WriteFile(filepath.Join(dir, logFormatFile), []byte(format+"\n"), 0o600); err != nil {
-		return nil, nil, err
+	at, err := pprofserve.Start(addr)
+	if errors.Is(err, pprofserve.ErrNotLoopback) {
+		return errkind.Invalidf("%s=%v", pprofserve.Env, err)
 	}
-	// Milliseconds, so that `sessionctl logs` orders lines of different files.
-	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
-	var mu sync.Mutex
-	files := map[string]*os.File{}
-	get := func(component string) zerolog.Logger {
-		mu.Lock()
-		defer mu.Unlock()
-		file := component
-		if strings.HasPrefix(component, "node-") {
-			file = "nodes"
-		}
-		f, ok := files[file]
-		if !ok {
-			var err error
-			f, err = os.OpenFile(filepath.Join(dir, file+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-			if err != nil {
-				return zerolog.Nop()
-			}
-			files[file] = f
-		}
-		var w io.Writer = f
-		if format == "console" {
-			w = zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: "15:04:05.000"}
-		}
-		if tee != nil {
-			w = zerolog.MultiLevelWriter(w, tee)
-		}
-		return zerolog.New(w).Level(level).With().Timestamp().Str("component", component).Logger()
-	}
-	closeAll := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, f := range files {
-			f.Close()
-		}
-	}
-	return get, closeAll, nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// detach starts `devnet up` again in the background and waits until its
-// manifest is written, or it exits.
-func detach(c *cli.Context) error {
-	dir := c.String(dirFlag.Name)
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(filepath.Join(dir, "logs", "devnet.out"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", pprofserve.Env, err)
 	}
-	defer out.Close()
+	fmt.Fprintf(stderr, "profiles at http://%s/debug/pprof/\n", at)
+	return nil
+}
+
+// detach starts `devnet up` again in the background and waits until it is
+// ready, or exited.
+func detach(c *cli.Context) error {
 	self, err := selfExe()
 	if err != nil {
 		return err
@@ -367,49 +208,16 @@ func detach(c *cli.Context) error {
 			args = append(args, a)
 		}
 	}
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), detachedEnv+"=1")
-	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, nil
-	cmd.SysProcAttr = detachAttr()
-	if m, err := devnet.ReadManifest(dir); err == nil && devnet.ProcessAlive(m.PID) {
-		return usagef("%v (pid %d); stop it with 'sessionctl devnet down'", devnet.ErrRunning, m.PID)
+	m, err := devnet.Detach(c.Context, dirOf(c), self, args)
+	var de *devnet.DetachError
+	if errors.As(err, &de) && de.Code == exitcode.Usage {
+		return errkind.AsInvalid(errors.New(de.Last))
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the devnet in the background: %w", err)
+	if err != nil || c.Bool("json") {
+		return orJSON(c, m, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.After(3 * time.Minute)
-	for {
-		select {
-		case err := <-exited:
-			tail, _ := os.ReadFile(filepath.Join(dir, "logs", "devnet.out"))
-			msg := strings.TrimSpace(lastLine(string(tail)))
-			if msg == "" {
-				msg = fmt.Sprint(err)
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) && ee.ExitCode() == exitUsage {
-				return usageError(errors.New(strings.TrimPrefix(msg, "sessionctl: ")))
-			}
-			return fmt.Errorf("the devnet did not start: %s", strings.TrimPrefix(msg, "sessionctl: "))
-		case <-deadline:
-			cmd.Process.Kill()
-			return errors.New("the devnet was not ready after 3 minutes; see " + filepath.Join(dir, "logs"))
-		case <-time.After(20 * time.Millisecond):
-		}
-		m, err := devnet.ReadManifest(dir)
-		if err != nil || m.PID != cmd.Process.Pid {
-			continue
-		}
-		cmd.Process.Release()
-		if c.Bool("json") {
-			return printJSON(c.App.Writer, m)
-		}
-		printBanner(c.App.Writer, dir, m, keystore(c), 0, true)
-		fmt.Fprintf(c.App.Writer, "Running in the background (pid %d); stop it with 'sessionctl devnet down'.\n", m.PID)
-		return nil
-	}
+	m.WriteBanner(c.App.Writer, dirOf(c), 0, true)
+	return nil
 }
 
 // selfExe is this program, to run again: as the shell found it (a test's
@@ -421,132 +229,31 @@ func selfExe() (string, error) {
 	return os.Executable()
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
-
-// printBanner prints what a user needs: clients, endpoints, nodes, a first command.
-func printBanner(w io.Writer, dir string, m *devnet.Manifest, ks *identity.Keystore, took time.Duration, detached bool) {
-	swarms := map[string]bool{}
-	for _, n := range m.Nodes {
-		if n.SwarmID != "" {
-			swarms[n.SwarmID] = true
-		}
-	}
-	ready := ""
-	if took > 0 {
-		ready = fmt.Sprintf(", ready in %v", took.Round(time.Millisecond))
-	}
-	fmt.Fprintf(w, "sessionctl devnet: seed %q, %s in %s%s\n\n", m.Seed, plural(len(m.Nodes), "service node"), plural(len(swarms), "swarm"), ready)
-	fmt.Fprintln(w, "Clients (their recovery phrases restore them in any Session app; devnet use only):")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, cl := range m.Clients {
-		phrase := ""
-		if e, err := ks.Get(cl.Name); err == nil {
-			phrase = e.Keys.Phrase()
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl.Name, cl.AccountID, phrase)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\nLedger   %s\nControl  %s  (token in %s)\n", m.Ledger.URL, m.Control.URL, devnet.ManifestPath(dir))
-	if m.Dashboard.URL != "" {
-		fmt.Fprintf(w, "Dashboard %s  (open it in a browser; keep the address to yourself)\n", m.Dashboard.URL)
-	}
-	if m.Join.URL != "" {
-		fmt.Fprintf(w, "Join     sessionctl node join %s  (runs a node of this devnet, from any machine that reaches it)\n", m.Join.URL)
-	}
-	fmt.Fprintf(w, "Seed     LOCAL_DEVNET_SEED_URL=%s  (point a Session app or library here)\n", m.SeedNode.URL)
-	if m.Proxy.URL != "" {
-		fmt.Fprintf(w, "Proxy    %s  (for clients that hard-code the real hosts: seed1.getsession.org, filev2, open.getsession.org)\n", m.Proxy.URL)
-	}
-	for _, s := range m.Servers {
-		fmt.Fprintf(w, "%-8s %s  (x25519 %s)\n", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.URL, s.X25519Pubkey)
-		for _, r := range s.Rooms {
-			fmt.Fprintf(w, "  room %s: %s  (join link for Session apps; %s/ shows its QR code)\n", r.Token, r.JoinURL, s.URL)
-		}
-	}
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NODE\tPEER ID\tSWARM\tSTATE")
-	for i, n := range m.Nodes {
-		if i == 20 {
-			fmt.Fprintf(tw, "  ... and %d more: 'sessionctl node ls'\n", len(m.Nodes)-20)
-			break
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n.Name, n.PeerID, orDash(n.SwarmID), n.State)
-	}
-	tw.Flush()
-	if len(m.Clients) >= 2 {
-		a, b := m.Clients[0].Name, m.Clients[1].Name
-		fmt.Fprintf(w, "\nTry:  sessionctl send --from %s --to %s \"hello %s\"   then   sessionctl fetch --as %s\n", a, b, b, b)
-	}
-	stop := "Ctrl-C or 'sessionctl devnet down' stops it."
-	if detached {
-		stop = "'sessionctl devnet down' stops it."
-	}
-	fmt.Fprintf(w, "Manifest %s, logs in %s. %s\n", devnet.ManifestPath(dir), filepath.Join(dir, "logs"), stop)
-}
-
-// plural is "1 node", "2 nodes".
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 func devnetStatus(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	cc, err := dialDevnet(c)
-	if errors.Is(err, devnet.ErrUnresponsive) {
-		// It runs (it holds the directory), but cannot say how it is.
-		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]any{"running": true, "responding": false, "error": err.Error()})
-		}
-		fmt.Fprintf(c.App.Writer, "running, but not answering: %v\n", err)
-		return nil
-	}
-	var ee *exitError
-	if errors.As(err, &ee) && ee.code == exitNoNetwork && c.Bool("json") {
+	switch {
+	case errors.Is(err, devnet.ErrUnresponsive): // it runs (it holds the directory), but cannot say how it is
+		return output(c).Show(map[string]any{"running": true, "responding": false, "error": err.Error()}, func(w io.Writer) error {
+			return output(c).Printf("running, but not answering: %v\n", err)
+		})
+	case errkind.Of(err) == errkind.NotRunning && c.Bool("json"):
 		// Still an answer a script can read; the exit code (3) says the same.
-		printJSON(c.App.Writer, map[string]any{"running": false})
+		display.JSON(c.App.Writer, map[string]any{"running": false})
 		return err
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
 	st, err := cc.Status(c.Context)
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
-			Running bool `json:"running"`
-			*devnet.Status
-		}{true, st})
-	}
-	fmt.Fprintf(c.App.Writer, "running (pid %d): seed %q, height %d, %d/%s running, %d active in %s\nledger %s\n",
-		st.PID, st.Seed, st.Height, st.NodesRunning, plural(st.Nodes, "node"), st.ActiveNodes, plural(st.Swarms, "swarm"), st.LedgerURL)
-	for _, name := range slices.Sorted(maps.Keys(st.Exited)) {
-		fmt.Fprintf(c.App.Writer, "%s's process ended by itself: %s ('sessionctl node restart %s' starts it again)\n", name, st.Exited[name], name)
-	}
-	return nil
+	return output(c).Show(struct {
+		Running bool `json:"running"`
+		*devnet.Status
+	}{true, st}, st.WriteText)
 }
 
 func devnetDown(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	cc, err := dialDevnet(c)
 	if err != nil && (cc == nil || !errors.Is(err, devnet.ErrUnresponsive)) {
 		return err
@@ -556,260 +263,34 @@ func devnetDown(c *cli.Context) error {
 	if err := cc.Down(ctx); err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"stopped": true})
-	}
-	fmt.Fprintln(c.App.Writer, "devnet stopped; 'sessionctl devnet up' resumes it")
-	return nil
+	return output(c).Show(map[string]any{"stopped": true}, func(io.Writer) error {
+		return output(c).Printf("devnet stopped; 'sessionctl devnet up' resumes it\n")
+	})
 }
 
-func nodeCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "node",
-		Usage: "list, kill and restart the devnet's service nodes",
-		Subcommands: []*cli.Command{
-			{Name: "ls", Usage: "the nodes: peer ID, swarm, state, running", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: nodeList},
-			{Name: "kill", Usage: "stop a node (it stays registered until the network notices)", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct("kill")},
-			{Name: "restart", Usage: "start a killed node again", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: nodeAct("restart")},
-			nodeRunCommand(),
-			nodeJoinCommand(),
-		},
-	}
-}
-
-func nodeList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	cc, err := dialDevnet(c)
-	if err != nil {
-		return err
-	}
-	nodes, err := cc.Nodes(c.Context)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
-			Nodes []devnet.ManifestNode `json:"nodes"`
-		}{nodes})
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tED25519\tPEER ID\tSWARM\tSTATE\tCREDIT\tLAST PROOF\tRUNNING")
-	for _, n := range nodes {
-		running := fmt.Sprint(n.Running)
-		if n.Exited != "" {
-			running = "exited" // by itself: 'devnet status' says how
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, orDash(n.SwarmID), n.State, n.Credit, n.LastProof, running)
-	}
-	return tw.Flush()
-}
-
-func nodeAct(what string) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		name, err := oneArg(c, "NAME")
+// snapshotAct saves, loads or lists the snapshots of --dir.
+func snapshotAct(c *cli.Context) error {
+	dir, w := c.String(dirFlag.Name), c.App.Writer
+	if c.Command.Name == "ls" {
+		snaps, err := devnet.Snapshots(dir)
 		if err != nil {
 			return err
 		}
-		cc, err := dialDevnet(c)
-		if err != nil {
-			return err
-		}
-		done := "killed"
-		if what == "kill" {
-			err = cc.Kill(c.Context, name)
-		} else {
-			var was bool
-			was, err = cc.Restart(c.Context, name)
-			done = "started again"
-			if was {
-				done = "was running: stopped and started again"
-			}
-		}
-		if err != nil {
-			if errors.Is(err, devnet.ErrUnknownNode) || errors.Is(err, devnet.ErrNodeStopped) || errors.Is(err, devnet.ErrNodeRunning) {
-				return usageError(err)
-			}
-			return err
-		}
-		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]any{"node": name, "action": what, "was_running": what == "kill" || done != "started again"})
-		}
-		fmt.Fprintf(c.App.Writer, "%s: %s\n", name, done)
-		return nil
+		return output(c).Show(map[string]any{"snapshots": snaps}, func(w io.Writer) error { return devnet.WriteSnapshots(w, snaps) })
 	}
-}
-
-func swarmCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "swarm",
-		Usage: "the swarms of the network and which one owns an account",
-		Subcommands: []*cli.Command{
-			{Name: "ls", Usage: "every swarm and its members", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: swarmList},
-			{Name: "of", Usage: "the swarm that stores an account's messages", ArgsUsage: "ACCOUNT_ID|NAME", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: swarmOf},
-		},
+	name, err := c.Args().First(), error(nil)
+	if c.Command.Name == "save" {
+		err = devnet.SaveSnapshot(dir, name, c.Bool("replace"))
+	} else {
+		err = devnet.LoadSnapshot(dir, name)
 	}
-}
-
-// nodeNames maps node keys to devnet names, when a devnet runs under --dir.
-func nodeNames(c *cli.Context) map[string]string {
-	out := map[string]string{}
-	if m, err := devnet.ReadManifest(c.String(dirFlag.Name)); err == nil {
-		for _, n := range m.Nodes {
-			out[n.Ed25519Pubkey] = n.Name
-		}
+	if err != nil || c.Bool("json") {
+		return orJSON(c, map[string]any{map[string]string{"save": "saved", "load": "loaded"}[c.Command.Name]: name}, err)
 	}
-	return out
-}
-
-func nameOf(names map[string]string, key string) string {
-	if n, ok := names[key]; ok {
-		return n
-	}
-	return key[:12]
-}
-
-type swarmJSON struct {
-	SwarmID string   `json:"swarm_id"`
-	Members []string `json:"members"` // Ed25519 keys
-	Names   []string `json:"names,omitempty"`
-}
-
-func swarmList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
-	swarms, _, err := lc.Swarms(c.Context)
-	if err != nil {
-		return rpcError(err)
-	}
-	names := nodeNames(c)
-	var out []swarmJSON
-	for _, s := range swarms {
-		sj := swarmJSON{SwarmID: fmt.Sprintf("%016x", s.ID), Members: s.Members}
-		for _, k := range s.Members {
-			sj.Names = append(sj.Names, nameOf(names, k))
-		}
-		out = append(out, sj)
-	}
-	if c.Bool("json") {
-		if out == nil {
-			out = []swarmJSON{}
-		}
-		return printJSON(c.App.Writer, struct {
-			Swarms []swarmJSON `json:"swarms"`
-		}{out})
-	}
-	if len(out) == 0 {
-		fmt.Fprintln(c.App.Writer, "no swarms: no service node is active")
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SWARM\tSIZE\tMEMBERS")
-	for _, s := range out {
-		fmt.Fprintf(tw, "%s\t%d\t%s\n", s.SwarmID, len(s.Members), strings.Join(s.Names, " "))
-	}
-	return tw.Flush()
-}
-
-func swarmOf(c *cli.Context) error {
-	arg, err := oneArg(c, "ACCOUNT_ID or NAME")
-	if err != nil {
-		return err
-	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
-	id, err := resolveAccount(c, lc, arg)
-	if err != nil {
-		return err
-	}
-	s, err := lc.SwarmOf(c.Context, id)
-	if err != nil {
-		return rpcError(err)
-	}
-	if s.ID == chain.UnassignedSwarm {
-		return errors.New("no swarm exists yet: no service node is active")
-	}
-	names := nodeNames(c)
-	sj := swarmJSON{SwarmID: fmt.Sprintf("%016x", s.ID), Members: s.Members}
-	for _, k := range s.Members {
-		sj.Names = append(sj.Names, nameOf(names, k))
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
-			AccountID  string `json:"account_id"`
-			SwarmSpace string `json:"swarm_space"`
-			swarmJSON
-		}{id.String(), fmt.Sprint(id.SwarmSpace()), sj})
-	}
-	fmt.Fprintf(c.App.Writer, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, strings.Join(sj.Names, " "))
-	return nil
-}
-
-func snapshotError(err error) error {
-	switch {
-	case errors.Is(err, devnet.ErrRunning), errors.Is(err, devnet.ErrSnapshotName), errors.Is(err, devnet.ErrNoSnapshot), errors.Is(err, devnet.ErrSnapshotExists):
-		return usageError(err)
-	case errors.Is(err, devnet.ErrNotRunning):
-		return notRunning(err)
-	}
-	return err
-}
-
-func snapshotSave(c *cli.Context) error {
-	name, err := oneArg(c, "the snapshot NAME")
-	if err != nil {
-		return err
-	}
-	if err := devnet.SaveSnapshot(c.String(dirFlag.Name), name, c.Bool("replace")); err != nil {
-		return snapshotError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"saved": name})
-	}
-	fmt.Fprintf(c.App.Writer, "saved snapshot %q; 'sessionctl devnet snapshot load %s' rewinds to it\n", name, name)
-	return nil
-}
-
-func snapshotLoad(c *cli.Context) error {
-	name, err := oneArg(c, "the snapshot NAME")
-	if err != nil {
-		return err
-	}
-	if err := devnet.LoadSnapshot(c.String(dirFlag.Name), name); err != nil {
-		return snapshotError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"loaded": name})
-	}
-	fmt.Fprintf(c.App.Writer, "loaded snapshot %q; 'sessionctl devnet up' resumes the devnet as it was then\n", name)
-	return nil
-}
-
-func snapshotList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	snaps, err := devnet.Snapshots(c.String(dirFlag.Name))
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"snapshots": snaps})
-	}
-	if len(snaps) == 0 {
-		fmt.Fprintln(c.App.Writer, "no snapshots; 'sessionctl devnet snapshot save NAME' makes one of a stopped devnet")
-		return nil
-	}
-	for _, s := range snaps {
-		fmt.Fprintf(c.App.Writer, "%s\t%s\n", s.Name, s.Saved.Local().Format("2006-01-02 15:04:05"))
+	if c.Command.Name == "save" {
+		fmt.Fprintf(w, "saved snapshot %q; 'sessionctl devnet snapshot load %s' rewinds to it\n", name, name)
+	} else {
+		fmt.Fprintf(w, "loaded snapshot %q; 'sessionctl devnet up' resumes the devnet as it was then\n", name)
 	}
 	return nil
 }

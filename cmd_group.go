@@ -1,24 +1,16 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/sessionctl/sessionctl/client"
-	"github.com/sessionctl/sessionctl/configmsg"
+	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/group"
-	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
-
-var asFlag = &cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) acting"}
 
 func groupCommand() *cli.Command {
 	with := func(extra ...cli.Flag) []cli.Flag {
@@ -29,643 +21,117 @@ func groupCommand() *cli.Command {
 		Usage: "closed groups as Session apps make them: create, invite, join, talk, kick with revocation and key rotation",
 		Subcommands: []*cli.Command{
 			{Name: "create", Usage: "create a group; you are its first admin", ArgsUsage: "NAME", Flags: with(&cli.StringFlag{Name: "members", Usage: "`MEMBERS` to invite, comma-separated (names, Account IDs or session names)"}, jsonFlag), Action: groupCreate},
-			{Name: "add", Usage: "invite members (admins)", ArgsUsage: "GROUP MEMBER[,MEMBER...]", Flags: with(&cli.BoolFlag{Name: "history", Usage: "give them the group's keys so far: they read what it wrote before (else the key rotates)"}), Action: groupMemberAct("add")},
-			{Name: "kick", Usage: "remove members: revoke their tokens, tell them, rotate the key (admins)", ArgsUsage: "GROUP MEMBER[,MEMBER...]", Flags: with(&cli.BoolFlag{Name: "delete-messages", Usage: "delete what they wrote, for everyone"}), Action: groupMemberAct("kick")},
-			{Name: "promote", Usage: "make a member an admin: it gets the group key (admins)", ArgsUsage: "GROUP MEMBER", Flags: with(), Action: groupMemberAct("promote")},
-			{Name: "join", Usage: "accept an invite to a group", ArgsUsage: "GROUP", Flags: with(), Action: groupJoin},
-			{Name: "leave", Usage: "leave a group (or decline its invite)", ArgsUsage: "GROUP", Flags: with(), Action: groupLeave},
-			{Name: "delete", Usage: "delete a group for everyone (admins)", ArgsUsage: "GROUP", Flags: with(), Action: groupDelete},
-			{Name: "rename", Usage: "rename a group (admins)", ArgsUsage: "GROUP NAME", Flags: with(), Action: groupRename},
+			{Name: "add", Usage: "invite members (admins)", ArgsUsage: "GROUP MEMBER[,MEMBER...]", Flags: with(&cli.BoolFlag{Name: "history", Usage: "give them the group's keys so far: they read what it wrote before (else the key rotates)"}), Action: groupMembers},
+			{Name: "kick", Usage: "remove members: revoke their tokens, tell them, rotate the key (admins)", ArgsUsage: "GROUP MEMBER[,MEMBER...]", Flags: with(&cli.BoolFlag{Name: "delete-messages", Usage: "delete what they wrote, for everyone"}), Action: groupMembers},
+			{Name: "promote", Usage: "make a member an admin: it gets the group key (admins)", ArgsUsage: "GROUP MEMBER", Flags: with(), Action: groupMembers},
+			{Name: "join", Usage: "accept an invite to a group", ArgsUsage: "GROUP", Flags: with(), Action: groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+				return x.Join(ctx, c.Args().First())
+			})},
+			{Name: "leave", Usage: "leave a group (or decline its invite)", ArgsUsage: "GROUP", Flags: with(), Action: groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+				return x.Leave(ctx, c.Args().First())
+			})},
+			{Name: "delete", Usage: "delete a group for everyone (admins)", ArgsUsage: "GROUP", Flags: with(), Action: groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+				return x.Delete(ctx, c.Args().First())
+			})},
+			{Name: "rename", Usage: "rename a group (admins)", ArgsUsage: "GROUP NAME", Flags: with(), Action: groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+				return x.Rename(ctx, c.Args().Get(0), c.Args().Get(1))
+			})},
 			{Name: "send", Usage: "post a message to a group", ArgsUsage: "GROUP TEXT", Flags: with(jsonFlag), Action: groupSend},
-			{Name: "fetch", Usage: "read a group's new messages", ArgsUsage: "GROUP", Flags: with(jsonFlag), Action: groupFetch},
+			{Name: "fetch", Usage: "read a group's new messages", ArgsUsage: "GROUP", Flags: with(jsonFlag), Action: groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+				return x.Fetch(ctx, c.Args().First())
+			})},
 			{Name: "info", Usage: "a group's members (from its members config), admins, key generation and revoked tokens", ArgsUsage: "GROUP", Flags: with(jsonFlag), Action: groupInfo},
-			{Name: "ls", Usage: "the groups of an identity, and the invites it received", ArgsUsage: " ", Flags: with(jsonFlag), Action: groupList},
+			{Name: "ls", Usage: "the groups of an identity, and the invites it received", ArgsUsage: " ", Flags: with(jsonFlag), Action: groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error { return x.List(ctx) })},
 		},
 	}
 }
 
-// groupSession starts a client for --as and brings its groups up to date:
-// what the account's user groups config says (groups made, joined or left
-// on its other devices), then the invites and promotions in its inbox
-// (read with a state of its own, so `fetch` still shows them). It holds
-// the device's lock until done is called.
-func groupSession(c *cli.Context) (*group.Device, func(), error) {
-	name := c.String("as")
-	if name == "" {
-		return nil, nil, usagef("--as NAME is required: the identity acting")
-	}
-	if err := identity.ValidName(name); err != nil {
-		return nil, nil, usageError(err)
-	}
-	dir := c.String(dirFlag.Name)
-	cl, _, err := startClient(c, name, filepath.Join(dir, "clients", name+".groups.json"))
-	if err != nil {
-		return nil, nil, err
-	}
-	s := &group.Device{C: cl, Store: &group.Store{Dir: filepath.Join(dir, "groups")}, Name: name,
-		Log: logger(c).With().Str("component", "group").Str("device", name).Logger()}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-	defer cancel()
-	unlock, err := s.Store.Lock(ctx, name)
-	if err != nil {
-		cl.Close()
-		return nil, nil, err
-	}
-	done := func() { unlock(); cl.Close() }
-	added, err := s.Recover(ctx)
-	if err != nil {
-		fmt.Fprintf(c.App.ErrWriter, "the account's user groups config was not read: %v\n", err)
-	}
-	for _, g := range added {
-		fmt.Fprintf(c.App.ErrWriter, "found group %q (%s) in the account's config\n", escapeText(g.Name), g.ID)
-	}
-	in, err := s.ReadInbox(ctx)
-	if err != nil {
-		done()
-		return nil, nil, clientError(err)
-	}
-	names := senderNames(c)
-	for _, r := range in.Refused {
-		if errors.Is(r.Err, group.ErrAlready) {
-			// Another device's invite, read again here: nothing to do.
-			fmt.Fprintf(c.App.ErrWriter, "ignored %v\n", r.Err)
-			continue
+// groupAct is an action on the groups of --as, brought up to date (what
+// that found goes to stderr), with a minute (two to change members) to
+// do its work.
+func groupAct(do func(ctx context.Context, c *cli.Context, x device.GroupCmd) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		name := c.String("as")
+		if name == "" {
+			return errkind.Invalidf("--as NAME is required: the identity acting")
 		}
-		fmt.Fprintf(c.App.ErrWriter, "a %s from %s was refused: %v\n", strings.ReplaceAll(r.Kind, "_", " "), nameOr(names, r.From), r.Err)
-	}
-	for _, g := range in.Invited {
-		fmt.Fprintf(c.App.ErrWriter, "invited to group %q (%s) by %s: 'sessionctl group join %s --as %s' accepts\n",
-			escapeText(g.Name), g.ID, nameOr(names, g.InvitedBy), groupArg(g.Name, g.ID), name)
-	}
-	for _, g := range in.Promoted {
-		fmt.Fprintf(c.App.ErrWriter, "now an admin of group %q (%s)\n", escapeText(g.Name), g.ID)
-	}
-	if in.OldKind > 0 {
-		fmt.Fprintf(c.App.ErrWriter, "%s to groups of the old kind (an earlier sessionctl's) ignored\n", plural(in.OldKind, "invite"))
-	}
-	return s, done, nil
-}
-
-// groupError maps group errors to exit codes: the user's mistakes are 2.
-func groupError(err error) error {
-	for _, e := range []error{group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked,
-		group.ErrNameTaken, group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups} {
-		if errors.Is(err, e) {
-			return usageError(err)
+		lc, err := ledgerClient(c)
+		if err != nil {
+			return err
 		}
+		gs, err := device.OpenGroups(c.Context, dirOf(c), lc, name, logger(c))
+		if err != nil {
+			return err
+		}
+		defer gs.Close()
+		for _, line := range gs.Notices() {
+			fmt.Fprintln(c.App.ErrWriter, line)
+		}
+		timeout := time.Minute
+		switch c.Command.Name {
+		case "create", "add", "kick", "promote":
+			timeout = 2 * time.Minute
+		}
+		ctx, cancel := context.WithTimeout(c.Context, timeout)
+		defer cancel()
+		return do(ctx, c, device.GroupCmd{G: gs, Out: output(c)})
 	}
-	return clientError(err)
 }
 
-// loadGroup finds GROUP (a name or an ID) among the device's groups; a
-// group of the old kind is refused (but leave).
-func loadGroup(s *group.Device, arg string) (*group.Group, error) {
-	g, err := s.Store.Load(s.Name, s.C.AccountID().String(), arg)
-	if err != nil {
-		return nil, groupError(err)
-	}
-	return g, nil
-}
-
-// members resolves a comma-separated list of members; each keeps the name
-// it was given by (a keystore name) for the members config.
+// members resolves a comma-separated list of members.
 func members(c *cli.Context, list string) ([]group.Invitee, error) {
 	lc, err := ledgerClient(c)
 	if err != nil {
 		return nil, err
 	}
-	var out []group.Invitee
-	for _, m := range strings.Split(list, ",") {
-		if m = strings.TrimSpace(m); m == "" {
-			continue
-		}
-		id, err := resolveAccount(c, lc, m)
-		if err != nil {
-			return nil, err
-		}
-		if id.Prefix != identity.PrefixSession {
-			return nil, usagef("%s is not a Session account (05)", m)
-		}
-		inv := group.Invitee{ID: id}
-		if identity.ValidName(m) == nil && len(m) != identity.AccountIDLen {
-			inv.Name = m
-		}
-		out = append(out, inv)
-	}
-	return out, nil
+	return device.Members(c.Context, keystore(c), lc, list)
 }
 
 func groupCreate(c *cli.Context) error {
-	name, err := oneArg(c, "the group NAME")
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(name) == "" || len(name) > 100 {
-		return usagef("a group name is 1-100 bytes")
-	}
 	invitees, err := members(c, c.String("members"))
+	if err == nil {
+		err = device.CheckCreate(c.Args().First(), invitees)
+	}
 	if err != nil {
 		return err
 	}
-	if len(invitees)+1 > group.MaxMembers {
-		return usagef("%d members: %v", len(invitees)+1, group.ErrTooMany)
-	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, 2*time.Minute)
-	defer cancel()
-	g, err := s.Create(ctx, name, invitees)
-	if err != nil {
-		return groupError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, groupJSON(c, g, false, nil))
-	}
-	fmt.Fprintf(c.App.Writer, "created group %q: %s\n%s invited; each joins with 'sessionctl group join %s --as NAME'\n",
-		g.Name, g.ID, plural(len(invitees), "member"), name)
-	return nil
+	return groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+		return x.Create(ctx, c.Args().First(), invitees)
+	})(c)
 }
 
-func groupMemberAct(what string) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		if c.NArg() != 2 {
-			return usagef("group %s takes two arguments, GROUP and MEMBER", what)
-		}
-		invitees, err := members(c, c.Args().Get(1))
-		if err != nil {
-			return err
-		}
-		if len(invitees) == 0 {
-			return usagef("group %s: no MEMBER given", what)
-		}
-		if what == "promote" && len(invitees) != 1 {
-			return usagef("group promote takes one MEMBER")
-		}
-		s, done, err := groupSession(c)
-		if err != nil {
-			return err
-		}
-		defer done()
-		g, err := loadGroup(s, c.Args().Get(0))
-		if err != nil {
-			return err
-		}
-		ctx, cancel := context.WithTimeout(c.Context, 2*time.Minute)
-		defer cancel()
-		var ids []identity.AccountID
-		for _, m := range invitees {
-			ids = append(ids, m.ID)
-		}
-		switch what {
-		case "add":
-			err = s.Add(ctx, g, invitees, c.Bool("history"))
-		case "kick":
-			err = s.Kick(ctx, g, ids, c.Bool("delete-messages"))
-		case "promote":
-			err = s.Promote(ctx, g, ids[0])
-		}
-		if err != nil {
-			return groupError(err)
-		}
-		names := make([]string, len(ids))
-		for i, id := range ids {
-			names[i] = id.String()
-		}
-		who := strings.Join(names, ", ")
-		switch what {
-		case "add":
-			how := "the key rotated to generation " + fmt.Sprint(g.Generation) + ": they read from it on"
-			if c.Bool("history") {
-				how = "given the group's keys so far: they read its history"
-			}
-			fmt.Fprintf(c.App.Writer, "invited %s to %q (%s)\n", who, g.Name, how)
-		case "kick":
-			fmt.Fprintf(c.App.Writer, "removed %s from %q: token revoked, key rotated to generation %d\n", who, g.Name, g.Generation)
-		case "promote":
-			fmt.Fprintf(c.App.Writer, "%s is now an admin of %q (the group's key was sent)\n", who, g.Name)
-		}
-		return nil
-	}
-}
-
-func groupJoin(c *cli.Context) error {
-	arg, err := oneArg(c, "GROUP")
+// groupMembers adds, kicks or promotes members.
+func groupMembers(c *cli.Context) error {
+	invitees, err := members(c, c.Args().Get(1))
 	if err != nil {
 		return err
 	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	g, err := loadGroup(s, arg)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-	defer cancel()
-	if err := s.Join(ctx, g); err != nil {
-		return groupError(err)
-	}
-	fmt.Fprintf(c.App.Writer, "joined %q (%s): key generation %d, %s\n", g.Name, g.ID, g.Generation, plural(len(g.MemberList()), "member"))
-	return nil
-}
-
-func groupLeave(c *cli.Context) error {
-	arg, err := oneArg(c, "GROUP")
-	if err != nil {
-		return err
-	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	g, err := s.Store.Load(s.Name, s.C.AccountID().String(), arg)
-	old := errors.Is(err, group.ErrOldKind)
-	if err != nil && !old {
-		return groupError(err)
-	}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-	defer cancel()
-	invited, gone := g.Invited, g.Kicked || g.Destroyed
-	if err := s.Leave(ctx, g, old); err != nil {
-		return groupError(err)
-	}
-	switch {
-	case old:
-		fmt.Fprintf(c.App.Writer, "left %q, a group of the old kind: forgotten here\n", g.Name)
-	case invited:
-		fmt.Fprintf(c.App.Writer, "declined the invite to %q\n", g.Name)
-	case gone:
-		fmt.Fprintf(c.App.Writer, "forgot %q\n", g.Name)
-	default:
-		fmt.Fprintf(c.App.Writer, "left %q; an admin's next fetch removes you and rotates the key\n", g.Name)
-	}
-	return nil
-}
-
-func groupDelete(c *cli.Context) error {
-	arg, err := oneArg(c, "GROUP")
-	if err != nil {
-		return err
-	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	g, err := loadGroup(s, arg)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-	defer cancel()
-	if err := s.Delete(ctx, g); err != nil {
-		return groupError(err)
-	}
-	fmt.Fprintf(c.App.Writer, "deleted %q for everyone\n", g.Name)
-	return nil
-}
-
-func groupRename(c *cli.Context) error {
-	if c.NArg() != 2 {
-		return usagef("group rename takes two arguments, GROUP and NAME")
-	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	g, err := loadGroup(s, c.Args().Get(0))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-	defer cancel()
-	if err := s.Rename(ctx, g, c.Args().Get(1)); err != nil {
-		return groupError(err)
-	}
-	fmt.Fprintf(c.App.Writer, "renamed the group %q\n", g.Name)
-	return nil
+	o := device.MemberOptions{History: c.Bool("history"), DeleteMessages: c.Bool("delete-messages")}
+	return groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+		return x.Members(ctx, c.Command.Name, c.Args().Get(0), invitees, o)
+	})(c)
 }
 
 func groupSend(c *cli.Context) error {
-	if c.NArg() != 2 {
-		return usagef("group send takes two arguments, GROUP and TEXT")
-	}
 	if strings.TrimSpace(c.Args().Get(1)) == "" {
-		return usagef("an empty message: give some TEXT")
+		return errkind.Invalidf("an empty message: give some TEXT")
 	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	g, err := loadGroup(s, c.Args().Get(0))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-	defer cancel()
-	if err := s.Send(ctx, g, c.Args().Get(1)); err != nil {
-		return groupError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"group": g.Name, "group_id": g.ID, "generation": g.Generation})
-	}
-	fmt.Fprintf(c.App.Writer, "sent to %q (key generation %d)\n", g.Name, g.Generation)
-	return nil
-}
-
-func groupFetch(c *cli.Context) error {
-	arg, err := oneArg(c, "GROUP")
-	if err != nil {
-		return err
-	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	g, err := loadGroup(s, arg)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-	defer cancel()
-	msgs, bad, err := s.Fetch(ctx, g)
-	if err != nil {
-		return groupError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
-			Messages   []group.Message    `json:"messages"`
-			Unreadable []group.Unreadable `json:"unreadable,omitempty"`
-		}{msgs, bad})
-	}
-	names := groupNames(c, g, s.C)
-	for _, m := range msgs {
-		if _, ok := names[m.From]; !ok && m.Name != "" {
-			names[m.From] = m.Name // the name the author's profile gives
-		}
-	}
-	for _, m := range msgs {
-		if m.Kind == "" {
-			fmt.Fprintf(c.App.Writer, "%s: %s\n", nameOr(names, m.From), escapeText(m.Text))
-			continue
-		}
-		text := m.Text
-		for id, n := range names {
-			text = strings.ReplaceAll(text, id, n)
-		}
-		fmt.Fprintf(c.App.Writer, "* %s %s\n", nameOr(names, m.From), escapeText(text))
-	}
-	for _, b := range bad {
-		h := b.Hash
-		if h == "" {
-			h = "config"
-		}
-		fmt.Fprintf(c.App.ErrWriter, "unreadable %s: %s\n", h, escapeText(b.Reason))
-	}
-	if len(msgs) == 0 {
-		fmt.Fprintln(c.App.Writer, "no new messages")
-	}
-	return nil
-}
-
-// senderNames names the keystore's accounts: an account with several
-// devices by its first (not a linked one).
-func senderNames(c *cli.Context) map[string]string {
-	out := map[string]string{}
-	if all, err := keystore(c).List(); err == nil {
-		for _, e := range all {
-			if id := e.Keys.AccountID().String(); out[id] == "" || e.DeviceOf == "" {
-				out[id] = e.Name
-			}
-		}
-	}
-	return out
-}
-
-// groupNames names a group's members: the keystore's name, else the name
-// the members config gives, else (with a client) the account's contacts
-// config's nickname or name for them.
-func groupNames(c *cli.Context, g *group.Group, cl *client.Client) map[string]string {
-	names := senderNames(c)
-	for _, m := range g.MemberList() {
-		if _, ok := names[m.AccountID]; !ok && m.Name != "" {
-			names[m.AccountID] = m.Name
-		}
-	}
-	if cl == nil {
-		return names
-	}
-	ctx, cancel := context.WithTimeout(c.Context, 20*time.Second)
-	defer cancel()
-	cfg, err := cl.LoadConfig(ctx, configmsg.Contacts)
-	if err != nil {
-		return names
-	}
-	for _, ct := range configmsg.ListContacts(cfg.Data()) {
-		if _, ok := names[ct.ID]; ok {
-			continue
-		}
-		if n := cmp.Or(ct.Nickname, ct.Name); n != "" {
-			names[ct.ID] = n
-		}
-	}
-	return names
-}
-
-func nameOr(names map[string]string, id string) string {
-	if n, ok := names[id]; ok {
-		return n
-	}
-	if len(id) > 12 {
-		return id[:12] + "..."
-	}
-	return id
-}
-
-type groupMemberJSON struct {
-	AccountID string `json:"account_id"`
-	Name      string `json:"name,omitempty"`
-	Admin     bool   `json:"admin"`
-	Status    string `json:"status"`
-}
-
-type groupInfoJSON struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Admin      bool              `json:"admin"`
-	Generation int64             `json:"generation"`
-	Members    []groupMemberJSON `json:"members"`
-	Admins     []string          `json:"admins"`
-	Revoked    []string          `json:"revoked_tokens"`
-	Role       string            `json:"role"`
-	Kicked     bool              `json:"kicked,omitempty"`
-	Invited    bool              `json:"invited,omitempty"`
-	Destroyed  bool              `json:"destroyed,omitempty"`
-	OldKind    bool              `json:"old_kind,omitempty"`
-}
-
-// role sums up this account's place in the group.
-func role(g *group.Group, old bool) string {
-	switch {
-	case old:
-		return "old kind"
-	case g.Destroyed:
-		return "deleted"
-	case g.Kicked:
-		return "removed"
-	case g.Invited:
-		return "invited"
-	case g.IsAdmin():
-		return "admin"
-	}
-	return "member"
-}
-
-func groupJSON(c *cli.Context, g *group.Group, old bool, cl *client.Client) groupInfoJSON {
-	out := groupInfoJSON{ID: g.ID, Name: g.Name, Admin: g.IsAdmin(), Generation: g.Generation, Admins: g.Admins(), Revoked: g.Revoked,
-		Role: role(g, old), Kicked: g.Kicked, Invited: g.Invited, Destroyed: g.Destroyed, OldKind: old, Members: []groupMemberJSON{}}
-	names := groupNames(c, g, cl)
-	for _, m := range g.MemberList() {
-		n := names[m.AccountID]
-		out.Members = append(out.Members, groupMemberJSON{AccountID: m.AccountID, Name: n, Admin: m.Admin, Status: m.Status})
-	}
-	if out.Revoked == nil {
-		out.Revoked = []string{}
-	}
-	if out.Admins == nil {
-		out.Admins = []string{}
-	}
-	return out
+	return groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+		return x.Send(ctx, c.Args().Get(0), c.Args().Get(1))
+	})(c)
 }
 
 func groupInfo(c *cli.Context) error {
-	arg, err := oneArg(c, "GROUP")
+	if c.String("as") != "" {
+		return groupAct(func(ctx context.Context, c *cli.Context, x device.GroupCmd) error {
+			return x.Info(ctx, c.Args().First())
+		})(c)
+	}
+	// Without --as: the group as the identities of this keystore last read
+	// it, an admin's view first (no network needed).
+	g, old, err := device.FindLocal(dirOf(c), c.Args().First())
 	if err != nil {
 		return err
 	}
-	var g *group.Group
-	var cl *client.Client
-	old := false
-	if c.String("as") == "" {
-		// Without --as: the group as the identities of this keystore last
-		// read it, an admin's view first (no network needed).
-		g, old, err = localGroup(c, arg)
-	} else {
-		s, done, err2 := groupSession(c)
-		if err2 != nil {
-			return err2
-		}
-		defer done()
-		cl = s.C
-		g, err = s.Store.Load(s.Name, s.C.AccountID().String(), arg)
-		old = errors.Is(err, group.ErrOldKind)
-		if err == nil && !g.Invited && !g.Kicked && !g.Destroyed {
-			// Every member reads the members config: the list is the group's.
-			ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-			defer cancel()
-			if rerr := s.Refresh(ctx, g); rerr != nil && !errors.Is(rerr, group.ErrKicked) && !errors.Is(rerr, group.ErrDestroyed) {
-				return groupError(rerr)
-			}
-		} else if old {
-			err = nil
-		}
-		err = groupError(err)
-	}
-	if err != nil {
-		return err
-	}
-	info := groupJSON(c, g, old, cl)
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, info)
-	}
-	w := c.App.Writer
-	if old {
-		fmt.Fprintf(w, "group %q %s\na group of the old kind (made by an earlier sessionctl): 'group leave' forgets it\n", g.Name, g.ID)
-		return nil
-	}
-	you := map[string]string{"admin": "an admin", "member": "a member", "invited": "invited (not joined)", "removed": "removed from it", "deleted": "gone: an admin deleted it"}[info.Role]
-	fmt.Fprintf(w, "group %q %s\nkey generation %d; you are %s\n", g.Name, g.ID, g.Generation, you)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEMBER\tACCOUNT ID\tADMIN\tSTATUS")
-	for _, m := range info.Members {
-		n := m.Name
-		if n == "" {
-			n = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", escapeText(n), m.AccountID, m.Admin, strings.ReplaceAll(m.Status, "_", " "))
-	}
-	tw.Flush()
-	if len(info.Revoked) > 0 {
-		fmt.Fprintf(w, "revoked tokens: %d (the swarm keeps the last 50)\n", len(info.Revoked))
-	}
-	return nil
-}
-
-func groupList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	s, done, err := groupSession(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	all, err := s.Store.List(s.Name, s.C.AccountID().String())
-	if err != nil {
-		return err
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-	if c.Bool("json") {
-		out := []groupInfoJSON{}
-		for _, e := range all {
-			out = append(out, groupJSON(c, e.Group, e.Old, nil))
-		}
-		return printJSON(c.App.Writer, struct {
-			Groups []groupInfoJSON `json:"groups"`
-		}{out})
-	}
-	if len(all) == 0 {
-		fmt.Fprintln(c.App.Writer, "no groups")
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tGROUP ID\tMEMBERS\tGENERATION\tROLE")
-	for _, e := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", escapeText(e.Name), e.ID, len(e.MemberList()), e.Generation, role(e.Group, e.Old))
-	}
-	return tw.Flush()
-}
-
-// localGroup finds a group in the stores of the keystore's identities.
-func localGroup(c *cli.Context, arg string) (*group.Group, bool, error) {
-	st := &group.Store{Dir: filepath.Join(c.String(dirFlag.Name), "groups")}
-	all, err := keystore(c).List()
-	if err != nil {
-		return nil, false, err
-	}
-	var found *group.Group
-	old := false
-	for _, e := range all {
-		g, err := st.Load(e.Name, e.Keys.AccountID().String(), arg)
-		isOld := errors.Is(err, group.ErrOldKind)
-		if err != nil && !isOld {
-			continue
-		}
-		if found == nil || g.IsAdmin() && !found.IsAdmin() {
-			found, old = g, isOld
-		}
-	}
-	if found == nil {
-		return nil, false, usagef("no identity of this keystore is in a group %q", arg)
-	}
-	return found, old, nil
+	return device.ShowInfo(output(c), device.Info(c.Context, keystore(c), g, old, nil))
 }

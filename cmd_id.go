@@ -1,80 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"github.com/sessionctl/sessionctl/chain"
 	"io"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"text/tabwriter"
+
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/display"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/urfave/cli/v2"
 )
 
+// dirOf is the devnet directory of --dir.
+func dirOf(c *cli.Context) devnet.Dir { return devnet.Dir(c.String(dirFlag.Name)) }
+
 // keystore returns the keystore under --dir.
-func keystore(c *cli.Context) *identity.Keystore {
-	return identity.OpenKeystore(filepath.Join(c.String(dirFlag.Name), "keys"))
-}
-
-// idJSON is the stable --json form of an identity.
-type idJSON struct {
-	Name           string `json:"name,omitempty"`
-	AccountID      string `json:"account_id"`
-	Ed25519Pubkey  string `json:"ed25519_pubkey,omitempty"`
-	SwarmSpace     string `json:"swarm_space"`
-	RecoveryPhrase string `json:"recovery_phrase,omitempty"`
-	// With --community-pubkey: the two 15-blinded IDs a Session ID may have
-	// (the account's own first when its key is known), and its 25-blinded ID.
-	BlindedIDs []string `json:"blinded_ids,omitempty"`
-	Blinded25  string   `json:"blinded25_id,omitempty"`
-	// DeviceOf: this identity is another device of that one.
-	DeviceOf string `json:"device_of,omitempty"`
-}
-
-func entryJSON(e *identity.Entry, withPhrase bool) idJSON {
-	id := e.Keys.AccountID()
-	out := idJSON{
-		Name:          e.Name,
-		AccountID:     id.String(),
-		Ed25519Pubkey: hex.EncodeToString(e.Keys.Ed25519Public()),
-		SwarmSpace:    strconv.FormatUint(id.SwarmSpace(), 10),
-		DeviceOf:      e.DeviceOf,
-	}
-	if withPhrase {
-		out.RecoveryPhrase = e.Keys.Phrase()
-	}
-	return out
-}
-
-func printJSON(w io.Writer, v any) error {
-	v, err := hexSwarmIDs(v)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-// keystoreError maps keystore errors to exit codes: the user's mistakes are 2.
-func keystoreError(err error) error {
-	for _, user := range []error{
-		identity.ErrNameInvalid, identity.ErrNameExists, identity.ErrAccountExists, identity.ErrNotFound,
-		identity.ErrAccountIDFormat, identity.ErrAccountIDPrefix,
-	} {
-		if errors.Is(err, user) {
-			return usageError(err)
-		}
-	}
-	return err
-}
+func keystore(c *cli.Context) *identity.Keystore { return dirOf(c).Keystore() }
 
 func idCommand() *cli.Command {
 	nameFlag := &cli.StringFlag{Name: "name", Usage: "store the identity as `NAME` (default: id- and the start of its Account ID)"}
@@ -88,9 +31,6 @@ func idCommand() *cli.Command {
 				ArgsUsage: " ",
 				Flags:     []cli.Flag{nameFlag, jsonFlag},
 				Action: func(c *cli.Context) error {
-					if err := noArgs(c); err != nil {
-						return err
-					}
 					k, err := identity.NewAccount(rand.Reader)
 					if err != nil {
 						return err
@@ -107,15 +47,12 @@ func idCommand() *cli.Command {
 					nameFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
-					if err := noArgs(c); err != nil {
-						return err
-					}
 					if !c.IsSet("phrase") {
-						return usagef("--phrase is required: the 13 words of the recovery phrase, in quotes")
+						return errkind.Invalidf("--phrase is required: the 13 words of the recovery phrase, in quotes")
 					}
 					k, err := identity.AccountFromPhrase(c.String("phrase"))
 					if err != nil {
-						return usagef("recovery phrase: %w", err)
+						return errkind.Invalidf("recovery phrase: %w", err)
 					}
 					// The phrase of an account already here, under another
 					// name: a second device, as the apps link one.
@@ -143,16 +80,13 @@ func idCommand() *cli.Command {
 					"already here does the same.",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "name", Usage: "the device's `NAME` (required)"}, jsonFlag},
 				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "the NAME of the identity")
-					if err != nil {
-						return err
-					}
+					name := c.Args().First()
 					if c.String("name") == "" {
-						return usagef("id link needs --name DEVICE: the new device's name")
+						return errkind.Invalidf("id link needs --name DEVICE: the new device's name")
 					}
 					e, err := keystore(c).Get(name)
 					if err != nil {
-						return keystoreError(err)
+						return err
 					}
 					return linkDevice(c, e, c.String("name"))
 				},
@@ -175,178 +109,63 @@ func storeIdentity(c *cli.Context, k *identity.Keys) error {
 	}
 	e, err := keystore(c).Create(name, k)
 	if err != nil {
-		return keystoreError(err)
+		return err
 	}
 	log := logger(c)
 	log.Info().Str("name", e.Name).Str("account_id", k.AccountID().String()).Msg("identity stored")
-	w := c.App.Writer
-	if c.Bool("json") {
-		return printJSON(w, entryJSON(e, true))
-	}
-	fmt.Fprintf(w, "identity:        %s\n", e.Name)
-	fmt.Fprintf(w, "account ID:      %s\n", k.AccountID())
-	fmt.Fprintf(w, "recovery phrase: %s\n", k.Phrase())
-	fmt.Fprintln(w, "Write the recovery phrase down and keep it secret: it alone restores this account.")
-	return nil
+	return output(c).Show(display.IdentityOf(e, true), func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "identity:        %s\naccount ID:      %s\nrecovery phrase: %s\n"+
+			"Write the recovery phrase down and keep it secret: it alone restores this account.\n", e.Name, k.AccountID(), k.Phrase())
+		return err
+	})
 }
 
 // linkDevice stores device as another device of e's account.
 func linkDevice(c *cli.Context, e *identity.Entry, device string) error {
 	d, err := keystore(c).Link(device, e)
 	if err != nil {
-		return keystoreError(err)
+		return err
 	}
 	log := logger(c)
 	log.Info().Str("name", d.Name).Str("device_of", d.DeviceOf).Msg("device linked")
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, entryJSON(d, false))
-	}
-	fmt.Fprintf(c.App.Writer, "device %s of %s (account %s): 'fetch --as %s' reads the account's messages and what its other devices sent\n",
-		d.Name, d.DeviceOf, d.Keys.AccountID(), d.Name)
-	return nil
+	return output(c).Show(display.IdentityOf(d, false), func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "device %s of %s (account %s): 'fetch --as %s' reads the account's messages and what its other devices sent\n",
+			d.Name, d.DeviceOf, d.Keys.AccountID(), d.Name)
+		return err
+	})
 }
 
 func idShow(c *cli.Context) error {
-	arg, err := oneArg(c, "NAME or ACCOUNT_ID")
-	if err != nil {
-		return err
+	out, err := display.LookupIdentity(keystore(c), c.Args().First(), c.Bool("phrase"), c.String("community-pubkey"))
+	if err != nil || c.Bool("json") {
+		return orJSON(c, out, err)
 	}
-	var out idJSON
-	e, err := keystore(c).Resolve(arg)
-	switch {
-	case err == nil:
-		if c.Bool("phrase") && !e.Keys.HasPhrase() {
-			return usagef("%s has no recovery phrase (it is not a Session account's key)", arg)
-		}
-		out = entryJSON(e, c.Bool("phrase"))
-	case len(arg) == identity.AccountIDLen && errors.Is(err, identity.ErrNotFound):
-		// An Account ID from elsewhere: show what the ID alone tells.
-		if c.Bool("phrase") {
-			return usagef("%s is not an identity of the keystore: its recovery phrase is not known here", arg)
-		}
-		id, _ := identity.ParseAccountID(arg)
-		out = idJSON{AccountID: id.String(), SwarmSpace: strconv.FormatUint(id.SwarmSpace(), 10)}
-	case errors.Is(err, identity.ErrNameInvalid):
-		return usagef("%q is neither an identity name nor an Account ID (66 hex characters)", arg)
-	default:
-		return keystoreError(err)
-	}
-	if pk := c.String("community-pubkey"); pk != "" {
-		key, err := hex.DecodeString(pk)
-		if err != nil || len(key) != 32 {
-			return usagef("--community-pubkey: want 64 hex characters")
-		}
-		id, _ := identity.ParseAccountID(out.AccountID)
-		ids, err := identity.BlindedIDs(id, key)
-		if err != nil {
-			return usageError(err)
-		}
-		if ed, err := hex.DecodeString(out.Ed25519Pubkey); err == nil && len(ed) == 32 && ed[31]&0x80 != 0 {
-			ids[0], ids[1] = ids[1], ids[0] // the account's key is negative: k*A is the second
-		}
-		out.BlindedIDs = ids[:]
-		if out.Blinded25, err = identity.Blinded25ID(id, key); err != nil {
-			return usageError(err)
-		}
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, out)
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 1, ' ', 0)
-	if out.Name != "" {
-		fmt.Fprintf(tw, "name:\t%s\n", out.Name)
-	}
-	fmt.Fprintf(tw, "account ID:\t%s\n", out.AccountID)
-	if out.Ed25519Pubkey != "" {
-		fmt.Fprintf(tw, "ed25519 pubkey:\t%s\n", out.Ed25519Pubkey)
-	}
-	fmt.Fprintf(tw, "swarm space:\t%s\n", out.SwarmSpace)
-	if out.RecoveryPhrase != "" {
-		fmt.Fprintf(tw, "recovery phrase:\t%s\n", out.RecoveryPhrase)
-	}
-	if len(out.BlindedIDs) == 2 {
-		fmt.Fprintf(tw, "blinded ID:\t%s\n", out.BlindedIDs[0])
-		if out.Ed25519Pubkey == "" {
-			fmt.Fprintf(tw, "or (sign unknown):\t%s\n", out.BlindedIDs[1])
-		}
-		fmt.Fprintf(tw, "25-blinded ID:\t%s\n", out.Blinded25)
-	}
-	return tw.Flush()
+	return out.WriteText(c.App.Writer)
 }
 
 func idList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	all, err := keystore(c).List()
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
-		out := struct {
-			Identities []idJSON `json:"identities"`
-		}{Identities: []idJSON{}}
+		out := []display.Identity{}
 		for _, e := range all {
-			out.Identities = append(out.Identities, entryJSON(e, false))
+			out = append(out, display.IdentityOf(e, false))
 		}
-		return printJSON(c.App.Writer, out)
+		return display.JSON(c.App.Writer, map[string]any{"identities": out})
 	}
 	if len(all) == 0 {
 		fmt.Fprintf(c.App.Writer, "no identities in %s; create one with 'sessionctl id new --name alice'\n", keystore(c).Dir())
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tACCOUNT ID\tDEVICE OF")
-	for _, e := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, e.Keys.AccountID(), orDash(e.DeviceOf))
-	}
-	return tw.Flush()
+	return display.WriteIdentities(c.App.Writer, all)
 }
 
-// printJSONLine writes v as one line of JSON (for streams such as fetch --follow).
-func printJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
-
-var numericSwarmID = regexp.MustCompile(`"swarm_id":[0-9]`)
-
-// hexSwarmIDs rewrites every "swarm_id" of v's JSON as the CLI writes swarm
-// IDs everywhere: 16 hex digits ("" for none), which any JSON reader keeps
-// exact (a number above 2^53 is not, in JavaScript).
-func hexSwarmIDs(v any) (any, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+// nonNil is s, or an empty slice for nil: JSON's [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	if !numericSwarmID.Match(data) {
-		return v, nil // nothing to rewrite: keep v's own field order
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var out any
-	if err := dec.Decode(&out); err != nil {
-		return nil, err
-	}
-	var walk func(any)
-	walk = func(x any) {
-		switch t := x.(type) {
-		case map[string]any:
-			for k, v := range t {
-				if n, ok := v.(json.Number); ok && k == "swarm_id" {
-					if id, err := strconv.ParseUint(n.String(), 10, 64); err == nil {
-						t[k] = ""
-						if id != chain.UnassignedSwarm {
-							t[k] = fmt.Sprintf("%016x", id)
-						}
-					}
-					continue
-				}
-				walk(v)
-			}
-		case []any:
-			for _, v := range t {
-				walk(v)
-			}
-		}
-	}
-	walk(out)
-	return out, nil
+	return s
 }

@@ -1,25 +1,21 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sessionctl/sessionctl/chain"
+	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/devnet"
-	"github.com/sessionctl/sessionctl/internal/atomicfile"
+	"github.com/sessionctl/sessionctl/display"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/urfave/cli/v2"
@@ -42,73 +38,26 @@ var (
 	}
 )
 
-// endpointFile is where `ledger serve` writes how to reach it (mode 0600).
-func endpointFile(dir string) string { return filepath.Join(dir, "ledger", "endpoint.json") }
-
-// endpoint is the content of endpointFile.
-type endpoint struct {
-	URL   string `json:"url"`
-	Token string `json:"token"`
-	PID   int    `json:"pid"`
-	Seed  string `json:"seed"`
-}
-
 // ledgerClient finds the ledger: --ledger, else the devnet running under
 // --dir, else a ledger served alone there. Nothing there, or nothing
 // answering, is exit code 3.
 func ledgerClient(c *cli.Context) (*ledgerrpc.Client, error) {
-	url, token := c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name)
-	dir := c.String(dirFlag.Name)
-	if m, err := devnet.ReadManifest(dir); url == "" && err == nil {
-		url = m.Ledger.URL
-		if token == "" {
-			token = m.Control.Token // the devnet guards its ledger with the control token
-		}
-	}
-	if url == "" {
-		data, err := os.ReadFile(endpointFile(dir))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, notRunning(fmt.Errorf("no devnet or ledger is running under %s; start one with 'sessionctl devnet up' or pass --ledger URL", dir))
-		}
-		if err != nil {
-			return nil, err
-		}
-		var ep endpoint
-		if err := json.Unmarshal(data, &ep); err != nil || ep.URL == "" {
-			return nil, fmt.Errorf("%s is damaged; stop the ledger and start it again", endpointFile(dir))
-		}
-		url = ep.URL
-		if token == "" {
-			token = ep.Token
-		}
-	}
-	client := ledgerrpc.NewClient(url, token)
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
-	defer cancel()
-	if _, err := client.Info(ctx); err != nil {
-		return nil, rpcError(err)
-	}
-	return client, nil
+	return dirOf(c).Ledger(c.Context, c.String(ledgerURLFlag.Name), c.String(ledgerTokenFlag.Name))
 }
 
-// rpcError maps ledger RPC errors to exit codes: unreachable is 3, a
-// rejected or malformed request is the user's (2).
-func rpcError(err error) error {
-	if err == nil {
-		return nil
+// withLedger is an action that asks the ledger.
+func withLedger(do func(c *cli.Context, lc *ledgerrpc.Client) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		lc, err := ledgerClient(c)
+		if err != nil {
+			return err
+		}
+		return do(c, lc)
 	}
-	if errors.Is(err, ledgerrpc.ErrUnreachable) {
-		return notRunning(fmt.Errorf("%w; is it running?", err))
-	}
-	var e *ledgerrpc.Error
-	if errors.As(err, &e) && e.Code != ledgerrpc.CodeInternal && e.Code != ledgerrpc.CodeUnavailable {
-		return usageError(err)
-	}
-	return err
 }
 
 func ledgerCommand() *cli.Command {
-	withLedger := []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}
+	ledgerFlags := []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag}
 	return &cli.Command{
 		Name:  "ledger",
 		Usage: "run and query the staking ledger (blocks, nodes, swarms, balances)",
@@ -126,331 +75,122 @@ func ledgerCommand() *cli.Command {
 				},
 				Action: ledgerServe,
 			},
-			{Name: "info", Usage: "height, hash and counts of the chain", ArgsUsage: " ", Flags: withLedger, Action: ledgerInfo},
-			{Name: "nodes", Usage: "the registered service nodes", ArgsUsage: " ", Flags: withLedger, Action: ledgerNodes},
-			{Name: "swarms", Usage: "the swarms and their members", ArgsUsage: " ", Flags: withLedger, Action: ledgerSwarms},
-			{Name: "balance", Usage: "a wallet's balance and stake", ArgsUsage: "NAME|WALLET", Flags: withLedger, Action: ledgerBalance},
-			{Name: "mine", Usage: "make N blocks now", ArgsUsage: "N", Flags: withLedger, Action: ledgerMine},
+			{Name: "info", Usage: "height, hash and counts of the chain", ArgsUsage: " ", Flags: ledgerFlags, Action: withLedger(ledgerInfo)},
+			{Name: "nodes", Usage: "the registered service nodes", ArgsUsage: " ", Flags: ledgerFlags, Action: withLedger(ledgerNodes)},
+			{Name: "swarms", Usage: "the swarms and their members", ArgsUsage: " ", Flags: ledgerFlags, Action: withLedger(ledgerSwarms)},
+			{Name: "balance", Usage: "a wallet's balance and stake", ArgsUsage: "NAME|WALLET", Flags: ledgerFlags, Action: withLedger(ledgerBalance)},
+			{Name: "mine", Usage: "make N blocks now", ArgsUsage: "N", Flags: ledgerFlags, Action: withLedger(ledgerMine)},
 			{Name: "fund", Usage: "pay COINS from the devnet's faucet to an identity or a wallet (needs the devnet's token)", ArgsUsage: "NAME|WALLET COINS",
 				Flags: []cli.Flag{jsonFlag}, Action: ledgerFund},
 		},
 	}
 }
 
-// walletOf resolves an identity name, an Account ID of the keystore, or a
-// hex Ed25519 key to a wallet (hex Ed25519 public key).
-func walletOf(c *cli.Context, arg string) (string, error) {
-	if len(arg) == 64 {
-		if b, err := hex.DecodeString(arg); err == nil && len(b) == 32 {
-			return strings.ToLower(arg), nil
-		}
-	}
-	e, err := keystore(c).Resolve(arg)
-	if err != nil {
-		return "", keystoreError(err)
-	}
-	return hex.EncodeToString(e.Keys.Ed25519Public()), nil
-}
-
 func ledgerServe(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	log := logger(c)
-	dir := c.String(dirFlag.Name)
-	if c.Duration("block-time") < 0 {
-		return usagef("--block-time must not be negative")
-	}
 	coins, err := chain.ParseCoins(c.String("genesis-coins"))
 	if err != nil {
-		return usagef("--genesis-coins: %w", err)
+		return errkind.Invalidf("--genesis-coins: %w", err)
 	}
-	alloc := map[string]uint64{}
-	var order []string
-	add := func(wallet string, amount uint64) {
-		if _, ok := alloc[wallet]; !ok {
-			order = append(order, wallet)
-		}
-		alloc[wallet] += amount
-	}
-	ids, err := keystore(c).List()
+	fund, err := devnet.ParsePayments(c.StringSlice("fund"))
 	if err != nil {
 		return err
-	}
-	for _, e := range ids {
-		add(hex.EncodeToString(e.Keys.Ed25519Public()), coins)
-	}
-	for _, f := range c.StringSlice("fund") {
-		name, amount, ok := strings.Cut(f, "=")
-		if !ok {
-			return usagef("--fund %q: want NAME=COINS", f)
-		}
-		a, err := chain.ParseCoins(amount)
-		if err != nil {
-			return usagef("--fund %q: %w", f, err)
-		}
-		w, err := walletOf(c, name)
-		if err != nil {
-			return err
-		}
-		add(w, a)
-	}
-	var genesis []ledger.Allocation
-	for _, w := range order {
-		genesis = append(genesis, ledger.Allocation{Wallet: w, Amount: alloc[w]})
-	}
-
-	ep := endpointFile(dir)
-	if data, err := os.ReadFile(ep); err == nil {
-		var old endpoint
-		if json.Unmarshal(data, &old) == nil && old.URL != "" {
-			probe := ledgerrpc.NewClient(old.URL, "")
-			ctx, cancel := context.WithTimeout(c.Context, 2*time.Second)
-			_, err := probe.Info(ctx)
-			cancel()
-			if err == nil {
-				return usagef("a ledger is already running under %s at %s", dir, old.URL)
-			}
-		}
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	l, err := ledger.New(ledger.Config{
-		Path:      filepath.Join(dir, "ledger", "ledger.db"),
-		Seed:      c.String("seed"),
-		BlockTime: c.Duration("block-time"),
-		Genesis:   genesis,
-		Logger:    log,
-	})
-	if err != nil {
-		return usageError(err)
-	}
-	if err := l.Start(ctx); err != nil {
-		if errors.Is(err, ledger.ErrSeedMismatch) {
-			return usagef("%w: use that seed, or another --dir", err)
-		}
-		return err
-	}
-	defer l.Close()
-	token, err := newToken()
+	s, err := devnet.ServeLedger(ctx, devnet.LedgerConfig{Dir: dirOf(c), Listen: c.String("listen"), Seed: c.String("seed"),
+		BlockTime: c.Duration("block-time"), GenesisCoins: coins, Fund: fund, Logger: logger(c)})
 	if err != nil {
 		return err
 	}
-	srv, err := ledgerrpc.NewServer(ledgerrpc.ServerConfig{Ledger: l, Addr: c.String("listen"), Token: token, Logger: log})
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	defer srv.Close()
-	data, _ := json.MarshalIndent(endpoint{URL: srv.URL(), Token: token, PID: os.Getpid(), Seed: c.String("seed")}, "", "  ")
-	if err := atomicfile.Write(ep, append(data, '\n'), 0o600); err != nil {
-		return err
-	}
-	defer os.Remove(ep)
-	info := l.Info()
-	w := c.App.Writer
-	fmt.Fprintf(w, "ledger:  %s\n", srv.URL())
-	fmt.Fprintf(w, "chain:   seed %q, height %d, %d nodes, block time %v\n", c.String("seed"), info.Height, info.Nodes, c.Duration("block-time"))
-	fmt.Fprintf(w, "token:   in %s\n", ep)
+	info, w := s.Info(), c.App.Writer
+	fmt.Fprintf(w, "ledger:  %s\nchain:   seed %q, height %d, %d nodes, block time %v\ntoken:   in %s\n",
+		s.Endpoint().URL, c.String("seed"), info.Height, info.Nodes, c.Duration("block-time"), dirOf(c).LedgerEndpointFile())
 	fmt.Fprintln(w, "Try 'sessionctl ledger info' in another terminal; Ctrl-C stops the ledger.")
-	<-ctx.Done()
+	err = devnet.Wait(ctx, s, nil)
 	fmt.Fprintln(w, "stopping the ledger")
-	return nil
+	return errors.Join(err, s.Close())
 }
 
-// newToken returns 32 random bytes in hex.
-func newToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
-}
-
-func ledgerInfo(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
+func ledgerInfo(c *cli.Context, lc *ledgerrpc.Client) error {
 	info, err := lc.Info(c.Context)
 	if err != nil {
-		return rpcError(err)
+		return err
 	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, info)
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 1, ' ', 0)
-	fmt.Fprintf(tw, "ledger:\t%s\n", lc.URL())
-	fmt.Fprintf(tw, "height:\t%d\n", info.Height)
-	fmt.Fprintf(tw, "hash:\t%s\n", info.Hash)
-	fmt.Fprintf(tw, "nodes:\t%d (%d active)\n", info.Nodes, info.ActiveNodes)
-	fmt.Fprintf(tw, "swarms:\t%d (last changed at height %d)\n", info.Swarms, info.SwarmsHeight)
-	fmt.Fprintf(tw, "pending txs:\t%d\n", info.Pending)
-	bt := "on demand"
-	if info.BlockTimeMS > 0 {
-		bt = (time.Duration(info.BlockTimeMS) * time.Millisecond).String()
-	}
-	fmt.Fprintf(tw, "block time:\t%s\n", bt)
-	fmt.Fprintf(tw, "stake:\t%s coins; reward %s coins a block\n", chain.FormatCoins(info.Params.StakeRequirement), chain.FormatCoins(info.Params.BlockReward))
-	return tw.Flush()
+	return output(c).Show(info, func(w io.Writer) error { return display.WriteLedgerInfo(w, lc.URL(), info) })
 }
 
-func ledgerNodes(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
+func ledgerNodes(c *cli.Context, lc *ledgerrpc.Client) error {
 	nodes, err := lc.Nodes(c.Context)
 	if err != nil {
-		return rpcError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
-			Nodes []chain.ServiceNode `json:"nodes"`
-		}{nodes})
-	}
-	if len(nodes) == 0 {
-		fmt.Fprintln(c.App.Writer, "no service nodes are registered")
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSTATE\tSWARM\tSTAKED\tCONTRIBUTORS\tFEE\tCREDIT\tREWARDS")
-	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s%%\t%d\t%s\n", n.Key[:16], n.State, swarmName(n.SwarmID),
-			chain.FormatCoins(n.Staked()), len(n.Contributors), strconv.FormatFloat(float64(n.FeeBPS)/100, 'f', -1, 64),
-			n.Credit, chain.FormatCoins(n.Rewards))
-	}
-	return tw.Flush()
-}
-
-func swarmName(id uint64) string {
-	if id == chain.UnassignedSwarm {
-		return "-"
-	}
-	return fmt.Sprintf("%016x", id)
-}
-
-func ledgerSwarms(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
 		return err
 	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
+	return output(c).Show(map[string]any{"nodes": nodes}, func(w io.Writer) error { return display.WriteLedgerNodes(w, nodes) })
+}
+
+func ledgerSwarms(c *cli.Context, lc *ledgerrpc.Client) error {
 	swarms, height, err := lc.Swarms(c.Context)
-	if err != nil {
-		return rpcError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+	if err != nil || c.Bool("json") {
+		return orJSON(c, struct {
 			Height uint64             `json:"height"`
 			Swarms []ledger.SwarmInfo `json:"swarms"`
-		}{height, swarms})
+		}{height, swarms}, err)
 	}
-	if len(swarms) == 0 {
-		fmt.Fprintln(c.App.Writer, "no swarms: no service node is active")
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SWARM\tSIZE\tMEMBERS")
-	for _, s := range swarms {
-		var short []string
-		for _, m := range s.Members {
-			short = append(short, m[:8])
-		}
-		fmt.Fprintf(tw, "%016x\t%d\t%s\n", s.ID, len(s.Members), strings.Join(short, " "))
-	}
-	return tw.Flush()
+	return display.WriteSwarms(c.App.Writer, displaySwarms(swarms), nil)
 }
 
-func ledgerBalance(c *cli.Context) error {
-	arg, err := oneArg(c, "NAME or WALLET")
-	if err != nil {
-		return err
+// displaySwarms converts swarms for package display.
+func displaySwarms(swarms []ledger.SwarmInfo) []display.Swarm {
+	out := make([]display.Swarm, len(swarms))
+	for i, s := range swarms {
+		out[i] = display.Swarm(s)
 	}
-	wallet, err := walletOf(c, arg)
-	if err != nil {
-		return err
-	}
-	lc, err := ledgerClient(c)
+	return out
+}
+
+func ledgerBalance(c *cli.Context, lc *ledgerrpc.Client) error {
+	wallet, err := dirOf(c).Wallet(c.Args().First())
 	if err != nil {
 		return err
 	}
 	a, err := lc.Account(c.Context, wallet)
 	if err != nil {
-		return rpcError(err)
+		return err
 	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
-			chain.Account
-			BalanceCoins string `json:"balance_coins"`
-			StakedCoins  string `json:"staked_coins"`
-		}{a, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked)})
-	}
-	fmt.Fprintf(c.App.Writer, "wallet:  %s\nbalance: %s coins\nstaked:  %s coins\n", a.Wallet, chain.FormatCoins(a.Balance), chain.FormatCoins(a.Staked))
-	return nil
+	return output(c).Show(display.AccountOf(a), display.AccountOf(a).WriteText)
 }
 
 func ledgerFund(c *cli.Context) error {
-	if c.NArg() != 2 {
-		return usagef("ledger fund takes NAME|WALLET and COINS, got %d arguments", c.NArg())
-	}
-	wallet, err := walletOf(c, c.Args().Get(0))
+	wallet, err := dirOf(c).Wallet(c.Args().Get(0))
 	if err != nil {
 		return err
 	}
 	amount, err := chain.ParseCoins(c.Args().Get(1))
 	if err != nil || amount == 0 {
-		return usagef("COINS %q: want a positive amount, such as 100 or 2.5", c.Args().Get(1))
+		return errkind.Invalidf("COINS %q: want a positive amount, such as 100 or 2.5", c.Args().Get(1))
 	}
 	cc, err := dialDevnet(c)
 	if err != nil {
 		return err
 	}
 	tx, h, err := cc.Fund(c.Context, wallet, amount)
-	if err != nil {
-		if errors.Is(err, devnet.ErrFaucet) {
-			return usageError(err)
-		}
-		return err
+	if errors.Is(err, devnet.ErrFaucet) {
+		return errkind.AsInvalid(err)
 	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": chain.FormatCoins(amount), "tx": tx, "height": h})
+	if err != nil || c.Bool("json") {
+		return orJSON(c, map[string]any{"wallet": wallet, "amount": amount, "amount_coins": chain.FormatCoins(amount), "tx": tx, "height": h}, err)
 	}
 	fmt.Fprintf(c.App.Writer, "paid %s coins to %s (tx %s, block %d)\n", chain.FormatCoins(amount), wallet, tx[:16], h)
 	return nil
 }
 
-func ledgerMine(c *cli.Context) error {
-	arg, err := oneArg(c, "N")
-	if err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(arg)
+func ledgerMine(c *cli.Context, lc *ledgerrpc.Client) error {
+	n, err := strconv.Atoi(c.Args().First())
 	if err != nil || n < 1 || n > 10_000 {
-		return usagef("mine %q: want a number of blocks from 1 to 10000", arg)
-	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
+		return errkind.Invalidf("mine %q: want a number of blocks from 1 to 10000", c.Args().First())
 	}
 	blocks, err := lc.Mine(c.Context, n)
-	if err != nil {
-		return rpcError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
-			Blocks []*ledger.Block `json:"blocks"`
-		}{blocks})
+	if err != nil || c.Bool("json") {
+		return orJSON(c, map[string]any{"blocks": blocks}, err)
 	}
 	for _, b := range blocks {
 		fmt.Fprintf(c.App.Writer, "block %d %s (%d txs)\n", b.Height, b.Hash, len(b.Txs))
@@ -472,88 +212,37 @@ func nameCommand() *cli.Command {
 					&cli.BoolFlag{Name: "no-wait", Usage: "return once the ledger accepts it, before it is in a block"},
 					ledgerURLFlag, ledgerTokenFlag, jsonFlag,
 				},
-				Action: nameRegister,
+				Action: withLedger(nameRegister),
 			},
 			{
 				Name:      "resolve",
 				Usage:     "the Account ID a session name maps to",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{ledgerURLFlag, ledgerTokenFlag, jsonFlag},
-				Action:    nameResolve,
+				Action:    withLedger(nameResolve),
 			},
 		},
 	}
 }
 
-func nameRegister(c *cli.Context) error {
-	arg, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
+func nameRegister(c *cli.Context, lc *ledgerrpc.Client) error {
 	if c.String("as") == "" {
-		return usagef("--as is required: the identity that owns the name")
+		return errkind.Invalidf("--as is required: the identity that owns the name")
 	}
-	e, err := keystore(c).Resolve(c.String("as"))
-	if err != nil {
-		return keystoreError(err)
-	}
-	lc, err := ledgerClient(c)
+	r, err := device.RegisterName(c.Context, keystore(c), lc, c.String("as"), c.Args().First(), !c.Bool("no-wait"))
 	if err != nil {
 		return err
 	}
-	name, hash, err := lc.RegisterName(c.Context, e.Keys, arg)
-	switch {
-	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNameTaken):
-		return usageError(err)
-	case err != nil:
-		return rpcError(err)
-	}
-	out := struct {
-		Name      string `json:"name"`
-		AccountID string `json:"account_id"`
-		Tx        string `json:"tx"`
-		Height    uint64 `json:"height,omitempty"`
-	}{name, e.Keys.AccountID().String(), hash, 0}
-	if !c.Bool("no-wait") {
-		ctx, cancel := context.WithTimeout(c.Context, time.Minute)
-		defer cancel()
-		if out.Height, err = lc.WaitTx(ctx, hash); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("transaction %s is not in a block after a minute; is the ledger making blocks? ('sessionctl ledger mine 1')", hash)
-			}
-			return rpcError(err)
-		}
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, out)
-	}
-	fmt.Fprintf(c.App.Writer, "%s -> %s\n", out.Name, out.AccountID)
-	if out.Height > 0 {
-		fmt.Fprintf(c.App.Writer, "registered in block %d (tx %s)\n", out.Height, hash)
-	} else {
-		fmt.Fprintf(c.App.Writer, "submitted (tx %s); it is registered with the next block\n", hash)
-	}
-	return nil
+	return output(c).Show(r, r.WriteText)
 }
 
-func nameResolve(c *cli.Context) error {
-	arg, err := oneArg(c, "NAME")
+func nameResolve(c *cli.Context, lc *ledgerrpc.Client) error {
+	res, err := lc.ResolveName(c.Context, c.Args().First())
 	if err != nil {
 		return err
-	}
-	lc, err := ledgerClient(c)
-	if err != nil {
-		return err
-	}
-	res, err := lc.ResolveName(c.Context, arg)
-	switch {
-	case errors.Is(err, ledger.ErrNameRules), errors.Is(err, ledgerrpc.ErrNoName):
-		return usageError(err)
-	case err != nil:
-		return rpcError(err)
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+		return display.JSON(c.App.Writer, struct {
 			Name      string `json:"name"`
 			AccountID string `json:"account_id"`
 			Owner     string `json:"owner"`
@@ -562,4 +251,53 @@ func nameResolve(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer, res.AccountID)
 	return nil
+}
+
+func swarmCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "swarm",
+		Usage: "the swarms of the network and which one owns an account",
+		Subcommands: []*cli.Command{
+			{Name: "ls", Usage: "every swarm and its members", ArgsUsage: " ", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: withLedger(swarmList)},
+			{Name: "of", Usage: "the swarm that stores an account's messages", ArgsUsage: "ACCOUNT_ID|NAME", Flags: []cli.Flag{ledgerURLFlag, jsonFlag}, Action: withLedger(swarmOf)},
+		},
+	}
+}
+
+// nodeNames maps node keys to devnet names, when a devnet runs under --dir.
+func nodeNames(c *cli.Context) map[string]string { return dirOf(c).NodeNames() }
+
+func swarmList(c *cli.Context, lc *ledgerrpc.Client) error {
+	swarms, _, err := lc.Swarms(c.Context)
+	if err != nil {
+		return err
+	}
+	names, out := nodeNames(c), []display.NamedSwarm{}
+	for _, s := range displaySwarms(swarms) {
+		out = append(out, display.NameSwarm(s, names))
+	}
+	return output(c).Show(map[string]any{"swarms": out}, func(w io.Writer) error { return display.WriteSwarms(w, displaySwarms(swarms), names) })
+}
+
+func swarmOf(c *cli.Context, lc *ledgerrpc.Client) error {
+	id, err := device.Resolve(c.Context, keystore(c), lc, c.Args().First())
+	if err != nil {
+		return err
+	}
+	s, err := lc.SwarmOf(c.Context, id)
+	if err != nil {
+		return err
+	}
+	if s.ID == chain.UnassignedSwarm {
+		return errors.New("no swarm exists yet: no service node is active")
+	}
+	sj := display.NameSwarm(display.Swarm(s), nodeNames(c))
+	return output(c).Show(struct {
+		AccountID  string `json:"account_id"`
+		SwarmSpace string `json:"swarm_space"`
+		display.NamedSwarm
+	}{id.String(), fmt.Sprint(id.SwarmSpace()), sj}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, strings.Join(sj.Names, " "))
+		return err
+	})
 }

@@ -1,106 +1,69 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/sessionctl/sessionctl/client"
-	"github.com/sessionctl/sessionctl/community"
-	"github.com/sessionctl/sessionctl/devnet"
-	"github.com/sessionctl/sessionctl/fileserver"
-	"github.com/sessionctl/sessionctl/identity"
-	"github.com/sessionctl/sessionctl/ledger"
-	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/sessionctl/sessionctl/device"
+	"github.com/sessionctl/sessionctl/display"
+	"github.com/sessionctl/sessionctl/internal/cliargs"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
-// resolveAccount reads an Account ID, an identity of the keystore, or a
-// session name registered on the ledger.
-func resolveAccount(c *cli.Context, lc *ledgerrpc.Client, arg string) (identity.AccountID, error) {
-	if len(arg) == identity.AccountIDLen {
-		id, err := identity.ParseAccountID(arg)
-		if err != nil {
-			return id, usageError(err)
-		}
-		return id, nil
-	}
-	if identity.ValidName(arg) == nil {
-		if e, err := keystore(c).Get(arg); err == nil {
-			return e.Keys.AccountID(), nil
-		} else if !errors.Is(err, identity.ErrNotFound) {
-			return identity.AccountID{}, err
-		}
-	}
-	res, err := lc.ResolveName(c.Context, arg)
-	switch {
-	case errors.Is(err, ledger.ErrNameRules):
-		return identity.AccountID{}, usagef("%q is not an Account ID, an identity of the keystore, or a session name", arg)
-	case errors.Is(err, ledgerrpc.ErrNoName):
-		return identity.AccountID{}, usagef("%q is not an identity of the keystore, and %v", arg, err)
-	case err != nil:
-		return identity.AccountID{}, rpcError(err)
-	}
-	return res.AccountID, nil
+// The messaging commands: each acts as an identity of the keystore, a
+// device, whose commands (device.Cmd) act and show what they did.
+
+var asFlag = &cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) acting"}
+
+// output is where a command shows its results: --json or text.
+func output(c *cli.Context) display.Output {
+	return display.Output{W: c.App.Writer, Err: c.App.ErrWriter, JSON: c.Bool("json")}
 }
 
-// startClient starts a Session client for the identity called name.
-// byteSize says a size in plain units: 812 bytes, 3.4 MB.
-func byteSize(n int) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d bytes", n)
-	case n < 1_000_000:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-}
-
-func startClient(c *cli.Context, name string, statePath string) (*client.Client, *ledgerrpc.Client, error) {
-	// No devnet says so first (exit 3): the identities a devnet makes do
-	// not exist before it runs.
+// openDevice starts identity name's device under --dir. No devnet says so
+// first (exit 3): the identities a devnet makes do not exist before it runs.
+func openDevice(c *cli.Context, name string) (*device.Device, error) {
 	lc, err := ledgerClient(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	e, err := keystore(c).Get(name)
-	if err != nil {
-		return nil, nil, keystoreError(err)
-	}
-	if !e.Keys.HasPhrase() {
-		return nil, nil, usagef("%q is not a Session account", name)
-	}
-	// A device: its fetches look after the account's configs too.
-	cl, err := client.New(client.Config{Keys: e.Keys, Ledger: lc, StatePath: statePath, Logger: logger(c), KeepConfigs: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := cl.Start(c.Context); err != nil {
-		return nil, nil, err
-	}
-	return cl, lc, nil
+	return device.Open(c.Context, dirOf(c), lc, name, logger(c))
 }
 
-// clientError maps client errors: a network that does not answer is 3.
-func clientError(err error) error {
-	if errors.Is(err, client.ErrUnreachable) || errors.Is(err, client.ErrNoNodes) {
-		return notRunning(err)
+// runAs runs do as the device of name, with five minutes to do it.
+func runAs(c *cli.Context, name string, do func(ctx context.Context, c *cli.Context, x device.Cmd) error) error {
+	d, err := openDevice(c, name)
+	if err != nil {
+		return err
 	}
-	return err
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
+	defer cancel()
+	return do(ctx, c, device.Cmd{D: d, Out: output(c)})
+}
+
+// cmdAs is an action as the device of --as NAME.
+func cmdAs(do func(ctx context.Context, c *cli.Context, x device.Cmd) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.String("as") == "" {
+			return errkind.Invalidf("%s needs --as NAME", c.Command.FullName())
+		}
+		return runAs(c, c.String("as"), do)
+	}
+}
+
+// orJSON returns err, or prints v as JSON (v must not read what err leaves nil).
+func orJSON(c *cli.Context, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return display.JSON(c.App.Writer, v)
 }
 
 func sendCommand() *cli.Command {
@@ -117,99 +80,6 @@ func sendCommand() *cli.Command {
 		},
 		Action: send,
 	}
-}
-
-func send(c *cli.Context) error {
-	text, err := oneArg(c, "the message TEXT")
-	if err != nil {
-		return err
-	}
-	if c.String("from") == "" || c.String("to") == "" {
-		return usagef("send needs --from NAME and --to RECIPIENT")
-	}
-	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
-		return usagef("an empty message: give some text or --attach a file")
-	}
-	// The identity's state keeps what it sent: 'unsend' finds it there.
-	// (startClient finds the name in the keystore, which checks it, before
-	// the path is used.)
-	cl, lc, err := startClient(c, c.String("from"), clientStatePath(c, c.String("from")))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	to, err := resolveAccount(c, lc, c.String("to"))
-	if err != nil {
-		return err
-	}
-	if to.Prefix != identity.PrefixSession {
-		return usagef("%s is not a Session account (05...)", to)
-	}
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	defer cancel()
-	content := client.Content{Text: text}
-	if h := c.String("reply-to"); h != "" {
-		ref, with, err := cl.Lookup(ctx, h)
-		if errors.Is(err, client.ErrUnknownMessage) {
-			return usageError(err)
-		}
-		if err != nil {
-			return err
-		}
-		if with != to {
-			return usagef("--reply-to %s: that message is in the conversation with %s, not %s", h, with.String()[:12]+"...", c.String("to"))
-		}
-		content.Quote = &ref
-	}
-	for _, path := range c.StringSlice("attach") {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return usagef("--attach: %v", err)
-		}
-		srv, err := fileServer(c)
-		if err != nil {
-			return err
-		}
-		if len(data) > fileserver.MaxFileSize {
-			return usagef("--attach %s: %s; an attachment is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
-		}
-		att, err := cl.Upload(ctx, srv, filepath.Base(path), data)
-		if err != nil {
-			return clientError(err)
-		}
-		content.Attachments = append(content.Attachments, *att)
-	}
-	res, err := cl.SendContent(ctx, to, content)
-	if err != nil {
-		return clientError(err)
-	}
-	names := nodeNames(c)
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, sendOutput(c, res))
-	}
-	p := res.Path
-	fmt.Fprintf(c.App.Writer, "sent %s to %s\n", res.Hash, res.To)
-	fmt.Fprintf(c.App.Writer, "path: you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s\n",
-		nameOf(names, p.Guard), nameOf(names, p.Middle), nameOf(names, p.Exit), nameOf(names, p.Destination), res.Swarm, plural(res.Stored, "node"))
-	return nil
-}
-
-// sendOut is a send's --json form: the path's nodes in the vocabulary,
-// their name and their key.
-type sendOut struct {
-	*client.SendResult
-	Path map[string]hop `json:"path"`
-}
-
-type hop struct {
-	Node string `json:"node"`
-	Key  string `json:"ed25519_pubkey"`
-}
-
-func sendOutput(c *cli.Context, res *client.SendResult) sendOut {
-	names := nodeNames(c)
-	h := func(k string) hop { return hop{Node: nameOf(names, k), Key: k} }
-	return sendOut{res, map[string]hop{"guard": h(res.Path.Guard), "middle": h(res.Path.Middle), "exit": h(res.Path.Exit), "destination": h(res.Path.Destination)}}
 }
 
 func fetchCommand() *cli.Command {
@@ -229,400 +99,13 @@ func fetchCommand() *cli.Command {
 	}
 }
 
-// clientStatePath is where identity name's client state lives; it is used
-// only once the keystore has found name (a valid name).
-func clientStatePath(c *cli.Context, name string) string {
-	return filepath.Join(c.String(dirFlag.Name), "clients", name+".json")
-}
-
-func fetch(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	name := c.String("as")
-	if name == "" {
-		return usagef("fetch needs --as NAME")
-	}
-	if c.Bool("requests") && c.Bool("follow") {
-		return usagef("--requests lists the requests held once; it does not go with --follow (which shows each new request as it comes)")
-	}
-	if err := identity.ValidName(name); err != nil {
-		return usageError(err)
-	}
-	cl, _, err := startClient(c, name, clientStatePath(c, name))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	senders := senderNames(c)
-	for {
-		fctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		err := fetchOnce(fctx, c, cl, name, senders)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if !c.Bool("follow") {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// fetchOnce fetches, delivers (saves attachments, prints) and only then
-// marks the messages read: a failure on the way leaves them unread.
-func fetchOnce(ctx context.Context, c *cli.Context, cl *client.Client, name string, senders map[string]string) error {
-	f, err := cl.FetchPending(ctx)
-	if err != nil {
-		return clientError(err)
-	}
-	defer f.Abort() // no-op once committed
-	// Message requests (strangers' messages) are held, not shown: a line
-	// per sender says so; --requests lists every one held.
-	var msgs, requests []client.Message
-	for _, m := range f.Messages {
-		if m.Request {
-			requests = append(requests, m)
-		} else {
-			msgs = append(msgs, m)
-		}
-	}
-	rejected := f.Rejected
-	if dir := c.String("save-dir"); dir != "" {
-		save := msgs
-		if c.Bool("requests") {
-			save = append(slices.Clone(msgs), f.Held...)
-		}
-		if err := saveAttachments(ctx, c, cl, dir, save); err != nil {
-			return err
-		}
-		if err := saveAvatars(ctx, c, cl, dir, save); err != nil {
-			return err
-		}
-	}
-	var receipts []client.ReceiptResult
-	if c.Bool("receipts") {
-		receipts = sendReceipts(ctx, c, cl, msgs)
-	}
-	me := cl.AccountID().String()
-	if c.Bool("json") {
-		if msgs == nil {
-			msgs = []client.Message{}
-		}
-		out := struct {
-			Messages []client.Message       `json:"messages"`
-			Rejected []client.Rejected      `json:"rejected,omitempty"`
-			Unsent   []string               `json:"unsent,omitempty"`
-			Requests []client.Message       `json:"requests,omitempty"`
-			Blocked  int                    `json:"blocked,omitempty"`
-			Receipts []client.ReceiptResult `json:"receipts,omitempty"`
-		}{msgs, rejected, f.Unsent, requests, f.Blocked, receipts}
-		if c.Bool("requests") {
-			out.Requests = f.Held
-			if out.Requests == nil {
-				out.Requests = []client.Message{}
-			}
-		}
-		if c.Bool("follow") {
-			if len(msgs) > 0 || len(rejected) > 0 || len(requests) > 0 {
-				printJSONLine(c.App.Writer, out)
-			}
-		} else if err := printJSON(c.App.Writer, out); err != nil {
-			return err
-		}
-	} else {
-		for _, m := range msgs {
-			// What the sender wrote is shown escaped: a newline cannot
-			// forge a second message, nor an escape sequence reach the
-			// terminal.
-			if _, err := fmt.Fprintln(c.App.Writer, messageLine(m, me, name, senders)); err != nil {
-				return err
-			}
-		}
-		for _, h := range f.Unsent {
-			fmt.Fprintf(c.App.Writer, "unsent by its author: %s (deleted)\n", h)
-		}
-		for _, r := range rejected {
-			fmt.Fprintf(c.App.ErrWriter, "rejected %s: %s\n", r.Hash, escapeText(r.Reason))
-		}
-		from := map[string]int{}
-		var order []string
-		display := map[string]string{}
-		for _, m := range requests {
-			if from[m.From] == 0 {
-				order = append(order, m.From)
-			}
-			from[m.From]++
-			display[m.From] = m.FromName
-		}
-		for _, id := range order {
-			who := nameOr(senders, id)
-			fmt.Fprintf(c.App.Writer, "message request from %s: %s held ('sessionctl request accept %s --as %s' accepts it; 'fetch --requests' shows it)\n",
-				senderLabel(senders, id, display[id]), plural(from[id], "message"), who, name)
-		}
-		if f.Blocked > 0 {
-			fmt.Fprintf(c.App.Writer, "dropped %s from blocked accounts\n", plural(f.Blocked, "message"))
-		}
-		if len(msgs) == 0 && len(f.Unsent) == 0 && len(requests) == 0 && f.Blocked == 0 && !c.Bool("follow") && !c.Bool("requests") {
-			fmt.Fprintln(c.App.Writer, "no new messages")
-		}
-	}
-	if c.Bool("requests") && !c.Bool("json") {
-		if len(f.Held) == 0 {
-			fmt.Fprintln(c.App.Writer, "no message requests")
-		}
-		printMessages(c, f.Held, "request ")
-	}
-	return f.Commit()
-}
-
-// escapeText makes text from the network safe to print on one line: control
-// characters (newlines, escape sequences, bidi overrides included) are
-// shown as Go escapes; the rest is printed as it is.
-func escapeText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == utf8.RuneError:
-			b.WriteString(`\ufffd`)
-		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// fileServer returns the devnet's file server, from its manifest.
-func fileServer(c *cli.Context) (client.ServerInfo, error) {
-	m, err := devnet.ReadManifest(c.String(dirFlag.Name))
-	if err != nil {
-		return client.ServerInfo{}, notRunning(fmt.Errorf("no devnet is running under %s, so no file server is known", c.String(dirFlag.Name)))
-	}
-	for _, s := range m.Servers {
-		if s.Kind == "file" {
-			k, err := hex.DecodeString(s.X25519Pubkey)
-			if err != nil || len(k) != 32 {
-				return client.ServerInfo{}, fmt.Errorf("the manifest's file server key is malformed")
-			}
-			return client.ServerInfo{URL: s.URL, X25519: [32]byte(k)}, nil
-		}
-	}
-	return client.ServerInfo{}, errors.New("the devnet runs no file server")
-}
-
-// saveAttachments downloads each message's attachments into dir. Only the
-// devnet's servers are asked (the sender names a URL, but may not send the
-// client elsewhere: the real file server's and community host's URLs
-// stand for the devnet's, any other is skipped), names from the sender are
-// reduced to a plain file name, and nothing is ever overwritten: a name
-// taken already gets a numbered one ("notes (2).txt").
-func saveAttachments(ctx context.Context, c *cli.Context, cl *client.Client, dir string, msgs []client.Message) error {
-	var todo []client.Attachment
-	for _, m := range msgs {
-		todo = append(todo, m.Attachments...)
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	if err := mkSaveDir(dir); err != nil {
-		return err
-	}
-	srv, err := fileServer(c)
-	if err != nil {
-		return err
-	}
-	comm, _ := communityServer(c) // none: its files are skipped
-	for _, a := range todo {
-		data, err := downloadAttachment(ctx, cl, srv, comm, a)
-		if err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "attachment %s: %s; skipped\n", escapeText(a.Name), escapeText(err.Error()))
-			continue
-		}
-		path, existed, err := saveNew(dir, safeFileName(a.Name, a.ID), data)
-		if err != nil {
-			return fmt.Errorf("save attachment %s: %w", escapeText(a.Name), err)
-		}
-		if existed {
-			fmt.Fprintf(c.App.ErrWriter, "%s is saved already (%d bytes)\n", path, len(data))
-		} else {
-			fmt.Fprintf(c.App.ErrWriter, "saved %s (%d bytes)\n", path, len(data))
-		}
-	}
-	return nil
-}
-
-// downloadAttachment fetches and decrypts an attachment from the devnet's
-// file server or, for a community's file, its community server.
-func downloadAttachment(ctx context.Context, cl *client.Client, files, comm client.ServerInfo, a client.Attachment) ([]byte, error) {
-	ref, err := a.Locate(files, comm)
-	if err != nil {
-		return nil, err
-	}
-	if !ref.Community {
-		return cl.Download(ctx, files, a)
-	}
-	if comm.URL == "" {
-		return nil, errors.New("a community's file, and the devnet runs no community server")
-	}
-	cc, err := community.NewClient(cl, comm)
-	if err != nil {
-		return nil, err
-	}
-	code, blob, err := cc.Do(ctx, "GET", "/room/"+ref.Room+"/file/"+ref.ID, nil)
-	switch {
-	case err != nil:
-		return nil, err
-	case code == 404:
-		return nil, fmt.Errorf("%w: room %s, file %s", client.ErrNoFile, ref.Room, ref.ID)
-	case code != 200:
-		return nil, fmt.Errorf("the community server refused the download (%d)", code)
-	}
-	return client.DecryptAttachment(blob, a.Key, a.Digest, a.Size)
-}
-
-// safeFileName turns a name from the network into a plain file name: its
-// last path element, without control characters, never "", "." or ".."
-// (then "attachment-<id>", the id reduced the same way).
-func safeFileName(name, id string) string {
-	clean := func(s string) string {
-		s = strings.Map(func(r rune) rune {
-			if r == '/' || r == '\\' || r == 0 || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-				return '_'
-			}
-			return r
-		}, s)
-		s = strings.TrimLeft(strings.TrimSpace(s), ".")
-		if len(s) > 200 {
-			s = s[:200]
-		}
-		return s
-	}
-	if i := strings.LastIndexAny(name, "/\\"); i >= 0 {
-		name = name[i+1:]
-	}
-	if n := clean(name); n != "" {
-		return n
-	}
-	if n := clean(id); n != "" {
-		return "attachment-" + n
-	}
-	return "attachment"
-}
-
-// mkSaveDir makes --save-dir's directory (0700) if need be.
-func mkSaveDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return usagef("--save-dir %s: cannot create it: %v", dir, errors.Unwrap(err))
-	}
-	return nil
-}
-
-// saveNew writes data to a new file in dir named name, or name (2), (3)...
-// when taken; it never replaces a file nor follows a link. A file of the
-// name holding these very bytes is the file saved already (existed):
-// saving the same thing twice makes no copy.
-func saveNew(dir, name string, data []byte) (path string, existed bool, err error) {
-	ext := filepath.Ext(name)
-	base := strings.TrimSuffix(name, ext)
-	for i := 1; i <= 1000; i++ {
-		n := name
-		if i > 1 {
-			n = fmt.Sprintf("%s (%d)%s", base, i, ext)
-		}
-		path := filepath.Join(dir, n)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openNoFollow, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			if sameFile(path, data) {
-				return path, true, nil
-			}
-			continue
-		}
-		if err != nil {
-			return "", false, err
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			os.Remove(path)
-			return "", false, err
-		}
-		return path, false, f.Close()
-	}
-	return "", false, fmt.Errorf("%s: 1,000 files of that name already", name)
-}
-
-// sameFile tells whether path is a regular file (not a link) holding data.
-func sameFile(path string, data []byte) bool {
-	fi, err := os.Lstat(path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(data)) {
-		return false
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	have, err := io.ReadAll(io.LimitReader(f, int64(len(data))+1))
-	return err == nil && bytes.Equal(have, data)
-}
-
 func fileCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "file",
 		Usage: "upload and download encrypted files on the devnet's file server, through onion requests",
 		Subcommands: []*cli.Command{
-			{
-				Name: "upload", Usage: "encrypt a file and upload it; prints its id, key, size and digest", ArgsUsage: "PATH",
-				Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag},
-				Action: func(c *cli.Context) error {
-					path, err := oneArg(c, "PATH")
-					if err != nil {
-						return err
-					}
-					data, err := os.ReadFile(path)
-					if err != nil {
-						return usageError(err)
-					}
-					if len(data) > fileserver.MaxFileSize {
-						return usagef("%s: %s; a file is at most 10 MB (%d bytes)", path, byteSize(len(data)), fileserver.MaxFileSize)
-					}
-					if c.String("as") == "" {
-						return usagef("--as NAME is required")
-					}
-					// The identity's state records the upload's size, for a
-					// later download by id alone.
-					cl, _, err := startClient(c, c.String("as"), clientStatePath(c, c.String("as")))
-					if err != nil {
-						return err
-					}
-					defer cl.Close()
-					srv, err := fileServer(c)
-					if err != nil {
-						return err
-					}
-					att, err := cl.Upload(c.Context, srv, filepath.Base(path), data)
-					if err != nil {
-						return clientError(err)
-					}
-					if c.Bool("json") {
-						return printJSON(c.App.Writer, att)
-					}
-					fmt.Fprintf(c.App.Writer, "id:     %s\nkey:    %s\nsize:   %d\ndigest: %s\n", att.ID,
-						base64.StdEncoding.EncodeToString(att.Key), att.Size, base64.StdEncoding.EncodeToString(att.Digest))
-					return nil
-				},
-			},
+			{Name: "upload", Usage: "encrypt a file and upload it; prints its id, key, size and digest", ArgsUsage: "PATH",
+				Flags: []cli.Flag{asFlag, ledgerURLFlag, jsonFlag}, Action: fileUpload},
 			{
 				Name: "download", Usage: "download a file and decrypt it", ArgsUsage: "ID|URL",
 				Description: "ID is the file server's id; a URL as pointers carry it (http://filev2.getsession.org/file/ID, a\n" +
@@ -641,85 +124,6 @@ func fileCommand() *cli.Command {
 	}
 }
 
-func fileDownload(c *cli.Context) error {
-	arg, err := oneArg(c, "the file ID (or its URL)")
-	if err != nil {
-		return err
-	}
-	if c.String("key") == "" {
-		return usagef("file download needs --key KEY (and -o PATH, or the file goes to stdout)")
-	}
-	key, err := base64.StdEncoding.DecodeString(c.String("key"))
-	if err != nil || len(key) != client.AttachmentKeySize {
-		return usagef("--key: want %d bytes in base64", client.AttachmentKeySize)
-	}
-	digest, err := base64.StdEncoding.DecodeString(c.String("digest"))
-	if err != nil {
-		return usagef("--digest: want base64")
-	}
-	if c.Int("size") < 0 {
-		return usagef("--size: want a number of bytes")
-	}
-	a := client.Attachment{ID: arg, Key: key, Digest: digest, Size: c.Int("size")}
-	if strings.Contains(arg, "://") {
-		a.ID, a.URL = "", arg
-	}
-	name := c.String("as")
-	if name == "" {
-		all, err := keystore(c).List()
-		if err != nil || len(all) == 0 {
-			return usagef("--as NAME is required: no identity in the keystore")
-		}
-		name = all[0].Name
-	}
-	// The identity's state knows the sizes of the pointers it saw.
-	cl, _, err := startClient(c, name, clientStatePath(c, name))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	srv, err := fileServer(c)
-	if err != nil {
-		return err
-	}
-	comm, _ := communityServer(c)
-	ref, err := a.Locate(srv, comm)
-	if err != nil {
-		return usageError(err)
-	}
-	if !c.IsSet("size") {
-		n, ok, err := cl.FileSize(c.Context, ref.ID)
-		if err != nil {
-			return err
-		}
-		if ok {
-			a.Size = n
-		} else {
-			fmt.Fprintf(c.App.ErrWriter, "the size of file %s is not known (no pointer %s uploaded or read gives it): written with its padding; --size N cuts it\n", ref.ID, name)
-		}
-	}
-	data, err := downloadAttachment(c.Context, cl, srv, comm, a)
-	switch {
-	case errors.Is(err, client.ErrAttachment):
-		return usageError(err)
-	case errors.Is(err, client.ErrNoFile):
-		return usagef("no file %q on the devnet's servers (or it expired)", ref.ID)
-	case errors.Is(err, client.ErrAttachmentSize):
-		return usageError(err)
-	case err != nil:
-		return clientError(err)
-	}
-	if c.String("output") == "" || c.String("output") == "-" {
-		_, err := c.App.Writer.Write(data)
-		return err
-	}
-	if err := os.WriteFile(c.String("output"), data, 0o600); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%d bytes)\n", c.String("output"), len(data))
-	return nil
-}
-
 func unsendCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "unsend",
@@ -734,100 +138,142 @@ func unsendCommand() *cli.Command {
 	}
 }
 
-func unsend(c *cli.Context) error {
-	var hash string
-	if c.Bool("last") {
-		if err := noArgs(c); err != nil {
-			return err
-		}
-	} else {
-		var err error
-		if hash, err = oneArg(c, "the HASH of the message (or --last)"); err != nil {
-			return err
-		}
-	}
-	cl, ctx, done, err := clientAs(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if c.Bool("last") {
-		if hash, err = cl.LastSent(ctx); err != nil {
-			return usageError(err)
-		}
-	}
-	res, err := cl.Unsend(ctx, hash)
-	if errors.Is(err, client.ErrNotSent) {
-		return usageError(err)
-	}
-	if err != nil {
-		return clientError(err)
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, res)
-	}
-	fmt.Fprintf(c.App.Writer, "unsent %s: the recipient %s... is asked to delete it (request %s)", res.Hash, res.To[:12], res.Request)
-	if res.SyncDeleted {
-		fmt.Fprint(c.App.Writer, "; your copy for your other devices is deleted")
-	}
-	fmt.Fprintln(c.App.Writer)
-	return nil
-}
-
-// clientAs starts the client of --as NAME, with its state, for a command
-// that acts as it; done closes it.
-func clientAs(c *cli.Context) (*client.Client, context.Context, func(), error) {
-	cl, _, ctx, done, err := clientAndLedgerAs(c)
-	return cl, ctx, done, err
-}
-
-// clientAndLedgerAs is clientAs with the ledger client too (which resolves
-// session names).
-func clientAndLedgerAs(c *cli.Context) (*client.Client, *ledgerrpc.Client, context.Context, func(), error) {
-	name := c.String("as")
-	if name == "" {
-		return nil, nil, nil, nil, usagef("%s needs --as NAME", c.Command.FullName())
-	}
-	if err := identity.ValidName(name); err != nil {
-		return nil, nil, nil, nil, usageError(err)
-	}
-	cl, lc, err := startClient(c, name, clientStatePath(c, name))
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
-	return cl, lc, ctx, func() { cancel(); cl.Close() }, nil
-}
-
 func deleteAllCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "delete-all",
 		Usage:     "delete every message of an identity's inbox from its swarm (signed by it)",
 		ArgsUsage: " ",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) whose inbox to clear"}, ledgerURLFlag, jsonFlag},
-		Action:    deleteAll,
+		Action:    cmdAs(func(ctx context.Context, c *cli.Context, x device.Cmd) error { return x.DeleteAll(ctx) }),
 	}
 }
 
-func deleteAll(c *cli.Context) error {
-	return actAs(c, func(cl *client.Client, ctx context.Context) error {
-		n, err := cl.DeleteAll(ctx)
-		if err != nil {
-			return clientError(err)
-		}
-		if c.Bool("json") {
-			return printJSON(c.App.Writer, map[string]int{"deleted": n})
-		}
-		fmt.Fprintf(c.App.Writer, "deleted %s from %s's inbox\n", plural(n, "message"), c.String("as"))
-		return nil
+func reactCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "react",
+		Usage:     "put an emoji on a message (or take it off), as apps react",
+		ArgsUsage: "HASH EMOJI",
+		Description: "HASH is a message this identity sent or read, as 'send' or 'fetch' showed it. The reaction goes\n" +
+			"to the conversation the message belongs to, with a copy for this identity's other devices.",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) reacting"},
+			&cli.BoolFlag{Name: "remove", Usage: "take the emoji off instead"}, ledgerURLFlag, jsonFlag},
+		Action: react,
+	}
+}
+
+func typingCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "typing",
+		Usage:     "tell someone you are typing (or stopped), as apps do while a message is written",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "as", Usage: "the identity (`NAME`) typing"},
+			&cli.StringFlag{Name: "to", Usage: "the recipient: an `ACCOUNT_ID`, an identity of the keystore, or a session name"},
+			&cli.BoolFlag{Name: "stop", Usage: "say typing stopped"}, ledgerURLFlag, jsonFlag},
+		Action: typing,
+	}
+}
+
+func send(c *cli.Context) error {
+	text := c.Args().First()
+	if c.String("from") == "" || c.String("to") == "" {
+		return errkind.Invalidf("send needs --from NAME and --to RECIPIENT")
+	}
+	if strings.TrimSpace(text) == "" && len(c.StringSlice("attach")) == 0 {
+		return errkind.Invalidf("an empty message: give some text or --attach a file")
+	}
+	// The sender's state keeps what it sent: 'unsend' finds it there.
+	return runAs(c, c.String("from"), func(ctx context.Context, c *cli.Context, x device.Cmd) error {
+		return x.Send(ctx, device.Message{To: c.String("to"), Text: text, Attach: c.StringSlice("attach"), ReplyTo: c.String("reply-to")})
 	})
 }
 
-// groupArg is how a command names a group: by its name when that is a
-// plain word, else by its ID.
-func groupArg(name, id string) string {
-	if name != "" && !strings.ContainsAny(name, " \t'\"\\$`") && utf8.ValidString(name) {
-		return name
+func fetch(c *cli.Context) error {
+	name := c.String("as")
+	if name == "" {
+		return errkind.Invalidf("fetch needs --as NAME")
 	}
-	return id
+	if c.Bool("requests") && c.Bool("follow") {
+		return errkind.Invalidf("--requests lists the requests held once; it does not go with --follow (which shows each new request as it comes)")
+	}
+	d, err := openDevice(c, name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	x := device.Cmd{D: d, Out: output(c)}
+	opts := device.FetchOptions{SaveDir: c.String("save-dir"), Requests: c.Bool("requests"), Receipts: c.Bool("receipts")}
+	text := device.TextOptions{As: name, Follow: c.Bool("follow"), Held: c.Bool("requests")}
+	for {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		err := x.FetchOnce(fctx, opts, text)
+		cancel()
+		if err != nil || !c.Bool("follow") {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func fileUpload(c *cli.Context) error {
+	if c.String("as") == "" {
+		return errkind.Invalidf("--as NAME is required")
+	}
+	return runAs(c, c.String("as"), func(ctx context.Context, c *cli.Context, x device.Cmd) error { return x.Upload(ctx, c.Args().First()) })
+}
+
+func fileDownload(c *cli.Context) error {
+	a, err := device.FileRef(c.Args().First(), c.String("key"), c.String("digest"), c.Int("size"))
+	if err != nil {
+		return err
+	}
+	name := c.String("as")
+	if name == "" {
+		all, err := keystore(c).List()
+		if err != nil || len(all) == 0 {
+			return errkind.Invalidf("--as NAME is required: no identity in the keystore")
+		}
+		name = all[0].Name
+	}
+	// Its state knows the sizes of the pointers it saw.
+	return runAs(c, name, func(ctx context.Context, c *cli.Context, x device.Cmd) error {
+		return x.Download(c.Context, a, c.IsSet("size"), c.String("output"))
+	})
+}
+
+func unsend(c *cli.Context) error {
+	if c.Bool("last") {
+		if err := cliargs.Count(c, 0); err != nil {
+			return err
+		}
+	} else if err := cliargs.Count(c, 1); err != nil {
+		return err
+	}
+	return cmdAs(func(ctx context.Context, c *cli.Context, x device.Cmd) error { return x.Unsend(ctx, c.Args().First()) })(c)
+}
+
+func react(c *cli.Context) error {
+	if err := client.CheckEmoji(c.Args().Get(1)); err != nil {
+		return errkind.AsInvalid(err)
+	}
+	return cmdAs(func(ctx context.Context, c *cli.Context, x device.Cmd) error {
+		return x.React(ctx, c.Args().Get(0), c.Args().Get(1), c.Bool("remove"))
+	})(c)
+}
+
+func typing(c *cli.Context) error {
+	if c.String("to") == "" {
+		return errkind.Invalidf("typing needs --to RECIPIENT")
+	}
+	return cmdAs(func(ctx context.Context, c *cli.Context, x device.Cmd) error {
+		return x.Typing(ctx, c.String("to"), c.Bool("stop"))
+	})(c)
 }

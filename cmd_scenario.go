@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 
+	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
@@ -24,11 +22,7 @@ func scenarioCommand() *cli.Command {
 				ArgsUsage: "FILE",
 				Flags:     []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					file, err := oneArg(c, "FILE")
-					if err != nil {
-						return err
-					}
-					steps, err := loadScenario(file)
+					steps, err := loadScenario(c.Args().First())
 					if err != nil {
 						return err
 					}
@@ -42,67 +36,33 @@ func scenarioCommand() *cli.Command {
 	}
 }
 
-// scenarioVerbs are the commands a scenario line may start with.
-func scenarioVerbs() map[string]bool {
+// loadScenario reads and checks a scenario: its lines start with the
+// commands of the command line, but scenario and devnet (a scenario acts
+// on the devnet; it does not start or stop it).
+func loadScenario(file string) ([]scenario.Step, error) {
 	verbs := map[string]bool{}
 	for _, cmd := range newApp(nil, nil).Commands {
-		if cmd.Name != "scenario" && cmd.Name != "help" {
-			verbs[cmd.Name] = true
-		}
+		verbs[cmd.Name] = cmd.Name != "scenario" && cmd.Name != "help" && cmd.Name != "devnet"
 	}
-	delete(verbs, "devnet") // a scenario acts on the devnet; it does not start or stop it
-	return verbs
-}
-
-// loadScenario reads and checks a scenario before anything runs.
-func loadScenario(file string) ([]scenario.Step, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, usageError(err)
-	}
-	defer f.Close()
-	steps, err := scenario.Parse(f, scenarioVerbs())
-	if err != nil {
-		return nil, usagef("%s: %w", file, err)
-	}
-	return steps, nil
+	return scenario.Load(file, verbs)
 }
 
 // runScenario runs steps, each command in-process against --dir.
 func runScenario(c *cli.Context, steps []scenario.Step) error {
 	dir := c.String(dirFlag.Name)
-	r := &scenario.Runner{
-		Out:  c.App.Writer,
-		JSON: c.Bool("json"),
+	r := &scenario.Runner{Out: c.App.Writer, JSON: c.Bool("json"), FilesDir: dir,
 		Exec: func(ctx context.Context, args []string) scenario.Result {
 			var out, errb bytes.Buffer
-			code := run(append([]string{"sessionctl", "--dir", dir}, underDir(dir, args)...), &out, &errb)
+			code := run(append([]string{"sessionctl", "--dir", dir}, args...), &out, &errb)
 			return scenario.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
-		},
-	}
+		}}
 	err := r.Run(c.Context, steps)
 	var f *scenario.Failure
 	if errors.As(err, &f) {
-		return &exitError{code: exitFailure, err: err}
+		return exitcode.Force(exitcode.Failure, err)
 	}
 	if err == nil && !c.Bool("json") {
 		fmt.Fprintf(c.App.Writer, "\nscenario passed: %d steps\n", len(steps))
 	}
 	return err
-}
-
-// underDir puts the files a scenario's commands write (--save-dir, -o)
-// under the devnet's directory when given as relative paths, so running a
-// scenario from a source tree writes nothing into it.
-func underDir(dir string, args []string) []string {
-	out := slices.Clone(args)
-	for i := 0; i < len(out)-1; i++ {
-		switch out[i] {
-		case "--save-dir", "-save-dir", "-o", "--output", "-output":
-			if p := out[i+1]; !filepath.IsAbs(p) {
-				out[i+1] = filepath.Join(dir, "scenario-files", p)
-			}
-		}
-	}
-	return out
 }

@@ -7,205 +7,56 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"runtime/debug"
-	"slices"
-	"strings"
+	"os/signal"
+	"sync"
+	"syscall"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/internal/buildinfo"
+	"github.com/sessionctl/sessionctl/internal/cliargs"
+	"github.com/sessionctl/sessionctl/internal/errkind"
+	"github.com/sessionctl/sessionctl/internal/exitcode"
+	"github.com/sessionctl/sessionctl/logs"
 	"github.com/urfave/cli/v2"
 )
 
-// Exit codes, documented in `sessionctl --help` and the README.
-const (
-	exitOK        = 0 // success
-	exitFailure   = 1 // runtime failure
-	exitUsage     = 2 // bad usage or bad input
-	exitNoNetwork = 3 // no devnet (or ledger) running at the address given
-)
+func main() { os.Exit(runMain()) }
 
-const exitCodesHelp = `EXIT CODES:
-   0  success
-   1  runtime failure
-   2  bad usage or bad input (nothing was changed)
-   3  no devnet or ledger running where the command looked`
+// timeFormat sets zerolog's process-wide time format (ms: log files' lines
+// order) once, before any goroutine logs (a scenario runs commands in-process).
+var timeFormat sync.Once
 
-// exitError carries the exit code of a failed command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// usageError marks err as the user's mistake: exit code 2.
-func usageError(err error) error {
-	if err == nil {
-		return nil
+// runMain is the process's entry: a devnet's node process (the devnet ran
+// this binary again, with devnet.NodeProcessEnv set), or the command line.
+func runMain() int {
+	if os.Getenv(devnet.NodeProcessEnv) != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if devnet.NodeProcess(ctx, os.Stdin, os.Stdout, os.Stderr) != nil {
+			return exitcode.Failure // (its error is its last log line)
+		}
+		return exitcode.OK
 	}
-	return &exitError{code: exitUsage, err: err}
+	return run(os.Args, os.Stdout, os.Stderr)
 }
-
-// usagef is usageError(fmt.Errorf(...)).
-func usagef(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
-
-// notRunning marks err as "nothing is running there": exit code 3.
-func notRunning(err error) error { return &exitError{code: exitNoNetwork, err: err} }
-
-func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
 
 // run runs the command line args and returns the exit code. Tests call it
 // in-process with their own writers.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	// "help devnet up" is "devnet up --help" (urfave/cli's help command
-	// reads only the first word).
-	if len(args) > 2 && (args[1] == "help" || args[1] == "h") {
-		args = append(append([]string{args[0]}, args[2:]...), "--help")
-	}
-	err := app.Run(flagsFirst(app, args))
+	err := app.Run(cliargs.FlagsFirst(app, cliargs.HelpLast(args)))
 	if err == nil {
-		return exitOK
+		return exitcode.OK
 	}
-	// A directory that cannot be made is the user's to fix, said plainly.
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Op == "mkdir" {
-		err = usagef("cannot create the directory %s: %v; choose another --dir (or SESSIONCTL_DIR)", pe.Path, pe.Err)
-	}
-	fmt.Fprintf(stderr, "sessionctl: %s\n", oneLine(err.Error()))
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return exitFailure
+	msg, code := exitcode.Explain(err)
+	fmt.Fprintf(stderr, "sessionctl: %s\n", msg)
+	return code
 }
-
-// flagsFirst lets flags follow positional arguments, as in
-// `sessionctl id show alice --json`: urfave/cli/v2 stops reading flags at the
-// first positional argument, so the leaf command's flags (and their values)
-// are moved before its positional arguments. Arguments after "--", and ones
-// that look like negative numbers, stay positional.
-func flagsFirst(app *cli.App, args []string) []string {
-	if len(args) < 2 {
-		return args
-	}
-	out := []string{args[0]}
-	// The app's own flags (--dir, --log-level) may come anywhere: one found
-	// after a command goes back to the front, where urfave/cli reads it.
-	var globals []string
-	global := func(flags []cli.Flag, a string) bool {
-		return len(out) > 1 && knownFlag(app.Flags, a) && !knownFlag(flags, a)
-	}
-	take := func(flags []cli.Flag, i int) int {
-		a := args[i]
-		dst := &out
-		if global(flags, a) {
-			dst, flags = &globals, app.Flags
-		}
-		*dst = append(*dst, a)
-		if takesValue(flags, a) && i+1 < len(args) {
-			i++
-			*dst = append(*dst, args[i])
-		}
-		return i
-	}
-	flags, cmds := app.Flags, app.Commands
-	i := 1
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return withGlobals(append(out, args[i:]...), globals)
-		}
-		if isFlag(a) {
-			i = take(flags, i)
-			continue
-		}
-		cmd := findCommand(cmds, a)
-		if cmd == nil {
-			break // a positional argument of the command reached so far
-		}
-		out = append(out, a)
-		flags, cmds = cmd.Flags, cmd.Subcommands
-	}
-	var pos []string
-	for ; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case isFlag(a):
-			i = take(flags, i)
-		default:
-			pos = append(pos, a)
-		}
-	}
-	if len(pos) > 0 {
-		out = append(out, "--")
-		out = append(out, pos...)
-	}
-	return withGlobals(out, globals)
-}
-
-// withGlobals puts the app's flags found later right after the program name.
-func withGlobals(out, globals []string) []string {
-	if len(globals) == 0 {
-		return out
-	}
-	return append(append([]string{out[0]}, globals...), out[1:]...)
-}
-
-// knownFlag reports whether a ("--dir", "-dir=x") names one of flags.
-func knownFlag(flags []cli.Flag, a string) bool {
-	name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-	for _, f := range flags {
-		if slices.Contains(f.Names(), name) {
-			return true
-		}
-	}
-	return false
-}
-
-func isFlag(a string) bool {
-	if len(a) < 2 || a[0] != '-' {
-		return false
-	}
-	return a[1] < '0' || a[1] > '9' // -11 is a negative number, not a flag
-}
-
-func findCommand(cmds []*cli.Command, name string) *cli.Command {
-	for _, c := range cmds {
-		if c.HasName(name) {
-			return c
-		}
-	}
-	return nil
-}
-
-// takesValue reports whether the flag a (e.g. "--name", "-n") consumes the
-// next argument: it is known, not a bool flag, and not written "--name=v".
-func takesValue(flags []cli.Flag, a string) bool {
-	name := strings.TrimLeft(a, "-")
-	if strings.Contains(name, "=") {
-		return false
-	}
-	for _, f := range flags {
-		for _, n := range f.Names() {
-			if n == name {
-				_, isBool := f.(*cli.BoolFlag)
-				return !isBool
-			}
-		}
-	}
-	return false // unknown flags are left for cli to refuse
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // Flag categories of the help output.
 const (
@@ -242,27 +93,22 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage: "run the Session messenger's infrastructure on one machine",
 		Description: "A staking ledger, service nodes in swarms, onion routing, servers, closed groups\n" +
 			"and scripted clients, in one binary. State lives under --dir.",
-		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitCodesHelp + "\n",
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitcode.Help + "\n",
 		Flags:                 []cli.Flag{dirFlag, logLevelFlag},
 		Writer:                stdout,
 		ErrWriter:             stderr,
-		Version:               version(),
+		Version:               buildinfo.Version(),
 		Suggest:               true,
 		ExitErrHandler:        func(*cli.Context, error) {}, // run maps errors to exit codes
 		Before: func(c *cli.Context) error {
 			lvl, err := zerolog.ParseLevel(c.String(logLevelFlag.Name))
 			if err != nil || c.String(logLevelFlag.Name) == "" {
-				return usagef("--log-level %q: want trace, debug, info, warn, error or disabled", c.String(logLevelFlag.Name))
+				return errkind.Invalidf("--log-level %q: want trace, debug, info, warn, error or disabled", c.String(logLevelFlag.Name))
 			}
+			timeFormat.Do(func() { zerolog.TimeFieldFormat = logs.TimeFormat })
 			c.App.Metadata["logger"] = zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).
 				Level(lvl).With().Timestamp().Logger()
 			return nil
-		},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return usagef("unknown command %q. %s See 'sessionctl --help'.", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First()))
-			}
-			return cli.ShowAppHelp(c)
 		},
 		Commands: []*cli.Command{
 			idCommand(),
@@ -292,65 +138,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		Metadata:             map[string]any{},
 	}
-	app.OnUsageError = onUsageError
-	for _, cmd := range app.Commands {
-		setUsageErrors(cmd)
-	}
+	cliargs.Strict(app)
 	return app
-}
-
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	// A duration without its unit ("--block-time 5") gets the form it wants.
-	if msg := err.Error(); strings.Contains(msg, "parse error") && durationFlag(msg) {
-		return usagef("%v: a duration takes a unit, as in 5s, 500ms or 2m", err)
-	}
-	return usageError(err)
-}
-
-// durationFlag reports whether a flag error names one of the duration flags.
-func durationFlag(msg string) bool {
-	for _, f := range []string{"block-time", "file-expiry", "timeout", "duration", "every"} {
-		if strings.Contains(msg, "-"+f) {
-			return true
-		}
-	}
-	return false
-}
-
-// version is the module's version as the build recorded it ("devel" from
-// a source tree), with the commit when known.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
-		}
-	}
-	return v
-}
-
-// setUsageErrors makes flag errors of cmd and its subcommands exit with 2, and
-// an unknown subcommand an error rather than a help page.
-func setUsageErrors(cmd *cli.Command) {
-	cmd.OnUsageError = onUsageError
-	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
-		cmd.Action = func(c *cli.Context) error {
-			if c.Args().Present() {
-				return usagef("unknown command %q. %s See 'sessionctl %s --help'.", c.Args().First(), cli.SuggestCommand(cmd.Subcommands, c.Args().First()), cmd.Name)
-			}
-			return cli.ShowSubcommandHelp(c)
-		}
-	}
-	for _, sub := range cmd.Subcommands {
-		setUsageErrors(sub)
-	}
 }
 
 // logger returns the logger the app built from --log-level.
@@ -359,20 +148,4 @@ func logger(c *cli.Context) zerolog.Logger {
 		return l
 	}
 	return zerolog.Nop()
-}
-
-// noArgs refuses positional arguments a command does not take.
-func noArgs(c *cli.Context) error {
-	if c.Args().Present() {
-		return usagef("%s takes no arguments, got %q", c.Command.FullName(), c.Args().Slice())
-	}
-	return nil
-}
-
-// oneArg returns the single positional argument what of a command.
-func oneArg(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 {
-		return "", usagef("%s takes one argument, %s; got %d", c.Command.FullName(), what, c.NArg())
-	}
-	return c.Args().First(), nil
 }

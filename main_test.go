@@ -26,7 +26,7 @@ import (
 // as the command "sessionctl": the binary is built once per test run.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"sessionctl": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+		"sessionctl": func() { os.Exit(runMain()) },
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sessionctl/sessionctl/internal/exitcode"
 )
 
 // TestExamples runs every example scenario on a fresh devnet, as a
@@ -41,7 +43,7 @@ func TestScenarioFailuresAndMalformed(t *testing.T) {
 			t.Errorf("missing %q in %q", want, errb.String())
 		}
 	}
-	if code != exitUsage {
+	if code != exitcode.Usage {
 		t.Fatalf("a malformed scenario: exit %d", code)
 	}
 	failing := filepath.Join(dir, "fail.scenario")
@@ -55,7 +57,7 @@ func TestScenarioFailuresAndMalformed(t *testing.T) {
 	// Against no devnet: exit 3.
 	good := filepath.Join(dir, "good.scenario")
 	os.WriteFile(good, []byte("say hi\n"), 0o600)
-	if code := run([]string{"sessionctl", "--dir", filepath.Join(dir, "none"), "scenario", "run", good}, &out, &errb); code != exitNoNetwork {
+	if code := run([]string{"sessionctl", "--dir", filepath.Join(dir, "none"), "scenario", "run", good}, &out, &errb); code != exitcode.NoNetwork {
 		t.Fatalf("no devnet: exit %d", code)
 	}
 }

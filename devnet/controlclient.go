@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/sessionctl/sessionctl/internal/flock"
@@ -39,7 +38,7 @@ type ControlClient struct {
 // sign that it runs, however it is doing (a pid may be reused, and a killed
 // process may linger as a zombie after it released the lock).
 func Locked(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, "devnet", "lock"))
+	f, err := os.Open(Dir(dir).LockFile())
 	if err != nil {
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -20,8 +21,10 @@ import (
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
+	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/flock"
 	"github.com/sessionctl/sessionctl/ledger"
+	"github.com/sessionctl/sessionctl/logs"
 	"github.com/sessionctl/sessionctl/node"
 	"golang.org/x/crypto/blake2b"
 )
@@ -107,8 +110,16 @@ type UpConfig struct {
 	Traffic bool
 	// FileExpiry is how long the file server keeps a file; default 1 hour.
 	FileExpiry time.Duration
-	// Logs gives each component its logger; nil logs nothing.
+	// Logs gives each component its logger; nil logs nothing, unless
+	// WriteLogs.
 	Logs func(component string) zerolog.Logger
+	// WriteLogs writes the logs under the directory (Dir.LogsDir, package
+	// logs) at LogLevel, in LogFormat (console or json; "": the format
+	// the directory's logs were written in, console for new ones), and
+	// to Events for the dashboard's log pane.
+	WriteLogs bool
+	LogFormat string
+	LogLevel  zerolog.Level
 	// Progress is told how many nodes have started.
 	Progress func(started, total int)
 	// Fund are payments from the faucet made before the devnet is ready.
@@ -135,7 +146,7 @@ type state struct {
 	Created   time.Time `json:"created"`
 }
 
-func statePath(dir string) string { return filepath.Join(dir, "devnet", "state.json") }
+func statePath(dir string) string { return Dir(dir).StateFile() }
 
 // ClientKeys derives a client identity from the seed: the same seed gives
 // the same Account IDs (and recovery phrases) on every machine.
@@ -159,6 +170,8 @@ type Devnet struct {
 
 	down     chan struct{}
 	downOnce sync.Once
+	errc     chan error  // Err; closed by Close
+	logFiles *logs.Files // WriteLogs: closed last
 	traffic  context.CancelFunc
 	wg       sync.WaitGroup
 	closed   bool
@@ -174,7 +187,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "devnet"), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "devnet", "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(Dir(dir).LockFile(), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +261,7 @@ func reset(dir string, old []string) error {
 		}
 	}
 	for _, name := range old {
-		os.Remove(filepath.Join(dir, "keys", name+".json"))
+		os.Remove(filepath.Join(Dir(dir).KeysDir(), name+".json"))
 	}
 	return nil
 }
@@ -274,7 +287,15 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		return nil, errors.New("devnet: UpConfig.Dir is required")
 	}
 	if cfg.Nodes != 0 && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
-		return nil, fmt.Errorf("devnet: %d nodes: want %d to %d (%s)", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
+		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s)", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
+	}
+	if cfg.FileExpiry != 0 && cfg.FileExpiry < time.Second {
+		return nil, errkind.Invalidf("--file-expiry must be at least 1s")
+	}
+	if cfg.LogFormat != "" {
+		if err := logs.CheckFormat(cfg.LogFormat); err != nil {
+			return nil, errkind.Invalidf("--log-format %v", err)
+		}
 	}
 	// One devnet per directory: an exclusive lock held until Close (the
 	// lock, not a pid that may be reused, says whether one runs).
@@ -315,18 +336,34 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if err := checkFileLimit(st.Nodes); err != nil {
 		return nil, err
 	}
-	if cfg.Logs == nil {
-		cfg.Logs = func(string) zerolog.Logger { return zerolog.Nop() }
-	}
 	if cfg.Events == nil {
 		cfg.Events = NewEvents()
+	}
+	var logFiles *logs.Files
+	if cfg.WriteLogs {
+		dir := Dir(cfg.Dir).LogsDir()
+		if cfg.LogFormat == "" {
+			cfg.LogFormat = logs.SavedFormat(dir, logs.Console) // a resumed devnet keeps its format
+		}
+		if logFiles, err = logs.Open(dir, logs.Options{Format: cfg.LogFormat, Level: cfg.LogLevel, Tee: cfg.Events}); err != nil {
+			return nil, err
+		}
+		cfg.Logs = logFiles.Logger
+		defer func() {
+			if d == nil {
+				logFiles.Close()
+			}
+		}()
+	}
+	if cfg.Logs == nil {
+		cfg.Logs = func(string) zerolog.Logger { return zerolog.Nop() }
 	}
 	tokenB := make([]byte, 32)
 	if _, err := rand.Read(tokenB); err != nil {
 		return nil, err
 	}
 	dv := &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB), lock: lock,
-		ks: identity.OpenKeystore(filepath.Join(cfg.Dir, "keys")), down: make(chan struct{})}
+		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), errc: make(chan error, 1), logFiles: logFiles}
 	defer func() {
 		if err != nil {
 			dv.Close() // stops what started and releases the lock
@@ -413,10 +450,14 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	fctx, cancel := context.WithCancel(context.Background())
 	d.follow = cancel
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
 		d.dash.follow(fctx)
+	}()
+	go func() {
+		defer d.wg.Done()
+		watchParts(fctx, d.errc, map[string]<-chan error{"the network": d.Network.Err(), "the control endpoint": d.control.http.Err()})
 	}()
 	for _, p := range d.cfg.Fund {
 		wallet := p.To
@@ -562,6 +603,21 @@ func writeJSONFile(path string, v any) error {
 	return atomicfile.Write(path, append(data, '\n'), 0o600)
 }
 
+// Err delivers the failure of a part the devnet cannot do without (a
+// *PartError naming it: the ledger, its RPC, a server, the proxy, the
+// control endpoint), and is closed by Close. A node that fails is not
+// one: it is reported as exited (Manifest, 'devnet status').
+func (d *Devnet) Err() <-chan error { return d.errc }
+
+// LogFile is the log NAME.log of the devnet's logs (WriteLogs), for
+// another writer of logs (libp2p's own, say).
+func (d *Devnet) LogFile(name string) (io.Writer, error) {
+	if d.logFiles == nil {
+		return nil, errors.New("devnet: no log files (UpConfig.WriteLogs)")
+	}
+	return d.logFiles.Writer(name)
+}
+
 // Done is closed when the control endpoint is asked to stop the devnet.
 func (d *Devnet) Done() <-chan struct{} { return d.down }
 
@@ -604,7 +660,11 @@ func (d *Devnet) Close() error {
 	if d.lock != nil {
 		d.lock.Close()
 	}
+	close(d.errc) // (its sender, the watcher, is over: d.wg)
 	d.log.Info().Msg("devnet stopped")
+	if d.logFiles != nil {
+		errs = append(errs, d.logFiles.Close())
+	}
 	return errors.Join(errs...)
 }
 

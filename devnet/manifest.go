@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"time"
 )
-
-// ManifestPath is where a ready devnet describes itself (mode 0600).
-func ManifestPath(dir string) string { return filepath.Join(dir, "devnet.json") }
 
 // Manifest is <dir>/devnet.json: everything a script needs to drive the devnet.
 type Manifest struct {

@@ -27,7 +27,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -143,6 +142,11 @@ type Network struct {
 	views *node.Views
 	// fundMu orders the faucet's payments (their nonces).
 	fundMu sync.Mutex
+	// errc is Err: a shared part's failure; closed by Close.
+	errc chan error
+	// watching ends the watchers (Close); wg waits for them.
+	watching context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // The nodes of a devnet share one budget for request bodies in memory:
@@ -183,7 +187,7 @@ func New(cfg Config) (*Network, error) {
 		cfg.Secret = sec
 	}
 	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("module", "devnet").Logger(),
-		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews()}
+		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), errc: make(chan error, 1)}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
 	}
@@ -245,7 +249,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		}
 	}()
 	l, err := ledger.New(ledger.Config{
-		Path: filepath.Join(nw.cfg.Dir, "ledger", "ledger.db"), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
+		Path: Dir(nw.cfg.Dir).LedgerDB(), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
 		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
 	})
 	if err != nil {
@@ -293,7 +297,61 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	// Timed blocks (and with them testing rounds) begin once every node
 	// serves.
 	nw.Ledger.Release()
+	nw.watch()
 	return nil
+}
+
+// watch reports on Err the first failure of a part the network cannot do
+// without: the ledger, its RPC (the seed), the servers, the proxy.
+func (nw *Network) watch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	parts := map[string]<-chan error{"the ledger": nw.Ledger.Err(), "the ledger RPC": nw.rpc.Err(),
+		"the file server": nw.Files.Err(), "the community server": nw.Community.Err(), "the proxy": nw.Proxy.Err()}
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if nw.done {
+		cancel()
+		return
+	}
+	nw.watching = cancel
+	nw.wg.Add(1)
+	go func() {
+		defer nw.wg.Done()
+		watchParts(ctx, nw.errc, parts)
+	}()
+}
+
+// Err delivers the failure of a part the network cannot do without (a
+// *PartError: the ledger, its RPC, a server, the proxy), and is closed by
+// Close. A node that fails is no such part: it is stopped and reported as
+// exited (Exited, Config.OnExit), as a node's process that crashed is.
+func (nw *Network) Err() <-chan error { return nw.errc }
+
+// watchNode stops in-process node i if it fails (node.Err), and reports
+// it as exited.
+func (nw *Network) watchNode(i int, n *node.Node) {
+	defer nw.wg.Done()
+	err, ok := <-n.Err()
+	if !ok {
+		return // stopped
+	}
+	report := "failed: " + err.Error()
+	nw.mu.Lock()
+	mine := !nw.done && nw.nodes != nil && nw.nodes[i] == n
+	if mine {
+		nw.nodes[i] = nil
+		nw.exits[i] = report
+	}
+	nw.mu.Unlock()
+	if !mine {
+		return
+	}
+	log := nw.cfg.logger(NodeName(i))
+	log.Error().Err(err).Msg("node failed: stopped")
+	n.Close()
+	if nw.cfg.OnExit != nil {
+		nw.cfg.OnExit(i, report)
+	}
 }
 
 // params are the rules of a new chain: Config.Params, or the defaults
@@ -392,7 +450,7 @@ func (nw *Network) startFiles(ctx context.Context) error {
 	if exp == 0 {
 		exp = time.Hour
 	}
-	fs, err := fileserver.New(fileserver.Config{Dir: filepath.Join(nw.cfg.Dir, "fileserver"), Key: FileServerKey(SecretLabel(nw.cfg.Secret)),
+	fs, err := fileserver.New(fileserver.Config{Dir: Dir(nw.cfg.Dir).FileServerDir(), Key: FileServerKey(SecretLabel(nw.cfg.Secret)),
 		Expiry: exp, Logger: nw.cfg.logger("fileserver"), Now: nw.cfg.ServerNow, Addr: net.JoinHostPort(nw.cfg.Host, "0")})
 	if err != nil {
 		return err
@@ -416,7 +474,7 @@ func CommunityKey(secret string) onion.KeyPair {
 }
 
 func (nw *Network) startCommunity(ctx context.Context) error {
-	cs, err := community.New(community.Config{Dir: filepath.Join(nw.cfg.Dir, "community"), Key: CommunityKey(SecretLabel(nw.cfg.Secret)),
+	cs, err := community.New(community.Config{Dir: Dir(nw.cfg.Dir).CommunityDir(), Key: CommunityKey(SecretLabel(nw.cfg.Secret)),
 		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community"), Now: nw.cfg.ServerNow, Addr: net.JoinHostPort(nw.cfg.Host, "0")})
 	if err != nil {
 		return err
@@ -502,7 +560,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		return nw.startNodeProc(ctx, i)
 	}
 	cfg := node.Config{
-		Key: nw.keys[i], DataDir: filepath.Join(nw.cfg.Dir, "nodes", NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
+		Key: nw.keys[i], DataDir: Dir(nw.cfg.Dir).NodeData(NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
 		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),
@@ -538,6 +596,9 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		return fmt.Errorf("devnet: %s was started twice or the network stopped", NodeName(i))
 	}
 	nw.nodes[i] = n
+	nw.exits[i] = ""
+	nw.wg.Add(1)
+	go nw.watchNode(i, n)
 	return nil
 }
 
@@ -784,6 +845,9 @@ func (nw *Network) Close() error {
 	nw.done = true
 	nodes, procs := nw.nodes, nw.procs
 	nw.nodes, nw.procs = nil, nil
+	if nw.watching != nil {
+		nw.watching()
+	}
 	nw.mu.Unlock()
 	var errs []error
 	if nw.Proxy != nil {
@@ -832,6 +896,8 @@ func (nw *Network) Close() error {
 	if nw.Ledger != nil {
 		errs = append(errs, nw.Ledger.Close())
 	}
+	nw.wg.Wait() // the watchers: every node is closed
+	close(nw.errc)
 	return errors.Join(errs...)
 }
 

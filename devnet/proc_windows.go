@@ -48,3 +48,9 @@ func ProcessAlive(pid int) bool {
 func childProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP}
 }
+
+// detachAttr starts a detached devnet without a console of its own and
+// out of the console's process group, so it outlives the terminal.
+func detachAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP | windows.DETACHED_PROCESS}
+}

@@ -10,11 +10,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,51 +19,43 @@ import (
 )
 
 // Nodes as their own processes (Config.Exe, `devnet up --procs`). Node i
-// runs as
-//
-//	sessionctl node run --data DIR/nodes/node-i --ledger URL --seed S --index i
-//	    --server HOST:PORT... --listen /ip4/HOST/tcp/0 --https HOST:0 --json --log-format json
-//
-// The devnet registered it at genesis, as it does its own nodes, so the
-// child finds itself on the ledger and only serves. The devnet supervises:
-//   - the child says it is ready by printing its description (JSON) on
-//     stdout, after its first view of the network;
+// runs as the binary at Exe with NodeProcessEnv set, asked on its stdin to
+// run node-i of this devnet (nodeproc.go: the contract, typed, both ends in
+// this package). The devnet registered it at genesis, as it does its own
+// nodes, so the child finds itself on the ledger and only serves (RunNode).
+// The devnet supervises:
+//   - the child says it is ready by writing its NodeInfo on stdout, after
+//     its first view of the network;
 //   - its logs (JSON on stderr) are written again through the node's own
 //     logger, so they land in nodes.log and on the dashboard like an
 //     in-process node's;
 //   - StopNode (`node kill`) sends SIGKILL: a crash, as the fault it plays;
-//   - Close sends SIGTERM and waits (10 s, then SIGKILL);
+//   - Close closes the child's stdin, which stops it, and waits (10 s,
+//     then SIGKILL);
 //   - a child that exits by itself is a crash: logged as an error with its
 //     exit status and last log line, kept for the manifest (Exited), and
 //     told to Config.OnExit; it is not restarted (`node restart` does);
 //   - children are in their own process group (Ctrl-C on the terminal
-//     reaches the devnet, which stops them in order) and get SIGTERM from
-//     the kernel if the devnet dies (Linux's parent-death signal).
+//     reaches the devnet, which stops them in order); if the devnet dies,
+//     their stdin ends, which stops them (and on Linux the kernel sends
+//     them SIGTERM too: its parent-death signal).
 //
 // The dashboard's onion and store events come from in-process nodes only;
 // the ledger's view (states, votes, swarms) is the same for both.
 
-// procStopGrace is how long Close waits for a child after SIGTERM.
+// procStopGrace is how long Close waits for a child it asked to stop.
 const procStopGrace = 10 * time.Second
 
 // procReadyTimeout bounds a child's start.
 const procReadyTimeout = 60 * time.Second
 
-// NodeInfo is what a running node says of itself.
-type NodeInfo struct {
-	Key    string   `json:"ed25519_pubkey"`
-	PeerID string   `json:"peer_id"`
-	Addrs  []string `json:"addrs"`
-	HTTPS  string   `json:"https"`
-	PID    int      `json:"pid"`
-}
-
 // nodeProc is a node running as a child process.
 type nodeProc struct {
-	cmd  *exec.Cmd
-	info NodeInfo
-	done chan struct{} // closed once the child exited and its output is read
-	err  error         // its exit status, once done
+	cmd   *exec.Cmd
+	stdin io.WriteCloser // closing it stops the child
+	info  NodeInfo
+	done  chan struct{} // closed once the child exited and its output is read
+	err   error         // its exit status, once done
 
 	mu       sync.Mutex
 	stopping bool   // the devnet stopped it: not a crash
@@ -77,15 +66,18 @@ type nodeProc struct {
 func (nw *Network) startProc(ctx context.Context, i int) (*nodeProc, error) {
 	name := NodeName(i)
 	log := nw.cfg.logger(name)
-	args := []string{"node", "run", "--data", filepath.Join(nw.cfg.Dir, "nodes", name), "--ledger", nw.rpc.URL(),
-		"--seed", nw.cfg.Seed, "--index", strconv.Itoa(i + 1),
-		"--listen", "/ip4/" + nw.cfg.Host + "/tcp/0", "--https", net.JoinHostPort(nw.cfg.Host, "0"),
-		"--json", "--log-format", "json", "--log-level", procLevel(log.GetLevel())}
-	for _, s := range nw.servers() {
-		args = append(args, "--server", s)
+	req, err := json.Marshal(procConfig{Data: Dir(nw.cfg.Dir).NodeData(name), Ledger: nw.rpc.URL(), Seed: nw.cfg.Seed, Index: i,
+		Servers: nw.servers(), Listen: "/ip4/" + nw.cfg.Host + "/tcp/0", HTTPS: net.JoinHostPort(nw.cfg.Host, "0"), LogLevel: procLevel(log.GetLevel())})
+	if err != nil {
+		return nil, err
 	}
-	cmd := exec.Command(nw.cfg.Exe, args...)
+	cmd := exec.Command(nw.cfg.Exe, "devnet-node", name) // (the arguments only name it, for ps)
+	cmd.Env = append(os.Environ(), NodeProcessEnv+"=1")
 	cmd.SysProcAttr = childProcAttr()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -97,7 +89,10 @@ func (nw *Network) startProc(ctx context.Context, i int) (*nodeProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devnet: start %s as a process: %w", name, err)
 	}
-	p := &nodeProc{cmd: cmd, done: make(chan struct{})}
+	p := &nodeProc{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	if _, err := stdin.Write(append(req, '\n')); err != nil {
+		p.kill() // (it read nothing: it exits, and is waited for below)
+	}
 	logsDone := make(chan struct{})
 	go func() {
 		defer close(logsDone)
@@ -215,14 +210,13 @@ func (p *nodeProc) kill() {
 	p.cmd.Process.Kill()
 }
 
-// stop sends SIGTERM and waits; after the grace, SIGKILL.
+// stop closes the child's stdin, which stops it, and waits; after the
+// grace, SIGKILL.
 func (p *nodeProc) stop() error {
 	p.mu.Lock()
 	p.stopping = true
 	p.mu.Unlock()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		p.cmd.Process.Kill()
-	}
+	p.stdin.Close()
 	t := time.NewTimer(procStopGrace)
 	defer t.Stop()
 	select {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
@@ -27,7 +26,7 @@ const secretFile = "secret.key"
 // LoadSecret reads the devnet secret of dir, making one the first time.
 func LoadSecret(dir string) ([32]byte, error) {
 	var s [32]byte
-	path := filepath.Join(dir, secretFile)
+	path := Dir(dir).SecretFile()
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:

@@ -42,7 +42,7 @@ func snapshotDir(dir, name string) (string, error) {
 	if !snapshotNameRE.MatchString(name) {
 		return "", fmt.Errorf("%w: %q", ErrSnapshotName, name)
 	}
-	return filepath.Join(dir, "snapshots", name), nil
+	return filepath.Join(Dir(dir).SnapshotsDir(), name), nil
 }
 
 // SaveSnapshot copies the stopped devnet under dir to the snapshot name.
@@ -80,7 +80,7 @@ func LoadSnapshot(dir, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(src, "devnet", "state.json")); err != nil {
+	if _, err := os.Stat(Dir(src).StateFile()); err != nil {
 		return fmt.Errorf("%w: %q", ErrNoSnapshot, name)
 	}
 	lock, err := lockDir(dir)
@@ -120,7 +120,7 @@ func LoadSnapshot(dir, name string) error {
 
 // Snapshots lists the snapshots saved under dir, oldest first.
 func Snapshots(dir string) ([]Snapshot, error) {
-	entries, err := os.ReadDir(filepath.Join(dir, "snapshots"))
+	entries, err := os.ReadDir(Dir(dir).SnapshotsDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		return []Snapshot{}, nil
 	}
@@ -132,7 +132,7 @@ func Snapshots(dir string) ([]Snapshot, error) {
 		if !e.IsDir() || !snapshotNameRE.MatchString(e.Name()) {
 			continue
 		}
-		info, err := os.Stat(filepath.Join(dir, "snapshots", e.Name(), "devnet", "state.json"))
+		info, err := os.Stat(Dir(filepath.Join(Dir(dir).SnapshotsDir(), e.Name())).StateFile())
 		if err != nil {
 			continue
 		}

@@ -114,6 +114,7 @@ type Ledger struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	errc   chan error // Err: one failure after Start; closed by Close
 }
 
 // New validates cfg; Start opens the database and begins making blocks.
@@ -146,6 +147,7 @@ func New(cfg Config) (*Ledger, error) {
 		log:       cfg.Logger.With().Str("module", "ledger").Logger(),
 		authority: cfg.Authority,
 		rejected:  map[string]string{},
+		errc:      make(chan error, 1),
 	}, nil
 }
 
@@ -382,11 +384,19 @@ func (l *Ledger) run(ctx context.Context) {
 			return
 		case <-t.C:
 			if _, err := l.Mine(ctx, 1); err != nil && ctx.Err() == nil {
+				// The chain cannot advance (its database failed): the
+				// timed blocks stop, and the owner hears of it.
 				l.log.Error().Err(err).Msg("make block")
+				l.errc <- fmt.Errorf("ledger: make block %d: %w", l.Info().Height+1, err)
+				return
 			}
 		}
 	}
 }
+
+// Err delivers a failure after Start: the timed blocks stopped, as a block
+// could not be made (its database failed). It is closed by Close.
+func (l *Ledger) Err() <-chan error { return l.errc }
 
 // Mine makes n blocks now, with the pending transactions in the first.
 func (l *Ledger) Mine(ctx context.Context, n int) ([]*Block, error) {
@@ -531,6 +541,7 @@ func (l *Ledger) Close() error {
 		cancel()
 	}
 	l.wg.Wait()
+	close(l.errc) // (its only sender, the timer, is over)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.st == nil {

@@ -134,6 +134,7 @@ type Node struct {
 	revWake chan struct{}
 
 	ready     chan struct{}
+	errc      chan error // Err: a failure after Start; closed by Close
 	readyOnce sync.Once
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -208,6 +209,7 @@ func New(cfg Config) (*Node, error) {
 		moves:   moves{newMembers: map[string]bool{}},
 		rounds:  newRounds(),
 		ready:   make(chan struct{}),
+		errc:    make(chan error, 1),
 		revWake: make(chan struct{}, 1),
 	}, nil
 }
@@ -294,7 +296,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(4)
+	n.wg.Add(5)
+	go n.watchEdge(runCtx, edge)
 	go n.follow(runCtx)
 	go n.revSyncLoop(runCtx)
 	go n.expireLoop(runCtx)
@@ -317,8 +320,22 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	}
 }
 
+// Err delivers a failure after Start (the HTTPS edge stopped serving); it
+// is closed by Close. The node goes on over libp2p: its owner decides.
+func (n *Node) Err() <-chan error { return n.errc }
+
+// watchEdge passes the HTTPS edge's failure on to Err.
+func (n *Node) watchEdge(ctx context.Context, edge *httpserve.Server) {
+	defer n.wg.Done()
+	select {
+	case err := <-edge.Err():
+		n.errc <- fmt.Errorf("node %.16s: https edge: %w", n.pubHex, err)
+	case <-ctx.Done():
+	}
+}
+
 // Close stops the loops, waits for them, closes the host and then the
-// database. Safe to call twice.
+// database, and closes Err. Safe to call twice.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	if n.closed {
@@ -333,11 +350,13 @@ func (n *Node) Close() error {
 	n.hmu.Unlock()
 	n.hcancel()
 	if !started {
+		close(n.errc)
 		return nil
 	}
 	n.cancel()
 	errs := []error{n.https.Close(), n.host.Close()}
 	n.wg.Wait()
+	close(n.errc) // (its sender, watchEdge, is over)
 	n.hwg.Wait()
 	errs = append(errs, n.store.close())
 	n.log.Info().Msg("node stopped")

@@ -24,9 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sessionctl/sessionctl/internal/errkind"
 )
 
 // Step kinds.
@@ -263,6 +268,27 @@ type Runner struct {
 	Out io.Writer
 	// JSON makes Out receive one JSON object per step instead of text.
 	JSON bool
+	// FilesDir, if set, is where the files a step's command writes
+	// (--save-dir, -o, --output) go when given as relative paths, under
+	// FilesDir/scenario-files: running a scenario from a source tree
+	// writes nothing into it.
+	FilesDir string
+}
+
+// exec runs a step's command line, its files under FilesDir.
+func (r *Runner) exec(ctx context.Context, args []string) Result {
+	if r.FilesDir != "" {
+		args = slices.Clone(args)
+		for i := 0; i < len(args)-1; i++ {
+			switch args[i] {
+			case "--save-dir", "-save-dir", "-o", "--output", "-output":
+				if p := args[i+1]; !filepath.IsAbs(p) {
+					args[i+1] = filepath.Join(r.FilesDir, "scenario-files", p)
+				}
+			}
+		}
+	}
+	return r.Exec(ctx, args)
 }
 
 // Failure is a failed expectation: where, and what was seen instead.
@@ -366,7 +392,7 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 	case KindSay:
 		r.emit(st, true, "", "")
 	case KindRun:
-		res := r.Exec(ctx, st.Args)
+		res := r.exec(ctx, st.Args)
 		if res.Code != 0 {
 			saw := firstLine(res.Stderr, res.Stdout)
 			r.emit(st, false, res.Stdout, saw)
@@ -374,14 +400,14 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 		}
 		r.emit(st, true, res.Stdout, "")
 	case KindExpectFail:
-		res := r.Exec(ctx, st.Args)
+		res := r.exec(ctx, st.Args)
 		if res.Code == 0 {
 			r.emit(st, false, res.Stdout, "it succeeded")
 			return &Failure{Step: st, Saw: "it succeeded: " + firstLine(res.Stdout, "")}
 		}
 		r.emit(st, true, res.Stderr, "")
 	case KindExpect:
-		res := r.Exec(ctx, st.Args)
+		res := r.exec(ctx, st.Args)
 		if problem := st.check(res); problem != "" {
 			r.emit(st, false, res.Stdout, shortProblem(problem))
 			return &Failure{Step: st, Saw: problem}
@@ -391,7 +417,7 @@ func (r *Runner) step(ctx context.Context, st Step) error {
 		deadline := time.Now().Add(st.Within)
 		var problem string
 		for {
-			res := r.Exec(ctx, st.Args)
+			res := r.exec(ctx, st.Args)
 			if problem = st.check(res); problem == "" {
 				r.emit(st, true, "", "")
 				return nil
@@ -482,4 +508,20 @@ func summary(s string) string {
 		return "(nothing)"
 	}
 	return s
+}
+
+// Load reads and checks the scenario in file (Parse) before anything
+// runs: a file that cannot be read or is malformed is an errkind.Invalid
+// error.
+func Load(file string, verbs map[string]bool) ([]Step, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, errkind.AsInvalid(err)
+	}
+	defer f.Close()
+	steps, err := Parse(f, verbs)
+	if err != nil {
+		return nil, errkind.Invalidf("%s: %w", file, err)
+	}
+	return steps, nil
 }
