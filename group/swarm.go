@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sessionctl/sessionctl/groupkeys"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -55,14 +56,29 @@ func (s *Device) call(ctx context.Context, g *Group, method string, params func(
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.C.Call(ctx, g.Account(), method, func() any { return params(sg) })
-	if err != nil {
-		return nil, err
-	}
-	if resp.Code != storagerpc.StatusOK {
+	// Two admins (two devices holding the group's key) that sign the same
+	// change in the same millisecond make the same signature, and a node
+	// accepts a signed write once: the second signs again, a timestamp
+	// later (SigNow only goes forward).
+	for try := 0; ; try++ {
+		resp, err := s.C.Call(ctx, g.Account(), method, func() any { return params(sg) })
+		if err != nil {
+			return nil, err
+		}
+		if resp.Code == storagerpc.StatusOK {
+			return resp, nil
+		}
+		if try < 2 && replayed(resp) {
+			continue
+		}
 		return nil, resp.Err()
 	}
-	return resp, nil
+}
+
+// replayed reports a write a node refused because its signature was used
+// before.
+func replayed(resp *storagerpc.Response) bool {
+	return resp.Code == storagerpc.StatusUnauthorized && strings.Contains(string(resp.Body), storagerpc.MsgReplayed)
 }
 
 // stored is what a store did: the message's hash and its timestamp.

@@ -369,7 +369,7 @@ func (n *Node) verify(ctx context.Context, owner identity.AccountID, s *signer, 
 	// its base64 is spelled.
 	switch n.replay.first(string(s.sig), n.cfg.Now()) {
 	case replaySeen:
-		return errf(storagerpc.StatusUnauthorized, "signature already used: a signed change is accepted once; sign it anew")
+		return errf(storagerpc.StatusUnauthorized, storagerpc.MsgReplayed+": a signed change is accepted once; sign it anew")
 	case replayFull:
 		return errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}

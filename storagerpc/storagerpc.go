@@ -70,6 +70,11 @@ const (
 	MaxRetrieveSize = 7_800_000
 )
 
+// MsgReplayed opens the error a node answers (401) to a signed write whose
+// signature it accepted before: a client that signs the same change in the
+// same millisecond as another signs it again.
+const MsgReplayed = "signature already used"
+
 // Status codes, as the storage server answers them.
 const (
 	StatusOK              = 200
