@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -35,7 +34,11 @@ type controlServer struct {
 }
 
 func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
-	c := &controlServer{d: d, join: &joiner{d: d, secret: joinSecret(d.token), funded: map[string]bool{}}}
+	secret := d.cfg.JoinSecret
+	if secret == "" {
+		secret = joinSecret(d.token)
+	}
+	c := &controlServer{d: d, join: &joiner{d: d, secret: secret, funded: map[string]bool{}}}
 	root := http.NewServeMux()
 	d.dash.routes(root, c) // its own guard: the secret in the path
 	c.join.routes(root)    // the same
@@ -48,7 +51,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
-	c.http = httpserve.New(net.JoinHostPort(d.Network.Host(), "0"), root, d.log)
+	c.http = httpserve.New(d.Network.cfg.addr(PortControl), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
@@ -80,6 +83,7 @@ var controlErrors = map[string]error{
 	"room_exists":    community.ErrRoomExists,
 	"bad_room_token": community.ErrRoomToken,
 	"faucet":         ErrFaucet,
+	"join_secret":    ErrJoinSecret,
 }
 
 // writeErrOf answers err with its status and, for a sentinel, its code.
