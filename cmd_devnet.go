@@ -270,7 +270,7 @@ func devnetDown(c *cli.Context) error {
 
 // snapshotAct saves, loads or lists the snapshots of --dir.
 func snapshotAct(c *cli.Context) error {
-	dir, w := c.String(dirFlag.Name), c.App.Writer
+	dir, name := c.String(dirFlag.Name), c.Args().First()
 	if c.Command.Name == "ls" {
 		snaps, err := devnet.Snapshots(dir)
 		if err != nil {
@@ -278,19 +278,9 @@ func snapshotAct(c *cli.Context) error {
 		}
 		return output(c).Show(map[string]any{"snapshots": snaps}, func(w io.Writer) error { return devnet.WriteSnapshots(w, snaps) })
 	}
-	name, err := c.Args().First(), error(nil)
-	if c.Command.Name == "save" {
-		err = devnet.SaveSnapshot(dir, name, c.Bool("replace"))
-	} else {
-		err = devnet.LoadSnapshot(dir, name)
+	done, err := devnet.SnapshotCommand(c.Context, dir, c.Command.Name, name, c.Bool("replace"))
+	if err != nil {
+		return err
 	}
-	if err != nil || c.Bool("json") {
-		return orJSON(c, map[string]any{map[string]string{"save": "saved", "load": "loaded"}[c.Command.Name]: name}, err)
-	}
-	if c.Command.Name == "save" {
-		fmt.Fprintf(w, "saved snapshot %q; 'sessionctl devnet snapshot load %s' rewinds to it\n", name, name)
-	} else {
-		fmt.Fprintf(w, "loaded snapshot %q; 'sessionctl devnet up' resumes the devnet as it was then\n", name)
-	}
-	return nil
+	return output(c).Show(done, done.WriteText)
 }
