@@ -184,3 +184,21 @@ func TestEveryAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestJoinErrorsHideTheSecret: what a joiner says when the devnet does not
+// answer (a pod's log) names the devnet, not its join secret.
+func TestJoinErrorsHideTheSecret(t *testing.T) {
+	base, err := freeports.Run(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jc, err := NewJoinClient(fmt.Sprintf("http://127.0.0.1:%d/join/pods-0123456789abcdef", base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = jc.Info(context.Background())
+	var se *sendError
+	if !errors.As(err, &se) || strings.Contains(err.Error(), "0123456789abcdef") || !strings.Contains(err.Error(), fmt.Sprint("127.0.0.1:", base)) {
+		t.Fatalf("no devnet there: %v", err)
+	}
+}
