@@ -16,6 +16,7 @@ import (
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
 // The exit codes.
@@ -58,6 +59,7 @@ var invalid = []error{
 	group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups,
 	devnet.ErrConflict, devnet.ErrFormat, devnet.ErrRunning, devnet.ErrUnknownNode, devnet.ErrNodeStopped, devnet.ErrNodeRunning,
 	devnet.ErrSnapshotName, devnet.ErrNoSnapshot, devnet.ErrSnapshotExists,
+	storagerpc.ErrTooLarge,
 }
 
 // Of is the code a command that failed with err exits with (OK for nil).

@@ -13,6 +13,7 @@ import (
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
 func TestOf(t *testing.T) {
@@ -26,6 +27,7 @@ func TestOf(t *testing.T) {
 		{errkind.AsNotRunning(errors.New("no devnet")), NoNetwork},
 		{fmt.Errorf("open: %w", identity.ErrNotFound), Usage},
 		{fmt.Errorf("kick: %w", group.ErrNotAdmin), Usage},
+		{fmt.Errorf("send: the message is 80348 bytes encrypted, %w of 76800", storagerpc.ErrTooLarge), Usage},
 		{fmt.Errorf("send: %w", client.ErrNoNodes), NoNetwork},
 		{fmt.Errorf("%w at http://x", ledgerrpc.ErrUnreachable), NoNetwork},
 		{&ledgerrpc.Error{Code: "rejected"}, Usage},
