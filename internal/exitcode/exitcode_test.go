@@ -50,4 +50,16 @@ func TestExplain(t *testing.T) {
 	if code != NoNetwork || msg != "ledger not reachable at http://x: refused; is it running?" {
 		t.Errorf("unreachable: %q, %d", msg, code)
 	}
+	// Several errors joined: each on its own line.
+	joined := errors.Join(errors.New("line 3: unknown verb \"sedn\""), errors.New("line 5: wait\n blocks"))
+	msg, code = Explain(errkind.Invalidf("x.scenario: 2 errors:\n%w", joined))
+	if want := "x.scenario: 2 errors:\n  line 3: unknown verb \"sedn\"\n  line 5: wait blocks"; code != Usage || msg != want {
+		t.Errorf("joined: %q, %d; want %q", msg, code, want)
+	}
+	if msg, _ = Explain(joined); msg != "line 3: unknown verb \"sedn\"\n  line 5: wait blocks" {
+		t.Errorf("joined alone: %q", msg)
+	}
+	if msg, _ = Explain(fmt.Errorf("%w: %w", errors.New("a"), errors.New("b"))); msg != "a: b" {
+		t.Errorf("two wrapped in one message: %q", msg)
+	}
 }
