@@ -54,7 +54,7 @@ func devnetCommand() *cli.Command {
 				Action: devnetUp,
 			},
 			{Name: "status", Usage: "is a devnet running under --dir? (exit 0 yes, 3 no)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetStatus},
-			{Name: "down", Usage: "stop the devnet running under --dir", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetDown},
+			{Name: "down", Usage: "stop the devnet running under --dir (none running: exit 0, saying so on stderr)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetDown},
 			{
 				Name:  "snapshot",
 				Usage: "save a stopped devnet whole (chain, nodes' storage, servers, keys, clients) and load it back",
@@ -263,6 +263,10 @@ func devnetStatus(c *cli.Context) error {
 
 func devnetDown(c *cli.Context) error {
 	cc, err := dialDevnet(c)
+	if errkind.Of(err) == errkind.NotRunning { // not a failure: `trap 'sessionctl devnet down' EXIT` may find none
+		fmt.Fprintf(c.App.ErrWriter, "sessionctl: no devnet is running under %s; nothing to stop\n", dirOf(c))
+		return output(c).Show(map[string]any{"stopped": false}, func(io.Writer) error { return nil })
+	}
 	if err != nil && (cc == nil || !errors.Is(err, devnet.ErrUnresponsive)) {
 		return err
 	}

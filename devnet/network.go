@@ -135,6 +135,7 @@ type Network struct {
 	procs []*nodeProc  // by index, with Config.Exe; nil while stopped
 	exits []string     // by index: how its process last ended by itself
 	keys  []ed25519.PrivateKey
+	names *nodeNames // the nodes' names by key: the logs name nodes by them
 	done  bool
 	// budget bounds the request bytes all nodes hold at once.
 	budget *node.Budget
@@ -187,9 +188,10 @@ func New(cfg Config) (*Network, error) {
 		cfg.Secret = sec
 	}
 	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("module", "devnet").Logger(),
-		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), errc: make(chan error, 1)}
+		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), errc: make(chan error, 1), names: newNodeNames()}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
+		nw.names.add(pub(nw.keys[i]), NodeName(i))
 	}
 	return nw, nil
 }
@@ -561,7 +563,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: Dir(nw.cfg.Dir).NodeData(NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
-		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
+		Logger: nw.cfg.logger(NodeName(i)), Name: NodeName(i), NameOf: nw.names.of, Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
 		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),
 	}

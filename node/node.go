@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -57,6 +58,13 @@ type Config struct {
 	HTTPSAddr string
 	// Logger receives the node's logs; the zero value logs nothing.
 	Logger zerolog.Logger
+	// Name is the node's name in its logs (a devnet's "node-3"); default
+	// the first 8 hex digits of its key.
+	Name string
+	// NameOf names another node in the logs (a vote's target, a push's
+	// receiver) by its Ed25519 key (hex), "" for one it does not know;
+	// nil or "" names it by the first 8 hex digits of its key.
+	NameOf func(key string) string
 	// Now is the node's clock; nil means time.Now.
 	Now func() time.Time
 	// ExpiryInterval is how often expired messages are removed; default 10 s (mainnet's).
@@ -201,7 +209,7 @@ func New(cfg Config) (*Node, error) {
 	return &Node{
 		hctx: hctx, hcancel: hcancel, budget: cfg.Budget,
 		cfg:     cfg,
-		log:     cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
+		log:     cfg.Logger.With().Str("node", cmp.Or(cfg.Name, pubHex[:8])).Logger(),
 		keys:    keys,
 		pubHex:  pubHex,
 		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
