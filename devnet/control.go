@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -26,6 +25,7 @@ import (
 //	POST /v1/nodes/{name}/kill      stop a node (it stays registered)
 //	POST /v1/nodes/{name}/restart   start it again
 //	POST /v1/down                   stop the devnet
+//	POST /v1/snapshot/load          rewind it in place to a snapshot (rewind.go)
 //	POST /v1/fund                   pay from the faucet (faucet.go)
 
 type controlServer struct {
@@ -48,7 +48,8 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
-	c.http = httpserve.New(net.JoinHostPort(d.Network.Host(), "0"), root, d.log)
+	mux.HandleFunc("POST /v1/snapshot/load", c.loadSnapshot)
+	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
@@ -80,6 +81,9 @@ var controlErrors = map[string]error{
 	"room_exists":    community.ErrRoomExists,
 	"bad_room_token": community.ErrRoomToken,
 	"faucet":         ErrFaucet,
+	"no_snapshot":    ErrNoSnapshot,
+	"snapshot_name":  ErrSnapshotName,
+	"must_stop":      ErrMustStop,
 }
 
 // writeErrOf answers err with its status and, for a sentinel, its code.

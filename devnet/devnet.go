@@ -134,6 +134,8 @@ type UpConfig struct {
 	// Exe, if set, runs every node as its own process: the sessionctl
 	// binary at Exe (`devnet up --procs`).
 	Exe string
+
+	rewind rewindCfg // a devnet rewound in place (Serve)
 }
 
 // state is what a devnet saves to resume: <dir>/devnet/state.json.
@@ -168,6 +170,11 @@ type Devnet struct {
 	ks      *identity.Keystore
 	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
 	viewer  viewer     // when the dashboard was first opened (WaitViewer)
+	given   UpConfig   // the config Open was given (a rewind opens it again)
+	// served: Serve runs it (a snapshot load can rewind it); rewindTo
+	// and rewindID: the load asked for
+	served             bool
+	rewindTo, rewindID string
 
 	down     chan struct{}
 	downOnce sync.Once
@@ -287,6 +294,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("devnet: UpConfig.Dir is required")
 	}
+	given := cfg
 	if cfg.Nodes != 0 && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
 		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s)", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
 	}
@@ -359,11 +367,15 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Logs == nil {
 		cfg.Logs = func(string) zerolog.Logger { return zerolog.Nop() }
 	}
-	tokenB := make([]byte, 32)
-	if _, err := rand.Read(tokenB); err != nil {
-		return nil, err
+	token := cfg.rewind.token
+	if token == "" {
+		tokenB := make([]byte, 32)
+		if _, err := rand.Read(tokenB); err != nil {
+			return nil, err
+		}
+		token = hex.EncodeToString(tokenB)
 	}
-	dv := &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB), lock: lock,
+	dv := &Devnet{cfg: cfg, given: given, st: st, log: cfg.Logs("devnet"), token: token, lock: lock,
 		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), errc: make(chan error, 1), logFiles: logFiles}
 	defer func() {
 		if err != nil {
@@ -516,7 +528,7 @@ func (d *Devnet) Manifest() Manifest {
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
 		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, Join: Endpoint{URL: d.control.join.url(d.control.url())},
 		SeedNode: Endpoint{URL: d.Network.LedgerURL()}, Proxy: Endpoint{URL: d.Network.ProxyURL()},
-		Servers: d.servers()}
+		Servers: d.servers(), Rewound: d.cfg.rewind.id}
 	m.Nodes = d.nodes()
 	for _, c := range d.st.Clients {
 		m.Clients = append(m.Clients, ManifestClient{Name: c, AccountID: ClientKeys(d.st.Seed, c).AccountID().String()})

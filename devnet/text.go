@@ -130,7 +130,7 @@ func WriteNodes(w io.Writer, nodes []ManifestNode) error {
 // WriteSnapshots writes the saved snapshots, a line each.
 func WriteSnapshots(w io.Writer, snaps []Snapshot) error {
 	if len(snaps) == 0 {
-		_, err := fmt.Fprintln(w, "no snapshots; 'sessionctl devnet snapshot save NAME' makes one of a stopped devnet")
+		_, err := fmt.Fprintln(w, "no snapshots; 'sessionctl devnet snapshot save NAME' makes one, of a running devnet or a stopped one")
 		return err
 	}
 	for _, s := range snaps {
