@@ -161,6 +161,8 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineKill, Nodes: []string{NodeName(i)},
+		Text: NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
@@ -196,6 +198,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": true})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineRestart, Nodes: []string{NodeName(i)}, Text: NodeName(i) + " restarted"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"restarted": NodeName(i), "was_running": wasRunning})
 }

@@ -1,7 +1,6 @@
 package devnet
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -30,7 +29,8 @@ import (
 //
 //	GET  /dash/{secret}/                      the page (embedded; no CDN, no build step)
 //	GET  /dash/{secret}/state                 a snapshot: nodes, swarms, accounts, groups, rooms, the round, blocks
-//	GET  /dash/{secret}/events                server-sent events: onion hops, stores, blocks, node changes, log lines
+//	GET  /dash/{secret}/events                server-sent events: onion hops, stores, blocks, node changes, timeline entries, log lines
+//	GET  /dash/{secret}/timeline              what happened, oldest first (a bounded ring: dashboard_timeline.go)
 //	POST /dash/{secret}/nodes/{name}/kill     as the control endpoint's
 //	POST /dash/{secret}/nodes/{name}/restart  as the control endpoint's
 //	POST /dash/{secret}/mine                  make a block
@@ -74,11 +74,14 @@ type Events struct {
 	logMu     sync.Mutex
 	logSecond int64
 	logCount  int
+	// what happened, kept for pages opened later
+	timeline timeline
+	now      func() time.Time
 }
 
 // NewEvents returns the hub of a devnet's events (UpConfig.Events).
 func NewEvents() *Events {
-	return &Events{watchers: map[chan []byte]struct{}{}, closed: make(chan struct{})}
+	return &Events{watchers: map[chan []byte]struct{}{}, closed: make(chan struct{}), now: time.Now}
 }
 
 func (h *Events) watched() bool {
@@ -175,6 +178,11 @@ type dashboard struct {
 	// the accounts' blinded IDs on the community server, by Account ID
 	blindMu sync.Mutex
 	blind   map[string]string
+	// the accounts' and groups' names, as last read (for the nodes' hooks)
+	known atomic.Pointer[map[string]string]
+	// how much of the testing rounds the timeline has told (watch's)
+	rw        roundWatch
+	rwStarted bool
 }
 
 func newDashboard(d *Devnet, h *Events) *dashboard {
@@ -215,19 +223,34 @@ func (db *dashboard) hop(i int, h node.OnionHop) {
 
 func (db *dashboard) store(i int, e node.StoreEvent) {
 	db.hub.publish(map[string]any{"t": "store", "node": NodeName(i), "hash": e.Hash, "owner": e.Owner, "ns": e.Namespace, "replica": e.Replica})
+	if e.Replica {
+		return
+	}
+	owner := db.accountName(e.Owner)
+	what := "a message for " + owner
+	if e.Namespace != 0 {
+		what = fmt.Sprintf("%s's namespace %d data", owner, e.Namespace)
+	}
+	db.hub.Record(TimelineEvent{Kind: TimelineStore, Nodes: []string{NodeName(i)}, Accounts: []string{owner},
+		Text: fmt.Sprintf("%s stored %s (%s…), then its swarm's other members", NodeName(i), what, short(e.Hash, 8))})
 }
 
-// follow publishes each new block until ctx ends.
-func (db *dashboard) follow(ctx context.Context) {
-	h := db.d.Network.Ledger.Info().Height
-	for {
-		info, err := db.d.Network.Ledger.WaitHeight(ctx, h+1)
-		if err != nil {
-			return
+// accountName is an account's (or a group's) name, as last read, or the
+// start of its ID.
+func (db *dashboard) accountName(id string) string {
+	if m := db.known.Load(); m != nil {
+		if n, ok := (*m)[id]; ok {
+			return n
 		}
-		h = info.Height
-		db.hub.publish(map[string]any{"t": "block", "height": h, "hash": info.Hash, "active": info.ActiveNodes, "swarms": info.Swarms})
 	}
+	return short(id, 10) + "…"
+}
+
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (db *dashboard) routes(mux *http.ServeMux, c *controlServer) {
@@ -235,6 +258,7 @@ func (db *dashboard) routes(mux *http.ServeMux, c *controlServer) {
 	mux.HandleFunc("GET "+p+"{$}", db.guard(db.page))
 	mux.HandleFunc("GET "+p+"state", db.guard(db.state))
 	mux.HandleFunc("GET "+p+"events", db.guard(db.events))
+	mux.HandleFunc("GET "+p+"timeline", db.guard(db.timeline))
 	mux.HandleFunc("POST "+p+"nodes/{name}/kill", db.guard(c.kill))
 	mux.HandleFunc("POST "+p+"nodes/{name}/restart", db.guard(c.restart))
 	mux.HandleFunc("POST "+p+"mine", db.guard(db.mine))
@@ -267,6 +291,11 @@ func (db *dashboard) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:")
 	w.Write(dashboardPage)
+}
+
+// timeline answers the timeline's entries, oldest first.
+func (db *dashboard) timeline(w http.ResponseWriter, r *http.Request) {
+	httpserve.WriteJSON(w, http.StatusOK, db.hub.Timeline())
 }
 
 func (db *dashboard) mine(w http.ResponseWriter, r *http.Request) {

@@ -151,6 +151,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil || killed != "node-3" {
 		t.Errorf("killed on the page: %q (%v), want node-3", killed, err)
 	}
+	// The timeline keeps it, with the message's store before it.
+	if err := poll(`document.getElementById("timeline").textContent.includes("node-3 killed") && document.getElementById("timeline").textContent.includes("a message for bob")`); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text("#timeline"))
+		t.Errorf("the timeline lacks the kill or the store (%v):\n%s", err, text)
+	}
 	// Until a round's votes decommission it, the ledger holds it active.
 	if err := poll(`document.getElementById("nodecount").textContent === "11 running, 12 active on the ledger"`); err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Text("#nodecount"))

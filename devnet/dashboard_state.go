@@ -178,6 +178,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	}
 	st.Accounts = db.accounts(names)
 	st.Groups = db.groups(names)
+	db.remember(names, st.Groups)
 	st.Rooms = db.rooms(ctx, names)
 	if rd, ok := l.RoundAt(info.Height); ok {
 		dr := &dashRound{Round: rd.Round, Phase: info.Params.RoundPhase(info.Height), Commits: len(rd.Commits), Reveals: len(rd.Reveals),
@@ -259,6 +260,18 @@ func (db *dashboard) accountNames() map[string]string {
 		}
 	}
 	return out
+}
+
+// remember keeps the names of accounts and groups for the nodes' hooks.
+func (db *dashboard) remember(names map[string]string, groups []dashGroup) {
+	m := make(map[string]string, len(names)+len(groups))
+	for id, n := range names {
+		m[id] = n
+	}
+	for _, g := range groups {
+		m[g.ID] = g.Name
+	}
+	db.known.Store(&m)
 }
 
 // blinded is account id's blinded ID on the devnet's community server ("" with
