@@ -118,6 +118,7 @@ type dashBlock struct {
 // number of pages asking (a 2,000-node devnet keeps both cores busy, and
 // each snapshot copies every node).
 func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
+	db.d.viewer.seen() // a page is open (WaitViewer)
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
 	// A snapshot serves for a second, unless the state changed since it

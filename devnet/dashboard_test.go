@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -112,6 +113,45 @@ func TestDashboardStateAfterKill(t *testing.T) {
 	}
 	if running()["node-2"] {
 		t.Fatal("the state after the kill's event still shows node-2 running")
+	}
+}
+
+// TestWaitViewer: WaitViewer returns once a page asks for the state, not
+// for a bare GET of the page or a wrong secret; a devnet asked to stop
+// first says so.
+func TestWaitViewer(t *testing.T) {
+	d := up(t, UpConfig{Dir: t.TempDir(), Nodes: 4, BlockTime: BlockTimeManual, Clients: []string{}})
+	t.Cleanup(func() { d.Close() })
+	url := d.Manifest().Dashboard.URL
+	get := func(u string) int {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if get(url) != http.StatusOK || get(strings.Replace(url, "/dash/", "/dash/0", 1)+"state") != http.StatusNotFound {
+		t.Fatal("the page, or a wrong secret's state")
+	}
+	select {
+	case <-d.viewer.done():
+		t.Fatal("viewed before any page asked for the state")
+	default:
+	}
+	if get(url+"state") != http.StatusOK {
+		t.Fatal("state")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.WaitViewer(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	stopped := &Devnet{down: make(chan struct{})}
+	stopped.requestDown()
+	if err := stopped.WaitViewer(ctx, nil); !errors.Is(err, ErrStoppedUnviewed) {
+		t.Fatalf("stopped: %v", err)
 	}
 }
 
