@@ -48,6 +48,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
+	mux.HandleFunc("POST /v1/sent", c.sent)
 	c.http = httpserve.New(net.JoinHostPort(d.Network.Host(), "0"), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
@@ -220,4 +221,21 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.writeManifestLogged() // its join link
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"room": req.Token})
+}
+
+// sent takes a client's report of a message it sent, for the dashboard.
+func (c *controlServer) sent(w http.ResponseWriter, r *http.Request) {
+	var rep SentReport
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, "want a SentReport: "+err.Error())
+		return
+	}
+	if err := rep.check(); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.d.dash.sent(rep)
+	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"shown": true})
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
-	"github.com/sessionctl/sessionctl/node"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -68,7 +67,7 @@ type Events struct {
 	once     sync.Once
 	missed   atomic.Uint64
 	// changes counts the events that change what the state shows (a
-	// node killed, restarted or exited; a block), watched or not.
+	// node killed, restarted or exited; a block; a send), watched or not.
 	changes atomic.Uint64
 	// the log lines' budget: logLinesPerS a second
 	logMu     sync.Mutex
@@ -91,7 +90,7 @@ func (h *Events) watched() bool {
 }
 
 func (h *Events) publish(ev any) {
-	if m, ok := ev.(map[string]any); ok && (m["t"] == "node" || m["t"] == "block") {
+	if m, ok := ev.(map[string]any); ok && (m["t"] == "node" || m["t"] == "block" || m["t"] == "send") {
 		h.changes.Add(1)
 	}
 	if !h.watched() {
@@ -180,6 +179,8 @@ type dashboard struct {
 	blind   map[string]string
 	// the accounts' and groups' names, as last read (for the nodes' hooks)
 	known atomic.Pointer[map[string]string]
+	// the onion requests, put together from the nodes' hops
+	reqs requests
 	// how much of the testing rounds the timeline has told (watch's)
 	rw        roundWatch
 	rwStarted bool
@@ -209,30 +210,6 @@ func (db *dashboard) name(key string) string {
 		return key[:8]
 	}
 	return key
-}
-
-// hop and store are the node hooks (see Network's OnHop and OnStore).
-func (db *dashboard) hop(i int, h node.OnionHop) {
-	from, ok := db.byPeer[h.From]
-	if !ok {
-		from = "client"
-	}
-	db.hub.publish(map[string]any{"t": "hop", "node": NodeName(i), "hop": h.Hop, "from": from, "next": db.name(h.Next),
-		"dest": h.Destination, "server": h.HTTPHost, "at": time.Now().UnixMilli()})
-}
-
-func (db *dashboard) store(i int, e node.StoreEvent) {
-	db.hub.publish(map[string]any{"t": "store", "node": NodeName(i), "hash": e.Hash, "owner": e.Owner, "ns": e.Namespace, "replica": e.Replica})
-	if e.Replica {
-		return
-	}
-	owner := db.accountName(e.Owner)
-	what := "a message for " + owner
-	if e.Namespace != 0 {
-		what = fmt.Sprintf("%s's namespace %d data", owner, e.Namespace)
-	}
-	db.hub.Record(TimelineEvent{Kind: TimelineStore, Nodes: []string{NodeName(i)}, Accounts: []string{owner},
-		Text: fmt.Sprintf("%s stored %s (%s…), then its swarm's other members", NodeName(i), what, short(e.Hash, 8))})
 }
 
 // accountName is an account's (or a group's) name, as last read, or the

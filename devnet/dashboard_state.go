@@ -38,7 +38,14 @@ type dashState struct {
 	Params   chain.Params     `json:"params"`
 	Servers  []ManifestServer `json:"servers"`
 	Edge     []EdgeCount      `json:"edge"` // the client edge's requests by endpoint
+	// Send is the last message sent, with the path `send` printed;
+	// Requests the newest onion requests the nodes carried (newest last).
+	Send     *dashSend     `json:"send,omitempty"`
+	Requests []dashRequest `json:"requests"`
 }
+
+// shownRequests is how many onion requests a snapshot lists.
+const shownRequests = 12
 
 type dashNode struct {
 	Name    string `json:"name"`
@@ -215,6 +222,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	}
 	st.Servers = db.d.servers()
 	st.Edge = db.d.edges.list()
+	st.Requests, st.Send = db.reqs.list(shownRequests)
 	return st
 }
 
