@@ -49,6 +49,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
 	mux.HandleFunc("POST /v1/snapshot/load", c.loadSnapshot)
+	mux.HandleFunc("POST /v1/sent", c.sent)
 	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
@@ -165,6 +166,8 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineKill, Nodes: []string{NodeName(i)},
+		Text: NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
@@ -200,6 +203,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": true})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineRestart, Nodes: []string{NodeName(i)}, Text: NodeName(i) + " restarted"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"restarted": NodeName(i), "was_running": wasRunning})
 }
@@ -221,4 +225,21 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.writeManifestLogged() // its join link
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"room": req.Token})
+}
+
+// sent takes a client's report of a message it sent, for the dashboard.
+func (c *controlServer) sent(w http.ResponseWriter, r *http.Request) {
+	var rep SentReport
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, "want a SentReport: "+err.Error())
+		return
+	}
+	if err := rep.check(); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.d.dash.sent(rep)
+	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"shown": true})
 }

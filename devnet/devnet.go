@@ -418,6 +418,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis, Host: cfg.Listen, Exe: cfg.Exe,
 		OnExit: func(i int, report string) {
 			d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false, "exited": report})
+			d.cfg.Events.Record(TimelineEvent{Kind: TimelineExit, Nodes: []string{NodeName(i)}, Text: fmt.Sprintf("%s's process ended by itself: %s", NodeName(i), report)})
 			d.writeManifestLogged()
 		},
 		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry,
@@ -466,7 +467,7 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
-		d.dash.follow(fctx)
+		d.dash.watch(fctx, groupPoll)
 	}()
 	go func() {
 		defer d.wg.Done()
