@@ -35,7 +35,11 @@ type controlServer struct {
 }
 
 func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
-	c := &controlServer{d: d, join: &joiner{d: d, secret: joinSecret(d.token), funded: map[string]bool{}}}
+	secret := d.cfg.JoinSecret
+	if secret == "" {
+		secret = joinSecret(d.token)
+	}
+	c := &controlServer{d: d, join: &joiner{d: d, secret: secret, funded: map[string]bool{}}}
 	root := http.NewServeMux()
 	d.dash.routes(root, c) // its own guard: the secret in the path
 	c.join.routes(root)    // the same
@@ -85,6 +89,7 @@ var controlErrors = map[string]error{
 	"no_snapshot":    ErrNoSnapshot,
 	"snapshot_name":  ErrSnapshotName,
 	"must_stop":      ErrMustStop,
+	"join_secret":    ErrJoinSecret,
 }
 
 // writeErrOf answers err with its status and, for a sentinel, its code.
