@@ -2,34 +2,36 @@ package main
 
 import (
 	"fmt"
+	"io"
 
+	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/internal/complete"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
-// bashCompletion asks sessionctl itself for the words that may follow
-// (urfave/cli answers --generate-bash-completion with the subcommands and
-// flags of the command line so far).
-const bashCompletion = `_sessionctl() {
-  local cur="${COMP_WORDS[COMP_CWORD]}"
-  local words=("${COMP_WORDS[@]:1:COMP_CWORD-1}")
-  COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" "${words[@]}" --generate-bash-completion 2>/dev/null)" -- "$cur"))
-}
-complete -o default -F _sessionctl sessionctl
-`
-
 func completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
-		Usage:     "print a shell completion script: eval \"$(sessionctl completion bash)\"",
-		ArgsUsage: "bash",
+		Usage:     "print a shell completion script: eval \"$(sessionctl completion bash)\"; zsh and fish too",
+		ArgsUsage: "bash|zsh|fish",
 		Action: func(c *cli.Context) error {
-			shell := c.Args().First()
-			if shell != "bash" {
-				return errkind.Invalidf("completion for %q: only bash is supported (zsh can load it with bashcompinit)", shell)
+			script, err := complete.Script(c.Args().First())
+			if err != nil {
+				return errkind.AsInvalid(err)
 			}
-			_, err := fmt.Fprint(c.App.Writer, bashCompletion)
+			_, err = fmt.Fprint(c.App.Writer, script)
 			return err
 		},
+	}
+}
+
+// completeWords prints the candidates for the last of words (a completion
+// script asked): commands, flags, and the names under --dir.
+func completeWords(app *cli.App, words []string, stdout io.Writer) {
+	for _, w := range complete.Words(app, words, func(g map[string]string, k complete.Kind) []string {
+		return devnet.Dir(g[dirFlag.Name]).Names(string(k))
+	}) {
+		fmt.Fprintln(stdout, w)
 	}
 }

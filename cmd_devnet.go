@@ -34,7 +34,7 @@ func devnetCommand() *cli.Command {
 				Name:      "up",
 				Usage:     "start a devnet (or resume the one saved under --dir) and print how to use it",
 				ArgsUsage: " ",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes, `N` (4 to 2000)", DefaultText: "12, or the saved devnet's"},
 					&cli.StringFlag{Name: "seed", Usage: "`SEED` of every key and of the chain (default \"sessionctl\", or the saved devnet's)", EnvVars: []string{"SESSIONCTL_SEED"}},
 					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "`DURATION` between ledger blocks (a unit is needed: 500ms, 2s); 0: blocks only when mined ('ledger mine')"},
@@ -45,11 +45,12 @@ func devnetCommand() *cli.Command {
 					&cli.DurationFlag{Name: "file-expiry", Value: time.Hour, Usage: "how long the file server keeps an attachment, a `DURATION` (mainnet: 3 weeks)"},
 					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of the log files: console or json"},
 					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
+					&cli.BoolFlag{Name: "wait-viewer", Usage: "with --scenario: begin once a browser has opened the dashboard"},
 					&cli.BoolFlag{Name: "procs", Usage: "run every node as its own process ('node run'), supervised by this one"},
 					&cli.StringFlag{Name: "listen", Value: "127.0.0.1", Usage: "`IP` address that the ledger, servers and nodes listen on; another than loopback lets other machines join ('node join')"},
 					&cli.StringSliceFlag{Name: "fund", Usage: "pay `NAME=COINS` from the faucet once the devnet is ready (an identity or a wallet; repeatable)"},
 					jsonFlag,
-				},
+				}, pacingFlags...),
 				Action: devnetUp,
 			},
 			{Name: "status", Usage: "is a devnet running under --dir? (exit 0 yes, 3 no)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetStatus},
@@ -107,11 +108,13 @@ func devnetUp(c *cli.Context) error {
 		}
 	}
 	var steps []scenario.Step
-	if f := c.String("scenario"); f != "" {
+	if f := c.String("scenario"); f == "" && (c.IsSet("wait-viewer") || c.IsSet("pace") || c.IsSet("step")) {
+		return errkind.Invalidf("--wait-viewer, --pace and --step go with --scenario FILE")
+	} else if f != "" {
 		if c.Bool("detach") {
 			return errkind.Invalidf("--scenario runs in the foreground; drop --detach")
 		}
-		if steps, err = loadScenario(f); err != nil {
+		if steps, err = loadScenario(c, f); err != nil {
 			return err
 		}
 	}
@@ -153,10 +156,15 @@ func devnetUp(c *cli.Context) error {
 	switch json := c.Bool("json"); {
 	case json && steps == nil:
 		display.JSON(c.App.Writer, m)
-	case !json && steps != nil: // a scenario tells its own story: one line, not the banner
-		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
+	case !json && steps != nil: // a scenario tells its own story: two lines, not the banner
+		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\nDashboard %s\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond), m.Dashboard.URL)
 	case !json:
 		m.WriteBanner(c.App.Writer, dirOf(c), time.Since(began), false)
+	}
+	if steps != nil && c.Bool("wait-viewer") {
+		if err := d.WaitViewer(ctx, stderr); err != nil {
+			return errors.Join(err, d.Close())
+		}
 	}
 	if steps != nil {
 		return errors.Join(runScenario(c, steps), d.Close())
@@ -270,7 +278,7 @@ func devnetDown(c *cli.Context) error {
 
 // snapshotAct saves, loads or lists the snapshots of --dir.
 func snapshotAct(c *cli.Context) error {
-	dir, w := c.String(dirFlag.Name), c.App.Writer
+	dir, name := c.String(dirFlag.Name), c.Args().First()
 	if c.Command.Name == "ls" {
 		snaps, err := devnet.Snapshots(dir)
 		if err != nil {
@@ -278,19 +286,9 @@ func snapshotAct(c *cli.Context) error {
 		}
 		return output(c).Show(map[string]any{"snapshots": snaps}, func(w io.Writer) error { return devnet.WriteSnapshots(w, snaps) })
 	}
-	name, err := c.Args().First(), error(nil)
-	if c.Command.Name == "save" {
-		err = devnet.SaveSnapshot(dir, name, c.Bool("replace"))
-	} else {
-		err = devnet.LoadSnapshot(dir, name)
+	done, err := devnet.SnapshotCommand(c.Context, dir, c.Command.Name, name, c.Bool("replace"))
+	if err != nil {
+		return err
 	}
-	if err != nil || c.Bool("json") {
-		return orJSON(c, map[string]any{map[string]string{"save": "saved", "load": "loaded"}[c.Command.Name]: name}, err)
-	}
-	if c.Command.Name == "save" {
-		fmt.Fprintf(w, "saved snapshot %q; 'sessionctl devnet snapshot load %s' rewinds to it\n", name, name)
-	} else {
-		fmt.Fprintf(w, "loaded snapshot %q; 'sessionctl devnet up' resumes the devnet as it was then\n", name)
-	}
-	return nil
+	return output(c).Show(done, done.WriteText)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/buildinfo"
 	"github.com/sessionctl/sessionctl/internal/cliargs"
+	"github.com/sessionctl/sessionctl/internal/complete"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/logs"
@@ -49,6 +50,10 @@ func runMain() int {
 // in-process with their own writers.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	if words, ok := complete.Requested(args); ok {
+		completeWords(app, words, stdout)
+		return exitcode.OK
+	}
 	err := app.Run(cliargs.FlagsFirst(app, cliargs.HelpLast(args)))
 	if err == nil {
 		return exitcode.OK
@@ -135,8 +140,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			benchCommand(),
 			completionCommand(),
 		},
-		EnableBashCompletion: true,
-		Metadata:             map[string]any{},
+		Metadata: map[string]any{},
 	}
 	cliargs.Strict(app)
 	return app

@@ -11,8 +11,16 @@
 //   - resident memory and open files the devnet added, per node;
 //   - the onion encryption of one request alone, and the sends a second
 //     that alone allows (a send is three onion requests): the ceiling no
-//     storage or networking work can raise.
+//     storage or networking work can raise;
+//   - the floor of a send's CPU, made of its parts measured alone in the
+//     same run (Floor): three onion requests' layers built and peeled, a
+//     bare insert into a node's store for every member of the recipient's
+//     swarm and of the sender's, and a bare libp2p stream round trip for
+//     each hop and each forward to a swarm member; each load level's CPU
+//     a send is reported beside it (floor_ratio).
 //
+// CPU figures are the process's CPU time (getrusage), not wall time: on a
+// machine shared with other work they hold where latencies do not.
 // Each figure is set against the goal the project holds it to (Goals); the
 // report says which are met. Nothing here is a test: the numbers are the
 // machine's.
@@ -35,6 +43,7 @@ import (
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/internal/procstat"
+	"github.com/sessionctl/sessionctl/node"
 	"github.com/sessionctl/sessionctl/onion"
 )
 
@@ -61,7 +70,8 @@ var Goals = struct {
 	OnionRatio   float64 // onion round trip ≤ this × a direct request
 	SendsPerSec  float64 // onion sends a second, at the best load level
 	FetchP99At64 time.Duration
-}{1.5, 6, 2000, 100 * time.Millisecond}
+	FloorRatio   float64 // CPU a send ≤ this × its floor, at every load level
+}{1.5, 6, 2000, 100 * time.Millisecond, 1.5}
 
 // Report is a run's result.
 type Report struct {
@@ -76,14 +86,37 @@ type Report struct {
 	Load       []Level `json:"load"`
 	// OnionCryptoMS is the onion encryption of one request alone: building
 	// its four layers and peeling them at three hops and the destination,
-	// on one core. A send is three requests (the message, its sync copy
+	// in CPU time. A send is three requests (the message, its sync copy
 	// and its fetch); CryptoCeiling is what that alone allows a second on
 	// every CPU, before any storage, replication or networking.
 	OnionCryptoMS float64 `json:"onion_crypto_ms"`
 	CryptoCeiling float64 `json:"onion_crypto_ceiling_sends_per_sec"`
 	RSSMBNode     float64 `json:"rss_mb_per_node"`
 	FilesNode     float64 `json:"open_files_per_node"`
-	Goals         []Goal  `json:"goals"`
+	Floor
+	Goals []Goal `json:"goals"`
+}
+
+// Floor is the least CPU a send costs, made of its parts, each measured
+// alone in the same run (CPU time): what the real network does for a send
+// summed over every machine it touches. A send is three onion requests
+// (the message, its sync copy and the fetch), each four layers built and
+// peeled (OnionCryptoMS) and four stream round trips (the client to its
+// guard over TCP, then hop to hop and to the destination in memory); and a
+// store by every member of the recipient's swarm and of the sender's
+// (StoresPerSend, counted in the run's sends), each a bare insert into a
+// node's store and, but for the member the request reached, a round trip
+// to it.
+type Floor struct {
+	InsertMS       float64 `json:"store_insert_cpu_ms"`
+	MemRoundTripMS float64 `json:"stream_round_trip_cpu_ms"`
+	TCPRoundTripMS float64 `json:"tcp_round_trip_cpu_ms"`
+	StoresPerSend  float64 `json:"stores_per_send"`
+	StreamsPerSend float64 `json:"stream_round_trips_per_send"`
+	FloorCPUMS     float64 `json:"floor_cpu_ms"`
+	OnionFloorMS   float64 `json:"floor_onion_cpu_ms"`
+	StoreFloorMS   float64 `json:"floor_store_cpu_ms"`
+	StreamFloorMS  float64 `json:"floor_stream_cpu_ms"`
 }
 
 // Level is one load level: Clients sending and fetching at once.
@@ -99,8 +132,13 @@ type Level struct {
 	FetchP99MS  float64 `json:"fetch_p99_ms"`
 	// CPUPerSend is the process's CPU time (all cores; the clients', the
 	// nodes' and the ledger's) over the level, per send and its fetch: a
-	// figure that rising concurrency should not raise.
+	// figure that rising concurrency should not raise. FloorRatio is it
+	// over the run's Floor.
 	CPUPerSendMS float64 `json:"cpu_ms_per_send"`
+	FloorRatio   float64 `json:"floor_ratio"`
+	// stores counts the swarm members that stored the level's sends and
+	// their sync copies.
+	stores int
 }
 
 // Goal is one goal and whether the run met it.
@@ -144,8 +182,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Dir = dir
 	}
 	r := &Report{Nodes: cfg.Nodes, CPUs: runtime.NumCPU()}
-	step("the onion encryption of a request alone (one core)")
+	step("the floor's parts alone: onion layers, a store's insert, stream round trips")
 	if err := r.onionCrypto(); err != nil {
+		return nil, err
+	}
+	if err := r.floorParts(ctx, cfg.Dir); err != nil {
 		return nil, err
 	}
 
@@ -183,6 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		r.Load = append(r.Load, lv)
 	}
+	r.floor()
 	r.judge()
 	return r, nil
 }
@@ -281,12 +323,14 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 		go func() {
 			defer wg.Done()
 			var mySends, myFetches []time.Duration
+			myStores := 0
 			for !ended() {
 				t := time.Now()
-				_, err := c.Send(lctx, to, "bench")
+				res, err := c.Send(lctx, to, "bench")
 				switch {
 				case err == nil:
 					mySends = append(mySends, time.Since(t))
+					myStores += res.Stored + res.SyncStored
 					sentOnce.Do(func() { close(sent) })
 				case lctx.Err() == nil:
 					failed.Add(1)
@@ -300,6 +344,7 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 			}
 			mu.Lock()
 			sends, fetches = append(sends, mySends...), append(fetches, myFetches...)
+			lv.stores += myStores
 			mu.Unlock()
 		}()
 	}
@@ -328,7 +373,7 @@ const maxLevelWait = time.Minute
 // message, its sync copy for the sender's other devices, and its fetch.
 const requestsPerSend = 3
 
-// onionCrypto times the onion encryption of a request alone, on one core:
+// onionCrypto measures the CPU of the onion encryption of a request alone:
 // build four layers (three hops and the destination), peel each.
 func (r *Report) onionCrypto() error {
 	keys := make([]onion.KeyPair, 4)
@@ -346,10 +391,7 @@ func (r *Report) onionCrypto() error {
 	dest := onion.Hop{Ed25519: fmt.Sprintf("%064x", 3), X25519: keys[3].Public}
 	payload := make([]byte, 600)
 	const n = 200
-	// Build derives its layers' keys in parallel: on one core, the time is
-	// the CPU time.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	began := time.Now()
+	cpu0 := procstat.CPUTime()
 	for range n {
 		data, _, err := onion.Build(rand.Reader, hops, dest, payload, onion.XChaCha20)
 		if err != nil {
@@ -367,10 +409,61 @@ func (r *Report) onionCrypto() error {
 			}
 		}
 	}
-	per := time.Since(began) / n
+	per := (procstat.CPUTime() - cpu0) / n
 	r.OnionCryptoMS = ms(per)
 	r.CryptoCeiling = float64(r.CPUs) / (requestsPerSend * per.Seconds())
 	return nil
+}
+
+// floorParts measures the floor's parts other than the onion layers, each
+// alone: a bare insert into a node's store and bare stream round trips.
+func (r *Report) floorParts(ctx context.Context, dir string) error {
+	sdir, err := os.MkdirTemp(dir, "floor-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(sdir)
+	// About what the bench's messages take stored (sealed, padded, in
+	// their envelope).
+	insert, err := node.InsertFloor(ctx, sdir, 500, 400)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	// About an onion request's size at its guard, and its answer's.
+	mem, tcp, err := p2phost.RoundTripFloor(ctx, 500, 1200)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	r.InsertMS, r.MemRoundTripMS, r.TCPRoundTripMS = ms(insert), ms(mem), ms(tcp)
+	return nil
+}
+
+// floor sums the parts into the floor of a send, with the stores the run's
+// sends made, and sets each level's ratio to it.
+func (r *Report) floor() {
+	sends, stores := 0, 0
+	for _, l := range r.Load {
+		sends, stores = sends+l.Sends, stores+l.stores
+	}
+	if sends == 0 {
+		return
+	}
+	f := &r.Floor
+	f.StoresPerSend = float64(stores) / float64(sends)
+	// Each onion request: the client to its guard (TCP), guard to middle,
+	// middle to exit, exit to destination (in memory); each store but the
+	// destination's: the destination to that member.
+	forwards := f.StoresPerSend - 2 // the message's and the sync copy's destinations store without one
+	f.StreamsPerSend = requestsPerSend*4 + forwards
+	f.OnionFloorMS = requestsPerSend * r.OnionCryptoMS
+	f.StoreFloorMS = f.StoresPerSend * f.InsertMS
+	f.StreamFloorMS = requestsPerSend*f.TCPRoundTripMS + (requestsPerSend*3+forwards)*f.MemRoundTripMS
+	f.FloorCPUMS = f.OnionFloorMS + f.StoreFloorMS + f.StreamFloorMS
+	for i := range r.Load {
+		if f.FloorCPUMS > 0 {
+			r.Load[i].FloorRatio = r.Load[i].CPUPerSendMS / f.FloorCPUMS
+		}
+	}
 }
 
 // judge sets the report against Goals.
@@ -385,6 +478,14 @@ func (r *Report) judge() {
 	}
 	r.Goals = append(r.Goals, Goal{What: "onion sends a second", Want: fmt.Sprintf("≥ %.0f", Goals.SendsPerSec),
 		Got: fmt.Sprintf("%.0f (onion crypto alone allows %.0f)", best, r.CryptoCeiling), Met: best >= Goals.SendsPerSec})
+	if r.FloorCPUMS > 0 {
+		worst := 0.0
+		for _, l := range r.Load {
+			worst = max(worst, l.FloorRatio)
+		}
+		r.Goals = append(r.Goals, Goal{What: "CPU a send / its floor, every level", Want: fmt.Sprintf("≤ %.1f×", Goals.FloorRatio),
+			Got: fmt.Sprintf("%.2f× (floor %.2f ms)", worst, r.FloorCPUMS), Met: worst <= Goals.FloorRatio})
+	}
 	if i := slices.IndexFunc(r.Load, func(l Level) bool { return l.Clients == 64 }); i >= 0 {
 		p99 := r.Load[i].FetchP99MS
 		r.Goals = append(r.Goals, Goal{What: "fetch p99 at 64 clients", Want: fmt.Sprintf("< %v", Goals.FetchP99At64),

@@ -2,8 +2,16 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionctl/sessionctl/client"
+	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/procstat"
 
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/devnet/devnettest"
@@ -21,4 +29,69 @@ func TestLevelEndsOnASend(t *testing.T) {
 	if lv.Sends < 1 || lv.Fetches < 1 || lv.SendsPerSec <= 0 || lv.SendP50MS <= 0 {
 		t.Fatalf("level %+v: want a send and a fetch measured", lv)
 	}
+}
+
+// BenchmarkSend: sends and their fetches by 8 clients at once on a 12-node
+// devnet, as bench's load levels run them; one op is a send and its fetch.
+// It reports the process's CPU time a send (cpu-ms/send: clients, nodes
+// and ledger, all cores) and the heap allocations a send, figures that
+// hold on a busy machine. For a profile:
+//
+//	go test ./bench -run '^$' -bench Send -benchtime 400x -cpuprofile cpu.out
+func BenchmarkSend(b *testing.B) {
+	nw := devnettest.Start(b, devnet.Config{Nodes: 12})
+	ctx := context.Background()
+	const clients = 8
+	cs := make([]*client.Client, clients)
+	for i := range cs {
+		c, err := newClient(ctx, nw.LedgerURL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		cs[i] = c
+	}
+	to := make([]identity.AccountID, clients)
+	for i := range to {
+		k, err := identity.NewAccount(rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		to[i] = k.AccountID()
+	}
+	// Each client's first send makes its path and connections.
+	for i, c := range cs {
+		if _, err := c.Send(ctx, to[i], "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cpu0 := procstat.CPUTime()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				if _, err := c.Send(ctx, to[i], "bench"); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, _, err := c.Fetch(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	cpu := procstat.CPUTime() - cpu0
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(ms(cpu)/float64(b.N), "cpu-ms/send")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(b.N), "allocs/send")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1024/float64(b.N), "KB/send")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
 }

@@ -19,15 +19,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ready\t%.0f ms\t(bare libp2p hosts: %.0f ms, %.2f×)\n", r.ReadyMS, r.BareMS, r.ReadyRatio)
 	fmt.Fprintf(tw, "onion round trip\t%.2f ms\t(direct: %.2f ms, %.2f×)\n", r.OnionMS, r.DirectMS, r.OnionRatio)
-	fmt.Fprintf(tw, "onion crypto\t%.2f ms\t(a request's layers built and peeled, one core; %d requests a send: at most %.0f sends/s on %d CPUs)\n",
+	fmt.Fprintf(tw, "onion crypto\t%.2f ms\t(a request's layers built and peeled, CPU; %d requests a send: at most %.0f sends/s on %d CPUs)\n",
 		r.OnionCryptoMS, 3, r.CryptoCeiling, r.CPUs)
+	fmt.Fprintf(tw, "floor a send\t%.2f ms CPU\t(onion %.2f + %.1f inserts × %.3f + %.1f round trips: %.2f; insert %.3f ms, round trip %.3f ms in memory, %.3f ms TCP)\n",
+		r.FloorCPUMS, r.OnionFloorMS, r.StoresPerSend, r.InsertMS, r.StreamsPerSend, r.StreamFloorMS, r.InsertMS, r.MemRoundTripMS, r.TCPRoundTripMS)
 	fmt.Fprintf(tw, "per node\t%.2f MB RSS\t%.1f open files\n", r.RSSMBNode, r.FilesNode)
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tsends/s\tsend p50\tsend p99\tfetch p50\tfetch p99\tCPU/send\tfailed\t")
+	fmt.Fprintln(tw, "clients\tsends/s\tsend p50\tsend p99\tfetch p50\tfetch p99\tCPU/send\t/floor\tfailed\t")
 	for _, l := range r.Load {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t\n", l.Clients, l.SendsPerSec, l.SendP50MS, l.SendP99MS, l.FetchP50MS, l.FetchP99MS, l.CPUPerSendMS, l.Failed)
+		fmt.Fprintf(tw, "%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.2f×\t%d\t\n", l.Clients, l.SendsPerSec, l.SendP50MS, l.SendP99MS, l.FetchP50MS, l.FetchP99MS, l.CPUPerSendMS, l.FloorRatio, l.Failed)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -38,3 +38,27 @@ func TestParseLevelsAndCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestFloor: the floor of a send is its parts times the counts a send
+// needs, with the stores the run's sends made; each level's ratio is its
+// CPU a send over it.
+func TestFloor(t *testing.T) {
+	r := &Report{OnionCryptoMS: 1, Floor: Floor{InsertMS: 0.1, MemRoundTripMS: 0.05, TCPRoundTripMS: 0.2},
+		Load: []Level{{Sends: 10, stores: 120, CPUPerSendMS: 12}, {Sends: 30, stores: 360, CPUPerSendMS: 4}}}
+	r.floor()
+	f := r.Floor
+	// 12 stores a send: 12 inserts, 10 forwards; 3 TCP and 9+10 memory round trips.
+	want := 3*1 + 12*0.1 + 3*0.2 + 19*0.05
+	if f.StoresPerSend != 12 || f.StreamsPerSend != 22 || !near(f.FloorCPUMS, want) {
+		t.Fatalf("floor %+v: want 12 stores, 22 round trips, %.3f ms", f, want)
+	}
+	if !near(r.Load[0].FloorRatio, 12/want) || !near(r.Load[1].FloorRatio, 4/want) {
+		t.Fatalf("ratios %.3f, %.3f", r.Load[0].FloorRatio, r.Load[1].FloorRatio)
+	}
+	r.judge()
+	if g := r.Goals[len(r.Goals)-1]; !strings.HasPrefix(g.What, "CPU a send / its floor") || g.Met {
+		t.Fatalf("goal %+v: want the floor goal, not met at %.2f×", g, 12/want)
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }

@@ -66,9 +66,11 @@ type SendResult struct {
 	// Stored counts the swarm members that stored the message.
 	Stored int `json:"stored"`
 	// Synced says the copy for the sender's other devices was stored;
-	// SyncHash is its hash in the sender's swarm.
-	Synced   bool   `json:"synced"`
-	SyncHash string `json:"sync_hash,omitempty"`
+	// SyncHash is its hash in the sender's swarm, SyncStored the members
+	// of that swarm that stored it.
+	Synced     bool   `json:"synced"`
+	SyncHash   string `json:"sync_hash,omitempty"`
+	SyncStored int    `json:"sync_stored,omitempty"`
 }
 
 // Send encrypts text for to and stores it in to's swarm, namespace 0.
@@ -121,7 +123,7 @@ func (c *Client) SendContent(ctx context.Context, to identity.AccountID, content
 		if sync, err := c.storeContent(ctx, me, me.Key, content, to.String()); err != nil {
 			c.log.Warn().Err(err).Msg("the sync copy for this account's other devices was not stored")
 		} else {
-			out.Synced, out.SyncHash = true, sync.Hash
+			out.Synced, out.SyncHash, out.SyncStored = true, sync.Hash, sync.Stored
 		}
 	}
 	switch {

@@ -117,14 +117,14 @@ func decodeErr(data []byte) error {
 
 // Status is the answer of /v1/status.
 type Status struct {
-	Seed         string `json:"seed"`
-	PID          int    `json:"pid"`
-	Height       uint64 `json:"height"`
-	Nodes        int    `json:"nodes"`
-	NodesRunning int    `json:"nodes_running"`
-	ActiveNodes  int    `json:"active_nodes"`
-	Swarms       int    `json:"swarms"`
-	LedgerURL    string `json:"ledger_url"`
+	Seed         string   `json:"seed"`
+	PID          int      `json:"pid"`
+	Height       uint64   `json:"height"`
+	Nodes        int      `json:"nodes"`
+	NodesRunning int      `json:"nodes_running"`
+	ActiveNodes  int      `json:"active_nodes"`
+	Swarms       int      `json:"swarms"`
+	Ledger       Endpoint `json:"ledger"` // as in the manifest (without a token)
 	// Exited are the nodes whose own process ended by itself (devnet up
 	// --procs), by name: how it ended.
 	Exited map[string]string `json:"exited,omitempty"`
@@ -133,7 +133,7 @@ type Status struct {
 func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
 	info := c.d.Network.Ledger.Info()
 	st := Status{Seed: c.d.st.Seed, PID: os.Getpid(), Height: info.Height, Nodes: c.d.st.Nodes,
-		NodesRunning: c.d.Network.RunningCount(), ActiveNodes: info.ActiveNodes, Swarms: info.Swarms, LedgerURL: c.d.Network.LedgerURL()}
+		NodesRunning: c.d.Network.RunningCount(), ActiveNodes: info.ActiveNodes, Swarms: info.Swarms, Ledger: Endpoint{URL: c.d.Network.LedgerURL()}}
 	for i := 0; i < c.d.st.Nodes; i++ {
 		if e := c.d.Network.Exited(i); e != "" && !c.d.Network.Running(i) {
 			if st.Exited == nil {

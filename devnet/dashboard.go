@@ -17,9 +17,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/sessionctl/sessionctl/chain"
-	"github.com/sessionctl/sessionctl/group"
-	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"github.com/sessionctl/sessionctl/node"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -175,10 +172,14 @@ type dashboard struct {
 	snap    []byte
 	snapAt  time.Time
 	snapGen uint64
+	// the accounts' blinded IDs on the community server, by Account ID
+	blindMu sync.Mutex
+	blind   map[string]string
 }
 
 func newDashboard(d *Devnet, h *Events) *dashboard {
-	db := &dashboard{d: d, hub: h, secret: dashboardSecret(d.token), byKey: map[string]string{}, byPeer: map[peer.ID]string{}}
+	db := &dashboard{d: d, hub: h, secret: dashboardSecret(d.token), byKey: map[string]string{}, byPeer: map[peer.ID]string{},
+		blind: map[string]string{}}
 	for i := 0; i < d.st.Nodes; i++ {
 		k := d.Network.NodeKey(i)
 		db.byKey[k] = NodeName(i)
@@ -327,217 +328,4 @@ func (db *dashboard) events(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
-}
-
-// dashState is the snapshot the page draws from.
-type dashState struct {
-	Seed     string           `json:"seed"`
-	Height   uint64           `json:"height"`
-	Hash     string           `json:"hash"`
-	BlockMS  int64            `json:"block_time_ms"`
-	Nodes    []dashNode       `json:"nodes"`
-	Swarms   []dashSwarm      `json:"swarms"`
-	Accounts []dashAccount    `json:"accounts"`
-	Groups   []dashGroup      `json:"groups"`
-	Rooms    any              `json:"rooms"`
-	Round    *dashRound       `json:"round,omitempty"`
-	Blocks   []dashBlock      `json:"blocks"`
-	Params   chain.Params     `json:"params"`
-	Servers  []ManifestServer `json:"servers"`
-	Edge     []EdgeCount      `json:"edge"` // the client edge's requests by endpoint
-}
-
-type dashNode struct {
-	Name    string `json:"name"`
-	Key     string `json:"key"`
-	Swarm   string `json:"swarm"` // hex, "" when none
-	State   string `json:"state"`
-	Running bool   `json:"running"`
-	Credit  uint64 `json:"credit"`
-	Stake   uint64 `json:"stake"`
-	Rewards uint64 `json:"rewards"`
-}
-
-type dashSwarm struct {
-	ID      string   `json:"id"` // 16 hex digits: its place on the ring
-	Members []string `json:"members"`
-}
-
-type dashAccount struct {
-	Name  string `json:"name"`
-	ID    string `json:"id"`
-	Space string `json:"space"` // the swarm space value, 16 hex digits
-	Swarm string `json:"swarm"`
-}
-
-type dashGroup struct {
-	ID         string         `json:"id"`
-	Name       string         `json:"name"`
-	Space      string         `json:"space"`
-	Generation int64          `json:"generation"`
-	Members    []group.Member `json:"members"`
-	Revoked    int            `json:"revoked"`
-}
-
-type dashRound struct {
-	Round   uint64         `json:"round"`
-	Phase   string         `json:"phase"`
-	Commits int            `json:"commits"`
-	Reveals int            `json:"reveals"`
-	Quorums [][2]int       `json:"quorums"` // members, targets
-	Votes   int            `json:"votes"`
-	Shown   []chain.Vote   `json:"votes_shown"` // every vote, newest first, or the failing ones past maxShownVotes
-	Changes []chain.Change `json:"changes"`
-}
-
-// maxShownVotes bounds the votes a snapshot lists.
-const maxShownVotes = 200
-
-type dashBlock struct {
-	Height uint64 `json:"height"`
-	Hash   string `json:"hash"`
-	Txs    int    `json:"txs"`
-	Time   int64  `json:"time"`
-}
-
-// state answers the snapshot, made at most once a second whatever the
-// number of pages asking (a 2,000-node devnet keeps both cores busy, and
-// each snapshot copies every node).
-func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
-	db.snapMu.Lock()
-	defer db.snapMu.Unlock()
-	// A snapshot serves for a second, unless the state changed since it
-	// was begun: a page that reloads on a node's event must see it (it
-	// is told once; with blocks on demand nothing tells it again).
-	gen := db.hub.changes.Load()
-	if db.snap == nil || gen != db.snapGen || time.Since(db.snapAt) > time.Second {
-		began := time.Now()
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		st := db.snapshot(ctx)
-		cancel()
-		b, err := json.Marshal(st)
-		if err != nil {
-			httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		db.snap, db.snapAt, db.snapGen = b, began, gen
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(db.snap)
-}
-
-func (db *dashboard) snapshot(ctx context.Context) dashState {
-	l := db.d.Network.Ledger
-	info := l.Info()
-	st := dashState{Seed: db.d.st.Seed, Height: info.Height, Hash: info.Hash, BlockMS: info.BlockTimeMS, Params: info.Params,
-		Nodes: []dashNode{}, Swarms: []dashSwarm{}, Accounts: []dashAccount{}, Groups: []dashGroup{}, Blocks: []dashBlock{}}
-	// One copy of the node list (one lock of the ledger), not one a node:
-	// at 2,000 nodes under load, 2,000 lookups took half a minute.
-	byKey := map[string]chain.ServiceNode{}
-	for _, sn := range l.Nodes() {
-		byKey[sn.Key] = sn
-	}
-	for i := 0; i < db.d.st.Nodes; i++ {
-		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered"}
-		dn.Running = db.d.Network.Running(i)
-		if sn, ok := byKey[dn.Key]; ok {
-			dn.State, dn.Credit, dn.Rewards, dn.Stake = string(sn.State), sn.Credit, sn.Rewards, sn.Staked()
-			if sn.SwarmID != chain.UnassignedSwarm {
-				dn.Swarm = fmt.Sprintf("%016x", sn.SwarmID)
-			}
-		}
-		st.Nodes = append(st.Nodes, dn)
-	}
-	for _, s := range l.Swarms() {
-		ds := dashSwarm{ID: fmt.Sprintf("%016x", s.ID), Members: []string{}}
-		for _, k := range s.Members {
-			ds.Members = append(ds.Members, db.name(k))
-		}
-		st.Swarms = append(st.Swarms, ds)
-	}
-	for _, name := range db.d.st.Clients {
-		id := ClientKeys(db.d.st.Seed, name).AccountID()
-		st.Accounts = append(st.Accounts, db.account(name, id))
-	}
-	st.Groups = db.groups()
-	if db.d.Network.Community != nil {
-		if rooms, err := db.d.Network.Community.Rooms(ctx); err == nil {
-			st.Rooms = rooms
-		}
-	}
-	if rd, ok := l.RoundAt(info.Height); ok {
-		dr := &dashRound{Round: rd.Round, Phase: info.Params.RoundPhase(info.Height), Commits: len(rd.Commits), Reveals: len(rd.Reveals),
-			Votes: len(rd.Votes), Quorums: [][2]int{}, Shown: []chain.Vote{}, Changes: rd.Changes}
-		for _, q := range rd.Quorums {
-			dr.Quorums = append(dr.Quorums, [2]int{len(q.Members), len(q.Targets)})
-		}
-		// Every vote while there are few (a small devnet: each one is
-		// shown); the newest failing ones when there are thousands.
-		all := len(rd.Votes) <= maxShownVotes
-		for i := len(rd.Votes) - 1; i >= 0 && len(dr.Shown) < maxShownVotes; i-- {
-			if v := rd.Votes[i]; all || !v.Pass {
-				v.Voter, v.Target = db.name(v.Voter), db.name(v.Target)
-				dr.Shown = append(dr.Shown, v)
-			}
-		}
-		for i := range dr.Changes {
-			dr.Changes[i].Target = db.name(dr.Changes[i].Target)
-		}
-		if dr.Changes == nil {
-			dr.Changes = []chain.Change{}
-		}
-		st.Round = dr
-	}
-	for h := info.Height; h > 0 && info.Height-h < 8; h-- {
-		b, err := l.Block(ctx, h)
-		if err != nil {
-			break
-		}
-		st.Blocks = append(st.Blocks, dashBlock{Height: b.Height, Hash: b.Hash, Txs: len(b.Txs), Time: b.Timestamp})
-	}
-	st.Servers = db.d.servers()
-	st.Edge = db.d.edges.list()
-	return st
-}
-
-func (db *dashboard) account(name string, id identity.AccountID) dashAccount {
-	return dashAccount{Name: name, ID: id.String(), Space: fmt.Sprintf("%016x", id.SwarmSpace()),
-		Swarm: fmt.Sprintf("%016x", db.d.Network.Ledger.SwarmOf(id).ID)}
-}
-
-// groups are the groups the devnet's identities are in, as the group
-// commands keep them under --dir; an admin's view wins (it knows the
-// revoked tokens).
-func (db *dashboard) groups() []dashGroup {
-	st := &group.Store{Dir: db.d.cfg.Dir + "/groups"}
-	seen := map[string]int{}
-	out := []dashGroup{}
-	for _, name := range db.d.st.Clients {
-		me := ClientKeys(db.d.st.Seed, name).AccountID().String()
-		gs, err := st.List(name, me)
-		if err != nil {
-			continue
-		}
-		for _, e := range gs {
-			g := e.Group
-			id, err := identity.ParseAccountID(g.ID)
-			if err != nil || e.Old {
-				continue
-			}
-			dg := dashGroup{ID: g.ID, Name: g.Name, Space: fmt.Sprintf("%016x", id.SwarmSpace()), Generation: g.Generation,
-				Members: g.MemberList(), Revoked: len(g.Revoked)}
-			if j, ok := seen[g.ID]; ok {
-				if g.Seed != "" && dg.Revoked >= out[j].Revoked {
-					out[j] = dg
-				}
-				continue
-			}
-			seen[g.ID] = len(out)
-			out = append(out, dg)
-			if len(out) >= 50 {
-				return out
-			}
-		}
-	}
-	return out
 }

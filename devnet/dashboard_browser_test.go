@@ -84,11 +84,29 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("the page shows %d nodes (%v), want 12", nodes, err)
 	}
 	// Every panel was drawn from the snapshot (a script error leaves "…").
-	for sel, want := range map[string]string{"#round": "commits", "#ledger": "decommission credit", "#rooms": "Lobby"} {
+	for sel, want := range map[string]string{"#round": "commits", "#credits": "node-", "#rooms": "Lobby"} {
 		text, err := chromedp.Run(ctx, chromedp.Text(sel))
 		if err != nil || !strings.Contains(text, want) {
 			t.Errorf("panel %s: %q (%v), want it to contain %q", sel, text, err, want)
 		}
+	}
+	// The nodes are spread along their swarms' arcs: no two dots touch
+	// (they piled up at their swarm's ID).
+	spread, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => {
+		const ps = Object.values(window.dash.layout.pos); let min = 1e9;
+		for (let i = 0; i < ps.length; i++) for (let j = i + 1; j < ps.length; j++) min = Math.min(min, Math.hypot(ps[i].x - ps[j].x, ps[i].y - ps[j].y));
+		return min / window.dash.layout.dot; })()`))
+	if err != nil || spread < 2 {
+		t.Errorf("the closest two nodes are %.1f dot radii apart (%v), want at least 2", spread, err)
+	}
+	// Credits, lowest first: the node burning its credit is the one shown.
+	lowest, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const order = document.getElementById("credits").dataset.order.split(",").map((n) => window.dash.nodes[n].credit);
+		return order.length > 0 && order.every((c, i) => i === 0 || order[i - 1] <= c) &&
+			order[0] === Math.min(...window.dash.state.nodes.filter((n) => n.state === "active").map((n) => n.credit)); })()`))
+	if err != nil || !lowest {
+		text, _ := chromedp.Run(ctx, chromedp.Text("#credits"))
+		t.Errorf("the credit panel does not list the lowest credits first (%v):\n%s", err, text)
 	}
 
 	// A message: its path appears, hop by hop, then its replicas.
@@ -132,6 +150,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	killed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("ring").dataset.killed`))
 	if err != nil || killed != "node-3" {
 		t.Errorf("killed on the page: %q (%v), want node-3", killed, err)
+	}
+	// Until a round's votes decommission it, the ledger holds it active.
+	if err := poll(`document.getElementById("nodecount").textContent === "11 running, 12 active on the ledger"`); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text("#nodecount"))
+		t.Errorf("the header says %q (%v), want 11 running, 12 active on the ledger", text, err)
 	}
 	// A client's call at the seed shows in the edge panel's counts.
 	resp, err := http.Post(m.SeedNode.URL+"/json_rpc", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"get_info"}`))

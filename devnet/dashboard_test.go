@@ -3,13 +3,20 @@ package devnet
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionctl/sessionctl/configmsg/groupconfig"
+	"github.com/sessionctl/sessionctl/group"
+	"github.com/sessionctl/sessionctl/identity"
 )
 
 // slowPage is a page that reads its events only once let go: its first
@@ -106,5 +113,115 @@ func TestDashboardStateAfterKill(t *testing.T) {
 	}
 	if running()["node-2"] {
 		t.Fatal("the state after the kill's event still shows node-2 running")
+	}
+}
+
+// TestWaitViewer: WaitViewer returns once a page asks for the state, not
+// for a bare GET of the page or a wrong secret; a devnet asked to stop
+// first says so.
+func TestWaitViewer(t *testing.T) {
+	d := up(t, UpConfig{Dir: t.TempDir(), Nodes: 4, BlockTime: BlockTimeManual, Clients: []string{}})
+	t.Cleanup(func() { d.Close() })
+	url := d.Manifest().Dashboard.URL
+	get := func(u string) int {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if get(url) != http.StatusOK || get(strings.Replace(url, "/dash/", "/dash/0", 1)+"state") != http.StatusNotFound {
+		t.Fatal("the page, or a wrong secret's state")
+	}
+	select {
+	case <-d.viewer.done():
+		t.Fatal("viewed before any page asked for the state")
+	default:
+	}
+	if get(url+"state") != http.StatusOK {
+		t.Fatal("state")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.WaitViewer(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	stopped := &Devnet{down: make(chan struct{})}
+	stopped.requestDown()
+	if err := stopped.WaitViewer(ctx, nil); !errors.Is(err, ErrStoppedUnviewed) {
+		t.Fatalf("stopped: %v", err)
+	}
+}
+
+// dashState reads the dashboard's state as a page does.
+func dashStateT(t *testing.T, d *Devnet) dashState {
+	t.Helper()
+	w := httptest.NewRecorder()
+	d.dash.state(w, httptest.NewRequest("GET", "/state", nil))
+	var st dashState
+	if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
+		t.Fatalf("state: %v\n%s", err, w.Body.Bytes())
+	}
+	return st
+}
+
+// TestDashboardNames: the state names what the devnet knows by name: an
+// identity made after the devnet ('id new dave') is an account on the
+// ring, and a group's members are named, not hex prefixes; a killed node
+// is at once one fewer running and still active on the ledger.
+func TestDashboardNames(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 4, BlockTime: BlockTimeManual, Clients: []string{"alice", "bob"}})
+	t.Cleanup(func() { d.Close() })
+	dave, err := identity.NewAccount(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ks.Create("dave", dave); err != nil {
+		t.Fatal(err)
+	}
+	gk, err := identity.NewAccount(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid := identity.AccountID{Prefix: identity.PrefixGroup, Key: [32]byte(gk.Ed25519Public())}
+	alice := ClientKeys(d.st.Seed, "alice").AccountID().String()
+	g := &group.Group{ID: gid.String(), Name: "book club", Me: alice, Generation: 2, Members: []groupconfig.Member{
+		{ID: alice, Admin: true}, {ID: dave.AccountID().String()}, {ID: "05" + strings.Repeat("ab", 32)}}}
+	if err := (&group.Store{Dir: dir + "/groups"}).Save("alice", g); err != nil {
+		t.Fatal(err)
+	}
+	st := dashStateT(t, d)
+	var names []string
+	for _, a := range st.Accounts {
+		names = append(names, a.Name)
+	}
+	if want := []string{"alice", "bob", "dave"}; !slices.Equal(names, want) {
+		t.Errorf("accounts %v, want %v", names, want)
+	}
+	if len(st.Groups) != 1 {
+		t.Fatalf("groups: %+v", st.Groups)
+	}
+	var members []string
+	for _, m := range st.Groups[0].Members {
+		members = append(members, m.Name)
+	}
+	if want := []string{"alice", "dave", ""}; !slices.Equal(members, want) {
+		t.Errorf("group members named %q, want %q (a stranger stays unnamed)", members, want)
+	}
+	if st.Running != 4 || st.Active != 4 {
+		t.Errorf("running %d, active %d; want 4 and 4", st.Running, st.Active)
+	}
+	cc, err := Dial(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Kill(context.Background(), "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	if st := dashStateT(t, d); st.Running != 3 || st.Active != 4 {
+		t.Errorf("after a kill: running %d, active %d; want 3 running and 4 active on the ledger until the vote", st.Running, st.Active)
 	}
 }

@@ -167,6 +167,7 @@ type Devnet struct {
 	token   string
 	ks      *identity.Keystore
 	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
+	viewer  viewer     // when the dashboard was first opened (WaitViewer)
 
 	down     chan struct{}
 	downOnce sync.Once

@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -196,4 +197,32 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// SnapshotDone is what a snapshot command did.
+type SnapshotDone struct {
+	Saved  string `json:"saved,omitempty"`
+	Loaded string `json:"loaded,omitempty"`
+}
+
+// WriteText says what was done, and what to do next.
+func (s SnapshotDone) WriteText(w io.Writer) error {
+	var err error
+	if s.Saved != "" {
+		_, err = fmt.Fprintf(w, "saved snapshot %q; 'sessionctl devnet snapshot load %s' rewinds to it\n", s.Saved, s.Saved)
+	} else {
+		_, err = fmt.Fprintf(w, "loaded snapshot %q; 'sessionctl devnet up' resumes the devnet as it was then\n", s.Loaded)
+	}
+	return err
+}
+
+// SnapshotCommand runs 'devnet snapshot save|load NAME' on dir.
+func SnapshotCommand(ctx context.Context, dir, verb, name string, replace bool) (SnapshotDone, error) {
+	switch verb {
+	case "save":
+		return SnapshotDone{Saved: name}, SaveSnapshot(dir, name, replace)
+	case "load":
+		return SnapshotDone{Loaded: name}, LoadSnapshot(dir, name)
+	}
+	return SnapshotDone{}, fmt.Errorf("snapshot %q: want save or load", verb)
 }

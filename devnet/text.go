@@ -91,7 +91,7 @@ func (m *Manifest) WriteBanner(w io.Writer, d Dir, took time.Duration, detached 
 // stopped by themselves.
 func (s *Status) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "running (pid %d): seed %q, height %d, %d/%s running, %d active in %s\nledger %s\n",
-		s.PID, s.Seed, s.Height, s.NodesRunning, display.Plural(s.Nodes, "node"), s.ActiveNodes, display.Plural(s.Swarms, "swarm"), s.LedgerURL)
+		s.PID, s.Seed, s.Height, s.NodesRunning, display.Plural(s.Nodes, "node"), s.ActiveNodes, display.Plural(s.Swarms, "swarm"), s.Ledger.URL)
 	for _, name := range slices.Sorted(maps.Keys(s.Exited)) {
 		what := "'s process ended" // a node's process (devnet up --procs)
 		if !strings.HasPrefix(s.Exited[name], "pid ") {
