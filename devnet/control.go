@@ -27,6 +27,7 @@ import (
 //	POST /v1/nodes/{name}/restart   start it again
 //	POST /v1/down                   stop the devnet
 //	POST /v1/fund                   pay from the faucet (faucet.go)
+//	POST /v1/repair                 a replica repair round on every node now (chaos.go)
 
 type controlServer struct {
 	d    *Devnet
@@ -48,6 +49,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
+	mux.HandleFunc("POST /v1/repair", c.repair)
 	c.http = httpserve.New(net.JoinHostPort(d.Network.Host(), "0"), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
