@@ -27,6 +27,7 @@ import (
 //	POST /v1/down                   stop the devnet
 //	POST /v1/snapshot/load          rewind it in place to a snapshot (rewind.go)
 //	POST /v1/fund                   pay from the faucet (faucet.go)
+//	POST /v1/repair                 a replica repair round on every node now (chaos.go)
 
 type controlServer struct {
 	d    *Devnet
@@ -54,6 +55,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/fund", c.fund)
 	mux.HandleFunc("POST /v1/snapshot/load", c.loadSnapshot)
 	mux.HandleFunc("POST /v1/sent", c.sent)
+	mux.HandleFunc("POST /v1/repair", c.repair)
 	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
