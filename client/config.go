@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -97,6 +98,9 @@ func (c *Client) LoadConfig(ctx context.Context, kind configmsg.Kind) (*AccountC
 		msgs = msgs[len(msgs)-maxConfigMessages:]
 	}
 	out := &AccountConfig{Kind: kind}
+	if c.fault(func(f *Faults) *atomic.Bool { return &f.IgnoreConfigs }) {
+		msgs = nil // (a test's broken client: it reads none)
+	}
 	var plains [][]byte
 	var from []storagerpc.Message
 	for _, m := range msgs {

@@ -34,6 +34,9 @@ type Manifest struct {
 	Nodes   []ManifestNode   `json:"nodes"`
 	Clients []ManifestClient `json:"clients"`
 	Servers []ManifestServer `json:"servers"`
+	// Rewound is the id of the rewind that started this devnet from a
+	// snapshot in place ('devnet snapshot load' while it ran), if one did.
+	Rewound string `json:"rewound,omitempty"`
 }
 
 // Endpoint is a URL and, for the control endpoint, its token.

@@ -37,7 +37,11 @@ func (m *Manifest) WriteBanner(w io.Writer, d Dir, took time.Duration, detached 
 	if took > 0 {
 		ready = fmt.Sprintf(", ready in %v", took.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "sessionctl devnet: seed %q, %s in %s%s\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), display.Plural(len(swarms), "swarm"), ready)
+	if len(m.Nodes) == 0 {
+		fmt.Fprintf(w, "sessionctl devnet: seed %q, no service nodes of its own: they join it (Join, below)%s\n\n", m.Seed, ready)
+	} else {
+		fmt.Fprintf(w, "sessionctl devnet: seed %q, %s in %s%s\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), display.Plural(len(swarms), "swarm"), ready)
+	}
 	fmt.Fprintln(w, "Clients (their recovery phrases restore them in any Session app; devnet use only):")
 	ks := d.Keystore()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -73,9 +77,10 @@ func (m *Manifest) WriteBanner(w io.Writer, d Dir, took time.Duration, detached 
 			fmt.Fprintf(w, "  room %s: %s  (join link for Session apps; %s/ shows its QR code)\n", r.Token, r.JoinURL, s.URL)
 		}
 	}
-	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NODE\tPEER ID\tSWARM\tSTATE")
+	if len(m.Nodes) > 0 {
+		fmt.Fprintln(tw, "\n  NODE\tPEER ID\tSWARM\tSTATE")
+	}
 	for i, n := range m.Nodes {
 		if i == bannerNodes {
 			fmt.Fprintf(tw, "  ... and %d more: 'sessionctl node ls'\n", len(m.Nodes)-bannerNodes)
@@ -136,7 +141,7 @@ func WriteNodes(w io.Writer, nodes []ManifestNode) error {
 // WriteSnapshots writes the saved snapshots, a line each.
 func WriteSnapshots(w io.Writer, snaps []Snapshot) error {
 	if len(snaps) == 0 {
-		_, err := fmt.Fprintln(w, "no snapshots; 'sessionctl devnet snapshot save NAME' makes one of a stopped devnet")
+		_, err := fmt.Fprintln(w, "no snapshots; 'sessionctl devnet snapshot save NAME' makes one, of a running devnet or a stopped one")
 		return err
 	}
 	for _, s := range snaps {

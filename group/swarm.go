@@ -282,3 +282,26 @@ func refused(err error) bool {
 	var se *storagerpc.Error
 	return errors.As(err, &se) && se.Code == storagerpc.StatusUnauthorized
 }
+
+// Probe asks node dest (its Ed25519 key, hex) straight, without an onion
+// path, to let this device read the group's messages: nil when the node
+// served them, its refusal otherwise. A checker asks each member of the
+// group's swarm this as a member it kicked (package chaos): every one must
+// refuse.
+func (s *Device) Probe(ctx context.Context, g *Group, dest string) error {
+	sg, err := s.signer(g)
+	if err != nil {
+		return err
+	}
+	ts := s.C.SigNow()
+	p := storagerpc.RetrieveParams{Pubkey: g.ID, Namespace: NSMessages, Timestamp: ts}
+	p.Auth, p.SubAuth = sg.sign(storagerpc.RetrieveSigMsg(NSMessages, ts))
+	resp, err := s.C.Direct(ctx, dest, "retrieve", p)
+	if err != nil {
+		return err
+	}
+	if resp.Code != storagerpc.StatusOK {
+		return resp.Err()
+	}
+	return nil
+}

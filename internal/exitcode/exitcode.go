@@ -58,7 +58,7 @@ var invalid = []error{
 	group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked, group.ErrNameTaken,
 	group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups,
 	devnet.ErrConflict, devnet.ErrFormat, devnet.ErrRunning, devnet.ErrUnknownNode, devnet.ErrNodeStopped, devnet.ErrNodeRunning,
-	devnet.ErrSnapshotName, devnet.ErrNoSnapshot, devnet.ErrSnapshotExists,
+	devnet.ErrSnapshotName, devnet.ErrNoSnapshot, devnet.ErrSnapshotExists, devnet.ErrMustStop,
 	storagerpc.ErrTooLarge,
 }
 
