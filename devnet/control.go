@@ -140,6 +140,9 @@ type Status struct {
 	// Exited are the nodes whose own process ended by itself (devnet up
 	// --procs), by name: how it ended.
 	Exited map[string]string `json:"exited,omitempty"`
+	// Joined names the registered nodes that joined from processes of
+	// their own ('node run', 'node join'): not counted in Nodes.
+	Joined []string `json:"joined,omitempty"`
 }
 
 func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
@@ -152,6 +155,11 @@ func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
 				st.Exited = map[string]string{}
 			}
 			st.Exited[NodeName(i)] = e
+		}
+	}
+	for _, n := range c.d.joined.list() {
+		if _, ok := c.d.Network.Ledger.Node(n.Key); ok {
+			st.Joined = append(st.Joined, n.Name)
 		}
 	}
 	httpserve.WriteJSON(w, http.StatusOK, st)

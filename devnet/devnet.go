@@ -184,6 +184,7 @@ type Devnet struct {
 	ks      *identity.Keystore
 	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
 	viewer  viewer     // when the dashboard was first opened (WaitViewer)
+	joined  *joined    // the nodes that joined from processes of their own (joined.go)
 	given   UpConfig   // the config Open was given (a rewind opens it again)
 	// served: Serve runs it (a snapshot load can rewind it); rewindTo
 	// and rewindID: the load asked for
@@ -277,7 +278,7 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 // reset removes what a devnet made under dir, keeping identities that the
 // user made (only the devnet's client identities go).
 func reset(dir string, old []string) error {
-	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json")} {
+	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json"), filepath.Join("devnet", "joined.json")} {
 		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
@@ -466,6 +467,12 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.joined, err = loadJoined(Dir(cfg.Dir), st.Nodes); err != nil {
+		return nil, err
+	}
+	for _, n := range d.joined.list() {
+		nw.names.add(n.Key, n.Name)
+	}
 	d.Network = nw
 	d.resumed = resumed
 	return d, nil
@@ -494,10 +501,14 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	fctx, cancel := context.WithCancel(context.Background())
 	d.follow = cancel
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
 		d.dash.watch(fctx, groupPoll)
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.followJoined(fctx)
 	}()
 	go func() {
 		defer d.wg.Done()
@@ -527,6 +538,9 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	if d.cfg.Traffic {
 		d.startTraffic()
+	}
+	if _, err := d.nameJoined(); err != nil {
+		return err
 	}
 	if err := d.WriteManifest(); err != nil {
 		return err
@@ -617,6 +631,21 @@ func (d *Devnet) nodes() []ManifestNode {
 			mn.PeerID, mn.Addrs, mn.HTTPS, mn.PID = info.PeerID, info.Addrs, info.HTTPS, info.PID
 		} else {
 			mn.Exited = d.Network.Exited(i)
+		}
+		if mn.Addrs == nil {
+			mn.Addrs = []string{}
+		}
+		out = append(out, mn)
+	}
+	for _, jn := range d.joined.list() {
+		sn, ok := byKey[jn.Key]
+		if !ok {
+			continue // no longer registered
+		}
+		mn := ManifestNode{Name: jn.Name, Ed25519Pubkey: jn.Key, X25519Pubkey: sn.X25519, PeerID: sn.PeerID, Addrs: sn.Addrs,
+			State: string(sn.State), Credit: sn.Credit, LastProof: sn.LastProof, Joined: true}
+		if sn.SwarmID != chain.UnassignedSwarm {
+			mn.SwarmID = fmt.Sprintf("%016x", sn.SwarmID)
 		}
 		if mn.Addrs == nil {
 			mn.Addrs = []string{}
@@ -730,6 +759,11 @@ func (d *Devnet) nodeIndex(name string) (int, error) {
 	for i := 0; i < d.st.Nodes; i++ {
 		if NodeName(i) == name || d.Network.NodeKey(i) == name {
 			return i, nil
+		}
+	}
+	for _, n := range d.joined.list() {
+		if n.Name == name || n.Key == name {
+			return 0, fmt.Errorf("%w %q: it joined from a process of its own ('node run', 'node join'): stop or start it there", ErrUnknownNode, name)
 		}
 	}
 	if d.st.Nodes == 0 {
