@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/buildinfo"
+	"github.com/sessionctl/sessionctl/internal/chaoscmd"
 	"github.com/sessionctl/sessionctl/internal/cliargs"
 	"github.com/sessionctl/sessionctl/internal/complete"
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -138,6 +139,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			nameCommand(),
 			logsCommand(),
 			benchCommand(),
+			chaoscmd.Command(dialDevnet, jsonFlag),
 			completionCommand(),
 		},
 		Metadata: map[string]any{},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -232,6 +233,9 @@ func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
 		return
 	}
 	f.Unsent = gone
+	if c.fault(func(f *Faults) *atomic.Bool { return &f.ShowUnsent }) {
+		return // (a test's broken client: shows them, keeps them)
+	}
 	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return slices.Contains(gone, m.Hash) })
 	f.st.Received = slices.DeleteFunc(f.st.Received, func(r recvRecord) bool { return slices.Contains(gone, r.Hash) })
 	if err := c.deleteOwn(ctx, gone); err != nil {

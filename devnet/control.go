@@ -27,6 +27,7 @@ import (
 //	POST /v1/down                   stop the devnet
 //	POST /v1/snapshot/load          rewind it in place to a snapshot (rewind.go)
 //	POST /v1/fund                   pay from the faucet (faucet.go)
+//	POST /v1/repair                 a replica repair round on every node now (chaos.go)
 
 type controlServer struct {
 	d    *Devnet
@@ -35,7 +36,11 @@ type controlServer struct {
 }
 
 func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
-	c := &controlServer{d: d, join: &joiner{d: d, secret: joinSecret(d.token), funded: map[string]bool{}}}
+	secret := d.cfg.JoinSecret
+	if secret == "" {
+		secret = joinSecret(d.token)
+	}
+	c := &controlServer{d: d, join: &joiner{d: d, secret: secret, funded: map[string]bool{}}}
 	root := http.NewServeMux()
 	d.dash.routes(root, c) // its own guard: the secret in the path
 	c.join.routes(root)    // the same
@@ -49,6 +54,8 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
 	mux.HandleFunc("POST /v1/snapshot/load", c.loadSnapshot)
+	mux.HandleFunc("POST /v1/sent", c.sent)
+	mux.HandleFunc("POST /v1/repair", c.repair)
 	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
@@ -84,6 +91,7 @@ var controlErrors = map[string]error{
 	"no_snapshot":    ErrNoSnapshot,
 	"snapshot_name":  ErrSnapshotName,
 	"must_stop":      ErrMustStop,
+	"join_secret":    ErrJoinSecret,
 }
 
 // writeErrOf answers err with its status and, for a sentinel, its code.
@@ -165,6 +173,8 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineKill, Nodes: []string{NodeName(i)},
+		Text: NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
@@ -200,6 +210,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": true})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineRestart, Nodes: []string{NodeName(i)}, Text: NodeName(i) + " restarted"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"restarted": NodeName(i), "was_running": wasRunning})
 }
@@ -221,4 +232,21 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.writeManifestLogged() // its join link
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"room": req.Token})
+}
+
+// sent takes a client's report of a message it sent, for the dashboard.
+func (c *controlServer) sent(w http.ResponseWriter, r *http.Request) {
+	var rep SentReport
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, "want a SentReport: "+err.Error())
+		return
+	}
+	if err := rep.check(); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.d.dash.sent(rep)
+	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"shown": true})
 }

@@ -99,7 +99,7 @@ func checkFileLimit(nodes int) error {
 // directory saved, or the defaults for a new devnet.
 type UpConfig struct {
 	Dir       string
-	Nodes     int           // default 12
+	Nodes     int           // default 12; NoNodes: none of its own, every node joins (node join)
 	Seed      string        // default "sessionctl"
 	BlockTime time.Duration // default 1 s, or the saved one on resume; a given one is saved; BlockTimeManual: blocks only when mined
 	// Clients are the client identities to create; default alice, bob, carol.
@@ -128,9 +128,23 @@ type UpConfig struct {
 	// too for the page's log pane. nil makes one (without log lines).
 	Events *Events
 	// Listen is the IP address that every server and node listens on;
-	// default 127.0.0.1. Another lets machines join (JoinURL in the
-	// manifest): it needs timed blocks, as joiners cannot mine.
+	// default 127.0.0.1; ListenAuto: this machine's one address that is
+	// not loopback (a pod's). Another than loopback lets machines join
+	// (JoinURL in the manifest): it needs timed blocks, as joiners cannot
+	// mine.
 	Listen string
+	// BasePort fixes the ports of the seed, the control endpoint, the
+	// proxy and the servers (PortSeed, PortControl, ... from it); 0 takes
+	// free ports.
+	BasePort int
+	// Advertise is the name others reach the devnet by (a Kubernetes
+	// Service's), published instead of Listen in the join URL, to joiners
+	// and as the servers' address; "": Listen.
+	Advertise string
+	// JoinSecret is the join URL's secret (16 to 128 letters, digits, '-'
+	// and '_'), the same at each start; "": one derived from each start's
+	// control token.
+	JoinSecret string
 	// Exe, if set, runs every node as its own process: the sessionctl
 	// binary at Exe (`devnet up --procs`).
 	Exe string
@@ -212,11 +226,11 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 	path := statePath(cfg.Dir)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) || cfg.Reset {
-		st := state{Format: FormatVersion, Seed: cfg.Seed, Nodes: cfg.Nodes, Clients: cfg.Clients, Created: time.Now().UTC()}
+		st := state{Format: FormatVersion, Seed: cfg.Seed, Nodes: max(cfg.Nodes, 0), Clients: cfg.Clients, Created: time.Now().UTC()}
 		if st.Seed == "" {
 			st.Seed = "sessionctl"
 		}
-		if st.Nodes == 0 {
+		if cfg.Nodes == 0 {
 			st.Nodes = 12
 		}
 		if st.Clients == nil {
@@ -238,8 +252,8 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 	if cfg.Seed != "" && cfg.Seed != st.Seed {
 		return state{}, false, fmt.Errorf("%w: it was made with --seed %q, not %q; drop the flag to resume, or --reset", ErrConflict, st.Seed, cfg.Seed)
 	}
-	if cfg.Nodes != 0 && cfg.Nodes != st.Nodes {
-		return state{}, false, fmt.Errorf("%w: it has %d nodes, not %d; drop the flag to resume, or --reset", ErrConflict, st.Nodes, cfg.Nodes)
+	if cfg.Nodes != 0 && max(cfg.Nodes, 0) != st.Nodes {
+		return state{}, false, fmt.Errorf("%w: it has %d nodes, not %d; drop the flag to resume, or --reset", ErrConflict, st.Nodes, max(cfg.Nodes, 0))
 	}
 	if cfg.Clients != nil && !slices.Equal(cfg.Clients, st.Clients) {
 		return state{}, false, fmt.Errorf("%w: its clients are %v, not %v; drop the flag to resume, or --reset", ErrConflict, st.Clients, cfg.Clients)
@@ -295,8 +309,19 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		return nil, errors.New("devnet: UpConfig.Dir is required")
 	}
 	given := cfg
-	if cfg.Nodes != 0 && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
-		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s)", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
+	if cfg.Nodes != 0 && cfg.Nodes != NoNodes && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
+		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s), or 0: none of its own, every node joins", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
+	}
+	if cfg.Listen, err = resolveListen(cfg.Listen); err != nil {
+		return nil, err
+	}
+	if err := checkPlacement(cfg.BasePort, cfg.Advertise); err != nil {
+		return nil, err
+	}
+	if cfg.JoinSecret != "" {
+		if err := checkJoinSecret(cfg.JoinSecret); err != nil {
+			return nil, fmt.Errorf("--join-secret (%s): %w", JoinSecretEnv, err)
+		}
 	}
 	if cfg.FileExpiry != 0 && cfg.FileExpiry < time.Second {
 		return nil, errkind.Invalidf("--file-expiry must be at least 1s")
@@ -415,9 +440,15 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Listen != "" && !isLoopback(cfg.Listen) && bt == 0 {
 		return nil, errors.New("devnet: a devnet others join makes its own blocks (they cannot mine): give --block-time a duration")
 	}
-	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis, Host: cfg.Listen, Exe: cfg.Exe,
+	nodes := st.Nodes
+	if nodes == 0 {
+		nodes = NoNodes
+	}
+	nw, err := New(Config{Dir: cfg.Dir, Nodes: nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis, Host: cfg.Listen, Exe: cfg.Exe,
+		BasePort: cfg.BasePort, Advertise: cfg.Advertise,
 		OnExit: func(i int, report string) {
 			d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false, "exited": report})
+			d.cfg.Events.Record(TimelineEvent{Kind: TimelineExit, Nodes: []string{NodeName(i)}, Text: fmt.Sprintf("%s's process ended by itself: %s", NodeName(i), report)})
 			d.writeManifestLogged()
 		},
 		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry,
@@ -466,7 +497,7 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
-		d.dash.follow(fctx)
+		d.dash.watch(fctx, groupPoll)
 	}()
 	go func() {
 		defer d.wg.Done()
@@ -485,8 +516,14 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("fund %s: %w", p.To, err)
 		}
 	}
-	if !d.resumed {
-		d.introduceClients(ctx)
+	switch {
+	case d.resumed:
+	case d.st.Nodes == 0:
+		d.introduceWhenNodes(fctx)
+	default:
+		if err := d.introduceClients(ctx); err != nil {
+			d.log.Warn().Err(err).Msg("the clients were not introduced: their first messages to each other are message requests")
+		}
 	}
 	if d.cfg.Traffic {
 		d.startTraffic()
@@ -526,7 +563,7 @@ func (d *Devnet) ensureClients() error {
 func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
-		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, Join: Endpoint{URL: d.control.join.url(d.control.url())},
+		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, Join: Endpoint{URL: d.control.join.url(d.Network.advertised(d.control.url()))},
 		SeedNode: Endpoint{URL: d.Network.LedgerURL()}, Proxy: Endpoint{URL: d.Network.ProxyURL()},
 		Servers: d.servers(), Rewound: d.cfg.rewind.id}
 	m.Nodes = d.nodes()
@@ -541,11 +578,11 @@ func (d *Devnet) servers() []ManifestServer {
 	out := []ManifestServer{}
 	if d.Network.Files != nil {
 		k := d.Network.FileServerKey()
-		out = append(out, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+		out = append(out, ManifestServer{Kind: "file", URL: d.Network.advertised(d.Network.Files.URL()), X25519Pubkey: hex.EncodeToString(k.Public[:])})
 	}
 	if d.Network.Community != nil {
 		k := d.Network.CommunityKey()
-		ms := ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])}
+		ms := ManifestServer{Kind: "community", URL: d.Network.advertised(d.Network.Community.URL()), X25519Pubkey: hex.EncodeToString(k.Public[:])}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		rooms, err := d.Network.Community.Rooms(ctx)
 		cancel()
@@ -694,6 +731,9 @@ func (d *Devnet) nodeIndex(name string) (int, error) {
 		if NodeName(i) == name || d.Network.NodeKey(i) == name {
 			return i, nil
 		}
+	}
+	if d.st.Nodes == 0 {
+		return 0, fmt.Errorf("%w %q: this devnet runs no nodes of its own (those that joined it stop where they run)", ErrUnknownNode, name)
 	}
 	return 0, fmt.Errorf("%w %q: the nodes are node-1 to node-%d", ErrUnknownNode, name, d.st.Nodes)
 }

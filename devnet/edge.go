@@ -44,7 +44,7 @@ func hostOf(u string) string {
 // startProxy starts the proxy in front of the seed, file and community
 // servers (started before it).
 func (nw *Network) startProxy(ctx context.Context) error {
-	p, err := proxy.New(proxy.Config{Addr: net.JoinHostPort(nw.cfg.Host, "0"),
+	p, err := proxy.New(proxy.Config{Addr: nw.cfg.addr(PortProxy),
 		Backends: proxy.Backends{Seed: hostOf(nw.rpc.URL()), Files: hostOf(nw.Files.URL()), Community: hostOf(nw.Community.URL())},
 		Tunnel:   nw.isNodeEdge, Edge: nw.edgeSink(nil), Logger: nw.cfg.logger("devnet")})
 	if err != nil {

@@ -169,5 +169,5 @@ func (d *Devnet) controlListen() string {
 			return a
 		}
 	}
-	return net.JoinHostPort(d.Network.Host(), "0")
+	return d.Network.cfg.addr(PortControl)
 }
