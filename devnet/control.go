@@ -63,7 +63,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	return c, nil
 }
 
-func (c *controlServer) url() string { return c.http.URL() }
+func (c *controlServer) url() string { return local(c.http.URL()) }
 
 func (c *controlServer) close() error { return c.http.Close() }
 

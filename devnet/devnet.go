@@ -319,6 +319,17 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if err := checkPlacement(cfg.BasePort, cfg.Advertise); err != nil {
 		return nil, err
 	}
+	if cfg.Listen != "" {
+		own := cfg.Nodes // 0.0.0.0 needs NoNodes said, even to resume
+		if own == NoNodes {
+			own = 0
+		} else if own == 0 {
+			own = 12
+		}
+		if err := checkHost(cfg.Listen, own, cfg.Advertise); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.JoinSecret != "" {
 		if err := checkJoinSecret(cfg.JoinSecret); err != nil {
 			return nil, fmt.Errorf("--join-secret (%s): %w", JoinSecretEnv, err)
@@ -592,11 +603,11 @@ func (d *Devnet) servers() []ManifestServer {
 	out := []ManifestServer{}
 	if d.Network.Files != nil {
 		k := d.Network.FileServerKey()
-		out = append(out, ManifestServer{Kind: "file", URL: d.Network.advertised(d.Network.Files.URL()), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+		out = append(out, ManifestServer{Kind: "file", URL: d.Network.advertised(local(d.Network.Files.URL())), X25519Pubkey: hex.EncodeToString(k.Public[:])})
 	}
 	if d.Network.Community != nil {
 		k := d.Network.CommunityKey()
-		ms := ManifestServer{Kind: "community", URL: d.Network.advertised(d.Network.Community.URL()), X25519Pubkey: hex.EncodeToString(k.Public[:])}
+		ms := ManifestServer{Kind: "community", URL: d.Network.advertised(local(d.Network.Community.URL())), X25519Pubkey: hex.EncodeToString(k.Public[:])}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		rooms, err := d.Network.Community.Rooms(ctx)
 		cancel()

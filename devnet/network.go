@@ -70,6 +70,9 @@ type Config struct {
 	// Host is the IP address that the ledger RPC, the servers and the nodes
 	// listen on; default 127.0.0.1 (loopback: nothing is reachable from
 	// another machine). Another address lets nodes on other machines join.
+	// 0.0.0.0 (every address: a pod's, which a port-forward reaches at
+	// 127.0.0.1) is for a network without nodes of its own that
+	// Advertises a name: nodes publish where they listen.
 	Host string
 	// BasePort, if set, fixes the ports of the ledger RPC (the seed), the
 	// proxy, the file and the community server at BasePort+PortSeed, ...
@@ -187,8 +190,8 @@ func New(cfg Config) (*Network, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
-	if ip := net.ParseIP(cfg.Host); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
-		return nil, fmt.Errorf("devnet: host %q: want an IPv4 address that others reach this machine at (not 0.0.0.0: nodes publish it)", cfg.Host)
+	if err := checkHost(cfg.Host, cfg.Nodes, cfg.Advertise); err != nil {
+		return nil, err
 	}
 	if err := checkPlacement(cfg.BasePort, cfg.Advertise); err != nil {
 		return nil, err
@@ -286,7 +289,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		return err
 	}
 	nw.rpc = srv
-	nw.client = ledgerrpc.NewClient(srv.URL(), nw.cfg.LedgerToken)
+	nw.client = ledgerrpc.NewClient(nw.LedgerURL(), nw.cfg.LedgerToken)
 	if err := nw.register(ctx); err != nil {
 		return err
 	}
@@ -770,7 +773,7 @@ func (nw *Network) WaitNodeReady(ctx context.Context, i int) error {
 func (nw *Network) servers() []string {
 	var out []string
 	for _, u := range []string{nw.Files.URL(), nw.Community.URL()} {
-		if p, err := url.Parse(nw.advertised(u)); err == nil {
+		if p, err := url.Parse(nw.advertised(local(u))); err == nil {
 			out = append(out, p.Host)
 		}
 	}
@@ -852,7 +855,7 @@ func (nw *Network) Host() string { return nw.cfg.Host }
 func (nw *Network) Dir() string { return nw.cfg.Dir }
 
 // LedgerURL is the ledger RPC's base URL.
-func (nw *Network) LedgerURL() string { return nw.rpc.URL() }
+func (nw *Network) LedgerURL() string { return local(nw.rpc.URL()) }
 
 // Close stops the nodes, the RPC and the ledger. Safe to call twice.
 func (nw *Network) Close() error {
