@@ -38,6 +38,8 @@ type dashState struct {
 	Params   chain.Params     `json:"params"`
 	Servers  []ManifestServer `json:"servers"`
 	Edge     []EdgeCount      `json:"edge"` // the client edge's requests by endpoint
+	// Chaos is what a running 'sessionctl chaos' last told (chaos.go).
+	Chaos *ChaosStatus `json:"chaos,omitempty"`
 }
 
 type dashNode struct {
@@ -49,6 +51,7 @@ type dashNode struct {
 	Credit  uint64 `json:"credit"`
 	Stake   uint64 `json:"stake"`
 	Rewards uint64 `json:"rewards"`
+	SkewMS  int64  `json:"skew_ms,omitempty"` // how far chaos moved its clock
 }
 
 type dashSwarm struct {
@@ -154,7 +157,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 		byKey[sn.Key] = sn
 	}
 	for i := 0; i < db.d.st.Nodes; i++ {
-		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered"}
+		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered", SkewMS: db.d.Network.Skew(i).Milliseconds()}
 		dn.Running = db.d.Network.Running(i)
 		if sn, ok := byKey[dn.Key]; ok {
 			dn.State, dn.Credit, dn.Rewards, dn.Stake = string(sn.State), sn.Credit, sn.Rewards, sn.Staked()
@@ -214,6 +217,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	}
 	st.Servers = db.d.servers()
 	st.Edge = db.d.edges.list()
+	st.Chaos = db.d.chaosStatus()
 	return st
 }
 

@@ -166,8 +166,9 @@ type Devnet struct {
 	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
-	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
-	viewer  viewer     // when the dashboard was first opened (WaitViewer)
+	edges   edgeCounts   // the client edge's requests by endpoint (the dashboard)
+	chaos   *ChaosStatus // what a chaos run last told (the dashboard); d.mu
+	viewer  viewer       // when the dashboard was first opened (WaitViewer)
 
 	down     chan struct{}
 	downOnce sync.Once
