@@ -28,6 +28,8 @@ import (
 //	POST /v1/snapshot/load          rewind it in place to a snapshot (rewind.go)
 //	POST /v1/fund                   pay from the faucet (faucet.go)
 //	POST /v1/repair                 a replica repair round on every node now (chaos.go)
+//	POST /v1/nodes/{name}/skew      move a node's clock {"ms": N} (chaos.go)
+//	POST /v1/chaos                  a chaos run's status, for the dashboard (chaos.go)
 
 type controlServer struct {
 	d    *Devnet
@@ -56,6 +58,8 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/snapshot/load", c.loadSnapshot)
 	mux.HandleFunc("POST /v1/sent", c.sent)
 	mux.HandleFunc("POST /v1/repair", c.repair)
+	mux.HandleFunc("POST /v1/nodes/{name}/skew", c.skew)
+	mux.HandleFunc("POST /v1/chaos", c.chaos)
 	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)

@@ -182,10 +182,11 @@ type Devnet struct {
 	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
-	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
-	viewer  viewer     // when the dashboard was first opened (WaitViewer)
-	joined  *joined    // the nodes that joined from processes of their own (joined.go)
-	given   UpConfig   // the config Open was given (a rewind opens it again)
+	edges   edgeCounts   // the client edge's requests by endpoint (the dashboard)
+	chaos   *ChaosStatus // what a chaos run last told (the dashboard); d.mu
+	viewer  viewer       // when the dashboard was first opened (WaitViewer)
+	joined  *joined      // the nodes that joined from processes of their own (joined.go)
+	given   UpConfig     // the config Open was given (a rewind opens it again)
 	// served: Serve runs it (a snapshot load can rewind it); rewindTo
 	// and rewindID: the load asked for
 	served             bool
