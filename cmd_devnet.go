@@ -57,14 +57,14 @@ func devnetCommand() *cli.Command {
 				Action: devnetUp,
 			},
 			{Name: "status", Usage: "is a devnet running under --dir? (exit 0 yes, 3 no)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetStatus},
-			{Name: "down", Usage: "stop the devnet running under --dir", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetDown},
+			{Name: "down", Usage: "stop the devnet running under --dir (none running: exit 0, saying so on stderr)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetDown},
 			{
 				Name:  "snapshot",
-				Usage: "save a stopped devnet whole (chain, nodes' storage, servers, keys, clients) and load it back",
+				Usage: "save a devnet whole (chain, nodes' storage, servers, keys, clients), running or stopped, and rewind to it",
 				Subcommands: []*cli.Command{
-					{Name: "save", Usage: "save the stopped devnet as NAME", ArgsUsage: "NAME",
+					{Name: "save", Usage: "save the devnet as NAME; a running one runs on (an online copy of each database)", ArgsUsage: "NAME",
 						Flags: []cli.Flag{&cli.BoolFlag{Name: "replace", Usage: "overwrite a snapshot of that name"}, jsonFlag}, Action: snapshotAct},
-					{Name: "load", Usage: "replace the stopped devnet with snapshot NAME; 'devnet up' resumes it", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: snapshotAct},
+					{Name: "load", Usage: "rewind the running devnet to snapshot NAME in place, or replace the stopped one ('devnet up' resumes it)", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: snapshotAct},
 					{Name: "ls", Usage: "the saved snapshots", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: snapshotAct},
 				},
 			},
@@ -172,7 +172,7 @@ func devnetUp(c *cli.Context) error {
 	}
 	// Until Ctrl-C, 'devnet down', or a part the devnet needs fails: then
 	// the exit code is 1, and the error says which part.
-	err = devnet.Wait(ctx, d, d.Done())
+	d, err = devnet.Serve(ctx, d) // (and rewinds it in place for a snapshot load)
 	fmt.Fprintln(stderr, "stopping the devnet")
 	return errors.Join(err, d.Close())
 }
@@ -264,6 +264,10 @@ func devnetStatus(c *cli.Context) error {
 
 func devnetDown(c *cli.Context) error {
 	cc, err := dialDevnet(c)
+	if errkind.Of(err) == errkind.NotRunning { // not a failure: `trap 'sessionctl devnet down' EXIT` may find none
+		fmt.Fprintf(c.App.ErrWriter, "sessionctl: no devnet is running under %s; nothing to stop\n", dirOf(c))
+		return output(c).Show(map[string]any{"stopped": false}, func(io.Writer) error { return nil })
+	}
 	if err != nil && (cc == nil || !errors.Is(err, devnet.ErrUnresponsive)) {
 		return err
 	}

@@ -25,7 +25,11 @@ import (
 //	POST /v1/nodes/{name}/kill      stop a node (it stays registered)
 //	POST /v1/nodes/{name}/restart   start it again
 //	POST /v1/down                   stop the devnet
+//	POST /v1/snapshot/load          rewind it in place to a snapshot (rewind.go)
 //	POST /v1/fund                   pay from the faucet (faucet.go)
+//	POST /v1/repair                 a replica repair round on every node now (chaos.go)
+//	POST /v1/nodes/{name}/skew      move a node's clock {"ms": N} (chaos.go)
+//	POST /v1/chaos                  a chaos run's status, for the dashboard (chaos.go)
 
 type controlServer struct {
 	d    *Devnet
@@ -51,7 +55,12 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
-	c.http = httpserve.New(d.Network.cfg.addr(PortControl), root, d.log)
+	mux.HandleFunc("POST /v1/snapshot/load", c.loadSnapshot)
+	mux.HandleFunc("POST /v1/sent", c.sent)
+	mux.HandleFunc("POST /v1/repair", c.repair)
+	mux.HandleFunc("POST /v1/nodes/{name}/skew", c.skew)
+	mux.HandleFunc("POST /v1/chaos", c.chaos)
+	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
@@ -83,6 +92,9 @@ var controlErrors = map[string]error{
 	"room_exists":    community.ErrRoomExists,
 	"bad_room_token": community.ErrRoomToken,
 	"faucet":         ErrFaucet,
+	"no_snapshot":    ErrNoSnapshot,
+	"snapshot_name":  ErrSnapshotName,
+	"must_stop":      ErrMustStop,
 	"join_secret":    ErrJoinSecret,
 }
 
@@ -132,6 +144,9 @@ type Status struct {
 	// Exited are the nodes whose own process ended by itself (devnet up
 	// --procs), by name: how it ended.
 	Exited map[string]string `json:"exited,omitempty"`
+	// Joined names the registered nodes that joined from processes of
+	// their own ('node run', 'node join'): not counted in Nodes.
+	Joined []string `json:"joined,omitempty"`
 }
 
 func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +159,11 @@ func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
 				st.Exited = map[string]string{}
 			}
 			st.Exited[NodeName(i)] = e
+		}
+	}
+	for _, n := range c.d.joined.list() {
+		if _, ok := c.d.Network.Ledger.Node(n.Key); ok {
+			st.Joined = append(st.Joined, n.Name)
 		}
 	}
 	httpserve.WriteJSON(w, http.StatusOK, st)
@@ -165,6 +185,8 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineKill, Nodes: []string{NodeName(i)},
+		Text: NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
@@ -200,6 +222,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": true})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineRestart, Nodes: []string{NodeName(i)}, Text: NodeName(i) + " restarted"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"restarted": NodeName(i), "was_running": wasRunning})
 }
@@ -221,4 +244,21 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.writeManifestLogged() // its join link
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"room": req.Token})
+}
+
+// sent takes a client's report of a message it sent, for the dashboard.
+func (c *controlServer) sent(w http.ResponseWriter, r *http.Request) {
+	var rep SentReport
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, "want a SentReport: "+err.Error())
+		return
+	}
+	if err := rep.check(); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.d.dash.sent(rep)
+	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"shown": true})
 }

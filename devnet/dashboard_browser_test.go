@@ -117,13 +117,27 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The send's path, hop by hop (the page keeps the last 20 paths; the
-	// panel shows the newest, which may be the sync copy's or a retry's).
-	g, mid, x := d.dash.name(res.Path.Guard), d.dash.name(res.Path.Middle), d.dash.name(res.Path.Exit)
-	seen := fmt.Sprintf(`window.dash.paths.some((p) => p.hops.length >= 4 && p.hops[0].node === %q && p.hops[1].node === %q && p.hops[2].node === %q && p.hops[3].role === "destination")`, g, mid, x)
-	if err := poll(seen + ` && window.dash.paths.some((p) => p.replicas.length > 0)`); err != nil {
-		paths, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.dash.paths)`))
-		t.Fatalf("the send (%s, %s, %s) did not appear as a path with replicas: %v\npaths on the page: %s", g, mid, x, err, paths)
+	// The send is shown as `send` shows it (device.Cmd.Send reports it so):
+	// the path panel has the path it printed, and the onion requests the
+	// nodes carried are told apart: the send's own (with its replicas),
+	// its sync copy, the path test.
+	if err := Dir(dir).ShowSent(sctx, "alice", res); err != nil {
+		t.Fatal(err)
+	}
+	g, mid, x, dest := d.dash.name(res.Path.Guard), d.dash.name(res.Path.Middle), d.dash.name(res.Path.Exit), d.dash.name(res.Path.Destination)
+	shown := fmt.Sprintf(`document.getElementById("path").dataset.nodes === %q && document.getElementById("path").dataset.kind === "send"`, strings.Join([]string{g, mid, x, dest}, ","))
+	if err := poll(shown); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text("#path"))
+		t.Fatalf("the path panel does not show the send's path %s, %s, %s, %s: %v\n%s", g, mid, x, dest, err, text)
+	}
+	own := `window.dash.requests.some((r) => r.kind === "send" && r.id === window.dash.send.request && r.hops.length === 4 && (r.replicas || []).length > 0)`
+	if err := poll(own + ` && document.getElementById("others").dataset.kinds.split(",").includes("sync copy")`); err != nil {
+		reqs, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.dash.requests)`))
+		t.Fatalf("the send's own request (with its replicas) and its sync copy are not told apart: %v\nrequests on the page: %s", err, reqs)
+	}
+	// Its hops are animated one at a time, each with its caption.
+	if err := poll(`!document.getElementById("caption").hidden && document.getElementById("caption").textContent.includes("the ")`); err != nil {
+		t.Errorf("no caption for the send's hops: %v", err)
 	}
 	pathText, err := chromedp.Run(ctx, chromedp.Text("#path"))
 	if err != nil {
@@ -150,6 +164,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	killed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("ring").dataset.killed`))
 	if err != nil || killed != "node-3" {
 		t.Errorf("killed on the page: %q (%v), want node-3", killed, err)
+	}
+	// The timeline keeps it, with the message's store before it.
+	if err := poll(`document.getElementById("timeline").textContent.includes("node-3 killed") && document.getElementById("timeline").textContent.includes("a message for bob")`); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text("#timeline"))
+		t.Errorf("the timeline lacks the kill or the store (%v):\n%s", err, text)
 	}
 	// Until a round's votes decommission it, the ledger holds it active.
 	if err := poll(`document.getElementById("nodecount").textContent === "11 running, 12 active on the ledger"`); err != nil {

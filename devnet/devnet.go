@@ -148,6 +148,8 @@ type UpConfig struct {
 	// Exe, if set, runs every node as its own process: the sessionctl
 	// binary at Exe (`devnet up --procs`).
 	Exe string
+
+	rewind rewindCfg // a devnet rewound in place (Serve)
 }
 
 // state is what a devnet saves to resume: <dir>/devnet/state.json.
@@ -180,8 +182,15 @@ type Devnet struct {
 	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
-	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
-	viewer  viewer     // when the dashboard was first opened (WaitViewer)
+	edges   edgeCounts   // the client edge's requests by endpoint (the dashboard)
+	chaos   *ChaosStatus // what a chaos run last told (the dashboard); d.mu
+	viewer  viewer       // when the dashboard was first opened (WaitViewer)
+	joined  *joined      // the nodes that joined from processes of their own (joined.go)
+	given   UpConfig     // the config Open was given (a rewind opens it again)
+	// served: Serve runs it (a snapshot load can rewind it); rewindTo
+	// and rewindID: the load asked for
+	served             bool
+	rewindTo, rewindID string
 
 	down     chan struct{}
 	downOnce sync.Once
@@ -270,7 +279,7 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 // reset removes what a devnet made under dir, keeping identities that the
 // user made (only the devnet's client identities go).
 func reset(dir string, old []string) error {
-	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json")} {
+	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json"), filepath.Join("devnet", "joined.json")} {
 		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
@@ -301,6 +310,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("devnet: UpConfig.Dir is required")
 	}
+	given := cfg
 	if cfg.Nodes != 0 && cfg.Nodes != NoNodes && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
 		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s), or 0: none of its own, every node joins", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
 	}
@@ -395,11 +405,15 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Logs == nil {
 		cfg.Logs = func(string) zerolog.Logger { return zerolog.Nop() }
 	}
-	tokenB := make([]byte, 32)
-	if _, err := rand.Read(tokenB); err != nil {
-		return nil, err
+	token := cfg.rewind.token
+	if token == "" {
+		tokenB := make([]byte, 32)
+		if _, err := rand.Read(tokenB); err != nil {
+			return nil, err
+		}
+		token = hex.EncodeToString(tokenB)
 	}
-	dv := &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB), lock: lock,
+	dv := &Devnet{cfg: cfg, given: given, st: st, log: cfg.Logs("devnet"), token: token, lock: lock,
 		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), errc: make(chan error, 1), logFiles: logFiles}
 	defer func() {
 		if err != nil {
@@ -447,6 +461,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		BasePort: cfg.BasePort, Advertise: cfg.Advertise,
 		OnExit: func(i int, report string) {
 			d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false, "exited": report})
+			d.cfg.Events.Record(TimelineEvent{Kind: TimelineExit, Nodes: []string{NodeName(i)}, Text: fmt.Sprintf("%s's process ended by itself: %s", NodeName(i), report)})
 			d.writeManifestLogged()
 		},
 		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry,
@@ -463,6 +478,12 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		OnEdge: d.edges.add})
 	if err != nil {
 		return nil, err
+	}
+	if d.joined, err = loadJoined(Dir(cfg.Dir), st.Nodes); err != nil {
+		return nil, err
+	}
+	for _, n := range d.joined.list() {
+		nw.names.add(n.Key, n.Name)
 	}
 	d.Network = nw
 	d.resumed = resumed
@@ -492,10 +513,14 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	fctx, cancel := context.WithCancel(context.Background())
 	d.follow = cancel
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
-		d.dash.follow(fctx)
+		d.dash.watch(fctx, groupPoll)
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.followJoined(fctx)
 	}()
 	go func() {
 		defer d.wg.Done()
@@ -525,6 +550,9 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	if d.cfg.Traffic {
 		d.startTraffic()
+	}
+	if _, err := d.nameJoined(); err != nil {
+		return err
 	}
 	if err := d.WriteManifest(); err != nil {
 		return err
@@ -563,7 +591,7 @@ func (d *Devnet) Manifest() Manifest {
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
 		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, Join: Endpoint{URL: d.control.join.url(d.Network.advertised(d.control.url()))},
 		SeedNode: Endpoint{URL: d.Network.LedgerURL()}, Proxy: Endpoint{URL: d.Network.ProxyURL()},
-		Servers: d.servers()}
+		Servers: d.servers(), Rewound: d.cfg.rewind.id}
 	m.Nodes = d.nodes()
 	for _, c := range d.st.Clients {
 		m.Clients = append(m.Clients, ManifestClient{Name: c, AccountID: ClientKeys(d.st.Seed, c).AccountID().String()})
@@ -615,6 +643,21 @@ func (d *Devnet) nodes() []ManifestNode {
 			mn.PeerID, mn.Addrs, mn.HTTPS, mn.PID = info.PeerID, info.Addrs, info.HTTPS, info.PID
 		} else {
 			mn.Exited = d.Network.Exited(i)
+		}
+		if mn.Addrs == nil {
+			mn.Addrs = []string{}
+		}
+		out = append(out, mn)
+	}
+	for _, jn := range d.joined.list() {
+		sn, ok := byKey[jn.Key]
+		if !ok {
+			continue // no longer registered
+		}
+		mn := ManifestNode{Name: jn.Name, Ed25519Pubkey: jn.Key, X25519Pubkey: sn.X25519, PeerID: sn.PeerID, Addrs: sn.Addrs,
+			State: string(sn.State), Credit: sn.Credit, LastProof: sn.LastProof, Joined: true}
+		if sn.SwarmID != chain.UnassignedSwarm {
+			mn.SwarmID = fmt.Sprintf("%016x", sn.SwarmID)
 		}
 		if mn.Addrs == nil {
 			mn.Addrs = []string{}
@@ -728,6 +771,11 @@ func (d *Devnet) nodeIndex(name string) (int, error) {
 	for i := 0; i < d.st.Nodes; i++ {
 		if NodeName(i) == name || d.Network.NodeKey(i) == name {
 			return i, nil
+		}
+	}
+	for _, n := range d.joined.list() {
+		if n.Name == name || n.Key == name {
+			return 0, fmt.Errorf("%w %q: it joined from a process of its own ('node run', 'node join'): stop or start it there", ErrUnknownNode, name)
 		}
 	}
 	if d.st.Nodes == 0 {

@@ -29,6 +29,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -148,7 +149,10 @@ type Network struct {
 	procs []*nodeProc  // by index, with Config.Exe; nil while stopped
 	exits []string     // by index: how its process last ended by itself
 	keys  []ed25519.PrivateKey
+	names *nodeNames // the nodes' names by key: the logs name nodes by them
 	done  bool
+	// skews move each in-process node's clock (SetSkew), ns.
+	skews []atomic.Int64
 	// budget bounds the request bytes all nodes hold at once.
 	budget *node.Budget
 	// views is the nodes' one view of the network.
@@ -206,10 +210,12 @@ func New(cfg Config) (*Network, error) {
 		cfg.Secret = sec
 	}
 	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("module", "devnet").Logger(),
-		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), errc: make(chan error, 1)}
+		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), errc: make(chan error, 1), names: newNodeNames()}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
+		nw.names.add(pub(nw.keys[i]), NodeName(i))
 	}
+	nw.skews = make([]atomic.Int64, cfg.Nodes)
 	return nw, nil
 }
 
@@ -580,9 +586,9 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: Dir(nw.cfg.Dir).NodeData(NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
-		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
+		Logger: nw.cfg.logger(NodeName(i)), Name: NodeName(i), NameOf: nw.names.of, Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
-		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),
+		Now: nw.nodeClock(i), Edge: nw.nodeEdge(i),
 	}
 	// A node compares its replica with a swarm member every 10 s, and
 	// drops expired messages as often; beyond 200 nodes both slow in
@@ -924,3 +930,36 @@ func (nw *Network) Close() error {
 // NodeKey returns the key of a devnet's node i (node-(i+1)), from the seed:
 // `node run --seed S --index N` runs that node in its own process.
 func NodeKey(seed string, i int) ed25519.PrivateKey { return derive(seed, "node", i) }
+
+// nodeClock is in-process node i's clock: Config.NodeNow (or time.Now),
+// moved by its skew.
+func (nw *Network) nodeClock(i int) func() time.Time {
+	base := nw.cfg.NodeNow
+	if base == nil {
+		base = time.Now
+	}
+	return func() time.Time { return base().Add(time.Duration(nw.skews[i].Load())) }
+}
+
+// SetSkew moves in-process node i's clock by d (0 puts it back), at once:
+// a node whose clock is off by more than the signature window (±60 s)
+// refuses what clients sign, as a real one would. A node of its own process
+// (Config.Exe) is not moved.
+func (nw *Network) SetSkew(i int, d time.Duration) error {
+	if i < 0 || i >= len(nw.keys) {
+		return fmt.Errorf("%w: %d", ErrUnknownNode, i)
+	}
+	if nw.cfg.Exe != "" {
+		return errors.New("devnet: the clock of a node in its own process is its machine's")
+	}
+	nw.skews[i].Store(int64(d))
+	return nil
+}
+
+// Skew is how far node i's clock is moved.
+func (nw *Network) Skew(i int) time.Duration {
+	if i < 0 || i >= len(nw.skews) {
+		return 0
+	}
+	return time.Duration(nw.skews[i].Load())
+}

@@ -52,6 +52,10 @@ type NodeConfig struct {
 	Listen string
 	// HTTPS is the client edge's address; default 127.0.0.1:0.
 	HTTPS string
+	// Name is the node's name in its logs, NameOf the other nodes' (by
+	// their Ed25519 keys, hex; "" for one it does not know): node.Config's.
+	Name   string
+	NameOf func(key string) string
 	// Logger is the node's logger; Edge the logger of its edge's request
 	// lines (component=edge).
 	Logger zerolog.Logger
@@ -169,7 +173,7 @@ func RunNode(ctx context.Context, cfg NodeConfig) (_ *NodeRunner, err error) {
 		return nil, err
 	}
 	n, err := node.New(node.Config{Key: cfg.Key, DataDir: cfg.Data, Ledger: cfg.Ledger, ListenAddrs: []string{cfg.Listen},
-		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}, Now: cfg.Now})
+		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Name: cfg.Name, NameOf: cfg.NameOf, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}, Now: cfg.Now})
 	if err != nil {
 		return nil, errkind.AsInvalid(err)
 	}
@@ -314,6 +318,13 @@ func (d Dir) JoinLocal(ctx context.Context, cfg *NodeConfig) error {
 	}
 	m := cc.Manifest()
 	cfg.Ledger = ledgerrpc.NewClient(m.Ledger.URL, m.Control.Token)
+	if cfg.NameOf == nil { // the logs name the devnet's nodes as it does
+		names := map[string]string{}
+		for _, n := range m.Nodes {
+			names[n.Ed25519Pubkey] = n.Name
+		}
+		cfg.NameOf = func(key string) string { return names[key] }
+	}
 	cfg.Fund = func(ctx context.Context, wallet string, amount uint64) error {
 		_, _, err := cc.Fund(ctx, wallet, amount)
 		return err

@@ -41,7 +41,11 @@ func (d *Devnet) startTraffic() {
 			from := rand.IntN(len(clients))
 			to := (from + 1 + rand.IntN(len(clients)-1)) % len(clients)
 			text := fmt.Sprintf("traffic message %d from %s to %s", i, names[from], names[to])
-			if _, err := clients[from].Send(ctx, clients[to].AccountID(), text); err != nil && ctx.Err() == nil {
+			res, err := clients[from].Send(ctx, clients[to].AccountID(), text)
+			switch {
+			case err == nil:
+				d.dash.sent(SentReportOf(names[from], res))
+			case ctx.Err() == nil:
 				log.Warn().Err(err).Msg("traffic send")
 			}
 			if _, _, err := clients[to].Fetch(ctx); err != nil && ctx.Err() == nil {
