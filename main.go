@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/buildinfo"
+	"github.com/sessionctl/sessionctl/internal/chaoscmd"
 	"github.com/sessionctl/sessionctl/internal/cliargs"
 	"github.com/sessionctl/sessionctl/internal/complete"
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -51,7 +52,7 @@ func runMain() int {
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	if words, ok := complete.Requested(args); ok {
-		completeWords(app, words, stdout)
+		complete.Write(stdout, app, words, dirNames)
 		return exitcode.OK
 	}
 	err := app.Run(cliargs.FlagsFirst(app, cliargs.HelpLast(args)))
@@ -138,6 +139,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			nameCommand(),
 			logsCommand(),
 			benchCommand(),
+			chaoscmd.Command(dialDevnet, jsonFlag),
 			completionCommand(),
 		},
 		Metadata: map[string]any{},
