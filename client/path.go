@@ -187,10 +187,7 @@ func (c *Client) rpc(ctx context.Context, dest, method string, params any) (*sto
 	if err != nil {
 		return nil, Path{}, err
 	}
-	body, err := json.Marshal(storagerpc.Request{Method: method, Params: raw})
-	if err != nil {
-		return nil, Path{}, err
-	}
+	body := storagerpc.EncodeRequest(method, raw)
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
 		path, err := c.ensurePath(ctx, dest)
