@@ -186,7 +186,8 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false})
 	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineKill, Nodes: []string{NodeName(i)},
-		Text: NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it"})
+		Text:  NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it",
+		Short: NodeName(i) + " killed"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
