@@ -148,7 +148,7 @@ func TestReadme(t *testing.T) {
 		}
 	}
 	run := func(ctx context.Context, script string) (string, error) {
-		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+		cmd := exec.CommandContext(ctx, "bash", "-euxo", "pipefail", "-c", script) // -x: a failure shows its command
 		cmd.Dir, cmd.Env = work, env
 		// Its own process group: a block's background job ends with it.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
