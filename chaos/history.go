@@ -179,6 +179,15 @@ func (h *History) setSynced(id int, v bool) {
 	}
 }
 
+// setValue records Op.Value.
+func (h *History) setValue(id int, v string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if id > 0 && id <= len(h.Ops) {
+		h.Ops[id-1].Value = v
+	}
+}
+
 // op returns a copy of operation id.
 func (h *History) op(id int) (Op, bool) {
 	h.mu.Lock()

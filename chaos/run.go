@@ -692,12 +692,20 @@ func (r *run) groupFetch(ctx context.Context, dev string, d *group.Device, g *gr
 		return nil
 	}
 	var msgs []group.Message
+	var bad []group.Unreadable
 	start := r.cfg.Now().UnixMilli()
 	id, err := r.do(ctx, Op{Kind: OpFetch, Device: dev, Target: "group"}, func(ctx context.Context, id int) (string, error) {
 		var err error
-		msgs, _, err = d.Fetch(ctx, g)
+		msgs, bad, err = d.Fetch(ctx, g)
 		return "", err
 	})
+	if len(bad) > 0 {
+		var why []string
+		for _, b := range bad {
+			why = append(why, b.Reason)
+		}
+		r.h.setValue(id, fmt.Sprintf("%d unreadable: %s", len(bad), strings.Join(why, "; ")))
+	}
 	var shown []Shown
 	for _, m := range msgs {
 		if op := r.opOf(m.Text); op != 0 {

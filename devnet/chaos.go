@@ -3,12 +3,18 @@ package devnet
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sessionctl/sessionctl/chaos"
 	"github.com/sessionctl/sessionctl/client"
@@ -85,11 +91,44 @@ func (t *localTarget) Repair(ctx context.Context) error {
 }
 
 func (t *localTarget) Supports(kind string) string {
-	return "a network in this process makes only kill, swarm and miss faults"
+	switch kind {
+	case chaos.FaultSkew, chaos.FaultSkewFar:
+		if t.nw.cfg.Exe != "" {
+			return "the nodes run in their own processes, on this machine's clock"
+		}
+		return ""
+	}
+	return unsupported(kind, false)
 }
 
-func (t *localTarget) Inject(context.Context, chaos.PlannedFault, []string) (string, func(context.Context) error, error) {
-	return "", nil, errors.New("not supported")
+func (t *localTarget) Inject(ctx context.Context, f chaos.PlannedFault, nodes []string) (string, func(context.Context) error, error) {
+	i, err := nodeByName(nodes[0], len(t.nw.keys))
+	if err != nil {
+		return "", nil, err
+	}
+	if err := t.nw.SetSkew(i, f.Skew); err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("%s's clock moved %+ds", nodes[0], int(f.Skew.Seconds())), func(context.Context) error { return t.nw.SetSkew(i, 0) }, nil
+}
+
+// unsupported says why a fault kind is not made (for the kinds neither
+// target makes, and those a devnet reached from outside makes only so).
+func unsupported(kind string, remote bool) string {
+	switch kind {
+	case chaos.FaultSigkill:
+		return "the nodes run in the devnet's process (devnet up --procs runs them in their own)"
+	case chaos.FaultDevnet:
+		if !remote {
+			return "the network runs in this process"
+		}
+		return ""
+	case chaos.FaultDisk, chaos.FaultReadOnly:
+		return "not made yet: it needs a node's data directory on a small loop-mounted file system of its own"
+	case chaos.FaultPartition, chaos.FaultSlow:
+		return "not made yet: the devnet's nodes share one host (127.0.0.1); it needs them in network namespaces"
+	}
+	return "unknown fault kind"
 }
 
 // ChaosTarget is the devnet this client controls as package chaos's
@@ -97,12 +136,16 @@ func (t *localTarget) Inject(context.Context, chaos.PlannedFault, []string) (str
 // its ledger and servers as its manifest says. A devnet that stops
 // answering is dialled again from its directory (it may have been resumed
 // elsewhere).
-func (c *ControlClient) ChaosTarget() chaos.Target { return &remoteTarget{c: c, dir: c.dir} }
+// resume, if set, starts the devnet again after a devnet-kill fault.
+func (c *ControlClient) ChaosTarget(resume func(context.Context) error) chaos.Target {
+	return &remoteTarget{c: c, dir: c.dir, resume: resume}
+}
 
 type remoteTarget struct {
-	dir string
-	mu  sync.Mutex
-	c   *ControlClient
+	dir    string
+	resume func(context.Context) error
+	mu     sync.Mutex
+	c      *ControlClient
 }
 
 func (t *remoteTarget) client() *ControlClient {
@@ -178,13 +221,114 @@ func (t *remoteTarget) Repair(ctx context.Context) error {
 	return t.call(ctx, func(c *ControlClient) error { return c.Repair(ctx) })
 }
 
-func (t *remoteTarget) Supports(kind string) string {
-	return "not made through the control endpoint yet"
+// procs reports whether the devnet runs its nodes in their own processes.
+func (t *remoteTarget) procs() bool {
+	m := t.client().m
+	for _, n := range m.Nodes {
+		if n.PID != 0 && n.PID != m.PID {
+			return true
+		}
+	}
+	return false
 }
 
-func (t *remoteTarget) Inject(context.Context, chaos.PlannedFault, []string) (string, func(context.Context) error, error) {
-	return "", nil, errors.New("not supported")
+func (t *remoteTarget) Supports(kind string) string {
+	switch kind {
+	case chaos.FaultSkew, chaos.FaultSkewFar:
+		if t.procs() {
+			return "the nodes run in their own processes, on this machine's clock"
+		}
+		return ""
+	case chaos.FaultSigkill:
+		if t.procs() {
+			return ""
+		}
+	case chaos.FaultDevnet:
+		if t.resume == nil {
+			return "no way to resume the devnet was given"
+		}
+	}
+	return unsupported(kind, true)
 }
+
+func (t *remoteTarget) Inject(ctx context.Context, f chaos.PlannedFault, nodes []string) (string, func(context.Context) error, error) {
+	switch f.Kind {
+	case chaos.FaultSkew, chaos.FaultSkewFar:
+		name := nodes[0]
+		if err := t.call(ctx, func(c *ControlClient) error { return c.Skew(ctx, name, f.Skew) }); err != nil {
+			return "", nil, err
+		}
+		return fmt.Sprintf("%s's clock moved %+ds", name, int(f.Skew.Seconds())), func(ctx context.Context) error {
+			return t.call(ctx, func(c *ControlClient) error { return c.Skew(ctx, name, 0) })
+		}, nil
+	case chaos.FaultSigkill:
+		var down []string
+		for _, n := range nodes {
+			if err := t.Kill(ctx, n); err == nil { // a node's process: SIGKILL
+				down = append(down, n)
+			}
+		}
+		if len(down) == 0 {
+			return "", nil, errors.New("no node process was killed")
+		}
+		return "SIGKILL to the processes of " + strings.Join(down, ", "), func(ctx context.Context) error {
+			var errs []error
+			for _, n := range down {
+				errs = append(errs, t.Restart(ctx, n))
+			}
+			return errors.Join(errs...)
+		}, nil
+	case chaos.FaultDevnet:
+		pid := t.client().m.PID
+		if err := signalStop(pid, true); err != nil {
+			return "", nil, fmt.Errorf("SIGKILL the devnet (pid %d): %w", pid, err)
+		}
+		for Locked(t.dir) {
+			select {
+			case <-ctx.Done():
+				return "", nil, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		return fmt.Sprintf("SIGKILL to the devnet (pid %d)", pid), func(ctx context.Context) error {
+			if err := t.resume(ctx); err != nil {
+				return fmt.Errorf("resume the devnet: %w", err)
+			}
+			return t.redial(ctx)
+		}, nil
+	}
+	return "", nil, errors.New(unsupported(f.Kind, true))
+}
+
+// Skew moves a node's clock (0 puts it back).
+func (c *ControlClient) Skew(ctx context.Context, name string, d time.Duration) error {
+	return c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/skew", map[string]int64{"ms": d.Milliseconds()}, nil)
+}
+
+func (c *controlServer) skew(w http.ResponseWriter, r *http.Request) {
+	i, err := c.d.nodeIndex(r.PathValue("name"))
+	if err != nil {
+		writeErrOf(w, http.StatusNotFound, err)
+		return
+	}
+	var req struct {
+		MS int64 `json:"ms"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.MS < -maxSkew.Milliseconds() || req.MS > maxSkew.Milliseconds() {
+		httpserve.WriteError(w, http.StatusBadRequest, fmt.Sprintf(`want {"ms": N}, N within ±%d`, maxSkew.Milliseconds()))
+		return
+	}
+	if err := c.d.Network.SetSkew(i, time.Duration(req.MS)*time.Millisecond); err != nil {
+		writeErrOf(w, http.StatusConflict, err)
+		return
+	}
+	c.d.log.Info().Str("node", NodeName(i)).Int64("ms", req.MS).Msg("node clock moved")
+	c.d.cfg.Events.publish(map[string]any{"t": "skew", "name": NodeName(i), "ms": req.MS})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"node": NodeName(i), "skew_ms": req.MS})
+}
+
+// maxSkew bounds how far the control endpoint moves a node's clock.
+const maxSkew = 24 * time.Hour
 
 // Repair asks every node of the devnet's process for a replica repair
 // round now (nodes of their own process repair on their timer).
@@ -203,4 +347,120 @@ func (c *controlServer) repair(w http.ResponseWriter, r *http.Request) {
 	}
 	wg.Wait()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"repaired": true})
+}
+
+// ChaosStatus is what a chaos run tells the devnet's dashboard as it goes:
+// the faults in force, the recent ones, and the operations by outcome.
+type ChaosStatus struct {
+	Seed       uint64                `json:"seed"`
+	RunID      string                `json:"run_id"`
+	Active     []chaos.FaultEvent    `json:"active"`
+	Recent     []chaos.FaultEvent    `json:"recent"` // the newest 20 healed
+	Faults     int                   `json:"faults"`
+	Ops        map[chaos.Outcome]int `json:"ops"`
+	Done       bool                  `json:"done"`
+	Violations int                   `json:"violations"`
+}
+
+// maxChaosStatus bounds what a chaos run may tell the dashboard at once.
+const maxChaosStatus = 256 << 10
+
+// TellChaos gives the dashboard a chaos run's status.
+func (c *ControlClient) TellChaos(ctx context.Context, st ChaosStatus) error {
+	return c.do(ctx, http.MethodPost, "/v1/chaos", st, nil)
+}
+
+func (c *controlServer) chaos(w http.ResponseWriter, r *http.Request) {
+	var st ChaosStatus
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxChaosStatus)).Decode(&st); err != nil || len(st.Active) > 100 || len(st.Recent) > 100 {
+		httpserve.WriteError(w, http.StatusBadRequest, "want a chaos status (at most 100 faults of each list)")
+		return
+	}
+	c.d.mu.Lock()
+	c.d.chaos = &st
+	c.d.mu.Unlock()
+	c.d.cfg.Events.publish(map[string]any{"t": "chaos", "faults": st.Faults, "active": len(st.Active)})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"told": true})
+}
+
+// chaosStatus is the last status a chaos run told (nil: none).
+func (d *Devnet) chaosStatus() *ChaosStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.chaos
+}
+
+// ChaosReporter keeps a chaos run's status and tells the devnet at most
+// once a second (Run's OnFault and OnOp feed it).
+type ChaosReporter struct {
+	mu   sync.Mutex
+	st   ChaosStatus
+	tell func(context.Context, ChaosStatus) error
+}
+
+// NewChaosReporter reports to the devnet behind c (dialled again from its
+// directory when it stops answering: a fault may have resumed it).
+func NewChaosReporter(c *ControlClient, seed uint64) *ChaosReporter {
+	t := &remoteTarget{c: c, dir: c.dir}
+	tell := func(ctx context.Context, st ChaosStatus) error {
+		return t.call(ctx, func(c *ControlClient) error { return c.TellChaos(ctx, st) })
+	}
+	return &ChaosReporter{st: ChaosStatus{Seed: seed, Ops: map[chaos.Outcome]int{}}, tell: tell}
+}
+
+// Fault notes a fault that started or was healed.
+func (r *ChaosReporter) Fault(f chaos.FaultEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	same := func(x chaos.FaultEvent) bool { return x.Start == f.Start && x.Kind == f.Kind }
+	r.st.Active = slices.DeleteFunc(r.st.Active, same)
+	if f.End == 0 {
+		r.st.Active = append(r.st.Active, f)
+		r.st.Faults++
+		return
+	}
+	r.st.Recent = append(r.st.Recent, f)
+	if len(r.st.Recent) > 20 {
+		r.st.Recent = r.st.Recent[1:]
+	}
+}
+
+// Op notes an operation's outcome.
+func (r *ChaosReporter) Op(op chaos.Op) {
+	r.mu.Lock()
+	r.st.Ops[op.Outcome]++
+	r.mu.Unlock()
+}
+
+// Done notes the run's end and tells the devnet at once.
+func (r *ChaosReporter) Done(ctx context.Context, violations int) {
+	r.mu.Lock()
+	r.st.Done, r.st.Violations, r.st.Active = true, violations, nil
+	r.mu.Unlock()
+	r.send(ctx)
+}
+
+func (r *ChaosReporter) send(ctx context.Context) {
+	r.mu.Lock()
+	st := r.st
+	st.Ops = maps.Clone(r.st.Ops)
+	st.Active, st.Recent = slices.Clone(st.Active), slices.Clone(st.Recent)
+	r.mu.Unlock()
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	r.tell(tctx, st) // a devnet down for a moment (a fault) misses one
+}
+
+// Run tells the devnet every second until ctx ends.
+func (r *ChaosReporter) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.send(ctx)
+		}
+	}
 }

@@ -67,6 +67,31 @@ func checkPlacement(basePort int, advertise string) error {
 	return nil
 }
 
+// checkHost checks the address a network listens on (Config.Host), with
+// nodes of its own (0 for none; Open passes --nodes, which must say 0) and
+// the name it advertises.
+func checkHost(host string, nodes int, advertise string) error {
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil || ip.To4() == nil:
+		return errkind.Invalidf("--listen %q: want an IPv4 address that others reach this machine at", host)
+	case ip.IsUnspecified() && (nodes != 0 || advertise == ""):
+		return errkind.Invalidf("--listen %s: every address is only for a devnet without nodes of its own (--nodes 0) that names itself (--advertise NAME): its nodes would publish 0.0.0.0", host)
+	}
+	return nil
+}
+
+// local is a URL of a server listening on every address (0.0.0.0) as this
+// machine reaches it, at 127.0.0.1: what the manifest and the banner say.
+func local(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" || !net.ParseIP(u.Hostname()).IsUnspecified() {
+		return raw
+	}
+	u.Host = net.JoinHostPort("127.0.0.1", u.Port())
+	return u.String()
+}
+
 // advertised is a URL of this devnet (http://HOST:PORT/...) under the
 // advertised name, if one was given.
 func (nw *Network) advertised(raw string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/freeports"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 )
 
 func TestSoleAddress(t *testing.T) {
@@ -150,5 +151,54 @@ func TestClusterDevnet(t *testing.T) {
 	defer d2.Close()
 	if m := d2.Manifest(); len(m.Nodes) != 0 || m.Join.URL != fmt.Sprintf("http://127.0.0.1:%d/join/%s", base+PortControl, secret) {
 		t.Fatalf("resumed: nodes %v, join %s", m.Nodes, m.Join.URL)
+	}
+}
+
+// TestEveryAddress: a devnet without nodes of its own that names itself
+// listens on every address (a pod's: a port-forward reaches it at
+// 127.0.0.1); its manifest says 127.0.0.1, joiners are told its name. With
+// nodes of its own, or no name, it is refused: nodes publish 0.0.0.0.
+func TestEveryAddress(t *testing.T) {
+	for _, bad := range []UpConfig{
+		{Dir: t.TempDir(), Listen: "0.0.0.0", Advertise: "devnet"},
+		{Dir: t.TempDir(), Listen: "0.0.0.0", Nodes: NoNodes},
+		{Dir: t.TempDir(), Listen: "::", Nodes: NoNodes, Advertise: "devnet"},
+	} {
+		if _, err := Open(bad); errkind.Of(err) != errkind.Invalid || !strings.Contains(err.Error(), "--listen") {
+			t.Fatalf("Open(%+v): %v, want a refusal", bad, err)
+		}
+	}
+	d := up(t, UpConfig{Dir: t.TempDir(), Nodes: NoNodes, Listen: "0.0.0.0", Advertise: "localhost", BlockTime: 100 * time.Millisecond})
+	defer d.Close()
+	m := d.Manifest()
+	for what, u := range map[string]string{"ledger": m.Ledger.URL, "control": m.Control.URL, "proxy": m.Proxy.URL, "dashboard": m.Dashboard.URL} {
+		if !strings.HasPrefix(u, "http://127.0.0.1:") {
+			t.Errorf("%s at %q", what, u)
+		}
+	}
+	if !strings.HasPrefix(m.Join.URL, "http://localhost:") || !strings.HasPrefix(m.Servers[0].URL, "http://localhost:") {
+		t.Errorf("join %s, file server %s: want the advertised name", m.Join.URL, m.Servers[0].URL)
+	}
+	// Reached at 127.0.0.1, as a port-forward reaches a pod.
+	if _, err := ledgerrpc.NewClient(m.Ledger.URL, "").Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJoinErrorsHideTheSecret: what a joiner says when the devnet does not
+// answer (a pod's log) names the devnet, not its join secret.
+func TestJoinErrorsHideTheSecret(t *testing.T) {
+	base, err := freeports.Run(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jc, err := NewJoinClient(fmt.Sprintf("http://127.0.0.1:%d/join/pods-0123456789abcdef", base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = jc.Info(context.Background())
+	var se *sendError
+	if !errors.As(err, &se) || strings.Contains(err.Error(), "0123456789abcdef") || !strings.Contains(err.Error(), fmt.Sprint("127.0.0.1:", base)) {
+		t.Fatalf("no devnet there: %v", err)
 	}
 }

@@ -28,6 +28,8 @@ import (
 //	POST /v1/snapshot/load          rewind it in place to a snapshot (rewind.go)
 //	POST /v1/fund                   pay from the faucet (faucet.go)
 //	POST /v1/repair                 a replica repair round on every node now (chaos.go)
+//	POST /v1/nodes/{name}/skew      move a node's clock {"ms": N} (chaos.go)
+//	POST /v1/chaos                  a chaos run's status, for the dashboard (chaos.go)
 
 type controlServer struct {
 	d    *Devnet
@@ -56,6 +58,8 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/snapshot/load", c.loadSnapshot)
 	mux.HandleFunc("POST /v1/sent", c.sent)
 	mux.HandleFunc("POST /v1/repair", c.repair)
+	mux.HandleFunc("POST /v1/nodes/{name}/skew", c.skew)
+	mux.HandleFunc("POST /v1/chaos", c.chaos)
 	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
@@ -63,7 +67,7 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	return c, nil
 }
 
-func (c *controlServer) url() string { return c.http.URL() }
+func (c *controlServer) url() string { return local(c.http.URL()) }
 
 func (c *controlServer) close() error { return c.http.Close() }
 
@@ -140,6 +144,9 @@ type Status struct {
 	// Exited are the nodes whose own process ended by itself (devnet up
 	// --procs), by name: how it ended.
 	Exited map[string]string `json:"exited,omitempty"`
+	// Joined names the registered nodes that joined from processes of
+	// their own ('node run', 'node join'): not counted in Nodes.
+	Joined []string `json:"joined,omitempty"`
 }
 
 func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
@@ -152,6 +159,11 @@ func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
 				st.Exited = map[string]string{}
 			}
 			st.Exited[NodeName(i)] = e
+		}
+	}
+	for _, n := range c.d.joined.list() {
+		if _, ok := c.d.Network.Ledger.Node(n.Key); ok {
+			st.Joined = append(st.Joined, n.Name)
 		}
 	}
 	httpserve.WriteJSON(w, http.StatusOK, st)
@@ -174,7 +186,8 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false})
 	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineKill, Nodes: []string{NodeName(i)},
-		Text: NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it"})
+		Text:  NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it",
+		Short: NodeName(i) + " killed"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +54,32 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	// The first call starts the browser (and must have no deadline).
+	// The page's uncaught exceptions fail the test (an exception in a
+	// frame stops the drawing: nothing else would say so).
+	var jsMu sync.Mutex
+	var jsErrors []string
+	console := chromedp.Console(ctx) // the first call starts the browser (and must have no deadline)
+	consoleDone := make(chan struct{})
+	go func() {
+		defer close(consoleDone)
+		for msg, err := range console {
+			if err != nil {
+				return
+			}
+			if msg.IsException() {
+				jsMu.Lock()
+				jsErrors = append(jsErrors, msg.String())
+				jsMu.Unlock()
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		<-consoleDone
+		for _, e := range jsErrors {
+			t.Errorf("the page threw: %s", e)
+		}
+	}()
 	if err := chromedp.Do(ctx, chromedp.Navigate(m.Dashboard.URL)); err != nil {
 		t.Fatalf("open the dashboard: %v", err)
 	}
@@ -193,7 +219,94 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("large type did not turn on: %v", err)
 	}
 	shoot("dashboard-large.png")
+
+	// Presenter mode at a projector's 1280x720 (the same tab: a tab in the
+	// background draws no frames): large type, and nothing overflows
+	// (nothing cut off, no scrollbar), while a send's hop is captioned over
+	// the ring and after.
+	pctx := ctx
+	if err := chromedp.Do(pctx, chromedp.EmulateViewport(1280, 720), chromedp.Navigate(m.Dashboard.URL+"?present")); err != nil {
+		t.Fatalf("open the presenter view: %v", err)
+	}
+	ppoll := func(expr string) error {
+		_, err := chromedp.Run(pctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(min(waitFor, 40*time.Second))))
+		return err
+	}
+	pshoot := func(name string) {
+		png, err := chromedp.Run(pctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ppoll(`window.dash.state !== null && document.getElementById("conn").textContent === "live" && document.body.classList.contains("present") && window.dash.timeline.length > 0`); err != nil {
+		t.Fatalf("the presenter view did not load: %v", err)
+	}
+	res, err = alice.Send(sctx, ClientKeys(m.Seed, "bob").AccountID(), "the room watches this one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Dir(dir).ShowSent(sctx, "alice", res); err != nil {
+		t.Fatal(err)
+	}
+	if err := ppoll(`!document.getElementById("caption").hidden && +document.getElementById("caption").dataset.hop >= 1`); err != nil {
+		diag, _ := chromedp.Run(pctx, chromedp.Evaluate[string](`JSON.stringify({send: window.dash.send, t0: window.dash.sendT0, now: performance.now(), caption: document.getElementById("caption").outerHTML, hidden: document.hidden})`))
+		t.Fatalf("no hop captioned in the presenter view: %v\n%s", err, diag)
+	}
+	fits := func(when string) {
+		t.Helper()
+		bad, err := chromedp.Run(pctx, chromedp.Evaluate[[]string](overflows))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if innerW, err := chromedp.Run(pctx, chromedp.Evaluate[int](`innerWidth * 1000 + innerHeight`)); err != nil || innerW != 1280*1000+720 {
+			t.Fatalf("the viewport is %d (%v), want 1280x720", innerW, err)
+		}
+		for _, b := range bad {
+			t.Errorf("presenter view, %s: %s overflows", when, b)
+		}
+	}
+	fits("during a send")
+	pshoot("present-send.png")
+	if err := ppoll(`document.getElementById("caption").hidden`); err != nil {
+		t.Fatalf("the caption stayed: %v", err)
+	}
+	fits("after it")
+	pshoot("present.png")
+	t.Logf("screenshots in %s", shots)
 }
+
+// overflows is a script that lists what overflows the viewport or its box
+// on the page: the page itself (a scrollbar), the header and its items, the
+// legend, the caption, the right column's sections and what is in them
+// (presenter mode clips them: a row cut off is a row not shown).
+const overflows = `(() => {
+	const W = innerWidth, H = innerHeight, bad = [], de = document.documentElement;
+	const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "");
+	if (de.scrollWidth > W || de.scrollHeight > H) {
+		const out = [...document.querySelectorAll("body *")].filter((el) => { const r = el.getBoundingClientRect(); return r.bottom > H || r.right > W; }).slice(0, 5).map(name);
+		bad.push("the page (" + de.scrollWidth + "x" + de.scrollHeight + ": " + out.join(", ") + ")");
+	}
+	const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+	for (const el of document.querySelectorAll("header, header > *, #left, #legend, #caption, #right, #right > section")) {
+		if (!shown(el)) continue;
+		const r = el.getBoundingClientRect();
+		if (r.left < -1 || r.top < -1 || r.right > W + 1 || r.bottom > H + 1) bad.push(name(el) + " (" + [r.left, r.top, r.right, r.bottom].map(Math.round) + ")");
+		if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) bad.push(name(el) + " (content " + el.scrollWidth + "x" + el.scrollHeight + " in " + el.clientWidth + "x" + el.clientHeight + ")");
+	}
+	for (const sec of document.querySelectorAll("#right > section")) {
+		if (!shown(sec)) continue;
+		const b = sec.getBoundingClientRect();
+		for (const el of sec.querySelectorAll("*")) {
+			if (!shown(el)) continue;
+			const r = el.getBoundingClientRect();
+			if (r.right > b.right + 1 || r.bottom > b.bottom + 1) bad.push(name(el) + " in " + name(sec));
+		}
+	}
+	return bad;
+})()`
 
 // pageWait is how long a test waits for the page to show something: until
 // a minute before the test's deadline (go test -timeout), at most 5

@@ -261,7 +261,8 @@ func (db *dashboard) store(i int, e node.StoreEvent) {
 		what = fmt.Sprintf("%s's namespace %d data", owner, e.Namespace)
 	}
 	db.hub.Record(TimelineEvent{Kind: TimelineStore, Nodes: []string{NodeName(i)}, Accounts: []string{owner},
-		Text: fmt.Sprintf("%s stored %s (%s…), then its swarm's other members", NodeName(i), what, short(e.Hash, 8))})
+		Text:  fmt.Sprintf("%s stored %s (%s…), then its swarm's other members", NodeName(i), what, short(e.Hash, 8)),
+		Short: fmt.Sprintf("%s stored %s", NodeName(i), what)})
 }
 
 // serverName names the server an exit forwarded to: the devnet's file or
@@ -337,5 +338,6 @@ func (db *dashboard) sent(rep SentReport) {
 	}
 	db.hub.Record(TimelineEvent{Kind: TimelineSend, Nodes: nodes, Accounts: []string{s.From, s.To},
 		Text: fmt.Sprintf("%s sent %s a message (%s…): you -> %s (guard) -> %s (middle) -> %s (exit) -> %s (swarm %s); stored by %s",
-			s.From, s.To, short(s.Hash, 8), nodes[0], nodes[1], nodes[2], nodes[3], short(s.Swarm, 8), display.Plural(s.Stored, "node"))})
+			s.From, s.To, short(s.Hash, 8), nodes[0], nodes[1], nodes[2], nodes[3], short(s.Swarm, 8), display.Plural(s.Stored, "node")),
+		Short: fmt.Sprintf("%s to %s via %s", s.From, s.To, strings.Join(nodes, ", "))})
 }

@@ -42,6 +42,8 @@ type dashState struct {
 	// Requests the newest onion requests the nodes carried (newest last).
 	Send     *dashSend     `json:"send,omitempty"`
 	Requests []dashRequest `json:"requests"`
+	// Chaos is what a running 'sessionctl chaos' last told (chaos.go).
+	Chaos *ChaosStatus `json:"chaos,omitempty"`
 }
 
 // shownRequests is how many onion requests a snapshot lists.
@@ -56,6 +58,7 @@ type dashNode struct {
 	Credit  uint64 `json:"credit"`
 	Stake   uint64 `json:"stake"`
 	Rewards uint64 `json:"rewards"`
+	SkewMS  int64  `json:"skew_ms,omitempty"` // how far chaos moved its clock
 }
 
 type dashSwarm struct {
@@ -161,7 +164,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 		byKey[sn.Key] = sn
 	}
 	for i := 0; i < db.d.st.Nodes; i++ {
-		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered"}
+		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered", SkewMS: db.d.Network.Skew(i).Milliseconds()}
 		dn.Running = db.d.Network.Running(i)
 		if sn, ok := byKey[dn.Key]; ok {
 			dn.State, dn.Credit, dn.Rewards, dn.Stake = string(sn.State), sn.Credit, sn.Rewards, sn.Staked()
@@ -223,6 +226,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	st.Servers = db.d.servers()
 	st.Edge = db.d.edges.list()
 	st.Requests, st.Send = db.reqs.list(shownRequests)
+	st.Chaos = db.d.chaosStatus()
 	return st
 }
 

@@ -43,6 +43,7 @@ type TimelineEvent struct {
 	At       int64    `json:"at"` // unix ms
 	Kind     string   `json:"kind"`
 	Text     string   `json:"text"`               // what happened, naming who
+	Short    string   `json:"short,omitempty"`    // the same in a few words, where Text is long (presenter mode)
 	Nodes    []string `json:"nodes,omitempty"`    // the nodes it concerns, by name
 	Accounts []string `json:"accounts,omitempty"` // the accounts and groups it concerns, by name
 }
@@ -180,7 +181,15 @@ func roundEvents(rd chain.Round, fromVotes, fromChanges int, name func(string) s
 				fmt.Fprintf(&b, " (%s)", why[t])
 			}
 		}
-		out = append(out, TimelineEvent{Kind: TimelineVote, Text: b.String(), Nodes: targets})
+		short := fmt.Sprintf("round %d: %s, all passing", rd.Round, display.Plural(len(votes), "testing vote"))
+		if len(targets) > 0 {
+			var fs []string
+			for _, t := range targets {
+				fs = append(fs, fmt.Sprintf("%s failed %s", t, display.Plural(len(failed[t]), "test")))
+			}
+			short = fmt.Sprintf("round %d: %s", rd.Round, nameList(fs, 3))
+		}
+		out = append(out, TimelineEvent{Kind: TimelineVote, Text: b.String(), Short: short, Nodes: targets})
 	}
 	for _, c := range rd.Changes[min(fromChanges, len(rd.Changes)):] {
 		t := name(c.Target)
@@ -197,7 +206,8 @@ func roundEvents(rd chain.Round, fromVotes, fromChanges int, name func(string) s
 		}
 		slices.SortFunc(voters, compareNames)
 		out = append(out, TimelineEvent{Kind: kind, Nodes: []string{t},
-			Text: fmt.Sprintf("%s %s at height %d by the votes of %s", t, pastTense(kind), c.Height, nameList(voters, 6))})
+			Text:  fmt.Sprintf("%s %s at height %d by the votes of %s", t, pastTense(kind), c.Height, nameList(voters, 6)),
+			Short: fmt.Sprintf("%s %s by %s", t, pastTense(kind), display.Plural(len(voters), "vote"))})
 	}
 	return out
 }
@@ -266,7 +276,8 @@ func groupEvents(old, cur []dashGroup) []TimelineEvent {
 		}
 		if g.Generation > o.Generation {
 			out = append(out, TimelineEvent{Kind: TimelineKeyRotation, Accounts: []string{g.Name},
-				Text: fmt.Sprintf("%s's keys rotated to generation %d: who was removed cannot read what follows", g.Name, g.Generation)})
+				Text:  fmt.Sprintf("%s's keys rotated to generation %d: who was removed cannot read what follows", g.Name, g.Generation),
+				Short: fmt.Sprintf("%s's keys rotated (generation %d)", g.Name, g.Generation)})
 		}
 	}
 	return out

@@ -55,8 +55,10 @@ func TestRoundEvents(t *testing.T) {
 	}, Changes: []chain.Change{{Target: "key3", State: chain.StateDecommissioned, Votes: []string{"key10", "key1"}, Height: 150}}}
 	got := roundEvents(rd, 0, 0, name)
 	want := []TimelineEvent{
-		{Kind: TimelineVote, Nodes: []string{"node-3"}, Text: "round 7: 4 testing votes, 2 passing; node-3 failed by node-1, node-10 (no answer)"},
-		{Kind: TimelineDecommission, Nodes: []string{"node-3"}, Text: "node-3 decommissioned at height 150 by the votes of node-1, node-10"},
+		{Kind: TimelineVote, Nodes: []string{"node-3"}, Text: "round 7: 4 testing votes, 2 passing; node-3 failed by node-1, node-10 (no answer)",
+			Short: "round 7: node-3 failed 2 tests"},
+		{Kind: TimelineDecommission, Nodes: []string{"node-3"}, Text: "node-3 decommissioned at height 150 by the votes of node-1, node-10",
+			Short: "node-3 decommissioned by 2 votes"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
@@ -86,7 +88,8 @@ func TestGroupEvents(t *testing.T) {
 	got = groupEvents([]dashGroup{g0}, []dashGroup{g1})
 	want := []TimelineEvent{
 		{Kind: TimelineKick, Accounts: []string{"bob", "book club"}, Text: "bob removed from book club by an admin"},
-		{Kind: TimelineKeyRotation, Accounts: []string{"book club"}, Text: "book club's keys rotated to generation 2: who was removed cannot read what follows"},
+		{Kind: TimelineKeyRotation, Accounts: []string{"book club"}, Text: "book club's keys rotated to generation 2: who was removed cannot read what follows",
+			Short: "book club's keys rotated (generation 2)"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("a kick:\n%+v\nwant\n%+v", got, want)

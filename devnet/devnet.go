@@ -182,9 +182,11 @@ type Devnet struct {
 	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
-	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
-	viewer  viewer     // when the dashboard was first opened (WaitViewer)
-	given   UpConfig   // the config Open was given (a rewind opens it again)
+	edges   edgeCounts   // the client edge's requests by endpoint (the dashboard)
+	chaos   *ChaosStatus // what a chaos run last told (the dashboard); d.mu
+	viewer  viewer       // when the dashboard was first opened (WaitViewer)
+	joined  *joined      // the nodes that joined from processes of their own (joined.go)
+	given   UpConfig     // the config Open was given (a rewind opens it again)
 	// served: Serve runs it (a snapshot load can rewind it); rewindTo
 	// and rewindID: the load asked for
 	served             bool
@@ -277,7 +279,7 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 // reset removes what a devnet made under dir, keeping identities that the
 // user made (only the devnet's client identities go).
 func reset(dir string, old []string) error {
-	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json")} {
+	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json"), filepath.Join("devnet", "joined.json")} {
 		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
@@ -317,6 +319,17 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	}
 	if err := checkPlacement(cfg.BasePort, cfg.Advertise); err != nil {
 		return nil, err
+	}
+	if cfg.Listen != "" {
+		own := cfg.Nodes // 0.0.0.0 needs NoNodes said, even to resume
+		if own == NoNodes {
+			own = 0
+		} else if own == 0 {
+			own = 12
+		}
+		if err := checkHost(cfg.Listen, own, cfg.Advertise); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.JoinSecret != "" {
 		if err := checkJoinSecret(cfg.JoinSecret); err != nil {
@@ -466,6 +479,12 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.joined, err = loadJoined(Dir(cfg.Dir), st.Nodes); err != nil {
+		return nil, err
+	}
+	for _, n := range d.joined.list() {
+		nw.names.add(n.Key, n.Name)
+	}
 	d.Network = nw
 	d.resumed = resumed
 	return d, nil
@@ -494,10 +513,14 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	fctx, cancel := context.WithCancel(context.Background())
 	d.follow = cancel
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
 		d.dash.watch(fctx, groupPoll)
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.followJoined(fctx)
 	}()
 	go func() {
 		defer d.wg.Done()
@@ -527,6 +550,9 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	if d.cfg.Traffic {
 		d.startTraffic()
+	}
+	if _, err := d.nameJoined(); err != nil {
+		return err
 	}
 	if err := d.WriteManifest(); err != nil {
 		return err
@@ -578,11 +604,11 @@ func (d *Devnet) servers() []ManifestServer {
 	out := []ManifestServer{}
 	if d.Network.Files != nil {
 		k := d.Network.FileServerKey()
-		out = append(out, ManifestServer{Kind: "file", URL: d.Network.advertised(d.Network.Files.URL()), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+		out = append(out, ManifestServer{Kind: "file", URL: d.Network.advertised(local(d.Network.Files.URL())), X25519Pubkey: hex.EncodeToString(k.Public[:])})
 	}
 	if d.Network.Community != nil {
 		k := d.Network.CommunityKey()
-		ms := ManifestServer{Kind: "community", URL: d.Network.advertised(d.Network.Community.URL()), X25519Pubkey: hex.EncodeToString(k.Public[:])}
+		ms := ManifestServer{Kind: "community", URL: d.Network.advertised(local(d.Network.Community.URL())), X25519Pubkey: hex.EncodeToString(k.Public[:])}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		rooms, err := d.Network.Community.Rooms(ctx)
 		cancel()
@@ -617,6 +643,21 @@ func (d *Devnet) nodes() []ManifestNode {
 			mn.PeerID, mn.Addrs, mn.HTTPS, mn.PID = info.PeerID, info.Addrs, info.HTTPS, info.PID
 		} else {
 			mn.Exited = d.Network.Exited(i)
+		}
+		if mn.Addrs == nil {
+			mn.Addrs = []string{}
+		}
+		out = append(out, mn)
+	}
+	for _, jn := range d.joined.list() {
+		sn, ok := byKey[jn.Key]
+		if !ok {
+			continue // no longer registered
+		}
+		mn := ManifestNode{Name: jn.Name, Ed25519Pubkey: jn.Key, X25519Pubkey: sn.X25519, PeerID: sn.PeerID, Addrs: sn.Addrs,
+			State: string(sn.State), Credit: sn.Credit, LastProof: sn.LastProof, Joined: true}
+		if sn.SwarmID != chain.UnassignedSwarm {
+			mn.SwarmID = fmt.Sprintf("%016x", sn.SwarmID)
 		}
 		if mn.Addrs == nil {
 			mn.Addrs = []string{}
@@ -730,6 +771,11 @@ func (d *Devnet) nodeIndex(name string) (int, error) {
 	for i := 0; i < d.st.Nodes; i++ {
 		if NodeName(i) == name || d.Network.NodeKey(i) == name {
 			return i, nil
+		}
+	}
+	for _, n := range d.joined.list() {
+		if n.Name == name || n.Key == name {
+			return 0, fmt.Errorf("%w %q: it joined from a process of its own ('node run', 'node join'): stop or start it there", ErrUnknownNode, name)
 		}
 	}
 	if d.st.Nodes == 0 {

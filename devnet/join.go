@@ -206,6 +206,12 @@ func (c *JoinClient) Fund(ctx context.Context, wallet string) error {
 
 func (c *JoinClient) do(ctx context.Context, method, path string, body, out any) error {
 	status, data, err := roundTrip(ctx, c.http, method, c.url+path, "", body, 1<<20)
+	var se *sendError
+	var ue *url.Error
+	if errors.As(err, &se) && errors.As(err, &ue) {
+		// Without the URL: it holds the secret, and this ends up in logs.
+		err = &sendError{fmt.Errorf("%s http://%s/join/...%s: %w", ue.Op, c.host(), path, ue.Err)}
+	}
 	if err != nil {
 		return fmt.Errorf("the devnet's join URL: %w", err)
 	}

@@ -29,6 +29,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,9 @@ type Config struct {
 	// Host is the IP address that the ledger RPC, the servers and the nodes
 	// listen on; default 127.0.0.1 (loopback: nothing is reachable from
 	// another machine). Another address lets nodes on other machines join.
+	// 0.0.0.0 (every address: a pod's, which a port-forward reaches at
+	// 127.0.0.1) is for a network without nodes of its own that
+	// Advertises a name: nodes publish where they listen.
 	Host string
 	// BasePort, if set, fixes the ports of the ledger RPC (the seed), the
 	// proxy, the file and the community server at BasePort+PortSeed, ...
@@ -147,6 +151,8 @@ type Network struct {
 	keys  []ed25519.PrivateKey
 	names *nodeNames // the nodes' names by key: the logs name nodes by them
 	done  bool
+	// skews move each in-process node's clock (SetSkew), ns.
+	skews []atomic.Int64
 	// budget bounds the request bytes all nodes hold at once.
 	budget *node.Budget
 	// views is the nodes' one view of the network.
@@ -187,8 +193,8 @@ func New(cfg Config) (*Network, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
-	if ip := net.ParseIP(cfg.Host); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
-		return nil, fmt.Errorf("devnet: host %q: want an IPv4 address that others reach this machine at (not 0.0.0.0: nodes publish it)", cfg.Host)
+	if err := checkHost(cfg.Host, cfg.Nodes, cfg.Advertise); err != nil {
+		return nil, err
 	}
 	if err := checkPlacement(cfg.BasePort, cfg.Advertise); err != nil {
 		return nil, err
@@ -209,6 +215,7 @@ func New(cfg Config) (*Network, error) {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
 		nw.names.add(pub(nw.keys[i]), NodeName(i))
 	}
+	nw.skews = make([]atomic.Int64, cfg.Nodes)
 	return nw, nil
 }
 
@@ -286,7 +293,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		return err
 	}
 	nw.rpc = srv
-	nw.client = ledgerrpc.NewClient(srv.URL(), nw.cfg.LedgerToken)
+	nw.client = ledgerrpc.NewClient(nw.LedgerURL(), nw.cfg.LedgerToken)
 	if err := nw.register(ctx); err != nil {
 		return err
 	}
@@ -581,7 +588,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		Key: nw.keys[i], DataDir: Dir(nw.cfg.Dir).NodeData(NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Name: NodeName(i), NameOf: nw.names.of, Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
-		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),
+		Now: nw.nodeClock(i), Edge: nw.nodeEdge(i),
 	}
 	// A node compares its replica with a swarm member every 10 s, and
 	// drops expired messages as often; beyond 200 nodes both slow in
@@ -770,7 +777,7 @@ func (nw *Network) WaitNodeReady(ctx context.Context, i int) error {
 func (nw *Network) servers() []string {
 	var out []string
 	for _, u := range []string{nw.Files.URL(), nw.Community.URL()} {
-		if p, err := url.Parse(nw.advertised(u)); err == nil {
+		if p, err := url.Parse(nw.advertised(local(u))); err == nil {
 			out = append(out, p.Host)
 		}
 	}
@@ -852,7 +859,7 @@ func (nw *Network) Host() string { return nw.cfg.Host }
 func (nw *Network) Dir() string { return nw.cfg.Dir }
 
 // LedgerURL is the ledger RPC's base URL.
-func (nw *Network) LedgerURL() string { return nw.rpc.URL() }
+func (nw *Network) LedgerURL() string { return local(nw.rpc.URL()) }
 
 // Close stops the nodes, the RPC and the ledger. Safe to call twice.
 func (nw *Network) Close() error {
@@ -923,3 +930,36 @@ func (nw *Network) Close() error {
 // NodeKey returns the key of a devnet's node i (node-(i+1)), from the seed:
 // `node run --seed S --index N` runs that node in its own process.
 func NodeKey(seed string, i int) ed25519.PrivateKey { return derive(seed, "node", i) }
+
+// nodeClock is in-process node i's clock: Config.NodeNow (or time.Now),
+// moved by its skew.
+func (nw *Network) nodeClock(i int) func() time.Time {
+	base := nw.cfg.NodeNow
+	if base == nil {
+		base = time.Now
+	}
+	return func() time.Time { return base().Add(time.Duration(nw.skews[i].Load())) }
+}
+
+// SetSkew moves in-process node i's clock by d (0 puts it back), at once:
+// a node whose clock is off by more than the signature window (±60 s)
+// refuses what clients sign, as a real one would. A node of its own process
+// (Config.Exe) is not moved.
+func (nw *Network) SetSkew(i int, d time.Duration) error {
+	if i < 0 || i >= len(nw.keys) {
+		return fmt.Errorf("%w: %d", ErrUnknownNode, i)
+	}
+	if nw.cfg.Exe != "" {
+		return errors.New("devnet: the clock of a node in its own process is its machine's")
+	}
+	nw.skews[i].Store(int64(d))
+	return nil
+}
+
+// Skew is how far node i's clock is moved.
+func (nw *Network) Skew(i int) time.Duration {
+	if i < 0 || i >= len(nw.skews) {
+		return 0
+	}
+	return time.Duration(nw.skews[i].Load())
+}

@@ -108,6 +108,9 @@ func (m *Manifest) WriteBanner(w io.Writer, d Dir, took time.Duration, detached 
 func (s *Status) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "running (pid %d): seed %q, height %d, %d/%s running, %d active in %s\nledger %s\n",
 		s.PID, s.Seed, s.Height, s.NodesRunning, display.Plural(s.Nodes, "node"), s.ActiveNodes, display.Plural(s.Swarms, "swarm"), s.Ledger.URL)
+	if len(s.Joined) > 0 {
+		fmt.Fprintf(w, "joined: %s (in processes of their own: 'node run', 'node join')\n", strings.Join(s.Joined, ", "))
+	}
 	for _, name := range slices.Sorted(maps.Keys(s.Exited)) {
 		what := "'s process ended" // a node's process (devnet up --procs)
 		if !strings.HasPrefix(s.Exited[name], "pid ") {
@@ -124,8 +127,11 @@ func WriteNodes(w io.Writer, nodes []ManifestNode) error {
 	fmt.Fprintln(tw, "NAME\tED25519\tPEER ID\tSWARM\tSTATE\tCREDIT\tLAST PROOF\tRUNNING")
 	for _, n := range nodes {
 		running := fmt.Sprint(n.Running)
-		if n.Exited != "" {
+		switch {
+		case n.Exited != "":
 			running = "exited" // by itself: 'devnet status' says how
+		case n.Joined:
+			running = "joined" // its own process, elsewhere
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.Name, n.Ed25519Pubkey[:16], n.PeerID, display.OrDash(n.SwarmID), n.State, n.Credit, n.LastProof, running)
 	}

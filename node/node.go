@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
@@ -586,16 +587,28 @@ func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	n.log.Info().Strs("addrs", addrs).Msg("address published to the ledger")
 }
 
-// edgeAddr is the HTTPS edge's IPv4 address and port.
+// edgeAddr is the HTTPS edge's IPv4 address and port. An edge that
+// listens on every address (0.0.0.0: a pod's, so that a port-forward
+// reaches it at 127.0.0.1) is published at the node's libp2p address.
 func (n *Node) edgeAddr() (string, int) {
 	if n.https == nil {
 		return "", 0
 	}
 	a, ok := n.https.Addr().(*net.TCPAddr)
-	if !ok || a.IP.To4() == nil {
+	switch {
+	case !ok:
 		return "", 0
+	case !a.IP.IsUnspecified() && a.IP.To4() == nil:
+		return "", 0
+	case !a.IP.IsUnspecified():
+		return a.IP.String(), a.Port
 	}
-	return a.IP.String(), a.Port
+	for _, m := range n.host.Addrs() {
+		if ip, err := manet.ToIP(m); err == nil && ip.To4() != nil && !ip.IsUnspecified() && !memtransport.IsMemory(m) {
+			return ip.String(), a.Port
+		}
+	}
+	return "", 0
 }
 
 // WaitView waits until the node's view has reached ledger height h.

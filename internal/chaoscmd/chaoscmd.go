@@ -4,10 +4,13 @@
 package chaoscmd
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -76,11 +79,39 @@ func run(c *cli.Context, dial func(*cli.Context) (*devnet.ControlClient, error))
 	if !out.JSON {
 		fmt.Fprintf(c.App.Writer, "chaos: seed %d, %v, faults %s, %d accounts (logs: %s)\n", seed, c.Duration("duration"), c.String("faults"), c.Int("clients"), logf.Name())
 	}
-	rep, err := chaos.Run(c.Context, chaos.Config{Target: cc.ChaosTarget(), Seed: seed, Duration: c.Duration("duration"), Faults: kinds,
-		Clients: c.Int("clients"), Dir: dir, Logger: logs.New(logf, logs.JSON, zerolog.InfoLevel).With().Str("component", "chaos").Logger()})
+	// A devnet SIGKILLed by a fault is resumed as 'devnet up --detach' would.
+	resume := func(ctx context.Context) error {
+		// As this process was run (a link named sessionctl, in tests too),
+		// else the binary itself.
+		exe, err := exec.LookPath(os.Args[0])
+		if err != nil {
+			if exe, err = os.Executable(); err != nil {
+				return err
+			}
+		}
+		cmd := exec.CommandContext(ctx, exe, "devnet", "up", "--detach", "--dir", c.String("dir"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	// The dashboard is told as the run goes.
+	tell := devnet.NewChaosReporter(cc, seed)
+	tctx, stop := context.WithCancel(c.Context)
+	told := make(chan struct{})
+	go func() {
+		defer close(told)
+		tell.Run(tctx)
+	}()
+	rep, err := chaos.Run(c.Context, chaos.Config{Target: cc.ChaosTarget(resume), Seed: seed, Duration: c.Duration("duration"), Faults: kinds,
+		Clients: c.Int("clients"), Dir: dir, Logger: logs.New(logf, logs.JSON, zerolog.InfoLevel).With().Str("component", "chaos").Logger(),
+		OnFault: tell.Fault, OnOp: tell.Op})
+	stop()
+	<-told
 	if err != nil {
 		return err
 	}
+	tell.Done(c.Context, rep.ViolationCount)
 	hist := filepath.Join(dir, "history-"+rep.RunID+".json")
 	if err := rep.SaveHistory(hist); err != nil {
 		fmt.Fprintf(c.App.ErrWriter, "the history was not saved: %v\n", err)
