@@ -86,7 +86,7 @@ func (d *Devnet) mustStop() error {
 	served := d.served
 	d.mu.Unlock()
 	if !served {
-		return fmt.Errorf("%w: it is not run by 'devnet up' (Serve), which would start it again; stop it first", ErrMustStop)
+		return fmt.Errorf("%w: nothing would start it again (it runs a scenario, or a program that does not Serve it): stop it first", ErrMustStop)
 	}
 	own := map[string]bool{}
 	for i := 0; i < d.st.Nodes; i++ {
