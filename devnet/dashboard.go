@@ -193,6 +193,8 @@ type dashboard struct {
 	known atomic.Pointer[map[string]string]
 	// the onion requests, put together from the nodes' hops
 	reqs requests
+	// the chaos faults the timeline has told
+	faults faultsSeen
 	// how much of the testing rounds the timeline has told (watch's)
 	rw        roundWatch
 	rwStarted bool
