@@ -184,6 +184,7 @@ type dashboard struct {
 	// state changes then
 	snapMu  sync.Mutex
 	snap    []byte
+	snapGz  []byte // snap compressed, nil when small
 	snapAt  time.Time
 	snapGen uint64
 	// the accounts' blinded IDs on the community server, by Account ID
@@ -195,6 +196,9 @@ type dashboard struct {
 	reqs requests
 	// the chaos faults the timeline has told
 	faults faultsSeen
+	// the newest blocks, by height (recentBlocks)
+	blocksMu sync.Mutex
+	blocks   map[uint64]dashBlock
 	// how much of the testing rounds the timeline has told (watch's)
 	rw        roundWatch
 	rwStarted bool

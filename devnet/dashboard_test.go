@@ -2,10 +2,12 @@ package devnet
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -286,5 +288,45 @@ func TestDashboardViewerOperator(t *testing.T) {
 	m.WriteBanner(&banner, Dir(dir), 0, false)
 	if !strings.Contains(banner.String(), "Dashboard "+view+"  (the viewer link") || !strings.Contains(banner.String(), "Operator  "+op+"  (") {
 		t.Errorf("the banner does not print both links:\n%s", banner.String())
+	}
+}
+
+// TestStateGzip: a state big enough is sent compressed to a page that
+// takes gzip, and decompresses to the same JSON; one that does not take
+// it gets the JSON.
+func TestStateGzip(t *testing.T) {
+	for in, want := range map[string]bool{"gzip": true, "gzip, deflate, br": true, "br;q=1.0, gzip;q=0.8": true, "gzip;q=0": false, "": false, "deflate": false, "x-gzip": false} {
+		r := httptest.NewRequest("GET", "/state", nil)
+		r.Header.Set("Accept-Encoding", in)
+		if got := acceptsGzip(r); got != want {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", in, got, want)
+		}
+	}
+	big := bytes.Repeat([]byte(`{"name":"node-1","state":"active"},`), 2000)
+	db := &dashboard{hub: NewEvents(), snap: big, snapGz: gzipped(big), snapAt: time.Now().Add(time.Hour)}
+	db.d = &Devnet{} // not asked: the snapshot is fresh
+	if len(db.snapGz) == 0 || len(db.snapGz) >= len(big)/4 {
+		t.Fatalf("compressed %d bytes to %d", len(big), len(db.snapGz))
+	}
+	for _, enc := range []string{"gzip", ""} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/state", nil)
+		r.Header.Set("Accept-Encoding", enc)
+		db.state(w, r)
+		body := w.Body.Bytes()
+		if w.Header().Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		} else if enc == "gzip" {
+			t.Error("not compressed for a page that takes gzip")
+		}
+		if !bytes.Equal(body, big) {
+			t.Errorf("Accept-Encoding %q: the state differs", enc)
+		}
 	}
 }
