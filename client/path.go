@@ -193,10 +193,7 @@ func (c *Client) rpc(ctx context.Context, dest, method string, params func() any
 		if err != nil {
 			return nil, Path{}, err
 		}
-		body, err := json.Marshal(storagerpc.Request{Method: method, Params: raw})
-		if err != nil {
-			return nil, Path{}, err
-		}
+		body := storagerpc.EncodeRequest(method, raw)
 		path, err := c.ensurePath(ctx, dest)
 		if err != nil {
 			return nil, Path{}, err

@@ -108,21 +108,28 @@ func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
 	} else {
 		resp = n.handle(ctx, p.Body)
 	}
-	var body any = resp.Body
+	// {"status": code, "body": ...}, written in one pass (resp.Body is
+	// what json.Marshal made): the body as it is, or as a JSON string.
+	answer := make([]byte, 0, len(resp.Body)+32)
+	answer = append(answer, `{"status":`...)
+	answer = strconv.AppendInt(answer, int64(resp.Code), 10)
+	answer = append(answer, `,"body":`...)
 	var text string
 	switch {
 	case len(resp.Body) > 0 && resp.Body[0] == '"' && json.Unmarshal(resp.Body, &text) == nil:
-		body = text // an error's message is its text, whatever "json" says
+		answer = append(answer, resp.Body...) // an error's message is its text, whatever "json" says
 	case p.Routing.JSON == nil || !*p.Routing.JSON:
-		body = string(resp.Body)
+		q, err := json.Marshal(string(resp.Body))
+		if err != nil {
+			return 500, []byte("cannot encode the reply")
+		}
+		answer = append(answer, q...)
+	case len(resp.Body) == 0:
+		answer = append(answer, "null"...)
+	default:
+		answer = append(answer, resp.Body...)
 	}
-	answer, err := json.Marshal(struct {
-		Status int `json:"status"`
-		Body   any `json:"body"`
-	}{resp.Code, body})
-	if err != nil {
-		return 500, []byte("cannot encode the reply")
-	}
+	answer = append(answer, '}')
 	ct, err := p.SealReply(rand.Reader, answer)
 	if err != nil {
 		return 500, []byte("cannot seal the reply")
