@@ -380,6 +380,9 @@ func (c *controlServer) chaos(w http.ResponseWriter, r *http.Request) {
 	c.d.chaos = &st
 	c.d.mu.Unlock()
 	c.d.cfg.Events.publish(map[string]any{"t": "chaos", "faults": st.Faults, "active": len(st.Active)})
+	for _, e := range c.d.dash.faults.chaosEvents(st) {
+		c.d.cfg.Events.Record(e)
+	}
 	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"told": true})
 }
 

@@ -589,7 +589,8 @@ func (d *Devnet) ensureClients() error {
 func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
-		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, Join: Endpoint{URL: d.control.join.url(d.Network.advertised(d.control.url()))},
+		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, DashboardOperator: Endpoint{URL: d.dash.operatorURL(d.control.url())},
+		Join:     Endpoint{URL: d.control.join.url(d.Network.advertised(d.control.url()))},
 		SeedNode: Endpoint{URL: d.Network.LedgerURL()}, Proxy: Endpoint{URL: d.Network.ProxyURL()},
 		Servers: d.servers(), Rewound: d.cfg.rewind.id}
 	m.Nodes = d.nodes()
