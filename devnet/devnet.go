@@ -617,7 +617,7 @@ func (d *Devnet) servers() []ManifestServer {
 			d.log.Warn().Err(err).Msg("list the community's rooms for the manifest")
 		}
 		for _, r := range rooms {
-			ms.Rooms = append(ms.Rooms, ManifestRoom{Token: r.Token, Name: r.Name, JoinURL: r.Join})
+			ms.Rooms = append(ms.Rooms, ManifestRoom{Token: r.Token, Name: r.Name, JoinURL: d.Network.advertised(local(r.Join))})
 		}
 		out = append(out, ms)
 	}
