@@ -166,9 +166,10 @@ type Devnet struct {
 	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
-	edges   edgeCounts   // the client edge's requests by endpoint (the dashboard)
-	chaos   *ChaosStatus // what a chaos run last told (the dashboard); d.mu
-	viewer  viewer       // when the dashboard was first opened (WaitViewer)
+	edges   edgeCounts                          // the client edge's requests by endpoint (the dashboard)
+	chaos   *ChaosStatus                        // what a chaos run last told (the dashboard); d.mu
+	disks   map[int]func(context.Context) error // disk faults in force, their heals; d.mu
+	viewer  viewer                              // when the dashboard was first opened (WaitViewer)
 
 	down     chan struct{}
 	downOnce sync.Once
@@ -365,7 +366,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		return nil, err
 	}
 	dv := &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB), lock: lock,
-		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), errc: make(chan error, 1), logFiles: logFiles}
+		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), disks: map[int]func(context.Context) error{}, errc: make(chan error, 1), logFiles: logFiles}
 	defer func() {
 		if err != nil {
 			dv.Close() // stops what started and releases the lock
@@ -652,6 +653,13 @@ func (d *Devnet) Close() error {
 	var errs []error
 	if d.control != nil {
 		errs = append(errs, d.control.close())
+	}
+	d.mu.Lock()
+	disks := d.disks
+	d.disks = map[int]func(context.Context) error{}
+	d.mu.Unlock()
+	for _, heal := range disks {
+		errs = append(errs, heal(context.Background())) // no mount outlives the devnet
 	}
 	if d.Network != nil {
 		errs = append(errs, d.Network.Close())
