@@ -1,12 +1,8 @@
 package main
 
 import (
-	"fmt"
-	"io"
-
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/complete"
-	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/urfave/cli/v2"
 )
 
@@ -15,23 +11,12 @@ func completionCommand() *cli.Command {
 		Name:      "completion",
 		Usage:     "print a shell completion script: eval \"$(sessionctl completion bash)\"; zsh and fish too",
 		ArgsUsage: "bash|zsh|fish",
-		Action: func(c *cli.Context) error {
-			script, err := complete.Script(c.Args().First())
-			if err != nil {
-				return errkind.AsInvalid(err)
-			}
-			_, err = fmt.Fprint(c.App.Writer, script)
-			return err
-		},
+		Action:    func(c *cli.Context) error { return complete.WriteScript(c.App.Writer, c.Args().First()) },
 	}
 }
 
-// completeWords prints the candidates for the last of words (a completion
-// script asked): commands, flags, and the names under --dir.
-func completeWords(app *cli.App, words []string, stdout io.Writer) {
-	for _, w := range complete.Words(app, words, func(g map[string]string, k complete.Kind) []string {
-		return devnet.Dir(g[dirFlag.Name]).Names(string(k))
-	}) {
-		fmt.Fprintln(stdout, w)
-	}
+// dirNames lists the names of a kind under the --dir a command line gives
+// (what a shell completes).
+func dirNames(g map[string]string, k complete.Kind) []string {
+	return devnet.Dir(g[dirFlag.Name]).Names(string(k))
 }

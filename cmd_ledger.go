@@ -123,7 +123,8 @@ func ledgerNodes(c *cli.Context, lc *ledgerrpc.Client) error {
 	if err != nil {
 		return err
 	}
-	return output(c).Show(map[string]any{"nodes": nodes}, func(w io.Writer) error { return display.WriteLedgerNodes(w, nodes) })
+	names := nodeNames(c)
+	return output(c).Show(map[string]any{"nodes": display.NameNodes(nodes, names)}, func(w io.Writer) error { return display.WriteLedgerNodes(w, nodes, names) })
 }
 
 func ledgerSwarms(c *cli.Context, lc *ledgerrpc.Client) error {

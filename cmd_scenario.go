@@ -40,13 +40,10 @@ func scenarioCommand() *cli.Command {
 }
 
 // pacingFlags pace a scenario for a room (scenario run, devnet up --scenario).
-var pacingFlags = []cli.Flag{
-	&cli.DurationFlag{Name: "pace", Usage: "pause `DURATION` after each step (2s), for a room to follow"},
-	&cli.BoolFlag{Name: "step", Usage: "wait for Enter on the terminal before each 'say' line but the first"},
-}
+var pacingFlags = []cli.Flag{&cli.DurationFlag{Name: "pace", Usage: "pause `DURATION` after each step (2s), for a room to follow"},
+	&cli.BoolFlag{Name: "step", Usage: "wait for Enter on the terminal before each 'say' line but the first"}}
 
-// loadScenario reads and checks a scenario and its pace (a test feeds --step any stdin with
-// SESSIONCTL_STEP_ANY_INPUT=1): its lines start with the commands, but scenario and devnet.
+// loadScenario reads and checks a scenario (lines start with commands but scenario and devnet) and its pace; SESSIONCTL_STEP_ANY_INPUT=1 lets --step read a test's stdin.
 func loadScenario(c *cli.Context, file string) ([]scenario.Step, error) {
 	if err := scenario.CheckPacing(c.Duration("pace"), c.Bool("step"), display.IsTerminal(os.Stdin), os.Getenv("SESSIONCTL_STEP_ANY_INPUT") != ""); err != nil {
 		return nil, errkind.AsInvalid(err)

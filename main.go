@@ -52,7 +52,7 @@ func runMain() int {
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	if words, ok := complete.Requested(args); ok {
-		completeWords(app, words, stdout)
+		complete.Write(stdout, app, words, dirNames)
 		return exitcode.OK
 	}
 	err := app.Run(cliargs.FlagsFirst(app, cliargs.HelpLast(args)))

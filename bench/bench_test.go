@@ -12,6 +12,7 @@ import (
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/procstat"
+	"github.com/sessionctl/sessionctl/node"
 
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/devnet/devnettest"
@@ -31,15 +32,21 @@ func TestLevelEndsOnASend(t *testing.T) {
 	}
 }
 
-// BenchmarkSend: sends and their fetches by 8 clients at once on a 12-node
-// devnet, as bench's load levels run them; one op is a send and its fetch.
-// It reports the process's CPU time a send (cpu-ms/send: clients, nodes
-// and ledger, all cores) and the heap allocations a send, figures that
-// hold on a busy machine. For a profile:
+// BenchmarkSend: sends and their fetches by 8 clients at once on a quiet
+// 12-node devnet (no blocks, no repair: only the sends' work); one op is a
+// send and its fetch. It reports the process's CPU time a send
+// (cpu-ms/send: clients, nodes and ledger, all cores) and the heap
+// allocations a send, figures that hold better than wall time on a busy
+// machine. For a profile, and for instruction counts that do not depend
+// on the machine's load at all (the difference of two runs, over the
+// difference of their sends):
 //
 //	go test ./bench -run '^$' -bench Send -benchtime 400x -cpuprofile cpu.out
+//	go test -c ./bench && GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind ./bench.test -test.run '^$' -test.bench Send -test.benchtime 20x
 func BenchmarkSend(b *testing.B) {
-	nw := devnettest.Start(b, devnet.Config{Nodes: 12})
+	// Blocks only on demand (BlockTime 0).
+	nw := devnettest.Start(b, devnet.Config{Nodes: 12,
+		NodeConfig: func(_ int, c *node.Config) { c.RepairInterval = -1; c.ExpiryInterval = time.Hour }})
 	ctx := context.Background()
 	const clients = 8
 	cs := make([]*client.Client, clients)

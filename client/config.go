@@ -287,7 +287,7 @@ func (c *Client) pushConfig(ctx context.Context, kind configmsg.Kind, m *configm
 		return err
 	}
 	if len(sealed) > storagerpc.MaxDataSize {
-		return fmt.Errorf("the %s config is %d bytes encrypted, the limit is %d", kind.Domain, len(sealed), storagerpc.MaxDataSize)
+		return fmt.Errorf("the %s config is %d bytes encrypted, %w of %d", kind.Domain, len(sealed), storagerpc.ErrTooLarge, storagerpc.MaxDataSize)
 	}
 	me := c.AccountID()
 	ts := c.cfg.Now().UnixMilli()

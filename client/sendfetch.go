@@ -155,7 +155,7 @@ func (c *Client) storeContent(ctx context.Context, owner identity.AccountID, key
 		return nil, err
 	}
 	if len(data) > storagerpc.MaxDataSize {
-		return nil, fmt.Errorf("send: the message is %d bytes encrypted, the limit is %d", len(data), storagerpc.MaxDataSize)
+		return nil, fmt.Errorf("send: the message is %d bytes encrypted, %w of %d; send a long text as a file (--attach)", len(data), storagerpc.ErrTooLarge, storagerpc.MaxDataSize)
 	}
 	ttl := c.cfg.TTL
 	if content.ttl > 0 {

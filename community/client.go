@@ -229,6 +229,30 @@ func (c *Client) Read(ctx context.Context, room string, since int64) ([]Message,
 	return msgs, err
 }
 
+// CountPosts counts room's messages that are not deleted, reading at most
+// about limit of them (more: there may be more). A room's
+// message_sequence is no count: edits, deletions and reactions raise it.
+func (c *Client) CountPosts(ctx context.Context, room string, limit int) (n int, more bool, err error) {
+	var since int64
+	for read := 0; read < limit; {
+		var msgs []Message
+		if err := c.call(ctx, "GET", fmt.Sprintf("/room/%s/messages/since/%d?limit=256", url.PathEscape(room), since), nil, &msgs); err != nil {
+			return 0, false, err
+		}
+		for _, m := range msgs {
+			if m.Data != nil && !m.Deleted {
+				n++
+			}
+			since = max(since, m.Seqno)
+		}
+		read += len(msgs)
+		if len(msgs) < 256 {
+			return n, false, nil
+		}
+	}
+	return n, true, nil
+}
+
 // Content decodes what the message holds ("" kinds for a deletion or a
 // reaction-only update, which hold none).
 func (m *Message) Content() Content {

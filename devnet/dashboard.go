@@ -1,7 +1,6 @@
 package devnet
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
-	"github.com/sessionctl/sessionctl/node"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -30,7 +28,8 @@ import (
 //
 //	GET  /dash/{secret}/                      the page (embedded; no CDN, no build step)
 //	GET  /dash/{secret}/state                 a snapshot: nodes, swarms, accounts, groups, rooms, the round, blocks
-//	GET  /dash/{secret}/events                server-sent events: onion hops, stores, blocks, node changes, log lines
+//	GET  /dash/{secret}/events                server-sent events: onion hops, stores, blocks, node changes, timeline entries, log lines
+//	GET  /dash/{secret}/timeline              what happened, oldest first (a bounded ring: dashboard_timeline.go)
 //	POST /dash/{secret}/nodes/{name}/kill     as the control endpoint's
 //	POST /dash/{secret}/nodes/{name}/restart  as the control endpoint's
 //	POST /dash/{secret}/mine                  make a block
@@ -68,17 +67,20 @@ type Events struct {
 	once     sync.Once
 	missed   atomic.Uint64
 	// changes counts the events that change what the state shows (a
-	// node killed, restarted or exited; a block), watched or not.
+	// node killed, restarted or exited; a block; a send), watched or not.
 	changes atomic.Uint64
 	// the log lines' budget: logLinesPerS a second
 	logMu     sync.Mutex
 	logSecond int64
 	logCount  int
+	// what happened, kept for pages opened later
+	timeline timeline
+	now      func() time.Time
 }
 
 // NewEvents returns the hub of a devnet's events (UpConfig.Events).
 func NewEvents() *Events {
-	return &Events{watchers: map[chan []byte]struct{}{}, closed: make(chan struct{})}
+	return &Events{watchers: map[chan []byte]struct{}{}, closed: make(chan struct{}), now: time.Now}
 }
 
 func (h *Events) watched() bool {
@@ -88,7 +90,7 @@ func (h *Events) watched() bool {
 }
 
 func (h *Events) publish(ev any) {
-	if m, ok := ev.(map[string]any); ok && (m["t"] == "node" || m["t"] == "block") {
+	if m, ok := ev.(map[string]any); ok && (m["t"] == "node" || m["t"] == "block" || m["t"] == "send") {
 		h.changes.Add(1)
 	}
 	if !h.watched() {
@@ -175,6 +177,13 @@ type dashboard struct {
 	// the accounts' blinded IDs on the community server, by Account ID
 	blindMu sync.Mutex
 	blind   map[string]string
+	// the accounts' and groups' names, as last read (for the nodes' hooks)
+	known atomic.Pointer[map[string]string]
+	// the onion requests, put together from the nodes' hops
+	reqs requests
+	// how much of the testing rounds the timeline has told (watch's)
+	rw        roundWatch
+	rwStarted bool
 }
 
 func newDashboard(d *Devnet, h *Events) *dashboard {
@@ -203,31 +212,22 @@ func (db *dashboard) name(key string) string {
 	return key
 }
 
-// hop and store are the node hooks (see Network's OnHop and OnStore).
-func (db *dashboard) hop(i int, h node.OnionHop) {
-	from, ok := db.byPeer[h.From]
-	if !ok {
-		from = "client"
-	}
-	db.hub.publish(map[string]any{"t": "hop", "node": NodeName(i), "hop": h.Hop, "from": from, "next": db.name(h.Next),
-		"dest": h.Destination, "server": h.HTTPHost, "at": time.Now().UnixMilli()})
-}
-
-func (db *dashboard) store(i int, e node.StoreEvent) {
-	db.hub.publish(map[string]any{"t": "store", "node": NodeName(i), "hash": e.Hash, "owner": e.Owner, "ns": e.Namespace, "replica": e.Replica})
-}
-
-// follow publishes each new block until ctx ends.
-func (db *dashboard) follow(ctx context.Context) {
-	h := db.d.Network.Ledger.Info().Height
-	for {
-		info, err := db.d.Network.Ledger.WaitHeight(ctx, h+1)
-		if err != nil {
-			return
+// accountName is an account's (or a group's) name, as last read, or the
+// start of its ID.
+func (db *dashboard) accountName(id string) string {
+	if m := db.known.Load(); m != nil {
+		if n, ok := (*m)[id]; ok {
+			return n
 		}
-		h = info.Height
-		db.hub.publish(map[string]any{"t": "block", "height": h, "hash": info.Hash, "active": info.ActiveNodes, "swarms": info.Swarms})
 	}
+	return short(id, 10) + "…"
+}
+
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (db *dashboard) routes(mux *http.ServeMux, c *controlServer) {
@@ -235,6 +235,7 @@ func (db *dashboard) routes(mux *http.ServeMux, c *controlServer) {
 	mux.HandleFunc("GET "+p+"{$}", db.guard(db.page))
 	mux.HandleFunc("GET "+p+"state", db.guard(db.state))
 	mux.HandleFunc("GET "+p+"events", db.guard(db.events))
+	mux.HandleFunc("GET "+p+"timeline", db.guard(db.timeline))
 	mux.HandleFunc("POST "+p+"nodes/{name}/kill", db.guard(c.kill))
 	mux.HandleFunc("POST "+p+"nodes/{name}/restart", db.guard(c.restart))
 	mux.HandleFunc("POST "+p+"mine", db.guard(db.mine))
@@ -267,6 +268,11 @@ func (db *dashboard) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:")
 	w.Write(dashboardPage)
+}
+
+// timeline answers the timeline's entries, oldest first.
+func (db *dashboard) timeline(w http.ResponseWriter, r *http.Request) {
+	httpserve.WriteJSON(w, http.StatusOK, db.hub.Timeline())
 }
 
 func (db *dashboard) mine(w http.ResponseWriter, r *http.Request) {

@@ -38,9 +38,16 @@ type dashState struct {
 	Params   chain.Params     `json:"params"`
 	Servers  []ManifestServer `json:"servers"`
 	Edge     []EdgeCount      `json:"edge"` // the client edge's requests by endpoint
+	// Send is the last message sent, with the path `send` printed;
+	// Requests the newest onion requests the nodes carried (newest last).
+	Send     *dashSend     `json:"send,omitempty"`
+	Requests []dashRequest `json:"requests"`
 	// Chaos is what a running 'sessionctl chaos' last told (chaos.go).
 	Chaos *ChaosStatus `json:"chaos,omitempty"`
 }
+
+// shownRequests is how many onion requests a snapshot lists.
+const shownRequests = 12
 
 type dashNode struct {
 	Name    string `json:"name"`
@@ -182,6 +189,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	}
 	st.Accounts = db.accounts(names)
 	st.Groups = db.groups(names)
+	db.remember(names, st.Groups)
 	st.Rooms = db.rooms(ctx, names)
 	if rd, ok := l.RoundAt(info.Height); ok {
 		dr := &dashRound{Round: rd.Round, Phase: info.Params.RoundPhase(info.Height), Commits: len(rd.Commits), Reveals: len(rd.Reveals),
@@ -217,6 +225,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 	}
 	st.Servers = db.d.servers()
 	st.Edge = db.d.edges.list()
+	st.Requests, st.Send = db.reqs.list(shownRequests)
 	st.Chaos = db.d.chaosStatus()
 	return st
 }
@@ -264,6 +273,18 @@ func (db *dashboard) accountNames() map[string]string {
 		}
 	}
 	return out
+}
+
+// remember keeps the names of accounts and groups for the nodes' hooks.
+func (db *dashboard) remember(names map[string]string, groups []dashGroup) {
+	m := make(map[string]string, len(names)+len(groups))
+	for id, n := range names {
+		m[id] = n
+	}
+	for _, g := range groups {
+		m[g.ID] = g.Name
+	}
+	db.known.Store(&m)
 }
 
 // blinded is account id's blinded ID on the devnet's community server ("" with

@@ -34,6 +34,9 @@ type Manifest struct {
 	Nodes   []ManifestNode   `json:"nodes"`
 	Clients []ManifestClient `json:"clients"`
 	Servers []ManifestServer `json:"servers"`
+	// Rewound is the id of the rewind that started this devnet from a
+	// snapshot in place ('devnet snapshot load' while it ran), if one did.
+	Rewound string `json:"rewound,omitempty"`
 }
 
 // Endpoint is a URL and, for the control endpoint, its token.
@@ -57,6 +60,10 @@ type ManifestNode struct {
 	LastProof     uint64   `json:"last_proof"`       // height of the last uptime proof
 	PID           int      `json:"pid,omitempty"`    // the process it runs in, while running
 	Exited        string   `json:"exited,omitempty"` // how its own process ended by itself (devnet up --procs)
+	// Joined is a node that joined the devnet from a process of its own
+	// ('node run', 'node join'): the devnet did not start it and cannot
+	// stop it; Running says nothing of it.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // ManifestClient describes one client identity.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/sessionctl/sessionctl/group"
 	"github.com/sessionctl/sessionctl/logs"
@@ -90,4 +91,43 @@ func (d Dir) nodeNames() []string {
 		}
 	}
 	return out
+}
+
+// nodeNames names nodes by their Ed25519 keys (hex): the devnet's own and
+// those that joined it. Safe for concurrent use; bounded by the nodes the
+// ledger registers.
+type nodeNames struct {
+	mu    sync.RWMutex
+	byKey map[string]string
+}
+
+func newNodeNames() *nodeNames { return &nodeNames{byKey: map[string]string{}} }
+
+// of is the name of the node of key, "" for one the devnet does not know
+// (node.Config.NameOf).
+func (nn *nodeNames) of(key string) string {
+	nn.mu.RLock()
+	defer nn.mu.RUnlock()
+	return nn.byKey[key]
+}
+
+func (nn *nodeNames) add(key, name string) {
+	nn.mu.Lock()
+	defer nn.mu.Unlock()
+	nn.byKey[key] = name
+}
+
+// seedNames names the n nodes of a devnet of seed, deriving their keys the
+// first time a name is asked (a node's own process: most never ask).
+func seedNames(seed string, n int) func(key string) string {
+	var once sync.Once
+	nn := newNodeNames()
+	return func(key string) string {
+		once.Do(func() {
+			for i := 0; i < n && i < MaxNodes; i++ {
+				nn.add(pub(NodeKey(seed, i)), NodeName(i))
+			}
+		})
+		return nn.of(key)
+	}
 }

@@ -72,15 +72,36 @@ func WriteLedgerInfo(w io.Writer, url string, info chain.Info) error {
 	return tw.Flush()
 }
 
-// WriteLedgerNodes writes the registered service nodes.
-func WriteLedgerNodes(w io.Writer, nodes []chain.ServiceNode) error {
+// NamedNode is a registered service node in the command line's
+// vocabulary (--json): its name, where the devnet knows its key, first.
+type NamedNode struct {
+	Node string `json:"node,omitempty"`
+	chain.ServiceNode
+}
+
+// NameNodes names nodes by names (never nil).
+func NameNodes(nodes []chain.ServiceNode, names map[string]string) []NamedNode {
+	out := make([]NamedNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = NamedNode{names[n.Key], n}
+	}
+	return out
+}
+
+// WriteLedgerNodes writes the registered service nodes, named by names
+// (else the start of their keys).
+func WriteLedgerNodes(w io.Writer, nodes []chain.ServiceNode, names map[string]string) error {
 	if len(nodes) == 0 {
 		_, err := fmt.Fprintln(w, "no service nodes are registered")
 		return err
 	}
 	tw := table(w, "NODE\tSTATE\tSWARM\tSTAKED\tCONTRIBUTORS\tFEE\tCREDIT\tREWARDS")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s%%\t%d\t%s\n", n.Key[:16], n.State, SwarmID(n.SwarmID),
+		name := names[n.Key]
+		if name == "" {
+			name = n.Key[:16]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s%%\t%d\t%s\n", name, n.State, SwarmID(n.SwarmID),
 			chain.FormatCoins(n.Staked()), len(n.Contributors), strconv.FormatFloat(float64(n.FeeBPS)/100, 'f', -1, 64),
 			n.Credit, chain.FormatCoins(n.Rewards))
 	}

@@ -90,7 +90,7 @@ type stored struct {
 // store puts data in one of the group's namespaces for ttl ms.
 func (s *Device) store(ctx context.Context, g *Group, ns storagerpc.Namespace, data []byte, ttl int64) (stored, error) {
 	if len(data) > storagerpc.MaxDataSize {
-		return stored{}, fmt.Errorf("%d bytes to store, the limit is %d", len(data), storagerpc.MaxDataSize)
+		return stored{}, fmt.Errorf("%d bytes to store, %w of %d", len(data), storagerpc.ErrTooLarge, storagerpc.MaxDataSize)
 	}
 	ts := s.C.Now().UnixMilli()
 	resp, err := s.call(ctx, g, "store", func(sg *signer) any {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -19,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
@@ -57,6 +59,13 @@ type Config struct {
 	HTTPSAddr string
 	// Logger receives the node's logs; the zero value logs nothing.
 	Logger zerolog.Logger
+	// Name is the node's name in its logs (a devnet's "node-3"); default
+	// the first 8 hex digits of its key.
+	Name string
+	// NameOf names another node in the logs (a vote's target, a push's
+	// receiver) by its Ed25519 key (hex), "" for one it does not know;
+	// nil or "" names it by the first 8 hex digits of its key.
+	NameOf func(key string) string
 	// Now is the node's clock; nil means time.Now.
 	Now func() time.Time
 	// ExpiryInterval is how often expired messages are removed; default 10 s (mainnet's).
@@ -230,7 +239,7 @@ func New(cfg Config) (*Node, error) {
 	return &Node{
 		hctx: hctx, hcancel: hcancel, budget: cfg.Budget,
 		cfg:     cfg,
-		log:     cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
+		log:     cfg.Logger.With().Str("node", cmp.Or(cfg.Name, pubHex[:8])).Logger(),
 		keys:    keys,
 		pubHex:  pubHex,
 		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
@@ -589,16 +598,28 @@ func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	n.log.Info().Strs("addrs", addrs).Msg("address published to the ledger")
 }
 
-// edgeAddr is the HTTPS edge's IPv4 address and port.
+// edgeAddr is the HTTPS edge's IPv4 address and port. An edge that
+// listens on every address (0.0.0.0: a pod's, so that a port-forward
+// reaches it at 127.0.0.1) is published at the node's libp2p address.
 func (n *Node) edgeAddr() (string, int) {
 	if n.https == nil {
 		return "", 0
 	}
 	a, ok := n.https.Addr().(*net.TCPAddr)
-	if !ok || a.IP.To4() == nil {
+	switch {
+	case !ok:
 		return "", 0
+	case !a.IP.IsUnspecified() && a.IP.To4() == nil:
+		return "", 0
+	case !a.IP.IsUnspecified():
+		return a.IP.String(), a.Port
 	}
-	return a.IP.String(), a.Port
+	for _, m := range n.host.Addrs() {
+		if ip, err := manet.ToIP(m); err == nil && ip.To4() != nil && !ip.IsUnspecified() && !memtransport.IsMemory(m) {
+			return ip.String(), a.Port
+		}
+	}
+	return "", 0
 }
 
 // WaitView waits until the node's view has reached ledger height h.

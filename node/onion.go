@@ -108,21 +108,28 @@ func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
 	} else {
 		resp = n.handle(ctx, p.Body)
 	}
-	var body any = resp.Body
+	// {"status": code, "body": ...}, written in one pass (resp.Body is
+	// what json.Marshal made): the body as it is, or as a JSON string.
+	answer := make([]byte, 0, len(resp.Body)+32)
+	answer = append(answer, `{"status":`...)
+	answer = strconv.AppendInt(answer, int64(resp.Code), 10)
+	answer = append(answer, `,"body":`...)
 	var text string
 	switch {
 	case len(resp.Body) > 0 && resp.Body[0] == '"' && json.Unmarshal(resp.Body, &text) == nil:
-		body = text // an error's message is its text, whatever "json" says
+		answer = append(answer, resp.Body...) // an error's message is its text, whatever "json" says
 	case p.Routing.JSON == nil || !*p.Routing.JSON:
-		body = string(resp.Body)
+		q, err := json.Marshal(string(resp.Body))
+		if err != nil {
+			return 500, []byte("cannot encode the reply")
+		}
+		answer = append(answer, q...)
+	case len(resp.Body) == 0:
+		answer = append(answer, "null"...)
+	default:
+		answer = append(answer, resp.Body...)
 	}
-	answer, err := json.Marshal(struct {
-		Status int `json:"status"`
-		Body   any `json:"body"`
-	}{resp.Code, body})
-	if err != nil {
-		return 500, []byte("cannot encode the reply")
-	}
+	answer = append(answer, '}')
 	ct, err := p.SealReply(rand.Reader, answer)
 	if err != nil {
 		return 500, []byte("cannot seal the reply")
@@ -148,7 +155,7 @@ func (n *Node) observe(h OnionHop) {
 	case h.HTTPHost != "":
 		ev.Str("server", h.HTTPHost).Msg("onion: forwarded to a server as the exit")
 	default:
-		ev.Str("next", shortKey(h.Next)).Msg("onion: peeled a layer and forwarded")
+		ev.Str("next", n.nameOf(h.Next)).Msg("onion: peeled a layer and forwarded")
 	}
 	if n.cfg.OnionObserver != nil {
 		n.cfg.OnionObserver(h)
@@ -160,6 +167,16 @@ func shortKey(k string) string {
 		return k[:8]
 	}
 	return k
+}
+
+// nameOf is how the node's logs name the node of key (Config.NameOf).
+func (n *Node) nameOf(key string) string {
+	if n.cfg.NameOf != nil {
+		if name := n.cfg.NameOf(key); name != "" {
+			return name
+		}
+	}
+	return shortKey(key)
 }
 
 // fromNode reports whether p is a registered service node.
@@ -207,7 +224,7 @@ func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen 
 	n.observe(seen)
 	status, body, err := onion.Send(ctx, n.out(), pid, hop+1, next)
 	if err != nil {
-		n.log.Debug().Err(err).Str("next", p.Routing.Destination[:8]).Msg("onion forward")
+		n.log.Debug().Err(err).Str("next", n.nameOf(p.Routing.Destination)).Msg("onion forward")
 		return onion.StatusBadGateway, []byte("the next hop did not answer")
 	}
 	return status, body

@@ -280,7 +280,7 @@ func (n *Node) Repair(ctx context.Context) (RepairStats, error) {
 		total.Buried += st.Buried
 		total.Revocations += st.Revocations
 		if err != nil {
-			errs = append(errs, fmt.Errorf("repair with %s: %w", k[:8], err))
+			errs = append(errs, fmt.Errorf("repair with %s: %w", n.nameOf(k), err))
 		}
 	}
 	if len(errs) > 0 {
@@ -351,9 +351,9 @@ func (n *Node) repairLoop(ctx context.Context) {
 		st, err := n.repairWith(ctx, v, k)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			n.log.Debug().Err(err).Str("with", k[:8]).Msg("repair")
+			n.log.Debug().Err(err).Str("with", n.nameOf(k)).Msg("repair")
 		case st != RepairStats{}:
-			n.log.Info().Str("with", k[:8]).Int("pulled", st.Pulled).Int("buried", st.Buried).Int("revocations", st.Revocations).Msg("replica repaired")
+			n.log.Info().Str("with", n.nameOf(k)).Int("pulled", st.Pulled).Int("buried", st.Buried).Int("revocations", st.Revocations).Msg("replica repaired")
 		}
 	})
 }

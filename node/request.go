@@ -181,12 +181,14 @@ func (n *Node) readBody(from clientKey, r io.Reader, limit int) ([]byte, func(),
 // "jsonrpc" and "id") are passed over. Keys match exactly, not in any case
 // as encoding/json would.
 func decodeRequest(body []byte) (*storagerpc.Request, *rpcError) {
-	if !json.Valid(body) {
-		return nil, errf(storagerpc.StatusBadRequest, "invalid json")
-	}
 	var env map[string]json.RawMessage
 	var req storagerpc.Request
-	if json.Unmarshal(body, &env) != nil || json.Unmarshal(env["method"], &req.Method) != nil || env["method"][0] != '"' {
+	// Unmarshal checks the whole body first: json.Valid is asked only to
+	// tell why it failed.
+	if err := json.Unmarshal(body, &env); err != nil && !json.Valid(body) {
+		return nil, errf(storagerpc.StatusBadRequest, "invalid json")
+	}
+	if env == nil || json.Unmarshal(env["method"], &req.Method) != nil || env["method"][0] != '"' {
 		return nil, errf(storagerpc.StatusBadRequest, "invalid json: no `method` field")
 	}
 	if p := env["params"]; len(p) == 0 || p[0] != '{' {

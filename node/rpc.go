@@ -70,8 +70,8 @@ func (n *Node) handleStorage(s network.Stream) {
 // refuse answers a request the node will not read, then discards what the
 // peer still sends (holding none of it), so the peer reads the refusal.
 func (n *Node) refuse(s network.Stream, e *rpcError, limit int) {
-	data, _ := json.Marshal(e.response())
-	if _, err := s.Write(data); err != nil {
+	resp := e.response()
+	if _, err := s.Write(resp.AppendJSON(nil)); err != nil {
 		s.Reset()
 		return
 	}
@@ -81,8 +81,7 @@ func (n *Node) refuse(s network.Stream, e *rpcError, limit int) {
 }
 
 func writeResponse(s network.Stream, resp storagerpc.Response) {
-	data, _ := json.Marshal(resp)
-	if _, err := s.Write(data); err != nil {
+	if _, err := s.Write(resp.AppendJSON(nil)); err != nil {
 		s.Reset()
 		return
 	}
@@ -749,6 +748,7 @@ func allFailed(results map[string]storagerpc.MemberResult) bool {
 // reported as failed with "timeout".
 func (n *Node) forward(ctx context.Context, v *view, method string, raw json.RawMessage, mine storagerpc.MemberResult) map[string]storagerpc.MemberResult {
 	results := map[string]storagerpc.MemberResult{n.pubHex: mine}
+	body := storagerpc.EncodeRequest(method, raw) // once, for every member
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, k := range v.members[v.mine] {
@@ -762,7 +762,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 			fctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardTimeout)
 			defer cancel()
 			var r storagerpc.MemberResult
-			resp, err := storagerpc.Call(fctx, n.out(), pid, storagerpc.ProtocolSwarm, method, raw)
+			resp, err := storagerpc.RoundTrip(fctx, n.out(), pid, storagerpc.ProtocolSwarm, body)
 			switch {
 			case err != nil && fctx.Err() != nil:
 				r = storagerpc.MemberResult{Failed: true, Timeout: true}

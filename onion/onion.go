@@ -30,8 +30,7 @@ import (
 	"io"
 	"sync"
 
-	"filippo.io/edwards25519"
-
+	"github.com/sessionctl/sessionctl/internal/x25519"
 	"golang.org/x/crypto/blake2b"
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -145,27 +144,18 @@ func NewKeyPair(rand io.Reader) (KeyPair, error) {
 	return kp, kp.derivePublic()
 }
 
-// derivePublic sets Public from Private. The public key is computed on the
-// Edwards curve with edwards25519's fixed-base tables and converted, about 4
-// times faster than a Montgomery ladder from the base point, and the same
-// key: X25519(k, 9) is the Montgomery form of k*B.
+// derivePublic sets Public from Private (clamped), fast (package x25519).
 func (kp *KeyPair) derivePublic() error {
-	kp.Private[0] &= 248
-	kp.Private[31] &= 127
-	kp.Private[31] |= 64
-	sc, err := edwards25519.NewScalar().SetBytesWithClamping(kp.Private[:])
-	if err != nil {
-		return err
-	}
-	copy(kp.Public[:], new(edwards25519.Point).ScalarBaseMult(sc).BytesMontgomery())
-	return nil
+	pub, err := x25519.PublicKey(&kp.Private)
+	kp.Public = pub
+	return err
 }
 
 // symmetricKey derives a layer's key from our private key and their public
 // key. clientPub and serverPub are the ephemeral (client) and the node's
 // (server) public keys, whichever side computes it.
 func symmetricKey(t EncType, priv, theirPub, clientPub, serverPub [32]byte) ([]byte, error) {
-	sharedArr, err := x25519(priv, theirPub)
+	sharedArr, err := x25519.X25519(priv, theirPub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad public key", ErrDecrypt)
 	}

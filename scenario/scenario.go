@@ -631,6 +631,10 @@ func Load(file string, verbs map[string]bool) ([]Step, error) {
 	}
 	defer f.Close()
 	steps, err := Parse(f, verbs)
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
+		return nil, errkind.Invalidf("%s: %d errors:\n%w", file, len(joined.Unwrap()), err) // a line each (exitcode.Explain)
+	}
 	if err != nil {
 		return nil, errkind.Invalidf("%s: %w", file, err)
 	}

@@ -96,10 +96,57 @@ type Request struct {
 	Params json.RawMessage `json:"params"`
 }
 
+// EncodeRequest is a Request's JSON, {"method":...,"params":...}, written
+// in one pass: params must be valid JSON (what json.Marshal or a decoder
+// gave), and are written as they are. json.Marshal of a Request would check
+// and compact them a second time, for every request and every member a
+// store is forwarded to.
+func EncodeRequest(method string, params json.RawMessage) []byte {
+	b := make([]byte, 0, len(`{"method":,"params":}`)+len(method)+2+len(params))
+	b = append(b, `{"method":`...)
+	b = appendString(b, method)
+	b = append(b, `,"params":`...)
+	b = appendRaw(b, params)
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string: as it is when it is a plain
+// name (every method is), else as json.Marshal writes it.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendRaw appends raw JSON; a nil one is null, as json.Marshal writes it.
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
+}
+
 // Response is the envelope of every answer.
 type Response struct {
 	Code int             `json:"code"`
 	Body json.RawMessage `json:"body"`
+}
+
+// AppendJSON appends the response's JSON, {"code":N,"body":...}, to b in
+// one pass: Body must be valid JSON (a node's answers are what json.Marshal
+// made), and is written as it is.
+func (r *Response) AppendJSON(b []byte) []byte {
+	b = append(b, `{"code":`...)
+	b = strconv.AppendInt(b, int64(r.Code), 10)
+	b = append(b, `,"body":`...)
+	b = appendRaw(b, r.Body)
+	return append(b, '}')
 }
 
 // OnionAnswer is what the destination of an onion request answers, as the
@@ -474,6 +521,10 @@ func PeerIDFromEd25519(hexKey string) (peer.ID, error) {
 	return peer.IDFromPublicKey(pub)
 }
 
+// ErrTooLarge is data over MaxDataSize, refused before it is sent: the
+// caller's to make smaller (a long text goes as an attachment).
+var ErrTooLarge = errors.New("over the size limit")
+
 // ErrBadResponse is returned for an answer that cannot be read.
 var ErrBadResponse = errors.New("malformed storage rpc response")
 
@@ -484,11 +535,7 @@ func Call(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, method
 	if err != nil {
 		return nil, fmt.Errorf("encode %s params: %w", method, err)
 	}
-	body, err := json.Marshal(Request{Method: method, Params: raw})
-	if err != nil {
-		return nil, err
-	}
-	return RoundTrip(ctx, h, p, proto, body)
+	return RoundTrip(ctx, h, p, proto, EncodeRequest(method, raw))
 }
 
 // RoundTrip writes body on a new stream and returns the decoded answer.

@@ -3,6 +3,7 @@ package storagerpc
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -58,4 +59,39 @@ func TestNamespaceClasses(t *testing.T) {
 				tc.ns.Public(), tc.ns.PublicOutbox(), tc.ns.NoAuthRetrieve(), tc.ns.Unrevocable(), tc.ns.MaxTTL())
 		}
 	}
+}
+
+// FuzzEncodeJSON: EncodeRequest and Response.AppendJSON write what
+// json.Marshal writes of a Request and a Response, for any method and any
+// body json.Marshal made.
+func FuzzEncodeJSON(f *testing.F) {
+	f.Add("store", "hello", 200)
+	f.Add("get_swarm", `<a href="x">&"\u2028`, 421)
+	f.Add("odd method\x00é", "", 0)
+	f.Fuzz(func(t *testing.T, method, text string, code int) {
+		for _, raw := range []json.RawMessage{nil, mustMarshal(t, text), mustMarshal(t, map[string]any{"pubkey": text, "n": code, "list": []string{text, method}})} {
+			want, err := json.Marshal(Request{Method: method, Params: raw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := EncodeRequest(method, raw); !bytes.Equal(got, want) {
+				t.Fatalf("EncodeRequest(%q, %s) = %s, want %s", method, raw, got, want)
+			}
+			r := Response{Code: code, Body: raw}
+			if want, err = json.Marshal(r); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.AppendJSON([]byte("x")); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+				t.Fatalf("AppendJSON = %s, want x%s", got, want)
+			}
+		}
+	})
+}
+
+func mustMarshal(t *testing.T, v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -12,6 +12,8 @@
 package complete
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -182,6 +184,16 @@ func names1(cands []string, prefix, val string) []string {
 		}
 	}
 	return out
+}
+
+// Write writes Words' candidates to w, a line each.
+func Write(w io.Writer, app *cli.App, words []string, names Names) error {
+	for _, c := range Words(app, words, names) {
+		if _, err := fmt.Fprintln(w, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // valueOf reports whether cur is a flag's value: the flag, and for

@@ -2,7 +2,10 @@ package complete
 
 import (
 	"fmt"
+	"io"
 	"slices"
+
+	"github.com/sessionctl/sessionctl/internal/errkind"
 )
 
 // Shells are the shells Script writes for.
@@ -51,6 +54,17 @@ end
 complete -c sessionctl -f -a '(__sessionctl_complete)'
 `
 )
+
+// WriteScript writes the completion script of shell to w; another shell
+// than bash, zsh or fish is an errkind.Invalid error.
+func WriteScript(w io.Writer, shell string) error {
+	s, err := Script(shell)
+	if err != nil {
+		return errkind.AsInvalid(err)
+	}
+	_, err = io.WriteString(w, s)
+	return err
+}
 
 // Script returns the completion script of shell: bash, zsh or fish.
 func Script(shell string) (string, error) {
