@@ -34,8 +34,8 @@ func devnetCommand() *cli.Command {
 				Name:      "up",
 				Usage:     "start a devnet (or resume the one saved under --dir) and print how to use it",
 				ArgsUsage: " ",
-				Flags: []cli.Flag{
-					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes, `N` (4 to 2000)", DefaultText: "12, or the saved devnet's"},
+				Flags: append([]cli.Flag{
+					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes, `N` (4 to 2000; 0: none of its own, they all join it)", DefaultText: "12, or the saved devnet's"},
 					&cli.StringFlag{Name: "seed", Usage: "`SEED` of every key and of the chain (default \"sessionctl\", or the saved devnet's)", EnvVars: []string{"SESSIONCTL_SEED"}},
 					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "`DURATION` between ledger blocks (a unit is needed: 500ms, 2s); 0: blocks only when mined ('ledger mine')"},
 					&cli.StringFlag{Name: "clients", Usage: "client identities to create, `NAMES` comma-separated (default alice,bob,carol)"},
@@ -45,22 +45,26 @@ func devnetCommand() *cli.Command {
 					&cli.DurationFlag{Name: "file-expiry", Value: time.Hour, Usage: "how long the file server keeps an attachment, a `DURATION` (mainnet: 3 weeks)"},
 					&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of the log files: console or json"},
 					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
+					&cli.BoolFlag{Name: "wait-viewer", Usage: "with --scenario: begin once a browser has opened the dashboard"},
 					&cli.BoolFlag{Name: "procs", Usage: "run every node as its own process ('node run'), supervised by this one"},
-					&cli.StringFlag{Name: "listen", Value: "127.0.0.1", Usage: "`IP` address that the ledger, servers and nodes listen on; another than loopback lets other machines join ('node join')"},
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1", Usage: "`IP` address that the ledger, servers and nodes listen on ('auto': the one that is not loopback, a pod's); another than loopback lets other machines join ('node join')"},
+					&cli.IntFlag{Name: "base-port", Usage: "fixed ports from `N`: the seed (ledger), N+1 control (join URL, dashboard), N+2 proxy, N+3 file, N+4 community server", DefaultText: "free ports"},
+					&cli.StringFlag{Name: "advertise", Usage: "the `NAME` others reach this devnet by (a Kubernetes Service's): in the join URL, to joiners, for the servers", DefaultText: "the --listen address"},
+					&cli.StringFlag{Name: "join-secret", EnvVars: []string{devnet.JoinSecretEnv}, Usage: "the join URL's `SECRET`, the same at each start (16 to 128 letters, digits, - and _)", DefaultText: "a new one each start"},
 					&cli.StringSliceFlag{Name: "fund", Usage: "pay `NAME=COINS` from the faucet once the devnet is ready (an identity or a wallet; repeatable)"},
 					jsonFlag,
-				},
+				}, pacingFlags...),
 				Action: devnetUp,
 			},
 			{Name: "status", Usage: "is a devnet running under --dir? (exit 0 yes, 3 no)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetStatus},
-			{Name: "down", Usage: "stop the devnet running under --dir", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetDown},
+			{Name: "down", Usage: "stop the devnet running under --dir (none running: exit 0, saying so on stderr)", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: devnetDown},
 			{
 				Name:  "snapshot",
-				Usage: "save a stopped devnet whole (chain, nodes' storage, servers, keys, clients) and load it back",
+				Usage: "save a devnet whole (chain, nodes' storage, servers, keys, clients), running or stopped, and rewind to it",
 				Subcommands: []*cli.Command{
-					{Name: "save", Usage: "save the stopped devnet as NAME", ArgsUsage: "NAME",
+					{Name: "save", Usage: "save the devnet as NAME; a running one runs on (an online copy of each database)", ArgsUsage: "NAME",
 						Flags: []cli.Flag{&cli.BoolFlag{Name: "replace", Usage: "overwrite a snapshot of that name"}, jsonFlag}, Action: snapshotAct},
-					{Name: "load", Usage: "replace the stopped devnet with snapshot NAME; 'devnet up' resumes it", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: snapshotAct},
+					{Name: "load", Usage: "rewind the running devnet to snapshot NAME in place, or replace the stopped one ('devnet up' resumes it)", ArgsUsage: "NAME", Flags: []cli.Flag{jsonFlag}, Action: snapshotAct},
 					{Name: "ls", Usage: "the saved snapshots", ArgsUsage: " ", Flags: []cli.Flag{jsonFlag}, Action: snapshotAct},
 				},
 			},
@@ -72,9 +76,6 @@ func devnetCommand() *cli.Command {
 func dialDevnet(c *cli.Context) (*devnet.ControlClient, error) { return dirOf(c).Dial(c.Context) }
 
 func devnetUp(c *cli.Context) error {
-	if n := c.Int("nodes"); c.IsSet("nodes") && (n < devnet.MinNodes || n > devnet.MaxNodes) {
-		return errkind.Invalidf("--nodes %d: want %d to %d (%s)", n, devnet.MinNodes, devnet.MaxNodes, devnet.MinNodesReason) // (0 too)
-	}
 	if c.Duration("block-time") < 0 {
 		return errkind.Invalidf("--block-time must be positive, or 0 for blocks only on demand ('sessionctl ledger mine')")
 	}
@@ -82,8 +83,9 @@ func devnetUp(c *cli.Context) error {
 	if !c.IsSet(logLevelFlag.Name) {
 		level = zerolog.InfoLevel // the files keep the lifecycle; the console shows the summary
 	}
-	cfg := devnet.UpConfig{Dir: c.String(dirFlag.Name), Nodes: c.Int("nodes"), Seed: c.String("seed"), Reset: c.Bool("reset"), Traffic: c.Bool("traffic"),
-		FileExpiry: c.Duration("file-expiry"), Listen: c.String("listen"), WriteLogs: true, LogLevel: level}
+	cfg := devnet.UpConfig{Dir: c.String(dirFlag.Name), Nodes: devnet.NodesFlag(c.Int("nodes"), c.IsSet("nodes")), Seed: c.String("seed"), Reset: c.Bool("reset"), Traffic: c.Bool("traffic"),
+		FileExpiry: c.Duration("file-expiry"), Listen: c.String("listen"), WriteLogs: true, LogLevel: level,
+		BasePort: c.Int("base-port"), Advertise: c.String("advertise"), JoinSecret: c.String("join-secret")}
 	if c.IsSet("log-format") {
 		cfg.LogFormat = c.String("log-format") // else the saved one (a resumed devnet keeps its format)
 	}
@@ -107,11 +109,13 @@ func devnetUp(c *cli.Context) error {
 		}
 	}
 	var steps []scenario.Step
-	if f := c.String("scenario"); f != "" {
+	if f := c.String("scenario"); f == "" && (c.IsSet("wait-viewer") || c.IsSet("pace") || c.IsSet("step")) {
+		return errkind.Invalidf("--wait-viewer, --pace and --step go with --scenario FILE")
+	} else if f != "" {
 		if c.Bool("detach") {
 			return errkind.Invalidf("--scenario runs in the foreground; drop --detach")
 		}
-		if steps, err = loadScenario(f); err != nil {
+		if steps, err = loadScenario(c, f); err != nil {
 			return err
 		}
 	}
@@ -153,17 +157,22 @@ func devnetUp(c *cli.Context) error {
 	switch json := c.Bool("json"); {
 	case json && steps == nil:
 		display.JSON(c.App.Writer, m)
-	case !json && steps != nil: // a scenario tells its own story: one line, not the banner
-		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond))
+	case !json && steps != nil: // a scenario tells its own story: two lines, not the banner
+		fmt.Fprintf(c.App.Writer, "sessionctl devnet: seed %q, %s, ready in %v\nDashboard %s\n\n", m.Seed, display.Plural(len(m.Nodes), "service node"), time.Since(began).Round(time.Millisecond), m.Dashboard.URL)
 	case !json:
 		m.WriteBanner(c.App.Writer, dirOf(c), time.Since(began), false)
+	}
+	if steps != nil && c.Bool("wait-viewer") {
+		if err := d.WaitViewer(ctx, stderr); err != nil {
+			return errors.Join(err, d.Close())
+		}
 	}
 	if steps != nil {
 		return errors.Join(runScenario(c, steps), d.Close())
 	}
 	// Until Ctrl-C, 'devnet down', or a part the devnet needs fails: then
 	// the exit code is 1, and the error says which part.
-	err = devnet.Wait(ctx, d, d.Done())
+	d, err = devnet.Serve(ctx, d) // (and rewinds it in place for a snapshot load)
 	fmt.Fprintln(stderr, "stopping the devnet")
 	return errors.Join(err, d.Close())
 }
@@ -255,6 +264,10 @@ func devnetStatus(c *cli.Context) error {
 
 func devnetDown(c *cli.Context) error {
 	cc, err := dialDevnet(c)
+	if errkind.Of(err) == errkind.NotRunning { // not a failure: `trap 'sessionctl devnet down' EXIT` may find none
+		fmt.Fprintf(c.App.ErrWriter, "sessionctl: no devnet is running under %s; nothing to stop\n", dirOf(c))
+		return output(c).Show(map[string]any{"stopped": false}, func(io.Writer) error { return nil })
+	}
 	if err != nil && (cc == nil || !errors.Is(err, devnet.ErrUnresponsive)) {
 		return err
 	}
@@ -270,7 +283,7 @@ func devnetDown(c *cli.Context) error {
 
 // snapshotAct saves, loads or lists the snapshots of --dir.
 func snapshotAct(c *cli.Context) error {
-	dir, w := c.String(dirFlag.Name), c.App.Writer
+	dir, name := c.String(dirFlag.Name), c.Args().First()
 	if c.Command.Name == "ls" {
 		snaps, err := devnet.Snapshots(dir)
 		if err != nil {
@@ -278,19 +291,9 @@ func snapshotAct(c *cli.Context) error {
 		}
 		return output(c).Show(map[string]any{"snapshots": snaps}, func(w io.Writer) error { return devnet.WriteSnapshots(w, snaps) })
 	}
-	name, err := c.Args().First(), error(nil)
-	if c.Command.Name == "save" {
-		err = devnet.SaveSnapshot(dir, name, c.Bool("replace"))
-	} else {
-		err = devnet.LoadSnapshot(dir, name)
+	done, err := devnet.SnapshotCommand(c.Context, dir, c.Command.Name, name, c.Bool("replace"))
+	if err != nil {
+		return err
 	}
-	if err != nil || c.Bool("json") {
-		return orJSON(c, map[string]any{map[string]string{"save": "saved", "load": "loaded"}[c.Command.Name]: name}, err)
-	}
-	if c.Command.Name == "save" {
-		fmt.Fprintf(w, "saved snapshot %q; 'sessionctl devnet snapshot load %s' rewinds to it\n", name, name)
-	} else {
-		fmt.Fprintf(w, "loaded snapshot %q; 'sessionctl devnet up' resumes the devnet as it was then\n", name)
-	}
-	return nil
+	return output(c).Show(done, done.WriteText)
 }

@@ -161,11 +161,3 @@ func idList(c *cli.Context) error {
 	}
 	return display.WriteIdentities(c.App.Writer, all)
 }
-
-// nonNil is s, or an empty slice for nil: JSON's [] rather than null.
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}

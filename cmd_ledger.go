@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -124,18 +123,17 @@ func ledgerNodes(c *cli.Context, lc *ledgerrpc.Client) error {
 	if err != nil {
 		return err
 	}
-	return output(c).Show(map[string]any{"nodes": nodes}, func(w io.Writer) error { return display.WriteLedgerNodes(w, nodes) })
+	names := nodeNames(c)
+	return output(c).Show(map[string]any{"nodes": display.NameNodes(nodes, names)}, func(w io.Writer) error { return display.WriteLedgerNodes(w, nodes, names) })
 }
 
 func ledgerSwarms(c *cli.Context, lc *ledgerrpc.Client) error {
 	swarms, height, err := lc.Swarms(c.Context)
-	if err != nil || c.Bool("json") {
-		return orJSON(c, struct {
-			Height uint64             `json:"height"`
-			Swarms []ledger.SwarmInfo `json:"swarms"`
-		}{height, swarms}, err)
+	if err != nil {
+		return err
 	}
-	return display.WriteSwarms(c.App.Writer, displaySwarms(swarms), nil)
+	out := display.NameSwarms(displaySwarms(swarms), nodeNames(c))
+	return output(c).Show(map[string]any{"height": height, "swarms": out}, func(w io.Writer) error { return display.WriteSwarms(w, displaySwarms(swarms), nil) })
 }
 
 // displaySwarms converts swarms for package display.
@@ -272,11 +270,10 @@ func swarmList(c *cli.Context, lc *ledgerrpc.Client) error {
 	if err != nil {
 		return err
 	}
-	names, out := nodeNames(c), []display.NamedSwarm{}
-	for _, s := range displaySwarms(swarms) {
-		out = append(out, display.NameSwarm(s, names))
-	}
-	return output(c).Show(map[string]any{"swarms": out}, func(w io.Writer) error { return display.WriteSwarms(w, displaySwarms(swarms), names) })
+	names := nodeNames(c)
+	return output(c).Show(map[string]any{"swarms": display.NameSwarms(displaySwarms(swarms), names)}, func(w io.Writer) error {
+		return display.WriteSwarms(w, displaySwarms(swarms), names)
+	})
 }
 
 func swarmOf(c *cli.Context, lc *ledgerrpc.Client) error {
@@ -297,7 +294,7 @@ func swarmOf(c *cli.Context, lc *ledgerrpc.Client) error {
 		SwarmSpace string `json:"swarm_space"`
 		display.NamedSwarm
 	}{id.String(), fmt.Sprint(id.SwarmSpace()), sj}, func(w io.Writer) error {
-		_, err := fmt.Fprintf(w, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, strings.Join(sj.Names, " "))
+		_, err := fmt.Fprintf(w, "%s (swarm space %d) is stored by swarm %s: %s\n", id, id.SwarmSpace(), sj.SwarmID, sj.Names())
 		return err
 	})
 }

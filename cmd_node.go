@@ -80,7 +80,7 @@ func nodeRunFlags(listenUsage string) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "data", Usage: "the node's `DIR`: keys and database (required)"},
 		&cli.StringFlag{Name: "listen", Usage: listenUsage},
-		&cli.StringFlag{Name: "https", Usage: "`ADDR` of the HTTPS client edge (default: the --listen address, a free port)"},
+		&cli.StringFlag{Name: "https", Usage: "`ADDR` of the HTTPS client edge, or :PORT on the --listen address (default: that address, a free port)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "`LEVEL` of the logs on stderr"},
 		&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of the logs on stderr: console or json"},
 		jsonFlag,
@@ -113,7 +113,9 @@ func nodeJoinCommand() *cli.Command {
 		ArgsUsage: "URL",
 		Description: "URL is what 'devnet up --listen IP' prints (Join). The devnet's faucet pays this node's stake;\n" +
 			"the keys stay in --data (0600), and the same --data again runs the same node.",
-		Flags: nodeRunFlags("the `IP` address to listen on, that the devnet's machine reaches (default: this machine's address towards it)"),
+		Flags: append(nodeRunFlags("the `IP` address to listen on, that the devnet's machine reaches (default: this machine's address towards it)"),
+			&cli.StringFlag{Name: "join-secret", EnvVars: []string{devnet.JoinSecretEnv}, Usage: "the join `SECRET`, when URL is the devnet's address alone (http://HOST:PORT)"},
+			&cli.BoolFlag{Name: "host-subdir", Usage: "keep the node's data in --data/HOSTNAME (pods that share one volume: each by its name)"}),
 		Before: func(c *cli.Context) error { // (before the count of arguments: a clearer word)
 			if c.NArg() != 1 {
 				return errkind.Invalidf("node join needs the devnet's join URL (as 'devnet up --listen IP' prints it)")
@@ -179,14 +181,18 @@ func nodeRun(c *cli.Context) error {
 }
 
 func nodeJoin(c *cli.Context) error {
-	if _, err := devnet.NewJoinClient(c.Args().First()); err != nil {
-		return errkind.AsInvalid(err)
-	}
-	cfg, err := nodeRunCommon(c)
+	joinURL, err := devnet.JoinURL(c.Args().First(), c.String("join-secret"))
 	if err != nil {
 		return err
 	}
-	info, err := devnet.JoinRemote(c.Context, c.Args().First(), c.String("listen"), &cfg)
+	cfg, err := nodeRunCommon(c)
+	if err == nil && c.Bool("host-subdir") {
+		cfg.Data, err = devnet.HostData(cfg.Data)
+	}
+	if err != nil {
+		return err
+	}
+	info, err := devnet.JoinRemote(c.Context, joinURL, c.String("listen"), &cfg)
 	if err != nil {
 		return err
 	}

@@ -31,8 +31,9 @@ func quorumList(c *cli.Context, lc *ledgerrpc.Client) error {
 		return err
 	}
 	info, _ := lc.Info(c.Context) // (a round's length: unknown, it is said so)
-	return output(c).Show(map[string]any{"rounds": nonNil(rounds)}, func(w io.Writer) error {
-		return display.WriteRounds(w, rounds, info.Params.RoundBlocks, nodeNames(c))
+	names := nodeNames(c)
+	return output(c).Show(map[string]any{"rounds": display.NameRounds(rounds, names)}, func(w io.Writer) error {
+		return display.WriteRounds(w, rounds, info.Params.RoundBlocks, names)
 	})
 }
 
@@ -69,15 +70,9 @@ func quorumInspect(c *cli.Context, lc *ledgerrpc.Client) error {
 	case err != nil:
 		return err
 	}
-	if c.Bool("json") {
-		// The round as the chain keeps it (nodes by key), with the devnet's
-		// names of those keys.
-		return display.JSON(c.App.Writer, struct {
-			chain.Round
-			NodeNames map[string]string `json:"node_names,omitempty"`
-		}{rd, names})
-	}
-	return display.WriteRound(c.App.Writer, rd, info.Params.RoundBlocks, names)
+	return output(c).Show(display.NameRound(rd, names), func(w io.Writer) error {
+		return display.WriteRound(w, rd, info.Params.RoundBlocks, names)
+	})
 }
 
 func btoi(b bool) int {

@@ -18,7 +18,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/internal/buildinfo"
+	"github.com/sessionctl/sessionctl/internal/chaoscmd"
 	"github.com/sessionctl/sessionctl/internal/cliargs"
+	"github.com/sessionctl/sessionctl/internal/complete"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/logs"
@@ -49,6 +51,10 @@ func runMain() int {
 // in-process with their own writers.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	if words, ok := complete.Requested(args); ok {
+		complete.Write(stdout, app, words, dirNames)
+		return exitcode.OK
+	}
 	err := app.Run(cliargs.FlagsFirst(app, cliargs.HelpLast(args)))
 	if err == nil {
 		return exitcode.OK
@@ -133,10 +139,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			nameCommand(),
 			logsCommand(),
 			benchCommand(),
+			chaoscmd.Command(dialDevnet, jsonFlag),
 			completionCommand(),
 		},
-		EnableBashCompletion: true,
-		Metadata:             map[string]any{},
+		Metadata: map[string]any{},
 	}
 	cliargs.Strict(app)
 	return app

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/sessionctl/sessionctl/devnet"
+	"github.com/sessionctl/sessionctl/internal/freeports"
 )
 
 // TestMain lets testscript run the real command line, in this test binary,
@@ -36,7 +37,7 @@ func TestScripts(t *testing.T) {
 		Dir:   "testdata/script",
 		Setup: stopLeftDevnets,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "waitfile": cmdWaitFile, "eventually": cmdEventually,
-			"netns": cmdNetns, "manifest": cmdManifest, "timed": cmdTimed, "http": cmdHTTP},
+			"netns": cmdNetns, "manifest": cmdManifest, "timed": cmdTimed, "http": cmdHTTP, "freeports": cmdFreePorts},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
 			case "netns":
@@ -237,4 +238,28 @@ func cmdTimed(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s: %v", args[1], err)
 	}
 	ts.Logf("%s took %v", args[0], time.Since(began).Round(time.Millisecond))
+}
+
+// cmdFreePorts is the script command "freeports VAR N": it sets $VAR to a
+// port P such that P to P+N-1 are free on 127.0.0.1 (package freeports),
+// and $VAR1 ... to P+1 ....
+func cmdFreePorts(ts *testscript.TestScript, neg bool, args []string) {
+	n, err := 0, error(nil)
+	if len(args) == 2 {
+		n, err = strconv.Atoi(args[1])
+	}
+	if neg || len(args) != 2 || err != nil || n < 1 || n > 10 {
+		ts.Fatalf("usage: freeports VAR N (N from 1 to 10)")
+	}
+	base, err := freeports.Run(n)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	for i := 0; i < n; i++ {
+		name := args[0]
+		if i > 0 {
+			name += strconv.Itoa(i)
+		}
+		ts.Setenv(name, strconv.Itoa(base+i))
+	}
 }

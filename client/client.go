@@ -64,6 +64,26 @@ type Config struct {
 	// config past half its life. A user's device sets it; load generators
 	// and tools that only move messages leave it off.
 	KeepConfigs bool
+	// Faults, if set, break the client on purpose, for the tests of a
+	// checker that must notice (package chaos); a test may switch them on
+	// and off while the client runs. Nothing outside tests sets it.
+	Faults *Faults
+}
+
+// Faults are the ways a test may make a client misbehave (Config.Faults).
+type Faults struct {
+	// ShowTwice returns every message a fetch finds twice.
+	ShowTwice atomic.Bool
+	// ShowUnsent shows a message its author took back in the fetch that
+	// carries the UnsendRequest.
+	ShowUnsent atomic.Bool
+	// IgnoreConfigs reads every config as if the swarm held none.
+	IgnoreConfigs atomic.Bool
+}
+
+// fault reports whether a test switched a fault on (Config.Faults).
+func (c *Client) fault(f func(*Faults) *atomic.Bool) bool {
+	return c.cfg.Faults != nil && f(c.cfg.Faults).Load()
 }
 
 // errGuard marks a request the guard did not take.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -97,6 +98,9 @@ func (c *Client) LoadConfig(ctx context.Context, kind configmsg.Kind) (*AccountC
 		msgs = msgs[len(msgs)-maxConfigMessages:]
 	}
 	out := &AccountConfig{Kind: kind}
+	if c.fault(func(f *Faults) *atomic.Bool { return &f.IgnoreConfigs }) {
+		msgs = nil // (a test's broken client: it reads none)
+	}
 	var plains [][]byte
 	var from []storagerpc.Message
 	for _, m := range msgs {
@@ -283,7 +287,7 @@ func (c *Client) pushConfig(ctx context.Context, kind configmsg.Kind, m *configm
 		return err
 	}
 	if len(sealed) > storagerpc.MaxDataSize {
-		return fmt.Errorf("the %s config is %d bytes encrypted, the limit is %d", kind.Domain, len(sealed), storagerpc.MaxDataSize)
+		return fmt.Errorf("the %s config is %d bytes encrypted, %w of %d", kind.Domain, len(sealed), storagerpc.ErrTooLarge, storagerpc.MaxDataSize)
 	}
 	me := c.AccountID()
 	ts := c.cfg.Now().UnixMilli()

@@ -182,14 +182,18 @@ func truncate(s string, n int) string {
 
 // rpc sends a storage request to dest through the onion path, rebuilding the
 // path when it fails.
-func (c *Client) rpc(ctx context.Context, dest, method string, params any) (*storagerpc.Response, Path, error) {
-	raw, err := json.Marshal(params)
-	if err != nil {
-		return nil, Path{}, err
-	}
-	body := storagerpc.EncodeRequest(method, raw)
+func (c *Client) rpc(ctx context.Context, dest, method string, params func() any) (*storagerpc.Response, Path, error) {
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
+		// Each attempt is made anew (a signed write signed again): an
+		// attempt whose answer was lost may still have reached dest, which
+		// accepts a signature once, so the same bytes sent again would be
+		// refused as a replay (a kick under load failed so).
+		raw, err := json.Marshal(params())
+		if err != nil {
+			return nil, Path{}, err
+		}
+		body := storagerpc.EncodeRequest(method, raw)
 		path, err := c.ensurePath(ctx, dest)
 		if err != nil {
 			return nil, Path{}, err
@@ -231,7 +235,7 @@ func (c *Client) RPC(ctx context.Context, dest, method string, params any) (*sto
 	if !ok {
 		return nil, Path{}, fmt.Errorf("%s is not an active node with an address", dest)
 	}
-	return c.rpc(ctx, dest, method, params)
+	return c.rpc(ctx, dest, method, func() any { return params })
 }
 
 // Direct sends one storage request straight to node dest, without onion

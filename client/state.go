@@ -44,6 +44,17 @@ type state struct {
 	// oldest first, at most maxFiles: a download by id alone learns the
 	// file's size from them (files.go).
 	Files []fileRecord `json:"files,omitempty"`
+	// Unsent are the messages UnsendRequests took back, by author and
+	// sent time, oldest first, at most maxSeen: a message that arrives
+	// after its UnsendRequest (from a swarm member that had missed it, or
+	// in another order) is never shown.
+	Unsent []unsentRecord `json:"unsent,omitempty"`
+}
+
+// unsentRecord names a message its author took back.
+type unsentRecord struct {
+	Author string `json:"author"`
+	SentAt int64  `json:"sent_at"`
 }
 
 // fileRecord is what a pointer says of a file.
@@ -108,7 +119,7 @@ func (s *state) clone() *state {
 	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet),
 		Sent: slices.Clone(s.Sent), Received: slices.Clone(s.Received), Contacts: maps.Clone(s.Contacts),
 		Requests: slices.Clone(s.Requests), Nicknames: maps.Clone(s.Nicknames), Own: s.Own, Peers: maps.Clone(s.Peers),
-		Files: slices.Clone(s.Files)}
+		Files: slices.Clone(s.Files), Unsent: slices.Clone(s.Unsent)}
 	for k, m := range s.LastHashes {
 		out.LastHashes[k] = maps.Clone(m)
 	}

@@ -75,7 +75,7 @@ func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method st
 		i := c.pickMember(members)
 		dest := members[i]
 		members = append(members[:i], members[i+1:]...)
-		resp, path, err := c.rpc(ctx, dest, method, params(dest))
+		resp, path, err := c.rpc(ctx, dest, method, func() any { return params(dest) })
 		if errors.Is(err, ErrClosed) {
 			return nil, Path{}, err
 		}

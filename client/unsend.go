@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -39,6 +40,9 @@ type UnsendResult struct {
 	// SyncDeleted says the sender's own copy (for its other devices) was
 	// deleted from its swarm.
 	SyncDeleted bool `json:"sync_deleted"`
+	// Synced says the UnsendRequest was stored for this account's other
+	// devices too.
+	Synced bool `json:"synced"`
 }
 
 // ErrNotSent is an unsend of a message this device has no record of
@@ -117,6 +121,16 @@ func (c *Client) Unsend(ctx context.Context, hash string) (*UnsendResult, error)
 		return nil, fmt.Errorf("send the unsend request: %w", err)
 	}
 	out := &UnsendResult{Hash: rec.Hash, To: rec.To, Request: sent.Hash}
+	// This account's other devices are told too (as apps sync an unsend),
+	// so that a copy one of them reads later is never shown. Best effort:
+	// the unsend stands without it.
+	if me != to {
+		if _, err := c.storeContent(ctx, me, me.Key, Content{SentAt: c.cfg.Now().UnixMilli(), Unsend: &Unsend{Timestamp: rec.SentAt, Author: me.String()}}, to.String()); err != nil {
+			c.log.Warn().Err(err).Msg("the unsend request for this account's other devices was not stored")
+		} else {
+			out.Synced = true
+		}
+	}
 	if rec.SyncHash != "" {
 		if err := c.deleteOwn(ctx, []string{rec.SyncHash}); err != nil {
 			c.log.Warn().Err(err).Msg("the sync copy of the unsent message was not deleted")
@@ -126,6 +140,9 @@ func (c *Client) Unsend(ctx context.Context, hash string) (*UnsendResult, error)
 	}
 	err = c.updateState(ctx, func(st *state) error {
 		st.Sent = slices.DeleteFunc(st.Sent, func(r sentRecord) bool { return r.Hash == rec.Hash })
+		// A copy that survives on a member that missed the deletion is
+		// never shown on this device either.
+		st.Unsent = append(st.Unsent, unsentRecord{Author: me.String(), SentAt: rec.SentAt})
 		return nil
 	})
 	return out, err
@@ -221,10 +238,15 @@ func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
 		if u == nil || u.Author != m.From {
 			continue
 		}
-		for _, r := range f.st.Received {
-			if r.From == u.Author && r.SentAt == u.Timestamp {
-				gone = append(gone, r.Hash)
-			}
+		if !slices.Contains(f.st.Unsent, unsentRecord{Author: u.Author, SentAt: u.Timestamp}) {
+			f.st.Unsent = append(f.st.Unsent, unsentRecord{Author: u.Author, SentAt: u.Timestamp})
+		}
+	}
+	// What was taken back goes, whether it came before its UnsendRequest,
+	// with it, or after it.
+	for _, r := range f.st.Received {
+		if slices.Contains(f.st.Unsent, unsentRecord{Author: r.From, SentAt: r.SentAt}) {
+			gone = append(gone, r.Hash)
 		}
 	}
 	f.st.trim()
@@ -232,6 +254,9 @@ func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
 		return
 	}
 	f.Unsent = gone
+	if c.fault(func(f *Faults) *atomic.Bool { return &f.ShowUnsent }) {
+		return // (a test's broken client: shows them, keeps them)
+	}
 	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return slices.Contains(gone, m.Hash) })
 	f.st.Received = slices.DeleteFunc(f.st.Received, func(r recvRecord) bool { return slices.Contains(gone, r.Hash) })
 	if err := c.deleteOwn(ctx, gone); err != nil {
@@ -247,6 +272,9 @@ func (s *state) trim() {
 	}
 	if len(s.Received) > maxSeen {
 		s.Received = slices.Clone(s.Received[len(s.Received)-maxSeen:])
+	}
+	if len(s.Unsent) > maxSeen {
+		s.Unsent = slices.Clone(s.Unsent[len(s.Unsent)-maxSeen:])
 	}
 	if len(s.Files) > maxFiles {
 		s.Files = slices.Clone(s.Files[len(s.Files)-maxFiles:])

@@ -151,3 +151,49 @@ func TestDeleteAll(t *testing.T) {
 		t.Fatalf("after delete_all: %v (%v)", texts(msgs), err)
 	}
 }
+
+// TestUnsendBeforeItsMessage: a message whose UnsendRequest a device read
+// first (a swarm member that missed the request, or members that order
+// messages their own way, can hand them over in that order) is never
+// shown; the sender's other device is told of the unsend too, and so never
+// shows the copy it had not read yet.
+func TestUnsendBeforeItsMessage(t *testing.T) {
+	nw := devnettest.Start(t, devnet.Config{Nodes: 5})
+	ctx := context.Background()
+	aliceK, bobK := newKeys(t), newKeys(t)
+	alice := devnettest.Client(t, nw, aliceK)
+	alice2 := devnettest.Client(t, nw, aliceK)
+	bob := devnettest.Client(t, nw, bobK)
+
+	at := alice.Now().UnixMilli() - 5_000
+	if _, err := alice.SendContent(ctx, bobK.AccountID(), client.Content{Unsend: &client.Unsend{Timestamp: at, Author: aliceK.AccountID().String()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bob.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendContent(ctx, bobK.AccountID(), client.Content{Text: "taken back before it came", SentAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Send(ctx, bobK.AccountID(), "still here"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := bob.Fetch(ctx)
+	if err != nil || !slices.Equal(texts(msgs), []string{"still here"}) {
+		t.Fatalf("bob read %v (%v)", texts(msgs), err)
+	}
+
+	// Alice's phone had not read the copy when her laptop took it back.
+	oops, err := alice.Send(ctx, bobK.AccountID(), "wrong chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := alice.Unsend(ctx, oops.Hash)
+	if err != nil || !res.Synced {
+		t.Fatalf("unsend: %+v %v", res, err)
+	}
+	msgs, _, err = alice2.Fetch(ctx)
+	if err != nil || slices.Contains(texts(msgs), "wrong chat") {
+		t.Fatalf("alice's other device read %v (%v)", texts(msgs), err)
+	}
+}

@@ -18,7 +18,9 @@ import (
 // the server's key; *client.Client is one. The community server's package
 // needs no more of a Session client than this.
 type Transport interface {
-	ServerRequestHeaders(ctx context.Context, srv onion.Server, method, endpoint string, headers map[string]string, body []byte) (int, []byte, error)
+	// ServerRequestSigned calls headers for each attempt it makes (an
+	// X-SOGS nonce is accepted once).
+	ServerRequestSigned(ctx context.Context, srv onion.Server, method, endpoint string, headers func() map[string]string, body []byte) (int, []byte, error)
 	Keys() *identity.Keys
 }
 
@@ -94,20 +96,22 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte) (int,
 
 // DoHeaders is Do with the request's headers (X-SOGS ones are added).
 func (c *Client) DoHeaders(ctx context.Context, method, path string, extra map[string]string, body []byte) (int, []byte, error) {
-	nonce := NewNonce()
-	nb, _ := base64.StdEncoding.DecodeString(nonce)
-	ts := c.now().Unix()
-	sig := c.blinded.Sign(SigMessage(c.srv.X25519, nb, ts, method, ClientSignedPath(path), body))
-	headers := map[string]string{
-		"X-SOGS-Pubkey":    c.blinded.ID(),
-		"X-SOGS-Nonce":     nonce,
-		"X-SOGS-Timestamp": strconv.FormatInt(ts, 10),
-		"X-SOGS-Signature": base64.StdEncoding.EncodeToString(sig),
-	}
-	for k, v := range extra {
-		headers[k] = v
-	}
-	return c.t.ServerRequestHeaders(ctx, c.srv, method, path, headers, body)
+	return c.t.ServerRequestSigned(ctx, c.srv, method, path, func() map[string]string {
+		nonce := NewNonce()
+		nb, _ := base64.StdEncoding.DecodeString(nonce)
+		ts := c.now().Unix()
+		sig := c.blinded.Sign(SigMessage(c.srv.X25519, nb, ts, method, ClientSignedPath(path), body))
+		headers := map[string]string{
+			"X-SOGS-Pubkey":    c.blinded.ID(),
+			"X-SOGS-Nonce":     nonce,
+			"X-SOGS-Timestamp": strconv.FormatInt(ts, 10),
+			"X-SOGS-Signature": base64.StdEncoding.EncodeToString(sig),
+		}
+		for k, v := range extra {
+			headers[k] = v
+		}
+		return headers
+	}, body)
 }
 
 // call sends a request with a JSON body (nil for none) and decodes a 2xx
@@ -227,6 +231,30 @@ func (c *Client) Read(ctx context.Context, room string, since int64) ([]Message,
 	var msgs []Message
 	err := c.call(ctx, "GET", fmt.Sprintf("/room/%s/messages/since/%d?t=r&reactors=5&limit=256", url.PathEscape(room), since), nil, &msgs)
 	return msgs, err
+}
+
+// CountPosts counts room's messages that are not deleted, reading at most
+// about limit of them (more: there may be more). A room's
+// message_sequence is no count: edits, deletions and reactions raise it.
+func (c *Client) CountPosts(ctx context.Context, room string, limit int) (n int, more bool, err error) {
+	var since int64
+	for read := 0; read < limit; {
+		var msgs []Message
+		if err := c.call(ctx, "GET", fmt.Sprintf("/room/%s/messages/since/%d?limit=256", url.PathEscape(room), since), nil, &msgs); err != nil {
+			return 0, false, err
+		}
+		for _, m := range msgs {
+			if m.Data != nil && !m.Deleted {
+				n++
+			}
+			since = max(since, m.Seqno)
+		}
+		read += len(msgs)
+		if len(msgs) < 256 {
+			return n, false, nil
+		}
+	}
+	return n, true, nil
 }
 
 // Content decodes what the message holds ("" kinds for a deletion or a

@@ -53,6 +53,11 @@ func (x Cmd) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
+	if s, ok := x.D.home.(SentShower); ok {
+		if err := s.ShowSent(ctx, x.D.Name, res); err != nil {
+			x.D.log.Debug().Err(err).Msg("the send is not shown on the dashboard")
+		}
+	}
 	return x.Out.Show(x.sent(res), func(w io.Writer) error {
 		names, p := x.D.home.NodeNames(), res.Path
 		name := func(k string) string { return display.NodeName(names, k) }

@@ -267,25 +267,37 @@ func (x CommunityCmd) Rooms(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Its posts: not message_sequence, which a deletion raises too.
+	type roomJSON struct {
+		community.RoomInfo
+		Posts     *int   `json:"posts,omitempty"`      // nil: the room could not be read
+		MorePosts bool   `json:"more_posts,omitempty"` // more than Posts (not all were counted)
+		JoinURL   string `json:"join_url"`
+	}
+	out, posts := []roomJSON{}, make([]string, len(rooms))
+	for i, r := range rooms {
+		rj := roomJSON{RoomInfo: r, JoinURL: x.C.JoinURL(r.Token)}
+		posts[i] = "-"
+		if n, more, err := x.C.CountPosts(ctx, r.Token, maxCountedPosts); err == nil {
+			rj.Posts, rj.MorePosts, posts[i] = &n, more, fmt.Sprint(n)+map[bool]string{true: "+"}[more]
+		}
+		out = append(out, rj)
+	}
 	if x.Out.JSON {
-		type roomJSON struct {
-			community.RoomInfo
-			JoinURL string `json:"join_url"`
-		}
-		out := []roomJSON{}
-		for _, r := range rooms {
-			out = append(out, roomJSON{r, x.C.JoinURL(r.Token)})
-		}
 		return display.JSON(x.Out.W, map[string]any{"rooms": out})
 	}
 	tw := tabwriter.NewWriter(x.Out.W, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROOM\tNAME\tSEQUENCE\tACTIVE\tMODERATORS\tYOU MODERATE\tJOIN LINK")
-	for _, r := range rooms {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%v\t%s\n", display.Escape(r.Token), display.Escape(r.Name), r.Seqno, r.ActiveUsers,
+	fmt.Fprintln(tw, "ROOM\tNAME\tPOSTS\tACTIVE\tMODERATORS\tYOU MODERATE\tJOIN LINK")
+	for i, r := range rooms {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%v\t%s\n", display.Escape(r.Token), display.Escape(r.Name), posts[i], r.ActiveUsers,
 			len(r.Moderators)+len(r.Admins)+len(r.HiddenModerators)+len(r.HiddenAdmins), r.Moderator, x.C.JoinURL(r.Token))
 	}
 	return tw.Flush()
 }
+
+// maxCountedPosts bounds what 'community rooms' reads of a room to count
+// its posts.
+const maxCountedPosts = 2560
 
 // Post posts text and files to room.
 func (x CommunityCmd) Post(ctx context.Context, room, text string, files []RoomFile) error {
@@ -352,15 +364,23 @@ func (x CommunityCmd) SetUser(ctx context.Context, what, room, user string, admi
 	}
 	switch what {
 	case "add", "remove":
-		if err := x.C.SetModerator(ctx, room, id, what == "add", admin); err != nil {
-			return err
-		}
-		return x.Out.Printf("%s: moderator of %s: %v\n", id, room, what == "add")
+		err = x.C.SetModerator(ctx, room, id, what == "add", admin)
+	default:
+		err = x.C.Ban(ctx, room, id, what == "ban")
 	}
-	if err := x.C.Ban(ctx, room, id, what == "ban"); err != nil {
+	if err != nil {
 		return err
 	}
-	return x.Out.Printf("%s: banned from %s: %v\n", id, room, what == "ban")
+	who := user // as given, with the ID the server knows when that is another
+	if id != user {
+		who = fmt.Sprintf("%s (%s)", user, id)
+	}
+	role := "a moderator"
+	if admin {
+		role = "an admin"
+	}
+	return x.Out.Printf("%s %s\n", who, map[string]string{"add": "is now " + role + " of " + room, "remove": "is no longer a moderator of " + room,
+		"ban": "is banned from " + room, "unban": "is no longer banned from " + room}[what])
 }
 
 // DM sends a message request to user.

@@ -59,6 +59,16 @@ type Device struct {
 	Client *client.Client
 	Ledger *ledgerrpc.Client
 	home   Home
+	log    zerolog.Logger
+}
+
+// SentShower is a Home whose network shows what its devices send (a
+// running devnet's dashboard, devnet.Dir): each send is shown with the
+// path it took and its hashes, so that the page can tell the send's own
+// onion request from its sync copy's. Best effort: the send stands
+// without it.
+type SentShower interface {
+	ShowSent(ctx context.Context, from string, res *client.SendResult) error
 }
 
 // ErrNotAccount is an identity that is not a Session account (a key
@@ -92,7 +102,7 @@ func OpenWithState(ctx context.Context, home Home, lc *ledgerrpc.Client, name, s
 	if err := cl.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &Device{Name: name, Client: cl, Ledger: lc, home: home}, nil
+	return &Device{Name: name, Client: cl, Ledger: lc, home: home, log: log}, nil
 }
 
 // Close stops the client.

@@ -3,7 +3,9 @@ package device_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,6 +230,23 @@ func TestCommandsShow(t *testing.T) {
 	}
 	if s := out.String(); !strings.HasPrefix(s, "sent ") || !strings.Contains(s, "path: you -> node-") || !strings.Contains(s, "(guard)") {
 		t.Errorf("send:\n%s", s)
+	}
+	// The devnet's dashboard shows it, as sent by carol.
+	m, err := dir.ReadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(m.Dashboard.URL + "state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Send struct{ From, To string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Send.From != "carol" || st.Send.To != "alice" {
+		t.Errorf("the dashboard's last send: %+v (%v), want carol's to alice", st.Send, err)
 	}
 	reset()
 	x.Out = asJSON

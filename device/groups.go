@@ -188,7 +188,7 @@ type GroupMember struct {
 
 // GroupInfo is a group as the command line shows it (its --json form).
 type GroupInfo struct {
-	ID         string        `json:"id"`
+	ID         string        `json:"group_id"`
 	Name       string        `json:"name"`
 	Admin      bool          `json:"admin"`
 	Generation int64         `json:"generation"`

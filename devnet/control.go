@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -26,7 +25,13 @@ import (
 //	POST /v1/nodes/{name}/kill      stop a node (it stays registered)
 //	POST /v1/nodes/{name}/restart   start it again
 //	POST /v1/down                   stop the devnet
+//	POST /v1/snapshot/load          rewind it in place to a snapshot (rewind.go)
 //	POST /v1/fund                   pay from the faucet (faucet.go)
+//	POST /v1/repair                 a replica repair round on every node now (chaos.go)
+//	POST /v1/nodes/{name}/skew      move a node's clock {"ms": N} (chaos.go)
+//	POST /v1/chaos                  a chaos run's status, for the dashboard (chaos.go)
+//	GET  /v1/chaos/faults           which fault kinds the devnet makes, or why not
+//	POST /v1/nodes/{name}/disk      a disk fault {"mode": "full"|"read-only"|"heal"}
 
 type controlServer struct {
 	d    *Devnet
@@ -35,7 +40,11 @@ type controlServer struct {
 }
 
 func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
-	c := &controlServer{d: d, join: &joiner{d: d, secret: joinSecret(d.token), funded: map[string]bool{}}}
+	secret := d.cfg.JoinSecret
+	if secret == "" {
+		secret = joinSecret(d.token)
+	}
+	c := &controlServer{d: d, join: &joiner{d: d, secret: secret, funded: map[string]bool{}}}
 	root := http.NewServeMux()
 	d.dash.routes(root, c) // its own guard: the secret in the path
 	c.join.routes(root)    // the same
@@ -48,14 +57,21 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/down", c.downReq)
 	mux.HandleFunc("POST /v1/community/rooms", c.addRoom)
 	mux.HandleFunc("POST /v1/fund", c.fund)
-	c.http = httpserve.New(net.JoinHostPort(d.Network.Host(), "0"), root, d.log)
+	mux.HandleFunc("POST /v1/snapshot/load", c.loadSnapshot)
+	mux.HandleFunc("POST /v1/sent", c.sent)
+	mux.HandleFunc("POST /v1/repair", c.repair)
+	mux.HandleFunc("POST /v1/nodes/{name}/skew", c.skew)
+	mux.HandleFunc("POST /v1/chaos", c.chaos)
+	mux.HandleFunc("GET /v1/chaos/faults", c.chaosFaults)
+	mux.HandleFunc("POST /v1/nodes/{name}/disk", c.disk)
+	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
 	return c, nil
 }
 
-func (c *controlServer) url() string { return c.http.URL() }
+func (c *controlServer) url() string { return local(c.http.URL()) }
 
 func (c *controlServer) close() error { return c.http.Close() }
 
@@ -80,6 +96,10 @@ var controlErrors = map[string]error{
 	"room_exists":    community.ErrRoomExists,
 	"bad_room_token": community.ErrRoomToken,
 	"faucet":         ErrFaucet,
+	"no_snapshot":    ErrNoSnapshot,
+	"snapshot_name":  ErrSnapshotName,
+	"must_stop":      ErrMustStop,
+	"join_secret":    ErrJoinSecret,
 }
 
 // writeErrOf answers err with its status and, for a sentinel, its code.
@@ -117,29 +137,37 @@ func decodeErr(data []byte) error {
 
 // Status is the answer of /v1/status.
 type Status struct {
-	Seed         string `json:"seed"`
-	PID          int    `json:"pid"`
-	Height       uint64 `json:"height"`
-	Nodes        int    `json:"nodes"`
-	NodesRunning int    `json:"nodes_running"`
-	ActiveNodes  int    `json:"active_nodes"`
-	Swarms       int    `json:"swarms"`
-	LedgerURL    string `json:"ledger_url"`
+	Seed         string   `json:"seed"`
+	PID          int      `json:"pid"`
+	Height       uint64   `json:"height"`
+	Nodes        int      `json:"nodes"`
+	NodesRunning int      `json:"nodes_running"`
+	ActiveNodes  int      `json:"active_nodes"`
+	Swarms       int      `json:"swarms"`
+	Ledger       Endpoint `json:"ledger"` // as in the manifest (without a token)
 	// Exited are the nodes whose own process ended by itself (devnet up
 	// --procs), by name: how it ended.
 	Exited map[string]string `json:"exited,omitempty"`
+	// Joined names the registered nodes that joined from processes of
+	// their own ('node run', 'node join'): not counted in Nodes.
+	Joined []string `json:"joined,omitempty"`
 }
 
 func (c *controlServer) status(w http.ResponseWriter, r *http.Request) {
 	info := c.d.Network.Ledger.Info()
 	st := Status{Seed: c.d.st.Seed, PID: os.Getpid(), Height: info.Height, Nodes: c.d.st.Nodes,
-		NodesRunning: c.d.Network.RunningCount(), ActiveNodes: info.ActiveNodes, Swarms: info.Swarms, LedgerURL: c.d.Network.LedgerURL()}
+		NodesRunning: c.d.Network.RunningCount(), ActiveNodes: info.ActiveNodes, Swarms: info.Swarms, Ledger: Endpoint{URL: c.d.Network.LedgerURL()}}
 	for i := 0; i < c.d.st.Nodes; i++ {
 		if e := c.d.Network.Exited(i); e != "" && !c.d.Network.Running(i) {
 			if st.Exited == nil {
 				st.Exited = map[string]string{}
 			}
 			st.Exited[NodeName(i)] = e
+		}
+	}
+	for _, n := range c.d.joined.list() {
+		if _, ok := c.d.Network.Ledger.Node(n.Key); ok {
+			st.Joined = append(st.Joined, n.Name)
 		}
 	}
 	httpserve.WriteJSON(w, http.StatusOK, st)
@@ -161,6 +189,9 @@ func (c *controlServer) kill(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node killed")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineKill, Nodes: []string{NodeName(i)},
+		Text:  NodeName(i) + " killed: it answers nothing, and stays active on the ledger until a round's votes decommission it",
+		Short: NodeName(i) + " killed"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"killed": NodeName(i)})
 }
@@ -196,6 +227,7 @@ func (c *controlServer) restart(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.log.Info().Str("node", NodeName(i)).Msg("node restarted")
 	c.d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": true})
+	c.d.cfg.Events.Record(TimelineEvent{Kind: TimelineRestart, Nodes: []string{NodeName(i)}, Text: NodeName(i) + " restarted"})
 	c.d.writeManifestLogged()
 	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"restarted": NodeName(i), "was_running": wasRunning})
 }
@@ -217,4 +249,21 @@ func (c *controlServer) addRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	c.d.writeManifestLogged() // its join link
 	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"room": req.Token})
+}
+
+// sent takes a client's report of a message it sent, for the dashboard.
+func (c *controlServer) sent(w http.ResponseWriter, r *http.Request) {
+	var rep SentReport
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, "want a SentReport: "+err.Error())
+		return
+	}
+	if err := rep.check(); err != nil {
+		httpserve.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.d.dash.sent(rep)
+	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"shown": true})
 }

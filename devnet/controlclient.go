@@ -163,6 +163,13 @@ func (c *ControlClient) Restart(ctx context.Context, name string) (wasRunning bo
 	return out.WasRunning, err
 }
 
+// ReportSent shows a message a client sent on the dashboard: its path, and
+// which of the onion requests the nodes saw were its own and its sync
+// copy's.
+func (c *ControlClient) ReportSent(ctx context.Context, rep SentReport) error {
+	return c.do(ctx, http.MethodPost, "/v1/sent", rep, nil)
+}
+
 // Down stops the devnet and waits until it released its directory. A
 // devnet that does not answer is sent SIGTERM, and SIGKILL if it has not
 // stopped 20 s later (what it acknowledged is on disk either way).

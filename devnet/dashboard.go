@@ -1,7 +1,6 @@
 package devnet
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -17,38 +16,46 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/sessionctl/sessionctl/chain"
-	"github.com/sessionctl/sessionctl/group"
-	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
-	"github.com/sessionctl/sessionctl/node"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
 // The dashboard: a live page of the devnet, for a projector in a workshop
 // and for a developer debugging. It is served by the control endpoint's
-// server (127.0.0.1) under a path holding a secret derived from the control
-// token (so the URL is in the 0600 manifest, and another local user cannot
-// open or drive it):
+// server under a path holding a secret derived from the control token (so
+// the URL is in the 0600 manifest, and another local user cannot open it).
+// That address is the viewer link: it shows everything and changes
+// nothing, so it can go on the wall and on the room's phones. The operator
+// link is the same address with the operator token in its fragment
+// (#operator=TOKEN); the page sends it with its changes (Authorization:
+// Bearer), which are refused without it:
 //
-//	GET  /dash/{secret}/                      the page (embedded; no CDN, no build step)
-//	GET  /dash/{secret}/state                 a snapshot: nodes, swarms, accounts, groups, rooms, the round, blocks
-//	GET  /dash/{secret}/events                server-sent events: onion hops, stores, blocks, node changes, log lines
-//	POST /dash/{secret}/nodes/{name}/kill     as the control endpoint's
-//	POST /dash/{secret}/nodes/{name}/restart  as the control endpoint's
-//	POST /dash/{secret}/mine                  make a block
+//	GET  /dash/{secret}/                      the page (embedded; no CDN, no build step); ?present: presenter mode
+//	GET  /dash/{secret}/state                 a snapshot: nodes, swarms, accounts, groups, rooms, the round, blocks, the last send
+//	GET  /dash/{secret}/events                server-sent events: onion requests, sends, blocks, node changes, timeline entries, log lines
+//	GET  /dash/{secret}/timeline              what happened, oldest first (a bounded ring: dashboard_timeline.go)
+//	GET  /dash/{secret}/role                  "operator" with the operator token, else "viewer"
+//	POST /dash/{secret}/nodes/{name}/kill     as the control endpoint's (operator)
+//	POST /dash/{secret}/nodes/{name}/restart  as the control endpoint's (operator)
+//	POST /dash/{secret}/mine                  make a block (operator)
 //
 // The page draws the ring of swarm space on a canvas (2,000 dots stay
-// smooth), refetches the snapshot at most once a second, and animates each
-// onion request from hop to hop as the nodes report them.
+// smooth), refetches the snapshot at most once a second, and animates the
+// last send from hop to hop.
 
 //go:embed dashboard/index.html
 var dashboardPage []byte
 
 // dashboardSecret is the dashboard's path secret for a control token.
-func dashboardSecret(token string) string {
+func dashboardSecret(token string) string { return tokenHMAC(token, "sessionctl dashboard") }
+
+// operatorToken is the token of the dashboard's operator link: it lets a
+// page kill, restart and mine, and nothing else the control token can.
+func operatorToken(token string) string { return tokenHMAC(token, "sessionctl dashboard operator") }
+
+func tokenHMAC(token, label string) string {
 	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte("sessionctl dashboard"))
+	m.Write([]byte(label))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
@@ -71,17 +78,20 @@ type Events struct {
 	once     sync.Once
 	missed   atomic.Uint64
 	// changes counts the events that change what the state shows (a
-	// node killed, restarted or exited; a block), watched or not.
+	// node killed, restarted or exited; a block; a send), watched or not.
 	changes atomic.Uint64
 	// the log lines' budget: logLinesPerS a second
 	logMu     sync.Mutex
 	logSecond int64
 	logCount  int
+	// what happened, kept for pages opened later
+	timeline timeline
+	now      func() time.Time
 }
 
 // NewEvents returns the hub of a devnet's events (UpConfig.Events).
 func NewEvents() *Events {
-	return &Events{watchers: map[chan []byte]struct{}{}, closed: make(chan struct{})}
+	return &Events{watchers: map[chan []byte]struct{}{}, closed: make(chan struct{}), now: time.Now}
 }
 
 func (h *Events) watched() bool {
@@ -91,7 +101,7 @@ func (h *Events) watched() bool {
 }
 
 func (h *Events) publish(ev any) {
-	if m, ok := ev.(map[string]any); ok && (m["t"] == "node" || m["t"] == "block") {
+	if m, ok := ev.(map[string]any); ok && (m["t"] == "node" || m["t"] == "block" || m["t"] == "send") {
 		h.changes.Add(1)
 	}
 	if !h.watched() {
@@ -164,21 +174,39 @@ func (h *Events) Write(p []byte) (int, error) {
 
 // dashboard is the devnet's dashboard: names for keys and peer IDs, and the hub.
 type dashboard struct {
-	d      *Devnet
-	hub    *Events
-	secret string
-	byKey  map[string]string // Ed25519 key -> node name
-	byPeer map[peer.ID]string
+	d       *Devnet
+	hub     *Events
+	secret  string            // the page's path: the viewer link
+	opToken string            // the operator link's: kill, restart, mine
+	byKey   map[string]string // Ed25519 key -> node name
+	byPeer  map[peer.ID]string
 	// the last snapshot (JSON), when it was begun, and the hub's count of
 	// state changes then
 	snapMu  sync.Mutex
 	snap    []byte
+	snapGz  []byte // snap compressed, nil when small
 	snapAt  time.Time
 	snapGen uint64
+	// the accounts' blinded IDs on the community server, by Account ID
+	blindMu sync.Mutex
+	blind   map[string]string
+	// the accounts' and groups' names, as last read (for the nodes' hooks)
+	known atomic.Pointer[map[string]string]
+	// the onion requests, put together from the nodes' hops
+	reqs requests
+	// the chaos faults the timeline has told
+	faults faultsSeen
+	// the newest blocks, by height (recentBlocks)
+	blocksMu sync.Mutex
+	blocks   map[uint64]dashBlock
+	// how much of the testing rounds the timeline has told (watch's)
+	rw        roundWatch
+	rwStarted bool
 }
 
 func newDashboard(d *Devnet, h *Events) *dashboard {
-	db := &dashboard{d: d, hub: h, secret: dashboardSecret(d.token), byKey: map[string]string{}, byPeer: map[peer.ID]string{}}
+	db := &dashboard{d: d, hub: h, secret: dashboardSecret(d.token), opToken: operatorToken(d.token), byKey: map[string]string{}, byPeer: map[peer.ID]string{},
+		blind: map[string]string{}}
 	for i := 0; i < d.st.Nodes; i++ {
 		k := d.Network.NodeKey(i)
 		db.byKey[k] = NodeName(i)
@@ -189,8 +217,13 @@ func newDashboard(d *Devnet, h *Events) *dashboard {
 	return db
 }
 
-// url is the page's address on the control server.
+// url is the page's address on the control server: the viewer link.
 func (db *dashboard) url(base string) string { return base + "/dash/" + db.secret + "/" }
+
+// operatorURL is the operator link: the viewer link with the operator
+// token in its fragment (which a browser sends to no server; the page
+// keeps it for its requests and takes it out of the address bar).
+func (db *dashboard) operatorURL(base string) string { return db.url(base) + "#operator=" + db.opToken }
 
 func (db *dashboard) name(key string) string {
 	if n, ok := db.byKey[key]; ok {
@@ -202,31 +235,22 @@ func (db *dashboard) name(key string) string {
 	return key
 }
 
-// hop and store are the node hooks (see Network's OnHop and OnStore).
-func (db *dashboard) hop(i int, h node.OnionHop) {
-	from, ok := db.byPeer[h.From]
-	if !ok {
-		from = "client"
-	}
-	db.hub.publish(map[string]any{"t": "hop", "node": NodeName(i), "hop": h.Hop, "from": from, "next": db.name(h.Next),
-		"dest": h.Destination, "server": h.HTTPHost, "at": time.Now().UnixMilli()})
-}
-
-func (db *dashboard) store(i int, e node.StoreEvent) {
-	db.hub.publish(map[string]any{"t": "store", "node": NodeName(i), "hash": e.Hash, "owner": e.Owner, "ns": e.Namespace, "replica": e.Replica})
-}
-
-// follow publishes each new block until ctx ends.
-func (db *dashboard) follow(ctx context.Context) {
-	h := db.d.Network.Ledger.Info().Height
-	for {
-		info, err := db.d.Network.Ledger.WaitHeight(ctx, h+1)
-		if err != nil {
-			return
+// accountName is an account's (or a group's) name, as last read, or the
+// start of its ID.
+func (db *dashboard) accountName(id string) string {
+	if m := db.known.Load(); m != nil {
+		if n, ok := (*m)[id]; ok {
+			return n
 		}
-		h = info.Height
-		db.hub.publish(map[string]any{"t": "block", "height": h, "hash": info.Hash, "active": info.ActiveNodes, "swarms": info.Swarms})
 	}
+	return short(id, 10) + "…"
+}
+
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (db *dashboard) routes(mux *http.ServeMux, c *controlServer) {
@@ -234,9 +258,39 @@ func (db *dashboard) routes(mux *http.ServeMux, c *controlServer) {
 	mux.HandleFunc("GET "+p+"{$}", db.guard(db.page))
 	mux.HandleFunc("GET "+p+"state", db.guard(db.state))
 	mux.HandleFunc("GET "+p+"events", db.guard(db.events))
-	mux.HandleFunc("POST "+p+"nodes/{name}/kill", db.guard(c.kill))
-	mux.HandleFunc("POST "+p+"nodes/{name}/restart", db.guard(c.restart))
-	mux.HandleFunc("POST "+p+"mine", db.guard(db.mine))
+	mux.HandleFunc("GET "+p+"timeline", db.guard(db.timeline))
+	mux.HandleFunc("GET "+p+"role", db.guard(db.role))
+	mux.HandleFunc("POST "+p+"nodes/{name}/kill", db.guard(db.operator(c.kill)))
+	mux.HandleFunc("POST "+p+"nodes/{name}/restart", db.guard(db.operator(c.restart)))
+	mux.HandleFunc("POST "+p+"mine", db.guard(db.operator(db.mine)))
+}
+
+// isOperator reports whether r carries the operator token.
+func (db *dashboard) isOperator(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(db.opToken)) == 1
+}
+
+// operator lets through only a request with the operator token: the viewer
+// link (the page's address alone) shows everything and changes nothing.
+func (db *dashboard) operator(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !db.isOperator(r) {
+			httpserve.WriteError(w, http.StatusForbidden, "this is the dashboard's viewer link: it shows the devnet and changes nothing; the operator link is dashboard_operator in devnet.json")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// role tells the page whether it holds the operator token (its buttons
+// are shown, and it says it is the operator view) or is a viewer.
+func (db *dashboard) role(w http.ResponseWriter, r *http.Request) {
+	role := "viewer"
+	if db.isOperator(r) {
+		role = "operator"
+	}
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"role": role})
 }
 
 // guard checks the path's secret, and for a state change that the request
@@ -266,6 +320,11 @@ func (db *dashboard) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:")
 	w.Write(dashboardPage)
+}
+
+// timeline answers the timeline's entries, oldest first.
+func (db *dashboard) timeline(w http.ResponseWriter, r *http.Request) {
+	httpserve.WriteJSON(w, http.StatusOK, db.hub.Timeline())
 }
 
 func (db *dashboard) mine(w http.ResponseWriter, r *http.Request) {
@@ -327,217 +386,4 @@ func (db *dashboard) events(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
-}
-
-// dashState is the snapshot the page draws from.
-type dashState struct {
-	Seed     string           `json:"seed"`
-	Height   uint64           `json:"height"`
-	Hash     string           `json:"hash"`
-	BlockMS  int64            `json:"block_time_ms"`
-	Nodes    []dashNode       `json:"nodes"`
-	Swarms   []dashSwarm      `json:"swarms"`
-	Accounts []dashAccount    `json:"accounts"`
-	Groups   []dashGroup      `json:"groups"`
-	Rooms    any              `json:"rooms"`
-	Round    *dashRound       `json:"round,omitempty"`
-	Blocks   []dashBlock      `json:"blocks"`
-	Params   chain.Params     `json:"params"`
-	Servers  []ManifestServer `json:"servers"`
-	Edge     []EdgeCount      `json:"edge"` // the client edge's requests by endpoint
-}
-
-type dashNode struct {
-	Name    string `json:"name"`
-	Key     string `json:"key"`
-	Swarm   string `json:"swarm"` // hex, "" when none
-	State   string `json:"state"`
-	Running bool   `json:"running"`
-	Credit  uint64 `json:"credit"`
-	Stake   uint64 `json:"stake"`
-	Rewards uint64 `json:"rewards"`
-}
-
-type dashSwarm struct {
-	ID      string   `json:"id"` // 16 hex digits: its place on the ring
-	Members []string `json:"members"`
-}
-
-type dashAccount struct {
-	Name  string `json:"name"`
-	ID    string `json:"id"`
-	Space string `json:"space"` // the swarm space value, 16 hex digits
-	Swarm string `json:"swarm"`
-}
-
-type dashGroup struct {
-	ID         string         `json:"id"`
-	Name       string         `json:"name"`
-	Space      string         `json:"space"`
-	Generation int64          `json:"generation"`
-	Members    []group.Member `json:"members"`
-	Revoked    int            `json:"revoked"`
-}
-
-type dashRound struct {
-	Round   uint64         `json:"round"`
-	Phase   string         `json:"phase"`
-	Commits int            `json:"commits"`
-	Reveals int            `json:"reveals"`
-	Quorums [][2]int       `json:"quorums"` // members, targets
-	Votes   int            `json:"votes"`
-	Shown   []chain.Vote   `json:"votes_shown"` // every vote, newest first, or the failing ones past maxShownVotes
-	Changes []chain.Change `json:"changes"`
-}
-
-// maxShownVotes bounds the votes a snapshot lists.
-const maxShownVotes = 200
-
-type dashBlock struct {
-	Height uint64 `json:"height"`
-	Hash   string `json:"hash"`
-	Txs    int    `json:"txs"`
-	Time   int64  `json:"time"`
-}
-
-// state answers the snapshot, made at most once a second whatever the
-// number of pages asking (a 2,000-node devnet keeps both cores busy, and
-// each snapshot copies every node).
-func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
-	db.snapMu.Lock()
-	defer db.snapMu.Unlock()
-	// A snapshot serves for a second, unless the state changed since it
-	// was begun: a page that reloads on a node's event must see it (it
-	// is told once; with blocks on demand nothing tells it again).
-	gen := db.hub.changes.Load()
-	if db.snap == nil || gen != db.snapGen || time.Since(db.snapAt) > time.Second {
-		began := time.Now()
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		st := db.snapshot(ctx)
-		cancel()
-		b, err := json.Marshal(st)
-		if err != nil {
-			httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		db.snap, db.snapAt, db.snapGen = b, began, gen
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(db.snap)
-}
-
-func (db *dashboard) snapshot(ctx context.Context) dashState {
-	l := db.d.Network.Ledger
-	info := l.Info()
-	st := dashState{Seed: db.d.st.Seed, Height: info.Height, Hash: info.Hash, BlockMS: info.BlockTimeMS, Params: info.Params,
-		Nodes: []dashNode{}, Swarms: []dashSwarm{}, Accounts: []dashAccount{}, Groups: []dashGroup{}, Blocks: []dashBlock{}}
-	// One copy of the node list (one lock of the ledger), not one a node:
-	// at 2,000 nodes under load, 2,000 lookups took half a minute.
-	byKey := map[string]chain.ServiceNode{}
-	for _, sn := range l.Nodes() {
-		byKey[sn.Key] = sn
-	}
-	for i := 0; i < db.d.st.Nodes; i++ {
-		dn := dashNode{Name: NodeName(i), Key: db.d.Network.NodeKey(i), State: "unregistered"}
-		dn.Running = db.d.Network.Running(i)
-		if sn, ok := byKey[dn.Key]; ok {
-			dn.State, dn.Credit, dn.Rewards, dn.Stake = string(sn.State), sn.Credit, sn.Rewards, sn.Staked()
-			if sn.SwarmID != chain.UnassignedSwarm {
-				dn.Swarm = fmt.Sprintf("%016x", sn.SwarmID)
-			}
-		}
-		st.Nodes = append(st.Nodes, dn)
-	}
-	for _, s := range l.Swarms() {
-		ds := dashSwarm{ID: fmt.Sprintf("%016x", s.ID), Members: []string{}}
-		for _, k := range s.Members {
-			ds.Members = append(ds.Members, db.name(k))
-		}
-		st.Swarms = append(st.Swarms, ds)
-	}
-	for _, name := range db.d.st.Clients {
-		id := ClientKeys(db.d.st.Seed, name).AccountID()
-		st.Accounts = append(st.Accounts, db.account(name, id))
-	}
-	st.Groups = db.groups()
-	if db.d.Network.Community != nil {
-		if rooms, err := db.d.Network.Community.Rooms(ctx); err == nil {
-			st.Rooms = rooms
-		}
-	}
-	if rd, ok := l.RoundAt(info.Height); ok {
-		dr := &dashRound{Round: rd.Round, Phase: info.Params.RoundPhase(info.Height), Commits: len(rd.Commits), Reveals: len(rd.Reveals),
-			Votes: len(rd.Votes), Quorums: [][2]int{}, Shown: []chain.Vote{}, Changes: rd.Changes}
-		for _, q := range rd.Quorums {
-			dr.Quorums = append(dr.Quorums, [2]int{len(q.Members), len(q.Targets)})
-		}
-		// Every vote while there are few (a small devnet: each one is
-		// shown); the newest failing ones when there are thousands.
-		all := len(rd.Votes) <= maxShownVotes
-		for i := len(rd.Votes) - 1; i >= 0 && len(dr.Shown) < maxShownVotes; i-- {
-			if v := rd.Votes[i]; all || !v.Pass {
-				v.Voter, v.Target = db.name(v.Voter), db.name(v.Target)
-				dr.Shown = append(dr.Shown, v)
-			}
-		}
-		for i := range dr.Changes {
-			dr.Changes[i].Target = db.name(dr.Changes[i].Target)
-		}
-		if dr.Changes == nil {
-			dr.Changes = []chain.Change{}
-		}
-		st.Round = dr
-	}
-	for h := info.Height; h > 0 && info.Height-h < 8; h-- {
-		b, err := l.Block(ctx, h)
-		if err != nil {
-			break
-		}
-		st.Blocks = append(st.Blocks, dashBlock{Height: b.Height, Hash: b.Hash, Txs: len(b.Txs), Time: b.Timestamp})
-	}
-	st.Servers = db.d.servers()
-	st.Edge = db.d.edges.list()
-	return st
-}
-
-func (db *dashboard) account(name string, id identity.AccountID) dashAccount {
-	return dashAccount{Name: name, ID: id.String(), Space: fmt.Sprintf("%016x", id.SwarmSpace()),
-		Swarm: fmt.Sprintf("%016x", db.d.Network.Ledger.SwarmOf(id).ID)}
-}
-
-// groups are the groups the devnet's identities are in, as the group
-// commands keep them under --dir; an admin's view wins (it knows the
-// revoked tokens).
-func (db *dashboard) groups() []dashGroup {
-	st := &group.Store{Dir: db.d.cfg.Dir + "/groups"}
-	seen := map[string]int{}
-	out := []dashGroup{}
-	for _, name := range db.d.st.Clients {
-		me := ClientKeys(db.d.st.Seed, name).AccountID().String()
-		gs, err := st.List(name, me)
-		if err != nil {
-			continue
-		}
-		for _, e := range gs {
-			g := e.Group
-			id, err := identity.ParseAccountID(g.ID)
-			if err != nil || e.Old {
-				continue
-			}
-			dg := dashGroup{ID: g.ID, Name: g.Name, Space: fmt.Sprintf("%016x", id.SwarmSpace()), Generation: g.Generation,
-				Members: g.MemberList(), Revoked: len(g.Revoked)}
-			if j, ok := seen[g.ID]; ok {
-				if g.Seed != "" && dg.Revoked >= out[j].Revoked {
-					out[j] = dg
-				}
-				continue
-			}
-			seen[g.ID] = len(out)
-			out = append(out, dg)
-			if len(out) >= 50 {
-				return out
-			}
-		}
-	}
-	return out
 }

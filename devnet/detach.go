@@ -44,8 +44,15 @@ func Detach(ctx context.Context, d Dir, exe string, args []string) (*Manifest, e
 		return nil, err
 	}
 	defer out.Close()
-	if m, err := d.ReadManifest(); err == nil && ProcessAlive(m.PID) {
-		return nil, errkind.Invalidf("%v (pid %d); stop it with 'sessionctl devnet down'", ErrRunning, m.PID)
+	// The directory's lock, not the manifest's pid, says whether a devnet
+	// runs: a devnet killed with SIGKILL leaves its manifest, and its pid
+	// may be a zombie's or be reused by another process.
+	if Locked(string(d)) {
+		pid := "pid unknown: it has not written devnet.json"
+		if m, err := d.ReadManifest(); err == nil {
+			pid = fmt.Sprintf("pid %d", m.PID)
+		}
+		return nil, errkind.Invalidf("%v (%s); stop it with 'sessionctl devnet down'", ErrRunning, pid)
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), DetachedEnv+"=1")

@@ -99,7 +99,7 @@ func checkFileLimit(nodes int) error {
 // directory saved, or the defaults for a new devnet.
 type UpConfig struct {
 	Dir       string
-	Nodes     int           // default 12
+	Nodes     int           // default 12; NoNodes: none of its own, every node joins (node join)
 	Seed      string        // default "sessionctl"
 	BlockTime time.Duration // default 1 s, or the saved one on resume; a given one is saved; BlockTimeManual: blocks only when mined
 	// Clients are the client identities to create; default alice, bob, carol.
@@ -128,12 +128,28 @@ type UpConfig struct {
 	// too for the page's log pane. nil makes one (without log lines).
 	Events *Events
 	// Listen is the IP address that every server and node listens on;
-	// default 127.0.0.1. Another lets machines join (JoinURL in the
-	// manifest): it needs timed blocks, as joiners cannot mine.
+	// default 127.0.0.1; ListenAuto: this machine's one address that is
+	// not loopback (a pod's). Another than loopback lets machines join
+	// (JoinURL in the manifest): it needs timed blocks, as joiners cannot
+	// mine.
 	Listen string
+	// BasePort fixes the ports of the seed, the control endpoint, the
+	// proxy and the servers (PortSeed, PortControl, ... from it); 0 takes
+	// free ports.
+	BasePort int
+	// Advertise is the name others reach the devnet by (a Kubernetes
+	// Service's), published instead of Listen in the join URL, to joiners
+	// and as the servers' address; "": Listen.
+	Advertise string
+	// JoinSecret is the join URL's secret (16 to 128 letters, digits, '-'
+	// and '_'), the same at each start; "": one derived from each start's
+	// control token.
+	JoinSecret string
 	// Exe, if set, runs every node as its own process: the sessionctl
 	// binary at Exe (`devnet up --procs`).
 	Exe string
+
+	rewind rewindCfg // a devnet rewound in place (Serve)
 }
 
 // state is what a devnet saves to resume: <dir>/devnet/state.json.
@@ -166,7 +182,16 @@ type Devnet struct {
 	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
-	edges   edgeCounts // the client edge's requests by endpoint (the dashboard)
+	edges   edgeCounts                          // the client edge's requests by endpoint (the dashboard)
+	chaos   *ChaosStatus                        // what a chaos run last told (the dashboard); d.mu
+	disks   map[int]func(context.Context) error // disk faults in force, their heals; d.mu
+	viewer  viewer                              // when the dashboard was first opened (WaitViewer)
+	joined  *joined                             // the nodes that joined from processes of their own (joined.go)
+	given   UpConfig                            // the config Open was given (a rewind opens it again)
+	// served: Serve runs it (a snapshot load can rewind it); rewindTo
+	// and rewindID: the load asked for
+	served             bool
+	rewindTo, rewindID string
 
 	down     chan struct{}
 	downOnce sync.Once
@@ -204,11 +229,11 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 	path := statePath(cfg.Dir)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) || cfg.Reset {
-		st := state{Format: FormatVersion, Seed: cfg.Seed, Nodes: cfg.Nodes, Clients: cfg.Clients, Created: time.Now().UTC()}
+		st := state{Format: FormatVersion, Seed: cfg.Seed, Nodes: max(cfg.Nodes, 0), Clients: cfg.Clients, Created: time.Now().UTC()}
 		if st.Seed == "" {
 			st.Seed = "sessionctl"
 		}
-		if st.Nodes == 0 {
+		if cfg.Nodes == 0 {
 			st.Nodes = 12
 		}
 		if st.Clients == nil {
@@ -230,8 +255,8 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 	if cfg.Seed != "" && cfg.Seed != st.Seed {
 		return state{}, false, fmt.Errorf("%w: it was made with --seed %q, not %q; drop the flag to resume, or --reset", ErrConflict, st.Seed, cfg.Seed)
 	}
-	if cfg.Nodes != 0 && cfg.Nodes != st.Nodes {
-		return state{}, false, fmt.Errorf("%w: it has %d nodes, not %d; drop the flag to resume, or --reset", ErrConflict, st.Nodes, cfg.Nodes)
+	if cfg.Nodes != 0 && max(cfg.Nodes, 0) != st.Nodes {
+		return state{}, false, fmt.Errorf("%w: it has %d nodes, not %d; drop the flag to resume, or --reset", ErrConflict, st.Nodes, max(cfg.Nodes, 0))
 	}
 	if cfg.Clients != nil && !slices.Equal(cfg.Clients, st.Clients) {
 		return state{}, false, fmt.Errorf("%w: its clients are %v, not %v; drop the flag to resume, or --reset", ErrConflict, st.Clients, cfg.Clients)
@@ -255,7 +280,7 @@ func resolveState(cfg *UpConfig) (state, bool, error) {
 // reset removes what a devnet made under dir, keeping identities that the
 // user made (only the devnet's client identities go).
 func reset(dir string, old []string) error {
-	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json")} {
+	for _, p := range []string{"ledger", "nodes", "clients", "devnet.json", filepath.Join("devnet", "state.json"), filepath.Join("devnet", "joined.json")} {
 		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
@@ -286,8 +311,31 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("devnet: UpConfig.Dir is required")
 	}
-	if cfg.Nodes != 0 && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
-		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s)", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
+	given := cfg
+	if cfg.Nodes != 0 && cfg.Nodes != NoNodes && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
+		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s), or 0: none of its own, every node joins", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
+	}
+	if cfg.Listen, err = resolveListen(cfg.Listen); err != nil {
+		return nil, err
+	}
+	if err := checkPlacement(cfg.BasePort, cfg.Advertise); err != nil {
+		return nil, err
+	}
+	if cfg.Listen != "" {
+		own := cfg.Nodes // 0.0.0.0 needs NoNodes said, even to resume
+		if own == NoNodes {
+			own = 0
+		} else if own == 0 {
+			own = 12
+		}
+		if err := checkHost(cfg.Listen, own, cfg.Advertise); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.JoinSecret != "" {
+		if err := checkJoinSecret(cfg.JoinSecret); err != nil {
+			return nil, fmt.Errorf("--join-secret (%s): %w", JoinSecretEnv, err)
+		}
 	}
 	if cfg.FileExpiry != 0 && cfg.FileExpiry < time.Second {
 		return nil, errkind.Invalidf("--file-expiry must be at least 1s")
@@ -358,12 +406,16 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Logs == nil {
 		cfg.Logs = func(string) zerolog.Logger { return zerolog.Nop() }
 	}
-	tokenB := make([]byte, 32)
-	if _, err := rand.Read(tokenB); err != nil {
-		return nil, err
+	token := cfg.rewind.token
+	if token == "" {
+		tokenB := make([]byte, 32)
+		if _, err := rand.Read(tokenB); err != nil {
+			return nil, err
+		}
+		token = hex.EncodeToString(tokenB)
 	}
-	dv := &Devnet{cfg: cfg, st: st, log: cfg.Logs("devnet"), token: hex.EncodeToString(tokenB), lock: lock,
-		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), errc: make(chan error, 1), logFiles: logFiles}
+	dv := &Devnet{cfg: cfg, given: given, st: st, log: cfg.Logs("devnet"), token: token, lock: lock,
+		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), disks: map[int]func(context.Context) error{}, errc: make(chan error, 1), logFiles: logFiles}
 	defer func() {
 		if err != nil {
 			dv.Close() // stops what started and releases the lock
@@ -402,9 +454,15 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if cfg.Listen != "" && !isLoopback(cfg.Listen) && bt == 0 {
 		return nil, errors.New("devnet: a devnet others join makes its own blocks (they cannot mine): give --block-time a duration")
 	}
-	nw, err := New(Config{Dir: cfg.Dir, Nodes: st.Nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis, Host: cfg.Listen, Exe: cfg.Exe,
+	nodes := st.Nodes
+	if nodes == 0 {
+		nodes = NoNodes
+	}
+	nw, err := New(Config{Dir: cfg.Dir, Nodes: nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis, Host: cfg.Listen, Exe: cfg.Exe,
+		BasePort: cfg.BasePort, Advertise: cfg.Advertise,
 		OnExit: func(i int, report string) {
 			d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false, "exited": report})
+			d.cfg.Events.Record(TimelineEvent{Kind: TimelineExit, Nodes: []string{NodeName(i)}, Text: fmt.Sprintf("%s's process ended by itself: %s", NodeName(i), report)})
 			d.writeManifestLogged()
 		},
 		LedgerToken: d.token, Logs: cfg.Logs, Progress: cfg.Progress, CommunityAdmins: admins, FileExpiry: cfg.FileExpiry,
@@ -421,6 +479,12 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		OnEdge: d.edges.add})
 	if err != nil {
 		return nil, err
+	}
+	if d.joined, err = loadJoined(Dir(cfg.Dir), st.Nodes); err != nil {
+		return nil, err
+	}
+	for _, n := range d.joined.list() {
+		nw.names.add(n.Key, n.Name)
 	}
 	d.Network = nw
 	d.resumed = resumed
@@ -450,10 +514,14 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	}
 	fctx, cancel := context.WithCancel(context.Background())
 	d.follow = cancel
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
-		d.dash.follow(fctx)
+		d.dash.watch(fctx, groupPoll)
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.followJoined(fctx)
 	}()
 	go func() {
 		defer d.wg.Done()
@@ -472,11 +540,20 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("fund %s: %w", p.To, err)
 		}
 	}
-	if !d.resumed {
-		d.introduceClients(ctx)
+	switch {
+	case d.resumed:
+	case d.st.Nodes == 0:
+		d.introduceWhenNodes(fctx)
+	default:
+		if err := d.introduceClients(ctx); err != nil {
+			d.log.Warn().Err(err).Msg("the clients were not introduced: their first messages to each other are message requests")
+		}
 	}
 	if d.cfg.Traffic {
 		d.startTraffic()
+	}
+	if _, err := d.nameJoined(); err != nil {
+		return err
 	}
 	if err := d.WriteManifest(); err != nil {
 		return err
@@ -513,9 +590,10 @@ func (d *Devnet) ensureClients() error {
 func (d *Devnet) Manifest() Manifest {
 	m := Manifest{Format: FormatVersion, Seed: d.st.Seed, PID: os.Getpid(), Started: time.Now().UTC(),
 		Control: Endpoint{URL: d.control.url(), Token: d.token}, Ledger: Endpoint{URL: d.Network.LedgerURL()},
-		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, Join: Endpoint{URL: d.control.join.url(d.control.url())},
+		Dashboard: Endpoint{URL: d.dash.url(d.control.url())}, DashboardOperator: Endpoint{URL: d.dash.operatorURL(d.control.url())},
+		Join:     Endpoint{URL: d.control.join.url(d.Network.advertised(d.control.url()))},
 		SeedNode: Endpoint{URL: d.Network.LedgerURL()}, Proxy: Endpoint{URL: d.Network.ProxyURL()},
-		Servers: d.servers()}
+		Servers: d.servers(), Rewound: d.cfg.rewind.id}
 	m.Nodes = d.nodes()
 	for _, c := range d.st.Clients {
 		m.Clients = append(m.Clients, ManifestClient{Name: c, AccountID: ClientKeys(d.st.Seed, c).AccountID().String()})
@@ -528,11 +606,11 @@ func (d *Devnet) servers() []ManifestServer {
 	out := []ManifestServer{}
 	if d.Network.Files != nil {
 		k := d.Network.FileServerKey()
-		out = append(out, ManifestServer{Kind: "file", URL: d.Network.Files.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])})
+		out = append(out, ManifestServer{Kind: "file", URL: d.Network.advertised(local(d.Network.Files.URL())), X25519Pubkey: hex.EncodeToString(k.Public[:])})
 	}
 	if d.Network.Community != nil {
 		k := d.Network.CommunityKey()
-		ms := ManifestServer{Kind: "community", URL: d.Network.Community.URL(), X25519Pubkey: hex.EncodeToString(k.Public[:])}
+		ms := ManifestServer{Kind: "community", URL: d.Network.advertised(local(d.Network.Community.URL())), X25519Pubkey: hex.EncodeToString(k.Public[:])}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		rooms, err := d.Network.Community.Rooms(ctx)
 		cancel()
@@ -540,7 +618,7 @@ func (d *Devnet) servers() []ManifestServer {
 			d.log.Warn().Err(err).Msg("list the community's rooms for the manifest")
 		}
 		for _, r := range rooms {
-			ms.Rooms = append(ms.Rooms, ManifestRoom{Token: r.Token, Name: r.Name, JoinURL: r.Join})
+			ms.Rooms = append(ms.Rooms, ManifestRoom{Token: r.Token, Name: r.Name, JoinURL: d.Network.advertised(local(r.Join))})
 		}
 		out = append(out, ms)
 	}
@@ -567,6 +645,21 @@ func (d *Devnet) nodes() []ManifestNode {
 			mn.PeerID, mn.Addrs, mn.HTTPS, mn.PID = info.PeerID, info.Addrs, info.HTTPS, info.PID
 		} else {
 			mn.Exited = d.Network.Exited(i)
+		}
+		if mn.Addrs == nil {
+			mn.Addrs = []string{}
+		}
+		out = append(out, mn)
+	}
+	for _, jn := range d.joined.list() {
+		sn, ok := byKey[jn.Key]
+		if !ok {
+			continue // no longer registered
+		}
+		mn := ManifestNode{Name: jn.Name, Ed25519Pubkey: jn.Key, X25519Pubkey: sn.X25519, PeerID: sn.PeerID, Addrs: sn.Addrs,
+			State: string(sn.State), Credit: sn.Credit, LastProof: sn.LastProof, Joined: true}
+		if sn.SwarmID != chain.UnassignedSwarm {
+			mn.SwarmID = fmt.Sprintf("%016x", sn.SwarmID)
 		}
 		if mn.Addrs == nil {
 			mn.Addrs = []string{}
@@ -651,6 +744,13 @@ func (d *Devnet) Close() error {
 	if d.control != nil {
 		errs = append(errs, d.control.close())
 	}
+	d.mu.Lock()
+	disks := d.disks
+	d.disks = map[int]func(context.Context) error{}
+	d.mu.Unlock()
+	for _, heal := range disks {
+		errs = append(errs, heal(context.Background())) // no mount outlives the devnet
+	}
 	if d.Network != nil {
 		errs = append(errs, d.Network.Close())
 	}
@@ -681,6 +781,14 @@ func (d *Devnet) nodeIndex(name string) (int, error) {
 		if NodeName(i) == name || d.Network.NodeKey(i) == name {
 			return i, nil
 		}
+	}
+	for _, n := range d.joined.list() {
+		if n.Name == name || n.Key == name {
+			return 0, fmt.Errorf("%w %q: it joined from a process of its own ('node run', 'node join'): stop or start it there", ErrUnknownNode, name)
+		}
+	}
+	if d.st.Nodes == 0 {
+		return 0, fmt.Errorf("%w %q: this devnet runs no nodes of its own (those that joined it stop where they run)", ErrUnknownNode, name)
 	}
 	return 0, fmt.Errorf("%w %q: the nodes are node-1 to node-%d", ErrUnknownNode, name, d.st.Nodes)
 }

@@ -21,6 +21,7 @@ import (
 //
 //	devnet.json              the manifest of the devnet running (Manifest; its ready file)
 //	devnet/state.json        what a devnet saves to resume; devnet/lock, held while one runs
+//	devnet/joined.json       the names it gave the nodes that joined it (joined.go)
 //	secret.key               the devnet's secret (secret.go)
 //	keys/NAME.json           the identities (identity.Keystore)
 //	clients/NAME.json        an identity's client state: what it read and sent

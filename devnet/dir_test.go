@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionctl/sessionctl/device"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
 	"github.com/sessionctl/sessionctl/internal/errkind"
@@ -113,3 +114,5 @@ func mustGet(t *testing.T, ks *identity.Keystore, name string) *identity.Entry {
 	}
 	return e
 }
+
+var _ device.SentShower = Dir("")

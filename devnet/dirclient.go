@@ -61,3 +61,17 @@ func (d Dir) Dial(ctx context.Context) (*ControlClient, error) {
 	}
 	return cc, err
 }
+
+// ShowSent shows a message identity from sent on the running devnet's
+// dashboard (device.Cmd.Send calls it after a send), within a few seconds
+// or not at all: the send stands either way, and the error says why it was
+// not shown.
+func (d Dir) ShowSent(ctx context.Context, from string, res *client.SendResult) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	cc, err := Dial(ctx, string(d))
+	if err != nil {
+		return err
+	}
+	return cc.ReportSent(ctx, SentReportOf(from, res))
+}

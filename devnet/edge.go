@@ -44,8 +44,8 @@ func hostOf(u string) string {
 // startProxy starts the proxy in front of the seed, file and community
 // servers (started before it).
 func (nw *Network) startProxy(ctx context.Context) error {
-	p, err := proxy.New(proxy.Config{Addr: net.JoinHostPort(nw.cfg.Host, "0"),
-		Backends: proxy.Backends{Seed: hostOf(nw.rpc.URL()), Files: hostOf(nw.Files.URL()), Community: hostOf(nw.Community.URL())},
+	p, err := proxy.New(proxy.Config{Addr: nw.cfg.addr(PortProxy),
+		Backends: proxy.Backends{Seed: hostOf(nw.LedgerURL()), Files: hostOf(local(nw.Files.URL())), Community: hostOf(local(nw.Community.URL()))},
 		Tunnel:   nw.isNodeEdge, Edge: nw.edgeSink(nil), Logger: nw.cfg.logger("devnet")})
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func (nw *Network) ProxyURL() string {
 	if nw.Proxy == nil {
 		return ""
 	}
-	return nw.Proxy.URL()
+	return local(nw.Proxy.URL())
 }
 
 // isNodeEdge reports whether hostport is a node's HTTPS edge: a running

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/httpserve"
 )
@@ -74,7 +75,7 @@ func (j *joiner) routes(mux *http.ServeMux) {
 func (j *joiner) guard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.PathValue("secret")), []byte(j.secret)) != 1 {
-			httpserve.WriteError(w, http.StatusNotFound, "no such join URL; the devnet's is in its devnet.json (join.url)")
+			writeErrOf(w, http.StatusNotFound, fmt.Errorf("%w: no such join URL; the devnet's is in its devnet.json (join.url)", ErrJoinSecret))
 			return
 		}
 		h(w, r)
@@ -83,7 +84,7 @@ func (j *joiner) guard(h http.HandlerFunc) http.HandlerFunc {
 
 func (j *joiner) info(w http.ResponseWriter, r *http.Request) {
 	info := j.d.Network.Ledger.Info()
-	httpserve.WriteJSON(w, http.StatusOK, JoinInfo{Seed: j.d.st.Seed, LedgerURL: j.d.Network.LedgerURL(), Servers: j.d.Network.servers(),
+	httpserve.WriteJSON(w, http.StatusOK, JoinInfo{Seed: j.d.st.Seed, LedgerURL: j.d.Network.advertised(j.d.Network.LedgerURL()), Servers: j.d.Network.servers(),
 		Stake: info.Params.StakeRequirement, BlockTimeMS: info.BlockTimeMS, Nodes: j.d.st.Nodes})
 }
 
@@ -166,6 +167,38 @@ func (c *JoinClient) Info(ctx context.Context) (JoinInfo, error) {
 	return out, err
 }
 
+// waitInfo is Info, asked again while the devnet does not answer (for up
+// to joinWait); log is told once that it waits.
+func (c *JoinClient) waitInfo(ctx context.Context, log zerolog.Logger) (JoinInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, joinWait)
+	defer cancel()
+	backoff, said := 250*time.Millisecond, false
+	for {
+		ictx, icancel := context.WithTimeout(ctx, 30*time.Second)
+		info, err := c.Info(ictx)
+		icancel()
+		var se *sendError
+		if !errors.As(err, &se) || ctx.Err() != nil {
+			return info, err
+		}
+		if !said {
+			log.Info().Str("devnet", c.host()).Err(err).Msg("the devnet does not answer yet: waiting for it")
+			said = true
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return info, fmt.Errorf("the devnet at %s did not answer in %v: %w", c.host(), joinWait, err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// host is the join URL's host:port.
+func (c *JoinClient) host() string { return hostOf(c.url) }
+
 // Fund asks the join faucet for a stake for wallet.
 func (c *JoinClient) Fund(ctx context.Context, wallet string) error {
 	return c.do(ctx, http.MethodPost, "/fund", map[string]string{"wallet": wallet}, nil)
@@ -173,6 +206,12 @@ func (c *JoinClient) Fund(ctx context.Context, wallet string) error {
 
 func (c *JoinClient) do(ctx context.Context, method, path string, body, out any) error {
 	status, data, err := roundTrip(ctx, c.http, method, c.url+path, "", body, 1<<20)
+	var se *sendError
+	var ue *url.Error
+	if errors.As(err, &se) && errors.As(err, &ue) {
+		// Without the URL: it holds the secret, and this ends up in logs.
+		err = &sendError{fmt.Errorf("%s http://%s/join/...%s: %w", ue.Op, c.host(), path, ue.Err)}
+	}
 	if err != nil {
 		return fmt.Errorf("the devnet's join URL: %w", err)
 	}

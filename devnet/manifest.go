@@ -25,15 +25,21 @@ type Manifest struct {
 	// seeds, the file server, the default community) to this devnet: a
 	// client that hard-codes them needs only its proxy setting.
 	Proxy Endpoint `json:"proxy"`
-	// Dashboard is the live page of the devnet (its URL holds a secret:
-	// whoever has it can kill and restart nodes).
-	Dashboard Endpoint `json:"dashboard"`
+	// Dashboard is the live page of the devnet: its viewer link, which
+	// shows everything and changes nothing (for the projector and the
+	// room). DashboardOperator is its operator link, which can kill and
+	// restart nodes and mine: keep it to yourself.
+	Dashboard         Endpoint `json:"dashboard"`
+	DashboardOperator Endpoint `json:"dashboard_operator"`
 	// Join is what another machine runs a node of this devnet with
 	// ('node join URL'): it can fund a stake, nothing else.
 	Join    Endpoint         `json:"join"`
 	Nodes   []ManifestNode   `json:"nodes"`
 	Clients []ManifestClient `json:"clients"`
 	Servers []ManifestServer `json:"servers"`
+	// Rewound is the id of the rewind that started this devnet from a
+	// snapshot in place ('devnet snapshot load' while it ran), if one did.
+	Rewound string `json:"rewound,omitempty"`
 }
 
 // Endpoint is a URL and, for the control endpoint, its token.
@@ -57,6 +63,10 @@ type ManifestNode struct {
 	LastProof     uint64   `json:"last_proof"`       // height of the last uptime proof
 	PID           int      `json:"pid,omitempty"`    // the process it runs in, while running
 	Exited        string   `json:"exited,omitempty"` // how its own process ended by itself (devnet up --procs)
+	// Joined is a node that joined the devnet from a process of its own
+	// ('node run', 'node join'): the devnet did not start it and cannot
+	// stop it; Running says nothing of it.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // ManifestClient describes one client identity.

@@ -29,6 +29,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,7 +50,8 @@ import (
 type Config struct {
 	// Dir holds the network's state (ledger, nodes' databases). Required.
 	Dir string
-	// Nodes is the number of service nodes; default 12.
+	// Nodes is the number of service nodes; default 12. NoNodes runs none:
+	// every node joins from its own process (node join, node run).
 	Nodes int
 	// Seed makes the public keys (nodes, clients) and the chain's random
 	// draws; default "sessionctl".
@@ -63,12 +65,24 @@ type Config struct {
 	Genesis []ledger.Allocation
 	// Params are the chain's rules for a new chain; nil means the defaults.
 	Params *chain.Params
-	// LedgerAddr is where the ledger RPC listens; default Host:0.
+	// LedgerAddr is where the ledger RPC listens; default Host:0, or
+	// Host:BasePort.
 	LedgerAddr string
 	// Host is the IP address that the ledger RPC, the servers and the nodes
 	// listen on; default 127.0.0.1 (loopback: nothing is reachable from
 	// another machine). Another address lets nodes on other machines join.
+	// 0.0.0.0 (every address: a pod's, which a port-forward reaches at
+	// 127.0.0.1) is for a network without nodes of its own that
+	// Advertises a name: nodes publish where they listen.
 	Host string
+	// BasePort, if set, fixes the ports of the ledger RPC (the seed), the
+	// proxy, the file and the community server at BasePort+PortSeed, ...
+	// (a Kubernetes Service names them); 0 takes free ports.
+	BasePort int
+	// Advertise, if set, is the name others reach Host by (a Kubernetes
+	// Service's): the servers are known by it (exits forward to
+	// Advertise:port) and joiners are told the ledger's URL under it.
+	Advertise string
 	// Exe, if set, runs every node as its own process: the sessionctl
 	// binary at Exe, as 'node run' (procs.go). "" runs them in this process.
 	Exe string
@@ -135,7 +149,10 @@ type Network struct {
 	procs []*nodeProc  // by index, with Config.Exe; nil while stopped
 	exits []string     // by index: how its process last ended by itself
 	keys  []ed25519.PrivateKey
+	names *nodeNames // the nodes' names by key: the logs name nodes by them
 	done  bool
+	// skews move each in-process node's clock (SetSkew), ns.
+	skews []atomic.Int64
 	// budget bounds the request bytes all nodes hold at once.
 	budget *node.Budget
 	// views is the nodes' one view of the network.
@@ -161,11 +178,14 @@ func New(cfg Config) (*Network, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("devnet: Config.Dir is required")
 	}
-	if cfg.Nodes == 0 {
+	switch cfg.Nodes {
+	case 0:
 		cfg.Nodes = 12
+	case NoNodes:
+		cfg.Nodes = 0
 	}
-	if cfg.Nodes < 1 || cfg.Nodes > 2000 {
-		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000", cfg.Nodes)
+	if cfg.Nodes < 0 || cfg.Nodes > 2000 {
+		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000, or NoNodes", cfg.Nodes)
 	}
 	if cfg.Seed == "" {
 		cfg.Seed = "sessionctl"
@@ -173,11 +193,14 @@ func New(cfg Config) (*Network, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
-	if ip := net.ParseIP(cfg.Host); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
-		return nil, fmt.Errorf("devnet: host %q: want an IPv4 address that others reach this machine at (not 0.0.0.0: nodes publish it)", cfg.Host)
+	if err := checkHost(cfg.Host, cfg.Nodes, cfg.Advertise); err != nil {
+		return nil, err
+	}
+	if err := checkPlacement(cfg.BasePort, cfg.Advertise); err != nil {
+		return nil, err
 	}
 	if cfg.LedgerAddr == "" {
-		cfg.LedgerAddr = net.JoinHostPort(cfg.Host, "0")
+		cfg.LedgerAddr = cfg.addr(PortSeed)
 	}
 	if cfg.Secret == ([32]byte{}) {
 		sec, err := LoadSecret(cfg.Dir)
@@ -187,10 +210,12 @@ func New(cfg Config) (*Network, error) {
 		cfg.Secret = sec
 	}
 	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("module", "devnet").Logger(),
-		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), errc: make(chan error, 1)}
+		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), errc: make(chan error, 1), names: newNodeNames()}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
+		nw.names.add(pub(nw.keys[i]), NodeName(i))
 	}
+	nw.skews = make([]atomic.Int64, cfg.Nodes)
 	return nw, nil
 }
 
@@ -268,7 +293,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		return err
 	}
 	nw.rpc = srv
-	nw.client = ledgerrpc.NewClient(srv.URL(), nw.cfg.LedgerToken)
+	nw.client = ledgerrpc.NewClient(nw.LedgerURL(), nw.cfg.LedgerToken)
 	if err := nw.register(ctx); err != nil {
 		return err
 	}
@@ -451,7 +476,7 @@ func (nw *Network) startFiles(ctx context.Context) error {
 		exp = time.Hour
 	}
 	fs, err := fileserver.New(fileserver.Config{Dir: Dir(nw.cfg.Dir).FileServerDir(), Key: FileServerKey(SecretLabel(nw.cfg.Secret)),
-		Expiry: exp, Logger: nw.cfg.logger("fileserver"), Now: nw.cfg.ServerNow, Addr: net.JoinHostPort(nw.cfg.Host, "0")})
+		Expiry: exp, Logger: nw.cfg.logger("fileserver"), Now: nw.cfg.ServerNow, Addr: nw.cfg.addr(PortFiles)})
 	if err != nil {
 		return err
 	}
@@ -475,7 +500,7 @@ func CommunityKey(secret string) onion.KeyPair {
 
 func (nw *Network) startCommunity(ctx context.Context) error {
 	cs, err := community.New(community.Config{Dir: Dir(nw.cfg.Dir).CommunityDir(), Key: CommunityKey(SecretLabel(nw.cfg.Secret)),
-		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community"), Now: nw.cfg.ServerNow, Addr: net.JoinHostPort(nw.cfg.Host, "0")})
+		Admins: nw.cfg.CommunityAdmins, Logger: nw.cfg.logger("community"), Now: nw.cfg.ServerNow, Addr: nw.cfg.addr(PortCommunity)})
 	if err != nil {
 		return err
 	}
@@ -561,9 +586,9 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: Dir(nw.cfg.Dir).NodeData(NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
-		Logger: nw.cfg.logger(NodeName(i)), Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
+		Logger: nw.cfg.logger(NodeName(i)), Name: NodeName(i), NameOf: nw.names.of, Servers: nw.servers(), Budget: nw.budget, Views: nw.views,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
-		Now: nw.cfg.NodeNow, Edge: nw.nodeEdge(i),
+		Now: nw.nodeClock(i), Edge: nw.nodeEdge(i),
 	}
 	// A node compares its replica with a swarm member every 10 s, and
 	// drops expired messages as often; beyond 200 nodes both slow in
@@ -747,11 +772,12 @@ func (nw *Network) WaitNodeReady(ctx context.Context, i int) error {
 	return n.WaitReady(ctx)
 }
 
-// servers are the host:port of the devnet's servers, where exits forward.
+// servers are the host:port of the devnet's servers, where exits forward,
+// under the advertised name (Config.Advertise).
 func (nw *Network) servers() []string {
 	var out []string
 	for _, u := range []string{nw.Files.URL(), nw.Community.URL()} {
-		if p, err := url.Parse(u); err == nil {
+		if p, err := url.Parse(nw.advertised(local(u))); err == nil {
 			out = append(out, p.Host)
 		}
 	}
@@ -833,7 +859,7 @@ func (nw *Network) Host() string { return nw.cfg.Host }
 func (nw *Network) Dir() string { return nw.cfg.Dir }
 
 // LedgerURL is the ledger RPC's base URL.
-func (nw *Network) LedgerURL() string { return nw.rpc.URL() }
+func (nw *Network) LedgerURL() string { return local(nw.rpc.URL()) }
 
 // Close stops the nodes, the RPC and the ledger. Safe to call twice.
 func (nw *Network) Close() error {
@@ -904,3 +930,36 @@ func (nw *Network) Close() error {
 // NodeKey returns the key of a devnet's node i (node-(i+1)), from the seed:
 // `node run --seed S --index N` runs that node in its own process.
 func NodeKey(seed string, i int) ed25519.PrivateKey { return derive(seed, "node", i) }
+
+// nodeClock is in-process node i's clock: Config.NodeNow (or time.Now),
+// moved by its skew.
+func (nw *Network) nodeClock(i int) func() time.Time {
+	base := nw.cfg.NodeNow
+	if base == nil {
+		base = time.Now
+	}
+	return func() time.Time { return base().Add(time.Duration(nw.skews[i].Load())) }
+}
+
+// SetSkew moves in-process node i's clock by d (0 puts it back), at once:
+// a node whose clock is off by more than the signature window (±60 s)
+// refuses what clients sign, as a real one would. A node of its own process
+// (Config.Exe) is not moved.
+func (nw *Network) SetSkew(i int, d time.Duration) error {
+	if i < 0 || i >= len(nw.keys) {
+		return fmt.Errorf("%w: %d", ErrUnknownNode, i)
+	}
+	if nw.cfg.Exe != "" {
+		return errors.New("devnet: the clock of a node in its own process is its machine's")
+	}
+	nw.skews[i].Store(int64(d))
+	return nil
+}
+
+// Skew is how far node i's clock is moved.
+func (nw *Network) Skew(i int) time.Duration {
+	if i < 0 || i >= len(nw.skews) {
+		return 0
+	}
+	return time.Duration(nw.skews[i].Load())
+}

@@ -36,6 +36,7 @@ type procConfig struct {
 	Ledger   string   `json:"ledger"` // the ledger RPC's URL
 	Seed     string   `json:"seed"`
 	Index    int      `json:"index"` // the devnet's node-(Index+1): its key derives from Seed
+	Nodes    int      `json:"nodes"` // how many the devnet has: the logs name them
 	Servers  []string `json:"servers"`
 	Listen   string   `json:"listen"` // libp2p multiaddr
 	HTTPS    string   `json:"https"`
@@ -72,7 +73,7 @@ func NodeProcess(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 		cancel()
 	}()
 	r, err := RunNode(ctx, NodeConfig{Data: cfg.Data, Key: NodeKey(cfg.Seed, cfg.Index), Ledger: ledgerrpc.NewClient(cfg.Ledger, ""),
-		Servers: cfg.Servers, Listen: cfg.Listen, HTTPS: cfg.HTTPS,
+		Servers: cfg.Servers, Listen: cfg.Listen, HTTPS: cfg.HTTPS, Name: NodeName(cfg.Index), NameOf: seedNames(cfg.Seed, cfg.Nodes),
 		Logger: log.With().Str("component", "node").Logger(), Edge: log.With().Str("component", "edge").Logger()})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -52,6 +52,10 @@ type NodeConfig struct {
 	Listen string
 	// HTTPS is the client edge's address; default 127.0.0.1:0.
 	HTTPS string
+	// Name is the node's name in its logs, NameOf the other nodes' (by
+	// their Ed25519 keys, hex; "" for one it does not know): node.Config's.
+	Name   string
+	NameOf func(key string) string
 	// Logger is the node's logger; Edge the logger of its edge's request
 	// lines (component=edge).
 	Logger zerolog.Logger
@@ -108,22 +112,28 @@ func ReadKeyFile(path string) (ed25519.PrivateKey, error) {
 
 // dataKey reads DIR/NAME (a key file), or makes one (and DIR, 0700).
 func dataKey(dir, name string) (ed25519.PrivateKey, error) {
+	k, _, err := dataKeyMade(dir, name)
+	return k, err
+}
+
+// dataKeyMade is dataKey, and whether it made the key.
+func dataKeyMade(dir, name string) (_ ed25519.PrivateKey, made bool, _ error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	path := filepath.Join(dir, name)
 	k, err := ReadKeyFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		seed := make([]byte, ed25519.SeedSize)
 		if _, err := rand.Read(seed); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := os.WriteFile(path, []byte(hex.EncodeToString(seed)+"\n"), 0o600); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return ed25519.NewKeyFromSeed(seed), nil
+		return ed25519.NewKeyFromSeed(seed), true, nil
 	}
-	return k, err
+	return k, false, err
 }
 
 // RunNode registers the node if the ledger does not know it, starts it,
@@ -147,15 +157,23 @@ func RunNode(ctx context.Context, cfg NodeConfig) (_ *NodeRunner, err error) {
 		return nil, err
 	}
 	if cfg.Key == nil {
-		if cfg.Key, err = dataKey(cfg.Data, "node.key"); err != nil {
+		var made bool
+		if cfg.Key, made, err = dataKeyMade(cfg.Data, "node.key"); err != nil {
 			return nil, err
+		}
+		if made {
+			// Said each time, not only the first: a node whose volume was
+			// lost joins as this new node, under a new key, while its old
+			// key stays on the ledger until the quorums vote it out.
+			cfg.Logger.Warn().Str("data", cfg.Data).Str("node", pub(cfg.Key)[:16]).
+				Msg("a new node: no node.key in its data directory, so a new key was made; if this node ran before, its data (a lost volume?) is gone, and its old key stays registered until the quorums vote it out")
 		}
 	}
 	if err := register(ctx, cfg); err != nil {
 		return nil, err
 	}
 	n, err := node.New(node.Config{Key: cfg.Key, DataDir: cfg.Data, Ledger: cfg.Ledger, ListenAddrs: []string{cfg.Listen},
-		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}, Now: cfg.Now})
+		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Name: cfg.Name, NameOf: cfg.NameOf, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}, Now: cfg.Now})
 	if err != nil {
 		return nil, errkind.AsInvalid(err)
 	}
@@ -300,6 +318,13 @@ func (d Dir) JoinLocal(ctx context.Context, cfg *NodeConfig) error {
 	}
 	m := cc.Manifest()
 	cfg.Ledger = ledgerrpc.NewClient(m.Ledger.URL, m.Control.Token)
+	if cfg.NameOf == nil { // the logs name the devnet's nodes as it does
+		names := map[string]string{}
+		for _, n := range m.Nodes {
+			names[n.Ed25519Pubkey] = n.Name
+		}
+		cfg.NameOf = func(key string) string { return names[key] }
+	}
 	cfg.Fund = func(ctx context.Context, wallet string, amount uint64) error {
 		_, _, err := cc.Fund(ctx, wallet, amount)
 		return err
@@ -314,17 +339,25 @@ func (d Dir) JoinLocal(ctx context.Context, cfg *NodeConfig) error {
 	return nil
 }
 
+// joinWait bounds how long JoinRemote waits for a devnet that does not
+// answer yet (a pod started before the devnet's).
+const joinWait = 2 * time.Minute
+
 // JoinRemote fills in how a node joins a devnet on another machine from
 // its join URL: the devnet's ledger, servers and join faucet, and where the
-// node listens (ip, or this machine's address towards the devnet).
+// node listens (ip, or this machine's address towards the devnet). It
+// waits up to two minutes for a devnet that does not answer yet; one that
+// refuses the join secret is an errkind.Invalid error (ErrJoinSecret).
+// cfg.HTTPS ":PORT" is that port on the node's address.
 func JoinRemote(ctx context.Context, joinURL, ip string, cfg *NodeConfig) (JoinInfo, error) {
 	jc, err := NewJoinClient(joinURL)
 	if err != nil {
 		return JoinInfo{}, errkind.AsInvalid(err)
 	}
-	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	info, err := jc.Info(ictx)
-	cancel()
+	info, err := jc.waitInfo(ctx, cfg.Logger)
+	if errors.Is(err, ErrJoinSecret) {
+		return info, errkind.Invalidf("%w: the devnet at %s does not know it; give the one it prints (Join), or its devnet.json's join.url; in a pod, the Secret's (%s)", ErrJoinSecret, jc.host(), JoinSecretEnv)
+	}
 	if err != nil {
 		return info, err
 	}
@@ -338,7 +371,10 @@ func JoinRemote(ctx context.Context, joinURL, ip string, cfg *NodeConfig) (JoinI
 	}
 	cfg.Listen, cfg.Servers, cfg.Ledger = "/ip4/"+ip+"/tcp/0", info.Servers, ledgerrpc.NewClient(info.LedgerURL, "")
 	if cfg.HTTPS == "" {
-		cfg.HTTPS = net.JoinHostPort(ip, "0")
+		cfg.HTTPS = ":0"
+	}
+	if port, ok := strings.CutPrefix(cfg.HTTPS, ":"); ok {
+		cfg.HTTPS = net.JoinHostPort(ip, port)
 	}
 	cfg.Fund = func(ctx context.Context, wallet string, _ uint64) error { return jc.Fund(ctx, wallet) }
 	return info, nil

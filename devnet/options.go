@@ -46,9 +46,12 @@ func ParseClients(list string) ([]string, error) {
 // address others reach this machine at. For one that is not loopback it
 // returns a warning to show: others reach the devnet.
 func CheckListen(listen string) (warning string, err error) {
+	if listen, err = resolveListen(listen); err != nil {
+		return "", err
+	}
 	ip := net.ParseIP(listen)
-	if ip == nil || ip.To4() == nil || ip.IsUnspecified() {
-		return "", errkind.Invalidf("--listen %q: want the IPv4 address that other machines reach this one at (not 0.0.0.0: nodes publish it)", listen)
+	if ip == nil || ip.To4() == nil {
+		return "", errkind.Invalidf("--listen %q: want the IPv4 address that other machines reach this one at, 'auto', or 0.0.0.0 (with --nodes 0 and --advertise)", listen)
 	}
 	if ip.IsLoopback() {
 		return "", nil

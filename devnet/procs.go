@@ -66,7 +66,7 @@ type nodeProc struct {
 func (nw *Network) startProc(ctx context.Context, i int) (*nodeProc, error) {
 	name := NodeName(i)
 	log := nw.cfg.logger(name)
-	req, err := json.Marshal(procConfig{Data: Dir(nw.cfg.Dir).NodeData(name), Ledger: nw.rpc.URL(), Seed: nw.cfg.Seed, Index: i,
+	req, err := json.Marshal(procConfig{Data: Dir(nw.cfg.Dir).NodeData(name), Ledger: nw.rpc.URL(), Seed: nw.cfg.Seed, Index: i, Nodes: len(nw.keys),
 		Servers: nw.servers(), Listen: "/ip4/" + nw.cfg.Host + "/tcp/0", HTTPS: net.JoinHostPort(nw.cfg.Host, "0"), LogLevel: procLevel(log.GetLevel())})
 	if err != nil {
 		return nil, err

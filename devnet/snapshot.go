@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,20 +11,36 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/sessionctl/sessionctl/internal/sqlitedb"
 )
 
-// Snapshots: a whole stopped devnet (the chain, every node's storage, the
-// servers, the keys, the clients' and groups' state) saved under
+// Snapshots: a whole devnet (the chain, every node's storage, the servers,
+// the keys, the clients' and groups' state) saved under
 // <dir>/snapshots/NAME and loaded back, so a workshop can rewind to a known
-// point. A snapshot is taken of a stopped devnet (its databases are then
-// consistent on disk): 'devnet down', save, 'devnet up'.
+// point, as anvil's evm_snapshot and evm_revert do.
+//
+// A stopped devnet is copied file by file. A running one is copied without
+// stopping it: each SQLite database by an online backup (sqlitedb.Backup:
+// the committed transactions; the ledger writes each block in one, so its
+// copy ends at a block boundary, and a node acknowledges a message once
+// its store committed), every other file as it is (they are written whole,
+// by rename). Loading into a running devnet rewinds it in place: the
+// devnet that 'devnet up' runs (Serve) stops, takes the snapshot's files
+// and starts again from them, on the same control address and token, so
+// an open dashboard reconnects. Where that cannot be (a node in a process
+// of its own that joined the devnet would not follow), it says why, and
+// the devnet must stop first.
 
 // Errors of snapshots, for errors.Is.
 var (
 	ErrSnapshotName   = errors.New("a snapshot name is 1-64 characters of a-z, 0-9, '_' and '-'")
 	ErrNoSnapshot     = errors.New("no such snapshot")
 	ErrSnapshotExists = errors.New("a snapshot of that name exists")
+	// ErrMustStop is a load that a running devnet cannot take in place.
+	ErrMustStop = errors.New("the running devnet cannot rewind in place")
 )
 
 var snapshotNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
@@ -45,33 +62,37 @@ func snapshotDir(dir, name string) (string, error) {
 	return filepath.Join(Dir(dir).SnapshotsDir(), name), nil
 }
 
-// SaveSnapshot copies the stopped devnet under dir to the snapshot name.
-// A running devnet is refused (ErrRunning); an existing snapshot is kept
-// unless replace.
-func SaveSnapshot(dir, name string, replace bool) error {
+// SaveSnapshot copies the devnet under dir to the snapshot name: a
+// stopped one file by file, a running one without stopping it (see
+// above). An existing snapshot is kept unless replace.
+func SaveSnapshot(ctx context.Context, dir, name string, replace bool) (running bool, err error) {
 	dst, err := snapshotDir(dir, name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := os.Stat(statePath(dir)); err != nil {
-		return fmt.Errorf("%w under %s: nothing to save", ErrNotRunning, dir)
+		return false, fmt.Errorf("%w under %s: nothing to save", ErrNotRunning, dir)
 	}
 	lock, err := lockDir(dir)
-	if err != nil {
-		return fmt.Errorf("%w; stop it first ('sessionctl devnet down'): a snapshot is taken of a stopped devnet", err)
+	switch {
+	case errors.Is(err, ErrRunning):
+		running = true
+	case err != nil:
+		return false, err
+	default:
+		defer lock.Close()
 	}
-	defer lock.Close()
 	if _, err := os.Stat(dst); err == nil && !replace {
-		return fmt.Errorf("%w: %q (--replace overwrites it)", ErrSnapshotExists, name)
+		return running, fmt.Errorf("%w: %q (--replace overwrites it)", ErrSnapshotExists, name)
 	}
 	tmp := dst + ".partial"
 	os.RemoveAll(tmp)
-	if err := copyTree(dir, tmp); err != nil {
+	if err := copyTree(ctx, dir, tmp, running); err != nil {
 		os.RemoveAll(tmp)
-		return err
+		return running, err
 	}
 	os.RemoveAll(dst)
-	return os.Rename(tmp, dst)
+	return running, os.Rename(tmp, dst)
 }
 
 // LoadSnapshot replaces the stopped devnet under dir with the snapshot name.
@@ -115,7 +136,7 @@ func LoadSnapshot(dir, name string) error {
 			return err
 		}
 	}
-	return copyTree(src, dir)
+	return copyTree(context.Background(), src, dir, false)
 }
 
 // Snapshots lists the snapshots saved under dir, oldest first.
@@ -144,10 +165,19 @@ func Snapshots(dir string) ([]Snapshot, error) {
 
 // copyTree copies the regular files and directories under src to dst,
 // with their modes, leaving out notSaved (relative to src). Anything else
-// (a symlink, a socket) is refused.
-func copyTree(src, dst string) error {
+// (a symlink, a socket) is refused. Of a running devnet (live), each
+// database is backed up online, its WAL and shared memory left out, and a
+// file that went while it was walked (a temporary file renamed) is left
+// out too.
+func copyTree(ctx context.Context, src, dst string, live bool) error {
 	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if live && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rel, err := filepath.Rel(src, path)
@@ -162,14 +192,26 @@ func copyTree(src, dst string) error {
 		}
 		target := filepath.Join(dst, rel)
 		info, err := d.Info()
+		if live && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
+		name := d.Name()
 		switch {
 		case d.IsDir():
 			return os.MkdirAll(target, info.Mode().Perm()|0o700)
+		case live && (strings.HasSuffix(name, "-wal") || strings.HasSuffix(name, "-shm") || strings.HasSuffix(name, "-journal") || strings.HasPrefix(name, ".tmp-")):
+			return nil // in the backup of its database; a file being written
+		case live && strings.HasSuffix(name, ".db"):
+			return sqlitedb.Backup(ctx, path, target)
 		case info.Mode().IsRegular():
-			return copyFile(path, target, info.Mode().Perm())
+			err := copyFile(path, target, info.Mode().Perm())
+			if live && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
 		}
 		return fmt.Errorf("snapshot: %s is not a regular file or directory", path)
 	})
@@ -196,4 +238,52 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// SnapshotDone is what a snapshot command did.
+type SnapshotDone struct {
+	Saved  string `json:"saved,omitempty"`
+	Loaded string `json:"loaded,omitempty"`
+	// Running: the devnet was running, and runs on (saved without
+	// stopping, or rewound in place).
+	Running bool `json:"running"`
+}
+
+// WriteText says what was done, and what to do next.
+func (s SnapshotDone) WriteText(w io.Writer) error {
+	var err error
+	switch {
+	case s.Saved != "" && s.Running:
+		_, err = fmt.Fprintf(w, "saved snapshot %q of the running devnet, which runs on; 'sessionctl devnet snapshot load %s' rewinds to it\n", s.Saved, s.Saved)
+	case s.Saved != "":
+		_, err = fmt.Fprintf(w, "saved snapshot %q; 'sessionctl devnet snapshot load %s' rewinds to it\n", s.Saved, s.Saved)
+	case s.Running:
+		_, err = fmt.Fprintf(w, "rewound the running devnet to snapshot %q; it runs on from there\n", s.Loaded)
+	default:
+		_, err = fmt.Fprintf(w, "loaded snapshot %q; 'sessionctl devnet up' resumes the devnet as it was then\n", s.Loaded)
+	}
+	return err
+}
+
+// SnapshotCommand runs 'devnet snapshot save|load NAME' on dir, running
+// or stopped.
+func SnapshotCommand(ctx context.Context, dir, verb, name string, replace bool) (SnapshotDone, error) {
+	switch verb {
+	case "save":
+		running, err := SaveSnapshot(ctx, dir, name, replace)
+		return SnapshotDone{Saved: name, Running: running}, err
+	case "load":
+		if _, err := snapshotDir(dir, name); err != nil {
+			return SnapshotDone{}, err
+		}
+		if !Locked(dir) {
+			return SnapshotDone{Loaded: name}, LoadSnapshot(dir, name)
+		}
+		cc, err := Dir(dir).Dial(ctx)
+		if err != nil {
+			return SnapshotDone{}, err
+		}
+		return SnapshotDone{Loaded: name, Running: true}, cc.Rewind(ctx, name)
+	}
+	return SnapshotDone{}, fmt.Errorf("snapshot %q: want save or load", verb)
 }

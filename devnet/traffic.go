@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -40,7 +41,11 @@ func (d *Devnet) startTraffic() {
 			from := rand.IntN(len(clients))
 			to := (from + 1 + rand.IntN(len(clients)-1)) % len(clients)
 			text := fmt.Sprintf("traffic message %d from %s to %s", i, names[from], names[to])
-			if _, err := clients[from].Send(ctx, clients[to].AccountID(), text); err != nil && ctx.Err() == nil {
+			res, err := clients[from].Send(ctx, clients[to].AccountID(), text)
+			switch {
+			case err == nil:
+				d.dash.sent(SentReportOf(names[from], res))
+			case ctx.Err() == nil:
 				log.Warn().Err(err).Msg("traffic send")
 			}
 			if _, _, err := clients[to].Fetch(ctx); err != nil && ctx.Err() == nil {
@@ -58,12 +63,12 @@ func (d *Devnet) startTraffic() {
 // each one's contacts config, when the devnet is made: they are the cast
 // of its demos and know each other, so their messages arrive as usual. An
 // identity made later ('id new') is a stranger to them: its first message
-// is a message request. A failure is logged: the clients then see each
-// other's first messages as requests.
-func (d *Devnet) introduceClients(ctx context.Context) {
+// is a message request. A failure is returned (and logged by the caller):
+// the clients then see each other's first messages as requests.
+func (d *Devnet) introduceClients(ctx context.Context) error {
 	names := d.st.Clients
 	if len(names) < 2 {
-		return
+		return nil
 	}
 	log := d.cfg.Logs("devnet")
 	lc := ledgerrpc.NewClient(d.Network.LedgerURL(), "")
@@ -93,9 +98,39 @@ func (d *Devnet) introduceClients(ctx context.Context) {
 			}()
 		}()
 	}
+	var all []error
 	for range names {
-		if err := <-errs; err != nil {
-			log.Warn().Err(err).Msg("the clients were not introduced: their first messages to each other are message requests")
-		}
+		all = append(all, <-errs)
 	}
+	return errors.Join(all...)
+}
+
+// introduceWhenNodes introduces the clients of a devnet without nodes of
+// its own once MinNodes nodes are active (until then the configs have no
+// swarm to go to), trying again every few blocks until it is done or the
+// devnet stops. A devnet stopped before is resumed without it: its clients
+// see each other's first messages as requests.
+func (d *Devnet) introduceWhenNodes(ctx context.Context) {
+	l, log := d.Network.Ledger, d.cfg.Logs("devnet")
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		next := l.Info().Height + 1
+		for ctx.Err() == nil {
+			if _, err := l.WaitHeight(ctx, next); err != nil {
+				return
+			}
+			next++
+			if l.Info().ActiveNodes < MinNodes {
+				continue
+			}
+			err := d.introduceClients(ctx)
+			if err == nil {
+				log.Info().Msg("the clients were introduced to each other, now that nodes joined")
+				return
+			}
+			log.Debug().Err(err).Msg("introduce the clients: again in 5 blocks")
+			next += 4
+		}
+	}()
 }

@@ -3,6 +3,8 @@ package display
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -70,15 +72,36 @@ func WriteLedgerInfo(w io.Writer, url string, info chain.Info) error {
 	return tw.Flush()
 }
 
-// WriteLedgerNodes writes the registered service nodes.
-func WriteLedgerNodes(w io.Writer, nodes []chain.ServiceNode) error {
+// NamedNode is a registered service node in the command line's
+// vocabulary (--json): its name, where the devnet knows its key, first.
+type NamedNode struct {
+	Node string `json:"node,omitempty"`
+	chain.ServiceNode
+}
+
+// NameNodes names nodes by names (never nil).
+func NameNodes(nodes []chain.ServiceNode, names map[string]string) []NamedNode {
+	out := make([]NamedNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = NamedNode{names[n.Key], n}
+	}
+	return out
+}
+
+// WriteLedgerNodes writes the registered service nodes, named by names
+// (else the start of their keys).
+func WriteLedgerNodes(w io.Writer, nodes []chain.ServiceNode, names map[string]string) error {
 	if len(nodes) == 0 {
 		_, err := fmt.Fprintln(w, "no service nodes are registered")
 		return err
 	}
 	tw := table(w, "NODE\tSTATE\tSWARM\tSTAKED\tCONTRIBUTORS\tFEE\tCREDIT\tREWARDS")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s%%\t%d\t%s\n", n.Key[:16], n.State, SwarmID(n.SwarmID),
+		name := names[n.Key]
+		if name == "" {
+			name = n.Key[:16]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s%%\t%d\t%s\n", name, n.State, SwarmID(n.SwarmID),
 			chain.FormatCoins(n.Staked()), len(n.Contributors), strconv.FormatFloat(float64(n.FeeBPS)/100, 'f', -1, 64),
 			n.Credit, chain.FormatCoins(n.Rewards))
 	}
@@ -163,19 +186,140 @@ func WriteRound(w io.Writer, rd chain.Round, span uint64, names map[string]strin
 	return nil
 }
 
+// NodeRef is a node in the command line's vocabulary (--json): its name,
+// where the devnet knows its key, and its Ed25519 key.
+type NodeRef struct {
+	Node          string `json:"node,omitempty"`
+	Ed25519Pubkey string `json:"ed25519_pubkey"`
+}
+
+// Ref is the node of key, named by names.
+func Ref(names map[string]string, key string) NodeRef { return NodeRef{names[key], key} }
+
+// Refs are the nodes of keys, named by names (never nil).
+func Refs(names map[string]string, keys []string) []NodeRef {
+	out := make([]NodeRef, len(keys))
+	for i, k := range keys {
+		out[i] = Ref(names, k)
+	}
+	return out
+}
+
 // NamedSwarm is a swarm in the command line's vocabulary (--json): its ID
-// in hex, its members' keys and names.
+// in hex, its members.
 type NamedSwarm struct {
-	SwarmID string   `json:"swarm_id"`
-	Members []string `json:"members"` // Ed25519 keys
-	Names   []string `json:"names,omitempty"`
+	SwarmID string    `json:"swarm_id"`
+	Members []NodeRef `json:"members"`
 }
 
 // NameSwarm names a swarm's members by names.
 func NameSwarm(s Swarm, names map[string]string) NamedSwarm {
-	out := NamedSwarm{SwarmID: fmt.Sprintf("%016x", s.ID), Members: s.Members}
-	for _, k := range s.Members {
-		out.Names = append(out.Names, NodeName(names, k))
+	return NamedSwarm{SwarmID: fmt.Sprintf("%016x", s.ID), Members: Refs(names, s.Members)}
+}
+
+// NameSwarms names the members of swarms by names (never nil).
+func NameSwarms(swarms []Swarm, names map[string]string) []NamedSwarm {
+	out := make([]NamedSwarm, len(swarms))
+	for i, s := range swarms {
+		out[i] = NameSwarm(s, names)
+	}
+	return out
+}
+
+// Names are the members' names (else the start of their keys), on a line.
+func (s NamedSwarm) Names() string {
+	out := make([]string, len(s.Members))
+	for i, m := range s.Members {
+		if out[i] = m.Node; m.Node == "" {
+			out[i] = NodeName(nil, m.Ed25519Pubkey)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// NamedRound is a testing round (chain.Round) in the command line's
+// vocabulary (--json): every node it names a NodeRef.
+type NamedRound struct {
+	Round          uint64        `json:"round"`
+	Start          uint64        `json:"start"`
+	Commits        []RoundCommit `json:"commits"`
+	Reveals        []RoundReveal `json:"reveals"`
+	MissingReveals []NodeRef     `json:"missing_reveals,omitempty"`
+	Seed           string        `json:"seed,omitempty"`
+	Quorums        []NamedQuorum `json:"quorums,omitempty"`
+	Votes          []NamedVote   `json:"votes,omitempty"`
+	Changes        []NamedChange `json:"changes,omitempty"`
+	Tallied        bool          `json:"tallied"`
+}
+
+// RoundCommit is a node's commitment to its secret: BLAKE2b-32, hex.
+type RoundCommit struct {
+	NodeRef
+	Hash string `json:"hash"`
+}
+
+// RoundReveal is a node's revealed secret, hex.
+type RoundReveal struct {
+	NodeRef
+	Secret string `json:"secret"`
+}
+
+// NamedQuorum is a testing quorum: who tests, whom, how many must agree.
+type NamedQuorum struct {
+	Members   []NodeRef `json:"members"`
+	Targets   []NodeRef `json:"targets"`
+	Threshold int       `json:"threshold"`
+}
+
+// NamedVote is a quorum member's verdict on a target.
+type NamedVote struct {
+	Voter  NodeRef `json:"voter"`
+	Target NodeRef `json:"target"`
+	Pass   bool    `json:"pass"`
+	Reason string  `json:"reason,omitempty"`
+	Height uint64  `json:"height"`
+}
+
+// NamedChange is a state change a round's votes made, and the voters whose
+// votes decided it.
+type NamedChange struct {
+	Target NodeRef         `json:"target"`
+	State  chain.NodeState `json:"state"`
+	Voters []NodeRef       `json:"voters"`
+	Height uint64          `json:"height"`
+}
+
+// NameRound names a round's nodes by names; commits and reveals in the
+// order of the nodes' keys.
+func NameRound(r chain.Round, names map[string]string) NamedRound {
+	out := NamedRound{Round: r.Round, Start: r.Start, Commits: []RoundCommit{}, Reveals: []RoundReveal{},
+		Seed: r.Seed, Tallied: r.Tallied}
+	if len(r.MissingReveals) > 0 {
+		out.MissingReveals = Refs(names, r.MissingReveals)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Commits)) {
+		out.Commits = append(out.Commits, RoundCommit{Ref(names, k), r.Commits[k]})
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Reveals)) {
+		out.Reveals = append(out.Reveals, RoundReveal{Ref(names, k), r.Reveals[k]})
+	}
+	for _, q := range r.Quorums {
+		out.Quorums = append(out.Quorums, NamedQuorum{Refs(names, q.Members), Refs(names, q.Targets), q.Threshold})
+	}
+	for _, v := range r.Votes {
+		out.Votes = append(out.Votes, NamedVote{Ref(names, v.Voter), Ref(names, v.Target), v.Pass, v.Reason, v.Height})
+	}
+	for _, c := range r.Changes {
+		out.Changes = append(out.Changes, NamedChange{Ref(names, c.Target), c.State, Refs(names, c.Votes), c.Height})
+	}
+	return out
+}
+
+// NameRounds names the nodes of rounds by names (never nil).
+func NameRounds(rounds []chain.Round, names map[string]string) []NamedRound {
+	out := make([]NamedRound, len(rounds))
+	for i, r := range rounds {
+		out[i] = NameRound(r, names)
 	}
 	return out
 }

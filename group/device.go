@@ -30,6 +30,10 @@ type Device struct {
 	// it extends them to; 0 means ConfigTTL (30 days). A workshop may
 	// shorten it (at least storagerpc.MinTTL).
 	ConfigTTL time.Duration
+	// KickKeepsKey makes a kick leave the group's key as it was: a broken
+	// admin, for the tests of a checker that must notice (package chaos).
+	// Nothing outside tests sets it.
+	KickKeepsKey bool
 }
 
 func (s *Device) configTTL() int64 {

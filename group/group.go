@@ -100,8 +100,13 @@ type Group struct {
 	PendingLeft     []string          `json:"pending_left,omitempty"`
 	LastHash        map[string]string `json:"last_hash"` // swarm member "/" namespace -> last hash
 	Seen            []string          `json:"seen,omitempty"`
-	Kicked          bool              `json:"kicked,omitempty"`
-	Destroyed       bool              `json:"destroyed,omitempty"`
+	// Waiting are messages sent since this account joined under a key it
+	// does not hold yet (the keys message comes from a member that has not
+	// got it, while the message came from one that has): each fetch tries
+	// them again, up to maxTries, at most maxWaiting of them.
+	Waiting   []Waiting `json:"waiting,omitempty"`
+	Kicked    bool      `json:"kicked,omitempty"`
+	Destroyed bool      `json:"destroyed,omitempty"`
 }
 
 // Account returns the group's Account ID.
@@ -220,3 +225,15 @@ func addPending(list []string, ids ...string) []string {
 	}
 	return list
 }
+
+// Waiting is a message waiting for its key.
+type Waiting struct {
+	M     storagerpc.Message `json:"m"`
+	Tries int                `json:"tries"`
+}
+
+// How long a message waits for its key: fetches, and messages at once.
+const (
+	maxTries   = 20
+	maxWaiting = 200
+)

@@ -161,8 +161,20 @@ func (s *Device) Fetch(ctx context.Context, g *Group) ([]Message, []Unreadable, 
 	out, bad := []Message{}, lv.problems
 	var accepted, left []string
 	deleted := map[string]bool{}
+	waiting := g.Waiting
+	g.Waiting = nil
+	tries := map[string]int{}
+	for _, w := range waiting {
+		tries[w.M.Hash] = w.Tries
+		stored = append([]storagerpc.Message{w.M}, stored...)
+	}
 	for _, m := range stored {
 		msg, why := s.read(g, lv, m)
+		if why == whyNoKey && !g.Kicked && m.Timestamp >= g.JoinedAt && tries[m.Hash] < maxTries && len(g.Waiting) < maxWaiting {
+			// Its key may come with the next fetch: it waits.
+			g.Waiting = append(g.Waiting, Waiting{M: m, Tries: tries[m.Hash] + 1})
+			continue
+		}
 		if why != "" {
 			bad = append(bad, Unreadable{Hash: m.Hash, Reason: why})
 			continue
@@ -214,12 +226,15 @@ type read struct {
 	deletedFrom []string // and members whose messages it deletes
 }
 
+// whyNoKey is why a message no key held opens is unreadable.
+const whyNoKey = "sent under a key this account was not given (before it joined, or after it was removed)"
+
 // read opens, checks and decodes one group message; it says why not.
 func (s *Device) read(g *Group, lv *live, m storagerpc.Message) (*read, string) {
 	gm, err := lv.keys.DecryptMessage(decodeData(m))
 	switch {
 	case errors.Is(err, groupkeys.ErrNoKeyOpens):
-		return nil, "sent under a key this account was not given (before it joined, or after it was removed)"
+		return nil, whyNoKey
 	case err != nil:
 		return nil, err.Error()
 	}

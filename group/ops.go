@@ -334,7 +334,7 @@ func (s *Device) remove(ctx context.Context, g *Group, lv *live, members []ident
 	if _, err := s.store(ctx, g, NSRevoked, enc, s.configTTL()); err != nil {
 		return fmt.Errorf("leave the removed members their notice: %w", err)
 	}
-	return s.apply(ctx, g, lv, edit{rekey: true, members: func(d configmsg.Dict) error {
+	return s.apply(ctx, g, lv, edit{rekey: !s.KickKeepsKey, members: func(d configmsg.Dict) error {
 		for _, id := range members {
 			groupconfig.DeleteMember(d, id.String())
 		}

@@ -90,7 +90,7 @@ type stored struct {
 // store puts data in one of the group's namespaces for ttl ms.
 func (s *Device) store(ctx context.Context, g *Group, ns storagerpc.Namespace, data []byte, ttl int64) (stored, error) {
 	if len(data) > storagerpc.MaxDataSize {
-		return stored{}, fmt.Errorf("%d bytes to store, the limit is %d", len(data), storagerpc.MaxDataSize)
+		return stored{}, fmt.Errorf("%d bytes to store, %w of %d", len(data), storagerpc.ErrTooLarge, storagerpc.MaxDataSize)
 	}
 	ts := s.C.Now().UnixMilli()
 	resp, err := s.call(ctx, g, "store", func(sg *signer) any {
@@ -281,4 +281,27 @@ func (s *Device) revoke(ctx context.Context, g *Group, unrevoke bool, tok storag
 func refused(err error) bool {
 	var se *storagerpc.Error
 	return errors.As(err, &se) && se.Code == storagerpc.StatusUnauthorized
+}
+
+// Probe asks node dest (its Ed25519 key, hex) straight, without an onion
+// path, to let this device read the group's messages: nil when the node
+// served them, its refusal otherwise. A checker asks each member of the
+// group's swarm this as a member it kicked (package chaos): every one must
+// refuse.
+func (s *Device) Probe(ctx context.Context, g *Group, dest string) error {
+	sg, err := s.signer(g)
+	if err != nil {
+		return err
+	}
+	ts := s.C.SigNow()
+	p := storagerpc.RetrieveParams{Pubkey: g.ID, Namespace: NSMessages, Timestamp: ts}
+	p.Auth, p.SubAuth = sg.sign(storagerpc.RetrieveSigMsg(NSMessages, ts))
+	resp, err := s.C.Direct(ctx, dest, "retrieve", p)
+	if err != nil {
+		return err
+	}
+	if resp.Code != storagerpc.StatusOK {
+		return resp.Err()
+	}
+	return nil
 }

@@ -101,6 +101,7 @@ type Ledger struct {
 	st       *store
 	params   chain.Params
 	state    *State            // the tip
+	tipTime  int64             // the tip block's timestamp, unix ms
 	pending  *State            // the tip with the mempool applied; nil until needed
 	mempool  []*chain.Tx       //
 	rejected map[string]string // transaction hash -> why a block dropped it
@@ -278,7 +279,11 @@ func (l *Ledger) load(ctx context.Context, st *store) error {
 	if err != nil {
 		return err
 	}
-	l.state = state
+	tip, err := st.block(ctx, state.Height)
+	if err != nil {
+		return fmt.Errorf("ledger: the tip's block: %w", err)
+	}
+	l.state, l.tipTime = state, tip.Timestamp
 	l.log.Debug().Int("replayed", replayed).Msg("chain loaded")
 	return nil
 }
@@ -319,7 +324,7 @@ func (l *Ledger) genesis(ctx context.Context, st *store) error {
 	if err := st.saveGenesis(ctx, meta, b); err != nil {
 		return err
 	}
-	l.params, l.state = p, state
+	l.params, l.state, l.tipTime = p, state, b.Timestamp
 	return nil
 }
 
@@ -443,7 +448,7 @@ func (l *Ledger) mineOne(ctx context.Context) (*Block, error) {
 		l.reject(hash, why)
 	}
 	swarmsChanged := next.SwarmsHeight == height
-	l.state, l.mempool, l.pending = next, nil, nil
+	l.state, l.mempool, l.pending, l.tipTime = next, nil, nil, b.Timestamp
 	l.advanceTip()
 	ev := l.log.Debug()
 	if swarmsChanged || len(included) > 0 {
@@ -569,7 +574,7 @@ func (l *Ledger) Info() chain.Info {
 func (l *Ledger) infoLocked() chain.Info {
 	s := l.state
 	return chain.Info{
-		Height: s.Height, Hash: s.Hash, SwarmsHeight: s.SwarmsHeight, NodesHeight: s.NodesHeight,
+		Height: s.Height, Hash: s.Hash, Timestamp: l.tipTime, SwarmsHeight: s.SwarmsHeight, NodesHeight: s.NodesHeight,
 		Nodes: len(s.Nodes), ActiveNodes: s.activeCount(), Swarms: len(s.Swarms),
 		Pending: len(l.mempool), BlockTimeMS: l.cfg.BlockTime.Milliseconds(),
 		Authority: l.authorityHex(), Params: l.params,

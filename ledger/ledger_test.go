@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
@@ -522,12 +523,14 @@ func TestRestartContinues(t *testing.T) {
 	funds := map[string]uint64{"op": 20 * stake, "alice": 100 * chain.Coin}
 	p := chain.DefaultParams()
 	p.SnapshotEvery = 7 // replay some blocks after a snapshot
+	now := time.UnixMilli(1_700_000_000_000)
+	clock := func() time.Time { now = now.Add(time.Second); return now }
 	start := func(seed string) (*Ledger, error) {
 		var gen []Allocation
 		for _, n := range sortedKeys(funds) {
 			gen = append(gen, Allocation{Wallet: newKey(n).pub, Amount: funds[n]})
 		}
-		l, err := New(Config{Path: path, Seed: seed, Genesis: gen, Params: &p})
+		l, err := New(Config{Path: path, Seed: seed, Genesis: gen, Params: &p, Now: clock})
 		if err != nil {
 			return nil, err
 		}
@@ -545,7 +548,10 @@ func TestRestartContinues(t *testing.T) {
 	h.submit(h.tx("alice", chain.TxTransfer, chain.TransferBody{To: newKey("bob").pub, Amount: chain.Coin}))
 	h.l.ChangeState(newKey("n3").pub, chain.StateDecommissioned, "")
 	h.mine(5)
-	want := l.state.clone()
+	want, wantTime := l.state.clone(), now.UnixMilli()
+	if got := l.Info().Timestamp; got != wantTime {
+		t.Fatalf("Info().Timestamp = %d, want the tip's block's %d", got, wantTime)
+	}
 	l.Close()
 	l.Close() // twice is fine
 
@@ -559,6 +565,9 @@ func TestRestartContinues(t *testing.T) {
 	defer l2.Close()
 	if !reflect.DeepEqual(want, l2.state) {
 		t.Fatal("the restarted ledger has another state")
+	}
+	if got := l2.Info().Timestamp; got != wantTime {
+		t.Fatalf("restarted: Info().Timestamp = %d, want the tip's block's %d", got, wantTime)
 	}
 	// The replay path too: without the closing snapshot (remove it), the
 	// chain is rebuilt from the snapshot at 7 and blocks 8-11.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -170,5 +171,21 @@ func TestEdgeLimitPerAddress(t *testing.T) {
 	}
 	if code := info(two); code != 200 {
 		t.Fatalf("another address: %d, want its own bucket", code)
+	}
+}
+
+// TestEdgeOnEveryAddress: an edge that listens on every address (a pod's,
+// for a port-forward's 127.0.0.1) is published at the node's libp2p
+// address, never as 0.0.0.0.
+func TestEdgeOnEveryAddress(t *testing.T) {
+	tn := startTestnet(t, 1, func(c *Config) { c.HTTPSAddr = "0.0.0.0:0" })
+	h := tn.order[0]
+	_, port := tn.nodes[h].edgeAddr()
+	sn, ok := tn.l.Node(h)
+	if !ok || sn.PublicIP != "127.0.0.1" || sn.StoragePort != port || port == 0 {
+		t.Fatalf("published %s:%d (%v), the edge listens at port %d", sn.PublicIP, sn.StoragePort, ok, port)
+	}
+	if u := tn.nodes[h].HTTPSURL(); u != fmt.Sprintf("https://127.0.0.1:%d", port) {
+		t.Fatalf("HTTPSURL %s, want the published address", u)
 	}
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
@@ -58,6 +60,13 @@ type Config struct {
 	HTTPSAddr string
 	// Logger receives the node's logs; the zero value logs nothing.
 	Logger zerolog.Logger
+	// Name is the node's name in its logs (a devnet's "node-3"); default
+	// the first 8 hex digits of its key.
+	Name string
+	// NameOf names another node in the logs (a vote's target, a push's
+	// receiver) by its Ed25519 key (hex), "" for one it does not know;
+	// nil or "" names it by the first 8 hex digits of its key.
+	NameOf func(key string) string
 	// Now is the node's clock; nil means time.Now.
 	Now func() time.Time
 	// ExpiryInterval is how often expired messages are removed; default 10 s (mainnet's).
@@ -100,6 +109,32 @@ type Config struct {
 	// storage namespace, status, duration): the devnet's "edge" log and
 	// the dashboard's counts. The zero Sink records nothing.
 	Edge edgelog.Sink
+	// Faults, if set, break the node on purpose, for the tests of a
+	// checker that must notice (package chaos); a test may switch them on
+	// and off while the node runs. Nothing outside tests sets it.
+	Faults *Faults
+}
+
+// Faults are the ways a test may make a node misbehave (Config.Faults).
+type Faults struct {
+	// DropMessages answers every store of a one-to-one message (namespace
+	// 0), a replica's too, as kept, and keeps nothing: a node that loses
+	// what it acknowledged.
+	DropMessages atomic.Bool
+	// FailMessages stores one-to-one messages (and has its swarm store
+	// them) but answers the client a failure: what it denied is there.
+	FailMessages atomic.Bool
+	// IgnoreRevocations serves a subaccount token whatever its
+	// revocations: a node that lets a kicked member in.
+	IgnoreRevocations atomic.Bool
+	// FreezeView stops following the ledger (at the next block): a node
+	// whose ledger head stays behind.
+	FreezeView atomic.Bool
+}
+
+// fault reports whether a test switched a fault on (Config.Faults).
+func (n *Node) fault(f func(*Faults) *atomic.Bool) bool {
+	return n.cfg.Faults != nil && f(n.cfg.Faults).Load()
 }
 
 // StoreEvent is a message a node stored: from a client (or the last hop of
@@ -138,6 +173,9 @@ type Node struct {
 	// revocations (revsync.go); revWake wakes the loop that learns them.
 	revs    atomic.Pointer[revSync]
 	revWake chan struct{}
+	// behind is set while a node that restarted with messages catches up
+	// with its swarm (repair.go): it answers no retrieve meanwhile.
+	behind atomic.Bool
 
 	ready     chan struct{}
 	errc      chan error // Err: a failure after Start; closed by Close
@@ -210,7 +248,7 @@ func New(cfg Config) (*Node, error) {
 	return &Node{
 		hctx: hctx, hcancel: hcancel, budget: cfg.Budget,
 		cfg:     cfg,
-		log:     cfg.Logger.With().Str("node", pubHex[:8]).Logger(),
+		log:     cfg.Logger.With().Str("node", cmp.Or(cfg.Name, pubHex[:8])).Logger(),
 		keys:    keys,
 		pubHex:  pubHex,
 		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
@@ -315,6 +353,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.cfg.RepairInterval > 0 {
 		n.wg.Add(1)
 		go n.repairLoop(runCtx)
+		// A node that held messages before it stopped may lack what its
+		// swarm stored meanwhile (an UnsendRequest, a deletion): it
+		// catches up before it lets a client read.
+		if c, err := st.count(ctx); err == nil && c > 0 {
+			n.behind.Store(true)
+			n.wg.Add(1)
+			go n.catchUp(runCtx)
+		}
 	}
 	n.log.Info().Str("peer_id", h.ID().String()).Strs("addrs", n.Addrs()).Msg("node started")
 	return nil
@@ -463,6 +509,10 @@ func (n *Node) follow(ctx context.Context) {
 	var height uint64
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		if n.view.Load() != nil && n.fault(func(f *Faults) *atomic.Bool { return &f.FreezeView }) {
+			<-ctx.Done() // (a test's broken node: its view stays where it was)
+			return
+		}
 		var info chain.Info
 		var err error
 		if v := n.view.Load(); v == nil {
@@ -558,16 +608,28 @@ func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	n.log.Info().Strs("addrs", addrs).Msg("address published to the ledger")
 }
 
-// edgeAddr is the HTTPS edge's IPv4 address and port.
+// edgeAddr is the HTTPS edge's IPv4 address and port. An edge that
+// listens on every address (0.0.0.0: a pod's, so that a port-forward
+// reaches it at 127.0.0.1) is published at the node's libp2p address.
 func (n *Node) edgeAddr() (string, int) {
 	if n.https == nil {
 		return "", 0
 	}
 	a, ok := n.https.Addr().(*net.TCPAddr)
-	if !ok || a.IP.To4() == nil {
+	switch {
+	case !ok:
 		return "", 0
+	case !a.IP.IsUnspecified() && a.IP.To4() == nil:
+		return "", 0
+	case !a.IP.IsUnspecified():
+		return a.IP.String(), a.Port
 	}
-	return a.IP.String(), a.Port
+	for _, m := range n.host.Addrs() {
+		if ip, err := manet.ToIP(m); err == nil && ip.To4() != nil && !ip.IsUnspecified() && !memtransport.IsMemory(m) {
+			return ip.String(), a.Port
+		}
+	}
+	return "", 0
 }
 
 // WaitView waits until the node's view has reached ledger height h.

@@ -155,7 +155,7 @@ func (n *Node) observe(h OnionHop) {
 	case h.HTTPHost != "":
 		ev.Str("server", h.HTTPHost).Msg("onion: forwarded to a server as the exit")
 	default:
-		ev.Str("next", shortKey(h.Next)).Msg("onion: peeled a layer and forwarded")
+		ev.Str("next", n.nameOf(h.Next)).Msg("onion: peeled a layer and forwarded")
 	}
 	if n.cfg.OnionObserver != nil {
 		n.cfg.OnionObserver(h)
@@ -167,6 +167,16 @@ func shortKey(k string) string {
 		return k[:8]
 	}
 	return k
+}
+
+// nameOf is how the node's logs name the node of key (Config.NameOf).
+func (n *Node) nameOf(key string) string {
+	if n.cfg.NameOf != nil {
+		if name := n.cfg.NameOf(key); name != "" {
+			return name
+		}
+	}
+	return shortKey(key)
 }
 
 // fromNode reports whether p is a registered service node.
@@ -215,7 +225,7 @@ func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen 
 	yieldTurn(ctx)
 	status, body, err := onion.Send(ctx, n.out(), pid, hop+1, next)
 	if err != nil {
-		n.log.Debug().Err(err).Str("next", p.Routing.Destination[:8]).Msg("onion forward")
+		n.log.Debug().Err(err).Str("next", n.nameOf(p.Routing.Destination)).Msg("onion forward")
 		return onion.StatusBadGateway, []byte("the next hop did not answer")
 	}
 	return status, body

@@ -209,7 +209,7 @@ func (n *Node) syncRevocations(ctx context.Context, v *view) revSyncStats {
 				pending = append(pending, r.k)
 			default:
 				st.Unreachable++
-				n.log.Debug().Err(r.err).Str("with", r.k[:8]).Msg("revocation sync: member unreachable")
+				n.log.Debug().Err(r.err).Str("with", n.nameOf(r.k)).Msg("revocation sync: member unreachable")
 			}
 		}
 	}

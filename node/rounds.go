@@ -252,7 +252,7 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 					n.rounds.mu.Lock()
 					delete(n.rounds.running, key)
 					n.rounds.mu.Unlock()
-					n.log.Debug().Str("target", t[:8]).Uint64("round", r).Str("reason", reason).Msg("test inconclusive: the round ended first")
+					n.log.Debug().Str("target", n.nameOf(t)).Uint64("round", r).Str("reason", reason).Msg("test inconclusive: the round ended first")
 					return
 				}
 				err := n.submitTx(ctx, chain.TxVote, chain.VoteBody{Round: r, Target: t, Pass: pass, Reason: reason})
@@ -263,14 +263,14 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 				}
 				n.rounds.mu.Unlock()
 				if err != nil {
-					n.log.Debug().Err(err).Str("target", t[:8]).Msg("vote")
+					n.log.Debug().Err(err).Str("target", n.nameOf(t)).Msg("vote")
 					return
 				}
 				ev := n.log.Debug()
 				if !pass {
 					ev = n.log.Info()
 				}
-				ev.Str("target", t[:8]).Bool("pass", pass).Str("reason", reason).Uint64("round", r).Msg("voted")
+				ev.Str("target", n.nameOf(t)).Bool("pass", pass).Str("reason", reason).Uint64("round", r).Msg("voted")
 			}()
 		}
 	}
@@ -345,7 +345,7 @@ func (n *Node) testNode(ctx context.Context, v *view, target string, h uint64) (
 	if h := n.out(); h.Network().Connectedness(pid) != network.Connected {
 		n.addrsFor(pid)
 		if err := h.Connect(ctx, peer.AddrInfo{ID: pid}); err != nil {
-			n.log.Info().Err(err).Str("target", target[:8]).Msg("test: no connection")
+			n.log.Info().Err(err).Str("target", n.nameOf(target)).Msg("test: no connection")
 			return false, reasonNoConnection
 		}
 	}
@@ -362,7 +362,7 @@ func (n *Node) testNode(ctx context.Context, v *view, target string, h uint64) (
 		}
 	}
 	if err != nil || resp.Code != storagerpc.StatusOK {
-		n.log.Info().Err(err).Str("target", target[:8]).Msg("test: the storage rpc did not answer")
+		n.log.Info().Err(err).Str("target", n.nameOf(target)).Msg("test: the storage rpc did not answer")
 		return false, "storage rpc unreachable"
 	}
 	x, _ := hex.DecodeString(sn.X25519)

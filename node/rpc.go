@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -330,7 +331,7 @@ func (n *Node) verify(ctx context.Context, owner identity.AccountID, s *signer, 
 		if tok.Flags()&need != need {
 			return errf(storagerpc.StatusUnauthorized, "the token does not allow this (flags %02x, need %02x)", tok.Flags(), need)
 		}
-		if !allowRevoked {
+		if !allowRevoked && !n.fault(func(f *Faults) *atomic.Bool { return &f.IgnoreRevocations }) {
 			// A node that has not learned its swarm's revocations
 			// cannot tell whether the token was revoked (revsync.go),
 			// unless a synced peer checked it first.
@@ -691,7 +692,11 @@ func (n *Node) rpcStore(ctx context.Context, r *storeReq, raw json.RawMessage, r
 	owner := r.owner.String()
 	hash := storagerpc.MessageHash(r.owner, p.Namespace, r.data)
 	mine := storagerpc.MemberResult{Hash: hash, Signature: n.sign(hash), Expiry: r.expiry}
-	already, err := n.store.insert(ctx, &record{Hash: hash, Owner: owner, Namespace: p.Namespace, Timestamp: p.Timestamp, Expiry: r.expiry, Data: r.data}, true)
+	var already bool
+	var err error
+	if p.Namespace != 0 || !n.fault(func(f *Faults) *atomic.Bool { return &f.DropMessages }) {
+		already, err = n.store.insert(ctx, &record{Hash: hash, Owner: owner, Namespace: p.Namespace, Timestamp: p.Timestamp, Expiry: r.expiry, Data: r.data}, true)
+	}
 	if err == nil && already {
 		// The stored expiry is the later of the two.
 		var cur map[string]expiryOf
@@ -724,7 +729,7 @@ func (n *Node) rpcStore(ctx context.Context, r *storeReq, raw json.RawMessage, r
 	misc := n.misc()
 	mine.T = misc.T
 	out := storagerpc.SwarmResults{Hash: hash, Swarm: n.forward(ctx, v, "store", raw, mine), Misc: misc}
-	if allFailed(out.Swarm) {
+	if allFailed(out.Swarm) || (p.Namespace == 0 && n.fault(func(f *Faults) *atomic.Bool { return &f.FailMessages })) {
 		return nil, &rpcError{code: storagerpc.StatusInternal, body: out}
 	}
 	return out, nil
@@ -825,6 +830,9 @@ func (n *Node) retrieve(ctx context.Context, r *retrieveReq, _ json.RawMessage, 
 	p := &r.p
 	if _, e := n.route(r.owner); e != nil {
 		return nil, e
+	}
+	if n.behind.Load() {
+		return nil, errf(storagerpc.StatusUnavailable, "the node is catching up with its swarm after a restart")
 	}
 	switch {
 	case r.auth == nil && !p.Namespace.NoAuthRetrieve():

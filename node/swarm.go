@@ -158,14 +158,14 @@ func (n *Node) push(ctx context.Context, v *view, to string, recs []*record) boo
 		resp, err := storagerpc.Call(pctx, n.out(), pid, storagerpc.ProtocolSwarm, "push", pushParams{Messages: batch, Revocations: revs})
 		cancel()
 		if err != nil || resp.Code != storagerpc.StatusOK {
-			n.log.Warn().Str("to", to[:8]).Err(errOr(err, resp)).Msg("push records")
+			n.log.Warn().Str("to", n.nameOf(to)).Err(errOr(err, resp)).Msg("push records")
 			return false
 		}
 		// A receiver whose view of the swarms is behind refuses records it
 		// does not own yet: not done, try again with a later block.
 		var res pushResult
 		if json.Unmarshal(resp.Body, &res) != nil || res.Rejected > 0 {
-			n.log.Debug().Str("to", to[:8]).Int("rejected", res.Rejected).Msg("push partly refused")
+			n.log.Debug().Str("to", n.nameOf(to)).Int("rejected", res.Rejected).Msg("push partly refused")
 			return false
 		}
 	}
@@ -253,7 +253,7 @@ func (n *Node) retryMoves(ctx context.Context, v *view) {
 	for k := range n.moves.newMembers {
 		if n.pushAllOwned(ctx, v, k) {
 			delete(n.moves.newMembers, k)
-			n.log.Info().Str("to", k[:8]).Msg("pushed swarm records to a new member")
+			n.log.Info().Str("to", n.nameOf(k)).Msg("pushed swarm records to a new member")
 		}
 	}
 	if n.moves.foreign {

@@ -7,13 +7,19 @@
 //	node kill node-3                                  any sessionctl command
 //	expect fetch --as bob contains "Are you there?"   run it; its output must contain the text
 //	expect group fetch team --as bob lacks "secret"   ... must not contain it
+//	expect send carol bob "hi" contains "(guard)" contains "(exit)"   several checks of one run
 //	expect fail group fetch team --as carol           ... must fail
 //	wait blocks 5                                     until the ledger made 5 more blocks
 //	wait until node ls contains "decommissioned" within 60s
 //
 // Every line is checked before anything runs: an unknown verb or a malformed
 // line is reported with its line number. A run stops at the first failed
-// expectation and says which line and what was seen instead.
+// expectation and says which line and what was seen instead: an example's
+// narration is checked by the expect lines that follow it.
+//
+// For a room, a run can go at a human pace: Runner.Pace pauses after each
+// step, and Runner.Next (a terminal's stdin) waits for Enter before each
+// narration line but the first.
 //
 // The package does not know the command line: Runner.Exec runs one.
 package scenario
@@ -48,10 +54,10 @@ const (
 type Step struct {
 	Line     int           `json:"line"`
 	Kind     string        `json:"kind"`
-	Text     string        `json:"text,omitempty"` // say
-	Args     []string      `json:"args,omitempty"` // the command, without "sessionctl"
-	Contains string        `json:"contains,omitempty"`
-	Lacks    string        `json:"lacks,omitempty"`
+	Text     string        `json:"text,omitempty"`     // say
+	Args     []string      `json:"args,omitempty"`     // the command, without "sessionctl"
+	Contains []string      `json:"contains,omitempty"` // each must be in the output
+	Lacks    []string      `json:"lacks,omitempty"`    // none may be
 	Within   time.Duration `json:"within,omitempty"`
 	Blocks   int           `json:"blocks,omitempty"`
 }
@@ -129,7 +135,7 @@ func parseLine(n int, line string, verbs map[string]bool) (Step, error) {
 			if err := st.condition(toks, verbs); err != nil {
 				return st, err
 			}
-			if st.Contains == "" && st.Lacks == "" {
+			if len(st.Contains) == 0 && len(st.Lacks) == 0 {
 				return st, errors.New(`wait until needs "contains TEXT" or "lacks TEXT"`)
 			}
 			return st, nil
@@ -160,15 +166,16 @@ func parseLine(n int, line string, verbs map[string]bool) (Step, error) {
 	return st, nil
 }
 
-// condition reads COMMAND... [contains|lacks TEXT].
+// condition reads COMMAND... [contains|lacks TEXT]...: the checks are
+// read from the end, in the order written.
 func (st *Step) condition(toks []string, verbs map[string]bool) error {
-	if len(toks) >= 3 {
-		switch kw := toks[len(toks)-2]; kw {
-		case "contains":
-			st.Contains, toks = toks[len(toks)-1], toks[:len(toks)-2]
-		case "lacks":
-			st.Lacks, toks = toks[len(toks)-1], toks[:len(toks)-2]
-		default:
+	for len(toks) >= 3 {
+		kw, text := toks[len(toks)-2], toks[len(toks)-1]
+		if kw == "contains" {
+			st.Contains = append([]string{text}, st.Contains...)
+		} else if kw == "lacks" {
+			st.Lacks = append([]string{text}, st.Lacks...)
+		} else {
 			// A misspelt keyword would otherwise pass as the command's
 			// own argument and fail only when the line runs.
 			for _, want := range []string{"contains", "lacks"} {
@@ -176,7 +183,9 @@ func (st *Step) condition(toks []string, verbs map[string]bool) error {
 					return fmt.Errorf("%q: did you mean %q?", kw, want)
 				}
 			}
+			break
 		}
+		toks = toks[:len(toks)-2]
 	}
 	if len(toks) == 0 || !verbs[toks[0]] {
 		if len(toks) == 0 {
@@ -260,7 +269,7 @@ type Result struct {
 	Code           int
 }
 
-// Runner runs scenarios.
+// Runner runs scenarios, one at a time.
 type Runner struct {
 	// Exec runs one command line (without the program name).
 	Exec func(ctx context.Context, args []string) Result
@@ -273,6 +282,98 @@ type Runner struct {
 	// FilesDir/scenario-files: running a scenario from a source tree
 	// writes nothing into it.
 	FilesDir string
+	// Pace is a pause after each step, so that a room can read it; 0: none.
+	Pace time.Duration
+	// Step makes the run read a line (Enter) from Next before each
+	// narration line but the first: a presenter goes on when the room is
+	// ready. At Next's end (Ctrl-D) the run goes on without waiting.
+	Step bool
+	Next io.Reader
+	// Prompt receives the line that says Next is awaited (stderr: stdout
+	// is the story); nil: none.
+	Prompt io.Writer
+	// After is the clock of Pace (tests pass their own); nil: time.After.
+	After func(time.Duration) <-chan time.Time
+
+	lines    chan error    // Next's lines, read by one goroutine
+	stop     chan struct{} // closed when Run returns: the reader sends no more
+	narrated bool          // a narration line was shown
+}
+
+// MaxPace bounds Runner.Pace.
+const MaxPace = time.Minute
+
+// CheckPacing says what is wrong with pacing a run: a pace out of range,
+// or step (Runner.Next) on an input that is not a terminal, where nobody
+// can press Enter, unless anyInput (a test feeds it).
+func CheckPacing(pace time.Duration, step, terminal, anyInput bool) error {
+	if pace < 0 || pace > MaxPace {
+		return fmt.Errorf("--pace %v: want a duration from 0 to %v, such as 2s", pace, MaxPace)
+	}
+	if step && !terminal && !anyInput {
+		return errors.New("--step waits for Enter on a terminal, and stdin is not one; --pace 2s paces a run nobody drives")
+	}
+	return nil
+}
+
+// pause waits before step st as the runner is paced: for Enter before a
+// narration line (Next), and Pace after the step before.
+func (r *Runner) pause(ctx context.Context, st Step, first bool) error {
+	if r.Pace > 0 && !first {
+		after := r.After
+		if after == nil {
+			after = time.After
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-after(r.Pace):
+		}
+	}
+	if !r.Step || r.Next == nil || st.Kind != KindSay {
+		return nil
+	}
+	if !r.narrated {
+		r.narrated = true
+		return nil
+	}
+	if r.lines == nil {
+		r.lines = make(chan error)
+		go readLines(r.Next, r.lines, r.stop)
+	}
+	if r.Prompt != nil {
+		fmt.Fprint(r.Prompt, "  (Enter to go on)")
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err, ok := <-r.lines:
+		if !ok || err != nil {
+			r.Next = nil // the input ended: no more waiting
+		}
+	}
+	return nil
+}
+
+// readLines sends nil on ch for each line read from in, then closes ch at
+// its end, or returns once stop is closed. It reads a byte at a time:
+// nothing past the line is taken from a terminal.
+func readLines(in io.Reader, ch chan<- error, stop <-chan struct{}) {
+	defer close(ch)
+	b := make([]byte, 1)
+	for {
+		n, err := in.Read(b)
+		if n == 1 && b[0] == '\n' {
+			select {
+			case ch <- nil:
+			case <-stop:
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // exec runs a step's command line, its files under FilesDir.
@@ -313,13 +414,14 @@ func (st Step) describe() string {
 		if st.Kind == KindWaitUntil {
 			verb = "wait until"
 		}
-		if st.Contains != "" {
-			return fmt.Sprintf("%s %s contains %q", verb, cmd, st.Contains)
+		s := verb + " " + cmd
+		for _, c := range st.Contains {
+			s += fmt.Sprintf(" contains %q", c)
 		}
-		if st.Lacks != "" {
-			return fmt.Sprintf("%s %s lacks %q", verb, cmd, st.Lacks)
+		for _, l := range st.Lacks {
+			s += fmt.Sprintf(" lacks %q", l)
 		}
-		return verb + " " + cmd
+		return s
 	case KindWaitBlocks:
 		return fmt.Sprintf("wait blocks %d", st.Blocks)
 	}
@@ -376,8 +478,13 @@ func (r *Runner) emit(st Step, ok bool, output, problem string) {
 
 // Run runs the steps in order and stops at the first failure.
 func (r *Runner) Run(ctx context.Context, steps []Step) error {
-	for _, st := range steps {
+	r.stop, r.lines, r.narrated = make(chan struct{}), nil, false
+	defer close(r.stop)
+	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.pause(ctx, st, i == 0); err != nil {
 			return err
 		}
 		if err := r.step(ctx, st); err != nil {
@@ -467,11 +574,15 @@ func (st Step) check(res Result) string {
 	if res.Code != 0 {
 		return fmt.Sprintf("exit code %d: %s", res.Code, firstLine(res.Stderr, res.Stdout))
 	}
-	if st.Contains != "" && !strings.Contains(res.Stdout, st.Contains) {
-		return fmt.Sprintf("the output lacks %q; it was: %s", st.Contains, summary(res.Stdout))
+	for _, c := range st.Contains {
+		if !strings.Contains(res.Stdout, c) {
+			return fmt.Sprintf("the output lacks %q; it was: %s", c, summary(res.Stdout))
+		}
 	}
-	if st.Lacks != "" && strings.Contains(res.Stdout, st.Lacks) {
-		return fmt.Sprintf("the output contains %q", st.Lacks)
+	for _, l := range st.Lacks {
+		if strings.Contains(res.Stdout, l) {
+			return fmt.Sprintf("the output contains %q", l)
+		}
 	}
 	return ""
 }
@@ -520,6 +631,10 @@ func Load(file string, verbs map[string]bool) ([]Step, error) {
 	}
 	defer f.Close()
 	steps, err := Parse(f, verbs)
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
+		return nil, errkind.Invalidf("%s: %d errors:\n%w", file, len(joined.Unwrap()), err) // a line each (exitcode.Explain)
+	}
 	if err != nil {
 		return nil, errkind.Invalidf("%s: %w", file, err)
 	}

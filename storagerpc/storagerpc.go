@@ -521,6 +521,10 @@ func PeerIDFromEd25519(hexKey string) (peer.ID, error) {
 	return peer.IDFromPublicKey(pub)
 }
 
+// ErrTooLarge is data over MaxDataSize, refused before it is sent: the
+// caller's to make smaller (a long text goes as an attachment).
+var ErrTooLarge = errors.New("over the size limit")
+
 // ErrBadResponse is returned for an answer that cannot be read.
 var ErrBadResponse = errors.New("malformed storage rpc response")
 

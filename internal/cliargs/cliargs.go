@@ -52,6 +52,12 @@ func FlagsFirst(app *cli.App, args []string) []string {
 			continue
 		}
 		cmd := findCommand(cmds, a)
+		if cmd == nil && len(cmds) > 0 {
+			// A misspelt command (a command with subcommands takes no
+			// arguments): its flags are not known, so the rest is left
+			// behind "--" for the unknown-command error and its suggestion.
+			return withGlobals(append(append(out, "--"), args[i:]...), globals)
+		}
 		if cmd == nil {
 			break // a positional argument of the command reached so far
 		}

@@ -29,6 +29,10 @@ func TestFlagsFirst(t *testing.T) {
 		// After "--" everything is positional; a negative number is no flag.
 		{[]string{"s", "send", "--", "--from"}, []string{"s", "send", "--", "--from"}},
 		{[]string{"s", "ledger", "mine", "-11"}, []string{"s", "ledger", "mine", "--", "-11"}},
+		// A misspelt command keeps what follows it, flags too, for the
+		// unknown-command error: its flags are not known.
+		{[]string{"s", "sned", "--from", "alice", "hi"}, []string{"s", "--", "sned", "--from", "alice", "hi"}},
+		{[]string{"s", "--dir", "x", "id", "shwo", "alice", "--json"}, []string{"s", "--dir", "x", "id", "--", "shwo", "alice", "--json"}},
 		// An unknown flag is left for cli to refuse.
 		{[]string{"s", "send", "hi", "--nope"}, []string{"s", "send", "--nope", "--", "hi"}},
 	} {
@@ -72,6 +76,8 @@ func TestStrict(t *testing.T) {
 	}{
 		{[]string{"s", "sendd"}, `unknown command "sendd"`},
 		{[]string{"s", "devnet", "upp"}, `unknown command "upp". Did you mean "up"? See 's devnet --help'.`},
+		{FlagsFirst(app, []string{"s", "devnet", "upp", "--block-time", "5s"}), `unknown command "upp". Did you mean "up"?`},
+		{FlagsFirst(app, []string{"s", "devnt", "--block-time", "5s", "up"}), `unknown command "devnt". Did you mean "devnet"?`},
 		{[]string{"s", "devnet", "up", "--block-time", "5"}, "a duration takes a unit, as in 5s"},
 		{[]string{"s", "devnet", "up", "x"}, `takes no arguments, got ["x"]`},
 	} {

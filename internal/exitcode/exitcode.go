@@ -16,6 +16,7 @@ import (
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
+	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
 // The exit codes.
@@ -57,7 +58,8 @@ var invalid = []error{
 	group.ErrNotAdmin, group.ErrTooMany, group.ErrNotMember, group.ErrUnknown, group.ErrAlready, group.ErrKicked, group.ErrNameTaken,
 	group.ErrInvited, group.ErrNoInvite, group.ErrOldKind, group.ErrLastAdmin, group.ErrDestroyed, group.ErrTooManyGroups,
 	devnet.ErrConflict, devnet.ErrFormat, devnet.ErrRunning, devnet.ErrUnknownNode, devnet.ErrNodeStopped, devnet.ErrNodeRunning,
-	devnet.ErrSnapshotName, devnet.ErrNoSnapshot, devnet.ErrSnapshotExists,
+	devnet.ErrSnapshotName, devnet.ErrNoSnapshot, devnet.ErrSnapshotExists, devnet.ErrMustStop,
+	storagerpc.ErrTooLarge,
 }
 
 // Of is the code a command that failed with err exits with (OK for nil).
@@ -101,9 +103,28 @@ func Explain(err error) (msg string, code int) {
 	if errors.As(err, &pe) && pe.Op == "mkdir" {
 		err = errkind.Invalidf("cannot create the directory %s: %v; choose another --dir (or SESSIONCTL_DIR)", pe.Path, pe.Err)
 	}
-	msg = strings.Join(strings.Fields(err.Error()), " ")
+	msg = oneLine(err.Error())
 	if errors.Is(err, ledgerrpc.ErrUnreachable) {
 		msg += "; is it running?"
 	}
+	// Several errors joined (errors.Join) at the end of the message: each
+	// on a line of its own, indented, after what the message says first.
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
+		var texts, lines []string
+		for _, e := range joined.Unwrap() {
+			texts, lines = append(texts, e.Error()), append(lines, "  "+oneLine(e.Error()))
+		}
+		je, _ := joined.(error)
+		if head, ok := strings.CutSuffix(err.Error(), strings.Join(texts, "\n")); ok && je != nil && je.Error() == strings.Join(texts, "\n") {
+			if head = oneLine(head); head == "" { // nothing but the errors: the first leads
+				head, lines = strings.TrimSpace(lines[0]), lines[1:]
+			}
+			msg = strings.Join(append([]string{head}, lines...), "\n")
+		}
+	}
 	return msg, Of(err)
 }
+
+// oneLine is s with its runs of white space, line breaks too, one space.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -117,3 +117,31 @@ func setup(ctx context.Context, db *sql.DB, path string, migrations []string) er
 	}
 	return nil
 }
+
+// Backup writes a consistent copy of the database at src to the new file
+// dst (mode 0600) while others read and write it, in this process or
+// another: VACUUM INTO from a connection of its own reads one snapshot of
+// src (committed transactions only, its WAL included), as SQLite's online
+// backup does. dst must not exist.
+func Backup(ctx context.Context, src, dst string) error {
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return fmt.Errorf("back up %q: %w", src, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("back up %q: %w", src, err) // (opening would create it)
+	}
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: abs}).String()+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return fmt.Errorf("back up %q: %w", src, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
+		return fmt.Errorf("back up %q to %q: %w", src, dst, err)
+	}
+	if err := os.Chmod(dst, 0o600); err != nil {
+		return fmt.Errorf("back up %q: %w", src, err)
+	}
+	return db.Close()
+}

@@ -3,6 +3,7 @@ package sqlitedb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -78,5 +79,80 @@ func TestCacheAndPool(t *testing.T) {
 	}
 	if got := db.Stats().MaxOpenConnections; got != MaxOpenConns {
 		t.Fatalf("pool of %d", got)
+	}
+}
+
+// TestBackupWhileWriting: a backup taken while another connection commits
+// transactions of two rows holds whole transactions only, and opens as a
+// database of its own.
+func TestBackupWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	db, err := Open(ctx, src, []string{`CREATE TABLE t (n INTEGER)`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			tx, err := db.BeginTx(ctx, nil)
+			if err == nil {
+				_, err = tx.Exec(`INSERT INTO t VALUES (?), (?)`, i, i)
+			}
+			if err == nil {
+				err = tx.Commit()
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	var copies []string
+	for i := range 3 {
+		dst := filepath.Join(dir, fmt.Sprintf("copy%d.db", i))
+		if err := Backup(ctx, src, dst); err != nil {
+			t.Fatal(err)
+		}
+		copies = append(copies, dst)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range copies {
+		cp, err := Open(ctx, c, []string{`CREATE TABLE t (n INTEGER)`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows, odd int
+		if err := cp.QueryRow(`SELECT count(*), count(*) % 2 FROM t`).Scan(&rows, &odd); err != nil {
+			t.Fatal(err)
+		}
+		cp.Close()
+		if odd != 0 {
+			t.Errorf("%s holds %d rows: half a transaction", c, rows)
+		}
+		if info, err := os.Stat(c); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v", c, err, info.Mode())
+		}
+	}
+	if err := Backup(ctx, src, copies[0]); err == nil {
+		t.Error("a backup over an existing file")
+	}
+	if err := Backup(ctx, filepath.Join(dir, "none.db"), filepath.Join(dir, "x.db")); err == nil {
+		t.Error("a backup of no database")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.db")); err == nil {
+		t.Error("backing up no database made one")
 	}
 }
