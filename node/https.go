@@ -151,6 +151,12 @@ func (n *Node) serveEdge(w http.ResponseWriter, r *http.Request, limit int, h fu
 		edgeError(w, rerr)
 		return
 	}
+	ctx, done, rerr := n.takeTurn(ctx, from)
+	defer done()
+	if rerr != nil {
+		edgeError(w, rerr)
+		return
+	}
 	h(ctx, w, body, from)
 }
 
