@@ -57,7 +57,8 @@ type Config struct {
 	Clients []int
 	// Dir holds the devnet; default a temporary directory, removed after.
 	Dir string
-	// Progress, if set, is told each step as it starts.
+	// Progress, if set, is told each step as it starts, and how the
+	// devnet's start goes (many times: it must not block).
 	Progress func(step string)
 }
 
@@ -199,7 +200,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rss0, files0 := procstat.RSSMB(), procstat.OpenFiles()
 	step(fmt.Sprintf("a devnet of %d nodes", cfg.Nodes))
 	began := time.Now()
-	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: []string{}})
+	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: []string{},
+		Progress: func(p devnet.StartProgress) { step(fmt.Sprintf("a devnet of %d nodes: %s", cfg.Nodes, p)) }})
 	if err != nil {
 		return nil, fmt.Errorf("bench: devnet: %w", err)
 	}
@@ -216,8 +218,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.roundTrips(ctx, ledgerURL, d.Network.NodeKey(0)); err != nil {
 		return nil, err
 	}
-	for _, n := range cfg.Clients {
-		step(fmt.Sprintf("%d clients for %v", n, cfg.Duration))
+	for i, n := range cfg.Clients {
+		step(fmt.Sprintf("load level %d of %d: %d clients for %v", i+1, len(cfg.Clients), n, cfg.Duration))
 		lv, err := load(ctx, ledgerURL, n, cfg.Duration)
 		if err != nil {
 			return nil, err
