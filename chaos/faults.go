@@ -53,8 +53,12 @@ func (r *run) fault(ctx context.Context, f PlannedFault) {
 	default:
 		var nodes []string
 		if nodes, err = r.pick(ctx, f.Nodes, 1); err == nil {
-			ev.Nodes = nodes
-			ev.Detail, heal, err = r.cfg.Target.Inject(ctx, f, nodes)
+			var in Injected
+			in, err = r.cfg.Target.Inject(ctx, f, nodes)
+			ev.Nodes, ev.Detail, heal = nodes, in.Detail, in.Heal
+			if in.Nodes != nil {
+				ev.Nodes = in.Nodes
+			}
 		}
 	}
 	if err != nil {

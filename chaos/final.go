@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -16,18 +17,27 @@ import (
 // network what the checker needs: every device reads until it has what it
 // must show (or the time is up), the configs, the kicked members' probes,
 // the nodes' ledger heads.
-func (r *run) final(parent context.Context) {
+func (r *run) final(parent context.Context) error {
 	phase := func(d time.Duration, f func(ctx context.Context)) {
 		ctx, cancel := context.WithTimeout(parent, d)
 		defer cancel()
 		f(ctx)
 	}
 	phase(r.cfg.CheckTimeout, r.heal)
+	// A network that is gone (a devnet that could not be resumed) is not
+	// checked: what it lost is not its replicas' doing.
+	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+	_, err := r.cfg.Target.Nodes(ctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("the network is gone, so nothing was checked: %w", err)
+	}
 	phase(r.cfg.CheckTimeout, r.readAll)
 	phase(30*time.Second, r.readPosts)
 	phase(r.cfg.CheckTimeout, r.readConfigs)
 	phase(30*time.Second, r.probeKicked)
 	phase(15*time.Second, r.readHeads)
+	return nil
 }
 
 // heal starts every node that is not running.

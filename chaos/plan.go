@@ -103,9 +103,20 @@ func NewPlan(seed uint64, d time.Duration, clients int, kinds []string) Plan {
 	r := rand.New(rand.NewPCG(seed, seed^0x5e55_10c7_c4a0_5000))
 	p := Plan{Seed: seed, Duration: d}
 	if len(kinds) > 0 {
+		// Every kind once first, in an order of the seed's (a short run
+		// makes each), then any; the more kinds, the shorter each.
+		first := r.Perm(len(kinds))
+		hold := 5000
+		if len(kinds) > 4 {
+			hold = 3000
+		}
 		at := 2*time.Second + time.Duration(r.IntN(2000))*time.Millisecond
-		for at < d-healMargin {
-			f := PlannedFault{At: at, Kind: kinds[r.IntN(len(kinds))], Hold: 2*time.Second + time.Duration(r.IntN(5000))*time.Millisecond,
+		for n := 0; at < d-healMargin; n++ {
+			kind := kinds[r.IntN(len(kinds))]
+			if n < len(first) {
+				kind = kinds[first[n]]
+			}
+			f := PlannedFault{At: at, Kind: kind, Hold: 2*time.Second + time.Duration(r.IntN(hold))*time.Millisecond,
 				Account: r.IntN(clients+1) - 1, Keep: r.IntN(64)}
 			n := 1 + r.IntN(3)
 			for range n {
@@ -137,7 +148,7 @@ func NewPlan(seed uint64, d time.Duration, clients int, kinds []string) Plan {
 				f.Hold = max(time.Second, d-healMargin-at)
 			}
 			p.Faults = append(p.Faults, f)
-			at += f.Hold + time.Second + time.Duration(r.IntN(3000))*time.Millisecond
+			at += f.Hold + time.Second + time.Duration(r.IntN(hold/2))*time.Millisecond
 		}
 	}
 	// Each account: as many operations as it could do at one every 100 ms.

@@ -35,6 +35,8 @@ type Report struct {
 	Violations []Violation `json:"violations"`
 	// ViolationCount is every violation (Violations stops at 200).
 	ViolationCount int `json:"violation_count"`
+	// Aborted says why the run stopped without a check ("" if it did not).
+	Aborted string `json:"aborted,omitempty"`
 	// Replay is the command that runs the same plan again.
 	Replay  string   `json:"replay"`
 	History *History `json:"-"`
@@ -123,7 +125,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "  %-11s %12d %8d %8d\n", "all", rep.Outcomes[Acked], rep.Outcomes[Refused], rep.Outcomes[Unknown])
 	fmt.Fprintf(&b, "messages shown: %d; checked %d configs, %d probes of kicked members, %d nodes' heads (ledger at %d)\n",
 		rep.Shown, rep.Checked.Configs, rep.Checked.Probes, rep.Checked.Heads, rep.Checked.LedgerHeight)
-	if rep.ViolationCount == 0 {
+	if rep.Aborted != "" {
+		fmt.Fprintf(&b, "\nnot checked: %s\n", rep.Aborted)
+	} else if rep.ViolationCount == 0 {
 		fmt.Fprintf(&b, "\nno violation: %s all held\n", strings.Join(Properties, ", "))
 	} else {
 		fmt.Fprintf(&b, "\n%d violations (%s):\n", rep.ViolationCount, strings.Join(propertiesOf(rep.Violations), ", "))

@@ -53,9 +53,17 @@ type Target interface {
 	// Supports says whether the Target can make a fault of this kind
 	// beyond kill, swarm and miss: "" when it can, else why not.
 	Supports(kind string) string
-	// Inject makes such a fault on the named nodes and returns what it did
-	// and how to heal it.
-	Inject(ctx context.Context, f PlannedFault, nodes []string) (detail string, heal func(context.Context) error, err error)
+	// Inject makes such a fault on the named nodes (the plan's choice:
+	// the Target may choose others, a host's, and say so) and returns what
+	// it did and how to heal it.
+	Inject(ctx context.Context, f PlannedFault, nodes []string) (Injected, error)
+}
+
+// Injected is a fault a Target made.
+type Injected struct {
+	Detail string
+	Nodes  []string // the nodes it affects, if not those named
+	Heal   func(context.Context) error
 }
 
 // Config configures a run.
@@ -213,7 +221,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.h.End = cfg.Now().UnixMilli()
-	r.final(ctx)
+	if err := r.final(ctx); err != nil {
+		rep := newReport(r.h, r.plan, kinds, skipped)
+		rep.Aborted = err.Error()
+		rep.Violations, rep.ViolationCount = []Violation{}, 0
+		return rep, nil
+	}
 	return newReport(r.h, r.plan, kinds, skipped), nil
 }
 

@@ -90,26 +90,55 @@ func (t *localTarget) Repair(ctx context.Context) error {
 	return nil
 }
 
-func (t *localTarget) Supports(kind string) string {
-	switch kind {
-	case chaos.FaultSkew, chaos.FaultSkewFar:
-		if t.nw.cfg.Exe != "" {
-			return "the nodes run in their own processes, on this machine's clock"
-		}
-		return ""
+func (t *localTarget) Supports(kind string) string { return t.nw.chaosFaults()[kind] }
+
+// chaosFaults says, for each fault kind beyond kill, swarm and miss, why
+// this network cannot make it ("" when it can).
+func (nw *Network) chaosFaults() map[string]string {
+	out := map[string]string{}
+	for _, k := range chaos.FaultKinds {
+		out[k] = unsupported(k, false)
 	}
-	return unsupported(kind, false)
+	if nw.cfg.Exe == "" {
+		out[chaos.FaultSkew], out[chaos.FaultSkewFar] = "", ""
+	} else {
+		out[chaos.FaultSkew] = "the nodes run in their own processes, on this machine's clock"
+		out[chaos.FaultSkewFar] = out[chaos.FaultSkew]
+		out[chaos.FaultSigkill] = ""
+	}
+	why := nw.DiskFaults()
+	out[chaos.FaultDisk], out[chaos.FaultReadOnly] = why, why
+	return out
 }
 
-func (t *localTarget) Inject(ctx context.Context, f chaos.PlannedFault, nodes []string) (string, func(context.Context) error, error) {
+func (t *localTarget) Inject(ctx context.Context, f chaos.PlannedFault, nodes []string) (chaos.Injected, error) {
 	i, err := nodeByName(nodes[0], len(t.nw.keys))
 	if err != nil {
-		return "", nil, err
+		return chaos.Injected{}, err
 	}
-	if err := t.nw.SetSkew(i, f.Skew); err != nil {
-		return "", nil, err
+	switch f.Kind {
+	case chaos.FaultDisk, chaos.FaultReadOnly:
+		heal, err := t.nw.DiskFault(ctx, i, f.Kind == chaos.FaultReadOnly)
+		return chaos.Injected{Detail: diskDetail(nodes[0], f.Kind), Heal: heal}, err
+	case chaos.FaultSkew, chaos.FaultSkewFar:
+		if err := t.nw.SetSkew(i, f.Skew); err != nil {
+			return chaos.Injected{}, err
+		}
+		return chaos.Injected{Detail: fmt.Sprintf("%s's clock moved %+ds", nodes[0], int(f.Skew.Seconds())),
+			Heal: func(context.Context) error { return t.nw.SetSkew(i, 0) }}, nil
 	}
-	return fmt.Sprintf("%s's clock moved %+ds", nodes[0], int(f.Skew.Seconds())), func(context.Context) error { return t.nw.SetSkew(i, 0) }, nil
+	return chaos.Injected{}, errors.New(t.Supports(f.Kind))
+}
+
+// diskImageMB is the size of a node's file system under a disk-full fault.
+const diskImageMB = 64
+
+// diskDetail says what a disk fault did.
+func diskDetail(node, kind string) string {
+	if kind == chaos.FaultReadOnly {
+		return node + "'s data directory made read-only, and the node started again on it"
+	}
+	return fmt.Sprintf("%s's data directory on a %d MiB file system, filled", node, diskImageMB)
 }
 
 // unsupported says why a fault kind is not made (for the kinds neither
@@ -123,10 +152,8 @@ func unsupported(kind string, remote bool) string {
 			return "the network runs in this process"
 		}
 		return ""
-	case chaos.FaultDisk, chaos.FaultReadOnly:
-		return "not made yet: it needs a node's data directory on a small loop-mounted file system of its own"
 	case chaos.FaultPartition, chaos.FaultSlow:
-		return "not made yet: the devnet's nodes share one host (127.0.0.1); it needs them in network namespaces"
+		return "the nodes share one host: it needs nodes on hosts of their own (network namespaces, given to 'sessionctl chaos --netns')"
 	}
 	return "unknown fault kind"
 }
@@ -136,16 +163,25 @@ func unsupported(kind string, remote bool) string {
 // its ledger and servers as its manifest says. A devnet that stops
 // answering is dialled again from its directory (it may have been resumed
 // elsewhere).
-// resume, if set, starts the devnet again after a devnet-kill fault.
-func (c *ControlClient) ChaosTarget(resume func(context.Context) error) chaos.Target {
-	return &remoteTarget{c: c, dir: c.dir, resume: resume}
+// resume, if set, starts the devnet again after a devnet-kill fault;
+// hosts are network namespaces holding nodes of the devnet, which
+// partition and slow faults cut off and slow (netfault_linux.go).
+func (c *ControlClient) ChaosTarget(resume func(context.Context) error, hosts []string) chaos.Target {
+	return &remoteTarget{c: c, dir: c.dir, resume: resume, hosts: hosts}
 }
 
+// slowRate is a slow link's rate (tc's units).
+const slowRate = "256kbit"
+
 type remoteTarget struct {
-	dir    string
-	resume func(context.Context) error
-	mu     sync.Mutex
-	c      *ControlClient
+	dir     string
+	resume  func(context.Context) error
+	faults  map[string]string // what the devnet says it makes (t.mu)
+	hosts   []string
+	netOnce sync.Once
+	netWhy  string
+	mu      sync.Mutex
+	c       *ControlClient
 }
 
 func (t *remoteTarget) client() *ControlClient {
@@ -221,46 +257,43 @@ func (t *remoteTarget) Repair(ctx context.Context) error {
 	return t.call(ctx, func(c *ControlClient) error { return c.Repair(ctx) })
 }
 
-// procs reports whether the devnet runs its nodes in their own processes.
-func (t *remoteTarget) procs() bool {
-	m := t.client().m
-	for _, n := range m.Nodes {
-		if n.PID != 0 && n.PID != m.PID {
-			return true
-		}
-	}
-	return false
-}
-
 func (t *remoteTarget) Supports(kind string) string {
-	switch kind {
-	case chaos.FaultSkew, chaos.FaultSkewFar:
-		if t.procs() {
-			return "the nodes run in their own processes, on this machine's clock"
-		}
-		return ""
-	case chaos.FaultSigkill:
-		if t.procs() {
-			return ""
-		}
-	case chaos.FaultDevnet:
+	if kind == chaos.FaultPartition || kind == chaos.FaultSlow {
+		t.netOnce.Do(func() { t.netWhy = netFaults(t.hosts) })
+		return t.netWhy
+	}
+	if kind == chaos.FaultDevnet {
 		if t.resume == nil {
 			return "no way to resume the devnet was given"
 		}
+		return ""
 	}
-	return unsupported(kind, true)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.faults == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := t.c.do(ctx, http.MethodGet, "/v1/chaos/faults", nil, &t.faults); err != nil {
+			return "the devnet did not say which faults it makes: " + err.Error()
+		}
+	}
+	why, ok := t.faults[kind]
+	if !ok {
+		return "the devnet does not make it"
+	}
+	return why
 }
 
-func (t *remoteTarget) Inject(ctx context.Context, f chaos.PlannedFault, nodes []string) (string, func(context.Context) error, error) {
+func (t *remoteTarget) Inject(ctx context.Context, f chaos.PlannedFault, nodes []string) (chaos.Injected, error) {
 	switch f.Kind {
 	case chaos.FaultSkew, chaos.FaultSkewFar:
 		name := nodes[0]
 		if err := t.call(ctx, func(c *ControlClient) error { return c.Skew(ctx, name, f.Skew) }); err != nil {
-			return "", nil, err
+			return chaos.Injected{}, err
 		}
-		return fmt.Sprintf("%s's clock moved %+ds", name, int(f.Skew.Seconds())), func(ctx context.Context) error {
+		return chaos.Injected{Detail: fmt.Sprintf("%s's clock moved %+ds", name, int(f.Skew.Seconds())), Heal: func(ctx context.Context) error {
 			return t.call(ctx, func(c *ControlClient) error { return c.Skew(ctx, name, 0) })
-		}, nil
+		}}, nil
 	case chaos.FaultSigkill:
 		var down []string
 		for _, n := range nodes {
@@ -269,35 +302,72 @@ func (t *remoteTarget) Inject(ctx context.Context, f chaos.PlannedFault, nodes [
 			}
 		}
 		if len(down) == 0 {
-			return "", nil, errors.New("no node process was killed")
+			return chaos.Injected{}, errors.New("no node process was killed")
 		}
-		return "SIGKILL to the processes of " + strings.Join(down, ", "), func(ctx context.Context) error {
+		return chaos.Injected{Detail: "SIGKILL to the processes of " + strings.Join(down, ", "), Heal: func(ctx context.Context) error {
 			var errs []error
 			for _, n := range down {
 				errs = append(errs, t.Restart(ctx, n))
 			}
 			return errors.Join(errs...)
-		}, nil
+		}}, nil
+	case chaos.FaultDisk, chaos.FaultReadOnly:
+		name := nodes[0]
+		mode := "full"
+		if f.Kind == chaos.FaultReadOnly {
+			mode = "read-only"
+		}
+		if err := t.call(ctx, func(c *ControlClient) error { return c.Disk(ctx, name, mode) }); err != nil {
+			return chaos.Injected{}, err
+		}
+		return chaos.Injected{Detail: diskDetail(name, f.Kind), Heal: func(ctx context.Context) error {
+			return t.call(ctx, func(c *ControlClient) error { return c.Disk(ctx, name, "heal") })
+		}}, nil
+	case chaos.FaultPartition, chaos.FaultSlow:
+		h := t.hosts[f.Keep%len(t.hosts)]
+		ip := hostIP(ctx, h)
+		affected := []string{}
+		if nodes, err := t.client().Nodes(ctx); err == nil && ip != "" {
+			for _, n := range nodes {
+				if slices.ContainsFunc(n.Addrs, func(a string) bool { return strings.HasPrefix(a, "/ip4/"+ip+"/") }) {
+					affected = append(affected, n.Name)
+				}
+			}
+		}
+		heal, err := netFault(ctx, h, f.Kind == chaos.FaultSlow, slowRate)
+		if err != nil {
+			return chaos.Injected{}, err
+		}
+		what := "cut off"
+		if f.Kind == chaos.FaultSlow {
+			what = "slowed to " + slowRate + " each way"
+		}
+		return chaos.Injected{Detail: fmt.Sprintf("host %s (%s) %s", h, ip, what), Nodes: affected, Heal: heal}, nil
 	case chaos.FaultDevnet:
 		pid := t.client().m.PID
 		if err := signalStop(pid, true); err != nil {
-			return "", nil, fmt.Errorf("SIGKILL the devnet (pid %d): %w", pid, err)
+			return chaos.Injected{}, fmt.Errorf("SIGKILL the devnet (pid %d): %w", pid, err)
 		}
 		for Locked(t.dir) {
 			select {
 			case <-ctx.Done():
-				return "", nil, ctx.Err()
+				return chaos.Injected{}, ctx.Err()
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		return fmt.Sprintf("SIGKILL to the devnet (pid %d)", pid), func(ctx context.Context) error {
-			if err := t.resume(ctx); err != nil {
-				return fmt.Errorf("resume the devnet: %w", err)
+		return chaos.Injected{Detail: fmt.Sprintf("SIGKILL to the devnet (pid %d)", pid), Nodes: []string{}, Heal: func(ctx context.Context) error {
+			// A devnet of many nodes on a busy machine may not settle in
+			// time: it is tried again.
+			var err error
+			for try := 0; try < 3; try++ {
+				if err = t.resume(ctx); err == nil {
+					return t.redial(ctx)
+				}
 			}
-			return t.redial(ctx)
-		}, nil
+			return fmt.Errorf("resume the devnet: %w", err)
+		}}, nil
 	}
-	return "", nil, errors.New(unsupported(f.Kind, true))
+	return chaos.Injected{}, errors.New(unsupported(f.Kind, true))
 }
 
 // Skew moves a node's clock (0 puts it back).
@@ -466,4 +536,70 @@ func (r *ChaosReporter) Run(ctx context.Context) {
 			r.send(ctx)
 		}
 	}
+}
+
+// Disk makes a disk fault on a node ("full", "read-only") or heals it ("heal").
+func (c *ControlClient) Disk(ctx context.Context, name, mode string) error {
+	return c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/disk", map[string]string{"mode": mode}, nil)
+}
+
+func (c *controlServer) disk(w http.ResponseWriter, r *http.Request) {
+	i, err := c.d.nodeIndex(r.PathValue("name"))
+	if err != nil {
+		writeErrOf(w, http.StatusNotFound, err)
+		return
+	}
+	var req struct {
+		Mode string `json:"mode"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || (req.Mode != "full" && req.Mode != "read-only" && req.Mode != "heal") {
+		httpserve.WriteError(w, http.StatusBadRequest, `want {"mode": "full"|"read-only"|"heal"}`)
+		return
+	}
+	c.d.mu.Lock()
+	heal := c.d.disks[i]
+	if req.Mode != "heal" && heal == nil {
+		c.d.disks[i] = func(context.Context) error { return errors.New("a disk fault is being made") }
+	}
+	c.d.mu.Unlock()
+	if req.Mode == "heal" {
+		if heal == nil {
+			httpserve.WriteError(w, http.StatusConflict, "no disk fault on "+NodeName(i))
+			return
+		}
+		err := heal(r.Context())
+		c.d.mu.Lock()
+		delete(c.d.disks, i)
+		c.d.mu.Unlock()
+		if err != nil {
+			httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.d.cfg.Events.publish(map[string]any{"t": "disk", "name": NodeName(i), "mode": ""})
+		httpserve.WriteJSON(w, http.StatusOK, map[string]string{"node": NodeName(i), "healed": "disk"})
+		return
+	}
+	if heal != nil {
+		httpserve.WriteError(w, http.StatusConflict, "a disk fault is on "+NodeName(i)+" already")
+		return
+	}
+	heal, err = c.d.Network.DiskFault(r.Context(), i, req.Mode == "read-only")
+	c.d.mu.Lock()
+	if err != nil {
+		delete(c.d.disks, i)
+	} else {
+		c.d.disks[i] = heal
+	}
+	c.d.mu.Unlock()
+	if err != nil {
+		httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	c.d.log.Info().Str("node", NodeName(i)).Str("mode", req.Mode).Msg("disk fault")
+	c.d.cfg.Events.publish(map[string]any{"t": "disk", "name": NodeName(i), "mode": req.Mode})
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"node": NodeName(i), "disk": req.Mode})
+}
+
+func (c *controlServer) chaosFaults(w http.ResponseWriter, r *http.Request) {
+	httpserve.WriteJSON(w, http.StatusOK, c.d.Network.chaosFaults())
 }

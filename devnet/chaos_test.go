@@ -23,7 +23,7 @@ func TestChaosThroughControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := cc.ChaosTarget(nil)
+	tg := cc.ChaosTarget(nil, nil)
 	nodes, err := tg.Nodes(ctx)
 	if err != nil || len(nodes) != 4 || !nodes[1].Running || nodes[1].Name != "node-2" {
 		t.Fatalf("nodes %+v %v", nodes, err)
@@ -31,12 +31,13 @@ func TestChaosThroughControl(t *testing.T) {
 	if why := tg.Supports(chaos.FaultSkewFar); why != "" {
 		t.Fatalf("skew: %s", why)
 	}
-	for _, k := range []string{chaos.FaultSigkill, chaos.FaultDevnet, chaos.FaultDisk, chaos.FaultPartition} {
+	for _, k := range []string{chaos.FaultSigkill, chaos.FaultDevnet, chaos.FaultPartition} {
 		if tg.Supports(k) == "" {
 			t.Errorf("%s made by a devnet in one process, without a way to resume it?", k)
 		}
 	}
-	detail, heal, err := tg.Inject(ctx, chaos.PlannedFault{Kind: chaos.FaultSkewFar, Skew: 90 * time.Second}, []string{"node-2"})
+	in, err := tg.Inject(ctx, chaos.PlannedFault{Kind: chaos.FaultSkewFar, Skew: 90 * time.Second}, []string{"node-2"})
+	detail, heal := in.Detail, in.Heal
 	if err != nil || d.Network.Skew(1) != 90*time.Second {
 		t.Fatalf("skew: %q %v, node-2 at %v", detail, err, d.Network.Skew(1))
 	}

@@ -30,6 +30,8 @@ import (
 //	POST /v1/repair                 a replica repair round on every node now (chaos.go)
 //	POST /v1/nodes/{name}/skew      move a node's clock {"ms": N} (chaos.go)
 //	POST /v1/chaos                  a chaos run's status, for the dashboard (chaos.go)
+//	GET  /v1/chaos/faults           which fault kinds the devnet makes, or why not
+//	POST /v1/nodes/{name}/disk      a disk fault {"mode": "full"|"read-only"|"heal"}
 
 type controlServer struct {
 	d    *Devnet
@@ -60,6 +62,8 @@ func startControl(ctx context.Context, d *Devnet) (*controlServer, error) {
 	mux.HandleFunc("POST /v1/repair", c.repair)
 	mux.HandleFunc("POST /v1/nodes/{name}/skew", c.skew)
 	mux.HandleFunc("POST /v1/chaos", c.chaos)
+	mux.HandleFunc("GET /v1/chaos/faults", c.chaosFaults)
+	mux.HandleFunc("POST /v1/nodes/{name}/disk", c.disk)
 	c.http = httpserve.New(d.controlListen(), root, d.log)
 	if err := c.http.Start(ctx); err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)

@@ -99,6 +99,13 @@ type requests struct {
 // that handed it over, "" from a client), and returns the request once its
 // last hop is in.
 func (rs *requests) hop(name, from string, h node.OnionHop, now time.Time) *dashRequest {
+	return rs.hopNamed(name, from, h, now, nil)
+}
+
+// hopNamed is hop with the done request's owner and server named by
+// rename, under the lock; what it returns is a copy (the pages' JSON is
+// made while other hops change the original).
+func (rs *requests) hopNamed(name, from string, h node.OnionHop, now time.Time, rename func(*dashRequest)) *dashRequest {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	var r *dashRequest
@@ -142,7 +149,17 @@ func (rs *requests) hop(name, from string, h node.OnionHop, now time.Time) *dash
 	if len(rs.recent) > maxRecentRequests {
 		rs.recent = slices.Delete(rs.recent, 0, len(rs.recent)-maxRecentRequests)
 	}
-	return r
+	if rename != nil {
+		rename(r)
+	}
+	return r.clone()
+}
+
+// clone copies r, its slices too.
+func (r *dashRequest) clone() *dashRequest {
+	c := *r
+	c.Hops, c.Replicas = slices.Clone(r.Hops), slices.Clone(r.Replicas)
+	return &c
 }
 
 // classify says what a destination read: the kind of request, the
@@ -181,12 +198,12 @@ func (rs *requests) stored(name, owner, hash string, replica bool) *dashRequest 
 		switch {
 		case !replica && r.Hash == "" && r.Kind == ReqStore && r.Owner == owner && r.Hops[len(r.Hops)-1].Node == name:
 			r.Hash = hash
-			return r
+			return r.clone()
 		case replica && r.Hash == hash:
 			if !slices.Contains(r.Replicas, name) && len(r.Replicas) < 16 {
 				r.Replicas = append(r.Replicas, name)
 			}
-			return r
+			return r.clone()
 		}
 	}
 	return nil
@@ -201,10 +218,10 @@ func (rs *requests) sent(s *dashSend) (tagged []*dashRequest) {
 		switch {
 		case s.Hash != "" && r.Hash == s.Hash && s.Request == 0:
 			r.Kind, s.Request = ReqSend, r.ID
-			tagged = append(tagged, r)
+			tagged = append(tagged, r.clone())
 		case s.SyncHash != "" && r.Hash == s.SyncHash && s.SyncRequest == 0:
 			r.Kind, s.SyncRequest = ReqSyncCopy, r.ID
-			tagged = append(tagged, r)
+			tagged = append(tagged, r.clone())
 		}
 	}
 	rs.last = s
@@ -238,12 +255,13 @@ func (db *dashboard) hop(i int, h node.OnionHop) {
 	if from == "" && h.Hop > 1 {
 		return // not from a node of this devnet: nothing to put it with
 	}
-	r := db.reqs.hop(NodeName(i), from, h, db.hub.now())
-	if r != nil {
+	r := db.reqs.hopNamed(NodeName(i), from, h, db.hub.now(), func(r *dashRequest) {
 		if r.Owner != "" {
 			r.Owner = db.accountName(r.Owner)
 		}
 		r.Server = db.serverName(r.Server)
+	})
+	if r != nil {
 		db.hub.publish(map[string]any{"t": "request", "request": r})
 	}
 }

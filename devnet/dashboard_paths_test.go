@@ -75,18 +75,22 @@ func TestRequestsPutTogether(t *testing.T) {
 		t.Errorf("a request from nowhere: %+v", r)
 	}
 	// The destinations store; a replica is counted on its request.
-	if r := rs.stored("node-4", "05bob", "hashA", false); r != a {
+	// (What the requests' methods return are copies: they are read again.)
+	if r := rs.stored("node-4", "05bob", "hashA", false); r == nil || r.ID != a.ID {
 		t.Errorf("the store of hashA is on %+v, want a", r)
 	}
 	rs.stored("node-6", "05alice", "hashB", false)
-	rs.stored("node-10", "05bob", "hashA", true)
-	if len(a.Replicas) != 1 || a.Replicas[0] != "node-10" {
-		t.Errorf("a's replicas: %v", a.Replicas)
+	if r := rs.stored("node-10", "05bob", "hashA", true); r == nil || r.ID != a.ID || len(r.Replicas) != 1 || r.Replicas[0] != "node-10" {
+		t.Errorf("a's replicas: %+v", r)
 	}
 	// alice reports her send (hashA to bob; hashB her sync copy)
 	s := &dashSend{Hash: "hashA", SyncHash: "hashB"}
-	if tagged := rs.sent(s); len(tagged) != 2 || a.Kind != ReqSend || b.Kind != ReqSyncCopy || s.Request != a.ID || s.SyncRequest != b.ID {
-		t.Errorf("tagged %d: a %s, b %s, send %+v", len(tagged), a.Kind, b.Kind, s)
+	kinds := map[uint64]string{}
+	for _, r := range rs.sent(s) {
+		kinds[r.ID] = r.Kind
+	}
+	if len(kinds) != 2 || kinds[a.ID] != ReqSend || kinds[b.ID] != ReqSyncCopy || s.Request != a.ID || s.SyncRequest != b.ID {
+		t.Errorf("tagged %v, send %+v", kinds, s)
 	}
 	list, last := rs.list(3)
 	if len(list) != 3 || list[2].Kind != ReqFetch || last == nil || last.Hash != "hashA" {

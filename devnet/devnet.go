@@ -182,11 +182,12 @@ type Devnet struct {
 	follow  context.CancelFunc // the dashboard's block follower
 	token   string
 	ks      *identity.Keystore
-	edges   edgeCounts   // the client edge's requests by endpoint (the dashboard)
-	chaos   *ChaosStatus // what a chaos run last told (the dashboard); d.mu
-	viewer  viewer       // when the dashboard was first opened (WaitViewer)
-	joined  *joined      // the nodes that joined from processes of their own (joined.go)
-	given   UpConfig     // the config Open was given (a rewind opens it again)
+	edges   edgeCounts                          // the client edge's requests by endpoint (the dashboard)
+	chaos   *ChaosStatus                        // what a chaos run last told (the dashboard); d.mu
+	disks   map[int]func(context.Context) error // disk faults in force, their heals; d.mu
+	viewer  viewer                              // when the dashboard was first opened (WaitViewer)
+	joined  *joined                             // the nodes that joined from processes of their own (joined.go)
+	given   UpConfig                            // the config Open was given (a rewind opens it again)
 	// served: Serve runs it (a snapshot load can rewind it); rewindTo
 	// and rewindID: the load asked for
 	served             bool
@@ -414,7 +415,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		token = hex.EncodeToString(tokenB)
 	}
 	dv := &Devnet{cfg: cfg, given: given, st: st, log: cfg.Logs("devnet"), token: token, lock: lock,
-		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), errc: make(chan error, 1), logFiles: logFiles}
+		ks: Dir(cfg.Dir).Keystore(), down: make(chan struct{}), disks: map[int]func(context.Context) error{}, errc: make(chan error, 1), logFiles: logFiles}
 	defer func() {
 		if err != nil {
 			dv.Close() // stops what started and releases the lock
@@ -617,7 +618,7 @@ func (d *Devnet) servers() []ManifestServer {
 			d.log.Warn().Err(err).Msg("list the community's rooms for the manifest")
 		}
 		for _, r := range rooms {
-			ms.Rooms = append(ms.Rooms, ManifestRoom{Token: r.Token, Name: r.Name, JoinURL: r.Join})
+			ms.Rooms = append(ms.Rooms, ManifestRoom{Token: r.Token, Name: r.Name, JoinURL: d.Network.advertised(local(r.Join))})
 		}
 		out = append(out, ms)
 	}
@@ -742,6 +743,13 @@ func (d *Devnet) Close() error {
 	var errs []error
 	if d.control != nil {
 		errs = append(errs, d.control.close())
+	}
+	d.mu.Lock()
+	disks := d.disks
+	d.disks = map[int]func(context.Context) error{}
+	d.mu.Unlock()
+	for _, heal := range disks {
+		errs = append(errs, heal(context.Background())) // no mount outlives the devnet
 	}
 	if d.Network != nil {
 		errs = append(errs, d.Network.Close())

@@ -54,6 +54,12 @@
 // slow are asked again for a few rounds, so a node whose peers are all down
 // still serves, with the revocations it holds.
 //
+// Nothing taken back comes back (repair.go, catchUp): a node that restarts
+// holding messages may lack what its swarm stored meanwhile (an
+// UnsendRequest, a deletion), so it answers no retrieve (503; clients ask
+// another member) until it has repaired with a member of its swarm, or none
+// answered for 30 s.
+//
 // Both transports take a request the same way (request.go): libp2p streams
 // and the HTTPS edge (https.go) hand it to one path that counts it in (a
 // panic ends that request only, Close waits for running handlers), gives it

@@ -99,6 +99,11 @@ func (n *Node) HTTPSURL() string {
 	if n.https == nil {
 		return ""
 	}
+	if a, ok := n.https.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+		if ip, port := n.edgeAddr(); ip != "" {
+			return "https://" + net.JoinHostPort(ip, strconv.Itoa(port)) // as published
+		}
+	}
 	return n.https.URL()
 }
 

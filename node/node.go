@@ -167,6 +167,9 @@ type Node struct {
 	// revocations (revsync.go); revWake wakes the loop that learns them.
 	revs    atomic.Pointer[revSync]
 	revWake chan struct{}
+	// behind is set while a node that restarted with messages catches up
+	// with its swarm (repair.go): it answers no retrieve meanwhile.
+	behind atomic.Bool
 
 	ready     chan struct{}
 	errc      chan error // Err: a failure after Start; closed by Close
@@ -340,6 +343,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.cfg.RepairInterval > 0 {
 		n.wg.Add(1)
 		go n.repairLoop(runCtx)
+		// A node that held messages before it stopped may lack what its
+		// swarm stored meanwhile (an UnsendRequest, a deletion): it
+		// catches up before it lets a client read.
+		if c, err := st.count(ctx); err == nil && c > 0 {
+			n.behind.Store(true)
+			n.wg.Add(1)
+			go n.catchUp(runCtx)
+		}
 	}
 	n.log.Info().Str("peer_id", h.ID().String()).Strs("addrs", n.Addrs()).Msg("node started")
 	return nil

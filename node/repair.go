@@ -289,6 +289,45 @@ func (n *Node) Repair(ctx context.Context) (RepairStats, error) {
 	return total, nil
 }
 
+// catchUpFor bounds how long a restarted node refuses reads while no
+// member of its swarm answers: past it, it serves what it has.
+const catchUpFor = 30 * time.Second
+
+// catchUp repairs with every member of the swarm once the node has its
+// first view, and lets clients read (Node.behind) once one repair went
+// through, or no member is there to repair with, or catchUpFor passed.
+func (n *Node) catchUp(ctx context.Context) {
+	defer n.wg.Done()
+	defer n.behind.Store(false)
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return
+	case <-n.ready:
+	}
+	for ctx.Err() == nil && time.Since(start) < catchUpFor {
+		v := n.view.Load()
+		done, peers := 0, 0
+		for _, k := range v.members[v.mine] {
+			if k == n.pubHex {
+				continue
+			}
+			peers++
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if _, err := n.repairWith(rctx, v, k); err == nil {
+				done++
+			}
+			cancel()
+		}
+		if done > 0 || peers == 0 {
+			n.log.Info().Int("members", done).Dur("took", time.Since(start)).Msg("caught up with the swarm")
+			return
+		}
+		sleep(ctx, time.Second)
+	}
+	n.log.Warn().Msg("no member of the swarm answered: serving what this node holds")
+}
+
 // repairLoop repairs with one member of the swarm at a time, in turn.
 func (n *Node) repairLoop(ctx context.Context) {
 	defer n.wg.Done()

@@ -828,6 +828,9 @@ func (n *Node) retrieve(ctx context.Context, r *retrieveReq, _ json.RawMessage, 
 	if _, e := n.route(r.owner); e != nil {
 		return nil, e
 	}
+	if n.behind.Load() {
+		return nil, errf(storagerpc.StatusUnavailable, "the node is catching up with its swarm after a restart")
+	}
 	switch {
 	case r.auth == nil && !p.Namespace.NoAuthRetrieve():
 		return nil, errf(storagerpc.StatusUnauthorized, "retrieve: request signature required")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,6 +40,7 @@ func Command(dial func(*cli.Context) (*devnet.ControlClient, error), jsonFlag cl
 			&cli.Uint64Flag{Name: "seed", Usage: "the schedule's `SEED` (default: a random one, printed)"},
 			&cli.StringFlag{Name: "faults", Value: "all", Usage: "the fault kinds, comma-separated, or all"},
 			&cli.IntFlag{Name: "clients", Value: 4, Usage: "how many accounts make traffic (each with two devices)"},
+			&cli.StringSliceFlag{Name: "netns", EnvVars: []string{"SESSIONCTL_CHAOS_NETNS"}, Usage: "network namespaces holding nodes of the devnet (hosts): partitions and slow links cut and slow them"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error { return run(c, dial) },
@@ -61,6 +63,12 @@ func run(c *cli.Context, dial func(*cli.Context) (*devnet.ControlClient, error))
 		var b [8]byte
 		rand.Read(b[:])
 		seed = binary.BigEndian.Uint64(b[:]) >> 12 // short enough to type
+	}
+	hosts := c.StringSlice("netns")
+	for _, h := range hosts {
+		if h == "" || strings.ContainsAny(h, "/ \t") {
+			return errkind.Invalidf("--netns %q: want the names of network namespaces", h)
+		}
 	}
 	cc, err := dial(c)
 	if err != nil {
@@ -103,7 +111,7 @@ func run(c *cli.Context, dial func(*cli.Context) (*devnet.ControlClient, error))
 		defer close(told)
 		tell.Run(tctx)
 	}()
-	rep, err := chaos.Run(c.Context, chaos.Config{Target: cc.ChaosTarget(resume), Seed: seed, Duration: c.Duration("duration"), Faults: kinds,
+	rep, err := chaos.Run(c.Context, chaos.Config{Target: cc.ChaosTarget(resume, hosts), Seed: seed, Duration: c.Duration("duration"), Faults: kinds,
 		Clients: c.Int("clients"), Dir: dir, Logger: logs.New(logf, logs.JSON, zerolog.InfoLevel).With().Str("component", "chaos").Logger(),
 		OnFault: tell.Fault, OnOp: tell.Op})
 	stop()
@@ -121,6 +129,9 @@ func run(c *cli.Context, dial func(*cli.Context) (*devnet.ControlClient, error))
 	}
 	if !out.JSON {
 		fmt.Fprintf(c.App.Writer, "history: %s\n", hist)
+	}
+	if rep.Aborted != "" {
+		return exitcode.Force(exitcode.Failure, fmt.Errorf("the run was not checked (seed %d): %s", seed, rep.Aborted))
 	}
 	if rep.ViolationCount > 0 {
 		return exitcode.Force(exitcode.Failure, fmt.Errorf("%d violations (seed %d)", rep.ViolationCount, seed))
