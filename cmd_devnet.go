@@ -21,6 +21,7 @@ import (
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/internal/pprofserve"
+	"github.com/sessionctl/sessionctl/internal/progress"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
@@ -140,9 +141,9 @@ func devnetUp(c *cli.Context) error {
 		}
 	}
 	stderr := c.App.ErrWriter
-	if display.IsTerminal(stderr) {
-		cfg.Progress = display.ProgressBar(stderr)
-	}
+	line := progressLine(c)
+	defer line.Clear()
+	cfg.Progress = func(p devnet.StartProgress) { line.Show(p.String()) }
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := forLoad(stderr); err != nil {
@@ -162,6 +163,7 @@ func devnetUp(c *cli.Context) error {
 	if err := d.Start(ctx); err != nil {
 		return err
 	}
+	line.Clear()
 	m := d.Manifest()
 	switch json := c.Bool("json"); {
 	case json && steps == nil:
@@ -305,4 +307,10 @@ func snapshotAct(c *cli.Context) error {
 		return err
 	}
 	return output(c).Show(done, done.WriteText)
+}
+
+// progressLine is long work's progress line on stderr: on a terminal only,
+// never with --json (SESSIONCTL_PROGRESS=always: as if on one, for tests).
+func progressLine(c *cli.Context) *progress.Line {
+	return progress.New(c.App.ErrWriter, c.Bool("json"), os.Getenv("SESSIONCTL_PROGRESS") == "always")
 }

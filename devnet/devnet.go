@@ -123,8 +123,8 @@ type UpConfig struct {
 	WriteLogs bool
 	LogFormat string
 	LogLevel  zerolog.Level
-	// Progress is told how many nodes have started.
-	Progress func(started, total int)
+	// Progress is told how far the start has gone (Config.Progress).
+	Progress func(StartProgress)
 	// Fund are payments from the faucet made before the devnet is ready.
 	Fund []Payment
 	// Events is the hub of the dashboard's events; give it to the loggers

@@ -38,6 +38,7 @@ import (
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
+	"github.com/sessionctl/sessionctl/internal/progress"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
@@ -99,8 +100,10 @@ type Config struct {
 	// Logs, if set, gives each component its own logger ("ledger",
 	// "node-1", ...); otherwise Logger is used with a component field.
 	Logs func(component string) zerolog.Logger
-	// Progress, if set, is told how many nodes have started.
-	Progress func(started, total int)
+	// Progress, if set, is told how far the start has gone: the nodes
+	// registered, then started, then ready (their addresses on the
+	// ledger) with the swarms ready. It must not block.
+	Progress func(StartProgress)
 	// FileExpiry is how long the file server keeps a file; default 1 hour
 	// (mainnet: 3 weeks).
 	FileExpiry time.Duration
@@ -446,6 +449,9 @@ func (nw *Network) register(ctx context.Context) error {
 			}
 		}
 		submitted++
+		if nw.cfg.Progress != nil {
+			nw.cfg.Progress(StartProgress{Stage: StageRegistering, Done: i + 1, Total: len(nw.keys)})
+		}
 	}
 	if submitted > 0 {
 		if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
@@ -548,7 +554,7 @@ func (nw *Network) startNodes(ctx context.Context) error {
 			if nw.cfg.Progress != nil {
 				dmu.Lock()
 				done++
-				nw.cfg.Progress(done, total)
+				nw.cfg.Progress(StartProgress{Stage: StageStarting, Done: done, Total: total})
 				dmu.Unlock()
 			}
 		}()
@@ -836,6 +842,7 @@ func (nw *Network) settle(ctx context.Context) error {
 				return fmt.Errorf("devnet: nodes did not settle: %w", err)
 			}
 		}
+		notReady := map[string]bool{}
 		for i := range nw.keys {
 			info, running := nw.NodeInfo(i)
 			if !running {
@@ -844,7 +851,11 @@ func (nw *Network) settle(ctx context.Context) error {
 			sn, found := nw.Ledger.Node(info.Key)
 			if !found || sn.PeerID != info.PeerID || !slices.Equal(sn.Addrs, info.Addrs) || sn.StoragePort == 0 {
 				ok = false
+				notReady[info.Key] = true
 			}
+		}
+		if nw.cfg.Progress != nil {
+			nw.cfg.Progress(nw.readiness(notReady))
 		}
 		if ok {
 			return nil
@@ -855,6 +866,46 @@ func (nw *Network) settle(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// The stages of a start (StartProgress.Stage).
+const (
+	StageRegistering = "registering" // the nodes' stakes go on the ledger
+	StageStarting    = "starting"    // each node opens its database and its host
+	StageReady       = "ready"       // each node's address reaches the ledger: its swarm can serve
+)
+
+// StartProgress is how far a network's start has gone.
+type StartProgress struct {
+	Stage       string
+	Done, Total int // nodes registered, started, or ready
+	// SwarmsReady counts the swarms whose every member is ready, of
+	// Swarms (StageReady).
+	SwarmsReady, Swarms int
+}
+
+// String says it in a line, the nodes as a bar.
+func (p StartProgress) String() string {
+	switch p.Stage {
+	case StageRegistering:
+		return progress.Bar("registering service nodes", p.Done, p.Total)
+	case StageStarting:
+		return progress.Bar("starting service nodes   ", p.Done, p.Total)
+	}
+	return progress.Bar("service nodes ready      ", p.Done, p.Total) + fmt.Sprintf(", swarms ready %d/%d", p.SwarmsReady, p.Swarms)
+}
+
+// readiness counts the nodes ready (all but notReady's, by Ed25519 key)
+// and the swarms whose members all are.
+func (nw *Network) readiness(notReady map[string]bool) StartProgress {
+	p := StartProgress{Stage: StageReady, Total: len(nw.keys), Done: len(nw.keys) - len(notReady)}
+	for _, s := range nw.Ledger.Swarms() {
+		p.Swarms++
+		if !slices.ContainsFunc(s.Members, func(k string) bool { return notReady[k] }) {
+			p.SwarmsReady++
+		}
+	}
+	return p
 }
 
 // Nodes returns the running nodes.
