@@ -105,13 +105,8 @@ func devnetUp(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.IsSet("workers") {
-		if c.Bool("procs") {
-			return errkind.Invalidf("--workers K hosts many nodes in each process, --procs one: give one of them")
-		}
-		if cfg.Workers = c.Int("workers"); cfg.Workers < 1 {
-			return errkind.Invalidf("--workers %d: want at least 1 worker process", cfg.Workers)
-		}
+	if cfg.Workers, err = devnet.WorkersFlag(c.Int("workers"), c.IsSet("workers"), c.Bool("procs")); err != nil {
+		return err
 	}
 	if c.Bool("procs") || cfg.Workers > 0 {
 		if cfg.Exe, err = selfExe(); err != nil {

@@ -92,7 +92,7 @@ func (nw *Network) startWorkers(ctx context.Context) error {
 		if nw.cfg.Progress != nil {
 			pmu.Lock()
 			started++
-			nw.cfg.Progress(started, total)
+			nw.cfg.Progress(StartProgress{Stage: StageStarting, Done: started, Total: total})
 			pmu.Unlock()
 		}
 	}
@@ -418,4 +418,18 @@ func checkWorkers(workers, nodes int, exe string) error {
 		return errkind.Invalidf("--workers %d: more workers than the %d nodes they host; give at most %d", workers, nodes, nodes)
 	}
 	return nil
+}
+
+// WorkersFlag is UpConfig.Workers from --workers K (given or not) beside
+// --procs: K at least 1, and not with --procs.
+func WorkersFlag(k int, set, procs bool) (int, error) {
+	switch {
+	case !set:
+		return 0, nil
+	case procs:
+		return 0, errkind.Invalidf("--workers K hosts many nodes in each process, --procs one: give one of them")
+	case k < 1:
+		return 0, errkind.Invalidf("--workers %d: want at least 1 worker process", k)
+	}
+	return k, nil
 }
