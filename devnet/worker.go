@@ -184,12 +184,19 @@ func (w *worker) start(ctx context.Context, i int) {
 		w.tell(workerEvent{Index: i, Event: workerFailed, Error: NodeName(i) + " is starting or stopping"})
 		return
 	}
-	defer w.release(i)
+	// Told once the node is free for the next order (deferred: last).
+	ev := workerEvent{Index: i, Event: workerFailed}
+	defer func() {
+		w.release(i)
+		if ev.Event != "" {
+			w.tell(ev)
+		}
+	}()
 	w.mu.Lock()
 	_, running := w.running[i]
 	w.mu.Unlock()
 	if running {
-		w.tell(workerEvent{Index: i, Event: workerFailed, Error: NodeName(i) + " is running"})
+		ev.Error = NodeName(i) + " is running"
 		return
 	}
 	name := NodeName(i)
@@ -203,20 +210,21 @@ func (w *worker) start(ctx context.Context, i int) {
 	}
 	r, err := RunNode(ctx, cfg)
 	if err != nil {
-		w.tell(workerEvent{Index: i, Event: workerFailed, Error: err.Error()})
+		ev.Error = err.Error()
 		return
 	}
 	w.mu.Lock()
 	if w.running == nil { // stopping
 		w.mu.Unlock()
 		r.Close()
+		ev.Event = ""
 		return
 	}
 	w.running[i] = r
+	w.watches.Add(1)
 	w.mu.Unlock()
 	info := r.Info()
-	w.tell(workerEvent{Index: i, Event: workerReady, Info: &info})
-	w.watches.Add(1)
+	ev = workerEvent{Index: i, Event: workerReady, Info: &info}
 	go w.watch(i, r)
 }
 
@@ -247,7 +255,6 @@ func (w *worker) stop(i int) {
 		w.tell(workerEvent{Index: i, Event: workerFailed, Error: NodeName(i) + " is starting or stopping"})
 		return
 	}
-	defer w.release(i)
 	w.mu.Lock()
 	r := w.running[i]
 	delete(w.running, i)
@@ -257,6 +264,7 @@ func (w *worker) stop(i int) {
 			w.log.Warn().Err(err).Str("node", NodeName(i)).Msg("stop node")
 		}
 	}
+	w.release(i)
 	w.tell(workerEvent{Index: i, Event: workerStopped})
 }
 
