@@ -105,6 +105,9 @@ func (nw *Network) chaosFaults() map[string]string {
 		out[chaos.FaultSkew] = "the nodes run in their own processes, on this machine's clock"
 		out[chaos.FaultSkewFar] = out[chaos.FaultSkew]
 		out[chaos.FaultSigkill] = ""
+		if nw.cfg.Workers > 0 {
+			out[chaos.FaultSigkill] = "the nodes share worker processes (devnet up --procs runs each in its own)"
+		}
 	}
 	why := nw.DiskFaults()
 	out[chaos.FaultDisk], out[chaos.FaultReadOnly] = why, why

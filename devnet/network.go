@@ -87,6 +87,10 @@ type Config struct {
 	// Exe, if set, runs every node as its own process: the sessionctl
 	// binary at Exe, as 'node run' (procs.go). "" runs them in this process.
 	Exe string
+	// Workers, with Exe, runs the nodes in that many worker processes,
+	// each hosting a range of them (workers.go); 0 runs each in its own
+	// process. With workers a devnet may have up to MaxWorkerNodes nodes.
+	Workers int
 	// LedgerToken guards the RPC's mine and state_change; "" leaves them open.
 	LedgerToken string
 	// Logger receives every component's logs; the zero value logs nothing.
@@ -150,10 +154,14 @@ type Network struct {
 	mu    sync.Mutex
 	nodes []*node.Node // by index; nil while stopped
 	procs []*nodeProc  // by index, with Config.Exe; nil while stopped
-	exits []string     // by index: how its process last ended by itself
-	keys  []ed25519.PrivateKey
-	names *nodeNames // the nodes' names by key: the logs name nodes by them
-	done  bool
+	// hosted are the nodes running in workers, by index (Config.Workers);
+	// workers the workers, by range, nil once exited.
+	hosted  []*hostedNode
+	workers []*workerProc
+	exits   []string // by index: how its process last ended by itself
+	keys    []ed25519.PrivateKey
+	names   *nodeNames // the nodes' names by key: the logs name nodes by them
+	done    bool
 	// skews move each in-process node's clock (SetSkew), ns.
 	skews []atomic.Int64
 	// budget bounds the request bytes all nodes hold at once.
@@ -187,8 +195,11 @@ func New(cfg Config) (*Network, error) {
 	case NoNodes:
 		cfg.Nodes = 0
 	}
-	if cfg.Nodes < 0 || cfg.Nodes > 2000 {
-		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000, or NoNodes", cfg.Nodes)
+	if err := checkWorkers(cfg.Workers, cfg.Nodes, cfg.Exe); err != nil {
+		return nil, err
+	}
+	if limit := nodesLimit(cfg.Workers); cfg.Nodes < 0 || cfg.Nodes > limit {
+		return nil, fmt.Errorf("devnet: %d nodes: want 1 to %d, or NoNodes", cfg.Nodes, limit)
 	}
 	if cfg.Seed == "" {
 		cfg.Seed = "sessionctl"
@@ -314,6 +325,8 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.mu.Lock()
 	nw.nodes = make([]*node.Node, nw.cfg.Nodes)
 	nw.procs = make([]*nodeProc, nw.cfg.Nodes)
+	nw.hosted = make([]*hostedNode, nw.cfg.Nodes)
+	nw.workers = make([]*workerProc, nw.cfg.Workers)
 	nw.exits = make([]string, nw.cfg.Nodes)
 	nw.mu.Unlock()
 	if err := nw.startNodes(ctx); err != nil {
@@ -523,6 +536,9 @@ func (nw *Network) startCommunity(ctx context.Context) error {
 // startNodes starts every node, a few at a time (each opens a database and
 // a host: the work is mostly I/O and key setup).
 func (nw *Network) startNodes(ctx context.Context) error {
+	if nw.cfg.Workers > 0 {
+		return nw.startWorkers(ctx)
+	}
 	total := len(nw.keys)
 	errs := make([]error, total)
 	sem := make(chan struct{}, 8)
@@ -582,11 +598,14 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		nw.mu.Unlock()
 		return errors.New("devnet: the network is not running")
 	}
-	if nw.nodes[i] != nil || nw.procs[i] != nil {
+	if nw.upLocked(i) {
 		nw.mu.Unlock()
 		return fmt.Errorf("%w: %s is running", ErrNodeRunning, NodeName(i))
 	}
 	nw.mu.Unlock()
+	if nw.cfg.Workers > 0 {
+		return nw.order(ctx, "start", i)
+	}
 	if nw.cfg.Exe != "" {
 		return nw.startNodeProc(ctx, i)
 	}
@@ -622,7 +641,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	if nw.done || nw.nodes[i] != nil || nw.procs[i] != nil {
+	if nw.done || nw.upLocked(i) {
 		n.Close()
 		return fmt.Errorf("devnet: %s was started twice or the network stopped", NodeName(i))
 	}
@@ -640,7 +659,7 @@ func (nw *Network) startNodeProc(ctx context.Context, i int) error {
 		return err
 	}
 	nw.mu.Lock()
-	if nw.done || nw.nodes[i] != nil || nw.procs[i] != nil {
+	if nw.done || nw.upLocked(i) {
 		nw.mu.Unlock()
 		p.stop()
 		return fmt.Errorf("devnet: %s was started twice or the network stopped", NodeName(i))
@@ -673,13 +692,16 @@ func (nw *Network) startNodeProc(ctx context.Context, i int) error {
 // is killed (SIGKILL), as a crash would end it.
 func (nw *Network) StopNode(i int) error {
 	nw.mu.Lock()
-	if i < 0 || i >= len(nw.nodes) || (nw.nodes[i] == nil && nw.procs[i] == nil) {
+	if i < 0 || i >= len(nw.nodes) || !nw.upLocked(i) {
 		nw.mu.Unlock()
 		return fmt.Errorf("%w: %s is not running", ErrNodeStopped, NodeName(i))
 	}
-	n, p := nw.nodes[i], nw.procs[i]
-	nw.nodes[i], nw.procs[i] = nil, nil
+	n, p, h := nw.nodes[i], nw.procs[i], nw.hosted[i]
+	nw.nodes[i], nw.procs[i], nw.hosted[i] = nil, nil, nil
 	nw.mu.Unlock()
+	if h != nil {
+		return nw.order(context.Background(), "stop", i)
+	}
 	if p != nil {
 		p.kill()
 		<-p.done
@@ -692,7 +714,13 @@ func (nw *Network) StopNode(i int) error {
 func (nw *Network) Running(i int) bool {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	return i >= 0 && i < len(nw.nodes) && (nw.nodes[i] != nil || nw.procs[i] != nil)
+	return i >= 0 && i < len(nw.nodes) && nw.upLocked(i)
+}
+
+// upLocked reports whether node i runs: in this process, its own or a
+// worker. nw.mu is held and i in range.
+func (nw *Network) upLocked(i int) bool {
+	return nw.nodes[i] != nil || nw.procs[i] != nil || nw.hosted[i] != nil
 }
 
 // NodeInfo returns what running node i says of itself; false while it is
@@ -705,6 +733,9 @@ func (nw *Network) NodeInfo(i int) (NodeInfo, bool) {
 	}
 	if p := nw.procs[i]; p != nil {
 		return p.info, true
+	}
+	if h := nw.hosted[i]; h != nil {
+		return h.info, true
 	}
 	if n := nw.nodes[i]; n != nil {
 		return NodeInfo{Key: n.Key(), PeerID: n.PeerID().String(), Addrs: n.Addrs(), HTTPS: n.HTTPSURL(), PID: os.Getpid()}, true
@@ -742,7 +773,7 @@ func (nw *Network) RunningCount() int {
 	defer nw.mu.Unlock()
 	c := 0
 	for i := range nw.nodes {
-		if nw.nodes[i] != nil || nw.procs[i] != nil {
+		if nw.upLocked(i) {
 			c++
 		}
 	}
@@ -766,7 +797,7 @@ func (nw *Network) WaitNodeReady(ctx context.Context, i int) error {
 	var n *node.Node
 	running := false
 	if i >= 0 && i < len(nw.nodes) {
-		n, running = nw.nodes[i], nw.nodes[i] != nil || nw.procs[i] != nil
+		n, running = nw.nodes[i], nw.upLocked(i)
 	}
 	nw.mu.Unlock()
 	if !running {
@@ -928,8 +959,8 @@ func (nw *Network) Close() error {
 		return nil
 	}
 	nw.done = true
-	nodes, procs := nw.nodes, nw.procs
-	nw.nodes, nw.procs = nil, nil
+	nodes, procs, workers := nw.nodes, nw.procs, nw.workers
+	nw.nodes, nw.procs, nw.hosted, nw.workers = nil, nil, nil, nil
 	if nw.watching != nil {
 		nw.watching()
 	}
@@ -948,6 +979,20 @@ func (nw *Network) Close() error {
 		go func() {
 			defer wg.Done()
 			if err := p.stop(); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	for _, w := range workers {
+		if w == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.stop(); err != nil {
 				emu.Lock()
 				errs = append(errs, err)
 				emu.Unlock()
