@@ -426,7 +426,6 @@ func (c *controlServer) repair(w http.ResponseWriter, r *http.Request) {
 // the faults in force, the recent ones, and the operations by outcome.
 type ChaosStatus struct {
 	Seed       uint64                `json:"seed"`
-	RunID      string                `json:"run_id"`
 	Active     []chaos.FaultEvent    `json:"active"`
 	Recent     []chaos.FaultEvent    `json:"recent"` // the newest 20 healed
 	Faults     int                   `json:"faults"`

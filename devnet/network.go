@@ -861,6 +861,14 @@ func (nw *Network) settle(ctx context.Context) error {
 			nw.cfg.Progress(nw.readiness(notReady))
 		}
 		if ok {
+			// A resumed network's nodes catch up with each other (now
+			// that each knows where the others are) before they let
+			// clients read (node.Node.WaitCaughtUp).
+			for _, n := range nw.Nodes() {
+				if err := n.WaitCaughtUp(ctx); err != nil {
+					return fmt.Errorf("devnet: nodes did not catch up with their swarms: %w", err)
+				}
+			}
 			return nil
 		}
 		select {
