@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 
@@ -37,7 +38,8 @@ func benchRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := bench.Config{Nodes: c.Int("nodes"), Duration: c.Duration("duration"), Clients: levels}
+	exe, _ := exec.LookPath(os.Args[0]) // this binary as invoked, for `id ls` and `send` as new processes
+	cfg := bench.Config{Nodes: c.Int("nodes"), Duration: c.Duration("duration"), Clients: levels, Exe: exe}
 	if err := cfg.Check(); err != nil {
 		return err
 	}
@@ -47,7 +49,9 @@ func benchRun(c *cli.Context) error {
 	if err := forLoad(stderr); err != nil {
 		return err
 	}
-	cfg.Progress = func(step string) { fmt.Fprintf(stderr, "bench: %s\n", step) }
+	line := progressLine(c)
+	defer line.Clear()
+	cfg.Progress = func(step string) { line.Show("bench: " + step) }
 	r, err := bench.Run(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil && c.Context.Err() == nil {

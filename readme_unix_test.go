@@ -22,7 +22,7 @@ import (
 
 // The README's command blocks are scripts that TestReadme runs, so that
 // they cannot drift from what sessionctl does. Every ```sh block runs, in
-// the README's order, in bash (-euo pipefail: every command must succeed)
+// the README's order, in bash (-euxo pipefail: every command must succeed)
 // in one temporary directory, against a real devnet: a block that starts
 // one ('devnet up') runs with none running, any other with one running
 // (the test starts it, with blocks of 250 ms, when none does). A block that
@@ -148,7 +148,7 @@ func TestReadme(t *testing.T) {
 		}
 	}
 	run := func(ctx context.Context, script string) (string, error) {
-		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+		cmd := exec.CommandContext(ctx, "bash", "-euxo", "pipefail", "-c", script) // -x: a failure shows its command
 		cmd.Dir, cmd.Env = work, env
 		// Its own process group: a block's background job ends with it.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -27,13 +27,16 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,8 +60,12 @@ type Config struct {
 	Clients []int
 	// Dir holds the devnet; default a temporary directory, removed after.
 	Dir string
-	// Progress, if set, is told each step as it starts.
+	// Progress, if set, is told each step as it starts, and how the
+	// devnet's start goes (many times: it must not block).
 	Progress func(step string)
+	// Exe, if set, is the sessionctl binary: `id ls` and `send` are then
+	// run as new processes against the devnet, and their times reported.
+	Exe string
 }
 
 // DefaultDuration is how long each load level runs by default.
@@ -71,7 +78,8 @@ var Goals = struct {
 	SendsPerSec  float64 // onion sends a second, at the best load level
 	FetchP99At64 time.Duration
 	FloorRatio   float64 // CPU a send ≤ this × its floor, at every load level
-}{1.5, 6, 2000, 100 * time.Millisecond, 1.5}
+	P99OverShare float64 // send p99 at 64 clients ≤ this × the fair share
+}{1.5, 6, 2000, 100 * time.Millisecond, 1.5, 1.5}
 
 // Report is a run's result.
 type Report struct {
@@ -93,6 +101,9 @@ type Report struct {
 	CryptoCeiling float64 `json:"onion_crypto_ceiling_sends_per_sec"`
 	RSSMBNode     float64 `json:"rss_mb_per_node"`
 	FilesNode     float64 `json:"open_files_per_node"`
+	// Processes are commands run as new processes (Config.Exe), each a
+	// few times: the medians of their wall and CPU time.
+	Processes []Process `json:"processes,omitempty"`
 	Floor
 	Goals []Goal `json:"goals"`
 }
@@ -119,6 +130,15 @@ type Floor struct {
 	StreamFloorMS  float64 `json:"floor_stream_cpu_ms"`
 }
 
+// Process is a command run as a new process: the median of Runs runs'
+// wall time, and of their CPU time (user and system, the process's own).
+type Process struct {
+	Command string  `json:"command"`
+	Runs    int     `json:"runs"`
+	WallMS  float64 `json:"wall_ms"`
+	CPUMS   float64 `json:"cpu_ms"`
+}
+
 // Level is one load level: Clients sending and fetching at once.
 type Level struct {
 	Clients     int     `json:"clients"`
@@ -136,6 +156,11 @@ type Level struct {
 	// over the run's Floor.
 	CPUPerSendMS float64 `json:"cpu_ms_per_send"`
 	FloorRatio   float64 `json:"floor_ratio"`
+	// FairShareMS is what each client would wait for a send if the sends
+	// a second were shared out evenly: clients over sends a second. A
+	// send's p99 over it (P99OverShare) says how unevenly they were.
+	FairShareMS  float64 `json:"fair_share_ms"`
+	P99OverShare float64 `json:"send_p99_over_fair_share"`
 	// stores counts the swarm members that stored the level's sends and
 	// their sync copies.
 	stores int
@@ -199,7 +224,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rss0, files0 := procstat.RSSMB(), procstat.OpenFiles()
 	step(fmt.Sprintf("a devnet of %d nodes", cfg.Nodes))
 	began := time.Now()
-	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: []string{}})
+	clients := []string{}
+	if cfg.Exe != "" {
+		clients = []string{"alice", "bob"} // who the processes send as, and to
+	}
+	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: clients,
+		Progress: func(p devnet.StartProgress) { step(fmt.Sprintf("a devnet of %d nodes: %s", cfg.Nodes, p)) }})
 	if err != nil {
 		return nil, fmt.Errorf("bench: devnet: %w", err)
 	}
@@ -216,8 +246,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.roundTrips(ctx, ledgerURL, d.Network.NodeKey(0)); err != nil {
 		return nil, err
 	}
-	for _, n := range cfg.Clients {
-		step(fmt.Sprintf("%d clients for %v", n, cfg.Duration))
+	if cfg.Exe != "" {
+		step("`id ls` and `send` as new processes")
+		if err := r.processes(ctx, cfg.Exe, cfg.Dir); err != nil {
+			return nil, err
+		}
+	}
+	for i, n := range cfg.Clients {
+		step(fmt.Sprintf("load level %d of %d: %d clients for %v", i+1, len(cfg.Clients), n, cfg.Duration))
 		lv, err := load(ctx, ledgerURL, n, cfg.Duration)
 		if err != nil {
 			return nil, err
@@ -362,7 +398,41 @@ func load(ctx context.Context, ledgerURL string, n int, d time.Duration) (Level,
 		return lv, fmt.Errorf("bench: no send went through in %v", d+maxLevelWait)
 	}
 	lv.CPUPerSendMS = ms(cpu) / float64(len(sends))
+	lv.FairShareMS = float64(n) / lv.SendsPerSec * 1000
+	lv.P99OverShare = lv.SendP99MS / lv.FairShareMS
 	return lv, nil
+}
+
+// processRuns is how many times each command runs as a new process.
+const processRuns = 7
+
+// processes runs `id ls` and `send` (alice to bob) as new processes of
+// exe against the devnet in dir, processRuns times each (after one run
+// that is not counted: the binary's pages into the cache).
+func (r *Report) processes(ctx context.Context, exe, dir string) error {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{{"id ls", []string{"id", "ls"}}, {"send", []string{"send", "--from", "alice", "--to", "bob", "bench"}}} {
+		args := c.args
+		var wall, cpu []time.Duration
+		for i := 0; i <= processRuns; i++ {
+			cmd := exec.CommandContext(ctx, exe, append([]string{"--dir", dir}, args...)...)
+			began := time.Now()
+			out, err := cmd.CombinedOutput()
+			took := time.Since(began)
+			if err != nil {
+				return fmt.Errorf("bench: %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+			}
+			if i > 0 {
+				wall = append(wall, took)
+				cpu = append(cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+			}
+		}
+		r.Processes = append(r.Processes, Process{Command: c.name, Runs: processRuns,
+			WallMS: ms(quantile(wall, 0.5)), CPUMS: ms(quantile(cpu, 0.5))})
+	}
+	return nil
 }
 
 // maxLevelWait is how long past its duration a load level waits for its
@@ -485,6 +555,17 @@ func (r *Report) judge() {
 		}
 		r.Goals = append(r.Goals, Goal{What: "CPU a send / its floor, every level", Want: fmt.Sprintf("≤ %.1f×", Goals.FloorRatio),
 			Got: fmt.Sprintf("%.2f× (floor %.2f ms)", worst, r.FloorCPUMS), Met: worst <= Goals.FloorRatio})
+	}
+	at8 := slices.IndexFunc(r.Load, func(l Level) bool { return l.Clients == 8 })
+	if i := slices.IndexFunc(r.Load, func(l Level) bool { return l.Clients == 64 }); i >= 0 {
+		l := r.Load[i]
+		if at8 >= 0 {
+			r.Goals = append(r.Goals, Goal{What: "sends a second, 64 clients / 8", Want: "≥ 1×",
+				Got: fmt.Sprintf("%.2f× (%.0f / %.0f)", l.SendsPerSec/r.Load[at8].SendsPerSec, l.SendsPerSec, r.Load[at8].SendsPerSec),
+				Met: l.SendsPerSec >= r.Load[at8].SendsPerSec})
+		}
+		r.Goals = append(r.Goals, Goal{What: "send p99 at 64 clients / fair share", Want: fmt.Sprintf("≤ %.1f×", Goals.P99OverShare),
+			Got: fmt.Sprintf("%.2f× (%.0f ms / %.0f ms)", l.P99OverShare, l.SendP99MS, l.FairShareMS), Met: l.P99OverShare <= Goals.P99OverShare})
 	}
 	if i := slices.IndexFunc(r.Load, func(l Level) bool { return l.Clients == 64 }); i >= 0 {
 		p99 := r.Load[i].FetchP99MS

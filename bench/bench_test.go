@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ func TestLevelEndsOnASend(t *testing.T) {
 	}
 }
 
-// BenchmarkSend: sends and their fetches by 8 clients at once on a quiet
+// BenchmarkSend: sends and their fetches by 8, then 64, clients at once on a quiet
 // 12-node devnet (no blocks, no repair: only the sends' work); one op is a
 // send and its fetch. It reports the process's CPU time a send
 // (cpu-ms/send: clients, nodes and ledger, all cores) and the heap
@@ -42,13 +43,18 @@ func TestLevelEndsOnASend(t *testing.T) {
 // difference of their sends):
 //
 //	go test ./bench -run '^$' -bench Send -benchtime 400x -cpuprofile cpu.out
-//	go test -c ./bench && GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind ./bench.test -test.run '^$' -test.bench Send -test.benchtime 20x
+//	go test -c ./bench && GOGC=off GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind ./bench.test -test.run '^$' -test.bench Send/clients=8 -test.benchtime 20x
 func BenchmarkSend(b *testing.B) {
 	// Blocks only on demand (BlockTime 0).
 	nw := devnettest.Start(b, devnet.Config{Nodes: 12,
 		NodeConfig: func(_ int, c *node.Config) { c.RepairInterval = -1; c.ExpiryInterval = time.Hour }})
+	for _, n := range []int{8, 64} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) { benchSend(b, nw, n) })
+	}
+}
+
+func benchSend(b *testing.B, nw *devnet.Network, clients int) {
 	ctx := context.Background()
-	const clients = 8
 	cs := make([]*client.Client, clients)
 	for i := range cs {
 		c, err := newClient(ctx, nw.LedgerURL())

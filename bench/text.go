@@ -24,12 +24,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "floor a send\t%.2f ms CPU\t(onion %.2f + %.1f inserts × %.3f + %.1f round trips: %.2f; insert %.3f ms, round trip %.3f ms in memory, %.3f ms TCP)\n",
 		r.FloorCPUMS, r.OnionFloorMS, r.StoresPerSend, r.InsertMS, r.StreamsPerSend, r.StreamFloorMS, r.InsertMS, r.MemRoundTripMS, r.TCPRoundTripMS)
 	fmt.Fprintf(tw, "per node\t%.2f MB RSS\t%.1f open files\n", r.RSSMBNode, r.FilesNode)
+	for _, p := range r.Processes {
+		fmt.Fprintf(tw, "`%s`\t%.1f ms\t(a new process, median of %d; CPU %.1f ms)\n", p.Command, p.WallMS, p.Runs, p.CPUMS)
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tsends/s\tsend p50\tsend p99\tfetch p50\tfetch p99\tCPU/send\t/floor\tfailed\t")
+	fmt.Fprintln(tw, "clients\tsends/s\tsend p50\tsend p99\tfair share\tfetch p50\tfetch p99\tCPU/send\t/floor\tfailed\t")
 	for _, l := range r.Load {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.2f×\t%d\t\n", l.Clients, l.SendsPerSec, l.SendP50MS, l.SendP99MS, l.FetchP50MS, l.FetchP99MS, l.CPUPerSendMS, l.FloorRatio, l.Failed)
+		fmt.Fprintf(tw, "%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.2f×\t%d\t\n", l.Clients, l.SendsPerSec, l.SendP50MS, l.SendP99MS, l.FairShareMS, l.FetchP50MS, l.FetchP99MS, l.CPUPerSendMS, l.FloorRatio, l.Failed)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -62,3 +62,27 @@ func TestFloor(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// TestFairGoals: 64 clients are held to the sends a second of 8 and to a
+// p99 of at most 1.5 fair shares (64 clients / their sends a second).
+func TestFairGoals(t *testing.T) {
+	r := &Report{Load: []Level{{Clients: 8, SendsPerSec: 200}, {Clients: 64, SendsPerSec: 160, SendP99MS: 700, FairShareMS: 400, P99OverShare: 1.75}}}
+	r.judge()
+	got := map[string]bool{}
+	for _, g := range r.Goals {
+		got[g.What] = g.Met
+	}
+	if met, ok := got["sends a second, 64 clients / 8"]; !ok || met {
+		t.Errorf("throughput goal: %v %v, want present and not met", ok, met)
+	}
+	if met, ok := got["send p99 at 64 clients / fair share"]; !ok || met {
+		t.Errorf("p99 goal: %v %v, want present and not met", ok, met)
+	}
+	r = &Report{Load: []Level{{Clients: 8, SendsPerSec: 200}, {Clients: 64, SendsPerSec: 210, P99OverShare: 1.2}}}
+	r.judge()
+	for _, g := range r.Goals {
+		if strings.Contains(g.What, "64 clients") && !strings.Contains(g.What, "fetch") && !g.Met {
+			t.Errorf("goal %+v: want met", g)
+		}
+	}
+}

@@ -23,9 +23,16 @@ func (c *Client) ServerRequest(ctx context.Context, srv ServerInfo, method, endp
 	return c.ServerRequestHeaders(ctx, srv, method, endpoint, nil, body)
 }
 
-// ServerRequestHeaders is ServerRequest with request headers (a community
-// server's X-SOGS authentication travels in them).
+// ServerRequestHeaders is ServerRequest with request headers.
 func (c *Client) ServerRequestHeaders(ctx context.Context, srv ServerInfo, method, endpoint string, headers map[string]string, body []byte) (int, []byte, error) {
+	return c.ServerRequestSigned(ctx, srv, method, endpoint, func() map[string]string { return headers }, body)
+}
+
+// ServerRequestSigned is ServerRequest with request headers made anew for
+// each attempt: a community server's X-SOGS authentication travels in them,
+// and its nonce is accepted once, so an attempt made again after one whose
+// answer was lost (but which reached the server) must sign again.
+func (c *Client) ServerRequestSigned(ctx context.Context, srv ServerInfo, method, endpoint string, headers func() map[string]string, body []byte) (int, []byte, error) {
 	u, err := url.Parse(srv.URL)
 	if err != nil || u.Hostname() == "" {
 		return 0, nil, fmt.Errorf("server URL %q: want http://host:port", srv.URL)
@@ -34,13 +41,13 @@ func (c *Client) ServerRequestHeaders(ctx context.Context, srv ServerInfo, metho
 	if err != nil {
 		return 0, nil, fmt.Errorf("server URL %q has no port", srv.URL)
 	}
-	meta, _ := json.Marshal(onion.V4Request{Method: method, Endpoint: endpoint, Headers: headers})
-	v4 := onion.EncodeV4Request(meta, body)
 	if err := c.refresh(ctx, false); err != nil {
 		return 0, nil, err
 	}
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
+		meta, _ := json.Marshal(onion.V4Request{Method: method, Endpoint: endpoint, Headers: headers()})
+		v4 := onion.EncodeV4Request(meta, body)
 		path, err := c.ensurePath(ctx, "")
 		if err != nil {
 			return 0, nil, err

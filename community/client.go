@@ -18,7 +18,9 @@ import (
 // the server's key; *client.Client is one. The community server's package
 // needs no more of a Session client than this.
 type Transport interface {
-	ServerRequestHeaders(ctx context.Context, srv onion.Server, method, endpoint string, headers map[string]string, body []byte) (int, []byte, error)
+	// ServerRequestSigned calls headers for each attempt it makes (an
+	// X-SOGS nonce is accepted once).
+	ServerRequestSigned(ctx context.Context, srv onion.Server, method, endpoint string, headers func() map[string]string, body []byte) (int, []byte, error)
 	Keys() *identity.Keys
 }
 
@@ -94,20 +96,22 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte) (int,
 
 // DoHeaders is Do with the request's headers (X-SOGS ones are added).
 func (c *Client) DoHeaders(ctx context.Context, method, path string, extra map[string]string, body []byte) (int, []byte, error) {
-	nonce := NewNonce()
-	nb, _ := base64.StdEncoding.DecodeString(nonce)
-	ts := c.now().Unix()
-	sig := c.blinded.Sign(SigMessage(c.srv.X25519, nb, ts, method, ClientSignedPath(path), body))
-	headers := map[string]string{
-		"X-SOGS-Pubkey":    c.blinded.ID(),
-		"X-SOGS-Nonce":     nonce,
-		"X-SOGS-Timestamp": strconv.FormatInt(ts, 10),
-		"X-SOGS-Signature": base64.StdEncoding.EncodeToString(sig),
-	}
-	for k, v := range extra {
-		headers[k] = v
-	}
-	return c.t.ServerRequestHeaders(ctx, c.srv, method, path, headers, body)
+	return c.t.ServerRequestSigned(ctx, c.srv, method, path, func() map[string]string {
+		nonce := NewNonce()
+		nb, _ := base64.StdEncoding.DecodeString(nonce)
+		ts := c.now().Unix()
+		sig := c.blinded.Sign(SigMessage(c.srv.X25519, nb, ts, method, ClientSignedPath(path), body))
+		headers := map[string]string{
+			"X-SOGS-Pubkey":    c.blinded.ID(),
+			"X-SOGS-Nonce":     nonce,
+			"X-SOGS-Timestamp": strconv.FormatInt(ts, 10),
+			"X-SOGS-Signature": base64.StdEncoding.EncodeToString(sig),
+		}
+		for k, v := range extra {
+			headers[k] = v
+		}
+		return headers
+	}, body)
 }
 
 // call sends a request with a JSON body (nil for none) and decodes a 2xx

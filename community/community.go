@@ -77,7 +77,8 @@ type Server struct {
 	nonceSweep atomic.Int64
 }
 
-var tokenRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+// (compiled on first use: its {1,64} costs every command's start otherwise).
+var tokenRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_-]{1,64}$`) })
 
 // ErrRoomToken is returned for a room token that breaks the rules.
 var ErrRoomToken = errors.New("a room token is 1-64 lowercase letters, digits, '_' and '-'")
@@ -306,7 +307,7 @@ func (s *Server) Rooms(ctx context.Context) ([]RoomSummary, error) {
 
 // AddRoom creates a room (the server operator's command).
 func (s *Server) AddRoom(ctx context.Context, token, name string) error {
-	if !tokenRE.MatchString(token) {
+	if !tokenRE().MatchString(token) {
 		return ErrRoomToken
 	}
 	if name == "" {

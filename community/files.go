@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionctl/sessionctl/internal/httpserve"
@@ -24,13 +25,14 @@ import (
 // badFilename is what a stored file name may not hold (pysogs
 // UPLOAD_FILENAME_BAD, whose \w is Unicode's): anything but letters,
 // digits, marks, _ and +-.'()@[].
-var badFilename = regexp.MustCompile(`[^\p{L}\p{N}\p{M}_+\-.'()@\[\]]+`)
+// (compiled on first use: its Unicode classes cost every command's start).
+var badFilename = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^\p{L}\p{N}\p{M}_+\-.'()@\[\]]+`) })
 
 // cleanFilename makes an uploaded name safe to keep: bad runs become "_",
 // and a name over 60 characters keeps its first 40 and last 17, joined by
 // "...", as pysogs does.
 func cleanFilename(name string) string {
-	name = badFilename.ReplaceAllString(name, "_")
+	name = badFilename().ReplaceAllString(name, "_")
 	if r := []rune(name); len(r) > 60 {
 		name = string(r[:40]) + "..." + string(r[len(r)-17:])
 	}

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/sessionctl/sessionctl/internal/httpserve"
 	"rsc.io/qr"
@@ -81,7 +82,11 @@ func QRPNG(text string, scale int) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
+var indexTmpl = sync.OnceValue(func() *template.Template { return template.Must(template.New("index").Parse(indexHTML)) })
+
+// indexHTML is the page's template (parsed on first use: not at every
+// command's start).
+const indexHTML = `<!doctype html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Community server</title>
 <style>body{font-family:sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}
@@ -93,7 +98,7 @@ var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 <p>Join link: <code>{{.Join}}</code></p><p>{{.Active}} active users this week</p></div></div>
 {{else}}<p>No public rooms.</p>{{end}}
 </body></html>
-`))
+`
 
 func (s *Server) indexPage(w http.ResponseWriter, r *http.Request) {
 	rows, err := s.db.QueryContext(r.Context(), `SELECT token, name, coalesce(description, '') FROM rooms WHERE default_read = 1 ORDER BY token`)
@@ -131,7 +136,7 @@ func (s *Server) indexPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	indexTmpl.Execute(w, list)
+	indexTmpl().Execute(w, list)
 }
 
 func (s *Server) invitePNG(w http.ResponseWriter, r *http.Request) {

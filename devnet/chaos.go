@@ -105,6 +105,9 @@ func (nw *Network) chaosFaults() map[string]string {
 		out[chaos.FaultSkew] = "the nodes run in their own processes, on this machine's clock"
 		out[chaos.FaultSkewFar] = out[chaos.FaultSkew]
 		out[chaos.FaultSigkill] = ""
+		if nw.cfg.Workers > 0 {
+			out[chaos.FaultSigkill] = "the nodes share worker processes (devnet up --procs runs each in its own)"
+		}
 	}
 	why := nw.DiskFaults()
 	out[chaos.FaultDisk], out[chaos.FaultReadOnly] = why, why
@@ -449,6 +452,9 @@ func (c *controlServer) chaos(w http.ResponseWriter, r *http.Request) {
 	c.d.chaos = &st
 	c.d.mu.Unlock()
 	c.d.cfg.Events.publish(map[string]any{"t": "chaos", "faults": st.Faults, "active": len(st.Active)})
+	for _, e := range c.d.dash.faults.chaosEvents(st) {
+		c.d.cfg.Events.Record(e)
+	}
 	httpserve.WriteJSON(w, http.StatusOK, map[string]bool{"told": true})
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -107,7 +106,7 @@ func (nw *Network) advertised(raw string) string {
 }
 
 // hostLabel is a DNS label: what a host name is made of.
-var hostLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+var hostLabel = lazyRegexp(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // validHost reports whether s is a host name (lowercase DNS labels, as
 // Kubernetes names Services and pods) or an IPv4 address.
@@ -119,7 +118,7 @@ func validHost(s string) bool {
 		return false
 	}
 	for _, l := range strings.Split(s, ".") {
-		if !hostLabel.MatchString(l) {
+		if !hostLabel().MatchString(l) {
 			return false
 		}
 	}
@@ -166,7 +165,7 @@ func soleAddress(addrs []net.Addr) (string, error) {
 const JoinSecretEnv = "SESSIONCTL_JOIN_SECRET"
 
 // joinSecretChars is what a join secret is made of: it goes in a URL path.
-var joinSecretChars = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)
+var joinSecretChars = lazyRegexp(`^[A-Za-z0-9_-]{16,128}$`)
 
 // ErrJoinSecret is a join secret that is malformed, or that the devnet
 // does not know.
@@ -174,7 +173,7 @@ var ErrJoinSecret = errors.New("wrong join secret")
 
 // checkJoinSecret checks a join secret given to a devnet or a joiner.
 func checkJoinSecret(s string) error {
-	if !joinSecretChars.MatchString(s) {
+	if !joinSecretChars().MatchString(s) {
 		return errkind.Invalidf("%w: want 16 to 128 letters, digits, '-' or '_' (openssl rand -hex 16 makes one); it goes in the join URL", ErrJoinSecret)
 	}
 	return nil

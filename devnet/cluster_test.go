@@ -176,8 +176,9 @@ func TestEveryAddress(t *testing.T) {
 			t.Errorf("%s at %q", what, u)
 		}
 	}
-	if !strings.HasPrefix(m.Join.URL, "http://localhost:") || !strings.HasPrefix(m.Servers[0].URL, "http://localhost:") {
-		t.Errorf("join %s, file server %s: want the advertised name", m.Join.URL, m.Servers[0].URL)
+	if !strings.HasPrefix(m.Join.URL, "http://localhost:") || !strings.HasPrefix(m.Servers[0].URL, "http://localhost:") ||
+		len(m.Servers[1].Rooms) == 0 || !strings.HasPrefix(m.Servers[1].Rooms[0].JoinURL, "http://localhost:") {
+		t.Errorf("join %s, servers %+v: want the advertised name", m.Join.URL, m.Servers)
 	}
 	// Reached at 127.0.0.1, as a port-forward reaches a pod.
 	if _, err := ledgerrpc.NewClient(m.Ledger.URL, "").Info(context.Background()); err != nil {

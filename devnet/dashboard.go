@@ -22,29 +22,40 @@ import (
 
 // The dashboard: a live page of the devnet, for a projector in a workshop
 // and for a developer debugging. It is served by the control endpoint's
-// server (127.0.0.1) under a path holding a secret derived from the control
-// token (so the URL is in the 0600 manifest, and another local user cannot
-// open or drive it):
+// server under a path holding a secret derived from the control token (so
+// the URL is in the 0600 manifest, and another local user cannot open it).
+// That address is the viewer link: it shows everything and changes
+// nothing, so it can go on the wall and on the room's phones. The operator
+// link is the same address with the operator token in its fragment
+// (#operator=TOKEN); the page sends it with its changes (Authorization:
+// Bearer), which are refused without it:
 //
-//	GET  /dash/{secret}/                      the page (embedded; no CDN, no build step)
-//	GET  /dash/{secret}/state                 a snapshot: nodes, swarms, accounts, groups, rooms, the round, blocks
-//	GET  /dash/{secret}/events                server-sent events: onion hops, stores, blocks, node changes, timeline entries, log lines
+//	GET  /dash/{secret}/                      the page (embedded; no CDN, no build step); ?present: presenter mode
+//	GET  /dash/{secret}/state                 a snapshot: nodes, swarms, accounts, groups, rooms, the round, blocks, the last send
+//	GET  /dash/{secret}/events                server-sent events: onion requests, sends, blocks, node changes, timeline entries, log lines
 //	GET  /dash/{secret}/timeline              what happened, oldest first (a bounded ring: dashboard_timeline.go)
-//	POST /dash/{secret}/nodes/{name}/kill     as the control endpoint's
-//	POST /dash/{secret}/nodes/{name}/restart  as the control endpoint's
-//	POST /dash/{secret}/mine                  make a block
+//	GET  /dash/{secret}/role                  "operator" with the operator token, else "viewer"
+//	POST /dash/{secret}/nodes/{name}/kill     as the control endpoint's (operator)
+//	POST /dash/{secret}/nodes/{name}/restart  as the control endpoint's (operator)
+//	POST /dash/{secret}/mine                  make a block (operator)
 //
 // The page draws the ring of swarm space on a canvas (2,000 dots stay
-// smooth), refetches the snapshot at most once a second, and animates each
-// onion request from hop to hop as the nodes report them.
+// smooth), refetches the snapshot at most once a second, and animates the
+// last send from hop to hop.
 
 //go:embed dashboard/index.html
 var dashboardPage []byte
 
 // dashboardSecret is the dashboard's path secret for a control token.
-func dashboardSecret(token string) string {
+func dashboardSecret(token string) string { return tokenHMAC(token, "sessionctl dashboard") }
+
+// operatorToken is the token of the dashboard's operator link: it lets a
+// page kill, restart and mine, and nothing else the control token can.
+func operatorToken(token string) string { return tokenHMAC(token, "sessionctl dashboard operator") }
+
+func tokenHMAC(token, label string) string {
 	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte("sessionctl dashboard"))
+	m.Write([]byte(label))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
@@ -163,15 +174,17 @@ func (h *Events) Write(p []byte) (int, error) {
 
 // dashboard is the devnet's dashboard: names for keys and peer IDs, and the hub.
 type dashboard struct {
-	d      *Devnet
-	hub    *Events
-	secret string
-	byKey  map[string]string // Ed25519 key -> node name
-	byPeer map[peer.ID]string
+	d       *Devnet
+	hub     *Events
+	secret  string            // the page's path: the viewer link
+	opToken string            // the operator link's: kill, restart, mine
+	byKey   map[string]string // Ed25519 key -> node name
+	byPeer  map[peer.ID]string
 	// the last snapshot (JSON), when it was begun, and the hub's count of
 	// state changes then
 	snapMu  sync.Mutex
 	snap    []byte
+	snapGz  []byte // snap compressed, nil when small
 	snapAt  time.Time
 	snapGen uint64
 	// the accounts' blinded IDs on the community server, by Account ID
@@ -181,13 +194,18 @@ type dashboard struct {
 	known atomic.Pointer[map[string]string]
 	// the onion requests, put together from the nodes' hops
 	reqs requests
+	// the chaos faults the timeline has told
+	faults faultsSeen
+	// the newest blocks, by height (recentBlocks)
+	blocksMu sync.Mutex
+	blocks   map[uint64]dashBlock
 	// how much of the testing rounds the timeline has told (watch's)
 	rw        roundWatch
 	rwStarted bool
 }
 
 func newDashboard(d *Devnet, h *Events) *dashboard {
-	db := &dashboard{d: d, hub: h, secret: dashboardSecret(d.token), byKey: map[string]string{}, byPeer: map[peer.ID]string{},
+	db := &dashboard{d: d, hub: h, secret: dashboardSecret(d.token), opToken: operatorToken(d.token), byKey: map[string]string{}, byPeer: map[peer.ID]string{},
 		blind: map[string]string{}}
 	for i := 0; i < d.st.Nodes; i++ {
 		k := d.Network.NodeKey(i)
@@ -199,8 +217,13 @@ func newDashboard(d *Devnet, h *Events) *dashboard {
 	return db
 }
 
-// url is the page's address on the control server.
+// url is the page's address on the control server: the viewer link.
 func (db *dashboard) url(base string) string { return base + "/dash/" + db.secret + "/" }
+
+// operatorURL is the operator link: the viewer link with the operator
+// token in its fragment (which a browser sends to no server; the page
+// keeps it for its requests and takes it out of the address bar).
+func (db *dashboard) operatorURL(base string) string { return db.url(base) + "#operator=" + db.opToken }
 
 func (db *dashboard) name(key string) string {
 	if n, ok := db.byKey[key]; ok {
@@ -236,9 +259,38 @@ func (db *dashboard) routes(mux *http.ServeMux, c *controlServer) {
 	mux.HandleFunc("GET "+p+"state", db.guard(db.state))
 	mux.HandleFunc("GET "+p+"events", db.guard(db.events))
 	mux.HandleFunc("GET "+p+"timeline", db.guard(db.timeline))
-	mux.HandleFunc("POST "+p+"nodes/{name}/kill", db.guard(c.kill))
-	mux.HandleFunc("POST "+p+"nodes/{name}/restart", db.guard(c.restart))
-	mux.HandleFunc("POST "+p+"mine", db.guard(db.mine))
+	mux.HandleFunc("GET "+p+"role", db.guard(db.role))
+	mux.HandleFunc("POST "+p+"nodes/{name}/kill", db.guard(db.operator(c.kill)))
+	mux.HandleFunc("POST "+p+"nodes/{name}/restart", db.guard(db.operator(c.restart)))
+	mux.HandleFunc("POST "+p+"mine", db.guard(db.operator(db.mine)))
+}
+
+// isOperator reports whether r carries the operator token.
+func (db *dashboard) isOperator(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(db.opToken)) == 1
+}
+
+// operator lets through only a request with the operator token: the viewer
+// link (the page's address alone) shows everything and changes nothing.
+func (db *dashboard) operator(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !db.isOperator(r) {
+			httpserve.WriteError(w, http.StatusForbidden, "this is the dashboard's viewer link: it shows the devnet and changes nothing; the operator link is dashboard_operator in devnet.json")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// role tells the page whether it holds the operator token (its buttons
+// are shown, and it says it is the operator view) or is a viewer.
+func (db *dashboard) role(w http.ResponseWriter, r *http.Request) {
+	role := "viewer"
+	if db.isOperator(r) {
+		role = "operator"
+	}
+	httpserve.WriteJSON(w, http.StatusOK, map[string]string{"role": role})
 }
 
 // guard checks the path's secret, and for a state change that the request

@@ -105,6 +105,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := poll(`window.dash.state !== null && document.getElementById("conn").textContent === "live"`); err != nil {
 		t.Fatalf("the page did not load: %v", err)
 	}
+	// The manifest's dashboard is the viewer link: it says so and has no
+	// buttons (a node's panel neither).
+	if err := poll(`document.getElementById("role").dataset.role === "viewer" && document.getElementById("role").textContent.includes("changes nothing")` +
+		` && !document.getElementById("mine") && (window.dash.selected = "node-1", showNode(), document.querySelectorAll("#nodeinfo button").length === 0)`); err != nil {
+		t.Errorf("the viewer link shows buttons or does not say it is the viewer's: %v", err)
+	}
 	nodes, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.dash.state.nodes.length`))
 	if err != nil || nodes != 12 {
 		t.Fatalf("the page shows %d nodes (%v), want 12", nodes, err)
@@ -275,6 +281,23 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	fits("after it")
 	pshoot("present.png")
+
+	// The operator link: the page says it is the operator view, takes the
+	// token out of the address bar, and its button changes the devnet.
+	if err := chromedp.Do(ctx, chromedp.Navigate(m.DashboardOperator.URL)); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(`document.getElementById("role").dataset.role === "operator" && document.getElementById("role").textContent.includes("operator view") && location.hash === "" && !!document.getElementById("mine")`); err != nil {
+		where, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + " " + document.getElementById("role").textContent`))
+		t.Fatalf("the operator link is not the operator view: %v (%s)", err, where)
+	}
+	h0 := d.Network.Ledger.Info().Height
+	if err := chromedp.Do(ctx, chromedp.Click("#mine")); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(fmt.Sprintf(`+document.getElementById("height").textContent > %d`, h0)); err != nil {
+		t.Errorf("the operator's Mine did not make a block: %v", err)
+	}
 	t.Logf("screenshots in %s", shots)
 }
 

@@ -1,12 +1,15 @@
 package devnet
 
 import (
+	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sessionctl/sessionctl/chain"
@@ -145,10 +148,45 @@ func (db *dashboard) state(w http.ResponseWriter, r *http.Request) {
 			httpserve.WriteError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		db.snap, db.snapAt, db.snapGen = b, began, gen
+		db.snap, db.snapGz, db.snapAt, db.snapGen = b, gzipped(b), began, gen
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Vary", "Accept-Encoding")
+	if db.snapGz != nil && acceptsGzip(r) {
+		// A 2,000-node state is 440 KB of JSON and 60 KB compressed: the
+		// room's phones each load it once a block.
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(db.snapGz)
+		return
+	}
 	w.Write(db.snap)
+}
+
+// gzipped is b compressed (nil if it would not shrink much, or failed).
+func gzipped(b []byte) []byte {
+	if len(b) < 8<<10 {
+		return nil
+	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil
+	}
+	if _, err := zw.Write(b); err != nil || zw.Close() != nil {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// acceptsGzip reports whether the request takes a gzip answer.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(enc) == "gzip" && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 func (db *dashboard) snapshot(ctx context.Context) dashState {
@@ -216,13 +254,7 @@ func (db *dashboard) snapshot(ctx context.Context) dashState {
 		}
 		st.Round = dr
 	}
-	for h := info.Height; h > 0 && info.Height-h < 8; h-- {
-		b, err := l.Block(ctx, h)
-		if err != nil {
-			break
-		}
-		st.Blocks = append(st.Blocks, dashBlock{Height: b.Height, Hash: b.Hash, Txs: len(b.Txs), Time: b.Timestamp})
-	}
+	st.Blocks = db.recentBlocks(ctx, info.Height, info.Hash)
 	st.Servers = db.d.servers()
 	st.Edge = db.d.edges.list()
 	st.Requests, st.Send = db.reqs.list(shownRequests)
@@ -406,6 +438,41 @@ func (db *dashboard) rooms(ctx context.Context, names map[string]string) []dashR
 			dr.Recent = append(dr.Recent, dashPost{ID: p.ID, SessionID: p.SessionID, By: names[p.SessionID], Posted: p.Posted, Bytes: p.Bytes})
 		}
 		out = append(out, dr)
+	}
+	return out
+}
+
+// shownBlocks is how many of the newest blocks a snapshot lists.
+const shownBlocks = 8
+
+// recentBlocks are the newest blocks up to height (whose hash is tip),
+// newest first. A block is read once: the first blocks of a devnet hold a
+// registration a node (2,000 at 2,000 nodes), and reading 8 of them each
+// snapshot was most of its cost. What is kept is dropped when the tip is
+// not the block kept at its height (a snapshot loaded rewound the chain).
+func (db *dashboard) recentBlocks(ctx context.Context, height uint64, tip string) []dashBlock {
+	db.blocksMu.Lock()
+	defer db.blocksMu.Unlock()
+	if b, ok := db.blocks[height]; (ok && b.Hash != tip) || db.blocks == nil {
+		db.blocks = map[uint64]dashBlock{}
+	}
+	out := []dashBlock{}
+	for h := height; h > 0 && height-h < shownBlocks; h-- {
+		b, ok := db.blocks[h]
+		if !ok {
+			blk, err := db.d.Network.Ledger.Block(ctx, h)
+			if err != nil {
+				break
+			}
+			b = dashBlock{Height: blk.Height, Hash: blk.Hash, Txs: len(blk.Txs), Time: blk.Timestamp}
+			db.blocks[h] = b
+		}
+		out = append(out, b)
+	}
+	for h := range db.blocks {
+		if h+shownBlocks <= height || h > height {
+			delete(db.blocks, h)
+		}
 	}
 	return out
 }

@@ -2,10 +2,12 @@ package devnet
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -223,5 +225,108 @@ func TestDashboardNames(t *testing.T) {
 	}
 	if st := dashStateT(t, d); st.Running != 3 || st.Active != 4 {
 		t.Errorf("after a kill: running %d, active %d; want 3 running and 4 active on the ledger until the vote", st.Running, st.Active)
+	}
+}
+
+// TestDashboardViewerOperator: the viewer link (the manifest's dashboard)
+// shows everything and changes nothing: its kill, restart and mine are
+// refused, and it is told it is a viewer. The operator link carries the
+// operator token, which the page sends with its changes; the banner prints
+// both links.
+func TestDashboardViewerOperator(t *testing.T) {
+	dir := t.TempDir()
+	d := up(t, UpConfig{Dir: dir, Nodes: 4, BlockTime: BlockTimeManual, Clients: []string{"alice", "bob"}})
+	t.Cleanup(func() { d.Close() })
+	m := d.Manifest()
+	view, op := m.Dashboard.URL, m.DashboardOperator.URL
+	base, token, ok := strings.Cut(op, "#operator=")
+	if !ok || base != view || token == "" || strings.Contains(view, token) || strings.Contains(view, d.token) || strings.Contains(op, d.token) {
+		t.Fatalf("viewer %q, operator %q: want the viewer link with the operator token (not the control token) in its fragment", view, op)
+	}
+	call := func(method, path, bearer string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, view+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	h0 := d.Network.Ledger.Info().Height
+	for _, bearer := range []string{"", "wrong", d.token} {
+		for _, path := range []string{"nodes/node-2/kill", "nodes/node-2/restart", "mine"} {
+			if code, body := call("POST", path, bearer); code != http.StatusForbidden || !strings.Contains(body, "viewer link") {
+				t.Errorf("POST %s with %q: %d %s, want 403 from the viewer link", path, bearer, code, body)
+			}
+		}
+		if _, body := call("GET", "role", bearer); !strings.Contains(body, `"viewer"`) {
+			t.Errorf("role with %q: %s", bearer, body)
+		}
+	}
+	if !d.Network.Running(1) || d.Network.Ledger.Info().Height != h0 {
+		t.Fatal("the viewer link changed the devnet")
+	}
+	if _, body := call("GET", "role", token); !strings.Contains(body, `"operator"`) {
+		t.Errorf("role with the operator token: %s", body)
+	}
+	if code, body := call("POST", "nodes/node-2/kill", token); code != http.StatusOK || d.Network.Running(1) {
+		t.Errorf("kill with the operator token: %d %s", code, body)
+	}
+	if code, body := call("POST", "mine", token); code != http.StatusOK || d.Network.Ledger.Info().Height != h0+1 {
+		t.Errorf("mine with the operator token: %d %s", code, body)
+	}
+	var banner bytes.Buffer
+	m.WriteBanner(&banner, Dir(dir), 0, false)
+	if !strings.Contains(banner.String(), "Dashboard "+view+"  (the viewer link") || !strings.Contains(banner.String(), "Operator  "+op+"  (") {
+		t.Errorf("the banner does not print both links:\n%s", banner.String())
+	}
+}
+
+// TestStateGzip: a state big enough is sent compressed to a page that
+// takes gzip, and decompresses to the same JSON; one that does not take
+// it gets the JSON.
+func TestStateGzip(t *testing.T) {
+	for in, want := range map[string]bool{"gzip": true, "gzip, deflate, br": true, "br;q=1.0, gzip;q=0.8": true, "gzip;q=0": false, "": false, "deflate": false, "x-gzip": false} {
+		r := httptest.NewRequest("GET", "/state", nil)
+		r.Header.Set("Accept-Encoding", in)
+		if got := acceptsGzip(r); got != want {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", in, got, want)
+		}
+	}
+	big := bytes.Repeat([]byte(`{"name":"node-1","state":"active"},`), 2000)
+	db := &dashboard{hub: NewEvents(), snap: big, snapGz: gzipped(big), snapAt: time.Now().Add(time.Hour)}
+	db.d = &Devnet{} // not asked: the snapshot is fresh
+	if len(db.snapGz) == 0 || len(db.snapGz) >= len(big)/4 {
+		t.Fatalf("compressed %d bytes to %d", len(big), len(db.snapGz))
+	}
+	for _, enc := range []string{"gzip", ""} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/state", nil)
+		r.Header.Set("Accept-Encoding", enc)
+		db.state(w, r)
+		body := w.Body.Bytes()
+		if w.Header().Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		} else if enc == "gzip" {
+			t.Error("not compressed for a page that takes gzip")
+		}
+		if !bytes.Equal(body, big) {
+			t.Errorf("Accept-Encoding %q: the state differs", enc)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/chain"
+	"github.com/sessionctl/sessionctl/chaos"
 	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/group"
 )
@@ -335,4 +336,58 @@ func (db *dashboard) watch(ctx context.Context, every time.Duration) {
 			groups = cur
 		}
 	}
+}
+
+// faultsSeen remembers the chaos faults the timeline has told, started
+// and healed, of the run told last.
+type faultsSeen struct {
+	mu      sync.Mutex
+	run     string
+	started map[string]bool
+	healed  map[string]bool
+}
+
+// maxFaultsSeen bounds what faultsSeen remembers (a run's faults; past
+// it, the oldest are forgotten and never told again as new: a healed fault
+// is not in force again).
+const maxFaultsSeen = 4096
+
+// chaosEvents are the timeline's entries for what a chaos run's status
+// tells that is new: each fault started, and each healed.
+func (fs *faultsSeen) chaosEvents(st ChaosStatus) []TimelineEvent {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.started == nil || fmt.Sprint(st.Seed) != fs.run || len(fs.started)+len(fs.healed) > maxFaultsSeen {
+		fs.run, fs.started, fs.healed = fmt.Sprint(st.Seed), map[string]bool{}, map[string]bool{}
+	}
+	key := func(f chaos.FaultEvent) string { return fmt.Sprint(f.Start, "\x00", f.Kind, "\x00", f.Nodes) }
+	what := func(f chaos.FaultEvent) string {
+		s := f.Kind
+		if len(f.Nodes) > 0 {
+			s += " " + nameList(f.Nodes, 6)
+		}
+		if f.Detail != "" {
+			s += " (" + f.Detail + ")"
+		}
+		return s
+	}
+	var out []TimelineEvent
+	for _, f := range st.Active {
+		if k := key(f); !fs.started[k] {
+			fs.started[k] = true
+			text := "chaos: " + what(f)
+			if f.Err != "" {
+				text += ": not made: " + f.Err
+			}
+			out = append(out, TimelineEvent{Kind: TimelineFault, Nodes: f.Nodes, Text: text, Short: "chaos: " + f.Kind + " " + strings.Join(f.Nodes, ", ")})
+		}
+	}
+	for _, f := range st.Recent {
+		if k := key(f); !fs.healed[k] {
+			fs.healed[k] = true
+			fs.started[k] = true // healed between two statuses: told once
+			out = append(out, TimelineEvent{Kind: TimelineFault, Nodes: f.Nodes, Text: "chaos: healed " + what(f), Short: "chaos: healed " + f.Kind + " " + strings.Join(f.Nodes, ", ")})
+		}
+	}
+	return out
 }

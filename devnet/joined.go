@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -29,8 +28,8 @@ const maxJoined = MaxNodes
 
 // What joined.json may hold: names as the devnet gives them, keys in hex.
 var (
-	joinedNameRE = regexp.MustCompile(`^node-[1-9][0-9]{0,4}$`)
-	joinedKeyRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	joinedNameRE = lazyRegexp(`^node-[1-9][0-9]{0,4}$`)
+	joinedKeyRE  = lazyRegexp(`^[0-9a-f]{64}$`)
 )
 
 // JoinedNode is a node named by the devnet it joined.
@@ -68,7 +67,7 @@ func loadJoined(d Dir, own int) (*joined, error) {
 		return nil, fmt.Errorf("%w: %s", ErrFormat, j.path)
 	}
 	for _, n := range f.Nodes {
-		if !joinedNameRE.MatchString(n.Name) || !joinedKeyRE.MatchString(n.Key) {
+		if !joinedNameRE().MatchString(n.Name) || !joinedKeyRE().MatchString(n.Key) {
 			return nil, fmt.Errorf("%w: %s: node %q", ErrFormat, j.path, n.Name)
 		}
 	}

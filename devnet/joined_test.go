@@ -57,7 +57,7 @@ func FuzzLoadJoined(f *testing.F) {
 			return
 		}
 		for _, n := range j.list() {
-			if !joinedNameRE.MatchString(n.Name) || !joinedKeyRE.MatchString(n.Key) {
+			if !joinedNameRE().MatchString(n.Name) || !joinedKeyRE().MatchString(n.Key) {
 				t.Fatalf("read %+v", n)
 			}
 		}

@@ -25,9 +25,12 @@ type Manifest struct {
 	// seeds, the file server, the default community) to this devnet: a
 	// client that hard-codes them needs only its proxy setting.
 	Proxy Endpoint `json:"proxy"`
-	// Dashboard is the live page of the devnet (its URL holds a secret:
-	// whoever has it can kill and restart nodes).
-	Dashboard Endpoint `json:"dashboard"`
+	// Dashboard is the live page of the devnet: its viewer link, which
+	// shows everything and changes nothing (for the projector and the
+	// room). DashboardOperator is its operator link, which can kill and
+	// restart nodes and mine: keep it to yourself.
+	Dashboard         Endpoint `json:"dashboard"`
+	DashboardOperator Endpoint `json:"dashboard_operator"`
 	// Join is what another machine runs a node of this devnet with
 	// ('node join URL'): it can fund a stake, nothing else.
 	Join    Endpoint         `json:"join"`

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -43,7 +42,7 @@ var (
 	ErrMustStop = errors.New("the running devnet cannot rewind in place")
 )
 
-var snapshotNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+var snapshotNameRE = lazyRegexp(`^[a-z0-9_-]{1,64}$`)
 
 // notSaved are what a snapshot leaves out: the logs, the snapshots
 // themselves, the lock and the manifest of a running devnet.
@@ -56,7 +55,7 @@ type Snapshot struct {
 }
 
 func snapshotDir(dir, name string) (string, error) {
-	if !snapshotNameRE.MatchString(name) {
+	if !snapshotNameRE().MatchString(name) {
 		return "", fmt.Errorf("%w: %q", ErrSnapshotName, name)
 	}
 	return filepath.Join(Dir(dir).SnapshotsDir(), name), nil
@@ -150,7 +149,7 @@ func Snapshots(dir string) ([]Snapshot, error) {
 	}
 	out := []Snapshot{}
 	for _, e := range entries {
-		if !e.IsDir() || !snapshotNameRE.MatchString(e.Name()) {
+		if !e.IsDir() || !snapshotNameRE().MatchString(e.Name()) {
 			continue
 		}
 		info, err := os.Stat(Dir(filepath.Join(Dir(dir).SnapshotsDir(), e.Name())).StateFile())

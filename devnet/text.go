@@ -62,7 +62,10 @@ func (m *Manifest) WriteBanner(w io.Writer, d Dir, took time.Duration, detached 
 	line("Ledger", "%s", m.Ledger.URL)
 	line("Control", "%s  (token in %s)", m.Control.URL, d.ManifestFile())
 	if m.Dashboard.URL != "" {
-		line("Dashboard", "%s  (open it in a browser; keep the address to yourself)", m.Dashboard.URL)
+		line("Dashboard", "%s  (the viewer link, for the projector and the room: shows everything, changes nothing)", m.Dashboard.URL)
+	}
+	if m.DashboardOperator.URL != "" {
+		line("Operator", "%s  (the dashboard with kill, restart and mine: keep it to yourself)", m.DashboardOperator.URL)
 	}
 	if m.Join.URL != "" {
 		line("Join", "sessionctl node join %s  (runs a node of this devnet, from any machine that reaches it)", m.Join.URL)

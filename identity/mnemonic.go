@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strings"
+	"sync"
 )
 
 // The recovery phrase format is the Electrum/Monero word encoding that the
@@ -29,28 +30,32 @@ const PrefixLen = 3
 // PhraseWords is the number of words of a recovery phrase, checksum included.
 const PhraseWords = 13
 
-var (
-	words      []string       // index -> word
-	wordByPfx  map[string]int // 3-letter prefix -> index
-	numWords   uint64
-	errListBad = errors.New("identity: embedded word list is malformed")
-)
+// wordList is the word list, read from its text on first use (not at
+// start: every command would pay for it).
+type wordList struct {
+	words     []string       // index -> word
+	wordByPfx map[string]int // 3-letter prefix -> index
+	n         uint64
+}
 
-func init() {
-	words = strings.Fields(wordListText)
-	numWords = uint64(len(words))
-	wordByPfx = make(map[string]int, len(words))
-	for i, w := range words {
+var errListBad = errors.New("identity: embedded word list is malformed")
+
+var theWords = sync.OnceValue(func() *wordList {
+	l := &wordList{words: strings.Fields(wordListText)}
+	l.n = uint64(len(l.words))
+	l.wordByPfx = make(map[string]int, len(l.words))
+	for i, w := range l.words {
 		p := prefix(w)
-		if _, dup := wordByPfx[p]; dup {
+		if _, dup := l.wordByPfx[p]; dup {
 			panic(fmt.Errorf("%w: prefix %q twice", errListBad, p))
 		}
-		wordByPfx[p] = i
+		l.wordByPfx[p] = i
 	}
-	if numWords != 1626 {
-		panic(fmt.Errorf("%w: %d words, want 1626", errListBad, numWords))
+	if l.n != 1626 {
+		panic(fmt.Errorf("%w: %d words, want 1626", errListBad, l.n))
 	}
-}
+	return l
+})
 
 // Errors returned by DecodePhrase, for errors.Is.
 var (
@@ -71,6 +76,8 @@ func prefix(w string) string {
 // EncodePhrase returns the 13-word recovery phrase of a 16-byte seed.
 func EncodePhrase(seed [SeedSize]byte) string {
 	out := make([]string, 0, PhraseWords)
+	l := theWords()
+	words, numWords := l.words, l.n
 	for g := 0; g < SeedSize/4; g++ {
 		x := uint64(binary.LittleEndian.Uint32(seed[4*g:]))
 		w1 := x % numWords
@@ -100,17 +107,18 @@ func DecodePhrase(phrase string) ([SeedSize]byte, error) {
 	}
 	idx := make([]uint64, len(fields))
 	full := make([]string, len(fields))
+	l := theWords()
 	for i, f := range fields {
-		j, ok := wordByPfx[prefix(f)]
+		j, ok := l.wordByPfx[prefix(f)]
 		if !ok {
 			return seed, fmt.Errorf("%w %q (word %d)", ErrUnknownWord, f, i+1)
 		}
-		idx[i], full[i] = uint64(j), words[j]
+		idx[i], full[i] = uint64(j), l.words[j]
 	}
 	if want := full[checksumIndex(full[:PhraseWords-1])]; prefix(want) != prefix(full[PhraseWords-1]) {
 		return seed, fmt.Errorf("%w: the 13th word should be %q", ErrChecksum, want)
 	}
-	n := numWords
+	n := l.n
 	for g := 0; g < SeedSize/4; g++ {
 		w1, w2, w3 := idx[3*g], idx[3*g+1], idx[3*g+2]
 		x := w1 + n*((n-w1+w2)%n) + n*n*((n-w2+w3)%n)

@@ -74,13 +74,26 @@ var (
 // allocated.
 const readChunk = 4 << 10
 
+// firstChunks are the first chunks of bodies, reused: a request's body is
+// in one, most of the time, and a node reads tens of thousands a second.
+var firstChunks = sync.Pool{New: func() any { return new([readChunk]byte) }}
+
 // read reads all of r, at most limit bytes, holding them against the budget
 // for client p. It returns the body and the function that gives its bytes back
-// (call it once the body is no longer used). Over limit it stops at once
-// with errTooLarge; over the budget, with errBusy.
+// (call it once the body is no longer used: the body's memory is then
+// reused, so nothing may keep it, or a slice of it, past that). Over limit
+// it stops at once with errTooLarge; over the budget, with errBusy.
 func (b *Budget) read(r io.Reader, p clientKey, limit int) ([]byte, func(), error) {
 	var held int64
-	release := func() { b.release(p, held); held = 0 }
+	var chunk *[readChunk]byte // the pooled first chunk, while buf uses it
+	release := func() {
+		b.release(p, held)
+		held = 0
+		if chunk != nil {
+			firstChunks.Put(chunk)
+			chunk = nil
+		}
+	}
 	var buf []byte
 	for {
 		if len(buf) > limit {
@@ -97,9 +110,18 @@ func (b *Budget) read(r io.Reader, p clientKey, limit int) ([]byte, func(), erro
 				return nil, func() {}, errBusy
 			}
 			held += grow
-			nb := make([]byte, len(buf), cap(buf)+int(grow))
-			copy(nb, buf)
-			buf = nb
+			if buf == nil && grow == readChunk {
+				chunk = firstChunks.Get().(*[readChunk]byte)
+				buf = chunk[:0:readChunk]
+			} else {
+				nb := make([]byte, len(buf), cap(buf)+int(grow))
+				copy(nb, buf)
+				buf = nb
+				if chunk != nil { // copied out: the chunk is free again
+					firstChunks.Put(chunk)
+					chunk = nil
+				}
+			}
 		}
 		k, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+k]

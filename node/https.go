@@ -99,6 +99,11 @@ func (n *Node) HTTPSURL() string {
 	if n.https == nil {
 		return ""
 	}
+	if a, ok := n.https.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+		if ip, port := n.edgeAddr(); ip != "" {
+			return "https://" + net.JoinHostPort(ip, strconv.Itoa(port)) // as published
+		}
+	}
 	return n.https.URL()
 }
 
@@ -142,6 +147,12 @@ func (n *Node) serveEdge(w http.ResponseWriter, r *http.Request, limit int, h fu
 	}
 	body, release, rerr := n.readBody(from, http.MaxBytesReader(w, r.Body, int64(limit)), limit)
 	defer release()
+	if rerr != nil {
+		edgeError(w, rerr)
+		return
+	}
+	ctx, done, rerr := n.takeTurn(ctx, from)
+	defer done()
 	if rerr != nil {
 		edgeError(w, rerr)
 		return

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -183,5 +184,8 @@ func TestEdgeOnEveryAddress(t *testing.T) {
 	sn, ok := tn.l.Node(h)
 	if !ok || sn.PublicIP != "127.0.0.1" || sn.StoragePort != port || port == 0 {
 		t.Fatalf("published %s:%d (%v), the edge listens at port %d", sn.PublicIP, sn.StoragePort, ok, port)
+	}
+	if u := tn.nodes[h].HTTPSURL(); u != fmt.Sprintf("https://127.0.0.1:%d", port) {
+		t.Fatalf("HTTPSURL %s, want the published address", u)
 	}
 }

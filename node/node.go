@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -76,6 +77,10 @@ type Config struct {
 	RatePerSecond float64
 	// ForwardTimeout bounds a request forwarded to another swarm member; default 5 s.
 	ForwardTimeout time.Duration
+	// Workers is how many requests may work on the node at once; the
+	// others wait their turn, each client's apart, served in rounds
+	// (fair.go); default GOMAXPROCS.
+	Workers int
 	// Servers are the servers (host:port, as in an onion request's routing)
 	// that the node, as an exit, forwards requests to: the devnet's file
 	// and community servers. Requests for any other address are refused.
@@ -159,6 +164,7 @@ type Node struct {
 	https   *httpserve.Server
 	store   *store
 	limiter *limiter
+	turns   *fairQueue // the requests' turns to work (fair.go)
 	replay  *replayCache
 	view    atomic.Pointer[view]
 	moves   moves
@@ -224,6 +230,9 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ForwardTimeout <= 0 {
 		cfg.ForwardTimeout = 5 * time.Second
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
 	if cfg.RepairInterval == 0 {
 		cfg.RepairInterval = 10 * time.Second
 	}
@@ -243,6 +252,7 @@ func New(cfg Config) (*Node, error) {
 		keys:    keys,
 		pubHex:  pubHex,
 		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
+		turns:   newFairQueue(cfg.Workers, fairPerClient, fairTotal),
 		replay:  newReplayCache(),
 		moves:   moves{newMembers: map[string]bool{}},
 		rounds:  newRounds(),

@@ -44,7 +44,7 @@ func (n *Node) handleOnion(s network.Stream) {
 	// limit. A request that claims a later hop from a peer that is not a
 	// service node is counted the same way.
 	from := peerClient(remote)
-	data, release, rerr := n.admit(from, !n.fromNode(remote), s, onion.MaxLayerSize+1)
+	ctx, data, release, rerr := n.admit(ctx, from, !n.fromNode(remote), s, onion.MaxLayerSize+1)
 	defer release()
 	switch {
 	case rerr != nil:
@@ -222,6 +222,7 @@ func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen 
 		return onion.StatusBadRequest, []byte("cannot encode the next layer")
 	}
 	n.observe(seen)
+	yieldTurn(ctx)
 	status, body, err := onion.Send(ctx, n.out(), pid, hop+1, next)
 	if err != nil {
 		n.log.Debug().Err(err).Str("next", n.nameOf(p.Routing.Destination)).Msg("onion forward")
@@ -266,6 +267,7 @@ func (n *Node) onionHTTP(ctx context.Context, p *onion.Peeled) (int, []byte) {
 	if err != nil {
 		return onion.StatusBadRequest, []byte("bad server request")
 	}
+	yieldTurn(ctx)
 	resp, err := serverClient.Do(req)
 	if err != nil {
 		return onion.StatusBadGateway, []byte("the server did not answer")

@@ -28,7 +28,10 @@ import (
 //     the request runs on (deadline);
 //  3. admit: the sender, a clientKey, pays a token of its rate (a client's
 //     request; service nodes' are not counted), then the body is read
-//     within the memory budget, charged to the same clientKey;
+//     within the memory budget, charged to the same clientKey, then the
+//     request waits for its turn to work, in its sender's line (fair.go);
+//     it gives the turn up when it first waits for another node
+//     (yieldTurn);
 //  4. a storage request's envelope is read by decodeRequest;
 //  5. the same handlers: dispatch, onionStep.
 //
@@ -137,14 +140,36 @@ func forwardContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // admit takes a request in: a client's request (counted) pays a token of
 // from's rate first, so a client over its rate is refused before its body
 // is held (charge); then the body is read, at most limit bytes, within the
-// memory budget charged to from (readBody).
-func (n *Node) admit(from clientKey, counted bool, r io.Reader, limit int) ([]byte, func(), *rpcError) {
+// memory budget charged to from (readBody); then the request waits for its
+// turn (takeTurn). It returns the context the request works on (holding
+// its turn), the body, and the function that gives both back (never nil).
+func (n *Node) admit(ctx context.Context, from clientKey, counted bool, r io.Reader, limit int) (context.Context, []byte, func(), *rpcError) {
 	if counted {
 		if e := n.charge(from); e != nil {
-			return nil, func() {}, e
+			return ctx, nil, func() {}, e
 		}
 	}
-	return n.readBody(from, r, limit)
+	body, release, e := n.readBody(from, r, limit)
+	if e != nil {
+		return ctx, nil, release, e
+	}
+	ctx, done, e := n.takeTurn(ctx, from)
+	return ctx, body, func() { done(); release() }, e
+}
+
+// takeTurn waits for the request's turn to work, in from's line: 503 when
+// the line is full, or when the request's time runs out first. It returns
+// the context carrying the turn and the function that gives it back
+// (never nil; once given back, by it or by yieldTurn, it does nothing).
+func (n *Node) takeTurn(ctx context.Context, from clientKey) (context.Context, func(), *rpcError) {
+	t, err := n.turns.enter(from)
+	if err != nil {
+		return ctx, func() {}, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
+	}
+	if err := t.wait(ctx); err != nil {
+		return ctx, func() {}, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
+	}
+	return withTurn(ctx, t), t.done, nil
 }
 
 // charge takes a token of from's rate: 429 when there is none.

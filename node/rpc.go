@@ -58,7 +58,7 @@ func okResponse(v any) storagerpc.Response {
 func (n *Node) handleStorage(s network.Stream) {
 	ctx, cancel := n.streamDeadline(s)
 	defer cancel()
-	body, release, rerr := n.admit(peerClient(s.Conn().RemotePeer()), true, s, storagerpc.MaxRequestSize)
+	ctx, body, release, rerr := n.admit(ctx, peerClient(s.Conn().RemotePeer()), true, s, storagerpc.MaxRequestSize)
 	defer release()
 	if rerr != nil {
 		n.refuse(s, rerr, storagerpc.MaxRequestSize)
@@ -493,6 +493,7 @@ func (n *Node) oxendResult(ctx context.Context, p *oxendReq) (any, *rpcError) {
 	case "ons_resolve":
 		return n.onsResolve(ctx, p.Params)
 	default: // get_info
+		yieldTurn(ctx) // the ledger is another service
 		info, err := n.cfg.Ledger.Info(ctx)
 		if err != nil {
 			return nil, errf(storagerpc.StatusUnavailable, "the chain did not answer")
@@ -524,6 +525,7 @@ func (n *Node) onsResolve(ctx context.Context, raw json.RawMessage) (any, *rpcEr
 	if !ok {
 		return nil, errf(storagerpc.StatusBadRequest, "ons_resolve is not passed through by this node")
 	}
+	yieldTurn(ctx)
 	value, found, err := nl.NameValue(ctx, p.NameHash)
 	if err != nil {
 		return nil, errf(storagerpc.StatusUnavailable, "the chain did not answer")
@@ -749,6 +751,7 @@ func allFailed(results map[string]storagerpc.MemberResult) bool {
 func (n *Node) forward(ctx context.Context, v *view, method string, raw json.RawMessage, mine storagerpc.MemberResult) map[string]storagerpc.MemberResult {
 	results := map[string]storagerpc.MemberResult{n.pubHex: mine}
 	body := storagerpc.EncodeRequest(method, raw) // once, for every member
+	yieldTurn(ctx)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, k := range v.members[v.mine] {

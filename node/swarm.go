@@ -61,7 +61,7 @@ func (n *Node) handleSwarm(s network.Stream) {
 	}
 	// Swarm members' requests are not counted against a rate: repair
 	// and replication are bounded by the members' own schedules.
-	body, release, rerr := n.admit(peerClient(remote), false, s, maxPushSize+storagerpc.MaxRequestSize)
+	ctx, body, release, rerr := n.admit(ctx, peerClient(remote), false, s, maxPushSize+storagerpc.MaxRequestSize)
 	defer release()
 	if rerr != nil {
 		n.refuse(s, rerr, maxPushSize+storagerpc.MaxRequestSize)
