@@ -154,14 +154,17 @@ type Network struct {
 	mu    sync.Mutex
 	nodes []*node.Node // by index; nil while stopped
 	procs []*nodeProc  // by index, with Config.Exe; nil while stopped
+	exits []string     // by index: how its process last ended by itself
+	keys  []ed25519.PrivateKey
+	names *nodeNames // the nodes' names by key: the logs name nodes by them
+	done  bool
+
 	// hosted are the nodes running in workers, by index (Config.Workers);
 	// workers the workers, by range, nil once exited.
 	hosted  []*hostedNode
 	workers []*workerProc
-	exits   []string // by index: how its process last ended by itself
-	keys    []ed25519.PrivateKey
-	names   *nodeNames // the nodes' names by key: the logs name nodes by them
-	done    bool
+	respawn sync.Mutex // a worker started again (startHosted)
+
 	// skews move each in-process node's clock (SetSkew), ns.
 	skews []atomic.Int64
 	// budget bounds the request bytes all nodes hold at once.
@@ -604,7 +607,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	nw.mu.Unlock()
 	if nw.cfg.Workers > 0 {
-		return nw.order(ctx, "start", i)
+		return nw.startHosted(ctx, i)
 	}
 	if nw.cfg.Exe != "" {
 		return nw.startNodeProc(ctx, i)
@@ -700,7 +703,7 @@ func (nw *Network) StopNode(i int) error {
 	nw.nodes[i], nw.procs[i], nw.hosted[i] = nil, nil, nil
 	nw.mu.Unlock()
 	if h != nil {
-		return nw.order(context.Background(), "stop", i)
+		return nw.order(context.Background(), h.w, "stop", i)
 	}
 	if p != nil {
 		p.kill()

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -184,12 +186,19 @@ func (w *worker) start(ctx context.Context, i int) {
 		w.tell(workerEvent{Index: i, Event: workerFailed, Error: NodeName(i) + " is starting or stopping"})
 		return
 	}
-	defer w.release(i)
+	// Told once the node is free for the next order (deferred: last).
+	ev := workerEvent{Index: i, Event: workerFailed}
+	defer func() {
+		w.release(i)
+		if ev.Event != "" {
+			w.tell(ev)
+		}
+	}()
 	w.mu.Lock()
 	_, running := w.running[i]
 	w.mu.Unlock()
 	if running {
-		w.tell(workerEvent{Index: i, Event: workerFailed, Error: NodeName(i) + " is running"})
+		ev.Error = NodeName(i) + " is running"
 		return
 	}
 	name := NodeName(i)
@@ -203,20 +212,21 @@ func (w *worker) start(ctx context.Context, i int) {
 	}
 	r, err := RunNode(ctx, cfg)
 	if err != nil {
-		w.tell(workerEvent{Index: i, Event: workerFailed, Error: err.Error()})
+		ev.Error = err.Error()
 		return
 	}
 	w.mu.Lock()
 	if w.running == nil { // stopping
 		w.mu.Unlock()
 		r.Close()
+		ev.Event = ""
 		return
 	}
 	w.running[i] = r
+	w.watches.Add(1)
 	w.mu.Unlock()
 	info := r.Info()
-	w.tell(workerEvent{Index: i, Event: workerReady, Info: &info})
-	w.watches.Add(1)
+	ev = workerEvent{Index: i, Event: workerReady, Info: &info}
 	go w.watch(i, r)
 }
 
@@ -247,7 +257,6 @@ func (w *worker) stop(i int) {
 		w.tell(workerEvent{Index: i, Event: workerFailed, Error: NodeName(i) + " is starting or stopping"})
 		return
 	}
-	defer w.release(i)
 	w.mu.Lock()
 	r := w.running[i]
 	delete(w.running, i)
@@ -257,6 +266,7 @@ func (w *worker) stop(i int) {
 			w.log.Warn().Err(err).Str("node", NodeName(i)).Msg("stop node")
 		}
 	}
+	w.release(i)
 	w.tell(workerEvent{Index: i, Event: workerStopped})
 }
 
@@ -285,10 +295,16 @@ type sharedLedger struct {
 	nodesMu sync.Mutex // one node list fetch at a time
 	nodes   []chain.ServiceNode
 	nodesAt [2]uint64 // the NodesHeight and SwarmsHeight it was fetched at
+
+	roundMu sync.Mutex             // one round fetch at a time
+	rounds  map[uint64]chain.Round // by height asked, once its quorums are drawn
 }
 
+// maxSharedRounds bounds the rounds a worker keeps.
+const maxSharedRounds = 4
+
 func newSharedLedger(c *ledgerrpc.Client) *sharedLedger {
-	return &sharedLedger{Client: c, changed: make(chan struct{})}
+	return &sharedLedger{Client: c, changed: make(chan struct{}), rounds: map[uint64]chain.Round{}}
 }
 
 // poll follows the ledger's height until ctx ends.
@@ -360,4 +376,26 @@ func (s *sharedLedger) Nodes(ctx context.Context) ([]chain.ServiceNode, error) {
 		s.nodes, s.nodesAt = nodes, at
 	}
 	return nodes, nil
+}
+
+// RoundAt fetches a round once for every node of the worker once its
+// quorums are drawn (they are fixed then; the nodes read only them of it:
+// its votes, kept from the first fetch, are stale). A round's record holds
+// every vote so far (10,000 at 1,000 nodes): fetched by each node, at the
+// block its quorums are drawn, it held up the ledger for seconds.
+func (s *sharedLedger) RoundAt(ctx context.Context, height uint64) (chain.Round, error) {
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
+	if rd, ok := s.rounds[height]; ok {
+		return rd, nil
+	}
+	rd, err := s.Client.RoundAt(ctx, height)
+	if err != nil || len(rd.Quorums) == 0 {
+		return rd, err
+	}
+	if len(s.rounds) >= maxSharedRounds {
+		delete(s.rounds, slices.Min(slices.Collect(maps.Keys(s.rounds))))
+	}
+	s.rounds[height] = rd
+	return rd, nil
 }

@@ -302,23 +302,34 @@ func (nw *Network) await(ctx context.Context, w *workerProc, i int, ch chan work
 	}
 }
 
-// order sends node i's worker an order and waits for its answer. A start
-// whose worker is gone starts a new worker for its range.
-func (nw *Network) order(ctx context.Context, op string, i int) error {
+// startHosted starts node i in the worker of its range; if that worker is
+// gone, in a new one.
+func (nw *Network) startHosted(ctx context.Context, i int) error {
 	k := shardOf(i, nw.cfg.Workers, len(nw.keys))
+	nw.respawn.Lock() // one new worker a range, however many restarts at once
 	nw.mu.Lock()
+	if nw.workers == nil {
+		nw.mu.Unlock()
+		nw.respawn.Unlock()
+		return errors.New("devnet: the network is not running")
+	}
 	w := nw.workers[k]
 	nw.mu.Unlock()
-	if w == nil {
-		if op != "start" {
-			return fmt.Errorf("%w: %s is not running", ErrNodeStopped, NodeName(i))
-		}
-		w, answers, err := nw.startWorker(ctx, k, []int{i})
-		if err != nil {
-			return err
-		}
-		return nw.await(ctx, w, i, answers[0], procReadyTimeout)
+	if w != nil {
+		nw.respawn.Unlock()
+		return nw.order(ctx, w, "start", i)
 	}
+	w, answers, err := nw.startWorker(ctx, k, []int{i})
+	nw.respawn.Unlock()
+	if err != nil {
+		return err
+	}
+	return nw.await(ctx, w, i, answers[0], procReadyTimeout)
+}
+
+// order sends worker w an order about node i and waits for its answer.
+func (nw *Network) order(ctx context.Context, w *workerProc, op string, i int) error {
+	k := w.shard
 	ch := make(chan workerEvent, 1)
 	w.mu.Lock()
 	if w.waiting == nil {

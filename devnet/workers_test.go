@@ -3,8 +3,13 @@ package devnet
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -12,6 +17,7 @@ import (
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/internal/errkind"
+	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 )
 
 // TestWorkers: 40 nodes over 3 worker processes (this test binary, as a
@@ -158,5 +164,85 @@ func TestWorkersRefused(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a refused devnet left %d files in its directory", len(entries))
+	}
+}
+
+// A worker's nodes share one long poll, one node list fetch and one round
+// fetch (once its quorums are drawn) a ledger state: counted at the RPC.
+func TestSharedLedger(t *testing.T) {
+	nw := StartT(t, Config{Nodes: 12})
+	target, _ := url.Parse(nw.LedgerURL())
+	var mu sync.Mutex
+	asked := map[string]int{}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked[strings.SplitN(strings.TrimPrefix(r.URL.Path, "/v1/"), "/", 2)[0]]++
+		mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	count := func(what string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return asked[what]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := newSharedLedger(ledgerrpc.NewClient(srv.URL, ""))
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); s.poll(pctx) }()
+	defer func() { stop(); <-done }()
+
+	p := nw.params()
+	h := nw.Ledger.Info().Height
+	var wg sync.WaitGroup
+	for range 20 { // twenty nodes wait for the next block: one poll
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if info, err := s.WaitHeight(ctx, h+1); err != nil || info.Height < h+1 {
+				t.Errorf("wait for %d: %+v, %v", h+1, info, err)
+			}
+		}()
+	}
+	if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if n := count("info"); n > 3 {
+		t.Errorf("twenty waits asked the ledger %d times", n)
+	}
+	for range 5 {
+		if nodes, err := s.Nodes(ctx); err != nil || len(nodes) != 12 {
+			t.Fatalf("nodes: %d, %v", len(nodes), err)
+		}
+	}
+	if n := count("nodes"); n != 1 {
+		t.Errorf("five node lists at one state fetched %d times", n)
+	}
+	// Rounds: fetched once each, once their quorums are drawn; the last
+	// four kept.
+	for r := uint64(1); r <= 5; r++ {
+		for nw.Ledger.Info().Height < p.QuorumHeight(r) {
+			if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 3 {
+			if rd, err := s.RoundAt(ctx, p.RoundStart(r)); err != nil || rd.Round != r || len(rd.Quorums) == 0 {
+				t.Fatalf("round %d: %+v, %v", r, rd, err)
+			}
+		}
+		if n := count("rounds"); n != int(r) {
+			t.Fatalf("after round %d the rounds were fetched %d times", r, n)
+		}
+	}
+	if len(s.rounds) != maxSharedRounds {
+		t.Fatalf("%d rounds kept, want %d", len(s.rounds), maxSharedRounds)
+	}
+	if _, ok := s.rounds[p.RoundStart(1)]; ok {
+		t.Fatal("the oldest round is still kept")
 	}
 }
