@@ -49,7 +49,9 @@ func benchRun(c *cli.Context) error {
 	if err := forLoad(stderr); err != nil {
 		return err
 	}
-	cfg.Progress = func(step string) { fmt.Fprintf(stderr, "bench: %s\n", step) }
+	line := progressLine(c)
+	defer line.Clear()
+	cfg.Progress = func(step string) { line.Show("bench: " + step) }
 	r, err := bench.Run(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil && c.Context.Err() == nil {

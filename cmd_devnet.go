@@ -21,6 +21,7 @@ import (
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/exitcode"
 	"github.com/sessionctl/sessionctl/internal/pprofserve"
+	"github.com/sessionctl/sessionctl/internal/progress"
 	"github.com/sessionctl/sessionctl/scenario"
 	"github.com/urfave/cli/v2"
 )
@@ -35,7 +36,7 @@ func devnetCommand() *cli.Command {
 				Usage:     "start a devnet (or resume the one saved under --dir) and print how to use it",
 				ArgsUsage: " ",
 				Flags: append([]cli.Flag{
-					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes, `N` (4 to 2000; 0: none of its own, they all join it)", DefaultText: "12, or the saved devnet's"},
+					&cli.IntFlag{Name: "nodes", Usage: "number of service nodes, `N` (4 to 2000, or 10000 with --workers; 0: none of its own, they all join it)", DefaultText: "12, or the saved devnet's"},
 					&cli.StringFlag{Name: "seed", Usage: "`SEED` of every key and of the chain (default \"sessionctl\", or the saved devnet's)", EnvVars: []string{"SESSIONCTL_SEED"}},
 					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "`DURATION` between ledger blocks (a unit is needed: 500ms, 2s); 0: blocks only when mined ('ledger mine')"},
 					&cli.StringFlag{Name: "clients", Usage: "client identities to create, `NAMES` comma-separated (default alice,bob,carol)"},
@@ -47,6 +48,7 @@ func devnetCommand() *cli.Command {
 					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
 					&cli.BoolFlag{Name: "wait-viewer", Usage: "with --scenario: begin once a browser has opened the dashboard"},
 					&cli.BoolFlag{Name: "procs", Usage: "run every node as its own process ('node run'), supervised by this one"},
+					&cli.IntFlag{Name: "workers", Usage: "run the nodes over `K` worker processes, each hosting a range of them (up to 10000 nodes)"},
 					&cli.StringFlag{Name: "listen", Value: "127.0.0.1", Usage: "`IP` address that the ledger, servers and nodes listen on ('auto': the one that is not loopback, a pod's); another than loopback lets other machines join ('node join')"},
 					&cli.IntFlag{Name: "base-port", Usage: "fixed ports from `N`: the seed (ledger), N+1 control (join URL, dashboard), N+2 proxy, N+3 file, N+4 community server", DefaultText: "free ports"},
 					&cli.StringFlag{Name: "advertise", Usage: "the `NAME` others reach this devnet by (a Kubernetes Service's): in the join URL, to joiners, for the servers", DefaultText: "the --listen address"},
@@ -103,9 +105,12 @@ func devnetUp(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("procs") {
+	if cfg.Workers, err = devnet.WorkersFlag(c.Int("workers"), c.IsSet("workers"), c.Bool("procs")); err != nil {
+		return err
+	}
+	if c.Bool("procs") || cfg.Workers > 0 {
 		if cfg.Exe, err = selfExe(); err != nil {
-			return fmt.Errorf("--procs runs this binary again: %w", err)
+			return fmt.Errorf("--procs and --workers run this binary again: %w", err)
 		}
 	}
 	var steps []scenario.Step
@@ -131,9 +136,9 @@ func devnetUp(c *cli.Context) error {
 		}
 	}
 	stderr := c.App.ErrWriter
-	if display.IsTerminal(stderr) {
-		cfg.Progress = display.ProgressBar(stderr)
-	}
+	line := progressLine(c)
+	defer line.Clear()
+	cfg.Progress = func(p devnet.StartProgress) { line.Show(p.String()) }
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := forLoad(stderr); err != nil {
@@ -153,6 +158,7 @@ func devnetUp(c *cli.Context) error {
 	if err := d.Start(ctx); err != nil {
 		return err
 	}
+	line.Clear()
 	m := d.Manifest()
 	switch json := c.Bool("json"); {
 	case json && steps == nil:
@@ -296,4 +302,10 @@ func snapshotAct(c *cli.Context) error {
 		return err
 	}
 	return output(c).Show(done, done.WriteText)
+}
+
+// progressLine is long work's progress line on stderr: on a terminal only,
+// never with --json (SESSIONCTL_PROGRESS=always: as if on one, for tests).
+func progressLine(c *cli.Context) *progress.Line {
+	return progress.New(c.App.ErrWriter, c.Bool("json"), os.Getenv("SESSIONCTL_PROGRESS") == "always")
 }

@@ -60,7 +60,8 @@ type Config struct {
 	Clients []int
 	// Dir holds the devnet; default a temporary directory, removed after.
 	Dir string
-	// Progress, if set, is told each step as it starts.
+	// Progress, if set, is told each step as it starts, and how the
+	// devnet's start goes (many times: it must not block).
 	Progress func(step string)
 	// Exe, if set, is the sessionctl binary: `id ls` and `send` are then
 	// run as new processes against the devnet, and their times reported.
@@ -227,7 +228,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Exe != "" {
 		clients = []string{"alice", "bob"} // who the processes send as, and to
 	}
-	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: clients})
+	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: clients,
+		Progress: func(p devnet.StartProgress) { step(fmt.Sprintf("a devnet of %d nodes: %s", cfg.Nodes, p)) }})
 	if err != nil {
 		return nil, fmt.Errorf("bench: devnet: %w", err)
 	}
@@ -250,8 +252,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	for _, n := range cfg.Clients {
-		step(fmt.Sprintf("%d clients for %v", n, cfg.Duration))
+	for i, n := range cfg.Clients {
+		step(fmt.Sprintf("load level %d of %d: %d clients for %v", i+1, len(cfg.Clients), n, cfg.Duration))
 		lv, err := load(ctx, ledgerURL, n, cfg.Duration)
 		if err != nil {
 			return nil, err

@@ -17,10 +17,12 @@ import (
 )
 
 // start starts a network whose nodes share one set of test faults, and
-// repair every 2 s (a run's final reads then wait less).
-func start(t *testing.T, nodes int, f *node.Faults) *devnet.Network {
+// repair every 2 s (a run's final reads then wait less). With blockTime 0
+// blocks come only when mined, and with them no testing rounds (a node
+// broken on purpose is then not voted out of the network).
+func start(t *testing.T, nodes int, blockTime time.Duration, f *node.Faults) *devnet.Network {
 	t.Helper()
-	return devnettest.Start(t, devnet.Config{Nodes: nodes, BlockTime: 500 * time.Millisecond, NodeConfig: func(i int, c *node.Config) {
+	return devnettest.Start(t, devnet.Config{Nodes: nodes, BlockTime: blockTime, NodeConfig: func(i int, c *node.Config) {
 		c.Faults = f
 		c.RepairInterval = 2 * time.Second
 	}})
@@ -51,9 +53,10 @@ func run(t *testing.T, nw *devnet.Network, cfg chaos.Config) *chaos.Report {
 }
 
 // script is a plan of the given operations, account by account (c1 is
-// the first), and no faults.
+// the first), and no faults. The run ends when they are done (the
+// duration only bounds them).
 func script(ops ...[]chaos.PlannedOp) *chaos.Plan {
-	return &chaos.Plan{Seed: 1, Duration: 3 * time.Second, Ops: ops}
+	return &chaos.Plan{Seed: 1, Duration: time.Minute, Ops: ops}
 }
 
 func op(kind string, to int, pause time.Duration) chaos.PlannedOp {
@@ -68,7 +71,7 @@ func TestCheckerNamesEachProperty(t *testing.T) {
 		t.Skip("runs a devnet")
 	}
 	nf := &node.Faults{}
-	nw := start(t, 5, nf)
+	nw := start(t, 5, 0, nf)
 	ms := 100 * time.Millisecond
 	for _, tc := range []struct {
 		name   string
@@ -95,7 +98,16 @@ func TestCheckerNamesEachProperty(t *testing.T) {
 			func(cf map[string]*client.Faults) { cf["c1b"].IgnoreConfigs.Store(true) }, false, chaos.PropConfigs, "did not converge"},
 		// Last: a frozen view does not thaw.
 		{"nodes stop following the ledger", script(nil, nil),
-			func(map[string]*client.Faults) { nf.FreezeView.Store(true) }, false, chaos.PropLedgerHead, "the ledger at"},
+			func(map[string]*client.Faults) {
+				nf.FreezeView.Store(true)
+				// Each node takes one more block, then stops following.
+				ctx := context.Background()
+				nw.Ledger.Mine(ctx, 1)
+				for _, n := range nw.Nodes() {
+					n.WaitView(ctx, nw.Ledger.Info().Height)
+				}
+				nw.Ledger.Mine(ctx, 2)
+			}, false, chaos.PropLedgerHead, "the ledger at"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, b := range []*atomic.Bool{&nf.DropMessages, &nf.FailMessages, &nf.IgnoreRevocations} {
@@ -132,7 +144,7 @@ func TestRunUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a devnet")
 	}
-	nw := start(t, 8, nil)
+	nw := start(t, 8, 500*time.Millisecond, nil)
 	rep := run(t, nw, chaos.Config{Seed: 7, Duration: 15 * time.Second, Clients: 3, CheckTimeout: 40 * time.Second})
 	if rep.ViolationCount != 0 {
 		t.Errorf("%d violations on a healthy network", rep.ViolationCount)

@@ -33,9 +33,13 @@
 // in-process and through a devnet's control endpoint): nodes killed and
 // restarted (several at once; a whole swarm but one member; a member
 // killed just before the network is asked to kick, unsend or change a
-// config that its swarm holds, and restarted after), and whatever else the
-// Target supports (Target.Supports says which, or why not). Each is a
-// FaultEvent in the history, from start to heal.
+// config that its swarm holds, and restarted after), and what else the
+// Target makes (Target.Supports says which, or why not): node processes
+// SIGKILLed, the devnet SIGKILLed and resumed, a node's clock moved within
+// and beyond the ±60 s window, its disk filled or its data directory made
+// read-only, a host cut off or its links slowed. The plan makes every kind
+// once first, then any. Each is a FaultEvent in the history, from start to
+// heal; a run whose network is gone at the end is not checked (Aborted).
 //
 // The check (Check), when every fault is healed and the devices have read
 // what they can: every acknowledged message is shown exactly once by each

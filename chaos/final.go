@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/configmsg"
 	"github.com/sessionctl/sessionctl/group"
@@ -260,6 +261,10 @@ func (r *run) readHeads(ctx context.Context) {
 				continue
 			}
 			hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			// Past a healed partition the client's host may still back off
+			// from dialing a node it could not reach (libp2p backs off for
+			// longer than this phase lasts): the check dials regardless.
+			hctx = network.WithForceDirectDial(hctx, "chaos: reading heads after the faults healed")
 			resp, err := c.Direct(hctx, n.Key, "info", struct{}{})
 			cancel()
 			var out struct {

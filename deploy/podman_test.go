@@ -134,7 +134,8 @@ func imageOf(t *testing.T, yaml string) string {
 // are active on the ledger, sends and fetches messages through them, kills
 // a node's pod and waits until the quorums vote it down, fetches what it
 // held, restarts the devnet's pod and sends again. Everything it played is
-// torn down at the end, failed or not.
+// torn down at the end, failed or not, and the image it built removed (an
+// image the machine had under its name gets the name back).
 func TestPodman(t *testing.T) {
 	began := time.Now()
 	p := pm{t: t, conf: filepath.Join(t.TempDir(), "containers.conf")}
@@ -169,11 +170,21 @@ func TestPodman(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, hadImage := p.run("image", "exists", image)
-	p.must("build", "-q", "-t", image, "-f", filepath.Join(ctxDir, "Containerfile"), ctxDir)
-	if hadImage != nil {
-		t.Cleanup(func() { p.run("rmi", "-f", image) })
+	// The image the machine had under that name, if any, gets it back.
+	old, err := p.run("image", "inspect", "--format", "{{.Id}}", image)
+	if old = strings.TrimSpace(old); err != nil {
+		old = ""
 	}
+	built := strings.TrimSpace(p.must("build", "-q", "-t", image, "-f", filepath.Join(ctxDir, "Containerfile"), ctxDir))
+	t.Cleanup(func() {
+		if built == old {
+			return
+		}
+		p.run("rmi", "-f", built)
+		if old != "" {
+			p.run("tag", old, image)
+		}
+	})
 	if v := p.must("run", "--rm", image, "--version"); !strings.Contains(v, commit[:12]) {
 		t.Fatalf("--version in the image: %q, want the commit %s", v, commit[:12])
 	}

@@ -105,6 +105,9 @@ func (nw *Network) chaosFaults() map[string]string {
 		out[chaos.FaultSkew] = "the nodes run in their own processes, on this machine's clock"
 		out[chaos.FaultSkewFar] = out[chaos.FaultSkew]
 		out[chaos.FaultSigkill] = ""
+		if nw.cfg.Workers > 0 {
+			out[chaos.FaultSigkill] = "the nodes share worker processes (devnet up --procs runs each in its own)"
+		}
 	}
 	why := nw.DiskFaults()
 	out[chaos.FaultDisk], out[chaos.FaultReadOnly] = why, why
@@ -423,7 +426,6 @@ func (c *controlServer) repair(w http.ResponseWriter, r *http.Request) {
 // the faults in force, the recent ones, and the operations by outcome.
 type ChaosStatus struct {
 	Seed       uint64                `json:"seed"`
-	RunID      string                `json:"run_id"`
 	Active     []chaos.FaultEvent    `json:"active"`
 	Recent     []chaos.FaultEvent    `json:"recent"` // the newest 20 healed
 	Faults     int                   `json:"faults"`

@@ -357,8 +357,8 @@ const maxFaultsSeen = 4096
 func (fs *faultsSeen) chaosEvents(st ChaosStatus) []TimelineEvent {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.started == nil || st.RunID != fs.run || len(fs.started)+len(fs.healed) > maxFaultsSeen {
-		fs.run, fs.started, fs.healed = st.RunID, map[string]bool{}, map[string]bool{}
+	if fs.started == nil || fmt.Sprint(st.Seed) != fs.run || len(fs.started)+len(fs.healed) > maxFaultsSeen {
+		fs.run, fs.started, fs.healed = fmt.Sprint(st.Seed), map[string]bool{}, map[string]bool{}
 	}
 	key := func(f chaos.FaultEvent) string { return fmt.Sprint(f.Start, "\x00", f.Kind, "\x00", f.Nodes) }
 	what := func(f chaos.FaultEvent) string {

@@ -145,21 +145,21 @@ func TestChaosEvents(t *testing.T) {
 	var fs faultsSeen
 	kill := chaos.FaultEvent{Kind: "kill", Nodes: []string{"node-3"}, Start: 100}
 	skew := chaos.FaultEvent{Kind: "skew", Nodes: []string{"node-5"}, Detail: "+30s", Start: 200}
-	got := fs.chaosEvents(ChaosStatus{RunID: "r1", Active: []chaos.FaultEvent{kill}})
+	got := fs.chaosEvents(ChaosStatus{Seed: 1, Active: []chaos.FaultEvent{kill}})
 	if len(got) != 1 || got[0].Kind != TimelineFault || got[0].Text != "chaos: kill node-3" || !slices.Equal(got[0].Nodes, []string{"node-3"}) {
 		t.Errorf("a fault started: %+v", got)
 	}
-	if got := fs.chaosEvents(ChaosStatus{RunID: "r1", Active: []chaos.FaultEvent{kill}}); len(got) != 0 {
+	if got := fs.chaosEvents(ChaosStatus{Seed: 1, Active: []chaos.FaultEvent{kill}}); len(got) != 0 {
 		t.Errorf("told twice: %+v", got)
 	}
 	healed := kill
 	healed.End = 150
-	got = fs.chaosEvents(ChaosStatus{RunID: "r1", Active: []chaos.FaultEvent{skew}, Recent: []chaos.FaultEvent{healed}})
+	got = fs.chaosEvents(ChaosStatus{Seed: 1, Active: []chaos.FaultEvent{skew}, Recent: []chaos.FaultEvent{healed}})
 	if len(got) != 2 || got[0].Text != "chaos: skew node-5 (+30s)" || got[1].Text != "chaos: healed kill node-3" {
 		t.Errorf("a fault started and one healed: %+v", got)
 	}
 	// a new run starts afresh
-	if got := fs.chaosEvents(ChaosStatus{RunID: "r2", Active: []chaos.FaultEvent{kill}}); len(got) != 1 {
+	if got := fs.chaosEvents(ChaosStatus{Seed: 2, Active: []chaos.FaultEvent{kill}}); len(got) != 1 {
 		t.Errorf("another run's fault: %+v", got)
 	}
 }

@@ -49,6 +49,9 @@ var (
 const (
 	MinNodes = 4
 	MaxNodes = 2000
+	// MaxWorkerNodes is the most nodes a devnet runs over worker
+	// processes (UpConfig.Workers).
+	MaxWorkerNodes = 10000
 	// MinNodesReason says why fewer nodes would not do.
 	MinNodesReason = "an onion path needs three distinct nodes and a destination apart from them"
 )
@@ -120,8 +123,8 @@ type UpConfig struct {
 	WriteLogs bool
 	LogFormat string
 	LogLevel  zerolog.Level
-	// Progress is told how many nodes have started.
-	Progress func(started, total int)
+	// Progress is told how far the start has gone (Config.Progress).
+	Progress func(StartProgress)
 	// Fund are payments from the faucet made before the devnet is ready.
 	Fund []Payment
 	// Events is the hub of the dashboard's events; give it to the loggers
@@ -148,6 +151,10 @@ type UpConfig struct {
 	// Exe, if set, runs every node as its own process: the sessionctl
 	// binary at Exe (`devnet up --procs`).
 	Exe string
+	// Workers, with Exe, runs the nodes over that many worker processes,
+	// each hosting a range of them (`devnet up --workers K`); then the
+	// devnet may have up to MaxWorkerNodes nodes.
+	Workers int
 
 	rewind rewindCfg // a devnet rewound in place (Serve)
 }
@@ -312,8 +319,16 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 		return nil, errors.New("devnet: UpConfig.Dir is required")
 	}
 	given := cfg
-	if cfg.Nodes != 0 && cfg.Nodes != NoNodes && (cfg.Nodes < MinNodes || cfg.Nodes > MaxNodes) {
-		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s), or 0: none of its own, every node joins", cfg.Nodes, MinNodes, MaxNodes, MinNodesReason)
+	if cfg.Nodes > MaxNodes && cfg.Workers == 0 && cfg.Nodes <= MaxWorkerNodes {
+		return nil, errkind.Invalidf("--nodes %d: one process runs at most %d; more (up to %d) run over worker processes: add --workers K", cfg.Nodes, MaxNodes, MaxWorkerNodes)
+	}
+	if limit := nodesLimit(cfg.Workers); cfg.Nodes != 0 && cfg.Nodes != NoNodes && (cfg.Nodes < MinNodes || cfg.Nodes > limit) {
+		return nil, errkind.Invalidf("--nodes %d: want %d to %d (%s), or 0: none of its own, every node joins", cfg.Nodes, MinNodes, limit, MinNodesReason)
+	}
+	if cfg.Workers != 0 && cfg.Nodes != 0 { // (else once the saved devnet's nodes are known)
+		if err := checkWorkers(cfg.Workers, cfg.Nodes, cfg.Exe); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Listen, err = resolveListen(cfg.Listen); err != nil {
 		return nil, err
@@ -381,7 +396,14 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 			return nil, fmt.Errorf("client %w", err)
 		}
 	}
-	if err := checkFileLimit(st.Nodes); err != nil {
+	if err := checkWorkers(cfg.Workers, st.Nodes, cfg.Exe); err != nil {
+		return nil, err
+	}
+	if cfg.Workers > 0 { // each worker has a limit of its own; the devnet holds few
+		if err := checkFileLimit((st.Nodes + cfg.Workers - 1) / cfg.Workers); err != nil {
+			return nil, fmt.Errorf("%w (in each of %d workers)", err, cfg.Workers)
+		}
+	} else if err := checkFileLimit(st.Nodes); err != nil {
 		return nil, err
 	}
 	if cfg.Events == nil {
@@ -458,7 +480,7 @@ func Open(cfg UpConfig) (d *Devnet, err error) {
 	if nodes == 0 {
 		nodes = NoNodes
 	}
-	nw, err := New(Config{Dir: cfg.Dir, Nodes: nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis, Host: cfg.Listen, Exe: cfg.Exe,
+	nw, err := New(Config{Dir: cfg.Dir, Nodes: nodes, Seed: st.Seed, Secret: secret, BlockTime: bt, Genesis: genesis, Host: cfg.Listen, Exe: cfg.Exe, Workers: cfg.Workers,
 		BasePort: cfg.BasePort, Advertise: cfg.Advertise,
 		OnExit: func(i int, report string) {
 			d.cfg.Events.publish(map[string]any{"t": "node", "name": NodeName(i), "running": false, "exited": report})

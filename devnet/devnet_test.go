@@ -26,6 +26,13 @@ import (
 // TestMain fails the package if any goroutine outlives the tests: Close
 // must stop every node, server and loop a devnet started.
 func TestMain(m *testing.M) {
+	// As a devnet's node process or worker (Config.Exe is this binary).
+	if os.Getenv(NodeProcessEnv) != "" {
+		if NodeProcess(context.Background(), os.Stdin, os.Stdout, os.Stderr) != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	// As a helper process: hold a devnet directory's lock and never answer.
 	if dir := os.Getenv("SESSIONCTL_TEST_HOLD_LOCK"); dir != "" {
 		if _, err := lockDir(dir); err != nil {

@@ -76,6 +76,8 @@ func (nw *Network) isNodeEdge(hostport string) bool {
 			https = n.HTTPSURL()
 		} else if p := nw.procs[i]; p != nil {
 			https = p.info.HTTPS
+		} else if h := nw.hosted[i]; h != nil {
+			https = h.info.HTTPS
 		}
 		if https != "" && hostOf(https) == hostport {
 			nw.mu.Unlock()

@@ -86,7 +86,7 @@ func (d Dir) nodeNames() []string {
 	}
 	var st state
 	if data, err := os.ReadFile(d.StateFile()); err == nil && json.Unmarshal(data, &st) == nil {
-		for i := 0; i < st.Nodes && i < MaxNodes; i++ {
+		for i := 0; i < st.Nodes && i < MaxWorkerNodes; i++ {
 			out = append(out, NodeName(i))
 		}
 	}
@@ -124,7 +124,7 @@ func seedNames(seed string, n int) func(key string) string {
 	nn := newNodeNames()
 	return func(key string) string {
 		once.Do(func() {
-			for i := 0; i < n && i < MaxNodes; i++ {
+			for i := 0; i < n && i < MaxWorkerNodes; i++ {
 				nn.add(pub(NodeKey(seed, i)), NodeName(i))
 			}
 		})

@@ -38,6 +38,7 @@ import (
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
+	"github.com/sessionctl/sessionctl/internal/progress"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
@@ -86,6 +87,10 @@ type Config struct {
 	// Exe, if set, runs every node as its own process: the sessionctl
 	// binary at Exe, as 'node run' (procs.go). "" runs them in this process.
 	Exe string
+	// Workers, with Exe, runs the nodes in that many worker processes,
+	// each hosting a range of them (workers.go); 0 runs each in its own
+	// process. With workers a devnet may have up to MaxWorkerNodes nodes.
+	Workers int
 	// LedgerToken guards the RPC's mine and state_change; "" leaves them open.
 	LedgerToken string
 	// Logger receives every component's logs; the zero value logs nothing.
@@ -95,8 +100,10 @@ type Config struct {
 	// Logs, if set, gives each component its own logger ("ledger",
 	// "node-1", ...); otherwise Logger is used with a component field.
 	Logs func(component string) zerolog.Logger
-	// Progress, if set, is told how many nodes have started.
-	Progress func(started, total int)
+	// Progress, if set, is told how far the start has gone: the nodes
+	// registered, then started, then ready (their addresses on the
+	// ledger) with the swarms ready. It must not block.
+	Progress func(StartProgress)
 	// FileExpiry is how long the file server keeps a file; default 1 hour
 	// (mainnet: 3 weeks).
 	FileExpiry time.Duration
@@ -147,10 +154,14 @@ type Network struct {
 	mu    sync.Mutex
 	nodes []*node.Node // by index; nil while stopped
 	procs []*nodeProc  // by index, with Config.Exe; nil while stopped
-	exits []string     // by index: how its process last ended by itself
-	keys  []ed25519.PrivateKey
-	names *nodeNames // the nodes' names by key: the logs name nodes by them
-	done  bool
+	// hosted are the nodes running in workers, by index (Config.Workers);
+	// workers the workers, by range, nil once exited.
+	hosted  []*hostedNode
+	workers []*workerProc
+	exits   []string // by index: how its process last ended by itself
+	keys    []ed25519.PrivateKey
+	names   *nodeNames // the nodes' names by key: the logs name nodes by them
+	done    bool
 	// skews move each in-process node's clock (SetSkew), ns.
 	skews []atomic.Int64
 	// budget bounds the request bytes all nodes hold at once.
@@ -184,8 +195,11 @@ func New(cfg Config) (*Network, error) {
 	case NoNodes:
 		cfg.Nodes = 0
 	}
-	if cfg.Nodes < 0 || cfg.Nodes > 2000 {
-		return nil, fmt.Errorf("devnet: %d nodes: want 1 to 2000, or NoNodes", cfg.Nodes)
+	if err := checkWorkers(cfg.Workers, cfg.Nodes, cfg.Exe); err != nil {
+		return nil, err
+	}
+	if limit := nodesLimit(cfg.Workers); cfg.Nodes < 0 || cfg.Nodes > limit {
+		return nil, fmt.Errorf("devnet: %d nodes: want 1 to %d, or NoNodes", cfg.Nodes, limit)
 	}
 	if cfg.Seed == "" {
 		cfg.Seed = "sessionctl"
@@ -311,6 +325,8 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.mu.Lock()
 	nw.nodes = make([]*node.Node, nw.cfg.Nodes)
 	nw.procs = make([]*nodeProc, nw.cfg.Nodes)
+	nw.hosted = make([]*hostedNode, nw.cfg.Nodes)
+	nw.workers = make([]*workerProc, nw.cfg.Workers)
 	nw.exits = make([]string, nw.cfg.Nodes)
 	nw.mu.Unlock()
 	if err := nw.startNodes(ctx); err != nil {
@@ -433,6 +449,9 @@ func (nw *Network) register(ctx context.Context) error {
 			}
 		}
 		submitted++
+		if nw.cfg.Progress != nil {
+			nw.cfg.Progress(StartProgress{Stage: StageRegistering, Done: i + 1, Total: len(nw.keys)})
+		}
 	}
 	if submitted > 0 {
 		if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
@@ -517,6 +536,9 @@ func (nw *Network) startCommunity(ctx context.Context) error {
 // startNodes starts every node, a few at a time (each opens a database and
 // a host: the work is mostly I/O and key setup).
 func (nw *Network) startNodes(ctx context.Context) error {
+	if nw.cfg.Workers > 0 {
+		return nw.startWorkers(ctx)
+	}
 	total := len(nw.keys)
 	errs := make([]error, total)
 	sem := make(chan struct{}, 8)
@@ -532,7 +554,7 @@ func (nw *Network) startNodes(ctx context.Context) error {
 			if nw.cfg.Progress != nil {
 				dmu.Lock()
 				done++
-				nw.cfg.Progress(done, total)
+				nw.cfg.Progress(StartProgress{Stage: StageStarting, Done: done, Total: total})
 				dmu.Unlock()
 			}
 		}()
@@ -576,11 +598,14 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		nw.mu.Unlock()
 		return errors.New("devnet: the network is not running")
 	}
-	if nw.nodes[i] != nil || nw.procs[i] != nil {
+	if nw.upLocked(i) {
 		nw.mu.Unlock()
 		return fmt.Errorf("%w: %s is running", ErrNodeRunning, NodeName(i))
 	}
 	nw.mu.Unlock()
+	if nw.cfg.Workers > 0 {
+		return nw.order(ctx, "start", i)
+	}
 	if nw.cfg.Exe != "" {
 		return nw.startNodeProc(ctx, i)
 	}
@@ -616,7 +641,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	if nw.done || nw.nodes[i] != nil || nw.procs[i] != nil {
+	if nw.done || nw.upLocked(i) {
 		n.Close()
 		return fmt.Errorf("devnet: %s was started twice or the network stopped", NodeName(i))
 	}
@@ -634,7 +659,7 @@ func (nw *Network) startNodeProc(ctx context.Context, i int) error {
 		return err
 	}
 	nw.mu.Lock()
-	if nw.done || nw.nodes[i] != nil || nw.procs[i] != nil {
+	if nw.done || nw.upLocked(i) {
 		nw.mu.Unlock()
 		p.stop()
 		return fmt.Errorf("devnet: %s was started twice or the network stopped", NodeName(i))
@@ -667,13 +692,16 @@ func (nw *Network) startNodeProc(ctx context.Context, i int) error {
 // is killed (SIGKILL), as a crash would end it.
 func (nw *Network) StopNode(i int) error {
 	nw.mu.Lock()
-	if i < 0 || i >= len(nw.nodes) || (nw.nodes[i] == nil && nw.procs[i] == nil) {
+	if i < 0 || i >= len(nw.nodes) || !nw.upLocked(i) {
 		nw.mu.Unlock()
 		return fmt.Errorf("%w: %s is not running", ErrNodeStopped, NodeName(i))
 	}
-	n, p := nw.nodes[i], nw.procs[i]
-	nw.nodes[i], nw.procs[i] = nil, nil
+	n, p, h := nw.nodes[i], nw.procs[i], nw.hosted[i]
+	nw.nodes[i], nw.procs[i], nw.hosted[i] = nil, nil, nil
 	nw.mu.Unlock()
+	if h != nil {
+		return nw.order(context.Background(), "stop", i)
+	}
 	if p != nil {
 		p.kill()
 		<-p.done
@@ -686,7 +714,13 @@ func (nw *Network) StopNode(i int) error {
 func (nw *Network) Running(i int) bool {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	return i >= 0 && i < len(nw.nodes) && (nw.nodes[i] != nil || nw.procs[i] != nil)
+	return i >= 0 && i < len(nw.nodes) && nw.upLocked(i)
+}
+
+// upLocked reports whether node i runs: in this process, its own or a
+// worker. nw.mu is held and i in range.
+func (nw *Network) upLocked(i int) bool {
+	return nw.nodes[i] != nil || nw.procs[i] != nil || nw.hosted[i] != nil
 }
 
 // NodeInfo returns what running node i says of itself; false while it is
@@ -699,6 +733,9 @@ func (nw *Network) NodeInfo(i int) (NodeInfo, bool) {
 	}
 	if p := nw.procs[i]; p != nil {
 		return p.info, true
+	}
+	if h := nw.hosted[i]; h != nil {
+		return h.info, true
 	}
 	if n := nw.nodes[i]; n != nil {
 		return NodeInfo{Key: n.Key(), PeerID: n.PeerID().String(), Addrs: n.Addrs(), HTTPS: n.HTTPSURL(), PID: os.Getpid()}, true
@@ -736,7 +773,7 @@ func (nw *Network) RunningCount() int {
 	defer nw.mu.Unlock()
 	c := 0
 	for i := range nw.nodes {
-		if nw.nodes[i] != nil || nw.procs[i] != nil {
+		if nw.upLocked(i) {
 			c++
 		}
 	}
@@ -760,7 +797,7 @@ func (nw *Network) WaitNodeReady(ctx context.Context, i int) error {
 	var n *node.Node
 	running := false
 	if i >= 0 && i < len(nw.nodes) {
-		n, running = nw.nodes[i], nw.nodes[i] != nil || nw.procs[i] != nil
+		n, running = nw.nodes[i], nw.upLocked(i)
 	}
 	nw.mu.Unlock()
 	if !running {
@@ -805,6 +842,7 @@ func (nw *Network) settle(ctx context.Context) error {
 				return fmt.Errorf("devnet: nodes did not settle: %w", err)
 			}
 		}
+		notReady := map[string]bool{}
 		for i := range nw.keys {
 			info, running := nw.NodeInfo(i)
 			if !running {
@@ -813,9 +851,21 @@ func (nw *Network) settle(ctx context.Context) error {
 			sn, found := nw.Ledger.Node(info.Key)
 			if !found || sn.PeerID != info.PeerID || !slices.Equal(sn.Addrs, info.Addrs) || sn.StoragePort == 0 {
 				ok = false
+				notReady[info.Key] = true
 			}
 		}
+		if nw.cfg.Progress != nil {
+			nw.cfg.Progress(nw.readiness(notReady))
+		}
 		if ok {
+			// A resumed network's nodes catch up with each other (now
+			// that each knows where the others are) before they let
+			// clients read (node.Node.WaitCaughtUp).
+			for _, n := range nw.Nodes() {
+				if err := n.WaitCaughtUp(ctx); err != nil {
+					return fmt.Errorf("devnet: nodes did not catch up with their swarms: %w", err)
+				}
+			}
 			return nil
 		}
 		select {
@@ -824,6 +874,46 @@ func (nw *Network) settle(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// The stages of a start (StartProgress.Stage).
+const (
+	StageRegistering = "registering" // the nodes' stakes go on the ledger
+	StageStarting    = "starting"    // each node opens its database and its host
+	StageReady       = "ready"       // each node's address reaches the ledger: its swarm can serve
+)
+
+// StartProgress is how far a network's start has gone.
+type StartProgress struct {
+	Stage       string
+	Done, Total int // nodes registered, started, or ready
+	// SwarmsReady counts the swarms whose every member is ready, of
+	// Swarms (StageReady).
+	SwarmsReady, Swarms int
+}
+
+// String says it in a line, the nodes as a bar.
+func (p StartProgress) String() string {
+	switch p.Stage {
+	case StageRegistering:
+		return progress.Bar("registering service nodes", p.Done, p.Total)
+	case StageStarting:
+		return progress.Bar("starting service nodes   ", p.Done, p.Total)
+	}
+	return progress.Bar("service nodes ready      ", p.Done, p.Total) + fmt.Sprintf(", swarms ready %d/%d", p.SwarmsReady, p.Swarms)
+}
+
+// readiness counts the nodes ready (all but notReady's, by Ed25519 key)
+// and the swarms whose members all are.
+func (nw *Network) readiness(notReady map[string]bool) StartProgress {
+	p := StartProgress{Stage: StageReady, Total: len(nw.keys), Done: len(nw.keys) - len(notReady)}
+	for _, s := range nw.Ledger.Swarms() {
+		p.Swarms++
+		if !slices.ContainsFunc(s.Members, func(k string) bool { return notReady[k] }) {
+			p.SwarmsReady++
+		}
+	}
+	return p
 }
 
 // Nodes returns the running nodes.
@@ -869,8 +959,8 @@ func (nw *Network) Close() error {
 		return nil
 	}
 	nw.done = true
-	nodes, procs := nw.nodes, nw.procs
-	nw.nodes, nw.procs = nil, nil
+	nodes, procs, workers := nw.nodes, nw.procs, nw.workers
+	nw.nodes, nw.procs, nw.hosted, nw.workers = nil, nil, nil, nil
 	if nw.watching != nil {
 		nw.watching()
 	}
@@ -889,6 +979,20 @@ func (nw *Network) Close() error {
 		go func() {
 			defer wg.Done()
 			if err := p.stop(); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	for _, w := range workers {
+		if w == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.stop(); err != nil {
 				emu.Lock()
 				errs = append(errs, err)
 				emu.Unlock()

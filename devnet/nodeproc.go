@@ -41,6 +41,11 @@ type procConfig struct {
 	Listen   string   `json:"listen"` // libp2p multiaddr
 	HTTPS    string   `json:"https"`
 	LogLevel string   `json:"log_level"`
+	// Worker makes the process a worker (worker.go): it hosts the nodes
+	// of Indexes (Data is then their parent directory, and Index unused),
+	// and more on the devnet's orders.
+	Worker  bool  `json:"worker,omitempty"`
+	Indexes []int `json:"indexes,omitempty"`
 }
 
 // NodeProcess runs a devnet's node in this process, as the devnet that
@@ -58,11 +63,14 @@ func NodeProcess(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 	if err := json.NewDecoder(stdin).Decode(&cfg); err != nil {
 		return fmt.Errorf("read the devnet's request on stdin: %w", err)
 	}
-	if cfg.Index < 0 || cfg.Index >= MaxNodes || cfg.Data == "" || cfg.Ledger == "" {
+	if cfg.Index < 0 || cfg.Index >= MaxWorkerNodes || cfg.Nodes > MaxWorkerNodes || cfg.Data == "" || cfg.Ledger == "" {
 		return errors.New("the devnet's request is malformed")
 	}
 	if lvl, err := zerolog.ParseLevel(cfg.LogLevel); err == nil && cfg.LogLevel != "" {
 		log = log.Level(lvl)
+	}
+	if cfg.Worker {
+		return runWorker(ctx, cfg, stdin, stdout, log)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -65,6 +65,16 @@ type NodeConfig struct {
 	ReadyTimeout time.Duration
 	// Now is the node's clock; nil means time.Now.
 	Now func() time.Time
+	// NodeLedger, if set, is what the node itself asks of the ledger (a
+	// worker's shared long poll); Ledger still registers it.
+	NodeLedger node.Ledger
+	// Views and Budget, if set, are shared by the nodes of one process (a
+	// worker's, as a devnet's in-process nodes share theirs); nil gives
+	// the node its own.
+	Views  *node.Views
+	Budget *node.Budget
+	// RepairInterval and ExpiryInterval are node.Config's (0: its defaults).
+	RepairInterval, ExpiryInterval time.Duration
 }
 
 // NodeInfo is what a running node says of itself: its ready file
@@ -172,8 +182,13 @@ func RunNode(ctx context.Context, cfg NodeConfig) (_ *NodeRunner, err error) {
 	if err := register(ctx, cfg); err != nil {
 		return nil, err
 	}
-	n, err := node.New(node.Config{Key: cfg.Key, DataDir: cfg.Data, Ledger: cfg.Ledger, ListenAddrs: []string{cfg.Listen},
-		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Name: cfg.Name, NameOf: cfg.NameOf, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}, Now: cfg.Now})
+	var nl node.Ledger = cfg.Ledger
+	if cfg.NodeLedger != nil {
+		nl = cfg.NodeLedger
+	}
+	n, err := node.New(node.Config{Key: cfg.Key, DataDir: cfg.Data, Ledger: nl, ListenAddrs: []string{cfg.Listen},
+		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Name: cfg.Name, NameOf: cfg.NameOf, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}, Now: cfg.Now,
+		Views: cfg.Views, Budget: cfg.Budget, RepairInterval: cfg.RepairInterval, ExpiryInterval: cfg.ExpiryInterval})
 	if err != nil {
 		return nil, errkind.AsInvalid(err)
 	}

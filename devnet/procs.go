@@ -150,22 +150,32 @@ func procLevel(l zerolog.Level) string {
 // time is when the devnet read it, and the other fields are kept. A line
 // that is not JSON (a panic's trace) is logged as it is, at error level.
 func (p *nodeProc) relay(r io.Reader, log zerolog.Logger, edge edgelog.Sink) {
+	relayLines(r, func(string) (zerolog.Logger, edgelog.Sink) { return log, edge }, p.setLast)
+}
+
+// relayLines writes a child's JSON log lines through the logger that pick
+// gives for the line's node field ("" for none): the edge lines through its
+// edge sink. Each line but edge lines is told to setLast.
+func relayLines(r io.Reader, pick func(node string) (zerolog.Logger, edgelog.Sink), setLast func(string)) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
 		var fields map[string]any
 		if json.Unmarshal(line, &fields) != nil {
-			p.setLast(string(line))
+			setLast(string(line))
+			log, _ := pick("")
 			log.Error().Msg(string(line))
 			continue
 		}
 		lvl, _ := zerolog.ParseLevel(fmt.Sprint(fields["level"]))
 		msg, _ := fields["message"].(string)
 		component, _ := fields["component"].(string)
+		node, _ := fields["node"].(string)
 		for _, k := range []string{"level", "message", "time", "component"} {
 			delete(fields, k)
 		}
+		log, edge := pick(node)
 		if component == "edge" {
 			delete(fields, "node") // edge's logger names the node
 			edge.Log.WithLevel(lvl).Fields(fields).Msg(msg)
@@ -176,7 +186,7 @@ func (p *nodeProc) relay(r io.Reader, log zerolog.Logger, edge edgelog.Sink) {
 			}
 			continue
 		}
-		p.setLast(msg)
+		setLast(msg)
 		log.WithLevel(lvl).Fields(fields).Msg(msg)
 	}
 	io.Copy(io.Discard, r) // a line beyond 1 MiB: drain, so the child never blocks

@@ -207,29 +207,3 @@ func IsTerminal(w io.Writer) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
-
-// ProgressBar draws on w how many nodes have started:
-//
-//	starting service nodes [##########..........]  1000/2000
-//
-// redrawn at most every 1/20 of the way (and at the end, when it is wiped:
-// what follows takes the line).
-func ProgressBar(w io.Writer) func(started, total int) {
-	const width = 30
-	last := -1
-	return func(started, total int) {
-		if total <= 0 {
-			return
-		}
-		step := started * 20 / total
-		if step == last && started != total {
-			return
-		}
-		last = step
-		full := started * width / total
-		fmt.Fprintf(w, "\rstarting service nodes [%s%s] %*d/%d", strings.Repeat("#", full), strings.Repeat(".", width-full), len(strconv.Itoa(total)), started, total)
-		if started == total {
-			fmt.Fprint(w, "\r\033[K")
-		}
-	}
-}

@@ -68,17 +68,3 @@ func TestMessageLine(t *testing.T) {
 		}
 	}
 }
-
-func TestProgressBar(t *testing.T) {
-	var b strings.Builder
-	p := ProgressBar(&b)
-	for i := 0; i <= 100; i++ {
-		p(i, 100)
-	}
-	if n := strings.Count(b.String(), "\r"); n > 2*21+1 {
-		t.Errorf("redrawn %d times for 100 steps", n)
-	}
-	if !strings.HasSuffix(b.String(), "\r\033[K") || !strings.Contains(b.String(), "[##############################] 100/100") {
-		t.Errorf("progress: %q", b.String())
-	}
-}

@@ -646,6 +646,19 @@ func (n *Node) WaitView(ctx context.Context, h uint64) error {
 	}
 }
 
+// WaitCaughtUp waits until the node lets clients read: at once for a node
+// that started empty, else once it caught up with its swarm (catchUp).
+func (n *Node) WaitCaughtUp(ctx context.Context) error {
+	for n.behind.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // Swarm returns the node's swarm id as it sees it (UnassignedSwarm if none).
 func (n *Node) Swarm() uint64 {
 	if v := n.view.Load(); v != nil {

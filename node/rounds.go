@@ -190,17 +190,18 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 	for _, q := range n.myQuorums(ctx, v, r, h) {
 		for i, t := range q.Targets {
 			// In the long rounds of a big devnet (ParamsFor), the tests are
-			// spread over the first 80% of the test phase (the rest leaves
-			// time for the last votes), one slot a target, instead of all
-			// at once: 400 members starting 50 tests each in the same
-			// block saturated a 2-core machine, tests that then timed out
-			// voted healthy nodes off the network, and clients' requests
-			// waited seconds behind the handshakes.
+			// spread over the first 80% of the test phase (testSchedule),
+			// instead of all at once: 400 members starting 50 tests each in
+			// the same block saturated a 2-core machine, tests that then
+			// timed out voted healthy nodes off the network, and clients'
+			// requests waited seconds behind the handshakes.
+			var wait time.Duration
 			if p.RoundBlocks > 20 && len(q.Targets) > 1 {
-				start, end := p.QuorumHeight(r), p.RoundStart(r+1)
-				if slot := start + uint64(i)*((end-start)*4/5)/uint64(len(q.Targets)); h+1 < slot {
+				due, w := testSchedule(p, r, h, i, len(q.Targets), testJitter(n.pubHex, t), time.Duration(n.rounds.blockMS.Load())*time.Millisecond)
+				if !due {
 					continue
 				}
+				wait = w
 			}
 			key := fmt.Sprintf("%d/%s", r, t)
 			n.rounds.mu.Lock()
@@ -224,6 +225,12 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
+				if wait > 0 && !sleepCtx(ctx, wait) {
+					n.rounds.mu.Lock()
+					delete(n.rounds.running, key)
+					n.rounds.mu.Unlock()
+					return
+				}
 				select {
 				case n.rounds.slots <- struct{}{}:
 				case <-ctx.Done():
@@ -273,6 +280,49 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 				ev.Str("target", n.nameOf(t)).Bool("pass", pass).Str("reason", reason).Uint64("round", r).Msg("voted")
 			}()
 		}
+	}
+}
+
+// testSchedule says whether the test of the i-th of a quorum's n targets in
+// round r is due once block h is seen, and how long after that block it
+// starts. The first 80% of the test phase is cut in n equal parts, one a
+// target, and each member starts its test of a target at jitter (its own
+// fraction, in [0, 1): testJitter) of that target's part. A test whose
+// start falls in block h+1's interval waits for it (bt, the block time, is
+// its length: 0, blocks on demand, waits for nothing); one whose start
+// has passed starts at once. So the tests of a round start one after
+// another through the phase, rather than a burst each block: the members
+// of a quorum, which test the same target in the same part, are spread
+// over it too.
+func testSchedule(p chain.Params, r, h uint64, i, n int, jitter float64, bt time.Duration) (due bool, wait time.Duration) {
+	start, end := p.QuorumHeight(r), p.RoundStart(r+1)
+	window := float64((end - start) * 4 / 5)
+	at := float64(start) + (float64(i)+jitter)/float64(n)*window // in blocks
+	if at < float64(h+1) {
+		return true, 0
+	}
+	if at >= float64(h+2) {
+		return false, 0
+	}
+	return true, time.Duration((at - float64(h+1)) * float64(bt))
+}
+
+// testJitter is tester's fraction of a target's part of the test phase, in
+// [0, 1): fixed by the two keys.
+func testJitter(tester, target string) float64 {
+	sum := blake2b.Sum256([]byte(tester + "/" + target))
+	return float64(uint64(sum[0])<<16|uint64(sum[1])<<8|uint64(sum[2])) / (1 << 24)
+}
+
+// sleepCtx waits d; false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -340,6 +390,12 @@ func (n *Node) testNode(ctx context.Context, v *view, target string, h uint64) (
 	// could not reach (up to 5 minutes), and a node back after a network
 	// cut must be tested, not failed for the tester's memory of the cut.
 	ctx = network.WithForceDirectDial(ctx, "quorum test")
+	// The connection made (or found) is kept for the test's calls: the
+	// connection manager trims idle ones past its high watermark, and a
+	// trimmed one would be dialled again, a handshake more, mid-test.
+	tag := "test/" + strconv.FormatUint(h, 10)
+	n.host.ConnManager().Protect(pid, tag)
+	defer n.host.ConnManager().Unprotect(pid, tag)
 	// A connection first: that none can be made within the round is a
 	// verdict (a host cut off); what fails later may be the round's end.
 	if h := n.out(); h.Network().Connectedness(pid) != network.Connected {
@@ -421,18 +477,12 @@ func (n *Node) storageTest(ctx context.Context, v *view, target string, sn chain
 		}
 		sample = s
 	} else {
-		var peers []string
-		for _, k := range v.members[sn.SwarmID] {
-			if k != target {
-				peers = append(peers, k)
-			}
-		}
-		if len(peers) == 0 {
+		from, ok := n.samplePeer(v, sn.SwarmID, target)
+		if !ok {
 			return true, ""
 		}
-		i, _ := rand.Int(rand.Reader, big.NewInt(int64(len(peers))))
 		tctx, cancel := context.WithTimeout(ctx, testTimeout)
-		resp, err := storagerpc.Call(tctx, n.out(), v.peers[peers[i.Int64()]], storagerpc.ProtocolSwarm, "storage_sample", storageParams{Nonce: hex.EncodeToString(nonce)})
+		resp, err := storagerpc.Call(tctx, n.out(), from, storagerpc.ProtocolSwarm, "storage_sample", storageParams{Nonce: hex.EncodeToString(nonce)})
 		cancel()
 		if err != nil || resp.Decode(&sample) != nil {
 			return true, "" // no sample to test with: the target is not to blame
@@ -452,6 +502,32 @@ func (n *Node) storageTest(ctx context.Context, v *view, target string, sn chain
 		return false, "storage test failed: the data is not held"
 	}
 	return true, ""
+}
+
+// samplePeer picks the member of swarm (other than target) to ask for a
+// sample: one this node is connected to already, when there is one (a
+// connection reused rather than a Noise handshake more, most of a test's
+// CPU), else one at random.
+func (n *Node) samplePeer(v *view, swarm uint64, target string) (peer.ID, bool) {
+	var peers, connected []peer.ID
+	for _, k := range v.members[swarm] {
+		pid, ok := v.peers[k]
+		if k == target || !ok {
+			continue
+		}
+		peers = append(peers, pid)
+		if n.host.Network().Connectedness(pid) == network.Connected {
+			connected = append(connected, pid)
+		}
+	}
+	if len(connected) > 0 {
+		peers = connected
+	}
+	if len(peers) == 0 {
+		return "", false
+	}
+	i, _ := rand.Int(rand.Reader, big.NewInt(int64(len(peers))))
+	return peers[i.Int64()], true
 }
 
 // minSampleAge keeps fresh records out of samples: replication may not

@@ -87,7 +87,12 @@ func run(c *cli.Context, dial func(*cli.Context) (*devnet.ControlClient, error))
 	if !out.JSON {
 		fmt.Fprintf(c.App.Writer, "chaos: seed %d, %v, faults %s, %d accounts (logs: %s)\n", seed, c.Duration("duration"), c.String("faults"), c.Int("clients"), logf.Name())
 	}
-	// A devnet SIGKILLed by a fault is resumed as 'devnet up --detach' would.
+	// A devnet SIGKILLed by a fault is resumed as 'devnet up --detach' would,
+	// its nodes in processes of their own if they were.
+	procs := false
+	for _, n := range cc.Manifest().Nodes {
+		procs = procs || (n.PID != 0 && n.PID != cc.Manifest().PID)
+	}
 	resume := func(ctx context.Context) error {
 		// As this process was run (a link named sessionctl, in tests too),
 		// else the binary itself.
@@ -97,7 +102,11 @@ func run(c *cli.Context, dial func(*cli.Context) (*devnet.ControlClient, error))
 				return err
 			}
 		}
-		cmd := exec.CommandContext(ctx, exe, "devnet", "up", "--detach", "--dir", c.String("dir"))
+		args := []string{"devnet", "up", "--detach", "--dir", c.String("dir")}
+		if procs {
+			args = append(args, "--procs") // as it ran
+		}
+		cmd := exec.CommandContext(ctx, exe, args...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
 		}
