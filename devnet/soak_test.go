@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -36,7 +37,9 @@ func envInt(name string, def int) int {
 // SOAK_SENDERS clients sending and fetching as fast as they can) for
 // SOAK_DURATION (default 3m) with SOAK_NODES nodes (default 100), and
 // reports open files and RSS at the start and the end, per node too: they
-// must plateau, not grow. It samples every 30 s on stderr. Not a timed test:
+// must plateau, not grow; at the end, what the RSS is made of per node (the
+// live heap, goroutine stacks, goroutines) and the CPUs busy on average.
+// It samples every 30 s on stderr. Not a timed test:
 //
 //	SOAK_NODES=300 SOAK_DURATION=10m go test ./devnet -run '^$' -bench Soak -benchtime 1x -timeout 30m
 func BenchmarkSoak(b *testing.B) {
@@ -82,7 +85,7 @@ func BenchmarkSoak(b *testing.B) {
 			}()
 		}
 		tick := time.NewTicker(30 * time.Second)
-		start := time.Now()
+		start, cpu0 := time.Now(), procstat.CPUTime()
 	loop:
 		for {
 			select {
@@ -97,6 +100,7 @@ func BenchmarkSoak(b *testing.B) {
 		wg.Wait()
 		cancel()
 		fd1, rss1 := openFiles(), rssMB()
+		heap, stacks, goroutines := goMemory() // before the devnet closes
 		heapProfile("end")
 		fmt.Fprintf(os.Stderr, "soak %d nodes: end after %v: %d open files, %.0f MB RSS, %d sent, %d failed\n", nodes, dur, fd1, rss1, sent.Load(), failed.Load())
 		b.ReportMetric(float64(fd0), "files-start")
@@ -105,9 +109,23 @@ func BenchmarkSoak(b *testing.B) {
 		b.ReportMetric(rss0, "MB-RSS-start")
 		b.ReportMetric(rss1, "MB-RSS-end")
 		b.ReportMetric(rss1/float64(nodes), "MB-RSS/node")
+		b.ReportMetric(heap/float64(nodes), "MB-heap/node")
+		b.ReportMetric(stacks/float64(nodes), "MB-stacks/node")
+		b.ReportMetric(float64(goroutines)/float64(nodes), "goroutines/node")
+		b.ReportMetric((procstat.CPUTime()-cpu0).Seconds()/time.Since(start).Seconds(), "CPUs-busy")
 		b.ReportMetric(float64(sent.Load()), "sent")
 		d.Close()
 	}
+}
+
+// goMemory is the live heap and the goroutine stacks, in MB, after a
+// collection, and the goroutines: what RSS is made of, apart from what the
+// collector has not returned yet.
+func goMemory() (heap, stacks float64, goroutines int) {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64()) / (1 << 20), float64(s[1].Value.Uint64()) / (1 << 20), runtime.NumGoroutine()
 }
 
 // heapProfile writes a heap profile to $SOAK_PROFILE-<label>.pprof when

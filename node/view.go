@@ -136,7 +136,7 @@ func sameAddrs(parsed []ma.Multiaddr, strs []string) bool {
 
 // dialAddrTTL is how long a peer's address stays in a node's peerstore
 // after the node last dialled it.
-const dialAddrTTL = 10 * time.Minute
+const dialAddrTTL = 2 * time.Minute
 
 // outHost is the node's host as its outgoing calls use it. Before a stream
 // to a peer it is not connected to, it puts that peer's address in the

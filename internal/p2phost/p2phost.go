@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/x/rate"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
@@ -80,6 +81,16 @@ const (
 	clientConnsHigh = 8
 )
 
+// muxer is yamux as libp2p configures it, with a smaller backlog of
+// streams opened but not yet accepted: each connection's end holds that
+// many pointers (256 by default, 2 KiB), and a host accepts each stream at
+// once, on a goroutine of its own.
+var muxer = func() *yamux.Transport {
+	t := *yamux.DefaultTransport
+	t.AcceptBacklog = 64
+	return &t
+}()
+
 // New builds a libp2p host the devnet way: the given key as identity,
 // TCP with Noise and yamux, no relay, no NAT port mapping, no mDNS, no
 // metrics registry, and the resource limits above. Clients use it too.
@@ -135,11 +146,12 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(memtransport.New),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Muxer(yamux.ID, muxer),
 		libp2p.ResourceManager(rm),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.Ping(false),
+		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
 	}
 	// Reachability is known (nodes listen on addresses they publish,
 	// clients listen on none): a static AutoNAT, not the ambient one that
