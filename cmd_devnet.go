@@ -48,7 +48,7 @@ func devnetCommand() *cli.Command {
 					&cli.StringFlag{Name: "scenario", Usage: "run the scenario `FILE` once the devnet is ready, then stop; the exit code is the scenario's"},
 					&cli.BoolFlag{Name: "wait-viewer", Usage: "with --scenario: begin once a browser has opened the dashboard"},
 					&cli.BoolFlag{Name: "procs", Usage: "run every node as its own process ('node run'), supervised by this one"},
-					&cli.IntFlag{Name: "workers", Usage: "run the nodes over `K` worker processes, each hosting a range of them (up to 10000 nodes)"},
+					&cli.IntFlag{Name: "workers", Usage: "run the nodes over `K` worker processes, each hosting a range of them (up to 10000 nodes)", DefaultText: "none: the nodes run in this process"},
 					&cli.StringFlag{Name: "listen", Value: "127.0.0.1", Usage: "`IP` address that the ledger, servers and nodes listen on ('auto': the one that is not loopback, a pod's); another than loopback lets other machines join ('node join')"},
 					&cli.IntFlag{Name: "base-port", Usage: "fixed ports from `N`: the seed (ledger), N+1 control (join URL, dashboard), N+2 proxy, N+3 file, N+4 community server", DefaultText: "free ports"},
 					&cli.StringFlag{Name: "advertise", Usage: "the `NAME` others reach this devnet by (a Kubernetes Service's): in the join URL, to joiners, for the servers", DefaultText: "the --listen address"},
