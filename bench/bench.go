@@ -224,11 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rss0, files0 := procstat.RSSMB(), procstat.OpenFiles()
 	step(fmt.Sprintf("a devnet of %d nodes", cfg.Nodes))
 	began := time.Now()
-	clients := []string{}
-	if cfg.Exe != "" {
-		clients = []string{"alice", "bob"} // who the processes send as, and to
-	}
-	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: clients,
+	d, err := devnet.Up(ctx, devnet.UpConfig{Dir: cfg.Dir, Nodes: cfg.Nodes, Clients: []string{},
 		Progress: func(p devnet.StartProgress) { step(fmt.Sprintf("a devnet of %d nodes: %s", cfg.Nodes, p)) }})
 	if err != nil {
 		return nil, fmt.Errorf("bench: devnet: %w", err)
@@ -408,8 +404,14 @@ const processRuns = 7
 
 // processes runs `id ls` and `send` (alice to bob) as new processes of
 // exe against the devnet in dir, processRuns times each (after one run
-// that is not counted: the binary's pages into the cache).
+// that is not counted: the binary's pages into the cache). It makes the
+// two identities first, with `id new`, after the devnet's time to ready.
 func (r *Report) processes(ctx context.Context, exe, dir string) error {
+	for _, name := range []string{"alice", "bob"} {
+		if out, err := exec.CommandContext(ctx, exe, "--dir", dir, "id", "new", "--name", name).CombinedOutput(); err != nil {
+			return fmt.Errorf("bench: id new %s: %w: %s", name, err, bytes.TrimSpace(out))
+		}
+	}
 	for _, c := range []struct {
 		name string
 		args []string

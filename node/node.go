@@ -29,6 +29,7 @@ import (
 	"github.com/sessionctl/sessionctl/internal/loop"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/streampool"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
@@ -161,6 +162,7 @@ type Node struct {
 	pubHex string
 
 	host    host.Host
+	pool    *streampool.Pool // the node's requests to others: streams kept open (framed.go)
 	https   *httpserve.Server
 	store   *store
 	limiter *limiter
@@ -334,9 +336,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("https edge: %w", err)
 	}
 	n.store, n.host, n.https, n.started = st, h, edge, true
+	n.pool = streampool.New(outHost{h, n})
 	h.SetStreamHandler(storagerpc.ProtocolStorage, n.serveStream("storage", n.handleStorage))
 	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.serveStream("swarm", n.handleSwarm))
 	h.SetStreamHandler(onion.Protocol, n.serveStream("onion", n.handleOnion))
+	h.SetStreamHandler(storagerpc.ProtocolStorageFramed, n.framed("storage", framedLimits.storage, n.storageFramed))
+	h.SetStreamHandler(storagerpc.ProtocolSwarmFramed, n.framed("swarm", framedLimits.swarm, n.swarmFramed))
+	h.SetStreamHandler(onion.ProtocolFramed, n.framed("onion", framedLimits.onion, n.onionFramed))
 	// Publish the address now, so the block that makes the node known to
 	// the others need not wait for the node's first view.
 	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
@@ -410,6 +416,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.cancel()
+	n.pool.Close()
 	errs := []error{n.https.Close(), n.host.Close()}
 	n.wg.Wait()
 	close(n.errc) // (its sender, watchEdge, is over)
@@ -446,6 +453,7 @@ func (n *Node) expireLoop(ctx context.Context) {
 		}
 		n.limiter.sweep(n.cfg.Now())
 		n.replay.sweep(n.cfg.Now())
+		n.pool.Sweep()
 	})
 }
 

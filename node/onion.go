@@ -38,29 +38,32 @@ type OnionHop struct {
 func (n *Node) handleOnion(s network.Stream) {
 	ctx, cancel := n.streamDeadline(s)
 	defer cancel()
-	remote := s.Conn().RemotePeer()
-	// The client's own peer pays for each request at the guard, as it does
-	// for direct storage requests: onion requests do not bypass the rate
-	// limit. A request that claims a later hop from a peer that is not a
-	// service node is counted the same way.
-	from := peerClient(remote)
-	ctx, data, release, rerr := n.admit(ctx, from, !n.fromNode(remote), s, onion.MaxLayerSize+1)
+	from := peerClient(s.Conn().RemotePeer())
+	ctx, data, release, rerr := n.admitOnion(ctx, from, s)
 	defer release()
-	switch {
-	case rerr != nil:
+	if rerr != nil {
 		n.onionRefuse(s, rerr.code, rerr.msg)
 		return
-	case len(data) < 1:
-		n.onionRefuse(s, onion.StatusBadRequest, "empty onion request")
-		return
 	}
-	hop, layer := int(data[0]), data[1:]
-	status, body := n.onionStep(ctx, hop, layer, from)
+	status, body := n.onionStep(ctx, int(data[0]), data[1:], from)
 	if err := onion.WriteResponse(s, status, body); err != nil {
 		s.Reset()
 		return
 	}
 	s.Close()
+}
+
+// admitOnion takes an onion request ([u8 hop][layer]) in from a peer
+// (admit). The client's own peer pays for each request at the guard, as
+// it does for direct storage requests: onion requests do not bypass the
+// rate limit. A request that claims a later hop from a peer that is not a
+// service node is counted the same way.
+func (n *Node) admitOnion(ctx context.Context, from clientKey, r io.Reader) (context.Context, []byte, func(), *rpcError) {
+	ctx, data, release, rerr := n.admit(ctx, from, !n.fromNode(from.peer), r, onion.MaxLayerSize+1)
+	if rerr == nil && len(data) < 1 {
+		rerr = errf(onion.StatusBadRequest, "empty onion request")
+	}
+	return ctx, data, release, rerr
 }
 
 // onionStep is one node's part of an onion request, whatever carried it

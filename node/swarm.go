@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"maps"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -49,44 +51,50 @@ type pushResult struct {
 func (n *Node) handleSwarm(s network.Stream) {
 	ctx, cancel := n.streamDeadline(s)
 	defer cancel()
-	v := n.view.Load()
-	if v == nil {
-		n.refuse(s, errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet"), maxPushSize+storagerpc.MaxRequestSize)
-		return
-	}
-	remote := s.Conn().RemotePeer()
-	if _, ok := v.byPeer[remote]; !ok {
-		n.refuse(s, errf(storagerpc.StatusUnauthorized, "only registered service nodes may use the swarm protocol"), maxPushSize+storagerpc.MaxRequestSize)
-		return
-	}
-	// Swarm members' requests are not counted against a rate: repair
-	// and replication are bounded by the members' own schedules.
-	ctx, body, release, rerr := n.admit(ctx, peerClient(remote), false, s, maxPushSize+storagerpc.MaxRequestSize)
+	ctx, body, release, rerr := n.admitSwarm(ctx, s.Conn().RemotePeer(), s)
 	defer release()
 	if rerr != nil {
-		n.refuse(s, rerr, maxPushSize+storagerpc.MaxRequestSize)
+		n.refuse(s, rerr, maxSwarmRequest)
 		return
 	}
+	writeResponse(s, n.swarmRequest(ctx, body))
+}
+
+// maxSwarmRequest bounds a request of the swarm protocol: a push.
+const maxSwarmRequest = maxPushSize + storagerpc.MaxRequestSize
+
+// admitSwarm takes a request of the swarm protocol in from remote, which
+// must be a registered service node (admit; its requests are not counted
+// against a rate: repair and replication are bounded by the members' own
+// schedules).
+func (n *Node) admitSwarm(ctx context.Context, remote peer.ID, r io.Reader) (context.Context, []byte, func(), *rpcError) {
+	v := n.view.Load()
+	if v == nil {
+		return ctx, nil, func() {}, errf(storagerpc.StatusUnavailable, "the node has not loaded the swarms yet")
+	}
+	if _, ok := v.byPeer[remote]; !ok {
+		return ctx, nil, func() {}, errf(storagerpc.StatusUnauthorized, "only registered service nodes may use the swarm protocol")
+	}
+	return n.admit(ctx, peerClient(remote), false, r, maxSwarmRequest)
+}
+
+// swarmRequest answers a request of the swarm protocol.
+func (n *Node) swarmRequest(ctx context.Context, body []byte) storagerpc.Response {
 	req, rerr := decodeRequest(body)
 	if rerr != nil {
-		writeResponse(s, rerr.response())
-		return
+		return rerr.response()
 	}
 	switch req.Method {
 	case "push":
-		writeResponse(s, n.acceptPush(ctx, req.Params))
-		return
+		return n.acceptPush(ctx, req.Params)
 	case "storage_sample", "storage_test":
-		writeResponse(s, n.storageSwarmMethod(ctx, req.Method, req.Params))
-		return
+		return n.storageSwarmMethod(ctx, req.Method, req.Params)
 	case "repair_digest", "repair_list", "repair_fetch":
-		writeResponse(s, n.repairMethod(ctx, req.Method, req.Params))
-		return
+		return n.repairMethod(ctx, req.Method, req.Params)
 	case "revocations":
-		writeResponse(s, n.revocationsMethod(ctx, req.Params))
-		return
+		return n.revocationsMethod(ctx, req.Params)
 	}
-	writeResponse(s, n.dispatch(withReplica(ctx), req.Method, req.Params, false, false))
+	return n.dispatch(withReplica(ctx), req.Method, req.Params, false, false)
 }
 
 // acceptPush stores pushed records that this node's swarm owns, after

@@ -13,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
+	"github.com/sessionctl/sessionctl/internal/streampool"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
@@ -163,6 +164,10 @@ func (h outHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) 
 	}
 	return s, err
 }
+
+// StreamPool is the node's stream pool: its requests to other nodes go on
+// streams kept open (framed.go).
+func (h outHost) StreamPool() *streampool.Pool { return h.n.pool }
 
 // out is the host for outgoing calls (see outHost).
 func (n *Node) out() host.Host { return outHost{n.host, n} }

@@ -8,12 +8,21 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/sessionctl/sessionctl/internal/streampool"
 )
 
 // Protocol is the libp2p protocol of onion hops (SPEC 10).
 const Protocol protocol.ID = "/sessionctl/onion/1.0.0"
+
+// ProtocolFramed carries the same requests and answers framed (package
+// streampool), one after another on a stream kept open: a request frame
+// holds [u8 hop][layer], its answer frame [u16 status][body]. A node
+// speaks both; a sender whose host has a stream pool uses this one where
+// the next hop has it.
+const ProtocolFramed protocol.ID = "/sessionctl/onion/2.0.0"
 
 // On a stream of Protocol the sender writes [u8 hop][layer] and closes its
 // side; hop is 1 at the guard and each node adds one when it forwards. The
@@ -65,8 +74,22 @@ func Send(ctx context.Context, h host.Host, p peer.ID, hop int, layer []byte) (s
 	return SendRaw(ctx, h, p, byte(hop), layer)
 }
 
+// maxAnswer bounds an onion answer a sender reads.
+const maxAnswer = MaxLayerSize + 16<<20
+
 // SendRaw is Send without checks on hop, for tests of how nodes refuse.
 func SendRaw(ctx context.Context, h host.Host, p peer.ID, hop byte, layer []byte) (status int, body []byte, err error) {
+	if ph, ok := h.(streampool.Host); ok {
+		req := make([]byte, 1+len(layer))
+		req[0] = hop
+		copy(req[1:], layer)
+		data, err := ph.StreamPool().RoundTrip(ctx, p, ProtocolFramed, Protocol, req, maxAnswer,
+			func(s network.Stream) ([]byte, error) { return sendOn(s, p, hop, layer) })
+		if err != nil {
+			return 0, nil, fmt.Errorf("onion: %w", err)
+		}
+		return answer(data, p)
+	}
 	s, err := h.NewStream(ctx, p, Protocol)
 	if err != nil {
 		return 0, nil, fmt.Errorf("open onion stream to %s: %w", p.ShortString(), err)
@@ -76,7 +99,26 @@ func SendRaw(ctx context.Context, h host.Host, p peer.ID, hop byte, layer []byte
 	} else {
 		s.SetDeadline(time.Now().Add(60 * time.Second))
 	}
-	if _, err := s.Write([]byte{hop}); err == nil {
+	data, err := sendOn(s, p, hop, layer)
+	if err != nil {
+		return 0, nil, err
+	}
+	return answer(data, p)
+}
+
+// answer reads [u16 status][body].
+func answer(data []byte, p peer.ID) (int, []byte, error) {
+	if len(data) < 2 {
+		return 0, nil, fmt.Errorf("%w: answer of %d bytes from %s", ErrFormat, len(data), p.ShortString())
+	}
+	return int(binary.BigEndian.Uint16(data)), data[2:], nil
+}
+
+// sendOn writes [hop][layer] on a stream of Protocol, closes its side and
+// reads the answer to the end; the stream is closed or reset.
+func sendOn(s network.Stream, p peer.ID, hop byte, layer []byte) ([]byte, error) {
+	var err error
+	if _, err = s.Write([]byte{hop}); err == nil {
 		_, err = s.Write(layer)
 	}
 	if err == nil {
@@ -84,16 +126,13 @@ func SendRaw(ctx context.Context, h host.Host, p peer.ID, hop byte, layer []byte
 	}
 	if err != nil {
 		s.Reset()
-		return 0, nil, fmt.Errorf("send onion request to %s: %w", p.ShortString(), err)
+		return nil, fmt.Errorf("send onion request to %s: %w", p.ShortString(), err)
 	}
-	data, err := io.ReadAll(io.LimitReader(s, MaxLayerSize+16<<20))
+	data, err := io.ReadAll(io.LimitReader(s, maxAnswer))
 	if err != nil {
 		s.Reset()
-		return 0, nil, fmt.Errorf("read onion answer from %s: %w", p.ShortString(), err)
+		return nil, fmt.Errorf("read onion answer from %s: %w", p.ShortString(), err)
 	}
 	s.Close()
-	if len(data) < 2 {
-		return 0, nil, fmt.Errorf("%w: answer of %d bytes from %s", ErrFormat, len(data), p.ShortString())
-	}
-	return int(binary.BigEndian.Uint16(data)), data[2:], nil
+	return data, nil
 }

@@ -40,14 +40,35 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/sessionctl/sessionctl/identity"
+	"github.com/sessionctl/sessionctl/internal/streampool"
 	"golang.org/x/crypto/blake2b"
 )
 
-// Protocol ids (SPEC 10: one libp2p protocol per purpose).
+// Protocol ids (SPEC 10: one libp2p protocol per purpose). On a stream of
+// a 1.0.0 protocol the caller writes its request and closes its side; the
+// node answers and closes. The 2.0.0 protocols carry the same requests and
+// answers framed (package streampool: [u32 big-endian length][bytes]), one
+// after another on a stream kept open; a node speaks both, and a caller
+// whose host has a stream pool (streampool.Host) uses 2.0.0 where the peer
+// has it.
 const (
 	ProtocolStorage protocol.ID = "/sessionctl/storage/1.0.0" // clients -> node: the storage RPC
 	ProtocolSwarm   protocol.ID = "/sessionctl/swarm/1.0.0"   // node -> node: replication and data moves
+
+	ProtocolStorageFramed protocol.ID = "/sessionctl/storage/2.0.0"
+	ProtocolSwarmFramed   protocol.ID = "/sessionctl/swarm/2.0.0"
 )
+
+// framedOf is the framed version of a protocol, "" for none.
+func framedOf(p protocol.ID) protocol.ID {
+	switch p {
+	case ProtocolStorage:
+		return ProtocolStorageFramed
+	case ProtocolSwarm:
+		return ProtocolSwarmFramed
+	}
+	return ""
+}
 
 // Limits of SPEC 4.
 const (
@@ -538,17 +559,40 @@ func Call(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, method
 	return RoundTrip(ctx, h, p, proto, EncodeRequest(method, raw))
 }
 
-// RoundTrip writes body on a new stream and returns the decoded answer.
+// RoundTrip sends body to p and returns the decoded answer: on a stream of
+// the framed protocol kept open, when h has a stream pool and p speaks it;
+// else on a new stream of proto.
 func RoundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, body []byte) (*Response, error) {
-	s, err := h.NewStream(network.WithAllowLimitedConn(ctx, "storage"), p, proto)
-	if err != nil {
-		return nil, fmt.Errorf("open stream to %s: %w", p.ShortString(), err)
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		s.SetDeadline(dl)
+	var data []byte
+	var err error
+	if ph, ok := h.(streampool.Host); ok && framedOf(proto) != "" {
+		data, err = ph.StreamPool().RoundTrip(ctx, p, framedOf(proto), proto, body, MaxResponseSize,
+			func(s network.Stream) ([]byte, error) { return oneShot(s, p, body) })
 	} else {
-		s.SetDeadline(time.Now().Add(30 * time.Second))
+		var s network.Stream
+		if s, err = h.NewStream(network.WithAllowLimitedConn(ctx, "storage"), p, proto); err != nil {
+			return nil, fmt.Errorf("open stream to %s: %w", p.ShortString(), err)
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			s.SetDeadline(dl)
+		} else {
+			s.SetDeadline(time.Now().Add(30 * time.Second))
+		}
+		data, err = oneShot(s, p, body)
 	}
+	if err != nil {
+		return nil, err
+	}
+	var resp Response
+	if err := json.Unmarshal(data, &resp); err != nil || resp.Code == 0 {
+		return nil, fmt.Errorf("%w from %s", ErrBadResponse, p.ShortString())
+	}
+	return &resp, nil
+}
+
+// oneShot writes body on s, closes its side and reads the answer to the
+// end: a stream of a 1.0.0 protocol, closed or reset on every path.
+func oneShot(s network.Stream, p peer.ID, body []byte) ([]byte, error) {
 	if _, err := s.Write(body); err != nil {
 		s.Reset()
 		return nil, fmt.Errorf("send to %s: %w", p.ShortString(), err)
@@ -566,11 +610,7 @@ func RoundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, b
 	if len(data) > MaxResponseSize {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrBadResponse, MaxResponseSize)
 	}
-	var resp Response
-	if err := json.Unmarshal(data, &resp); err != nil || resp.Code == 0 {
-		return nil, fmt.Errorf("%w from %s", ErrBadResponse, p.ShortString())
-	}
-	return &resp, nil
+	return data, nil
 }
 
 // SignAuth signs msg with key for a request about owner: a 05 account's

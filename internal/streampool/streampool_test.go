@@ -1,0 +1,208 @@
+package streampool_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/sessionctl/sessionctl/internal/memtransport"
+	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/streampool"
+	"go.uber.org/goleak"
+)
+
+const framed, fallback = "/test/framed/2.0.0", "/test/plain/1.0.0"
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// pair starts two hosts, the second reachable from the first in memory.
+func pair(t *testing.T) (a, b host.Host) {
+	t.Helper()
+	var hs [2]host.Host
+	for i := range hs {
+		seed := make([]byte, 32)
+		seed[0] = byte(i + 1)
+		h, err := p2phost.New(ed25519.NewKeyFromSeed(seed), []string{"/ip4/127.0.0.1/tcp/0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		hs[i] = h
+	}
+	mem, err := memtransport.Addr(hs[1].ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs[0].Peerstore().AddAddr(hs[1].ID(), mem, time.Hour)
+	return hs[0], hs[1]
+}
+
+// echoFramed serves framed: each request frame is answered with itself,
+// reversed; streams counts the streams it was given.
+func echoFramed(h host.Host, streams *atomic.Int64) {
+	h.SetStreamHandler(framed, func(s network.Stream) {
+		streams.Add(1)
+		for {
+			req, err := streampool.ReadFrame(s, 1<<20)
+			if err != nil {
+				s.Close()
+				return
+			}
+			out := bytes.Clone(req)
+			for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+				out[i], out[j] = out[j], out[i]
+			}
+			if streampool.WriteFrame(s, out) != nil {
+				s.Reset()
+				return
+			}
+		}
+	})
+}
+
+func oneShot(t *testing.T) func(network.Stream) ([]byte, error) {
+	return func(s network.Stream) ([]byte, error) {
+		t.Error("fallback used for a peer that speaks the framed protocol")
+		s.Reset()
+		return nil, errors.New("fallback")
+	}
+}
+
+// TestReuse: requests one after another go on one stream, each answered.
+func TestReuse(t *testing.T) {
+	a, b := pair(t)
+	var streams atomic.Int64
+	echoFramed(b, &streams)
+	p := streampool.New(a)
+	defer p.Close()
+	ctx := context.Background()
+	for _, req := range []string{"abc", "hello", "x"} {
+		got, err := p.RoundTrip(ctx, b.ID(), framed, fallback, []byte(req), 100, oneShot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []byte(req)
+		for i, j := 0, len(want)-1; i < j; i, j = i+1, j-1 {
+			want[i], want[j] = want[j], want[i]
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("answer %q, want %q", got, want)
+		}
+	}
+	if n := streams.Load(); n != 1 {
+		t.Fatalf("%d streams for 3 requests one after another, want 1", n)
+	}
+}
+
+// TestFallback: a peer that speaks only the fallback protocol is asked
+// on a stream of its own.
+func TestFallback(t *testing.T) {
+	a, b := pair(t)
+	b.SetStreamHandler(fallback, func(s network.Stream) {
+		req, _ := io.ReadAll(s)
+		s.Write(append([]byte("plain "), req...))
+		s.Close()
+	})
+	p := streampool.New(a)
+	defer p.Close()
+	got, err := p.RoundTrip(context.Background(), b.ID(), framed, fallback, []byte("hi"), 100, func(s network.Stream) ([]byte, error) {
+		defer s.Close()
+		if s.Protocol() != fallback {
+			t.Errorf("one-shot stream of %s", s.Protocol())
+		}
+		s.Write([]byte("hi"))
+		s.CloseWrite()
+		return io.ReadAll(s)
+	})
+	if err != nil || string(got) != "plain hi" {
+		t.Fatalf("answer %q, %v; want %q", got, err, "plain hi")
+	}
+}
+
+// TestBounds: an answer over the limit fails and its stream is not kept;
+// at most MaxIdlePerPeer streams stay idle however many were used at once.
+func TestBounds(t *testing.T) {
+	a, b := pair(t)
+	var streams atomic.Int64
+	echoFramed(b, &streams)
+	p := streampool.New(a)
+	defer p.Close()
+	ctx := context.Background()
+	if _, err := p.RoundTrip(ctx, b.ID(), framed, fallback, make([]byte, 101), 100, oneShot(t)); !errors.Is(err, streampool.ErrFrame) {
+		t.Fatalf("an answer of 101 bytes with a limit of 100: %v, want ErrFrame", err)
+	}
+	if _, err := p.RoundTrip(ctx, b.ID(), framed, fallback, []byte("ok"), 100, oneShot(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := streams.Load(); n != 2 {
+		t.Fatalf("%d streams, want 2: the one over the limit is not reused", n)
+	}
+	// 12 at once, each on a stream of its own (the handler answers none
+	// until all have arrived): 4 are kept.
+	q := streampool.New(a)
+	defer q.Close()
+	arrived, release := make(chan struct{}), make(chan struct{})
+	b.SetStreamHandler(framed, func(s network.Stream) {
+		for {
+			req, err := streampool.ReadFrame(s, 1<<20)
+			if err != nil {
+				s.Close()
+				return
+			}
+			arrived <- struct{}{}
+			<-release
+			streampool.WriteFrame(s, req)
+		}
+	})
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			if _, err := q.RoundTrip(ctx, b.ID(), framed, fallback, []byte("x"), 100, oneShot(t)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for range 12 {
+		<-arrived
+	}
+	close(release)
+	wg.Wait()
+	if n := q.Idle(); n != streampool.MaxIdlePerPeer {
+		t.Fatalf("%d streams idle after 12 at once, want %d", n, streampool.MaxIdlePerPeer)
+	}
+	// Closed, the pool keeps none.
+	q.Close()
+	if n := q.Idle(); n != 0 {
+		t.Fatalf("%d idle after Close", n)
+	}
+}
+
+// TestClosedConnection: a stream whose connection closed is not used again.
+func TestClosedConnection(t *testing.T) {
+	a, b := pair(t)
+	var streams atomic.Int64
+	echoFramed(b, &streams)
+	p := streampool.New(a)
+	defer p.Close()
+	ctx := context.Background()
+	if _, err := p.RoundTrip(ctx, b.ID(), framed, fallback, []byte("1"), 100, oneShot(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Network().ClosePeer(b.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.RoundTrip(ctx, b.ID(), framed, fallback, []byte("2"), 100, oneShot(t)); err != nil {
+		t.Fatalf("after the connection closed: %v", err)
+	}
+	if n := streams.Load(); n != 2 {
+		t.Fatalf("%d streams, want 2", n)
+	}
+}

@@ -1,0 +1,104 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/sessionctl/sessionctl/internal/streampool"
+	"github.com/sessionctl/sessionctl/onion"
+	"github.com/sessionctl/sessionctl/storagerpc"
+)
+
+// The framed protocols (storagerpc.ProtocolStorageFramed and
+// ProtocolSwarmFramed, onion.ProtocolFramed): the requests of the 1.0.0
+// protocols, framed (package streampool), one after another on a stream
+// kept open. Each request goes through the request path as one on a stream
+// of its own does (request.go): its own deadline, admit, its turn; a
+// refusal is its answer, and the stream goes on. The stream ends when the
+// peer closes it, after streampool.ServerIdle without a request, on a
+// frame over the protocol's limit, or on any error of the stream.
+//
+// The node's own requests to other nodes go out the same way: outHost has
+// a stream pool, which storagerpc.RoundTrip and onion.Send use.
+
+// framed makes a handler of a framed protocol: one answers each request,
+// read from r (the frame's bytes, at most limit).
+func (n *Node) framed(name string, limit int, one func(ctx context.Context, from clientKey, r io.Reader) []byte) network.StreamHandler {
+	return n.serveStream(name, func(s network.Stream) {
+		from := peerClient(s.Conn().RemotePeer())
+		for {
+			s.SetDeadline(time.Now().Add(streampool.ServerIdle))
+			size, err := streampool.ReadFrameLen(s, limit)
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					s.Close() // the peer is done with it
+				} else {
+					s.Reset()
+				}
+				return
+			}
+			ctx, cancel := n.streamDeadline(s)
+			r := &io.LimitedReader{R: s, N: int64(size)}
+			answer := one(ctx, from, r)
+			cancel()
+			// What a refused request left unread is read past, so the
+			// next frame starts where it should.
+			if _, err := io.Copy(io.Discard, r); err != nil || r.N > 0 {
+				s.Reset()
+				return
+			}
+			if err := streampool.WriteFrame(s, answer); err != nil {
+				s.Reset()
+				return
+			}
+		}
+	})
+}
+
+// storageFramed answers one request of ProtocolStorageFramed.
+func (n *Node) storageFramed(ctx context.Context, from clientKey, r io.Reader) []byte {
+	ctx, body, release, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize)
+	defer release()
+	resp := n.framedAnswer(ctx, body, rerr, n.handle)
+	return resp.AppendJSON(nil)
+}
+
+// swarmFramed answers one request of ProtocolSwarmFramed.
+func (n *Node) swarmFramed(ctx context.Context, from clientKey, r io.Reader) []byte {
+	ctx, body, release, rerr := n.admitSwarm(ctx, from.peer, r)
+	defer release()
+	resp := n.framedAnswer(ctx, body, rerr, n.swarmRequest)
+	return resp.AppendJSON(nil)
+}
+
+// framedAnswer is the refusal, or the answer of h.
+func (n *Node) framedAnswer(ctx context.Context, body []byte, rerr *rpcError, h func(context.Context, []byte) storagerpc.Response) storagerpc.Response {
+	if rerr != nil {
+		return rerr.response()
+	}
+	return h(ctx, body)
+}
+
+// onionFramed answers one request of onion.ProtocolFramed: [u16 status][body].
+func (n *Node) onionFramed(ctx context.Context, from clientKey, r io.Reader) []byte {
+	ctx, data, release, rerr := n.admitOnion(ctx, from, r)
+	defer release()
+	var status int
+	var body []byte
+	if rerr != nil {
+		status, body = rerr.code, []byte(rerr.msg)
+	} else {
+		status, body = n.onionStep(ctx, int(data[0]), data[1:], from)
+	}
+	out := make([]byte, 2+len(body))
+	binary.BigEndian.PutUint16(out, uint16(status))
+	copy(out[2:], body)
+	return out
+}
+
+// framedLimits are the largest frames of the framed protocols.
+var framedLimits = struct{ storage, swarm, onion int }{storagerpc.MaxRequestSize, maxSwarmRequest, onion.MaxLayerSize + 1}
