@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,6 +22,7 @@ import (
 	"github.com/sessionctl/sessionctl/display"
 	"github.com/sessionctl/sessionctl/internal/errkind"
 	"github.com/sessionctl/sessionctl/internal/exitcode"
+	"github.com/sessionctl/sessionctl/internal/progress"
 	"github.com/sessionctl/sessionctl/logs"
 	"github.com/urfave/cli/v2"
 )
@@ -120,9 +122,15 @@ func run(c *cli.Context, dial func(*cli.Context) (*devnet.ControlClient, error))
 		defer close(told)
 		tell.Run(tctx)
 	}()
+	// On a terminal, the run so far on stderr (never with --json).
+	line := progress.New(c.App.ErrWriter, out.JSON, os.Getenv("SESSIONCTL_PROGRESS") == "always")
+	var so runSoFar
+	so.began, so.length = time.Now(), c.Duration("duration")
 	rep, err := chaos.Run(c.Context, chaos.Config{Target: cc.ChaosTarget(resume, hosts), Seed: seed, Duration: c.Duration("duration"), Faults: kinds,
 		Clients: c.Int("clients"), Dir: dir, Logger: logs.New(logf, logs.JSON, zerolog.InfoLevel).With().Str("component", "chaos").Logger(),
-		OnFault: tell.Fault, OnOp: tell.Op})
+		OnFault: func(f chaos.FaultEvent) { tell.Fault(f); line.Show(so.fault(f)) },
+		OnOp:    func(op chaos.Op) { tell.Op(op); line.Show(so.op(op)) }})
+	line.Clear()
 	stop()
 	<-told
 	if err != nil {
@@ -146,4 +154,42 @@ func run(c *cli.Context, dial func(*cli.Context) (*devnet.ControlClient, error))
 		return exitcode.Force(exitcode.Failure, fmt.Errorf("%d violations (seed %d)", rep.ViolationCount, seed))
 	}
 	return nil
+}
+
+// runSoFar is what the progress line says of a run: time, faults, and
+// operations by outcome.
+type runSoFar struct {
+	mu            sync.Mutex
+	began         time.Time
+	length        time.Duration
+	faults, force int
+	ops           map[chaos.Outcome]int
+}
+
+func (s *runSoFar) fault(f chaos.FaultEvent) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.End == 0 {
+		s.faults++
+		s.force++
+	} else if s.force > 0 {
+		s.force--
+	}
+	return s.textLocked()
+}
+
+func (s *runSoFar) op(op chaos.Op) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ops == nil {
+		s.ops = map[chaos.Outcome]int{}
+	}
+	s.ops[op.Outcome]++
+	return s.textLocked()
+}
+
+func (s *runSoFar) textLocked() string {
+	n := s.ops[chaos.Acked] + s.ops[chaos.Refused] + s.ops[chaos.Unknown]
+	return fmt.Sprintf("chaos: %s of %s, %d faults (%d in force), %d operations (%d acknowledged, %d refused, %d unknown)",
+		time.Since(s.began).Round(time.Second), s.length, s.faults, s.force, n, s.ops[chaos.Acked], s.ops[chaos.Refused], s.ops[chaos.Unknown])
 }
