@@ -442,12 +442,12 @@ func (nw *Network) register(ctx context.Context) error {
 				reserved = append(reserved, chain.Reservation{Wallet: pub(nw.contributor(i, j)), Amount: stake / 4})
 			}
 		}
-		if err := nw.submit(op, chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
+		if err := nw.submit(ctx, op, chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
 			return fmt.Errorf("register node %d: %w", i, err)
 		}
 		for _, r := range reserved {
 			c := nw.contributor(i, slices.IndexFunc(reserved, func(x chain.Reservation) bool { return x.Wallet == r.Wallet }))
-			if err := nw.submit(c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
+			if err := nw.submit(ctx, c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
 				return fmt.Errorf("contribute to node %d: %w", i, err)
 			}
 		}
@@ -465,7 +465,20 @@ func (nw *Network) register(ctx context.Context) error {
 	return nil
 }
 
-func (nw *Network) submit(key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
+func (nw *Network) submit(ctx context.Context, key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
+	err := nw.submitOnce(key, t, body, nodeKey)
+	if errors.Is(err, ledger.ErrMempoolFull) {
+		// Past about 3,000 nodes their registrations (a node with shared
+		// stake is three transactions) fill the pool: a block takes them.
+		if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+			return err
+		}
+		return nw.submitOnce(key, t, body, nodeKey)
+	}
+	return err
+}
+
+func (nw *Network) submitOnce(key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
 	a, err := nw.Ledger.Account(pub(key))
 	if err != nil {
 		return err
