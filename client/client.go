@@ -59,6 +59,11 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// NodesMaxAge is how long the node list is used before the ledger is
+	// asked again whether it changed; 0 means DefaultNodesMaxAge, a
+	// negative value asks before every request. A node that answers 421
+	// or does not answer makes the next request ask sooner.
+	NodesMaxAge time.Duration
 	// KeepConfigs makes every fetch look after the account's configs, as
 	// a Session app does on each poll (config.go): push a merge, extend a
 	// config past half its life. A user's device sets it; load generators
@@ -113,6 +118,11 @@ type Client struct {
 	fetching    chan struct{}      // one fetch at a time
 	bad         map[string]strikes // nodes that failed lately: bounded by the node list
 	lastSig     atomic.Int64       // the last signature timestamp used (sigNow)
+
+	// nodesChecked is when the ledger last said the node list was
+	// current; nodesStale, that a request failed since (refresh).
+	nodesChecked time.Time
+	nodesStale   bool
 }
 
 // Now is the client's clock (Config.Now).
@@ -159,6 +169,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.NodesMaxAge == 0 {
+		cfg.NodesMaxAge = DefaultNodesMaxAge
 	}
 	return &Client{fetching: make(chan struct{}, 1), bad: map[string]strikes{}, cfg: cfg, log: cfg.Logger.With().Str("module", "client").Str("account", cfg.Keys.AccountID().String()[:10]).Logger()}, nil
 }
