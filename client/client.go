@@ -31,6 +31,7 @@ import (
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/streampool"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
@@ -106,6 +107,7 @@ type Client struct {
 	cfg  Config
 	log  zerolog.Logger
 	host host.Host
+	pool *streampool.Pool // streams to guards kept open (onionHost)
 
 	mu          sync.Mutex
 	nodes       map[string]chain.ServiceNode // active nodes with addresses
@@ -197,7 +199,7 @@ func (c *Client) Start(ctx context.Context) error {
 		return fmt.Errorf("client host: %w", err)
 	}
 	c.mu.Lock()
-	c.host = h
+	c.host, c.pool = h, streampool.New(h)
 	c.mu.Unlock()
 	return nil
 }
@@ -213,15 +215,37 @@ func (c *Client) p2p() (host.Host, error) {
 	return c.host, nil
 }
 
+// onionHost is the host onion requests go out on: the client's host with
+// its stream pool, so that requests to a guard go one after another on
+// streams kept open (the framed onion protocol, as keep-alive does for
+// HTTP) where the guard speaks it.
+func (c *Client) onionHost() (host.Host, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.host == nil {
+		return nil, ErrClosed
+	}
+	return pooledHost{c.host, c.pool}, nil
+}
+
+// pooledHost is a host with a stream pool (streampool.Host).
+type pooledHost struct {
+	host.Host
+	pool *streampool.Pool
+}
+
+func (h pooledHost) StreamPool() *streampool.Pool { return h.pool }
+
 // Close stops the host. Safe to call twice.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	h := c.host
-	c.host = nil
+	h, pool := c.host, c.pool
+	c.host, c.pool = nil, nil
 	c.mu.Unlock()
 	if h == nil {
 		return nil
 	}
+	pool.Close()
 	return h.Close()
 }
 

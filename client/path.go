@@ -158,7 +158,7 @@ func (c *Client) sendOnion(ctx context.Context, guard string, path []onion.Hop, 
 	if err != nil {
 		return nil, err
 	}
-	h, err := c.p2p()
+	h, err := c.onionHost()
 	if err != nil {
 		return nil, err
 	}
