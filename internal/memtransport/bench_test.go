@@ -94,6 +94,9 @@ func echoOnce(h, o host.Host) error {
 	if err != nil {
 		return err
 	}
+	// Only the in-memory address, as a node dials a peer of its process
+	// (identify adds the TCP one).
+	h.Peerstore().ClearAddrs(o.ID())
 	h.Peerstore().AddAddr(o.ID(), a, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
