@@ -89,6 +89,7 @@ func runWorker(ctx context.Context, cfg procConfig, stdin io.Reader, stdout io.W
 	if err := checkFileLimit(len(cfg.Indexes)); err != nil {
 		return err
 	}
+	lowerPriority()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := &worker{cfg: cfg, log: log, ledger: newSharedLedger(ledgerrpc.NewClient(cfg.Ledger, "")), views: node.NewViews(),
