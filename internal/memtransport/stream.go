@@ -23,12 +23,12 @@ var (
 
 // pair is one stream, shared by its two ends (0 and 1): a bounded pipe in
 // each direction, under one lock. Nothing runs for it: a blocked call waits
-// on the wake channel, which every change of state closes and replaces, or
-// on its end's deadline.
+// on the wake channel, which the next change of state closes, or on its
+// end's deadline.
 type pair struct {
 	mu   sync.Mutex
 	dir  [2]direction // dir[i] carries what end i writes to end 1-i
-	wake chan struct{}
+	wake chan struct{} // nil while nobody waits
 	// gone is called once, when both directions are over (closed at both
 	// ends, or reset), to forget the stream; may be nil.
 	gone func(*pair)
@@ -62,14 +62,16 @@ func (d *direction) over() bool {
 
 // newPair makes a stream and its two ends.
 func newPair(gone func(*pair)) (*pair, *Stream, *Stream) {
-	p := &pair{wake: make(chan struct{}), gone: gone}
+	p := &pair{gone: gone}
 	return p, &Stream{p: p, me: 0}, &Stream{p: p, me: 1}
 }
 
 // changed wakes every waiter and forgets the stream once it is over; p.mu is held.
 func (p *pair) changed() {
-	close(p.wake)
-	p.wake = make(chan struct{})
+	if p.wake != nil {
+		close(p.wake)
+		p.wake = nil
+	}
 	if !p.done && p.dir[0].over() && p.dir[1].over() {
 		p.done = true
 		p.dir[0].buf, p.dir[1].buf = nil, nil
@@ -83,6 +85,9 @@ func (p *pair) changed() {
 // again on return. Lock order: pair.mu, then a deadline's or the
 // connection's; never the other way.
 func (p *pair) wait(d *deadline) error {
+	if p.wake == nil {
+		p.wake = make(chan struct{})
+	}
 	w := p.wake
 	expired := d.expired()
 	p.mu.Unlock()
