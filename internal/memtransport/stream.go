@@ -27,7 +27,7 @@ var (
 // end's deadline.
 type pair struct {
 	mu   sync.Mutex
-	dir  [2]direction // dir[i] carries what end i writes to end 1-i
+	dir  [2]direction  // dir[i] carries what end i writes to end 1-i
 	wake chan struct{} // nil while nobody waits
 	// gone is called once, when both directions are over (closed at both
 	// ends, or reset), to forget the stream; may be nil.
