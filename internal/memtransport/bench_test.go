@@ -1,3 +1,5 @@
+//go:build unix
+
 package memtransport_test
 
 import (
