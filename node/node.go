@@ -99,6 +99,12 @@ type Config struct {
 	// share one (a 2,000-node devnet then parses the list once a change,
 	// not 2,000 times). nil gives the node its own.
 	Views *Views
+	// TestSlots, if set, bounds the peer tests that the nodes sharing it
+	// run at once, all together (NewTestSlots), beside each node's own
+	// bound: nodes of one process on a machine they saturate then leave
+	// CPU to clients' requests between tests, rather than a test's
+	// handshakes and checks filling every core's run queue.
+	TestSlots TestSlots
 	// OnStore, if set, is told of each message the node stored for the
 	// first time (the devnet's dashboard draws replication with it). It
 	// runs on the request's goroutine: it must not block.

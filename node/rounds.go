@@ -183,6 +183,12 @@ func (n *Node) revealRound(ctx context.Context, r uint64) {
 // timeout runs from when it starts.
 const testConcurrency = 4
 
+// TestSlots is a bound on tests at once shared by nodes (Config.TestSlots).
+type TestSlots chan struct{}
+
+// NewTestSlots makes a bound of n tests at once.
+func NewTestSlots(n int) TestSlots { return make(TestSlots, max(1, n)) }
+
 // testRound tests every target of the quorums this node is a member of in
 // round r (testConcurrency at a time), and votes.
 func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
@@ -231,6 +237,7 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 					n.rounds.mu.Unlock()
 					return
 				}
+				shared := n.cfg.TestSlots
 				select {
 				case n.rounds.slots <- struct{}{}:
 				case <-ctx.Done():
@@ -239,8 +246,22 @@ func (n *Node) testRound(ctx context.Context, v *view, r, h uint64) {
 					n.rounds.mu.Unlock()
 					return
 				}
+				if shared != nil {
+					select {
+					case shared <- struct{}{}:
+					case <-ctx.Done():
+						<-n.rounds.slots
+						n.rounds.mu.Lock()
+						delete(n.rounds.running, key)
+						n.rounds.mu.Unlock()
+						return
+					}
+				}
 				tctx, cancel := n.roundDeadline(ctx, r)
 				pass, reason := n.testNode(tctx, v, t, h)
+				if shared != nil {
+					<-shared
+				}
 				// Late: the round's deadline passed, or all but passed (a
 				// stream's own deadline, set from it, may fire first).
 				deadline, bounded := tctx.Deadline()
