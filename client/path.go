@@ -216,8 +216,8 @@ func (c *Client) rpc(ctx context.Context, dest, method string, params func() any
 			c.mu.Unlock()
 			continue
 		}
-		var ans storagerpc.OnionAnswer
-		if err := json.Unmarshal(reply, &ans); err != nil || ans.Status == 0 {
+		ans, err := storagerpc.DecodeOnionAnswer(reply)
+		if err != nil || ans.Status == 0 {
 			return nil, Path{}, fmt.Errorf("destination %s answered something unreadable", dest[:8])
 		}
 		return &storagerpc.Response{Code: ans.Status, Body: ans.Body}, Path{Guard: path[0], Middle: path[1], Exit: path[2], Destination: dest}, nil

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -26,6 +27,8 @@ func TestDecodeRequest(t *testing.T) {
 		{body: `{"jsonrpc":"2.0","id":7,"method":"retrieve","params":{"pubkey":"05"}}`, method: "retrieve", params: `{"pubkey":"05"}`},
 		{body: ` {"params": {"a":1}, "method": "store", "other": [1]} `, method: "store", params: `{"a":1}`},
 		{body: `{"method":"","params":{}}`, method: "", params: `{}`}, // "no method " then, as upstream
+		{body: `{"method":"a","params":{},"method":"b"}`, method: "b", params: `{}`},
+		{body: `{"method":"info","params":{"a":{}} }`, method: "info", params: `{"a":{}}`},
 		{body: ``, err: "invalid json"},
 		{body: `{`, err: "invalid json"},
 		{body: `{"method":"info","params":{}} {}`, err: "invalid json"},
@@ -51,6 +54,29 @@ func TestDecodeRequest(t *testing.T) {
 			t.Errorf("%q: method %q params %s", tc.body, req.Method, req.Params)
 		}
 	}
+}
+
+// FuzzPlainRequest: an envelope read by hand (plainRequest) is read by
+// encoding/json the same way, as decodeRequest did before it.
+func FuzzPlainRequest(f *testing.F) {
+	f.Add([]byte(`{"method":"store","params":{"pubkey":"05"}}`))
+	f.Add([]byte(`{"method":"a","params":{},"method":"b"}`))
+	f.Add([]byte(`{"method":"","params":{ }}`))
+	f.Add([]byte(`{"method":"x","params":{"a":}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := plainRequest(body)
+		if !ok {
+			return
+		}
+		var env map[string]json.RawMessage
+		var method string
+		if err := json.Unmarshal(body, &env); err != nil || json.Unmarshal(env["method"], &method) != nil {
+			t.Fatalf("%q read by hand, refused by encoding/json: %v", body, err)
+		}
+		if fast.Method != method || !bytes.Equal(fast.Params, env["params"]) {
+			t.Fatalf("%q read by hand as %q %s, by encoding/json as %q %s", body, fast.Method, fast.Params, method, env["params"])
+		}
+	})
 }
 
 // TestOneRequestPath: both transports take a request the same way: one

@@ -583,8 +583,8 @@ func RoundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, b
 	if err != nil {
 		return nil, err
 	}
-	var resp Response
-	if err := json.Unmarshal(data, &resp); err != nil || resp.Code == 0 {
+	resp, err := decodeResponse(data)
+	if err != nil || resp.Code == 0 {
 		return nil, fmt.Errorf("%w from %s", ErrBadResponse, p.ShortString())
 	}
 	return &resp, nil

@@ -95,3 +95,33 @@ func mustMarshal(t *testing.T, v any) json.RawMessage {
 	}
 	return b
 }
+
+// FuzzEnvelope: an answer's envelope read by hand is read by encoding/json
+// the same way.
+func FuzzEnvelope(f *testing.F) {
+	f.Add([]byte(`{"code":200,"body":{"hash":"x"}}`))
+	f.Add([]byte(`{"status":-1,"body":null}`))
+	f.Add([]byte(`{"code":007,"body":"x"}`))
+	f.Add([]byte(`{"code":1,"body":{},"code":2}`))
+	f.Add([]byte(`{"code":99999999999999999999,"body":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, key := range []string{"code", "status"} {
+			code, body, ok := plainEnvelope(data, key)
+			if !ok {
+				continue
+			}
+			var env map[string]json.RawMessage
+			var want int
+			if err := json.Unmarshal(data, &env); err != nil || json.Unmarshal(env[key], &want) != nil {
+				t.Fatalf("%q read by hand, refused by encoding/json: %v", data, err)
+			}
+			var r OnionAnswer
+			if err := json.Unmarshal(data, &r); err != nil && key == "status" {
+				t.Fatalf("%q read by hand, refused by encoding/json: %v", data, err)
+			}
+			if code != want || !bytes.Equal(body, env["body"]) || key == "status" && (r.Status != code || !bytes.Equal(r.Body, body)) {
+				t.Fatalf("%q read by hand as %d %s, by encoding/json as %d %s", data, code, body, want, env["body"])
+			}
+		}
+	})
+}
