@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -14,6 +15,16 @@ import (
 // then waits behind its own, and one that sends one waits for at most one
 // turn of each other client, however busy the node.
 //
+// Work already under way in the network goes first: each request has a
+// class, how far its operation has come (an onion layer two hops in, a
+// store a member replicates: onionClass, swarmClass), and a turn that
+// frees goes to the highest class with a request waiting, the clients of
+// each class in rounds of their own. A client's new request thus waits
+// behind the later steps of requests that entered the network before it,
+// not they behind it: an operation's steps are not each queued anew behind
+// the newest work, which made a send's time the sum of a dozen queues'
+// chances.
+//
 // A request holds its turn while it works on this node and gives it up
 // when it first waits for another (a store forwarded to the swarm, an
 // onion layer passed on): a turn held across the network would make nodes
@@ -26,20 +37,33 @@ type fairQueue struct {
 	workers, perClient, total int
 
 	mu      sync.Mutex
-	busy    int                       // turns held
-	waiting int                       // requests waiting, all clients
-	queues  map[clientKey][]*fairTurn // clients with requests waiting, oldest first
-	round   []clientKey               // those clients, in their round's order
-	next    int                       // the client in round whose turn is next
+	busy    int // turns held
+	waiting int // requests waiting, all classes and clients
+	classes [fairClasses]fairClass
+}
+
+// fairClass holds the requests of one class waiting, each client's in a
+// line of its own.
+type fairClass struct {
+	queues map[clientKey][]*fairTurn // clients with requests waiting, oldest first
+	round  []clientKey               // those clients, in their round's order
+	next   int                       // the client in round whose turn is next
 }
 
 // fairTurn is one request's turn: granted is closed when it may work.
 type fairTurn struct {
 	q       *fairQueue
+	class   int
 	key     clientKey
 	granted chan struct{}
 	once    sync.Once
 }
+
+// fairClasses are the classes of requests: a turn that frees goes to a
+// waiting request of the highest class. Work already under way in the
+// network goes before new work: a request's class is how far its operation
+// has gone (onionClass, swarmClass).
+const fairClasses = 6
 
 // Defaults of the node's queue: a turn for each core's worth of work at
 // once, and a client's burst of requests (the rate limit's 600) may wait.
@@ -51,13 +75,19 @@ const (
 var errQueueFull = errors.New("too many requests waiting")
 
 func newFairQueue(workers, perClient, total int) *fairQueue {
-	return &fairQueue{workers: max(workers, 1), perClient: perClient, total: total, queues: map[clientKey][]*fairTurn{}}
+	q := &fairQueue{workers: max(workers, 1), perClient: perClient, total: total}
+	for i := range q.classes {
+		q.classes[i].queues = map[clientKey][]*fairTurn{}
+	}
+	return q
 }
 
-// enter puts a request of client k in line: its turn is granted at once
-// when a worker is free and nobody waits, else when its round comes.
-func (q *fairQueue) enter(k clientKey) (*fairTurn, error) {
-	t := &fairTurn{q: q, key: k, granted: make(chan struct{})}
+// enter puts a request of client k and class c in line: its turn is
+// granted at once when a worker is free and nobody waits, else when its
+// round comes, after every request of a higher class.
+func (q *fairQueue) enter(k clientKey, c int) (*fairTurn, error) {
+	c = min(max(c, 0), fairClasses-1)
+	t := &fairTurn{q: q, class: c, key: k, granted: make(chan struct{})}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.busy < q.workers && q.waiting == 0 {
@@ -65,14 +95,15 @@ func (q *fairQueue) enter(k clientKey) (*fairTurn, error) {
 		close(t.granted)
 		return t, nil
 	}
-	line := q.queues[k]
+	cl := &q.classes[c]
+	line := cl.queues[k]
 	if len(line) >= q.perClient || q.waiting >= q.total {
 		return nil, errQueueFull
 	}
 	if len(line) == 0 {
-		q.round = append(q.round, k)
+		cl.round = append(cl.round, k)
 	}
-	q.queues[k] = append(line, t)
+	cl.queues[k] = append(line, t)
 	q.waiting++
 	return t, nil
 }
@@ -99,7 +130,8 @@ func (t *fairTurn) wait(ctx context.Context) error {
 		return ctx.Err()
 	default:
 	}
-	line := q.queues[t.key]
+	cl := &q.classes[t.class]
+	line := cl.queues[t.key]
 	for i, w := range line {
 		if w == t {
 			line = append(line[:i], line[i+1:]...)
@@ -108,9 +140,9 @@ func (t *fairTurn) wait(ctx context.Context) error {
 		}
 	}
 	if len(line) == 0 {
-		q.leaveRound(t.key)
+		cl.leaveRound(t.key)
 	} else {
-		q.queues[t.key] = line
+		cl.queues[t.key] = line
 	}
 	q.mu.Unlock()
 	return ctx.Err()
@@ -124,18 +156,23 @@ func (t *fairTurn) done() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
 		q.busy--
-		if len(q.round) == 0 {
+		c := len(q.classes) - 1
+		for c >= 0 && len(q.classes[c].round) == 0 {
+			c--
+		}
+		if c < 0 {
 			return
 		}
-		q.next %= len(q.round)
-		k := q.round[q.next]
-		line := q.queues[k]
+		cl := &q.classes[c]
+		cl.next %= len(cl.round)
+		k := cl.round[cl.next]
+		line := cl.queues[k]
 		w := line[0]
 		if len(line) == 1 {
-			q.leaveRound(k)
+			cl.leaveRound(k)
 		} else {
-			q.queues[k] = line[1:]
-			q.next++
+			cl.queues[k] = line[1:]
+			cl.next++
 		}
 		q.waiting--
 		q.busy++
@@ -145,13 +182,13 @@ func (t *fairTurn) done() {
 
 // leaveRound takes client k, whose line is empty, out of the round,
 // keeping next on the client after it. Called with mu held.
-func (q *fairQueue) leaveRound(k clientKey) {
-	delete(q.queues, k)
-	for i, r := range q.round {
+func (cl *fairClass) leaveRound(k clientKey) {
+	delete(cl.queues, k)
+	for i, r := range cl.round {
 		if r == k {
-			q.round = append(q.round[:i], q.round[i+1:]...)
-			if i < q.next {
-				q.next--
+			cl.round = append(cl.round[:i], cl.round[i+1:]...)
+			if i < cl.next {
+				cl.next--
 			}
 			return
 		}
@@ -172,4 +209,43 @@ func yieldTurn(ctx context.Context) {
 	if t, ok := ctx.Value(turnKey{}).(*fairTurn); ok {
 		t.done()
 	}
+}
+
+// The classes of requests (fairQueue): new work, a client's request or
+// one that a node starts of its own (a test, a repair, a push), is
+// classNew; an onion layer forwarded by a node is one class higher for
+// each hop it has come (onionClass); a client's request a swarm member
+// forwarded to the others (a store replicated) is the highest, the last
+// step of its operation.
+const (
+	classNew     = 0
+	classReplica = fairClasses - 1
+)
+
+// onionClass is the class of an onion layer a node forwarded as hop hop
+// (2 for the middle, 3 for the exit, 4 for the destination).
+func onionClass(hop int) int {
+	return min(max(hop-1, classNew), classReplica-1)
+}
+
+// swarmClass is the class of a request of the swarm protocol: a client's
+// request replicated by a member (store, delete, ...) is classReplica; the
+// members' own work (push, storage_sample and storage_test, repair_*,
+// revocations) is classNew. The method is read where storagerpc.EncodeRequest
+// writes it, first; a body written otherwise is classNew.
+func swarmClass(body []byte) int {
+	const prefix = `{"method":"`
+	if !bytes.HasPrefix(body, []byte(prefix)) {
+		return classNew
+	}
+	rest := body[len(prefix):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return classNew
+	}
+	switch string(rest[:end]) {
+	case "push", "storage_sample", "storage_test", "repair_digest", "repair_list", "repair_fetch", "revocations":
+		return classNew
+	}
+	return classReplica
 }

@@ -61,7 +61,7 @@ func (n *Node) framed(name string, limit int, one func(ctx context.Context, from
 
 // storageFramed answers one request of ProtocolStorageFramed.
 func (n *Node) storageFramed(ctx context.Context, from clientKey, r io.Reader) []byte {
-	ctx, body, release, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize)
+	ctx, body, release, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize, nil)
 	defer release()
 	resp := n.framedAnswer(ctx, body, rerr, n.handle)
 	return resp.AppendJSON(nil)
