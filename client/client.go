@@ -31,6 +31,7 @@ import (
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/identity"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/streampool"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
@@ -59,6 +60,11 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// NodesMaxAge is how long the node list is used before the ledger is
+	// asked again whether it changed; 0 means DefaultNodesMaxAge, a
+	// negative value asks before every request. A node that answers 421
+	// or does not answer makes the next request ask sooner.
+	NodesMaxAge time.Duration
 	// KeepConfigs makes every fetch look after the account's configs, as
 	// a Session app does on each poll (config.go): push a merge, extend a
 	// config past half its life. A user's device sets it; load generators
@@ -101,6 +107,7 @@ type Client struct {
 	cfg  Config
 	log  zerolog.Logger
 	host host.Host
+	pool *streampool.Pool // streams to guards kept open (onionHost)
 
 	mu          sync.Mutex
 	nodes       map[string]chain.ServiceNode // active nodes with addresses
@@ -113,6 +120,11 @@ type Client struct {
 	fetching    chan struct{}      // one fetch at a time
 	bad         map[string]strikes // nodes that failed lately: bounded by the node list
 	lastSig     atomic.Int64       // the last signature timestamp used (sigNow)
+
+	// nodesChecked is when the ledger last said the node list was
+	// current; nodesStale, that a request failed since (refresh).
+	nodesChecked time.Time
+	nodesStale   bool
 }
 
 // Now is the client's clock (Config.Now).
@@ -160,6 +172,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.NodesMaxAge == 0 {
+		cfg.NodesMaxAge = DefaultNodesMaxAge
+	}
 	return &Client{fetching: make(chan struct{}, 1), bad: map[string]strikes{}, cfg: cfg, log: cfg.Logger.With().Str("module", "client").Str("account", cfg.Keys.AccountID().String()[:10]).Logger()}, nil
 }
 
@@ -184,7 +199,7 @@ func (c *Client) Start(ctx context.Context) error {
 		return fmt.Errorf("client host: %w", err)
 	}
 	c.mu.Lock()
-	c.host = h
+	c.host, c.pool = h, streampool.New(h)
 	c.mu.Unlock()
 	return nil
 }
@@ -200,15 +215,37 @@ func (c *Client) p2p() (host.Host, error) {
 	return c.host, nil
 }
 
+// onionHost is the host onion requests go out on: the client's host with
+// its stream pool, so that requests to a guard go one after another on
+// streams kept open (the framed onion protocol, as keep-alive does for
+// HTTP) where the guard speaks it.
+func (c *Client) onionHost() (host.Host, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.host == nil {
+		return nil, ErrClosed
+	}
+	return pooledHost{c.host, c.pool}, nil
+}
+
+// pooledHost is a host with a stream pool (streampool.Host).
+type pooledHost struct {
+	host.Host
+	pool *streampool.Pool
+}
+
+func (h pooledHost) StreamPool() *streampool.Pool { return h.pool }
+
 // Close stops the host. Safe to call twice.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	h := c.host
-	c.host = nil
+	h, pool := c.host, c.pool
+	c.host, c.pool = nil, nil
 	c.mu.Unlock()
 	if h == nil {
 		return nil
 	}
+	pool.Close()
 	return h.Close()
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/sessionctl/sessionctl/client"
 	"github.com/sessionctl/sessionctl/devnet"
 	"github.com/sessionctl/sessionctl/devnet/devnettest"
@@ -22,6 +23,7 @@ import (
 	_ "github.com/sessionctl/sessionctl/internal/sqlitedb" // the sqlite driver
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/node"
+	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/sessionpb"
 	"github.com/sessionctl/sessionctl/storagerpc"
 	"google.golang.org/protobuf/proto"
@@ -267,6 +269,63 @@ func TestPathRebuilt(t *testing.T) {
 	}
 	if res2.Path.Guard == res.Path.Guard {
 		t.Fatal("the stopped guard is still on the path")
+	}
+}
+
+// TestGuardStreamsKeptOpen: a client's onion requests reach its guard on
+// the framed onion protocol, on streams kept open from one request to the
+// next (as HTTP keep-alive), not a stream a request.
+func TestGuardStreamsKeptOpen(t *testing.T) {
+	nw := devnettest.Start(t, devnet.Config{Nodes: 12})
+	ctx := context.Background()
+	alice := devnettest.Client(t, nw, newKeys(t))
+	bob := newKeys(t)
+	nodes := map[peer.ID]bool{}
+	for i := range 12 {
+		nodes[nw.Node(i).PeerID()] = true
+	}
+	// framed lists the streams of the framed onion protocol that peers
+	// other than nodes (alice) hold open at the guard.
+	framed := func(guard string) map[string]bool {
+		ids := map[string]bool{}
+		for i := range 12 {
+			if nw.NodeKey(i) != guard {
+				continue
+			}
+			for _, conn := range nw.Node(i).Host().Network().Conns() {
+				if nodes[conn.RemotePeer()] {
+					continue
+				}
+				for _, s := range conn.GetStreams() {
+					if s.Protocol() == onion.ProtocolFramed {
+						ids[s.ID()] = true
+					}
+				}
+			}
+		}
+		return ids
+	}
+	res, err := alice.Send(ctx, bob.AccountID(), "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := framed(res.Path.Guard)
+	if len(first) == 0 {
+		t.Fatal("no framed onion stream from the client stays open at its guard")
+	}
+	res2, err := alice.Send(ctx, bob.AccountID(), "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Path.Guard != res.Path.Guard {
+		t.Skip("the path changed between the sends")
+	}
+	reused := false
+	for id := range framed(res.Path.Guard) {
+		reused = reused || first[id]
+	}
+	if !reused {
+		t.Fatal("the second send opened new streams to the guard instead of using those kept open")
 	}
 }
 

@@ -64,7 +64,7 @@ func (c *Client) ServerRequestSigned(ctx context.Context, srv ServerInfo, method
 		if err != nil {
 			return 0, nil, err
 		}
-		h, err := c.p2p()
+		h, err := c.onionHost()
 		if err != nil {
 			return 0, nil, err
 		}
@@ -73,6 +73,7 @@ func (c *Client) ServerRequestSigned(ctx context.Context, srv ServerInfo, method
 			lastErr = fmt.Errorf("onion path: %v (status %d)", err, status)
 			c.mu.Lock()
 			c.path = nil
+			c.nodesStale = true
 			c.mu.Unlock()
 			continue
 		}

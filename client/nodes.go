@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -14,14 +15,33 @@ import (
 	"github.com/sessionctl/sessionctl/storagerpc"
 )
 
-// refresh reloads the node list when the ledger says it changed.
+// DefaultNodesMaxAge is how long a client uses its node list before it
+// asks the ledger again whether the list changed (Config.NodesMaxAge).
+const DefaultNodesMaxAge = time.Second
+
+// refresh reloads the node list when the ledger says it changed. A list
+// checked less than Config.NodesMaxAge ago is used as it is, as real
+// clients keep their node pool between requests, unless force is set or a
+// request failed since (stale): a node that answers 421 (another swarm)
+// or does not answer makes the next request ask the ledger.
 func (c *Client) refresh(ctx context.Context, force bool) error {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	recent := len(c.nodes) > 0 && !force && !c.nodesStale &&
+		!now.Before(c.nodesChecked) && now.Sub(c.nodesChecked) < c.cfg.NodesMaxAge
+	c.mu.Unlock()
+	if recent {
+		return nil
+	}
 	info, err := c.cfg.Ledger.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %v", ErrUnreachable, err)
 	}
 	c.mu.Lock()
 	fresh := c.nodes != nil && !force && c.nodesHeight == info.NodesHeight && c.swarmsAt == info.SwarmsHeight
+	if fresh {
+		c.nodesChecked, c.nodesStale = now, false
+	}
 	c.mu.Unlock()
 	if fresh {
 		return nil
@@ -62,6 +82,7 @@ func (c *Client) refresh(ctx context.Context, force bool) error {
 	c.mu.Lock()
 	c.nodes, c.members, c.swarmIDs = nodes, members, ids
 	c.nodesHeight, c.swarmsAt = info.NodesHeight, info.SwarmsHeight
+	c.nodesChecked, c.nodesStale = now, false
 	for _, k := range c.path {
 		if _, ok := nodes[k]; !ok {
 			c.path = nil // a path node left: build another

@@ -117,6 +117,7 @@ func (c *Client) ensurePath(ctx context.Context, avoid string) ([]string, error)
 			} else {
 				c.strike(1, p...)
 			}
+			c.nodesStale = true // a node of the path may have left
 			c.mu.Unlock()
 			continue
 		}
@@ -157,7 +158,7 @@ func (c *Client) sendOnion(ctx context.Context, guard string, path []onion.Hop, 
 	if err != nil {
 		return nil, err
 	}
-	h, err := c.p2p()
+	h, err := c.onionHost()
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +212,7 @@ func (c *Client) rpc(ctx context.Context, dest, method string, params func() any
 			c.log.Debug().Err(err).Msg("onion request failed; rebuilding the path")
 			c.mu.Lock()
 			c.path = nil
+			c.nodesStale = true
 			c.mu.Unlock()
 			continue
 		}

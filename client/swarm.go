@@ -83,6 +83,7 @@ func (c *Client) toSwarmAt(ctx context.Context, id identity.AccountID, method st
 			lastErr = err
 			c.mu.Lock()
 			c.strike(strikeLimit, dest) // two attempts, each on a path of its own, found it silent
+			c.nodesStale = true
 			c.mu.Unlock()
 			continue
 		}

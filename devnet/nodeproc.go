@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/rs/zerolog"
+	"github.com/sessionctl/sessionctl/internal/pprofserve"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 	"github.com/sessionctl/sessionctl/logs"
 )
@@ -68,6 +70,11 @@ func NodeProcess(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 	}
 	if lvl, err := zerolog.ParseLevel(cfg.LogLevel); err == nil && cfg.LogLevel != "" {
 		log = log.Level(lvl)
+	}
+	if os.Getenv(pprofserve.Env) != "" { // profiles of a node process or worker: at an address of its own, logged
+		if at, err := pprofserve.Start("127.0.0.1:0"); err == nil {
+			log.Info().Str("pprof", at.String()).Msg("profiles served")
+		}
 	}
 	if cfg.Worker {
 		return runWorker(ctx, cfg, stdin, stdout, log)

@@ -54,3 +54,6 @@ func childProcAttr() *syscall.SysProcAttr {
 func detachAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP | windows.DETACHED_PROCESS}
 }
+
+// lowerPriority leaves the priority as it is.
+func lowerPriority() {}

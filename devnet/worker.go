@@ -89,6 +89,7 @@ func runWorker(ctx context.Context, cfg procConfig, stdin io.Reader, stdout io.W
 	if err := checkFileLimit(len(cfg.Indexes)); err != nil {
 		return err
 	}
+	lowerPriority()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := &worker{cfg: cfg, log: log, ledger: newSharedLedger(ledgerrpc.NewClient(cfg.Ledger, "")), views: node.NewViews(),
@@ -98,20 +99,24 @@ func runWorker(ctx context.Context, cfg procConfig, stdin io.Reader, stdout io.W
 		defer w.wg.Done()
 		w.ledger.poll(ctx)
 	}()
-	sem := make(chan struct{}, workerStarts)
-	for _, i := range cfg.Indexes {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
+	w.wg.Add(1)
+	go func() { // in index order, a few at a time: the devnet waits for them in that order
+		defer w.wg.Done()
+		sem := make(chan struct{}, workerStarts)
+		for _, i := range cfg.Indexes {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			defer func() { <-sem }()
-			w.start(ctx, i)
-		}()
-	}
+			w.wg.Add(1)
+			go func() {
+				defer w.wg.Done()
+				defer func() { <-sem }()
+				w.start(ctx, i)
+			}()
+		}
+	}()
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
 		var c workerCmd

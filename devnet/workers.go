@@ -54,6 +54,7 @@ type workerProc struct {
 	stopping bool
 	last     string
 	waiting  map[int]chan workerEvent // by node index: the answer to an order
+	told     time.Time                // when it last told of a node (or started)
 }
 
 // hostedNode is a node running in a worker.
@@ -148,7 +149,7 @@ func (nw *Network) startWorker(ctx context.Context, k int, indexes []int) (*work
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &workerProc{shard: k, cmd: cmd, stdin: stdin, done: make(chan struct{}), waiting: map[int]chan workerEvent{}}
+	w := &workerProc{shard: k, cmd: cmd, stdin: stdin, done: make(chan struct{}), waiting: map[int]chan workerEvent{}, told: time.Now()}
 	answers := make([]chan workerEvent, len(indexes))
 	for j, i := range indexes {
 		answers[j] = make(chan workerEvent, 1)
@@ -235,6 +236,7 @@ func (nw *Network) workerEvent(w *workerProc, e workerEvent) {
 	w.mu.Lock()
 	ch := w.waiting[i]
 	delete(w.waiting, i)
+	w.told = time.Now()
 	w.mu.Unlock()
 	if ch != nil {
 		ch <- e
@@ -285,20 +287,32 @@ func (nw *Network) workerGone(w *workerProc) {
 }
 
 // await waits for the answer about node i from w: nil once it is ready or
-// stopped, its error if it failed; no answer within timeout kills w.
+// stopped, its error if it failed. The worker is given up on (and killed by
+// the caller's error path) only when it told nothing of any node for
+// timeout: a worker starting a thousand nodes, a few at a time, answers for
+// its last one long after it began, and is fine while its answers come.
 func (nw *Network) await(ctx context.Context, w *workerProc, i int, ch chan workerEvent, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case e := <-ch:
-		if e.Event == workerFailed {
-			return fmt.Errorf("devnet: %s: %s", NodeName(i), e.Error)
+	for {
+		select {
+		case e := <-ch:
+			if e.Event == workerFailed {
+				return fmt.Errorf("devnet: %s: %s", NodeName(i), e.Error)
+			}
+			return nil
+		case <-t.C:
+			w.mu.Lock()
+			quiet := time.Since(w.told)
+			w.mu.Unlock()
+			if quiet < timeout {
+				t.Reset(timeout - quiet)
+				continue
+			}
+			return fmt.Errorf("devnet: %s in %s (pid %d) was not ready, and the worker told of no node for %s; last log line: %s", NodeName(i), WorkerName(w.shard), w.cmd.Process.Pid, timeout, w.lastLine())
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		return nil
-	case <-t.C:
-		return fmt.Errorf("devnet: %s in %s (pid %d) was not ready within %s; last log line: %s", NodeName(i), WorkerName(w.shard), w.cmd.Process.Pid, timeout, w.lastLine())
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

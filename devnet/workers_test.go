@@ -49,6 +49,7 @@ func TestWorkers(t *testing.T) {
 	if len(pids) != 3 || pids[os.Getpid()] {
 		t.Fatalf("the nodes run in processes %v, want 3 workers", pids)
 	}
+	checkWorkerNice(t, pids)
 
 	alice := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("sessionctl", "alice")})
 	bob := clientT(t, nw.LedgerURL(), client.Config{Keys: ClientKeys("sessionctl", "bob")})

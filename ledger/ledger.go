@@ -103,6 +103,8 @@ type Ledger struct {
 	state    *State            // the tip
 	tipTime  int64             // the tip block's timestamp, unix ms
 	pending  *State            // the tip with the mempool applied; nil until needed
+	staked   map[string]uint64 // wallet -> coins staked, as of the state stakedOf (Account)
+	stakedOf *State            //
 	mempool  []*chain.Tx       //
 	rejected map[string]string // transaction hash -> why a block dropped it
 	rejOrder []string          //
@@ -681,12 +683,16 @@ func (l *Ledger) Account(wallet string) (chain.Account, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := chain.Account{Wallet: wallet, Balance: l.state.Balances[wallet]}
-	for _, n := range l.state.Nodes {
-		if i := contributorOf(n, wallet); i >= 0 {
-			a.Staked += n.Contributors[i].Amount
+	if l.stakedOf != l.state { // (a tip is never changed in place: a block makes a new one)
+		l.staked = map[string]uint64{}
+		for _, n := range l.state.Nodes {
+			for _, c := range n.Contributors {
+				l.staked[c.Wallet] += c.Amount
+			}
 		}
+		l.stakedOf = l.state
 	}
+	a := chain.Account{Wallet: wallet, Balance: l.state.Balances[wallet], Staked: l.staked[wallet]}
 	if l.started && !l.closed {
 		a.NextNonce = l.pendingState().Nonces[wallet]
 	}
