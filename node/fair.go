@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 )
 
@@ -30,31 +31,42 @@ import (
 // onion layer passed on): a turn held across the network would make nodes
 // wait on each other's turns.
 //
-// A client may have perClient requests waiting, the node total; more are
-// refused at once (errQueueFull), so the queues are bounded however many
-// clients come. Safe for concurrent use.
+// One queue may serve the nodes of one process (Turns): their requests
+// then share its workers, the process's CPUs, and each node's clients have
+// lines of their own (a lineKey is the node and the client).
+//
+// A client may have perClient requests waiting (in a class), each node
+// total; more are refused at once (errQueueFull), so the queues are
+// bounded however many clients come. Safe for concurrent use.
 type fairQueue struct {
 	workers, perClient, total int
 
-	mu      sync.Mutex
-	busy    int // turns held
-	waiting int // requests waiting, all classes and clients
-	classes [fairClasses]fairClass
+	mu        sync.Mutex
+	busy      int            // turns held
+	waiting   int            // requests waiting, all classes, nodes and clients
+	waitingAt map[string]int // requests waiting, by node (those with any)
+	classes   [fairClasses]fairClass
+}
+
+// lineKey names a line: a client of a node (node "" for a queue of one).
+type lineKey struct {
+	node   string
+	client clientKey
 }
 
 // fairClass holds the requests of one class waiting, each client's in a
 // line of its own.
 type fairClass struct {
-	queues map[clientKey][]*fairTurn // clients with requests waiting, oldest first
-	round  []clientKey               // those clients, in their round's order
-	next   int                       // the client in round whose turn is next
+	queues map[lineKey][]*fairTurn // clients with requests waiting, oldest first
+	round  []lineKey               // those clients, in their round's order
+	next   int                     // the client in round whose turn is next
 }
 
 // fairTurn is one request's turn: granted is closed when it may work.
 type fairTurn struct {
 	q       *fairQueue
 	class   int
-	key     clientKey
+	key     lineKey
 	granted chan struct{}
 	once    sync.Once
 }
@@ -75,18 +87,19 @@ const (
 var errQueueFull = errors.New("too many requests waiting")
 
 func newFairQueue(workers, perClient, total int) *fairQueue {
-	q := &fairQueue{workers: max(workers, 1), perClient: perClient, total: total}
+	q := &fairQueue{workers: max(workers, 1), perClient: perClient, total: total, waitingAt: map[string]int{}}
 	for i := range q.classes {
-		q.classes[i].queues = map[clientKey][]*fairTurn{}
+		q.classes[i].queues = map[lineKey][]*fairTurn{}
 	}
 	return q
 }
 
-// enter puts a request of client k and class c in line: its turn is
-// granted at once when a worker is free and nobody waits, else when its
-// round comes, after every request of a higher class.
-func (q *fairQueue) enter(k clientKey, c int) (*fairTurn, error) {
+// enter puts a request of client from of node node, of class c, in line:
+// its turn is granted at once when a worker is free and nobody waits, else
+// when its round comes, after every request of a higher class.
+func (q *fairQueue) enter(node string, from clientKey, c int) (*fairTurn, error) {
 	c = min(max(c, 0), fairClasses-1)
+	k := lineKey{node, from}
 	t := &fairTurn{q: q, class: c, key: k, granted: make(chan struct{})}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -97,7 +110,7 @@ func (q *fairQueue) enter(k clientKey, c int) (*fairTurn, error) {
 	}
 	cl := &q.classes[c]
 	line := cl.queues[k]
-	if len(line) >= q.perClient || q.waiting >= q.total {
+	if len(line) >= q.perClient || q.waitingAt[node] >= q.total {
 		return nil, errQueueFull
 	}
 	if len(line) == 0 {
@@ -105,7 +118,16 @@ func (q *fairQueue) enter(k clientKey, c int) (*fairTurn, error) {
 	}
 	cl.queues[k] = append(line, t)
 	q.waiting++
+	q.waitingAt[node]++
 	return t, nil
+}
+
+// left counts a request of line k out of the waiting. Called with mu held.
+func (q *fairQueue) left(k lineKey) {
+	q.waiting--
+	if q.waitingAt[k.node]--; q.waitingAt[k.node] == 0 {
+		delete(q.waitingAt, k.node)
+	}
 }
 
 // wait waits for the turn; on ctx's end it leaves the line (or gives the
@@ -135,7 +157,7 @@ func (t *fairTurn) wait(ctx context.Context) error {
 	for i, w := range line {
 		if w == t {
 			line = append(line[:i], line[i+1:]...)
-			q.waiting--
+			q.left(t.key)
 			break
 		}
 	}
@@ -174,7 +196,7 @@ func (t *fairTurn) done() {
 			cl.queues[k] = line[1:]
 			cl.next++
 		}
-		q.waiting--
+		q.left(k)
 		q.busy++
 		close(w.granted)
 	})
@@ -182,7 +204,7 @@ func (t *fairTurn) done() {
 
 // leaveRound takes client k, whose line is empty, out of the round,
 // keeping next on the client after it. Called with mu held.
-func (cl *fairClass) leaveRound(k clientKey) {
+func (cl *fairClass) leaveRound(k lineKey) {
 	delete(cl.queues, k)
 	for i, r := range cl.round {
 		if r == k {
@@ -248,4 +270,24 @@ func swarmClass(body []byte) int {
 		return classNew
 	}
 	return classReplica
+}
+
+// Turns are the turns to work that the nodes of one process share
+// (Config.Turns): at most workers of their requests work at once, as the
+// process's CPUs are theirs, each node's clients in lines of their own,
+// work already under way first (fairQueue). A devnet's nodes share one:
+// with a queue each (two turns a node), a 12-node devnet let 24 requests
+// and the streams' goroutines share 2 CPUs, every step of a send waited in
+// Go's run queue behind dozens of others, and one step that waited long
+// made its send slow; with one queue the steps wait in it, work under way
+// first.
+type Turns struct{ q *fairQueue }
+
+// NewTurns returns turns for workers requests at once (0: GOMAXPROCS), each
+// node with its own bounds (a client's burst, the node's total waiting).
+func NewTurns(workers int) *Turns {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return &Turns{newFairQueue(workers, fairPerClient, fairTotal)}
 }

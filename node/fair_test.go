@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -26,14 +27,14 @@ func granted(t *fairTurn) bool {
 func TestFairQueueRounds(t *testing.T) {
 	q := newFairQueue(1, 10, 100)
 	a, b, c := clientKey{addr: "a"}, clientKey{addr: "b"}, clientKey{addr: "c"}
-	first, err := q.enter(a, 0)
+	first, err := q.enter("", a, 0)
 	if err != nil || !granted(first) {
 		t.Fatalf("first request: %v, granted %v; want its turn at once", err, granted(first))
 	}
 	var turns []*fairTurn
 	names := map[*fairTurn]string{}
 	for i, k := range []clientKey{a, a, a, a, b, c, c} {
-		tn, err := q.enter(k, 0)
+		tn, err := q.enter("", k, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,19 +81,19 @@ func TestFairQueueRounds(t *testing.T) {
 func TestFairQueueBounds(t *testing.T) {
 	q := newFairQueue(1, 2, 3)
 	a, b := clientKey{addr: "a"}, clientKey{addr: "b"}
-	busy, _ := q.enter(a, 0)
-	a1, _ := q.enter(a, 0)
-	if _, err := q.enter(a, 0); err != nil {
+	busy, _ := q.enter("", a, 0)
+	a1, _ := q.enter("", a, 0)
+	if _, err := q.enter("", a, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.enter(a, 0); !errors.Is(err, errQueueFull) {
+	if _, err := q.enter("", a, 0); !errors.Is(err, errQueueFull) {
 		t.Fatalf("a third waiting request of a: %v, want errQueueFull", err)
 	}
-	b1, err := q.enter(b, 0)
+	b1, err := q.enter("", b, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.enter(b, 0); !errors.Is(err, errQueueFull) {
+	if _, err := q.enter("", b, 0); !errors.Is(err, errQueueFull) {
 		t.Fatalf("a fourth waiting request: %v, want errQueueFull", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,12 +101,12 @@ func TestFairQueueBounds(t *testing.T) {
 	if err := a1.wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait with a cancelled context: %v", err)
 	}
-	if q.waiting != 2 || len(q.classes[0].queues[a]) != 1 {
-		t.Fatalf("after a1 left: waiting %d, a's line %d; want 2 and 1", q.waiting, len(q.classes[0].queues[a]))
+	if q.waiting != 2 || len(q.classes[0].queues[lineKey{"", a}]) != 1 {
+		t.Fatalf("after a1 left: waiting %d, a's line %d; want 2 and 1", q.waiting, len(q.classes[0].queues[lineKey{"", a}]))
 	}
 	// a, first in the round, has its other request waiting still: it is
 	// served, then b's.
-	a2 := q.classes[0].queues[a][0]
+	a2 := q.classes[0].queues[lineKey{"", a}][0]
 	busy.done()
 	if !granted(a2) || granted(b1) {
 		t.Fatalf("a's second request granted %v, b's %v; want a's", granted(a2), granted(b1))
@@ -131,9 +132,9 @@ func TestFairQueueBounds(t *testing.T) {
 func TestYieldTurn(t *testing.T) {
 	q := newFairQueue(1, 10, 10)
 	k := clientKey{addr: "a"}
-	first, _ := q.enter(k, 0)
+	first, _ := q.enter("", k, 0)
 	ctx := withTurn(context.Background(), first)
-	second, _ := q.enter(k, 0)
+	second, _ := q.enter("", k, 0)
 	yieldTurn(ctx)
 	if !granted(second) {
 		t.Fatal("the waiting request did not get the turn yielded")
@@ -155,7 +156,7 @@ func TestYieldTurn(t *testing.T) {
 func TestFairQueueClasses(t *testing.T) {
 	q := newFairQueue(1, 10, 100)
 	a, b, n1, n2 := clientKey{addr: "a"}, clientKey{addr: "b"}, clientKey{addr: "n1"}, clientKey{addr: "n2"}
-	cur, _ := q.enter(a, classNew)
+	cur, _ := q.enter("", a, classNew)
 	names := map[*fairTurn]string{}
 	for _, r := range []struct {
 		name string
@@ -166,13 +167,13 @@ func TestFairQueueClasses(t *testing.T) {
 		{"n1-replica1", n1, classReplica}, {"n2-replica1", n2, classReplica}, {"n1-replica2", n1, classReplica},
 		{"n2-destination", n2, onionClass(4)},
 	} {
-		tn, err := q.enter(r.k, r.c)
+		tn, err := q.enter("", r.k, r.c)
 		if err != nil || granted(tn) {
 			t.Fatalf("%s: %v, granted %v; want it waiting", r.name, err, granted(tn))
 		}
 		names[tn] = r.name
 	}
-	gone, _ := q.enter(b, classReplica)
+	gone, _ := q.enter("", b, classReplica)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := gone.wait(ctx); !errors.Is(err, context.Canceled) {
@@ -227,5 +228,46 @@ func TestRequestClasses(t *testing.T) {
 		if got := swarmClass([]byte(body)); got != want {
 			t.Errorf("swarmClass(%s) = %d, want %d", body, got, want)
 		}
+	}
+}
+
+// TestTurnsShared: nodes sharing one queue (Turns) share its workers; a
+// client of each node has a line of its own, served in the same rounds,
+// and each node's requests waiting are bounded apart.
+func TestTurnsShared(t *testing.T) {
+	if w := NewTurns(0).q.workers; w != runtime.GOMAXPROCS(0) {
+		t.Fatalf("NewTurns(0): %d workers, want GOMAXPROCS (%d)", w, runtime.GOMAXPROCS(0))
+	}
+	q := NewTurns(1).q
+	q.total = 2
+	a, b := clientKey{addr: "a"}, clientKey{addr: "b"}
+	busy, _ := q.enter("n1", a, classNew)
+	x1, _ := q.enter("n1", a, classNew)
+	x2, _ := q.enter("n1", a, classNew)
+	if _, err := q.enter("n1", b, classNew); !errors.Is(err, errQueueFull) {
+		t.Fatalf("a third request waiting at n1: %v, want errQueueFull", err)
+	}
+	y1, err := q.enter("n2", a, classNew)
+	if err != nil || granted(y1) {
+		t.Fatalf("n2's request: %v, granted %v; want it waiting (one worker for both nodes)", err, granted(y1))
+	}
+	var order []string
+	names := map[*fairTurn]string{x1: "n1-a1", x2: "n1-a2", y1: "n2-a1"}
+	cur := busy
+	for range names {
+		cur.done()
+		for tn, name := range names {
+			if granted(tn) && !slices.Contains(order, name) {
+				order = append(order, name)
+				cur = tn
+			}
+		}
+	}
+	cur.done()
+	if want := []string{"n1-a1", "n2-a1", "n1-a2"}; fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Fatalf("served %v, want %v: a's line at each node its own", order, want)
+	}
+	if q.busy != 0 || q.waiting != 0 || len(q.waitingAt) != 0 {
+		t.Fatalf("busy %d, waiting %d %v; want none", q.busy, q.waiting, q.waitingAt)
 	}
 }

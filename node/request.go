@@ -167,7 +167,7 @@ func (n *Node) admit(ctx context.Context, from clientKey, counted bool, r io.Rea
 // the context carrying the turn and the function that gives it back
 // (never nil; once given back, by it or by yieldTurn, it does nothing).
 func (n *Node) takeTurn(ctx context.Context, from clientKey, class int) (context.Context, func(), *rpcError) {
-	t, err := n.turns.enter(from, class)
+	t, err := n.turns.enter(n.pubHex, from, class)
 	if err != nil {
 		return ctx, func() {}, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}
