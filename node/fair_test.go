@@ -271,3 +271,34 @@ func TestTurnsShared(t *testing.T) {
 		t.Fatalf("busy %d, waiting %d %v; want none", q.busy, q.waiting, q.waitingAt)
 	}
 }
+
+// TestTurnsGrow: every nodesPerTurn nodes that join Turns add a turn, and
+// a request waiting gets it at once; nodes that leave take it away.
+func TestTurnsGrow(t *testing.T) {
+	tt := NewTurns(1)
+	q := tt.q
+	a := clientKey{addr: "a"}
+	busy, _ := q.enter("n1", a, classNew)
+	waiting, _ := q.enter("n1", a, classNew)
+	for range nodesPerTurn - 1 {
+		tt.join()
+	}
+	if granted(waiting) {
+		t.Fatalf("granted with %d nodes: want a second turn at %d", nodesPerTurn-1, nodesPerTurn)
+	}
+	tt.join()
+	if !granted(waiting) || q.workers != 2 {
+		t.Fatalf("with %d nodes: granted %v, %d workers; want the second turn given", nodesPerTurn, granted(waiting), q.workers)
+	}
+	tt.leave()
+	third, _ := q.enter("n1", a, classNew)
+	busy.done()
+	if granted(third) || q.busy != 1 {
+		t.Fatalf("a node left: granted %v, busy %d; want one turn again", granted(third), q.busy)
+	}
+	waiting.done()
+	if !granted(third) {
+		t.Fatal("the waiting request did not get the turn freed")
+	}
+	third.done()
+}

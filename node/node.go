@@ -251,6 +251,7 @@ func New(cfg Config) (*Node, error) {
 	turns := newFairQueue(cfg.Workers, fairPerClient, fairTotal)
 	if cfg.Turns != nil {
 		turns = cfg.Turns.q
+		cfg.Turns.join()
 	}
 	keys := identity.KeysFromEd25519Seed([32]byte(cfg.Key.Seed()))
 	pubHex := hex.EncodeToString(keys.Ed25519Public())
@@ -419,6 +420,9 @@ func (n *Node) Close() error {
 	n.hclosed = true
 	n.hmu.Unlock()
 	n.hcancel()
+	if n.cfg.Turns != nil {
+		n.cfg.Turns.leave()
+	}
 	if !started {
 		close(n.errc)
 		return nil
