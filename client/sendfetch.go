@@ -285,8 +285,10 @@ func (f *Fetched) Commit() error {
 	f.done = true
 	defer f.release()
 	if err := f.st.save(f.c.cfg.StatePath); err != nil {
+		f.st.unshare(false)
 		return fmt.Errorf("save client state: %w", err)
 	}
+	f.st.unshare(true)
 	f.c.mu.Lock()
 	f.c.state = f.st
 	f.c.mu.Unlock()
@@ -298,6 +300,7 @@ func (f *Fetched) Commit() error {
 func (f *Fetched) Abort() {
 	if !f.done {
 		f.done = true
+		f.st.unshare(false)
 		f.release()
 	}
 }

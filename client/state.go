@@ -21,6 +21,11 @@ type state struct {
 	LastHashes map[string]map[string]string `json:"last_hashes"`
 	Seen       []string                     `json:"seen"` // recent hashes, oldest first
 	seenSet    map[string]bool
+	// sharesSeen marks a fetch's copy of the in-memory state (clone),
+	// which shares seenSet with the client's state: seenEdits are what
+	// remember changed in it, for unshare to keep or take back.
+	sharesSeen bool
+	seenEdits  []seenEdit
 	// Sent are this device's recent messages (unsend finds them here);
 	// Received, the recent messages it read (an UnsendRequest names one by
 	// author and time). Oldest first, at most maxSent and maxSeen.
@@ -115,15 +120,48 @@ func loadState(path string) (*state, error) {
 	return st, nil
 }
 
+// seenEdit is one change remember made to a shared seen set.
+type seenEdit struct {
+	hash  string
+	added bool // else removed (the oldest, past maxSeen)
+}
+
+// clone is a fetch's copy of the in-memory state: what the fetch changes
+// goes to the copy, which replaces the state on Commit, or is dropped on
+// Abort. Copying everything cost a fetch as much as the rest of a send
+// once a client had sent and read its last thousand messages, so the
+// largest parts are shared, each in a way the fetch (which holds the
+// state's lock: nobody else changes the state meanwhile) cannot change
+// under the state: Seen, Sent and Received, which a fetch only reads or
+// appends to, or replaces (an append past the state's own length is not
+// seen by it), and seenSet, whose changes are logged and taken back by
+// unshare(false) on Abort.
 func (s *state) clone() *state {
-	out := &state{LastHashes: map[string]map[string]string{}, Seen: slices.Clone(s.Seen), seenSet: maps.Clone(s.seenSet),
-		Sent: slices.Clone(s.Sent), Received: slices.Clone(s.Received), Contacts: maps.Clone(s.Contacts),
+	out := &state{LastHashes: map[string]map[string]string{}, Seen: s.Seen, seenSet: s.seenSet, sharesSeen: true,
+		Sent: s.Sent, Received: s.Received, Contacts: maps.Clone(s.Contacts),
 		Requests: slices.Clone(s.Requests), Nicknames: maps.Clone(s.Nicknames), Own: s.Own, Peers: maps.Clone(s.Peers),
 		Files: slices.Clone(s.Files), Unsent: slices.Clone(s.Unsent)}
 	for k, m := range s.LastHashes {
 		out.LastHashes[k] = maps.Clone(m)
 	}
 	return out
+}
+
+// unshare ends a clone's sharing of the seen set: keep leaves the changes
+// (the copy replaces the state), otherwise they are taken back, newest
+// first, and the set is the state's as it was.
+func (s *state) unshare(keep bool) {
+	if !s.sharesSeen {
+		return
+	}
+	for i := len(s.seenEdits) - 1; i >= 0 && !keep; i-- {
+		if e := s.seenEdits[i]; e.added {
+			delete(s.seenSet, e.hash)
+		} else {
+			s.seenSet[e.hash] = true
+		}
+	}
+	s.sharesSeen, s.seenEdits = false, nil
 }
 
 func (s *state) lastHash(node string, ns storagerpc.Namespace) string {
@@ -142,9 +180,15 @@ func (s *state) setLastHash(node string, ns storagerpc.Namespace, h string) {
 func (s *state) seen(h string) bool { return s.seenSet[h] }
 
 func (s *state) remember(h string) {
+	if s.sharesSeen && !s.seenSet[h] {
+		s.seenEdits = append(s.seenEdits, seenEdit{hash: h, added: true})
+	}
 	s.seenSet[h] = true
 	s.Seen = append(s.Seen, h)
 	if len(s.Seen) > maxSeen {
+		if s.sharesSeen && s.seenSet[s.Seen[0]] {
+			s.seenEdits = append(s.seenEdits, seenEdit{hash: s.Seen[0]})
+		}
 		delete(s.seenSet, s.Seen[0])
 		s.Seen = s.Seen[1:]
 	}

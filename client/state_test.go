@@ -69,3 +69,55 @@ func TestStateBounds(t *testing.T) {
 		t.Fatal("newer")
 	}
 }
+
+// TestFetchCopyShares: a fetch's copy of the in-memory state shares its
+// largest parts with the state; what the copy changes does not show in the
+// state, an aborted copy leaves the state as it was (the seen set too,
+// past maxSeen), and a committed one keeps its changes.
+func TestFetchCopyShares(t *testing.T) {
+	st, err := loadState("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxSeen {
+		st.remember("old" + strconv.Itoa(i))
+	}
+	st.Sent = append(st.Sent, sentRecord{Hash: "s0"})
+	st.Received = append(st.Received, recvRecord{Hash: "r0"})
+	check := func(s *state, step string, seen []string, unseen []string, n int) {
+		t.Helper()
+		for _, h := range seen {
+			if !s.seen(h) {
+				t.Fatalf("%s: %s is not seen", step, h)
+			}
+		}
+		for _, h := range unseen {
+			if s.seen(h) {
+				t.Fatalf("%s: %s is seen", step, h)
+			}
+		}
+		if len(s.Seen) != maxSeen || len(s.seenSet) != maxSeen || len(s.Sent) != n || len(s.Received) != n {
+			t.Fatalf("%s: %d seen (set %d), %d sent, %d received; want %d, %d, %d", step, len(s.Seen), len(s.seenSet), len(s.Sent), len(s.Received), maxSeen, n, n)
+		}
+	}
+	for _, keep := range []bool{false, true} {
+		f := st.clone()
+		f.remember("new1")
+		f.remember("new2") // the two oldest go
+		f.Sent = append(f.Sent, sentRecord{Hash: "s1"})
+		f.Received = append(f.Received, recvRecord{Hash: "r1"})
+		check(f, "the copy", []string{"new1", "new2", "old2"}, []string{"old0", "old1"}, 2)
+		f.unshare(keep)
+		if !keep {
+			check(st, "the state after an abort", []string{"old0", "old1", "old2"}, []string{"new1", "new2"}, 1)
+			if st.Seen[0] != "old0" || st.Sent[0].Hash != "s0" || st.Received[0].Hash != "r0" {
+				t.Fatalf("the state changed under an aborted copy: %v %v %v", st.Seen[:2], st.Sent, st.Received)
+			}
+			continue
+		}
+		check(f, "a committed copy", []string{"new1", "new2", "old2"}, []string{"old0", "old1"}, 2)
+		if f.sharesSeen || f.seenEdits != nil {
+			t.Fatal("a committed copy still logs its seen set")
+		}
+	}
+}

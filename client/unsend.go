@@ -211,13 +211,12 @@ func (c *Client) DeleteAll(ctx context.Context) (int, error) {
 // came in the same fetch) and deletes it from this account's swarm. A
 // request from anyone else is left as it is (shown, not obeyed).
 func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
-	mine := map[string]bool{}
-	for _, r := range f.st.Sent {
-		if r.SyncHash != "" {
-			mine[r.SyncHash] = true
-		}
+	// (A fetch reads a few messages, Sent holds up to maxSent: each sync
+	// copy is looked for, rather than a set of Sent made every fetch.)
+	mine := func(m Message) bool {
+		return m.SyncTarget != "" && slices.ContainsFunc(f.st.Sent, func(r sentRecord) bool { return r.SyncHash != "" && r.SyncHash == m.Hash })
 	}
-	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return m.SyncTarget != "" && mine[m.Hash] })
+	f.Messages = slices.DeleteFunc(f.Messages, mine)
 	c.settleRequests(ctx, f)
 	for _, m := range f.Messages {
 		if m.Kind == "" {
@@ -258,7 +257,9 @@ func (c *Client) afterFetch(ctx context.Context, f *Fetched) {
 		return // (a test's broken client: shows them, keeps them)
 	}
 	f.Messages = slices.DeleteFunc(f.Messages, func(m Message) bool { return slices.Contains(gone, m.Hash) })
-	f.st.Received = slices.DeleteFunc(f.st.Received, func(r recvRecord) bool { return slices.Contains(gone, r.Hash) })
+	// A new slice: Received may share its array with the client's state
+	// until Commit (state.clone).
+	f.st.Received = slices.DeleteFunc(slices.Clone(f.st.Received), func(r recvRecord) bool { return slices.Contains(gone, r.Hash) })
 	if err := c.deleteOwn(ctx, gone); err != nil {
 		c.log.Warn().Err(err).Strs("hashes", gone).Msg("unsent messages were not deleted from the swarm")
 	}

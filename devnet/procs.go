@@ -51,16 +51,24 @@ const procReadyTimeout = 60 * time.Second
 
 // nodeProc is a node running as a child process.
 type nodeProc struct {
-	cmd   *exec.Cmd
+	child
 	stdin io.WriteCloser // closing it stops the child
 	info  NodeInfo
-	done  chan struct{} // closed once the child exited and its output is read
-	err   error         // its exit status, once done
+}
+
+// child is a process the devnet started and supervises: a node's
+// (nodeProc) or a worker's (workerProc).
+type child struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once the child exited and its output is read
+	err  error         // its exit status, once done
 
 	mu       sync.Mutex
 	stopping bool   // the devnet stopped it: not a crash
 	last     string // the child's last log line, for a crash report
 }
+
+func newChild(cmd *exec.Cmd) child { return child{cmd: cmd, done: make(chan struct{})} }
 
 // startProc starts node i as a child process and waits until it is ready.
 func (nw *Network) startProc(ctx context.Context, i int) (*nodeProc, error) {
@@ -89,7 +97,7 @@ func (nw *Network) startProc(ctx context.Context, i int) (*nodeProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devnet: start %s as a process: %w", name, err)
 	}
-	p := &nodeProc{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	p := &nodeProc{child: newChild(cmd), stdin: stdin}
 	if _, err := stdin.Write(append(req, '\n')); err != nil {
 		p.kill() // (it read nothing: it exits, and is waited for below)
 	}
@@ -192,13 +200,13 @@ func relayLines(r io.Reader, pick func(node string) (zerolog.Logger, edgelog.Sin
 	io.Copy(io.Discard, r) // a line beyond 1 MiB: drain, so the child never blocks
 }
 
-func (p *nodeProc) setLast(s string) {
+func (p *child) setLast(s string) {
 	p.mu.Lock()
 	p.last = s
 	p.mu.Unlock()
 }
 
-func (p *nodeProc) lastLine() string {
+func (p *child) lastLine() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.last == "" {
@@ -208,43 +216,49 @@ func (p *nodeProc) lastLine() string {
 }
 
 // exitText says how the child ended, once done.
-func (p *nodeProc) exitText() string {
+func (p *child) exitText() string {
 	return fmt.Sprintf("exited (%v); last log line: %s", p.err, p.lastLine())
 }
 
 // kill sends SIGKILL: the devnet asked for it.
-func (p *nodeProc) kill() {
+func (p *child) kill() {
 	p.mu.Lock()
 	p.stopping = true
 	p.mu.Unlock()
 	p.cmd.Process.Kill()
 }
 
-// stop closes the child's stdin, which stops it, and waits; after the
-// grace, SIGKILL.
-func (p *nodeProc) stop() error {
+// stopWith has the child stop by closeStdin and waits; after grace,
+// SIGKILL. name names it in an error: an exit status but 0, or the kill.
+func (p *child) stopWith(closeStdin func(), grace time.Duration, name string) error {
 	p.mu.Lock()
 	p.stopping = true
 	p.mu.Unlock()
-	p.stdin.Close()
-	t := time.NewTimer(procStopGrace)
+	closeStdin()
+	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-p.done:
 		var ee *exec.ExitError
 		if errors.As(p.err, &ee) && ee.ExitCode() != 0 {
-			return fmt.Errorf("node process %d: %s", p.cmd.Process.Pid, p.exitText())
+			return fmt.Errorf("%s %s", name, p.exitText())
 		}
 		return nil
 	case <-t.C:
 		p.cmd.Process.Kill()
 		<-p.done
-		return fmt.Errorf("node process %d did not stop within %s of SIGTERM: killed", p.cmd.Process.Pid, procStopGrace)
+		return fmt.Errorf("%s did not stop within %s: killed", name, grace)
 	}
 }
 
+// stop closes the child's stdin, which stops it, and waits; after the
+// grace, SIGKILL.
+func (p *nodeProc) stop() error {
+	return p.stopWith(func() { p.stdin.Close() }, procStopGrace, fmt.Sprintf("node process %d", p.cmd.Process.Pid))
+}
+
 // crashed reports whether the child ended without the devnet asking.
-func (p *nodeProc) crashed() bool {
+func (p *child) crashed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return !p.stopping

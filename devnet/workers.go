@@ -42,19 +42,14 @@ const workerStopGrace = time.Minute
 
 // workerProc is a worker process, hosting one range of the devnet's nodes.
 type workerProc struct {
+	child // (its mu guards the fields below too)
 	shard int
-	cmd   *exec.Cmd
-	done  chan struct{} // closed once it exited and its output is read
-	err   error         // its exit status, once done
 
 	inMu  sync.Mutex
 	stdin io.WriteCloser
 
-	mu       sync.Mutex
-	stopping bool
-	last     string
-	waiting  map[int]chan workerEvent // by node index: the answer to an order
-	told     time.Time                // when it last told of a node (or started)
+	waiting map[int]chan workerEvent // by node index: the answer to an order
+	told    time.Time                // when it last told of a node (or started)
 }
 
 // hostedNode is a node running in a worker.
@@ -149,7 +144,7 @@ func (nw *Network) startWorker(ctx context.Context, k int, indexes []int) (*work
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &workerProc{shard: k, cmd: cmd, stdin: stdin, done: make(chan struct{}), waiting: map[int]chan workerEvent{}, told: time.Now()}
+	w := &workerProc{child: newChild(cmd), shard: k, stdin: stdin, waiting: map[int]chan workerEvent{}, told: time.Now()}
 	answers := make([]chan workerEvent, len(indexes))
 	for j, i := range indexes {
 		answers[j] = make(chan workerEvent, 1)
@@ -371,52 +366,14 @@ func (nw *Network) order(ctx context.Context, w *workerProc, op string, i int) e
 	return nw.await(ctx, w, i, ch, procReadyTimeout)
 }
 
-func (w *workerProc) setLast(s string) {
-	w.mu.Lock()
-	w.last = s
-	w.mu.Unlock()
-}
-
-func (w *workerProc) lastLine() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.last == "" {
-		return "(none)"
-	}
-	return w.last
-}
-
-// kill sends SIGKILL: the devnet asked for it.
-func (w *workerProc) kill() {
-	w.mu.Lock()
-	w.stopping = true
-	w.mu.Unlock()
-	w.cmd.Process.Kill()
-}
-
 // stop closes the worker's stdin, which stops its nodes, and waits; after
 // the grace, SIGKILL.
 func (w *workerProc) stop() error {
-	w.mu.Lock()
-	w.stopping = true
-	w.mu.Unlock()
-	w.inMu.Lock()
-	w.stdin.Close()
-	w.inMu.Unlock()
-	t := time.NewTimer(workerStopGrace)
-	defer t.Stop()
-	select {
-	case <-w.done:
-		var ee *exec.ExitError
-		if errors.As(w.err, &ee) && ee.ExitCode() != 0 {
-			return fmt.Errorf("%s (pid %d) exited (%v); last log line: %s", WorkerName(w.shard), w.cmd.Process.Pid, w.err, w.lastLine())
-		}
-		return nil
-	case <-t.C:
-		w.cmd.Process.Kill()
-		<-w.done
-		return fmt.Errorf("%s (pid %d) did not stop within %s: killed", WorkerName(w.shard), w.cmd.Process.Pid, workerStopGrace)
-	}
+	return w.stopWith(func() {
+		w.inMu.Lock()
+		w.stdin.Close()
+		w.inMu.Unlock()
+	}, workerStopGrace, fmt.Sprintf("%s (pid %d)", WorkerName(w.shard), w.cmd.Process.Pid))
 }
 
 // nodesLimit is the most nodes a devnet runs with workers workers.

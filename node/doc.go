@@ -84,15 +84,16 @@
 //
 //   - Open files: 5. Its database (one connection: the file, its WAL and
 //     shared memory), its libp2p TCP listener and its HTTPS listener.
-//     Connections between nodes of one process cost none: they are
-//     in-memory pipes, secured with Noise and multiplexed with yamux like
-//     TCP (package memtransport); connections from clients in other
-//     processes cost one each while open. Logs go to one file for all nodes.
+//     Connections between nodes of one process cost none: they are native
+//     in-memory connections, with no Noise or yamux (package memtransport);
+//     connections from clients in other processes cost one each while open.
+//     Logs go to one file for all nodes.
 //   - Connections: 8 to 20 (the connection manager trims back to 8 once over
-//     20, oldest idle first, never the node's own swarm members), about 45 KB
-//     and 5 goroutines at each end.
-//   - Goroutines: about 9 of its own and libp2p's, plus 5 a connection end;
-//     a test of another node waits its turn (4 at a time).
+//     20, oldest idle first, never the node's own swarm members): about 18 KB
+//     and 1 goroutine at each end in memory, 45 KB and 5 over TCP.
+//   - Goroutines: about 9 of its own and libp2p's, plus 1 a connection end in
+//     memory (5 over TCP); a test of another node waits its turn (4 at a
+//     time).
 //   - Memory: about 1.5 MB (the libp2p host's peerstore, resource and
 //     connection managers, about 400 KB; connections; the SQLite page cache,
 //     256 KiB at most).

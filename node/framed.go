@@ -26,12 +26,15 @@ import (
 // a stream pool, which storagerpc.RoundTrip and onion.Send use.
 
 // framed makes a handler of a framed protocol: one answers each request,
-// read from r (the frame's bytes, at most limit).
-func (n *Node) framed(name string, limit int, one func(ctx context.Context, from clientKey, r io.Reader) []byte) network.StreamHandler {
+// read from r (the frame's bytes, at most limit), with the frame made of
+// head then body.
+func (n *Node) framed(name string, limit int, one func(ctx context.Context, from clientKey, r io.Reader) (head, body []byte)) network.StreamHandler {
 	return n.serveStream(name, func(s network.Stream) {
 		from := peerClient(s.Conn().RemotePeer())
 		for {
-			s.SetDeadline(time.Now().Add(streampool.ServerIdle))
+			// Waiting for a request is reading (the write deadline,
+			// the last request's, is set anew with the next one).
+			s.SetReadDeadline(time.Now().Add(streampool.ServerIdle))
 			size, err := streampool.ReadFrameLen(s, limit)
 			if err != nil {
 				if errors.Is(err, io.EOF) {
@@ -43,7 +46,7 @@ func (n *Node) framed(name string, limit int, one func(ctx context.Context, from
 			}
 			ctx, cancel := n.streamDeadline(s)
 			r := &io.LimitedReader{R: s, N: int64(size)}
-			answer := one(ctx, from, r)
+			head, answer := one(ctx, from, r)
 			cancel()
 			// What a refused request left unread is read past, so the
 			// next frame starts where it should.
@@ -51,7 +54,7 @@ func (n *Node) framed(name string, limit int, one func(ctx context.Context, from
 				s.Reset()
 				return
 			}
-			if err := streampool.WriteFrame(s, answer); err != nil {
+			if err := streampool.WriteFrame(s, head, answer); err != nil {
 				s.Reset()
 				return
 			}
@@ -60,19 +63,19 @@ func (n *Node) framed(name string, limit int, one func(ctx context.Context, from
 }
 
 // storageFramed answers one request of ProtocolStorageFramed.
-func (n *Node) storageFramed(ctx context.Context, from clientKey, r io.Reader) []byte {
-	ctx, body, release, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize, nil)
+func (n *Node) storageFramed(ctx context.Context, from clientKey, r io.Reader) (head, body []byte) {
+	ctx, req, release, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize, nil)
 	defer release()
-	resp := n.framedAnswer(ctx, body, rerr, n.handle)
-	return resp.AppendJSON(nil)
+	resp := n.framedAnswer(ctx, req, rerr, n.handle)
+	return nil, resp.AppendJSON(nil)
 }
 
 // swarmFramed answers one request of ProtocolSwarmFramed.
-func (n *Node) swarmFramed(ctx context.Context, from clientKey, r io.Reader) []byte {
-	ctx, body, release, rerr := n.admitSwarm(ctx, from.peer, r)
+func (n *Node) swarmFramed(ctx context.Context, from clientKey, r io.Reader) (head, body []byte) {
+	ctx, req, release, rerr := n.admitSwarm(ctx, from.peer, r)
 	defer release()
-	resp := n.framedAnswer(ctx, body, rerr, n.swarmRequest)
-	return resp.AppendJSON(nil)
+	resp := n.framedAnswer(ctx, req, rerr, n.swarmRequest)
+	return nil, resp.AppendJSON(nil)
 }
 
 // framedAnswer is the refusal, or the answer of h.
@@ -84,7 +87,7 @@ func (n *Node) framedAnswer(ctx context.Context, body []byte, rerr *rpcError, h 
 }
 
 // onionFramed answers one request of onion.ProtocolFramed: [u16 status][body].
-func (n *Node) onionFramed(ctx context.Context, from clientKey, r io.Reader) []byte {
+func (n *Node) onionFramed(ctx context.Context, from clientKey, r io.Reader) (head, answer []byte) {
 	ctx, data, release, rerr := n.admitOnion(ctx, from, r)
 	defer release()
 	var status int
@@ -94,10 +97,7 @@ func (n *Node) onionFramed(ctx context.Context, from clientKey, r io.Reader) []b
 	} else {
 		status, body = n.onionStep(ctx, int(data[0]), data[1:], from)
 	}
-	out := make([]byte, 2+len(body))
-	binary.BigEndian.PutUint16(out, uint16(status))
-	copy(out[2:], body)
-	return out
+	return binary.BigEndian.AppendUint16(nil, uint16(status)), body
 }
 
 // framedLimits are the largest frames of the framed protocols.

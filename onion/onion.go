@@ -95,14 +95,11 @@ func (r *Routing) IsHTTP() bool { return r.Host != "" }
 
 // EncodeLayer writes [u32 LE len(body)][body][json(r)].
 func EncodeLayer(body []byte, r Routing) ([]byte, error) {
-	js, err := json.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 4, 4+len(body)+len(js))
+	// A hop's routing (routing.go) is at most 200 bytes.
+	out := make([]byte, 4, 4+len(body)+200)
 	binary.LittleEndian.PutUint32(out, uint32(len(body)))
 	out = append(out, body...)
-	return append(out, js...), nil
+	return appendRouting(out, r)
 }
 
 // DecodeLayer reads a layer; the JSON must be an object with known fields.
@@ -118,6 +115,9 @@ func DecodeLayer(data []byte) (body []byte, r Routing, err error) {
 		return nil, r, fmt.Errorf("%w: length %d past the end (%d bytes)", ErrFormat, n, len(data)-4)
 	}
 	body = data[4 : 4+n]
+	if fast, ok := parseRouting(data[4+n:]); ok {
+		return body, fast, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data[4+n:]))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
@@ -162,11 +162,14 @@ func symmetricKey(t EncType, priv, theirPub, clientPub, serverPub [32]byte) ([]b
 	shared := sharedArr[:]
 	switch t {
 	case XChaCha20:
-		h, _ := blake2b.New256(nil)
-		h.Write(shared)
-		h.Write(clientPub[:])
-		h.Write(serverPub[:])
-		return h.Sum(nil), nil
+		// BLAKE2b-256 of shared || clientPub || serverPub, in one call
+		// (blake2b.New256 allocates a digest).
+		var in [96]byte
+		copy(in[:], shared)
+		copy(in[32:], clientPub[:])
+		copy(in[64:], serverPub[:])
+		sum := blake2b.Sum256(in[:])
+		return sum[:], nil
 	case AESGCM:
 		m := hmac.New(sha256.New, []byte("LOKI"))
 		m.Write(shared)

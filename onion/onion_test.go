@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/curve25519"
@@ -228,6 +230,39 @@ func FuzzDecodeLayer(f *testing.F) {
 		j2, _ := json.Marshal(r2)
 		if err != nil || !bytes.Equal(body, body2) || !bytes.Equal(j1, j2) {
 			t.Fatalf("re-encoding changed the layer")
+		}
+	})
+}
+
+// FuzzRoutingFast: the routing JSON written and read by hand (routing.go)
+// is what json.Marshal writes, and what the strict decoder reads, with the
+// same result.
+func FuzzRoutingFast(f *testing.F) {
+	key := strings.Repeat("ab", 32)
+	f.Add([]byte(`{"ephemeral_key":"`+key+`","enc_type":"xchacha20"}`), key, "xchacha20", key)
+	f.Add([]byte(`{"ephemeral_key":"`+key+`","enc_type":"aes-gcm","destination":"`+key+`"}`), "", "aes-gcm", "<&>")
+	f.Add([]byte(`{"ephemeral_key":"a","enc_type":"","destination":"\u0041"}`), `\`, `"`, "\xff")
+	f.Add([]byte(`{"ephemeral_key":"a","enc_type":"b"} `), `a"b`, "\x00", "")
+	f.Fuzz(func(t *testing.T, js []byte, eph, enc, dest string) {
+		if fast, ok := parseRouting(js); ok {
+			dec := json.NewDecoder(bytes.NewReader(js))
+			dec.DisallowUnknownFields()
+			var slow Routing
+			if err := dec.Decode(&slow); err != nil || dec.More() {
+				t.Fatalf("read by hand as %+v, refused by the decoder: %v", fast, err)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("read by hand as %+v, by the decoder as %+v", fast, slow)
+			}
+		}
+		r := Routing{EphemeralKey: eph, EncType: EncType(enc), Destination: dest}
+		got, err := appendRouting(nil, r)
+		want, werr := json.Marshal(r)
+		if err != nil || werr != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%+v written as %s (%v), json.Marshal writes %s (%v)", r, got, err, want, werr)
+		}
+		if back, ok := parseRouting(got); ok && back != r {
+			t.Fatalf("%+v written and read back as %+v", r, back)
 		}
 	})
 }

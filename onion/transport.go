@@ -80,10 +80,7 @@ const maxAnswer = MaxLayerSize + 16<<20
 // SendRaw is Send without checks on hop, for tests of how nodes refuse.
 func SendRaw(ctx context.Context, h host.Host, p peer.ID, hop byte, layer []byte) (status int, body []byte, err error) {
 	if ph, ok := h.(streampool.Host); ok {
-		req := make([]byte, 1+len(layer))
-		req[0] = hop
-		copy(req[1:], layer)
-		data, err := ph.StreamPool().RoundTrip(ctx, p, ProtocolFramed, Protocol, req, maxAnswer,
+		data, err := ph.StreamPool().RoundTripHead(ctx, p, ProtocolFramed, Protocol, []byte{hop}, layer, maxAnswer,
 			func(s network.Stream) ([]byte, error) { return sendOn(s, p, hop, layer) })
 		if err != nil {
 			return 0, nil, fmt.Errorf("onion: %w", err)

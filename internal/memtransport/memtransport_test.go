@@ -6,13 +6,16 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
@@ -78,8 +81,20 @@ func TestDialInMemory(t *testing.T) {
 	if len(c) != 1 || !memtransport.IsMemory(c[0].RemoteMultiaddr()) || c[0].RemotePeer() != b.ID() {
 		t.Fatalf("connection: %v", c)
 	}
-	if c[0].ConnState().Security == "" {
-		t.Fatal("the connection is not secured")
+	if st := c[0].ConnState(); st.Security != memtransport.ID || st.StreamMultiplexer != memtransport.ID {
+		t.Fatalf("connection state %+v", st)
+	}
+	// Both ends know each other's ID and key, and identify ran over it.
+	if c[0].LocalPeer() != a.ID() || !c[0].RemotePublicKey().Equals(b.Peerstore().PubKey(b.ID())) {
+		t.Fatalf("identity: local %s, remote key %v", c[0].LocalPeer(), c[0].RemotePublicKey())
+	}
+	back := b.Network().ConnsToPeer(a.ID())
+	if len(back) != 1 || back[0].RemotePeer() != a.ID() || !back[0].RemotePublicKey().Equals(a.Peerstore().PubKey(a.ID())) {
+		t.Fatalf("the listener's end: %v", back)
+	}
+	protos, err := waitProtocols(ctx, a, b.ID())
+	if err != nil || !slices.Contains(protos, "/echo") {
+		t.Fatalf("identify: %v, %v", protos, err)
 	}
 	if now := openFiles(t); now > files {
 		t.Fatalf("the connection opened %d files", now-files)
@@ -98,8 +113,8 @@ func TestDialRefused(t *testing.T) {
 	defer cancel()
 	// b's address, claimed for another peer ID.
 	a.Peerstore().AddAddr(impostor, memAddr(t, b.ID()), time.Minute)
-	if err := a.Connect(ctx, peer.AddrInfo{ID: impostor}); err == nil {
-		t.Fatal("a connection to the wrong peer ID succeeded")
+	if err := a.Connect(ctx, peer.AddrInfo{ID: impostor}); !errors.Is(err, memtransport.ErrWrongPeer) {
+		t.Fatalf("a connection to the wrong peer ID: %v", err)
 	}
 	// Nobody listens at this one.
 	ghost, _ := peer.IDFromPublicKey(mustPub(t, key(6)))
@@ -121,7 +136,7 @@ func TestCloseUnregisters(t *testing.T) {
 	if memtransport.Listening(id) {
 		t.Fatal("a closed host still listens")
 	}
-	tr, _ := memtransport.New(nil, nil)
+	tr := newTransport(t, 8)
 	if _, err := tr.Dial(context.Background(), memAddr(t, id), id); !errors.Is(err, memtransport.ErrNoListener) {
 		t.Fatalf("dial to a closed host: %v", err)
 	}
@@ -132,13 +147,32 @@ func TestCloseUnregisters(t *testing.T) {
 	b2.Close()
 }
 
+// A transport listens only at its own peer ID's address: no host can take
+// another's.
 func TestBadAddresses(t *testing.T) {
-	tr, _ := memtransport.New(nil, nil)
-	for _, a := range []string{"/ip4/127.0.0.1/tcp/1", "/memory/0"} {
+	tr := newTransport(t, 9)
+	other, _ := peer.IDFromPublicKey(mustPub(t, key(10)))
+	for _, a := range []string{"/ip4/127.0.0.1/tcp/1", "/memory/0", memAddr(t, other).String()} {
 		if _, err := tr.Listen(mustAddr(t, a)); err == nil {
 			t.Errorf("listen on %s succeeded", a)
 		}
 	}
+	if _, err := memtransport.New(nil, nil, nil); err == nil {
+		t.Error("a transport without a key")
+	}
+}
+
+func newTransport(t *testing.T, b byte) *memtransport.Transport {
+	t.Helper()
+	priv, err := crypto.UnmarshalEd25519PrivateKey(key(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := memtransport.New(priv, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
 
 func mustPub(t *testing.T, k ed25519.PrivateKey) crypto.PubKey {
@@ -166,4 +200,23 @@ func memAddr(t *testing.T, id peer.ID) ma.Multiaddr {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// waitProtocols waits for identify to tell h the protocols of p.
+func waitProtocols(ctx context.Context, h host.Host, p peer.ID) ([]protocol.ID, error) {
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Close()
+	for {
+		if ps, _ := h.Peerstore().GetProtocols(p); len(ps) > 0 {
+			return ps, nil
+		}
+		select {
+		case <-sub.Out():
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }

@@ -71,9 +71,11 @@ func resourceLimits() rcmgr.ConcreteLimitConfig {
 // Connection watermarks: a node keeps 8 to 20 connections (its swarm of
 // about 7, whose connections the node protects from trimming, and recent
 // testers, targets and onion hops), a client 2 to 8 (its path's guard, its
-// swarm's members). Each connection costs about 45 KB at each end (five
+// swarm's members). A TCP connection costs about 45 KB at each end (five
 // goroutines and the buffers of Noise and yamux): at 2,000 nodes, between
-// 16 and 40 a node held 33,000 ends, 1.5 GB.
+// 16 and 40 a node held 33,000 ends, 1.5 GB. One in memory between nodes
+// of a process (package memtransport) costs about 18 KB: the swarm's one
+// goroutine and the connection's state, no Noise or yamux.
 const (
 	nodeConnsLow    = 8
 	nodeConnsHigh   = 20
@@ -92,8 +94,10 @@ var muxer = func() *yamux.Transport {
 }()
 
 // New builds a libp2p host the devnet way: the given key as identity,
-// TCP with Noise and yamux, no relay, no NAT port mapping, no mDNS, no
-// metrics registry, and the resource limits above. Clients use it too.
+// TCP with Noise and yamux, native in-memory connections to the hosts of
+// its process (package memtransport: no handshake, no yamux), no relay, no
+// NAT port mapping, no mDNS, no metrics registry, and the resource limits
+// above. Clients use it too.
 func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	priv, err := crypto.UnmarshalEd25519PrivateKey(key)
 	if err != nil {
@@ -125,7 +129,9 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	}
 	// A listening host listens in memory too, for the hosts of its own
 	// process (package memtransport): a connection between two nodes of
-	// one devnet then costs no file.
+	// one devnet then costs no file and no handshake, and is multiplexed
+	// without goroutines of its own. The transport takes the host's key
+	// (its identity there), gater and resource manager from libp2p.
 	if len(listen) > 0 {
 		id, err := peer.IDFromPrivateKey(priv)
 		if err != nil {

@@ -59,14 +59,33 @@ const (
 // ErrFrame is a frame over its limit.
 var ErrFrame = errors.New("streampool: frame over its limit")
 
-// WriteFrame writes data as one frame, in one Write.
-func WriteFrame(w io.Writer, data []byte) error {
-	buf := make([]byte, 4+len(data))
-	binary.BigEndian.PutUint32(buf, uint32(len(data)))
-	copy(buf[4:], data)
+// WriteFrame writes the parts, one after another, as one frame, in one
+// Write. The frame is put together in a buffer kept for the next (a
+// stream's Write copies what it is given before it returns).
+func WriteFrame(w io.Writer, parts ...[]byte) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	bp := frameBufs.Get().(*[]byte)
+	buf := append((*bp)[:0], 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(buf, uint32(n))
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
 	_, err := w.Write(buf)
+	if cap(buf) <= maxKeptFrame {
+		*bp = buf
+		frameBufs.Put(bp)
+	}
 	return err
 }
+
+// frameBufs are WriteFrame's buffers; one over maxKeptFrame (an
+// attachment's) is left to the collector.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxKeptFrame = 64 << 10
 
 // ReadFrameLen reads a frame's length, refusing one over limit.
 func ReadFrameLen(r io.Reader, limit int) (int, error) {
@@ -137,6 +156,14 @@ func New(h host.Host) *Pool { return &Pool{h: h, idle: map[key][]idle{}, now: ti
 // oneShot on a stream of its own (which it must close or reset).
 func (pl *Pool) RoundTrip(ctx context.Context, p peer.ID, framed, fallback protocol.ID, req []byte, limit int,
 	oneShot func(s network.Stream) ([]byte, error)) ([]byte, error) {
+	return pl.RoundTripHead(ctx, p, framed, fallback, nil, req, limit, oneShot)
+}
+
+// RoundTripHead is RoundTrip of a request made of head then req, sent as
+// one frame without copying the two into one first (onion.Send's hop
+// number before its layer).
+func (pl *Pool) RoundTripHead(ctx context.Context, p peer.ID, framed, fallback protocol.ID, head, req []byte, limit int,
+	oneShot func(s network.Stream) ([]byte, error)) ([]byte, error) {
 	k := key{p, framed}
 	s := pl.take(k)
 	if s == nil {
@@ -150,7 +177,7 @@ func (pl *Pool) RoundTrip(ctx context.Context, p peer.ID, framed, fallback proto
 		}
 	}
 	setDeadline(ctx, s)
-	if err := WriteFrame(s, req); err != nil {
+	if err := WriteFrame(s, head, req); err != nil {
 		s.Reset()
 		return nil, fmt.Errorf("send to %s: %w", p.ShortString(), err)
 	}
