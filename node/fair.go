@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -58,8 +59,7 @@ type lineKey struct {
 // line of its own.
 type fairClass struct {
 	queues map[lineKey][]*fairTurn // clients with requests waiting, oldest first
-	round  []lineKey               // those clients, in their round's order
-	next   int                     // the client in round whose turn is next
+	round  []lineKey               // those clients, the next first
 }
 
 // fairTurn is one request's turn: granted is closed when it may work.
@@ -194,15 +194,16 @@ func (q *fairQueue) grant() {
 			return
 		}
 		cl := &q.classes[c]
-		cl.next %= len(cl.round)
-		k := cl.round[cl.next]
+		k := cl.round[0]
 		line := cl.queues[k]
 		w := line[0]
 		if len(line) == 1 {
 			cl.leaveRound(k)
 		} else {
+			// Served, the client goes to the round's end, behind those
+			// waiting now: clients that come later line up behind it.
 			cl.queues[k] = line[1:]
-			cl.next++
+			cl.round = append(cl.round[1:], k)
 		}
 		q.left(k)
 		q.busy++
@@ -210,18 +211,12 @@ func (q *fairQueue) grant() {
 	}
 }
 
-// leaveRound takes client k, whose line is empty, out of the round,
-// keeping next on the client after it. Called with mu held.
+// leaveRound takes client k, whose line is empty, out of the round.
+// Called with mu held.
 func (cl *fairClass) leaveRound(k lineKey) {
 	delete(cl.queues, k)
-	for i, r := range cl.round {
-		if r == k {
-			cl.round = append(cl.round[:i], cl.round[i+1:]...)
-			if i < cl.next {
-				cl.next--
-			}
-			return
-		}
+	if i := slices.Index(cl.round, k); i >= 0 {
+		cl.round = slices.Delete(cl.round, i, i+1)
 	}
 }
 

@@ -302,3 +302,40 @@ func TestTurnsGrow(t *testing.T) {
 	}
 	third.done()
 }
+
+// TestFairQueueLateComers: a client served goes to the end of the round,
+// and clients that come after it line up behind it: one that keeps
+// requests waiting is not passed by every newcomer until the round empties.
+func TestFairQueueLateComers(t *testing.T) {
+	q := newFairQueue(1, 10, 100)
+	a := clientKey{addr: "a"}
+	cur, _ := q.enter("", a, classNew)
+	a1, _ := q.enter("", a, classNew)
+	a2, _ := q.enter("", a, classNew)
+	cur.done()
+	if !granted(a1) {
+		t.Fatal("a's first waiting request not served")
+	}
+	cur = a1
+	// While a works, newcomers come one by one, each after a went to the
+	// end of the round: a is served before each.
+	for i := range 3 {
+		b, _ := q.enter("", clientKey{addr: fmt.Sprint("b", i)}, classNew)
+		if i == 0 {
+			cur.done()
+			if !granted(a2) || granted(b) {
+				t.Fatalf("a2 granted %v, b0 %v: want a2, in the round before b0 came", granted(a2), granted(b))
+			}
+			cur = a2
+		}
+		cur.done()
+		if !granted(b) {
+			t.Fatalf("b%d not served next", i)
+		}
+		cur = b
+	}
+	cur.done()
+	if q.busy != 0 || q.waiting != 0 || len(q.classes[0].round) != 0 {
+		t.Fatalf("busy %d, waiting %d, round %v; want none", q.busy, q.waiting, q.classes[0].round)
+	}
+}
