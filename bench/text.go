@@ -30,9 +30,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tsends/s\tsend p50\tsend p99\tfair share\tfetch p50\tfetch p99\tCPU/send\t/floor\tfailed\t")
+	fmt.Fprintln(tw, "clients\tsends/s\tsend p50\tsend p99\tfair share\tfetch p50\tfetch p99\tCPU/send\t/floor\tfailed\tfirst sends p99\t")
 	for _, l := range r.Load {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.2f×\t%d\t\n", l.Clients, l.SendsPerSec, l.SendP50MS, l.SendP99MS, l.FairShareMS, l.FetchP50MS, l.FetchP99MS, l.CPUPerSendMS, l.FloorRatio, l.Failed)
+		fmt.Fprintf(tw, "%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.2f×\t%d\t%.1f ms\t\n", l.Clients, l.SendsPerSec, l.SendP50MS, l.SendP99MS, l.FairShareMS, l.FetchP50MS, l.FetchP99MS, l.CPUPerSendMS, l.FloorRatio, l.Failed, l.FirstSendP99MS)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -173,6 +173,8 @@ type Network struct {
 	// views is the nodes' one view of the network.
 	views *node.Views
 	tests node.TestSlots // the peer tests of all its nodes at once
+	// turns are the in-process nodes' turns to work: the process's CPUs.
+	turns *node.Turns
 	// fundMu orders the faucet's payments (their nonces).
 	fundMu sync.Mutex
 	// errc is Err: a shared part's failure; closed by Close.
@@ -229,7 +231,7 @@ func New(cfg Config) (*Network, error) {
 		cfg.Secret = sec
 	}
 	nw := &Network{cfg: cfg, log: cfg.Logger.With().Str("module", "devnet").Logger(),
-		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), tests: newTestSlots(), errc: make(chan error, 1), names: newNodeNames()}
+		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), views: node.NewViews(), tests: newTestSlots(), turns: node.NewTurns(0), errc: make(chan error, 1), names: newNodeNames()}
 	for i := 0; i < cfg.Nodes; i++ {
 		nw.keys = append(nw.keys, derive(cfg.Seed, "node", i))
 		nw.names.add(pub(nw.keys[i]), NodeName(i))
@@ -629,7 +631,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: Dir(nw.cfg.Dir).NodeData(NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
-		Logger: nw.cfg.logger(NodeName(i)), Name: NodeName(i), NameOf: nw.names.of, Servers: nw.servers(), Budget: nw.budget, Views: nw.views, TestSlots: nw.tests,
+		Logger: nw.cfg.logger(NodeName(i)), Name: NodeName(i), NameOf: nw.names.of, Servers: nw.servers(), Budget: nw.budget, Views: nw.views, TestSlots: nw.tests, Turns: nw.turns,
 		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
 		Now: nw.nodeClock(i), Edge: nw.nodeEdge(i),
 	}

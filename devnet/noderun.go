@@ -68,12 +68,13 @@ type NodeConfig struct {
 	// NodeLedger, if set, is what the node itself asks of the ledger (a
 	// worker's shared long poll); Ledger still registers it.
 	NodeLedger node.Ledger
-	// Views, Budget and TestSlots, if set, are shared by the nodes of one
-	// process (a worker's, as a devnet's in-process nodes share theirs);
-	// nil gives the node its own.
+	// Views, Budget, TestSlots and Turns, if set, are shared by the nodes
+	// of one process (a worker's, as a devnet's in-process nodes share
+	// theirs); nil gives the node its own.
 	Views     *node.Views
 	Budget    *node.Budget
 	TestSlots node.TestSlots
+	Turns     *node.Turns
 	// RepairInterval and ExpiryInterval are node.Config's (0: its defaults).
 	RepairInterval, ExpiryInterval time.Duration
 }
@@ -189,7 +190,7 @@ func RunNode(ctx context.Context, cfg NodeConfig) (_ *NodeRunner, err error) {
 	}
 	n, err := node.New(node.Config{Key: cfg.Key, DataDir: cfg.Data, Ledger: nl, ListenAddrs: []string{cfg.Listen},
 		HTTPSAddr: cfg.HTTPS, Logger: cfg.Logger, Name: cfg.Name, NameOf: cfg.NameOf, Servers: cfg.Servers, Edge: edgelog.Sink{Log: cfg.Edge}, Now: cfg.Now,
-		Views: cfg.Views, Budget: cfg.Budget, TestSlots: cfg.TestSlots, RepairInterval: cfg.RepairInterval, ExpiryInterval: cfg.ExpiryInterval})
+		Views: cfg.Views, Budget: cfg.Budget, TestSlots: cfg.TestSlots, Turns: cfg.Turns, RepairInterval: cfg.RepairInterval, ExpiryInterval: cfg.ExpiryInterval})
 	if err != nil {
 		return nil, errkind.AsInvalid(err)
 	}

@@ -21,8 +21,8 @@ import (
 
 // A worker: a node process that hosts many of a devnet's nodes (`devnet up
 // --workers K`, workers.go), as the devnet's own process does without
-// --procs: the nodes share one view of the network, one request budget
-// and one long poll of the ledger, under the worker's own open-file limit.
+// --procs: the nodes share one view of the network, one request budget,
+// one queue of turns to work (the worker's CPUs) and one long poll of the ledger, under the worker's own open-file limit.
 // The contract is nodeproc.go's, with procConfig.Worker set, in JSON lines
 // both ways after the request:
 //
@@ -68,6 +68,7 @@ type worker struct {
 	views  *node.Views
 	budget *node.Budget
 	tests  node.TestSlots
+	turns  *node.Turns
 
 	outMu sync.Mutex
 	out   *json.Encoder
@@ -94,7 +95,7 @@ func runWorker(ctx context.Context, cfg procConfig, stdin io.Reader, stdout io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := &worker{cfg: cfg, log: log, ledger: newSharedLedger(ledgerrpc.NewClient(cfg.Ledger, "")), views: node.NewViews(),
-		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), tests: newTestSlots(), out: json.NewEncoder(stdout), running: map[int]*NodeRunner{}, busy: map[int]bool{}}
+		budget: node.NewBudget(requestBudget, requestBudgetPerPeer), tests: newTestSlots(), turns: node.NewTurns(0), out: json.NewEncoder(stdout), running: map[int]*NodeRunner{}, busy: map[int]bool{}}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -211,7 +212,7 @@ func (w *worker) start(ctx context.Context, i int) {
 	cfg := NodeConfig{Data: filepath.Join(w.cfg.Data, name), Key: NodeKey(w.cfg.Seed, i), Ledger: w.ledger.Client, NodeLedger: w.ledger, Servers: w.cfg.Servers,
 		Listen: w.cfg.Listen, HTTPS: w.cfg.HTTPS, Name: name, NameOf: w.nameOf(),
 		Logger: w.log.With().Str("component", "node").Logger(), Edge: w.log.With().Str("component", "edge").Str("node", name).Logger(),
-		Views: w.views, Budget: w.budget, TestSlots: w.tests}
+		Views: w.views, Budget: w.budget, TestSlots: w.tests, Turns: w.turns}
 	if scale := w.cfg.Nodes / 200; scale > 1 { // as the devnet's own nodes (StartNode)
 		cfg.RepairInterval = time.Duration(scale) * 10 * time.Second
 		cfg.ExpiryInterval = cfg.RepairInterval

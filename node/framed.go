@@ -64,7 +64,7 @@ func (n *Node) framed(name string, limit int, one func(ctx context.Context, from
 
 // storageFramed answers one request of ProtocolStorageFramed.
 func (n *Node) storageFramed(ctx context.Context, from clientKey, r io.Reader) (head, body []byte) {
-	ctx, req, release, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize)
+	ctx, req, release, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize, nil)
 	defer release()
 	resp := n.framedAnswer(ctx, req, rerr, n.handle)
 	return nil, resp.AppendJSON(nil)

@@ -151,7 +151,7 @@ func (n *Node) serveEdge(w http.ResponseWriter, r *http.Request, limit int, h fu
 		edgeError(w, rerr)
 		return
 	}
-	ctx, done, rerr := n.takeTurn(ctx, from)
+	ctx, done, rerr := n.takeTurn(ctx, from, classNew)
 	defer done()
 	if rerr != nil {
 		edgeError(w, rerr)

@@ -82,6 +82,10 @@ type Config struct {
 	// others wait their turn, each client's apart, served in rounds
 	// (fair.go); default GOMAXPROCS.
 	Workers int
+	// Turns, if set, are turns to work that the node's requests share with
+	// other nodes of the process (a devnet's, NewTurns); Workers is then
+	// not used. nil gives the node its own.
+	Turns *Turns
 	// Servers are the servers (host:port, as in an onion request's routing)
 	// that the node, as an exit, forwards requests to: the devnet's file
 	// and community servers. Requests for any other address are refused.
@@ -250,6 +254,11 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Views == nil {
 		cfg.Views = NewViews()
 	}
+	turns := newFairQueue(cfg.Workers, fairPerClient, fairTotal)
+	if cfg.Turns != nil {
+		turns = cfg.Turns.q
+		cfg.Turns.join()
+	}
 	keys := identity.KeysFromEd25519Seed([32]byte(cfg.Key.Seed()))
 	pubHex := hex.EncodeToString(keys.Ed25519Public())
 	hctx, hcancel := context.WithCancel(context.Background())
@@ -260,7 +269,7 @@ func New(cfg Config) (*Node, error) {
 		keys:    keys,
 		pubHex:  pubHex,
 		limiter: newLimiter(cfg.RateBurst, cfg.RatePerSecond),
-		turns:   newFairQueue(cfg.Workers, fairPerClient, fairTotal),
+		turns:   turns,
 		replay:  newReplayCache(),
 		moves:   moves{newMembers: map[string]bool{}},
 		rounds:  newRounds(),
@@ -417,6 +426,9 @@ func (n *Node) Close() error {
 	n.hclosed = true
 	n.hmu.Unlock()
 	n.hcancel()
+	if n.cfg.Turns != nil {
+		n.cfg.Turns.leave()
+	}
 	if !started {
 		close(n.errc)
 		return nil

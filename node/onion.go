@@ -59,7 +59,13 @@ func (n *Node) handleOnion(s network.Stream) {
 // rate limit. A request that claims a later hop from a peer that is not a
 // service node is counted the same way.
 func (n *Node) admitOnion(ctx context.Context, from clientKey, r io.Reader) (context.Context, []byte, func(), *rpcError) {
-	ctx, data, release, rerr := n.admit(ctx, from, !n.fromNode(from.peer), r, onion.MaxLayerSize+1)
+	node := n.fromNode(from.peer)
+	ctx, data, release, rerr := n.admit(ctx, from, !node, r, onion.MaxLayerSize+1, func(data []byte) int {
+		if !node || len(data) < 1 {
+			return classNew
+		}
+		return onionClass(int(data[0]))
+	})
 	if rerr == nil && len(data) < 1 {
 		rerr = errf(onion.StatusBadRequest, "empty onion request")
 	}

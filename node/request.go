@@ -30,7 +30,8 @@ import (
 //  3. admit: the sender, a clientKey, pays a token of its rate (a client's
 //     request; service nodes' are not counted), then the body is read
 //     within the memory budget, charged to the same clientKey, then the
-//     request waits for its turn to work, in its sender's line (fair.go);
+//     request waits for its turn to work, in its sender's line of its
+//     class (fair.go: work already under way in the network first);
 //     it gives the turn up when it first waits for another node
 //     (yieldTurn);
 //  4. a storage request's envelope is read by decodeRequest;
@@ -142,9 +143,9 @@ func forwardContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // from's rate first, so a client over its rate is refused before its body
 // is held (charge); then the body is read, at most limit bytes, within the
 // memory budget charged to from (readBody); then the request waits for its
-// turn (takeTurn). It returns the context the request works on (holding
+// turn (takeTurn) in the class class gives its body (nil: classNew). It returns the context the request works on (holding
 // its turn), the body, and the function that gives both back (never nil).
-func (n *Node) admit(ctx context.Context, from clientKey, counted bool, r io.Reader, limit int) (context.Context, []byte, func(), *rpcError) {
+func (n *Node) admit(ctx context.Context, from clientKey, counted bool, r io.Reader, limit int, class func(body []byte) int) (context.Context, []byte, func(), *rpcError) {
 	if counted {
 		if e := n.charge(from); e != nil {
 			return ctx, nil, func() {}, e
@@ -154,16 +155,20 @@ func (n *Node) admit(ctx context.Context, from clientKey, counted bool, r io.Rea
 	if e != nil {
 		return ctx, nil, release, e
 	}
-	ctx, done, e := n.takeTurn(ctx, from)
+	c := classNew
+	if class != nil {
+		c = class(body)
+	}
+	ctx, done, e := n.takeTurn(ctx, from, c)
 	return ctx, body, func() { done(); release() }, e
 }
 
-// takeTurn waits for the request's turn to work, in from's line: 503 when
+// takeTurn waits for the request's turn to work, in from's line of class: 503 when
 // the line is full, or when the request's time runs out first. It returns
 // the context carrying the turn and the function that gives it back
 // (never nil; once given back, by it or by yieldTurn, it does nothing).
-func (n *Node) takeTurn(ctx context.Context, from clientKey) (context.Context, func(), *rpcError) {
-	t, err := n.turns.enter(from)
+func (n *Node) takeTurn(ctx context.Context, from clientKey, class int) (context.Context, func(), *rpcError) {
+	t, err := n.turns.enter(n.pubHex, from, class)
 	if err != nil {
 		return ctx, func() {}, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}

@@ -58,7 +58,7 @@ func okResponse(v any) storagerpc.Response {
 func (n *Node) handleStorage(s network.Stream) {
 	ctx, cancel := n.streamDeadline(s)
 	defer cancel()
-	ctx, body, release, rerr := n.admit(ctx, peerClient(s.Conn().RemotePeer()), true, s, storagerpc.MaxRequestSize)
+	ctx, body, release, rerr := n.admit(ctx, peerClient(s.Conn().RemotePeer()), true, s, storagerpc.MaxRequestSize, nil)
 	defer release()
 	if rerr != nil {
 		n.refuse(s, rerr, storagerpc.MaxRequestSize)

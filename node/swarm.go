@@ -75,7 +75,7 @@ func (n *Node) admitSwarm(ctx context.Context, remote peer.ID, r io.Reader) (con
 	if _, ok := v.byPeer[remote]; !ok {
 		return ctx, nil, func() {}, errf(storagerpc.StatusUnauthorized, "only registered service nodes may use the swarm protocol")
 	}
-	return n.admit(ctx, peerClient(remote), false, r, maxSwarmRequest)
+	return n.admit(ctx, peerClient(remote), false, r, maxSwarmRequest, swarmClass)
 }
 
 // swarmRequest answers a request of the swarm protocol.

@@ -128,7 +128,8 @@ func TestFallback(t *testing.T) {
 }
 
 // TestBounds: an answer over the limit fails and its stream is not kept;
-// at most MaxIdlePerPeer streams stay idle however many were used at once.
+// of streams used at once, at most BurstIdlePerPeer stay idle, and past
+// BurstIdleFor only MaxIdlePerPeer, until IdleFor.
 func TestBounds(t *testing.T) {
 	a, b := pair(t)
 	var streams atomic.Int64
@@ -146,9 +147,11 @@ func TestBounds(t *testing.T) {
 		t.Fatalf("%d streams, want 2: the one over the limit is not reused", n)
 	}
 	// 12 at once, each on a stream of its own (the handler answers none
-	// until all have arrived): 4 are kept.
+	// until all have arrived): BurstIdlePerPeer are kept, for a while.
 	q := streampool.New(a)
 	defer q.Close()
+	now := time.Now()
+	streampool.SetClock(q, func() time.Time { return now })
 	arrived, release := make(chan struct{}), make(chan struct{})
 	b.SetStreamHandler(framed, func(s network.Stream) {
 		for {
@@ -175,8 +178,18 @@ func TestBounds(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
+	if n := q.Idle(); n != streampool.BurstIdlePerPeer {
+		t.Fatalf("%d streams idle after 12 at once, want %d", n, streampool.BurstIdlePerPeer)
+	}
+	now = now.Add(streampool.BurstIdleFor)
+	q.Sweep()
 	if n := q.Idle(); n != streampool.MaxIdlePerPeer {
-		t.Fatalf("%d streams idle after 12 at once, want %d", n, streampool.MaxIdlePerPeer)
+		t.Fatalf("%d streams idle past BurstIdleFor, want %d", n, streampool.MaxIdlePerPeer)
+	}
+	now = now.Add(streampool.IdleFor)
+	q.Sweep()
+	if n := q.Idle(); n != 0 {
+		t.Fatalf("%d streams idle past IdleFor, want 0", n)
 	}
 	// Closed, the pool keeps none.
 	q.Close()
