@@ -315,18 +315,22 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	}
 	nw.rpc = srv
 	nw.client = ledgerrpc.NewClient(nw.LedgerURL(), nw.cfg.LedgerToken)
-	if err := nw.register(ctx); err != nil {
-		return err
-	}
-	// The servers first: nodes forward onion requests only to servers
-	// they know.
-	if err := nw.startFiles(ctx); err != nil {
-		return err
-	}
-	if err := nw.startCommunity(ctx); err != nil {
-		return err
-	}
-	if err := nw.startProxy(ctx); err != nil {
+	// The servers start while the nodes register (neither needs the
+	// other), and both before the nodes: nodes forward onion requests only
+	// to servers they know.
+	servers := make(chan error, 1)
+	go func() {
+		servers <- func() error {
+			if err := nw.startFiles(ctx); err != nil {
+				return err
+			}
+			if err := nw.startCommunity(ctx); err != nil {
+				return err
+			}
+			return nw.startProxy(ctx)
+		}()
+	}()
+	if err := errors.Join(nw.register(ctx), <-servers); err != nil {
 		return err
 	}
 	nw.mu.Lock()
