@@ -727,7 +727,7 @@ func (l *Ledger) Rounds() []chain.Round {
 	defer l.mu.Unlock()
 	var out []chain.Round
 	for _, r := range l.state.Rounds {
-		out = append(out, *cloneRound(r))
+		out = append(out, r.export())
 	}
 	slices.SortFunc(out, func(a, b chain.Round) int { return cmpU64(b.Round, a.Round) })
 	return out
@@ -744,7 +744,7 @@ func (l *Ledger) RoundAt(height uint64) (chain.Round, bool) {
 	if !ok {
 		return chain.Round{}, false
 	}
-	return *cloneRound(r), true
+	return r.export(), true
 }
 
 func cmpU64(a, b uint64) int {
