@@ -127,6 +127,12 @@ func TestRoundsKeepEveryVote(t *testing.T) {
 			if !ok || !reflect.DeepEqual(rd.Votes, w) {
 				t.Fatalf("%s: round %d shows %d votes, not the %d cast (first difference at %d)", when, r, len(rd.Votes), len(w), firstDiff(rd.Votes, w))
 			}
+			qs, _ := l.QuorumsAt(h.p.RoundStart(r))
+			rd.Commits, rd.Reveals, rd.Votes = nil, nil, nil
+			if !reflect.DeepEqual(qs, rd) {
+				t.Fatalf("%s: QuorumsAt(%d) = %+v, not the round without its commits, reveals and votes", when, h.p.RoundStart(r), qs)
+			}
+			rd, _ = l.RoundAt(h.p.RoundStart(r))
 			if len(rd.Commits) < nodes-4 || len(rd.Reveals) != len(rd.Commits) {
 				t.Fatalf("%s: round %d has %d commits and %d reveals", when, r, len(rd.Commits), len(rd.Reveals))
 			}
