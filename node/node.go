@@ -45,6 +45,13 @@ type Ledger interface {
 	Submit(ctx context.Context, tx *chain.Tx) (string, error)
 }
 
+// QuorumSource is a Ledger that answers a round without its commits,
+// reveals and votes (ledgerrpc.Local), whose quorums the node only reads:
+// a node asks it rather than RoundAt for its quorums.
+type QuorumSource interface {
+	QuorumsAt(ctx context.Context, height uint64) (chain.Round, error)
+}
+
 // Config configures a Node.
 type Config struct {
 	// Key is the node's Ed25519 key: its identity on the ledger, its libp2p

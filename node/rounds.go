@@ -378,7 +378,14 @@ func (n *Node) myQuorums(ctx context.Context, v *view, r, h uint64) []chain.Quor
 		return n.rounds.quorums
 	}
 	n.rounds.mu.Unlock()
-	rd, err := n.cfg.Ledger.RoundAt(ctx, v.params.RoundOf(h+1)*v.params.RoundBlocks)
+	at := v.params.RoundOf(h+1) * v.params.RoundBlocks
+	var rd chain.Round
+	var err error
+	if qs, ok := n.cfg.Ledger.(QuorumSource); ok {
+		rd, err = qs.QuorumsAt(ctx, at)
+	} else {
+		rd, err = n.cfg.Ledger.RoundAt(ctx, at)
+	}
 	if err != nil || rd.Round != r || len(rd.Quorums) == 0 {
 		return nil
 	}
