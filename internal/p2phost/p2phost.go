@@ -14,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -117,12 +116,13 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	// high one (the oldest idle first), so open files plateau however many
 	// peers a node has talked to: a devnet runs hundreds of hosts in one
 	// process, each connection costing a file at both ends. A new
-	// connection is kept at least GracePeriod.
+	// connection is kept at least the grace period. The manager is ours
+	// (connmgr.go): libp2p's costs a host 60 KB and two goroutines.
 	low, high := nodeConnsLow, nodeConnsHigh
 	if len(listen) == 0 {
 		low, high = clientConnsLow, clientConnsHigh
 	}
-	cm, err := connmgr.NewConnManager(low, high, connmgr.WithGracePeriod(10*time.Second), connmgr.WithSilencePeriod(5*time.Second))
+	cm, err := newConnManager(low, high, 10*time.Second, 5*time.Second, nil)
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("connection manager: %w", err)
