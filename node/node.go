@@ -189,9 +189,9 @@ type Node struct {
 	moves   moves
 	rounds  rounds // the testing rounds (rounds.go)
 	// revs is where the node stands in learning its swarm's subaccount
-	// revocations (revsync.go); revWake wakes the loop that learns them.
-	revs    atomic.Pointer[revSync]
-	revWake chan struct{}
+	// revocations (revsync.go); revRun runs the sync that learns them.
+	revs   atomic.Pointer[revSync]
+	revRun runner
 	// behind is set while a node that restarted with messages catches up
 	// with its swarm (repair.go): it answers no retrieve meanwhile.
 	behind atomic.Bool
@@ -282,7 +282,6 @@ func New(cfg Config) (*Node, error) {
 		rounds:  newRounds(),
 		ready:   make(chan struct{}),
 		errc:    make(chan error, 1),
-		revWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -372,15 +371,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(5)
+	// follow and watchEdge wait on their goroutines; the periodic work
+	// (expireLoop, repairLoop) and what follow starts (notifyHeight,
+	// wakeRevSync) hold none while idle.
+	n.wg.Add(3)
 	go n.watchEdge(runCtx, edge)
 	go n.follow(runCtx)
-	go n.revSyncLoop(runCtx)
-	go n.expireLoop(runCtx)
-	go n.roundLoop(runCtx)
+	n.expireLoop(runCtx)
 	if n.cfg.RepairInterval > 0 {
 		n.wg.Add(1)
-		go n.repairLoop(runCtx)
+		n.repairLoop(runCtx)
 		// A node that held messages before it stopped may lack what its
 		// swarm stored meanwhile (an UnsendRequest, a deletion): it
 		// catches up before it lets a client read.
@@ -466,10 +466,11 @@ func (n *Node) enter() bool {
 }
 
 // expireLoop removes expired messages every ExpiryInterval, and sweeps
-// the rate buckets and replayed signatures that are done with.
+// the rate buckets and replayed signatures that are done with, on a
+// goroutine only while it works (loop.Schedule); the caller counted it in
+// n.wg.
 func (n *Node) expireLoop(ctx context.Context) {
-	defer n.wg.Done()
-	loop.Every(ctx, n.cfg.ExpiryInterval, func(ctx context.Context) {
+	loop.Schedule(ctx, n.cfg.ExpiryInterval, func(ctx context.Context) {
 		removed, err := n.store.removeExpired(ctx, n.nowMS())
 		if err != nil && ctx.Err() == nil {
 			n.log.Error().Err(err).Msg("remove expired messages")
@@ -479,7 +480,7 @@ func (n *Node) expireLoop(ctx context.Context) {
 		n.limiter.sweep(n.cfg.Now())
 		n.replay.sweep(n.cfg.Now())
 		n.pool.Sweep()
-	})
+	}, n.wg.Done)
 }
 
 // peerEntry is a node's peer ID, derived from its key, and its string form.
@@ -570,7 +571,7 @@ func (n *Node) follow(ctx context.Context) {
 			nv := *old
 			nv.height = info.Height
 			n.view.Store(&nv)
-			n.notifyHeight(info.Height)
+			n.notifyHeight(ctx, info.Height)
 			n.retryMoves(ctx, &nv)
 			continue
 		}
@@ -592,10 +593,10 @@ func (n *Node) follow(ctx context.Context) {
 		}
 		n.view.Store(v)
 		if joined {
-			n.wakeRevSync()
+			n.wakeRevSync(ctx)
 		}
 		n.readyOnce.Do(func() { close(n.ready) })
-		n.notifyHeight(info.Height)
+		n.notifyHeight(ctx, info.Height)
 		n.publishAddrs(ctx, v)
 		if old == nil || old.swarmsHeight != v.swarmsHeight {
 			n.log.Info().Uint64("height", v.height).Str("swarm", swarmHex(v.mine)).Int("members", len(v.members[v.mine])).Msg("swarms changed")
