@@ -349,6 +349,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	edge, err := n.newEdge()
 	if err == nil {
+		edge.OnErr(n.edgeFailed)
 		err = edge.Start(ctx)
 	}
 	if err != nil {
@@ -371,11 +372,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	// follow and watchEdge wait on their goroutines; the periodic work
-	// (expireLoop, repairLoop) and what follow starts (notifyHeight,
-	// wakeRevSync) hold none while idle.
-	n.wg.Add(3)
-	go n.watchEdge(runCtx, edge)
+	// follow waits on its goroutine; the periodic work (expireLoop,
+	// repairLoop), what follow starts (notifyHeight, wakeRevSync) and the
+	// edge's failure (edgeFailed) hold none while idle.
+	n.wg.Add(2)
 	go n.follow(runCtx)
 	n.expireLoop(runCtx)
 	if n.cfg.RepairInterval > 0 {
@@ -408,14 +408,11 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // is closed by Close. The node goes on over libp2p: its owner decides.
 func (n *Node) Err() <-chan error { return n.errc }
 
-// watchEdge passes the HTTPS edge's failure on to Err.
-func (n *Node) watchEdge(ctx context.Context, edge *httpserve.Server) {
-	defer n.wg.Done()
-	select {
-	case err := <-edge.Err():
-		n.errc <- fmt.Errorf("node %.16s: https edge: %w", n.pubHex, err)
-	case <-ctx.Done():
-	}
+// edgeFailed passes the HTTPS edge's failure on to Err (the edge's
+// OnErr: once at most, and before the edge's Close returns, which Close
+// waits for before it closes Err).
+func (n *Node) edgeFailed(err error) {
+	n.errc <- fmt.Errorf("node %.16s: https edge: %w", n.pubHex, err)
 }
 
 // Close stops the loops, waits for them, closes the host and then the
@@ -444,7 +441,7 @@ func (n *Node) Close() error {
 	n.pool.Close()
 	errs := []error{n.https.Close(), n.host.Close()}
 	n.wg.Wait()
-	close(n.errc) // (its sender, watchEdge, is over)
+	close(n.errc) // (its sender, the edge's edgeFailed, is over: n.https.Close waited)
 	n.hwg.Wait()
 	errs = append(errs, n.store.close())
 	n.log.Info().Msg("node stopped")
