@@ -73,13 +73,7 @@ func Open(ctx context.Context, path string, migrations []string, opts ...Option)
 	// devnet process. Writes take the one write lock anyway.
 	db.SetMaxOpenConns(o.conns)
 	db.SetMaxIdleConns(1)
-	if o.conns > 1 {
-		// The connection kept idle closes after a minute unused. Not
-		// that of a one-connection database (a node's, thousands in a
-		// devnet process, each used every few seconds): the timer
-		// would be a goroutine a database (database/sql's cleaner).
-		db.SetConnMaxIdleTime(time.Minute)
-	}
+	db.SetConnMaxIdleTime(time.Minute)
 	if err := setup(ctx, db, path, migrations); err != nil {
 		db.Close()
 		return nil, err

@@ -2,13 +2,10 @@ package sqlitedb
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 )
 
@@ -82,32 +79,6 @@ func TestCacheAndPool(t *testing.T) {
 	}
 	if got := db.Stats().MaxOpenConnections; got != MaxOpenConns {
 		t.Fatalf("pool of %d", got)
-	}
-}
-
-// TestOneConnectionNoCleaner: a database of one connection runs no
-// goroutine of database/sql's to close it when idle; a pool does.
-func TestOneConnectionNoCleaner(t *testing.T) {
-	hasCleaner := func(db *sql.DB) bool {
-		buf := make([]byte, 1<<20)
-		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fmt.Sprintf("database/sql.(*DB).connectionCleaner(%p", db))
-	}
-	for _, tc := range []struct {
-		name string
-		opts []Option
-		want bool
-	}{{"one connection", []Option{Conns(1)}, false}, {"a pool", nil, true}} {
-		db, err := Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), nil, tc.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec("SELECT 1"); err != nil {
-			t.Fatal(err)
-		}
-		if got := hasCleaner(db); got != tc.want {
-			t.Errorf("%s: a cleaner goroutine %v, want %v", tc.name, got, tc.want)
-		}
-		db.Close()
 	}
 }
 
