@@ -145,8 +145,10 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		}
 		listen = append(slices.Clip(listen), mem.String())
 	}
+	ps := newPeerStore()
 	opts := []libp2p.Option{
 		libp2p.ConnectionManager(cm),
+		libp2p.Peerstore(ps),
 		libp2p.Identity(priv),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -174,6 +176,7 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		rm.Close()
+		ps.Close()
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
 	return h, nil
