@@ -159,6 +159,10 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.Ping(false),
+		// Hosts publish the addresses they listen on (nodes on the
+		// ledger) and never learn theirs from what peers observed: no
+		// observed-address manager (two goroutines a host).
+		libp2p.DisableIdentifyAddressDiscovery(),
 		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
 	}
 	// Reachability is known (nodes listen on addresses they publish,
