@@ -145,8 +145,10 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		}
 		listen = append(slices.Clip(listen), mem.String())
 	}
+	ps := newPeerStore()
 	opts := []libp2p.Option{
 		libp2p.ConnectionManager(cm),
+		libp2p.Peerstore(ps),
 		libp2p.Identity(priv),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -157,6 +159,10 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.Ping(false),
+		// Hosts publish the addresses they listen on (nodes on the
+		// ledger) and never learn theirs from what peers observed: no
+		// observed-address manager (two goroutines a host).
+		libp2p.DisableIdentifyAddressDiscovery(),
 		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
 	}
 	// Reachability is known (nodes listen on addresses they publish,
@@ -174,6 +180,7 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		rm.Close()
+		ps.Close()
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
 	return h, nil
