@@ -3,7 +3,6 @@ package p2phost
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/record"
 	pstore "github.com/libp2p/go-libp2p/p2p/host/peerstore"
-	"github.com/libp2p/go-libp2p/p2p/host/peerstore/pstoremem"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -36,9 +34,9 @@ var recentAddrTTL = peerstore.TempAddrTTL + time.Second
 // maxProtocols bounds the protocols a peer may announce (libp2p's bound).
 const maxProtocols = 128
 
-// peerStore is a host's peerstore: libp2p's in-memory address book and
-// metrics, and books of keys, protocols and metadata of its own that keep
-// less. A host of a devnet knows hundreds of peers; per peer, libp2p's
+// peerStore is a host's peerstore: libp2p's metrics, and books of
+// addresses (addrbook.go), keys, protocols and metadata of its own that
+// keep less. A host of a devnet knows hundreds of peers; per peer, libp2p's
 // books keep its public key (which an Ed25519 peer ID holds already), a
 // map of its protocols (the same dozen strings, copied for every peer and
 // every host), and a map of identify's agent and protocol versions, in
@@ -54,11 +52,7 @@ const maxProtocols = 128
 // peer's last connection) is removed here too.
 type peerStore struct {
 	peerstore.Metrics
-	addrs interface {
-		peerstore.AddrBook
-		peerstore.CertifiedAddrBook
-		Close() error
-	}
+	addrs *addrBook
 
 	mu       sync.RWMutex
 	pubs     map[peer.ID]crypto.PubKey  // keys not derived from the ID
@@ -76,7 +70,7 @@ var (
 func newPeerStore() *peerStore {
 	return &peerStore{
 		Metrics:  pstore.NewMetrics(),
-		addrs:    pstoremem.NewAddrBook(),
+		addrs:    newAddrBook(nil),
 		pubs:     map[peer.ID]crypto.PubKey{},
 		privs:    map[peer.ID]crypto.PrivKey{},
 		protos:   map[peer.ID][]protocol.ID{},
@@ -347,9 +341,5 @@ func (ps *peerStore) RemovePeer(p peer.ID) {
 	ps.Metrics.RemovePeer(p)
 }
 
-func (ps *peerStore) Close() error {
-	if err := ps.addrs.Close(); err != nil {
-		return fmt.Errorf("address book: %w", err)
-	}
-	return nil
-}
+// Close does nothing: the books run no goroutine.
+func (ps *peerStore) Close() error { return ps.addrs.Close() }
