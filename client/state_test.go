@@ -121,3 +121,34 @@ func TestFetchCopyShares(t *testing.T) {
 		}
 	}
 }
+
+// A client past its maxSent-th send keeps the newest maxSent records, in
+// order, without copying them at every send: the allocations of a thousand
+// sends stay a few copies of the array.
+func TestSentTrimAmortized(t *testing.T) {
+	st := &state{}
+	hashes := make([]string, maxSent+3000)
+	for i := range hashes {
+		hashes[i] = strconv.Itoa(i)
+	}
+	add := func(i int) {
+		st.Sent = append(st.Sent, sentRecord{Hash: hashes[i]})
+		st.trim()
+	}
+	i := 0
+	for ; i < maxSent+10; i++ {
+		add(i)
+	}
+	allocs := testing.AllocsPerRun(1, func() {
+		for range 1000 {
+			add(i)
+			i++
+		}
+	})
+	if allocs > 20 {
+		t.Fatalf("%v allocations for 1,000 sends past the bound", allocs)
+	}
+	if len(st.Sent) != maxSent || st.Sent[0].Hash != strconv.Itoa(i-maxSent) || st.Sent[maxSent-1].Hash != strconv.Itoa(i-1) {
+		t.Fatalf("%d records, %s to %s; want %d, the newest", len(st.Sent), st.Sent[0].Hash, st.Sent[len(st.Sent)-1].Hash, maxSent)
+	}
+}

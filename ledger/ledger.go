@@ -727,7 +727,7 @@ func (l *Ledger) Rounds() []chain.Round {
 	defer l.mu.Unlock()
 	var out []chain.Round
 	for _, r := range l.state.Rounds {
-		out = append(out, *cloneRound(r))
+		out = append(out, r.export())
 	}
 	slices.SortFunc(out, func(a, b chain.Round) int { return cmpU64(b.Round, a.Round) })
 	return out
@@ -744,7 +744,25 @@ func (l *Ledger) RoundAt(height uint64) (chain.Round, bool) {
 	if !ok {
 		return chain.Round{}, false
 	}
-	return *cloneRound(r), true
+	return r.export(), true
+}
+
+// QuorumsAt returns the testing round that height belongs to without its
+// commits, reveals and votes: what a node reads of it. Its quorums are the
+// ledger's own (they never change once drawn): callers only read them.
+// (Each node of a 2,000-node devnet asks for its round's quorums; RoundAt
+// would copy 2,000 commits and reveals, and later 20,000 votes, for each.)
+func (l *Ledger) QuorumsAt(height uint64) (chain.Round, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.params.RoundBlocks == 0 {
+		return chain.Round{}, false
+	}
+	r, ok := l.state.Rounds[l.params.RoundOf(height)]
+	if !ok {
+		return chain.Round{}, false
+	}
+	return r.quorumsOnly(), true
 }
 
 func cmpU64(a, b uint64) int {

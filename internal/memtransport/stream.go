@@ -23,12 +23,18 @@ var (
 
 // pair is one stream, shared by its two ends (0 and 1): a bounded pipe in
 // each direction, under one lock. Nothing runs for it: a blocked call waits
-// on the wake channel, which the next change of state closes, or on its
+// on its wake channel, which the next change it waits for closes, or on its
 // end's deadline.
 type pair struct {
-	mu   sync.Mutex
-	dir  [2]direction  // dir[i] carries what end i writes to end 1-i
-	wake chan struct{} // nil while nobody waits
+	mu  sync.Mutex
+	dir [2]direction // dir[i] carries what end i writes to end 1-i
+	// wake[waiter(end, role)] is closed by the next change that a blocked
+	// Read (role reading) or Write (role writing) of that end waits for;
+	// nil while nobody waits. One channel for all four woke every call
+	// blocked on the stream at each change, as a reader waiting for its
+	// answer at every read and deadline of the other end: a goroutine
+	// woken for nothing, dozens a send.
+	wake [4]chan struct{}
 	// gone is called once, when both directions are over (closed at both
 	// ends, or reset), to forget the stream; may be nil.
 	gone func(*pair)
@@ -66,11 +72,31 @@ func newPair(gone func(*pair)) (*pair, *Stream, *Stream) {
 	return p, &Stream{p: p, me: 0}, &Stream{p: p, me: 1}
 }
 
-// changed wakes every waiter and forgets the stream once it is over; p.mu is held.
-func (p *pair) changed() {
-	if p.wake != nil {
-		close(p.wake)
-		p.wake = nil
+// The roles of a blocked call, and the waiters' indices in pair.wake.
+const (
+	reading = 0
+	writing = 1
+)
+
+func waiter(end, role int) int { return end*2 + role }
+
+// The changes of a direction, as bits naming the calls they wake: what its
+// writer (end i of dir[i]) did wakes the reader at the other end; what its
+// reader did wakes the writer.
+func wroteTo(i int) uint8  { return 1 << waiter(1-i, reading) }
+func readFrom(i int) uint8 { return 1 << waiter(i, writing) }
+
+// allWaiters are the bits of every blocked call.
+const allWaiters = 0b1111
+
+// changed wakes the waiters whose bits are set in who and forgets the stream
+// once it is over; p.mu is held.
+func (p *pair) changed(who uint8) {
+	for i, w := range p.wake {
+		if w != nil && who&(1<<i) != 0 {
+			close(w)
+			p.wake[i] = nil
+		}
 	}
 	if !p.done && p.dir[0].over() && p.dir[1].over() {
 		p.done = true
@@ -81,14 +107,14 @@ func (p *pair) changed() {
 	}
 }
 
-// wait blocks until the stream changes or d passes; p.mu is held, and held
-// again on return. Lock order: pair.mu, then a deadline's or the
-// connection's; never the other way.
-func (p *pair) wait(d *deadline) error {
-	if p.wake == nil {
-		p.wake = make(chan struct{})
+// wait blocks the call of index i in wake (waiter) until a change wakes it
+// or d passes; p.mu is held, and held again on return. Lock order:
+// pair.mu, then a deadline's or the connection's; never the other way.
+func (p *pair) wait(i int, d *deadline) error {
+	if p.wake[i] == nil {
+		p.wake[i] = make(chan struct{})
 	}
-	w := p.wake
+	w := p.wake[i]
 	expired := d.expired()
 	p.mu.Unlock()
 	var err error
@@ -112,7 +138,7 @@ func (p *pair) resetAll(by int, code network.StreamErrorCode, cause error) {
 			d.buf = nil
 		}
 	}
-	p.changed()
+	p.changed(allWaiters)
 }
 
 // Stream is one end of an in-memory stream: a network.MuxedStream.
@@ -147,14 +173,14 @@ func (s *Stream) Read(b []byte) (int, error) {
 			if len(d.buf) == 0 {
 				d.buf = nil
 			}
-			p.changed()
+			p.changed(readFrom(1 - s.me))
 			return n, nil
 		case len(b) == 0:
 			return 0, nil
 		case d.wclosed:
 			return 0, io.EOF
 		}
-		if err := p.wait(&s.rdl); err != nil {
+		if err := p.wait(waiter(s.me, reading), &s.rdl); err != nil {
 			return 0, err
 		}
 	}
@@ -184,10 +210,10 @@ func (s *Stream) Write(b []byte) (int, error) {
 			k := min(room, len(b)-n)
 			d.buf = append(d.buf, b[n:n+k]...)
 			n += k
-			p.changed()
+			p.changed(wroteTo(s.me))
 			continue
 		}
-		if err := p.wait(&s.wdl); err != nil {
+		if err := p.wait(waiter(s.me, writing), &s.wdl); err != nil {
 			return n, err
 		}
 	}
@@ -201,7 +227,7 @@ func (s *Stream) CloseWrite() error {
 	defer p.mu.Unlock()
 	if d := s.out(); d.reset == nil && !d.wclosed {
 		d.wclosed = true
-		p.changed()
+		p.changed(wroteTo(s.me) | 1<<waiter(s.me, writing))
 	}
 	return nil
 }
@@ -215,7 +241,7 @@ func (s *Stream) CloseRead() error {
 	if d := s.in(); d.reset == nil && !d.rclosed {
 		d.rclosed = true
 		d.buf = nil
-		p.changed()
+		p.changed(readFrom(1-s.me) | 1<<waiter(s.me, reading))
 	}
 	return nil
 }
@@ -263,32 +289,38 @@ func (s *Stream) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// poke wakes this stream's blocked calls to wait again on new deadlines.
+// poke wakes this end's blocked calls to wait again on new deadlines.
 func (s *Stream) poke() {
 	s.p.mu.Lock()
-	s.p.changed()
+	s.p.changed(1<<waiter(s.me, reading) | 1<<waiter(s.me, writing))
 	s.p.mu.Unlock()
 }
 
 // deadline is a time after which waits fail: a channel closed when it passes
-// (by a timer, which runs nothing until it fires).
+// (by a timer, which runs nothing until it fires). A deadline moved before
+// it passed keeps its channel and timer (stopped, then reset): streams kept
+// open set one for every round trip, and a new timer, function and channel
+// each time were a tenth of a send's allocations.
 type deadline struct {
 	mu    sync.Mutex
-	timer *time.Timer
-	c     chan struct{} // nil: no deadline; closed: passed
+	timer *time.Timer // nil, or stopped (armed false) or armed to close c
+	armed bool
+	c     chan struct{} // nil: no deadline; open; closed: passed
 }
 
 // set moves the deadline to t (zero: none).
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.timer != nil {
-		if !d.timer.Stop() {
-			<-d.c // it fired: wait for it to close the channel
-		}
-		d.timer = nil
-	}
-	if d.c != nil {
+	switch {
+	case d.timer != nil && (!d.armed || d.timer.Stop()):
+		// Stopped before it fired: c stays open, and both serve again
+		// (an open c and a stopped timer: no deadline, for now).
+		d.armed = false
+	case d.timer != nil:
+		<-d.c // it fired: wait for it to close the channel
+		d.timer, d.armed, d.c = nil, false, nil
+	case d.c != nil:
 		select {
 		case <-d.c:
 			d.c = nil // passed; waiters on it have woken
@@ -301,11 +333,16 @@ func (d *deadline) set(t time.Time) {
 	if d.c == nil {
 		d.c = make(chan struct{})
 	}
-	if wait := time.Until(t); wait <= 0 {
+	switch wait := time.Until(t); {
+	case wait <= 0:
 		close(d.c)
-	} else {
+		d.timer, d.armed = nil, false // (stopped)
+	case d.timer != nil:
+		d.timer.Reset(wait)
+		d.armed = true
+	default:
 		c := d.c
-		d.timer = time.AfterFunc(wait, func() { close(c) })
+		d.timer, d.armed = time.AfterFunc(wait, func() { close(c) }), true
 	}
 }
 

@@ -167,6 +167,76 @@ func TestStreamDeadlines(t *testing.T) {
 	b.Close()
 }
 
+// A deadline's timer serves again once moved or cleared before it passed,
+// and a cleared one can be set again (a stopped timer is not waited for).
+func TestDeadlineReused(t *testing.T) {
+	_, a, b, _ := streams(t)
+	defer b.Close()
+	for range 3 {
+		a.SetReadDeadline(time.Now().Add(time.Hour))
+		a.SetReadDeadline(time.Time{})
+	}
+	a.SetReadDeadline(time.Now().Add(time.Hour))
+	timer := a.rdl.timer
+	a.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if a.rdl.timer != timer {
+		t.Fatal("a deadline moved before it passed made a new timer")
+	}
+	if _, err := a.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read: %v", err)
+	}
+	// Passed: the next deadline starts afresh, and clearing it works.
+	a.SetReadDeadline(time.Now().Add(time.Hour))
+	a.SetReadDeadline(time.Time{})
+	go b.Write([]byte("x"))
+	if n, err := a.Read(make([]byte, 1)); n != 1 || err != nil {
+		t.Fatalf("read: %d, %v", n, err)
+	}
+	a.Close()
+}
+
+// A blocked read wakes for what its direction's writer does, not for the
+// other end reading what it was sent, nor for the other end's deadlines.
+func TestStreamWakesOnlyItsWaiter(t *testing.T) {
+	p, a, b, _ := streams(t)
+	defer a.Close()
+	defer b.Close()
+	if _, err := a.Write([]byte("request")); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, _ := a.Read(buf)
+		got <- string(buf[:n])
+	}()
+	waiting := func() chan struct{} {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.wake[waiter(0, reading)]
+	}
+	for waiting() == nil { // until a's read waits
+		time.Sleep(time.Millisecond)
+	}
+	w := waiting()
+	if _, err := b.Read(make([]byte, 16)); err != nil {
+		t.Fatal(err)
+	}
+	b.SetDeadline(time.Now().Add(time.Hour))
+	b.SetReadDeadline(time.Time{})
+	select {
+	case <-w:
+		t.Fatal("a's blocked read was woken by b's read or deadlines")
+	default:
+	}
+	if _, err := b.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "answer" {
+		t.Fatalf("read %q", s)
+	}
+}
+
 // A writer blocks while the reader holds a full window, and a write
 // deadline ends the wait with what was written.
 func TestStreamFlowControl(t *testing.T) {
