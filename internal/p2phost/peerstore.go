@@ -3,8 +3,8 @@ package p2phost
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unique"
@@ -15,7 +15,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/record"
 	pstore "github.com/libp2p/go-libp2p/p2p/host/peerstore"
-	"github.com/libp2p/go-libp2p/p2p/host/peerstore/pstoremem"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -36,17 +35,17 @@ var recentAddrTTL = peerstore.TempAddrTTL + time.Second
 // maxProtocols bounds the protocols a peer may announce (libp2p's bound).
 const maxProtocols = 128
 
-// peerStore is a host's peerstore: libp2p's in-memory address book and
-// metrics, and books of keys, protocols and metadata of its own that keep
-// less. A host of a devnet knows hundreds of peers; per peer, libp2p's
+// peerStore is a host's peerstore: libp2p's metrics, and books of
+// addresses (addrbook.go), keys, protocols and metadata of its own that
+// keep less. A host of a devnet knows hundreds of peers; per peer, libp2p's
 // books keep its public key (which an Ed25519 peer ID holds already), a
 // map of its protocols (the same dozen strings, copied for every peer and
 // every host), and a map of identify's agent and protocol versions, in
 // tables of 256 maps a host. Here:
 //   - the public key of a peer whose ID holds it is derived when asked, not
 //     kept;
-//   - protocols are a slice a peer, their names shared by the process
-//     (package unique);
+//   - a peer's protocols are one string, shared by the process (package
+//     unique);
 //   - identify's versions are a pair of shared strings a peer, not a map;
 //   - the addresses of a peer no longer connected are kept recentAddrTTL.
 //
@@ -54,16 +53,12 @@ const maxProtocols = 128
 // peer's last connection) is removed here too.
 type peerStore struct {
 	peerstore.Metrics
-	addrs interface {
-		peerstore.AddrBook
-		peerstore.CertifiedAddrBook
-		Close() error
-	}
+	addrs *addrBook
 
 	mu       sync.RWMutex
-	pubs     map[peer.ID]crypto.PubKey  // keys not derived from the ID
-	privs    map[peer.ID]crypto.PrivKey // the host's own
-	protos   map[peer.ID][]protocol.ID
+	pubs     map[peer.ID]crypto.PubKey         // keys not derived from the ID
+	privs    map[peer.ID]crypto.PrivKey        // the host's own
+	protos   map[peer.ID]unique.Handle[string] // protoSet
 	meta     map[peer.ID]map[string]any
 	versions map[peer.ID][2]string // identify's agent and protocol versions
 }
@@ -76,10 +71,10 @@ var (
 func newPeerStore() *peerStore {
 	return &peerStore{
 		Metrics:  pstore.NewMetrics(),
-		addrs:    pstoremem.NewAddrBook(),
+		addrs:    newAddrBook(nil),
 		pubs:     map[peer.ID]crypto.PubKey{},
 		privs:    map[peer.ID]crypto.PrivKey{},
-		protos:   map[peer.ID][]protocol.ID{},
+		protos:   map[peer.ID]unique.Handle[string]{},
 		meta:     map[peer.ID]map[string]any{},
 		versions: map[peer.ID][2]string{},
 	}
@@ -264,25 +259,70 @@ func (ps *peerStore) Get(p peer.ID, key string) (any, error) {
 
 var errTooManyProtocols = errors.New("too many protocols")
 
-// shared is the process's copy of a protocol's name.
-func shared(id protocol.ID) protocol.ID { return unique.Make(id).Value() }
+// A protocol set is a peer's protocols as one string, each name followed
+// by a NUL, shared by the process (package unique): identify tells every
+// host the same list for every node, 16 bytes a name and a slice a peer
+// otherwise. A name holding a NUL is left out (multistream-select names
+// are text).
 
-// setProtocolsLocked keeps protos (deduplicated, names shared) as p's.
-func (ps *peerStore) setProtocolsLocked(p peer.ID, protos []protocol.ID) error {
-	out := make([]protocol.ID, 0, len(protos))
-	for _, id := range protos {
-		if !slices.Contains(out, id) {
-			out = append(out, shared(id))
+// protoSet encodes ids, deduplicated, in order.
+func protoSet(ids []protocol.ID) (unique.Handle[string], int) {
+	var b strings.Builder
+	n := 0
+	for _, id := range ids {
+		if id == "" || strings.IndexByte(string(id), 0) >= 0 || protoHas(b.String(), id) {
+			continue
 		}
+		b.WriteString(string(id))
+		b.WriteByte(0)
+		n++
 	}
-	if len(out) > maxProtocols {
+	return unique.Make(b.String()), n
+}
+
+// protoHas says whether set holds id.
+func protoHas(set string, id protocol.ID) bool {
+	for set != "" {
+		name, rest, _ := strings.Cut(set, "\x00")
+		if name == string(id) {
+			return true
+		}
+		set = rest
+	}
+	return false
+}
+
+// protoList is set's names.
+func protoList(set string) []protocol.ID {
+	var out []protocol.ID
+	for set != "" {
+		name, rest, _ := strings.Cut(set, "\x00")
+		out = append(out, protocol.ID(name))
+		set = rest
+	}
+	return out
+}
+
+// protosLocked is p's protocol set ("" if none).
+func (ps *peerStore) protosLocked(p peer.ID) string {
+	h, ok := ps.protos[p]
+	if !ok {
+		return ""
+	}
+	return h.Value()
+}
+
+// setProtocolsLocked keeps protos as p's.
+func (ps *peerStore) setProtocolsLocked(p peer.ID, protos []protocol.ID) error {
+	set, n := protoSet(protos)
+	if n > maxProtocols {
 		return errTooManyProtocols
 	}
-	if len(out) == 0 {
+	if n == 0 {
 		delete(ps.protos, p)
 		return nil
 	}
-	ps.protos[p] = out
+	ps.protos[p] = set
 	return nil
 }
 
@@ -295,13 +335,13 @@ func (ps *peerStore) SetProtocols(p peer.ID, protos ...protocol.ID) error {
 func (ps *peerStore) AddProtocols(p peer.ID, protos ...protocol.ID) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return ps.setProtocolsLocked(p, append(slices.Clone(ps.protos[p]), protos...))
+	return ps.setProtocolsLocked(p, append(protoList(ps.protosLocked(p)), protos...))
 }
 
 func (ps *peerStore) RemoveProtocols(p peer.ID, protos ...protocol.ID) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return ps.setProtocolsLocked(p, slices.DeleteFunc(slices.Clone(ps.protos[p]), func(id protocol.ID) bool {
+	return ps.setProtocolsLocked(p, slices.DeleteFunc(protoList(ps.protosLocked(p)), func(id protocol.ID) bool {
 		return slices.Contains(protos, id)
 	}))
 }
@@ -309,15 +349,16 @@ func (ps *peerStore) RemoveProtocols(p peer.ID, protos ...protocol.ID) error {
 func (ps *peerStore) GetProtocols(p peer.ID) ([]protocol.ID, error) {
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
-	return slices.Clone(ps.protos[p]), nil
+	return protoList(ps.protosLocked(p)), nil
 }
 
 func (ps *peerStore) SupportsProtocols(p peer.ID, protos ...protocol.ID) ([]protocol.ID, error) {
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
+	set := ps.protosLocked(p)
 	out := make([]protocol.ID, 0, len(protos))
 	for _, id := range protos {
-		if slices.Contains(ps.protos[p], id) {
+		if protoHas(set, id) {
 			out = append(out, id)
 		}
 	}
@@ -327,8 +368,9 @@ func (ps *peerStore) SupportsProtocols(p peer.ID, protos ...protocol.ID) ([]prot
 func (ps *peerStore) FirstSupportedProtocol(p peer.ID, protos ...protocol.ID) (protocol.ID, error) {
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
+	set := ps.protosLocked(p)
 	for _, id := range protos {
-		if slices.Contains(ps.protos[p], id) {
+		if protoHas(set, id) {
 			return id, nil
 		}
 	}
@@ -347,9 +389,5 @@ func (ps *peerStore) RemovePeer(p peer.ID) {
 	ps.Metrics.RemovePeer(p)
 }
 
-func (ps *peerStore) Close() error {
-	if err := ps.addrs.Close(); err != nil {
-		return fmt.Errorf("address book: %w", err)
-	}
-	return nil
-}
+// Close does nothing: the books run no goroutine.
+func (ps *peerStore) Close() error { return ps.addrs.Close() }
