@@ -91,11 +91,15 @@ func expiry(now time.Time, ttl time.Duration) int64 {
 	return n + int64(ttl)
 }
 
-// split is a's address without its /p2p part, and false if a is nil or
-// names another peer than p.
-func split(p peer.ID, a ma.Multiaddr) (ma.Multiaddr, bool) {
+// findLocked is a without its /p2p part, its bytes' handle and its index
+// among p's entries (-1 if none); false if a is nil or names another peer.
+func (ab *addrBook) findLocked(p peer.ID, a ma.Multiaddr) (ma.Multiaddr, unique.Handle[string], int, bool) {
 	a, pid := peer.SplitAddr(a)
-	return a, a != nil && (pid == "" || pid == p)
+	if a == nil || pid != "" && pid != p {
+		return nil, unique.Handle[string]{}, -1, false
+	}
+	h := unique.Make(string(a.Bytes()))
+	return a, h, slices.IndexFunc(ab.peers[p], func(e addrEntry) bool { return e.a == h }), true
 }
 
 func decode(h unique.Handle[string]) (ma.Multiaddr, bool) {
@@ -183,14 +187,12 @@ func (ab *addrBook) addLocked(p peer.ID, addrs []ma.Multiaddr, ttl time.Duration
 	ab.sweepLocked(now)
 	exp := expiry(now, ttl)
 	for _, a := range addrs {
-		a, ok := split(p, a)
+		a, h, i, ok := ab.findLocked(p, a)
 		if !ok {
 			continue
 		}
-		h := unique.Make(string(a.Bytes()))
-		es := ab.peers[p]
-		if i := slices.IndexFunc(es, func(e addrEntry) bool { return e.a == h }); i >= 0 {
-			e := &es[i]
+		if i >= 0 {
+			e := &ab.peers[p][i]
 			ab.countLocked(e.ttl, -1)
 			e.ttl, e.exp = max(e.ttl, ttl), max(e.exp, exp)
 			ab.countLocked(e.ttl, 1)
@@ -218,13 +220,11 @@ func (ab *addrBook) SetAddrs(p peer.ID, addrs []ma.Multiaddr, ttl time.Duration)
 	ab.sweepLocked(now)
 	exp := expiry(now, ttl)
 	for _, a := range addrs {
-		a, ok := split(p, a)
+		a, h, i, ok := ab.findLocked(p, a)
 		if !ok {
 			continue
 		}
-		h := unique.Make(string(a.Bytes()))
 		es := ab.peers[p]
-		i := slices.IndexFunc(es, func(e addrEntry) bool { return e.a == h })
 		switch {
 		case i >= 0 && ttl > 0 && (connected(ttl) || connected(es[i].ttl) == connected(ttl) || ab.unconn < maxUnconnectedAddrs):
 			ab.countLocked(es[i].ttl, -1)

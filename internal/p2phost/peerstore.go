@@ -262,8 +262,8 @@ var errTooManyProtocols = errors.New("too many protocols")
 // A protocol set is a peer's protocols as one string, each name followed
 // by a NUL, shared by the process (package unique): identify tells every
 // host the same list for every node, 16 bytes a name and a slice a peer
-// otherwise. A name holding a NUL is left out (multistream-select names
-// are text).
+// otherwise. An empty name, or one holding a NUL, is left out (no protocol
+// of libp2p's or sessionctl's has one).
 
 // protoSet encodes ids, deduplicated, in order.
 func protoSet(ids []protocol.ID) (unique.Handle[string], int) {
