@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/sessionctl/sessionctl/chain"
@@ -78,4 +79,32 @@ func BenchmarkBlock1000NodesJoin(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkRoundsHeld1000Nodes plays three testing rounds of a 1,000-node
+// ledger, every member voting on each of its targets (10,000 votes a
+// round), and a fourth half way, and reports what the rounds hold in the
+// heap after a collection (MB-rounds: the rounds the tip remembers, the
+// pending state's, and what blocks left behind), against the ledger's
+// heap with no round (MB-ledger).
+func BenchmarkRoundsHeld1000Nodes(b *testing.B) {
+	const nodes = 1000
+	for b.Loop() {
+		before := heapMB()
+		h := setupNodes(b, nodes)
+		registered := heapMB()
+		for r := uint64(1); r <= 3; r++ {
+			h.playVotes(r, nodes, 3400, -1)
+		}
+		h.playVotes(4, nodes, 3400, 5000)
+		b.ReportMetric(heapMB()-registered, "MB-rounds")
+		b.ReportMetric(registered-before, "MB-ledger")
+	}
+}
+
+func heapMB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / (1 << 20)
 }

@@ -727,7 +727,7 @@ func (l *Ledger) Rounds() []chain.Round {
 	defer l.mu.Unlock()
 	var out []chain.Round
 	for _, r := range l.state.Rounds {
-		out = append(out, *cloneRound(r))
+		out = append(out, r.export())
 	}
 	slices.SortFunc(out, func(a, b chain.Round) int { return cmpU64(b.Round, a.Round) })
 	return out
@@ -735,6 +735,20 @@ func (l *Ledger) Rounds() []chain.Round {
 
 // RoundAt returns the testing round that height belongs to.
 func (l *Ledger) RoundAt(height uint64) (chain.Round, bool) {
+	return l.roundAt(height, (*round).export)
+}
+
+// QuorumsAt returns the testing round that height belongs to without its
+// commits, reveals and votes: what a node reads of it. Its quorums are the
+// ledger's own (they never change once drawn): callers only read them.
+// (Each node of a 2,000-node devnet asks for its round's quorums; RoundAt
+// would copy 2,000 commits and reveals, and later 20,000 votes, for each.)
+func (l *Ledger) QuorumsAt(height uint64) (chain.Round, bool) {
+	return l.roundAt(height, (*round).quorumsOnly)
+}
+
+// roundAt returns as(the round that height belongs to).
+func (l *Ledger) roundAt(height uint64, as func(*round) chain.Round) (chain.Round, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.params.RoundBlocks == 0 {
@@ -744,7 +758,7 @@ func (l *Ledger) RoundAt(height uint64) (chain.Round, bool) {
 	if !ok {
 		return chain.Round{}, false
 	}
-	return *cloneRound(r), true
+	return as(r), true
 }
 
 func cmpU64(a, b uint64) int {

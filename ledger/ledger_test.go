@@ -713,6 +713,7 @@ func FuzzDecodeState(f *testing.F) {
 	data, _ := s.encode()
 	f.Add(data)
 	f.Add([]byte(`{"nodes":{"a":null}}`))
+	f.Add([]byte(`{"rounds":{"1":{"round":1,"start":10,"commits":{},"reveals":{},"seed":"ab","quorums":[{"members":["a","b"],"targets":["c"],"threshold":2}],"votes":[{"voter":"b","target":"c","pass":true,"height":7}],"tallied":false}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := decodeState(data)
 		if err != nil {
@@ -720,6 +721,12 @@ func FuzzDecodeState(f *testing.F) {
 		}
 		st.clone()
 		st.activeKeys()
+		for _, r := range st.Rounds {
+			r.export()
+		}
+		if _, err := st.encode(); err != nil {
+			t.Fatalf("a decoded state does not encode: %v", err)
+		}
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/sessionctl/sessionctl/chain"
 	"golang.org/x/crypto/blake2b"
@@ -38,73 +37,16 @@ import (
 // (State.clone shares it).
 const frozenRounds = 3
 
-// voteIndexes index the votes of the rounds being voted on, by round
-// record: a scan of every vote for each new one was quadratic (20,000 votes
-// a round at 2,000 nodes). A record is indexed when first voted on (a
-// clone is a new record) and the index only grows with the votes appended
-// through firstVote; at most maxVoteIndexes are kept. It lives outside the
-// State so that States compare and persist as before.
-var voteIndexes = struct {
-	sync.Mutex
-	m map[*chain.Round]map[[2]string]struct{}
-}{m: map[*chain.Round]map[[2]string]struct{}{}}
-
-const maxVoteIndexes = 64
-
-// firstVote records that voter votes on target in rd, and reports whether
-// it had not before.
-func firstVote(rd *chain.Round, voter, target string) bool {
-	voteIndexes.Lock()
-	defer voteIndexes.Unlock()
-	idx, ok := voteIndexes.m[rd]
-	if !ok || len(idx) != len(rd.Votes) {
-		if len(voteIndexes.m) >= maxVoteIndexes {
-			clear(voteIndexes.m)
-		}
-		idx = make(map[[2]string]struct{}, len(rd.Votes)+1)
-		for _, v := range rd.Votes {
-			idx[[2]string{v.Voter, v.Target}] = struct{}{}
-		}
-		voteIndexes.m[rd] = idx
-	}
-	k := [2]string{voter, target}
-	if _, dup := idx[k]; dup {
-		return false
-	}
-	idx[k] = struct{}{}
-	return true
-}
-
-// cloneRound returns a copy of r that shares nothing with it.
-func cloneRound(r *chain.Round) *chain.Round {
-	c := *r
-	c.Commits = cloneMap(r.Commits)
-	c.Reveals = cloneMap(r.Reveals)
-	c.MissingReveals = slices.Clone(r.MissingReveals)
-	c.Quorums = slices.Clone(r.Quorums)
-	c.Votes = slices.Clone(r.Votes)
-	c.Changes = slices.Clone(r.Changes)
-	return &c
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // keepRounds is how many rounds the state remembers.
 const keepRounds = 32
 
-func (s *State) round(p chain.Params, r uint64) *chain.Round {
+func (s *State) round(p chain.Params, r uint64) *round {
 	if s.Rounds == nil {
-		s.Rounds = map[uint64]*chain.Round{}
+		s.Rounds = map[uint64]*round{}
 	}
 	rd, ok := s.Rounds[r]
 	if !ok {
-		rd = &chain.Round{Round: r, Start: p.RoundStart(r), Commits: map[string]string{}, Reveals: map[string]string{}}
+		rd = newRound(r, p.RoundStart(r))
 		s.Rounds[r] = rd
 		if r >= keepRounds {
 			delete(s.Rounds, r-keepRounds)
@@ -128,7 +70,8 @@ func (s *State) testingWork(p chain.Params, h uint64) {
 	}
 }
 
-func (s *State) drawQuorums(p chain.Params, rd *chain.Round) {
+func (s *State) drawQuorums(p chain.Params, rd *round) {
+	defer rd.startVoting()
 	h, _ := blake2b.New256(nil)
 	h.Write([]byte(s.Hash))
 	for _, k := range slices.Sorted(mapKeysOf(rd.Reveals)) {
@@ -196,36 +139,38 @@ func mapKeysOf(m map[string]string) func(func(string) bool) {
 }
 
 // tally applies a finished round's verdicts.
-func (s *State) tally(p chain.Params, rd *chain.Round, h uint64) {
+func (s *State) tally(p chain.Params, rd *round, h uint64) {
 	if rd.Tallied {
 		return
 	}
 	rd.Tallied = true
+	defer rd.stopVoting()
+	// Each target's voters, failing and passing, in the order they voted.
+	keys, quorum := rd.targets()
+	fails, passes := make([][]string, len(keys)), make([][]string, len(keys))
+	rd.eachVote(func(v vote) {
+		voter := rd.Quorums[quorum[v.target]].Members[v.voter>>1]
+		if v.voter&1 == 1 {
+			passes[v.target] = append(passes[v.target], voter)
+		} else {
+			fails[v.target] = append(fails[v.target], voter)
+		}
+	})
 	for _, q := range rd.Quorums {
 		for _, t := range q.Targets {
-			var fails, passes []string
-			for _, v := range rd.Votes {
-				if v.Target != t {
-					continue
-				}
-				if v.Pass {
-					passes = append(passes, v.Voter)
-				} else {
-					fails = append(fails, v.Voter)
-				}
-			}
 			n, ok := s.Nodes[t]
 			if !ok {
 				continue
 			}
+			at := rd.where[t].target
 			switch {
-			case len(fails) >= q.Threshold && n.State == chain.StateActive:
+			case len(fails[at]) >= q.Threshold && n.State == chain.StateActive:
 				s.changeState(p, &chain.StateChangeBody{NodeKey: t, State: chain.StateDecommissioned}, h)
-				rd.Changes = append(rd.Changes, chain.Change{Target: t, State: s.Nodes[t].State, Votes: fails, Height: h})
+				rd.Changes = append(rd.Changes, chain.Change{Target: t, State: s.Nodes[t].State, Votes: fails[at], Height: h})
 				s.NodesHeight = h
-			case len(passes) >= q.Threshold && n.State == chain.StateDecommissioned:
+			case len(passes[at]) >= q.Threshold && n.State == chain.StateDecommissioned:
 				s.changeState(p, &chain.StateChangeBody{NodeKey: t, State: chain.StateActive}, h)
-				rd.Changes = append(rd.Changes, chain.Change{Target: t, State: chain.StateActive, Votes: passes, Height: h})
+				rd.Changes = append(rd.Changes, chain.Change{Target: t, State: chain.StateActive, Votes: passes[at], Height: h})
 				s.NodesHeight = h
 			}
 		}
@@ -243,7 +188,7 @@ func (s *State) commit(p chain.Params, node string, b *chain.CommitBody, h uint6
 	if _, dup := rd.Commits[node]; dup {
 		return fmt.Errorf("%w: already committed in round %d", ErrNodeState, b.Round)
 	}
-	rd.Commits[node] = b.Hash
+	rd.Commits[s.Nodes[node].Key] = b.Hash // (the key the state holds, not the transaction's copy)
 	return nil
 }
 
@@ -264,6 +209,9 @@ func (s *State) reveal(p chain.Params, node string, b *chain.RevealBody, h uint6
 	if chain.CommitHash(secret) != c {
 		return fmt.Errorf("%w: the secret does not match the commit", ErrForbidden)
 	}
+	if n, ok := s.Nodes[node]; ok {
+		node = n.Key // (the key the state holds, not the transaction's copy)
+	}
 	rd.Reveals[node] = b.Secret
 	return nil
 }
@@ -276,14 +224,13 @@ func (s *State) vote(p chain.Params, voter string, b *chain.VoteBody, h uint64) 
 	if h < p.QuorumHeight(b.Round) || h >= p.RoundStart(b.Round+1) {
 		return fmt.Errorf("%w: round %d takes votes at heights %d-%d", ErrNodeState, b.Round, p.QuorumHeight(b.Round), p.RoundStart(b.Round+1)-1)
 	}
-	q := rd.QuorumOf(b.Target)
-	if q == nil || !slices.Contains(q.Members, voter) {
+	ok, dup := rd.vote(voter, b.Target, b.Pass, b.Reason, h)
+	switch {
+	case !ok:
 		return fmt.Errorf("%w: the voter is not in the quorum testing %s in round %d", ErrForbidden, short(b.Target), b.Round)
-	}
-	if !firstVote(rd, voter, b.Target) {
+	case dup:
 		return fmt.Errorf("%w: already voted on %s in round %d", ErrNodeState, short(b.Target), b.Round)
 	}
-	rd.Votes = append(rd.Votes, chain.Vote{Voter: voter, Target: b.Target, Pass: b.Pass, Reason: b.Reason, Height: h})
 	return nil
 }
 

@@ -49,7 +49,7 @@ type State struct {
 	NodesHeight  uint64                        `json:"nodes_height"`  // height of the last change to a node's state, keys or addresses
 	Burned       uint64                        `json:"burned"`
 	Minted       uint64                        `json:"minted"`
-	Rounds       map[uint64]*chain.Round       `json:"rounds,omitempty"` // the last testing rounds
+	Rounds       map[uint64]*round             `json:"rounds,omitempty"` // the last testing rounds
 }
 
 func newState() *State {
@@ -79,18 +79,18 @@ func (s *State) clone() *State {
 	if s.Rounds != nil {
 		// Only the last rounds change (commits, reveals and votes go to
 		// the newest, a tally closes the one before); older ones are
-		// shared, not copied: a block of a 2,000-node devnet would
-		// otherwise copy 32 rounds of 20,000 votes.
+		// shared, not copied, and the newest share what cannot change
+		// any more (round.clone).
 		newest := uint64(0)
 		for k := range s.Rounds {
 			newest = max(newest, k)
 		}
-		c.Rounds = make(map[uint64]*chain.Round, len(s.Rounds))
+		c.Rounds = make(map[uint64]*round, len(s.Rounds))
 		for k, r := range s.Rounds {
 			if k+frozenRounds <= newest {
 				c.Rounds[k] = r
 			} else {
-				c.Rounds[k] = cloneRound(r)
+				c.Rounds[k] = r.clone()
 			}
 		}
 	}
@@ -498,6 +498,11 @@ func decodeState(data []byte) (*State, error) {
 	for k, r := range s.Names {
 		if r == nil || r.NameHash != k {
 			return nil, fmt.Errorf("name %s is malformed", k)
+		}
+	}
+	for k, r := range s.Rounds {
+		if r == nil {
+			return nil, fmt.Errorf("round %d is malformed", k)
 		}
 	}
 	for id, members := range s.Swarms {

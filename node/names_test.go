@@ -10,6 +10,9 @@ import (
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
 )
 
+// A devnet's nodes read their quorums without copies of the rounds' votes.
+var _ QuorumSource = ledgerrpc.Local{}
+
 // The logs name the node, and the nodes it deals with, as Config says; by
 // the first 8 hex digits of their keys where it says nothing.
 func TestLogNames(t *testing.T) {

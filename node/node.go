@@ -45,6 +45,13 @@ type Ledger interface {
 	Submit(ctx context.Context, tx *chain.Tx) (string, error)
 }
 
+// QuorumSource is a Ledger that answers a round without its commits,
+// reveals and votes (ledgerrpc.Local), whose quorums the node only reads:
+// a node asks it rather than RoundAt for its quorums.
+type QuorumSource interface {
+	QuorumsAt(ctx context.Context, height uint64) (chain.Round, error)
+}
+
 // Config configures a Node.
 type Config struct {
 	// Key is the node's Ed25519 key: its identity on the ledger, its libp2p
@@ -182,16 +189,17 @@ type Node struct {
 	moves   moves
 	rounds  rounds // the testing rounds (rounds.go)
 	// revs is where the node stands in learning its swarm's subaccount
-	// revocations (revsync.go); revWake wakes the loop that learns them.
-	revs    atomic.Pointer[revSync]
-	revWake chan struct{}
+	// revocations (revsync.go); revRun runs the sync that learns them.
+	revs   atomic.Pointer[revSync]
+	revRun runner
 	// behind is set while a node that restarted with messages catches up
 	// with its swarm (repair.go): it answers no retrieve meanwhile.
 	behind  atomic.Bool
 	digests digestCache // the last repair digest (repair.go)
 
 	ready     chan struct{}
-	errc      chan error // Err: a failure after Start; closed by Close
+	errc      chan error  // Err: a failure after Start; closed by Close
+	onErr     func(error) // OnErr
 	readyOnce sync.Once
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -276,7 +284,6 @@ func New(cfg Config) (*Node, error) {
 		rounds:  newRounds(),
 		ready:   make(chan struct{}),
 		errc:    make(chan error, 1),
-		revWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -344,6 +351,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	edge, err := n.newEdge()
 	if err == nil {
+		edge.OnErr(n.edgeFailed)
 		err = edge.Start(ctx)
 	}
 	if err != nil {
@@ -366,15 +374,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(5)
-	go n.watchEdge(runCtx, edge)
+	// follow waits on its goroutine; the periodic work (expireLoop,
+	// repairLoop), what follow starts (notifyHeight, wakeRevSync) and the
+	// edge's failure (edgeFailed) hold none while idle.
+	n.wg.Add(2)
 	go n.follow(runCtx)
-	go n.revSyncLoop(runCtx)
-	go n.expireLoop(runCtx)
-	go n.roundLoop(runCtx)
+	n.expireLoop(runCtx)
 	if n.cfg.RepairInterval > 0 {
 		n.wg.Add(1)
-		go n.repairLoop(runCtx)
+		n.repairLoop(runCtx)
 		// A node that held messages before it stopped may lack what its
 		// swarm stored meanwhile (an UnsendRequest, a deletion): it
 		// catches up before it lets a client read.
@@ -402,13 +410,21 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // is closed by Close. The node goes on over libp2p: its owner decides.
 func (n *Node) Err() <-chan error { return n.errc }
 
-// watchEdge passes the HTTPS edge's failure on to Err.
-func (n *Node) watchEdge(ctx context.Context, edge *httpserve.Server) {
-	defer n.wg.Done()
-	select {
-	case err := <-edge.Err():
-		n.errc <- fmt.Errorf("node %.16s: https edge: %w", n.pubHex, err)
-	case <-ctx.Done():
+// OnErr has f told of the failure Err delivers, besides its delivery on
+// Err, on the goroutine that found it and before Close closes Err: an
+// owner of thousands of nodes (a devnet's process) then needs no goroutine
+// a node waiting on Err. f must not block nor call Close (it may start a
+// goroutine that does). Call it before Start.
+func (n *Node) OnErr(f func(error)) { n.onErr = f }
+
+// edgeFailed passes the HTTPS edge's failure on to Err and OnErr's
+// function (the edge's OnErr: once at most, and before the edge's Close
+// returns, which Close waits for before it closes Err).
+func (n *Node) edgeFailed(err error) {
+	err = fmt.Errorf("node %.16s: https edge: %w", n.pubHex, err)
+	n.errc <- err
+	if n.onErr != nil {
+		n.onErr(err)
 	}
 }
 
@@ -438,7 +454,7 @@ func (n *Node) Close() error {
 	n.pool.Close()
 	errs := []error{n.https.Close(), n.host.Close()}
 	n.wg.Wait()
-	close(n.errc) // (its sender, watchEdge, is over)
+	close(n.errc) // (its sender, the edge's edgeFailed, is over: n.https.Close waited)
 	n.hwg.Wait()
 	errs = append(errs, n.store.close())
 	n.log.Info().Msg("node stopped")
@@ -460,10 +476,11 @@ func (n *Node) enter() bool {
 }
 
 // expireLoop removes expired messages every ExpiryInterval, and sweeps
-// the rate buckets and replayed signatures that are done with.
+// the rate buckets and replayed signatures that are done with, on a
+// goroutine only while it works (loop.Schedule); the caller counted it in
+// n.wg.
 func (n *Node) expireLoop(ctx context.Context) {
-	defer n.wg.Done()
-	loop.Every(ctx, n.cfg.ExpiryInterval, func(ctx context.Context) {
+	loop.Schedule(ctx, n.cfg.ExpiryInterval, func(ctx context.Context) {
 		removed, err := n.store.removeExpired(ctx, n.nowMS())
 		if err != nil && ctx.Err() == nil {
 			n.log.Error().Err(err).Msg("remove expired messages")
@@ -473,7 +490,7 @@ func (n *Node) expireLoop(ctx context.Context) {
 		n.limiter.sweep(n.cfg.Now())
 		n.replay.sweep(n.cfg.Now())
 		n.pool.Sweep()
-	})
+	}, n.wg.Done)
 }
 
 // peerEntry is a node's peer ID, derived from its key, and its string form.
@@ -564,7 +581,7 @@ func (n *Node) follow(ctx context.Context) {
 			nv := *old
 			nv.height = info.Height
 			n.view.Store(&nv)
-			n.notifyHeight(info.Height)
+			n.notifyHeight(ctx, info.Height)
 			n.retryMoves(ctx, &nv)
 			continue
 		}
@@ -586,10 +603,10 @@ func (n *Node) follow(ctx context.Context) {
 		}
 		n.view.Store(v)
 		if joined {
-			n.wakeRevSync()
+			n.wakeRevSync(ctx)
 		}
 		n.readyOnce.Do(func() { close(n.ready) })
-		n.notifyHeight(info.Height)
+		n.notifyHeight(ctx, info.Height)
 		n.publishAddrs(ctx, v)
 		if old == nil || old.swarmsHeight != v.swarmsHeight {
 			n.log.Info().Uint64("height", v.height).Str("swarm", swarmHex(v.mine)).Int("members", len(v.members[v.mine])).Msg("swarms changed")

@@ -383,11 +383,12 @@ func (n *Node) catchUp(ctx context.Context) {
 	n.log.Warn().Msg("no member of the swarm answered: serving what this node holds")
 }
 
-// repairLoop repairs with one member of the swarm at a time, in turn.
+// repairLoop repairs with one member of the swarm at a time, in turn,
+// every RepairInterval, on a goroutine only while it works
+// (loop.Schedule); the caller counted it in n.wg.
 func (n *Node) repairLoop(ctx context.Context) {
-	defer n.wg.Done()
 	turn := 0
-	loop.Every(ctx, n.cfg.RepairInterval, func(ctx context.Context) {
+	loop.Schedule(ctx, n.cfg.RepairInterval, func(ctx context.Context) {
 		v := n.view.Load()
 		if v == nil || v.mine == chain.UnassignedSwarm {
 			return
@@ -410,7 +411,7 @@ func (n *Node) repairLoop(ctx context.Context) {
 		case st != RepairStats{}:
 			n.log.Info().Str("with", n.nameOf(k)).Int("pulled", st.Pulled).Int("buried", st.Buried).Int("revocations", st.Revocations).Msg("replica repaired")
 		}
-	})
+	}, n.wg.Done)
 }
 
 func (n *Node) swarmCall(ctx context.Context, v *view, to, method string, params, out any) error {

@@ -117,37 +117,26 @@ func (n *Node) swarmChanging(swarm uint64) {
 	n.revs.Store(&revSync{swarm: swarm})
 }
 
-// wakeRevSync tells the sync loop that the view changed.
-func (n *Node) wakeRevSync() {
-	select {
-	case n.revWake <- struct{}{}:
-	default:
-	}
+// wakeRevSync tells the sync that the view changed (follow calls it).
+func (n *Node) wakeRevSync(ctx context.Context) {
+	n.revRun.wake(ctx, &n.wg, func() { n.revSync(ctx) })
 }
 
-// revSyncLoop syncs the revocations of the node's swarm each time the node
-// joins one.
-func (n *Node) revSyncLoop(ctx context.Context) {
-	defer n.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-n.revWake:
+// revSync syncs the revocations of the node's swarm, when the node has
+// joined one and not synced them yet.
+func (n *Node) revSync(ctx context.Context) {
+	for ctx.Err() == nil {
+		s, v := n.revs.Load(), n.view.Load()
+		if s == nil || s.done || v == nil || v.mine != s.swarm || v.mine == chain.UnassignedSwarm {
+			return // nothing to do, or a view follow has not stored yet (it wakes us after)
 		}
-		for ctx.Err() == nil {
-			s, v := n.revs.Load(), n.view.Load()
-			if s == nil || s.done || v == nil || v.mine != s.swarm || v.mine == chain.UnassignedSwarm {
-				break // nothing to do, or a view follow has not stored yet (it wakes us after)
-			}
-			st := n.syncRevocations(ctx, v)
-			if ctx.Err() != nil {
-				return
-			}
-			if n.revs.CompareAndSwap(s, &revSync{swarm: s.swarm, done: true}) {
-				n.log.Info().Str("swarm", swarmHex(s.swarm)).Int("answered", st.Answered).Int("unreachable", st.Unreachable).
-					Int("not_ready", st.NotReady).Int("revocations", st.Changed).Int("rounds", st.Rounds).Msg("swarm revocations synced")
-			}
+		st := n.syncRevocations(ctx, v)
+		if ctx.Err() != nil {
+			return
+		}
+		if n.revs.CompareAndSwap(s, &revSync{swarm: s.swarm, done: true}) {
+			n.log.Info().Str("swarm", swarmHex(s.swarm)).Int("answered", st.Answered).Int("unreachable", st.Unreachable).
+				Int("not_ready", st.NotReady).Int("revocations", st.Changed).Int("rounds", st.Rounds).Msg("swarm revocations synced")
 		}
 	}
 }

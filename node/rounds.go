@@ -52,29 +52,22 @@ type rounds struct {
 	qRound    uint64            // the round whose quorums are in quorums
 	quorums   []chain.Quorum    // the quorums of round qRound this node is a member of
 	txMu      sync.Mutex        // one transaction at a time: nonces
-	heights   chan uint64       // new heights for the round loop
+	work      runner            // the work of each new block (roundWork)
+	height    atomic.Uint64     // the newest block seen, for work
 	blockMS   atomic.Int64      // the ledger's block time (0: blocks on demand)
 }
 
 func newRounds() rounds {
 	return rounds{secrets: map[uint64][]byte{}, revealed: map[uint64]bool{}, voted: map[string]bool{}, running: map[string]bool{},
-		heights: make(chan uint64, 1), slots: make(chan struct{}, testConcurrency)}
+		slots: make(chan struct{}, testConcurrency)}
 }
 
-// notifyHeight tells the round loop of a new block, dropping a stale one.
-func (n *Node) notifyHeight(h uint64) {
-	select {
-	case n.rounds.heights <- h:
-	default:
-		select {
-		case <-n.rounds.heights:
-		default:
-		}
-		select {
-		case n.rounds.heights <- h:
-		default:
-		}
-	}
+// notifyHeight starts the round work of a new block (follow calls it),
+// or, while the work of an earlier one runs, has it done next: for the
+// newest block then, the ones in between skipped.
+func (n *Node) notifyHeight(ctx context.Context, h uint64) {
+	n.rounds.height.Store(h)
+	n.rounds.work.wake(ctx, &n.wg, func() { n.roundWork(ctx, n.rounds.height.Load()) })
 }
 
 // submitTx signs and submits a transaction of the node's, with its next nonce.
@@ -91,19 +84,6 @@ func (n *Node) submitTx(ctx context.Context, t chain.TxType, body any) error {
 	}
 	_, err = n.cfg.Ledger.Submit(ctx, tx)
 	return err
-}
-
-// roundLoop does the node's work of the testing rounds for each new block.
-func (n *Node) roundLoop(ctx context.Context) {
-	defer n.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case h := <-n.rounds.heights:
-			n.roundWork(ctx, h)
-		}
-	}
 }
 
 func (n *Node) roundWork(ctx context.Context, h uint64) {
@@ -378,7 +358,14 @@ func (n *Node) myQuorums(ctx context.Context, v *view, r, h uint64) []chain.Quor
 		return n.rounds.quorums
 	}
 	n.rounds.mu.Unlock()
-	rd, err := n.cfg.Ledger.RoundAt(ctx, v.params.RoundOf(h+1)*v.params.RoundBlocks)
+	at := v.params.RoundOf(h+1) * v.params.RoundBlocks
+	var rd chain.Round
+	var err error
+	if qs, ok := n.cfg.Ledger.(QuorumSource); ok {
+		rd, err = qs.QuorumsAt(ctx, at)
+	} else {
+		rd, err = n.cfg.Ledger.RoundAt(ctx, at)
+	}
 	if err != nil || rd.Round != r || len(rd.Quorums) == 0 {
 		return nil
 	}

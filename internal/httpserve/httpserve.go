@@ -34,6 +34,8 @@ type Server struct {
 	h    http.Handler
 	log  zerolog.Logger
 	tls  *tls.Config
+	// onErr, if set (OnErr), is told of the failure Err delivers.
+	onErr func(error)
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -101,6 +103,9 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error().Err(err).Msg("http server stopped")
 			s.errc <- err
+			if s.onErr != nil {
+				s.onErr(err)
+			}
 		}
 	}()
 	return nil
@@ -111,6 +116,12 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Err delivers a failure of the server after Start, if one happens.
 func (s *Server) Err() <-chan error { return s.errc }
+
+// OnErr has f told of the failure Err delivers, on the server's goroutine,
+// before Close returns: an owner of thousands of servers (a devnet's
+// nodes' edges) then needs no goroutine a server waiting on Err. f must
+// not call Close. Call it before Start.
+func (s *Server) OnErr(f func(error)) { s.onErr = f }
 
 // URL is http://host:port once started, "" before.
 func (s *Server) URL() string {

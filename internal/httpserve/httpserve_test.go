@@ -52,3 +52,23 @@ func TestCloseWaitsForHandlers(t *testing.T) {
 		t.Fatalf("Start after Close: %v", err)
 	}
 }
+
+// TestOnErr: a server that stops serving on its own (its listener failed)
+// delivers the failure on Err and tells OnErr's function of it, before
+// Close returns.
+func TestOnErr(t *testing.T) {
+	s := New("127.0.0.1:0", http.NotFoundHandler(), zerolog.Nop())
+	var told atomic.Pointer[error]
+	s.OnErr(func(err error) { told.Store(&err) })
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.ln.Close() // the listener fails under the server
+	s.mu.Unlock()
+	err := <-s.Err()
+	s.Close()
+	if got := told.Load(); got == nil || *got != err {
+		t.Fatalf("OnErr was told %v, Err delivered %v", got, err)
+	}
+}

@@ -5,6 +5,7 @@ package loop
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -21,5 +22,62 @@ func Every(ctx context.Context, d time.Duration, f func(context.Context)) {
 		case <-t.C:
 			f(ctx)
 		}
+	}
+}
+
+// Schedule calls f every d until ctx ends, as Every does, but holds no
+// goroutine between calls: each call runs on a goroutine of its own, from
+// a timer, d after the previous call ended. A process of thousands of
+// nodes otherwise parks a goroutine a loop a node, each with the stack its
+// work grew (a database's queries grow it deep). done is called once,
+// when ctx has ended and no call runs; f is never called twice at once,
+// nor after done.
+func Schedule(ctx context.Context, d time.Duration, f func(context.Context), done func()) {
+	s := &schedule{ctx: ctx, d: d, f: f, done: done}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.t = time.AfterFunc(d, s.tick)
+	context.AfterFunc(ctx, s.stop)
+}
+
+type schedule struct {
+	ctx  context.Context
+	d    time.Duration
+	f    func(context.Context)
+	done func()
+
+	mu    sync.Mutex
+	t     *time.Timer
+	ended bool // done was called
+}
+
+func (s *schedule) tick() {
+	if s.ctx.Err() == nil {
+		s.f(s.ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		s.end()
+		return
+	}
+	s.t.Reset(s.d)
+}
+
+// stop runs when ctx ends: a call that is not running ends the schedule
+// now; one that is ends it when it returns (tick).
+func (s *schedule) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.t.Stop() {
+		s.end()
+	}
+}
+
+// end calls done, once. Called with mu held.
+func (s *schedule) end() {
+	if !s.ended {
+		s.ended = true
+		s.done()
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -117,12 +116,13 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	// high one (the oldest idle first), so open files plateau however many
 	// peers a node has talked to: a devnet runs hundreds of hosts in one
 	// process, each connection costing a file at both ends. A new
-	// connection is kept at least GracePeriod.
+	// connection is kept at least the grace period. The manager is ours
+	// (connmgr.go): libp2p's costs a host 60 KB and two goroutines.
 	low, high := nodeConnsLow, nodeConnsHigh
 	if len(listen) == 0 {
 		low, high = clientConnsLow, clientConnsHigh
 	}
-	cm, err := connmgr.NewConnManager(low, high, connmgr.WithGracePeriod(10*time.Second), connmgr.WithSilencePeriod(5*time.Second))
+	cm, err := newConnManager(low, high, 10*time.Second, 5*time.Second, nil)
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("connection manager: %w", err)
@@ -145,8 +145,10 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		}
 		listen = append(slices.Clip(listen), mem.String())
 	}
+	ps := newPeerStore()
 	opts := []libp2p.Option{
 		libp2p.ConnectionManager(cm),
+		libp2p.Peerstore(ps),
 		libp2p.Identity(priv),
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -157,6 +159,10 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.Ping(false),
+		// Hosts publish the addresses they listen on (nodes on the
+		// ledger) and never learn theirs from what peers observed: no
+		// observed-address manager (two goroutines a host).
+		libp2p.DisableIdentifyAddressDiscovery(),
 		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
 	}
 	// Reachability is known (nodes listen on addresses they publish,
@@ -174,6 +180,7 @@ func New(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		rm.Close()
+		ps.Close()
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
 	return h, nil

@@ -61,6 +61,18 @@ func (x Local) RoundAt(ctx context.Context, h uint64) (chain.Round, error) {
 	return r, nil
 }
 
+// QuorumsAt is RoundAt without the round's commits, reveals and votes,
+// whose quorums are the ledger's own, only to be read (node.QuorumSource:
+// the devnet's nodes read only the quorums of a round, and a copy of the
+// whole round for each of 2,000 nodes was most of the devnet's garbage).
+func (x Local) QuorumsAt(ctx context.Context, h uint64) (chain.Round, error) {
+	r, ok := x.L.QuorumsAt(h)
+	if !ok {
+		return r, &Error{Status: 404, Code: CodeNotFound, Message: fmt.Sprintf("no testing round for height %d", h)}
+	}
+	return r, nil
+}
+
 // Name returns the record of a name hash, as Client.Name does.
 func (x Local) Name(ctx context.Context, nameHash string) (ledger.NameRecord, error) {
 	r, ok := x.L.Name(nameHash)

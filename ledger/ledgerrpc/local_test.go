@@ -53,6 +53,13 @@ func TestLocalAndClientAgree(t *testing.T) {
 		if _, err := x.RoundAt(ctx, 1_000_000); !IsCode(err, CodeNotFound) {
 			t.Errorf("%s: unknown round: %v", name, err)
 		}
+		if qs, ok := x.(interface {
+			QuorumsAt(context.Context, uint64) (chain.Round, error)
+		}); ok {
+			if _, err := qs.QuorumsAt(ctx, 1_000_000); !IsCode(err, CodeNotFound) {
+				t.Errorf("%s: quorums of an unknown round: %v", name, err)
+			}
+		}
 		if _, err := x.Account(ctx, "nope"); !IsCode(err, CodeBadRequest) {
 			t.Errorf("%s: malformed wallet: %v", name, err)
 		}
