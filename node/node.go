@@ -194,7 +194,8 @@ type Node struct {
 	revRun runner
 	// behind is set while a node that restarted with messages catches up
 	// with its swarm (repair.go): it answers no retrieve meanwhile.
-	behind atomic.Bool
+	behind  atomic.Bool
+	digests digestCache // the last repair digest (repair.go)
 
 	ready     chan struct{}
 	errc      chan error  // Err: a failure after Start; closed by Close
