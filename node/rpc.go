@@ -47,6 +47,20 @@ func (e *rpcError) response() storagerpc.Response {
 }
 
 func okResponse(v any) storagerpc.Response {
+	// The hot results of a send and a fetch, written by hand as
+	// json.Marshal writes them.
+	switch r := v.(type) {
+	case storagerpc.MemberResult:
+		if body, ok := r.AppendJSON(nil); ok {
+			return storagerpc.Response{Code: storagerpc.StatusOK, Body: body}
+		}
+	case storagerpc.SwarmResults:
+		if body, ok := r.AppendJSON(nil); ok {
+			return storagerpc.Response{Code: storagerpc.StatusOK, Body: body}
+		}
+	case storagerpc.RetrieveResult:
+		return storagerpc.Response{Code: storagerpc.StatusOK, Body: r.AppendJSON(nil)}
+	}
 	body, err := json.Marshal(v)
 	if err != nil {
 		return errf(storagerpc.StatusInternal, "internal error").response()
@@ -194,7 +208,16 @@ func badf(format string, args ...any) *rpcError {
 
 // decodeParams reads a method's parameters.
 func decodeParams(raw json.RawMessage, v any) *rpcError {
-	if err := json.Unmarshal(raw, v); err != nil {
+	var err error
+	switch p := v.(type) {
+	case *storagerpc.StoreParams:
+		err = storagerpc.DecodeStoreParams(raw, p)
+	case *storagerpc.RetrieveParams:
+		err = storagerpc.DecodeRetrieveParams(raw, p)
+	default:
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
 		return errf(storagerpc.StatusBadRequest, "invalid params: %s", truncate(err.Error(), 120))
 	}
 	return nil
@@ -776,7 +799,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 			case resp.Code != storagerpc.StatusOK:
 				r = storagerpc.MemberResult{Failed: true, Code: resp.Code, Reason: resp.Err().(*storagerpc.Error).Message}
 			default:
-				if json.Unmarshal(resp.Body, &r) != nil {
+				if storagerpc.DecodeMemberResult(resp.Body, &r) != nil {
 					r = storagerpc.MemberResult{Failed: true, BadPeerResponse: true}
 				}
 			}
