@@ -22,29 +22,65 @@ import (
 // plain as said above. It reports false, at once, for anything else or
 // when f does.
 func plainObject(data []byte, f func(key, val []byte) bool) bool {
-	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' {
-		return false
+	end, ok := objectAt(data, 0, func(k []byte, i int) (int, bool) {
+		v, end, ok := plainValue(data, i)
+		return end, ok && f(k, v)
+	})
+	return ok && end == len(data)
+}
+
+// objectAt reads a plain object at data[i]: f reads the value of each key
+// at its index and returns the index after it. It returns the index after
+// the object.
+func objectAt(data []byte, i int, f func(key []byte, i int) (int, bool)) (int, bool) {
+	if i+1 >= len(data) || data[i] != '{' {
+		return 0, false
 	}
-	i := 1
-	if len(data) == 2 {
-		return true
+	if data[i+1] == '}' {
+		return i + 2, true
 	}
+	i++
 	for {
 		k, n, ok := plainString(data, i)
 		if !ok || n >= len(data) || data[n] != ':' {
-			return false
+			return 0, false
 		}
-		v, end, ok := plainValue(data, n+1)
-		if !ok || !f(k[1:len(k)-1], v) || end >= len(data) {
-			return false
+		end, ok := f(k[1:len(k)-1], n+1)
+		if !ok || end >= len(data) {
+			return 0, false
 		}
 		switch data[end] {
 		case ',':
 			i = end + 1
 		case '}':
-			return end == len(data)-1
+			return end + 1, true
 		default:
-			return false
+			return 0, false
+		}
+	}
+}
+
+// arrayAt reads a plain array at data[i], f each element, as objectAt.
+func arrayAt(data []byte, i int, f func(i int) (int, bool)) (int, bool) {
+	if i+1 >= len(data) || data[i] != '[' {
+		return 0, false
+	}
+	if data[i+1] == ']' {
+		return i + 2, true
+	}
+	i++
+	for {
+		end, ok := f(i)
+		if !ok || end >= len(data) {
+			return 0, false
+		}
+		switch data[end] {
+		case ',':
+			i = end + 1
+		case ']':
+			return end + 1, true
+		default:
+			return 0, false
 		}
 	}
 }
@@ -222,41 +258,44 @@ func DecodeRetrieveParams(data []byte, p *RetrieveParams) error {
 // through encoding/json).
 func DecodeMemberResult(data []byte, r *MemberResult) error {
 	q := *r
-	if plainObject(data, func(k, v []byte) bool {
-		switch string(k) {
-		case "failed":
-			return plainBool(v, &q.Failed)
-		case "query_failure":
-			return plainBool(v, &q.QueryFailure)
-		case "code":
-			return plainIntField(v, &q.Code)
-		case "reason":
-			return plainStr(v, &q.Reason)
-		case "timeout":
-			return plainBool(v, &q.Timeout)
-		case "bad_peer_response":
-			return plainBool(v, &q.BadPeerResponse)
-		case "hash":
-			return plainStr(v, &q.Hash)
-		case "already":
-			return plainBool(v, &q.Already)
-		case "count":
-			c := new(int)
-			q.Count = c
-			return plainIntField(v, c)
-		case "expiry":
-			return plainInt64(v, &q.Expiry)
-		case "t":
-			return plainInt64(v, &q.T)
-		case "signature":
-			return plainStr(v, &q.Signature)
-		}
-		return false
-	}) {
+	if plainObject(data, func(k, v []byte) bool { return q.plainField(k, v) }) {
 		*r = q
 		return nil
 	}
 	return json.Unmarshal(data, r)
+}
+
+// plainField reads one key of a member's result.
+func (q *MemberResult) plainField(k, v []byte) bool {
+	switch string(k) {
+	case "failed":
+		return plainBool(v, &q.Failed)
+	case "query_failure":
+		return plainBool(v, &q.QueryFailure)
+	case "code":
+		return plainIntField(v, &q.Code)
+	case "reason":
+		return plainStr(v, &q.Reason)
+	case "timeout":
+		return plainBool(v, &q.Timeout)
+	case "bad_peer_response":
+		return plainBool(v, &q.BadPeerResponse)
+	case "hash":
+		return plainStr(v, &q.Hash)
+	case "already":
+		return plainBool(v, &q.Already)
+	case "count":
+		c := new(int)
+		q.Count = c
+		return plainIntField(v, c)
+	case "expiry":
+		return plainInt64(v, &q.Expiry)
+	case "t":
+		return plainInt64(v, &q.T)
+	case "signature":
+		return plainStr(v, &q.Signature)
+	}
+	return false
 }
 
 // appendStr appends s as json.Marshal writes a string: as it is when it is
@@ -411,4 +450,185 @@ func (r *RetrieveResult) AppendJSON(b []byte) []byte {
 	b = appendBool(append(b, `,"more":`...), r.More)
 	b = r.Misc.appendJSON(b)
 	return append(b, '}')
+}
+
+// plainField reads t or hf.
+func (m *Misc) plainField(data, k []byte, i int) (int, bool) {
+	switch string(k) {
+	case "t":
+		v, end, ok := plainValue(data, i)
+		return end, ok && plainInt64(v, &m.T)
+	case "hf":
+		hf := make([]int, 0, 2)
+		end, ok := arrayAt(data, i, func(i int) (int, bool) {
+			v, end, ok := plainValue(data, i)
+			var n int
+			ok = ok && plainIntField(v, &n)
+			hf = append(hf, n)
+			return end, ok
+		})
+		m.HF = hf
+		return end, ok
+	}
+	return 0, false
+}
+
+// DecodeSwarmResults reads the swarm's results (store's and the like's
+// body) into r, as json.Unmarshal does (plain: members' results as
+// DecodeMemberResult reads them by hand; r's Swarm nil).
+func DecodeSwarmResults(data []byte, r *SwarmResults) error {
+	q := *r
+	if q.Swarm == nil && q.plain(data) {
+		*r = q
+		return nil
+	}
+	return json.Unmarshal(data, r)
+}
+
+// plain reads plain results into q.
+func (q *SwarmResults) plain(data []byte) bool {
+	return plainWhole(data, func(k []byte, i int) (int, bool) {
+		switch string(k) {
+		case "hash":
+			v, end, ok := plainValue(data, i)
+			return end, ok && plainStr(v, &q.Hash)
+		case "swarm":
+			if q.Swarm == nil { // a second "swarm" adds to the first, as in encoding/json
+				q.Swarm = map[string]MemberResult{}
+			}
+			return objectAt(data, i, func(key []byte, i int) (int, bool) {
+				var m MemberResult
+				end, ok := objectAt(data, i, func(k []byte, i int) (int, bool) {
+					v, end, ok := plainValue(data, i)
+					return end, ok && m.plainField(k, v)
+				})
+				q.Swarm[string(key)] = m
+				return end, ok
+			})
+		}
+		return q.Misc.plainField(data, k, i)
+	})
+}
+
+// DecodeRetrieveResult reads retrieve's body into r, as json.Unmarshal
+// does (plain; r's Messages nil).
+func DecodeRetrieveResult(data []byte, r *RetrieveResult) error {
+	q := *r
+	if q.Messages == nil && q.plain(data) {
+		*r = q
+		return nil
+	}
+	return json.Unmarshal(data, r)
+}
+
+// plain reads a plain result into q.
+func (q *RetrieveResult) plain(data []byte) bool {
+	return plainWhole(data, func(k []byte, i int) (int, bool) {
+		switch string(k) {
+		case "messages":
+			q.Messages = []Message{}
+			return arrayAt(data, i, func(i int) (int, bool) {
+				var m Message
+				end, ok := objectAt(data, i, func(k []byte, i int) (int, bool) {
+					v, end, ok := plainValue(data, i)
+					if !ok {
+						return 0, false
+					}
+					switch string(k) {
+					case "hash":
+						return end, plainStr(v, &m.Hash)
+					case "timestamp":
+						return end, plainInt64(v, &m.Timestamp)
+					case "expiration":
+						return end, plainInt64(v, &m.Expiration)
+					case "data":
+						return end, plainStr(v, &m.Data)
+					}
+					return 0, false
+				})
+				q.Messages = append(q.Messages, m)
+				return end, ok
+			})
+		case "more":
+			v, end, ok := plainValue(data, i)
+			return end, ok && plainBool(v, &q.More)
+		}
+		return q.Misc.plainField(data, k, i)
+	})
+}
+
+// plainWhole reads a plain object that is the whole of data.
+func plainWhole(data []byte, f func(key []byte, i int) (int, bool)) bool {
+	end, ok := objectAt(data, 0, f)
+	return ok && end == len(data)
+}
+
+// MarshalParams is json.Marshal of a method's params: store's and
+// retrieve's written by hand, byte for byte as json.Marshal writes them.
+func MarshalParams(v any) ([]byte, error) {
+	switch p := v.(type) {
+	case StoreParams:
+		return p.AppendJSON(nil), nil
+	case RetrieveParams:
+		return p.AppendJSON(nil), nil
+	}
+	return json.Marshal(v)
+}
+
+func (a *Auth) appendJSON(b []byte, s *SubAuth) []byte {
+	if a.PubkeyEd25519 != "" {
+		b = appendStr(field(b, "pubkey_ed25519"), a.PubkeyEd25519)
+	}
+	if a.Signature != "" {
+		b = appendStr(field(b, "signature"), a.Signature)
+	}
+	if s.Subaccount != "" {
+		b = appendStr(field(b, "subaccount"), s.Subaccount)
+	}
+	if s.SubaccountSig != "" {
+		b = appendStr(field(b, "subaccount_sig"), s.SubaccountSig)
+	}
+	return b
+}
+
+// AppendJSON appends the params' JSON, as json.Marshal writes it, to b.
+func (p *StoreParams) AppendJSON(b []byte) []byte {
+	b = appendStr(append(b, `{"pubkey":`...), p.Pubkey)
+	b = strconv.AppendInt(append(b, `,"timestamp":`...), p.Timestamp, 10)
+	if p.TTL != 0 {
+		b = strconv.AppendInt(field(b, "ttl"), p.TTL, 10)
+	}
+	if p.Expiry != 0 {
+		b = strconv.AppendInt(field(b, "expiry"), p.Expiry, 10)
+	}
+	b = appendStr(field(b, "data"), p.Data)
+	if p.Namespace != 0 {
+		b = strconv.AppendInt(field(b, "namespace"), int64(p.Namespace), 10)
+	}
+	if p.SigTS != 0 {
+		b = strconv.AppendInt(field(b, "sig_timestamp"), p.SigTS, 10)
+	}
+	return append(p.Auth.appendJSON(b, &p.SubAuth), '}')
+}
+
+// AppendJSON appends the params' JSON, as json.Marshal writes it, to b.
+func (p *RetrieveParams) AppendJSON(b []byte) []byte {
+	b = appendStr(append(b, `{"pubkey":`...), p.Pubkey)
+	if p.Namespace != 0 {
+		b = strconv.AppendInt(field(b, "namespace"), int64(p.Namespace), 10)
+	}
+	if p.LastHash != "" {
+		b = appendStr(field(b, "last_hash"), p.LastHash)
+	}
+	if p.LastHashCamel != "" {
+		b = appendStr(field(b, "lastHash"), p.LastHashCamel)
+	}
+	if p.MaxCount != 0 {
+		b = strconv.AppendInt(field(b, "max_count"), int64(p.MaxCount), 10)
+	}
+	if p.MaxSize != 0 {
+		b = strconv.AppendInt(field(b, "max_size"), int64(p.MaxSize), 10)
+	}
+	b = strconv.AppendInt(field(b, "timestamp"), p.Timestamp, 10)
+	return append(p.Auth.appendJSON(b, &p.SubAuth), '}')
 }

@@ -26,12 +26,17 @@ func realParams() [][]byte {
 	add(RetrieveParams{Pubkey: pk, MaxCount: 100, MaxSize: -5, Timestamp: 1})
 	add(MemberResult{Hash: "Vq0D5Z2q3mB7v0l4o9Wm4w1i3rXbYcZQm5pG3x2YwU1", Already: true, Expiry: 1764780000123, T: 1764770000200, Signature: "sig+/="})
 	add(MemberResult{Failed: true, QueryFailure: true, Code: 500, Reason: "storage failure", Timeout: true, BadPeerResponse: true})
+	mr := MemberResult{Hash: "Vq0D5Z2q3mB7v0l4o9Wm4w1i3rXbYcZQm5pG3x2YwU1", Expiry: 1764780000123, Signature: "c2ln"}
+	add(SwarmResults{Hash: mr.Hash, Swarm: map[string]MemberResult{"8f9e": mr, "0a1b": {Failed: true, Timeout: true}}, Misc: Misc{T: 1764770000200, HF: []int{19, 3}}})
+	add(RetrieveResult{Messages: []Message{{Hash: mr.Hash, Timestamp: 1764770000123, Expiration: 1764780000123, Data: "AAEC"}, {}}, More: true, Misc: Misc{T: 1}})
+	add(RetrieveResult{Messages: []Message{}})
 	// session.js: its own order of keys.
 	out = append(out, []byte(`{"pubkey":"`+pk+`","data":"AAEC","ttl":86400000,"timestamp":1764770000123,"namespace":0}`),
 		[]byte(`{"namespace":-10,"pubkey":"`+pk+`","lastHash":"","timestamp":1764770000123,"signature":"x","pubkey_ed25519":"ab"}`),
 		[]byte(`{"pubkey":"a","timestamp":1,"pubkey":"b","Timestamp":2,"count":3}`),
 		[]byte(`{"namespace":40000,"timestamp":1e3,"ttl":-0,"data":null,"failed":false}`),
-		[]byte(`{"data":"a\u0041<&>","expiry":01} `), []byte(`{}`), []byte(`{"x":1}`))
+		[]byte(`{"data":"a\u0041<&>","expiry":01} `), []byte(`{}`), []byte(`{"x":1}`),
+		[]byte(`{"swarm":{"a":{}},"swarm":{"b":{"count":1}},"hf":[],"messages":[{"hash":"x"},{}],"more":false}`))
 	return out
 }
 
@@ -60,6 +65,12 @@ func FuzzPlainParams(f *testing.F) {
 		var m1, m2 MemberResult
 		e1, e2 = DecodeMemberResult(data, &m1), json.Unmarshal(data, &m2)
 		check("member result", m1, m2, e1, e2)
+		var w1, w2 SwarmResults
+		e1, e2 = DecodeSwarmResults(data, &w1), json.Unmarshal(data, &w2)
+		check("swarm results", w1, w2, e1, e2)
+		var t1, t2 RetrieveResult
+		e1, e2 = DecodeRetrieveResult(data, &t1), json.Unmarshal(data, &t2)
+		check("retrieve result", t1, t2, e1, e2)
 	})
 }
 
@@ -115,6 +126,31 @@ func FuzzPlainResults(f *testing.F) {
 			rr.Messages = []Message{}
 		}
 		same("retrieve result", rr.AppendJSON(nil), rr)
+		var sr1, sr2 SwarmResults
+		if err := DecodeSwarmResults(b[1:], &sr1); err != nil || json.Unmarshal(b[1:], &sr2) != nil || !reflect.DeepEqual(sr1, sr2) {
+			t.Fatalf("%s read back as %+v (%v), by encoding/json as %+v", b[1:], sr1, err, sr2)
+		}
+		b = rr.AppendJSON(nil)
+		var rr1, rr2 RetrieveResult
+		if err := DecodeRetrieveResult(b, &rr1); err != nil || json.Unmarshal(b, &rr2) != nil || !reflect.DeepEqual(rr1, rr2) {
+			t.Fatalf("%s read back as %+v (%v), by encoding/json as %+v", b, rr1, err, rr2)
+		}
+		sp := StoreParams{Pubkey: key, Timestamp: ts, Data: data, Namespace: Namespace(code), Auth: Auth{Signature: sig}}
+		rp := RetrieveParams{Pubkey: key, Namespace: Namespace(code), Timestamp: ts, MaxCount: code, SubAuth: SubAuth{Subaccount: hash, SubaccountSig: sig}}
+		if bit(1) {
+			sp.TTL, sp.SigTS, sp.Auth.PubkeyEd25519, sp.SubAuth = expiry, expiry, hash, SubAuth{hash, data}
+			rp.LastHash, rp.MaxSize, rp.Auth = hash, int(expiry), Auth{data, sig}
+		}
+		if bit(2) {
+			sp.Expiry, rp.LastHashCamel = expiry, data
+		}
+		for _, v := range []any{sp, rp} {
+			b, err := MarshalParams(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same("params", b, v)
+		}
 		m.Deleted = []string{hash}
 		if b, ok := m.AppendJSON([]byte("x")); ok || string(b) != "x" {
 			t.Fatalf("a delete's result written by hand: %s", b)
@@ -125,13 +161,16 @@ func FuzzPlainResults(f *testing.F) {
 // TestPlainByHand: params and results as real clients and nodes write them
 // are read by hand, not by encoding/json.
 func TestPlainByHand(t *testing.T) {
-	for _, b := range realParams()[:8] {
-		if !plainObject(b, func(k, v []byte) bool { return true }) {
+	byHand := func(b []byte) bool {
+		return plainObject(b, func(k, v []byte) bool { return true }) || new(SwarmResults).plain(b) || new(RetrieveResult).plain(b)
+	}
+	for _, b := range realParams()[:11] {
+		if !byHand(b) {
 			t.Errorf("%s not read by hand", b)
 		}
 	}
-	for _, b := range realParams()[9:11] {
-		if plainObject(b, func(k, v []byte) bool { return true }) {
+	for _, b := range realParams()[12:14] {
+		if byHand(b) {
 			t.Errorf("%s read by hand", b)
 		}
 	}
