@@ -49,17 +49,8 @@ func (e *rpcError) response() storagerpc.Response {
 func okResponse(v any) storagerpc.Response {
 	// The hot results of a send and a fetch, written by hand as
 	// json.Marshal writes them.
-	switch r := v.(type) {
-	case storagerpc.MemberResult:
-		if body, ok := r.AppendJSON(nil); ok {
-			return storagerpc.Response{Code: storagerpc.StatusOK, Body: body}
-		}
-	case storagerpc.SwarmResults:
-		if body, ok := r.AppendJSON(nil); ok {
-			return storagerpc.Response{Code: storagerpc.StatusOK, Body: body}
-		}
-	case storagerpc.RetrieveResult:
-		return storagerpc.Response{Code: storagerpc.StatusOK, Body: r.AppendJSON(nil)}
+	if body, ok := storagerpc.MarshalResult(v); ok {
+		return storagerpc.Response{Code: storagerpc.StatusOK, Body: body}
 	}
 	body, err := json.Marshal(v)
 	if err != nil {

@@ -568,11 +568,44 @@ func plainWhole(data []byte, f func(key []byte, i int) (int, bool)) bool {
 func MarshalParams(v any) ([]byte, error) {
 	switch p := v.(type) {
 	case StoreParams:
-		return p.AppendJSON(nil), nil
+		n := len(p.Pubkey) + len(p.Data) + len(p.PubkeyEd25519) + len(p.Signature) + len(p.Subaccount) + len(p.SubaccountSig)
+		return p.AppendJSON(make([]byte, 0, n+plainSlack)), nil
 	case RetrieveParams:
-		return p.AppendJSON(nil), nil
+		n := len(p.Pubkey) + len(p.LastHash) + len(p.LastHashCamel) + len(p.PubkeyEd25519) + len(p.Signature) + len(p.Subaccount) + len(p.SubaccountSig)
+		return p.AppendJSON(make([]byte, 0, n+plainSlack)), nil
 	}
 	return json.Marshal(v)
+}
+
+// plainSlack is room for an object's keys and numbers beside its strings:
+// a buffer made once, not grown.
+const plainSlack = 256
+
+func (r *MemberResult) size() int {
+	return len(r.Reason) + len(r.Hash) + len(r.Signature) + plainSlack
+}
+
+// MarshalResult is json.Marshal of a member's result, the swarm's results
+// or retrieve's result, written by hand; ok is false for any other value,
+// and for results MemberResult.AppendJSON does not write.
+func MarshalResult(v any) ([]byte, bool) {
+	switch r := v.(type) {
+	case MemberResult:
+		return r.AppendJSON(make([]byte, 0, r.size()))
+	case SwarmResults:
+		n := len(r.Hash) + plainSlack
+		for k, m := range r.Swarm {
+			n += len(k) + m.size()
+		}
+		return r.AppendJSON(make([]byte, 0, n))
+	case RetrieveResult:
+		n := plainSlack
+		for i := range r.Messages {
+			n += len(r.Messages[i].Hash) + len(r.Messages[i].Data) + 96
+		}
+		return r.AppendJSON(make([]byte, 0, n)), true
+	}
+	return nil, false
 }
 
 func (a *Auth) appendJSON(b []byte, s *SubAuth) []byte {

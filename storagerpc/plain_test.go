@@ -144,6 +144,16 @@ func FuzzPlainResults(f *testing.F) {
 		if bit(2) {
 			sp.Expiry, rp.LastHashCamel = expiry, data
 		}
+		for _, v := range []any{m, sr, rr} {
+			b, ok := MarshalResult(v)
+			if !ok {
+				t.Fatalf("%+v not written by hand", v)
+			}
+			same("result", b, v)
+		}
+		if _, ok := MarshalResult(sp); ok {
+			t.Fatal("params written as a result")
+		}
 		for _, v := range []any{sp, rp} {
 			b, err := MarshalParams(v)
 			if err != nil {
