@@ -61,7 +61,7 @@ func okResponse(v any) storagerpc.Response {
 
 // handleStorage serves one storage RPC request on a stream.
 func (n *Node) handleStorage(s network.Stream) {
-	ctx, cancel := n.streamDeadline(s)
+	ctx, cancel := n.streamDeadline(s, 0)
 	defer cancel()
 	ctx, body, release, rerr := n.admit(ctx, peerClient(s.Conn().RemotePeer()), true, s, storagerpc.MaxRequestSize, nil)
 	defer release()
