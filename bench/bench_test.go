@@ -33,7 +33,7 @@ func TestLevelEndsOnASend(t *testing.T) {
 	}
 }
 
-// BenchmarkSend: sends and their fetches by 8, then 64, clients at once on a quiet
+// BenchmarkSend: sends and their fetches by 1, 8, then 64, clients at once on a quiet
 // 12-node devnet (no blocks, no repair: only the sends' work); one op is a
 // send and its fetch. It reports the process's CPU time a send
 // (cpu-ms/send: clients, nodes and ledger, all cores) and the heap
@@ -48,7 +48,7 @@ func BenchmarkSend(b *testing.B) {
 	// Blocks only on demand (BlockTime 0).
 	nw := devnettest.Start(b, devnet.Config{Nodes: 12,
 		NodeConfig: func(_ int, c *node.Config) { c.RepairInterval = -1; c.ExpiryInterval = time.Hour }})
-	for _, n := range []int{8, 64} {
+	for _, n := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) { benchSend(b, nw, n) })
 	}
 }

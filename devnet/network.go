@@ -379,31 +379,31 @@ func (nw *Network) watch() {
 // exited (Exited, Config.OnExit), as a node's process that crashed is.
 func (nw *Network) Err() <-chan error { return nw.errc }
 
-// watchNode stops in-process node i if it fails (node.Err), and reports
-// it as exited.
-func (nw *Network) watchNode(i int, n *node.Node) {
-	defer nw.wg.Done()
-	err, ok := <-n.Err()
-	if !ok {
-		return // stopped
+// nodeFailed stops in-process node i, which failed (node.OnErr: no
+// goroutine a node waits on its Err), and reports it as exited.
+func (nw *Network) nodeFailed(i int, n *node.Node, err error) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	nw.nodeFailedLocked(i, n, err)
+}
+
+func (nw *Network) nodeFailedLocked(i int, n *node.Node, err error) {
+	if nw.done || nw.nodes == nil || nw.nodes[i] != n {
+		return // stopped, or not started yet (StartNode looks at its Err)
 	}
 	report := "failed: " + err.Error()
-	nw.mu.Lock()
-	mine := !nw.done && nw.nodes != nil && nw.nodes[i] == n
-	if mine {
-		nw.nodes[i] = nil
-		nw.exits[i] = report
-	}
-	nw.mu.Unlock()
-	if !mine {
-		return
-	}
-	log := nw.cfg.logger(NodeName(i))
-	log.Error().Err(err).Msg("node failed: stopped")
-	n.Close()
-	if nw.cfg.OnExit != nil {
-		nw.cfg.OnExit(i, report)
-	}
+	nw.nodes[i] = nil
+	nw.exits[i] = report
+	nw.wg.Add(1) // (before Close's Wait: nw.done is false)
+	go func() {  // not on the failing goroutine, which the node's Close waits for
+		defer nw.wg.Done()
+		log := nw.cfg.logger(NodeName(i))
+		log.Error().Err(err).Msg("node failed: stopped")
+		n.Close()
+		if nw.cfg.OnExit != nil {
+			nw.cfg.OnExit(i, report)
+		}
+	}()
 }
 
 // params are the rules of a new chain: Config.Params, or the defaults
@@ -657,6 +657,9 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 		nw.cfg.NodeConfig(i, &cfg)
 	}
 	n, err := node.New(cfg)
+	if err == nil {
+		n.OnErr(func(err error) { nw.nodeFailed(i, n, err) })
+	}
 	if err != nil {
 		return err
 	}
@@ -671,8 +674,11 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	}
 	nw.nodes[i] = n
 	nw.exits[i] = ""
-	nw.wg.Add(1)
-	go nw.watchNode(i, n)
+	select {
+	case err := <-n.Err(): // it failed before it was the network's
+		nw.nodeFailedLocked(i, n, err)
+	default:
+	}
 	return nil
 }
 

@@ -18,6 +18,15 @@
 // nodes is in key order, so the same seed and the same transactions make the
 // same chain and the same swarms.
 //
+// A State also remembers the last 32 testing rounds (quorum.go): their
+// commits, reveals, quorums, votes and outcomes, which `quorum ls` and
+// `quorum inspect` show. The rules read only the newest two. A round keeps
+// its votes compactly (round.go: a vote names its target and voter by
+// their places in the round's quorums, 24 bytes where a chain.Vote took
+// about 200), and a clone of a State shares what can no longer change, so
+// a block copies neither the votes nor the older rounds; a round still
+// reads and writes as the chain.Round it stands for.
+//
 // Transactions are signed by Ed25519 keys (wallets are the keys of
 // identity.Keys) and carry the signer's nonce against replay. Submit checks a
 // transaction against the tip with the pending transactions applied and

@@ -735,16 +735,7 @@ func (l *Ledger) Rounds() []chain.Round {
 
 // RoundAt returns the testing round that height belongs to.
 func (l *Ledger) RoundAt(height uint64) (chain.Round, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.params.RoundBlocks == 0 {
-		return chain.Round{}, false
-	}
-	r, ok := l.state.Rounds[l.params.RoundOf(height)]
-	if !ok {
-		return chain.Round{}, false
-	}
-	return r.export(), true
+	return l.roundAt(height, (*round).export)
 }
 
 // QuorumsAt returns the testing round that height belongs to without its
@@ -753,6 +744,11 @@ func (l *Ledger) RoundAt(height uint64) (chain.Round, bool) {
 // (Each node of a 2,000-node devnet asks for its round's quorums; RoundAt
 // would copy 2,000 commits and reveals, and later 20,000 votes, for each.)
 func (l *Ledger) QuorumsAt(height uint64) (chain.Round, bool) {
+	return l.roundAt(height, (*round).quorumsOnly)
+}
+
+// roundAt returns as(the round that height belongs to).
+func (l *Ledger) roundAt(height uint64, as func(*round) chain.Round) (chain.Round, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.params.RoundBlocks == 0 {
@@ -762,7 +758,7 @@ func (l *Ledger) QuorumsAt(height uint64) (chain.Round, bool) {
 	if !ok {
 		return chain.Round{}, false
 	}
-	return r.quorumsOnly(), true
+	return as(r), true
 }
 
 func cmpU64(a, b uint64) int {

@@ -194,10 +194,12 @@ type Node struct {
 	revRun runner
 	// behind is set while a node that restarted with messages catches up
 	// with its swarm (repair.go): it answers no retrieve meanwhile.
-	behind atomic.Bool
+	behind  atomic.Bool
+	digests digestCache // the last repair digest (repair.go)
 
 	ready     chan struct{}
-	errc      chan error // Err: a failure after Start; closed by Close
+	errc      chan error  // Err: a failure after Start; closed by Close
+	onErr     func(error) // OnErr
 	readyOnce sync.Once
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -408,11 +410,22 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // is closed by Close. The node goes on over libp2p: its owner decides.
 func (n *Node) Err() <-chan error { return n.errc }
 
-// edgeFailed passes the HTTPS edge's failure on to Err (the edge's
-// OnErr: once at most, and before the edge's Close returns, which Close
-// waits for before it closes Err).
+// OnErr has f told of the failure Err delivers, besides its delivery on
+// Err, on the goroutine that found it and before Close closes Err: an
+// owner of thousands of nodes (a devnet's process) then needs no goroutine
+// a node waiting on Err. f must not block nor call Close (it may start a
+// goroutine that does). Call it before Start.
+func (n *Node) OnErr(f func(error)) { n.onErr = f }
+
+// edgeFailed passes the HTTPS edge's failure on to Err and OnErr's
+// function (the edge's OnErr: once at most, and before the edge's Close
+// returns, which Close waits for before it closes Err).
 func (n *Node) edgeFailed(err error) {
-	n.errc <- fmt.Errorf("node %.16s: https edge: %w", n.pubHex, err)
+	err = fmt.Errorf("node %.16s: https edge: %w", n.pubHex, err)
+	n.errc <- err
+	if n.onErr != nil {
+		n.onErr(err)
+	}
 }
 
 // Close stops the loops, waits for them, closes the host and then the

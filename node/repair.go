@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionctl/sessionctl/chain"
@@ -95,6 +98,11 @@ type ownedScan struct {
 // after its delete, counts as the message), until f returns false. It holds
 // no more than one row at a time.
 func (o ownedScan) each(ctx context.Context, f func(repairEntry) bool) error {
+	return o.eachAt(ctx, o.n.nowMS(), f)
+}
+
+// eachAt is each, with now as the time.
+func (o ownedScan) eachAt(ctx context.Context, now int64, f func(repairEntry) bool) error {
 	mine := map[string]bool{} // owner -> owned here, memoised
 	owns := func(owner string) bool {
 		ok, seen := mine[owner]
@@ -108,7 +116,7 @@ func (o ownedScan) each(ctx context.Context, f func(repairEntry) bool) error {
 		return ok
 	}
 	last := ""
-	return o.n.store.walkEntries(ctx, o.n.nowMS()+repairMargin.Milliseconds(), func(e entry) bool {
+	return o.n.store.walkEntries(ctx, now+repairMargin.Milliseconds(), func(e entry) bool {
 		if e.Hash == last || !owns(e.Owner) {
 			return true
 		}
@@ -132,21 +140,68 @@ func (o ownedScan) revocations(ctx context.Context) ([]revocation, error) {
 	return out, nil
 }
 
+// digestCache is the node's last repair digest and what it held for: the
+// store's writes (store.gen), the swarms, and a time before which no entry
+// it counted comes within repairMargin of its expiry. A digest read the
+// whole replica: every node made its own every RepairInterval and answered
+// a member's, so that an idle devnet's CPU grew with the messages it held
+// (12 nodes: 5.5 ms a second empty, 12 ms after 432 sends).
+type digestCache struct {
+	mu    sync.Mutex
+	ok    bool
+	gen   uint64
+	mine  uint64
+	swarm []uint64 // the swarm IDs
+	from  int64    // unix ms: the node's clock when it was read (a clock set back does not reuse it)
+	until int64
+	d     digestResult
+	revs  []revocation
+}
+
+// digest is the digest of the replica's entries and revocations for the
+// accounts this swarm owns, and those revocations; the caller must not
+// change either (they may be the cache's).
 func (o ownedScan) digest(ctx context.Context) (digestResult, []revocation, error) {
+	c := &o.n.digests
+	gen := o.n.store.gen.Load() // (before the reads: a write after them makes it stale)
+	now := o.n.nowMS()
+	c.mu.Lock()
+	if c.ok && c.gen == gen && c.mine == o.v.mine && c.from <= now && now < c.until && slices.Equal(c.swarm, o.v.swarmIDs) {
+		d, revs := c.d, c.revs
+		c.mu.Unlock()
+		return d, revs, nil
+	}
+	c.mu.Unlock()
+	d, revs, until, err := o.scanDigest(ctx, now)
+	if err != nil {
+		return digestResult{}, nil, err
+	}
+	c.mu.Lock()
+	c.ok, c.gen, c.mine, c.swarm, c.from, c.until, c.d, c.revs = true, gen, o.v.mine, o.v.swarmIDs, now, until, d, revs
+	c.mu.Unlock()
+	return d, revs, nil
+}
+
+// scanDigest reads the digest from the store, and the time until which it
+// holds if nothing is written: the earliest expiry it counted, less
+// repairMargin.
+func (o ownedScan) scanDigest(ctx context.Context, now int64) (digestResult, []revocation, int64, error) {
 	hs := make([]*blake2bState, repairBuckets)
 	for i := range hs {
 		hs[i] = newDigest()
 	}
-	err := o.each(ctx, func(e repairEntry) bool {
+	until := int64(math.MaxInt64)
+	err := o.eachAt(ctx, now, func(e repairEntry) bool {
 		mark := "+"
 		if e.Deleted {
 			mark = "-"
 		}
 		hs[bucketOf(e.Hash)].add(e.Hash + mark)
+		until = min(until, e.Expiry-repairMargin.Milliseconds())
 		return true
 	})
 	if err != nil {
-		return digestResult{}, nil, err
+		return digestResult{}, nil, 0, err
 	}
 	out := digestResult{Buckets: make([]string, repairBuckets)}
 	for i, h := range hs {
@@ -154,14 +209,14 @@ func (o ownedScan) digest(ctx context.Context) (digestResult, []revocation, erro
 	}
 	revs, err := o.revocations(ctx)
 	if err != nil {
-		return digestResult{}, nil, err
+		return digestResult{}, nil, 0, err
 	}
 	r := newDigest()
 	for _, x := range revs {
 		r.add(x.Owner + "|" + x.Token + "|" + strconv.FormatInt(x.Added, 10) + "|" + strconv.FormatBool(x.Revoked))
 	}
 	out.Revocations = r.sum()
-	return out, revs, nil
+	return out, revs, until, nil
 }
 
 type blake2bState struct{ h hash.Hash }

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,5 +157,53 @@ func TestRepairUnrevokeWins(t *testing.T) {
 	}
 	if r, _ := tn.nodes[members[1]].store.isRevoked(ctx, gid.String(), tok); r {
 		t.Fatal("the unrevoke did not reach the member that was down")
+	}
+}
+
+// TestDigestCached: a node's repair digest is read again from its store
+// only after a write, a change of the swarms, or once an entry it counted
+// comes near its expiry; otherwise the last one serves (an idle devnet read
+// its whole replica at every repair).
+func TestDigestCached(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixMilli())
+	tn := startTestnet(t, 7, func(c *Config) {
+		c.RepairInterval = -1
+		c.ExpiryInterval = time.Hour
+		c.Now = func() time.Time { return time.UnixMilli(clock.Load()) }
+	})
+	ctx := context.Background()
+	a := newAccount(t)
+	m := tn.swarmOf(a.id)[0]
+	n := tn.nodes[m]
+	o := ownedScan{n, n.view.Load()}
+	d0, _, err := o.digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := tn.call(m, "store", a.store(0, []byte("counted"), false)); resp.Code != 200 {
+		t.Fatalf("store: %d %s", resp.Code, resp.Body)
+	}
+	d1, _, err := o.digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(d0.Buckets, d1.Buckets) {
+		t.Fatal("the digest did not change with a store")
+	}
+	d2, _, _ := o.digest(ctx)
+	if &d2.Buckets[0] != &d1.Buckets[0] {
+		t.Fatal("the digest was read again with nothing changed")
+	}
+	// Past the message's expiry, with nothing written, it drops out.
+	clock.Add((31 * 24 * time.Hour).Milliseconds())
+	d3, _, _ := o.digest(ctx)
+	if !slices.Equal(d3.Buckets, d0.Buckets) {
+		t.Fatal("an expired message still counts in the digest")
+	}
+	// A clock set back reads it again: the message counts once more.
+	clock.Add(-(31 * 24 * time.Hour).Milliseconds())
+	if d4, _, _ := o.digest(ctx); !slices.Equal(d4.Buckets, d1.Buckets) {
+		t.Fatal("a clock set back kept the later digest")
 	}
 }

@@ -752,6 +752,10 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 	results := map[string]storagerpc.MemberResult{n.pubHex: mine}
 	body := storagerpc.EncodeRequest(method, raw) // once, for every member
 	yieldTurn(ctx)
+	// One deadline for all the members, sent to at once, not a context
+	// and a timer for each (4 to 6 a store, two stores a send).
+	fctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardTimeout)
+	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, k := range v.members[v.mine] {
@@ -762,8 +766,6 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardTimeout)
-			defer cancel()
 			var r storagerpc.MemberResult
 			resp, err := storagerpc.RoundTrip(fctx, n.out(), pid, storagerpc.ProtocolSwarm, body)
 			switch {

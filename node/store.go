@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sessionctl/sessionctl/internal/sqlitedb"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -61,6 +62,10 @@ type record struct {
 
 type store struct {
 	db *sql.DB
+	// gen counts the writes done: every method that writes adds one once
+	// it is done (committed or not), so that what was read under a gen
+	// still current holds (the repair digest's cache, repair.go).
+	gen atomic.Uint64
 	// The statements of every store and fetch, prepared once: preparing
 	// them for each request was 5% of a loaded devnet's CPU.
 	unbury, insertStmt, extend, lastID, pageStmt *sql.Stmt
@@ -126,6 +131,7 @@ func (s *store) close() error {
 // store (fromClient) of a deleted message stores it anew; a record that
 // comes from another node (push, repair) is not stored over its tombstone.
 func (s *store) insert(ctx context.Context, r *record, fromClient bool) (already bool, err error) {
+	defer s.gen.Add(1)
 	if ctx, err = uninterrupted(ctx); err != nil {
 		return false, fmt.Errorf("store message: %w", err)
 	}
@@ -196,6 +202,7 @@ func nsClause(ns storagerpc.NamespaceVar) (string, []any) {
 // deleteWhere deletes owner's messages matching cond, leaving tombstones,
 // and returns their hashes, sorted, and by namespace.
 func (s *store) deleteWhere(ctx context.Context, owner, cond string, args ...any) ([]string, map[storagerpc.Namespace][]string, error) {
+	defer s.gen.Add(1)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delete: %w", err)
@@ -272,6 +279,7 @@ func (s *store) deleteBefore(ctx context.Context, owner string, ns storagerpc.Na
 // expireAll shortens to expiry the expiries later than it; it returns the
 // updated hashes, sorted, and by namespace.
 func (s *store) expireAll(ctx context.Context, owner string, ns storagerpc.NamespaceVar, expiry int64) ([]string, map[storagerpc.Namespace][]string, error) {
+	defer s.gen.Add(1)
 	cond, args := nsClause(ns)
 	rows, err := s.db.QueryContext(ctx, `UPDATE messages SET expiry = ? WHERE owner = ?`+cond+` AND expiry > ? RETURNING hash, namespace`,
 		append(append([]any{expiry, owner}, args...), expiry)...)
@@ -328,20 +336,30 @@ func (s *store) allExpiries(ctx context.Context, owner string) (map[string]int64
 
 // setExpiry sets the expiry of one message.
 func (s *store) setExpiry(ctx context.Context, owner, hash string, expiry int64) error {
+	defer s.gen.Add(1)
 	_, err := s.db.ExecContext(ctx, `UPDATE messages SET expiry = ? WHERE owner = ? AND hash = ?`, expiry, owner, hash)
 	return err
 }
 
 // removeExpired deletes the messages, and the tombstones, expired at now.
+// It counts in gen only when it removed something: it runs every
+// ExpiryInterval, idle or not.
 func (s *store) removeExpired(ctx context.Context, now int64) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM messages WHERE expiry <= ?`, now)
 	if err != nil {
+		s.gen.Add(1)
 		return 0, fmt.Errorf("remove expired: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM deleted WHERE expiry <= ?`, now); err != nil {
+	tombs, err := s.db.ExecContext(ctx, `DELETE FROM deleted WHERE expiry <= ?`, now)
+	if err != nil {
+		s.gen.Add(1)
 		return 0, fmt.Errorf("remove expired tombstones: %w", err)
 	}
-	return res.RowsAffected()
+	n, _ := res.RowsAffected()
+	if t, _ := tombs.RowsAffected(); n > 0 || t > 0 {
+		s.gen.Add(1)
+	}
+	return n, nil
 }
 
 // page returns up to limit unexpired records with id > after, in id order.
@@ -371,6 +389,7 @@ func (s *store) records(ctx context.Context, cond string, args ...any) ([]*recor
 
 // forget deletes records by hash (after they moved to their new swarm).
 func (s *store) forget(ctx context.Context, hashes []string) error {
+	defer s.gen.Add(1)
 	for len(hashes) > 0 {
 		n := min(len(hashes), 500)
 		if _, err := s.db.ExecContext(ctx, `DELETE FROM messages WHERE hash IN (`+placeholders(n)+`)`, anys(hashes[:n])...); err != nil {
@@ -430,13 +449,21 @@ type revocation struct {
 // than what is stored for its token, then keeps, per owner, the newest
 // keep revocations and the newest keep unrevocations. It returns how many
 // changed the token's state.
-func (s *store) mergeRevocations(ctx context.Context, rows []revocation, keep int) (int, error) {
+//
+// It counts in gen only when it wrote: the revocation sync merges what the
+// swarm holds, mostly nothing new, idle or not.
+func (s *store) mergeRevocations(ctx context.Context, rows []revocation, keep int) (n int, err error) {
+	wrote := false
+	defer func() {
+		if wrote || err != nil {
+			s.gen.Add(1)
+		}
+	}()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	n := 0
 	owners := map[string]bool{}
 	for _, r := range rows {
 		t, err := storagerpc.ParseToken(r.Token)
@@ -456,6 +483,7 @@ func (s *store) mergeRevocations(ctx context.Context, rows []revocation, keep in
 			ON CONFLICT (owner, token) DO UPDATE SET added = excluded.added, revoked = excluded.revoked`, r.Owner, t[:], r.Added, r.Revoked); err != nil {
 			return 0, fmt.Errorf("revoke: %w", err)
 		}
+		wrote = true
 		if was < 0 && r.Revoked || was >= 0 && wasRevoked != r.Revoked {
 			n++
 		}
@@ -463,9 +491,13 @@ func (s *store) mergeRevocations(ctx context.Context, rows []revocation, keep in
 	}
 	for owner := range owners {
 		for _, rv := range []bool{true, false} {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE owner = ? AND revoked = ? AND token NOT IN
-				(SELECT token FROM revocations WHERE owner = ? AND revoked = ? ORDER BY added DESC LIMIT ?)`, owner, rv, owner, rv, keep); err != nil {
+			res, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE owner = ? AND revoked = ? AND token NOT IN
+				(SELECT token FROM revocations WHERE owner = ? AND revoked = ? ORDER BY added DESC LIMIT ?)`, owner, rv, owner, rv, keep)
+			if err != nil {
 				return 0, fmt.Errorf("trim revocations: %w", err)
+			}
+			if c, _ := res.RowsAffected(); c > 0 {
+				wrote = true
 			}
 		}
 	}
@@ -595,6 +627,7 @@ func (s *store) byHashes(ctx context.Context, hashes []string) ([]*record, error
 
 // bury deletes the messages among tombs and records their tombstones.
 func (s *store) bury(ctx context.Context, tombs []entry) (int, error) {
+	defer s.gen.Add(1)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err

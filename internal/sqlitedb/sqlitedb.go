@@ -14,11 +14,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/sessionctl/sessionctl/internal/atomicfile"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -60,11 +64,12 @@ func Open(ctx context.Context, path string, migrations []string, opts ...Option)
 	if err != nil {
 		return nil, fmt.Errorf("open %q: %w", path, err)
 	}
-	// A file: URI, so that any character of the path (%, ?, #) is escaped.
-	dsn := (&url.URL{Scheme: "file", Path: abs}).String() +
-		"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate" +
-		fmt.Sprintf("&_pragma=cache_size(-%d)", o.cacheKiB)
-	db, err := sql.Open("sqlite", dsn)
+	if _, err := os.Lstat(abs); errors.Is(err, fs.ErrNotExist) {
+		if err := create(ctx, abs, migrations); err != nil {
+			return nil, fmt.Errorf("create %q: %w", path, err)
+		}
+	}
+	db, err := sql.Open("sqlite", dsn(abs, o.cacheKiB, "journal_mode(WAL)", "synchronous(NORMAL)"))
 	if err != nil {
 		return nil, fmt.Errorf("open %q: %w", path, err)
 	}
@@ -79,6 +84,137 @@ func Open(ctx context.Context, path string, migrations []string, opts ...Option)
 		return nil, err
 	}
 	return db, nil
+}
+
+// dsn names the database at abs with the house's pragmas and the given
+// ones (which the driver runs in the order of their names, not as given).
+func dsn(abs string, cacheKiB int, pragmas ...string) string {
+	// A file: URI, so that any character of the path (%, ?, #) is escaped.
+	s := (&url.URL{Scheme: "file", Path: abs}).String() +
+		"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate" +
+		fmt.Sprintf("&_pragma=cache_size(-%d)", cacheKiB)
+	for _, p := range pragmas {
+		s += "&_pragma=" + p
+	}
+	return s
+}
+
+// create makes the database at abs, which does not exist, with its schema:
+// built under a temporary name with no syncs (synchronous OFF), then synced
+// once and linked into place, so that abs holds the whole new database or
+// nothing, as a crash may leave it. Made in place it synced six times (its
+// turn to WAL in a rollback journal: the journal and the directory, the
+// journal again, the database; then its first WAL and the directory
+// again): at a devnet's start, fifteen databases, and most of its time to
+// ready. The process keeps what it built (templates): the next database of
+// the same migrations is those bytes written, synced and linked, not the
+// schema built again (a devnet's nodes share one). If another made abs
+// meanwhile, theirs stays.
+func create(ctx context.Context, abs string, migrations []string) error {
+	t := templateOf(migrations)
+	if t != nil {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.data != nil {
+			if err := atomicfile.Create(abs, t.data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			return nil
+		}
+	}
+	f, err := os.CreateTemp(filepath.Dir(abs), ".new-*.db")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			os.Remove(tmp + suffix)
+		}
+	}()
+	db, err := sql.Open("sqlite", dsn(tmp, 64, "synchronous(OFF)"))
+	if err != nil {
+		return err
+	}
+	db.SetMaxOpenConns(1) // one connection: synchronous OFF holds for all that follows
+	_, err = db.ExecContext(ctx, "PRAGMA journal_mode=WAL")
+	if err == nil {
+		err = setup(ctx, db, tmp, migrations)
+	}
+	if err == nil {
+		// Everything into the database file itself: the link takes only it.
+		var busy, frames, done int
+		err = db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done)
+		if err == nil && (busy != 0 || frames != done) {
+			err = fmt.Errorf("checkpoint: busy %d, %d of %d frames", busy, done, frames)
+		}
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(tmp + "-wal"); err == nil && st.Size() > 0 {
+		return fmt.Errorf("%d bytes left in the WAL of the new database", st.Size())
+	}
+	if t != nil {
+		if data, err := os.ReadFile(tmp); err == nil && len(data) <= maxTemplate {
+			t.data = data
+		}
+	}
+	if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(tmp, abs); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// A template is a new database's bytes, as create built them for its
+// migrations; mu is held while it is built.
+type template struct {
+	mu   sync.Mutex
+	data []byte
+}
+
+// At most maxTemplates templates, of at most maxTemplate bytes each, are
+// kept (a process opens databases of a few schemas: a node's, the
+// ledger's, the servers').
+const (
+	maxTemplates = 16
+	maxTemplate  = 1 << 20
+)
+
+var templates struct {
+	mu sync.Mutex
+	m  map[string]*template // by the migrations, joined
+}
+
+// templateOf is the template of migrations' databases, nil when there are
+// as many as kept already.
+func templateOf(migrations []string) *template {
+	key := strings.Join(migrations, "\x00")
+	templates.mu.Lock()
+	defer templates.mu.Unlock()
+	t := templates.m[key]
+	if t == nil && len(templates.m) < maxTemplates {
+		if templates.m == nil {
+			templates.m = map[string]*template{}
+		}
+		t = &template{}
+		templates.m[key] = t
+	}
+	return t
 }
 
 func setup(ctx context.Context, db *sql.DB, path string, migrations []string) error {
@@ -108,6 +244,9 @@ func setup(ctx context.Context, db *sql.DB, path string, migrations []string) er
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 			return fmt.Errorf("migrate %q to version %d: %w", path, i+1, err)
 		}
+	}
+	if version == len(migrations) {
+		return nil // nothing written: an open of a database up to date syncs nothing
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
 		return fmt.Errorf("migrate %q: %w", path, err)

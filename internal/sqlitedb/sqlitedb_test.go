@@ -156,3 +156,58 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Error("backing up no database made one")
 	}
 }
+
+// TestOpenNew: a new database is made whole under another name and linked
+// into place: a failed one leaves no file, a made one is in WAL mode at its
+// schema's version, 0600, with nothing else left in its directory.
+func TestOpenNew(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "n.db")
+	if _, err := Open(ctx, path, []string{`CREATE TABLE a (id INTEGER)`, `NOT SQL`}); err == nil {
+		t.Fatal("a bad migration was accepted")
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("a failed creation left %v", left)
+	}
+	db, err := Open(ctx, path, []string{`CREATE TABLE a (id INTEGER)`, `CREATE INDEX ai ON a (id)`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode, sync string
+	var version int
+	db.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	db.QueryRow(`PRAGMA synchronous`).Scan(&sync)
+	db.QueryRow(`PRAGMA user_version`).Scan(&version)
+	if _, err := db.Exec(`INSERT INTO a VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if mode != "wal" || sync != "1" || version != 2 {
+		t.Fatalf("journal mode %s, synchronous %s, version %d", mode, sync, version)
+	}
+	// Another of the same migrations is the first's template written: a
+	// database of its own, empty, at the same version.
+	db, err = Open(ctx, filepath.Join(dir, "m.db"), []string{`CREATE TABLE a (id INTEGER)`, `CREATE INDEX ai ON a (id)`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows, indexes int
+	db.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	db.QueryRow(`PRAGMA user_version`).Scan(&version)
+	db.QueryRow(`SELECT count(*) FROM a`).Scan(&rows)
+	db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'ai'`).Scan(&indexes)
+	db.Close()
+	if mode != "wal" || version != 2 || rows != 0 || indexes != 1 {
+		t.Fatalf("the second: journal mode %s, version %d, %d rows, %d indexes", mode, version, rows, indexes)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 2 || left[0].Name() != "m.db" || left[1].Name() != "n.db" {
+		t.Fatalf("the directory holds %v", left)
+	}
+	for _, name := range []string{"m.db", "n.db"} {
+		if st, _ := os.Stat(filepath.Join(dir, name)); st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: mode %v", name, st.Mode().Perm())
+		}
+	}
+}

@@ -138,17 +138,27 @@ type Pool struct {
 	h host.Host
 
 	now func() time.Time // the clock; time.Now but in tests
+	// after runs f once d has passed and returns what cancels it
+	// (time.AfterFunc's; tests replace it): the sweep of the streams idle
+	// past their time, when the first is due.
+	after func(d time.Duration, f func()) (stop func() bool)
 
-	mu     sync.Mutex
-	idle   map[key][]idle // newest last
-	count  int            // idle streams kept for IdleFor
-	bursts int            // idle streams kept for BurstIdleFor
-	swept  time.Time      // when put last closed the streams idle too long
-	closed bool
+	mu        sync.Mutex
+	idle      map[key][]idle // newest last
+	count     int            // idle streams kept for IdleFor
+	bursts    int            // idle streams kept for BurstIdleFor
+	swept     time.Time      // when put last closed the streams idle too long
+	sweepAt   time.Time      // when the timed sweep runs (zero: none is due)
+	stopSweep func() bool    // cancels it
+	closed    bool
 }
 
 // New returns the pool of host h.
-func New(h host.Host) *Pool { return &Pool{h: h, idle: map[key][]idle{}, now: time.Now} }
+func New(h host.Host) *Pool {
+	return &Pool{h: h, idle: map[key][]idle{}, now: time.Now, after: func(d time.Duration, f func()) func() bool {
+		return time.AfterFunc(d, f).Stop
+	}}
+}
 
 // RoundTrip sends req to p and returns the answer: on a stream of framed
 // (kept open, taken from the pool or opened) as a frame, the answer a
@@ -257,7 +267,47 @@ func (pl *Pool) put(k key, s network.Stream) {
 		return
 	}
 	pl.idle[k] = append(pl.idle[k], e)
+	pl.sweepByLocked(e.until)
 	pl.mu.Unlock()
+}
+
+// sweepByLocked has a timed sweep run by at, unless one runs by then
+// already: a pool's idle streams are closed on time although nobody uses
+// the pool (a quiet node's: each holds libp2p's state of a stream, and
+// the handler goroutine at the peer, until the peer's ServerIdle), with a
+// timer, and no goroutine, while they wait. Called with mu held.
+func (pl *Pool) sweepByLocked(at time.Time) {
+	if pl.after == nil || pl.closed || !pl.sweepAt.IsZero() && !at.Before(pl.sweepAt) {
+		return
+	}
+	if pl.stopSweep != nil {
+		pl.stopSweep()
+	}
+	pl.sweepAt = at
+	pl.stopSweep = pl.after(at.Sub(pl.now()), pl.timedSweep)
+}
+
+// timedSweep closes the streams idle past their time, and has the next
+// sweep run when the first of those left is due.
+func (pl *Pool) timedSweep() {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.sweepAt, pl.stopSweep = time.Time{}, nil
+	if pl.closed {
+		return
+	}
+	pl.sweepLocked(pl.now())
+	var first time.Time
+	for _, l := range pl.idle {
+		for _, e := range l {
+			if first.IsZero() || e.until.Before(first) {
+				first = e.until
+			}
+		}
+	}
+	if !first.IsZero() {
+		pl.sweepByLocked(first)
+	}
 }
 
 // Idle is how many streams the pool holds idle.
@@ -268,8 +318,8 @@ func (pl *Pool) Idle() int {
 }
 
 // Sweep closes the streams idle past their time (IdleFor, or BurstIdleFor)
-// (put does, every BurstIdleFor, and take drops them too; a node calls it
-// now and then for a pool nobody uses).
+// (put does, every BurstIdleFor, take drops them too, and a timer set by
+// put when the first is due).
 func (pl *Pool) Sweep() {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
@@ -300,6 +350,10 @@ func (pl *Pool) Close() {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	pl.closed = true
+	if pl.stopSweep != nil {
+		pl.stopSweep()
+		pl.sweepAt, pl.stopSweep = time.Time{}, nil
+	}
 	for _, l := range pl.idle {
 		for _, e := range l {
 			e.s.Close()

@@ -219,3 +219,51 @@ func TestClosedConnection(t *testing.T) {
 		t.Fatalf("%d streams, want 2", n)
 	}
 }
+
+// TestTimedSweep: a stream put back idle is closed when its time is up
+// by a timer the pool set (nobody using the pool meanwhile), and Close
+// cancels a timer that is due.
+func TestTimedSweep(t *testing.T) {
+	a, b := pair(t)
+	var streams atomic.Int64
+	echoFramed(b, &streams)
+	p := streampool.New(a)
+	defer p.Close()
+	now := time.Now()
+	streampool.SetClock(p, func() time.Time { return now })
+	type timer struct {
+		d       time.Duration
+		f       func()
+		stopped bool
+	}
+	var timers []*timer
+	streampool.SetTimer(p, func(d time.Duration, f func()) func() bool {
+		tm := &timer{d: d, f: f}
+		timers = append(timers, tm)
+		return func() bool { tm.stopped = true; return true }
+	})
+	ctx := context.Background()
+	for range 2 { // the second takes the first's stream: one timer, still due
+		if _, err := p.RoundTrip(ctx, b.ID(), framed, fallback, []byte("x"), 100, oneShot(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(timers) != 1 || timers[0].d != streampool.IdleFor || p.Idle() != 1 {
+		t.Fatalf("timers %+v, %d idle; want one of IdleFor for the idle stream", timers, p.Idle())
+	}
+	now = now.Add(streampool.IdleFor)
+	timers[0].f()
+	if n := p.Idle(); n != 0 || len(timers) != 1 {
+		t.Fatalf("after the timed sweep: %d idle, %d timers; want 0 and no new one", n, len(timers))
+	}
+	if _, err := p.RoundTrip(ctx, b.ID(), framed, fallback, []byte("x"), 100, oneShot(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(timers) != 2 {
+		t.Fatalf("%d timers, want a second for the new idle stream", len(timers))
+	}
+	p.Close()
+	if !timers[1].stopped {
+		t.Fatal("Close left the due sweep's timer running")
+	}
+}
