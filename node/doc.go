@@ -94,9 +94,9 @@
 //   - Goroutines: about 9 of its own and libp2p's, plus 1 a connection end in
 //     memory (5 over TCP); a test of another node waits its turn (4 at a
 //     time).
-//   - Memory: about 1.5 MB (the libp2p host's peerstore, resource and
-//     connection managers, about 400 KB; connections; the SQLite page cache,
-//     256 KiB at most).
+//   - Memory: about 1.5 MB (the libp2p host's object graph, resource
+//     manager, peerstore and connection manager, about 170 KB live;
+//     connections; the SQLite page cache, 256 KiB at most).
 //
 // What nodes of one process share, they share through Config: the view of
 // the network (Views: the ledger's node list parsed once a change, not once
