@@ -1,6 +1,7 @@
 package storagerpc
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -91,15 +92,17 @@ func plainString(data []byte, i int) ([]byte, int, bool) {
 	if i >= len(data) || data[i] != '"' {
 		return nil, 0, false
 	}
-	for j := i + 1; j < len(data); j++ {
-		switch c := data[j]; {
-		case c == '"':
-			return data[i : j+1], j + 1, true
-		case c < 0x20 || c > 0x7e || c == '\\':
+	n := bytes.IndexByte(data[i+1:], '"')
+	if n < 0 {
+		return nil, 0, false
+	}
+	end := i + 1 + n
+	for _, c := range data[i+1 : end] {
+		if c < 0x20 || c > 0x7e || c == '\\' {
 			return nil, 0, false
 		}
 	}
-	return nil, 0, false
+	return data[i : end+1], end + 1, true
 }
 
 // plainValue reads a plain string, integer, true or false at data[i].
