@@ -190,7 +190,7 @@ func (c *Client) rpc(ctx context.Context, dest, method string, params func() any
 		// attempt whose answer was lost may still have reached dest, which
 		// accepts a signature once, so the same bytes sent again would be
 		// refused as a replay (a kick under load failed so).
-		raw, err := json.Marshal(params())
+		raw, err := storagerpc.MarshalParams(params())
 		if err != nil {
 			return nil, Path{}, err
 		}

@@ -27,8 +27,9 @@ import (
 
 // framed makes a handler of a framed protocol: one answers each request,
 // read from r (the frame's bytes, at most limit), with the frame made of
-// head then body.
-func (n *Node) framed(name string, limit int, one func(ctx context.Context, from clientKey, r io.Reader) (head, body []byte)) network.StreamHandler {
+// head then body. Each request's context ends margin before its
+// stream's deadline (streamDeadline).
+func (n *Node) framed(name string, limit int, margin time.Duration, one func(ctx context.Context, from clientKey, r io.Reader) (head, body []byte)) network.StreamHandler {
 	return n.serveStream(name, func(s network.Stream) {
 		from := peerClient(s.Conn().RemotePeer())
 		for {
@@ -44,7 +45,7 @@ func (n *Node) framed(name string, limit int, one func(ctx context.Context, from
 				}
 				return
 			}
-			ctx, cancel := n.streamDeadline(s)
+			ctx, cancel := n.streamDeadline(s, margin)
 			r := &io.LimitedReader{R: s, N: int64(size)}
 			head, answer := one(ctx, from, r)
 			cancel()

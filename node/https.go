@@ -121,7 +121,7 @@ func (n *Node) edge(limit int, h func(ctx context.Context, w http.ResponseWriter
 }
 
 func (n *Node) serveEdge(w http.ResponseWriter, r *http.Request, limit int, h func(context.Context, http.ResponseWriter, []byte, clientKey)) {
-	ctx, cancel, at := n.deadline()
+	ctx, cancel, at := n.deadline(0)
 	defer cancel()
 	defer context.AfterFunc(r.Context(), cancel)()
 	// The deadline bounds the body's read and the answer's write too. The
@@ -198,6 +198,8 @@ func writeEdge(w http.ResponseWriter, code int, body json.RawMessage) {
 // edgeOnion answers POST /onion_req/v2: the client's own layer for this
 // node, which is then the first hop.
 func (n *Node) edgeOnion(ctx context.Context, w http.ResponseWriter, body []byte, from clientKey) {
+	ctx, cancel := forwardContext(ctx)
+	defer cancel()
 	status, out := n.onionStep(ctx, 1, body, from)
 	if status == onion.StatusOK {
 		w.Header().Set("Content-Type", "text/plain")

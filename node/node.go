@@ -364,9 +364,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	h.SetStreamHandler(storagerpc.ProtocolStorage, n.serveStream("storage", n.handleStorage))
 	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.serveStream("swarm", n.handleSwarm))
 	h.SetStreamHandler(onion.Protocol, n.serveStream("onion", n.handleOnion))
-	h.SetStreamHandler(storagerpc.ProtocolStorageFramed, n.framed("storage", framedLimits.storage, n.storageFramed))
-	h.SetStreamHandler(storagerpc.ProtocolSwarmFramed, n.framed("swarm", framedLimits.swarm, n.swarmFramed))
-	h.SetStreamHandler(onion.ProtocolFramed, n.framed("onion", framedLimits.onion, n.onionFramed))
+	h.SetStreamHandler(storagerpc.ProtocolStorageFramed, n.framed("storage", framedLimits.storage, 0, n.storageFramed))
+	h.SetStreamHandler(storagerpc.ProtocolSwarmFramed, n.framed("swarm", framedLimits.swarm, 0, n.swarmFramed))
+	h.SetStreamHandler(onion.ProtocolFramed, n.framed("onion", framedLimits.onion, forwardMargin, n.onionFramed))
 	// Publish the address now, so the block that makes the node known to
 	// the others need not wait for the node's first view.
 	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {

@@ -36,7 +36,7 @@ type OnionHop struct {
 // handleOnion peels this node's layer of an onion request and forwards the
 // rest, answers it as the destination, or forwards it to a server by HTTP.
 func (n *Node) handleOnion(s network.Stream) {
-	ctx, cancel := n.streamDeadline(s)
+	ctx, cancel := n.streamDeadline(s, forwardMargin)
 	defer cancel()
 	from := peerClient(s.Conn().RemotePeer())
 	ctx, data, release, rerr := n.admitOnion(ctx, from, s)
@@ -75,7 +75,10 @@ func (n *Node) admitOnion(ctx context.Context, from clientKey, r io.Reader) (con
 // onionStep is one node's part of an onion request, whatever carried it
 // (a libp2p stream, or the HTTPS edge's /onion_req/v2): peel the layer, then
 // forward the rest to the next node, answer as the destination, or forward
-// to a server. It returns the status and body to hand back.
+// to a server. It returns the status and body to hand back. What is
+// forwarded on leaves time to answer its failure in time: ctx ends
+// forwardMargin before the request's transport does (streamDeadline's
+// margin, forwardContext).
 func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from clientKey) (int, []byte) {
 	if hop < 1 || hop > onion.MaxHops {
 		return onion.StatusBadRequest, fmt.Appendf(nil, "hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops)
@@ -86,9 +89,6 @@ func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from client
 		return onion.StatusBadRequest, []byte("cannot decrypt the onion layer")
 	}
 	seen := OnionHop{Node: n.pubHex, From: from.peer, Hop: hop, Seen: p.Body, from: from}
-	// What is forwarded on leaves time to answer its failure in time.
-	ctx, cancel := forwardContext(ctx)
-	defer cancel()
 	switch {
 	case p.Routing.Destination != "":
 		seen.Next = p.Routing.Destination

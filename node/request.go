@@ -115,17 +115,20 @@ func (n *Node) serveStream(name string, h network.StreamHandler) network.StreamH
 }
 
 // deadline starts a request's one deadline: requestTimeout from now. It
-// returns the context the request runs on (Close cancels it too) and the
-// deadline, which the transport sets on the connection.
-func (n *Node) deadline() (context.Context, context.CancelFunc, time.Time) {
+// returns the context the request runs on (Close cancels it too), which
+// ends margin sooner, and the deadline, which the transport sets on the
+// connection. A request that is forwarded on (an onion layer) runs with
+// forwardMargin from the start, rather than a second context and timer
+// for the forward.
+func (n *Node) deadline(margin time.Duration) (context.Context, context.CancelFunc, time.Time) {
 	at := time.Now().Add(requestTimeout)
-	ctx, cancel := context.WithDeadline(n.hctx, at)
+	ctx, cancel := context.WithDeadline(n.hctx, at.Add(-margin))
 	return ctx, cancel, at
 }
 
 // streamDeadline is deadline on a libp2p stream.
-func (n *Node) streamDeadline(s network.Stream) (context.Context, context.CancelFunc) {
-	ctx, cancel, at := n.deadline()
+func (n *Node) streamDeadline(s network.Stream, margin time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel, at := n.deadline(margin)
 	s.SetDeadline(at)
 	return ctx, cancel
 }

@@ -47,6 +47,11 @@ func (e *rpcError) response() storagerpc.Response {
 }
 
 func okResponse(v any) storagerpc.Response {
+	// The hot results of a send and a fetch, written by hand as
+	// json.Marshal writes them.
+	if body, ok := storagerpc.MarshalResult(v); ok {
+		return storagerpc.Response{Code: storagerpc.StatusOK, Body: body}
+	}
 	body, err := json.Marshal(v)
 	if err != nil {
 		return errf(storagerpc.StatusInternal, "internal error").response()
@@ -56,7 +61,7 @@ func okResponse(v any) storagerpc.Response {
 
 // handleStorage serves one storage RPC request on a stream.
 func (n *Node) handleStorage(s network.Stream) {
-	ctx, cancel := n.streamDeadline(s)
+	ctx, cancel := n.streamDeadline(s, 0)
 	defer cancel()
 	ctx, body, release, rerr := n.admit(ctx, peerClient(s.Conn().RemotePeer()), true, s, storagerpc.MaxRequestSize, nil)
 	defer release()
@@ -194,7 +199,16 @@ func badf(format string, args ...any) *rpcError {
 
 // decodeParams reads a method's parameters.
 func decodeParams(raw json.RawMessage, v any) *rpcError {
-	if err := json.Unmarshal(raw, v); err != nil {
+	var err error
+	switch p := v.(type) {
+	case *storagerpc.StoreParams:
+		err = storagerpc.DecodeStoreParams(raw, p)
+	case *storagerpc.RetrieveParams:
+		err = storagerpc.DecodeRetrieveParams(raw, p)
+	default:
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
 		return errf(storagerpc.StatusBadRequest, "invalid params: %s", truncate(err.Error(), 120))
 	}
 	return nil
@@ -776,7 +790,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 			case resp.Code != storagerpc.StatusOK:
 				r = storagerpc.MemberResult{Failed: true, Code: resp.Code, Reason: resp.Err().(*storagerpc.Error).Message}
 			default:
-				if json.Unmarshal(resp.Body, &r) != nil {
+				if storagerpc.DecodeMemberResult(resp.Body, &r) != nil {
 					r = storagerpc.MemberResult{Failed: true, BadPeerResponse: true}
 				}
 			}

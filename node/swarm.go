@@ -49,7 +49,7 @@ type pushResult struct {
 }
 
 func (n *Node) handleSwarm(s network.Stream) {
-	ctx, cancel := n.streamDeadline(s)
+	ctx, cancel := n.streamDeadline(s, 0)
 	defer cancel()
 	ctx, body, release, rerr := n.admitSwarm(ctx, s.Conn().RemotePeer(), s)
 	defer release()

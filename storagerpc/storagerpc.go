@@ -204,6 +204,12 @@ func (r *Response) Decode(v any) error {
 	if err := r.Err(); err != nil {
 		return err
 	}
+	switch p := v.(type) {
+	case *SwarmResults:
+		return DecodeSwarmResults(r.Body, p)
+	case *RetrieveResult:
+		return DecodeRetrieveResult(r.Body, p)
+	}
 	return json.Unmarshal(r.Body, v)
 }
 
@@ -552,7 +558,7 @@ var ErrBadResponse = errors.New("malformed storage rpc response")
 // Call sends one request on a new stream of proto to p and reads the answer.
 // The stream is closed or reset on every path.
 func Call(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, method string, params any) (*Response, error) {
-	raw, err := json.Marshal(params)
+	raw, err := MarshalParams(params)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s params: %w", method, err)
 	}
