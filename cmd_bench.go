@@ -46,7 +46,7 @@ func benchRun(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stderr := c.App.ErrWriter
-	if err := forLoad(stderr); err != nil {
+	if err := forLoad(stderr, devnet.MinMemoryLimit); err != nil {
 		return err
 	}
 	line := progressLine(c)

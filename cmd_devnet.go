@@ -141,7 +141,7 @@ func devnetUp(c *cli.Context) error {
 	cfg.Progress = func(p devnet.StartProgress) { line.Show(p.String()) }
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := forLoad(stderr); err != nil {
+	if err := forLoad(stderr, devnet.MinMemoryLimit); err != nil {
 		return err
 	}
 	began := time.Now()
@@ -150,6 +150,7 @@ func devnetUp(c *cli.Context) error {
 		return err
 	}
 	defer d.Close()
+	memoryLimit(d.MemoryLimit()) // once the nodes it hosts are known
 	// libp2p's own logs (slog) go to logs/libp2p.log, not the terminal:
 	// closing 2,000 hosts made it print an error a listener.
 	if f, err := d.LogFile("libp2p"); err == nil {
@@ -183,18 +184,11 @@ func devnetUp(c *cli.Context) error {
 	return errors.Join(err, d.Close())
 }
 
-// devnetMemoryLimit is the heap size past which the Go runtime collects
-// garbage harder (a soft limit; GOMEMLIMIT overrides it). A 2,000-node
-// devnet's live heap is about 1.5 GiB; with the default GOGC the process
-// would grow to twice that before collecting.
-const devnetMemoryLimit = 3 << 30
-
-// forLoad readies the process for a large devnet or a benchmark: the
-// memory limit, and Go's profiles where SESSIONCTL_PPROF asks for them.
-func forLoad(stderr io.Writer) error {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(devnetMemoryLimit)
-	}
+// forLoad readies the process for a large devnet or a benchmark: a soft
+// memory limit (devnet.MemoryLimit; GOMEMLIMIT overrides it), and Go's
+// profiles where SESSIONCTL_PPROF asks for them.
+func forLoad(stderr io.Writer, limit int64) error {
+	memoryLimit(limit)
 	addr := os.Getenv(pprofserve.Env)
 	if addr == "" {
 		return nil
@@ -208,6 +202,12 @@ func forLoad(stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "profiles at http://%s/debug/pprof/\n", at)
 	return nil
+}
+
+func memoryLimit(limit int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
 }
 
 // detach starts `devnet up` again in the background and waits until it is
