@@ -23,27 +23,9 @@ import (
 	"time"
 
 	"github.com/sessionctl/sessionctl/internal/atomicfile"
-	"modernc.org/libc"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
-	sqlite3 "modernc.org/sqlite/lib"
-)
 
-// noLookaside turns SQLite's lookaside memory off for the process, once,
-// before its first connection (SQLITE_CONFIG_LOOKASIDE is refused after
-// SQLite's initialisation, which the first connection does). Each
-// connection otherwise takes its lookaside slots at open, outside the Go
-// heap, and holds them while open: a devnet process has a connection for
-// each of thousands of nodes' databases. 500 databases of 20 rows each
-// held 409 KB a connection with it, 362 KB without; a node's insert took
-// no more CPU without it (BenchmarkStoreInsert, alternated: 57-66 us
-// against 64-69). Its result is kept for the tests: 0 is SQLITE_OK.
-var noLookaside = sync.OnceValue(func() int32 {
-	tls := libc.NewTLS()
-	defer tls.Close()
-	va := libc.NewVaList(int32(0), int32(0)) // slot size, slots
-	defer libc.Xfree(tls, va)
-	return sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_LOOKASIDE, va)
-})
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
 
 // Option adjusts how a database is opened.
 type Option func(*options)
@@ -71,7 +53,6 @@ var ErrNewerSchema = errors.New("database schema is newer than this sessionctl")
 // to len(migrations). Migration i (0-based) takes the schema from version i
 // to i+1. The directory is created with mode 0700 and the file is 0600.
 func Open(ctx context.Context, path string, migrations []string, opts ...Option) (*sql.DB, error) {
-	noLookaside()
 	o := options{cacheKiB: 2000, conns: MaxOpenConns}
 	for _, opt := range opts {
 		opt(&o)
@@ -282,7 +263,6 @@ func setup(ctx context.Context, db *sql.DB, path string, migrations []string) er
 // src (committed transactions only, its WAL included), as SQLite's online
 // backup does. dst must not exist.
 func Backup(ctx context.Context, src, dst string) error {
-	noLookaside()
 	abs, err := filepath.Abs(src)
 	if err != nil {
 		return fmt.Errorf("back up %q: %w", src, err)

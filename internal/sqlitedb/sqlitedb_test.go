@@ -211,17 +211,3 @@ func TestOpenNew(t *testing.T) {
 		}
 	}
 }
-
-// TestNoLookaside: the process's SQLite took the configuration without
-// lookaside memory, that is before its first connection (it refuses it
-// after, with SQLITE_MISUSE).
-func TestNoLookaside(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "l.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if rc := noLookaside(); rc != 0 {
-		t.Fatalf("SQLITE_CONFIG_LOOKASIDE: %d, want 0 (SQLITE_OK)", rc)
-	}
-}
