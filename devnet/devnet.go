@@ -828,10 +828,10 @@ func isLoopback(ip string) bool {
 // 10 minutes: 665 MB live, 307 MB of stacks), and its SQLite connection up
 // to 0.4 MiB outside Go's heap; with Go's default GOGC the heap grows to
 // twice what is live before each collection, 2.15-2.19 GB of RSS at 2,000
-// nodes. The limit gives each node 0.75 MiB (1.5 times what is live), and
-// a process at least MinMemoryLimit.
+// nodes. The limit gives each node 700 KiB (about 1.5 times its live heap
+// and stacks), and a process at least MinMemoryLimit.
 const (
-	MemoryPerNode  = 3 << 18 // 0.75 MiB
+	MemoryPerNode  = 700 << 10 // 700 KiB
 	MinMemoryLimit = 1 << 30
 )
 
