@@ -211,6 +211,7 @@ type Node struct {
 	// handlers (hwg) before it closes the store they use.
 	hctx    context.Context
 	hcancel context.CancelFunc
+	hdl     sharedDeadlines // the requests' contexts, on hctx (request.go)
 	hmu     sync.Mutex
 	hclosed bool
 	hwg     sync.WaitGroup
