@@ -128,7 +128,7 @@ func (n *Node) serveStream(name string, h network.StreamHandler) network.StreamH
 func (n *Node) deadline(margin time.Duration) (context.Context, func(), time.Time) {
 	now := time.Now()
 	d := n.hdl.take(n.hctx, now, margin)
-	return d.ctx, d.done, now.Add(requestTimeout)
+	return d.ctx, d.doneFunc, now.Add(requestTimeout)
 }
 
 // deadlineGrain is how close together requests must arrive to share a
@@ -150,12 +150,13 @@ type sharedDeadlines struct {
 
 // sharedDeadline is a context that requests share.
 type sharedDeadline struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	margin time.Duration
-	until  time.Time // requests that arrive before it share ctx
-	users  int       // the requests running on ctx; under sharedDeadlines.mu
-	owner  *sharedDeadlines
+	ctx      context.Context
+	cancel   context.CancelFunc
+	doneFunc func() // done, made once for every request sharing d
+	margin   time.Duration
+	until    time.Time // requests that arrive before it share ctx
+	users    int       // the requests running on ctx; under sharedDeadlines.mu
+	owner    *sharedDeadlines
 }
 
 // take returns the context for a request that arrived at now, whose
@@ -178,6 +179,7 @@ func (ds *sharedDeadlines) take(parent context.Context, now time.Time, margin ti
 		}
 		ctx, cancel := context.WithDeadline(parent, now.Add(requestTimeout-margin))
 		d = &sharedDeadline{ctx: ctx, cancel: cancel, margin: margin, until: now.Add(deadlineGrain), owner: ds}
+		d.doneFunc = d.done
 		ds.cur[i] = d
 	}
 	d.users++

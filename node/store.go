@@ -144,7 +144,7 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	}{
 		{&s.unbury, `DELETE FROM deleted WHERE hash = ?`},
 		{&s.insertStmt, `INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
-			SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE hash = ?)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE hash = ?1)
 			ON CONFLICT (hash) DO NOTHING`},
 		{&s.extend, `UPDATE messages SET expiry = ? WHERE hash = ? AND expiry < ?`},
 		{&s.lastID, `SELECT id FROM messages WHERE hash = ? AND owner = ? AND namespace = ?`},
@@ -163,17 +163,19 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	return s, nil
 }
 
-// uninterrupted is ctx for the statements of every store and fetch, once
-// ctx is checked: not cancelled while they run. The driver watches a
-// context that can be cancelled with a goroutine of its own for each
-// statement, to interrupt it: a third of a store's CPU, for statements
-// that take tens of microseconds (and the one connection they wait for is
-// held no longer than that by each).
+// uninterrupted is the context for the statements of every store and
+// fetch, once ctx is checked: one that is never cancelled while they run.
+// The driver watches a context that can be cancelled with a goroutine of
+// its own for each statement, to interrupt it: a third of a store's CPU,
+// for statements that take tens of microseconds (and the one connection
+// they wait for is held no longer than that by each). The statements read
+// no values of ctx: context.Background, rather than a WithoutCancel of
+// ctx for each.
 func uninterrupted(ctx context.Context) (context.Context, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return context.WithoutCancel(ctx), nil
+	return context.Background(), nil
 }
 
 func (s *store) close() error {
@@ -199,7 +201,7 @@ func (s *store) insert(ctx context.Context, r *record, fromClient bool) (already
 			return false, fmt.Errorf("store message: %w", err)
 		}
 	}
-	res, err := s.insertStmt.ExecContext(ctx, r.Hash, r.Owner, int64(r.Namespace), r.Timestamp, r.Expiry, r.Data, r.Hash)
+	res, err := s.insertStmt.ExecContext(ctx, r.Hash, r.Owner, int64(r.Namespace), r.Timestamp, r.Expiry, r.Data)
 	if err != nil {
 		return false, fmt.Errorf("store message: %w", err)
 	}
