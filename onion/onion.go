@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/sessionctl/sessionctl/internal/x25519"
@@ -198,33 +199,36 @@ func symmetricKey(t EncType, priv, theirPub, clientPub, serverPub [32]byte) ([32
 }
 
 func seal(t EncType, key, plain []byte, rand io.Reader) ([]byte, error) {
+	return sealAppend(nil, t, key, plain, rand)
+}
+
+// sealAppend appends plain sealed with key, [nonce][ciphertext], to dst.
+func sealAppend(dst []byte, t EncType, key, plain []byte, rand io.Reader) ([]byte, error) {
+	var aead cipher.AEAD
 	switch t {
 	case XChaCha20:
-		aead, err := chacha20poly1305.NewX(key)
+		a, err := chacha20poly1305.NewX(key)
 		if err != nil {
 			return nil, err
 		}
-		nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-		if _, err := io.ReadFull(rand, nonce); err != nil {
-			return nil, err
-		}
-		return aead.Seal(nonce, nonce, plain, nil), nil
+		aead = a
 	case AESGCM:
 		block, err := aes.NewCipher(key)
 		if err != nil {
 			return nil, err
 		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
+		if aead, err = cipher.NewGCM(block); err != nil {
 			return nil, err
 		}
-		iv := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-		if _, err := io.ReadFull(rand, iv); err != nil {
-			return nil, err
-		}
-		return aead.Seal(iv, iv, plain, nil), nil
+	default:
+		return nil, fmt.Errorf("%w: enc_type %q", ErrFormat, t)
 	}
-	return nil, fmt.Errorf("%w: enc_type %q", ErrFormat, t)
+	dst = slices.Grow(dst, aead.NonceSize()+len(plain)+aead.Overhead())
+	nonce := dst[len(dst) : len(dst)+aead.NonceSize()]
+	if _, err := io.ReadFull(rand, nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(dst[:len(dst)+len(nonce)], nonce, plain, nil), nil
 }
 
 func open(t EncType, key, ct []byte) ([]byte, error) {
@@ -365,22 +369,36 @@ func build(rand io.Reader, path []Hop, finalX [32]byte, finalEd string, fin Rout
 		return path[i].Ed25519
 	}
 	for i := len(path); i >= 0; i-- {
-		ct, err := seal(t, keys[i].key[:], plain, rand)
+		// The layer for hop i, sealed into its own bytes: to send to
+		// path[0], or the previous hop's plaintext (forward to hop i).
+		var dest string
+		if i > 0 {
+			dest = edOf(i)
+		}
+		layer, err := sealLayer(t, keys[i], plain, dest, rand)
 		if err != nil {
 			return nil, ReplyKey{}, err
 		}
-		r := Routing{EphemeralKey: hex.EncodeToString(keys[i].eph.Public[:]), EncType: t}
 		if i == 0 {
-			out, err := EncodeLayer(ct, r)
-			return out, ReplyKey{encType: t, key: keys[len(path)].key[:]}, err
+			return layer, ReplyKey{encType: t, key: keys[len(path)].key[:]}, nil
 		}
-		// The previous hop's plaintext: forward ct to hop i.
-		r.Destination = edOf(i)
-		if plain, err = EncodeLayer(ct, r); err != nil {
-			return nil, ReplyKey{}, err
-		}
+		plain = layer
 	}
 	panic("unreachable")
+}
+
+// sealLayer makes the layer [N][plain sealed with k][{"ephemeral_key":
+// k's public key, "enc_type": t, "destination": dest}] (no destination
+// when dest is ""), sealing plain straight into it.
+func sealLayer(t EncType, k layerKey, plain []byte, dest string, rand io.Reader) ([]byte, error) {
+	// The nonce, the tag and a hop's routing (at most 200 bytes).
+	out := make([]byte, 4, 4+len(plain)+24+16+200)
+	out, err := sealAppend(out, t, k.key[:], plain, rand)
+	if err != nil {
+		return nil, err
+	}
+	binary.LittleEndian.PutUint32(out, uint32(len(out)-4))
+	return appendHopRouting(out, k.eph.Public, t, dest)
 }
 
 // Peeled is what a node finds when it decrypts its layer.
@@ -397,9 +415,14 @@ type Peeled struct {
 	key     [32]byte
 }
 
-// Next returns the layer to send to Routing.Destination.
+// Next returns the layer to send to Routing.Destination. It is written
+// over Layer, [N][Body][JSON], whose length and Body it keeps and whose
+// JSON it replaces (Layer is not whole after; Body is unchanged): the next
+// layer's JSON is never longer than this one's, which names the next hop
+// too, but when it is, Next writes to new memory.
 func (p *Peeled) Next() ([]byte, error) {
-	return EncodeLayer(p.Body, Routing{EphemeralKey: p.Routing.EphemeralKey, EncType: p.Routing.EncType})
+	n := 4 + len(p.Body)
+	return appendRouting(p.Layer[:n:len(p.Layer)], Routing{EphemeralKey: p.Routing.EphemeralKey, EncType: p.Routing.EncType})
 }
 
 // SealReply encrypts the destination's answer for the client.

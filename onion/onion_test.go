@@ -206,8 +206,16 @@ func FuzzPeel(f *testing.F) {
 			return
 		}
 		if p.Routing.Destination != "" {
-			if _, err := p.Next(); err != nil {
+			body := bytes.Clone(p.Body)
+			next, err := p.Next()
+			if err != nil {
 				t.Fatal(err)
+			}
+			// Written over the layer: the body as it was, the routing the next hop's.
+			nb, nr, err := DecodeLayer(next)
+			if err != nil || !bytes.Equal(nb, body) || !bytes.Equal(p.Body, body) ||
+				!reflect.DeepEqual(nr, Routing{EphemeralKey: p.Routing.EphemeralKey, EncType: p.Routing.EncType}) {
+				t.Fatalf("next layer %q %+v (%v), want the body %q and the key", nb, nr, err, body)
 			}
 		}
 	})
@@ -277,6 +285,15 @@ func FuzzRoutingFast(f *testing.F) {
 		}
 		if back, ok := parseRouting(got); ok && !reflect.DeepEqual(back, r) {
 			t.Fatalf("%+v written and read back as %+v", r, back)
+		}
+		// A hop's routing, its key's hex written in place.
+		var k [32]byte
+		copy(k[:], eph)
+		hop := Routing{EphemeralKey: hex.EncodeToString(k[:]), EncType: EncType(enc), Destination: dest}
+		got, err = appendHopRouting([]byte("x"), k, hop.EncType, dest)
+		want, werr = json.Marshal(hop)
+		if err != nil || werr != nil || !bytes.Equal(got, append([]byte("x"), want...)) {
+			t.Fatalf("%+v written as %s (%v), json.Marshal writes %s (%v)", hop, got, err, want, werr)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package onion
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 )
 
@@ -72,6 +73,35 @@ func appendRouting(dst []byte, r Routing) ([]byte, error) {
 	}
 	flag(fieldJSON, r.JSON)
 	flag(fieldBase64, r.Base64)
+	return append(dst, '}'), nil
+}
+
+// appendHopRouting appends a hop's routing, {"ephemeral_key": hex of eph,
+// "enc_type": t, "destination": dest} (no destination when it is ""), as
+// appendRouting does, writing the key's hex in place.
+func appendHopRouting(dst []byte, eph [32]byte, t EncType, dest string) ([]byte, error) {
+	if !plain(string(t)) || !plain(dest) {
+		return appendRouting(dst, Routing{EphemeralKey: hex.EncodeToString(eph[:]), EncType: t, Destination: dest})
+	}
+	dst = append(dst, '{')
+	dst = append(dst, fieldEphemeralKey...)
+	dst = append(dst, '"')
+	dst = hex.AppendEncode(dst, eph[:])
+	dst = append(dst, '"')
+	if t != "" {
+		dst = append(dst, ',')
+		dst = append(dst, fieldEncType...)
+		dst = append(dst, '"')
+		dst = append(dst, t...)
+		dst = append(dst, '"')
+	}
+	if dest != "" {
+		dst = append(dst, ',')
+		dst = append(dst, fieldDestination...)
+		dst = append(dst, '"')
+		dst = append(dst, dest...)
+		dst = append(dst, '"')
+	}
 	return append(dst, '}'), nil
 }
 
