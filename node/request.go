@@ -329,12 +329,12 @@ func plainRequest(body []byte) (*storagerpc.Request, bool) {
 	}
 	params, ok := bytes.CutPrefix(rest[i+1:], []byte(`,"params":`))
 	// The params run to the envelope's closing brace: one object, which
-	// json.Valid of it alone makes sure of (not `{},"method":"x"`).
+	// storagerpc.ValidJSON of it alone makes sure of (not `{},"method":"x"`).
 	if !ok || len(params) < 3 || params[0] != '{' || params[len(params)-1] != '}' || params[len(params)-2] != '}' {
 		return nil, false
 	}
 	params = params[:len(params)-1]
-	if !json.Valid(params) {
+	if !storagerpc.ValidJSON(params) {
 		return nil, false
 	}
 	return &storagerpc.Request{Method: string(rest[:i]), Params: bytes.Clone(params)}, true
