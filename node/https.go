@@ -154,12 +154,12 @@ func (n *Node) serveEdge(w http.ResponseWriter, r *http.Request, limit int, h fu
 		edgeError(w, rerr)
 		return
 	}
-	ctx, done, rerr := n.takeTurn(ctx, from, classNew)
-	defer done()
+	ctx, turn, rerr := n.takeTurn(ctx, from, classNew)
 	if rerr != nil {
 		edgeError(w, rerr)
 		return
 	}
+	defer turn.done()
 	h(ctx, w, body, from)
 }
 

@@ -233,23 +233,27 @@ func (n *Node) admit(ctx context.Context, from clientKey, counted bool, r io.Rea
 	if class != nil {
 		c = class(body)
 	}
-	ctx, done, e := n.takeTurn(ctx, from, c)
-	return ctx, body, func() { done(); release() }, e
+	ctx, t, e := n.takeTurn(ctx, from, c)
+	if t == nil {
+		return ctx, body, release, e
+	}
+	return ctx, body, func() { t.done(); release() }, e
 }
 
 // takeTurn waits for the request's turn to work, in from's line of class: 503 when
 // the line is full, or when the request's time runs out first. It returns
-// the context carrying the turn and the function that gives it back
-// (never nil; once given back, by it or by yieldTurn, it does nothing).
-func (n *Node) takeTurn(ctx context.Context, from clientKey, class int) (context.Context, func(), *rpcError) {
+// the context carrying the turn and the turn, to give back with its done
+// (once given back, by it or by yieldTurn, done does nothing); nil with
+// the refusal.
+func (n *Node) takeTurn(ctx context.Context, from clientKey, class int) (context.Context, *fairTurn, *rpcError) {
 	t, err := n.turns.enter(n.pubHex, from, class)
 	if err != nil {
-		return ctx, func() {}, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
+		return ctx, nil, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}
 	if err := t.wait(ctx); err != nil {
-		return ctx, func() {}, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
+		return ctx, nil, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}
-	return withTurn(ctx, t), t.done, nil
+	return withTurn(ctx, t), t, nil
 }
 
 // charge takes a token of from's rate: 429 when there is none.
@@ -267,16 +271,22 @@ func (n *Node) charge(from clientKey) *rpcError {
 // 400 unreadable.
 func (n *Node) readBody(from clientKey, r io.Reader, limit int) ([]byte, func(), *rpcError) {
 	body, release, err := n.budget.read(r, from, limit)
-	var maxErr *http.MaxBytesError
 	switch {
 	case err == nil:
 		return body, release, nil
-	case errors.Is(err, errTooLarge), errors.As(err, &maxErr):
+	case errors.Is(err, errTooLarge), isMaxBytes(err):
 		return nil, release, errf(storagerpc.StatusTooLarge, "request over the size limit (%d bytes)", limit)
 	case errors.Is(err, errBusy):
 		return nil, release, errf(storagerpc.StatusUnavailable, "the node is busy with other large requests; try again")
 	}
 	return nil, release, errf(storagerpc.StatusBadRequest, "request unreadable")
+}
+
+// isMaxBytes reports whether err is http.MaxBytesReader's (its target on
+// the heap only when asked).
+func isMaxBytes(err error) bool {
+	var maxErr *http.MaxBytesError
+	return errors.As(err, &maxErr)
 }
 
 // decodeRequest reads a storage request's envelope, the one decoder of
@@ -337,5 +347,16 @@ func plainRequest(body []byte) (*storagerpc.Request, bool) {
 	if !storagerpc.ValidJSON(params) {
 		return nil, false
 	}
-	return &storagerpc.Request{Method: string(rest[:i]), Params: bytes.Clone(params)}, true
+	return &storagerpc.Request{Method: methodName(rest[:i]), Params: bytes.Clone(params)}, true
+}
+
+// methodName is the method named b: a send's and a fetch's without a copy.
+func methodName(b []byte) string {
+	switch string(b) {
+	case "store":
+		return "store"
+	case "retrieve":
+		return "retrieve"
+	}
+	return string(b)
 }
