@@ -503,6 +503,10 @@ func (q *SwarmResults) plain(data []byte) bool {
 				var m MemberResult
 				end, ok := objectAt(data, i, func(k []byte, i int) (int, bool) {
 					v, end, ok := plainValue(data, i)
+					if ok && string(k) == "hash" && len(v) >= 2 && v[0] == '"' && string(v[1:len(v)-1]) == q.Hash {
+						m.Hash = q.Hash // each member names the hash stored: one string for all
+						return end, true
+					}
 					return end, ok && m.plainField(k, v)
 				})
 				q.Swarm[string(key)] = m

@@ -47,6 +47,10 @@ func FuzzPlainParams(f *testing.F) {
 	for _, b := range realParams() {
 		f.Add(b)
 	}
+	// Members naming the hash stored, or not, or not as a string.
+	f.Add([]byte(`{"hash":"abc","swarm":{"k1":{"hash":"abc","signature":"s"},"k2":{"hash":"abd"},"k3":{"hash":1}}}`))
+	f.Add([]byte(`{"swarm":{"k1":{"hash":""}},"hash":""}`))
+	f.Add([]byte(`{"hash":"","swarm":{"k1":{"hash":12}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		check := func(name string, got, want any, gerr, werr error) {
 			if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
