@@ -69,7 +69,7 @@ type store struct {
 	gen atomic.Uint64
 	// The statements of every store and fetch, prepared once: preparing
 	// them for each request was 5% of a loaded devnet's CPU.
-	unbury, insertStmt, extend, lastID, pageStmt *sql.Stmt
+	unbury, insertStmt, extend, pageStmt *sql.Stmt
 	// tombs tells whether the store may hold tombstones: a store holding
 	// none has nothing to unbury (insert).
 	tombs tombHint
@@ -147,9 +147,12 @@ func openStore(ctx context.Context, path string) (*store, error) {
 			SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE hash = ?1)
 			ON CONFLICT (hash) DO NOTHING`},
 		{&s.extend, `UPDATE messages SET expiry = ? WHERE hash = ? AND expiry < ?`},
-		{&s.lastID, `SELECT id FROM messages WHERE hash = ? AND owner = ? AND namespace = ?`},
+		// A page after the last hash's message (if it is the owner's, in
+		// the namespace; else from the first), in one statement.
 		{&s.pageStmt, `SELECT id, hash, timestamp, expiry, data FROM messages
-			WHERE owner = ? AND namespace = ? AND id > ? AND expiry > ? ORDER BY id LIMIT ?`},
+			WHERE owner = ?1 AND namespace = ?2
+			AND id > coalesce((SELECT id FROM messages WHERE hash = ?3 AND owner = ?1 AND namespace = ?2), 0)
+			AND expiry > ?4 ORDER BY id LIMIT ?5`},
 	} {
 		if *p.stmt, err = db.PrepareContext(ctx, p.sql); err != nil {
 			s.close()
@@ -179,7 +182,7 @@ func uninterrupted(ctx context.Context) (context.Context, error) {
 }
 
 func (s *store) close() error {
-	for _, st := range []*sql.Stmt{s.unbury, s.insertStmt, s.extend, s.lastID, s.pageStmt} {
+	for _, st := range []*sql.Stmt{s.unbury, s.insertStmt, s.extend, s.pageStmt} {
 		if st != nil {
 			st.Close()
 		}
@@ -222,14 +225,7 @@ func (s *store) retrieve(ctx context.Context, owner string, ns storagerpc.Namesp
 	if err != nil {
 		return nil, false, fmt.Errorf("retrieve: %w", err)
 	}
-	var after int64
-	if lastHash != "" {
-		err := s.lastID.QueryRowContext(ctx, lastHash, owner, int64(ns)).Scan(&after)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, false, fmt.Errorf("find last hash: %w", err)
-		}
-	}
-	rows, err := s.pageStmt.QueryContext(ctx, owner, int64(ns), after, now, maxCount+1)
+	rows, err := s.pageStmt.QueryContext(ctx, owner, int64(ns), lastHash, now, maxCount+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("retrieve: %w", err)
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -74,5 +75,50 @@ func TestStoreTombstones(t *testing.T) {
 	}
 	if !st.tombs.none.Load() {
 		t.Fatal("every tombstone expired, the hint says some remain")
+	}
+}
+
+// TestStoreRetrievePages: a page starts after the last hash when it is
+// the owner's message in the namespace, else from the first; at most
+// maxCount, with more said.
+func TestStoreRetrievePages(t *testing.T) {
+	ctx := context.Background()
+	st, err := openStore(ctx, filepath.Join(t.TempDir(), "storage.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	for _, r := range []record{
+		{Hash: "a1", Owner: "05aa"}, {Hash: "b1", Owner: "05bb"}, {Hash: "a2", Owner: "05aa"},
+		{Hash: "n1", Owner: "05aa", Namespace: 3}, {Hash: "a3", Owner: "05aa"},
+	} {
+		r.Timestamp, r.Expiry, r.Data = 1, 100, []byte("x")
+		if _, err := st.insert(ctx, &r, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		last string
+		max  int
+		want string
+		more bool
+	}{
+		{"", 10, "a1 a2 a3", false},
+		{"a1", 10, "a2 a3", false},
+		{"a3", 10, "", false},
+		{"b1", 10, "a1 a2 a3", false}, // another owner's
+		{"n1", 10, "a1 a2 a3", false}, // another namespace's
+		{"zz", 10, "a1 a2 a3", false}, // unknown
+		{"", 2, "a1 a2", true},
+		{"a1", 1, "a2", true},
+	} {
+		recs, more, err := st.retrieve(ctx, "05aa", 0, tc.last, tc.max, 1<<20, 50)
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.Hash)
+		}
+		if err != nil || strings.Join(got, " ") != tc.want || more != tc.more {
+			t.Errorf("after %q, at most %d: %v more %v (%v); want %s more %v", tc.last, tc.max, got, more, err, tc.want, tc.more)
+		}
 	}
 }
