@@ -76,8 +76,8 @@ func ParseAccountID(s string) (AccountID, error) {
 	if len(s) != AccountIDLen {
 		return id, fmt.Errorf("%w, got %d", ErrAccountIDFormat, len(s))
 	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
+	var b [AccountIDLen / 2]byte // decoded in place: no slice for each ID read
+	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
 		return id, fmt.Errorf("%w: %q is not hex", ErrAccountIDFormat, s)
 	}
 	id.Prefix = Prefix(b[0])
