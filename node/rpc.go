@@ -790,7 +790,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 			case resp.Code != storagerpc.StatusOK:
 				r = storagerpc.MemberResult{Failed: true, Code: resp.Code, Reason: resp.Err().(*storagerpc.Error).Message}
 			default:
-				if storagerpc.DecodeMemberResult(resp.Body, &r) != nil {
+				if storagerpc.DecodeMemberResultOf(resp.Body, &r, mine.Hash) != nil {
 					r = storagerpc.MemberResult{Failed: true, BadPeerResponse: true}
 				}
 			}
