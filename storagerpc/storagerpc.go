@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -163,6 +164,8 @@ type Response struct {
 // one pass: Body must be valid JSON (a node's answers are what json.Marshal
 // made), and is written as it is.
 func (r *Response) AppendJSON(b []byte) []byte {
+	// Room for all of it at once: {"code":N,"body":...} around the body.
+	b = slices.Grow(b, len(`{"code":,"body":}`)+20+max(len(r.Body), len("null")))
 	b = append(b, `{"code":`...)
 	b = strconv.AppendInt(b, int64(r.Code), 10)
 	b = append(b, `,"body":`...)
