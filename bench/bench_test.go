@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"runtime/trace"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,7 +39,9 @@ func TestLevelEndsOnASend(t *testing.T) {
 // send and its fetch. It reports the process's CPU time a send
 // (cpu-ms/send: clients, nodes and ledger, all cores) and the heap
 // allocations a send, figures that hold better than wall time on a busy
-// machine. For a profile, and for instruction counts that do not depend
+// machine, and the voluntary context switches a send (ctxsw/send: a
+// thread that went to sleep, mostly the runtime's idle processor after a
+// goroutine hand-off woke it). For a profile, and for instruction counts that do not depend
 // on the machine's load at all (the difference of two runs, over the
 // difference of their sends):
 //
@@ -83,7 +86,9 @@ func benchSend(b *testing.B, nw *devnet.Network, clients int) {
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	cpu0 := procstat.CPUTime()
+	vcs0, _ := procstat.ContextSwitches()
 	b.ResetTimer()
+	trace.Log(ctx, "bench", "start") // for a trace's analysis (-trace): the sends' span
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Go(func() {
@@ -100,11 +105,14 @@ func benchSend(b *testing.B, nw *devnet.Network, clients int) {
 		})
 	}
 	wg.Wait()
+	trace.Log(ctx, "bench", "stop")
 	b.StopTimer()
 	cpu := procstat.CPUTime() - cpu0
+	vcs1, _ := procstat.ContextSwitches()
 	runtime.ReadMemStats(&ms1)
 	b.ReportMetric(ms(cpu)/float64(b.N), "cpu-ms/send")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(b.N), "allocs/send")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1024/float64(b.N), "KB/send")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
+	b.ReportMetric(float64(vcs1-vcs0)/float64(b.N), "ctxsw/send")
 }
