@@ -41,7 +41,9 @@ func TestLevelEndsOnASend(t *testing.T) {
 // allocations a send, figures that hold better than wall time on a busy
 // machine, and the voluntary context switches a send (ctxsw/send: a
 // thread that went to sleep, mostly the runtime's idle processor after a
-// goroutine hand-off woke it). For a profile, and for instruction counts that do not depend
+// goroutine hand-off woke it). The stores a send (stores/send: the
+// members of the recipient's swarm and the sender's, 5 to 7 each, random
+// at each run) move all of them: compare runs of the same stores. For a profile, and for instruction counts that do not depend
 // on the machine's load at all (the difference of two runs, over the
 // difference of their sends):
 //
@@ -81,7 +83,7 @@ func benchSend(b *testing.B, nw *devnet.Network, clients int) {
 			b.Fatal(err)
 		}
 	}
-	var left atomic.Int64
+	var left, stores atomic.Int64
 	left.Store(int64(b.N))
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
@@ -93,10 +95,12 @@ func benchSend(b *testing.B, nw *devnet.Network, clients int) {
 	for i, c := range cs {
 		wg.Go(func() {
 			for left.Add(-1) >= 0 {
-				if _, err := c.Send(ctx, to[i], "bench"); err != nil {
+				res, err := c.Send(ctx, to[i], "bench")
+				if err != nil {
 					b.Error(err)
 					return
 				}
+				stores.Add(int64(res.Stored + res.SyncStored))
 				if _, _, err := c.Fetch(ctx); err != nil {
 					b.Error(err)
 					return
@@ -115,4 +119,5 @@ func benchSend(b *testing.B, nw *devnet.Network, clients int) {
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1024/float64(b.N), "KB/send")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
 	b.ReportMetric(float64(vcs1-vcs0)/float64(b.N), "ctxsw/send")
+	b.ReportMetric(float64(stores.Load())/float64(b.N), "stores/send")
 }
