@@ -300,8 +300,8 @@ type layerKey struct {
 
 // build wraps payload for the final node (finalX) with the routing fin, then
 // a layer per hop of path from the last to the first. The layers' keys are
-// made first, concurrently (each is an X25519 key exchange), then the
-// layers are sealed from the inside out.
+// made first, two halves at once (each key is an X25519 key exchange),
+// then the layers are sealed from the inside out.
 func build(rand io.Reader, path []Hop, finalX [32]byte, finalEd string, fin Routing, payload []byte, t EncType) ([]byte, ReplyKey, error) {
 	if len(path)+1 > MaxHops {
 		return nil, ReplyKey{}, fmt.Errorf("onion: %d hops, at most %d", len(path)+1, MaxHops)
@@ -320,16 +320,22 @@ func build(rand io.Reader, path []Hop, finalX [32]byte, finalEd string, fin Rout
 		}
 	}
 	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	for i := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	derive := func(from, to int) {
+		for i := from; i < to; i++ {
 			if errs[i] = keys[i].eph.derivePublic(); errs[i] == nil {
 				keys[i].key, errs[i] = symmetricKey(t, keys[i].eph.Private, targets[i], keys[i].eph.Public, targets[i])
 			}
-		}()
+		}
 	}
+	// Half the keys on one goroutine, the rest on this one: two cores at
+	// work, and one goroutine made and one wait (a goroutine a key was
+	// four made a request, each a hand-off that woke an idle processor).
+	half := len(targets) / 2
+	var wg sync.WaitGroup
+	if half > 0 {
+		wg.Go(func() { derive(0, half) })
+	}
+	derive(half, len(targets))
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, ReplyKey{}, err
