@@ -796,7 +796,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 			continue
 		case ok:
 			mu.Lock()
-			results[k] = memberResult(fctx, nil, err)
+			results[k] = memberResult(fctx, nil, err, mine.Hash)
 			mu.Unlock()
 			continue
 		}
@@ -804,7 +804,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 		go func() {
 			defer wg.Done()
 			resp, err := storagerpc.RoundTrip(fctx, n.out(), pid, storagerpc.ProtocolSwarm, body)
-			r := memberResult(fctx, resp, err)
+			r := memberResult(fctx, resp, err, mine.Hash)
 			mu.Lock()
 			results[k] = r
 			mu.Unlock()
@@ -812,7 +812,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 	}
 	for _, s := range pending {
 		resp, err := s.pd.Answer()
-		r := memberResult(fctx, resp, err)
+		r := memberResult(fctx, resp, err, mine.Hash)
 		mu.Lock()
 		results[s.k] = r
 		mu.Unlock()
@@ -823,7 +823,7 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 
 // memberResult is a member's result of a forwarded request: its answer
 // resp, or err (a timeout once fctx, the forward's, has ended).
-func memberResult(fctx context.Context, resp *storagerpc.Response, err error) storagerpc.MemberResult {
+func memberResult(fctx context.Context, resp *storagerpc.Response, err error, hash string) storagerpc.MemberResult {
 	var r storagerpc.MemberResult
 	switch {
 	case err != nil && fctx.Err() != nil:
@@ -833,7 +833,7 @@ func memberResult(fctx context.Context, resp *storagerpc.Response, err error) st
 	case resp.Code != storagerpc.StatusOK:
 		r = storagerpc.MemberResult{Failed: true, Code: resp.Code, Reason: resp.Err().(*storagerpc.Error).Message}
 	default:
-		if storagerpc.DecodeMemberResult(resp.Body, &r) != nil {
+		if storagerpc.DecodeMemberResultOf(resp.Body, &r, hash) != nil {
 			r = storagerpc.MemberResult{Failed: true, BadPeerResponse: true}
 		}
 	}

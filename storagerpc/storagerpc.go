@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -163,6 +164,8 @@ type Response struct {
 // one pass: Body must be valid JSON (a node's answers are what json.Marshal
 // made), and is written as it is.
 func (r *Response) AppendJSON(b []byte) []byte {
+	// Room for all of it at once: {"code":N,"body":...} around the body.
+	b = slices.Grow(b, len(`{"code":,"body":}`)+20+max(len(r.Body), len("null")))
 	b = append(b, `{"code":`...)
 	b = strconv.AppendInt(b, int64(r.Code), 10)
 	b = append(b, `,"body":`...)
@@ -296,11 +299,20 @@ func (v *NamespaceVar) UnmarshalJSON(b []byte) error {
 // MessageHash is BLAKE2b-32(prefix byte || key || namespace in decimal (empty
 // for 0) || data), base64 without padding: 43 characters.
 func MessageHash(owner identity.AccountID, ns Namespace, data []byte) string {
-	h, _ := blake2b.New256(nil)
-	h.Write(owner.Bytes())
-	h.Write([]byte(ns.Sig()))
-	h.Write(data)
-	return base64.RawStdEncoding.EncodeToString(h.Sum(nil))
+	// In one call on one buffer, on the stack for a message of up to
+	// 2 KiB: blake2b.New256's digest, its Sum and the base64 were four
+	// allocations a store.
+	var stack [2048]byte
+	in := append(stack[:0], byte(owner.Prefix))
+	in = append(in, owner.Key[:]...)
+	if ns != 0 {
+		in = strconv.AppendInt(in, int64(ns), 10) // ns.Sig()
+	}
+	in = append(in, data...)
+	sum := blake2b.Sum256(in)
+	var out [43]byte // base64, unpadded, of 32 bytes
+	base64.RawStdEncoding.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // The signed strings of SPEC 4, method name first.
@@ -351,7 +363,9 @@ func concat(ss []string) string {
 
 // Sign signs msg with key, base64-encoded as JSON requests carry it.
 func Sign(key ed25519.PrivateKey, msg []byte) string {
-	return base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg))
+	var out [88]byte // base64 of 64 bytes
+	base64.StdEncoding.Encode(out[:], ed25519.Sign(key, msg))
+	return string(out[:])
 }
 
 // Auth is the authentication every signed request carries.
