@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,4 +139,35 @@ func BenchmarkTestingRound100(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(tests), "tests/round")
+}
+
+// BenchmarkStartStop: Up of a fresh 12-node devnet as `sessionctl bench`
+// starts it (default block time, no clients), then its Close, again and
+// again: what a profile of the start reads (-cpuprofile, -trace). It
+// reports time to ready (the median of the runs) beside Close's.
+//
+//	go test ./devnet -run '^$' -bench StartStop -benchtime 30x -cpuprofile up.prof
+func BenchmarkStartStop(b *testing.B) {
+	var ready, closing []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		d, err := Up(ctx, UpConfig{Dir: b.TempDir(), Nodes: 12, Clients: []string{}})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ready = append(ready, time.Since(start))
+		start = time.Now()
+		if err := d.Close(); err != nil {
+			b.Fatal(err)
+		}
+		closing = append(closing, time.Since(start))
+	}
+	median := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2].Microseconds()) / 1000
+	}
+	b.ReportMetric(median(ready), "ms-ready-p50")
+	b.ReportMetric(median(closing), "ms-close-p50")
 }
