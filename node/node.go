@@ -185,9 +185,12 @@ type Node struct {
 	limiter *limiter
 	turns   *fairQueue // the requests' turns to work (fair.go)
 	replay  *replayCache
-	view    atomic.Pointer[view]
-	moves   moves
-	rounds  rounds // the testing rounds (rounds.go)
+	view    atomic.Pointer[view] // set by setView
+	// viewed is closed when the view changes, then replaced (WaitView).
+	viewMu sync.Mutex
+	viewed chan struct{}
+	moves  moves
+	rounds rounds // the testing rounds (rounds.go)
 	// revs is where the node stands in learning its swarm's subaccount
 	// revocations (revsync.go); revRun runs the sync that learns them.
 	revs   atomic.Pointer[revSync]
@@ -580,7 +583,7 @@ func (n *Node) follow(ctx context.Context) {
 		if old != nil && old.swarmsHeight == info.SwarmsHeight && old.nodesHeight == info.NodesHeight {
 			nv := *old
 			nv.height = info.Height
-			n.view.Store(&nv)
+			n.setView(&nv)
 			n.notifyHeight(ctx, info.Height)
 			n.retryMoves(ctx, &nv)
 			continue
@@ -601,7 +604,7 @@ func (n *Node) follow(ctx context.Context) {
 		if joined {
 			n.swarmChanging(v.mine)
 		}
-		n.view.Store(v)
+		n.setView(v)
 		if joined {
 			n.wakeRevSync(ctx)
 		}
@@ -676,16 +679,40 @@ func (n *Node) edgeAddr() (string, int) {
 	return "", 0
 }
 
-// WaitView waits until the node's view has reached ledger height h.
+// setView makes v the node's view and wakes WaitView's callers.
+func (n *Node) setView(v *view) {
+	n.viewMu.Lock()
+	defer n.viewMu.Unlock()
+	n.view.Store(v)
+	if n.viewed != nil {
+		close(n.viewed)
+		n.viewed = nil
+	}
+}
+
+// viewChange returns a channel closed at the view's next change.
+func (n *Node) viewChange() <-chan struct{} {
+	n.viewMu.Lock()
+	defer n.viewMu.Unlock()
+	if n.viewed == nil {
+		n.viewed = make(chan struct{})
+	}
+	return n.viewed
+}
+
+// WaitView waits until the node's view has reached ledger height h. It
+// wakes when the view changes (a devnet's start waits here for every node:
+// a poll's interval would be added to its time to ready).
 func (n *Node) WaitView(ctx context.Context, h uint64) error {
 	for {
+		changed := n.viewChange() // (before the load: a change after it closes this)
 		if v := n.view.Load(); v != nil && v.height >= h {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-changed:
 		}
 	}
 }
