@@ -200,6 +200,11 @@ type Node struct {
 	behind  atomic.Bool
 	digests digestCache // the last repair digest (repair.go)
 
+	// published is the node's last node_info transaction and the height
+	// of the view it was sent at (publishAddrs: in Start, then on follow's
+	// goroutine only).
+	published *publication
+
 	ready     chan struct{}
 	errc      chan error  // Err: a failure after Start; closed by Close
 	onErr     func(error) // OnErr
@@ -372,8 +377,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	h.SetStreamHandler(onion.ProtocolFramed, n.framed("onion", framedLimits.onion, forwardMargin, n.onionFramed))
 	// Publish the address now, so the block that makes the node known to
 	// the others need not wait for the node's first view.
-	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
-		n.publishAddrs(ctx, &view{netView: &netView{nodes: map[string]chain.ServiceNode{n.pubHex: me}}})
+	if info, err := n.cfg.Ledger.Info(ctx); err == nil {
+		if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
+			n.publishAddrs(ctx, &view{netView: &netView{nodes: map[string]chain.ServiceNode{n.pubHex: me}}, height: info.Height})
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -637,7 +644,12 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // publishAddrs submits a node_info transaction when the ledger's record of
-// this node lacks its current peer ID and addresses.
+// this node lacks its current peer ID and addresses, unless it submitted
+// the same at v's height or later: no block has come since that could
+// have taken it (a node's first view, at the height it published at in
+// Start, would otherwise publish again: a second transaction in the next
+// block, signed, checked and applied for nothing). A view at a later
+// height that still lacks it publishes again.
 func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	me, ok := v.nodes[n.pubHex]
 	if !ok || me.State == chain.StateDeregistered {
@@ -648,10 +660,16 @@ func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	if me.PeerID == n.host.ID().String() && slices.Equal(me.Addrs, addrs) && me.PublicIP == ip && me.StoragePort == port {
 		return
 	}
-	if err := n.submitTx(ctx, chain.TxNodeInfo, chain.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs, PublicIP: ip, StoragePort: port}); err != nil {
+	body := chain.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs, PublicIP: ip, StoragePort: port}
+	if p := n.published; p != nil && v.height <= p.height && p.body.PeerID == body.PeerID &&
+		slices.Equal(p.body.Addrs, body.Addrs) && p.body.PublicIP == body.PublicIP && p.body.StoragePort == body.StoragePort {
+		return // submitted with no block since: it waits in the pool
+	}
+	if err := n.submitTx(ctx, chain.TxNodeInfo, body); err != nil {
 		n.log.Debug().Err(err).Msg("publish address")
 		return
 	}
+	n.published = &publication{body: body, height: v.height}
 	n.log.Info().Strs("addrs", addrs).Msg("address published to the ledger")
 }
 
@@ -677,6 +695,12 @@ func (n *Node) edgeAddr() (string, int) {
 		}
 	}
 	return "", 0
+}
+
+// publication is a node_info transaction submitted at a view's height.
+type publication struct {
+	body   chain.NodeInfoBody
+	height uint64
 }
 
 // setView makes v the node's view and wakes WaitView's callers.
