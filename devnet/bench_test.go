@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/procstat"
 )
 
 // upSizes are the devnet sizes BenchmarkUp measures; BENCH_UP_NODES
@@ -144,13 +145,15 @@ func BenchmarkTestingRound100(b *testing.B) {
 // BenchmarkStartStop: Up of a fresh 12-node devnet as `sessionctl bench`
 // starts it (default block time, no clients), then its Close, again and
 // again: what a profile of the start reads (-cpuprofile, -trace). It
-// reports time to ready (the median of the runs) beside Close's.
+// reports time to ready and the process's CPU time over it (the medians
+// of the runs: their ratio says how much of the start's wall time the
+// CPUs were busy), beside Close's time.
 //
 //	go test ./devnet -run '^$' -bench StartStop -benchtime 30x -cpuprofile up.prof
 func BenchmarkStartStop(b *testing.B) {
-	var ready, closing []time.Duration
+	var ready, cpu, closing []time.Duration
 	for b.Loop() {
-		start := time.Now()
+		start, cpu0 := time.Now(), procstat.CPUTime()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		d, err := Up(ctx, UpConfig{Dir: b.TempDir(), Nodes: 12, Clients: []string{}})
 		cancel()
@@ -158,6 +161,7 @@ func BenchmarkStartStop(b *testing.B) {
 			b.Fatal(err)
 		}
 		ready = append(ready, time.Since(start))
+		cpu = append(cpu, procstat.CPUTime()-cpu0)
 		start = time.Now()
 		if err := d.Close(); err != nil {
 			b.Fatal(err)
@@ -169,5 +173,6 @@ func BenchmarkStartStop(b *testing.B) {
 		return float64(ds[len(ds)/2].Microseconds()) / 1000
 	}
 	b.ReportMetric(median(ready), "ms-ready-p50")
+	b.ReportMetric(median(cpu), "cpu-ms-ready-p50")
 	b.ReportMetric(median(closing), "ms-close-p50")
 }
