@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -181,6 +182,8 @@ type Node struct {
 	host    host.Host
 	pool    *streampool.Pool // the node's requests to others: streams kept open (framed.go)
 	https   *httpserve.Server
+	certMu  sync.Mutex
+	cert    *tls.Certificate // the HTTPS edge's, once made (edgeCert)
 	store   *store
 	limiter *limiter
 	turns   *fairQueue // the requests' turns to work (fair.go)
