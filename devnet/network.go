@@ -294,6 +294,10 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 			nw.Close()
 		}
 	}()
+	// The nodes' new databases are made while the ledger and the servers
+	// start (each waits for a sync of the disk); the nodes open them.
+	stores := nw.createStores(ctx)
+	defer stores.waitAll()
 	l, err := ledger.New(ledger.Config{
 		Path: Dir(nw.cfg.Dir).LedgerDB(), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
 		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
@@ -340,7 +344,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.workers = make([]*workerProc, nw.cfg.Workers)
 	nw.exits = make([]string, nw.cfg.Nodes)
 	nw.mu.Unlock()
-	if err := nw.startNodes(ctx); err != nil {
+	if err := nw.startNodes(ctx, stores); err != nil {
 		return err
 	}
 	if err := nw.settle(ctx); err != nil {
@@ -557,15 +561,62 @@ func (nw *Network) startCommunity(ctx context.Context) error {
 	return nil
 }
 
+// storesAhead are the nodes' databases being made ahead of their start:
+// made[i] is closed once node i's is (or failed to be); none when the
+// nodes run elsewhere (workers, processes of their own).
+type storesAhead struct{ made []chan struct{} }
+
+// wait waits until node i's database is made.
+func (s storesAhead) wait(i int) {
+	if s.made != nil {
+		<-s.made[i]
+	}
+}
+
+// waitAll waits until every node's is.
+func (s storesAhead) waitAll() {
+	for i := range s.made {
+		<-s.made[i]
+	}
+}
+
+// createStores creates the databases of the nodes this process runs that
+// have none (node.CreateStore), in the nodes' order, startConcurrency at a
+// time. A failure is left for the node's start to meet again and report.
+func (nw *Network) createStores(ctx context.Context) storesAhead {
+	if nw.cfg.Workers > 0 || nw.cfg.Exe != "" {
+		return storesAhead{}
+	}
+	s := storesAhead{made: make([]chan struct{}, len(nw.keys))}
+	for i := range s.made {
+		s.made[i] = make(chan struct{})
+	}
+	go func() {
+		sem := make(chan struct{}, startConcurrency)
+		for i := range nw.keys {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; close(s.made[i]) }()
+				node.CreateStore(ctx, Dir(nw.cfg.Dir).NodeData(NodeName(i)))
+			}()
+		}
+	}()
+	return s
+}
+
+// startConcurrency is how many nodes start at once, and how many of their
+// databases are made at once ahead of them.
+const startConcurrency = 8
+
 // startNodes starts every node, a few at a time (each opens a database and
 // a host: the work is mostly I/O and key setup).
-func (nw *Network) startNodes(ctx context.Context) error {
+func (nw *Network) startNodes(ctx context.Context, stores storesAhead) error {
 	if nw.cfg.Workers > 0 {
 		return nw.startWorkers(ctx)
 	}
 	total := len(nw.keys)
 	errs := make([]error, total)
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, startConcurrency)
 	var wg sync.WaitGroup
 	var done int
 	var dmu sync.Mutex
@@ -574,6 +625,7 @@ func (nw *Network) startNodes(ctx context.Context) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			stores.wait(i)
 			errs[i] = nw.StartNode(ctx, i)
 			if nw.cfg.Progress != nil {
 				dmu.Lock()

@@ -30,6 +30,7 @@ import (
 	"github.com/sessionctl/sessionctl/internal/loop"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/sqlitedb"
 	"github.com/sessionctl/sessionctl/internal/streampool"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -298,6 +299,17 @@ func New(cfg Config) (*Node, error) {
 	}, nil
 }
 
+// CreateStore creates the database of a node whose Config.DataDir is
+// dir, when it has none, as Start would; Start then only opens it. A
+// devnet creates its nodes' databases while its ledger and servers start:
+// a new database waits for the disk (a sync), the open of one does not.
+func CreateStore(ctx context.Context, dir string) error {
+	return sqlitedb.Create(ctx, filepath.Join(dir, storeFile), storeMigrations)
+}
+
+// storeFile is the node's database in its Config.DataDir.
+const storeFile = "storage.db"
+
 // Key returns the node's Ed25519 public key in hex.
 func (n *Node) Key() string { return n.pubHex }
 
@@ -349,7 +361,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		defer hw.Done()
 		h, herr = p2phost.New(n.cfg.Key, n.cfg.ListenAddrs)
 	}()
-	st, err := openStore(ctx, filepath.Join(n.cfg.DataDir, "storage.db"))
+	st, err := openStore(ctx, filepath.Join(n.cfg.DataDir, storeFile))
 	hw.Wait()
 	if err != nil || herr != nil {
 		if st != nil {

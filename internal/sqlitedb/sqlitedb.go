@@ -86,6 +86,28 @@ func Open(ctx context.Context, path string, migrations []string, opts ...Option)
 	return db, nil
 }
 
+// Create makes the database at path with its schema (len(migrations)), as
+// Open does when there is none, and returns; nothing when path exists.
+// One that opens many databases can so create them ahead of the opens,
+// side by side with other work: the creation waits on the disk (a sync),
+// the open does not.
+func Create(ctx context.Context, path string, migrations []string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create directory of %q: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("create %q: %w", path, err)
+	}
+	if _, err := os.Lstat(abs); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := create(ctx, abs, migrations); err != nil {
+		return fmt.Errorf("create %q: %w", path, err)
+	}
+	return nil
+}
+
 // dsn names the database at abs with the house's pragmas and the given
 // ones (which the driver runs in the order of their names, not as given).
 func dsn(abs string, cacheKiB int, pragmas ...string) string {

@@ -211,3 +211,46 @@ func TestOpenNew(t *testing.T) {
 		}
 	}
 }
+
+// TestCreate: Create makes a database Open then only opens (at its
+// version, empty), and leaves one that exists as it is.
+func TestCreate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "c.db")
+	migrations := []string{`CREATE TABLE c (id INTEGER)`, `CREATE INDEX ci ON c (id)`}
+	if err := Create(ctx, path, migrations); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("created: %v, %v", st, err)
+	}
+	db, err := Open(ctx, path, migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version, rows int
+	db.QueryRow(`PRAGMA user_version`).Scan(&version)
+	db.QueryRow(`SELECT count(*) FROM c`).Scan(&rows)
+	if version != 2 || rows != 0 {
+		t.Fatalf("version %d, %d rows", version, rows)
+	}
+	if _, err := db.Exec(`INSERT INTO c VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := Create(ctx, path, migrations); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, path, migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.QueryRow(`SELECT count(*) FROM c`).Scan(&rows)
+	db.Close()
+	if rows != 1 {
+		t.Fatalf("Create over an existing database: %d rows, want 1", rows)
+	}
+	if err := Create(ctx, filepath.Join(t.TempDir(), "bad.db"), []string{`NOT SQL`}); err == nil {
+		t.Fatal("a bad migration was accepted")
+	}
+}
