@@ -298,6 +298,12 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	// start (each waits for a sync of the disk); the nodes open them.
 	stores := nw.createStores(ctx)
 	defer stores.waitAll()
+	// The servers start beside the ledger, its RPC and the registrations
+	// (neither needs the other), and both before the nodes: nodes forward
+	// onion requests only to servers they know. The proxy, which needs
+	// both and no node, starts beside the nodes.
+	servers := nw.inBackground(func() error { return nw.startServers(ctx) })
+	defer servers()
 	l, err := ledger.New(ledger.Config{
 		Path: Dir(nw.cfg.Dir).LedgerDB(), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
 		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
@@ -319,22 +325,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	}
 	nw.rpc = srv
 	nw.client = ledgerrpc.NewClient(nw.LedgerURL(), nw.cfg.LedgerToken)
-	// The servers start while the nodes register (neither needs the
-	// other), and both before the nodes: nodes forward onion requests only
-	// to servers they know.
-	servers := make(chan error, 1)
-	go func() {
-		servers <- func() error {
-			if err := nw.startFiles(ctx); err != nil {
-				return err
-			}
-			if err := nw.startCommunity(ctx); err != nil {
-				return err
-			}
-			return nw.startProxy(ctx)
-		}()
-	}()
-	if err := errors.Join(nw.register(ctx), <-servers); err != nil {
+	if err := errors.Join(nw.register(ctx), servers()); err != nil {
 		return err
 	}
 	nw.mu.Lock()
@@ -344,7 +335,9 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.workers = make([]*workerProc, nw.cfg.Workers)
 	nw.exits = make([]string, nw.cfg.Nodes)
 	nw.mu.Unlock()
-	if err := nw.startNodes(ctx, stores); err != nil {
+	proxy := nw.inBackground(func() error { return nw.startProxy(ctx) })
+	defer proxy()
+	if err := errors.Join(nw.startNodes(ctx, stores), proxy()); err != nil {
 		return err
 	}
 	if err := nw.settle(ctx); err != nil {
@@ -355,6 +348,22 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.Ledger.Release()
 	nw.watch()
 	return nil
+}
+
+// inBackground runs f on a goroutine of its own and returns a function that
+// waits for it and returns its error, as often as it is called (Start
+// defers one too: what started is stopped only once it has).
+func (nw *Network) inBackground(f func() error) func() error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return sync.OnceValue(func() error { return <-done })
+}
+
+// startServers starts the file server and the community server, side by
+// side.
+func (nw *Network) startServers(ctx context.Context) error {
+	files := nw.inBackground(func() error { return nw.startFiles(ctx) })
+	return errors.Join(nw.startCommunity(ctx), files())
 }
 
 // watch reports on Err the first failure of a part the network cannot do
