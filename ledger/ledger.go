@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -216,8 +217,21 @@ func (l *Ledger) Start(ctx context.Context) error {
 	if l.started {
 		return errors.New("ledger: already started")
 	}
+	// A new chain's authority key is made and written (synced) while its
+	// database is made (synced too): neither waits for the other's sync.
+	var authority chan error
+	if _, err := os.Lstat(l.cfg.Path); errors.Is(err, fs.ErrNotExist) && l.authority == nil {
+		authority = make(chan error, 1)
+		go func() { authority <- l.loadAuthority(true) }()
+	}
 	st, err := openStore(ctx, l.cfg.Path)
+	if authority != nil {
+		err = errors.Join(err, <-authority)
+	}
 	if err != nil {
+		if st != nil {
+			st.close()
+		}
 		return err
 	}
 	if err := l.load(ctx, st); err != nil {
