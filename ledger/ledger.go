@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -504,6 +505,42 @@ func (l *Ledger) Submit(tx *chain.Tx) (string, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.queueLocked(tx)
+}
+
+// SubmitAll queues txs in their order, as Submit would one after the
+// other, their form and signatures checked side by side first (on as
+// many goroutines as the process has CPUs). It stops at the first one
+// refused and returns how many were queued, with that one's error.
+func (l *Ledger) SubmitAll(txs []*chain.Tx) (int, error) {
+	checked := make([]error, len(txs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(txs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(txs); i = int(next.Add(1) - 1) {
+				checked[i] = txs[i].Check()
+			}
+		})
+	}
+	wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, tx := range txs {
+		if checked[i] != nil {
+			return i, checked[i]
+		}
+		if _, err := l.queueLocked(tx); err != nil {
+			return i, err
+		}
+	}
+	return len(txs), nil
+}
+
+// queueLocked checks tx, whose form and signatures are checked, against
+// the tip and the pending transactions and queues it; it returns its
+// hash. Callers hold mu.
+func (l *Ledger) queueLocked(tx *chain.Tx) (string, error) {
 	if err := l.usable(); err != nil {
 		return "", err
 	}
