@@ -447,34 +447,61 @@ func ParamsFor(n int) chain.Params {
 }
 
 // register submits the staking transactions of the nodes the chain does not
-// know yet, and makes a block with them.
+// know yet, and makes a block with them. The transactions of up to
+// registerChunk nodes are made (signed) side by side, then queued in the
+// nodes' order (their signatures checked side by side: SubmitAll).
 func (nw *Network) register(ctx context.Context) error {
-	submitted := 0
+	var todo []int
 	for i, k := range nw.keys {
-		if _, ok := nw.Ledger.Node(pub(k)); ok {
-			continue
+		if _, ok := nw.Ledger.Node(pub(k)); !ok {
+			todo = append(todo, i)
 		}
-		op := nw.operator(i)
-		amount := stake
-		var reserved []chain.Reservation
-		if shared(i) {
-			amount = stake / 2
-			for j := 0; j < 2; j++ {
-				reserved = append(reserved, chain.Reservation{Wallet: pub(nw.contributor(i, j)), Amount: stake / 4})
+	}
+	submitted := len(todo)
+	for len(todo) > 0 {
+		part := todo[:min(registerChunk, len(todo))]
+		todo = todo[len(part):]
+		made := make([][]*chain.Tx, len(part))
+		errs := make([]error, len(part))
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(part)) {
+			wg.Go(func() {
+				for j := int(next.Add(1) - 1); j < len(part); j = int(next.Add(1) - 1) {
+					made[j], errs[j] = nw.stakeTxs(part[j])
+				}
+			})
+		}
+		wg.Wait()
+		var txs []*chain.Tx
+		var of []int // the node of each transaction
+		for j, m := range made {
+			if errs[j] != nil {
+				return fmt.Errorf("register node %d: %w", part[j], errs[j])
+			}
+			txs = append(txs, m...)
+			for range m {
+				of = append(of, part[j])
 			}
 		}
-		if err := nw.submit(ctx, op, chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
-			return fmt.Errorf("register node %d: %w", i, err)
-		}
-		for _, r := range reserved {
-			c := nw.contributor(i, slices.IndexFunc(reserved, func(x chain.Reservation) bool { return x.Wallet == r.Wallet }))
-			if err := nw.submit(ctx, c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
-				return fmt.Errorf("contribute to node %d: %w", i, err)
+		for len(txs) > 0 {
+			n, err := nw.Ledger.SubmitAll(txs)
+			txs, of = txs[n:], of[n:]
+			if errors.Is(err, ledger.ErrMempoolFull) {
+				// Past about 3,000 nodes their registrations (a node
+				// with shared stake is three transactions) fill the
+				// pool: a block takes them.
+				if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("register node %d: %w", of[0], err)
 			}
 		}
-		submitted++
 		if nw.cfg.Progress != nil {
-			nw.cfg.Progress(StartProgress{Stage: StageRegistering, Done: i + 1, Total: len(nw.keys)})
+			nw.cfg.Progress(StartProgress{Stage: StageRegistering, Done: part[len(part)-1] + 1, Total: len(nw.keys)})
 		}
 	}
 	if submitted > 0 {
@@ -486,33 +513,49 @@ func (nw *Network) register(ctx context.Context) error {
 	return nil
 }
 
-func (nw *Network) submit(ctx context.Context, key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
-	err := nw.submitOnce(key, t, body, nodeKey)
-	if errors.Is(err, ledger.ErrMempoolFull) {
-		// Past about 3,000 nodes their registrations (a node with shared
-		// stake is three transactions) fill the pool: a block takes them.
-		if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
-			return err
+// registerChunk is how many nodes' staking transactions register makes
+// and queues at a time.
+const registerChunk = 256
+
+// stakeTxs makes node i's staking transactions: its operator's
+// registration, signed by the node's key too, and for a node with shared
+// stake its two contributors' contributions.
+func (nw *Network) stakeTxs(i int) ([]*chain.Tx, error) {
+	k := nw.keys[i]
+	amount := stake
+	var reserved []chain.Reservation
+	var contributors []ed25519.PrivateKey
+	if shared(i) {
+		amount = stake / 2
+		for j := 0; j < 2; j++ {
+			c := nw.contributor(i, j)
+			contributors = append(contributors, c)
+			reserved = append(reserved, chain.Reservation{Wallet: pub(c), Amount: stake / 4})
 		}
-		return nw.submitOnce(key, t, body, nodeKey)
 	}
-	return err
+	reg, err := nw.newTx(nw.operator(i), chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved})
+	if err != nil {
+		return nil, err
+	}
+	reg.SignAsNode(k)
+	txs := []*chain.Tx{reg}
+	for j, c := range contributors {
+		tx, err := nw.newTx(c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: reserved[j].Amount})
+		if err != nil {
+			return nil, fmt.Errorf("contribution: %w", err)
+		}
+		txs = append(txs, tx)
+	}
+	return txs, nil
 }
 
-func (nw *Network) submitOnce(key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
+// newTx makes a transaction signed by key, with the wallet's next nonce.
+func (nw *Network) newTx(key ed25519.PrivateKey, t chain.TxType, body any) (*chain.Tx, error) {
 	a, err := nw.Ledger.Account(pub(key))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	tx, err := chain.NewTx(t, key, a.NextNonce, body)
-	if err != nil {
-		return err
-	}
-	if nodeKey != nil {
-		tx.SignAsNode(nodeKey)
-	}
-	_, err = nw.Ledger.Submit(tx)
-	return err
+	return chain.NewTx(t, key, a.NextNonce, body)
 }
 
 // FileServerKey is the file server's X25519 key pair, from a secret (a
