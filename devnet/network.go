@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -304,6 +305,18 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	// both and no node, starts beside the nodes.
 	servers := nw.inBackground(func() error { return nw.startServers(ctx) })
 	defer servers()
+	// A new chain's registrations are signed while its ledger starts: its
+	// wallets have sent nothing, their nonces are 0 (register checks).
+	var ahead [][]*chain.Tx
+	signed := func() error { return nil }
+	if _, err := os.Lstat(Dir(nw.cfg.Dir).LedgerDB()); errors.Is(err, fs.ErrNotExist) {
+		ahead = make([][]*chain.Tx, len(nw.keys))
+		signed = nw.inBackground(func() error {
+			parallel(len(nw.keys), func(i int) { ahead[i], _ = nw.stakeTxs(i, firstNonce) })
+			return nil
+		})
+	}
+	defer signed()
 	l, err := ledger.New(ledger.Config{
 		Path: Dir(nw.cfg.Dir).LedgerDB(), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
 		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
@@ -325,7 +338,8 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	}
 	nw.rpc = srv
 	nw.client = ledgerrpc.NewClient(nw.LedgerURL(), nw.cfg.LedgerToken)
-	if err := errors.Join(nw.register(ctx), servers()); err != nil {
+	signed()
+	if err := errors.Join(nw.register(ctx, ahead), servers()); err != nil {
 		return err
 	}
 	nw.mu.Lock()
@@ -449,8 +463,10 @@ func ParamsFor(n int) chain.Params {
 // register submits the staking transactions of the nodes the chain does not
 // know yet, and makes a block with them. The transactions of up to
 // registerChunk nodes are made (signed) side by side, then queued in the
-// nodes' order (their signatures checked side by side: SubmitAll).
-func (nw *Network) register(ctx context.Context) error {
+// nodes' order (their signatures checked side by side: SubmitAll). A
+// node's in ahead, made before (nil for none), are taken if their nonces
+// are still their wallets' next.
+func (nw *Network) register(ctx context.Context, ahead [][]*chain.Tx) error {
 	var todo []int
 	for i, k := range nw.keys {
 		if _, ok := nw.Ledger.Node(pub(k)); !ok {
@@ -463,16 +479,13 @@ func (nw *Network) register(ctx context.Context) error {
 		todo = todo[len(part):]
 		made := make([][]*chain.Tx, len(part))
 		errs := make([]error, len(part))
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range min(runtime.GOMAXPROCS(0), len(part)) {
-			wg.Go(func() {
-				for j := int(next.Add(1) - 1); j < len(part); j = int(next.Add(1) - 1) {
-					made[j], errs[j] = nw.stakeTxs(part[j])
-				}
-			})
-		}
-		wg.Wait()
+		parallel(len(part), func(j int) {
+			if i := part[j]; i < len(ahead) && nw.current(ahead[i]) {
+				made[j] = ahead[i]
+			} else {
+				made[j], errs[j] = nw.stakeTxs(i, nw.nextNonce)
+			}
+		})
 		var txs []*chain.Tx
 		var of []int // the node of each transaction
 		for j, m := range made {
@@ -517,10 +530,25 @@ func (nw *Network) register(ctx context.Context) error {
 // and queues at a time.
 const registerChunk = 256
 
+// parallel calls f(0) to f(n-1) on as many goroutines as the process has
+// CPUs, and returns when all have returned.
+func parallel(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // stakeTxs makes node i's staking transactions: its operator's
 // registration, signed by the node's key too, and for a node with shared
-// stake its two contributors' contributions.
-func (nw *Network) stakeTxs(i int) ([]*chain.Tx, error) {
+// stake its two contributors' contributions; nonce gives a wallet's nonce.
+func (nw *Network) stakeTxs(i int, nonce func(wallet string) (uint64, error)) ([]*chain.Tx, error) {
 	k := nw.keys[i]
 	amount := stake
 	var reserved []chain.Reservation
@@ -533,14 +561,14 @@ func (nw *Network) stakeTxs(i int) ([]*chain.Tx, error) {
 			reserved = append(reserved, chain.Reservation{Wallet: pub(c), Amount: stake / 4})
 		}
 	}
-	reg, err := nw.newTx(nw.operator(i), chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved})
+	reg, err := newTx(nonce, nw.operator(i), chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved})
 	if err != nil {
 		return nil, err
 	}
 	reg.SignAsNode(k)
 	txs := []*chain.Tx{reg}
 	for j, c := range contributors {
-		tx, err := nw.newTx(c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: reserved[j].Amount})
+		tx, err := newTx(nonce, c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: reserved[j].Amount})
 		if err != nil {
 			return nil, fmt.Errorf("contribution: %w", err)
 		}
@@ -549,13 +577,34 @@ func (nw *Network) stakeTxs(i int) ([]*chain.Tx, error) {
 	return txs, nil
 }
 
-// newTx makes a transaction signed by key, with the wallet's next nonce.
-func (nw *Network) newTx(key ed25519.PrivateKey, t chain.TxType, body any) (*chain.Tx, error) {
-	a, err := nw.Ledger.Account(pub(key))
+// newTx makes a transaction signed by key, at the wallet's nonce.
+func newTx(nonce func(wallet string) (uint64, error), key ed25519.PrivateKey, t chain.TxType, body any) (*chain.Tx, error) {
+	n, err := nonce(pub(key))
 	if err != nil {
 		return nil, err
 	}
-	return chain.NewTx(t, key, a.NextNonce, body)
+	return chain.NewTx(t, key, n, body)
+}
+
+// nextNonce is a wallet's next nonce on the ledger, its pending
+// transactions counted.
+func (nw *Network) nextNonce(wallet string) (uint64, error) {
+	a, err := nw.Ledger.Account(wallet)
+	return a.NextNonce, err
+}
+
+// firstNonce is the nonce of a wallet's first transaction.
+func firstNonce(string) (uint64, error) { return 0, nil }
+
+// current reports whether txs, made before, can be submitted now: there
+// are some, and each one's nonce is its signer's next.
+func (nw *Network) current(txs []*chain.Tx) bool {
+	for _, tx := range txs {
+		if n, err := nw.nextNonce(tx.Signer); err != nil || n != tx.Nonce {
+			return false
+		}
+	}
+	return len(txs) > 0
 }
 
 // FileServerKey is the file server's X25519 key pair, from a secret (a
