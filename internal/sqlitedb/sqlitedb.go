@@ -134,15 +134,23 @@ func dsn(abs string, cacheKiB int, pragmas ...string) string {
 // meanwhile, theirs stays.
 func create(ctx context.Context, abs string, migrations []string) error {
 	t := templateOf(migrations)
+	release := func() {}
 	if t != nil {
 		t.mu.Lock()
-		defer t.mu.Unlock()
-		if t.data != nil {
-			if err := atomicfile.Create(abs, t.data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+		if data := t.data; data != nil {
+			// The copies are written (and synced) side by side: the lock
+			// guards the template's bytes, not the disk.
+			t.mu.Unlock()
+			if err := atomicfile.Create(abs, data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
 				return err
 			}
 			return nil
 		}
+		// This one builds the template; the others of its migrations wait
+		// for its bytes, not for its sync.
+		var once sync.Once
+		release = func() { once.Do(t.mu.Unlock) }
+		defer release()
 	}
 	f, err := os.CreateTemp(filepath.Dir(abs), ".new-*.db")
 	if err != nil {
@@ -185,6 +193,7 @@ func create(ctx context.Context, abs string, migrations []string) error {
 		if data, err := os.ReadFile(tmp); err == nil && len(data) <= maxTemplate {
 			t.data = data
 		}
+		release()
 	}
 	if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err != nil {
 		return err
@@ -203,7 +212,7 @@ func create(ctx context.Context, abs string, migrations []string) error {
 }
 
 // A template is a new database's bytes, as create built them for its
-// migrations; mu is held while it is built.
+// migrations; mu is held while they are built and read.
 type template struct {
 	mu   sync.Mutex
 	data []byte

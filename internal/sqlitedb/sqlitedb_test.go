@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -252,5 +253,36 @@ func TestCreate(t *testing.T) {
 	}
 	if err := Create(ctx, filepath.Join(t.TempDir(), "bad.db"), []string{`NOT SQL`}); err == nil {
 		t.Fatal("a bad migration was accepted")
+	}
+}
+
+// TestCreateSideBySide: databases of one schema made at once, the first
+// building the template while the others wait for its bytes and then
+// write their copies side by side: each whole, at its version.
+func TestCreateSideBySide(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	migrations := []string{`CREATE TABLE s (id INTEGER)`, `CREATE INDEX si ON s (id)`, `CREATE TABLE side (x)`}
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = Create(ctx, filepath.Join(dir, fmt.Sprintf("%d.db", i)), migrations) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("database %d: %v", i, err)
+		}
+		db, err := Open(ctx, filepath.Join(dir, fmt.Sprintf("%d.db", i)), migrations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var version, tables int
+		db.QueryRow(`PRAGMA user_version`).Scan(&version)
+		db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables)
+		db.Close()
+		if version != 3 || tables != 2 {
+			t.Fatalf("database %d: version %d, %d tables", i, version, tables)
+		}
 	}
 }
