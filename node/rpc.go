@@ -822,7 +822,8 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 }
 
 // memberResult is a member's result of a forwarded request: its answer
-// resp, or err (a timeout once fctx, the forward's, has ended).
+// resp, or err (a timeout once fctx, the forward's, has ended); a store's
+// result names hash, the message's ("" for other methods).
 func memberResult(fctx context.Context, resp *storagerpc.Response, err error, hash string) storagerpc.MemberResult {
 	var r storagerpc.MemberResult
 	switch {
