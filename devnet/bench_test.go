@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/procstat"
 )
 
 // upSizes are the devnet sizes BenchmarkUp measures; BENCH_UP_NODES
@@ -138,4 +140,41 @@ func BenchmarkTestingRound100(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(tests), "tests/round")
+}
+
+// BenchmarkStartStop: Up of a fresh 12-node devnet as `sessionctl bench`
+// starts it (default block time, no clients), then its Close, again and
+// again: what a profile of the start reads (-cpuprofile, -trace). It
+// reports time to ready and the process's CPU time over it (the medians
+// of the runs: their ratio says how much of the start's wall time the
+// CPUs were busy), beside Close's time; and the least time to ready, the
+// figure that holds best on a machine shared with other work.
+//
+//	go test ./devnet -run '^$' -bench StartStop -benchtime 30x -cpuprofile up.prof
+func BenchmarkStartStop(b *testing.B) {
+	var ready, cpu, closing []time.Duration
+	for b.Loop() {
+		start, cpu0 := time.Now(), procstat.CPUTime()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		d, err := Up(ctx, UpConfig{Dir: b.TempDir(), Nodes: 12, Clients: []string{}})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ready = append(ready, time.Since(start))
+		cpu = append(cpu, procstat.CPUTime()-cpu0)
+		start = time.Now()
+		if err := d.Close(); err != nil {
+			b.Fatal(err)
+		}
+		closing = append(closing, time.Since(start))
+	}
+	median := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(slices.Min(ready).Microseconds())/1000, "ms-ready-min")
+	b.ReportMetric(median(ready), "ms-ready-p50")
+	b.ReportMetric(median(cpu), "cpu-ms-ready-p50")
+	b.ReportMetric(median(closing), "ms-close-p50")
 }

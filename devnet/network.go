@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -294,6 +295,28 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 			nw.Close()
 		}
 	}()
+	// The nodes' new databases are made while the ledger and the servers
+	// start (each waits for a sync of the disk); the nodes open them.
+	stores := nw.createStores(ctx)
+	defer stores.waitAll()
+	// The servers start beside the ledger, its RPC and the registrations
+	// (neither needs the other), and both before the nodes: nodes forward
+	// onion requests only to servers they know. The proxy, which needs
+	// both and no node, starts beside the nodes.
+	servers := nw.inBackground(func() error { return nw.startServers(ctx) })
+	defer servers()
+	// A new chain's registrations are signed while its ledger starts: its
+	// wallets have sent nothing, their nonces are 0 (register checks).
+	var ahead [][]*chain.Tx
+	signed := func() error { return nil }
+	if _, err := os.Lstat(Dir(nw.cfg.Dir).LedgerDB()); errors.Is(err, fs.ErrNotExist) {
+		ahead = make([][]*chain.Tx, len(nw.keys))
+		signed = nw.inBackground(func() error {
+			parallel(len(nw.keys), func(i int) { ahead[i], _ = nw.stakeTxs(i, firstNonce) })
+			return nil
+		})
+	}
+	defer signed()
 	l, err := ledger.New(ledger.Config{
 		Path: Dir(nw.cfg.Dir).LedgerDB(), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
 		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
@@ -315,22 +338,8 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	}
 	nw.rpc = srv
 	nw.client = ledgerrpc.NewClient(nw.LedgerURL(), nw.cfg.LedgerToken)
-	// The servers start while the nodes register (neither needs the
-	// other), and both before the nodes: nodes forward onion requests only
-	// to servers they know.
-	servers := make(chan error, 1)
-	go func() {
-		servers <- func() error {
-			if err := nw.startFiles(ctx); err != nil {
-				return err
-			}
-			if err := nw.startCommunity(ctx); err != nil {
-				return err
-			}
-			return nw.startProxy(ctx)
-		}()
-	}()
-	if err := errors.Join(nw.register(ctx), <-servers); err != nil {
+	signed()
+	if err := errors.Join(nw.register(ctx, ahead), servers()); err != nil {
 		return err
 	}
 	nw.mu.Lock()
@@ -340,7 +349,9 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.workers = make([]*workerProc, nw.cfg.Workers)
 	nw.exits = make([]string, nw.cfg.Nodes)
 	nw.mu.Unlock()
-	if err := nw.startNodes(ctx); err != nil {
+	proxy := nw.inBackground(func() error { return nw.startProxy(ctx) })
+	defer proxy()
+	if err := errors.Join(nw.startNodes(ctx, stores), proxy()); err != nil {
 		return err
 	}
 	if err := nw.settle(ctx); err != nil {
@@ -351,6 +362,22 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.Ledger.Release()
 	nw.watch()
 	return nil
+}
+
+// inBackground runs f on a goroutine of its own and returns a function that
+// waits for it and returns its error, as often as it is called (Start
+// defers one too: what started is stopped only once it has).
+func (nw *Network) inBackground(f func() error) func() error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return sync.OnceValue(func() error { return <-done })
+}
+
+// startServers starts the file server and the community server, side by
+// side.
+func (nw *Network) startServers(ctx context.Context) error {
+	files := nw.inBackground(func() error { return nw.startFiles(ctx) })
+	return errors.Join(nw.startCommunity(ctx), files())
 }
 
 // watch reports on Err the first failure of a part the network cannot do
@@ -434,34 +461,60 @@ func ParamsFor(n int) chain.Params {
 }
 
 // register submits the staking transactions of the nodes the chain does not
-// know yet, and makes a block with them.
-func (nw *Network) register(ctx context.Context) error {
-	submitted := 0
+// know yet, and makes a block with them. The transactions of up to
+// registerChunk nodes are made (signed) side by side, then queued in the
+// nodes' order (their signatures checked side by side: SubmitAll). A
+// node's in ahead, made before (nil for none), are taken if their nonces
+// are still their wallets' next.
+func (nw *Network) register(ctx context.Context, ahead [][]*chain.Tx) error {
+	var todo []int
 	for i, k := range nw.keys {
-		if _, ok := nw.Ledger.Node(pub(k)); ok {
-			continue
+		if _, ok := nw.Ledger.Node(pub(k)); !ok {
+			todo = append(todo, i)
 		}
-		op := nw.operator(i)
-		amount := stake
-		var reserved []chain.Reservation
-		if shared(i) {
-			amount = stake / 2
-			for j := 0; j < 2; j++ {
-				reserved = append(reserved, chain.Reservation{Wallet: pub(nw.contributor(i, j)), Amount: stake / 4})
+	}
+	submitted := len(todo)
+	for len(todo) > 0 {
+		part := todo[:min(registerChunk, len(todo))]
+		todo = todo[len(part):]
+		made := make([][]*chain.Tx, len(part))
+		errs := make([]error, len(part))
+		parallel(len(part), func(j int) {
+			if i := part[j]; i < len(ahead) && nw.current(ahead[i]) {
+				made[j] = ahead[i]
+			} else {
+				made[j], errs[j] = nw.stakeTxs(i, nw.nextNonce)
+			}
+		})
+		var txs []*chain.Tx
+		var of []int // the node of each transaction
+		for j, m := range made {
+			if errs[j] != nil {
+				return fmt.Errorf("register node %d: %w", part[j], errs[j])
+			}
+			txs = append(txs, m...)
+			for range m {
+				of = append(of, part[j])
 			}
 		}
-		if err := nw.submit(ctx, op, chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved}, k); err != nil {
-			return fmt.Errorf("register node %d: %w", i, err)
-		}
-		for _, r := range reserved {
-			c := nw.contributor(i, slices.IndexFunc(reserved, func(x chain.Reservation) bool { return x.Wallet == r.Wallet }))
-			if err := nw.submit(ctx, c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: r.Amount}, nil); err != nil {
-				return fmt.Errorf("contribute to node %d: %w", i, err)
+		for len(txs) > 0 {
+			n, err := nw.Ledger.SubmitAll(txs)
+			txs, of = txs[n:], of[n:]
+			if errors.Is(err, ledger.ErrMempoolFull) {
+				// Past about 3,000 nodes their registrations (a node
+				// with shared stake is three transactions) fill the
+				// pool: a block takes them.
+				if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("register node %d: %w", of[0], err)
 			}
 		}
-		submitted++
 		if nw.cfg.Progress != nil {
-			nw.cfg.Progress(StartProgress{Stage: StageRegistering, Done: i + 1, Total: len(nw.keys)})
+			nw.cfg.Progress(StartProgress{Stage: StageRegistering, Done: part[len(part)-1] + 1, Total: len(nw.keys)})
 		}
 	}
 	if submitted > 0 {
@@ -473,33 +526,85 @@ func (nw *Network) register(ctx context.Context) error {
 	return nil
 }
 
-func (nw *Network) submit(ctx context.Context, key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
-	err := nw.submitOnce(key, t, body, nodeKey)
-	if errors.Is(err, ledger.ErrMempoolFull) {
-		// Past about 3,000 nodes their registrations (a node with shared
-		// stake is three transactions) fill the pool: a block takes them.
-		if _, err := nw.Ledger.Mine(ctx, 1); err != nil {
-			return err
-		}
-		return nw.submitOnce(key, t, body, nodeKey)
+// registerChunk is how many nodes' staking transactions register makes
+// and queues at a time.
+const registerChunk = 256
+
+// parallel calls f(0) to f(n-1) on as many goroutines as the process has
+// CPUs, and returns when all have returned.
+func parallel(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
 	}
-	return err
+	wg.Wait()
 }
 
-func (nw *Network) submitOnce(key ed25519.PrivateKey, t chain.TxType, body any, nodeKey ed25519.PrivateKey) error {
-	a, err := nw.Ledger.Account(pub(key))
+// stakeTxs makes node i's staking transactions: its operator's
+// registration, signed by the node's key too, and for a node with shared
+// stake its two contributors' contributions; nonce gives a wallet's nonce.
+func (nw *Network) stakeTxs(i int, nonce func(wallet string) (uint64, error)) ([]*chain.Tx, error) {
+	k := nw.keys[i]
+	amount := stake
+	var reserved []chain.Reservation
+	var contributors []ed25519.PrivateKey
+	if shared(i) {
+		amount = stake / 2
+		for j := 0; j < 2; j++ {
+			c := nw.contributor(i, j)
+			contributors = append(contributors, c)
+			reserved = append(reserved, chain.Reservation{Wallet: pub(c), Amount: stake / 4})
+		}
+	}
+	reg, err := newTx(nonce, nw.operator(i), chain.TxRegister, chain.RegisterBody{NodeKey: pub(k), FeeBPS: uint32(100 * (i % 10)), Amount: amount, Reserved: reserved})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	tx, err := chain.NewTx(t, key, a.NextNonce, body)
+	reg.SignAsNode(k)
+	txs := []*chain.Tx{reg}
+	for j, c := range contributors {
+		tx, err := newTx(nonce, c, chain.TxContribute, chain.ContributeBody{NodeKey: pub(k), Amount: reserved[j].Amount})
+		if err != nil {
+			return nil, fmt.Errorf("contribution: %w", err)
+		}
+		txs = append(txs, tx)
+	}
+	return txs, nil
+}
+
+// newTx makes a transaction signed by key, at the wallet's nonce.
+func newTx(nonce func(wallet string) (uint64, error), key ed25519.PrivateKey, t chain.TxType, body any) (*chain.Tx, error) {
+	n, err := nonce(pub(key))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if nodeKey != nil {
-		tx.SignAsNode(nodeKey)
+	return chain.NewTx(t, key, n, body)
+}
+
+// nextNonce is a wallet's next nonce on the ledger, its pending
+// transactions counted.
+func (nw *Network) nextNonce(wallet string) (uint64, error) {
+	a, err := nw.Ledger.Account(wallet)
+	return a.NextNonce, err
+}
+
+// firstNonce is the nonce of a wallet's first transaction.
+func firstNonce(string) (uint64, error) { return 0, nil }
+
+// current reports whether txs, made before, can be submitted now: there
+// are some, and each one's nonce is its signer's next.
+func (nw *Network) current(txs []*chain.Tx) bool {
+	for _, tx := range txs {
+		if n, err := nw.nextNonce(tx.Signer); err != nil || n != tx.Nonce {
+			return false
+		}
 	}
-	_, err = nw.Ledger.Submit(tx)
-	return err
+	return len(txs) > 0
 }
 
 // FileServerKey is the file server's X25519 key pair, from a secret (a
@@ -557,15 +662,62 @@ func (nw *Network) startCommunity(ctx context.Context) error {
 	return nil
 }
 
+// storesAhead are the nodes' databases being made ahead of their start:
+// made[i] is closed once node i's is (or failed to be); none when the
+// nodes run elsewhere (workers, processes of their own).
+type storesAhead struct{ made []chan struct{} }
+
+// wait waits until node i's database is made.
+func (s storesAhead) wait(i int) {
+	if s.made != nil {
+		<-s.made[i]
+	}
+}
+
+// waitAll waits until every node's is.
+func (s storesAhead) waitAll() {
+	for i := range s.made {
+		<-s.made[i]
+	}
+}
+
+// createStores creates the databases of the nodes this process runs that
+// have none (node.CreateStore), in the nodes' order, startConcurrency at a
+// time. A failure is left for the node's start to meet again and report.
+func (nw *Network) createStores(ctx context.Context) storesAhead {
+	if nw.cfg.Workers > 0 || nw.cfg.Exe != "" {
+		return storesAhead{}
+	}
+	s := storesAhead{made: make([]chan struct{}, len(nw.keys))}
+	for i := range s.made {
+		s.made[i] = make(chan struct{})
+	}
+	go func() {
+		sem := make(chan struct{}, startConcurrency)
+		for i := range nw.keys {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; close(s.made[i]) }()
+				node.CreateStore(ctx, Dir(nw.cfg.Dir).NodeData(NodeName(i)))
+			}()
+		}
+	}()
+	return s
+}
+
+// startConcurrency is how many nodes start at once, and how many of their
+// databases are made at once ahead of them.
+const startConcurrency = 8
+
 // startNodes starts every node, a few at a time (each opens a database and
 // a host: the work is mostly I/O and key setup).
-func (nw *Network) startNodes(ctx context.Context) error {
+func (nw *Network) startNodes(ctx context.Context, stores storesAhead) error {
 	if nw.cfg.Workers > 0 {
 		return nw.startWorkers(ctx)
 	}
 	total := len(nw.keys)
 	errs := make([]error, total)
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, startConcurrency)
 	var wg sync.WaitGroup
 	var done int
 	var dmu sync.Mutex
@@ -574,6 +726,7 @@ func (nw *Network) startNodes(ctx context.Context) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			stores.wait(i)
 			errs[i] = nw.StartNode(ctx, i)
 			if nw.cfg.Progress != nil {
 				dmu.Lock()

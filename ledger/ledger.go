@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -216,8 +218,21 @@ func (l *Ledger) Start(ctx context.Context) error {
 	if l.started {
 		return errors.New("ledger: already started")
 	}
+	// A new chain's authority key is made and written (synced) while its
+	// database is made (synced too): neither waits for the other's sync.
+	var authority chan error
+	if _, err := os.Lstat(l.cfg.Path); errors.Is(err, fs.ErrNotExist) && l.authority == nil {
+		authority = make(chan error, 1)
+		go func() { authority <- l.loadAuthority(true) }()
+	}
 	st, err := openStore(ctx, l.cfg.Path)
+	if authority != nil {
+		err = errors.Join(err, <-authority)
+	}
 	if err != nil {
+		if st != nil {
+			st.close()
+		}
 		return err
 	}
 	if err := l.load(ctx, st); err != nil {
@@ -490,6 +505,42 @@ func (l *Ledger) Submit(tx *chain.Tx) (string, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.queueLocked(tx)
+}
+
+// SubmitAll queues txs in their order, as Submit would one after the
+// other, their form and signatures checked side by side first (on as
+// many goroutines as the process has CPUs). It stops at the first one
+// refused and returns how many were queued, with that one's error.
+func (l *Ledger) SubmitAll(txs []*chain.Tx) (int, error) {
+	checked := make([]error, len(txs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(txs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(txs); i = int(next.Add(1) - 1) {
+				checked[i] = txs[i].Check()
+			}
+		})
+	}
+	wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, tx := range txs {
+		if checked[i] != nil {
+			return i, checked[i]
+		}
+		if _, err := l.queueLocked(tx); err != nil {
+			return i, err
+		}
+	}
+	return len(txs), nil
+}
+
+// queueLocked checks tx, whose form and signatures are checked, against
+// the tip and the pending transactions and queues it; it returns its
+// hash. Callers hold mu.
+func (l *Ledger) queueLocked(tx *chain.Tx) (string, error) {
 	if err := l.usable(); err != nil {
 		return "", err
 	}

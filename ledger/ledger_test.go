@@ -731,3 +731,35 @@ func FuzzDecodeState(f *testing.F) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// TestSubmitAll: transactions queued in their order, as Submit would one
+// after the other; the first refused (a bad signature, a broken rule)
+// stops it, with what came before it queued and nothing after.
+func TestSubmitAll(t *testing.T) {
+	h := startLedger(t, "", "all", map[string]uint64{"a": 100 * chain.Coin, "b": 100 * chain.Coin, "c": 100 * chain.Coin})
+	ok1 := h.tx("a", chain.TxTransfer, chain.TransferBody{To: newKey("x").pub, Amount: chain.Coin})
+	ok2 := h.tx("b", chain.TxTransfer, chain.TransferBody{To: newKey("x").pub, Amount: 2 * chain.Coin})
+	forged := h.tx("c", chain.TxTransfer, chain.TransferBody{To: newKey("x").pub, Amount: chain.Coin})
+	forged.Signature = ok1.Signature
+	later := h.tx("c", chain.TxTransfer, chain.TransferBody{To: newKey("x").pub, Amount: 3 * chain.Coin})
+	n, err := h.l.SubmitAll([]*chain.Tx{ok1, ok2, forged, later})
+	if n != 2 || !errors.Is(err, chain.ErrTxFormat) {
+		t.Fatalf("SubmitAll with a forged third: %d queued, %v", n, err)
+	}
+	// The same wallet twice at one nonce: the second breaks the rules.
+	again := h.tx("a", chain.TxTransfer, chain.TransferBody{To: newKey("x").pub, Amount: chain.Coin})
+	n, err = h.l.SubmitAll([]*chain.Tx{later, ok1, again})
+	if n != 1 || err == nil {
+		t.Fatalf("SubmitAll with a replayed second: %d queued, %v", n, err)
+	}
+	if n, err := h.l.SubmitAll([]*chain.Tx{again}); n != 1 || err != nil {
+		t.Fatalf("SubmitAll of one: %d queued, %v", n, err)
+	}
+	h.mine(1)
+	if got := h.balance("x"); got != 7*chain.Coin {
+		t.Fatalf("x holds %d, want %d", got, 7*chain.Coin)
+	}
+	if n, err := h.l.SubmitAll(nil); n != 0 || err != nil {
+		t.Fatalf("SubmitAll of none: %d, %v", n, err)
+	}
+}

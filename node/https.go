@@ -32,8 +32,8 @@ import (
 //	POST /ping_test/v1    200, with the node's key (base64) in X-Oxen-Snode-Pubkey
 //	GET  /get_stats/v1    {"version": "2.11.0"} (deprecated upstream, still served)
 //
-// The certificate is self-signed, made at start for the node's key (real
-// clients do not verify it). Requests are rate-limited per client address
+// The certificate is self-signed, made at the first handshake for the
+// node's key (real clients do not verify it). Requests are rate-limited per client address
 // (every connection from one address shares one bucket) and their bodies
 // count against the node's memory budget, as on libp2p.
 
@@ -69,10 +69,6 @@ func (n *Node) selfSignedCert() (tls.Certificate, error) {
 
 // newEdge makes (does not start) the node's HTTPS server.
 func (n *Node) newEdge() (*httpserve.Server, error) {
-	cert, err := n.selfSignedCert()
-	if err != nil {
-		return nil, err
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /storage_rpc/v1", n.edge(maxStorageRequest, n.edgeStorage))
 	mux.HandleFunc("POST /onion_req/v2", n.edge(onion.MaxLayerSize, n.edgeOnion))
@@ -91,7 +87,24 @@ func (n *Node) newEdge() (*httpserve.Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%s %s Not Found", r.Method, truncate(r.URL.Path, 100)), http.StatusNotFound)
 	})
-	return httpserve.NewTLS(n.cfg.HTTPSAddr, n.cfg.Edge.Handler(edgeEndpoint, mux), n.log, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
+	return httpserve.NewTLS(n.cfg.HTTPSAddr, n.cfg.Edge.Handler(edgeEndpoint, mux), n.log, &tls.Config{GetCertificate: n.edgeCert, MinVersion: tls.VersionTLS12}), nil
+}
+
+// edgeCert is the HTTPS edge's certificate, made at the first handshake
+// (a devnet's nodes start by the hundred, and most are never called over
+// HTTPS); a failure to make it fails that handshake, and the next tries
+// again.
+func (n *Node) edgeCert(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	n.certMu.Lock()
+	defer n.certMu.Unlock()
+	if n.cert == nil {
+		c, err := n.selfSignedCert()
+		if err != nil {
+			return nil, fmt.Errorf("https edge certificate: %w", err)
+		}
+		n.cert = &c
+	}
+	return n.cert, nil
 }
 
 // HTTPSURL is where the node's HTTPS edge listens ("" before Start).

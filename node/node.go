@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"github.com/sessionctl/sessionctl/internal/loop"
 	"github.com/sessionctl/sessionctl/internal/memtransport"
 	"github.com/sessionctl/sessionctl/internal/p2phost"
+	"github.com/sessionctl/sessionctl/internal/sqlitedb"
 	"github.com/sessionctl/sessionctl/internal/streampool"
 	"github.com/sessionctl/sessionctl/onion"
 	"github.com/sessionctl/sessionctl/storagerpc"
@@ -182,13 +184,18 @@ type Node struct {
 	outh    host.Host        // host as outgoing calls use it (outHost), made once: out
 	pool    *streampool.Pool // the node's requests to others: streams kept open (framed.go)
 	https   *httpserve.Server
+	certMu  sync.Mutex
+	cert    *tls.Certificate // the HTTPS edge's, once made (edgeCert)
 	store   *store
 	limiter *limiter
 	turns   *fairQueue // the requests' turns to work (fair.go)
 	replay  *replayCache
-	view    atomic.Pointer[view]
-	moves   moves
-	rounds  rounds // the testing rounds (rounds.go)
+	view    atomic.Pointer[view] // set by setView
+	// viewed is closed when the view changes, then replaced (WaitView).
+	viewMu sync.Mutex
+	viewed chan struct{}
+	moves  moves
+	rounds rounds // the testing rounds (rounds.go)
 	// revs is where the node stands in learning its swarm's subaccount
 	// revocations (revsync.go); revRun runs the sync that learns them.
 	revs   atomic.Pointer[revSync]
@@ -197,6 +204,11 @@ type Node struct {
 	// with its swarm (repair.go): it answers no retrieve meanwhile.
 	behind  atomic.Bool
 	digests digestCache // the last repair digest (repair.go)
+
+	// published is the node's last node_info transaction and the height
+	// of the view it was sent at (publishAddrs: in Start, then on follow's
+	// goroutine only).
+	published *publication
 
 	ready     chan struct{}
 	errc      chan error  // Err: a failure after Start; closed by Close
@@ -289,6 +301,17 @@ func New(cfg Config) (*Node, error) {
 	}, nil
 }
 
+// CreateStore creates the database of a node whose Config.DataDir is
+// dir, when it has none, as Start would; Start then only opens it. A
+// devnet creates its nodes' databases while its ledger and servers start:
+// a new database waits for the disk (a sync), the open of one does not.
+func CreateStore(ctx context.Context, dir string) error {
+	return sqlitedb.Create(ctx, filepath.Join(dir, storeFile), storeMigrations)
+}
+
+// storeFile is the node's database in its Config.DataDir.
+const storeFile = "storage.db"
+
 // Key returns the node's Ed25519 public key in hex.
 func (n *Node) Key() string { return n.pubHex }
 
@@ -340,7 +363,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		defer hw.Done()
 		h, herr = p2phost.New(n.cfg.Key, n.cfg.ListenAddrs)
 	}()
-	st, err := openStore(ctx, filepath.Join(n.cfg.DataDir, "storage.db"))
+	st, err := openStore(ctx, filepath.Join(n.cfg.DataDir, storeFile))
 	hw.Wait()
 	if err != nil || herr != nil {
 		if st != nil {
@@ -372,8 +395,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	h.SetStreamHandler(onion.ProtocolFramed, n.framed("onion", framedLimits.onion, forwardMargin, n.onionFramed))
 	// Publish the address now, so the block that makes the node known to
 	// the others need not wait for the node's first view.
-	if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
-		n.publishAddrs(ctx, &view{netView: &netView{nodes: map[string]chain.ServiceNode{n.pubHex: me}}})
+	if info, err := n.cfg.Ledger.Info(ctx); err == nil {
+		if me, err := n.cfg.Ledger.Node(ctx, n.pubHex); err == nil {
+			n.publishAddrs(ctx, &view{netView: &netView{nodes: map[string]chain.ServiceNode{n.pubHex: me}}, height: info.Height})
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -583,7 +608,7 @@ func (n *Node) follow(ctx context.Context) {
 		if old != nil && old.swarmsHeight == info.SwarmsHeight && old.nodesHeight == info.NodesHeight {
 			nv := *old
 			nv.height = info.Height
-			n.view.Store(&nv)
+			n.setView(&nv)
 			n.notifyHeight(ctx, info.Height)
 			n.retryMoves(ctx, &nv)
 			continue
@@ -604,7 +629,7 @@ func (n *Node) follow(ctx context.Context) {
 		if joined {
 			n.swarmChanging(v.mine)
 		}
-		n.view.Store(v)
+		n.setView(v)
 		if joined {
 			n.wakeRevSync(ctx)
 		}
@@ -637,7 +662,12 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // publishAddrs submits a node_info transaction when the ledger's record of
-// this node lacks its current peer ID and addresses.
+// this node lacks its current peer ID and addresses, unless it submitted
+// the same at v's height or later: no block has come since that could
+// have taken it (a node's first view, at the height it published at in
+// Start, would otherwise publish again: a second transaction in the next
+// block, signed, checked and applied for nothing). A view at a later
+// height that still lacks it publishes again.
 func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	me, ok := v.nodes[n.pubHex]
 	if !ok || me.State == chain.StateDeregistered {
@@ -648,10 +678,16 @@ func (n *Node) publishAddrs(ctx context.Context, v *view) {
 	if me.PeerID == n.host.ID().String() && slices.Equal(me.Addrs, addrs) && me.PublicIP == ip && me.StoragePort == port {
 		return
 	}
-	if err := n.submitTx(ctx, chain.TxNodeInfo, chain.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs, PublicIP: ip, StoragePort: port}); err != nil {
+	body := chain.NodeInfoBody{PeerID: n.host.ID().String(), Addrs: addrs, PublicIP: ip, StoragePort: port}
+	if p := n.published; p != nil && v.height <= p.height && p.body.PeerID == body.PeerID &&
+		slices.Equal(p.body.Addrs, body.Addrs) && p.body.PublicIP == body.PublicIP && p.body.StoragePort == body.StoragePort {
+		return // submitted with no block since: it waits in the pool
+	}
+	if err := n.submitTx(ctx, chain.TxNodeInfo, body); err != nil {
 		n.log.Debug().Err(err).Msg("publish address")
 		return
 	}
+	n.published = &publication{body: body, height: v.height}
 	n.log.Info().Strs("addrs", addrs).Msg("address published to the ledger")
 }
 
@@ -679,16 +715,46 @@ func (n *Node) edgeAddr() (string, int) {
 	return "", 0
 }
 
-// WaitView waits until the node's view has reached ledger height h.
+// publication is a node_info transaction submitted at a view's height.
+type publication struct {
+	body   chain.NodeInfoBody
+	height uint64
+}
+
+// setView makes v the node's view and wakes WaitView's callers.
+func (n *Node) setView(v *view) {
+	n.viewMu.Lock()
+	defer n.viewMu.Unlock()
+	n.view.Store(v)
+	if n.viewed != nil {
+		close(n.viewed)
+		n.viewed = nil
+	}
+}
+
+// viewChange returns a channel closed at the view's next change.
+func (n *Node) viewChange() <-chan struct{} {
+	n.viewMu.Lock()
+	defer n.viewMu.Unlock()
+	if n.viewed == nil {
+		n.viewed = make(chan struct{})
+	}
+	return n.viewed
+}
+
+// WaitView waits until the node's view has reached ledger height h. It
+// wakes when the view changes (a devnet's start waits here for every node:
+// a poll's interval would be added to its time to ready).
 func (n *Node) WaitView(ctx context.Context, h uint64) error {
 	for {
+		changed := n.viewChange() // (before the load: a change after it closes this)
 		if v := n.view.Load(); v != nil && v.height >= h {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-changed:
 		}
 	}
 }

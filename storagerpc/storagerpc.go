@@ -600,6 +600,11 @@ func RoundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, b
 		}
 		data, err = oneShot(s, p, body)
 	}
+	return answered(data, err, p)
+}
+
+// answered is the decoded answer data from p, or err.
+func answered(data []byte, err error, p peer.ID) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -608,6 +613,41 @@ func RoundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, b
 		return nil, fmt.Errorf("%w from %s", ErrBadResponse, p.ShortString())
 	}
 	return &resp, nil
+}
+
+// MaxStartSize is the largest body Start sends: half a stream's window
+// (256 KiB in memory and in yamux), so that its write on an idle stream
+// never waits for the peer to read (a store's data is at most 76,800
+// bytes).
+const MaxStartSize = 128 << 10
+
+// Pending is a request Start sent, whose answer Answer reads.
+type Pending struct {
+	c streampool.Call
+	p peer.ID
+}
+
+// Start sends body to p as RoundTrip does, when h's stream pool holds an
+// idle stream of proto's framed version to p (without waiting for a
+// stream, a dial or a negotiation) and body is at most MaxStartSize; ok
+// is false, and nothing is sent, otherwise: RoundTrip then. Requests to
+// several peers, started one after another and their answers then read
+// in turn (Answer), travel at once without a goroutine each. When ok and
+// err is nil, Answer must be called.
+func Start(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, body []byte) (pd Pending, ok bool, err error) {
+	ph, isPool := h.(streampool.Host)
+	if !isPool || framedOf(proto) == "" || len(body) > MaxStartSize {
+		return Pending{}, false, nil
+	}
+	c, ok, err := ph.StreamPool().SendIdle(ctx, p, framedOf(proto), nil, body)
+	return Pending{c, p}, ok, err
+}
+
+// Answer reads and decodes the answer to the request Start sent, as
+// RoundTrip does, by the deadline of the context it was sent under.
+func (pd Pending) Answer() (*Response, error) {
+	data, err := pd.c.Answer(MaxResponseSize)
+	return answered(data, err, pd.p)
 }
 
 // oneShot writes body on s, closes its side and reads the answer to the

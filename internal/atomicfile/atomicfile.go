@@ -12,7 +12,19 @@ import (
 // Write replaces path with data, with the given mode, creating the
 // directory (0700) if needed.
 func Write(path string, data []byte, mode os.FileMode) error {
-	tmp, err := temp(path, data, mode)
+	return write(path, data, mode, true)
+}
+
+// WriteUnsynced is Write without the sync: readers still see the old
+// content or the new, but a crash of the machine may leave the file empty.
+// For files that do not outlive their writer (a running devnet's manifest,
+// which the next start removes), where a sync would only be waited for.
+func WriteUnsynced(path string, data []byte, mode os.FileMode) error {
+	return write(path, data, mode, false)
+}
+
+func write(path string, data []byte, mode os.FileMode, sync bool) error {
+	tmp, err := temp(path, data, mode, sync)
 	if err != nil {
 		return err
 	}
@@ -23,7 +35,7 @@ func Write(path string, data []byte, mode os.FileMode) error {
 // Create writes data to path only if path does not exist; otherwise it
 // fails with an error for which errors.Is(err, fs.ErrExist) holds.
 func Create(path string, data []byte, mode os.FileMode) error {
-	tmp, err := temp(path, data, mode)
+	tmp, err := temp(path, data, mode, true)
 	if err != nil {
 		return err
 	}
@@ -31,7 +43,7 @@ func Create(path string, data []byte, mode os.FileMode) error {
 	return os.Link(tmp, path)
 }
 
-func temp(path string, data []byte, mode os.FileMode) (string, error) {
+func temp(path string, data []byte, mode os.FileMode, sync bool) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", err
 	}
@@ -51,8 +63,10 @@ func temp(path string, data []byte, mode os.FileMode) (string, error) {
 	if _, err := f.Write(data); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
+	if sync {
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(name)

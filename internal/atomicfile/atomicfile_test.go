@@ -26,6 +26,13 @@ func TestWriteAndCreate(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != "three" || st.Mode().Perm() != 0o600 {
 		t.Fatalf("content %q mode %v", b, st.Mode().Perm())
 	}
+	if err := WriteUnsynced(path, []byte("four"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = os.Stat(path)
+	if b, _ := os.ReadFile(path); string(b) != "four" || st.Mode().Perm() != 0o640 {
+		t.Fatalf("unsynced: content %q mode %v", b, st.Mode().Perm())
+	}
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".tmp-*"))
 	if len(left) != 0 {
 		t.Fatalf("temporary files left: %v", left)

@@ -86,6 +86,28 @@ func Open(ctx context.Context, path string, migrations []string, opts ...Option)
 	return db, nil
 }
 
+// Create makes the database at path with its schema (len(migrations)), as
+// Open does when there is none, and returns; nothing when path exists.
+// One that opens many databases can so create them ahead of the opens,
+// side by side with other work: the creation waits on the disk (a sync),
+// the open does not.
+func Create(ctx context.Context, path string, migrations []string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create directory of %q: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("create %q: %w", path, err)
+	}
+	if _, err := os.Lstat(abs); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := create(ctx, abs, migrations); err != nil {
+		return fmt.Errorf("create %q: %w", path, err)
+	}
+	return nil
+}
+
 // dsn names the database at abs with the house's pragmas and the given
 // ones (which the driver runs in the order of their names, not as given).
 func dsn(abs string, cacheKiB int, pragmas ...string) string {
@@ -112,15 +134,23 @@ func dsn(abs string, cacheKiB int, pragmas ...string) string {
 // meanwhile, theirs stays.
 func create(ctx context.Context, abs string, migrations []string) error {
 	t := templateOf(migrations)
+	release := func() {}
 	if t != nil {
 		t.mu.Lock()
-		defer t.mu.Unlock()
-		if t.data != nil {
-			if err := atomicfile.Create(abs, t.data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+		if data := t.data; data != nil {
+			// The copies are written (and synced) side by side: the lock
+			// guards the template's bytes, not the disk.
+			t.mu.Unlock()
+			if err := atomicfile.Create(abs, data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
 				return err
 			}
 			return nil
 		}
+		// This one builds the template; the others of its migrations wait
+		// for its bytes, not for its sync.
+		var once sync.Once
+		release = func() { once.Do(t.mu.Unlock) }
+		defer release()
 	}
 	f, err := os.CreateTemp(filepath.Dir(abs), ".new-*.db")
 	if err != nil {
@@ -163,6 +193,7 @@ func create(ctx context.Context, abs string, migrations []string) error {
 		if data, err := os.ReadFile(tmp); err == nil && len(data) <= maxTemplate {
 			t.data = data
 		}
+		release()
 	}
 	if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err != nil {
 		return err
@@ -181,7 +212,7 @@ func create(ctx context.Context, abs string, migrations []string) error {
 }
 
 // A template is a new database's bytes, as create built them for its
-// migrations; mu is held while it is built.
+// migrations; mu is held while they are built and read.
 type template struct {
 	mu   sync.Mutex
 	data []byte

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -208,6 +209,80 @@ func TestOpenNew(t *testing.T) {
 	for _, name := range []string{"m.db", "n.db"} {
 		if st, _ := os.Stat(filepath.Join(dir, name)); st.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: mode %v", name, st.Mode().Perm())
+		}
+	}
+}
+
+// TestCreate: Create makes a database Open then only opens (at its
+// version, empty), and leaves one that exists as it is.
+func TestCreate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "c.db")
+	migrations := []string{`CREATE TABLE c (id INTEGER)`, `CREATE INDEX ci ON c (id)`}
+	if err := Create(ctx, path, migrations); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("created: %v, %v", st, err)
+	}
+	db, err := Open(ctx, path, migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version, rows int
+	db.QueryRow(`PRAGMA user_version`).Scan(&version)
+	db.QueryRow(`SELECT count(*) FROM c`).Scan(&rows)
+	if version != 2 || rows != 0 {
+		t.Fatalf("version %d, %d rows", version, rows)
+	}
+	if _, err := db.Exec(`INSERT INTO c VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := Create(ctx, path, migrations); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, path, migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.QueryRow(`SELECT count(*) FROM c`).Scan(&rows)
+	db.Close()
+	if rows != 1 {
+		t.Fatalf("Create over an existing database: %d rows, want 1", rows)
+	}
+	if err := Create(ctx, filepath.Join(t.TempDir(), "bad.db"), []string{`NOT SQL`}); err == nil {
+		t.Fatal("a bad migration was accepted")
+	}
+}
+
+// TestCreateSideBySide: databases of one schema made at once, the first
+// building the template while the others wait for its bytes and then
+// write their copies side by side: each whole, at its version.
+func TestCreateSideBySide(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	migrations := []string{`CREATE TABLE s (id INTEGER)`, `CREATE INDEX si ON s (id)`, `CREATE TABLE side (x)`}
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = Create(ctx, filepath.Join(dir, fmt.Sprintf("%d.db", i)), migrations) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("database %d: %v", i, err)
+		}
+		db, err := Open(ctx, filepath.Join(dir, fmt.Sprintf("%d.db", i)), migrations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var version, tables int
+		db.QueryRow(`PRAGMA user_version`).Scan(&version)
+		db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables)
+		db.Close()
+		if version != 3 || tables != 2 {
+			t.Fatalf("database %d: version %d, %d tables", i, version, tables)
 		}
 	}
 }
