@@ -334,3 +334,28 @@ func TestStreamResetByConnection(t *testing.T) {
 		t.Fatalf("read: %v", err)
 	}
 }
+
+// A write's bytes are copied (the caller may reuse them once Write
+// returns); a direction drained, or grown past its buffer, holds only
+// what is unread, and gives its buffer back once all is read.
+func TestStreamBuffers(t *testing.T) {
+	p, a, b, _ := streams(t)
+	msg := []byte("hello")
+	a.Write(msg)
+	copy(msg, "XXXXX")
+	big := make([]byte, 3000)
+	rand.Read(big)
+	a.Write(big) // past the first buffer's 512 bytes, with 5 unread
+	got := make([]byte, 3)
+	if n, err := b.Read(got); n != 3 || err != nil || string(got) != "hel" {
+		t.Fatalf("read %q, %v", got[:n], err)
+	}
+	rest := make([]byte, 4000)
+	n, err := b.Read(rest)
+	if err != nil || !bytes.Equal(rest[:n], append([]byte("lo"), big...)) {
+		t.Fatalf("read %d bytes, %v", n, err)
+	}
+	if d := &p.dir[0]; d.buf != nil || d.box != nil || d.off != 0 {
+		t.Fatalf("drained direction holds %d bytes", cap(d.buf))
+	}
+}
