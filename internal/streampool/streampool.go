@@ -127,6 +127,7 @@ type key struct {
 
 type idle struct {
 	s     network.Stream
+	dl    time.Time // the deadline s has (zero: none)
 	until time.Time // when it is closed if nobody took it
 	burst bool      // kept past MaxIdlePerPeer or MaxIdle, for BurstIdleFor
 }
@@ -175,7 +176,7 @@ func (pl *Pool) RoundTrip(ctx context.Context, p peer.ID, framed, fallback proto
 func (pl *Pool) RoundTripHead(ctx context.Context, p peer.ID, framed, fallback protocol.ID, head, req []byte, limit int,
 	oneShot func(s network.Stream) ([]byte, error)) ([]byte, error) {
 	k := key{p, framed}
-	s := pl.take(k)
+	s, dl := pl.take(k)
 	if s == nil {
 		var err error
 		if s, err = pl.h.NewStream(network.WithAllowLimitedConn(ctx, "streampool"), p, framed, fallback); err != nil {
@@ -186,7 +187,7 @@ func (pl *Pool) RoundTripHead(ctx context.Context, p peer.ID, framed, fallback p
 			return oneShot(s)
 		}
 	}
-	c, err := pl.send(ctx, k, s, head, req)
+	c, err := pl.send(ctx, k, s, dl, head, req)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +203,7 @@ type Call struct {
 	pl *Pool
 	k  key
 	s  network.Stream
+	dl time.Time // s's deadline
 }
 
 // SendIdle sends head then req to p as RoundTripHead does, if the pool
@@ -213,23 +215,52 @@ type Call struct {
 // puts the stream back. A failed send has reset the stream.
 func (pl *Pool) SendIdle(ctx context.Context, p peer.ID, framed protocol.ID, head, req []byte) (c Call, ok bool, err error) {
 	k := key{p, framed}
-	s := pl.take(k)
+	s, dl := pl.take(k)
 	if s == nil {
 		return Call{}, false, nil
 	}
-	c, err = pl.send(ctx, k, s, head, req)
+	c, err = pl.send(ctx, k, s, dl, head, req)
 	return c, true, err
 }
 
-// send writes the request on s, a stream of k's framed protocol, under
-// ctx's deadline (30 s without).
-func (pl *Pool) send(ctx context.Context, k key, s network.Stream, head, req []byte) (Call, error) {
-	setDeadline(ctx, s)
+// send writes the request on s, a stream of k's framed protocol whose
+// deadline is dl, under ctx's deadline (30 s without; see keepDeadline).
+func (pl *Pool) send(ctx context.Context, k key, s network.Stream, dl time.Time, head, req []byte) (Call, error) {
+	dl = keepDeadline(ctx, s, dl)
 	if err := WriteFrame(s, head, req); err != nil {
 		s.Reset()
 		return Call{}, fmt.Errorf("send to %s: %w", k.peer.ShortString(), err)
 	}
-	return Call{pl, k, s}, nil
+	return Call{pl, k, s, dl}, nil
+}
+
+// DeadlineSlack is how much later than its request's deadline a pooled
+// stream's may be (at most a 32nd of the time the request has): a
+// request's deadline is set on its stream that much later, and a stream
+// whose deadline is already within that of the request's keeps it. A
+// stream's deadline set for each request (and cleared after it), on
+// streams that carry one after another, was a dozen deadline changes a
+// send, each a timer stopped and started again (in yamux, a new timer
+// each).
+const DeadlineSlack = 100 * time.Millisecond
+
+// keepDeadline bounds a request under ctx (30 s without a deadline) on s,
+// whose deadline is held: held when it is no sooner than the request's
+// and at most its slack later, else one set that slack later. It returns
+// s's deadline.
+func keepDeadline(ctx context.Context, s network.Stream, held time.Time) time.Time {
+	now := time.Now()
+	want, ok := ctx.Deadline()
+	if !ok {
+		want = now.Add(30 * time.Second)
+	}
+	slack := max(min(DeadlineSlack, want.Sub(now)/32), 0)
+	if !held.IsZero() && !held.Before(want) && !held.After(want.Add(slack)) {
+		return held
+	}
+	at := want.Add(slack)
+	s.SetDeadline(at)
+	return at
 }
 
 // Answer reads the answer to c, a frame of at most limit bytes (by the
@@ -241,8 +272,7 @@ func (c Call) Answer(limit int) ([]byte, error) {
 		c.s.Reset()
 		return nil, fmt.Errorf("read from %s: %w", c.k.peer.ShortString(), err)
 	}
-	c.s.SetDeadline(time.Time{})
-	c.pl.put(c.k, c.s)
+	c.pl.put(c.k, c.s, c.dl)
 	return answer, nil
 }
 
@@ -254,9 +284,10 @@ func setDeadline(ctx context.Context, s network.Stream) {
 	}
 }
 
-// take returns an idle stream for k that is still usable, closing those
-// idle too long or on a closed connection; nil when there is none.
-func (pl *Pool) take(k key) network.Stream {
+// take returns an idle stream for k that is still usable, and its
+// deadline, closing those idle too long or on a closed connection; nil
+// when there is none.
+func (pl *Pool) take(k key) (network.Stream, time.Time) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	now := pl.now()
@@ -269,11 +300,18 @@ func (pl *Pool) take(k key) network.Stream {
 		}
 		pl.forget(e)
 		if now.Before(e.until) && !e.s.Conn().IsClosed() {
-			return e.s
+			return e.s, e.dl
 		}
-		e.s.Close()
+		closeIdle(e.s)
 	}
-	return nil
+	return nil, time.Time{}
+}
+
+// closeIdle closes a stream put back, with its deadline cleared first (a
+// deadline's timer, as yamux's, would hold the stream until it fires).
+func closeIdle(s network.Stream) {
+	s.SetDeadline(time.Time{})
+	s.Close()
 }
 
 // forget uncounts e, taken out of idle. Called with mu held.
@@ -285,9 +323,9 @@ func (pl *Pool) forget(e idle) {
 	}
 }
 
-// put keeps s for the next request to k, or closes it when the pool is
-// full or closed.
-func (pl *Pool) put(k key, s network.Stream) {
+// put keeps s, whose deadline is dl, for the next request to k, or closes
+// it when the pool is full or closed.
+func (pl *Pool) put(k key, s network.Stream, dl time.Time) {
 	pl.mu.Lock()
 	now := pl.now()
 	if now.Sub(pl.swept) >= BurstIdleFor {
@@ -295,11 +333,11 @@ func (pl *Pool) put(k key, s network.Stream) {
 		pl.sweepLocked(now)
 	}
 	n := len(pl.idle[k])
-	e := idle{s: s, until: now.Add(IdleFor)}
+	e := idle{s: s, dl: dl, until: now.Add(IdleFor)}
 	switch {
 	case pl.closed || n >= BurstIdlePerPeer:
 		pl.mu.Unlock()
-		s.Close()
+		closeIdle(s)
 		return
 	case n < MaxIdlePerPeer && pl.count < MaxIdle:
 		pl.count++
@@ -308,7 +346,7 @@ func (pl *Pool) put(k key, s network.Stream) {
 		pl.bursts++
 	default:
 		pl.mu.Unlock()
-		s.Close()
+		closeIdle(s)
 		return
 	}
 	pl.idle[k] = append(pl.idle[k], e)
@@ -378,7 +416,7 @@ func (pl *Pool) sweepLocked(now time.Time) {
 			if now.Before(e.until) && !e.s.Conn().IsClosed() {
 				kept = append(kept, e)
 			} else {
-				e.s.Close()
+				closeIdle(e.s)
 				pl.forget(e)
 			}
 		}
@@ -401,7 +439,7 @@ func (pl *Pool) Close() {
 	}
 	for _, l := range pl.idle {
 		for _, e := range l {
-			e.s.Close()
+			closeIdle(e.s)
 		}
 	}
 	pl.idle, pl.count, pl.bursts = map[key][]idle{}, 0, 0
