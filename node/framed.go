@@ -28,10 +28,12 @@ import (
 // framed makes a handler of a framed protocol: one answers each request,
 // read from r (the frame's bytes, at most limit), with the frame made of
 // head then body. Each request's context ends margin before its
-// stream's deadline (streamDeadline).
+// deadline (Node.deadline), which bounds reading its body and writing its
+// answer.
 func (n *Node) framed(name string, limit int, margin time.Duration, one func(ctx context.Context, from clientKey, r io.Reader) (head, body []byte)) network.StreamHandler {
 	return n.serveStream(name, func(s network.Stream) {
 		from := peerClient(s.Conn().RemotePeer())
+		var wdl time.Time // the write deadline set last
 		for {
 			// Waiting for a request is reading (the write deadline,
 			// the last request's, is set anew with the next one).
@@ -45,7 +47,17 @@ func (n *Node) framed(name string, limit int, margin time.Duration, one func(ctx
 				}
 				return
 			}
-			ctx, cancel := n.streamDeadline(s, margin)
+			// The request's deadline: reading its body by then, and
+			// writing its answer by then or up to
+			// streampool.DeadlineSlack later, as the last request's
+			// write deadline is when within that (requests one after
+			// another on a stream then set one deadline each, not two).
+			ctx, cancel, at := n.deadline(margin)
+			s.SetReadDeadline(at)
+			if wdl.Before(at) || wdl.After(at.Add(streampool.DeadlineSlack)) {
+				wdl = at.Add(streampool.DeadlineSlack)
+				s.SetWriteDeadline(wdl)
+			}
 			r := &io.LimitedReader{R: s, N: int64(size)}
 			head, answer := one(ctx, from, r)
 			cancel()
