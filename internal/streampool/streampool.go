@@ -89,16 +89,23 @@ const maxKeptFrame = 64 << 10
 
 // ReadFrameLen reads a frame's length, refusing one over limit.
 func ReadFrameLen(r io.Reader, limit int) (int, error) {
-	var h [4]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
+	// Read into one of heads: an array of its own, which a Read through
+	// an interface makes escape, was an allocation a frame.
+	h := heads.Get().(*[4]byte)
+	_, err := io.ReadFull(r, h[:])
+	n := binary.BigEndian.Uint32(h[:])
+	heads.Put(h)
+	if err != nil {
 		return 0, err
 	}
-	n := binary.BigEndian.Uint32(h[:])
 	if uint64(n) > uint64(limit) {
 		return 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFrame, n, limit)
 	}
 	return int(n), nil
 }
+
+// heads are ReadFrameLen's buffers.
+var heads = sync.Pool{New: func() any { return new([4]byte) }}
 
 // ReadFrame reads one frame of at most limit bytes.
 func ReadFrame(r io.Reader, limit int) ([]byte, error) {
