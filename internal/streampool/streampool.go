@@ -81,8 +81,8 @@ func WriteFrame(w io.Writer, parts ...[]byte) error {
 	return err
 }
 
-// frameBufs are WriteFrame's buffers; one over maxKeptFrame (an
-// attachment's) is left to the collector.
+// frameBufs are WriteFrame's buffers, and those of answers read pooled;
+// one over maxKeptFrame (an attachment's) is left to the collector.
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 const maxKeptFrame = 64 << 10
@@ -118,6 +118,35 @@ func ReadFrame(r io.Reader, limit int) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// readFramePooled is ReadFrame into a buffer of frameBufs, held in the box
+// it returns (Release gives it back).
+func readFramePooled(r io.Reader, limit int) ([]byte, *[]byte, error) {
+	n, err := ReadFrameLen(r, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	box := frameBufs.Get().(*[]byte)
+	if cap(*box) < n {
+		*box = make([]byte, n)
+	}
+	buf := (*box)[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		Release(box)
+		return nil, nil, err
+	}
+	return buf, box, nil
+}
+
+// Release gives back the buffer of an answer read pooled (box, from
+// RoundTripHeadPooled or Call.AnswerPooled; nil: none), once nothing uses
+// the answer any more.
+func Release(box *[]byte) {
+	if box != nil && cap(*box) <= maxKeptFrame {
+		*box = (*box)[:0]
+		frameBufs.Put(box)
+	}
 }
 
 // Host is a host with a stream pool: callers that are handed one
@@ -182,23 +211,43 @@ func (pl *Pool) RoundTrip(ctx context.Context, p peer.ID, framed, fallback proto
 // number before its layer).
 func (pl *Pool) RoundTripHead(ctx context.Context, p peer.ID, framed, fallback protocol.ID, head, req []byte, limit int,
 	oneShot func(s network.Stream) ([]byte, error)) ([]byte, error) {
+	answer, _, err := pl.roundTrip(ctx, p, framed, fallback, head, req, limit, oneShot, false)
+	return answer, err
+}
+
+// RoundTripHeadPooled is RoundTripHead whose answer may be read into a
+// buffer of a pool, held in box (nil when it is not): Release(box) gives
+// it back once nothing uses the answer (a relay's, written on as soon as
+// it is read).
+func (pl *Pool) RoundTripHeadPooled(ctx context.Context, p peer.ID, framed, fallback protocol.ID, head, req []byte, limit int,
+	oneShot func(s network.Stream) ([]byte, error)) (answer []byte, box *[]byte, err error) {
+	return pl.roundTrip(ctx, p, framed, fallback, head, req, limit, oneShot, true)
+}
+
+func (pl *Pool) roundTrip(ctx context.Context, p peer.ID, framed, fallback protocol.ID, head, req []byte, limit int,
+	oneShot func(s network.Stream) ([]byte, error), pooled bool) ([]byte, *[]byte, error) {
 	k := key{p, framed}
 	s, dl := pl.take(k)
 	if s == nil {
 		var err error
 		if s, err = pl.h.NewStream(network.WithAllowLimitedConn(ctx, "streampool"), p, framed, fallback); err != nil {
-			return nil, fmt.Errorf("open stream to %s: %w", p.ShortString(), err)
+			return nil, nil, fmt.Errorf("open stream to %s: %w", p.ShortString(), err)
 		}
 		if s.Protocol() != framed {
 			setDeadline(ctx, s)
-			return oneShot(s)
+			answer, err := oneShot(s)
+			return answer, nil, err
 		}
 	}
 	c, err := pl.send(ctx, k, s, dl, head, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.Answer(limit)
+	if pooled {
+		return c.AnswerPooled(limit)
+	}
+	answer, err := c.Answer(limit)
+	return answer, nil, err
 }
 
 // Call is a request sent on a pooled stream whose answer is not read yet:
@@ -281,6 +330,18 @@ func (c Call) Answer(limit int) ([]byte, error) {
 	}
 	c.pl.put(c.k, c.s, c.dl)
 	return answer, nil
+}
+
+// AnswerPooled is Answer into a buffer of a pool, held in box: Release(box)
+// gives it back once nothing uses the answer.
+func (c Call) AnswerPooled(limit int) (answer []byte, box *[]byte, err error) {
+	answer, box, err = readFramePooled(c.s, limit)
+	if err != nil {
+		c.s.Reset()
+		return nil, nil, fmt.Errorf("read from %s: %w", c.k.peer.ShortString(), err)
+	}
+	c.pl.put(c.k, c.s, c.dl)
+	return answer, box, nil
 }
 
 func setDeadline(ctx context.Context, s network.Stream) {
