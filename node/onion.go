@@ -45,7 +45,8 @@ func (n *Node) handleOnion(s network.Stream) {
 		n.onionRefuse(s, rerr.code, rerr.msg)
 		return
 	}
-	status, body := n.onionStep(ctx, int(data[0]), data[1:], from)
+	status, body, releaseBody := n.onionStep(ctx, int(data[0]), data[1:], from)
+	defer releaseBody()
 	if err := onion.WriteResponse(s, status, body); err != nil {
 		s.Reset()
 		return
@@ -78,15 +79,16 @@ func (n *Node) admitOnion(ctx context.Context, from clientKey, r io.Reader) (con
 // to a server. It returns the status and body to hand back. What is
 // forwarded on leaves time to answer its failure in time: ctx ends
 // forwardMargin before the request's transport does (streamDeadline's
-// margin, forwardContext).
-func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from clientKey) (int, []byte) {
+// margin, forwardContext). Call release (never nil) once body is written:
+// it may be in a pooled buffer (onionForward's).
+func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from clientKey) (status int, body []byte, release func()) {
 	if hop < 1 || hop > onion.MaxHops {
-		return onion.StatusBadRequest, fmt.Appendf(nil, "hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops)
+		return onion.StatusBadRequest, fmt.Appendf(nil, "hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops), noRelease
 	}
 	p, err := onion.Peel(layer, onion.KeyPair{Private: n.keys.X25519Private, Public: n.keys.X25519Public})
 	if err != nil {
 		n.log.Debug().Err(err).Int("hop", hop).Msg("onion layer refused")
-		return onion.StatusBadRequest, []byte("cannot decrypt the onion layer")
+		return onion.StatusBadRequest, []byte("cannot decrypt the onion layer"), noRelease
 	}
 	seen := OnionHop{Node: n.pubHex, From: from.peer, Hop: hop, Seen: p.Body, from: from}
 	switch {
@@ -96,11 +98,13 @@ func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from client
 	case p.Routing.IsDestination():
 		seen.Destination = true
 		n.observe(seen)
-		return n.onionAnswer(ctx, p)
+		status, body = n.onionAnswer(ctx, p)
+		return status, body, noRelease
 	default: // IsHTTP: Peel accepts nothing else
 		seen.HTTPHost = p.Routing.Host
 		n.observe(seen)
-		return n.onionHTTP(ctx, p)
+		status, body = n.onionHTTP(ctx, p)
+		return status, body, noRelease
 	}
 }
 
@@ -174,6 +178,9 @@ func (n *Node) observe(h OnionHop) {
 	}
 }
 
+// noRelease is the release of a body in no pooled buffer.
+func noRelease() {}
+
 func shortKey(k string) string {
 	if len(k) > 8 {
 		return k[:8]
@@ -214,33 +221,35 @@ func (n *Node) onionRefuse(s network.Stream, status int, msg string) {
 }
 
 // onionForward sends the next layer on and relays the answer unchanged.
-func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen OnionHop) (int, []byte) {
+func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen OnionHop) (status int, body []byte, release func()) {
 	if hop >= onion.MaxHops {
-		return onion.StatusBadRequest, fmt.Appendf(nil, "an onion request passes at most %d nodes", onion.MaxHops)
+		return onion.StatusBadRequest, fmt.Appendf(nil, "an onion request passes at most %d nodes", onion.MaxHops), noRelease
 	}
 	if p.Routing.Destination == n.pubHex {
-		return onion.StatusBadRequest, []byte("onion loop: the next hop is this node")
+		return onion.StatusBadRequest, []byte("onion loop: the next hop is this node"), noRelease
 	}
 	v := n.view.Load()
 	if v == nil {
-		return storagerpc.StatusUnavailable, []byte("the node has not loaded the network yet")
+		return storagerpc.StatusUnavailable, []byte("the node has not loaded the network yet"), noRelease
 	}
 	pid, ok := v.peers[p.Routing.Destination]
 	if !ok {
-		return onion.StatusBadGateway, []byte("the next hop is not a registered service node")
+		return onion.StatusBadGateway, []byte("the next hop is not a registered service node"), noRelease
 	}
 	next, err := p.Next()
 	if err != nil {
-		return onion.StatusBadRequest, []byte("cannot encode the next layer")
+		return onion.StatusBadRequest, []byte("cannot encode the next layer"), noRelease
 	}
 	n.observe(seen)
 	yieldTurn(ctx)
-	status, body, err := onion.Send(ctx, n.out(), pid, hop+1, next)
+	// The answer is written on as soon as it is read: its buffer,
+	// pooled, goes back then (release).
+	status, body, release, err = onion.SendPooled(ctx, n.out(), pid, hop+1, next)
 	if err != nil {
 		n.log.Debug().Err(err).Str("next", n.nameOf(p.Routing.Destination)).Msg("onion forward")
-		return onion.StatusBadGateway, []byte("the next hop did not answer")
+		return onion.StatusBadGateway, []byte("the next hop did not answer"), noRelease
 	}
-	return status, body
+	return status, body, release
 }
 
 // onionHTTP forwards the layer by HTTP to a server the network knows
