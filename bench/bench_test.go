@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"runtime"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,7 +39,11 @@ func TestLevelEndsOnASend(t *testing.T) {
 // send and its fetch. It reports the process's CPU time a send
 // (cpu-ms/send: clients, nodes and ledger, all cores) and the heap
 // allocations a send, figures that hold better than wall time on a busy
-// machine. For a profile, and for instruction counts that do not depend
+// machine, and the voluntary context switches a send (ctxsw/send: a
+// thread that went to sleep, mostly the runtime's idle processor after a
+// goroutine hand-off woke it). The stores a send (stores/send: the
+// members of the recipient's swarm and the sender's, 5 to 7 each, random
+// at each run) move all of them: compare runs of the same stores. For a profile, and for instruction counts that do not depend
 // on the machine's load at all (the difference of two runs, over the
 // difference of their sends):
 //
@@ -78,20 +83,24 @@ func benchSend(b *testing.B, nw *devnet.Network, clients int) {
 			b.Fatal(err)
 		}
 	}
-	var left atomic.Int64
+	var left, stores atomic.Int64
 	left.Store(int64(b.N))
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	cpu0 := procstat.CPUTime()
+	vcs0, _ := procstat.ContextSwitches()
 	b.ResetTimer()
+	trace.Log(ctx, "bench", "start") // for a trace's analysis (-trace): the sends' span
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Go(func() {
 			for left.Add(-1) >= 0 {
-				if _, err := c.Send(ctx, to[i], "bench"); err != nil {
+				res, err := c.Send(ctx, to[i], "bench")
+				if err != nil {
 					b.Error(err)
 					return
 				}
+				stores.Add(int64(res.Stored + res.SyncStored))
 				if _, _, err := c.Fetch(ctx); err != nil {
 					b.Error(err)
 					return
@@ -100,11 +109,15 @@ func benchSend(b *testing.B, nw *devnet.Network, clients int) {
 		})
 	}
 	wg.Wait()
+	trace.Log(ctx, "bench", "stop")
 	b.StopTimer()
 	cpu := procstat.CPUTime() - cpu0
+	vcs1, _ := procstat.ContextSwitches()
 	runtime.ReadMemStats(&ms1)
 	b.ReportMetric(ms(cpu)/float64(b.N), "cpu-ms/send")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(b.N), "allocs/send")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1024/float64(b.N), "KB/send")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
+	b.ReportMetric(float64(vcs1-vcs0)/float64(b.N), "ctxsw/send")
+	b.ReportMetric(float64(stores.Load())/float64(b.N), "stores/send")
 }

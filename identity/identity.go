@@ -76,8 +76,8 @@ func ParseAccountID(s string) (AccountID, error) {
 	if len(s) != AccountIDLen {
 		return id, fmt.Errorf("%w, got %d", ErrAccountIDFormat, len(s))
 	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
+	var b [AccountIDLen / 2]byte // decoded in place: no slice for each ID read
+	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
 		return id, fmt.Errorf("%w: %q is not hex", ErrAccountIDFormat, s)
 	}
 	id.Prefix = Prefix(b[0])
@@ -88,8 +88,14 @@ func ParseAccountID(s string) (AccountID, error) {
 	return id, nil
 }
 
-// String returns the 66 hex characters.
-func (a AccountID) String() string { return hex.EncodeToString(a.Bytes()) }
+// String returns the 66 hex characters (written in place: one allocation,
+// the string; every store a node takes names its owner so).
+func (a AccountID) String() string {
+	var b [66]byte
+	hex.Encode(b[:2], []byte{byte(a.Prefix)})
+	hex.Encode(b[2:], a.Key[:])
+	return string(b[:])
+}
 
 // Bytes returns the 33 bytes: prefix then key.
 func (a AccountID) Bytes() []byte {

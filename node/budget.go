@@ -84,14 +84,18 @@ var firstChunks = sync.Pool{New: func() any { return new([readChunk]byte) }}
 // reused, so nothing may keep it, or a slice of it, past that). Over limit
 // it stops at once with errTooLarge; over the budget, with errBusy.
 func (b *Budget) read(r io.Reader, p clientKey, limit int) ([]byte, func(), error) {
-	var held int64
-	var chunk *[readChunk]byte // the pooled first chunk, while buf uses it
+	// What release gives back, in one variable: the closure holds one
+	// object on the heap, not one for each.
+	var h struct {
+		held  int64
+		chunk *[readChunk]byte // the pooled first chunk, while buf uses it
+	}
 	release := func() {
-		b.release(p, held)
-		held = 0
-		if chunk != nil {
-			firstChunks.Put(chunk)
-			chunk = nil
+		b.release(p, h.held)
+		h.held = 0
+		if h.chunk != nil {
+			firstChunks.Put(h.chunk)
+			h.chunk = nil
 		}
 	}
 	var buf []byte
@@ -109,17 +113,17 @@ func (b *Budget) read(r io.Reader, p clientKey, limit int) ([]byte, func(), erro
 				release()
 				return nil, func() {}, errBusy
 			}
-			held += grow
+			h.held += grow
 			if buf == nil && grow == readChunk {
-				chunk = firstChunks.Get().(*[readChunk]byte)
-				buf = chunk[:0:readChunk]
+				h.chunk = firstChunks.Get().(*[readChunk]byte)
+				buf = h.chunk[:0:readChunk]
 			} else {
 				nb := make([]byte, len(buf), cap(buf)+int(grow))
 				copy(nb, buf)
 				buf = nb
-				if chunk != nil { // copied out: the chunk is free again
-					firstChunks.Put(chunk)
-					chunk = nil
+				if h.chunk != nil { // copied out: the chunk is free again
+					firstChunks.Put(h.chunk)
+					h.chunk = nil
 				}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 )
 
 // fairQueue gives a node's requests their turns to work, per client: at
@@ -67,9 +68,18 @@ type fairTurn struct {
 	q       *fairQueue
 	class   int
 	key     lineKey
-	granted chan struct{}
+	granted chan struct{} // grantedAtOnce when no request waited
 	once    sync.Once
+	ctx     context.Context // the request's, once it holds the turn (withTurn)
 }
+
+// grantedAtOnce is the granted of every turn given as it was asked for: a
+// channel of its own only for those that wait.
+var grantedAtOnce = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // fairClasses are the classes of requests: a turn that frees goes to a
 // waiting request of the highest class. Work already under way in the
@@ -100,14 +110,15 @@ func newFairQueue(workers, perClient, total int) *fairQueue {
 func (q *fairQueue) enter(node string, from clientKey, c int) (*fairTurn, error) {
 	c = min(max(c, 0), fairClasses-1)
 	k := lineKey{node, from}
-	t := &fairTurn{q: q, class: c, key: k, granted: make(chan struct{})}
+	t := &fairTurn{q: q, class: c, key: k}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.busy < q.workers && q.waiting == 0 {
 		q.busy++
-		close(t.granted)
+		t.granted = grantedAtOnce
 		return t, nil
 	}
+	t.granted = make(chan struct{})
 	cl := &q.classes[c]
 	line := cl.queues[k]
 	if len(line) >= q.perClient || q.waitingAt[node] >= q.total {
@@ -223,9 +234,27 @@ func (cl *fairClass) leaveRound(k lineKey) {
 // turnKey is the context key of a request's turn.
 type turnKey struct{}
 
-// withTurn is ctx carrying the request's turn, for yieldTurn.
+// withTurn is ctx carrying the request's turn t, for yieldTurn: t itself
+// is that context (turnContext), no context.WithValue of its own for each
+// request.
 func withTurn(ctx context.Context, t *fairTurn) context.Context {
-	return context.WithValue(ctx, turnKey{}, t)
+	t.ctx = ctx
+	return (*turnContext)(t)
+}
+
+// turnContext is a turn as the context of its request: ctx, whose Value
+// of turnKey is the turn.
+type turnContext fairTurn
+
+func (c *turnContext) Deadline() (time.Time, bool) { return c.ctx.Deadline() }
+func (c *turnContext) Done() <-chan struct{}       { return c.ctx.Done() }
+func (c *turnContext) Err() error                  { return c.ctx.Err() }
+
+func (c *turnContext) Value(key any) any {
+	if _, ok := key.(turnKey); ok {
+		return (*fairTurn)(c)
+	}
+	return c.ctx.Value(key)
 }
 
 // yieldTurn gives back the turn of the request ctx belongs to, if it holds

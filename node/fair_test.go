@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 // granted reports whether t's turn came.
@@ -338,4 +339,29 @@ func TestFairQueueLateComers(t *testing.T) {
 	if q.busy != 0 || q.waiting != 0 || len(q.classes[0].round) != 0 {
 		t.Fatalf("busy %d, waiting %d, round %v; want none", q.busy, q.waiting, q.classes[0].round)
 	}
+}
+
+// TestTurnContext: the context a turn makes (withTurn) is its request's:
+// the same deadline, values and end, and contexts made from it end with it.
+func TestTurnContext(t *testing.T) {
+	type key struct{}
+	q := newFairQueue(1, 10, 10)
+	tn, _ := q.enter("", clientKey{addr: "a"}, 0)
+	at := time.Now().Add(time.Hour)
+	parent, cancel := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), at)
+	ctx := withTurn(parent, tn)
+	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(at) {
+		t.Fatalf("deadline %v %v, want %v", dl, ok, at)
+	}
+	if ctx.Value(key{}) != "v" || ctx.Value(turnKey{}) != tn {
+		t.Fatalf("values %v %v, want the parent's and the turn", ctx.Value(key{}), ctx.Value(turnKey{}))
+	}
+	child, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	<-child.Done()
+	if ctx.Err() != context.Canceled || child.Err() != context.Canceled {
+		t.Fatalf("errors %v %v, want both cancelled", ctx.Err(), child.Err())
+	}
+	tn.done()
 }

@@ -98,8 +98,15 @@ func (n *Node) onionFramed(ctx context.Context, from clientKey, r io.Reader) (he
 	} else {
 		status, body = n.onionStep(ctx, int(data[0]), data[1:], from)
 	}
+	if status == onion.StatusOK {
+		return statusOKHead, body
+	}
 	return binary.BigEndian.AppendUint16(nil, uint16(status)), body
 }
+
+// statusOKHead is the head of an onion answer of status 200, shared (it is
+// only written).
+var statusOKHead = binary.BigEndian.AppendUint16(nil, onion.StatusOK)
 
 // framedLimits are the largest frames of the framed protocols.
 var framedLimits = struct{ storage, swarm, onion int }{storagerpc.MaxRequestSize, maxSwarmRequest, onion.MaxLayerSize + 1}

@@ -134,7 +134,10 @@ func (n *Node) edge(limit int, h func(ctx context.Context, w http.ResponseWriter
 }
 
 func (n *Node) serveEdge(w http.ResponseWriter, r *http.Request, limit int, h func(context.Context, http.ResponseWriter, []byte, clientKey)) {
-	ctx, cancel, at := n.deadline(0)
+	// A context of its own, not shared (deadline): a client that goes
+	// away cancels its request only.
+	at := time.Now().Add(requestTimeout)
+	ctx, cancel := context.WithDeadline(n.hctx, at)
 	defer cancel()
 	defer context.AfterFunc(r.Context(), cancel)()
 	// The deadline bounds the body's read and the answer's write too. The
@@ -164,12 +167,12 @@ func (n *Node) serveEdge(w http.ResponseWriter, r *http.Request, limit int, h fu
 		edgeError(w, rerr)
 		return
 	}
-	ctx, done, rerr := n.takeTurn(ctx, from, classNew)
-	defer done()
+	ctx, turn, rerr := n.takeTurn(ctx, from, classNew)
 	if rerr != nil {
 		edgeError(w, rerr)
 		return
 	}
+	defer turn.done()
 	h(ctx, w, body, from)
 }
 

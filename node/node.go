@@ -187,6 +187,7 @@ type Node struct {
 	pubHex string
 
 	host    host.Host
+	outh    host.Host        // host as outgoing calls use it (outHost), made once: out
 	pool    *streampool.Pool // the node's requests to others: streams kept open (framed.go)
 	https   *httpserve.Server
 	certMu  sync.Mutex
@@ -229,6 +230,7 @@ type Node struct {
 	// handlers (hwg) before it closes the store they use.
 	hctx    context.Context
 	hcancel context.CancelFunc
+	hdl     sharedDeadlines // the requests' contexts, on hctx (request.go)
 	hmu     sync.Mutex
 	hclosed bool
 	hwg     sync.WaitGroup
@@ -401,7 +403,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("https edge: %w", err)
 	}
 	n.store, n.host, n.https, n.started = st, h, edge, true
-	n.pool = streampool.New(outHost{h, n})
+	n.outh = outHost{h, n}
+	n.pool = streampool.New(n.outh)
 	h.SetStreamHandler(storagerpc.ProtocolStorage, n.serveStream("storage", n.handleStorage))
 	h.SetStreamHandler(storagerpc.ProtocolSwarm, n.serveStream("swarm", n.handleSwarm))
 	h.SetStreamHandler(onion.Protocol, n.serveStream("onion", n.handleOnion))

@@ -157,14 +157,17 @@ var serverClient = &http.Client{
 }
 
 func (n *Node) observe(h OnionHop) {
-	ev := n.log.Debug().Int("hop", h.Hop).Stringer("from", h.from)
-	switch {
-	case h.Destination:
-		ev.Msg("onion: answered as the destination")
-	case h.HTTPHost != "":
-		ev.Str("server", h.HTTPHost).Msg("onion: forwarded to a server as the exit")
-	default:
-		ev.Str("next", n.nameOf(h.Next)).Msg("onion: peeled a layer and forwarded")
+	// The next hop's name is looked up only for a log that is written.
+	if ev := n.log.Debug(); ev != nil {
+		ev = ev.Int("hop", h.Hop).Stringer("from", h.from)
+		switch {
+		case h.Destination:
+			ev.Msg("onion: answered as the destination")
+		case h.HTTPHost != "":
+			ev.Str("server", h.HTTPHost).Msg("onion: forwarded to a server as the exit")
+		default:
+			ev.Str("next", n.nameOf(h.Next)).Msg("onion: peeled a layer and forwarded")
+		}
 	}
 	if n.cfg.OnionObserver != nil {
 		n.cfg.OnionObserver(h)

@@ -178,3 +178,52 @@ func TestOneRequestPath(t *testing.T) {
 		t.Errorf("an edge request from %q", from)
 	}
 }
+
+// TestSharedDeadlines: requests that arrive within deadlineGrain of the
+// first share its context, those of another margin or later get their
+// own; a context no longer shared ends with its last request, the one
+// still shared lives on for the next, and each ends at its deadline.
+func TestSharedDeadlines(t *testing.T) {
+	var ds sharedDeadlines
+	parent, stop := context.WithCancel(context.Background())
+	defer stop()
+	t0 := time.Now()
+	a := ds.take(parent, t0, 0)
+	b := ds.take(parent, t0.Add(deadlineGrain-time.Millisecond), 0)
+	f := ds.take(parent, t0.Add(time.Millisecond), forwardMargin)
+	if a != b || a == f {
+		t.Fatal("want the requests within the grain to share, those of another margin not")
+	}
+	if dl, _ := a.ctx.Deadline(); !dl.Equal(t0.Add(requestTimeout)) {
+		t.Fatalf("deadline %v, want %v", dl, t0.Add(requestTimeout))
+	}
+	if dl, _ := f.ctx.Deadline(); !dl.Equal(t0.Add(time.Millisecond + requestTimeout - forwardMargin)) {
+		t.Fatalf("deadline with the margin %v, want %v", dl, t0.Add(time.Millisecond+requestTimeout-forwardMargin))
+	}
+	c := ds.take(parent, t0.Add(deadlineGrain), 0)
+	if c == a {
+		t.Fatal("a request after the grain shares the old context")
+	}
+	a.done()
+	if a.ctx.Err() != nil {
+		t.Fatal("the context ended while a request still runs on it")
+	}
+	b.done()
+	if a.ctx.Err() == nil {
+		t.Fatal("the last request done, the context no longer shared still runs")
+	}
+	c.done()
+	if c.ctx.Err() != nil {
+		t.Fatal("the context new requests share ended with its one request")
+	}
+	if d := ds.take(parent, t0.Add(2*deadlineGrain), 0); d == c || c.ctx.Err() == nil {
+		t.Fatal("a context with no request left, no longer shared, still runs")
+	} else {
+		d.done()
+	}
+	stop()
+	if f.ctx.Err() == nil {
+		t.Fatal("the parent cancelled, a shared context still runs")
+	}
+	f.done()
+}

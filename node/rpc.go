@@ -772,35 +772,73 @@ func (n *Node) forward(ctx context.Context, v *view, method string, raw json.Raw
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	// A member the node holds an idle stream to gets the request at once,
+	// and its answer is read below, in turn with the others': they travel
+	// at once, as on a goroutine each, without those goroutines (each
+	// made, and woken at its end, a hand-off that woke the idle processor
+	// at one client: 12 made a send). A member without one gets a
+	// goroutine, whose RoundTrip opens a stream (which may dial).
+	type started struct {
+		k  string
+		pd storagerpc.Pending
+	}
+	var sent [8]started
+	pending := sent[:0]
 	for _, k := range v.members[v.mine] {
 		if k == n.pubHex {
 			continue
 		}
 		pid := v.peers[k]
+		pd, ok, err := storagerpc.Start(fctx, n.out(), pid, storagerpc.ProtocolSwarm, body)
+		switch {
+		case ok && err == nil:
+			pending = append(pending, started{k, pd})
+			continue
+		case ok:
+			mu.Lock()
+			results[k] = memberResult(fctx, nil, err, mine.Hash)
+			mu.Unlock()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var r storagerpc.MemberResult
 			resp, err := storagerpc.RoundTrip(fctx, n.out(), pid, storagerpc.ProtocolSwarm, body)
-			switch {
-			case err != nil && fctx.Err() != nil:
-				r = storagerpc.MemberResult{Failed: true, Timeout: true}
-			case err != nil:
-				r = storagerpc.MemberResult{Failed: true, Reason: "unreachable"}
-			case resp.Code != storagerpc.StatusOK:
-				r = storagerpc.MemberResult{Failed: true, Code: resp.Code, Reason: resp.Err().(*storagerpc.Error).Message}
-			default:
-				if storagerpc.DecodeMemberResult(resp.Body, &r) != nil {
-					r = storagerpc.MemberResult{Failed: true, BadPeerResponse: true}
-				}
-			}
+			r := memberResult(fctx, resp, err, mine.Hash)
 			mu.Lock()
 			results[k] = r
 			mu.Unlock()
 		}()
 	}
+	for _, s := range pending {
+		resp, err := s.pd.Answer()
+		r := memberResult(fctx, resp, err, mine.Hash)
+		mu.Lock()
+		results[s.k] = r
+		mu.Unlock()
+	}
 	wg.Wait()
 	return results
+}
+
+// memberResult is a member's result of a forwarded request: its answer
+// resp, or err (a timeout once fctx, the forward's, has ended); a store's
+// result names hash, the message's ("" for other methods).
+func memberResult(fctx context.Context, resp *storagerpc.Response, err error, hash string) storagerpc.MemberResult {
+	var r storagerpc.MemberResult
+	switch {
+	case err != nil && fctx.Err() != nil:
+		r = storagerpc.MemberResult{Failed: true, Timeout: true}
+	case err != nil:
+		r = storagerpc.MemberResult{Failed: true, Reason: "unreachable"}
+	case resp.Code != storagerpc.StatusOK:
+		r = storagerpc.MemberResult{Failed: true, Code: resp.Code, Reason: resp.Err().(*storagerpc.Error).Message}
+	default:
+		if storagerpc.DecodeMemberResultOf(resp.Body, &r, hash) != nil {
+			r = storagerpc.MemberResult{Failed: true, BadPeerResponse: true}
+		}
+	}
+	return r
 }
 
 type retrieveReq struct {

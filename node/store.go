@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sessionctl/sessionctl/internal/sqlitedb"
@@ -68,7 +69,61 @@ type store struct {
 	gen atomic.Uint64
 	// The statements of every store and fetch, prepared once: preparing
 	// them for each request was 5% of a loaded devnet's CPU.
-	unbury, insertStmt, extend, lastID, pageStmt *sql.Stmt
+	unbury, insertStmt, extend, pageStmt *sql.Stmt
+	// tombs tells whether the store may hold tombstones: a store holding
+	// none has nothing to unbury (insert).
+	tombs tombHint
+}
+
+// tombHint tells whether a store may hold tombstones, so that a client's
+// store skips its unbury statement (a write transaction of its own that
+// deletes nothing) while there are none, as on a network whose clients
+// delete nothing: a fifth of a store's CPU. Whatever writes tombstones
+// calls bury before it starts and after it ends; what finds the table
+// empty calls maybeEmpty with the gen read before it looked, so that a
+// tombstone written meanwhile keeps the hint at "may hold".
+type tombHint struct {
+	none atomic.Bool // the table holds no tombstone
+	mu   sync.Mutex
+	gen  uint64 // writes of tombstones begun or ended
+}
+
+// bury marks the table as holding tombstones (a write of them begins or ends).
+func (h *tombHint) bury() {
+	h.mu.Lock()
+	h.gen++
+	h.none.Store(false)
+	h.mu.Unlock()
+}
+
+// read returns the gen to give maybeEmpty.
+func (h *tombHint) read() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gen
+}
+
+// maybeEmpty records that the table was found empty after read returned
+// gen: it holds none unless tombstones were written since.
+func (h *tombHint) maybeEmpty(gen uint64) {
+	h.mu.Lock()
+	if h.gen == gen {
+		h.none.Store(true)
+	}
+	h.mu.Unlock()
+}
+
+// checkTombs sets the hint from the table: empty, none.
+func (s *store) checkTombs(ctx context.Context) error {
+	gen := s.tombs.read()
+	var some bool
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM deleted)`).Scan(&some); err != nil {
+		return err
+	}
+	if !some {
+		s.tombs.maybeEmpty(gen)
+	}
+	return nil
 }
 
 // storeCacheKiB is the page cache: small, for thousands of nodes in one
@@ -89,36 +144,45 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	}{
 		{&s.unbury, `DELETE FROM deleted WHERE hash = ?`},
 		{&s.insertStmt, `INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
-			SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE hash = ?)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE hash = ?1)
 			ON CONFLICT (hash) DO NOTHING`},
 		{&s.extend, `UPDATE messages SET expiry = ? WHERE hash = ? AND expiry < ?`},
-		{&s.lastID, `SELECT id FROM messages WHERE hash = ? AND owner = ? AND namespace = ?`},
+		// A page after the last hash's message (if it is the owner's, in
+		// the namespace; else from the first), in one statement.
 		{&s.pageStmt, `SELECT id, hash, timestamp, expiry, data FROM messages
-			WHERE owner = ? AND namespace = ? AND id > ? AND expiry > ? ORDER BY id LIMIT ?`},
+			WHERE owner = ?1 AND namespace = ?2
+			AND id > coalesce((SELECT id FROM messages WHERE hash = ?3 AND owner = ?1 AND namespace = ?2), 0)
+			AND expiry > ?4 ORDER BY id LIMIT ?5`},
 	} {
 		if *p.stmt, err = db.PrepareContext(ctx, p.sql); err != nil {
 			s.close()
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
 	}
+	if err := s.checkTombs(ctx); err != nil {
+		s.close()
+		return nil, fmt.Errorf("count tombstones: %w", err)
+	}
 	return s, nil
 }
 
-// uninterrupted is ctx for the statements of every store and fetch, once
-// ctx is checked: not cancelled while they run. The driver watches a
-// context that can be cancelled with a goroutine of its own for each
-// statement, to interrupt it: a third of a store's CPU, for statements
-// that take tens of microseconds (and the one connection they wait for is
-// held no longer than that by each).
+// uninterrupted is the context for the statements of every store and
+// fetch, once ctx is checked: one that is never cancelled while they run.
+// The driver watches a context that can be cancelled with a goroutine of
+// its own for each statement, to interrupt it: a third of a store's CPU,
+// for statements that take tens of microseconds (and the one connection
+// they wait for is held no longer than that by each). The statements read
+// no values of ctx: context.Background, rather than a WithoutCancel of
+// ctx for each.
 func uninterrupted(ctx context.Context) (context.Context, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return context.WithoutCancel(ctx), nil
+	return context.Background(), nil
 }
 
 func (s *store) close() error {
-	for _, st := range []*sql.Stmt{s.unbury, s.insertStmt, s.extend, s.lastID, s.pageStmt} {
+	for _, st := range []*sql.Stmt{s.unbury, s.insertStmt, s.extend, s.pageStmt} {
 		if st != nil {
 			st.Close()
 		}
@@ -135,12 +199,12 @@ func (s *store) insert(ctx context.Context, r *record, fromClient bool) (already
 	if ctx, err = uninterrupted(ctx); err != nil {
 		return false, fmt.Errorf("store message: %w", err)
 	}
-	if fromClient {
+	if fromClient && !s.tombs.none.Load() {
 		if _, err := s.unbury.ExecContext(ctx, r.Hash); err != nil {
 			return false, fmt.Errorf("store message: %w", err)
 		}
 	}
-	res, err := s.insertStmt.ExecContext(ctx, r.Hash, r.Owner, int64(r.Namespace), r.Timestamp, r.Expiry, r.Data, r.Hash)
+	res, err := s.insertStmt.ExecContext(ctx, r.Hash, r.Owner, int64(r.Namespace), r.Timestamp, r.Expiry, r.Data)
 	if err != nil {
 		return false, fmt.Errorf("store message: %w", err)
 	}
@@ -161,14 +225,7 @@ func (s *store) retrieve(ctx context.Context, owner string, ns storagerpc.Namesp
 	if err != nil {
 		return nil, false, fmt.Errorf("retrieve: %w", err)
 	}
-	var after int64
-	if lastHash != "" {
-		err := s.lastID.QueryRowContext(ctx, lastHash, owner, int64(ns)).Scan(&after)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, false, fmt.Errorf("find last hash: %w", err)
-		}
-	}
-	rows, err := s.pageStmt.QueryContext(ctx, owner, int64(ns), after, now, maxCount+1)
+	rows, err := s.pageStmt.QueryContext(ctx, owner, int64(ns), lastHash, now, maxCount+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("retrieve: %w", err)
 	}
@@ -203,6 +260,8 @@ func nsClause(ns storagerpc.NamespaceVar) (string, []any) {
 // and returns their hashes, sorted, and by namespace.
 func (s *store) deleteWhere(ctx context.Context, owner, cond string, args ...any) ([]string, map[storagerpc.Namespace][]string, error) {
 	defer s.gen.Add(1)
+	s.tombs.bury()
+	defer s.tombs.bury()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delete: %w", err)
@@ -356,8 +415,14 @@ func (s *store) removeExpired(ctx context.Context, now int64) (int64, error) {
 		return 0, fmt.Errorf("remove expired tombstones: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	if t, _ := tombs.RowsAffected(); n > 0 || t > 0 {
+	t, _ := tombs.RowsAffected()
+	if n > 0 || t > 0 {
 		s.gen.Add(1)
+	}
+	if t > 0 {
+		if err := s.checkTombs(ctx); err != nil {
+			return n, fmt.Errorf("count tombstones: %w", err)
+		}
 	}
 	return n, nil
 }
@@ -628,6 +693,8 @@ func (s *store) byHashes(ctx context.Context, hashes []string) ([]*record, error
 // bury deletes the messages among tombs and records their tombstones.
 func (s *store) bury(ctx context.Context, tombs []entry) (int, error) {
 	defer s.gen.Add(1)
+	s.tombs.bury()
+	defer s.tombs.bury()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err

@@ -169,8 +169,9 @@ func (h outHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) 
 // streams kept open (framed.go).
 func (h outHost) StreamPool() *streampool.Pool { return h.n.pool }
 
-// out is the host for outgoing calls (see outHost).
-func (n *Node) out() host.Host { return outHost{n.host, n} }
+// out is the host for outgoing calls (see outHost), made once at Start
+// rather than an interface value on the heap for every call.
+func (n *Node) out() host.Host { return n.outh }
 
 // addrsFor puts p's dial addresses in the peerstore.
 func (n *Node) addrsFor(p peer.ID) {

@@ -206,8 +206,16 @@ func FuzzPeel(f *testing.F) {
 			return
 		}
 		if p.Routing.Destination != "" {
-			if _, err := p.Next(); err != nil {
+			body := bytes.Clone(p.Body)
+			next, err := p.Next()
+			if err != nil {
 				t.Fatal(err)
+			}
+			// Written over the layer: the body as it was, the routing the next hop's.
+			nb, nr, err := DecodeLayer(next)
+			if err != nil || !bytes.Equal(nb, body) || !bytes.Equal(p.Body, body) ||
+				!reflect.DeepEqual(nr, Routing{EphemeralKey: p.Routing.EphemeralKey, EncType: p.Routing.EncType}) {
+				t.Fatalf("next layer %q %+v (%v), want the body %q and the key", nb, nr, err, body)
 			}
 		}
 	})
@@ -239,11 +247,22 @@ func FuzzDecodeLayer(f *testing.F) {
 // same result.
 func FuzzRoutingFast(f *testing.F) {
 	key := strings.Repeat("ab", 32)
-	f.Add([]byte(`{"ephemeral_key":"`+key+`","enc_type":"xchacha20"}`), key, "xchacha20", key)
-	f.Add([]byte(`{"ephemeral_key":"`+key+`","enc_type":"aes-gcm","destination":"`+key+`"}`), "", "aes-gcm", "<&>")
-	f.Add([]byte(`{"ephemeral_key":"a","enc_type":"","destination":"\u0041"}`), `\`, `"`, "\xff")
-	f.Add([]byte(`{"ephemeral_key":"a","enc_type":"b"} `), `a"b`, "\x00", "")
-	f.Fuzz(func(t *testing.T, js []byte, eph, enc, dest string) {
+	f.Add([]byte(`{"ephemeral_key":"`+key+`","enc_type":"xchacha20"}`), key, "xchacha20", key, "", false, int8(-1), int8(-1))
+	f.Add([]byte(`{"ephemeral_key":"`+key+`","enc_type":"aes-gcm","destination":"`+key+`"}`), "", "aes-gcm", "<&>", "", true, int8(1), int8(0))
+	f.Add([]byte(`{"ephemeral_key":"a","enc_type":"","destination":"\u0041"}`), `\`, `"`, "\xff", "h", true, int8(0), int8(1))
+	f.Add([]byte(`{"ephemeral_key":"a","enc_type":"b"} `), `a"b`, "\x00", "", "\x00", true, int8(-1), int8(1))
+	f.Add([]byte(`{"headers":"","json":true,"base64":false}`), "", "", "", "", true, int8(1), int8(0))
+	f.Add([]byte(`{"headers":"x","base64":true}`), "", "", "", "x", true, int8(-1), int8(1))
+	f.Add([]byte(`{"json":false,"json":true}`), "", "", "", "", false, int8(0), int8(-1))
+	f.Add([]byte(`{}`), "", "", "", "", false, int8(-1), int8(-1))
+	flag := func(v int8) *bool {
+		if v < 0 {
+			return nil
+		}
+		b := v > 0
+		return &b
+	}
+	f.Fuzz(func(t *testing.T, js []byte, eph, enc, dest, headers string, hasHeaders bool, jsonFlag, b64Flag int8) {
 		if fast, ok := parseRouting(js); ok {
 			dec := json.NewDecoder(bytes.NewReader(js))
 			dec.DisallowUnknownFields()
@@ -255,14 +274,66 @@ func FuzzRoutingFast(f *testing.F) {
 				t.Fatalf("read by hand as %+v, by the decoder as %+v", fast, slow)
 			}
 		}
-		r := Routing{EphemeralKey: eph, EncType: EncType(enc), Destination: dest}
+		r := Routing{EphemeralKey: eph, EncType: EncType(enc), Destination: dest, JSON: flag(jsonFlag), Base64: flag(b64Flag)}
+		if hasHeaders {
+			r.Headers = &headers
+		}
 		got, err := appendRouting(nil, r)
 		want, werr := json.Marshal(r)
 		if err != nil || werr != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%+v written as %s (%v), json.Marshal writes %s (%v)", r, got, err, want, werr)
 		}
-		if back, ok := parseRouting(got); ok && back != r {
+		if back, ok := parseRouting(got); ok && !reflect.DeepEqual(back, r) {
 			t.Fatalf("%+v written and read back as %+v", r, back)
+		}
+		// A hop's routing, its key's hex written in place.
+		var k [32]byte
+		copy(k[:], eph)
+		hop := Routing{EphemeralKey: hex.EncodeToString(k[:]), EncType: EncType(enc), Destination: dest}
+		got, err = appendHopRouting([]byte("x"), k, hop.EncType, dest)
+		want, werr = json.Marshal(hop)
+		if err != nil || werr != nil || !bytes.Equal(got, append([]byte("x"), want...)) {
+			t.Fatalf("%+v written as %s (%v), json.Marshal writes %s (%v)", hop, got, err, want, werr)
+		}
+	})
+}
+
+// FuzzOuterLayer: a node's layer read by hand (outerLayer) is what
+// DecodeLayer and the checks Peel made of it read, with the same refusals.
+func FuzzOuterLayer(f *testing.F) {
+	key := strings.Repeat("ab", 32)
+	for _, js := range []string{
+		`{"ephemeral_key":"` + key + `","enc_type":"xchacha20"}`,
+		`{"ephemeral_key":"` + strings.ToUpper(key) + `","enc_type":"aes-gcm"}`,
+		`{"ephemeral_key":"` + key + `"}`,
+		`{"ephemeral_key":"` + key + `","destination":""}`,
+		`{"ephemeral_key":"` + key + `","destination":"` + key + `"}`,
+		`{"ephemeral_key":"` + key[:62] + `zz","enc_type":"xchacha20"}`,
+		`{"ephemeral_key":"` + key + key + `","enc_type":"xchacha20"}`,
+		`{"ephemeral_key":"` + key + `","headers":""}`,
+		`{"ephemeral_key":"` + key + `","host":"h"}`,
+		`{"enc_type":"xchacha20","ephemeral_key":"` + key + `"}`,
+	} {
+		f.Add(append([]byte{2, 0, 0, 0, 'c', 't'}, js...))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ct, eph, typ, err := outerLayer(data)
+		// What Peel did before outerLayer.
+		wct, r, werr := DecodeLayer(data)
+		if werr == nil && (r.Destination != "" || r.Headers != nil || r.Host != "") {
+			werr = ErrFormat
+		}
+		var weph []byte
+		if werr == nil {
+			if weph, werr = hex.DecodeString(r.EphemeralKey); werr == nil && len(weph) != 32 {
+				werr = ErrFormat
+			}
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("outerLayer: %v; DecodeLayer and Peel's checks: %v", err, werr)
+		}
+		if err == nil && (!bytes.Equal(ct, wct) || !bytes.Equal(eph[:], weph) || typ != r.EncType.orDefault()) {
+			t.Fatalf("outerLayer read %x %x %q, DecodeLayer %x %x %q", ct, eph, typ, wct, weph, r.EncType.orDefault())
 		}
 	})
 }

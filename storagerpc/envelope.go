@@ -49,7 +49,7 @@ func plainEnvelope(data []byte, key string) (code int, body []byte, ok bool) {
 		return 0, nil, false
 	}
 	body = body[:len(body)-1]
-	if space(body[0]) || space(body[len(body)-1]) || !json.Valid(body) {
+	if space(body[0]) || space(body[len(body)-1]) || !ValidJSON(body) {
 		return 0, nil, false
 	}
 	return code, body, true

@@ -260,8 +260,21 @@ func DecodeRetrieveParams(data []byte, p *RetrieveParams) error {
 // does (plain: the flat results of store and the like; a delete's lists go
 // through encoding/json).
 func DecodeMemberResult(data []byte, r *MemberResult) error {
+	return DecodeMemberResultOf(data, r, "")
+}
+
+// DecodeMemberResultOf is DecodeMemberResult for a result that should
+// name hash (a store's, of the message hash): r.Hash is then hash itself,
+// not a copy.
+func DecodeMemberResultOf(data []byte, r *MemberResult, hash string) error {
 	q := *r
-	if plainObject(data, func(k, v []byte) bool { return q.plainField(k, v) }) {
+	if plainObject(data, func(k, v []byte) bool {
+		if string(k) == "hash" && hash != "" && len(v) >= 2 && v[0] == '"' && string(v[1:len(v)-1]) == hash {
+			q.Hash = hash
+			return true
+		}
+		return q.plainField(k, v)
+	}) {
 		*r = q
 		return nil
 	}
@@ -503,6 +516,10 @@ func (q *SwarmResults) plain(data []byte) bool {
 				var m MemberResult
 				end, ok := objectAt(data, i, func(k []byte, i int) (int, bool) {
 					v, end, ok := plainValue(data, i)
+					if ok && string(k) == "hash" && len(v) >= 2 && v[0] == '"' && string(v[1:len(v)-1]) == q.Hash {
+						m.Hash = q.Hash // each member names the hash stored: one string for all
+						return end, true
+					}
 					return end, ok && m.plainField(k, v)
 				})
 				q.Swarm[string(key)] = m

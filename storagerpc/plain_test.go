@@ -47,6 +47,12 @@ func FuzzPlainParams(f *testing.F) {
 	for _, b := range realParams() {
 		f.Add(b)
 	}
+	// Members naming the hash stored, or not, or not as a string.
+	f.Add([]byte(`{"hash":"abc","swarm":{"k1":{"hash":"abc","signature":"s"},"k2":{"hash":"abd"},"k3":{"hash":1}}}`))
+	f.Add([]byte(`{"swarm":{"k1":{"hash":""}},"hash":""}`))
+	f.Add([]byte(`{"hash":"","swarm":{"k1":{"hash":12}}}`))
+	f.Add([]byte(`{"hash":"abc","signature":"s","expiry":1}`))
+	f.Add([]byte(`{"hash":"abd","hash":"abc"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		check := func(name string, got, want any, gerr, werr error) {
 			if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
@@ -65,6 +71,8 @@ func FuzzPlainParams(f *testing.F) {
 		var m1, m2 MemberResult
 		e1, e2 = DecodeMemberResult(data, &m1), json.Unmarshal(data, &m2)
 		check("member result", m1, m2, e1, e2)
+		var m3 MemberResult
+		check("member result of abc", m3, m2, DecodeMemberResultOf(data, &m3, "abc"), e2)
 		var w1, w2 SwarmResults
 		e1, e2 = DecodeSwarmResults(data, &w1), json.Unmarshal(data, &w2)
 		check("swarm results", w1, w2, e1, e2)

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -163,6 +164,8 @@ type Response struct {
 // one pass: Body must be valid JSON (a node's answers are what json.Marshal
 // made), and is written as it is.
 func (r *Response) AppendJSON(b []byte) []byte {
+	// Room for all of it at once: {"code":N,"body":...} around the body.
+	b = slices.Grow(b, len(`{"code":,"body":}`)+20+max(len(r.Body), len("null")))
 	b = append(b, `{"code":`...)
 	b = strconv.AppendInt(b, int64(r.Code), 10)
 	b = append(b, `,"body":`...)
@@ -296,11 +299,20 @@ func (v *NamespaceVar) UnmarshalJSON(b []byte) error {
 // MessageHash is BLAKE2b-32(prefix byte || key || namespace in decimal (empty
 // for 0) || data), base64 without padding: 43 characters.
 func MessageHash(owner identity.AccountID, ns Namespace, data []byte) string {
-	h, _ := blake2b.New256(nil)
-	h.Write(owner.Bytes())
-	h.Write([]byte(ns.Sig()))
-	h.Write(data)
-	return base64.RawStdEncoding.EncodeToString(h.Sum(nil))
+	// In one call on one buffer, on the stack for a message of up to
+	// 2 KiB: blake2b.New256's digest, its Sum and the base64 were four
+	// allocations a store.
+	var stack [2048]byte
+	in := append(stack[:0], byte(owner.Prefix))
+	in = append(in, owner.Key[:]...)
+	if ns != 0 {
+		in = strconv.AppendInt(in, int64(ns), 10) // ns.Sig()
+	}
+	in = append(in, data...)
+	sum := blake2b.Sum256(in)
+	var out [43]byte // base64, unpadded, of 32 bytes
+	base64.RawStdEncoding.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // The signed strings of SPEC 4, method name first.
@@ -351,7 +363,9 @@ func concat(ss []string) string {
 
 // Sign signs msg with key, base64-encoded as JSON requests carry it.
 func Sign(key ed25519.PrivateKey, msg []byte) string {
-	return base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg))
+	var out [88]byte // base64 of 64 bytes
+	base64.StdEncoding.Encode(out[:], ed25519.Sign(key, msg))
+	return string(out[:])
 }
 
 // Auth is the authentication every signed request carries.
@@ -586,6 +600,11 @@ func RoundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, b
 		}
 		data, err = oneShot(s, p, body)
 	}
+	return answered(data, err, p)
+}
+
+// answered is the decoded answer data from p, or err.
+func answered(data []byte, err error, p peer.ID) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -594,6 +613,41 @@ func RoundTrip(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, b
 		return nil, fmt.Errorf("%w from %s", ErrBadResponse, p.ShortString())
 	}
 	return &resp, nil
+}
+
+// MaxStartSize is the largest body Start sends: half a stream's window
+// (256 KiB in memory and in yamux), so that its write on an idle stream
+// never waits for the peer to read (a store's data is at most 76,800
+// bytes).
+const MaxStartSize = 128 << 10
+
+// Pending is a request Start sent, whose answer Answer reads.
+type Pending struct {
+	c streampool.Call
+	p peer.ID
+}
+
+// Start sends body to p as RoundTrip does, when h's stream pool holds an
+// idle stream of proto's framed version to p (without waiting for a
+// stream, a dial or a negotiation) and body is at most MaxStartSize; ok
+// is false, and nothing is sent, otherwise: RoundTrip then. Requests to
+// several peers, started one after another and their answers then read
+// in turn (Answer), travel at once without a goroutine each. When ok and
+// err is nil, Answer must be called.
+func Start(ctx context.Context, h host.Host, p peer.ID, proto protocol.ID, body []byte) (pd Pending, ok bool, err error) {
+	ph, isPool := h.(streampool.Host)
+	if !isPool || framedOf(proto) == "" || len(body) > MaxStartSize {
+		return Pending{}, false, nil
+	}
+	c, ok, err := ph.StreamPool().SendIdle(ctx, p, framedOf(proto), nil, body)
+	return Pending{c, p}, ok, err
+}
+
+// Answer reads and decodes the answer to the request Start sent, as
+// RoundTrip does, by the deadline of the context it was sent under.
+func (pd Pending) Answer() (*Response, error) {
+	data, err := pd.c.Answer(MaxResponseSize)
+	return answered(data, err, pd.p)
 }
 
 // oneShot writes body on s, closes its side and reads the answer to the

@@ -2,10 +2,14 @@ package storagerpc
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/sessionctl/sessionctl/identity"
+	"golang.org/x/crypto/blake2b"
 )
 
 // TestSnodeAddress: a node's Lokinet address is its key in z-base-32.
@@ -124,4 +128,22 @@ func FuzzEnvelope(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMessageHashFormula: MessageHash is its formula, for messages on its
+// stack buffer and past it, in namespace 0 and others.
+func TestMessageHashFormula(t *testing.T) {
+	owner := identity.AccountID{Prefix: identity.PrefixSession, Key: [32]byte{1, 2, 3}}
+	for _, size := range []int{0, 1, 1000, 2048 - 35, 2048 - 33, 2048, 5000} {
+		for _, ns := range []Namespace{0, 3, -10, 32767} {
+			data := bytes.Repeat([]byte{byte(size)}, size)
+			h, _ := blake2b.New256(nil)
+			h.Write(owner.Bytes())
+			h.Write([]byte(ns.Sig()))
+			h.Write(data)
+			if got, want := MessageHash(owner, ns, data), base64.RawStdEncoding.EncodeToString(h.Sum(nil)); got != want {
+				t.Fatalf("%d bytes in namespace %d: %s, want %s", size, ns, got, want)
+			}
+		}
+	}
 }

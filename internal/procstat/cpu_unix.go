@@ -16,3 +16,14 @@ func CPUTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// ContextSwitches is how many times the process's threads gave up their
+// core: voluntarily (to wait: a futex, a read, a sleep) and not (preempted
+// by the kernel).
+func ContextSwitches() (voluntary, involuntary int64) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0, 0
+	}
+	return int64(ru.Nvcsw), int64(ru.Nivcsw)
+}

@@ -19,3 +19,6 @@ func CPUTime() time.Duration {
 	ticks := func(f windows.Filetime) int64 { return int64(f.HighDateTime)<<32 | int64(f.LowDateTime) }
 	return time.Duration((ticks(kernel) + ticks(user)) * 100)
 }
+
+// ContextSwitches reads 0 on Windows.
+func ContextSwitches() (voluntary, involuntary int64) { return 0, 0 }

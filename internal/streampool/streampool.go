@@ -186,18 +186,63 @@ func (pl *Pool) RoundTripHead(ctx context.Context, p peer.ID, framed, fallback p
 			return oneShot(s)
 		}
 	}
+	c, err := pl.send(ctx, k, s, head, req)
+	if err != nil {
+		return nil, err
+	}
+	return c.Answer(limit)
+}
+
+// Call is a request sent on a pooled stream whose answer is not read yet:
+// Answer reads it. Requests to several peers sent one after another by
+// SendIdle, then their answers read in turn, travel at once as
+// RoundTrips on a goroutine each would, without those goroutines (each
+// one made and woken is a hand-off that wakes an idle processor).
+type Call struct {
+	pl *Pool
+	k  key
+	s  network.Stream
+}
+
+// SendIdle sends head then req to p as RoundTripHead does, if the pool
+// holds an idle stream of framed to p: nothing in it blocks but the
+// write (as a RoundTrip's). ok is false, and nothing is sent, when it
+// holds none: the caller makes a RoundTrip then, which opens a stream
+// (that may dial, or find that p speaks only the fallback protocol).
+// When ok and err is nil, Answer must be called: it reads the answer and
+// puts the stream back. A failed send has reset the stream.
+func (pl *Pool) SendIdle(ctx context.Context, p peer.ID, framed protocol.ID, head, req []byte) (c Call, ok bool, err error) {
+	k := key{p, framed}
+	s := pl.take(k)
+	if s == nil {
+		return Call{}, false, nil
+	}
+	c, err = pl.send(ctx, k, s, head, req)
+	return c, true, err
+}
+
+// send writes the request on s, a stream of k's framed protocol, under
+// ctx's deadline (30 s without).
+func (pl *Pool) send(ctx context.Context, k key, s network.Stream, head, req []byte) (Call, error) {
 	setDeadline(ctx, s)
 	if err := WriteFrame(s, head, req); err != nil {
 		s.Reset()
-		return nil, fmt.Errorf("send to %s: %w", p.ShortString(), err)
+		return Call{}, fmt.Errorf("send to %s: %w", k.peer.ShortString(), err)
 	}
-	answer, err := ReadFrame(s, limit)
+	return Call{pl, k, s}, nil
+}
+
+// Answer reads the answer to c, a frame of at most limit bytes (by the
+// deadline of the context it was sent under), and puts the stream back
+// for the next request.
+func (c Call) Answer(limit int) ([]byte, error) {
+	answer, err := ReadFrame(c.s, limit)
 	if err != nil {
-		s.Reset()
-		return nil, fmt.Errorf("read from %s: %w", p.ShortString(), err)
+		c.s.Reset()
+		return nil, fmt.Errorf("read from %s: %w", c.k.peer.ShortString(), err)
 	}
-	s.SetDeadline(time.Time{})
-	pl.put(k, s)
+	c.s.SetDeadline(time.Time{})
+	c.pl.put(c.k, c.s)
 	return answer, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,5 +266,100 @@ func TestTimedSweep(t *testing.T) {
 	p.Close()
 	if !timers[1].stopped {
 		t.Fatal("Close left the due sweep's timer running")
+	}
+}
+
+// TestSendIdle: SendIdle sends only on an idle stream (nothing, and no
+// stream opened, without one); requests to two peers sent one after the
+// other are answered in turn, their streams put back; an answer over the
+// limit, or past the deadline, fails and its stream is not kept.
+func TestSendIdle(t *testing.T) {
+	a, b := pair(t)
+	seed := make([]byte, 32)
+	seed[0] = 3
+	c, err := p2phost.New(ed25519.NewKeyFromSeed(seed), []string{"/ip4/127.0.0.1/tcp/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	mem, err := memtransport.Addr(c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Peerstore().AddAddr(c.ID(), mem, time.Hour)
+	var streams atomic.Int64
+	echoFramed(b, &streams)
+	echoFramed(c, &streams)
+	p := streampool.New(a)
+	defer p.Close()
+	ctx := context.Background()
+	if _, ok, err := p.SendIdle(ctx, b.ID(), framed, nil, []byte("x")); ok || err != nil {
+		t.Fatalf("SendIdle without an idle stream: ok %v, %v; want false, nil", ok, err)
+	}
+	if n := streams.Load(); n != 0 {
+		t.Fatalf("%d streams opened by SendIdle, want 0", n)
+	}
+	for _, h := range []host.Host{b, c} {
+		if _, err := p.RoundTrip(ctx, h.ID(), framed, fallback, []byte("x"), 100, oneShot(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cb, ok, err := p.SendIdle(ctx, b.ID(), framed, []byte("a"), []byte("bc"))
+	if !ok || err != nil {
+		t.Fatalf("SendIdle to b: ok %v, %v", ok, err)
+	}
+	cc, ok, err := p.SendIdle(ctx, c.ID(), framed, nil, []byte("hello"))
+	if !ok || err != nil {
+		t.Fatalf("SendIdle to c: ok %v, %v", ok, err)
+	}
+	if n := p.Idle(); n != 0 {
+		t.Fatalf("%d idle while both wait for their answers, want 0", n)
+	}
+	for _, w := range []struct {
+		c    streampool.Call
+		want string
+	}{{cb, "cba"}, {cc, "olleh"}} {
+		got, err := w.c.Answer(100)
+		if err != nil || string(got) != w.want {
+			t.Fatalf("answer %q, %v; want %q", got, err, w.want)
+		}
+	}
+	if n, s := p.Idle(), streams.Load(); n != 2 || s != 2 {
+		t.Fatalf("%d idle, %d streams; want both streams back, and no other", n, s)
+	}
+	// Over the limit: an error, and the stream dropped.
+	cb, ok, err = p.SendIdle(ctx, b.ID(), framed, nil, []byte("hello"))
+	if !ok || err != nil {
+		t.Fatalf("SendIdle to b: ok %v, %v", ok, err)
+	}
+	if _, err := cb.Answer(3); !errors.Is(err, streampool.ErrFrame) {
+		t.Fatalf("an answer of 5 bytes with a limit of 3: %v, want ErrFrame", err)
+	}
+	if n := p.Idle(); n != 1 {
+		t.Fatalf("%d idle, want 1: the stream over the limit is not kept", n)
+	}
+	// Past the deadline (c answers nothing more): the deadline's error.
+	c.SetStreamHandler(framed, func(s network.Stream) {
+		streampool.ReadFrame(s, 1<<20)
+		streampool.WriteFrame(s, []byte("first"))
+		io.Copy(io.Discard, s)
+		s.Close()
+	})
+	q := streampool.New(a) // a stream of its own, to that handler
+	defer q.Close()
+	if _, err := q.RoundTrip(ctx, c.ID(), framed, fallback, []byte("x"), 100, oneShot(t)); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	cc, ok, err = q.SendIdle(dctx, c.ID(), framed, nil, []byte("x"))
+	if !ok || err != nil {
+		t.Fatalf("SendIdle to c: ok %v, %v", ok, err)
+	}
+	if _, err := cc.Answer(100); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("an answer past the deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	if n := q.Idle(); n != 0 {
+		t.Fatalf("%d idle, want 0: the stream past its deadline is not kept", n)
 	}
 }
