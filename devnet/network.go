@@ -301,10 +301,6 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	// start (each waits for a sync of the disk); the nodes open them.
 	stores := nw.createStores(ctx)
 	defer stores.waitAll()
-	// Their hosts too: CPU work, done where the CPUs wait on the disk (the
-	// ledger's, the servers' and the nodes' databases are synced).
-	hosts := nw.makeHosts()
-	defer hosts.closeRest()
 	// The servers start beside the ledger, its RPC and the registrations
 	// (neither needs the other), and both before the nodes: nodes forward
 	// onion requests only to servers they know. The proxy, which needs
@@ -323,6 +319,11 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		})
 	}
 	defer signed()
+	// The nodes' hosts too, once the registrations are signed (register
+	// waits for those): CPU work, done where the CPUs wait on the disk
+	// (the ledger's, the servers' and the nodes' databases are synced).
+	hosts := nw.makeHosts(signed)
+	defer hosts.closeRest()
 	l, err := ledger.New(ledger.Config{
 		Path: Dir(nw.cfg.Dir).LedgerDB(), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
 		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
@@ -720,9 +721,9 @@ type hostsAhead struct {
 	hosts []host.Host
 }
 
-// makeHosts makes the hosts of the nodes this process runs,
-// startConcurrency at a time, in the nodes' order.
-func (nw *Network) makeHosts() *hostsAhead {
+// makeHosts makes the hosts of the nodes this process runs, once after
+// has returned, startConcurrency at a time, in the nodes' order.
+func (nw *Network) makeHosts(after func() error) *hostsAhead {
 	hs := &hostsAhead{}
 	if nw.cfg.Workers > 0 || nw.cfg.Exe != "" {
 		return hs
@@ -732,6 +733,7 @@ func (nw *Network) makeHosts() *hostsAhead {
 		hs.made[i] = make(chan struct{})
 	}
 	go func() {
+		after()
 		sem := make(chan struct{}, startConcurrency)
 		for i := range nw.keys {
 			sem <- struct{}{}
