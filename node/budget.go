@@ -84,25 +84,46 @@ var firstChunks = sync.Pool{New: func() any { return new([readChunk]byte) }}
 // reused, so nothing may keep it, or a slice of it, past that). Over limit
 // it stops at once with errTooLarge; over the budget, with errBusy.
 func (b *Budget) read(r io.Reader, p clientKey, limit int) ([]byte, func(), error) {
-	// What release gives back, in one variable: the closure holds one
-	// object on the heap, not one for each.
-	var h struct {
-		held  int64
-		chunk *[readChunk]byte // the pooled first chunk, while buf uses it
+	h := new(bodyHold)
+	body, err := b.readInto(h, r, p, limit)
+	if err != nil {
+		return nil, func() {}, err
 	}
-	release := func() {
-		b.release(p, h.held)
-		h.held = 0
-		if h.chunk != nil {
-			firstChunks.Put(h.chunk)
-			h.chunk = nil
-		}
+	return body, h.release, nil
+}
+
+// bodyHold is what a body read holds against the budget (readInto): give
+// it back with release, once the body is no longer used.
+type bodyHold struct {
+	b     *Budget
+	p     clientKey
+	held  int64
+	chunk *[readChunk]byte // the pooled first chunk, while the body uses it
+}
+
+// release gives the body's bytes back (again: nothing).
+func (h *bodyHold) release() {
+	if h.b == nil {
+		return
 	}
+	h.b.release(h.p, h.held)
+	h.held = 0
+	if h.chunk != nil {
+		firstChunks.Put(h.chunk)
+		h.chunk = nil
+	}
+}
+
+// readInto is read, holding the body's bytes in h, which the caller
+// provides (a request's admission holds it with its turn: one allocation
+// for both) and gives back with h.release. On an error h holds nothing.
+func (b *Budget) readInto(h *bodyHold, r io.Reader, p clientKey, limit int) ([]byte, error) {
+	*h = bodyHold{b: b, p: p}
 	var buf []byte
 	for {
 		if len(buf) > limit {
-			release()
-			return nil, func() {}, errTooLarge
+			h.release()
+			return nil, errTooLarge
 		}
 		if len(buf) == cap(buf) {
 			// Grow by doubling (bounded by the limit); what is held is
@@ -110,8 +131,8 @@ func (b *Budget) read(r io.Reader, p clientKey, limit int) ([]byte, func(), erro
 			grow := int64(max(cap(buf), readChunk))
 			grow = min(grow, int64(limit+1-cap(buf)+readChunk))
 			if !b.acquire(p, grow) {
-				release()
-				return nil, func() {}, errBusy
+				h.release()
+				return nil, errBusy
 			}
 			h.held += grow
 			if buf == nil && grow == readChunk {
@@ -131,14 +152,14 @@ func (b *Budget) read(r io.Reader, p clientKey, limit int) ([]byte, func(), erro
 		buf = buf[:len(buf)+k]
 		if errors.Is(err, io.EOF) {
 			if len(buf) > limit {
-				release()
-				return nil, func() {}, errTooLarge
+				h.release()
+				return nil, errTooLarge
 			}
-			return buf, release, nil
+			return buf, nil
 		}
 		if err != nil {
-			release()
-			return nil, func() {}, err
+			h.release()
+			return nil, err
 		}
 	}
 }

@@ -108,29 +108,40 @@ func newFairQueue(workers, perClient, total int) *fairQueue {
 // its turn is granted at once when a worker is free and nobody waits, else
 // when its round comes, after every request of a higher class.
 func (q *fairQueue) enter(node string, from clientKey, c int) (*fairTurn, error) {
+	t := new(fairTurn)
+	if err := q.enterTurn(t, node, from, c); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// enterTurn is enter with the turn t, new (its zero value), that the
+// caller holds (a request's admission: one allocation for its turn and its
+// body's bytes).
+func (q *fairQueue) enterTurn(t *fairTurn, node string, from clientKey, c int) error {
 	c = min(max(c, 0), fairClasses-1)
 	k := lineKey{node, from}
-	t := &fairTurn{q: q, class: c, key: k}
+	t.q, t.class, t.key = q, c, k
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.busy < q.workers && q.waiting == 0 {
 		q.busy++
 		t.granted = grantedAtOnce
-		return t, nil
+		return nil
 	}
-	t.granted = make(chan struct{})
 	cl := &q.classes[c]
 	line := cl.queues[k]
 	if len(line) >= q.perClient || q.waitingAt[node] >= q.total {
-		return nil, errQueueFull
+		return errQueueFull
 	}
+	t.granted = make(chan struct{})
 	if len(line) == 0 {
 		cl.round = append(cl.round, k)
 	}
 	cl.queues[k] = append(line, t)
 	q.waiting++
 	q.waitingAt[node]++
-	return t, nil
+	return nil
 }
 
 // left counts a request of line k out of the waiting. Called with mu held.

@@ -219,27 +219,42 @@ func forwardContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // from's rate first, so a client over its rate is refused before its body
 // is held (charge); then the body is read, at most limit bytes, within the
 // memory budget charged to from (readBody); then the request waits for its
-// turn (takeTurn) in the class class gives its body (nil: classNew). It returns the context the request works on (holding
-// its turn), the body, and the function that gives both back (never nil).
+// turn (takeTurn) in the class class gives its body (nil: classNew). It
+// returns the context the request works on (holding its turn), the body,
+// and the function that gives both back (never nil).
 func (n *Node) admit(ctx context.Context, from clientKey, counted bool, r io.Reader, limit int, class func(body []byte) int) (context.Context, []byte, func(), *rpcError) {
 	if counted {
 		if e := n.charge(from); e != nil {
 			return ctx, nil, func() {}, e
 		}
 	}
-	body, release, e := n.readBody(from, r, limit)
+	a := new(admission)
+	body, e := n.readBodyInto(&a.hold, from, r, limit)
 	if e != nil {
-		return ctx, nil, release, e
+		return ctx, nil, func() {}, e
 	}
 	c := classNew
 	if class != nil {
 		c = class(body)
 	}
-	ctx, t, e := n.takeTurn(ctx, from, c)
-	if t == nil {
-		return ctx, body, release, e
+	ctx, e = n.takeTurnIn(ctx, &a.turn, from, c)
+	a.turned = e == nil
+	return ctx, body, a.release, e
+}
+
+// admission is what admit holds for a request, in one allocation, and
+// gives back at once (release): its body's bytes and its turn.
+type admission struct {
+	hold   bodyHold
+	turn   fairTurn
+	turned bool // the turn was given (to give back)
+}
+
+func (a *admission) release() {
+	if a.turned {
+		a.turn.done()
 	}
-	return ctx, body, func() { t.done(); release() }, e
+	a.hold.release()
 }
 
 // takeTurn waits for the request's turn to work, in from's line of class: 503 when
@@ -248,14 +263,23 @@ func (n *Node) admit(ctx context.Context, from clientKey, counted bool, r io.Rea
 // (once given back, by it or by yieldTurn, done does nothing); nil with
 // the refusal.
 func (n *Node) takeTurn(ctx context.Context, from clientKey, class int) (context.Context, *fairTurn, *rpcError) {
-	t, err := n.turns.enter(n.pubHex, from, class)
-	if err != nil {
-		return ctx, nil, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
+	t := new(fairTurn)
+	ctx, e := n.takeTurnIn(ctx, t, from, class)
+	if e != nil {
+		return ctx, nil, e
+	}
+	return ctx, t, nil
+}
+
+// takeTurnIn is takeTurn with the turn t (new) that the caller holds.
+func (n *Node) takeTurnIn(ctx context.Context, t *fairTurn, from clientKey, class int) (context.Context, *rpcError) {
+	if err := n.turns.enterTurn(t, n.pubHex, from, class); err != nil {
+		return ctx, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}
 	if err := t.wait(ctx); err != nil {
-		return ctx, nil, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
+		return ctx, errf(storagerpc.StatusUnavailable, "the node is busy; try again")
 	}
-	return withTurn(ctx, t), t, nil
+	return withTurn(ctx, t), nil
 }
 
 // charge takes a token of from's rate: 429 when there is none.
@@ -272,16 +296,27 @@ func (n *Node) charge(from clientKey) *rpcError {
 // is never nil), or the refusal: 413 over the limit, 503 over the budget,
 // 400 unreadable.
 func (n *Node) readBody(from clientKey, r io.Reader, limit int) ([]byte, func(), *rpcError) {
-	body, release, err := n.budget.read(r, from, limit)
+	h := new(bodyHold)
+	body, e := n.readBodyInto(h, from, r, limit)
+	if e != nil {
+		return nil, func() {}, e
+	}
+	return body, h.release, nil
+}
+
+// readBodyInto is readBody holding the body's bytes in h (give them back
+// with h.release; on a refusal h holds nothing).
+func (n *Node) readBodyInto(h *bodyHold, from clientKey, r io.Reader, limit int) ([]byte, *rpcError) {
+	body, err := n.budget.readInto(h, r, from, limit)
 	switch {
 	case err == nil:
-		return body, release, nil
+		return body, nil
 	case errors.Is(err, errTooLarge), isMaxBytes(err):
-		return nil, release, errf(storagerpc.StatusTooLarge, "request over the size limit (%d bytes)", limit)
+		return nil, errf(storagerpc.StatusTooLarge, "request over the size limit (%d bytes)", limit)
 	case errors.Is(err, errBusy):
-		return nil, release, errf(storagerpc.StatusUnavailable, "the node is busy with other large requests; try again")
+		return nil, errf(storagerpc.StatusUnavailable, "the node is busy with other large requests; try again")
 	}
-	return nil, release, errf(storagerpc.StatusBadRequest, "request unreadable")
+	return nil, errf(storagerpc.StatusBadRequest, "request unreadable")
 }
 
 // isMaxBytes reports whether err is http.MaxBytesReader's (its target on
