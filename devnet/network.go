@@ -35,11 +35,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/rs/zerolog"
 	"github.com/sessionctl/sessionctl/chain"
 	"github.com/sessionctl/sessionctl/community"
 	"github.com/sessionctl/sessionctl/fileserver"
 	"github.com/sessionctl/sessionctl/internal/edgelog"
+	"github.com/sessionctl/sessionctl/internal/p2phost"
 	"github.com/sessionctl/sessionctl/internal/progress"
 	"github.com/sessionctl/sessionctl/ledger"
 	"github.com/sessionctl/sessionctl/ledger/ledgerrpc"
@@ -317,6 +319,11 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 		})
 	}
 	defer signed()
+	// The nodes' hosts too, once the registrations are signed (register
+	// waits for those): CPU work, done where the CPUs wait on the disk
+	// (the ledger's, the servers' and the nodes' databases are synced).
+	hosts := nw.makeHosts(signed)
+	defer hosts.closeRest()
 	l, err := ledger.New(ledger.Config{
 		Path: Dir(nw.cfg.Dir).LedgerDB(), Seed: nw.cfg.Seed, BlockTime: nw.cfg.BlockTime, HoldBlocks: true,
 		Genesis: nw.genesis(), Params: nw.params(), Logger: nw.cfg.logger("ledger"),
@@ -351,7 +358,7 @@ func (nw *Network) Start(ctx context.Context) (err error) {
 	nw.mu.Unlock()
 	proxy := nw.inBackground(func() error { return nw.startProxy(ctx) })
 	defer proxy()
-	if err := errors.Join(nw.startNodes(ctx, stores), proxy()); err != nil {
+	if err := errors.Join(nw.startNodes(ctx, stores, hosts), proxy()); err != nil {
 		return err
 	}
 	if err := nw.settle(ctx); err != nil {
@@ -705,13 +712,72 @@ func (nw *Network) createStores(ctx context.Context) storesAhead {
 	return s
 }
 
+// hostsAhead are the nodes' libp2p hosts being made ahead of their start
+// (node.Config.Host): made[i] is closed once node i's is made, hosts[i]
+// (nil if its construction failed: the node's start makes it again and
+// reports) until a start takes it.
+type hostsAhead struct {
+	made  []chan struct{}
+	hosts []host.Host
+}
+
+// makeHosts makes the hosts of the nodes this process runs, once after
+// has returned, startConcurrency at a time, in the nodes' order.
+func (nw *Network) makeHosts(after func() error) *hostsAhead {
+	hs := &hostsAhead{}
+	if nw.cfg.Workers > 0 || nw.cfg.Exe != "" {
+		return hs
+	}
+	hs.made, hs.hosts = make([]chan struct{}, len(nw.keys)), make([]host.Host, len(nw.keys))
+	for i := range hs.made {
+		hs.made[i] = make(chan struct{})
+	}
+	go func() {
+		after()
+		sem := make(chan struct{}, startConcurrency)
+		for i := range nw.keys {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; close(hs.made[i]) }()
+				hs.hosts[i], _ = p2phost.New(nw.keys[i], nw.listenAddrs())
+			}()
+		}
+	}()
+	return hs
+}
+
+// take waits for node i's host and hands it over (nil if there is none).
+// Each node's is taken once, on one goroutine.
+func (hs *hostsAhead) take(i int) host.Host {
+	if hs.made == nil {
+		return nil
+	}
+	<-hs.made[i]
+	h := hs.hosts[i]
+	hs.hosts[i] = nil
+	return h
+}
+
+// closeRest waits for every host and closes those not taken (once every
+// start that could take one has returned).
+func (hs *hostsAhead) closeRest() {
+	for i := range hs.made {
+		if h := hs.take(i); h != nil {
+			h.Close()
+		}
+	}
+}
+
+// listenAddrs are where an in-process node's host listens.
+func (nw *Network) listenAddrs() []string { return []string{"/ip4/" + nw.cfg.Host + "/tcp/0"} }
+
 // startConcurrency is how many nodes start at once, and how many of their
 // databases are made at once ahead of them.
 const startConcurrency = 8
 
 // startNodes starts every node, a few at a time (each opens a database and
 // a host: the work is mostly I/O and key setup).
-func (nw *Network) startNodes(ctx context.Context, stores storesAhead) error {
+func (nw *Network) startNodes(ctx context.Context, stores storesAhead, hosts *hostsAhead) error {
 	if nw.cfg.Workers > 0 {
 		return nw.startWorkers(ctx)
 	}
@@ -727,7 +793,7 @@ func (nw *Network) startNodes(ctx context.Context, stores storesAhead) error {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			stores.wait(i)
-			errs[i] = nw.StartNode(ctx, i)
+			errs[i] = nw.startNode(ctx, i, hosts.take(i))
 			if nw.cfg.Progress != nil {
 				dmu.Lock()
 				done++
@@ -766,7 +832,17 @@ func summarize(errs []error) error {
 }
 
 // StartNode starts node i (again, after StopNode).
-func (nw *Network) StartNode(ctx context.Context, i int) error {
+func (nw *Network) StartNode(ctx context.Context, i int) error { return nw.startNode(ctx, i, nil) }
+
+// startNode starts node i, on host h if it is given (made ahead with the
+// node's key and listenAddrs: the node takes it, and h is closed whatever
+// happens); else the node makes its own.
+func (nw *Network) startNode(ctx context.Context, i int, h host.Host) (err error) {
+	defer func() {
+		if h != nil {
+			h.Close() // not taken by a node
+		}
+	}()
 	if i < 0 || i >= len(nw.keys) {
 		return fmt.Errorf("%w: %d", ErrUnknownNode, i)
 	}
@@ -789,7 +865,7 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	cfg := node.Config{
 		Key: nw.keys[i], DataDir: Dir(nw.cfg.Dir).NodeData(NodeName(i)), Ledger: ledgerrpc.Local{L: nw.Ledger},
 		Logger: nw.cfg.logger(NodeName(i)), Name: NodeName(i), NameOf: nw.names.of, Servers: nw.servers(), Budget: nw.budget, Views: nw.views, TestSlots: nw.tests, Turns: nw.turns,
-		ListenAddrs: []string{"/ip4/" + nw.cfg.Host + "/tcp/0"}, HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
+		ListenAddrs: nw.listenAddrs(), HTTPSAddr: net.JoinHostPort(nw.cfg.Host, "0"),
 		Now: nw.nodeClock(i), Edge: nw.nodeEdge(i),
 	}
 	// A node compares its replica with a swarm member every 10 s, and
@@ -809,7 +885,13 @@ func (nw *Network) StartNode(ctx context.Context, i int) error {
 	if nw.cfg.NodeConfig != nil {
 		nw.cfg.NodeConfig(i, &cfg)
 	}
+	if h != nil && slices.Equal(cfg.ListenAddrs, nw.listenAddrs()) && cfg.Key.Equal(nw.keys[i]) && cfg.Host == nil {
+		cfg.Host = h // (not if the hook changed what it was made for)
+	}
 	n, err := node.New(cfg)
+	if err == nil && cfg.Host == h {
+		h = nil // the node's now: it closes it
+	}
 	if err == nil {
 		n.OnErr(func(err error) { nw.nodeFailed(i, n, err) })
 	}

@@ -65,6 +65,12 @@ type Config struct {
 	Ledger Ledger
 	// ListenAddrs are libp2p multiaddrs; default /ip4/127.0.0.1/tcp/0 (loopback, a free port).
 	ListenAddrs []string
+	// Host, if set, is the node's libp2p host, made ahead by p2phost.New
+	// with Key and ListenAddrs (a devnet makes its nodes' hosts while its
+	// ledger starts: the work of their construction is then done where
+	// the CPUs wait on the disk). The node takes it: Start serves on it,
+	// Close (or a Start that fails) closes it. Nil: Start makes it.
+	Host host.Host
 	// HTTPSAddr is where the HTTPS client edge listens (https.go); default
 	// 127.0.0.1:0. Its IP is what the node publishes as public_ip.
 	HTTPSAddr string
@@ -250,6 +256,11 @@ func New(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("node: listen address %q: %w", a, err)
 		}
 	}
+	if cfg.Host != nil {
+		if id, err := p2phost.PeerID(cfg.Key); err != nil || id != cfg.Host.ID() {
+			return nil, errors.New("node: Config.Host is not the host of Config.Key")
+		}
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -352,17 +363,24 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.started {
 		return errors.New("node: already started")
 	}
+	defer func() {
+		if err != nil {
+			n.cfg.Host = nil // (closed below; Close has none to close)
+		}
+	}()
 	// The database and the host are independent: open them side by side.
 	var (
 		h    host.Host
 		herr error
 		hw   sync.WaitGroup
 	)
-	hw.Add(1)
-	go func() {
-		defer hw.Done()
-		h, herr = p2phost.New(n.cfg.Key, n.cfg.ListenAddrs)
-	}()
+	if h = n.cfg.Host; h == nil {
+		hw.Add(1)
+		go func() {
+			defer hw.Done()
+			h, herr = p2phost.New(n.cfg.Key, n.cfg.ListenAddrs)
+		}()
+	}
 	st, err := openStore(ctx, filepath.Join(n.cfg.DataDir, storeFile))
 	hw.Wait()
 	if err != nil || herr != nil {
@@ -465,7 +483,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	started := n.started
+	started, taken := n.started, n.cfg.Host
 	n.mu.Unlock()
 	n.hmu.Lock()
 	n.hclosed = true
@@ -476,6 +494,9 @@ func (n *Node) Close() error {
 	}
 	if !started {
 		close(n.errc)
+		if taken != nil {
+			return taken.Close() // (never served on)
+		}
 		return nil
 	}
 	n.cancel()

@@ -92,6 +92,15 @@ var muxer = func() *yamux.Transport {
 	return &t
 }()
 
+// PeerID is the peer ID of the host New makes with key.
+func PeerID(key ed25519.PrivateKey) (peer.ID, error) {
+	priv, err := crypto.UnmarshalEd25519PrivateKey(key)
+	if err != nil {
+		return "", fmt.Errorf("libp2p key: %w", err)
+	}
+	return peer.IDFromPrivateKey(priv)
+}
+
 // New builds a libp2p host the devnet way: the given key as identity,
 // TCP with Noise and yamux, native in-memory connections to the hosts of
 // its process (package memtransport: no handshake, no yamux), no relay, no

@@ -91,3 +91,16 @@ func TestRoundTripFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPeerID: the peer ID PeerID says is the one New's host has.
+func TestPeerID(t *testing.T) {
+	h := newHost(t, 7, true)
+	seed := [32]byte{7, 0x9c}
+	id, err := PeerID(ed25519.NewKeyFromSeed(seed[:]))
+	if err != nil || id != h.ID() {
+		t.Fatalf("PeerID %s, %v; the host's %s", id, err, h.ID())
+	}
+	if _, err := PeerID(ed25519.PrivateKey{1, 2}); err == nil {
+		t.Fatal("a short key was accepted")
+	}
+}
