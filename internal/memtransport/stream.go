@@ -29,13 +29,17 @@ var (
 type pair struct {
 	mu  sync.Mutex
 	dir [2]direction // dir[i] carries what end i writes to end 1-i
-	// wake[waiter(end, role)] is closed by the next change that a blocked
-	// Read (role reading) or Write (role writing) of that end waits for;
-	// nil while nobody waits. One channel for all four woke every call
-	// blocked on the stream at each change, as a reader waiting for its
-	// answer at every read and deadline of the other end: a goroutine
-	// woken for nothing, dozens a send.
-	wake [4]chan struct{}
+	// wake[waiter(end, role)] is given a token by the next change that a
+	// blocked Read (role reading) or Write (role writing) of that end
+	// waits for, while waiting[that] calls wait on it (a call woken
+	// passes the token on to the next, which looks again too). One
+	// channel for all four woke every call blocked on the stream at each
+	// change, as a reader waiting for its answer at every read and
+	// deadline of the other end: a goroutine woken for nothing, dozens a
+	// send. A channel is made once, at its first wait, and kept: one made
+	// for each wait and closed to wake it was 35 allocations a send.
+	wake    [4]chan struct{}
+	waiting [4]int
 	// gone is called once, when both directions are over (closed at both
 	// ends, or reset), to forget the stream; may be nil.
 	gone func(*pair)
@@ -153,10 +157,9 @@ const allWaiters = 0b1111
 // changed wakes the waiters whose bits are set in who and forgets the stream
 // once it is over; p.mu is held.
 func (p *pair) changed(who uint8) {
-	for i, w := range p.wake {
-		if w != nil && who&(1<<i) != 0 {
-			close(w)
-			p.wake[i] = nil
+	for i, n := range p.waiting {
+		if n > 0 && who&(1<<i) != 0 {
+			p.signal(i)
 		}
 	}
 	if !p.done && p.dir[0].over() && p.dir[1].over() {
@@ -174,19 +177,41 @@ func (p *pair) changed(who uint8) {
 // pair.mu, then a deadline's or the connection's; never the other way.
 func (p *pair) wait(i int, d *deadline) error {
 	if p.wake[i] == nil {
-		p.wake[i] = make(chan struct{})
+		p.wake[i] = make(chan struct{}, 1)
 	}
 	w := p.wake[i]
+	p.waiting[i]++
 	expired := d.expired()
 	p.mu.Unlock()
 	var err error
+	woken := false
 	select {
 	case <-w:
+		woken = true
 	case <-expired:
 		err = os.ErrDeadlineExceeded
 	}
 	p.mu.Lock()
+	p.waiting[i]--
+	switch {
+	case woken && p.waiting[i] > 0:
+		p.signal(i) // the others waiting look again too
+	case !woken && p.waiting[i] == 0:
+		select { // a token given as the deadline passed: nobody is left for it
+		case <-w:
+		default:
+		}
+	}
 	return err
+}
+
+// signal wakes the calls waiting on wake[i]: one takes the token, and
+// passes it on; p.mu is held.
+func (p *pair) signal(i int) {
+	select {
+	case p.wake[i] <- struct{}{}:
+	default: // a token is there already
+	}
 }
 
 // resetAll resets the directions not yet over (by end by, with code and
