@@ -148,7 +148,7 @@ func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
 		return 500, []byte("cannot seal the reply")
 	}
 	if p.Routing.Base64 == nil || *p.Routing.Base64 {
-		ct = []byte(base64.StdEncoding.EncodeToString(ct))
+		ct = base64.StdEncoding.AppendEncode(nil, ct) // (no string copied)
 	}
 	return onion.StatusOK, ct
 }
