@@ -27,11 +27,13 @@ import (
 
 // framed makes a handler of a framed protocol: one answers each request,
 // read from r (the frame's bytes, at most limit), with the frame made of
-// head then body. Each request's context ends margin before its
-// stream's deadline (streamDeadline).
-func (n *Node) framed(name string, limit int, margin time.Duration, one func(ctx context.Context, from clientKey, r io.Reader) (head, body []byte)) network.StreamHandler {
+// head then body, and release (never nil) is called once it is written.
+// Each request's context ends margin before its deadline (Node.deadline),
+// which bounds reading its body and writing its answer.
+func (n *Node) framed(name string, limit int, margin time.Duration, one func(ctx context.Context, from clientKey, r io.Reader) (head, body []byte, release func())) network.StreamHandler {
 	return n.serveStream(name, func(s network.Stream) {
 		from := peerClient(s.Conn().RemotePeer())
+		var wdl time.Time // the write deadline set last
 		for {
 			// Waiting for a request is reading (the write deadline,
 			// the last request's, is set anew with the next one).
@@ -45,17 +47,30 @@ func (n *Node) framed(name string, limit int, margin time.Duration, one func(ctx
 				}
 				return
 			}
-			ctx, cancel := n.streamDeadline(s, margin)
+			// The request's deadline: reading its body by then, and
+			// writing its answer by then or up to
+			// streampool.DeadlineSlack later, as the last request's
+			// write deadline is when within that (requests one after
+			// another on a stream then set one deadline each, not two).
+			ctx, cancel, at := n.deadline(margin)
+			s.SetReadDeadline(at)
+			if wdl.Before(at) || wdl.After(at.Add(streampool.DeadlineSlack)) {
+				wdl = at.Add(streampool.DeadlineSlack)
+				s.SetWriteDeadline(wdl)
+			}
 			r := &io.LimitedReader{R: s, N: int64(size)}
-			head, answer := one(ctx, from, r)
+			head, answer, release := one(ctx, from, r)
 			cancel()
 			// What a refused request left unread is read past, so the
 			// next frame starts where it should.
 			if _, err := io.Copy(io.Discard, r); err != nil || r.N > 0 {
+				release()
 				s.Reset()
 				return
 			}
-			if err := streampool.WriteFrame(s, head, answer); err != nil {
+			err = streampool.WriteFrame(s, head, answer)
+			release()
+			if err != nil {
 				s.Reset()
 				return
 			}
@@ -64,19 +79,19 @@ func (n *Node) framed(name string, limit int, margin time.Duration, one func(ctx
 }
 
 // storageFramed answers one request of ProtocolStorageFramed.
-func (n *Node) storageFramed(ctx context.Context, from clientKey, r io.Reader) (head, body []byte) {
-	ctx, req, release, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize, nil)
-	defer release()
+func (n *Node) storageFramed(ctx context.Context, from clientKey, r io.Reader) (head, body []byte, release func()) {
+	ctx, req, done, rerr := n.admit(ctx, from, true, r, storagerpc.MaxRequestSize, nil)
+	defer done()
 	resp := n.framedAnswer(ctx, req, rerr, n.handle)
-	return nil, resp.AppendJSON(nil)
+	return nil, resp.AppendJSON(nil), noRelease
 }
 
 // swarmFramed answers one request of ProtocolSwarmFramed.
-func (n *Node) swarmFramed(ctx context.Context, from clientKey, r io.Reader) (head, body []byte) {
-	ctx, req, release, rerr := n.admitSwarm(ctx, from.peer, r)
-	defer release()
+func (n *Node) swarmFramed(ctx context.Context, from clientKey, r io.Reader) (head, body []byte, release func()) {
+	ctx, req, done, rerr := n.admitSwarm(ctx, from.peer, r)
+	defer done()
 	resp := n.framedAnswer(ctx, req, rerr, n.swarmRequest)
-	return nil, resp.AppendJSON(nil)
+	return nil, resp.AppendJSON(nil), noRelease
 }
 
 // framedAnswer is the refusal, or the answer of h.
@@ -88,20 +103,21 @@ func (n *Node) framedAnswer(ctx context.Context, body []byte, rerr *rpcError, h 
 }
 
 // onionFramed answers one request of onion.ProtocolFramed: [u16 status][body].
-func (n *Node) onionFramed(ctx context.Context, from clientKey, r io.Reader) (head, answer []byte) {
-	ctx, data, release, rerr := n.admitOnion(ctx, from, r)
-	defer release()
+func (n *Node) onionFramed(ctx context.Context, from clientKey, r io.Reader) (head, answer []byte, release func()) {
+	ctx, data, done, rerr := n.admitOnion(ctx, from, r)
+	defer done()
 	var status int
 	var body []byte
+	release = noRelease
 	if rerr != nil {
 		status, body = rerr.code, []byte(rerr.msg)
 	} else {
-		status, body = n.onionStep(ctx, int(data[0]), data[1:], from)
+		status, body, release = n.onionStep(ctx, int(data[0]), data[1:], from)
 	}
 	if status == onion.StatusOK {
-		return statusOKHead, body
+		return statusOKHead, body, release
 	}
-	return binary.BigEndian.AppendUint16(nil, uint16(status)), body
+	return binary.BigEndian.AppendUint16(nil, uint16(status)), body, release
 }
 
 // statusOKHead is the head of an onion answer of status 200, shared (it is

@@ -216,7 +216,8 @@ func writeEdge(w http.ResponseWriter, code int, body json.RawMessage) {
 func (n *Node) edgeOnion(ctx context.Context, w http.ResponseWriter, body []byte, from clientKey) {
 	ctx, cancel := forwardContext(ctx)
 	defer cancel()
-	status, out := n.onionStep(ctx, 1, body, from)
+	status, out, release := n.onionStep(ctx, 1, body, from)
+	defer release()
 	if status == onion.StatusOK {
 		w.Header().Set("Content-Type", "text/plain")
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -45,7 +46,8 @@ func (n *Node) handleOnion(s network.Stream) {
 		n.onionRefuse(s, rerr.code, rerr.msg)
 		return
 	}
-	status, body := n.onionStep(ctx, int(data[0]), data[1:], from)
+	status, body, releaseBody := n.onionStep(ctx, int(data[0]), data[1:], from)
+	defer releaseBody()
 	if err := onion.WriteResponse(s, status, body); err != nil {
 		s.Reset()
 		return
@@ -78,15 +80,16 @@ func (n *Node) admitOnion(ctx context.Context, from clientKey, r io.Reader) (con
 // to a server. It returns the status and body to hand back. What is
 // forwarded on leaves time to answer its failure in time: ctx ends
 // forwardMargin before the request's transport does (streamDeadline's
-// margin, forwardContext).
-func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from clientKey) (int, []byte) {
+// margin, forwardContext). Call release (never nil) once body is written:
+// it may be in a pooled buffer (onionForward's).
+func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from clientKey) (status int, body []byte, release func()) {
 	if hop < 1 || hop > onion.MaxHops {
-		return onion.StatusBadRequest, fmt.Appendf(nil, "hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops)
+		return onion.StatusBadRequest, fmt.Appendf(nil, "hop %d: an onion request passes at most %d nodes", hop, onion.MaxHops), noRelease
 	}
 	p, err := onion.Peel(layer, onion.KeyPair{Private: n.keys.X25519Private, Public: n.keys.X25519Public})
 	if err != nil {
 		n.log.Debug().Err(err).Int("hop", hop).Msg("onion layer refused")
-		return onion.StatusBadRequest, []byte("cannot decrypt the onion layer")
+		return onion.StatusBadRequest, []byte("cannot decrypt the onion layer"), noRelease
 	}
 	seen := OnionHop{Node: n.pubHex, From: from.peer, Hop: hop, Seen: p.Body, from: from}
 	switch {
@@ -100,7 +103,8 @@ func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from client
 	default: // IsHTTP: Peel accepts nothing else
 		seen.HTTPHost = p.Routing.Host
 		n.observe(seen)
-		return n.onionHTTP(ctx, p)
+		status, body = n.onionHTTP(ctx, p)
+		return status, body, noRelease
 	}
 }
 
@@ -109,7 +113,9 @@ func (n *Node) onionStep(ctx context.Context, hop int, layer []byte, from client
 // layer's key, the body embedded as JSON when the layer says "json": true
 // (else as a JSON string), the sealed bytes in base64 unless it says
 // "base64": false. An empty request tests the path: the answer says so.
-func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
+// The answer, sealed, and its base64 are made in buffers of answerBufs:
+// release gives back the last once the body is written.
+func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (status int, body []byte, release func()) {
 	var resp storagerpc.Response
 	if len(p.Body) == 0 {
 		resp.Code = storagerpc.StatusOK
@@ -119,7 +125,9 @@ func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
 	}
 	// {"status": code, "body": ...}, written in one pass (resp.Body is
 	// what json.Marshal made): the body as it is, or as a JSON string.
-	answer := make([]byte, 0, len(resp.Body)+32)
+	plainBox := getAnswerBuf()
+	defer putAnswerBuf(plainBox)
+	answer := slices.Grow((*plainBox)[:0], len(resp.Body)+32)
 	answer = append(answer, `{"status":`...)
 	answer = strconv.AppendInt(answer, int64(resp.Code), 10)
 	answer = append(answer, `,"body":`...)
@@ -130,7 +138,7 @@ func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
 	case p.Routing.JSON == nil || !*p.Routing.JSON:
 		q, err := json.Marshal(string(resp.Body))
 		if err != nil {
-			return 500, []byte("cannot encode the reply")
+			return 500, []byte("cannot encode the reply"), noRelease
 		}
 		answer = append(answer, q...)
 	case len(resp.Body) == 0:
@@ -139,14 +147,37 @@ func (n *Node) onionAnswer(ctx context.Context, p *onion.Peeled) (int, []byte) {
 		answer = append(answer, resp.Body...)
 	}
 	answer = append(answer, '}')
-	ct, err := p.SealReply(rand.Reader, answer)
+	*plainBox = answer
+	ctBox := getAnswerBuf()
+	ct, err := p.SealReplyAppend((*ctBox)[:0], rand.Reader, answer)
 	if err != nil {
-		return 500, []byte("cannot seal the reply")
+		putAnswerBuf(ctBox)
+		return 500, []byte("cannot seal the reply"), noRelease
 	}
+	*ctBox = ct
 	if p.Routing.Base64 == nil || *p.Routing.Base64 {
-		ct = []byte(base64.StdEncoding.EncodeToString(ct))
+		outBox := getAnswerBuf()
+		*outBox = base64.StdEncoding.AppendEncode((*outBox)[:0], ct)
+		putAnswerBuf(ctBox)
+		ctBox = outBox
 	}
-	return onion.StatusOK, ct
+	return onion.StatusOK, *ctBox, func() { putAnswerBuf(ctBox) }
+}
+
+// answerBufs are onionAnswer's buffers; one over maxKeptAnswer is left to
+// the collector. Made for each answer, the three were a tenth of a
+// send's bytes allocated.
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+const maxKeptAnswer = 256 << 10
+
+func getAnswerBuf() *[]byte { return answerBufs.Get().(*[]byte) }
+
+func putAnswerBuf(b *[]byte) {
+	if cap(*b) <= maxKeptAnswer {
+		*b = (*b)[:0]
+		answerBufs.Put(b)
+	}
 }
 
 // serverClient is the exit's HTTP client: no redirects, no cookies, and
@@ -173,6 +204,9 @@ func (n *Node) observe(h OnionHop) {
 		n.cfg.OnionObserver(h)
 	}
 }
+
+// noRelease is the release of a body in no pooled buffer.
+func noRelease() {}
 
 func shortKey(k string) string {
 	if len(k) > 8 {
@@ -214,33 +248,35 @@ func (n *Node) onionRefuse(s network.Stream, status int, msg string) {
 }
 
 // onionForward sends the next layer on and relays the answer unchanged.
-func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen OnionHop) (int, []byte) {
+func (n *Node) onionForward(ctx context.Context, hop int, p *onion.Peeled, seen OnionHop) (status int, body []byte, release func()) {
 	if hop >= onion.MaxHops {
-		return onion.StatusBadRequest, fmt.Appendf(nil, "an onion request passes at most %d nodes", onion.MaxHops)
+		return onion.StatusBadRequest, fmt.Appendf(nil, "an onion request passes at most %d nodes", onion.MaxHops), noRelease
 	}
 	if p.Routing.Destination == n.pubHex {
-		return onion.StatusBadRequest, []byte("onion loop: the next hop is this node")
+		return onion.StatusBadRequest, []byte("onion loop: the next hop is this node"), noRelease
 	}
 	v := n.view.Load()
 	if v == nil {
-		return storagerpc.StatusUnavailable, []byte("the node has not loaded the network yet")
+		return storagerpc.StatusUnavailable, []byte("the node has not loaded the network yet"), noRelease
 	}
 	pid, ok := v.peers[p.Routing.Destination]
 	if !ok {
-		return onion.StatusBadGateway, []byte("the next hop is not a registered service node")
+		return onion.StatusBadGateway, []byte("the next hop is not a registered service node"), noRelease
 	}
 	next, err := p.Next()
 	if err != nil {
-		return onion.StatusBadRequest, []byte("cannot encode the next layer")
+		return onion.StatusBadRequest, []byte("cannot encode the next layer"), noRelease
 	}
 	n.observe(seen)
 	yieldTurn(ctx)
-	status, body, err := onion.Send(ctx, n.out(), pid, hop+1, next)
+	// The answer is written on as soon as it is read: its buffer,
+	// pooled, goes back then (release).
+	status, body, release, err = onion.SendPooled(ctx, n.out(), pid, hop+1, next)
 	if err != nil {
 		n.log.Debug().Err(err).Str("next", n.nameOf(p.Routing.Destination)).Msg("onion forward")
-		return onion.StatusBadGateway, []byte("the next hop did not answer")
+		return onion.StatusBadGateway, []byte("the next hop did not answer"), noRelease
 	}
-	return status, body
+	return status, body, release
 }
 
 // onionHTTP forwards the layer by HTTP to a server the network knows

@@ -430,6 +430,11 @@ func (p *Peeled) SealReply(rand io.Reader, plain []byte) ([]byte, error) {
 	return seal(p.encType, p.key[:], plain, rand)
 }
 
+// SealReplyAppend is SealReply appending to dst (a buffer to reuse).
+func (p *Peeled) SealReplyAppend(dst []byte, rand io.Reader, plain []byte) ([]byte, error) {
+	return sealAppend(dst, p.encType, p.key[:], plain, rand)
+}
+
 // Peel decrypts a node's layer with its X25519 key pair.
 func Peel(data []byte, node KeyPair) (*Peeled, error) {
 	ct, eph, encType, err := outerLayer(data)

@@ -79,17 +79,49 @@ const maxAnswer = MaxLayerSize + 16<<20
 
 // SendRaw is Send without checks on hop, for tests of how nodes refuse.
 func SendRaw(ctx context.Context, h host.Host, p peer.ID, hop byte, layer []byte) (status int, body []byte, err error) {
+	status, body, _, err = sendRaw(ctx, h, p, hop, layer, false)
+	return status, body, err
+}
+
+// SendPooled is Send whose answer's body may be in a buffer of h's stream
+// pool (streampool.Host): release (never nil) gives it back, once nothing
+// uses body any more (a relay's answer, written on as soon as it is read).
+func SendPooled(ctx context.Context, h host.Host, p peer.ID, hop int, layer []byte) (status int, body []byte, release func(), err error) {
+	if hop < 1 || hop > MaxHops {
+		return 0, nil, noRelease, fmt.Errorf("onion: hop %d out of 1..%d", hop, MaxHops)
+	}
+	status, body, box, err := sendRaw(ctx, h, p, byte(hop), layer, true)
+	if box == nil {
+		return status, body, noRelease, err
+	}
+	return status, body, func() { streampool.Release(box) }, err
+}
+
+func noRelease() {}
+
+// sendRaw is SendRaw, its answer pooled when pooled (box: its buffer, or nil).
+func sendRaw(ctx context.Context, h host.Host, p peer.ID, hop byte, layer []byte, pooled bool) (status int, body []byte, box *[]byte, err error) {
 	if ph, ok := h.(streampool.Host); ok {
-		data, err := ph.StreamPool().RoundTripHead(ctx, p, ProtocolFramed, Protocol, []byte{hop}, layer, maxAnswer,
-			func(s network.Stream) ([]byte, error) { return sendOn(s, p, hop, layer) })
-		if err != nil {
-			return 0, nil, fmt.Errorf("onion: %w", err)
+		oneShot := func(s network.Stream) ([]byte, error) { return sendOn(s, p, hop, layer) }
+		var data []byte
+		if pooled {
+			data, box, err = ph.StreamPool().RoundTripHeadPooled(ctx, p, ProtocolFramed, Protocol, []byte{hop}, layer, maxAnswer, oneShot)
+		} else {
+			data, err = ph.StreamPool().RoundTripHead(ctx, p, ProtocolFramed, Protocol, []byte{hop}, layer, maxAnswer, oneShot)
 		}
-		return answer(data, p)
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("onion: %w", err)
+		}
+		status, body, err = answer(data, p)
+		if err != nil {
+			streampool.Release(box)
+			return 0, nil, nil, err
+		}
+		return status, body, box, nil
 	}
 	s, err := h.NewStream(ctx, p, Protocol)
 	if err != nil {
-		return 0, nil, fmt.Errorf("open onion stream to %s: %w", p.ShortString(), err)
+		return 0, nil, nil, fmt.Errorf("open onion stream to %s: %w", p.ShortString(), err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		s.SetDeadline(dl)
@@ -98,9 +130,10 @@ func SendRaw(ctx context.Context, h host.Host, p peer.ID, hop byte, layer []byte
 	}
 	data, err := sendOn(s, p, hop, layer)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	return answer(data, p)
+	status, body, err = answer(data, p)
+	return status, body, nil, err
 }
 
 // answer reads [u16 status][body].

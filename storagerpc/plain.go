@@ -196,7 +196,23 @@ func plainAuth(a *Auth, s *SubAuth, key, v []byte) (known, ok bool) {
 
 // DecodeStoreParams reads store's params into p, as json.Unmarshal does.
 func DecodeStoreParams(data []byte, p *StoreParams) error {
+	return decodeStoreParams(data, p, nil)
+}
+
+// DecodeStoreParamsData is DecodeStoreParams for a reader that only decodes
+// the message's data: its text (the base64 Data holds) is returned rather
+// than copied into p.Data, a slice of data when it is plain (a copy
+// otherwise); p.Data is then left as it was.
+func DecodeStoreParamsData(data []byte, p *StoreParams) (text []byte, err error) {
+	err = decodeStoreParams(data, p, &text)
+	return text, err
+}
+
+// decodeStoreParams is DecodeStoreParams, which leaves a plain Data's
+// text in *text when text is not nil.
+func decodeStoreParams(data []byte, p *StoreParams, text *[]byte) error {
 	q := *p
+	var t []byte
 	if plainObject(data, func(k, v []byte) bool {
 		switch string(k) {
 		case "pubkey":
@@ -208,6 +224,13 @@ func DecodeStoreParams(data []byte, p *StoreParams) error {
 		case "expiry":
 			return plainInt64(v, &q.Expiry)
 		case "data":
+			if text != nil {
+				if len(v) < 2 || v[0] != '"' {
+					return false
+				}
+				t = v[1 : len(v)-1]
+				return true
+			}
 			return plainStr(v, &q.Data)
 		case "namespace":
 			n, ok := plainInt(v, 16)
@@ -220,9 +243,20 @@ func DecodeStoreParams(data []byte, p *StoreParams) error {
 		return ok
 	}) {
 		*p = q
+		if text != nil {
+			*text = t
+		}
 		return nil
 	}
-	return json.Unmarshal(data, p)
+	if text == nil {
+		return json.Unmarshal(data, p)
+	}
+	q = *p
+	err := json.Unmarshal(data, &q)
+	*text = []byte(q.Data)
+	q.Data = p.Data
+	*p = q
+	return err
 }
 
 // DecodeRetrieveParams reads retrieve's params into p, as json.Unmarshal does.

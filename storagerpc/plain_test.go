@@ -65,6 +65,10 @@ func FuzzPlainParams(f *testing.F) {
 		var s1, s2 StoreParams
 		check("store", s1, s2, DecodeStoreParams(data, &s1), json.Unmarshal(data, &s2))
 		check("store", s1, s2, nil, nil)
+		var s3 StoreParams
+		text, e3 := DecodeStoreParamsData(data, &s3)
+		s3.Data = string(text)
+		check("store's data", s3, s2, e3, json.Unmarshal(data, &s2))
 		var r1, r2 RetrieveParams
 		e1, e2 := DecodeRetrieveParams(data, &r1), json.Unmarshal(data, &r2)
 		check("retrieve", r1, r2, e1, e2)

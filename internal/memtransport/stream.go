@@ -3,6 +3,7 @@ package memtransport
 import (
 	"errors"
 	"io"
+	"math/bits"
 	"os"
 	"sync"
 	"time"
@@ -28,13 +29,17 @@ var (
 type pair struct {
 	mu  sync.Mutex
 	dir [2]direction // dir[i] carries what end i writes to end 1-i
-	// wake[waiter(end, role)] is closed by the next change that a blocked
-	// Read (role reading) or Write (role writing) of that end waits for;
-	// nil while nobody waits. One channel for all four woke every call
-	// blocked on the stream at each change, as a reader waiting for its
-	// answer at every read and deadline of the other end: a goroutine
-	// woken for nothing, dozens a send.
-	wake [4]chan struct{}
+	// wake[waiter(end, role)] is given a token by the next change that a
+	// blocked Read (role reading) or Write (role writing) of that end
+	// waits for, while waiting[that] calls wait on it (a call woken
+	// passes the token on to the next, which looks again too). One
+	// channel for all four woke every call blocked on the stream at each
+	// change, as a reader waiting for its answer at every read and
+	// deadline of the other end: a goroutine woken for nothing, dozens a
+	// send. A channel is made once, at its first wait, and kept: one made
+	// for each wait and closed to wake it was 35 allocations a send.
+	wake    [4]chan struct{}
+	waiting [4]int
 	// gone is called once, when both directions are over (closed at both
 	// ends, or reset), to forget the stream; may be nil.
 	gone func(*pair)
@@ -43,7 +48,14 @@ type pair struct {
 
 // direction is one half of a stream.
 type direction struct {
+	// buf[off:] is what was written and not read yet; buf is one of
+	// bufs' (held in box), given back once all of it is read, so that an
+	// idle stream holds none, and the next write takes one again: a
+	// buffer made for each write, as append to an empty buf did, was a
+	// sixth of a send's bytes allocated.
 	buf     []byte
+	off     int
+	box     *[]byte
 	wclosed bool // the writer closed it: the reader gets EOF once drained
 	rclosed bool // the reader closed it: the writer's writes fail
 	reset   *reset
@@ -63,7 +75,60 @@ func (r *reset) err(me int) error {
 // over tells whether nothing more can pass: reset, closed at both ends, or
 // closed by its writer and all read (the reader reads EOF).
 func (d *direction) over() bool {
-	return d.reset != nil || (d.wclosed && (d.rclosed || len(d.buf) == 0))
+	return d.reset != nil || (d.wclosed && (d.rclosed || d.unread() == 0))
+}
+
+// unread is how many bytes were written and not read yet.
+func (d *direction) unread() int { return len(d.buf) - d.off }
+
+// add appends b (at most the room left in the window) to what is unread,
+// in a buffer of bufs large enough for both.
+func (d *direction) add(b []byte) {
+	if cap(d.buf)-len(d.buf) < len(b) {
+		box := getBuf(d.unread() + len(b))
+		*box = append((*box)[:0], d.buf[d.off:]...)
+		d.drop()
+		d.buf, d.box = *box, box
+	}
+	d.buf = append(d.buf, b...)
+}
+
+// take copies what is unread to b, giving the buffer back once all is read.
+func (d *direction) take(b []byte) int {
+	n := copy(b, d.buf[d.off:])
+	d.off += n
+	if d.off == len(d.buf) {
+		d.drop()
+	}
+	return n
+}
+
+// drop gives the buffer back to bufs, with what it held unread.
+func (d *direction) drop() {
+	if d.box != nil {
+		*d.box = d.buf[:0]
+		bufs[bits.Len(uint(cap(d.buf))-1)-minBufBits].Put(d.box)
+	}
+	d.buf, d.off, d.box = nil, 0, nil
+}
+
+// bufs are the directions' buffers, by size: bufs[i] holds buffers of
+// 1<<(minBufBits+i) bytes, up to Window (what a direction holds at most).
+var bufs [maxBufBits - minBufBits + 1]sync.Pool
+
+const (
+	minBufBits = 9
+	maxBufBits = 18 // Window
+)
+
+// getBuf returns a buffer of bufs of at least n bytes (n at most Window).
+func getBuf(n int) *[]byte {
+	i := max(bits.Len(uint(n-1)), minBufBits) - minBufBits
+	if box, ok := bufs[i].Get().(*[]byte); ok {
+		return box
+	}
+	b := make([]byte, 0, 1<<(minBufBits+i))
+	return &b
 }
 
 // newPair makes a stream and its two ends.
@@ -92,15 +157,15 @@ const allWaiters = 0b1111
 // changed wakes the waiters whose bits are set in who and forgets the stream
 // once it is over; p.mu is held.
 func (p *pair) changed(who uint8) {
-	for i, w := range p.wake {
-		if w != nil && who&(1<<i) != 0 {
-			close(w)
-			p.wake[i] = nil
+	for i, n := range p.waiting {
+		if n > 0 && who&(1<<i) != 0 {
+			p.signal(i)
 		}
 	}
 	if !p.done && p.dir[0].over() && p.dir[1].over() {
 		p.done = true
-		p.dir[0].buf, p.dir[1].buf = nil, nil
+		p.dir[0].drop()
+		p.dir[1].drop()
 		if p.gone != nil {
 			p.gone(p) // with p.mu held: the owner's lock comes after it
 		}
@@ -112,19 +177,41 @@ func (p *pair) changed(who uint8) {
 // pair.mu, then a deadline's or the connection's; never the other way.
 func (p *pair) wait(i int, d *deadline) error {
 	if p.wake[i] == nil {
-		p.wake[i] = make(chan struct{})
+		p.wake[i] = make(chan struct{}, 1)
 	}
 	w := p.wake[i]
+	p.waiting[i]++
 	expired := d.expired()
 	p.mu.Unlock()
 	var err error
+	woken := false
 	select {
 	case <-w:
+		woken = true
 	case <-expired:
 		err = os.ErrDeadlineExceeded
 	}
 	p.mu.Lock()
+	p.waiting[i]--
+	switch {
+	case woken && p.waiting[i] > 0:
+		p.signal(i) // the others waiting look again too
+	case !woken && p.waiting[i] == 0:
+		select { // a token given as the deadline passed: nobody is left for it
+		case <-w:
+		default:
+		}
+	}
 	return err
+}
+
+// signal wakes the calls waiting on wake[i]: one takes the token, and
+// passes it on; p.mu is held.
+func (p *pair) signal(i int) {
+	select {
+	case p.wake[i] <- struct{}{}:
+	default: // a token is there already
+	}
 }
 
 // resetAll resets the directions not yet over (by end by, with code and
@@ -135,7 +222,7 @@ func (p *pair) resetAll(by int, code network.StreamErrorCode, cause error) {
 		d := &p.dir[i]
 		if !d.over() {
 			d.reset = r
-			d.buf = nil
+			d.drop()
 		}
 	}
 	p.changed(allWaiters)
@@ -167,12 +254,8 @@ func (s *Stream) Read(b []byte) (int, error) {
 			return 0, d.reset.err(s.me)
 		case d.rclosed:
 			return 0, ErrReadClosed
-		case len(d.buf) > 0:
-			n := copy(b, d.buf)
-			d.buf = d.buf[n:]
-			if len(d.buf) == 0 {
-				d.buf = nil
-			}
+		case d.unread() > 0:
+			n := d.take(b)
 			p.changed(readFrom(1 - s.me))
 			return n, nil
 		case len(b) == 0:
@@ -206,9 +289,9 @@ func (s *Stream) Write(b []byte) (int, error) {
 		case n == len(b):
 			return n, nil
 		}
-		if room := Window - len(d.buf); room > 0 {
+		if room := Window - d.unread(); room > 0 {
 			k := min(room, len(b)-n)
-			d.buf = append(d.buf, b[n:n+k]...)
+			d.add(b[n : n+k])
 			n += k
 			p.changed(wroteTo(s.me))
 			continue
@@ -240,7 +323,7 @@ func (s *Stream) CloseRead() error {
 	defer p.mu.Unlock()
 	if d := s.in(); d.reset == nil && !d.rclosed {
 		d.rclosed = true
-		d.buf = nil
+		d.drop()
 		p.changed(readFrom(1-s.me) | 1<<waiter(s.me, reading))
 	}
 	return nil

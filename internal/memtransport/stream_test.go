@@ -210,24 +210,23 @@ func TestStreamWakesOnlyItsWaiter(t *testing.T) {
 		n, _ := a.Read(buf)
 		got <- string(buf[:n])
 	}()
-	waiting := func() chan struct{} {
+	waiting := func() (chan struct{}, int) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.wake[waiter(0, reading)]
+		i := waiter(0, reading)
+		return p.wake[i], p.waiting[i]
 	}
-	for waiting() == nil { // until a's read waits
+	for _, n := waiting(); n == 0; _, n = waiting() { // until a's read waits
 		time.Sleep(time.Millisecond)
 	}
-	w := waiting()
+	w, _ := waiting()
 	if _, err := b.Read(make([]byte, 16)); err != nil {
 		t.Fatal(err)
 	}
 	b.SetDeadline(time.Now().Add(time.Hour))
 	b.SetReadDeadline(time.Time{})
-	select {
-	case <-w:
+	if len(w) != 0 {
 		t.Fatal("a's blocked read was woken by b's read or deadlines")
-	default:
 	}
 	if _, err := b.Write([]byte("answer")); err != nil {
 		t.Fatal(err)
@@ -332,5 +331,79 @@ func TestStreamResetByConnection(t *testing.T) {
 	}
 	if _, err := b.Read(make([]byte, 1)); !errors.Is(err, cause) {
 		t.Fatalf("read: %v", err)
+	}
+}
+
+// A write's bytes are copied (the caller may reuse them once Write
+// returns); a direction drained, or grown past its buffer, holds only
+// what is unread, and gives its buffer back once all is read.
+func TestStreamBuffers(t *testing.T) {
+	p, a, b, _ := streams(t)
+	msg := []byte("hello")
+	a.Write(msg)
+	copy(msg, "XXXXX")
+	big := make([]byte, 3000)
+	rand.Read(big)
+	a.Write(big) // past the first buffer's 512 bytes, with 5 unread
+	got := make([]byte, 3)
+	if n, err := b.Read(got); n != 3 || err != nil || string(got) != "hel" {
+		t.Fatalf("read %q, %v", got[:n], err)
+	}
+	rest := make([]byte, 4000)
+	n, err := b.Read(rest)
+	if err != nil || !bytes.Equal(rest[:n], append([]byte("lo"), big...)) {
+		t.Fatalf("read %d bytes, %v", n, err)
+	}
+	if d := &p.dir[0]; d.buf != nil || d.box != nil || d.off != 0 {
+		t.Fatalf("drained direction holds %d bytes", cap(d.buf))
+	}
+}
+
+// Calls blocked on one end at once all wake for the change they wait for
+// (one token, passed on), and a deadline ends only its own call's wait.
+func TestStreamManyWaiters(t *testing.T) {
+	p, a, b, _ := streams(t)
+	defer a.Close()
+	defer b.Close()
+	const readers = 4
+	got := make(chan string, readers)
+	for range readers {
+		go func() {
+			buf := make([]byte, 1)
+			n, err := a.Read(buf)
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- string(buf[:n])
+		}()
+	}
+	for { // until all four wait: one write then wakes them all
+		p.mu.Lock()
+		n := p.waiting[waiter(0, reading)]
+		p.mu.Unlock()
+		if n == readers {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.Write([]byte("abcd"))
+	seen := map[string]bool{}
+	for range readers {
+		seen[<-got] = true
+	}
+	if len(seen) != readers {
+		t.Fatalf("reads got %v", seen)
+	}
+	// A read past its deadline fails; the next one still wakes for data.
+	a.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, err := a.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past its deadline: %v", err)
+	}
+	a.SetReadDeadline(time.Time{})
+	go b.Write([]byte("z"))
+	buf := make([]byte, 1)
+	if n, err := a.Read(buf); n != 1 || err != nil || buf[0] != 'z' {
+		t.Fatalf("read %q, %v", buf[:n], err)
 	}
 }

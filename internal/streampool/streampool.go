@@ -81,24 +81,31 @@ func WriteFrame(w io.Writer, parts ...[]byte) error {
 	return err
 }
 
-// frameBufs are WriteFrame's buffers; one over maxKeptFrame (an
-// attachment's) is left to the collector.
+// frameBufs are WriteFrame's buffers, and those of answers read pooled;
+// one over maxKeptFrame (an attachment's) is left to the collector.
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 const maxKeptFrame = 64 << 10
 
 // ReadFrameLen reads a frame's length, refusing one over limit.
 func ReadFrameLen(r io.Reader, limit int) (int, error) {
-	var h [4]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
+	// Read into one of heads: an array of its own, which a Read through
+	// an interface makes escape, was an allocation a frame.
+	h := heads.Get().(*[4]byte)
+	_, err := io.ReadFull(r, h[:])
+	n := binary.BigEndian.Uint32(h[:])
+	heads.Put(h)
+	if err != nil {
 		return 0, err
 	}
-	n := binary.BigEndian.Uint32(h[:])
 	if uint64(n) > uint64(limit) {
 		return 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFrame, n, limit)
 	}
 	return int(n), nil
 }
+
+// heads are ReadFrameLen's buffers.
+var heads = sync.Pool{New: func() any { return new([4]byte) }}
 
 // ReadFrame reads one frame of at most limit bytes.
 func ReadFrame(r io.Reader, limit int) ([]byte, error) {
@@ -111,6 +118,35 @@ func ReadFrame(r io.Reader, limit int) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// readFramePooled is ReadFrame into a buffer of frameBufs, held in the box
+// it returns (Release gives it back).
+func readFramePooled(r io.Reader, limit int) ([]byte, *[]byte, error) {
+	n, err := ReadFrameLen(r, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	box := frameBufs.Get().(*[]byte)
+	if cap(*box) < n {
+		*box = make([]byte, n)
+	}
+	buf := (*box)[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		Release(box)
+		return nil, nil, err
+	}
+	return buf, box, nil
+}
+
+// Release gives back the buffer of an answer read pooled (box, from
+// RoundTripHeadPooled or Call.AnswerPooled; nil: none), once nothing uses
+// the answer any more.
+func Release(box *[]byte) {
+	if box != nil && cap(*box) <= maxKeptFrame {
+		*box = (*box)[:0]
+		frameBufs.Put(box)
+	}
 }
 
 // Host is a host with a stream pool: callers that are handed one
@@ -127,6 +163,7 @@ type key struct {
 
 type idle struct {
 	s     network.Stream
+	dl    time.Time // the deadline s has (zero: none)
 	until time.Time // when it is closed if nobody took it
 	burst bool      // kept past MaxIdlePerPeer or MaxIdle, for BurstIdleFor
 }
@@ -174,23 +211,43 @@ func (pl *Pool) RoundTrip(ctx context.Context, p peer.ID, framed, fallback proto
 // number before its layer).
 func (pl *Pool) RoundTripHead(ctx context.Context, p peer.ID, framed, fallback protocol.ID, head, req []byte, limit int,
 	oneShot func(s network.Stream) ([]byte, error)) ([]byte, error) {
+	answer, _, err := pl.roundTrip(ctx, p, framed, fallback, head, req, limit, oneShot, false)
+	return answer, err
+}
+
+// RoundTripHeadPooled is RoundTripHead whose answer may be read into a
+// buffer of a pool, held in box (nil when it is not): Release(box) gives
+// it back once nothing uses the answer (a relay's, written on as soon as
+// it is read).
+func (pl *Pool) RoundTripHeadPooled(ctx context.Context, p peer.ID, framed, fallback protocol.ID, head, req []byte, limit int,
+	oneShot func(s network.Stream) ([]byte, error)) (answer []byte, box *[]byte, err error) {
+	return pl.roundTrip(ctx, p, framed, fallback, head, req, limit, oneShot, true)
+}
+
+func (pl *Pool) roundTrip(ctx context.Context, p peer.ID, framed, fallback protocol.ID, head, req []byte, limit int,
+	oneShot func(s network.Stream) ([]byte, error), pooled bool) ([]byte, *[]byte, error) {
 	k := key{p, framed}
-	s := pl.take(k)
+	s, dl := pl.take(k)
 	if s == nil {
 		var err error
 		if s, err = pl.h.NewStream(network.WithAllowLimitedConn(ctx, "streampool"), p, framed, fallback); err != nil {
-			return nil, fmt.Errorf("open stream to %s: %w", p.ShortString(), err)
+			return nil, nil, fmt.Errorf("open stream to %s: %w", p.ShortString(), err)
 		}
 		if s.Protocol() != framed {
 			setDeadline(ctx, s)
-			return oneShot(s)
+			answer, err := oneShot(s)
+			return answer, nil, err
 		}
 	}
-	c, err := pl.send(ctx, k, s, head, req)
+	c, err := pl.send(ctx, k, s, dl, head, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.Answer(limit)
+	if pooled {
+		return c.AnswerPooled(limit)
+	}
+	answer, err := c.Answer(limit)
+	return answer, nil, err
 }
 
 // Call is a request sent on a pooled stream whose answer is not read yet:
@@ -202,6 +259,7 @@ type Call struct {
 	pl *Pool
 	k  key
 	s  network.Stream
+	dl time.Time // s's deadline
 }
 
 // SendIdle sends head then req to p as RoundTripHead does, if the pool
@@ -213,23 +271,52 @@ type Call struct {
 // puts the stream back. A failed send has reset the stream.
 func (pl *Pool) SendIdle(ctx context.Context, p peer.ID, framed protocol.ID, head, req []byte) (c Call, ok bool, err error) {
 	k := key{p, framed}
-	s := pl.take(k)
+	s, dl := pl.take(k)
 	if s == nil {
 		return Call{}, false, nil
 	}
-	c, err = pl.send(ctx, k, s, head, req)
+	c, err = pl.send(ctx, k, s, dl, head, req)
 	return c, true, err
 }
 
-// send writes the request on s, a stream of k's framed protocol, under
-// ctx's deadline (30 s without).
-func (pl *Pool) send(ctx context.Context, k key, s network.Stream, head, req []byte) (Call, error) {
-	setDeadline(ctx, s)
+// send writes the request on s, a stream of k's framed protocol whose
+// deadline is dl, under ctx's deadline (30 s without; see keepDeadline).
+func (pl *Pool) send(ctx context.Context, k key, s network.Stream, dl time.Time, head, req []byte) (Call, error) {
+	dl = keepDeadline(ctx, s, dl)
 	if err := WriteFrame(s, head, req); err != nil {
 		s.Reset()
 		return Call{}, fmt.Errorf("send to %s: %w", k.peer.ShortString(), err)
 	}
-	return Call{pl, k, s}, nil
+	return Call{pl, k, s, dl}, nil
+}
+
+// DeadlineSlack is how much later than its request's deadline a pooled
+// stream's may be (at most a 32nd of the time the request has): a
+// request's deadline is set on its stream that much later, and a stream
+// whose deadline is already within that of the request's keeps it. A
+// stream's deadline set for each request (and cleared after it), on
+// streams that carry one after another, was a dozen deadline changes a
+// send, each a timer stopped and started again (in yamux, a new timer
+// each).
+const DeadlineSlack = 100 * time.Millisecond
+
+// keepDeadline bounds a request under ctx (30 s without a deadline) on s,
+// whose deadline is held: held when it is no sooner than the request's
+// and at most its slack later, else one set that slack later. It returns
+// s's deadline.
+func keepDeadline(ctx context.Context, s network.Stream, held time.Time) time.Time {
+	now := time.Now()
+	want, ok := ctx.Deadline()
+	if !ok {
+		want = now.Add(30 * time.Second)
+	}
+	slack := max(min(DeadlineSlack, want.Sub(now)/32), 0)
+	if !held.IsZero() && !held.Before(want) && !held.After(want.Add(slack)) {
+		return held
+	}
+	at := want.Add(slack)
+	s.SetDeadline(at)
+	return at
 }
 
 // Answer reads the answer to c, a frame of at most limit bytes (by the
@@ -241,9 +328,20 @@ func (c Call) Answer(limit int) ([]byte, error) {
 		c.s.Reset()
 		return nil, fmt.Errorf("read from %s: %w", c.k.peer.ShortString(), err)
 	}
-	c.s.SetDeadline(time.Time{})
-	c.pl.put(c.k, c.s)
+	c.pl.put(c.k, c.s, c.dl)
 	return answer, nil
+}
+
+// AnswerPooled is Answer into a buffer of a pool, held in box: Release(box)
+// gives it back once nothing uses the answer.
+func (c Call) AnswerPooled(limit int) (answer []byte, box *[]byte, err error) {
+	answer, box, err = readFramePooled(c.s, limit)
+	if err != nil {
+		c.s.Reset()
+		return nil, nil, fmt.Errorf("read from %s: %w", c.k.peer.ShortString(), err)
+	}
+	c.pl.put(c.k, c.s, c.dl)
+	return answer, box, nil
 }
 
 func setDeadline(ctx context.Context, s network.Stream) {
@@ -254,9 +352,10 @@ func setDeadline(ctx context.Context, s network.Stream) {
 	}
 }
 
-// take returns an idle stream for k that is still usable, closing those
-// idle too long or on a closed connection; nil when there is none.
-func (pl *Pool) take(k key) network.Stream {
+// take returns an idle stream for k that is still usable, and its
+// deadline, closing those idle too long or on a closed connection; nil
+// when there is none.
+func (pl *Pool) take(k key) (network.Stream, time.Time) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	now := pl.now()
@@ -269,11 +368,18 @@ func (pl *Pool) take(k key) network.Stream {
 		}
 		pl.forget(e)
 		if now.Before(e.until) && !e.s.Conn().IsClosed() {
-			return e.s
+			return e.s, e.dl
 		}
-		e.s.Close()
+		closeIdle(e.s)
 	}
-	return nil
+	return nil, time.Time{}
+}
+
+// closeIdle closes a stream put back, with its deadline cleared first (a
+// deadline's timer, as yamux's, would hold the stream until it fires).
+func closeIdle(s network.Stream) {
+	s.SetDeadline(time.Time{})
+	s.Close()
 }
 
 // forget uncounts e, taken out of idle. Called with mu held.
@@ -285,9 +391,9 @@ func (pl *Pool) forget(e idle) {
 	}
 }
 
-// put keeps s for the next request to k, or closes it when the pool is
-// full or closed.
-func (pl *Pool) put(k key, s network.Stream) {
+// put keeps s, whose deadline is dl, for the next request to k, or closes
+// it when the pool is full or closed.
+func (pl *Pool) put(k key, s network.Stream, dl time.Time) {
 	pl.mu.Lock()
 	now := pl.now()
 	if now.Sub(pl.swept) >= BurstIdleFor {
@@ -295,11 +401,11 @@ func (pl *Pool) put(k key, s network.Stream) {
 		pl.sweepLocked(now)
 	}
 	n := len(pl.idle[k])
-	e := idle{s: s, until: now.Add(IdleFor)}
+	e := idle{s: s, dl: dl, until: now.Add(IdleFor)}
 	switch {
 	case pl.closed || n >= BurstIdlePerPeer:
 		pl.mu.Unlock()
-		s.Close()
+		closeIdle(s)
 		return
 	case n < MaxIdlePerPeer && pl.count < MaxIdle:
 		pl.count++
@@ -308,7 +414,7 @@ func (pl *Pool) put(k key, s network.Stream) {
 		pl.bursts++
 	default:
 		pl.mu.Unlock()
-		s.Close()
+		closeIdle(s)
 		return
 	}
 	pl.idle[k] = append(pl.idle[k], e)
@@ -378,7 +484,7 @@ func (pl *Pool) sweepLocked(now time.Time) {
 			if now.Before(e.until) && !e.s.Conn().IsClosed() {
 				kept = append(kept, e)
 			} else {
-				e.s.Close()
+				closeIdle(e.s)
 				pl.forget(e)
 			}
 		}
@@ -401,7 +507,7 @@ func (pl *Pool) Close() {
 	}
 	for _, l := range pl.idle {
 		for _, e := range l {
-			e.s.Close()
+			closeIdle(e.s)
 		}
 	}
 	pl.idle, pl.count, pl.bursts = map[key][]idle{}, 0, 0

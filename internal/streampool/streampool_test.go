@@ -103,6 +103,35 @@ func TestReuse(t *testing.T) {
 	}
 }
 
+// TestPooledAnswers: answers read into pooled buffers are whole, in
+// buffers of their own until released, and one over its limit fails.
+func TestPooledAnswers(t *testing.T) {
+	a, b := pair(t)
+	var streams atomic.Int64
+	echoFramed(b, &streams)
+	p := streampool.New(a)
+	defer p.Close()
+	ctx := context.Background()
+	big := bytes.Repeat([]byte("ab"), 5000) // over a pooled buffer's first 4 KiB
+	got1, box1, err := p.RoundTripHeadPooled(ctx, b.ID(), framed, fallback, []byte("x"), []byte("yz"), 100, oneShot(t))
+	if err != nil || string(got1) != "zyx" || box1 == nil {
+		t.Fatalf("answer %q, box %v, %v", got1, box1 != nil, err)
+	}
+	got2, box2, err := p.RoundTripHeadPooled(ctx, b.ID(), framed, fallback, nil, big, len(big), oneShot(t))
+	if err != nil || len(got2) != len(big) || string(got2[:4]) != "baba" {
+		t.Fatalf("answer of %d bytes, %v", len(got2), err)
+	}
+	if string(got1) != "zyx" {
+		t.Fatalf("the first answer, held, became %q", got1)
+	}
+	streampool.Release(box1)
+	streampool.Release(box2)
+	if _, _, err := p.RoundTripHeadPooled(ctx, b.ID(), framed, fallback, nil, big, 10, oneShot(t)); !errors.Is(err, streampool.ErrFrame) {
+		t.Fatalf("an answer over its limit: %v, want ErrFrame", err)
+	}
+	streampool.Release(nil)
+}
+
 // TestFallback: a peer that speaks only the fallback protocol is asked
 // on a stream of its own.
 func TestFallback(t *testing.T) {
