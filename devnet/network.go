@@ -474,16 +474,16 @@ func ParamsFor(n int) chain.Params {
 // node's in ahead, made before (nil for none), are taken if their nonces
 // are still their wallets' next.
 func (nw *Network) register(ctx context.Context, ahead [][]*chain.Tx) error {
-	var todo []int
+	var unregistered []int
 	for i, k := range nw.keys {
 		if _, ok := nw.Ledger.Node(pub(k)); !ok {
-			todo = append(todo, i)
+			unregistered = append(unregistered, i)
 		}
 	}
-	submitted := len(todo)
-	for len(todo) > 0 {
-		part := todo[:min(registerChunk, len(todo))]
-		todo = todo[len(part):]
+	submitted := len(unregistered)
+	for len(unregistered) > 0 {
+		part := unregistered[:min(registerChunk, len(unregistered))]
+		unregistered = unregistered[len(part):]
 		made := make([][]*chain.Tx, len(part))
 		errs := make([]error, len(part))
 		parallel(len(part), func(j int) {

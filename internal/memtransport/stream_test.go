@@ -341,7 +341,7 @@ func TestStreamBuffers(t *testing.T) {
 	p, a, b, _ := streams(t)
 	msg := []byte("hello")
 	a.Write(msg)
-	copy(msg, "XXXXX")
+	copy(msg, "XXXXX") // the caller reuses its buffer: the stream must hold its own copy
 	big := make([]byte, 3000)
 	rand.Read(big)
 	a.Write(big) // past the first buffer's 512 bytes, with 5 unread
